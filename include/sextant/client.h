@@ -1,0 +1,132 @@
+// The logging client: what a training or inference script calls.
+//
+//   auto client = sextant::Client::Init({.root = "/data/sextant", .project = "p", .run = "r",
+//                                        .task = sextant::TaskType::kTextClassification});
+//   client->SetLabelsForRun({"negative", "positive"});
+//   client->LogDataSamples({.ids = ..., .texts = ..., .labels = ...}, split);
+//   client->SetSplit(Split::kTraining); client->SetEpoch(0);
+//   client->LogModelOutputs({.ids = ..., .embeddings = ..., .logits = ...});  // in the forward pass
+//   client->Finish();
+//
+// Thread safety: every method may be called from any thread; calls are
+// serialised internally. LogModelOutputs validates and copies the batch, then
+// returns; the write happens on a background thread. A write error surfaces on
+// the next call, on Flush() or on Finish().
+//
+// Errors: nothing throws. Every method returns a Status naming the field, the
+// sample id (or row) and what was expected. A rejected call changes nothing:
+// whatever was logged before it stays logged.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sextant/processing_options.h"
+#include "sextant/status.h"
+#include "sextant/types.h"
+
+namespace sextant {
+
+struct ClientOptions {
+  // Store root; empty means $SEXTANT_HOME, else ~/.sextant.
+  std::filesystem::path root;
+  std::string project;
+  std::string run;
+  TaskType task = TaskType::kTextClassification;
+};
+
+// One optional metadata column: a value per sample, kept as text.
+struct MetaColumn {
+  std::string name;
+  std::vector<std::string> values;
+};
+
+// A batch of data samples. `ids` and `texts` have one entry per sample.
+// Labeled splits need exactly one of `labels` (names from the run's label list)
+// or `label_indices` (positions in that list); inference data takes neither.
+struct DataBatch {
+  std::vector<std::string> ids;
+  std::vector<std::string> texts;
+  std::vector<std::string> labels;
+  std::vector<int32_t> label_indices;
+  std::vector<MetaColumn> meta;
+};
+
+// A non-owning row-major float32 matrix.
+struct MatrixView {
+  const float* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+// Model outputs for a batch: row i of each matrix belongs to ids[i].
+// Exactly one of `logits` or `probabilities` is given (width = number of labels).
+struct OutputsBatch {
+  std::vector<std::string> ids;
+  MatrixView embeddings;
+  MatrixView logits;
+  MatrixView probabilities;
+};
+
+// What Finish() did, for the caller to print or log.
+struct FinishReport {
+  std::vector<std::string> splits;  // SplitKey::ToString() of each processed split
+  int64_t samples = 0;
+  double seconds = 0;
+  std::vector<std::pair<std::string, double>> stage_seconds;  // in order of execution
+};
+
+class Client {
+ public:
+  // Opens (or creates) project/run under the root. Attaching to an existing
+  // run is how an inference job adds production data to its training run.
+  static Result<std::unique_ptr<Client>> Init(const ClientOptions& options);
+
+  ~Client();  // flushes pending writes; errors are dropped (call Flush() to see them)
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sets the run's label list (order = logit order). On a run that already has
+  // a list (e.g. an inference job attaching to its training run) the list must
+  // match it exactly, in content and order.
+  Status SetLabelsForRun(const std::vector<std::string>& labels);
+  const std::vector<std::string>& labels() const;
+
+  // The split (and inference name) used by LogModelOutputs and by
+  // LogDataSamples when no split is passed.
+  Status SetSplit(Split split, const std::string& inference_name = "");
+  // The epoch of subsequent model outputs (training runs log several).
+  Status SetEpoch(int32_t epoch);
+
+  Status LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split = std::nullopt);
+  // Logs outputs for the current split and epoch, or for the given ones.
+  Status LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split = std::nullopt,
+                         std::optional<int32_t> epoch = std::nullopt);
+
+  // Waits until every accepted batch is on disk.
+  Status Flush();
+  // Flushes, then processes every split of the run (see docs/algorithms.md).
+  // A failed Finish changes no results and can be called again once the cause
+  // (e.g. samples without outputs) is fixed.
+  Result<FinishReport> Finish(const ProcessingOptions& options = {});
+
+  const std::filesystem::path& run_dir() const;
+
+ private:
+  class Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The store root from the explicit path, else $SEXTANT_HOME, else ~/.sextant.
+std::filesystem::path ResolveRoot(const std::filesystem::path& explicit_root);
+
+// Processes a run that was logged without finishing (what `sextant finish` does).
+Result<FinishReport> FinishRun(const std::filesystem::path& root, const std::string& project,
+                               const std::string& run, const ProcessingOptions& options = {});
+
+}  // namespace sextant

@@ -1,0 +1,116 @@
+// The query layer: reading a processed run. The CLI, the demo, the Python
+// package and the server all read results through this header.
+//
+// A RunReader is a read-only snapshot of the last successful Finish(); it is
+// safe to use from several threads once opened.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sextant/status.h"
+#include "sextant/types.h"
+
+namespace sextant {
+
+// One processed sample. Fields that do not apply to its split are empty.
+struct SampleRow {
+  std::string id;
+  SplitKey split;
+  int64_t row = 0;  // position within its split, in logging order
+  std::string text;
+  std::string meta_json;  // {"column": "value", ...}; "{}" when none
+  std::optional<std::string> gold;
+  std::string pred;
+  double confidence = 0, margin = 0, certainty_ratio = 0, entropy = 0;
+  bool is_on_the_boundary = false;
+  int32_t epoch = 0;  // the epoch whose outputs gave pred, confidence and embedding
+  // Labeled splits only.
+  std::optional<bool> is_correct;
+  std::optional<double> aum, dep;
+  // Inference (drift) and validation/test (out of coverage); empty for training.
+  std::optional<double> drift_distance, drift_score;
+  std::optional<bool> is_drifted;
+  std::vector<float> probs;  // filled when SampleQuery::include_probs
+};
+
+struct SampleQuery {
+  SplitKey split;
+  std::optional<bool> is_drifted;
+  std::optional<bool> is_on_the_boundary;
+  std::optional<bool> is_correct;
+  std::optional<std::string> gold_class;
+  std::optional<std::string> pred_class;
+  std::optional<double> min_confidence, max_confidence;
+  std::optional<double> min_dep, max_dep;
+  std::optional<std::string> text_regex;  // ECMAScript, case-insensitive search
+  std::vector<std::string> ids;           // restrict to these ids when non-empty
+  // Any SampleRow field name: id, row, confidence, margin, dep, drift_score, ...
+  std::string sort_by = "row";
+  bool descending = false;
+  int64_t offset = 0;
+  int64_t limit = -1;  // -1: all
+  bool include_probs = false;
+};
+
+struct Neighbor {
+  std::string id;
+  SplitKey split;
+  double distance = 0;  // cosine distance
+};
+
+struct SplitInfo {
+  SplitKey split;
+  int64_t samples = 0;
+  int32_t epochs_logged = 0;
+  int64_t embedding_dim = 0;
+  bool processed = false;
+};
+
+struct RunInfo {
+  std::string project;
+  std::string run;
+  std::string task;
+  std::vector<std::string> labels;
+  std::vector<SplitInfo> splits;
+  bool finished = false;   // results exist for every logged split
+  int64_t size_bytes = 0;  // on disk
+};
+
+// Every run under the root, sorted by project then run.
+Result<std::vector<RunInfo>> ListRuns(const std::filesystem::path& root);
+
+class RunReader {
+ public:
+  static Result<std::unique_ptr<RunReader>> Open(const std::filesystem::path& root,
+                                                 const std::string& project,
+                                                 const std::string& run);
+  ~RunReader();
+
+  const RunInfo& info() const;
+
+  // The stored results as JSON text: the whole run (parameters, every split,
+  // comparisons of inference sets with training), or one split.
+  Result<std::string> SummaryJson(const std::optional<SplitKey>& split = std::nullopt) const;
+
+  // Filtered, sorted samples of one split.
+  Result<std::vector<SampleRow>> Samples(const SampleQuery& query) const;
+  // Number of samples that match the query's filters (offset/limit ignored).
+  Result<int64_t> Count(const SampleQuery& query) const;
+
+  // The k samples nearest (cosine) to sample `id` of `split`, among the samples
+  // of `search_in` (every split of the run when empty). The sample itself is excluded.
+  Result<std::vector<Neighbor>> Similar(const SplitKey& split, const std::string& id, int32_t k,
+                                        const std::vector<SplitKey>& search_in = {}) const;
+
+ private:
+  class Impl;
+  explicit RunReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sextant

@@ -1,0 +1,55 @@
+// Vocabulary shared by the client, the store and the query layer.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "sextant/status.h"
+
+namespace sextant {
+
+// The on-disk format version written into every run (docs/format.md).
+inline constexpr int kFormatVersion = 1;
+
+enum class TaskType {
+  kTextClassification,
+};
+
+// Accepts "text_classification" (and "tc").
+Result<TaskType> ParseTaskType(std::string_view name);
+std::string_view TaskTypeName(TaskType task);
+
+enum class Split { kTraining, kValidation, kTest, kInference };
+
+// Accepts "training"/"train", "validation"/"val", "test", "inference".
+Result<Split> ParseSplit(std::string_view name);
+std::string_view SplitName(Split split);  // "training", "validation", ...
+inline bool IsLabeled(Split split) { return split != Split::kInference; }
+
+// A split of a run, plus the inference name for inference data. Inference sets
+// with different names live side by side in one run.
+struct SplitKey {
+  Split split = Split::kTraining;
+  std::string inference_name;  // non-empty exactly when split == kInference
+
+  // Validates the combination (inference needs a name; other splits take none).
+  static Result<SplitKey> Make(Split split, std::string inference_name = "");
+  // Parses "training", "validation", "test" or "inference:NAME".
+  static Result<SplitKey> Parse(std::string_view text);
+
+  // "training", "validation", "test" or "inference:NAME".
+  std::string ToString() const;
+  // A file-system-safe folder name: "training", ..., "inference-NAME".
+  std::string DirName() const;
+
+  bool operator==(const SplitKey&) const = default;
+  auto operator<=>(const SplitKey&) const = default;
+};
+
+// Names of projects, runs and inference sets become folder names, so they are
+// restricted to [A-Za-z0-9_.-], 1 to 128 characters, not starting with '.'.
+Status ValidateName(std::string_view field, std::string_view name);
+
+enum class OutputKind { kLogits, kProbabilities };
+
+}  // namespace sextant
