@@ -1,0 +1,441 @@
+// `sextant`: log, process and query runs from the command line.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/output.h"
+#include "common/file_util.h"
+#include "io/npy.h"
+#include "io/table.h"
+#include "sextant/client.h"
+#include "sextant/results.h"
+
+namespace sextant::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Common {
+  std::string root;
+  std::string project;
+  std::string run;
+  fs::path Root() const { return ResolveRoot(root); }
+};
+
+void AddRunOptions(CLI::App* cmd, Common* c) {
+  cmd->add_option("--root", c->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  cmd->add_option("--project", c->project, "Project name")->required();
+  cmd->add_option("--run", c->run, "Run name")->required();
+}
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+Result<SplitKey> SplitFromArgs(const std::string& split, const std::string& inference_name) {
+  SEXTANT_ASSIGN_OR_RETURN(Split s, ParseSplit(split));
+  return SplitKey::Make(s, inference_name);
+}
+
+void PrintReport(const FinishReport& report) {
+  std::fprintf(stderr, "finished %lld samples in %zu splits in %.2f s (", static_cast<long long>(report.samples),
+               report.splits.size(), report.seconds);
+  for (size_t i = 0; i < report.stage_seconds.size(); ++i) {
+    std::fprintf(stderr, "%s%s %.2f s", i ? "; " : "", report.stage_seconds[i].first.c_str(),
+                 report.stage_seconds[i].second);
+  }
+  std::fprintf(stderr, ")\n");
+}
+
+ProcessingOptions MakeProcessingOptions(int k, double percentile, double boundary, int threads) {
+  ProcessingOptions o;
+  o.drift_k = k;
+  o.drift_percentile = percentile;
+  o.boundary_ratio_threshold = boundary;
+  o.threads = threads;
+  o.progress = TerminalProgress;
+  return o;
+}
+
+// ---- import ------------------------------------------------------------------
+
+struct ImportArgs {
+  Common common;
+  std::string task = "text_classification";
+  std::string split;
+  std::string inference_name;
+  int epoch = 0;
+  std::string data, embeddings, logits, probs, labels;
+  std::string text_column = "text", id_column = "id", label_column = "label";
+  bool no_finish = false;
+  int k = 10;
+  double percentile = 0.95, boundary = 0.5;
+  int threads = 0;
+};
+
+Result<int> ColumnOf(const io::Table& table, const std::string& name, const char* option,
+                     const std::string& file) {
+  int c = table.ColumnIndex(name);
+  if (c >= 0) return c;
+  std::string all;
+  for (const auto& col : table.columns) all += (all.empty() ? "" : ", ") + col;
+  return Status::Invalid(std::string(option) + ": column '" + name + "' is not in " + file +
+                         " (columns: " + all + ")");
+}
+
+Status RunImport(const ImportArgs& a) {
+  SEXTANT_ASSIGN_OR_RETURN(TaskType task, ParseTaskType(a.task));
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(a.split, a.inference_name));
+  if (a.logits.empty() == a.probs.empty()) {
+    return Status::Invalid("--logits/--probs: give exactly one of them");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(io::Table table, io::ReadTable(a.data));
+  SEXTANT_ASSIGN_OR_RETURN(int id_col, ColumnOf(table, a.id_column, "--id-column", a.data));
+  SEXTANT_ASSIGN_OR_RETURN(int text_col, ColumnOf(table, a.text_column, "--text-column", a.data));
+  int label_col = -1;
+  if (IsLabeled(split.split)) {
+    SEXTANT_ASSIGN_OR_RETURN(label_col, ColumnOf(table, a.label_column, "--label-column", a.data));
+  }
+  SEXTANT_ASSIGN_OR_RETURN(io::FloatMatrix emb, io::ReadNpyAsFloat32(a.embeddings));
+  const std::string& out_path = a.logits.empty() ? a.probs : a.logits;
+  SEXTANT_ASSIGN_OR_RETURN(io::FloatMatrix out, io::ReadNpyAsFloat32(out_path));
+  const auto n = static_cast<int64_t>(table.rows.size());
+  if (emb.rows != n) {
+    return Status::Invalid("--embeddings: " + a.embeddings + " has " + std::to_string(emb.rows) +
+                           " rows; " + a.data + " has " + std::to_string(n) +
+                           " rows; expected one row per sample");
+  }
+  if (out.rows != n) {
+    return Status::Invalid(std::string(a.logits.empty() ? "--probs: " : "--logits: ") + out_path +
+                           " has " + std::to_string(out.rows) + " rows; " + a.data + " has " +
+                           std::to_string(n) + " rows; expected one row per sample");
+  }
+
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<Client> client,
+                           Client::Init({a.common.Root(), a.common.project, a.common.run, task}));
+  if (!a.labels.empty()) {
+    SEXTANT_RETURN_IF_ERROR(client->SetLabelsForRun(SplitList(a.labels)));
+  } else if (client->labels().empty()) {
+    return Status::Invalid("--labels: run '" + a.common.project + "/" + a.common.run +
+                           "' has no label list yet; pass --labels in logit order, e.g. "
+                           "--labels negative,positive");
+  }
+  const std::vector<std::string>& labels = client->labels();
+
+  DataBatch batch;
+  batch.ids.reserve(n);
+  batch.texts.reserve(n);
+  std::vector<MetaColumn> meta;
+  for (size_t c = 0; c < table.columns.size(); ++c) {
+    if (static_cast<int>(c) != id_col && static_cast<int>(c) != text_col &&
+        static_cast<int>(c) != label_col) {
+      meta.push_back({table.columns[c], {}});
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& row = table.rows[i];
+    batch.ids.push_back(row[id_col]);
+    batch.texts.push_back(row[text_col]);
+    if (label_col >= 0) {
+      // A label is a name from the list or, failing that, an index into it.
+      const std::string& value = row[label_col];
+      std::string name = value;
+      if (std::find(labels.begin(), labels.end(), value) == labels.end()) {
+        char* end = nullptr;
+        long idx = std::strtol(value.c_str(), &end, 10);
+        if (!value.empty() && *end == '\0' && idx >= 0 && idx < static_cast<long>(labels.size())) {
+          name = labels[idx];
+        }
+      }
+      batch.labels.push_back(std::move(name));
+    }
+    size_t m = 0;
+    for (size_t c = 0; c < table.columns.size(); ++c) {
+      if (static_cast<int>(c) != id_col && static_cast<int>(c) != text_col &&
+          static_cast<int>(c) != label_col) {
+        meta[m++].values.push_back(row[c]);
+      }
+    }
+  }
+  batch.meta = std::move(meta);
+  SEXTANT_RETURN_IF_ERROR(client->LogDataSamples(batch, split));
+
+  OutputsBatch outputs;
+  outputs.ids = batch.ids;
+  outputs.embeddings = {emb.data.data(), emb.rows, emb.cols};
+  MatrixView out_view{out.data.data(), out.rows, out.cols};
+  (a.logits.empty() ? outputs.probabilities : outputs.logits) = out_view;
+  SEXTANT_RETURN_IF_ERROR(client->LogModelOutputs(outputs, split, a.epoch));
+  SEXTANT_RETURN_IF_ERROR(client->Flush());
+  std::fprintf(stderr, "logged %lld samples into %s/%s split %s epoch %d\n",
+               static_cast<long long>(n), a.common.project.c_str(), a.common.run.c_str(),
+               split.ToString().c_str(), a.epoch);
+  if (a.no_finish) return Status::OK();
+  SEXTANT_ASSIGN_OR_RETURN(FinishReport report,
+                           client->Finish(MakeProcessingOptions(a.k, a.percentile, a.boundary, a.threads)));
+  PrintReport(report);
+  return Status::OK();
+}
+
+// ---- queries -------------------------------------------------------------------
+
+struct SampleArgs {
+  Common common;
+  std::string split, inference_name;
+  bool drifted = false, not_drifted = false, on_boundary = false, misclassified = false;
+  std::string gold_class, pred_class, text, sort = "row", format = "jsonl", output, ids;
+  double min_conf = -1, max_conf = -1, min_dep = -1, max_dep = -1;
+  int64_t limit = -1, offset = 0;
+  bool probs = true;
+};
+
+void AddSampleFilters(CLI::App* cmd, SampleArgs* a) {
+  AddRunOptions(cmd, &a->common);
+  cmd->add_option("--split", a->split, "training, validation, test or inference")->required();
+  cmd->add_option("--inference-name", a->inference_name, "Inference set (with --split inference)");
+  cmd->add_flag("--drifted", a->drifted, "Only drifted (or out-of-coverage) samples");
+  cmd->add_flag("--not-drifted", a->not_drifted, "Only samples that are not drifted");
+  cmd->add_flag("--on-boundary", a->on_boundary, "Only samples on the class boundary");
+  cmd->add_flag("--misclassified", a->misclassified, "Only labeled samples whose prediction is wrong");
+  cmd->add_option("--class", a->pred_class, "Only samples predicted as this class");
+  cmd->add_option("--gold", a->gold_class, "Only samples labeled with this class");
+  cmd->add_option("--min-confidence", a->min_conf, "Lowest confidence to keep");
+  cmd->add_option("--max-confidence", a->max_conf, "Highest confidence to keep");
+  cmd->add_option("--min-dep", a->min_dep, "Lowest data-error potential to keep");
+  cmd->add_option("--max-dep", a->max_dep, "Highest data-error potential to keep");
+  cmd->add_option("--text", a->text, "Regular expression the text must contain (case-insensitive)");
+  cmd->add_option("--ids", a->ids, "Comma-separated sample ids");
+  cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. drift_score:desc)");
+  cmd->add_option("--limit", a->limit, "At most this many rows");
+  cmd->add_option("--offset", a->offset, "Skip this many rows first");
+  cmd->add_option("--format", a->format, "jsonl or csv");
+}
+
+Result<SampleQuery> MakeQuery(const SampleArgs& a) {
+  SampleQuery q;
+  SEXTANT_ASSIGN_OR_RETURN(q.split, SplitFromArgs(a.split, a.inference_name));
+  if (a.drifted && a.not_drifted) return Status::Invalid("--drifted and --not-drifted exclude each other");
+  if (a.drifted) q.is_drifted = true;
+  if (a.not_drifted) q.is_drifted = false;
+  if (a.on_boundary) q.is_on_the_boundary = true;
+  if (a.misclassified) q.is_correct = false;
+  if (!a.pred_class.empty()) q.pred_class = a.pred_class;
+  if (!a.gold_class.empty()) q.gold_class = a.gold_class;
+  if (a.min_conf >= 0) q.min_confidence = a.min_conf;
+  if (a.max_conf >= 0) q.max_confidence = a.max_conf;
+  if (a.min_dep >= 0) q.min_dep = a.min_dep;
+  if (a.max_dep >= 0) q.max_dep = a.max_dep;
+  if (!a.text.empty()) q.text_regex = a.text;
+  q.ids = SplitList(a.ids);
+  std::string sort = a.sort;
+  if (auto colon = sort.find(':'); colon != std::string::npos) {
+    std::string dir = sort.substr(colon + 1);
+    if (dir != "desc" && dir != "asc") {
+      return Status::Invalid("--sort: direction '" + dir + "'; expected asc or desc");
+    }
+    q.descending = dir == "desc";
+    sort = sort.substr(0, colon);
+  }
+  q.sort_by = sort;
+  q.limit = a.limit;
+  q.offset = a.offset;
+  q.include_probs = a.probs;
+  return q;
+}
+
+Status RunSamples(const SampleArgs& a, bool to_file) {
+  SEXTANT_ASSIGN_OR_RETURN(SampleQuery q, MakeQuery(a));
+  std::string format_name = a.format;
+  if (to_file && format_name.empty()) {
+    format_name = fs::path(a.output).extension() == ".csv" ? "csv" : "jsonl";
+  }
+  SEXTANT_ASSIGN_OR_RETURN(Format format, ParseFormat(format_name));
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
+                           RunReader::Open(a.common.Root(), a.common.project, a.common.run));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
+  if (!to_file) {
+    WriteSamples(std::cout, format, rows, reader->info().labels);
+    return Status::OK();
+  }
+  std::ostringstream buffer;
+  WriteSamples(buffer, format, rows, reader->info().labels);
+  SEXTANT_RETURN_IF_ERROR(WriteFileAtomic(a.output, buffer.str()));
+  std::fprintf(stderr, "exported %zu samples to %s\n", rows.size(), a.output.c_str());
+  return Status::OK();
+}
+
+int Report(const Status& st) {
+  if (st.ok()) return 0;
+  std::fprintf(stderr, "sextant: error: %s\n", st.ToString().c_str());
+  return st.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"Sextant: how your NLP model behaves on production data"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "sextant 0.1.0");
+
+  ImportArgs imp;
+  CLI::App* import = app.add_subcommand("import", "Log one split from a data file and .npy arrays, then finish");
+  AddRunOptions(import, &imp.common);
+  import->add_option("--task", imp.task, "Task type (text_classification)");
+  import->add_option("--split", imp.split, "training, validation, test or inference")->required();
+  import->add_option("--inference-name", imp.inference_name, "Name of the inference set");
+  import->add_option("--epoch", imp.epoch, "Epoch of these outputs (default 0)");
+  import->add_option("--data", imp.data, "Samples: .csv or .jsonl, one row per sample")->required()->check(CLI::ExistingFile);
+  import->add_option("--embeddings", imp.embeddings, "N x D float .npy, rows aligned with --data")->required()->check(CLI::ExistingFile);
+  import->add_option("--logits", imp.logits, "N x C float .npy")->check(CLI::ExistingFile);
+  import->add_option("--probs", imp.probs, "N x C float .npy of probabilities")->check(CLI::ExistingFile);
+  import->add_option("--labels", imp.labels, "Label list in logit order, comma-separated");
+  import->add_option("--text-column", imp.text_column, "Column holding the text (default text)");
+  import->add_option("--id-column", imp.id_column, "Column holding the sample id (default id)");
+  import->add_option("--label-column", imp.label_column, "Column holding the label (default label)");
+  import->add_flag("--no-finish", imp.no_finish, "Log only; process later with `sextant finish`");
+  import->add_option("--k", imp.k, "k of the drift k-core distance (default 10)");
+  import->add_option("--percentile", imp.percentile, "Drift threshold percentile (default 0.95)");
+  import->add_option("--boundary-ratio", imp.boundary, "On-boundary threshold of p2/p1 (default 0.5)");
+  import->add_option("--threads", imp.threads, "Threads for nearest neighbours (0 = all cores)");
+
+  Common fin;
+  int fin_k = 10, fin_threads = 0;
+  double fin_percentile = 0.95, fin_boundary = 0.5;
+  CLI::App* finish = app.add_subcommand("finish", "Process every split of a run");
+  AddRunOptions(finish, &fin);
+  finish->add_option("--k", fin_k, "k of the drift k-core distance (default 10)");
+  finish->add_option("--percentile", fin_percentile, "Drift threshold percentile (default 0.95)");
+  finish->add_option("--boundary-ratio", fin_boundary, "On-boundary threshold of p2/p1 (default 0.5)");
+  finish->add_option("--threads", fin_threads, "Threads for nearest neighbours (0 = all cores)");
+
+  std::string runs_root, runs_format = "table";
+  CLI::App* runs = app.add_subcommand("runs", "List projects, runs, splits and sizes");
+  runs->add_option("--root", runs_root, "Store root");
+  runs->add_option("--format", runs_format, "table or json");
+
+  Common sum;
+  std::string sum_split, sum_inference;
+  CLI::App* summary = app.add_subcommand("summary", "Per-run or per-split results as JSON");
+  AddRunOptions(summary, &sum);
+  summary->add_option("--split", sum_split, "Only this split");
+  summary->add_option("--inference-name", sum_inference, "Inference set (with --split inference)");
+
+  SampleArgs samp;
+  CLI::App* samples = app.add_subcommand("samples", "Per-sample results, filtered and sorted");
+  AddSampleFilters(samples, &samp);
+
+  SampleArgs exp;
+  exp.format = "";
+  CLI::App* export_cmd = app.add_subcommand("export", "Write a filtered selection to CSV or JSONL for labeling");
+  AddSampleFilters(export_cmd, &exp);
+  export_cmd->add_option("--output", exp.output, "File to write (.csv or .jsonl)")->required();
+
+  Common sim;
+  std::string sim_id, sim_split, sim_inference, sim_in;
+  int sim_k = 10;
+  CLI::App* similar = app.add_subcommand("similar", "The most similar samples to one sample");
+  AddRunOptions(similar, &sim);
+  similar->add_option("--id", sim_id, "Sample id")->required();
+  similar->add_option("--split", sim_split, "Split of the sample")->required();
+  similar->add_option("--inference-name", sim_inference, "Inference set of the sample");
+  similar->add_option("--k", sim_k, "How many (default 10)");
+  similar->add_option("--in", sim_in, "Where to search: e.g. training,inference:prod (default all)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*import) return Report(RunImport(imp));
+  if (*finish) {
+    auto report = FinishRun(fin.Root(), fin.project, fin.run,
+                            MakeProcessingOptions(fin_k, fin_percentile, fin_boundary, fin_threads));
+    if (report.ok()) PrintReport(*report);
+    return Report(report.status());
+  }
+  if (*runs) {
+    auto list = ListRuns(ResolveRoot(runs_root));
+    if (!list.ok()) return Report(list.status());
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const RunInfo& r : *list) {
+      if (runs_format != "json") {
+        std::printf("%s/%s  %s  labels=%zu  %s  %.1f MB\n", r.project.c_str(), r.run.c_str(),
+                    r.task.c_str(), r.labels.size(), r.finished ? "finished" : "not finished",
+                    static_cast<double>(r.size_bytes) / 1e6);
+      }
+      nlohmann::ordered_json splits = nlohmann::ordered_json::array();
+      for (const SplitInfo& s : r.splits) {
+        if (runs_format != "json") {
+          std::printf("    %-24s %8lld samples  %d epoch(s)  dim %lld  %s\n", s.split.ToString().c_str(),
+                      static_cast<long long>(s.samples), s.epochs_logged,
+                      static_cast<long long>(s.embedding_dim), s.processed ? "processed" : "pending");
+        }
+        splits.push_back({{"split", s.split.ToString()}, {"samples", s.samples},
+                          {"epochs_logged", s.epochs_logged}, {"embedding_dim", s.embedding_dim},
+                          {"processed", s.processed}});
+      }
+      j.push_back({{"project", r.project}, {"run", r.run}, {"task", r.task}, {"labels", r.labels},
+                   {"finished", r.finished}, {"size_bytes", r.size_bytes}, {"splits", splits}});
+    }
+    if (runs_format == "json") std::printf("%s\n", j.dump(2).c_str());
+    else if (list->empty()) std::printf("no runs under %s\n", ResolveRoot(runs_root).c_str());
+    return 0;
+  }
+  if (*summary) {
+    auto reader = RunReader::Open(sum.Root(), sum.project, sum.run);
+    if (!reader.ok()) return Report(reader.status());
+    std::optional<SplitKey> split;
+    if (!sum_split.empty()) {
+      auto key = SplitFromArgs(sum_split, sum_inference);
+      if (!key.ok()) return Report(key.status());
+      split = *key;
+    }
+    auto text = (*reader)->SummaryJson(split);
+    if (!text.ok()) return Report(text.status());
+    std::printf("%s\n", nlohmann::ordered_json::parse(*text).dump(2).c_str());
+    return 0;
+  }
+  if (*samples) return Report(RunSamples(samp, false));
+  if (*export_cmd) return Report(RunSamples(exp, true));
+  if (*similar) {
+    auto st = [&]() -> Status {
+      SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(sim_split, sim_inference));
+      std::vector<SplitKey> in;
+      for (const std::string& s : SplitList(sim_in)) {
+        SEXTANT_ASSIGN_OR_RETURN(SplitKey k, SplitKey::Parse(s));
+        in.push_back(k);
+      }
+      SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
+                               RunReader::Open(sim.Root(), sim.project, sim.run));
+      SEXTANT_ASSIGN_OR_RETURN(std::vector<Neighbor> hits, reader->Similar(split, sim_id, sim_k, in));
+      int rank = 0;
+      for (const Neighbor& h : hits) {
+        SampleQuery q;
+        q.split = h.split;
+        q.ids = {h.id};
+        SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
+        nlohmann::ordered_json j = {{"rank", ++rank}, {"id", h.id}, {"split", h.split.ToString()},
+                                    {"distance", h.distance}};
+        if (!rows.empty()) {
+          j["text"] = rows[0].text;
+          j["pred"] = rows[0].pred;
+          j["confidence"] = rows[0].confidence;
+        }
+        std::printf("%s\n", j.dump().c_str());
+      }
+      return Status::OK();
+    }();
+    return Report(st);
+  }
+  return 0;
+}
+
+}  // namespace sextant::cli
+
+int main(int argc, char** argv) { return sextant::cli::Main(argc, argv); }

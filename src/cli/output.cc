@@ -1,0 +1,110 @@
+#include "cli/output.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "io/table.h"
+
+namespace sextant::cli {
+using ordered_json = nlohmann::ordered_json;
+
+const std::vector<std::string>& SampleColumns() {
+  static const std::vector<std::string> kColumns = {
+      "id", "split", "inference_name", "row", "text", "gold", "pred", "is_correct", "confidence",
+      "margin", "certainty_ratio", "entropy", "is_on_the_boundary", "aum", "dep",
+      "drift_distance", "drift_score", "is_drifted", "epoch", "meta"};
+  return kColumns;
+}
+
+namespace {
+template <typename T>
+ordered_json Opt(const std::optional<T>& v) {
+  return v ? ordered_json(*v) : ordered_json(nullptr);
+}
+}  // namespace
+
+ordered_json SampleToJson(const SampleRow& r, const std::vector<std::string>& labels) {
+  ordered_json j;
+  j["id"] = r.id;
+  j["split"] = SplitName(r.split.split);
+  j["inference_name"] = r.split.split == Split::kInference ? ordered_json(r.split.inference_name)
+                                                           : ordered_json(nullptr);
+  j["row"] = r.row;
+  j["text"] = r.text;
+  j["gold"] = Opt(r.gold);
+  j["pred"] = r.pred;
+  j["is_correct"] = Opt(r.is_correct);
+  j["confidence"] = r.confidence;
+  j["margin"] = r.margin;
+  j["certainty_ratio"] = r.certainty_ratio;
+  j["entropy"] = r.entropy;
+  j["is_on_the_boundary"] = r.is_on_the_boundary;
+  j["aum"] = Opt(r.aum);
+  j["dep"] = Opt(r.dep);
+  j["drift_distance"] = Opt(r.drift_distance);
+  j["drift_score"] = Opt(r.drift_score);
+  j["is_drifted"] = Opt(r.is_drifted);
+  j["epoch"] = r.epoch;
+  j["meta"] = ordered_json::parse(r.meta_json.empty() ? "{}" : r.meta_json);
+  if (!r.probs.empty()) {
+    ordered_json probs = ordered_json::object();
+    for (size_t i = 0; i < r.probs.size() && i < labels.size(); ++i) probs[labels[i]] = r.probs[i];
+    j["probs"] = probs;
+  }
+  return j;
+}
+
+Result<Format> ParseFormat(const std::string& name) {
+  if (name == "jsonl" || name == "json") return Format::kJsonl;
+  if (name == "csv") return Format::kCsv;
+  return Status::Invalid("format: '" + name + "'; expected jsonl or csv");
+}
+
+namespace {
+std::string CsvValue(const ordered_json& v) {
+  if (v.is_null()) return "";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  return v.dump();
+}
+}  // namespace
+
+void WriteSamples(std::ostream& out, Format format, const std::vector<SampleRow>& rows,
+                  const std::vector<std::string>& labels) {
+  if (format == Format::kJsonl) {
+    for (const SampleRow& r : rows) out << SampleToJson(r, labels).dump() << '\n';
+    return;
+  }
+  const bool with_probs = !rows.empty() && !rows.front().probs.empty();
+  std::vector<std::string> header = SampleColumns();
+  if (with_probs) {
+    for (const std::string& l : labels) header.push_back("prob_" + l);
+  }
+  io::WriteCsvRow(out, header);
+  std::vector<std::string> fields;
+  for (const SampleRow& r : rows) {
+    ordered_json j = SampleToJson(r, labels);
+    fields.clear();
+    for (const std::string& col : SampleColumns()) fields.push_back(CsvValue(j[col]));
+    if (with_probs) {
+      for (float p : r.probs) fields.push_back(ordered_json(p).dump());
+    }
+    io::WriteCsvRow(out, fields);
+  }
+}
+
+bool StderrIsTerminal() { return ::isatty(2) != 0; }
+
+void TerminalProgress(const char* stage, int64_t done, int64_t total, void*) {
+  if (!StderrIsTerminal() || total <= 0) return;
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(kWidth * done / total);
+  std::fprintf(stderr, "\r%-28s [%.*s%*s] %3d%%", stage, filled,
+               "##############################", kWidth - filled, "",
+               static_cast<int>(100 * done / total));
+  if (done >= total) std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace sextant::cli

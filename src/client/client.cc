@@ -1,0 +1,528 @@
+#include "sextant/client.h"
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "processing/process_run.h"
+#include "store/run_store.h"
+
+namespace sextant {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string JoinLabels(const std::vector<std::string>& labels) {
+  std::string out;
+  for (const auto& l : labels) out += (out.empty() ? "" : ", ") + l;
+  return "[" + out + "]";
+}
+
+// The first non-finite value of a matrix, as an error naming field, row, id and column.
+Status CheckFinite(const char* field, const MatrixView& m, const std::vector<std::string>& ids) {
+  for (int64_t r = 0; r < m.rows; ++r) {
+    const float* row = m.data + r * m.cols;
+    for (int64_t c = 0; c < m.cols; ++c) {
+      if (!std::isfinite(row[c])) {
+        return Status::Invalid(std::string(field) + ": " + (std::isnan(row[c]) ? "NaN" : "infinite") +
+                               " value at row " + std::to_string(r) + " (sample id '" + ids[r] +
+                               "'), column " + std::to_string(c) + "; expected finite numbers");
+      }
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+fs::path ResolveRoot(const fs::path& explicit_root) {
+  if (!explicit_root.empty()) return explicit_root;
+  if (const char* env = std::getenv("SEXTANT_HOME"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return fs::path(home ? home : ".") / ".sextant";
+}
+
+class Client::Impl {
+ public:
+  Impl(fs::path run_dir, std::unique_ptr<store::RunStore> store)
+      : run_dir_(std::move(run_dir)), store_(std::move(store)) {
+    labels_ = store_->labels();
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~Impl() {
+    {
+      std::unique_lock lock(mu_);
+      stop_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join();
+  }
+
+  Status SetLabelsForRun(const std::vector<std::string>& labels) {
+    std::unique_lock lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(TakeWriteError());
+    if (labels.size() < 2) {
+      return Status::Invalid("labels: got " + std::to_string(labels.size()) +
+                             " labels; a classifier needs at least 2");
+    }
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i].empty()) return Status::Invalid("labels: label " + std::to_string(i) + " is empty");
+      for (size_t j = 0; j < i; ++j) {
+        if (labels[j] == labels[i]) {
+          return Status::Invalid("labels: '" + labels[i] + "' appears twice (positions " +
+                                 std::to_string(j) + " and " + std::to_string(i) + ")");
+        }
+      }
+    }
+    if (!labels_.empty()) {
+      if (labels_ == labels) return Status::OK();
+      return Status::Invalid("labels: " + JoinLabels(labels) + " differ from the run's labels " +
+                             JoinLabels(labels_) +
+                             "; an inference run must use its training run's label list, in "
+                             "the same order");
+    }
+    std::lock_guard store_lock(store_mu_);
+    SEXTANT_RETURN_IF_ERROR(store_->SetLabels(labels));
+    labels_ = labels;
+    return Status::OK();
+  }
+
+  Status SetSplit(Split split, const std::string& inference_name) {
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Make(split, inference_name));
+    std::unique_lock lock(mu_);
+    current_split_ = std::move(key);
+    return Status::OK();
+  }
+
+  Status SetEpoch(int32_t epoch) {
+    if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
+    std::unique_lock lock(mu_);
+    epoch_ = epoch;
+    return Status::OK();
+  }
+
+  Status LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split_arg) {
+    std::unique_lock lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(TakeWriteError());
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_data_samples"));
+    const size_t n = batch.ids.size();
+    if (n == 0) return Status::Invalid("ids: empty batch; expected at least one sample");
+    if (batch.texts.size() != n) {
+      return Status::Invalid("texts: " + std::to_string(batch.texts.size()) + " values for " +
+                             std::to_string(n) + " ids; expected one text per id");
+    }
+    std::vector<store::SampleRecord> records(n);
+    for (size_t i = 0; i < n; ++i) {
+      records[i].id = batch.ids[i];
+      records[i].text = batch.texts[i];
+    }
+    SEXTANT_RETURN_IF_ERROR(ResolveLabels(key, batch, &records));
+    SEXTANT_RETURN_IF_ERROR(ResolveMeta(batch, &records));
+
+    SEXTANT_ASSIGN_OR_RETURN(SplitState * state, LoadSplitState(key));
+    std::unordered_map<std::string, size_t> in_batch;
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& id = batch.ids[i];
+      if (id.empty()) return Status::Invalid("ids: the id at row " + std::to_string(i) + " is empty");
+      if (state->row_of.count(id)) {
+        return Status::AlreadyExists("ids: sample id '" + id + "' (row " + std::to_string(i) +
+                                     ") is already logged in split '" + key.ToString() +
+                                     "'; ids must be unique within a split");
+      }
+      auto [it, inserted] = in_batch.emplace(id, i);
+      if (!inserted) {
+        return Status::AlreadyExists("ids: sample id '" + id + "' appears twice in this batch (rows " +
+                                     std::to_string(it->second) + " and " + std::to_string(i) +
+                                     "); ids must be unique within a split");
+      }
+    }
+    {
+      std::lock_guard store_lock(store_mu_);
+      SEXTANT_RETURN_IF_ERROR(store_->AppendSamples(key, records));
+    }
+    for (size_t i = 0; i < n; ++i) state->row_of.emplace(batch.ids[i], state->count++);
+    return Status::OK();
+  }
+
+  Status LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split_arg,
+                         std::optional<int32_t> epoch_arg) {
+    std::unique_lock lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(TakeWriteError());
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_model_outputs"));
+    const int32_t epoch = epoch_arg.value_or(epoch_);
+    if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
+    if (labels_.empty()) {
+      return Status::FailedPrecondition("labels: set the run's labels (set_labels_for_run) "
+                                        "before logging model outputs");
+    }
+    const auto n = static_cast<int64_t>(batch.ids.size());
+    if (n == 0) return Status::Invalid("ids: empty batch; expected at least one sample");
+    const bool has_logits = batch.logits.data != nullptr;
+    const bool has_probs = batch.probabilities.data != nullptr;
+    if (has_logits == has_probs) {
+      return Status::Invalid("logits: give exactly one of logits or probabilities");
+    }
+    const MatrixView& out = has_logits ? batch.logits : batch.probabilities;
+    const char* out_name = has_logits ? "logits" : "probs";
+    const OutputKind kind = has_logits ? OutputKind::kLogits : OutputKind::kProbabilities;
+    if (batch.embeddings.data == nullptr) return Status::Invalid("embeddings: missing");
+    if (batch.embeddings.rows != n) {
+      return Status::Invalid("embeddings: " + std::to_string(batch.embeddings.rows) +
+                             " rows for " + std::to_string(n) + " ids; expected one row per id");
+    }
+    if (out.rows != n) {
+      return Status::Invalid(std::string(out_name) + ": " + std::to_string(out.rows) +
+                             " rows for " + std::to_string(n) + " ids; expected one row per id");
+    }
+    if (out.cols != static_cast<int64_t>(labels_.size())) {
+      return Status::Invalid(std::string(out_name) + ": width " + std::to_string(out.cols) +
+                             "; the run has " + std::to_string(labels_.size()) + " labels " +
+                             JoinLabels(labels_) + ", so expected width " +
+                             std::to_string(labels_.size()));
+    }
+    if (batch.embeddings.cols <= 0) return Status::Invalid("embeddings: width must be positive");
+    SEXTANT_RETURN_IF_ERROR(LoadLogState());
+    if (emb_dim_ != 0 && batch.embeddings.cols != emb_dim_) {
+      return Status::Invalid("embeddings: width " + std::to_string(batch.embeddings.cols) +
+                             " differs from the width " + std::to_string(emb_dim_) +
+                             " logged before in this run; expected " + std::to_string(emb_dim_));
+    }
+    auto kind_it = log_kinds_.find({key, epoch});
+    if (kind_it != log_kinds_.end() && kind_it->second != kind) {
+      return Status::Invalid(std::string(out_name) + ": split '" + key.ToString() + "' epoch " +
+                             std::to_string(epoch) + " was logged with " +
+                             (kind == OutputKind::kLogits ? "probabilities" : "logits") +
+                             "; use the same kind within an epoch");
+    }
+    SEXTANT_RETURN_IF_ERROR(CheckFinite("embeddings", batch.embeddings, batch.ids));
+    SEXTANT_RETURN_IF_ERROR(CheckFinite(out_name, out, batch.ids));
+    if (!has_logits) {
+      for (int64_t r = 0; r < n; ++r) {
+        double sum = 0;
+        for (int64_t c = 0; c < out.cols; ++c) {
+          const float v = out.data[r * out.cols + c];
+          if (v < 0 || v > 1) {
+            return Status::Invalid("probs: value " + std::to_string(v) + " at row " +
+                                   std::to_string(r) + " (sample id '" + batch.ids[r] +
+                                   "'); expected probabilities in [0, 1]");
+          }
+          sum += v;
+        }
+        if (std::abs(sum - 1.0) > 1e-3) {
+          return Status::Invalid("probs: row " + std::to_string(r) + " (sample id '" +
+                                 batch.ids[r] + "') sums to " + std::to_string(sum) +
+                                 "; expected 1");
+        }
+      }
+    }
+
+    SEXTANT_ASSIGN_OR_RETURN(SplitState * state, LoadSplitState(key));
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<uint8_t> * seen, LoadSeen(key, epoch, state));
+    std::vector<int64_t> rows(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      auto it = state->row_of.find(batch.ids[i]);
+      if (it == state->row_of.end()) {
+        return Status::NotFound("ids: sample id '" + batch.ids[i] + "' (row " + std::to_string(i) +
+                                ") was never logged as data in split '" + key.ToString() +
+                                "'; log it with log_data_samples first");
+      }
+      rows[i] = it->second;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      uint8_t& s = (*seen)[static_cast<size_t>(rows[i])];
+      if (s) {
+        // Undo the marks of this batch so that a rejected call changes nothing.
+        for (int64_t j = 0; j < i; ++j) (*seen)[static_cast<size_t>(rows[j])] = 0;
+        return Status::AlreadyExists("ids: sample id '" + batch.ids[i] + "' (row " +
+                                     std::to_string(i) + ") already has outputs in split '" +
+                                     key.ToString() + "' epoch " + std::to_string(epoch) +
+                                     "; each sample gets one output row per epoch");
+      }
+      s = 1;
+    }
+
+    store::OutputAppend append;
+    append.split = key;
+    append.epoch = epoch;
+    append.kind = kind;
+    append.emb_dim = batch.embeddings.cols;
+    append.out_dim = out.cols;
+    append.sample_rows = std::move(rows);
+    append.embeddings.assign(batch.embeddings.data, batch.embeddings.data + n * append.emb_dim);
+    append.outputs.assign(out.data, out.data + n * append.out_dim);
+    emb_dim_ = append.emb_dim;
+    log_kinds_[{key, epoch}] = kind;
+    // Back-pressure: a producer far ahead of the disk waits instead of growing memory.
+    queue_cv_.wait(lock, [&] { return queued_bytes_ < kMaxQueuedBytes || !write_error_.ok(); });
+    queued_bytes_ += BatchBytes(append);
+    queue_.push_back(std::move(append));
+    queue_cv_.notify_all();
+    return Status::OK();
+  }
+
+  Status Flush() {
+    std::unique_lock lock(mu_);
+    queue_cv_.wait(lock, [&] { return queue_.empty() && writing_ == 0; });
+    return TakeWriteError();
+  }
+
+  Result<FinishReport> Finish(const ProcessingOptions& options) {
+    SEXTANT_RETURN_IF_ERROR(Flush());
+    std::lock_guard store_lock(store_mu_);
+    return processing::ProcessRun(*store_, options);
+  }
+
+  const fs::path& run_dir() const { return run_dir_; }
+  const std::vector<std::string>& labels() const { return labels_; }
+
+ private:
+  static constexpr int64_t kMaxQueuedBytes = 256ll << 20;
+
+  struct SplitState {
+    std::unordered_map<std::string, int64_t> row_of;
+    int64_t count = 0;
+    std::map<int32_t, std::vector<uint8_t>> seen;  // per epoch: row has outputs
+  };
+
+  static int64_t BatchBytes(const store::OutputAppend& b) {
+    return static_cast<int64_t>(b.embeddings.size() * 4 + b.outputs.size() * 4 +
+                                b.sample_rows.size() * 8);
+  }
+
+  Result<SplitKey> ResolveSplit(const std::optional<SplitKey>& arg, const char* call) {
+    if (arg) return *arg;
+    if (!current_split_) {
+      return Status::FailedPrecondition(std::string("split: no split set for ") + call +
+                                        "; call set_split first or pass a split");
+    }
+    return *current_split_;
+  }
+
+  Status ResolveLabels(const SplitKey& key, const DataBatch& batch,
+                       std::vector<store::SampleRecord>* records) {
+    const size_t n = records->size();
+    if (!IsLabeled(key.split)) {
+      if (!batch.labels.empty() || !batch.label_indices.empty()) {
+        return Status::Invalid("labels: inference data takes no labels (sample id '" +
+                               batch.ids[0] + "' has one); log labeled data as training, "
+                               "validation or test");
+      }
+      return Status::OK();
+    }
+    if (labels_.empty()) {
+      return Status::FailedPrecondition("labels: set the run's labels (set_labels_for_run) "
+                                        "before logging labeled data");
+    }
+    if (!batch.labels.empty() && !batch.label_indices.empty()) {
+      return Status::Invalid("labels: give labels or label_indices, not both");
+    }
+    const size_t given = batch.labels.empty() ? batch.label_indices.size() : batch.labels.size();
+    if (given != n) {
+      return Status::Invalid("labels: " + std::to_string(given) + " labels for " +
+                             std::to_string(n) + " ids; " + key.ToString() +
+                             " data needs one label per sample");
+    }
+    std::unordered_map<std::string, int32_t> index;
+    for (size_t i = 0; i < labels_.size(); ++i) index[labels_[i]] = static_cast<int32_t>(i);
+    for (size_t i = 0; i < n; ++i) {
+      if (!batch.labels.empty()) {
+        auto it = index.find(batch.labels[i]);
+        if (it == index.end()) {
+          return Status::Invalid("labels: sample id '" + batch.ids[i] + "' (row " +
+                                 std::to_string(i) + ") has label '" + batch.labels[i] +
+                                 "', which is not in the run's labels " + JoinLabels(labels_));
+        }
+        (*records)[i].label = it->second;
+      } else {
+        const int32_t l = batch.label_indices[i];
+        if (l < 0 || l >= static_cast<int32_t>(labels_.size())) {
+          return Status::Invalid("labels: sample id '" + batch.ids[i] + "' (row " +
+                                 std::to_string(i) + ") has label index " + std::to_string(l) +
+                                 "; expected 0 to " + std::to_string(labels_.size() - 1) +
+                                 " for the run's labels " + JoinLabels(labels_));
+        }
+        (*records)[i].label = l;
+      }
+    }
+    return Status::OK();
+  }
+
+  static Status ResolveMeta(const DataBatch& batch, std::vector<store::SampleRecord>* records) {
+    if (batch.meta.empty()) return Status::OK();
+    std::vector<nlohmann::ordered_json> meta(records->size(), nlohmann::ordered_json::object());
+    for (const MetaColumn& col : batch.meta) {
+      if (col.name.empty()) return Status::Invalid("meta: a column has an empty name");
+      if (col.values.size() != records->size()) {
+        return Status::Invalid("meta: column '" + col.name + "' has " +
+                               std::to_string(col.values.size()) + " values for " +
+                               std::to_string(records->size()) + " ids");
+      }
+      for (size_t i = 0; i < records->size(); ++i) meta[i][col.name] = col.values[i];
+    }
+    for (size_t i = 0; i < records->size(); ++i) (*records)[i].meta_json = meta[i].dump();
+    return Status::OK();
+  }
+
+  Result<SplitState*> LoadSplitState(const SplitKey& key) {
+    auto it = splits_.find(key);
+    if (it != splits_.end()) return &it->second;
+    SplitState state;
+    std::vector<std::string> ids;
+    {
+      std::lock_guard store_lock(store_mu_);
+      SEXTANT_ASSIGN_OR_RETURN(ids, store_->SampleIds(key));
+    }
+    for (const std::string& id : ids) state.row_of.emplace(id, state.count++);
+    return &splits_.emplace(key, std::move(state)).first->second;
+  }
+
+  Result<std::vector<uint8_t>*> LoadSeen(const SplitKey& key, int32_t epoch, SplitState* state) {
+    auto it = state->seen.find(epoch);
+    if (it == state->seen.end()) {
+      std::vector<int64_t> rows;
+      {
+        std::lock_guard store_lock(store_mu_);
+        SEXTANT_ASSIGN_OR_RETURN(rows, store_->ReadOutputRows(key, epoch));
+      }
+      std::vector<uint8_t> seen(static_cast<size_t>(state->count), 0);
+      for (int64_t r : rows) seen[static_cast<size_t>(r)] = 1;
+      it = state->seen.emplace(epoch, std::move(seen)).first;
+    }
+    it->second.resize(static_cast<size_t>(state->count), 0);  // samples logged since
+    return &it->second;
+  }
+
+  // The run-wide embedding width and the kind of each existing log.
+  Status LoadLogState() {
+    if (log_state_loaded_) return Status::OK();
+    std::vector<store::OutputLogInfo> logs;
+    {
+      std::lock_guard store_lock(store_mu_);
+      SEXTANT_ASSIGN_OR_RETURN(logs, store_->ListOutputLogs());
+    }
+    for (const auto& l : logs) {
+      emb_dim_ = l.emb_dim;
+      log_kinds_[{l.split, l.epoch}] = l.kind;
+    }
+    log_state_loaded_ = true;
+    return Status::OK();
+  }
+
+  Status TakeWriteError() {
+    Status st = write_error_;
+    write_error_ = Status::OK();
+    return st;
+  }
+
+  void WriterLoop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      queue_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything is written
+      std::vector<store::OutputAppend> batches(std::make_move_iterator(queue_.begin()),
+                                               std::make_move_iterator(queue_.end()));
+      queue_.clear();
+      writing_ = static_cast<int64_t>(batches.size());
+      lock.unlock();
+      Status st;
+      {
+        std::lock_guard store_lock(store_mu_);
+        st = store_->AppendOutputs(batches);
+      }
+      lock.lock();
+      if (!st.ok()) {
+        // The rows were not committed: let the caller log them again.
+        for (const auto& b : batches) {
+          auto& seen = splits_[b.split].seen[b.epoch];
+          for (int64_t r : b.sample_rows) seen[static_cast<size_t>(r)] = 0;
+        }
+        write_error_ = st.WithContext("writing model outputs");
+      }
+      for (const auto& b : batches) queued_bytes_ -= BatchBytes(b);
+      writing_ = 0;
+      queue_cv_.notify_all();
+    }
+  }
+
+  const fs::path run_dir_;
+  std::unique_ptr<store::RunStore> store_;
+  std::mutex store_mu_;  // serialises access to store_ (taken after mu_, never before)
+
+  std::mutex mu_;
+  std::vector<std::string> labels_;
+  std::optional<SplitKey> current_split_;
+  int32_t epoch_ = 0;
+  std::map<SplitKey, SplitState> splits_;
+  bool log_state_loaded_ = false;
+  int64_t emb_dim_ = 0;
+  std::map<std::pair<SplitKey, int32_t>, OutputKind> log_kinds_;
+
+  std::condition_variable queue_cv_;
+  std::deque<store::OutputAppend> queue_;
+  int64_t queued_bytes_ = 0;
+  int64_t writing_ = 0;
+  bool stop_ = false;
+  Status write_error_;
+  std::thread writer_;
+};
+
+Result<std::unique_ptr<Client>> Client::Init(const ClientOptions& options) {
+  SEXTANT_RETURN_IF_ERROR(ValidateName("project_name", options.project));
+  SEXTANT_RETURN_IF_ERROR(ValidateName("run_name", options.run));
+  const fs::path run_dir = ResolveRoot(options.root) / options.project / options.run;
+  SEXTANT_ASSIGN_OR_RETURN(
+      std::unique_ptr<store::RunStore> store,
+      store::RunStore::Open(run_dir, store::RunStore::Mode::kWrite, options.task));
+  return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(run_dir, std::move(store))));
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() {
+  if (impl_) (void)impl_->Flush();
+}
+
+Status Client::SetLabelsForRun(const std::vector<std::string>& labels) {
+  return impl_->SetLabelsForRun(labels);
+}
+const std::vector<std::string>& Client::labels() const { return impl_->labels(); }
+Status Client::SetSplit(Split split, const std::string& inference_name) {
+  return impl_->SetSplit(split, inference_name);
+}
+Status Client::SetEpoch(int32_t epoch) { return impl_->SetEpoch(epoch); }
+Status Client::LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split) {
+  return impl_->LogDataSamples(batch, std::move(split));
+}
+Status Client::LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split,
+                               std::optional<int32_t> epoch) {
+  return impl_->LogModelOutputs(batch, std::move(split), epoch);
+}
+Status Client::Flush() { return impl_->Flush(); }
+Result<FinishReport> Client::Finish(const ProcessingOptions& options) {
+  return impl_->Finish(options);
+}
+const fs::path& Client::run_dir() const { return impl_->run_dir(); }
+
+Result<FinishReport> FinishRun(const fs::path& root, const std::string& project,
+                               const std::string& run, const ProcessingOptions& options) {
+  SEXTANT_RETURN_IF_ERROR(ValidateName("project", project));
+  SEXTANT_RETURN_IF_ERROR(ValidateName("run", run));
+  const fs::path run_dir = ResolveRoot(root) / project / run;
+  if (!fs::exists(run_dir / store::kDatabaseFile)) {
+    return Status::NotFound("no run '" + project + "/" + run + "' under '" +
+                            ResolveRoot(root).string() + "'");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> store,
+                           store::RunStore::Open(run_dir, store::RunStore::Mode::kWrite));
+  return processing::ProcessRun(*store, options);
+}
+
+}  // namespace sextant

@@ -1,0 +1,239 @@
+#include "processing/process_run.h"
+
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "drift/knn_drift.h"
+#include "index/cosine_index.h"
+#include "processing/sample_metrics.h"
+#include "processing/summary.h"
+
+namespace sextant::processing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class StageTimer {
+ public:
+  explicit StageTimer(FinishReport* report) : report_(report), start_(Clock::now()) {}
+  void Done(const char* stage) {
+    auto now = Clock::now();
+    report_->stage_seconds.emplace_back(stage, std::chrono::duration<double>(now - start_).count());
+    start_ = now;
+  }
+
+ private:
+  FinishReport* report_;
+  Clock::time_point start_;
+};
+
+// Joins one split's samples with its outputs: for each sample, the outputs of
+// the last epoch that logged it give pred, confidence and the embedding; AUM
+// is averaged over every epoch that logged it.
+Status LoadSplit(const store::RunStore& store, const SplitKey& key,
+                 const std::vector<store::OutputLogInfo>& logs, const ProcessingOptions& options,
+                 store::SplitResults* out, std::string* missing) {
+  const auto c = static_cast<int64_t>(store.labels().size());
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<std::optional<int32_t>> gold, store.SampleLabels(key));
+  const auto n = static_cast<int64_t>(gold.size());
+  out->split = key;
+  out->num_labels = c;
+  out->samples.assign(static_cast<size_t>(n), {});
+  out->probs.assign(static_cast<size_t>(n * c), 0.0f);
+  std::vector<int32_t> last_epoch(static_cast<size_t>(n), -1);
+  std::vector<double> aum_sum(static_cast<size_t>(n), 0);
+  std::vector<int32_t> aum_count(static_cast<size_t>(n), 0);
+  std::vector<float> p(static_cast<size_t>(c));
+
+  for (const store::OutputLogInfo& info : logs) {
+    if (info.split != key) continue;
+    SEXTANT_ASSIGN_OR_RETURN(store::OutputLog log, store.ReadOutputLog(key, info.epoch));
+    if (out->emb_dim == 0) {
+      out->emb_dim = info.emb_dim;
+      out->embeddings.assign(static_cast<size_t>(n * info.emb_dim), 0.0f);
+    }
+    for (int64_t i = 0; i < info.rows; ++i) {
+      const int64_t row = log.sample_rows[i];
+      const float* o = log.outputs.data() + i * info.out_dim;
+      if (info.kind == OutputKind::kLogits) {
+        Softmax(o, c, p.data());
+      } else {
+        std::copy(o, o + c, p.begin());
+      }
+      if (info.epoch >= last_epoch[row]) {
+        last_epoch[row] = info.epoch;
+        std::copy(p.begin(), p.end(), out->probs.begin() + row * c);
+        std::copy(log.embeddings.begin() + i * info.emb_dim,
+                  log.embeddings.begin() + (i + 1) * info.emb_dim,
+                  out->embeddings.begin() + row * info.emb_dim);
+      }
+      if (gold[row]) {
+        aum_sum[row] += Aum(p.data(), c, *gold[row]);
+        aum_count[row]++;
+      }
+    }
+  }
+
+  int64_t num_missing = 0;
+  std::vector<int64_t> first_missing;
+  for (int64_t row = 0; row < n; ++row) {
+    if (last_epoch[row] >= 0) continue;
+    if (num_missing++ < 5) first_missing.push_back(row);
+  }
+  if (num_missing > 0) {
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> ids, store.SampleIds(key));
+    std::string list;
+    for (int64_t row : first_missing) list += (list.empty() ? "" : ", ") + ("'" + ids[row] + "'");
+    *missing += "split '" + key.ToString() + "': " + std::to_string(num_missing) + " of " +
+                std::to_string(n) + " samples have no model outputs (first ids: " + list + ")\n";
+    return Status::OK();
+  }
+
+  for (int64_t row = 0; row < n; ++row) {
+    SampleMetrics m =
+        ComputeSampleMetrics(out->probs.data() + row * c, c, options.boundary_ratio_threshold);
+    store::SampleResult& r = out->samples[row];
+    r.pred = m.pred;
+    r.confidence = m.confidence;
+    r.margin = m.margin;
+    r.certainty_ratio = m.certainty_ratio;
+    r.entropy = m.entropy;
+    r.on_boundary = m.on_boundary;
+    r.epoch = last_epoch[row];
+    r.gold = gold[row];
+    if (gold[row]) {
+      r.aum = aum_sum[row] / aum_count[row];
+      r.dep = (1.0 - *r.aum) / 2.0;
+    }
+  }
+  return Status::OK();
+}
+
+std::vector<float> NormalizedCopy(const store::SplitResults& s) {
+  std::vector<float> v = s.embeddings;
+  index::NormalizeRows(v.data(), static_cast<int64_t>(s.samples.size()), s.emb_dim);
+  return v;
+}
+
+}  // namespace
+
+Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options) {
+  const auto start = Clock::now();
+  FinishReport report;
+  StageTimer timer(&report);
+  const std::vector<std::string>& labels = store.labels();
+  if (labels.empty()) {
+    return Status::FailedPrecondition("labels: the run has no label list; call set_labels_for_run");
+  }
+  if (options.drift_k < 1) return Status::Invalid("drift_k: must be at least 1");
+  if (!(options.drift_percentile > 0 && options.drift_percentile < 1)) {
+    return Status::Invalid("drift_percentile: must be in (0, 1)");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> keys, store.ListSplits());
+  if (keys.empty()) return Status::FailedPrecondition("the run holds no data samples to process");
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::OutputLogInfo> logs, store.ListOutputLogs());
+
+  std::vector<store::SplitResults> splits(keys.size());
+  std::string missing;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    SEXTANT_RETURN_IF_ERROR(LoadSplit(store, keys[i], logs, options, &splits[i], &missing));
+  }
+  if (!missing.empty()) {
+    missing.pop_back();
+    return Status::FailedPrecondition(
+        "model outputs are missing; log them with log_model_outputs and finish again:\n" + missing);
+  }
+  timer.Done("join outputs and per-sample metrics");
+
+  // Drift against the training embeddings, when the run has training data.
+  index::SetSearchThreads(options.threads);
+  std::optional<drift::ReferenceDistribution> reference;
+  int64_t reference_size = 0;
+  auto training = std::find_if(splits.begin(), splits.end(), [](const store::SplitResults& s) {
+    return s.split.split == Split::kTraining;
+  });
+  for (const store::SplitResults& s : splits) {
+    if (training != splits.end() && s.emb_dim != training->emb_dim) {
+      return Status::Invalid("embeddings: split '" + s.split.ToString() + "' has width " +
+                             std::to_string(s.emb_dim) + "; training has " +
+                             std::to_string(training->emb_dim) + "; drift needs the same model");
+    }
+  }
+  if (training != splits.end()) {
+    std::vector<float> train_norm = NormalizedCopy(*training);
+    reference_size = static_cast<int64_t>(training->samples.size());
+    SEXTANT_ASSIGN_OR_RETURN(
+        std::unique_ptr<index::CosineIndex> index,
+        index::CosineIndex::Build(train_norm.data(), reference_size, training->emb_dim));
+    SEXTANT_ASSIGN_OR_RETURN(reference,
+                             drift::BuildReference(*index, train_norm.data(), options.drift_k,
+                                                   options.drift_percentile, options.progress,
+                                                   options.progress_user));
+    timer.Done("drift reference (training, leave-one-out)");
+    for (store::SplitResults& s : splits) {
+      if (s.split.split == Split::kTraining) continue;
+      std::vector<float> q = NormalizedCopy(s);
+      SEXTANT_ASSIGN_OR_RETURN(
+          std::vector<float> dist,
+          drift::KCoreDistances(*index, q.data(), static_cast<int64_t>(s.samples.size()),
+                                options.drift_k, false, options.progress, options.progress_user));
+      for (size_t i = 0; i < dist.size(); ++i) {
+        store::SampleResult& r = s.samples[i];
+        r.drift_distance = dist[i];
+        r.drift_score = drift::PercentileRank(*reference, dist[i]);
+        r.drifted = dist[i] > reference->threshold;
+      }
+    }
+    timer.Done("drift scoring");
+  }
+
+  // Summaries and comparisons with training.
+  std::optional<double> threshold;
+  if (reference) threshold = reference->threshold;
+  ordered_json run;
+  run["format_version"] = kFormatVersion;
+  run["task_type"] = TaskTypeName(store.task());
+  run["labels"] = labels;
+  auto finished_at = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  run["parameters"] = {
+      {"boundary_ratio_threshold", options.boundary_ratio_threshold},
+      {"drift_k", options.drift_k},
+      {"drift_percentile", options.drift_percentile},
+      {"distance", "cosine"},
+      {"reference", reference ? ordered_json("training, leave-one-out k-core distances")
+                              : ordered_json(nullptr)},
+      {"reference_size", reference_size},
+      {"drift_threshold", threshold ? ordered_json(*threshold) : ordered_json(nullptr)},
+      {"predictions_from", "the last logged epoch of each sample"},
+      {"dep", "(1 - mean AUM over logged epochs) / 2"},
+      {"finished_at", finished_at}};
+  ordered_json split_summaries = ordered_json::object();
+  for (store::SplitResults& s : splits) {
+    ordered_json summary = SummarizeSplit(s, labels, threshold);
+    s.summary_json = summary.dump();
+    split_summaries[s.split.ToString()] = summary;
+    report.samples += static_cast<int64_t>(s.samples.size());
+    report.splits.push_back(s.split.ToString());
+  }
+  run["splits"] = split_summaries;
+  ordered_json comparisons = ordered_json::object();
+  if (training != splits.end()) {
+    for (const store::SplitResults& s : splits) {
+      if (s.split.split != Split::kInference) continue;
+      comparisons[s.split.ToString()] =
+          CompareWithTraining(split_summaries["training"], split_summaries[s.split.ToString()],
+                              labels, std::round((1.0 - options.drift_percentile) * 1e9) / 1e9);
+    }
+  }
+  run["comparisons"] = comparisons;
+  timer.Done("summaries");
+
+  SEXTANT_RETURN_IF_ERROR(store.CommitResults(splits, run.dump()));
+  timer.Done("commit results");
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
+}
+
+}  // namespace sextant::processing

@@ -1,0 +1,150 @@
+#include "processing/summary.h"
+
+#include <cmath>
+
+namespace sextant::processing {
+
+namespace {
+
+double Fraction(int64_t count, int64_t total) {
+  return total > 0 ? static_cast<double>(count) / static_cast<double>(total) : 0.0;
+}
+
+ordered_json CountAndFraction(int64_t count, int64_t total) {
+  return {{"count", count}, {"fraction", Fraction(count, total)}};
+}
+
+ordered_json NullableNumber(double v, bool present) { return present ? ordered_json(v) : ordered_json(); }
+
+ordered_json Num(const ordered_json& j, const char* a, const char* b = nullptr) {
+  const ordered_json* p = j.contains(a) ? &j.at(a) : nullptr;
+  if (p && b) p = p->contains(b) ? &p->at(b) : nullptr;
+  return p ? *p : ordered_json();
+}
+
+ordered_json Change(const ordered_json& before, const ordered_json& after) {
+  if (!before.is_number() || !after.is_number()) return nullptr;
+  return after.get<double>() - before.get<double>();
+}
+
+}  // namespace
+
+ordered_json SummarizeSplit(const store::SplitResults& split, const std::vector<std::string>& labels,
+                            std::optional<double> drift_threshold) {
+  const auto c = static_cast<int64_t>(labels.size());
+  const auto n = static_cast<int64_t>(split.samples.size());
+  std::vector<int64_t> pred_count(c, 0), gold_count(c, 0), true_pos(c, 0);
+  std::vector<double> conf_sum(c, 0);
+  int64_t on_boundary = 0, drifted = 0, correct = 0, labeled = 0;
+  double conf_total = 0, dep_total = 0, aum_total = 0, aum_sq = 0;
+  int32_t last_epoch = 0;
+  for (const store::SampleResult& r : split.samples) {
+    pred_count[r.pred]++;
+    conf_sum[r.pred] += r.confidence;
+    conf_total += r.confidence;
+    on_boundary += r.on_boundary;
+    last_epoch = std::max(last_epoch, r.epoch);
+    if (r.drifted && *r.drifted) drifted++;
+    if (r.gold) {
+      labeled++;
+      gold_count[*r.gold]++;
+      if (*r.gold == r.pred) {
+        correct++;
+        true_pos[r.pred]++;
+      }
+      dep_total += r.dep.value_or(0);
+      aum_total += r.aum.value_or(0);
+      aum_sq += r.aum.value_or(0) * r.aum.value_or(0);
+    }
+  }
+
+  ordered_json j;
+  j["split"] = split.split.ToString();
+  j["samples"] = n;
+  j["last_epoch"] = last_epoch;
+  j["mean_confidence"] = NullableNumber(conf_total / std::max<int64_t>(n, 1), n > 0);
+  ordered_json pred = ordered_json::object(), conf = ordered_json::object();
+  for (int64_t i = 0; i < c; ++i) {
+    pred[labels[i]] = CountAndFraction(pred_count[i], n);
+    conf[labels[i]] = NullableNumber(conf_sum[i] / std::max<int64_t>(pred_count[i], 1),
+                                     pred_count[i] > 0);
+  }
+  j["pred_distribution"] = pred;
+  j["mean_confidence_per_class"] = conf;
+  j["on_the_boundary"] = CountAndFraction(on_boundary, n);
+
+  if (drift_threshold && split.split.split != Split::kTraining) {
+    ordered_json d = CountAndFraction(drifted, n);
+    d["threshold"] = *drift_threshold;
+    j[split.split.split == Split::kInference ? "drifted" : "out_of_coverage"] = d;
+  }
+
+  if (labeled > 0) {
+    ordered_json gold = ordered_json::object(), per_class = ordered_json::object();
+    double f1_sum = 0;
+    for (int64_t i = 0; i < c; ++i) {
+      gold[labels[i]] = CountAndFraction(gold_count[i], labeled);
+      const double precision = Fraction(true_pos[i], pred_count[i]);
+      const double recall = Fraction(true_pos[i], gold_count[i]);
+      const double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
+      f1_sum += f1;
+      per_class[labels[i]] = {{"precision", precision}, {"recall", recall}, {"f1", f1},
+                              {"support", gold_count[i]}};
+    }
+    j["gold_distribution"] = gold;
+    j["accuracy"] = Fraction(correct, labeled);
+    j["macro_f1"] = f1_sum / static_cast<double>(std::max<int64_t>(c, 1));
+    j["per_class"] = per_class;
+    const double mean_aum = aum_total / static_cast<double>(labeled);
+    const double sd_aum = std::sqrt(std::max(0.0, aum_sq / static_cast<double>(labeled) -
+                                                      mean_aum * mean_aum));
+    int64_t easy = 0, hard = 0;
+    for (const store::SampleResult& r : split.samples) {
+      if (!r.aum) continue;
+      easy += *r.aum >= mean_aum;
+      hard += *r.aum <= mean_aum - sd_aum;
+    }
+    j["mean_dep"] = dep_total / static_cast<double>(labeled);
+    j["easy"] = CountAndFraction(easy, labeled);
+    j["hard"] = CountAndFraction(hard, labeled);
+    j["easy_hard_thresholds"] = {{"mean_aum", mean_aum}, {"sd_aum", sd_aum}};
+  }
+  return j;
+}
+
+ordered_json CompareWithTraining(const ordered_json& training, const ordered_json& inference,
+                                 const std::vector<std::string>& labels, double nominal_drift_rate) {
+  ordered_json classes = ordered_json::array();
+  for (const std::string& label : labels) {
+    ordered_json row;
+    row["label"] = label;
+    row["training_gold_fraction"] = Num(training["gold_distribution"], label.c_str(), "fraction");
+    row["training_pred_fraction"] = Num(training["pred_distribution"], label.c_str(), "fraction");
+    row["inference_pred_fraction"] = Num(inference["pred_distribution"], label.c_str(), "fraction");
+    row["pred_fraction_change"] =
+        Change(row["training_pred_fraction"], row["inference_pred_fraction"]);
+    row["training_mean_confidence"] = Num(training["mean_confidence_per_class"], label.c_str());
+    row["inference_mean_confidence"] = Num(inference["mean_confidence_per_class"], label.c_str());
+    row["mean_confidence_change"] =
+        Change(row["training_mean_confidence"], row["inference_mean_confidence"]);
+    classes.push_back(row);
+  }
+  ordered_json j;
+  j["against"] = training["split"];
+  j["classes"] = classes;
+  ordered_json conf = {{"training", training["mean_confidence"]},
+                       {"inference", inference["mean_confidence"]}};
+  conf["change"] = Change(conf["training"], conf["inference"]);
+  j["mean_confidence"] = conf;
+  ordered_json boundary = {{"training", Num(training, "on_the_boundary", "fraction")},
+                           {"inference", Num(inference, "on_the_boundary", "fraction")}};
+  boundary["change"] = Change(boundary["training"], boundary["inference"]);
+  j["on_the_boundary_fraction"] = boundary;
+  ordered_json drift = {{"nominal", nominal_drift_rate},
+                        {"inference", Num(inference, "drifted", "fraction")}};
+  drift["change"] = Change(drift["nominal"], drift["inference"]);
+  j["drifted_fraction"] = drift;
+  return j;
+}
+
+}  // namespace sextant::processing

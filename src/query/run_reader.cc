@@ -1,0 +1,384 @@
+#include <regex>
+#include <unordered_map>
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "index/cosine_index.h"
+#include "io/npy.h"
+#include "sextant/results.h"
+#include "store/run_store.h"
+
+namespace sextant {
+namespace fs = std::filesystem;
+
+namespace {
+
+// SQLite REGEXP operator: case-insensitive ECMAScript search; the compiled
+// pattern is cached on the statement.
+void RegexpFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* re = static_cast<std::regex*>(sqlite3_get_auxdata(ctx, 0));
+  if (re == nullptr) {
+    const char* pattern = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+    try {
+      re = new std::regex(pattern ? pattern : "", std::regex::ECMAScript | std::regex::icase);
+    } catch (const std::regex_error& e) {
+      sqlite3_result_error(ctx, (std::string("text regex: ") + e.what()).c_str(), -1);
+      return;
+    }
+    sqlite3_set_auxdata(ctx, 0, re, [](void* p) { delete static_cast<std::regex*>(p); });
+  }
+  const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  sqlite3_result_int(ctx, text && std::regex_search(text, *re) ? 1 : 0);
+}
+
+const std::unordered_map<std::string, std::string>& SortColumns() {
+  static const std::unordered_map<std::string, std::string> kColumns = {
+      {"row", "s.row"}, {"id", "s.id"}, {"text", "s.text"}, {"gold", "s.label"},
+      {"pred", "r.pred"}, {"confidence", "r.confidence"}, {"margin", "r.margin"},
+      {"certainty_ratio", "r.certainty_ratio"}, {"entropy", "r.entropy"},
+      {"is_on_the_boundary", "r.on_boundary"}, {"epoch", "r.epoch"}, {"aum", "r.aum"},
+      {"dep", "r.dep"}, {"drift_distance", "r.drift_distance"},
+      {"drift_score", "r.drift_score"}, {"is_drifted", "r.drifted"},
+  };
+  return kColumns;
+}
+
+}  // namespace
+
+class RunReader::Impl {
+ public:
+  std::unique_ptr<store::RunStore> store;
+  RunInfo info;
+  fs::path results_dir;
+
+  Result<int32_t> LabelIndex(const char* field, const std::string& name) const {
+    for (size_t i = 0; i < info.labels.size(); ++i) {
+      if (info.labels[i] == name) return static_cast<int32_t>(i);
+    }
+    std::string all;
+    for (const auto& l : info.labels) all += (all.empty() ? "" : ", ") + l;
+    return Status::Invalid(std::string(field) + ": '" + name + "' is not one of the run's labels [" +
+                           all + "]");
+  }
+
+  Status CheckProcessed(const SplitKey& split) const {
+    for (const SplitInfo& s : info.splits) {
+      if (s.split != split) continue;
+      if (!s.processed) {
+        return Status::FailedPrecondition("split '" + split.ToString() +
+                                          "' has not been processed; run `sextant finish`");
+      }
+      return Status::OK();
+    }
+    std::string all;
+    for (const SplitInfo& s : info.splits) all += (all.empty() ? "" : ", ") + s.split.ToString();
+    return Status::NotFound("split '" + split.ToString() + "' is not in run '" + info.project +
+                            "/" + info.run + "' (it has: " + all + ")");
+  }
+
+  // Builds "FROM ... WHERE ..." and its bindings for a query.
+  struct Where {
+    std::string sql;
+    std::vector<std::variant<int64_t, double, std::string>> binds;
+  };
+  Result<Where> BuildWhere(const SampleQuery& q) const {
+    Where w;
+    w.sql = " FROM samples s JOIN results r ON r.split = s.split AND r.row = s.row WHERE s.split = ?";
+    w.binds.emplace_back(q.split.ToString());
+    auto add = [&](const std::string& clause, auto value) {
+      w.sql += " AND " + clause;
+      w.binds.emplace_back(value);
+    };
+    if (q.is_drifted) add("r.drifted = ?", int64_t{*q.is_drifted});
+    if (q.is_on_the_boundary) add("r.on_boundary = ?", int64_t{*q.is_on_the_boundary});
+    if (q.is_correct) add("(r.gold = r.pred) = ?", int64_t{*q.is_correct});
+    if (q.gold_class) {
+      SEXTANT_ASSIGN_OR_RETURN(int32_t g, LabelIndex("gold class", *q.gold_class));
+      add("s.label = ?", int64_t{g});
+    }
+    if (q.pred_class) {
+      SEXTANT_ASSIGN_OR_RETURN(int32_t p, LabelIndex("predicted class", *q.pred_class));
+      add("r.pred = ?", int64_t{p});
+    }
+    if (q.min_confidence) add("r.confidence >= ?", *q.min_confidence);
+    if (q.max_confidence) add("r.confidence <= ?", *q.max_confidence);
+    if (q.min_dep) add("r.dep >= ?", *q.min_dep);
+    if (q.max_dep) add("r.dep <= ?", *q.max_dep);
+    if (q.text_regex) {
+      try {
+        std::regex check(*q.text_regex, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return Status::Invalid("text regex: '" + *q.text_regex + "' is not a valid regular expression: " + e.what());
+      }
+      add("s.text REGEXP ?", *q.text_regex);
+    }
+    if (!q.ids.empty()) {
+      w.sql += " AND s.id IN (";
+      for (size_t i = 0; i < q.ids.size(); ++i) {
+        w.sql += i ? ",?" : "?";
+        w.binds.emplace_back(q.ids[i]);
+      }
+      w.sql += ")";
+    }
+    return w;
+  }
+
+  static void Bind(store::Statement& st, const Where& w) {
+    for (size_t i = 0; i < w.binds.size(); ++i) {
+      std::visit([&](const auto& v) { st.Bind(static_cast<int>(i + 1), v); }, w.binds[i]);
+    }
+  }
+
+  Result<const io::MappedNpy*> Array(const SplitKey& split, const char* name) const {
+    std::lock_guard lock(arrays_mu_);
+    const std::string key = split.DirName() + "/" + name;
+    auto it = arrays_.find(key);
+    if (it == arrays_.end()) {
+      SEXTANT_ASSIGN_OR_RETURN(io::MappedNpy m,
+                               io::MappedNpy::Open(results_dir / split.DirName() / name));
+      it = arrays_.emplace(key, std::make_unique<io::MappedNpy>(std::move(m))).first;
+    }
+    return it->second.get();
+  }
+
+  Result<const index::CosineIndex*> Index(const SplitKey& split) const {
+    SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* emb, Array(split, "embeddings.npy"));
+    std::lock_guard lock(arrays_mu_);
+    auto it = indexes_.find(split);
+    if (it == indexes_.end()) {
+      std::vector<float> norm(emb->data(), emb->data() + emb->rows() * emb->cols());
+      index::NormalizeRows(norm.data(), emb->rows(), emb->cols());
+      SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<index::CosineIndex> idx,
+                               index::CosineIndex::Build(norm.data(), emb->rows(), emb->cols()));
+      it = indexes_.emplace(split, std::move(idx)).first;
+    }
+    return it->second.get();
+  }
+
+ private:
+  mutable std::mutex arrays_mu_;
+  mutable std::map<std::string, std::unique_ptr<io::MappedNpy>> arrays_;
+  mutable std::map<SplitKey, std::unique_ptr<index::CosineIndex>> indexes_;
+};
+
+namespace {
+
+Result<RunInfo> ReadRunInfo(const store::RunStore& store, const fs::path& run_dir) {
+  RunInfo info;
+  info.project = run_dir.parent_path().filename().string();
+  info.run = run_dir.filename().string();
+  info.task = std::string(TaskTypeName(store.task()));
+  info.labels = store.labels();
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> splits, store.ListSplits());
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::OutputLogInfo> logs, store.ListOutputLogs());
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement processed,
+                           store.db().Prepare("SELECT 1 FROM summaries WHERE scope = ?"));
+  info.finished = !splits.empty();
+  for (const SplitKey& key : splits) {
+    SplitInfo s;
+    s.split = key;
+    SEXTANT_ASSIGN_OR_RETURN(s.samples, store.SampleCount(key));
+    for (const auto& l : logs) {
+      if (l.split != key) continue;
+      s.epochs_logged++;
+      s.embedding_dim = l.emb_dim;
+    }
+    processed.Bind(1, key.ToString());
+    SEXTANT_ASSIGN_OR_RETURN(s.processed, processed.Step());
+    processed.Reset();
+    info.finished = info.finished && s.processed;
+    info.splits.push_back(std::move(s));
+  }
+  info.size_bytes = DirectorySize(run_dir);
+  return info;
+}
+
+}  // namespace
+
+Result<std::vector<RunInfo>> ListRuns(const fs::path& root) {
+  std::vector<RunInfo> out;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return out;
+  std::vector<fs::path> run_dirs;
+  for (const auto& project : fs::directory_iterator(root, ec)) {
+    if (!project.is_directory()) continue;
+    for (const auto& run : fs::directory_iterator(project.path(), ec)) {
+      if (fs::exists(run.path() / store::kDatabaseFile)) run_dirs.push_back(run.path());
+    }
+  }
+  std::sort(run_dirs.begin(), run_dirs.end());
+  for (const fs::path& dir : run_dirs) {
+    SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> store,
+                             store::RunStore::Open(dir, store::RunStore::Mode::kRead));
+    SEXTANT_ASSIGN_OR_RETURN(RunInfo info, ReadRunInfo(*store, dir));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+RunReader::RunReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RunReader::~RunReader() = default;
+
+Result<std::unique_ptr<RunReader>> RunReader::Open(const fs::path& root, const std::string& project,
+                                                   const std::string& run) {
+  SEXTANT_RETURN_IF_ERROR(ValidateName("project", project));
+  SEXTANT_RETURN_IF_ERROR(ValidateName("run", run));
+  const fs::path run_dir = root / project / run;
+  auto impl = std::make_unique<Impl>();
+  auto store = store::RunStore::Open(run_dir, store::RunStore::Mode::kRead);
+  if (!store.ok()) {
+    if (store.status().IsNotFound()) {
+      return Status::NotFound("no run '" + project + "/" + run + "' under '" + root.string() +
+                              "' (see `sextant runs`)");
+    }
+    return store.status();
+  }
+  impl->store = std::move(store).value();
+  sqlite3_create_function(impl->store->db().handle(), "regexp", 2,
+                          SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, RegexpFunction, nullptr,
+                          nullptr);
+  SEXTANT_ASSIGN_OR_RETURN(impl->info, ReadRunInfo(*impl->store, run_dir));
+  SEXTANT_ASSIGN_OR_RETURN(impl->results_dir, impl->store->ResultsDir());
+  return std::unique_ptr<RunReader>(new RunReader(std::move(impl)));
+}
+
+const RunInfo& RunReader::info() const { return impl_->info; }
+
+Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split) const {
+  if (split) SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(*split));
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
+                           impl_->store->db().Prepare("SELECT json FROM summaries WHERE scope=?"));
+  st.Bind(1, split ? split->ToString() : std::string("run"));
+  SEXTANT_ASSIGN_OR_RETURN(bool found, st.Step());
+  if (!found) {
+    return Status::FailedPrecondition("run '" + impl_->info.project + "/" + impl_->info.run +
+                                      "' has no results yet; run `sextant finish`");
+  }
+  if (split) return st.Text(0);
+  // The run summary gains what only the store knows now: project, run and splits' sizes.
+  auto j = nlohmann::ordered_json::parse(st.Text(0));
+  j["project"] = impl_->info.project;
+  j["run"] = impl_->info.run;
+  return j.dump();
+}
+
+Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(q.split));
+  auto col = SortColumns().find(q.sort_by);
+  if (col == SortColumns().end()) {
+    std::string all;
+    for (const auto& [name, _] : SortColumns()) all += (all.empty() ? "" : ", ") + name;
+    return Status::Invalid("sort: unknown field '" + q.sort_by + "'; expected one of: " + all);
+  }
+  SEXTANT_ASSIGN_OR_RETURN(Impl::Where w, impl_->BuildWhere(q));
+  std::string sql =
+      "SELECT s.row, s.id, s.text, s.meta, s.label, r.pred, r.confidence, r.margin, "
+      "r.certainty_ratio, r.entropy, r.on_boundary, r.epoch, r.aum, r.dep, r.drift_distance, "
+      "r.drift_score, r.drifted" + w.sql + " ORDER BY " + col->second +
+      (q.descending ? " DESC" : " ASC") + ", s.row LIMIT ? OFFSET ?";
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare(sql));
+  Impl::Bind(st, w);
+  st.Bind(static_cast<int>(w.binds.size() + 1), q.limit);
+  st.Bind(static_cast<int>(w.binds.size() + 2), std::max<int64_t>(q.offset, 0));
+  const io::MappedNpy* probs = nullptr;
+  if (q.include_probs) {
+    SEXTANT_ASSIGN_OR_RETURN(probs, impl_->Array(q.split, "probs.npy"));
+  }
+  const auto& labels = impl_->info.labels;
+  std::vector<SampleRow> rows;
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());
+    if (!more) break;
+    SampleRow r;
+    r.split = q.split;
+    r.row = st.Int(0);
+    r.id = st.Text(1);
+    r.text = st.Text(2);
+    r.meta_json = st.Text(3);
+    if (!st.IsNull(4)) r.gold = labels[st.Int(4)];
+    r.pred = labels[st.Int(5)];
+    r.confidence = st.Double(6);
+    r.margin = st.Double(7);
+    r.certainty_ratio = st.Double(8);
+    r.entropy = st.Double(9);
+    r.is_on_the_boundary = st.Int(10) != 0;
+    r.epoch = static_cast<int32_t>(st.Int(11));
+    r.aum = st.OptDouble(12);
+    r.dep = st.OptDouble(13);
+    if (r.gold) r.is_correct = *r.gold == r.pred;
+    r.drift_distance = st.OptDouble(14);
+    r.drift_score = st.OptDouble(15);
+    if (!st.IsNull(16)) r.is_drifted = st.Int(16) != 0;
+    if (probs) {
+      const float* p = probs->data() + r.row * probs->cols();
+      r.probs.assign(p, p + probs->cols());
+    }
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+Result<int64_t> RunReader::Count(const SampleQuery& q) const {
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(q.split));
+  SEXTANT_ASSIGN_OR_RETURN(Impl::Where w, impl_->BuildWhere(q));
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
+                           impl_->store->db().Prepare("SELECT COUNT(*)" + w.sql));
+  Impl::Bind(st, w);
+  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.Int(0) : 0;
+}
+
+Result<std::vector<Neighbor>> RunReader::Similar(const SplitKey& split, const std::string& id,
+                                                 int32_t k, const std::vector<SplitKey>& search_in) const {
+  if (k < 1) return Status::Invalid("k: must be at least 1");
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(split));
+  SampleQuery q;
+  q.split = split;
+  q.ids = {id};
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> found, Samples(q));
+  if (found.empty()) {
+    return Status::NotFound("id: no sample '" + id + "' in split '" + split.ToString() + "'");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* emb, impl_->Array(split, "embeddings.npy"));
+  std::vector<float> query(emb->data() + found[0].row * emb->cols(),
+                           emb->data() + (found[0].row + 1) * emb->cols());
+  index::NormalizeRows(query.data(), 1, emb->cols());
+
+  std::vector<SplitKey> targets = search_in;
+  if (targets.empty()) {
+    for (const SplitInfo& s : impl_->info.splits) targets.push_back(s.split);
+  }
+  struct Hit { double distance; SplitKey split; int64_t row; };
+  std::vector<Hit> hits;
+  for (const SplitKey& target : targets) {
+    SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(target));
+    SEXTANT_ASSIGN_OR_RETURN(const index::CosineIndex* idx, impl_->Index(target));
+    const int32_t kk = static_cast<int32_t>(std::min<int64_t>(k + 1, idx->size()));
+    std::vector<float> dist(kk);
+    std::vector<int64_t> labels(kk);
+    SEXTANT_RETURN_IF_ERROR(idx->Search(query.data(), 1, kk, dist.data(), labels.data()));
+    for (int32_t j = 0; j < kk; ++j) {
+      if (labels[j] < 0 || (target == split && labels[j] == found[0].row)) continue;
+      hits.push_back({dist[j], target, labels[j]});
+    }
+  }
+  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.row < b.row;
+  });
+  if (hits.size() > static_cast<size_t>(k)) hits.resize(k);
+  std::vector<Neighbor> out;
+  std::map<SplitKey, std::vector<std::string>> ids_cache;
+  for (const Hit& h : hits) {
+    auto it = ids_cache.find(h.split);
+    if (it == ids_cache.end()) {
+      SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> ids, impl_->store->SampleIds(h.split));
+      it = ids_cache.emplace(h.split, std::move(ids)).first;
+    }
+    out.push_back({it->second[h.row], h.split, h.distance});
+  }
+  return out;
+}
+
+}  // namespace sextant
