@@ -1,0 +1,42 @@
+# The README's commands. Each target installs what is missing first.
+BUILD        ?= build
+JOBS         ?= $(shell nproc)
+BUILD_TYPE   ?= RelWithDebInfo
+SEXTANT_DATA ?= $(abspath ../shared/data)
+DEMO_ROOT    ?= $(abspath .sextant-demo)
+SEXTANT      := $(BUILD)/src/cli/sextant
+export SEXTANT_DATA
+
+.PHONY: all deps configure build test demo bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Trains the demo model, logs training, validation and production data, finishes
+# the run and prints what Sextant found.
+demo: build
+	@rm -rf $(DEMO_ROOT)
+	@$(BUILD)/examples/demo/sextant_demo --root $(DEMO_ROOT) --project demo --run sentiment
+	@$(SEXTANT) report --root $(DEMO_ROOT) --project demo --run sentiment
+
+bench: deps
+	@scripts/install-deps.sh --bench
+	@cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release -DSEXTANT_BUILD_BENCHMARKS=ON \
+	  -DSEXTANT_BUILD_TESTS=OFF -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
+	@cmake --build $(BUILD)-bench -j $(JOBS)
+	@bench/run.sh $(BUILD)-bench
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-bench $(DEMO_ROOT)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Sextant builds and tests with, only those missing.
+# Idempotent: a second run installs nothing and takes about a second.
+set -euo pipefail
+
+packages=(
+  cmake g++ make pkg-config
+  libfaiss-dev libopenblas-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3-numpy python3-pytest
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-faiss python3-sklearn python3-hnswlib)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
