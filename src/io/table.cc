@@ -152,8 +152,6 @@ class CsvParser {
     }
   }
 
-  int64_t line() const { return line_; }
-
  private:
   void ConsumeLineEnd() {
     if (text_[pos_] == '\r' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '\n') ++pos_;
