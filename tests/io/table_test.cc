@@ -1,6 +1,5 @@
 #include "io/table.h"
 
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -226,7 +225,7 @@ TEST(Csv, SingleEmptyFieldRowRoundTrips) {
   EXPECT_EQ(t.rows, (Rows{{""}, {"x"}}));
 }
 
-TEST(Csv, SixtyThousandRowsInWellUnderASecond) {
+TEST(Csv, ReadsSixtyThousandQuotedRows) {
   TempDir dir;
   fs::path path = dir.path() / "big.csv";
   {
@@ -238,21 +237,13 @@ TEST(Csv, SixtyThousandRowsInWellUnderASecond) {
     }
   }
   ASSERT_GT(fs::file_size(path), 6'000'000u);
-  const auto start = std::chrono::steady_clock::now();
+  // Speed is measured by bench/, not asserted here.
   ASSERT_OK_AND_ASSIGN(Table t, ReadCsv(path));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(t.rows.size(), 60000u);
   EXPECT_EQ(t.rows[59999][0], "sample-59999");
   EXPECT_EQ(t.rows[0][1],
             "a review, with a comma and \"quotes\" that goes on for a while to reach about a "
             "hundred bytes");
-  // About 20 ms in an optimised build. Debug and sanitizer builds are several
-  // times slower, so the bound only holds where it means something.
-#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
-  EXPECT_LT(seconds, 1.0);
-#endif
-  std::cout << "ReadCsv: " << fs::file_size(path) / 1e6 << " MB in " << seconds * 1e3 << " ms\n";
 }
 
 TEST(Csv, ReadsSst2ValidationFromSextantData) {
