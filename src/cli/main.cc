@@ -5,13 +5,16 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <unordered_map>
 
 #include "cli/output.h"
+#include "cli/report.h"
 #include "common/file_util.h"
 #include "io/npy.h"
 #include "io/table.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
+#include "store/run_store.h"
 
 namespace sextant::cli {
 namespace {
@@ -92,6 +95,81 @@ Result<int> ColumnOf(const io::Table& table, const std::string& name, const char
                          " (columns: " + all + ")");
 }
 
+// Whether the samples of `batch` are already logged in `split`, so that an
+// import of the same data file for another epoch logs only the outputs.
+// Returns false when none of its ids is logged, true when every one is with
+// the same text (and label), and an error when only some are or one differs.
+Result<bool> SamplesAlreadyLogged(const fs::path& run_dir, const SplitKey& split,
+                                  const DataBatch& batch, const std::vector<std::string>& labels,
+                                  const std::string& file) {
+  if (!fs::exists(run_dir / store::kDatabaseFile)) return false;
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> reader,
+                           store::RunStore::Open(run_dir, store::RunStore::Mode::kRead));
+  SEXTANT_ASSIGN_OR_RETURN(
+      store::Statement st,
+      reader->db().Prepare("SELECT id, text, label FROM samples WHERE split=? ORDER BY row"));
+  st.Bind(1, split.ToString());
+  struct Logged {
+    std::string text;
+    std::optional<int64_t> label;
+  };
+  std::unordered_map<std::string, Logged> logged;
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    logged.emplace(st.Text(0), Logged{st.Text(1), st.IsNull(2) ? std::nullopt
+                                                               : std::optional<int64_t>(st.Int(2))});
+  }
+  if (logged.empty()) return false;
+  const size_t n = batch.ids.size();
+  std::optional<size_t> first_known, first_new;
+  size_t known = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (logged.count(batch.ids[i])) {
+      ++known;
+      if (!first_known) first_known = i;
+    } else if (!first_new) {
+      first_new = i;
+    }
+  }
+  if (known == 0) return false;
+  const std::string where = "split '" + split.ToString() + "'";
+  if (known < n) {
+    return Status::AlreadyExists(
+        "--data: " + std::to_string(known) + " of the " + std::to_string(n) + " ids of " + file +
+        " are already logged in " + where + " (e.g. '" + batch.ids[*first_known] + "', row " +
+        std::to_string(*first_known) + ") and " + std::to_string(n - known) + " are not (e.g. '" +
+        batch.ids[*first_new] + "', row " + std::to_string(*first_new) +
+        "); expected either the same samples as logged (to import outputs of another epoch) or "
+        "only new ids");
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const Logged& l = logged.at(batch.ids[i]);
+    if (l.text != batch.texts[i]) {
+      return Status::AlreadyExists("--data: sample id '" + batch.ids[i] + "' (row " +
+                                   std::to_string(i) + " of " + file + ") is already logged in " +
+                                   where + " with a different text; expected the same text to "
+                                   "import outputs of another epoch, or a new id");
+    }
+    if (i < batch.labels.size()) {
+      const std::string& name = batch.labels[i];
+      const auto pos = std::find(labels.begin(), labels.end(), name);
+      const std::optional<int64_t> idx =
+          pos == labels.end() ? std::nullopt : std::optional<int64_t>(pos - labels.begin());
+      if (idx != l.label) {
+        const std::string was = l.label && *l.label >= 0 && *l.label < static_cast<int64_t>(labels.size())
+                                    ? "'" + labels[*l.label] + "'"
+                                    : std::string("none");
+        return Status::AlreadyExists("--label-column: sample id '" + batch.ids[i] + "' (row " +
+                                     std::to_string(i) + " of " + file + ") is already logged in " +
+                                     where + " with label " + was + "; this file gives '" + name +
+                                     "'; expected the same label");
+      }
+    }
+  }
+  return true;
+}
+
 Status RunImport(const ImportArgs& a) {
   SEXTANT_ASSIGN_OR_RETURN(TaskType task, ParseTaskType(a.task));
   SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(a.split, a.inference_name));
@@ -167,7 +245,15 @@ Status RunImport(const ImportArgs& a) {
     }
   }
   batch.meta = std::move(meta);
-  SEXTANT_RETURN_IF_ERROR(client->LogDataSamples(batch, split));
+  // Importing the same data file again (the outputs of another epoch) logs only the outputs.
+  SEXTANT_ASSIGN_OR_RETURN(const bool already_logged,
+                           SamplesAlreadyLogged(client->run_dir(), split, batch, labels, a.data));
+  if (already_logged) {
+    std::fprintf(stderr, "the %lld samples of %s are already logged in split %s; logging their outputs only\n",
+                 static_cast<long long>(n), a.data.c_str(), split.ToString().c_str());
+  } else {
+    SEXTANT_RETURN_IF_ERROR(client->LogDataSamples(batch, split));
+  }
 
   OutputsBatch outputs;
   outputs.ids = batch.ids;
@@ -329,6 +415,10 @@ int Main(int argc, char** argv) {
   summary->add_option("--split", sum_split, "Only this split");
   summary->add_option("--inference-name", sum_inference, "Inference set (with --split inference)");
 
+  Common rep;
+  CLI::App* report = app.add_subcommand("report", "The run's results as a short human summary");
+  AddRunOptions(report, &rep);
+
   SampleArgs samp;
   CLI::App* samples = app.add_subcommand("samples", "Per-sample results, filtered and sorted");
   AddSampleFilters(samples, &samp);
@@ -400,6 +490,15 @@ int Main(int argc, char** argv) {
     if (!text.ok()) return Report(text.status());
     std::printf("%s\n", nlohmann::ordered_json::parse(*text).dump(2).c_str());
     return 0;
+  }
+  if (*report) {
+    auto st = [&]() -> Status {
+      SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
+                               RunReader::Open(rep.Root(), rep.project, rep.run));
+      SEXTANT_ASSIGN_OR_RETURN(std::string json, reader->SummaryJson());
+      return WriteHumanReport(json, std::cout);
+    }();
+    return Report(st);
   }
   if (*samples) return Report(RunSamples(samp, false));
   if (*export_cmd) return Report(RunSamples(exp, true));
