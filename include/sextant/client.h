@@ -80,6 +80,15 @@ struct FinishReport {
   std::vector<std::pair<std::string, double>> stage_seconds;  // in order of execution
 };
 
+// What LogDataSamples does with ids already logged in the split.
+enum class ExistingSamples {
+  kReject,           // an error naming the id (the default)
+  // The batch is a no-op when every id is logged with the same text and label
+  // (a script that logs its dataset again, an import of another epoch's
+  // outputs); an error when only some ids are logged or one differs.
+  kSkipIfIdentical,
+};
+
 class Client {
  public:
   // Opens (or creates) project/run under the root. Attaching to an existing
@@ -102,10 +111,16 @@ class Client {
   // The epoch of subsequent model outputs (training runs log several).
   Status SetEpoch(int32_t epoch);
 
-  Status LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split = std::nullopt);
+  Status LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split = std::nullopt,
+                        ExistingSamples existing = ExistingSamples::kReject);
   // Logs outputs for the current split and epoch, or for the given ones.
   Status LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split = std::nullopt,
                          std::optional<int32_t> epoch = std::nullopt);
+  // The checks of LogModelOutputs that do not depend on which ids are logged
+  // (shapes, widths, finite values, the kind of the epoch's log), without
+  // logging anything: lets a caller reject a file before logging its data.
+  Status CheckModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split = std::nullopt,
+                           std::optional<int32_t> epoch = std::nullopt);
 
   // Waits until every accepted batch is on disk.
   Status Flush();

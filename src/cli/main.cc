@@ -1,12 +1,10 @@
 // `sextant`: log, process and query runs from the command line.
 #include <CLI/CLI.hpp>
 
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <unordered_map>
 
 #include "cli/output.h"
 #include "cli/report.h"
@@ -15,7 +13,6 @@
 #include "io/table.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
-#include "store/run_store.h"
 
 namespace sextant::cli {
 namespace {
@@ -96,156 +93,6 @@ Result<int> ColumnOf(const io::Table& table, const std::string& name, const char
                          " (columns: " + all + ")");
 }
 
-// Whether the samples of `batch` are already logged in `split`, so that an
-// import of the same data file for another epoch logs only the outputs.
-// Returns false when none of its ids is logged, true when every one is with
-// the same text (and label), and an error when only some are or one differs.
-Result<bool> SamplesAlreadyLogged(const store::RunStore& reader, const SplitKey& split,
-                                  const DataBatch& batch, const std::vector<std::string>& labels,
-                                  const std::string& file) {
-  SEXTANT_ASSIGN_OR_RETURN(
-      store::Statement st,
-      reader.db().Prepare("SELECT id, text, label FROM samples WHERE split=? ORDER BY row"));
-  st.Bind(1, split.ToString());
-  struct Logged {
-    std::string text;
-    std::optional<int64_t> label;
-  };
-  std::unordered_map<std::string, Logged> logged;
-  while (true) {
-    SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    logged.emplace(
-        st.Text(0),
-        Logged{st.Text(1), st.IsNull(2) ? std::nullopt : std::optional<int64_t>(st.Int(2))});
-  }
-  if (logged.empty()) return false;
-  const size_t n = batch.ids.size();
-  std::optional<size_t> first_known, first_new;
-  size_t known = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (logged.count(batch.ids[i])) {
-      ++known;
-      if (!first_known) first_known = i;
-    } else if (!first_new) {
-      first_new = i;
-    }
-  }
-  if (known == 0) return false;
-  const std::string where = "split '" + split.ToString() + "'";
-  if (known < n) {
-    return Status::AlreadyExists(
-        "--data: " + std::to_string(known) + " of the " + std::to_string(n) + " ids of " + file +
-        " are already logged in " + where + " (e.g. '" + batch.ids[*first_known] + "', row " +
-        std::to_string(*first_known) + ") and " + std::to_string(n - known) + " are not (e.g. '" +
-        batch.ids[*first_new] + "', row " + std::to_string(*first_new) +
-        "); expected either the same samples as logged (to import outputs of another epoch) or "
-        "only new ids");
-  }
-  for (size_t i = 0; i < n; ++i) {
-    const Logged& l = logged.at(batch.ids[i]);
-    if (l.text != batch.texts[i]) {
-      return Status::AlreadyExists("--data: sample id '" + batch.ids[i] + "' (row " +
-                                   std::to_string(i) + " of " + file + ") is already logged in " +
-                                   where +
-                                   " with a different text; expected the same text to "
-                                   "import outputs of another epoch, or a new id");
-    }
-    if (i < batch.labels.size()) {
-      const std::string& name = batch.labels[i];
-      const auto pos = std::find(labels.begin(), labels.end(), name);
-      const std::optional<int64_t> idx =
-          pos == labels.end() ? std::nullopt : std::optional<int64_t>(pos - labels.begin());
-      if (idx != l.label) {
-        const std::string was =
-            l.label && *l.label >= 0 && *l.label < static_cast<int64_t>(labels.size())
-                ? "'" + labels[*l.label] + "'"
-                : std::string("none");
-        return Status::AlreadyExists("--label-column: sample id '" + batch.ids[i] + "' (row " +
-                                     std::to_string(i) + " of " + file + ") is already logged in " +
-                                     where + " with label " + was + "; this file gives '" + name +
-                                     "'; expected the same label");
-      }
-    }
-  }
-  return true;
-}
-
-// The checks the client makes on model outputs, made before anything is
-// logged: a file the client would reject must not leave its data samples
-// logged without outputs (a half-imported split that fails `finish`).
-Status CheckOutputsBeforeLogging(const store::RunStore& reader, const SplitKey& split, int epoch,
-                                 const ImportArgs& a, const io::FloatMatrix& emb,
-                                 const io::FloatMatrix& out, const std::vector<std::string>& ids,
-                                 const std::vector<std::string>& labels) {
-  const bool probs = a.logits.empty();
-  const std::string out_option = probs ? "--probs" : "--logits";
-  const std::string& out_path = probs ? a.probs : a.logits;
-  if (out.cols != static_cast<int64_t>(labels.size())) {
-    std::string all;
-    for (const auto& l : labels) all += (all.empty() ? "" : ", ") + l;
-    return Status::Invalid(out_option + ": " + out_path + " has width " + std::to_string(out.cols) +
-                           "; the run has " + std::to_string(labels.size()) + " labels [" + all +
-                           "], so expected width " + std::to_string(labels.size()));
-  }
-  if (emb.cols <= 0) {
-    return Status::Invalid("--embeddings: " + a.embeddings + " has width 0; expected at least 1");
-  }
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::OutputLogInfo> logs, reader.ListOutputLogs());
-  for (const store::OutputLogInfo& log : logs) {
-    if (log.emb_dim != 0 && log.emb_dim != emb.cols) {
-      return Status::Invalid(
-          "--embeddings: " + a.embeddings + " has width " + std::to_string(emb.cols) +
-          "; the embeddings logged before in this run have width " +
-          std::to_string(log.emb_dim) + "; expected " + std::to_string(log.emb_dim));
-    }
-    if (log.split == split && log.epoch == epoch &&
-        (log.kind == OutputKind::kProbabilities) != probs) {
-      return Status::Invalid(out_option + ": split '" + split.ToString() + "' epoch " +
-                             std::to_string(epoch) + " was logged with " +
-                             (probs ? "logits" : "probabilities") +
-                             "; use the same kind within an epoch");
-    }
-  }
-  auto check_finite = [&](const io::FloatMatrix& m, const std::string& option,
-                          const std::string& path) -> Status {
-    for (int64_t r = 0; r < m.rows; ++r) {
-      for (int64_t c = 0; c < m.cols; ++c) {
-        const float v = m.data[static_cast<size_t>(r * m.cols + c)];
-        if (!std::isfinite(v)) {
-          return Status::Invalid(option + ": " + path + " has " +
-                                 (std::isnan(v) ? "NaN" : "an infinite value") + " at row " +
-                                 std::to_string(r) + " (sample id '" + ids[r] + "'), column " +
-                                 std::to_string(c) + "; expected finite numbers");
-        }
-      }
-    }
-    return Status::OK();
-  };
-  SEXTANT_RETURN_IF_ERROR(check_finite(emb, "--embeddings", a.embeddings));
-  SEXTANT_RETURN_IF_ERROR(check_finite(out, out_option, out_path));
-  if (probs) {
-    for (int64_t r = 0; r < out.rows; ++r) {
-      double sum = 0;
-      for (int64_t c = 0; c < out.cols; ++c) {
-        const float v = out.data[static_cast<size_t>(r * out.cols + c)];
-        if (v < 0 || v > 1) {
-          return Status::Invalid("--probs: " + out_path + " has " + std::to_string(v) + " at row " +
-                                 std::to_string(r) + " (sample id '" + ids[r] +
-                                 "'); expected probabilities in [0, 1]");
-        }
-        sum += v;
-      }
-      if (std::abs(sum - 1.0) > 1e-3) {
-        return Status::Invalid("--probs: row " + std::to_string(r) + " of " + out_path +
-                               " (sample id '" + ids[r] + "') sums to " + std::to_string(sum) +
-                               "; expected 1");
-      }
-    }
-  }
-  return Status::OK();
-}
-
 Status RunImport(const ImportArgs& a) {
   SEXTANT_ASSIGN_OR_RETURN(TaskType task, ParseTaskType(a.task));
   SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(a.split, a.inference_name));
@@ -321,29 +168,20 @@ Status RunImport(const ImportArgs& a) {
     }
   }
   batch.meta = std::move(meta);
-  // Check the outputs before logging the data, so that a rejected file leaves nothing behind.
-  // Importing the same data file again (the outputs of another epoch) logs only the outputs.
-  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> reader,
-                           store::RunStore::Open(client->run_dir(), store::RunStore::Mode::kRead));
-  SEXTANT_RETURN_IF_ERROR(
-      CheckOutputsBeforeLogging(*reader, split, a.epoch, a, emb, out, batch.ids, labels));
-  SEXTANT_ASSIGN_OR_RETURN(const bool already_logged,
-                           SamplesAlreadyLogged(*reader, split, batch, labels, a.data));
-  reader.reset();
-  if (already_logged) {
-    std::fprintf(
-        stderr,
-        "the %lld samples of %s are already logged in split %s; logging their outputs only\n",
-        static_cast<long long>(n), a.data.c_str(), split.ToString().c_str());
-  } else {
-    SEXTANT_RETURN_IF_ERROR(client->LogDataSamples(batch, split));
-  }
-
   OutputsBatch outputs;
   outputs.ids = batch.ids;
   outputs.embeddings = {emb.data.data(), emb.rows, emb.cols};
   MatrixView out_view{out.data.data(), out.rows, out.cols};
   (a.logits.empty() ? outputs.probabilities : outputs.logits) = out_view;
+  // Outputs are checked before the data is logged, so a rejected file leaves
+  // nothing behind; the same data file again (another epoch's outputs) logs
+  // only the outputs.
+  SEXTANT_RETURN_IF_ERROR(client->CheckModelOutputs(outputs, split, a.epoch)
+                              .WithContext("--embeddings " + a.embeddings +
+                                           (a.logits.empty() ? " / --probs " : " / --logits ") +
+                                           out_path));
+  SEXTANT_RETURN_IF_ERROR(client->LogDataSamples(batch, split, ExistingSamples::kSkipIfIdentical)
+                              .WithContext("--data " + a.data));
   SEXTANT_RETURN_IF_ERROR(client->LogModelOutputs(outputs, split, a.epoch));
   SEXTANT_RETURN_IF_ERROR(client->Flush());
   std::fprintf(stderr, "logged %lld samples into %s/%s split %s epoch %d\n",

@@ -1,5 +1,6 @@
 #include "cli/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -55,11 +56,13 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
   } else {
     out << "Drift: not computed (the run has no training split)\n";
   }
-  out << "\n" << Pad("split", 26) << Pad("samples", 10) << Pad("accuracy", 10)
+  size_t split_w = 26;
+  for (const auto& [name, s] : run["splits"].items()) split_w = std::max(split_w, name.size() + 2);
+  out << "\n" << Pad("split", split_w) << Pad("samples", 10) << Pad("accuracy", 10)
       << Pad("mean conf", 11) << Pad("on boundary", 13) << "drifted / out of coverage\n";
   for (const auto& [name, s] : run["splits"].items()) {
     const json& drift = s.contains("drifted") ? s["drifted"] : At(s, "out_of_coverage");
-    out << Pad(name, 26) << Pad(std::to_string(s["samples"].get<int64_t>()), 10)
+    out << Pad(name, split_w) << Pad(std::to_string(s["samples"].get<int64_t>()), 10)
         << Pad(Num(At(s, "accuracy")), 10) << Pad(Num(s["mean_confidence"]), 11)
         << Pad(Pct(s["on_the_boundary"]["fraction"]), 13) << Pct(At(drift, "fraction")) << "\n";
   }
@@ -67,12 +70,13 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
   std::vector<std::string> alerts;
   for (const auto& [name, cmp] : run["comparisons"].items()) {
     out << "\n" << name << " next to training (predicted class share; mean confidence of the class)\n";
-    out << Pad("class", 20) << Pad("training", 20) << Pad(name, 20) << "change\n";
+    const size_t w = std::max<size_t>(20, name.size() + 2);  // long inference names stay aligned
+    out << Pad("class", 20) << Pad("training", 20) << Pad(name, w) << "change\n";
     for (const json& c : cmp["classes"]) {
       const std::string label = c["label"].get<std::string>();
       out << Pad(label, 20)
           << Pad(Pct(c["training_pred_fraction"]) + ", " + Num(c["training_mean_confidence"]), 20)
-          << Pad(Pct(c["inference_pred_fraction"]) + ", " + Num(c["inference_mean_confidence"]), 20)
+          << Pad(Pct(c["inference_pred_fraction"]) + ", " + Num(c["inference_mean_confidence"]), w)
           << SignedPts(c["pred_fraction_change"]) << ", " << Signed(c["mean_confidence_change"])
           << "\n";
       if (c["mean_confidence_change"].is_number() && c["mean_confidence_change"].get<double>() < -0.05) {
@@ -86,10 +90,10 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
     }
     const json& drifted = cmp["drifted_fraction"];
     out << Pad("on boundary", 20) << Pad(Pct(cmp["on_the_boundary_fraction"]["training"]), 20)
-        << Pad(Pct(cmp["on_the_boundary_fraction"]["inference"]), 20)
+        << Pad(Pct(cmp["on_the_boundary_fraction"]["inference"]), w)
         << SignedPts(cmp["on_the_boundary_fraction"]["change"]) << "\n";
     out << Pad("drifted", 20) << Pad(Pct(drifted["nominal"]) + " (nominal)", 20)
-        << Pad(Pct(drifted["inference"]), 20) << SignedPts(drifted["change"]) << "\n";
+        << Pad(Pct(drifted["inference"]), w) << SignedPts(drifted["change"]) << "\n";
     if (drifted["inference"].is_number() &&
         drifted["inference"].get<double>() > 2 * drifted["nominal"].get<double>()) {
       alerts.push_back(name + ": data drift (" + Pct(drifted["inference"]) +

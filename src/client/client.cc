@@ -110,7 +110,8 @@ class Client::Impl {
     return Status::OK();
   }
 
-  Status LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split_arg) {
+  Status LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split_arg,
+                        ExistingSamples existing) {
     std::unique_lock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_data_samples"));
@@ -129,6 +130,10 @@ class Client::Impl {
     SEXTANT_RETURN_IF_ERROR(ResolveMeta(batch, &records));
 
     SEXTANT_ASSIGN_OR_RETURN(SplitState * state, LoadSplitState(key));
+    if (existing == ExistingSamples::kSkipIfIdentical) {
+      SEXTANT_ASSIGN_OR_RETURN(bool all_logged, AllLoggedIdentically(key, *state, batch, records));
+      if (all_logged) return Status::OK();
+    }
     std::unordered_map<std::string, size_t> in_batch;
     for (size_t i = 0; i < n; ++i) {
       const std::string& id = batch.ids[i];
@@ -153,12 +158,9 @@ class Client::Impl {
     return Status::OK();
   }
 
-  Status LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split_arg,
-                         std::optional<int32_t> epoch_arg) {
-    std::unique_lock lock(mu_);
-    SEXTANT_RETURN_IF_ERROR(TakeWriteError());
-    SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_model_outputs"));
-    const int32_t epoch = epoch_arg.value_or(epoch_);
+  // Every check of an outputs batch that does not depend on which ids are
+  // logged: shapes, widths, the kind of the epoch's log, finite values.
+  Status CheckOutputsLocked(const OutputsBatch& batch, const SplitKey& key, int32_t epoch) {
     if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
     if (labels_.empty()) {
       return Status::FailedPrecondition("labels: set the run's labels (set_labels_for_run) "
@@ -224,7 +226,26 @@ class Client::Impl {
         }
       }
     }
+    return Status::OK();
+  }
 
+  Status CheckModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split_arg,
+                           std::optional<int32_t> epoch_arg) {
+    std::unique_lock lock(mu_);
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "check_model_outputs"));
+    return CheckOutputsLocked(batch, key, epoch_arg.value_or(epoch_));
+  }
+
+  Status LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split_arg,
+                         std::optional<int32_t> epoch_arg) {
+    std::unique_lock lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(TakeWriteError());
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_model_outputs"));
+    const int32_t epoch = epoch_arg.value_or(epoch_);
+    SEXTANT_RETURN_IF_ERROR(CheckOutputsLocked(batch, key, epoch));
+    const auto n = static_cast<int64_t>(batch.ids.size());
+    const MatrixView& out = batch.logits.data ? batch.logits : batch.probabilities;
+    const OutputKind kind = batch.logits.data ? OutputKind::kLogits : OutputKind::kProbabilities;
     SEXTANT_ASSIGN_OR_RETURN(SplitState * state, LoadSplitState(key));
     SEXTANT_ASSIGN_OR_RETURN(std::vector<uint8_t> * seen, LoadSeen(key, epoch, state));
     std::vector<int64_t> rows(static_cast<size_t>(n));
@@ -372,6 +393,51 @@ class Client::Impl {
     return Status::OK();
   }
 
+  // True when every sample of the batch is logged in the split with the same
+  // text and label; false when none is; an error otherwise.
+  Result<bool> AllLoggedIdentically(const SplitKey& key, const SplitState& state,
+                                    const DataBatch& batch,
+                                    const std::vector<store::SampleRecord>& records) {
+    const size_t n = batch.ids.size();
+    std::optional<size_t> first_known, first_new;
+    size_t known = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (state.row_of.count(batch.ids[i])) {
+        ++known;
+        if (!first_known) first_known = i;
+      } else if (!first_new) {
+        first_new = i;
+      }
+    }
+    if (known == 0) return false;
+    if (known < n) {
+      return Status::AlreadyExists(
+          "ids: " + std::to_string(known) + " of the " + std::to_string(n) +
+          " ids are already logged in split '" + key.ToString() + "' (e.g. '" +
+          batch.ids[*first_known] + "', row " + std::to_string(*first_known) + ") and " +
+          std::to_string(n - known) + " are not (e.g. '" + batch.ids[*first_new] + "', row " +
+          std::to_string(*first_new) + "); expected the same samples again or only new ids");
+    }
+    std::vector<store::SampleRecord> logged;
+    {
+      std::lock_guard store_lock(store_mu_);
+      SEXTANT_ASSIGN_OR_RETURN(logged, store_->ReadSamples(key));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const store::SampleRecord& before = logged[static_cast<size_t>(state.row_of.at(batch.ids[i]))];
+      const char* field = before.text != records[i].text ? "texts"
+                          : before.label != records[i].label ? "labels" : nullptr;
+      if (field) {
+        return Status::AlreadyExists(std::string(field) + ": sample id '" + batch.ids[i] + "' (row " +
+                                     std::to_string(i) + ") is already logged in split '" +
+                                     key.ToString() + "' with a different " +
+                                     (field[0] == 't' ? "text" : "label") +
+                                     "; expected the same sample again or a new id");
+      }
+    }
+    return true;
+  }
+
   Result<SplitState*> LoadSplitState(const SplitKey& key) {
     auto it = splits_.find(key);
     if (it != splits_.end()) return &it->second;
@@ -498,8 +564,13 @@ Status Client::SetSplit(Split split, const std::string& inference_name) {
   return impl_->SetSplit(split, inference_name);
 }
 Status Client::SetEpoch(int32_t epoch) { return impl_->SetEpoch(epoch); }
-Status Client::LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split) {
-  return impl_->LogDataSamples(batch, std::move(split));
+Status Client::LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split,
+                              ExistingSamples existing) {
+  return impl_->LogDataSamples(batch, std::move(split), existing);
+}
+Status Client::CheckModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split,
+                                 std::optional<int32_t> epoch) {
+  return impl_->CheckModelOutputs(batch, std::move(split), epoch);
 }
 Status Client::LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split,
                                std::optional<int32_t> epoch) {

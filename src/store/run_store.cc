@@ -4,7 +4,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -151,7 +153,14 @@ RunStore::~RunStore() {
 
 Status RunStore::LoadMeta() {
   SEXTANT_ASSIGN_OR_RETURN(std::string version, GetMeta(*db_, "format_version"));
-  if (std::stoi(version) > kFormatVersion) {
+  int parsed = 0;
+  auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), parsed);
+  if (ec != std::errc() || end != version.data() + version.size()) {
+    // std::stoi would throw into the caller here.
+    return Status::FailedPrecondition("run '" + dir_.string() + "' has an unreadable format version '" +
+                                      version + "'; expected an integer");
+  }
+  if (parsed > kFormatVersion) {
     return Status::FailedPrecondition("run '" + dir_.string() + "' has format version " + version +
                                       "; this Sextant reads versions up to " +
                                       std::to_string(kFormatVersion));
@@ -159,7 +168,14 @@ Status RunStore::LoadMeta() {
   SEXTANT_ASSIGN_OR_RETURN(std::string task, GetMeta(*db_, "task_type"));
   SEXTANT_ASSIGN_OR_RETURN(task_, ParseTaskType(task));
   SEXTANT_ASSIGN_OR_RETURN(std::string labels, GetMeta(*db_, "labels"));
-  labels_ = json::parse(labels).get<std::vector<std::string>>();
+  const json parsed_labels = json::parse(labels, nullptr, /*allow_exceptions=*/false);
+  if (!parsed_labels.is_array() ||
+      !std::all_of(parsed_labels.begin(), parsed_labels.end(),
+                   [](const json& l) { return l.is_string(); })) {
+    return Status::FailedPrecondition("run '" + dir_.string() + "' has an unreadable label list '" +
+                                      labels + "'; expected a JSON array of strings");
+  }
+  labels_ = parsed_labels.get<std::vector<std::string>>();
   return Status::OK();
 }
 
@@ -214,6 +230,24 @@ Result<std::vector<std::optional<int32_t>>> RunStore::SampleLabels(const SplitKe
                                   : std::optional<int32_t>(static_cast<int32_t>(st.Int(0))));
   }
   return labels;
+}
+
+Result<std::vector<SampleRecord>> RunStore::ReadSamples(const SplitKey& split) const {
+  SEXTANT_ASSIGN_OR_RETURN(
+      Statement st, db_->Prepare("SELECT id, text, label, meta FROM samples WHERE split=? ORDER BY row"));
+  st.Bind(1, split.ToString());
+  std::vector<SampleRecord> out;
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SampleRecord r;
+    r.id = st.Text(0);
+    r.text = st.Text(1);
+    if (!st.IsNull(2)) r.label = static_cast<int32_t>(st.Int(2));
+    r.meta_json = st.Text(3);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 Status RunStore::AppendSamples(const SplitKey& split, const std::vector<SampleRecord>& samples) {

@@ -103,6 +103,8 @@ class RunStore {
   // Ids in row order.
   Result<std::vector<std::string>> SampleIds(const SplitKey& split) const;
   Result<std::vector<std::optional<int32_t>>> SampleLabels(const SplitKey& split) const;
+  // Every sample of the split in row order.
+  Result<std::vector<SampleRecord>> ReadSamples(const SplitKey& split) const;
   // Appends in one transaction; rows continue from the split's current count.
   Status AppendSamples(const SplitKey& split, const std::vector<SampleRecord>& samples);
 
