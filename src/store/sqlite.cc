@@ -7,7 +7,9 @@ Result<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& pa
   sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY
                         : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
-  flags |= SQLITE_OPEN_NOMUTEX;
+  // Serialized mode: a RunReader (one connection) is documented as safe to use from
+  // several threads, which SQLITE_OPEN_NOMUTEX would not be.
+  flags |= SQLITE_OPEN_FULLMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
