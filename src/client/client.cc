@@ -512,6 +512,10 @@ class Client::Impl {
           for (int64_t r : b.sample_rows) seen[static_cast<size_t>(r)] = 0;
         }
         write_error_ = st.WithContext("writing model outputs");
+        // The width and kind those batches set may now be unlogged: re-read them from the store.
+        log_state_loaded_ = false;
+        log_kinds_.clear();
+        emb_dim_ = 0;
       }
       for (const auto& b : batches) queued_bytes_ -= BatchBytes(b);
       writing_ = 0;
