@@ -9,85 +9,10 @@
 #include <system_error>
 #include <utility>
 
-#include "common/file_util.h"
+#include "io/table.h"
 
 namespace sextant::demo {
 namespace {
-
-// ---------------------------------------------------------------- CSV reading
-
-// Splits RFC-4180 text into records. Keeps the 1-based line each record starts
-// on, for error messages.
-class CsvReader {
- public:
-  explicit CsvReader(std::string_view text) : text_(text) {
-    if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);
-  }
-
-  // Reads the next record into `fields`. Returns false at the end of the text;
-  // `status` is set when the text is malformed.
-  bool Next(std::vector<std::string>* fields, int64_t* line, Status* status) {
-    fields->clear();
-    if (pos_ >= text_.size()) return false;
-    *line = line_;
-    std::string field;
-    bool quoted = false;      // inside a quoted field
-    bool was_quoted = false;  // the current field started with a quote
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_++];
-      if (quoted) {
-        if (c == '"') {
-          if (pos_ < text_.size() && text_[pos_] == '"') {
-            field.push_back('"');
-            ++pos_;
-          } else {
-            quoted = false;
-          }
-        } else {
-          if (c == '\n') ++line_;
-          field.push_back(c);
-        }
-        continue;
-      }
-      if (c == ',') {
-        fields->push_back(std::move(field));
-        field.clear();
-        was_quoted = false;
-      } else if (c == '\n' || c == '\r') {
-        if (c == '\r' && pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
-        ++line_;
-        fields->push_back(std::move(field));
-        return true;
-      } else if (c == '"' && field.empty() && !was_quoted) {
-        quoted = true;
-        was_quoted = true;
-      } else if (was_quoted) {
-        *status = Status::Invalid("line " + std::to_string(line_) +
-                                  ": unexpected character after a closing quote; expected ',' "
-                                  "or the end of the line");
-        return false;
-      } else {
-        field.push_back(c);
-      }
-    }
-    if (quoted) {
-      *status = Status::Invalid("line " + std::to_string(*line) +
-                                ": quoted field is not closed before the end of the file");
-      return false;
-    }
-    fields->push_back(std::move(field));  // last line without a line end
-    return true;
-  }
-
- private:
-  std::string_view text_;
-  size_t pos_ = 0;
-  int64_t line_ = 1;
-};
-
-Status CsvError(const std::filesystem::path& path, const Status& status) {
-  return status.WithContext(path.string());
-}
 
 // ----------------------------------------------------------- synthetic data
 
@@ -269,56 +194,29 @@ std::string NeutralSentence(Rng& rng, Domain domain) {
 
 Result<std::vector<LabeledText>> LoadSentimentCsv(const std::filesystem::path& path,
                                                   int64_t max_rows) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return Status::NotFound("'" + path.string() + "' is not a readable file");
+  SEXTANT_ASSIGN_OR_RETURN(io::Table table, io::ReadCsv(path));
+  const int id_col = table.ColumnIndex("id");
+  const int text_col = table.ColumnIndex("text");
+  const int label_col = table.ColumnIndex("label");
+  if (id_col < 0 || text_col < 0) {
+    return Status::Invalid(path.string() + ": line 1: the header needs 'id' and 'text' columns");
   }
-  Result<std::string> content = ReadFileToString(path);
-  if (!content.ok()) return Status::IOError(content.status().message());
-
-  CsvReader reader(*content);
-  std::vector<std::string> fields;
-  int64_t line = 0;
-  Status status;
-  if (!reader.Next(&fields, &line, &status)) {
-    if (!status.ok()) return CsvError(path, status);
-    return CsvError(path, Status::Invalid("the file is empty; expected a header row"));
-  }
-  std::optional<size_t> id_col, text_col, label_col;
-  for (size_t i = 0; i < fields.size(); ++i) {
-    if (fields[i] == "id") id_col = i;
-    if (fields[i] == "text") text_col = i;
-    if (fields[i] == "label") label_col = i;
-  }
-  if (!id_col || !text_col) {
-    return CsvError(path, Status::Invalid("line 1: the header needs 'id' and 'text' columns"));
-  }
-  const size_t columns = fields.size();
-
   std::vector<LabeledText> rows;
-  while ((max_rows < 0 || static_cast<int64_t>(rows.size()) < max_rows) &&
-         reader.Next(&fields, &line, &status)) {
-    if (fields.size() == 1 && fields[0].empty()) continue;  // blank line
-    if (fields.size() != columns) {
-      return CsvError(path, Status::Invalid("line " + std::to_string(line) + ": " +
-                                            std::to_string(fields.size()) + " fields; expected " +
-                                            std::to_string(columns) + " as in the header"));
-    }
-    LabeledText row{std::move(fields[*id_col]), std::move(fields[*text_col]), -1};
-    if (label_col && !fields[*label_col].empty()) {
-      const std::string& label = fields[*label_col];
+  for (auto& fields : table.rows) {
+    if (max_rows >= 0 && static_cast<int64_t>(rows.size()) >= max_rows) break;
+    LabeledText row{std::move(fields[id_col]), std::move(fields[text_col]), -1};
+    if (label_col >= 0 && !fields[label_col].empty()) {
+      const std::string& label = fields[label_col];
       int32_t value = 0;
       const auto [end, err] = std::from_chars(label.data(), label.data() + label.size(), value);
       if (err != std::errc() || end != label.data() + label.size() || value < 0) {
-        return CsvError(path, Status::Invalid("line " + std::to_string(line) + ": label '" + label +
-                                              "' of sample '" + row.id +
-                                              "'; expected a class index >= 0 or empty"));
+        return Status::Invalid(path.string() + ": label '" + label + "' of sample '" + row.id +
+                               "'; expected a class index >= 0 or empty");
       }
       row.label = value;
     }
     rows.push_back(std::move(row));
   }
-  if (!status.ok()) return CsvError(path, status);
   return rows;
 }
 
