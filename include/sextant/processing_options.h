@@ -18,6 +18,17 @@ struct ProcessingOptions {
   // Called with (stage name, done, total) during long stages; may be empty.
   void (*progress)(const char* stage, int64_t done, int64_t total, void* user) = nullptr;
   void* progress_user = nullptr;
+
+  // The 2-D map (docs/algorithms.md): PCA, then UMAP, of all splits together.
+  bool compute_map = true;
+  // UMAP's neighbourhood size and minimum distance (Galileo's values).
+  int32_t map_n_neighbors = 15;
+  double map_min_dist = 0.25;
+  // The layout is optimised on a seeded sample of at most this many samples
+  // (0 = all); the others are placed at the weighted mean of their nearest
+  // layout samples.
+  int64_t map_max_points = 200000;
+  uint64_t map_seed = 42;
 };
 
 }  // namespace sextant

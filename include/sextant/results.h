@@ -35,6 +35,9 @@ struct SampleRow {
   // Inference (drift) and validation/test (out of coverage); empty for training.
   std::optional<double> drift_distance, drift_score;
   std::optional<bool> is_drifted;
+  // Position in the run's 2-D map (all splits in one map); empty when the run
+  // was finished without the map.
+  std::optional<double> x, y;
   std::vector<float> probs;  // filled when SampleQuery::include_probs
 };
 
@@ -61,6 +64,12 @@ struct Neighbor {
   std::string id;
   SplitKey split;
   double distance = 0;  // cosine distance
+};
+
+// One sample's position in the run's 2-D map.
+struct MapPoint {
+  std::string id;
+  float x = 0, y = 0;
 };
 
 struct SplitInfo {
@@ -106,6 +115,10 @@ class RunReader {
   // of `search_in` (every split of the run when empty). The sample itself is excluded.
   Result<std::vector<Neighbor>> Similar(const SplitKey& split, const std::string& id, int32_t k,
                                         const std::vector<SplitKey>& search_in = {}) const;
+
+  // Every sample of `split` with its position in the run's 2-D map, in row
+  // (logging) order. FailedPrecondition when the run was finished without the map.
+  Result<std::vector<MapPoint>> MapPoints(const SplitKey& split) const;
 
  private:
   class Impl;

@@ -281,6 +281,59 @@ Status RunSamples(const SampleArgs& a, bool to_file) {
   return Status::OK();
 }
 
+// ---- map -----------------------------------------------------------------------
+
+struct MapArgs {
+  Common common;
+  std::vector<std::string> splits;  // "training", "inference:NAME", ...; empty = all
+  std::string format = "jsonl";
+};
+
+// One line per sample: id, split, x, y, pred, gold, drift_score.
+Status RunMap(const MapArgs& a) {
+  SEXTANT_ASSIGN_OR_RETURN(Format format, ParseFormat(a.format));
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
+                           RunReader::Open(a.common.Root(), a.common.project, a.common.run));
+  std::vector<SplitKey> keys;
+  for (const std::string& s : a.splits) {
+    for (const std::string& item : SplitList(s)) {
+      Result<SplitKey> k = SplitKey::Parse(item);
+      if (!k.ok()) return k.status().WithContext("--split");
+      keys.push_back(*k);
+    }
+  }
+  if (keys.empty()) {
+    for (const SplitInfo& s : reader->info().splits) keys.push_back(s.split);
+  }
+  const std::vector<std::string> header = {"id", "split", "x", "y", "pred", "gold", "drift_score"};
+  if (format == Format::kCsv) io::WriteCsvRow(std::cout, header);
+  for (const SplitKey& key : keys) {
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<MapPoint> points, reader->MapPoints(key));
+    SampleQuery q;
+    q.split = key;
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
+    for (const SampleRow& r : rows) {
+      const MapPoint& p = points[static_cast<size_t>(r.row)];
+      nlohmann::ordered_json j = {
+          {"id", r.id}, {"split", key.ToString()}, {"x", p.x}, {"y", p.y}, {"pred", r.pred},
+          {"gold", r.gold ? nlohmann::ordered_json(*r.gold) : nlohmann::ordered_json(nullptr)},
+          {"drift_score", r.drift_score ? nlohmann::ordered_json(*r.drift_score)
+                                        : nlohmann::ordered_json(nullptr)}};
+      if (format == Format::kJsonl) {
+        std::cout << j.dump() << '\n';
+        continue;
+      }
+      std::vector<std::string> fields;
+      for (const std::string& col : header) {
+        const auto& v = j[col];
+        fields.push_back(v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump());
+      }
+      io::WriteCsvRow(std::cout, fields);
+    }
+  }
+  return Status::OK();
+}
+
 int Report(const Status& st) {
   if (st.ok()) return 0;
   std::fprintf(stderr, "sextant: error: %s\n", st.ToString().c_str());
@@ -362,6 +415,14 @@ int Main(int argc, char** argv) {
   similar->add_option("--k", sim_k, "How many (default 10)");
   similar->add_option("--in", sim_in, "Where to search: e.g. training,inference:prod (default all)");
 
+  MapArgs map_args;
+  CLI::App* map_cmd = app.add_subcommand("map", "Each sample's position in the run's 2-D map");
+  AddRunOptions(map_cmd, &map_args.common);
+  map_cmd->add_option("--split", map_args.splits,
+                      "Only these splits: training, validation, test or inference:NAME "
+                      "(repeatable or comma-separated; default all)");
+  map_cmd->add_option("--format", map_args.format, "jsonl or csv (default jsonl)");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*import) return Report(RunImport(imp));
@@ -424,6 +485,7 @@ int Main(int argc, char** argv) {
   }
   if (*samples) return Report(RunSamples(samp, false));
   if (*export_cmd) return Report(RunSamples(exp, true));
+  if (*map_cmd) return Report(RunMap(map_args));
   if (*similar) {
     auto st = [&]() -> Status {
       SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(sim_split, sim_inference));

@@ -13,7 +13,7 @@ const std::vector<std::string>& SampleColumns() {
   static const std::vector<std::string> kColumns = {
       "id", "split", "inference_name", "row", "text", "gold", "pred", "is_correct", "confidence",
       "margin", "certainty_ratio", "entropy", "is_on_the_boundary", "aum", "dep",
-      "drift_distance", "drift_score", "is_drifted", "epoch", "meta"};
+      "drift_distance", "drift_score", "is_drifted", "x", "y", "epoch", "meta"};
   return kColumns;
 }
 
@@ -45,6 +45,8 @@ ordered_json SampleToJson(const SampleRow& r, const std::vector<std::string>& la
   j["drift_distance"] = Opt(r.drift_distance);
   j["drift_score"] = Opt(r.drift_score);
   j["is_drifted"] = Opt(r.is_drifted);
+  j["x"] = Opt(r.x);
+  j["y"] = Opt(r.y);
   j["epoch"] = r.epoch;
   j["meta"] = ordered_json::parse(r.meta_json.empty() ? "{}" : r.meta_json);
   if (!r.probs.empty()) {

@@ -6,6 +6,7 @@
 
 #include "drift/knn_drift.h"
 #include "index/cosine_index.h"
+#include "processing/run_map.h"
 #include "processing/sample_metrics.h"
 #include "processing/summary.h"
 
@@ -146,6 +147,10 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   }
   timer.Done("join outputs and per-sample metrics");
 
+  // The 2-D map of every split together (docs/algorithms.md).
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json map_parameters, ComputeRunMap(options, &splits));
+  timer.Done("2-D map");
+
   // Drift against the training embeddings, when the run has training data.
   index::SetSearchThreads(options.threads);
   std::optional<drift::ReferenceDistribution> reference;
@@ -209,6 +214,7 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
       {"predictions_from", "the last logged epoch of each sample"},
       {"dep", "(1 - mean AUM over logged epochs) / 2"},
       {"finished_at", finished_at}};
+  run["parameters"]["map"] = map_parameters;
   ordered_json split_summaries = ordered_json::object();
   for (store::SplitResults& s : splits) {
     ordered_json summary = SummarizeSplit(s, labels, threshold);

@@ -143,6 +143,14 @@ class RunReader::Impl {
     return it->second.get();
   }
 
+  // As Array, but nullptr when the file does not exist (e.g. map.npy of a run
+  // finished without the map).
+  Result<const io::MappedNpy*> OptionalArray(const SplitKey& split, const char* name) const {
+    std::error_code ec;
+    if (!fs::exists(results_dir / split.DirName() / name, ec)) return nullptr;
+    return Array(split, name);
+  }
+
   Result<const index::CosineIndex*> Index(const SplitKey& split) const {
     SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* emb, Array(split, "embeddings.npy"));
     std::lock_guard lock(arrays_mu_);
@@ -286,6 +294,7 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   if (q.include_probs) {
     SEXTANT_ASSIGN_OR_RETURN(probs, impl_->Array(q.split, "probs.npy"));
   }
+  SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* map_xy, impl_->OptionalArray(q.split, "map.npy"));
   const auto& labels = impl_->info.labels;
   std::vector<SampleRow> rows;
   while (true) {
@@ -311,6 +320,10 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
     r.drift_distance = st.OptDouble(14);
     r.drift_score = st.OptDouble(15);
     if (!st.IsNull(16)) r.is_drifted = st.Int(16) != 0;
+    if (map_xy && r.row < map_xy->rows()) {
+      r.x = map_xy->data()[2 * r.row];
+      r.y = map_xy->data()[2 * r.row + 1];
+    }
     if (probs) {
       const float* p = probs->data() + r.row * probs->cols();
       r.probs.assign(p, p + probs->cols());
@@ -377,6 +390,27 @@ Result<std::vector<Neighbor>> RunReader::Similar(const SplitKey& split, const st
       it = ids_cache.emplace(h.split, std::move(ids)).first;
     }
     out.push_back({it->second[h.row], h.split, h.distance});
+  }
+  return out;
+}
+
+Result<std::vector<MapPoint>> RunReader::MapPoints(const SplitKey& split) const {
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(split));
+  SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* xy, impl_->OptionalArray(split, "map.npy"));
+  if (xy == nullptr) {
+    return Status::FailedPrecondition("run '" + impl_->info.project + "/" + impl_->info.run +
+                                      "' has no 2-D map; finish it again with the map on "
+                                      "(`sextant finish` without --no-map)");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> ids, impl_->store->SampleIds(split));
+  if (xy->cols() != 2 || xy->rows() != static_cast<int64_t>(ids.size())) {
+    return Status::Internal("map.npy of split '" + split.ToString() + "' is " +
+                            std::to_string(xy->rows()) + " x " + std::to_string(xy->cols()) +
+                            "; expected " + std::to_string(ids.size()) + " x 2");
+  }
+  std::vector<MapPoint> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    out[i] = {std::move(ids[i]), xy->data()[2 * i], xy->data()[2 * i + 1]};
   }
   return out;
 }

@@ -395,6 +395,14 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
     const auto n = static_cast<int64_t>(s.samples.size());
     SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "embeddings.npy", s.embeddings.data(), n, s.emb_dim));
     SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "probs.npy", s.probs.data(), n, s.num_labels));
+    if (!s.map.empty()) {
+      if (s.map.size() != static_cast<size_t>(2 * n)) {
+        return Status::Internal("map of split '" + s.split.ToString() + "': " +
+                                std::to_string(s.map.size()) + " values for " + std::to_string(n) +
+                                " samples");
+      }
+      SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "map.npy", s.map.data(), n, 2));
+    }
   }
   SEXTANT_RETURN_IF_ERROR(FsyncDir(results_root));
 

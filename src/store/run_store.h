@@ -79,6 +79,7 @@ struct SplitResults {
   std::vector<float> embeddings;  // samples x emb_dim, float32
   int64_t num_labels = 0;
   std::vector<float> probs;       // samples x num_labels
+  std::vector<float> map;         // samples x 2 (x, y); empty when no map was computed
   std::string summary_json;
 };
 

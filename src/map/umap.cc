@@ -1,0 +1,434 @@
+#include "map/umap.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <numeric>
+#include <string>
+
+#include "map/knn.h"
+#include "map/random.h"
+
+namespace sextant::map {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Lap(Clock::time_point* t) {
+  const auto now = Clock::now();
+  const double s = std::chrono::duration<double>(now - *t).count();
+  *t = now;
+  return s;
+}
+
+// m distinct row indices of [0, n), sorted, chosen uniformly (Knuth's
+// selection sampling, one draw per row); all rows when m >= n.
+std::vector<int64_t> SampleSorted(int64_t n, int64_t m, Random& rng) {
+  std::vector<int64_t> out;
+  if (m >= n) {
+    out.resize(static_cast<size_t>(n));
+    std::iota(out.begin(), out.end(), 0);
+    return out;
+  }
+  out.reserve(static_cast<size_t>(m));
+  for (int64_t i = 0; i < n && static_cast<int64_t>(out.size()) < m; ++i) {
+    if (rng.Uniform() * static_cast<double>(n - i) < static_cast<double>(m - static_cast<int64_t>(out.size()))) {
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
+double Membership(float d, float rho, float sigma) {
+  const double x = static_cast<double>(d) - rho;
+  return x <= 0 ? 1.0 : std::exp(-x / sigma);
+}
+
+float Clip(float v) { return std::max(-4.0f, std::min(4.0f, v)); }
+
+// UMAP's layout SGD (the paper's Algorithm 5, with umap-learn's edge
+// sampling): each edge is visited in proportion to its weight, pulls its two
+// ends together and pushes the head away from negative_sample_rate random
+// points; the learning rate decays linearly to 0. One thread and one seeded
+// generator keep it deterministic.
+void OptimizeLayout(float* y, int64_t n, const FuzzyGraph& g, Curve curve, int32_t epochs,
+                    const MapOptions& o, Random& rng) {
+  const size_t m = g.head.size();
+  if (m == 0 || epochs <= 0) return;
+  const float max_w = *std::max_element(g.weight.begin(), g.weight.end());
+  std::vector<double> per_sample(m), next_sample(m), per_negative(m), next_negative(m);
+  const double neg_rate = std::max(o.negative_sample_rate, 0);
+  for (size_t e = 0; e < m; ++e) {
+    per_sample[e] = static_cast<double>(max_w) / g.weight[e];
+    next_sample[e] = per_sample[e];
+    per_negative[e] = neg_rate > 0 ? per_sample[e] / neg_rate : std::numeric_limits<double>::infinity();
+    next_negative[e] = per_negative[e];
+  }
+  const auto a = static_cast<float>(curve.a), b = static_cast<float>(curve.b);
+  const auto n32 = static_cast<uint32_t>(n);
+  for (int32_t epoch = 0; epoch < epochs; ++epoch) {
+    const auto alpha = static_cast<float>(o.learning_rate * (1.0 - static_cast<double>(epoch) / epochs));
+    for (size_t e = 0; e < m; ++e) {
+      if (next_sample[e] > epoch) continue;
+      const int32_t j = g.head[e];
+      float* cur = y + 2 * static_cast<int64_t>(j);
+      float* other = y + 2 * static_cast<int64_t>(g.tail[e]);
+      float dx = cur[0] - other[0], dy = cur[1] - other[1];
+      float d2 = dx * dx + dy * dy;
+      if (d2 > 0) {
+        const float pb = ::powf(d2, b);
+        const float coeff = -2.0f * a * b * (pb / d2) / (a * pb + 1.0f);
+        const float gx = Clip(coeff * dx) * alpha, gy = Clip(coeff * dy) * alpha;
+        cur[0] += gx;
+        cur[1] += gy;
+        other[0] -= gx;
+        other[1] -= gy;
+      }
+      next_sample[e] += per_sample[e];
+
+      const auto negatives = static_cast<int64_t>((epoch - next_negative[e]) / per_negative[e]);
+      for (int64_t p = 0; p < negatives; ++p) {
+        const uint32_t k = rng.Below(n32);
+        if (static_cast<int32_t>(k) == j) continue;
+        other = y + 2 * static_cast<int64_t>(k);
+        dx = cur[0] - other[0];
+        dy = cur[1] - other[1];
+        d2 = dx * dx + dy * dy;
+        // Coincident points exert no force (the direction is undefined).
+        if (!(d2 > 0)) continue;
+        const float coeff = 2.0f * b / ((0.001f + d2) * (a * ::powf(d2, b) + 1.0f));
+        cur[0] += Clip(coeff * dx) * alpha;
+        cur[1] += Clip(coeff * dy) * alpha;
+      }
+      next_negative[e] += static_cast<double>(negatives) * per_negative[e];
+    }
+    if (o.progress) o.progress(epoch + 1, epochs);
+  }
+}
+
+Status CheckOptions(const MapOptions& o) {
+  if (o.n_neighbors < 2) return Status::Invalid("map n_neighbors: must be at least 2");
+  if (!(o.spread > 0) || !std::isfinite(o.spread)) return Status::Invalid("map spread: must be positive");
+  if (!(o.min_dist >= 0 && o.min_dist <= o.spread)) {
+    return Status::Invalid("map min_dist: must be in [0, spread]");
+  }
+  if (o.pca_dims < 1) return Status::Invalid("map pca_dims: must be at least 1");
+  if (o.pca_fit_points < 1) return Status::Invalid("map pca_fit_points: must be at least 1");
+  if (o.epochs < 0) return Status::Invalid("map epochs: must be >= 0 (0 = automatic)");
+  if (o.negative_sample_rate < 0) return Status::Invalid("map negative_sample_rate: must be >= 0");
+  if (!(o.learning_rate > 0)) return Status::Invalid("map learning_rate: must be positive");
+  if (o.max_points < 0 || o.max_points == 1) {
+    return Status::Invalid("map max_points: must be 0 (no limit) or at least 2");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Curve FitCurve(double spread, double min_dist) {
+  constexpr int kPoints = 300;
+  std::vector<double> x(kPoints), y(kPoints);
+  for (int i = 0; i < kPoints; ++i) {
+    x[i] = 3.0 * spread * i / (kPoints - 1);
+    y[i] = x[i] < min_dist ? 1.0 : std::exp(-(x[i] - min_dist) / spread);
+  }
+  auto cost = [&](double a, double b) {
+    double s = 0;
+    for (int i = 0; i < kPoints; ++i) {
+      const double r = 1.0 / (1.0 + a * std::pow(x[i], 2 * b)) - y[i];
+      s += r * r;
+    }
+    return s;
+  };
+  double a = 1, b = 1, lambda = 1e-3, current = cost(a, b);
+  for (int iter = 0; iter < 500; ++iter) {
+    double jaa = 0, jab = 0, jbb = 0, ga = 0, gb = 0;
+    for (int i = 0; i < kPoints; ++i) {
+      if (x[i] <= 0) continue;  // f = 1 there whatever a and b
+      const double u = std::pow(x[i], 2 * b), f = 1.0 / (1.0 + a * u), r = f - y[i];
+      const double da = -u * f * f, db = -a * u * 2.0 * std::log(x[i]) * f * f;
+      jaa += da * da;
+      jab += da * db;
+      jbb += db * db;
+      ga += da * r;
+      gb += db * r;
+    }
+    bool improved = false;
+    for (int tries = 0; tries < 30 && !improved; ++tries) {
+      const double m00 = jaa * (1 + lambda), m11 = jbb * (1 + lambda), det = m00 * m11 - jab * jab;
+      if (!(det > 0)) {
+        lambda *= 10;
+        continue;
+      }
+      const double step_a = (-ga * m11 + gb * jab) / det, step_b = (-gb * m00 + ga * jab) / det;
+      const double next = cost(a + step_a, b + step_b);
+      if (next < current) {
+        const double gain = current - next;
+        a += step_a;
+        b += step_b;
+        current = next;
+        lambda = std::max(lambda / 10, 1e-12);
+        improved = true;
+        if (gain < 1e-16 * std::max(current, 1e-300)) iter = 500;  // converged
+      } else {
+        lambda *= 10;
+      }
+    }
+    if (!improved) break;
+  }
+  return {a, b};
+}
+
+void SmoothDistances(const float* dist, int32_t k, float* rho_out, float* sigma_out) {
+  int32_t valid = 0;
+  while (valid < k && std::isfinite(dist[valid])) ++valid;
+  double rho = 0, mean = 0;
+  for (int32_t j = 0; j < valid; ++j) {
+    if (rho == 0 && dist[j] > 0) rho = dist[j];
+    mean += dist[j];
+  }
+  if (valid == 0) {
+    *rho_out = 0;
+    *sigma_out = 1;
+    return;
+  }
+  mean /= valid;
+  const double target = std::log2(static_cast<double>(valid) + 1.0);
+  double lo = 0, hi = std::numeric_limits<double>::infinity(), mid = 1;
+  for (int iter = 0; iter < 64; ++iter) {
+    double psum = 0;
+    for (int32_t j = 0; j < valid; ++j) {
+      const double x = dist[j] - rho;
+      psum += x > 0 ? std::exp(-x / mid) : 1.0;
+    }
+    if (std::abs(psum - target) < 1e-5) break;
+    if (psum > target) {
+      hi = mid;
+      mid = (lo + hi) / 2;
+    } else {
+      lo = mid;
+      mid = std::isinf(hi) ? mid * 2 : (lo + hi) / 2;
+    }
+  }
+  // As umap-learn: sigma no smaller than 1/1000 of the mean neighbour distance.
+  mid = std::max(mid, 1e-3 * mean);
+  *rho_out = static_cast<float>(rho);
+  *sigma_out = static_cast<float>(std::max(mid, 1e-30));
+}
+
+FuzzyGraph BuildFuzzyGraph(const float* dist, const int64_t* labels, int64_t n, int32_t k) {
+  // Directed memberships keyed by the unordered pair, with their direction.
+  struct Directed {
+    uint64_t pair;  // (min << 32) | max
+    float w;
+    bool from_low;
+  };
+  std::vector<Directed> directed;
+  directed.reserve(static_cast<size_t>(n * k));
+  for (int64_t i = 0; i < n; ++i) {
+    float rho = 0, sigma = 1;
+    SmoothDistances(dist + i * k, k, &rho, &sigma);
+    for (int32_t j = 0; j < k; ++j) {
+      const int64_t t = labels[i * k + j];
+      if (t < 0 || t == i) continue;
+      const auto w = static_cast<float>(Membership(dist[i * k + j], rho, sigma));
+      if (!(w > 0)) continue;
+      const auto lo = static_cast<uint64_t>(std::min(i, t)), hi = static_cast<uint64_t>(std::max(i, t));
+      directed.push_back({(lo << 32) | hi, w, i < t});
+    }
+  }
+  std::sort(directed.begin(), directed.end(), [](const Directed& x, const Directed& y) {
+    return x.pair != y.pair ? x.pair < y.pair : x.from_low > y.from_low;
+  });
+  std::vector<std::pair<uint64_t, float>> edges;  // ((head << 32) | tail, w)
+  edges.reserve(directed.size() * 2);
+  for (size_t s = 0; s < directed.size();) {
+    float forward = 0, backward = 0;
+    size_t e = s;
+    for (; e < directed.size() && directed[e].pair == directed[s].pair; ++e) {
+      (directed[e].from_low ? forward : backward) = directed[e].w;
+    }
+    const float w = forward + backward - forward * backward;
+    const uint64_t lo = directed[s].pair >> 32, hi = directed[s].pair & 0xFFFFFFFFULL;
+    edges.emplace_back((lo << 32) | hi, w);
+    edges.emplace_back((hi << 32) | lo, w);
+    s = e;
+  }
+  std::sort(edges.begin(), edges.end());
+  FuzzyGraph g;
+  g.head.reserve(edges.size());
+  g.tail.reserve(edges.size());
+  g.weight.reserve(edges.size());
+  for (const auto& [key, w] : edges) {
+    g.head.push_back(static_cast<int32_t>(key >> 32));
+    g.tail.push_back(static_cast<int32_t>(key & 0xFFFFFFFFULL));
+    g.weight.push_back(w);
+  }
+  return g;
+}
+
+Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
+  SEXTANT_RETURN_IF_ERROR(CheckOptions(o));
+  auto t = Clock::now();
+  const auto start = t;
+  const std::clock_t cpu_start = std::clock();
+  const int64_t n = rows.rows(), d = rows.dim();
+  MapResult result;
+  MapInfo& info = result.info;
+  info.points = n;
+  result.coords.assign(static_cast<size_t>(2 * n), 0.0f);
+  if (n == 0) return result;
+  if (n > std::numeric_limits<int32_t>::max()) {
+    return Status::Invalid("map: at most 2^31 - 1 rows (got " + std::to_string(n) + ")");
+  }
+
+  Random seeds(o.seed);
+  Random sample_rng(seeds.Next()), pca_rng(seeds.Next()), noise_rng(seeds.Next()),
+      sgd_rng(seeds.Next());
+  const std::vector<int64_t> layout =
+      SampleSorted(n, o.max_points > 0 ? o.max_points : n, sample_rng);
+  const auto n_layout = static_cast<int64_t>(layout.size());
+  info.layout_points = n_layout;
+  info.placed_points = n - n_layout;
+
+  // 1. PCA of the unit rows, then the layout points in PCA space.
+  const std::vector<int64_t> pca_sample = SampleSorted(n, o.pca_fit_points, pca_rng);
+  const int64_t p = std::min(o.pca_dims, d);
+  SEXTANT_ASSIGN_OR_RETURN(Pca pca, Pca::Fit(rows, pca_sample, p));
+  info.pca_dims = p;
+  info.pca_fit_points = static_cast<int64_t>(pca_sample.size());
+  info.pca_explained_variance = pca.explained_variance_ratio();
+  std::vector<float> reduced(static_cast<size_t>(n_layout * p));
+  pca.Transform(rows, layout.data(), n_layout, reduced.data());
+  info.seconds_pca = Lap(&t);
+
+  // 2. The kNN graph, exact, in PCA space (Euclidean distance between unit
+  // rows, i.e. cosine distance, up to the dropped components).
+  const auto k = static_cast<int32_t>(std::min<int64_t>(o.n_neighbors, n_layout));
+  info.n_neighbors = k;
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<L2Index> index,
+                           L2Index::Build(reduced.data(), n_layout, p));
+  std::vector<float> knn_dist(static_cast<size_t>(n_layout * k));
+  std::vector<int64_t> knn_label(static_cast<size_t>(n_layout * k));
+  SEXTANT_RETURN_IF_ERROR(index->Search(reduced.data(), n_layout, k, knn_dist.data(), knn_label.data()));
+  // Drop each point itself (it may not come first among duplicates, or at
+  // all when more than k duplicates exist: then the farthest goes).
+  const int32_t kn = k - 1;
+  std::vector<float> nb_dist(static_cast<size_t>(n_layout * kn));
+  std::vector<int64_t> nb_label(static_cast<size_t>(n_layout * kn));
+  for (int64_t i = 0; i < n_layout; ++i) {
+    int32_t out = 0;
+    for (int32_t j = 0; j < k && out < kn; ++j) {
+      if (knn_label[i * k + j] == i) continue;
+      nb_dist[i * kn + out] = knn_dist[i * k + j];
+      nb_label[i * kn + out] = knn_label[i * k + j];
+      ++out;
+    }
+  }
+  knn_dist = {};
+  knn_label = {};
+  info.seconds_knn = Lap(&t);
+
+  // 3. The fuzzy simplicial set; edges too weak to be sampled once are dropped.
+  info.epochs = o.epochs > 0 ? o.epochs : (n_layout <= 10000 ? 500 : 200);
+  FuzzyGraph graph = BuildFuzzyGraph(nb_dist.data(), nb_label.data(), n_layout, kn);
+  if (!graph.weight.empty()) {
+    const float floor = *std::max_element(graph.weight.begin(), graph.weight.end()) / info.epochs;
+    size_t kept = 0;
+    for (size_t e = 0; e < graph.weight.size(); ++e) {
+      if (graph.weight[e] < floor) continue;
+      graph.head[kept] = graph.head[e];
+      graph.tail[kept] = graph.tail[e];
+      graph.weight[kept] = graph.weight[e];
+      ++kept;
+    }
+    graph.head.resize(kept);
+    graph.tail.resize(kept);
+    graph.weight.resize(kept);
+  }
+  info.edges = static_cast<int64_t>(graph.head.size());
+  const Curve curve = FitCurve(o.spread, o.min_dist);
+  info.a = curve.a;
+  info.b = curve.b;
+  info.seconds_graph = Lap(&t);
+
+  // 4. Initial layout: the first two principal components scaled to
+  // [-10, 10], plus noise of 1e-4 to separate duplicates (umap-learn's "pca" init).
+  std::vector<float> y(static_cast<size_t>(2 * n_layout), 0.0f);
+  float max_abs = 0;
+  for (int64_t i = 0; i < n_layout; ++i) {
+    for (int64_t c = 0; c < std::min<int64_t>(2, p); ++c) {
+      y[2 * i + c] = reduced[i * p + c];
+      max_abs = std::max(max_abs, std::abs(y[2 * i + c]));
+    }
+  }
+  const float scale = max_abs > 0 ? 10.0f / max_abs : 0.0f;
+  if (n_layout > 1) {
+    for (float& v : y) v = v * scale + static_cast<float>((noise_rng.Uniform() - 0.5) * 2e-4);
+  }
+  if (n_layout > 1) OptimizeLayout(y.data(), n_layout, graph, curve, info.epochs, o, sgd_rng);
+  graph = {};
+  for (int64_t i = 0; i < n_layout; ++i) {
+    result.coords[2 * layout[i]] = y[2 * i];
+    result.coords[2 * layout[i] + 1] = y[2 * i + 1];
+  }
+  info.seconds_layout = Lap(&t);
+
+  // 5. Points beyond max_points: the membership-weighted mean of their k
+  // nearest layout points, in chunks so the working set stays bounded.
+  if (n_layout < n) {
+    std::vector<int64_t> rest;
+    rest.reserve(static_cast<size_t>(n - n_layout));
+    for (int64_t i = 0, s = 0; i < n; ++i) {
+      if (s < n_layout && layout[s] == i) {
+        ++s;
+      } else {
+        rest.push_back(i);
+      }
+    }
+    constexpr int64_t kChunk = 16384;
+    std::vector<float> q(static_cast<size_t>(kChunk * p)), qd(static_cast<size_t>(kChunk * k));
+    std::vector<int64_t> ql(static_cast<size_t>(kChunk * k));
+    for (size_t s = 0; s < rest.size(); s += kChunk) {
+      const auto m = static_cast<int64_t>(std::min<size_t>(kChunk, rest.size() - s));
+      pca.Transform(rows, rest.data() + s, m, q.data());
+      SEXTANT_RETURN_IF_ERROR(index->Search(q.data(), m, k, qd.data(), ql.data()));
+      for (int64_t r = 0; r < m; ++r) {
+        float rho = 0, sigma = 1;
+        SmoothDistances(qd.data() + r * k, k, &rho, &sigma);
+        double sx = 0, sy = 0, sw = 0;
+        for (int32_t j = 0; j < k; ++j) {
+          const int64_t l = ql[r * k + j];
+          if (l < 0) continue;
+          const double w = Membership(qd[r * k + j], rho, sigma);
+          sx += w * y[2 * l];
+          sy += w * y[2 * l + 1];
+          sw += w;
+        }
+        const int64_t row = rest[s + r];
+        if (sw > 0) {
+          result.coords[2 * row] = static_cast<float>(sx / sw);
+          result.coords[2 * row + 1] = static_cast<float>(sy / sw);
+        }
+      }
+    }
+  }
+  info.seconds_place = Lap(&t);
+  info.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  info.cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+  return result;
+}
+
+Result<std::vector<float>> Umap2D(const float* embeddings, int64_t n, int64_t d,
+                                  const MapOptions& options) {
+  if (d <= 0) return Status::Invalid("map: embedding width must be positive");
+  if (n < 0) return Status::Invalid("map: negative row count");
+  RowBlocks rows(d);
+  rows.Add(embeddings, n);
+  SEXTANT_ASSIGN_OR_RETURN(MapResult r, ComputeMap(rows, options));
+  return std::move(r.coords);
+}
+
+}  // namespace sextant::map

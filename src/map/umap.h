@@ -1,0 +1,99 @@
+// The 2-D map: PCA to at most 100 dimensions, then UMAP to two (McInnes,
+// Healy, Melville 2018, "UMAP: Uniform Manifold Approximation and Projection
+// for Dimension Reduction", arXiv:1802.03426), written on an exact Faiss
+// neighbour graph. docs/algorithms.md describes each step and its figures.
+//
+// Deterministic: the same rows, options and seed give bitwise the same map
+// on the same machine and thread count (the layout's SGD runs on one thread
+// with a seeded generator; BLAS and Faiss partition work by thread count).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "map/pca.h"
+#include "sextant/status.h"
+
+namespace sextant::map {
+
+struct MapOptions {
+  // UMAP's neighbourhood size, counting the point itself (as umap-learn does).
+  int32_t n_neighbors = 15;
+  // Smallest distance between points in the map, relative to `spread`.
+  double min_dist = 0.25;
+  double spread = 1.0;
+  // PCA keeps min(pca_dims, embedding width) components, fitted on a seeded
+  // sample of at most pca_fit_points rows.
+  int64_t pca_dims = 100;
+  int64_t pca_fit_points = 50000;
+  // SGD epochs; 0 means 500 for at most 10,000 layout points, else 200.
+  int32_t epochs = 0;
+  int32_t negative_sample_rate = 5;
+  double learning_rate = 1.0;
+  // The layout is optimised on at most this many points (a seeded sample);
+  // every other point is placed at the membership-weighted mean of its
+  // n_neighbors nearest layout points. 0 means no limit.
+  int64_t max_points = 200000;
+  uint64_t seed = 42;
+  // Called with (epochs done, epochs total) during the layout; may be empty.
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+// How a map was computed, for the run's parameters.
+struct MapInfo {
+  int64_t points = 0;          // rows mapped
+  int64_t layout_points = 0;   // rows in the optimised layout
+  int64_t placed_points = 0;   // rows placed from their neighbours afterwards
+  int64_t pca_dims = 0;        // components kept
+  int64_t pca_fit_points = 0;  // rows the PCA was fitted on
+  double pca_explained_variance = 0;
+  int32_t n_neighbors = 0;     // as used (at most the number of layout points)
+  int32_t epochs = 0;
+  double a = 0, b = 0;         // the fitted output kernel 1 / (1 + a d^(2b))
+  int64_t edges = 0;           // directed edges of the symmetrised fuzzy graph
+  double seconds_pca = 0, seconds_knn = 0, seconds_graph = 0, seconds_layout = 0,
+         seconds_place = 0, seconds = 0;
+  double cpu_seconds = 0;      // CPU time of the whole process meanwhile (all threads)
+};
+
+struct MapResult {
+  std::vector<float> coords;  // rows x 2, row-major, in input row order
+  MapInfo info;
+};
+
+// Maps every row of `rows` to 2-D. Zero rows, duplicates and fewer rows than
+// n_neighbors are allowed (one row maps to (0, 0)); the output is always finite.
+Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& options);
+
+// The same for one contiguous n x d array; returns n x 2 coordinates.
+Result<std::vector<float>> Umap2D(const float* embeddings, int64_t n, int64_t d,
+                                  const MapOptions& options);
+
+// ---- stages, exposed for tests --------------------------------------------------
+
+// a and b of the map's kernel 1 / (1 + a x^(2b)), least-squares fitted
+// (Levenberg-Marquardt) to 1 for x < min_dist and exp(-(x - min_dist) / spread)
+// beyond, on 300 points of [0, 3 spread], as umap-learn's find_ab_params does.
+struct Curve {
+  double a = 0, b = 0;
+};
+Curve FitCurve(double spread, double min_dist);
+
+// UMAP's per-point scales: rho = distance to the nearest neighbour at a
+// positive distance, sigma such that sum_j exp(-max(0, d_j - rho) / sigma) =
+// log2(k + 1) over the point's k neighbours (the +1 counts the point itself).
+// `dist` holds k ascending distances; +inf entries (missing neighbours) are ignored.
+void SmoothDistances(const float* dist, int32_t k, float* rho, float* sigma);
+
+// The fuzzy simplicial set of a kNN graph (k neighbours per row, self
+// excluded, label -1 = missing): directed memberships exp(-(d - rho) / sigma),
+// symmetrised with the fuzzy union w = a + b - a b. Returns each undirected
+// edge in both directions, sorted by (head, tail).
+struct FuzzyGraph {
+  std::vector<int32_t> head, tail;
+  std::vector<float> weight;
+};
+FuzzyGraph BuildFuzzyGraph(const float* dist, const int64_t* labels, int64_t n, int32_t k);
+
+}  // namespace sextant::map

@@ -1,0 +1,22 @@
+// The run's 2-D map at finish: one map of every split together, so that
+// production samples sit among the training samples they resemble.
+#pragma once
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sextant/processing_options.h"
+#include "store/run_store.h"
+
+namespace sextant::processing {
+
+// Computes the map of all `splits` (their embeddings, concatenated in order
+// without copying) and stores each split's n x 2 coordinates in its `map`.
+// Returns the summary's parameters.map: {"computed": true, the parameters
+// and timings} or {"computed": false, "reason": ...} when compute_map is off
+// or the splits' embedding widths differ (their maps stay empty).
+Result<nlohmann::ordered_json> ComputeRunMap(const ProcessingOptions& options,
+                                             std::vector<store::SplitResults>* splits);
+
+}  // namespace sextant::processing
