@@ -27,7 +27,7 @@ struct ProcessingOptions {
   // The layout is optimised on a seeded sample of at most this many samples
   // (0 = all); the others are placed at the weighted mean of their nearest
   // layout samples.
-  int64_t map_max_points = 200000;
+  int64_t map_max_points = 100000;
   uint64_t map_seed = 42;
 };
 

@@ -34,7 +34,7 @@ struct MapOptions {
   // The layout is optimised on at most this many points (a seeded sample);
   // every other point is placed at the membership-weighted mean of its
   // n_neighbors nearest layout points. 0 means no limit.
-  int64_t max_points = 200000;
+  int64_t max_points = 100000;
   uint64_t seed = 42;
   // Called with (epochs done, epochs total) during the layout; may be empty.
   std::function<void(int64_t, int64_t)> progress;
