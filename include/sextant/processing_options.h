@@ -6,13 +6,51 @@
 
 namespace sextant {
 
+// Which k-core distances form the drift reference distribution, whose
+// percentile is the threshold and whose ranks are the drift scores
+// (docs/algorithms.md; defaults measured in docs/calibration.md).
+enum class DriftReference {
+  // Validation when a validation split of at least 10 / (1 - drift_percentile)
+  // samples is logged (200 at the 95th percentile), else training leave-one-out.
+  kAuto,
+  // Each training sample against the other training samples. The model was fit
+  // on them, so they sit closer together than new data from the same
+  // distribution: more than the nominal share of held-out data lands above.
+  kTrainingLeaveOneOut,
+  // Each validation sample against the training samples: held out, so under no
+  // drift the nominal share of new data lands above the threshold.
+  kValidation,
+};
+
+// "auto", "training_loo", "validation": the names in the summary and the CLI.
+inline const char* DriftReferenceName(DriftReference r) {
+  switch (r) {
+    case DriftReference::kTrainingLeaveOneOut: return "training_loo";
+    case DriftReference::kValidation: return "validation";
+    case DriftReference::kAuto: break;
+  }
+  return "auto";
+}
+
 struct ProcessingOptions {
   // A sample is on the class boundary when p2 / p1 >= this.
   double boundary_ratio_threshold = 0.5;
   // k of the k-core distance (distance to the k-th nearest training embedding).
   int32_t drift_k = 10;
-  // Percentile of the training reference distribution that is the drift threshold.
+  // Percentile of the reference distribution that is the drift threshold.
   double drift_percentile = 0.95;
+  // The reference distribution: see DriftReference.
+  DriftReference drift_reference = DriftReference::kAuto;
+  // The reference distribution is estimated from a random sample of at most
+  // this many reference samples (0 = all); its error, the DKW bound at 95%, is
+  // stored with the parameters. Sampling the training set saves the
+  // leave-one-out search over all of it.
+  int64_t drift_reference_sample_size = 100000;
+  // Seed of that sample.
+  uint64_t drift_seed = 0;
+  // Significance level of the dataset-level drift verdict (p-value < alpha
+  // means drift); per predicted class alpha / number of classes (Bonferroni).
+  double drift_alpha = 0.01;
   // Threads for nearest-neighbour search; 0 means all cores.
   int32_t threads = 0;
   // Called with (stage name, done, total) during long stages; may be empty.

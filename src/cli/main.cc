@@ -57,13 +57,53 @@ void PrintReport(const FinishReport& report) {
   std::fprintf(stderr, ")\n");
 }
 
-ProcessingOptions MakeProcessingOptions(int k, double percentile, double boundary, int threads) {
+// Processing flags shared by `import` and `finish`.
+struct FinishArgs {
+  int k = 10;
+  double percentile = 0.95, boundary = 0.5, alpha = 0.01;
+  std::string reference = "auto";
+  int64_t reference_sample_size = ProcessingOptions{}.drift_reference_sample_size;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
+  cmd->add_option("--k", a->k, "k of the drift k-core distance (default 10)");
+  cmd->add_option("--percentile", a->percentile, "Drift threshold percentile (default 0.95)");
+  cmd->add_option("--reference", a->reference,
+                  "Drift reference: auto (validation when logged, else training_loo), "
+                  "training_loo or validation (default auto)");
+  cmd->add_option("--reference-sample-size", a->reference_sample_size,
+                  "Estimate the reference from at most this many samples (0 = all; default " +
+                      std::to_string(a->reference_sample_size) + ")");
+  cmd->add_option("--seed", a->seed, "Seed of the reference sample (default 0)");
+  cmd->add_option("--alpha", a->alpha, "Significance level of the drift verdict (default 0.01)");
+  cmd->add_option("--boundary-ratio", a->boundary, "On-boundary threshold of p2/p1 (default 0.5)");
+  cmd->add_option("--threads", a->threads, "Threads for nearest neighbours (0 = all cores)");
+}
+
+Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
   ProcessingOptions o;
-  o.drift_k = k;
-  o.drift_percentile = percentile;
-  o.boundary_ratio_threshold = boundary;
-  o.threads = threads;
+  o.drift_k = a.k;
+  o.drift_percentile = a.percentile;
+  o.boundary_ratio_threshold = a.boundary;
+  o.drift_alpha = a.alpha;
+  o.drift_reference_sample_size = a.reference_sample_size;
+  o.drift_seed = a.seed;
+  o.threads = a.threads;
   o.progress = TerminalProgress;
+  bool known = false;
+  for (DriftReference r : {DriftReference::kAuto, DriftReference::kTrainingLeaveOneOut,
+                           DriftReference::kValidation}) {
+    if (a.reference == DriftReferenceName(r)) {
+      o.drift_reference = r;
+      known = true;
+    }
+  }
+  if (!known) {
+    return Status::Invalid("--reference: '" + a.reference +
+                           "'; expected auto, training_loo or validation");
+  }
   return o;
 }
 
@@ -78,9 +118,7 @@ struct ImportArgs {
   std::string data, embeddings, logits, probs, labels;
   std::string text_column = "text", id_column = "id", label_column = "label";
   bool no_finish = false;
-  int k = 10;
-  double percentile = 0.95, boundary = 0.5;
-  int threads = 0;
+  FinishArgs finish;
 };
 
 Result<int> ColumnOf(const io::Table& table, const std::string& name, const char* option,
@@ -96,6 +134,7 @@ Result<int> ColumnOf(const io::Table& table, const std::string& name, const char
 Status RunImport(const ImportArgs& a) {
   SEXTANT_ASSIGN_OR_RETURN(TaskType task, ParseTaskType(a.task));
   SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(a.split, a.inference_name));
+  SEXTANT_ASSIGN_OR_RETURN(const ProcessingOptions options, MakeProcessingOptions(a.finish));
   if (a.logits.empty() == a.probs.empty()) {
     return Status::Invalid("--logits/--probs: give exactly one of them");
   }
@@ -188,8 +227,7 @@ Status RunImport(const ImportArgs& a) {
                static_cast<long long>(n), a.common.project.c_str(), a.common.run.c_str(),
                split.ToString().c_str(), a.epoch);
   if (a.no_finish) return Status::OK();
-  SEXTANT_ASSIGN_OR_RETURN(FinishReport report,
-                           client->Finish(MakeProcessingOptions(a.k, a.percentile, a.boundary, a.threads)));
+  SEXTANT_ASSIGN_OR_RETURN(FinishReport report, client->Finish(options));
   PrintReport(report);
   return Status::OK();
 }
@@ -363,20 +401,13 @@ int Main(int argc, char** argv) {
   import->add_option("--id-column", imp.id_column, "Column holding the sample id (default id)");
   import->add_option("--label-column", imp.label_column, "Column holding the label (default label)");
   import->add_flag("--no-finish", imp.no_finish, "Log only; process later with `sextant finish`");
-  import->add_option("--k", imp.k, "k of the drift k-core distance (default 10)");
-  import->add_option("--percentile", imp.percentile, "Drift threshold percentile (default 0.95)");
-  import->add_option("--boundary-ratio", imp.boundary, "On-boundary threshold of p2/p1 (default 0.5)");
-  import->add_option("--threads", imp.threads, "Threads for nearest neighbours (0 = all cores)");
+  AddFinishOptions(import, &imp.finish);
 
   Common fin;
-  int fin_k = 10, fin_threads = 0;
-  double fin_percentile = 0.95, fin_boundary = 0.5;
+  FinishArgs fin_args;
   CLI::App* finish = app.add_subcommand("finish", "Process every split of a run");
   AddRunOptions(finish, &fin);
-  finish->add_option("--k", fin_k, "k of the drift k-core distance (default 10)");
-  finish->add_option("--percentile", fin_percentile, "Drift threshold percentile (default 0.95)");
-  finish->add_option("--boundary-ratio", fin_boundary, "On-boundary threshold of p2/p1 (default 0.5)");
-  finish->add_option("--threads", fin_threads, "Threads for nearest neighbours (0 = all cores)");
+  AddFinishOptions(finish, &fin_args);
 
   std::string runs_root, runs_format = "table";
   CLI::App* runs = app.add_subcommand("runs", "List projects, runs, splits and sizes");
@@ -427,8 +458,9 @@ int Main(int argc, char** argv) {
 
   if (*import) return Report(RunImport(imp));
   if (*finish) {
-    auto report = FinishRun(fin.Root(), fin.project, fin.run,
-                            MakeProcessingOptions(fin_k, fin_percentile, fin_boundary, fin_threads));
+    auto options = MakeProcessingOptions(fin_args);
+    if (!options.ok()) return Report(options.status());
+    auto report = FinishRun(fin.Root(), fin.project, fin.run, *options);
     if (report.ok()) PrintReport(*report);
     return Report(report.status());
   }

@@ -34,6 +34,33 @@ const json& At(const json& j, const char* key) {
   return j.is_object() && j.contains(key) ? j.at(key) : kNull;
 }
 
+// A p-value from its log10, readable at any size: 0.43, 0.0012, 3.1e-120, 2.0e-4321.
+std::string PValue(const json& log10_p) {
+  if (!log10_p.is_number()) return "-";
+  const double l = log10_p.get<double>();
+  if (l > -4) return Fmt("%.2g", std::pow(10.0, l));
+  double exponent = std::floor(l);
+  double mantissa = std::pow(10.0, l - exponent);
+  if (mantissa >= 9.95) {
+    mantissa /= 10;
+    exponent += 1;
+  }
+  return Fmt("%.1f", mantissa) + "e" + Fmt("%.0f", exponent);
+}
+
+// "drift detected (p = 3.1e-120, 36.2% [35.1%, 37.3%] vs 5.0% nominal)".
+std::string VerdictLine(const json& v, bool inference) {
+  const std::string range = Pct(v["fraction"]) + " [" + Pct(v["ci_low"]) + ", " +
+                            Pct(v["ci_high"]) + "] vs " + Pct(v["nominal"]) + " nominal";
+  if (At(v, "is_reference").is_boolean() && v["is_reference"].get<bool>()) {
+    return "the reference (" + range + " by construction)";
+  }
+  const bool drifted = v["drifted"].is_boolean() && v["drifted"].get<bool>();
+  std::string call = inference ? (drifted ? "drift detected" : "no drift detected")
+                               : (drifted ? "out of coverage" : "within coverage");
+  return call + " (p = " + PValue(v["log10_p_value"]) + ", " + range + ")";
+}
+
 }  // namespace
 
 Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) {
@@ -49,10 +76,21 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
   out << "Run " << run.value("project", "?") << "/" << run.value("run", "?") << " ("
       << run.value("task_type", "?") << "; labels: " << labels << ")\n";
   if (params["drift_threshold"].is_number()) {
+    const bool validation = At(params, "reference") == "validation";
     out << "Drift: cosine distance to the " << params["drift_k"].get<int>()
         << "th nearest training embedding; threshold " << Num(params["drift_threshold"]) << " = "
         << Fmt("%.0f", 100 * params["drift_percentile"].get<double>()) << "th percentile of "
-        << params["reference_size"].get<int64_t>() << " training samples (leave-one-out)\n";
+        << params["reference_size"].get<int64_t>()
+        << (validation ? " validation samples (held out)" : " training samples (leave-one-out)");
+    const json& population = At(params, "reference_population");
+    if (population.is_number() &&
+        population.get<int64_t>() > params["reference_size"].get<int64_t>()) {
+      out << ", a random sample of " << population.get<int64_t>() << " (CDF error "
+          << Fmt("%.4f", At(params, "reference_cdf_error").value("dkw_epsilon", 0.0)) << ")";
+    }
+    const json& loo = At(At(params, "drift_thresholds"), "training_loo");
+    if (validation && loo.is_number()) out << "; training leave-one-out: " << Num(loo);
+    out << "\n";
   } else {
     out << "Drift: not computed (the run has no training split)\n";
   }
@@ -68,6 +106,30 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
   }
 
   std::vector<std::string> alerts;
+  bool any_verdict = false;
+  for (const auto& [name, s] : run["splits"].items()) {
+    const json& v = At(s, "drift_verdict");
+    if (!v.is_object()) continue;
+    if (!any_verdict) {
+      out << "\nDrift verdict (share above the threshold, Wilson 95% interval; one-sided test at alpha "
+          << Fmt("%g", v["alpha"].get<double>()) << ")\n";
+      any_verdict = true;
+    }
+    const bool inference = name.rfind("inference:", 0) == 0;
+    out << Pad(name, split_w) << VerdictLine(v, inference) << "\n";
+    for (const auto& [label, c] : At(v, "per_class").items()) {
+      if (c["drifted"].is_boolean() && c["drifted"].get<bool>()) {
+        out << Pad("", split_w) << "  predicted '" << label << "': "
+            << Pct(c["fraction"]) << " of " << c["samples"].get<int64_t>() << " (p = "
+            << PValue(c["log10_p_value"]) << ")\n";
+      }
+    }
+    if (inference && v["drifted"].is_boolean() && v["drifted"].get<bool>()) {
+      alerts.push_back(name + ": data drift (" + Pct(v["fraction"]) + " of samples drifted; " +
+                       Pct(v["nominal"]) + " expected without drift; p = " +
+                       PValue(v["log10_p_value"]) + ")");
+    }
+  }
   for (const auto& [name, cmp] : run["comparisons"].items()) {
     out << "\n" << name << " next to training (predicted class share; mean confidence of the class)\n";
     const size_t w = std::max<size_t>(20, name.size() + 2);  // long inference names stay aligned
@@ -94,7 +156,8 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
         << SignedPts(cmp["on_the_boundary_fraction"]["change"]) << "\n";
     out << Pad("drifted", 20) << Pad(Pct(drifted["nominal"]) + " (nominal)", 20)
         << Pad(Pct(drifted["inference"]), w) << SignedPts(drifted["change"]) << "\n";
-    if (drifted["inference"].is_number() &&
+    // Summaries written before the verdict existed: the old rule of thumb.
+    if (!At(run["splits"][name], "drift_verdict").is_object() && drifted["inference"].is_number() &&
         drifted["inference"].get<double>() > 2 * drifted["nominal"].get<double>()) {
       alerts.push_back(name + ": data drift (" + Pct(drifted["inference"]) +
                        " of samples drifted; " + Pct(drifted["nominal"]) + " expected without drift)");

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "drift/knn_drift.h"
+#include "drift/reference.h"
 #include "index/cosine_index.h"
 #include "processing/run_map.h"
 #include "processing/sample_metrics.h"
@@ -117,6 +118,15 @@ std::vector<float> NormalizedCopy(const store::SplitResults& s) {
   return v;
 }
 
+// Confidence of the DKW bound stored with the reference (1 - delta).
+constexpr double kDkwDelta = 0.05;
+
+// The smallest validation split that `auto` takes as the reference: ten
+// expected samples above the threshold.
+int64_t MinAutoValidation(double percentile) {
+  return static_cast<int64_t>(std::ceil(10.0 / (1.0 - percentile) - 1e-9));
+}
+
 }  // namespace
 
 Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options) {
@@ -130,6 +140,12 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   if (options.drift_k < 1) return Status::Invalid("drift_k: must be at least 1");
   if (!(options.drift_percentile > 0 && options.drift_percentile < 1)) {
     return Status::Invalid("drift_percentile: must be in (0, 1)");
+  }
+  if (!(options.drift_alpha > 0 && options.drift_alpha < 1)) {
+    return Status::Invalid("drift_alpha: must be in (0, 1)");
+  }
+  if (options.drift_reference_sample_size < 0) {
+    return Status::Invalid("drift_reference_sample_size: must be 0 (all) or positive");
   }
   SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> keys, store.ListSplits());
   if (keys.empty()) return Status::FailedPrecondition("the run holds no data samples to process");
@@ -153,10 +169,11 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
 
   // Drift against the training embeddings, when the run has training data.
   index::SetSearchThreads(options.threads);
-  std::optional<drift::ReferenceDistribution> reference;
-  int64_t reference_size = 0;
   auto training = std::find_if(splits.begin(), splits.end(), [](const store::SplitResults& s) {
     return s.split.split == Split::kTraining;
+  });
+  auto validation = std::find_if(splits.begin(), splits.end(), [](const store::SplitResults& s) {
+    return s.split.split == Split::kValidation;
   });
   for (const store::SplitResults& s : splits) {
     if (training != splits.end() && s.emb_dim != training->emb_dim) {
@@ -165,29 +182,76 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
                              std::to_string(training->emb_dim) + "; drift needs the same model");
     }
   }
+  if (training != splits.end() && options.drift_reference == DriftReference::kValidation &&
+      validation == splits.end()) {
+    return Status::FailedPrecondition(
+        "drift_reference: 'validation' needs a validation split; the run has none (log one, or "
+        "use 'training_loo' or 'auto')");
+  }
+  // The reference that drives drift_score and is_drifted, and what the
+  // parameters say about both references.
+  std::optional<drift::ReferenceDistribution> reference;
+  DriftReference used = DriftReference::kTrainingLeaveOneOut;
+  int64_t reference_population = 0;
+  std::optional<double> loo_threshold, validation_threshold;
   if (training != splits.end()) {
     std::vector<float> train_norm = NormalizedCopy(*training);
-    reference_size = static_cast<int64_t>(training->samples.size());
+    const auto train_rows = static_cast<int64_t>(training->samples.size());
     SEXTANT_ASSIGN_OR_RETURN(
         std::unique_ptr<index::CosineIndex> index,
-        index::CosineIndex::Build(train_norm.data(), reference_size, training->emb_dim));
-    SEXTANT_ASSIGN_OR_RETURN(reference,
-                             drift::BuildReference(*index, train_norm.data(), options.drift_k,
-                                                   options.drift_percentile, options.progress,
-                                                   options.progress_user));
+        index::CosineIndex::Build(train_norm.data(), train_rows, training->emb_dim));
+    SEXTANT_ASSIGN_OR_RETURN(
+        drift::ReferenceDistribution loo,
+        drift::BuildSampledReference(*index, train_norm.data(), options.drift_k,
+                                     options.drift_percentile,
+                                     options.drift_reference_sample_size, options.drift_seed,
+                                     options.progress, options.progress_user));
+    loo_threshold = loo.threshold;
     timer.Done("drift reference (training, leave-one-out)");
-    for (store::SplitResults& s : splits) {
+    std::vector<std::vector<float>> distances(splits.size());
+    for (size_t i = 0; i < splits.size(); ++i) {
+      store::SplitResults& s = splits[i];
       if (s.split.split == Split::kTraining) continue;
       std::vector<float> q = NormalizedCopy(s);
       SEXTANT_ASSIGN_OR_RETURN(
-          std::vector<float> dist,
+          distances[i],
           drift::KCoreDistances(*index, q.data(), static_cast<int64_t>(s.samples.size()),
                                 options.drift_k, false, options.progress, options.progress_user));
-      for (size_t i = 0; i < dist.size(); ++i) {
-        store::SampleResult& r = s.samples[i];
-        r.drift_distance = dist[i];
-        r.drift_score = drift::PercentileRank(*reference, dist[i]);
-        r.drifted = dist[i] > reference->threshold;
+    }
+    // The validation reference: held-out samples' k-core distances, as scored.
+    std::optional<drift::ReferenceDistribution> held_out;
+    if (validation != splits.end()) {
+      const std::vector<float>& all = distances[validation - splits.begin()];
+      std::vector<float> sample;
+      for (int64_t row : drift::SampleRows(static_cast<int64_t>(all.size()),
+                                           options.drift_reference_sample_size,
+                                           options.drift_seed)) {
+        sample.push_back(all[row]);
+      }
+      if (!sample.empty()) {
+        held_out = drift::MakeReference(std::move(sample), options.drift_k, options.drift_percentile);
+        validation_threshold = held_out->threshold;
+      }
+    }
+    const bool take_validation =
+        held_out && (options.drift_reference == DriftReference::kValidation ||
+                     (options.drift_reference == DriftReference::kAuto &&
+                      static_cast<int64_t>(validation->samples.size()) >=
+                          MinAutoValidation(options.drift_percentile)));
+    if (options.drift_reference == DriftReference::kValidation && !held_out) {
+      return Status::FailedPrecondition("drift_reference: 'validation' needs a non-empty validation split");
+    }
+    used = take_validation ? DriftReference::kValidation : DriftReference::kTrainingLeaveOneOut;
+    reference = take_validation ? std::move(*held_out) : std::move(loo);
+    reference_population =
+        take_validation ? static_cast<int64_t>(validation->samples.size()) : train_rows;
+    for (size_t i = 0; i < splits.size(); ++i) {
+      if (splits[i].split.split == Split::kTraining) continue;
+      for (size_t j = 0; j < distances[i].size(); ++j) {
+        store::SampleResult& r = splits[i].samples[j];
+        r.drift_distance = distances[i][j];
+        r.drift_score = drift::PercentileRank(*reference, distances[i][j]);
+        r.drifted = distances[i][j] > reference->threshold;
       }
     }
     timer.Done("drift scoring");
@@ -196,6 +260,17 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   // Summaries and comparisons with training.
   std::optional<double> threshold;
   if (reference) threshold = reference->threshold;
+  const double nominal = std::round((1.0 - options.drift_percentile) * 1e9) / 1e9;
+  VerdictContext verdict;
+  verdict.nominal = nominal;
+  verdict.alpha = options.drift_alpha;
+  if (reference) {
+    verdict.reference_size = static_cast<int64_t>(reference->sorted.size());
+    verdict.reference_above = drift::CountAbove(*reference, reference->threshold);
+  }
+  auto optional_number = [](std::optional<double> v) {
+    return v ? ordered_json(*v) : ordered_json(nullptr);
+  };
   ordered_json run;
   run["format_version"] = kFormatVersion;
   run["task_type"] = TaskTypeName(store.task());
@@ -207,10 +282,26 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
       {"drift_k", options.drift_k},
       {"drift_percentile", options.drift_percentile},
       {"distance", "cosine"},
-      {"reference", reference ? ordered_json("training, leave-one-out k-core distances")
-                              : ordered_json(nullptr)},
-      {"reference_size", reference_size},
-      {"drift_threshold", threshold ? ordered_json(*threshold) : ordered_json(nullptr)},
+      {"reference", reference ? ordered_json(DriftReferenceName(used)) : ordered_json(nullptr)},
+      {"reference_requested", DriftReferenceName(options.drift_reference)},
+      {"reference_size", verdict.reference_size},
+      {"reference_population", reference_population},
+      {"reference_sample_size", options.drift_reference_sample_size},
+      {"reference_seed", options.drift_seed},
+      {"reference_cdf_error",
+       reference ? ordered_json{{"dkw_epsilon", drift::DkwEpsilon(verdict.reference_size, kDkwDelta)},
+                                {"delta", kDkwDelta}}
+                 : ordered_json(nullptr)},
+      {"reference_above_threshold", verdict.reference_above},
+      {"drift_threshold", optional_number(threshold)},
+      {"drift_thresholds", {{"training_loo", optional_number(loo_threshold)},
+                            {"validation", optional_number(validation_threshold)}}},
+      {"drift_verdict",
+       {{"alpha", options.drift_alpha},
+        {"per_class_alpha", options.drift_alpha / static_cast<double>(labels.size())},
+        {"interval", "Wilson score, 95%"},
+        {"test", "one-sided exact: count above the threshold ~ BetaBinomial(n, m + 1, M - m) "
+                 "under no drift (M reference_size, m reference_above_threshold)"}}},
       {"predictions_from", "the last logged epoch of each sample"},
       {"dep", "(1 - mean AUM over logged epochs) / 2"},
       {"finished_at", finished_at}};
@@ -218,6 +309,11 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   ordered_json split_summaries = ordered_json::object();
   for (store::SplitResults& s : splits) {
     ordered_json summary = SummarizeSplit(s, labels, threshold);
+    if (reference && s.split.split != Split::kTraining) {
+      const bool is_reference =
+          used == DriftReference::kValidation && s.split.split == Split::kValidation;
+      summary["drift_verdict"] = DriftVerdictSummary(s, labels, verdict, is_reference);
+    }
     s.summary_json = summary.dump();
     split_summaries[s.split.ToString()] = summary;
     report.samples += static_cast<int64_t>(s.samples.size());
@@ -230,7 +326,7 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
       if (s.split.split != Split::kInference) continue;
       comparisons[s.split.ToString()] =
           CompareWithTraining(split_summaries["training"], split_summaries[s.split.ToString()],
-                              labels, std::round((1.0 - options.drift_percentile) * 1e9) / 1e9);
+                              labels, nominal);
     }
   }
   run["comparisons"] = comparisons;

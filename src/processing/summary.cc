@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "drift/verdict.h"
+
 namespace sextant::processing {
 
 namespace {
@@ -109,6 +111,64 @@ ordered_json SummarizeSplit(const store::SplitResults& split, const std::vector<
     j["hard"] = CountAndFraction(hard, labeled);
     j["easy_hard_thresholds"] = {{"mean_aum", mean_aum}, {"sd_aum", sd_aum}};
   }
+  return j;
+}
+
+namespace {
+
+ordered_json VerdictJson(int64_t count, int64_t n, const VerdictContext& context, double alpha,
+                         bool is_reference) {
+  const drift::Verdict v = drift::ComputeVerdict(
+      count, n, {context.nominal, context.reference_size, context.reference_above}, alpha);
+  ordered_json j;
+  j["samples"] = n;
+  j["count"] = count;
+  j["fraction"] = v.fraction;
+  j["ci_low"] = v.ci.low;
+  j["ci_high"] = v.ci.high;
+  if (is_reference) {
+    j["p_value"] = nullptr;
+    j["log10_p_value"] = nullptr;
+    j["drifted"] = nullptr;
+  } else {
+    j["p_value"] = v.p_value;
+    j["log10_p_value"] = v.log10_p_value;
+    j["drifted"] = v.drifted;
+  }
+  return j;
+}
+
+}  // namespace
+
+ordered_json DriftVerdictSummary(const store::SplitResults& split,
+                                 const std::vector<std::string>& labels,
+                                 const VerdictContext& context, bool is_reference) {
+  const auto c = static_cast<int64_t>(labels.size());
+  std::vector<int64_t> n_class(c, 0), drifted_class(c, 0);
+  int64_t drifted = 0;
+  for (const store::SampleResult& r : split.samples) {
+    const bool d = r.drifted && *r.drifted;
+    drifted += d;
+    n_class[r.pred]++;
+    drifted_class[r.pred] += d;
+  }
+  const auto n = static_cast<int64_t>(split.samples.size());
+  ordered_json j = VerdictJson(drifted, n, context, context.alpha, is_reference);
+  j["nominal"] = context.nominal;
+  j["expected"] = context.reference_size > 0
+                      ? static_cast<double>(context.reference_above + 1) /
+                            static_cast<double>(context.reference_size + 1)
+                      : context.nominal;
+  j["alpha"] = context.alpha;
+  j["is_reference"] = is_reference;
+  const double class_alpha = context.alpha / static_cast<double>(std::max<int64_t>(c, 1));
+  ordered_json per_class = ordered_json::object();
+  for (int64_t i = 0; i < c; ++i) {
+    per_class[labels[i]] = VerdictJson(drifted_class[i], n_class[i], context, class_alpha,
+                                       is_reference);
+  }
+  j["per_class_alpha"] = class_alpha;
+  j["per_class"] = per_class;
   return j;
 }
 

@@ -8,6 +8,7 @@ numpy computation of the definitions in ALGORITHMS.md.
 import csv
 import dataclasses
 import json
+import math
 import os
 import pathlib
 import re
@@ -648,12 +649,21 @@ def test_real_data_drift(sextant_bin, tmp_path):
             f"k={s['parameters']['drift_k']}, threshold {s['parameters']['drift_threshold']:.4f})")
     prods = {k: v for k, v in s["splits"].items() if k.startswith("inference:")}
     assert prods, "the demo logged no production set"
+    params = s["parameters"]
+    _report(f"reference: {params['reference']} ({params['reference_size']} samples); thresholds "
+            f"{params['drift_thresholds']}")
     for name, sp in prods.items():
-        _report(f"{name}: drifted {100 * sp['drifted']['fraction']:.1f}% of {sp['samples']}")
+        v = sp["drift_verdict"]
+        _report(f"{name}: drifted {100 * sp['drifted']['fraction']:.1f}% of {sp['samples']} "
+                f"[{100 * v['ci_low']:.1f}%, {100 * v['ci_high']:.1f}%], p = 10^{v['log10_p_value']:.1f}")
+    # SST-2 validation (6,735 held-out samples) is the reference by default: 5% by construction.
+    assert params["reference"] == "validation"
+    assert params["drift_thresholds"]["training_loo"] < params["drift_thresholds"]["validation"]
     assert val < 0.12, f"validation out-of-coverage {val:.3f} is not near the nominal 5%"
     for name, sp in prods.items():
         frac = sp["drifted"]["fraction"]
         assert frac > 2 * val and frac > 0.15, f"{name}: drifted {frac:.3f} vs validation {val:.3f}"
+        assert sp["drift_verdict"]["drifted"] is True and sp["drift_verdict"]["log10_p_value"] < -10
 
 
 def test_import_probabilities(sextant, make_data, small_run):
@@ -675,3 +685,137 @@ def test_import_probabilities(sextant, make_data, small_run):
     got = np.array([[r["probs"][l] for l in LABELS] for r in rows])
     np.testing.assert_allclose(got, probs, atol=1e-6)
     assert [r["pred"] for r in rows] == [LABELS[i] for i in np.argmax(probs, axis=1)]
+
+
+# ---- 6. the dataset-level drift verdict and the choice of reference -------------------
+
+def log_betabinom_sf(x, n, a, b):
+    """ln P(X >= x), X ~ BetaBinomial(n, a, b): every term of the tail, log-gamma in Python."""
+    if x <= 0:
+        return 0.0
+    lg = math.lgamma
+
+    def log_pmf(j):
+        return (lg(n + 1) - lg(j + 1) - lg(n - j + 1) + lg(j + a) + lg(n - j + b) - lg(n + a + b)
+                - (lg(a) + lg(b) - lg(a + b)))
+
+    terms = [log_pmf(j) for j in range(x, n + 1)]
+    top = max(terms)
+    return top + math.log(sum(math.exp(t - top) for t in terms))
+
+
+def wilson(x, n, z=1.959963984540054):
+    if n == 0:
+        return 0.0, 1.0
+    centre = (x + z * z / 2) / (n + z * z)
+    half = z * math.sqrt(x * (n - x) / n + z * z / 4) / (n + z * z)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def check_verdict(v, flags, M, m, alpha, nominal=0.05):
+    n, x = len(flags), int(sum(flags))
+    assert v["samples"] == n and v["count"] == x
+    assert v["fraction"] == pytest.approx(x / n if n else 0.0)
+    lo, hi = wilson(x, n)
+    assert v["ci_low"] == pytest.approx(lo, abs=1e-12) and v["ci_high"] == pytest.approx(hi, abs=1e-12)
+    log_p = log_betabinom_sf(x, n, m + 1, M - m)
+    assert v["log10_p_value"] == pytest.approx(log_p / math.log(10), rel=1e-9, abs=1e-9)
+    assert v["drifted"] == (log_p < math.log(alpha))
+
+
+def test_drift_verdict_matches_rows(flow):
+    """Overall and per predicted class: counts from the rows, Wilson interval and beta-binomial
+    p-value recomputed here; validation (90 samples, below auto's 200) is scored, not the reference."""
+    s = flow.cli.summary(P, "r1")
+    p = s["parameters"]
+    assert p["reference"] == "training_loo" and p["reference_requested"] == "auto"
+    assert p["reference_size"] == N_TRAIN and p["reference_population"] == N_TRAIN
+    sorted_ref, threshold, _ = brute_force_drift(last_epoch_embeddings(flow)["training"], {}, 10)
+    M, m = p["reference_size"], p["reference_above_threshold"]
+    assert m == int(np.sum(sorted_ref > threshold))
+    assert p["reference_cdf_error"]["dkw_epsilon"] == pytest.approx(math.sqrt(math.log(40) / (2 * M)))
+    alpha = p["drift_verdict"]["alpha"]
+    assert alpha == 0.01
+    rows = all_rows(flow)
+    for split in ("validation", "inference:shifted", "inference:same"):
+        v = s["splits"][split]["drift_verdict"]
+        assert v["is_reference"] is False
+        assert v["nominal"] == pytest.approx(0.05)
+        assert v["expected"] == pytest.approx((m + 1) / (M + 1))
+        check_verdict(v, [r["is_drifted"] for r in rows[split]], M, m, alpha)
+        for label in LABELS:
+            check_verdict(v["per_class"][label],
+                          [r["is_drifted"] for r in rows[split] if r["pred"] == label], M, m,
+                          alpha / len(LABELS))
+    assert s["splits"]["inference:shifted"]["drift_verdict"]["drifted"] is True
+    assert s["splits"]["inference:shifted"]["drift_verdict"]["p_value"] < 1e-10
+    assert s["splits"]["inference:same"]["drift_verdict"]["drifted"] is False
+    assert "drift_verdict" not in s["splits"]["training"]
+
+
+def test_report_shows_the_verdict(flow):
+    r = flow.cli("report", *flow.cli.run_args(P, "r1"))
+    lines = r.stdout.splitlines()
+    shifted = [l for l in lines if l.startswith("inference:shifted") and "drift" in l]
+    same = [l for l in lines if l.startswith("inference:same") and "drift" in l]
+    assert len(shifted) == 1 and len(same) == 1, r.stdout
+    assert re.search(r"drift detected \(p = [0-9.]+e-\d+, \d+\.\d% \[\d+\.\d%, \d+\.\d%\] vs 5\.0% nominal\)",
+                     shifted[0]), shifted[0]
+    assert "no drift detected (p = " in same[0], same[0]
+    val = [l for l in lines if l.startswith("validation") and "coverage" in l]
+    assert len(val) == 1, r.stdout
+    assert any(l.startswith("ALERT inference:shifted: data drift") for l in lines), r.stdout
+    assert not any(l.startswith("ALERT inference:same: data drift") for l in lines), r.stdout
+
+
+def test_reference_options(sextant, make_data):
+    """--reference validation against numpy; --reference-sample-size and --seed; bad values."""
+    train = make_data.write("train", 240, seed=1, id_prefix="t-")
+    val = make_data.write("val", 250, seed=2, id_prefix="v-")
+    prod = make_data.write("prod", 120, seed=3, labeled=False, id_prefix="p-", shift=1.0)
+    sextant.import_split(P, "ref", train, "training")
+    sextant.import_split(P, "ref", val, "validation", labels=None)
+    sextant.import_split(P, "ref", prod, "inference", inference_name="prod", labels=None)
+
+    # auto: 250 validation samples (>= 200) make the validation reference.
+    sextant("finish", *sextant.run_args(P, "ref"))
+    s = sextant.summary(P, "ref")
+    loo_sorted, loo_threshold, _ = brute_force_drift(train.emb, {}, 10)
+    val_d = np.sort(cosine_distances(val.emb, train.emb), axis=1)[:, 9]
+    val_threshold = float(np.percentile(val_d, 95))
+    p = s["parameters"]
+    assert p["reference"] == "validation" and p["reference_size"] == 250
+    assert p["drift_threshold"] == pytest.approx(val_threshold, abs=1e-5)
+    assert p["drift_thresholds"]["validation"] == pytest.approx(val_threshold, abs=1e-5)
+    assert p["drift_thresholds"]["training_loo"] == pytest.approx(loo_threshold, abs=1e-5)
+    assert s["splits"]["validation"]["drift_verdict"]["is_reference"] is True
+    assert s["splits"]["validation"]["drift_verdict"]["p_value"] is None
+    rows = sextant.samples(P, "ref", "inference", inference_name="prod")
+    d = np.sort(cosine_distances(prod.emb, train.emb), axis=1)[:, 9]
+    got = np.array([r["drift_score"] for r in rows])
+    want = np.searchsorted(np.sort(val_d), d, side="right") / len(val_d)
+    assert np.max(np.abs(got - want)) <= 2 / len(val_d)
+    for r, dist in zip(rows, d):
+        if abs(dist - val_threshold) > 1e-5:
+            assert r["is_drifted"] == (dist > val_threshold)
+
+    # training_loo, estimated from a seeded sample of 100 training samples.
+    sextant("finish", *sextant.run_args(P, "ref"), "--reference", "training_loo",
+            "--reference-sample-size", "100", "--seed", "3", "--alpha", "0.05")
+    p = sextant.summary(P, "ref")["parameters"]
+    assert p["reference"] == "training_loo" and p["reference_requested"] == "training_loo"
+    assert p["reference_size"] == 100 and p["reference_population"] == 240 and p["reference_seed"] == 3
+    assert p["drift_verdict"]["alpha"] == 0.05
+    eps = p["reference_cdf_error"]["dkw_epsilon"]
+    assert eps == pytest.approx(math.sqrt(math.log(40) / 200))
+    rank = np.searchsorted(loo_sorted, p["drift_threshold"], side="right") / len(loo_sorted)
+    assert abs(rank - 0.95) <= eps
+    report = sextant("report", *sextant.run_args(P, "ref")).stdout
+    assert "percentile of 100 training samples (leave-one-out), a random sample of 240" in report
+
+    r = sextant("finish", *sextant.run_args(P, "ref"), "--reference", "held_out", check=False)
+    assert r.rc == 2
+    assert_error(r, "--reference", "held_out", "training_loo")
+    r = sextant("finish", *sextant.run_args(P, "ref"), "--alpha", "1.5", check=False)
+    assert r.rc == 2
+    assert_error(r, "drift_alpha")
