@@ -65,6 +65,9 @@ struct FinishArgs {
   int64_t reference_sample_size = ProcessingOptions{}.drift_reference_sample_size;
   uint64_t seed = 0;
   int threads = 0;
+  bool no_map = false;
+  int64_t map_max_points = ProcessingOptions{}.map_max_points;
+  uint64_t map_seed = ProcessingOptions{}.map_seed;
 };
 
 void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
@@ -80,6 +83,12 @@ void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
   cmd->add_option("--alpha", a->alpha, "Significance level of the drift verdict (default 0.01)");
   cmd->add_option("--boundary-ratio", a->boundary, "On-boundary threshold of p2/p1 (default 0.5)");
   cmd->add_option("--threads", a->threads, "Threads for nearest neighbours (0 = all cores)");
+  cmd->add_flag("--no-map", a->no_map, "Skip the 2-D map (PCA, then UMAP, of all splits)");
+  cmd->add_option("--map-max-points", a->map_max_points,
+                  "Optimise the map on at most this many samples, place the rest from their "
+                  "neighbours (0 = all; default " + std::to_string(a->map_max_points) + ")");
+  cmd->add_option("--map-seed", a->map_seed,
+                  "Seed of the map (default " + std::to_string(a->map_seed) + ")");
 }
 
 Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
@@ -91,6 +100,9 @@ Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
   o.drift_reference_sample_size = a.reference_sample_size;
   o.drift_seed = a.seed;
   o.threads = a.threads;
+  o.compute_map = !a.no_map;
+  o.map_max_points = a.map_max_points;
+  o.map_seed = a.map_seed;
   o.progress = TerminalProgress;
   bool known = false;
   for (DriftReference r : {DriftReference::kAuto, DriftReference::kTrainingLeaveOneOut,

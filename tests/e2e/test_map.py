@@ -135,3 +135,34 @@ def test_finishing_again_gives_the_same_map(mapped):
     before = map_rows(cli)
     cli("finish", *cli.run_args(P, "m"))
     assert map_rows(cli) == before
+
+
+def test_map_flags_of_finish(mapped):
+    cli, files = mapped
+    run = cli.run_args(P, "flags")
+    cli.import_split(P, "flags", files["training"], "training", extra=["--no-map"], finish=True)
+    assert cli.summary(P, "flags")["parameters"]["map"] == {"computed": False,
+                                                            "reason": "compute_map is off"}
+    off = cli("map", *run, check=False)
+    assert off.rc == 1 and "no 2-D map" in off.stderr
+    rows = cli.samples(P, "flags", "training")
+    assert all(r["x"] is None and r["y"] is None for r in rows)
+
+    cli("finish", *run, "--map-seed", "42")
+    seed42 = map_rows_of(cli, "flags")
+    cli("finish", *run, "--map-seed", "7")
+    seed7 = map_rows_of(cli, "flags")
+    assert [r["id"] for r in seed7] == [r["id"] for r in seed42]
+    assert [(r["x"], r["y"]) for r in seed7] != [(r["x"], r["y"]) for r in seed42]
+    assert cli.summary(P, "flags")["parameters"]["map"]["seed"] == 7
+
+    cli("finish", *run, "--map-max-points", "100")
+    m = cli.summary(P, "flags")["parameters"]["map"]
+    assert m["layout_points"] == 100 and m["placed_points"] == SIZES["training"] - 100
+    assert all(math.isfinite(r["x"]) for r in map_rows_of(cli, "flags"))
+    bad = cli("finish", *run, "--map-max-points", "1", check=False)
+    assert bad.rc == 2 and "max_points" in bad.stderr
+
+
+def map_rows_of(cli, run):
+    return cli("map", *cli.run_args(P, run)).jsonl()
