@@ -31,12 +31,15 @@ demo: build
 	@$(BUILD)/examples/demo/sextant_demo --root $(DEMO_ROOT) --project demo --run sentiment
 	@$(SEXTANT) report --root $(DEMO_ROOT) --project demo --run sentiment
 
+# Benchmarks against Faiss, scikit-learn and hnswlib (bench/run.sh; about half an hour on
+# two cores). `make bench BENCH_ARGS=--quick` is a two-minute smoke test.
+BENCH_ARGS ?=
 bench: deps
 	@scripts/install-deps.sh --bench
 	@cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release -DSEXTANT_BUILD_BENCHMARKS=ON \
 	  -DSEXTANT_BUILD_TESTS=OFF -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 	@cmake --build $(BUILD)-bench -j $(JOBS)
-	@bench/run.sh $(BUILD)-bench
+	@bench/run.sh $(BENCH_ARGS) $(BUILD)-bench
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-bench $(DEMO_ROOT)

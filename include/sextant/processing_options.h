@@ -32,6 +32,29 @@ inline const char* DriftReferenceName(DriftReference r) {
   return "auto";
 }
 
+// How nearest neighbours are searched for drift (docs/algorithms.md).
+enum class NnSearch {
+  // Approximate when the training embeddings hold at least nn_auto_min_values
+  // values (samples x width), exact below.
+  kAuto,
+  // Faiss' flat inner-product search: every distance computed.
+  kExact,
+  // An inverted-file index (k-means cells, a tuned number of cells visited per
+  // query): recall@k and drifted-flag agreement with exact measured in
+  // bench/ (>= 0.95 and >= 99%); the recall reached on a sample is stored.
+  kApproximate,
+};
+
+// "auto", "exact", "approximate": the names in the summary and the CLI.
+inline const char* NnSearchName(NnSearch s) {
+  switch (s) {
+    case NnSearch::kExact: return "exact";
+    case NnSearch::kApproximate: return "approximate";
+    case NnSearch::kAuto: break;
+  }
+  return "auto";
+}
+
 struct ProcessingOptions {
   // A sample is on the class boundary when p2 / p1 >= this.
   double boundary_ratio_threshold = 0.5;
@@ -53,6 +76,20 @@ struct ProcessingOptions {
   double drift_alpha = 0.01;
   // Threads for nearest-neighbour search; 0 means all cores.
   int32_t threads = 0;
+  // Exact or approximate nearest-neighbour search for drift; see NnSearch.
+  NnSearch nn_search = NnSearch::kAuto;
+  // "auto" searches approximately when the training embeddings hold at least
+  // this many values (samples x width): 50,000 samples of width 768, 600,000
+  // of width 64. Below, the exact search takes seconds to tens of seconds on
+  // two cores; at 100,000 x 768 the approximate one is over 10x faster (bench/).
+  int64_t nn_auto_min_values = 50000 * 768;
+  // Store the result embeddings as float16 ('<f2' .npy): half the disk and
+  // page cache; readers convert to float32. Drift and the similarity index are
+  // computed from the float32 values before storing.
+  bool store_float16 = false;
+  // Build the similarity index over all splits at finish and store it with the
+  // results (results/gen-N/similarity.faiss), for RunReader::Similar.
+  bool build_similarity_index = true;
   // Called with (stage name, done, total) during long stages; may be empty.
   void (*progress)(const char* stage, int64_t done, int64_t total, void* user) = nullptr;
   void* progress_user = nullptr;

@@ -66,6 +66,13 @@ struct Neighbor {
   double distance = 0;  // cosine distance
 };
 
+// Restricts similarity search to samples with these results (AND); a sample
+// without the field (e.g. is_drifted of a training sample) never matches.
+struct SimilarityFilter {
+  std::optional<std::string> pred_class;  // one of the run's labels
+  std::optional<bool> is_drifted;         // drift (inference) or out of coverage (validation, test)
+};
+
 // One sample's position in the run's 2-D map.
 struct MapPoint {
   std::string id;
@@ -111,10 +118,28 @@ class RunReader {
   // Number of samples that match the query's filters (offset/limit ignored).
   Result<int64_t> Count(const SampleQuery& query) const;
 
+  // Similarity search (docs/algorithms.md) runs on the similarity index that
+  // finish stores with the results (results/gen-N/similarity.faiss): read on
+  // the first query (once, thread-safe) and kept. For a 1,000,000-sample run a
+  // query takes a few milliseconds (bench/). The index is approximate for
+  // large runs (an IVF whose recall@10, measured at finish, is in the summary
+  // parameters); a run finished without it is searched exactly in memory.
+  // Nearest first, ties by split order then row; fewer than k when fewer
+  // samples match.
+
   // The k samples nearest (cosine) to sample `id` of `split`, among the samples
-  // of `search_in` (every split of the run when empty). The sample itself is excluded.
+  // of `search_in` (every split of the run when empty) that pass `filter`.
+  // The sample itself is excluded.
   Result<std::vector<Neighbor>> Similar(const SplitKey& split, const std::string& id, int32_t k,
-                                        const std::vector<SplitKey>& search_in = {}) const;
+                                        const std::vector<SplitKey>& search_in = {},
+                                        const SimilarityFilter& filter = {}) const;
+
+  // As Similar, for an embedding `vector` of `dim` floats from the run's model
+  // (any scale: it is compared by direction). Invalid when dim is not the
+  // run's embedding width or the vector is not finite.
+  Result<std::vector<Neighbor>> SimilarToVector(const float* vector, int64_t dim, int32_t k,
+                                                const std::vector<SplitKey>& search_in = {},
+                                                const SimilarityFilter& filter = {}) const;
 
   // Every sample of `split` with its position in the run's 2-D map, in row
   // (logging) order. FailedPrecondition when the run was finished without the map.

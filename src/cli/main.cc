@@ -68,6 +68,8 @@ struct FinishArgs {
   bool no_map = false;
   int64_t map_max_points = ProcessingOptions{}.map_max_points;
   uint64_t map_seed = ProcessingOptions{}.map_seed;
+  std::string nn_search = "auto";
+  bool float16 = false;
 };
 
 void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
@@ -89,6 +91,10 @@ void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
                   "neighbours (0 = all; default " + std::to_string(a->map_max_points) + ")");
   cmd->add_option("--map-seed", a->map_seed,
                   "Seed of the map (default " + std::to_string(a->map_seed) + ")");
+  cmd->add_option("--nn-search", a->nn_search,
+                  "Nearest-neighbour search for drift: auto (approximate from 50,000 samples of "
+                  "width 768), exact or approximate (default auto)");
+  cmd->add_flag("--float16", a->float16, "Store the result embeddings as float16");
 }
 
 Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
@@ -103,7 +109,18 @@ Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
   o.compute_map = !a.no_map;
   o.map_max_points = a.map_max_points;
   o.map_seed = a.map_seed;
+  o.store_float16 = a.float16;
   o.progress = TerminalProgress;
+  bool known_search = false;
+  for (NnSearch s : {NnSearch::kAuto, NnSearch::kExact, NnSearch::kApproximate}) {
+    if (a.nn_search == NnSearchName(s)) {
+      o.nn_search = s;
+      known_search = true;
+    }
+  }
+  if (!known_search) {
+    return Status::Invalid("--nn-search: '" + a.nn_search + "'; expected auto, exact or approximate");
+  }
   bool known = false;
   for (DriftReference r : {DriftReference::kAuto, DriftReference::kTrainingLeaveOneOut,
                            DriftReference::kValidation}) {
@@ -448,7 +465,7 @@ int Main(int argc, char** argv) {
   export_cmd->add_option("--output", exp.output, "File to write (.csv or .jsonl)")->required();
 
   Common sim;
-  std::string sim_id, sim_split, sim_inference, sim_in;
+  std::string sim_id, sim_split, sim_inference, sim_in, sim_pred, sim_drifted;
   int sim_k = 10;
   CLI::App* similar = app.add_subcommand("similar", "The most similar samples to one sample");
   AddRunOptions(similar, &sim);
@@ -457,6 +474,9 @@ int Main(int argc, char** argv) {
   similar->add_option("--inference-name", sim_inference, "Inference set of the sample");
   similar->add_option("--k", sim_k, "How many (default 10)");
   similar->add_option("--in", sim_in, "Where to search: e.g. training,inference:prod (default all)");
+  similar->add_option("--pred", sim_pred, "Only samples predicted as this class");
+  similar->add_option("--drifted", sim_drifted,
+                      "Only drifted / out-of-coverage samples (true) or only the others (false)");
 
   MapArgs map_args;
   CLI::App* map_cmd = app.add_subcommand("map", "Each sample's position in the run's 2-D map");
@@ -540,7 +560,16 @@ int Main(int argc, char** argv) {
       }
       SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
                                RunReader::Open(sim.Root(), sim.project, sim.run));
-      SEXTANT_ASSIGN_OR_RETURN(std::vector<Neighbor> hits, reader->Similar(split, sim_id, sim_k, in));
+      SimilarityFilter filter;
+      if (!sim_pred.empty()) filter.pred_class = sim_pred;
+      if (!sim_drifted.empty()) {
+        if (sim_drifted != "true" && sim_drifted != "false") {
+          return Status::Invalid("--drifted: '" + sim_drifted + "'; expected true or false");
+        }
+        filter.is_drifted = sim_drifted == "true";
+      }
+      SEXTANT_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+                               reader->Similar(split, sim_id, sim_k, in, filter));
       int rank = 0;
       for (const Neighbor& h : hits) {
         SampleQuery q;

@@ -9,6 +9,7 @@
 #include "index/cosine_index.h"
 #include "processing/run_map.h"
 #include "processing/sample_metrics.h"
+#include "processing/similarity_index.h"
 #include "processing/summary.h"
 
 namespace sextant::processing {
@@ -112,6 +113,14 @@ Status LoadSplit(const store::RunStore& store, const SplitKey& key,
   return Status::OK();
 }
 
+// The approximate index is tuned for the drift statistic it serves.
+index::IvfOptions DriftIvfOptions(const ProcessingOptions& options) {
+  index::IvfOptions ivf;
+  ivf.tune_k = options.drift_k;
+  ivf.tune_percentile = options.drift_percentile;
+  return ivf;
+}
+
 std::vector<float> NormalizedCopy(const store::SplitResults& s) {
   std::vector<float> v = s.embeddings;
   index::NormalizeRows(v.data(), static_cast<int64_t>(s.samples.size()), s.emb_dim);
@@ -194,12 +203,20 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   DriftReference used = DriftReference::kTrainingLeaveOneOut;
   int64_t reference_population = 0;
   std::optional<double> loo_threshold, validation_threshold;
+  ordered_json nn_parameters = nullptr;
   if (training != splits.end()) {
     std::vector<float> train_norm = NormalizedCopy(*training);
     const auto train_rows = static_cast<int64_t>(training->samples.size());
     SEXTANT_ASSIGN_OR_RETURN(
         std::unique_ptr<index::CosineIndex> index,
-        index::CosineIndex::Build(train_norm.data(), train_rows, training->emb_dim));
+        index::BuildForSearch(train_norm.data(), train_rows, training->emb_dim,
+                              options.nn_search, options.nn_auto_min_values,
+                              DriftIvfOptions(options)));
+    nn_parameters = {{"requested", NnSearchName(options.nn_search)},
+                     {"used", index->approximate() ? "approximate" : "exact"},
+                     {"auto_min_values", options.nn_auto_min_values}};
+    nn_parameters["index"] = IndexInfoJson(index->info());
+    timer.Done(index->approximate() ? "drift index (approximate)" : "drift index (exact)");
     SEXTANT_ASSIGN_OR_RETURN(
         drift::ReferenceDistribution loo,
         drift::BuildSampledReference(*index, train_norm.data(), options.drift_k,
@@ -257,6 +274,13 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
     timer.Done("drift scoring");
   }
 
+  // The similarity index of every split, stored with the results.
+  std::optional<SimilarityIndex> similarity;
+  if (options.build_similarity_index) {
+    SEXTANT_ASSIGN_OR_RETURN(similarity, BuildSimilarityIndex(splits));
+    timer.Done("similarity index");
+  }
+
   // Summaries and comparisons with training.
   std::optional<double> threshold;
   if (reference) threshold = reference->threshold;
@@ -306,6 +330,10 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
       {"dep", "(1 - mean AUM over logged epochs) / 2"},
       {"finished_at", finished_at}};
   run["parameters"]["map"] = map_parameters;
+  run["parameters"]["nn_search"] = nn_parameters;
+  run["parameters"]["similarity_index"] =
+      similarity ? IndexInfoJson(similarity->index->info()) : ordered_json(nullptr);
+  run["parameters"]["embeddings_dtype"] = options.store_float16 ? "float16" : "float32";
   ordered_json split_summaries = ordered_json::object();
   for (store::SplitResults& s : splits) {
     ordered_json summary = SummarizeSplit(s, labels, threshold);
@@ -332,7 +360,10 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   run["comparisons"] = comparisons;
   timer.Done("summaries");
 
-  SEXTANT_RETURN_IF_ERROR(store.CommitResults(splits, run.dump()));
+  store::CommitOptions commit;
+  commit.embeddings_float16 = options.store_float16;
+  if (similarity) AddSimilarityFiles(*similarity, &commit);
+  SEXTANT_RETURN_IF_ERROR(store.CommitResults(splits, run.dump(), commit));
   timer.Done("commit results");
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return report;

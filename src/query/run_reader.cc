@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <regex>
 #include <unordered_map>
 
@@ -151,24 +153,240 @@ class RunReader::Impl {
     return Array(split, name);
   }
 
-  Result<const index::CosineIndex*> Index(const SplitKey& split) const {
-    SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* emb, Array(split, "embeddings.npy"));
+  // A split's embeddings as float32 rows: the mapped file, or a converted copy
+  // when finish stored them as float16.
+  struct Matrix {
+    const float* data = nullptr;
+    int64_t rows = 0, cols = 0;
+  };
+  Result<Matrix> Embeddings(const SplitKey& split) const {
+    auto mapped = Array(split, "embeddings.npy");
+    if (mapped.ok()) return Matrix{(*mapped)->data(), (*mapped)->rows(), (*mapped)->cols()};
+    if (!mapped.status().IsInvalid()) return mapped.status();
     std::lock_guard lock(arrays_mu_);
-    auto it = indexes_.find(split);
-    if (it == indexes_.end()) {
-      std::vector<float> norm(emb->data(), emb->data() + emb->rows() * emb->cols());
-      index::NormalizeRows(norm.data(), emb->rows(), emb->cols());
-      SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<index::CosineIndex> idx,
-                               index::CosineIndex::Build(norm.data(), emb->rows(), emb->cols()));
-      it = indexes_.emplace(split, std::move(idx)).first;
+    auto it = converted_.find(split);
+    if (it == converted_.end()) {
+      SEXTANT_ASSIGN_OR_RETURN(io::FloatMatrix m,
+                               io::ReadNpyAsFloat32(results_dir / split.DirName() / "embeddings.npy"));
+      it = converted_.emplace(split, std::move(m)).first;
     }
-    return it->second.get();
+    return Matrix{it->second.data.data(), it->second.rows, it->second.cols};
+  }
+
+  // The similarity index of every processed split; global row = offset of the
+  // split + row in the split.
+  struct Similarity {
+    std::unique_ptr<index::CosineIndex> index;
+    std::vector<SplitKey> splits;
+    std::vector<int64_t> offsets, sizes;
+    bool stored = false;  // read from the results (else built in memory, exact)
+    // Per global row, for filters (loaded on the first filtered query):
+    // predicted class, and is_drifted as -1 (none), 0 or 1.
+    std::once_flag results_once;
+    Status results_status;
+    std::vector<int32_t> pred;
+    std::vector<int8_t> drifted;
+
+    int SplitIndex(const SplitKey& key) const {
+      for (size_t i = 0; i < splits.size(); ++i) {
+        if (splits[i] == key) return static_cast<int>(i);
+      }
+      return -1;
+    }
+    int SplitOfRow(int64_t global) const {
+      auto it = std::upper_bound(offsets.begin(), offsets.end(), global);
+      return static_cast<int>(it - offsets.begin()) - 1;
+    }
+  };
+
+  Result<const Similarity*> LoadSimilarity() const {
+    std::lock_guard lock(similarity_mu_);
+    if (similarity_) return similarity_.get();
+    auto sim = std::make_unique<Similarity>();
+    std::error_code ec;
+    const fs::path manifest_path = results_dir / "similarity.json";
+    if (fs::exists(manifest_path, ec)) {
+      SEXTANT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(manifest_path));
+      nlohmann::json m;
+      try {
+        m = nlohmann::json::parse(text);
+        for (const auto& part : m.at("splits")) {
+          SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Parse(part.at("split").get<std::string>()));
+          sim->splits.push_back(key);
+          sim->offsets.push_back(part.at("offset").get<int64_t>());
+          sim->sizes.push_back(part.at("rows").get<int64_t>());
+        }
+      } catch (const nlohmann::json::exception& e) {
+        return Status::IOError("'" + manifest_path.string() + "' is not a valid manifest: " + e.what());
+      }
+      SEXTANT_ASSIGN_OR_RETURN(sim->index, index::CosineIndex::Read(results_dir / "similarity.faiss"));
+      const int64_t rows = sim->offsets.empty() ? 0 : sim->offsets.back() + sim->sizes.back();
+      if (sim->index->size() != rows) {
+        return Status::IOError("similarity index of '" + info.project + "/" + info.run + "' holds " +
+                               std::to_string(sim->index->size()) + " rows; its manifest lists " +
+                               std::to_string(rows));
+      }
+      sim->stored = true;
+    } else {
+      // A run finished without the index: an exact one over the stored embeddings.
+      std::vector<Matrix> parts;
+      int64_t rows = 0, dim = 0;
+      for (const SplitInfo& s : info.splits) {
+        if (!s.processed) continue;
+        SEXTANT_ASSIGN_OR_RETURN(Matrix e, Embeddings(s.split));
+        if (e.rows > 0 && dim != 0 && e.cols != dim) {
+          return Status::FailedPrecondition("similarity: the splits' embeddings differ in width");
+        }
+        if (e.rows > 0) dim = e.cols;
+        sim->splits.push_back(s.split);
+        sim->offsets.push_back(rows);
+        sim->sizes.push_back(e.rows);
+        parts.push_back(e);
+        rows += e.rows;
+      }
+      index::IvfOptions exact;
+      exact.nlist = 1;
+      index::RowSource source = [&](int64_t first, int64_t count, float* out) {
+        for (size_t i = 0; i < parts.size() && count > 0; ++i) {
+          if (first >= sim->offsets[i] + parts[i].rows) continue;
+          const int64_t from = first - sim->offsets[i];
+          const int64_t take = std::min(count, parts[i].rows - from);
+          std::copy(parts[i].data + from * dim, parts[i].data + (from + take) * dim, out);
+          index::NormalizeRows(out, take, dim);
+          out += take * dim;
+          first += take;
+          count -= take;
+        }
+      };
+      SEXTANT_ASSIGN_OR_RETURN(sim->index,
+                               index::CosineIndex::BuildIvf(source, rows, std::max<int64_t>(dim, 1), exact));
+    }
+    similarity_ = std::move(sim);
+    return similarity_.get();
+  }
+
+  // Loads the per-row predicted class and drift flag of the similarity rows.
+  Status LoadFilterColumns(Similarity& sim) const {
+    std::call_once(sim.results_once, [&] {
+      const int64_t rows = sim.index->size();
+      sim.pred.assign(static_cast<size_t>(rows), -1);
+      sim.drifted.assign(static_cast<size_t>(rows), -1);
+      auto st = store->db().Prepare("SELECT row, pred, drifted FROM results WHERE split = ?");
+      if (!st.ok()) {
+        sim.results_status = st.status();
+        return;
+      }
+      for (size_t i = 0; i < sim.splits.size(); ++i) {
+        st->Bind(1, sim.splits[i].ToString());
+        while (true) {
+          auto more = st->Step();
+          if (!more.ok()) {
+            sim.results_status = more.status();
+            return;
+          }
+          if (!*more) break;
+          const int64_t row = st->Int(0);
+          if (row < 0 || row >= sim.sizes[i]) continue;
+          const int64_t g = sim.offsets[i] + row;
+          sim.pred[g] = static_cast<int32_t>(st->Int(1));
+          sim.drifted[g] = st->IsNull(2) ? int8_t{-1} : static_cast<int8_t>(st->Int(2) != 0);
+        }
+        st->Reset();
+      }
+    });
+    return sim.results_status;
+  }
+
+  // The nearest neighbours of one unit query among the allowed rows, as Neighbors.
+  Result<std::vector<Neighbor>> SearchSimilar(const float* unit, int32_t k,
+                                              const std::vector<SplitKey>& search_in,
+                                              const SimilarityFilter& filter,
+                                              int64_t exclude_global) const {
+    if (k < 1) return Status::Invalid("k: must be at least 1");
+    SEXTANT_ASSIGN_OR_RETURN(const Similarity* csim, LoadSimilarity());
+    auto& sim = const_cast<Similarity&>(*csim);
+    const int64_t rows = sim.index->size();
+    std::vector<char> in_split(sim.splits.size(), search_in.empty() ? 1 : 0);
+    for (const SplitKey& key : search_in) {
+      SEXTANT_RETURN_IF_ERROR(CheckProcessed(key));
+      const int i = sim.SplitIndex(key);
+      if (i < 0) {
+        return Status::FailedPrecondition("split '" + key.ToString() +
+                                          "' is not in the similarity index; run `sextant finish`");
+      }
+      in_split[i] = 1;
+    }
+    std::optional<int32_t> pred;
+    if (filter.pred_class) {
+      SEXTANT_ASSIGN_OR_RETURN(int32_t p, LabelIndex("predicted class", *filter.pred_class));
+      pred = p;
+    }
+    const bool all_splits = std::all_of(in_split.begin(), in_split.end(), [](char c) { return c; });
+    const bool filtered = !all_splits || pred || filter.is_drifted || exclude_global >= 0;
+    const int32_t kk = static_cast<int32_t>(std::min<int64_t>(k, std::max<int64_t>(rows, 1)));
+    std::vector<float> dist(static_cast<size_t>(kk));
+    std::vector<int64_t> labels(static_cast<size_t>(kk));
+    if (!filtered) {
+      SEXTANT_RETURN_IF_ERROR(sim.index->Search(unit, 1, kk, dist.data(), labels.data()));
+    } else {
+      if (pred || filter.is_drifted) SEXTANT_RETURN_IF_ERROR(LoadFilterColumns(sim));
+      std::vector<uint8_t> allowed(static_cast<size_t>(rows), 0);
+      int64_t count = 0;
+      for (size_t i = 0; i < sim.splits.size(); ++i) {
+        if (!in_split[i]) continue;
+        const int64_t begin = sim.offsets[i], end = begin + sim.sizes[i];
+        if (!pred && !filter.is_drifted) {
+          std::fill(allowed.begin() + begin, allowed.begin() + end, uint8_t{1});
+          count += end - begin;
+          continue;
+        }
+        for (int64_t g = begin; g < end; ++g) {
+          const bool ok = (!pred || sim.pred[g] == *pred) &&
+                          (!filter.is_drifted || sim.drifted[g] == (*filter.is_drifted ? 1 : 0));
+          allowed[g] = ok;
+          count += ok;
+        }
+      }
+      if (exclude_global >= 0 && allowed[exclude_global]) {
+        allowed[exclude_global] = 0;
+        --count;
+      }
+      SEXTANT_RETURN_IF_ERROR(sim.index->SearchFiltered(unit, 1, kk, index::RowFilter{allowed.data(), count},
+                                                        dist.data(), labels.data()));
+    }
+    struct Hit { float distance; int split; int64_t row; };
+    std::vector<Hit> hits;
+    for (int32_t j = 0; j < kk; ++j) {
+      if (labels[j] < 0) continue;
+      const int s = sim.SplitOfRow(labels[j]);
+      hits.push_back({dist[j], s, labels[j] - sim.offsets[s]});
+    }
+    std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      if (a.distance != b.distance) return a.distance < b.distance;
+      return a.split != b.split ? a.split < b.split : a.row < b.row;
+    });
+    SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
+                             store->db().Prepare("SELECT id FROM samples WHERE split = ? AND row = ?"));
+    std::vector<Neighbor> out;
+    for (const Hit& h : hits) {
+      st.Bind(1, sim.splits[h.split].ToString()).Bind(2, h.row);
+      SEXTANT_ASSIGN_OR_RETURN(bool found, st.Step());
+      if (!found) {
+        return Status::Internal("similarity: no sample at row " + std::to_string(h.row) +
+                                " of split '" + sim.splits[h.split].ToString() + "'");
+      }
+      out.push_back({st.Text(0), sim.splits[h.split], h.distance});
+      st.Reset();
+    }
+    return out;
   }
 
  private:
   mutable std::mutex arrays_mu_;
   mutable std::map<std::string, std::unique_ptr<io::MappedNpy>> arrays_;
-  mutable std::map<SplitKey, std::unique_ptr<index::CosineIndex>> indexes_;
+  mutable std::map<SplitKey, io::FloatMatrix> converted_;  // float16 embeddings as float32
+  mutable std::mutex similarity_mu_;
+  mutable std::unique_ptr<Similarity> similarity_;
 };
 
 namespace {
@@ -344,54 +562,46 @@ Result<int64_t> RunReader::Count(const SampleQuery& q) const {
 }
 
 Result<std::vector<Neighbor>> RunReader::Similar(const SplitKey& split, const std::string& id,
-                                                 int32_t k, const std::vector<SplitKey>& search_in) const {
+                                                 int32_t k, const std::vector<SplitKey>& search_in,
+                                                 const SimilarityFilter& filter) const {
   if (k < 1) return Status::Invalid("k: must be at least 1");
   SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(split));
-  SampleQuery q;
-  q.split = split;
-  q.ids = {id};
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> found, Samples(q));
-  if (found.empty()) {
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare(
+                                                    "SELECT row FROM samples WHERE split = ? AND id = ?"));
+  st.Bind(1, split.ToString()).Bind(2, id);
+  SEXTANT_ASSIGN_OR_RETURN(bool found, st.Step());
+  if (!found) {
     return Status::NotFound("id: no sample '" + id + "' in split '" + split.ToString() + "'");
   }
-  SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* emb, impl_->Array(split, "embeddings.npy"));
-  std::vector<float> query(emb->data() + found[0].row * emb->cols(),
-                           emb->data() + (found[0].row + 1) * emb->cols());
-  index::NormalizeRows(query.data(), 1, emb->cols());
+  const int64_t row = st.Int(0);
+  SEXTANT_ASSIGN_OR_RETURN(const Impl::Similarity* sim, impl_->LoadSimilarity());
+  const int s = sim->SplitIndex(split);
+  if (s < 0 || row >= sim->sizes[s]) {
+    return Status::FailedPrecondition("sample '" + id + "' of split '" + split.ToString() +
+                                      "' is not in the similarity index; run `sextant finish`");
+  }
+  const int64_t global = sim->offsets[s] + row;
+  std::vector<float> query(static_cast<size_t>(sim->index->dim()));
+  SEXTANT_RETURN_IF_ERROR(sim->index->Reconstruct(global, query.data()));
+  return impl_->SearchSimilar(query.data(), k, search_in, filter, global);
+}
 
-  std::vector<SplitKey> targets = search_in;
-  if (targets.empty()) {
-    for (const SplitInfo& s : impl_->info.splits) targets.push_back(s.split);
+Result<std::vector<Neighbor>> RunReader::SimilarToVector(const float* vector, int64_t dim, int32_t k,
+                                                         const std::vector<SplitKey>& search_in,
+                                                         const SimilarityFilter& filter) const {
+  if (k < 1) return Status::Invalid("k: must be at least 1");
+  if (vector == nullptr && dim > 0) return Status::Invalid("vector: null");
+  SEXTANT_ASSIGN_OR_RETURN(const Impl::Similarity* sim, impl_->LoadSimilarity());
+  if (dim != sim->index->dim()) {
+    return Status::Invalid("vector: " + std::to_string(dim) + " values; the run's embeddings have " +
+                           std::to_string(sim->index->dim()));
   }
-  struct Hit { double distance; SplitKey split; int64_t row; };
-  std::vector<Hit> hits;
-  for (const SplitKey& target : targets) {
-    SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(target));
-    SEXTANT_ASSIGN_OR_RETURN(const index::CosineIndex* idx, impl_->Index(target));
-    const int32_t kk = static_cast<int32_t>(std::min<int64_t>(k + 1, idx->size()));
-    std::vector<float> dist(kk);
-    std::vector<int64_t> labels(kk);
-    SEXTANT_RETURN_IF_ERROR(idx->Search(query.data(), 1, kk, dist.data(), labels.data()));
-    for (int32_t j = 0; j < kk; ++j) {
-      if (labels[j] < 0 || (target == split && labels[j] == found[0].row)) continue;
-      hits.push_back({dist[j], target, labels[j]});
-    }
+  std::vector<float> query(vector, vector + dim);
+  for (float v : query) {
+    if (!std::isfinite(v)) return Status::Invalid("vector: holds a value that is not finite");
   }
-  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
-    return a.distance != b.distance ? a.distance < b.distance : a.row < b.row;
-  });
-  if (hits.size() > static_cast<size_t>(k)) hits.resize(k);
-  std::vector<Neighbor> out;
-  std::map<SplitKey, std::vector<std::string>> ids_cache;
-  for (const Hit& h : hits) {
-    auto it = ids_cache.find(h.split);
-    if (it == ids_cache.end()) {
-      SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> ids, impl_->store->SampleIds(h.split));
-      it = ids_cache.emplace(h.split, std::move(ids)).first;
-    }
-    out.push_back({it->second[h.row], h.split, h.distance});
-  }
-  return out;
+  index::NormalizeRows(query.data(), 1, dim);
+  return impl_->SearchSimilar(query.data(), k, search_in, filter, -1);
 }
 
 Result<std::vector<MapPoint>> RunReader::MapPoints(const SplitKey& split) const {

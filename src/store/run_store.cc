@@ -381,7 +381,7 @@ Result<fs::path> RunStore::ResultsDir() const {
 }
 
 Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
-                               const std::string& run_summary_json) {
+                               const std::string& run_summary_json, const CommitOptions& options) {
   if (mode_ != Mode::kWrite) return Status::FailedPrecondition("run store opened read-only");
   SEXTANT_ASSIGN_OR_RETURN(std::string gen_text, GetMeta(*db_, "results_generation"));
   const int64_t gen = std::stoll(gen_text) + 1;
@@ -393,7 +393,10 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
     const fs::path d = gen_dir / s.split.DirName();
     SEXTANT_RETURN_IF_ERROR(CreateDirs(d));
     const auto n = static_cast<int64_t>(s.samples.size());
-    SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "embeddings.npy", s.embeddings.data(), n, s.emb_dim));
+    SEXTANT_RETURN_IF_ERROR(
+        options.embeddings_float16
+            ? io::WriteNpyFloat16(d / "embeddings.npy", s.embeddings.data(), n, s.emb_dim)
+            : io::WriteNpyFloat32(d / "embeddings.npy", s.embeddings.data(), n, s.emb_dim));
     SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "probs.npy", s.probs.data(), n, s.num_labels));
     if (!s.map.empty()) {
       if (s.map.size() != static_cast<size_t>(2 * n)) {
@@ -403,6 +406,10 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
       }
       SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "map.npy", s.map.data(), n, 2));
     }
+  }
+  if (!splits.empty() || !options.files.empty()) SEXTANT_RETURN_IF_ERROR(CreateDirs(gen_dir));
+  for (const CommitOptions::File& f : options.files) {
+    SEXTANT_RETURN_IF_ERROR(f.write(gen_dir / f.name));
   }
   SEXTANT_RETURN_IF_ERROR(FsyncDir(results_root));
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -83,6 +84,20 @@ struct SplitResults {
   std::string summary_json;
 };
 
+// How results are written besides the per-split arrays.
+struct CommitOptions {
+  // embeddings.npy as float16 ('<f2') instead of float32.
+  bool embeddings_float16 = false;
+  // Run-level files of the generation (e.g. the similarity index): each
+  // `write` is called with its path inside the new generation folder, before
+  // the commit point, and must write the file atomically (or fail).
+  struct File {
+    std::string name;
+    std::function<Status(const std::filesystem::path&)> write;
+  };
+  std::vector<File> files;
+};
+
 class RunStore {
  public:
   enum class Mode { kWrite, kRead };
@@ -119,7 +134,8 @@ class RunStore {
 
   // Replaces all results atomically: arrays go to a new generation folder,
   // then one transaction swaps the rows, summaries and generation number.
-  Status CommitResults(const std::vector<SplitResults>& splits, const std::string& run_summary_json);
+  Status CommitResults(const std::vector<SplitResults>& splits, const std::string& run_summary_json,
+                       const CommitOptions& options = {});
   // The folder of the committed generation's arrays; empty when never finished.
   Result<std::filesystem::path> ResultsDir() const;
   Database& db() const { return *db_; }

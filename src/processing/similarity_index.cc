@@ -1,0 +1,78 @@
+#include "processing/similarity_index.h"
+
+#include <cmath>
+
+#include "common/file_util.h"
+
+namespace sextant::processing {
+
+ordered_json IndexInfoJson(const index::IndexInfo& info) {
+  ordered_json j = {{"method", info.method}};
+  if (info.method == "ivf") {
+    j["nlist"] = info.nlist;
+    j["nprobe"] = info.nprobe;
+    j["recall_estimate"] = info.recall_estimate;
+    j["recall_k"] = info.recall_k;
+    j["recall_sample"] = info.recall_queries;
+    j["agreement_estimate"] = info.agreement_estimate;
+  }
+  j["build_seconds"] = info.build_seconds;
+  return j;
+}
+
+Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
+    const std::vector<store::SplitResults>& splits) {
+  int64_t dim = 0, rows = 0;
+  std::vector<int64_t> offsets;
+  ordered_json parts = ordered_json::array();
+  for (const store::SplitResults& s : splits) {
+    const auto n = static_cast<int64_t>(s.samples.size());
+    if (n > 0 && dim != 0 && s.emb_dim != dim) return std::optional<SimilarityIndex>();
+    if (n > 0) dim = s.emb_dim;
+    offsets.push_back(rows);
+    parts.push_back({{"split", s.split.ToString()}, {"offset", rows}, {"rows", n}});
+    rows += n;
+  }
+  if (rows == 0 || dim == 0) return std::optional<SimilarityIndex>();
+  // Unit rows of the splits, normalized block by block: no second full copy.
+  index::RowSource source = [&](int64_t first, int64_t count, float* out) {
+    for (size_t i = 0; i < splits.size() && count > 0; ++i) {
+      const auto n = static_cast<int64_t>(splits[i].samples.size());
+      if (first >= offsets[i] + n) continue;
+      const int64_t from = first - offsets[i];
+      const int64_t take = std::min(count, n - from);
+      const float* src = splits[i].embeddings.data() + from * dim;
+      std::copy(src, src + take * dim, out);
+      index::NormalizeRows(out, take, dim);
+      out += take * dim;
+      first += take;
+      count -= take;
+    }
+  };
+  // Finer cells than for drift: a single query then scans few rows (bench/).
+  index::IvfOptions ivf;
+  ivf.target_agreement = 0;  // no drift flags here: recall is what a query sees
+  if (rows >= 2000) {
+    ivf.nlist = static_cast<int64_t>(std::llround(4 * std::sqrt(static_cast<double>(rows))));
+  }
+  SimilarityIndex out;
+  SEXTANT_ASSIGN_OR_RETURN(out.index, index::CosineIndex::BuildIvf(source, rows, dim, ivf));
+  out.manifest = {{"format", 1}, {"index", "similarity.faiss"},
+                  {"metric", "cosine: inner product of unit vectors"}, {"dim", dim},
+                  {"rows", rows}, {"splits", parts}};
+  out.manifest.update(IndexInfoJson(out.index->info()));
+  return std::optional<SimilarityIndex>(std::move(out));
+}
+
+void AddSimilarityFiles(const SimilarityIndex& similarity, store::CommitOptions* commit) {
+  const index::CosineIndex* idx = similarity.index.get();
+  const std::string manifest = similarity.manifest.dump(2);
+  commit->files.push_back({"similarity.faiss", [idx](const std::filesystem::path& p) {
+                             return idx->Write(p);
+                           }});
+  commit->files.push_back({"similarity.json", [manifest](const std::filesystem::path& p) {
+                             return WriteFileAtomic(p, manifest);
+                           }});
+}
+
+}  // namespace sextant::processing

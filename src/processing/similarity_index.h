@@ -1,0 +1,37 @@
+// The similarity index finish stores with the results (docs/format.md): one
+// cosine index over the embeddings of every split, rows in split order, and a
+// manifest that maps its rows back to (split, row).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "index/cosine_index.h"
+#include "processing/summary.h"
+#include "sextant/status.h"
+#include "store/run_store.h"
+
+namespace sextant::processing {
+
+// What an index is, for the parameters stored with the results.
+ordered_json IndexInfoJson(const index::IndexInfo& info);
+
+struct SimilarityIndex {
+  std::unique_ptr<index::CosineIndex> index;
+  ordered_json manifest;  // similarity.json
+};
+
+// Builds the index over `splits` (their float32 embeddings, normalized block by
+// block: memory is the index plus a bounded working set). Exact (one cell)
+// below 2,000 rows, else IVF with about 4 sqrt(rows) cells, finer than drift's,
+// so that a single query scans few rows. None when no split has embeddings or
+// their widths differ.
+Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
+    const std::vector<store::SplitResults>& splits);
+
+// Adds similarity.faiss and similarity.json to the files of a commit. `index`
+// must outlive the commit.
+void AddSimilarityFiles(const SimilarityIndex& index, store::CommitOptions* commit);
+
+}  // namespace sextant::processing
