@@ -111,6 +111,10 @@ Result<std::unique_ptr<RunStore>> RunStore::Open(const fs::path& run_dir, Mode m
   if (!exists && mode == Mode::kRead) {
     return Status::NotFound("no run at '" + run_dir.string() + "'");
   }
+  if (!exists && !task) {
+    // Checked before anything is created: an empty database would be a run that never opens.
+    return Status::Invalid("task_type: a new run needs a task type");
+  }
   if (mode == Mode::kWrite) {
     SEXTANT_RETURN_IF_ERROR(CreateDirs(run_dir));
     const fs::path lock_path = run_dir / "LOCK";
@@ -125,7 +129,6 @@ Result<std::unique_ptr<RunStore>> RunStore::Open(const fs::path& run_dir, Mode m
   SEXTANT_ASSIGN_OR_RETURN(store->db_, Database::Open(db_path, /*create=*/mode == Mode::kWrite));
   Database& db = *store->db_;
   if (!exists) {
-    if (!task) return Status::Invalid("task_type: a new run needs a task type");
     SEXTANT_RETURN_IF_ERROR(db.Transaction([&]() -> Status {
       SEXTANT_RETURN_IF_ERROR(db.Exec(kSchema));
       SEXTANT_RETURN_IF_ERROR(PutMeta(db, "format_version", std::to_string(kFormatVersion)));
