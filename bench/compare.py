@@ -142,6 +142,8 @@ def worker_main(argv):
         out = {"lib": "blas"}
     else:
         out = {"faiss": worker_faiss, "sklearn": worker_sklearn, "hnswlib": worker_hnswlib}[a.lib](a)
+    import resource
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     out["blas"] = blas_info()
     out["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE")
     out["OPENBLAS_L2_SIZE"] = os.environ.get("OPENBLAS_L2_SIZE")
@@ -196,6 +198,20 @@ def load_cpp(results, name):
     return json.loads(p.read_text()) if p.exists() else None
 
 
+def load_best(results, name, keys):
+    """The runs NAME_1.json, NAME_2.json, ... (or NAME.json) merged: the least of each timing in `keys`."""
+    runs = [json.loads(p.read_text()) for p in sorted(pathlib.Path(results).glob(f"{name}_[0-9]*.json"))]
+    if not runs:
+        one = load_cpp(results, name)
+        return one
+    best = dict(runs[0])
+    for key in keys:
+        best[key] = min(r[key] for r in runs)
+    best["repeats"] = len(runs)
+    best["all_runs"] = [{key: r[key] for key in keys} for r in runs]
+    return best
+
+
 def fmt(x, spec=".2f"):
     return "-" if x is None else format(x, spec)
 
@@ -219,7 +235,13 @@ def report(plan_path):
 
     # A. Exact path: Sextant's exact scoring vs the raw Faiss flat search it performs.
     a = plan["exact"]
-    ex_set, ex_unset = load_cpp(res, "exact_asset"), load_cpp(res, "exact_unset")
+    cpp_keys = ["faiss_flat_search_s", "sextant_exact_scoring_s"]
+    ex_set = load_best(res, "exact_asset", cpp_keys)
+    ex_unset = load_best(res, "exact_unset", cpp_keys)
+    if ex_set:
+        ex_set["ratio"] = ex_set["sextant_exact_scoring_s"] / ex_set["faiss_flat_search_s"]
+    if ex_unset:
+        ex_unset["ratio"] = ex_unset["sextant_exact_scoring_s"] / ex_unset["faiss_flat_search_s"]
     summary["exact"] = {"cpp_as_set": ex_set, "cpp_unset": ex_unset}
     scn = f"A exact Q={a['nq']:,} N={a['n']:,}"
     for tag, ex, unset in (("as set", ex_set, False), ("unset", ex_unset, True)):
@@ -229,9 +251,11 @@ def report(plan_path):
             mem=None)
         add(scn, f"Sextant exact drift scoring [{tag}]", ex["sextant_exact_scoring_s"],
             ex["sextant_exact_scoring_s"] / ex["faiss_flat_search_s"], mem=ex["env"]["peak_rss_mib"],
-            note="ratio vs C++ Faiss, same process (target <= 1.2)")
-        py = run_worker(["faiss", "--train", f(a["train"]), "--queries", f(a["queries"]), "--nq", a["nq"],
-                         "--threads", T], unset_blas_env=unset)
+            note=f"ratio vs C++ Faiss, same process, best of {ex.get('repeats', 1)} alternated "
+                 f"(target <= 1.2)")
+        py = load_best(res, "exact_py_" + ("unset" if unset else "asset"), ["search_s"]) or \
+            run_worker(["faiss", "--train", f(a["train"]), "--queries", f(a["queries"]), "--nq", a["nq"],
+                        "--threads", T], unset_blas_env=unset)
         summary["exact"][f"py_faiss_{tag}"] = py
         add(scn, f"python3-faiss IndexFlatIP search [{tag}]", py["search_s"],
             ex["sextant_exact_scoring_s"] / py["search_s"], mem=py["peak_rss_mib"], note="ratio = Sextant / this")
@@ -254,10 +278,12 @@ def report(plan_path):
                                    "default")
         summary["default"]["exact_gt"] = gt_info
         # Faiss flat, measured in this run on a query sample and scaled (the search is linear in Q).
-        fl = run_worker(["faiss", "--train", f(b["train"]), "--queries", f(b["queries"]), "--nq", b["faiss_nq"],
-                         "--threads", T])
-        fl_unset = run_worker(["faiss", "--train", f(b["train"]), "--queries", f(b["queries"]),
-                               "--nq", b["faiss_nq"], "--threads", T], unset_blas_env=True)
+        fl = load_cpp(res, "default_py_asset") or \
+            run_worker(["faiss", "--train", f(b["train"]), "--queries", f(b["queries"]), "--nq", b["faiss_nq"],
+                        "--threads", T])
+        fl_unset = load_cpp(res, "default_py_unset") or \
+            run_worker(["faiss", "--train", f(b["train"]), "--queries", f(b["queries"]),
+                        "--nq", b["faiss_nq"], "--threads", T], unset_blas_env=True)
         summary["default"]["py_faiss"] = {"as_set": fl, "unset": fl_unset}
         scale = b["nq"] / b["faiss_nq"]
         flat_q = fl["search_s"] * scale

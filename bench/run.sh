@@ -66,11 +66,23 @@ log "load: $uptime_before"
 log "data: $data"
 $py "$here/gen_data.py" "$data" "${specs[@]}"
 
+# The anchors run right next to what they anchor, twice, alternating (the best of each is
+# kept): on a shared machine the load changes from minute to minute.
+py_faiss() {  # py_faiss OUT NQ [env prefix...]
+  local out=$1 nq=$2
+  shift 2
+  "$@" $py "$here/compare.py" worker faiss --train "$data/$train.npy" --queries "$data/$prod.npy" \
+    --nq $nq --threads $threads > "$out"
+}
 log "A: exact drift scoring vs the raw Faiss flat search (OPENBLAS_* as set, then unset)"
-"$bin/drift_bench" exact --train "$data/$train.npy" --queries "$data/$prod.npy" --nq $nq_exact \
-  --threads $threads > "$results/exact_asset.json"
-"${unset_blas[@]}" "$bin/drift_bench" exact --train "$data/$train.npy" --queries "$data/$prod.npy" \
-  --nq $nq_exact --threads $threads > "$results/exact_unset.json"
+for rep in 1 2; do
+  "$bin/drift_bench" exact --train "$data/$train.npy" --queries "$data/$prod.npy" --nq $nq_exact \
+    --threads $threads > "$results/exact_asset_$rep.json"
+  py_faiss "$results/exact_py_asset_$rep.json" $nq_exact
+  "${unset_blas[@]}" "$bin/drift_bench" exact --train "$data/$train.npy" --queries "$data/$prod.npy" \
+    --nq $nq_exact --threads $threads > "$results/exact_unset_$rep.json"
+  py_faiss "$results/exact_py_unset_$rep.json" $nq_exact "${unset_blas[@]}"
+done
 
 log "B: the default path, Q=$q against N=$n"
 ref_arg=()
@@ -78,6 +90,8 @@ if [[ $ref_rows -gt 0 ]]; then ref_arg=(--reference-rows $ref_rows); fi
 "$bin/drift_bench" drift --train "$data/$train.npy" --queries "$data/$prod.npy" --method auto \
   "${ref_arg[@]}" --threads $threads --out "$results/drift_default" --labels-for $gt_nq \
   > "$results/drift_default.json"
+py_faiss "$results/default_py_asset.json" $faiss_nq
+py_faiss "$results/default_py_unset.json" $faiss_nq "${unset_blas[@]}"
 
 log "C: the default path, Q=$big_q against N=$big"
 "$bin/drift_bench" drift --train "$data/$train_big.npy" --queries "$data/$prod.npy" --nq $big_q \

@@ -58,7 +58,7 @@ struct IvfOptions {
   // approximate. Recall alone is not enough: a few rows with far-off k-th
   // neighbours move the upper percentiles, where the drift threshold lies.
   int32_t nprobe = 0;
-  double target_recall = 0.97;
+  double target_recall = 0.98;
   double target_agreement = 0.995;
   double tune_percentile = 0.95;
   int32_t min_nprobe = 1;
@@ -90,9 +90,11 @@ struct IndexInfo {
 using RowSource = std::function<void(int64_t first, int64_t count, float* out)>;
 
 // Rows a filtered search may return: allowed[row] != 0, `count` of them.
+// `rows`, when given, lists them ascending (saves a pass over `allowed`).
 struct RowFilter {
   const uint8_t* allowed = nullptr;  // size() bytes
   int64_t count = 0;
+  const int64_t* rows = nullptr;     // count rows, or null
 };
 
 class CosineIndex {

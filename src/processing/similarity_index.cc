@@ -49,11 +49,12 @@ Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
       count -= take;
     }
   };
-  // Finer cells than for drift: a single query then scans few rows (bench/).
+  // Finer cells than for drift: a query's cost is nlist + nprobe * rows / nlist
+  // inner products, least near sqrt(nprobe * rows) (bench/).
   index::IvfOptions ivf;
   ivf.target_agreement = 0;  // no drift flags here: recall is what a query sees
   if (rows >= 2000) {
-    ivf.nlist = static_cast<int64_t>(std::llround(4 * std::sqrt(static_cast<double>(rows))));
+    ivf.nlist = static_cast<int64_t>(std::llround(2 * std::sqrt(static_cast<double>(rows))));
   }
   SimilarityIndex out;
   SEXTANT_ASSIGN_OR_RETURN(out.index, index::CosineIndex::BuildIvf(source, rows, dim, ivf));

@@ -24,7 +24,7 @@ struct SimilarityIndex {
 
 // Builds the index over `splits` (their float32 embeddings, normalized block by
 // block: memory is the index plus a bounded working set). Exact (one cell)
-// below 2,000 rows, else IVF with about 4 sqrt(rows) cells, finer than drift's,
+// below 2,000 rows, else IVF with about 2 sqrt(rows) cells, finer than drift's,
 // so that a single query scans few rows. None when no split has embeddings or
 // their widths differ.
 Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(

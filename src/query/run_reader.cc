@@ -173,6 +173,13 @@ class RunReader::Impl {
     return Matrix{it->second.data.data(), it->second.rows, it->second.cols};
   }
 
+  // Rows a similarity filter allows (AllowedRows).
+  struct Allowed {
+    std::vector<uint8_t> bitmap;
+    std::vector<int64_t> rows;  // ascending, when at most 1/8 of all rows
+    int64_t count = 0;
+  };
+
   // The similarity index of every processed split; global row = offset of the
   // split + row in the split.
   struct Similarity {
@@ -186,6 +193,9 @@ class RunReader::Impl {
     Status results_status;
     std::vector<int32_t> pred;
     std::vector<int8_t> drifted;
+    // The last filters' allowed rows (AllowedRows).
+    std::mutex filters_mu;
+    std::vector<std::pair<std::string, std::shared_ptr<const Allowed>>> filters;
 
     int SplitIndex(const SplitKey& key) const {
       for (size_t i = 0; i < splits.size(); ++i) {
@@ -265,6 +275,51 @@ class RunReader::Impl {
     return similarity_.get();
   }
 
+  // The rows a filter allows, as a bitmap over the index's rows (and their list
+  // when few); the last few filters' are kept, so repeated queries with the
+  // same filter do not rebuild them.
+  std::shared_ptr<const Allowed> AllowedRows(Similarity& sim, const std::vector<char>& in_split,
+                                             std::optional<int32_t> pred,
+                                             std::optional<bool> drifted) const {
+    std::string key(in_split.begin(), in_split.end());
+    key += "|" + (pred ? std::to_string(*pred) : std::string("-")) + "|" +
+           (drifted ? (*drifted ? "1" : "0") : "-");
+    {
+      std::lock_guard lock(sim.filters_mu);
+      for (const auto& [k, v] : sim.filters) {
+        if (k == key) return v;
+      }
+    }
+    auto a = std::make_shared<Allowed>();
+    const int64_t rows = sim.index->size();
+    a->bitmap.assign(static_cast<size_t>(rows), 0);
+    for (size_t i = 0; i < sim.splits.size(); ++i) {
+      if (!in_split[i]) continue;
+      const int64_t begin = sim.offsets[i], end = begin + sim.sizes[i];
+      if (!pred && !drifted) {
+        std::fill(a->bitmap.begin() + begin, a->bitmap.begin() + end, uint8_t{1});
+        a->count += end - begin;
+        continue;
+      }
+      const int8_t want = drifted ? (*drifted ? 1 : 0) : 0;
+      for (int64_t g = begin; g < end; ++g) {
+        const bool ok = (!pred || sim.pred[g] == *pred) && (!drifted || sim.drifted[g] == want);
+        a->bitmap[g] = ok;
+        a->count += ok;
+      }
+    }
+    if (a->count <= rows / 8) {
+      a->rows.reserve(static_cast<size_t>(a->count));
+      for (int64_t g = 0; g < rows; ++g) {
+        if (a->bitmap[g]) a->rows.push_back(g);
+      }
+    }
+    std::lock_guard lock(sim.filters_mu);
+    sim.filters.emplace_back(key, a);
+    if (sim.filters.size() > 8) sim.filters.erase(sim.filters.begin());
+    return a;
+  }
+
   // Loads the per-row predicted class and drift flag of the similarity rows.
   Status LoadFilterColumns(Similarity& sim) const {
     std::call_once(sim.results_once, [&] {
@@ -322,42 +377,26 @@ class RunReader::Impl {
       pred = p;
     }
     const bool all_splits = std::all_of(in_split.begin(), in_split.end(), [](char c) { return c; });
-    const bool filtered = !all_splits || pred || filter.is_drifted || exclude_global >= 0;
-    const int32_t kk = static_cast<int32_t>(std::min<int64_t>(k, std::max<int64_t>(rows, 1)));
+    // One more when the query's own row may come back: it is dropped below.
+    const int32_t kk = static_cast<int32_t>(
+        std::min<int64_t>(k + (exclude_global >= 0 ? 1 : 0), std::max<int64_t>(rows, 1)));
     std::vector<float> dist(static_cast<size_t>(kk));
     std::vector<int64_t> labels(static_cast<size_t>(kk));
-    if (!filtered) {
+    if (all_splits && !pred && !filter.is_drifted) {
       SEXTANT_RETURN_IF_ERROR(sim.index->Search(unit, 1, kk, dist.data(), labels.data()));
     } else {
       if (pred || filter.is_drifted) SEXTANT_RETURN_IF_ERROR(LoadFilterColumns(sim));
-      std::vector<uint8_t> allowed(static_cast<size_t>(rows), 0);
-      int64_t count = 0;
-      for (size_t i = 0; i < sim.splits.size(); ++i) {
-        if (!in_split[i]) continue;
-        const int64_t begin = sim.offsets[i], end = begin + sim.sizes[i];
-        if (!pred && !filter.is_drifted) {
-          std::fill(allowed.begin() + begin, allowed.begin() + end, uint8_t{1});
-          count += end - begin;
-          continue;
-        }
-        for (int64_t g = begin; g < end; ++g) {
-          const bool ok = (!pred || sim.pred[g] == *pred) &&
-                          (!filter.is_drifted || sim.drifted[g] == (*filter.is_drifted ? 1 : 0));
-          allowed[g] = ok;
-          count += ok;
-        }
-      }
-      if (exclude_global >= 0 && allowed[exclude_global]) {
-        allowed[exclude_global] = 0;
-        --count;
-      }
-      SEXTANT_RETURN_IF_ERROR(sim.index->SearchFiltered(unit, 1, kk, index::RowFilter{allowed.data(), count},
-                                                        dist.data(), labels.data()));
+      std::shared_ptr<const Allowed> allowed = AllowedRows(sim, in_split, pred, filter.is_drifted);
+      SEXTANT_RETURN_IF_ERROR(sim.index->SearchFiltered(
+          unit, 1, kk,
+          index::RowFilter{allowed->bitmap.data(), allowed->count,
+                           allowed->rows.empty() ? nullptr : allowed->rows.data()},
+          dist.data(), labels.data()));
     }
     struct Hit { float distance; int split; int64_t row; };
     std::vector<Hit> hits;
     for (int32_t j = 0; j < kk; ++j) {
-      if (labels[j] < 0) continue;
+      if (labels[j] < 0 || labels[j] == exclude_global) continue;
       const int s = sim.SplitOfRow(labels[j]);
       hits.push_back({dist[j], s, labels[j] - sim.offsets[s]});
     }
@@ -365,6 +404,7 @@ class RunReader::Impl {
       if (a.distance != b.distance) return a.distance < b.distance;
       return a.split != b.split ? a.split < b.split : a.row < b.row;
     });
+    if (hits.size() > static_cast<size_t>(k)) hits.resize(static_cast<size_t>(k));
     SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
                              store->db().Prepare("SELECT id FROM samples WHERE split = ? AND row = ?"));
     std::vector<Neighbor> out;
