@@ -45,7 +45,7 @@ def latest_results(run_dir):
 def load_run(run_dir):
     """(split names, embeddings, map coordinates, split index per row) of every split."""
     names, emb, xy, which = [], [], [], []
-    for d in sorted(latest_results(run_dir).iterdir()):
+    for d in sorted(p for p in latest_results(run_dir).iterdir() if p.is_dir()):
         if not (d / "map.npy").exists():
             sys.exit(f"{d}: no map.npy (was the run finished with the map off?)")
         names.append(d.name)

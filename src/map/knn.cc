@@ -1,6 +1,7 @@
 #include "map/knn.h"
 
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
 #include <faiss/impl/FaissException.h>
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <numeric>
 #include <string>
 #include <vector>
+
+#include "map/random.h"
 
 namespace sextant::map {
 
@@ -23,6 +26,70 @@ Result<std::unique_ptr<L2Index>> L2Index::Build(const float* data, int64_t rows,
   }
   out->rows_ = rows;
   out->dim_ = dim;
+  return out;
+}
+
+Result<std::unique_ptr<L2Index>> L2Index::BuildIvf(const float* data, int64_t rows, int64_t dim,
+                                                   const IvfL2Options& o) {
+  if (dim <= 0) return Status::Invalid("map: vector width must be positive");
+  if (o.k <= 0) return Status::Invalid("map: k must be at least 1");
+  int64_t nlist = o.nlist > 0 ? o.nlist
+                              : static_cast<int64_t>(4.0 * std::sqrt(static_cast<double>(rows)));
+  // Faiss' k-means wants >= 39 training points per centroid to be useful.
+  nlist = std::clamp<int64_t>(nlist, 1, std::max<int64_t>(1, rows / 39));
+  std::unique_ptr<L2Index> out(new L2Index());
+  out->rows_ = rows;
+  out->dim_ = dim;
+  out->nlist_ = nlist;
+  Random rng(o.seed);
+  try {
+    auto ivf = std::make_unique<faiss::IndexIVFFlat>(new faiss::IndexFlatL2(dim), dim, nlist,
+                                                     faiss::METRIC_L2);
+    ivf->own_fields = true;
+    ivf->cp.seed = static_cast<int>(rng.Next() & 0x7FFFFFFF);
+    ivf->train(rows, data);
+    ivf->add(rows, data);
+
+    // Tune nprobe on a seeded sample of the rows against an exact search.
+    const int64_t nq = std::min(rows, o.tune_queries);
+    const int32_t k = static_cast<int32_t>(std::min<int64_t>(o.k, rows));
+    std::vector<float> queries(static_cast<size_t>(nq * dim));
+    for (int64_t q = 0; q < nq; ++q) {
+      const int64_t row = static_cast<int64_t>(rng.Below(static_cast<uint32_t>(rows)));
+      std::copy_n(data + row * dim, dim, queries.begin() + q * dim);
+    }
+    std::vector<float> d_exact(static_cast<size_t>(nq * k)), d_ivf(d_exact.size());
+    std::vector<faiss::Index::idx_t> l_exact(d_exact.size()), l_ivf(d_exact.size());
+    {
+      faiss::IndexFlatL2 flat(dim);
+      flat.add(rows, data);
+      flat.search(nq, queries.data(), k, d_exact.data(), l_exact.data());
+    }
+    out->nprobe_ = static_cast<int32_t>(nlist);
+    out->recall_estimate_ = 1.0;
+    for (int64_t probe = 4; probe < nlist; probe = probe < 8 ? probe + 2 : probe * 3 / 2) {
+      ivf->nprobe = static_cast<size_t>(probe);
+      ivf->search(nq, queries.data(), k, d_ivf.data(), l_ivf.data());
+      int64_t found = 0;
+      for (int64_t q = 0; q < nq; ++q) {
+        const auto* e = l_exact.data() + q * k;
+        for (int32_t j = 0; j < k; ++j) {
+          const auto* a = l_ivf.data() + q * k;
+          if (e[j] >= 0 && std::find(a, a + k, e[j]) != a + k) ++found;
+        }
+      }
+      const double recall = nq * k > 0 ? static_cast<double>(found) / static_cast<double>(nq * k) : 1;
+      if (recall >= o.target_recall) {
+        out->nprobe_ = static_cast<int32_t>(probe);
+        out->recall_estimate_ = recall;
+        break;
+      }
+    }
+    ivf->nprobe = static_cast<size_t>(out->nprobe_);
+    out->index_ = std::move(ivf);
+  } catch (const faiss::FaissException& e) {
+    return Status::Internal(std::string("faiss: ") + e.what());
+  }
   return out;
 }
 

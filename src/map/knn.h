@@ -1,5 +1,5 @@
-// Exact Euclidean k-nearest-neighbour search for the map: the map's one
-// adapter to Faiss (Faiss exceptions are caught here and become Status).
+// Euclidean k-nearest-neighbour search for the map, exact or approximate: the
+// map's one adapter to Faiss (Faiss exceptions are caught here and become Status).
 #pragma once
 
 #include <cstdint>
@@ -7,29 +7,52 @@
 
 #include "sextant/status.h"
 
-namespace faiss { struct IndexFlatL2; }
+namespace faiss { struct Index; }
 
 namespace sextant::map {
+
+// An approximate index: Faiss IndexIVFFlat (L2) with `nlist` cells (0: 4 sqrt(rows)),
+// k-means trained on a seeded sample; nprobe is the smallest of 4, 6, 8, 12, ...
+// whose recall@k on `tune_queries` of the index's own rows, against an exact
+// search, reaches `target_recall`.
+struct IvfL2Options {
+  int64_t nlist = 0;
+  int32_t k = 15;
+  double target_recall = 0.95;
+  int64_t tune_queries = 500;
+  uint64_t seed = 1;
+};
 
 class L2Index {
  public:
   // Copies `data` (rows x dim, row-major) into a flat (exact) L2 index.
   static Result<std::unique_ptr<L2Index>> Build(const float* data, int64_t rows, int64_t dim);
+  // Copies `data` into an IVF index (see IvfL2Options) and tunes its nprobe.
+  static Result<std::unique_ptr<L2Index>> BuildIvf(const float* data, int64_t rows, int64_t dim,
+                                                   const IvfL2Options& options);
   ~L2Index();
 
   int64_t size() const { return rows_; }
+  bool approximate() const { return nlist_ > 0; }
+  int64_t nlist() const { return nlist_; }
+  int32_t nprobe() const { return nprobe_; }
+  // recall@k measured when the nprobe was tuned; 1 for an exact index.
+  double recall_estimate() const { return recall_estimate_; }
 
   // The k nearest rows of each query, nearest first, ties by row.
   // distances[q*k + j] is the Euclidean (not squared) distance; labels[q*k + j]
-  // the row, or -1 (distance +inf) when the index holds fewer than k rows.
-  // Deterministic for given inputs and thread count.
+  // the row, or -1 (distance +inf) when the index holds fewer than k rows
+  // (or an approximate search found fewer). Deterministic for given inputs and
+  // thread count.
   Status Search(const float* queries, int64_t num_queries, int32_t k, float* distances,
                 int64_t* labels) const;
 
  private:
   L2Index() = default;
-  std::unique_ptr<faiss::IndexFlatL2> index_;
-  int64_t rows_ = 0, dim_ = 0;
+  std::unique_ptr<faiss::Index> index_;
+  int64_t rows_ = 0, dim_ = 0, nlist_ = 0;
+  int32_t nprobe_ = 0;
+  double recall_estimate_ = 1.0;
 };
 
 }  // namespace sextant::map

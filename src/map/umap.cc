@@ -304,12 +304,28 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
   pca.Transform(rows, layout.data(), n_layout, reduced.data());
   info.seconds_pca = Lap(&t);
 
-  // 2. The kNN graph, exact, in PCA space (Euclidean distance between unit
-  // rows, i.e. cosine distance, up to the dropped components).
+  // 2. The kNN graph in PCA space (Euclidean distance between unit rows, i.e.
+  // cosine distance, up to the dropped components). UMAP itself only needs an
+  // approximate graph (umap-learn uses NN-descent); the IVF's recall is measured.
   const auto k = static_cast<int32_t>(std::min<int64_t>(o.n_neighbors, n_layout));
   info.n_neighbors = k;
-  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<L2Index> index,
-                           L2Index::Build(reduced.data(), n_layout, p));
+  const bool approximate =
+      o.knn == NnSearch::kApproximate ||
+      (o.knn == NnSearch::kAuto && n_layout >= o.knn_auto_min_points);
+  std::unique_ptr<L2Index> index;
+  if (approximate) {
+    IvfL2Options ivf;
+    ivf.k = k;
+    ivf.target_recall = o.knn_target_recall;
+    ivf.seed = seeds.Next();
+    SEXTANT_ASSIGN_OR_RETURN(index, L2Index::BuildIvf(reduced.data(), n_layout, p, ivf));
+  } else {
+    SEXTANT_ASSIGN_OR_RETURN(index, L2Index::Build(reduced.data(), n_layout, p));
+  }
+  info.knn_approximate = index->approximate();
+  info.knn_nlist = index->nlist();
+  info.knn_nprobe = index->nprobe();
+  info.knn_recall_estimate = index->recall_estimate();
   std::vector<float> knn_dist(static_cast<size_t>(n_layout * k));
   std::vector<int64_t> knn_label(static_cast<size_t>(n_layout * k));
   SEXTANT_RETURN_IF_ERROR(index->Search(reduced.data(), n_layout, k, knn_dist.data(), knn_label.data()));

@@ -1,7 +1,7 @@
 // The 2-D map: PCA to at most 100 dimensions, then UMAP to two (McInnes,
 // Healy, Melville 2018, "UMAP: Uniform Manifold Approximation and Projection
-// for Dimension Reduction", arXiv:1802.03426), written on an exact Faiss
-// neighbour graph. docs/algorithms.md describes each step and its figures.
+// for Dimension Reduction", arXiv:1802.03426), written on a Faiss neighbour
+// graph (exact, or IVF with a measured recall for large maps). docs/algorithms.md describes each step and its figures.
 //
 // Deterministic: the same rows, options and seed give bitwise the same map
 // on the same machine and thread count (the layout's SGD runs on one thread
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "map/pca.h"
+#include "sextant/processing_options.h"
 #include "sextant/status.h"
 
 namespace sextant::map {
@@ -36,6 +37,12 @@ struct MapOptions {
   // n_neighbors nearest layout points. 0 means no limit.
   int64_t max_points = 100000;
   uint64_t seed = 42;
+  // The kNN graph: exact (Faiss flat), approximate (Faiss IVF, nprobe tuned to
+  // knn_target_recall, see map/knn.h), or auto: approximate above
+  // knn_auto_min_points layout points, where the exact graph's quadratic cost dominates.
+  NnSearch knn = NnSearch::kAuto;
+  int64_t knn_auto_min_points = 20000;
+  double knn_target_recall = 0.95;
   // Called with (epochs done, epochs total) during the layout; may be empty.
   std::function<void(int64_t, int64_t)> progress;
 };
@@ -52,6 +59,10 @@ struct MapInfo {
   int32_t epochs = 0;
   double a = 0, b = 0;         // the fitted output kernel 1 / (1 + a d^(2b))
   int64_t edges = 0;           // directed edges of the symmetrised fuzzy graph
+  bool knn_approximate = false;
+  int64_t knn_nlist = 0;        // 0 when exact
+  int32_t knn_nprobe = 0;
+  double knn_recall_estimate = 1.0;  // recall@n_neighbors measured on a sample; 1 when exact
   double seconds_pca = 0, seconds_knn = 0, seconds_graph = 0, seconds_layout = 0,
          seconds_place = 0, seconds = 0;
   double cpu_seconds = 0;      // CPU time of the whole process meanwhile (all threads)

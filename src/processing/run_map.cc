@@ -30,6 +30,7 @@ Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
   mo.min_dist = options.map_min_dist;
   mo.max_points = options.map_max_points;
   mo.seed = options.map_seed;
+  mo.knn = options.nn_search;
   if (options.progress) {
     mo.progress = [&options](int64_t done, int64_t total) {
       options.progress("2-D map", done, total, options.progress_user);
@@ -71,7 +72,10 @@ Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
       {"placement", "points beyond max_points: membership-weighted mean of their n_neighbors "
                     "nearest layout points"},
       {"edges", i.edges},
-      {"knn", "exact (Faiss IndexFlatL2)"},
+      {"knn", i.knn_approximate ? "approximate (Faiss IndexIVFFlat, L2)" : "exact (Faiss IndexFlatL2)"},
+      {"knn_nlist", i.knn_nlist},
+      {"knn_nprobe", i.knn_nprobe},
+      {"knn_recall_estimate", i.knn_recall_estimate},
       {"seconds", i.seconds},
       {"cpu_seconds", i.cpu_seconds},
       {"stage_seconds",

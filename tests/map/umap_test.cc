@@ -175,6 +175,27 @@ TEST(Umap2D, PointsBeyondMaxPointsArePlacedAmongTheirNeighbours) {
   EXPECT_GT(KnnAccuracy(r.coords, b.label), 0.95);
 }
 
+TEST(Umap2D, ApproximateNeighbourGraphKeepsClustersAndStatesItsRecall) {
+  const Blobs b = MakeBlobs(6, 400, 48, 0.3f, 9);
+  MapOptions o;
+  o.knn = NnSearch::kApproximate;
+  RowBlocks rows(b.d);
+  rows.Add(b.x.data(), b.n);
+  ASSERT_OK_AND_ASSIGN(MapResult r, ComputeMap(rows, o));
+  EXPECT_TRUE(r.info.knn_approximate);
+  EXPECT_GT(r.info.knn_nlist, 1);
+  EXPECT_GE(r.info.knn_recall_estimate, o.knn_target_recall);
+  ASSERT_TRUE(AllFinite(r.coords));
+  EXPECT_GT(KnnAccuracy(r.coords, b.label), 0.95);
+  ASSERT_OK_AND_ASSIGN(MapResult again, ComputeMap(rows, o));
+  EXPECT_EQ(again.coords, r.coords);
+  // auto stays exact below knn_auto_min_points.
+  o.knn = NnSearch::kAuto;
+  ASSERT_OK_AND_ASSIGN(MapResult small, ComputeMap(rows, o));
+  EXPECT_FALSE(small.info.knn_approximate);
+  EXPECT_EQ(small.info.knn_recall_estimate, 1.0);
+}
+
 TEST(Umap2D, FewPointsAreHandled) {
   for (int64_t n : {0, 1, 2, 3, 14, 15, 16}) {
     const Blobs b = MakeBlobs(1, static_cast<int>(n), 8, 1.0f, 5);
