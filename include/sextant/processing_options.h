@@ -32,7 +32,8 @@ inline const char* DriftReferenceName(DriftReference r) {
   return "auto";
 }
 
-// How nearest neighbours are searched for drift (docs/algorithms.md).
+// How nearest neighbours are searched for drift and for the map's neighbour
+// graph (docs/algorithms.md; the map's auto switches at 20,000 layout points).
 enum class NnSearch {
   // Approximate when the training embeddings hold at least nn_auto_min_values
   // values (samples x width), exact below.

@@ -92,8 +92,9 @@ void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
   cmd->add_option("--map-seed", a->map_seed,
                   "Seed of the map (default " + std::to_string(a->map_seed) + ")");
   cmd->add_option("--nn-search", a->nn_search,
-                  "Nearest-neighbour search for drift: auto (approximate from 50,000 samples of "
-                  "width 768), exact or approximate (default auto)");
+                  "Nearest-neighbour search for drift and the map's neighbour graph: auto "
+                  "(drift: approximate from 50,000 samples of width 768; map: from 20,000 "
+                  "points), exact or approximate (default auto)");
   cmd->add_flag("--float16", a->float16, "Store the result embeddings as float16");
 }
 
