@@ -72,6 +72,11 @@ struct ProcessingOptions {
   int64_t drift_reference_sample_size = 100000;
   // Seed of that sample.
   uint64_t drift_seed = 0;
+  // When the validation reference is used, also compute the training
+  // leave-one-out threshold and store it next to it (parameters.drift_thresholds)
+  // for comparison. Off by default: it is a search of the training sample
+  // against the training index, the largest drift cost after the index.
+  bool drift_compare_references = false;
   // Significance level of the dataset-level drift verdict (p-value < alpha
   // means drift); per predicted class alpha / number of classes (Bonferroni).
   double drift_alpha = 0.01;

@@ -70,6 +70,7 @@ struct FinishArgs {
   uint64_t map_seed = ProcessingOptions{}.map_seed;
   std::string nn_search = "auto";
   bool float16 = false;
+  bool compare_references = false;
 };
 
 void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
@@ -96,6 +97,9 @@ void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
                   "(drift: approximate from 50,000 samples of width 768; map: from 20,000 "
                   "points), exact or approximate (default auto)");
   cmd->add_flag("--float16", a->float16, "Store the result embeddings as float16");
+  cmd->add_flag("--compare-references", a->compare_references,
+                "With the validation reference, also compute the training leave-one-out threshold "
+                "and store it next to it");
 }
 
 Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
@@ -111,6 +115,7 @@ Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
   o.map_max_points = a.map_max_points;
   o.map_seed = a.map_seed;
   o.store_float16 = a.float16;
+  o.drift_compare_references = a.compare_references;
   o.progress = TerminalProgress;
   bool known_search = false;
   for (NnSearch s : {NnSearch::kAuto, NnSearch::kExact, NnSearch::kApproximate}) {

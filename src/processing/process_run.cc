@@ -217,14 +217,28 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
                      {"auto_min_values", options.nn_auto_min_values}};
     nn_parameters["index"] = IndexInfoJson(index->info());
     timer.Done(index->approximate() ? "drift index (approximate)" : "drift index (exact)");
-    SEXTANT_ASSIGN_OR_RETURN(
-        drift::ReferenceDistribution loo,
-        drift::BuildSampledReference(*index, train_norm.data(), options.drift_k,
-                                     options.drift_percentile,
-                                     options.drift_reference_sample_size, options.drift_seed,
-                                     options.progress, options.progress_user));
-    loo_threshold = loo.threshold;
-    timer.Done("drift reference (training, leave-one-out)");
+    // Which reference drives the flags is known before any search: the
+    // leave-one-out pass over the training sample runs only when it is needed.
+    const bool has_validation = validation != splits.end() && !validation->samples.empty();
+    const bool take_validation =
+        has_validation && (options.drift_reference == DriftReference::kValidation ||
+                           (options.drift_reference == DriftReference::kAuto &&
+                            static_cast<int64_t>(validation->samples.size()) >=
+                                MinAutoValidation(options.drift_percentile)));
+    if (options.drift_reference == DriftReference::kValidation && !has_validation) {
+      return Status::FailedPrecondition("drift_reference: 'validation' needs a non-empty validation split");
+    }
+    std::optional<drift::ReferenceDistribution> loo;
+    if (!take_validation || options.drift_compare_references) {
+      SEXTANT_ASSIGN_OR_RETURN(
+          loo, drift::BuildSampledReference(*index, train_norm.data(), options.drift_k,
+                                            options.drift_percentile,
+                                            options.drift_reference_sample_size,
+                                            options.drift_seed, options.progress,
+                                            options.progress_user));
+      loo_threshold = loo->threshold;
+      timer.Done("drift reference (training, leave-one-out)");
+    }
     std::vector<std::vector<float>> distances(splits.size());
     for (size_t i = 0; i < splits.size(); ++i) {
       store::SplitResults& s = splits[i];
@@ -250,16 +264,8 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
         validation_threshold = held_out->threshold;
       }
     }
-    const bool take_validation =
-        held_out && (options.drift_reference == DriftReference::kValidation ||
-                     (options.drift_reference == DriftReference::kAuto &&
-                      static_cast<int64_t>(validation->samples.size()) >=
-                          MinAutoValidation(options.drift_percentile)));
-    if (options.drift_reference == DriftReference::kValidation && !held_out) {
-      return Status::FailedPrecondition("drift_reference: 'validation' needs a non-empty validation split");
-    }
     used = take_validation ? DriftReference::kValidation : DriftReference::kTrainingLeaveOneOut;
-    reference = take_validation ? std::move(*held_out) : std::move(loo);
+    reference = take_validation ? std::move(*held_out) : std::move(*loo);
     reference_population =
         take_validation ? static_cast<int64_t>(validation->samples.size()) : train_rows;
     for (size_t i = 0; i < splits.size(); ++i) {

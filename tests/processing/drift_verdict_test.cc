@@ -110,8 +110,12 @@ class DriftVerdict : public ::testing::Test {
       ASSERT_OK(LogSplit(c, Key(Split::kInference, "shifted"), Gaussian(rng, 300, -4.0f), "x"));
       ASSERT_OK(c.Flush());
     }
-    ASSERT_OK(Finish(dir, {}));
+    ProcessingOptions both;
+    both.drift_compare_references = true;
+    ASSERT_OK(Finish(dir, both));
     auto_ = new json(Summary(dir));
+    ASSERT_OK(Finish(dir, {}));
+    auto_only_ = new json(Summary(dir));
     ProcessingOptions loo;
     loo.drift_reference = DriftReference::kTrainingLeaveOneOut;
     ASSERT_OK(Finish(dir, loo));
@@ -119,6 +123,7 @@ class DriftVerdict : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     delete auto_;
+    delete auto_only_;
     delete loo_;
   }
   void SetUp() override {
@@ -126,10 +131,12 @@ class DriftVerdict : public ::testing::Test {
     ASSERT_NE(loo_, nullptr);
   }
 
-  static json* auto_;
+  static json* auto_;       // auto reference, with the leave-one-out threshold for comparison
+  static json* auto_only_;  // the defaults: validation reference alone
   static json* loo_;
 };
 json* DriftVerdict::auto_ = nullptr;
+json* DriftVerdict::auto_only_ = nullptr;
 json* DriftVerdict::loo_ = nullptr;
 
 TEST_F(DriftVerdict, AutoTakesTheValidationReferenceAndRecordsBoth) {
@@ -150,6 +157,12 @@ TEST_F(DriftVerdict, AutoTakesTheValidationReferenceAndRecordsBoth) {
             p["drift_threshold"].get<double>());
   EXPECT_EQ(p["drift_verdict"]["alpha"], 0.01);
   EXPECT_EQ((*loo_)["parameters"]["drift_thresholds"], p["drift_thresholds"]);
+  // By default the leave-one-out pass is skipped when it does not drive the flags;
+  // the flags are the same.
+  const json& only = (*auto_only_)["parameters"];
+  EXPECT_TRUE(only["drift_thresholds"]["training_loo"].is_null());
+  EXPECT_EQ(only["drift_thresholds"]["validation"], p["drift_thresholds"]["validation"]);
+  EXPECT_EQ((*auto_only_)["splits"], s["splits"]);
 
   // The validation split is the reference: its fraction is nominal by construction.
   const json& val = s["splits"]["validation"]["drift_verdict"];
