@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "drift/knn_drift.h"
 #include "index/cosine_index.h"
 #include "io/npy.h"
@@ -39,51 +40,14 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::ordered_json;
 using namespace sextant;
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-// CPU seconds (user + system) of the process so far: with wall time, shows how
-// much of the machine a stage used (the machine may be shared).
-double CpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::cerr << "drift_bench: " << what << "\n";
-  std::exit(1);
-}
-
-template <typename T>
-T Check(Result<T> r, const char* what) {
-  if (!r.ok()) Die(std::string(what) + ": " + r.status().ToString());
-  return std::move(r).value();
-}
-
-void Check(const Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
-
-// The OpenBLAS kernel in use (Faiss' BLAS is OpenBLAS through libblas.so.3).
-std::string BlasCore() {
-  using Fn = char* (*)();
-  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  return fn ? std::string(fn()) : std::string("unknown (not OpenBLAS?)");
-}
+using namespace sextant::bench;
 
 ordered_json Environment() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
   const char* core = std::getenv("OPENBLAS_CORETYPE");
   const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
-  return {{"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
+  return {{"peak_rss_mib", PeakRssMib()},
           {"omp_threads", index::SearchThreads()},
           {"openblas_core", BlasCore()},
           {"OPENBLAS_CORETYPE", core ? ordered_json(core) : ordered_json(nullptr)},
@@ -284,6 +248,7 @@ int Drift(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ProgramName() = "drift_bench";
   if (argc < 2) {
     std::cerr << "usage: drift_bench exact|drift --train T.npy --queries Q.npy [options]\n";
     return 2;

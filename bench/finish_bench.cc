@@ -17,34 +17,20 @@
 #include <random>
 #include <string>
 
+#include "bench_util.h"
 #include "io/npy.h"
 #include "sextant/client.h"
 
 namespace {
 
 using namespace sextant;
-using Clock = std::chrono::steady_clock;
+using namespace sextant::bench;
 
-[[noreturn]] void Die(const std::string& what) {
-  std::cerr << "finish_bench: " << what << "\n";
-  std::exit(1);
-}
-void Check(const Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
-std::string Arg(int argc, char** argv, const std::string& key, const std::string& fallback = "") {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + key) return argv[i + 1];
-  }
-  return fallback;
-}
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  ProgramName() = "finish_bench";
   const std::filesystem::path root = Arg(argc, argv, "root");
   if (root.empty()) Die("--root is required");
   const int64_t limit = std::stoll(Arg(argc, argv, "rows", "0"));
@@ -103,15 +89,10 @@ int main(int argc, char** argv) {
   if (!report.ok()) Die(report.status().ToString());
   const double finish_s = Seconds(start);
 
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  using CoreFn = char* (*)();
-  auto core = reinterpret_cast<CoreFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
   nlohmann::ordered_json out = {{"command", "finish"}, {"training", sizes[0]},
                                 {"inference", sizes[1]}, {"dim", dim}, {"log_s", log_s},
                                 {"finish_s", finish_s}, {"stages", report->stage_seconds}};
-  out["env"] = {{"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
-                {"openblas_core", core ? core() : "unknown"}};
+  out["env"] = {{"peak_rss_mib", PeakRssMib()}, {"openblas_core", BlasCore()}};
   std::cout << out.dump() << std::endl;
   client.reset();
   std::filesystem::remove_all(root);

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "index/cosine_index.h"
 #include "io/npy.h"
 #include "processing/similarity_index.h"
@@ -32,31 +33,9 @@
 namespace {
 
 using namespace sextant;
-using Clock = std::chrono::steady_clock;
+using namespace sextant::bench;
 using nlohmann::ordered_json;
 
-[[noreturn]] void Die(const std::string& what) {
-  std::cerr << "similarity_bench: " << what << "\n";
-  std::exit(1);
-}
-template <typename T>
-T Check(Result<T> r, const char* what) {
-  if (!r.ok()) Die(std::string(what) + ": " + r.status().ToString());
-  return std::move(r).value();
-}
-void Check(const Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-std::string Arg(int argc, char** argv, const std::string& key, const std::string& fallback = "") {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + key) return argv[i + 1];
-  }
-  return fallback;
-}
 
 // One split as finish would commit it: predictions from a fixed random linear
 // model; production samples drifted at random (8%).
@@ -113,6 +92,7 @@ struct Latency {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ProgramName() = "similarity_bench";
   const std::filesystem::path root = Arg(argc, argv, "root");
   if (root.empty()) Die("--root is required");
   const int64_t count = std::stoll(Arg(argc, argv, "count", "1000"));
@@ -260,10 +240,6 @@ int main(int argc, char** argv) {
     all.push_back(lat);
   }
 
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  using CoreFn = char* (*)();
-  auto core = reinterpret_cast<CoreFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
   ordered_json out = {{"command", "similarity"}, {"rows", rows}, {"dim", dim}, {"k", k},
                       {"setup_s", setup_s}, {"load_s", load_s}};
   out["index"] = {{"method", info.method}, {"nlist", info.nlist}, {"nprobe", info.nprobe},
@@ -272,9 +248,8 @@ int main(int argc, char** argv) {
                   {"tune_s", info.tune_seconds}};
   out["queries"] = ordered_json::array();
   for (Latency& l : all) out["queries"].push_back(l.Json());
-  out["env"] = {{"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
-                {"omp_threads", index::SearchThreads()},
-                {"openblas_core", core ? core() : "unknown"}};
+  out["env"] = {{"peak_rss_mib", PeakRssMib()}, {"omp_threads", index::SearchThreads()},
+                {"openblas_core", BlasCore()}};
   std::cout << out.dump() << std::endl;
   std::filesystem::remove_all(root);
   return 0;
