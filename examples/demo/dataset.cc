@@ -9,6 +9,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/random.h"
 #include "io/table.h"
 
 namespace sextant::demo {
@@ -16,24 +17,20 @@ namespace {
 
 // ----------------------------------------------------------- synthetic data
 
-class Rng {  // SplitMix64, identical on every platform
+// The platform-independent generator, with the draws the generator needs.
+// Below is a plain modulo (not Random::Below): the generated data stay as they were.
+class Rng {
  public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  size_t Below(size_t n) { return static_cast<size_t>(Next() % n); }
-  double Unit() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  explicit Rng(uint64_t seed) : random_(seed) {}
+  size_t Below(size_t n) { return static_cast<size_t>(random_.Next() % n); }
+  double Unit() { return random_.Uniform(); }
   template <typename T, size_t N>
   const T& Pick(const std::array<T, N>& items) {
     return items[Below(N)];
   }
 
  private:
-  uint64_t state_;
+  Random random_;
 };
 
 constexpr std::array<std::string_view, 14> kPositive = {

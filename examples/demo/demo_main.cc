@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/random.h"
 #include "dataset.h"
 #include "ngram_mlp.h"
 #include "sextant/client.h"
@@ -125,15 +126,9 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// SplitMix64-driven Fisher-Yates, so the order is the same on every platform.
-void Shuffle(std::vector<size_t>* order, uint64_t* state) {
-  for (size_t i = order->size(); i > 1; --i) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    std::swap((*order)[i - 1], (*order)[z % i]);
-  }
+// Fisher-Yates on the platform-independent generator: the same order everywhere.
+void Shuffle(std::vector<size_t>* order, Random* rng) {
+  for (size_t i = order->size(); i > 1; --i) std::swap((*order)[i - 1], (*order)[rng->Next() % i]);
 }
 
 Status CheckBinaryLabels(const std::vector<LabeledText>& rows, const std::string& what) {
@@ -283,14 +278,14 @@ Status RunDemo(const Args& args) {
 
     std::vector<size_t> order(train.rows.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    uint64_t shuffle_state = kShuffleSeed;
+    Random shuffle_rng(kShuffleSeed);
     std::vector<const std::vector<uint32_t>*> batch;
     std::vector<int32_t> labels;
     for (int epoch = 0; epoch < args.epochs; ++epoch) {
       SEXTANT_RETURN_IF_ERROR(client->SetSplit(Split::kTraining));
       SEXTANT_RETURN_IF_ERROR(client->SetEpoch(epoch));
       const auto start = std::chrono::steady_clock::now();
-      Shuffle(&order, &shuffle_state);
+      Shuffle(&order, &shuffle_rng);
       double loss_sum = 0;
       for (size_t begin = 0; begin < order.size(); begin += kTrainBatch) {
         const size_t end = std::min(order.size(), begin + kTrainBatch);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <utility>
 
+#include "common/random.h"
+
 namespace sextant::demo {
 namespace {
 
@@ -20,26 +22,10 @@ constexpr float kAdamEpsilon = 1e-8f;
 // make the in-domain neighbours noisier too.
 constexpr float kTableInit = 0.1f;
 
-// SplitMix64: tiny, fast and identical on every platform (the distributions of
-// <random> are implementation-defined).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [-scale, scale).
-  float Symmetric(float scale) {
-    const double unit = static_cast<double>(Next() >> 11) * 0x1.0p-53;  // [0, 1)
-    return static_cast<float>((2.0 * unit - 1.0) * scale);
-  }
-
- private:
-  uint64_t state_;
-};
+// Uniform in [-scale, scale), from the platform-independent generator.
+float Symmetric(Random& rng, float scale) {
+  return static_cast<float>((2.0 * rng.Uniform() - 1.0) * scale);
+}
 
 constexpr size_t kPrefetchAhead = 4;
 
@@ -118,17 +104,17 @@ NgramMlp::NgramMlp(ModelConfig config) : config_(config) {
   const size_t c = static_cast<size_t>(config_.classes);
   const size_t rows = config_.buckets;
 
-  SplitMix64 rng(config_.seed);
+  Random rng(config_.seed);
   table_.resize(rows * d);
-  for (float& w : table_) w = rng.Symmetric(kTableInit);
+  for (float& w : table_) w = Symmetric(rng, kTableInit);
   // Glorot-uniform dense layers, zero biases.
   const float w1_scale = std::sqrt(6.0f / static_cast<float>(d + h));
   w1_.resize(h * d);
-  for (float& w : w1_) w = rng.Symmetric(w1_scale);
+  for (float& w : w1_) w = Symmetric(rng, w1_scale);
   b1_.assign(h, 0.0f);
   const float w2_scale = std::sqrt(6.0f / static_cast<float>(h + c));
   w2_.resize(c * h);
-  for (float& w : w2_) w = rng.Symmetric(w2_scale);
+  for (float& w : w2_) w = Symmetric(rng, w2_scale);
   b2_.assign(c, 0.0f);
 
   table_m_.assign(table_.size(), 0.0f);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "map/random.h"
+#include "common/random.h"
 
 namespace sextant::map {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "map/knn.h"
-#include "map/random.h"
+#include "common/random.h"
 
 namespace sextant::map {
 namespace {

@@ -1,10 +1,11 @@
-// A small seeded PRNG for the map: the same seed gives the same stream on
-// every platform (the standard library's distributions do not promise that).
+// A small seeded PRNG (the map, the demo's data and model): the same seed gives
+// the same stream on every platform (the standard library's distributions do
+// not promise that).
 #pragma once
 
 #include <cstdint>
 
-namespace sextant::map {
+namespace sextant {
 
 // SplitMix64 (Steele, Lea, Flood 2014): 64-bit state, passes BigCrush, and a
 // seed of 0 is as good as any other.
@@ -32,4 +33,4 @@ class Random {
   uint64_t state_;
 };
 
-}  // namespace sextant::map
+}  // namespace sextant
