@@ -73,7 +73,8 @@ def init(task_type: str = "text_classification", project_name: Optional[str] = N
     ``root`` defaults to ``$SEXTANT_HOME``, else ``~/.sextant``. Attaching to an
     existing run is how an inference job adds production data to its training
     run. A run open in this process is closed (flushed) first. Raises
-    FailedPreconditionError when another process writes to the run.
+    FailedPreconditionError when another process writes to the run. Other
+    keyword arguments of ``dataquality.init`` (``is_public``, ...) are ignored.
     """
     global _current, _last
     if task_type not in TASK_TYPES and task_type != "tc":
@@ -198,7 +199,8 @@ def finish(wait: bool = True, **options: Any) -> dict[str, Any]:
     Keyword arguments set processing options (``drift_k``, ``drift_percentile``,
     ``compute_map``, ...). Returns what was done (splits, samples, seconds).
     A failed finish keeps the run open: fix the cause (e.g. log the missing
-    outputs) and call it again.
+    outputs) and call it again. ``wait`` is accepted for ``dataquality``
+    scripts; Sextant always processes before returning.
     """
     global _current
     client = _client()
