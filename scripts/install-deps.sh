@@ -8,6 +8,7 @@ packages=(
   libfaiss-dev libopenblas-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-pytest
+  pybind11-dev python3-pybind11 python3-pandas python3-torch
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-faiss python3-sklearn python3-hnswlib)

@@ -39,6 +39,9 @@ struct SampleRow {
   // was finished without the map.
   std::optional<double> x, y;
   std::vector<float> probs;  // filled when SampleQuery::include_probs
+  // The sample's embedding (the run's width, float32; converted when finish
+  // stored float16), filled when SampleQuery::include_embeddings.
+  std::vector<float> embedding;
 };
 
 struct SampleQuery {
@@ -58,6 +61,7 @@ struct SampleQuery {
   int64_t offset = 0;
   int64_t limit = -1;  // -1: all
   bool include_probs = false;
+  bool include_embeddings = false;
 };
 
 struct Neighbor {

@@ -553,6 +553,10 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
     SEXTANT_ASSIGN_OR_RETURN(probs, impl_->Array(q.split, "probs.npy"));
   }
   SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* map_xy, impl_->OptionalArray(q.split, "map.npy"));
+  Impl::Matrix embeddings;
+  if (q.include_embeddings) {
+    SEXTANT_ASSIGN_OR_RETURN(embeddings, impl_->Embeddings(q.split));
+  }
   const auto& labels = impl_->info.labels;
   std::vector<SampleRow> rows;
   while (true) {
@@ -585,6 +589,10 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
     if (probs) {
       const float* p = probs->data() + r.row * probs->cols();
       r.probs.assign(p, p + probs->cols());
+    }
+    if (embeddings.data != nullptr && r.row < embeddings.rows) {
+      const float* e = embeddings.data + r.row * embeddings.cols;
+      r.embedding.assign(e, e + embeddings.cols);
     }
     rows.push_back(std::move(r));
   }

@@ -353,6 +353,21 @@ TEST_F(RunReaderTest, IncludeProbsGivesTheLastEpochsSoftmax) {
   }
 }
 
+TEST_F(RunReaderTest, IncludeEmbeddingsGivesTheLastEpochsEmbedding) {
+  SampleQuery q = On(kTraining);
+  q.include_embeddings = true;
+  q.sort_by = "confidence";  // rows out of logging order still get their own embedding
+  ASSERT_OK_AND_ASSIGN(auto rows, Query(q));
+  ASSERT_FALSE(rows.empty());
+  const std::vector<float>& emb = logged_->emb.at(kTraining);
+  for (const SampleRow& r : rows) {
+    ASSERT_EQ(r.embedding.size(), static_cast<size_t>(kDim)) << r.id;
+    for (int64_t c = 0; c < kDim; ++c) EXPECT_EQ(r.embedding[c], emb[r.row * kDim + c]) << r.id;
+  }
+  ASSERT_OK_AND_ASSIGN(auto plain, Query(On(kTraining)));
+  EXPECT_TRUE(plain.front().embedding.empty());
+}
+
 // Cosine distances from sample (split, row) to every other logged sample, sorted.
 std::vector<Neighbor> BruteNeighbors(const Logged& logged, const SplitKey& split, int64_t row,
                                      const std::vector<SplitKey>& search_in) {

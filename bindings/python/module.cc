@@ -1,0 +1,13 @@
+// sextant._core: registers the engine's types and calls. No logic lives here;
+// the friendly API is the pure-Python package `sextant` (python/sextant).
+#include <pybind11/pybind11.h>
+
+#include "register.h"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "Sextant's C++ engine (private: use the `sextant` package)";
+  sextant::python::RegisterStatus(m);
+  sextant::python::RegisterTypes(m);
+  sextant::python::RegisterClient(m);
+  sextant::python::RegisterResults(m);
+}

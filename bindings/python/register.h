@@ -1,0 +1,32 @@
+// The registration functions of sextant._core, one per public header.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "sextant/status.h"
+#include "sextant/types.h"
+
+namespace sextant::python {
+
+void RegisterStatus(pybind11::module_& m);   // exceptions (status.h)
+void RegisterTypes(pybind11::module_& m);    // ProcessingOptions (processing_options.h)
+void RegisterClient(pybind11::module_& m);   // Client (client.h)
+void RegisterResults(pybind11::module_& m);  // RunReader, ListRuns (results.h)
+
+// Raises the Python exception of the status' code with its message; returns
+// when the status is OK. Call with the GIL held.
+void ThrowIfError(const Status& status);
+
+// "training", "validation", "test" or "inference" (with its name) as a SplitKey;
+// InvalidArgumentError naming `split` / `inference_name` otherwise.
+SplitKey SplitKeyOrThrow(const std::string& split, const std::string& inference_name);
+
+template <typename T>
+T ValueOrThrow(Result<T>&& result) {
+  if (!result.ok()) ThrowIfError(result.status());
+  return std::move(result).value();
+}
+
+}  // namespace sextant::python

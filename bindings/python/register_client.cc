@@ -1,0 +1,240 @@
+// client.h: the logging client. Inputs are converted (ids and texts to
+// std::string, arrays to C-contiguous float32) with the GIL held; every engine
+// call runs with the GIL released, so other Python threads (a data loader, a
+// second logging thread) keep running.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "register.h"
+#include "sextant/client.h"
+
+namespace py = pybind11;
+
+namespace sextant::python {
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+// Owns the engine's Client until close(). Calls in flight keep it alive (each
+// holds a shared_ptr), so close() from one thread while another logs is safe.
+class ClientHandle {
+ public:
+  explicit ClientHandle(std::unique_ptr<Client> client) : client_(std::move(client)) {}
+  ~ClientHandle() {
+    py::gil_scoped_release release;
+    std::shared_ptr<Client> last;
+    {
+      std::lock_guard lock(mu_);
+      last.swap(client_);
+    }
+  }
+
+  std::shared_ptr<Client> Get() const {
+    std::lock_guard lock(mu_);
+    if (!client_) {
+      ThrowIfError(Status::FailedPrecondition("the client is closed; call sextant.init() first"));
+    }
+    return client_;
+  }
+
+  // Flushes and releases the run's write lock; later calls raise.
+  void Close() {
+    std::shared_ptr<Client> last;
+    {
+      std::lock_guard lock(mu_);
+      last.swap(client_);
+    }
+    py::gil_scoped_release release;
+    last.reset();
+  }
+
+  bool closed() const {
+    std::lock_guard lock(mu_);
+    return client_ == nullptr;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<Client> client_;
+};
+
+MatrixView ViewOf(const std::optional<FloatArray>& a, const char* field) {
+  if (!a) return {};
+  if (a->ndim() != 2) {
+    ThrowIfError(Status::Invalid(std::string(field) + ": expected a 2-D array (samples x values), got " +
+                                 std::to_string(a->ndim()) + " dimension(s)"));
+  }
+  return {a->data(), a->shape(0), a->shape(1)};
+}
+
+std::optional<SplitKey> OptionalSplit(const std::optional<std::string>& split,
+                                      const std::string& inference_name) {
+  if (!split) return std::nullopt;
+  return SplitKeyOrThrow(*split, inference_name);
+}
+
+OutputsBatch MakeOutputs(std::vector<std::string> ids, const FloatArray& embs,
+                         const std::optional<FloatArray>& logits,
+                         const std::optional<FloatArray>& probs) {
+  OutputsBatch batch;
+  batch.ids = std::move(ids);
+  batch.embeddings = ViewOf(embs, "embs");
+  batch.logits = ViewOf(logits, "logits");
+  batch.probabilities = ViewOf(probs, "probs");
+  return batch;
+}
+
+}  // namespace
+
+void RegisterClient(py::module_& m) {
+  py::class_<ClientHandle, std::shared_ptr<ClientHandle>>(
+      m, "Client", "The engine's logging client (client.h); thread-safe")
+      .def_static(
+          "init",
+          [](const std::string& root, const std::string& project, const std::string& run,
+             const std::string& task) {
+            TaskType task_type = ValueOrThrow(ParseTaskType(task));
+            Result<std::unique_ptr<Client>> client = [&] {
+              py::gil_scoped_release release;
+              return Client::Init({root, project, run, task_type});
+            }();
+            return std::make_shared<ClientHandle>(ValueOrThrow(std::move(client)));
+          },
+          py::arg("root"), py::arg("project"), py::arg("run"), py::arg("task"))
+      .def("set_labels_for_run",
+           [](const ClientHandle& h, const std::vector<std::string>& labels) {
+             auto client = h.Get();
+             Status st;
+             {
+               py::gil_scoped_release release;
+               st = client->SetLabelsForRun(labels);
+             }
+             ThrowIfError(st);
+           }, py::arg("labels"))
+      .def_property_readonly("labels", [](const ClientHandle& h) { return h.Get()->labels(); })
+      .def_property_readonly("run_dir", [](const ClientHandle& h) { return h.Get()->run_dir(); })
+      .def_property_readonly("closed", &ClientHandle::closed)
+      .def("set_split",
+           [](const ClientHandle& h, const std::string& split, const std::string& inference_name) {
+             auto client = h.Get();
+             Split s = ValueOrThrow(ParseSplit(split));
+             Status st;
+             {
+               py::gil_scoped_release release;
+               st = client->SetSplit(s, inference_name);
+             }
+             ThrowIfError(st);
+           }, py::arg("split"), py::arg("inference_name") = "")
+      .def("set_epoch",
+           [](const ClientHandle& h, int32_t epoch) {
+             auto client = h.Get();
+             Status st;
+             {
+               py::gil_scoped_release release;
+               st = client->SetEpoch(epoch);
+             }
+             ThrowIfError(st);
+           }, py::arg("epoch"))
+      .def("log_data_samples",
+           [](const ClientHandle& h, std::vector<std::string> ids, std::vector<std::string> texts,
+              std::optional<std::vector<std::string>> labels,
+              std::optional<std::vector<int32_t>> label_indices,
+              std::vector<std::pair<std::string, std::vector<std::string>>> meta,
+              const std::optional<std::string>& split, const std::string& inference_name,
+              bool skip_if_identical) {
+             auto client = h.Get();
+             DataBatch batch;
+             batch.ids = std::move(ids);
+             batch.texts = std::move(texts);
+             if (labels) batch.labels = std::move(*labels);
+             if (label_indices) batch.label_indices = std::move(*label_indices);
+             for (auto& [name, values] : meta) batch.meta.push_back({name, std::move(values)});
+             std::optional<SplitKey> key = OptionalSplit(split, inference_name);
+             Status st;
+             {
+               py::gil_scoped_release release;
+               st = client->LogDataSamples(batch, key,
+                                           skip_if_identical ? ExistingSamples::kSkipIfIdentical
+                                                             : ExistingSamples::kReject);
+             }
+             ThrowIfError(st);
+           },
+           py::arg("ids"), py::arg("texts"), py::arg("labels") = py::none(),
+           py::arg("label_indices") = py::none(),
+           py::arg("meta") = std::vector<std::pair<std::string, std::vector<std::string>>>{},
+           py::arg("split") = py::none(), py::arg("inference_name") = "",
+           py::arg("skip_if_identical") = false)
+      .def("log_model_outputs",
+           [](const ClientHandle& h, std::vector<std::string> ids, const FloatArray& embs,
+              const std::optional<FloatArray>& logits, const std::optional<FloatArray>& probs,
+              const std::optional<std::string>& split, const std::string& inference_name,
+              std::optional<int32_t> epoch) {
+             auto client = h.Get();
+             OutputsBatch batch = MakeOutputs(std::move(ids), embs, logits, probs);
+             std::optional<SplitKey> key = OptionalSplit(split, inference_name);
+             Status st;
+             {
+               py::gil_scoped_release release;
+               st = client->LogModelOutputs(batch, key, epoch);
+             }
+             ThrowIfError(st);
+           },
+           py::arg("ids"), py::arg("embs"), py::arg("logits") = py::none(),
+           py::arg("probs") = py::none(), py::arg("split") = py::none(),
+           py::arg("inference_name") = "", py::arg("epoch") = py::none())
+      .def("check_model_outputs",
+           [](const ClientHandle& h, std::vector<std::string> ids, const FloatArray& embs,
+              const std::optional<FloatArray>& logits, const std::optional<FloatArray>& probs,
+              const std::optional<std::string>& split, const std::string& inference_name,
+              std::optional<int32_t> epoch) {
+             auto client = h.Get();
+             OutputsBatch batch = MakeOutputs(std::move(ids), embs, logits, probs);
+             std::optional<SplitKey> key = OptionalSplit(split, inference_name);
+             Status st;
+             {
+               py::gil_scoped_release release;
+               st = client->CheckModelOutputs(batch, key, epoch);
+             }
+             ThrowIfError(st);
+           },
+           py::arg("ids"), py::arg("embs"), py::arg("logits") = py::none(),
+           py::arg("probs") = py::none(), py::arg("split") = py::none(),
+           py::arg("inference_name") = "", py::arg("epoch") = py::none())
+      .def("flush",
+           [](const ClientHandle& h) {
+             auto client = h.Get();
+             Status st;
+             {
+               py::gil_scoped_release release;
+               st = client->Flush();
+             }
+             ThrowIfError(st);
+           })
+      .def("finish",
+           [](const ClientHandle& h, const ProcessingOptions& options) {
+             auto client = h.Get();
+             Result<FinishReport> report = [&] {
+               py::gil_scoped_release release;
+               return client->Finish(options);
+             }();
+             FinishReport r = ValueOrThrow(std::move(report));
+             py::dict out;
+             out["splits"] = r.splits;
+             out["samples"] = r.samples;
+             out["seconds"] = r.seconds;
+             out["stage_seconds"] = r.stage_seconds;
+             return out;
+           }, py::arg("options") = ProcessingOptions{})
+      .def("close", &ClientHandle::Close);
+
+  m.def("resolve_root", [](const std::filesystem::path& root) { return ResolveRoot(root); },
+        py::arg("root") = std::filesystem::path());
+}
+
+}  // namespace sextant::python

@@ -1,0 +1,183 @@
+// results.h: the query layer. Samples come back as columns (name -> list or
+// array), the shape a pandas DataFrame is built from.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include "register.h"
+#include "sextant/results.h"
+
+namespace py = pybind11;
+
+namespace sextant::python {
+namespace {
+
+template <typename T>
+py::object OptionalList(const std::vector<SampleRow>& rows, std::optional<T> SampleRow::*field) {
+  py::list out(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& v = rows[i].*field;
+    out[i] = v ? py::cast(*v) : py::none();
+  }
+  return out;
+}
+
+template <typename T, typename F>
+py::array_t<T> Column(const std::vector<SampleRow>& rows, F get) {
+  py::array_t<T> out(static_cast<py::ssize_t>(rows.size()));
+  T* p = out.mutable_data();
+  for (size_t i = 0; i < rows.size(); ++i) p[i] = get(rows[i]);
+  return out;
+}
+
+py::array_t<float> Matrix(const std::vector<SampleRow>& rows, std::vector<float> SampleRow::*field) {
+  const size_t cols = rows.empty() ? 0 : (rows[0].*field).size();
+  py::array_t<float> out({static_cast<py::ssize_t>(rows.size()), static_cast<py::ssize_t>(cols)});
+  float* p = out.mutable_data();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& v = rows[i].*field;
+    std::copy(v.begin(), v.end(), p + i * cols);
+  }
+  return out;
+}
+
+py::dict Columns(const std::vector<SampleRow>& rows, const SampleQuery& q) {
+  py::dict d;
+  py::list ids(rows.size()), texts(rows.size()), meta(rows.size()), preds(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ids[i] = rows[i].id;
+    texts[i] = rows[i].text;
+    meta[i] = rows[i].meta_json;
+    preds[i] = rows[i].pred;
+  }
+  d["id"] = ids;
+  d["split"] = q.split.ToString();
+  d["row"] = Column<int64_t>(rows, [](const SampleRow& r) { return r.row; });
+  d["text"] = texts;
+  d["meta"] = meta;
+  d["gold"] = OptionalList(rows, &SampleRow::gold);
+  d["pred"] = preds;
+  d["confidence"] = Column<double>(rows, [](const SampleRow& r) { return r.confidence; });
+  d["margin"] = Column<double>(rows, [](const SampleRow& r) { return r.margin; });
+  d["certainty_ratio"] = Column<double>(rows, [](const SampleRow& r) { return r.certainty_ratio; });
+  d["entropy"] = Column<double>(rows, [](const SampleRow& r) { return r.entropy; });
+  d["is_on_the_boundary"] = Column<bool>(rows, [](const SampleRow& r) { return r.is_on_the_boundary; });
+  d["epoch"] = Column<int32_t>(rows, [](const SampleRow& r) { return r.epoch; });
+  d["is_correct"] = OptionalList(rows, &SampleRow::is_correct);
+  d["aum"] = OptionalList(rows, &SampleRow::aum);
+  d["dep"] = OptionalList(rows, &SampleRow::dep);
+  d["drift_distance"] = OptionalList(rows, &SampleRow::drift_distance);
+  d["drift_score"] = OptionalList(rows, &SampleRow::drift_score);
+  d["is_drifted"] = OptionalList(rows, &SampleRow::is_drifted);
+  d["x"] = OptionalList(rows, &SampleRow::x);
+  d["y"] = OptionalList(rows, &SampleRow::y);
+  if (q.include_probs) d["probs"] = Matrix(rows, &SampleRow::probs);
+  if (q.include_embeddings) d["embedding"] = Matrix(rows, &SampleRow::embedding);
+  return d;
+}
+
+py::dict InfoDict(const RunInfo& r) {
+  py::list splits;
+  for (const SplitInfo& s : r.splits) {
+    py::dict d;
+    d["split"] = s.split.ToString();
+    d["samples"] = s.samples;
+    d["epochs_logged"] = s.epochs_logged;
+    d["embedding_dim"] = s.embedding_dim;
+    d["processed"] = s.processed;
+    splits.append(d);
+  }
+  py::dict d;
+  d["project"] = r.project;
+  d["run"] = r.run;
+  d["task"] = r.task;
+  d["labels"] = r.labels;
+  d["splits"] = splits;
+  d["finished"] = r.finished;
+  d["size_bytes"] = r.size_bytes;
+  return d;
+}
+
+}  // namespace
+
+void RegisterResults(py::module_& m) {
+  py::class_<SampleQuery>(m, "SampleQuery", "A filtered, sorted selection of one split (results.h)")
+      .def(py::init([](const std::string& split, const std::string& inference_name) {
+             SampleQuery q;
+             q.split = SplitKeyOrThrow(split, inference_name);
+             return q;
+           }),
+           py::arg("split"), py::arg("inference_name") = "")
+      .def_readwrite("is_drifted", &SampleQuery::is_drifted)
+      .def_readwrite("is_on_the_boundary", &SampleQuery::is_on_the_boundary)
+      .def_readwrite("is_correct", &SampleQuery::is_correct)
+      .def_readwrite("gold_class", &SampleQuery::gold_class)
+      .def_readwrite("pred_class", &SampleQuery::pred_class)
+      .def_readwrite("min_confidence", &SampleQuery::min_confidence)
+      .def_readwrite("max_confidence", &SampleQuery::max_confidence)
+      .def_readwrite("min_dep", &SampleQuery::min_dep)
+      .def_readwrite("max_dep", &SampleQuery::max_dep)
+      .def_readwrite("text_regex", &SampleQuery::text_regex)
+      .def_readwrite("ids", &SampleQuery::ids)
+      .def_readwrite("sort_by", &SampleQuery::sort_by)
+      .def_readwrite("descending", &SampleQuery::descending)
+      .def_readwrite("offset", &SampleQuery::offset)
+      .def_readwrite("limit", &SampleQuery::limit)
+      .def_readwrite("include_probs", &SampleQuery::include_probs)
+      .def_readwrite("include_embeddings", &SampleQuery::include_embeddings);
+
+  py::class_<RunReader, std::shared_ptr<RunReader>>(
+      m, "RunReader", "A read-only snapshot of a run's last finish (results.h); thread-safe")
+      .def_static(
+          "open",
+          [](const std::filesystem::path& root, const std::string& project, const std::string& run) {
+            Result<std::unique_ptr<RunReader>> r = [&] {
+              py::gil_scoped_release release;
+              return RunReader::Open(root, project, run);
+            }();
+            return std::shared_ptr<RunReader>(ValueOrThrow(std::move(r)));
+          },
+          py::arg("root"), py::arg("project"), py::arg("run"))
+      .def_property_readonly("info", [](const RunReader& r) { return InfoDict(r.info()); })
+      .def("summary_json",
+           [](const RunReader& r, const std::optional<std::string>& split,
+              const std::string& inference_name) {
+             std::optional<SplitKey> key;
+             if (split) key = SplitKeyOrThrow(*split, inference_name);
+             Result<std::string> text = [&] {
+               py::gil_scoped_release release;
+               return r.SummaryJson(key);
+             }();
+             return ValueOrThrow(std::move(text));
+           }, py::arg("split") = py::none(), py::arg("inference_name") = "")
+      .def("samples",
+           [](const RunReader& r, const SampleQuery& q) {
+             Result<std::vector<SampleRow>> rows = [&] {
+               py::gil_scoped_release release;
+               return r.Samples(q);
+             }();
+             return Columns(ValueOrThrow(std::move(rows)), q);
+           }, py::arg("query"),
+           "The samples as columns: name -> list (nullable fields) or numpy array")
+      .def("count",
+           [](const RunReader& r, const SampleQuery& q) {
+             Result<int64_t> n = [&] {
+               py::gil_scoped_release release;
+               return r.Count(q);
+             }();
+             return ValueOrThrow(std::move(n));
+           }, py::arg("query"));
+
+  m.def("list_runs", [](const std::filesystem::path& root) {
+    Result<std::vector<RunInfo>> runs = [&] {
+      py::gil_scoped_release release;
+      return ListRuns(root);
+    }();
+    py::list out;
+    for (const RunInfo& r : ValueOrThrow(std::move(runs))) out.append(InfoDict(r));
+    return out;
+  }, py::arg("root"));
+}
+
+}  // namespace sextant::python

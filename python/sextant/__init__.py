@@ -1,0 +1,71 @@
+"""Sextant: how your NLP model behaves on production data.
+
+Log from a PyTorch script in the shape of Galileo's ``dataquality``::
+
+    import sextant as dq
+    dq.init(task_type="text_classification", project_name="reviews", run_name="v1")
+    dq.set_labels_for_run(["negative", "positive"])
+    dq.log_dataset(train_df, split="training")
+    dq.set_split("training"); dq.set_epoch(0)
+    ...  # in the forward pass: dq.log_model_outputs(embs=emb, logits=logits, ids=ids)
+    dq.finish()
+    dq.get_dataframe("training")
+
+Everything runs in Sextant's C++ engine (the private ``sextant._core``);
+errors are the engine's, raised as the exceptions in ``sextant.errors``.
+"""
+
+from ._api import (
+    current_run,
+    finish,
+    flush,
+    get_labels_for_run,
+    init,
+    log_data_samples,
+    log_dataset,
+    log_model_outputs,
+    login,
+    processing_options,
+    set_epoch,
+    set_labels_for_run,
+    set_split,
+)
+from ._results import get_dataframe, get_summary, list_runs, open_run
+from .errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    SextantError,
+    SextantIOError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyExistsError",
+    "FailedPreconditionError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "SextantError",
+    "SextantIOError",
+    "current_run",
+    "finish",
+    "flush",
+    "get_dataframe",
+    "get_labels_for_run",
+    "get_summary",
+    "init",
+    "list_runs",
+    "log_data_samples",
+    "log_dataset",
+    "log_model_outputs",
+    "login",
+    "open_run",
+    "processing_options",
+    "set_epoch",
+    "set_labels_for_run",
+    "set_split",
+]

@@ -1,0 +1,225 @@
+"""The logging API, in the shape of Galileo's ``dataquality`` client.
+
+One run is current per process (``init`` opens it, ``finish`` processes and
+closes it), as in ``dataquality``. Every call forwards to the C++ engine's
+``Client``: it validates, copies and returns; the engine's background thread
+writes. Calls are safe from several threads: the engine serialises them, and
+the GIL is released while it works.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import datetime
+import os
+import threading
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from . import _convert
+from ._core import (
+    Client,
+    DriftReference,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NnSearch,
+    ProcessingOptions,
+    resolve_root,
+)
+
+TASK_TYPES = ("text_classification",)
+DEFAULT_PROJECT = "default"
+
+
+@dataclasses.dataclass
+class _Run:
+    root: str
+    project: str
+    run: str
+    task: str
+    client: Optional[Client]
+
+
+_lock = threading.Lock()
+_current: Optional[_Run] = None  # guarded by _lock
+_last: Optional[_Run] = None  # the last run opened, for the read-back defaults
+
+
+def _client() -> Client:
+    with _lock:
+        run = _current
+    if run is None or run.client is None:
+        raise FailedPreconditionError(
+            "no run is open: call sextant.init(task_type=..., project_name=..., run_name=...) first")
+    return run.client
+
+
+def _close_current() -> None:
+    global _current
+    with _lock:
+        run, _current = _current, None
+    if run is not None and run.client is not None:
+        run.client.close()
+
+
+atexit.register(_close_current)
+
+
+def init(task_type: str = "text_classification", project_name: Optional[str] = None,
+         run_name: Optional[str] = None, root: Optional[str | os.PathLike[str]] = None,
+         **_: Any) -> None:
+    """Opens (or creates) ``project_name/run_name`` under ``root`` and makes it current.
+
+    ``root`` defaults to ``$SEXTANT_HOME``, else ``~/.sextant``. Attaching to an
+    existing run is how an inference job adds production data to its training
+    run. A run open in this process is closed (flushed) first. Raises
+    FailedPreconditionError when another process writes to the run. Other
+    keyword arguments of ``dataquality.init`` (``is_public``, ...) are ignored.
+    """
+    global _current, _last
+    if task_type not in TASK_TYPES and task_type != "tc":
+        raise InvalidArgumentError(
+            f"task_type: '{task_type}' is not supported; expected one of {', '.join(TASK_TYPES)}")
+    project = project_name or DEFAULT_PROJECT
+    run = run_name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S")
+    resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
+    _close_current()
+    client = Client.init(resolved, project, run, task_type)
+    with _lock:
+        _current = _Run(resolved, project, run, task_type, client)
+        _last = _current
+
+
+def login(*_: Any, **__: Any) -> None:
+    """Nothing to do: Sextant runs embedded, on the local store."""
+
+
+def set_labels_for_run(labels: Iterable[Any]) -> None:
+    """The run's label list in logit order; an inference job's must equal training's."""
+    _client().set_labels_for_run([str(label) for label in labels])
+
+
+def get_labels_for_run() -> list[str]:
+    return list(_client().labels)
+
+
+def set_split(split: str, inference_name: Optional[str] = None) -> None:
+    """The split (and inference name) of later ``log_model_outputs`` calls."""
+    _client().set_split(str(split), inference_name or "")
+
+
+def set_epoch(epoch: int) -> None:
+    """The epoch of later model outputs."""
+    _client().set_epoch(int(epoch))
+
+
+def log_data_samples(*, texts: Sequence[Any], ids: Any, labels: Optional[Sequence[Any]] = None,
+                     split: Optional[str] = None, inference_name: Optional[str] = None,
+                     meta: Optional[Mapping[str, Sequence[Any]]] = None, **_: Any) -> None:
+    """Logs samples (one transaction). Labels are names from the label list or their indices."""
+    client = _client()
+    names, indices = _convert.to_labels(labels) if labels is not None else (None, None)
+    meta_columns = _convert.meta_to_columns(dict(meta), list(meta)) if meta else []
+    if split is None and inference_name:
+        split = "inference"
+    client.log_data_samples(_convert.to_ids(ids), ["" if t is None else str(t) for t in texts],
+                            names, indices, meta_columns, None if split is None else str(split),
+                            inference_name or "")
+
+
+def log_dataset(dataset: Any, *, text: str = "text", id: str = "id", label: Optional[str] = "label",
+                split: Optional[str] = None, inference_name: Optional[str] = None,
+                meta: Optional[Sequence[str]] = None, **_: Any) -> None:
+    """Logs a pandas DataFrame, a dict of columns or an iterable of dicts.
+
+    ``text``, ``id`` and ``label`` name the columns; ``meta`` names further
+    columns kept with each sample. Inference data is logged without labels (a
+    label column is ignored there).
+    """
+    client = _client()
+    if split is None and inference_name:
+        split = "inference"
+    if split is None:
+        raise InvalidArgumentError("split: required (training, validation, test or inference)")
+    labeled = str(split) != "inference"
+    ids, texts, labels, meta_columns = _convert.dataset_fields(
+        dataset, text=text, id=id, label=label, labeled=labeled, meta=meta)
+    names, indices = _convert.to_labels(labels) if labels is not None else (None, None)
+    client.log_data_samples(ids, texts, names, indices, meta_columns, str(split),
+                            inference_name or "")
+
+
+def log_model_outputs(*, embs: Any, ids: Any, logits: Any = None, probs: Any = None,
+                      split: Optional[str] = None, epoch: Optional[int] = None,
+                      inference_name: Optional[str] = None, **_: Any) -> None:
+    """Logs a batch's embeddings and logits (or probabilities) for the current split and epoch.
+
+    Takes torch tensors (CPU or CUDA, with or without grad), numpy arrays or
+    lists of any float dtype. The batch is copied; the call returns without
+    waiting for the disk.
+    """
+    client = _client()
+    e = _convert.to_matrix(embs, "embs")
+    lo = None if logits is None else _convert.to_matrix(logits, "logits")
+    pr = None if probs is None else _convert.to_matrix(probs, "probs")
+    if split is None and inference_name:
+        split = "inference"
+    client.log_model_outputs(_convert.to_ids(ids), e, lo, pr, None if split is None else str(split),
+                             inference_name or "", None if epoch is None else int(epoch))
+
+
+_OPTION_ALIASES = {"k": "drift_k", "percentile": "drift_percentile",
+                   "boundary_ratio": "boundary_ratio_threshold", "alpha": "drift_alpha",
+                   "reference": "drift_reference", "seed": "drift_seed"}
+
+
+def processing_options(**options: Any) -> ProcessingOptions:
+    """ProcessingOptions from keyword arguments (field names of processing_options.h)."""
+    o = ProcessingOptions()
+    for key, value in options.items():
+        name = _OPTION_ALIASES.get(key, key)
+        if not hasattr(o, name) or name.startswith("_"):
+            raise InvalidArgumentError(f"{key}: not a processing option")
+        if name == "drift_reference" and isinstance(value, str):
+            value = getattr(DriftReference, value, None)
+            if value is None:
+                raise InvalidArgumentError(
+                    f"{key}: expected auto, training_loo or validation")
+        if name == "nn_search" and isinstance(value, str):
+            value = getattr(NnSearch, value, None)
+            if value is None:
+                raise InvalidArgumentError(f"{key}: expected auto, exact or approximate")
+        setattr(o, name, value)
+    return o
+
+
+def finish(wait: bool = True, **options: Any) -> dict[str, Any]:
+    """Flushes, processes every split of the run, then closes it.
+
+    Keyword arguments set processing options (``drift_k``, ``drift_percentile``,
+    ``compute_map``, ...). Returns what was done (splits, samples, seconds).
+    A failed finish keeps the run open: fix the cause (e.g. log the missing
+    outputs) and call it again. ``wait`` is accepted for ``dataquality``
+    scripts; Sextant always processes before returning.
+    """
+    global _current
+    client = _client()
+    report = client.finish(processing_options(**options))
+    with _lock:
+        run = _current
+        if run is not None and run.client is client:
+            _current = None
+    client.close()
+    return report
+
+
+def flush() -> None:
+    """Waits until every logged batch is on disk; raises a pending write error."""
+    _client().flush()
+
+
+def current_run() -> Optional[tuple[str, str, str]]:
+    """(root, project, run) of the open run, else of the last one opened, else None."""
+    with _lock:
+        run = _current or _last
+    return None if run is None else (run.root, run.project, run.run)

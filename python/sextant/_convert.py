@@ -1,0 +1,153 @@
+"""Turning what a PyTorch script has in hand into what the engine takes.
+
+Arrays become C-contiguous float32 numpy arrays (torch tensors on any device,
+with or without grad, any float dtype; numpy arrays; nested lists); ids become
+strings; datasets (a pandas DataFrame, a dict of columns, an iterable of dicts)
+become columns. Wrong shapes and types raise InvalidArgumentError naming the
+argument, before anything reaches the engine.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ._core import InvalidArgumentError
+
+
+def _is_torch_tensor(x: Any) -> bool:
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "numpy")
+
+
+def to_matrix(x: Any, field: str) -> np.ndarray:
+    """A 2-D C-contiguous float32 copy-free-when-possible view of `x`."""
+    if _is_torch_tensor(x):
+        import torch  # only when the caller already uses torch
+
+        if x.is_complex():
+            raise InvalidArgumentError(f"{field}: complex tensors are not supported")
+        x = x.detach()
+        if x.dtype != torch.float32 or x.device.type != "cpu":
+            x = x.to(device="cpu", dtype=torch.float32)
+        x = x.numpy()
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as e:  # ragged lists
+        raise InvalidArgumentError(f"{field}: not a rectangular array of numbers ({e})") from None
+    if a.dtype.kind not in "fiub":
+        raise InvalidArgumentError(
+            f"{field}: expected numbers (any float dtype), got an array of dtype {a.dtype}")
+    if a.ndim != 2:
+        raise InvalidArgumentError(
+            f"{field}: expected a 2-D array (samples x values), got shape {tuple(a.shape)}")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _id_to_str(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, numbers.Integral):
+        return str(int(v))
+    if isinstance(v, float) and v.is_integer():  # ids read through a column with NaN
+        return str(int(v))
+    return str(v)
+
+
+def to_ids(ids: Any, field: str = "ids") -> list[str]:
+    """Sample ids as strings: a tensor, a numpy array, or a sequence of ints or strings."""
+    if ids is None:
+        raise InvalidArgumentError(f"{field}: required")
+    if _is_torch_tensor(ids):
+        ids = ids.detach().cpu().reshape(-1).tolist()
+    elif isinstance(ids, np.ndarray):
+        ids = ids.reshape(-1).tolist()
+    elif isinstance(ids, (str, bytes)):
+        raise InvalidArgumentError(f"{field}: expected a sequence of ids, got a single string")
+    return [_id_to_str(v) for v in ids]
+
+
+def to_labels(values: Sequence[Any]) -> tuple[Optional[list[str]], Optional[list[int]]]:
+    """(names, None) or (None, indices): integers are positions in the run's label list."""
+    vals = list(values)
+    if vals and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in vals):
+        return None, [int(v) for v in vals]
+    return [str(v) for v in vals], None
+
+
+def _column(columns: Mapping[str, Any], name: str, arg: str, required: bool) -> Optional[list[Any]]:
+    if name in columns:
+        col = columns[name]
+        if hasattr(col, "tolist"):
+            return list(col.tolist())
+        return list(col)
+    if required:
+        raise InvalidArgumentError(
+            f"{arg}: column '{name}' is not in the dataset (columns: {', '.join(map(str, columns))})")
+    return None
+
+
+def dataset_columns(dataset: Any) -> Mapping[str, Any]:
+    """A DataFrame, a dict of columns, or an iterable of dicts, as a mapping of columns."""
+    try:
+        import pandas as pd
+
+        if isinstance(dataset, pd.DataFrame):
+            return {str(c): dataset[c] for c in dataset.columns}
+    except ImportError:  # pragma: no cover - pandas is a dependency of get_dataframe only
+        pass
+    if isinstance(dataset, Mapping):
+        return {str(k): v for k, v in dataset.items()}
+    if isinstance(dataset, (str, bytes)) or not isinstance(dataset, Iterable):
+        raise InvalidArgumentError(
+            "dataset: expected a pandas DataFrame, a dict of columns or an iterable of dicts, "
+            f"got {type(dataset).__name__}")
+    rows = list(dataset)
+    columns: dict[str, list[Any]] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise InvalidArgumentError(
+                f"dataset: row {i} is a {type(row).__name__}; expected a dict of column values")
+        for k in row:
+            columns.setdefault(str(k), [])
+    for i, row in enumerate(rows):
+        for k, col in columns.items():
+            col.append(row.get(k))
+    return columns
+
+
+def dataset_fields(dataset: Any, *, text: str, id: str, label: Optional[str], labeled: bool,
+                   meta: Optional[Sequence[str]]):
+    """(ids, texts, labels or None, meta columns) from a dataset."""
+    columns = dataset_columns(dataset)
+    ids = to_ids(_column(columns, id, "id", True), "ids")
+    texts_raw = _column(columns, text, "text", True)
+    assert texts_raw is not None
+    texts = ["" if t is None else str(t) for t in texts_raw]
+    labels = _column(columns, label, "label", True) if (labeled and label) else None
+    meta_columns = meta_to_columns(columns, meta)
+    return ids, texts, labels, meta_columns
+
+
+def _meta_value(v: Any) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return str(v)
+
+
+def meta_to_columns(columns: Mapping[str, Any],
+                    meta: Optional[Sequence[str] | Mapping[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Meta columns as (name, values as text): `meta` names columns of the dataset."""
+    if meta is None:
+        return []
+    if isinstance(meta, str):
+        meta = [meta]
+    out = []
+    for name in meta:
+        values = _column(columns, name, "meta", True)
+        assert values is not None
+        out.append((str(name), [_meta_value(v) for v in values]))
+    return out

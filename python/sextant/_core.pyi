@@ -1,0 +1,131 @@
+# Stubs of the private extension module (bindings/python). Use the `sextant` package instead.
+from __future__ import annotations
+
+import enum
+import os
+import pathlib
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+class SextantError(Exception): ...
+class InvalidArgumentError(SextantError, ValueError): ...
+class NotFoundError(SextantError, LookupError): ...
+class AlreadyExistsError(SextantError, ValueError): ...
+class FailedPreconditionError(SextantError, RuntimeError): ...
+class SextantIOError(SextantError, OSError): ...
+class InternalError(SextantError, RuntimeError): ...
+
+class DriftReference(enum.Enum):
+    auto = ...
+    training_loo = ...
+    validation = ...
+
+class NnSearch(enum.Enum):
+    auto = ...
+    exact = ...
+    approximate = ...
+
+class ProcessingOptions:
+    boundary_ratio_threshold: float
+    drift_k: int
+    drift_percentile: float
+    drift_reference: DriftReference
+    drift_reference_sample_size: int
+    drift_seed: int
+    drift_alpha: float
+    threads: int
+    nn_search: NnSearch
+    nn_auto_min_values: int
+    store_float16: bool
+    build_similarity_index: bool
+    compute_map: bool
+    map_n_neighbors: int
+    map_min_dist: float
+    map_max_points: int
+    map_seed: int
+    def __init__(self) -> None: ...
+
+def split_key(split: str, inference_name: str = "") -> str: ...
+def resolve_root(root: os.PathLike[str] | str = "") -> pathlib.Path: ...
+
+FloatArray = npt.NDArray[np.float32]
+
+class Client:
+    @staticmethod
+    def init(root: str, project: str, run: str, task: str) -> Client: ...
+    def set_labels_for_run(self, labels: Sequence[str]) -> None: ...
+    @property
+    def labels(self) -> list[str]: ...
+    @property
+    def run_dir(self) -> pathlib.Path: ...
+    @property
+    def closed(self) -> bool: ...
+    def set_split(self, split: str, inference_name: str = "") -> None: ...
+    def set_epoch(self, epoch: int) -> None: ...
+    def log_data_samples(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        labels: Optional[Sequence[str]] = None,
+        label_indices: Optional[Sequence[int]] = None,
+        meta: Sequence[tuple[str, Sequence[str]]] = ...,
+        split: Optional[str] = None,
+        inference_name: str = "",
+        skip_if_identical: bool = False,
+    ) -> None: ...
+    def log_model_outputs(
+        self,
+        ids: Sequence[str],
+        embs: FloatArray,
+        logits: Optional[FloatArray] = None,
+        probs: Optional[FloatArray] = None,
+        split: Optional[str] = None,
+        inference_name: str = "",
+        epoch: Optional[int] = None,
+    ) -> None: ...
+    def check_model_outputs(
+        self,
+        ids: Sequence[str],
+        embs: FloatArray,
+        logits: Optional[FloatArray] = None,
+        probs: Optional[FloatArray] = None,
+        split: Optional[str] = None,
+        inference_name: str = "",
+        epoch: Optional[int] = None,
+    ) -> None: ...
+    def flush(self) -> None: ...
+    def finish(self, options: ProcessingOptions = ...) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+class SampleQuery:
+    is_drifted: Optional[bool]
+    is_on_the_boundary: Optional[bool]
+    is_correct: Optional[bool]
+    gold_class: Optional[str]
+    pred_class: Optional[str]
+    min_confidence: Optional[float]
+    max_confidence: Optional[float]
+    min_dep: Optional[float]
+    max_dep: Optional[float]
+    text_regex: Optional[str]
+    ids: list[str]
+    sort_by: str
+    descending: bool
+    offset: int
+    limit: int
+    include_probs: bool
+    include_embeddings: bool
+    def __init__(self, split: str, inference_name: str = "") -> None: ...
+
+class RunReader:
+    @staticmethod
+    def open(root: os.PathLike[str] | str, project: str, run: str) -> RunReader: ...
+    @property
+    def info(self) -> dict[str, Any]: ...
+    def summary_json(self, split: Optional[str] = None, inference_name: str = "") -> str: ...
+    def samples(self, query: SampleQuery) -> dict[str, Any]: ...
+    def count(self, query: SampleQuery) -> int: ...
+
+def list_runs(root: os.PathLike[str] | str) -> list[dict[str, Any]]: ...

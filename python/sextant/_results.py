@@ -1,0 +1,134 @@
+"""Reading a finished run back: the summary as a dict, the samples as a DataFrame.
+
+Both read through the engine's query layer (results.h), as the CLI does, so
+the values are the CLI's. By default they read the run opened last by
+``init`` in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from . import _api
+from ._core import InvalidArgumentError, RunReader, SampleQuery, list_runs as _list_runs, resolve_root
+
+
+def _run_location(project_name: Optional[str], run_name: Optional[str],
+                  root: Optional[str | os.PathLike[str]]) -> tuple[str, str, str]:
+    current = _api.current_run()
+    if root is None:
+        root = current[0] if current and project_name is None else ""
+    resolved = str(resolve_root(os.fspath(root)))
+    if project_name is None or run_name is None:
+        if current is None:
+            raise InvalidArgumentError(
+                "project_name, run_name: no run was opened by sextant.init() in this process; "
+                "name the run to read")
+        project_name = project_name or current[1]
+        run_name = run_name or current[2]
+    return resolved, project_name, run_name
+
+
+def open_run(project_name: Optional[str] = None, run_name: Optional[str] = None,
+             root: Optional[str | os.PathLike[str]] = None) -> RunReader:
+    """A read-only snapshot of the run's last finish (the engine's RunReader)."""
+    return RunReader.open(*_run_location(project_name, run_name, root))
+
+
+def list_runs(root: Optional[str | os.PathLike[str]] = None) -> list[dict[str, Any]]:
+    """Every run under the root: project, run, labels, splits and sizes."""
+    return _list_runs(str(resolve_root(os.fspath(root) if root is not None else "")))
+
+
+def get_summary(project_name: Optional[str] = None, run_name: Optional[str] = None,
+                split: Optional[str] = None, inference_name: Optional[str] = None,
+                root: Optional[str | os.PathLike[str]] = None) -> dict[str, Any]:
+    """The stored results (docs/api.md, "Summary JSON"): the whole run, or one split."""
+    if split is None and inference_name:
+        split = "inference"
+    reader = open_run(project_name, run_name, root)
+    return json.loads(reader.summary_json(split, inference_name or ""))
+
+
+def get_dataframe(split: str, inference_name: Optional[str] = None, include_embs: bool = False,
+                  include_probs: bool = False, *, project_name: Optional[str] = None,
+                  run_name: Optional[str] = None, root: Optional[str | os.PathLike[str]] = None,
+                  drifted: Optional[bool] = None, on_boundary: Optional[bool] = None,
+                  correct: Optional[bool] = None, misclassified: Optional[bool] = None,
+                  pred_class: Optional[str] = None, gold_class: Optional[str] = None,
+                  min_confidence: Optional[float] = None, max_confidence: Optional[float] = None,
+                  min_dep: Optional[float] = None, max_dep: Optional[float] = None,
+                  text_regex: Optional[str] = None, ids: Optional[Sequence[Any]] = None,
+                  sort_by: str = "row", descending: bool = False, limit: Optional[int] = None,
+                  offset: int = 0, expand_meta: bool = True) -> Any:
+    """The per-sample results of one split as a pandas DataFrame, one row per sample.
+
+    Columns: the sample fields of docs/api.md (id, split, inference_name, row,
+    text, gold, pred, confidence, margin, certainty_ratio, entropy,
+    is_on_the_boundary, epoch, is_correct, aum, dep, drift_distance,
+    drift_score, is_drifted, x, y), each meta column, and with
+    ``include_probs`` a ``prob`` column (an array in label order per row), with
+    ``include_embs`` an ``emb`` column (the embedding). Filters combine (AND):
+    ``drifted``, ``on_boundary``, ``correct`` (``misclassified=True`` is
+    ``correct=False``), ``pred_class``, ``gold_class``, confidence and DEP
+    bounds, ``text_regex`` and ``ids``.
+    """
+    import pandas as pd
+
+    if misclassified is not None:
+        if correct is not None and correct == misclassified:
+            raise InvalidArgumentError("correct, misclassified: they contradict each other")
+        correct = not misclassified
+    q = SampleQuery(str(split), inference_name or "")
+    q.is_drifted = drifted
+    q.is_on_the_boundary = on_boundary
+    q.is_correct = correct
+    q.pred_class = pred_class
+    q.gold_class = gold_class
+    q.min_confidence = min_confidence
+    q.max_confidence = max_confidence
+    q.min_dep = min_dep
+    q.max_dep = max_dep
+    q.text_regex = text_regex
+    if ids is not None:
+        from ._convert import to_ids
+
+        q.ids = to_ids(ids)
+    q.sort_by = sort_by
+    q.descending = descending
+    q.offset = offset
+    q.limit = -1 if limit is None else int(limit)
+    q.include_probs = include_probs
+    q.include_embeddings = include_embs
+    reader = open_run(project_name, run_name, root)
+    cols = reader.samples(q)
+    n = len(cols["id"])
+    split_name = str(cols.pop("split"))
+    data: dict[str, Any] = {"id": cols.pop("id")}
+    data["split"] = [split_name.split(":", 1)[0]] * n
+    data["inference_name"] = [inference_name if split_name.startswith("inference") else None] * n
+    meta = cols.pop("meta")
+    prob = cols.pop("probs", None)
+    emb = cols.pop("embedding", None)
+    data.update(cols)
+    df = pd.DataFrame(data)
+    if expand_meta:
+        parsed = [json.loads(m) for m in meta]
+        keys: list[str] = []
+        for m in parsed:
+            for k in m:
+                if k not in keys:
+                    keys.append(k)
+        for k in keys:
+            df[k if k not in df.columns else f"meta_{k}"] = [m.get(k) for m in parsed]
+    else:
+        df["meta"] = meta
+    if prob is not None:
+        df["prob"] = list(np.asarray(prob))
+    if emb is not None:
+        df["emb"] = list(np.asarray(emb))
+    return df
