@@ -51,52 +51,163 @@ def read_csv(path: pathlib.Path, max_rows: Optional[int] = None) -> pd.DataFrame
     return df.reset_index(drop=True)
 
 
-_POS = ["great", "wonderful", "excellent", "delightful", "brilliant", "superb", "enjoyable",
-        "charming", "fantastic", "lovely", "terrific", "memorable"]
-_NEG = ["terrible", "awful", "boring", "dull", "bland", "disappointing", "mediocre", "horrible",
-        "forgettable", "tedious", "lousy", "dreadful"]
-_ADV = ["really", "truly", "quite", "very", "absolutely", "rather", "pretty", "so"]
-_MOVIE = {"nouns": ["film", "movie", "plot", "script", "cast", "director", "soundtrack", "ending",
-                    "performance", "dialogue", "story", "pacing", "villain", "score"],
-          "pos": ["gripping", "hilarious", "moving", "riveting", "witty", "heartfelt"],
-          "neg": ["cliched", "overlong", "wooden", "clumsy", "pretentious", "plodding"]}
-_FOOD = {"nouns": ["service", "atmosphere", "pasta", "pizza", "burger", "sushi", "steak",
-                   "waiter", "menu", "dessert", "patio", "ramen", "portion", "price"],
-         "pos": ["delicious", "tasty", "fresh", "flavorful", "attentive", "friendly"],
-         "neg": ["greasy", "stale", "rude", "overpriced", "soggy", "undercooked"]}
+# The generator mirrors GenerateSentiment in examples/demo/dataset.cc: the same
+# word lists, templates and proportions (the random streams differ).
+
+_POSITIVE = ("great", "wonderful", "excellent", "delightful", "brilliant", "superb", "enjoyable",
+             "charming", "fantastic", "lovely", "terrific", "memorable", "outstanding", "pleasant")
+_NEGATIVE = ("terrible", "awful", "boring", "dull", "bland", "disappointing", "mediocre",
+             "horrible", "forgettable", "tedious", "lousy", "painful", "dreadful", "unpleasant")
+_NEUTRAL = ("okay", "fine", "average", "ordinary", "acceptable", "passable")
+_ADVERBS = ("really", "truly", "quite", "very", "absolutely", "rather", "pretty", "so")
+
+_MOVIE_NOUNS = ("film", "movie", "plot", "script", "cast", "director", "soundtrack", "ending",
+                "screenplay", "performance", "dialogue", "story", "lead actor", "sequel",
+                "pacing", "villain", "editing", "score", "premise", "cinematography")
+_GENRES = ("thriller", "comedy", "drama", "documentary", "western", "horror film", "musical",
+           "biopic", "animated feature", "romance")
+_MOVIE_CONTEXTS = ("from start to finish", "in the second act", "despite all the hype",
+                   "compared to the original", "on the big screen", "in every single scene",
+                   "for most of its running time", "right up to the final credits")
+
+_RESTAURANT_NOUNS = ("service", "atmosphere", "decor", "music", "patio", "seating", "menu",
+                     "portion", "price", "wine list")
+_STAFF = ("waiter", "waitress", "server", "hostess", "bartender", "manager", "chef")
+_DISHES = ("pasta", "pizza", "burger", "sushi roll", "ramen", "steak", "fish tacos", "pad thai",
+           "caesar salad", "fried chicken", "pho", "lasagna", "burrito", "dumplings")
+_DESSERTS = ("cheesecake", "tiramisu", "creme brulee", "gelato", "apple pie")
+_OCCASIONS = ("for my sister 's birthday", "on a busy friday night", "after a long day at work",
+              "for a quick lunch with coworkers", "for brunch on sunday",
+              "before a concert downtown")
+_CLOSINGS = ("parking was easy to find", "it came to about twenty dollars each",
+             "the place is right next to the mall", "we had a reservation for seven",
+             "they take cards and cash", "the kitchen closes at ten")
+
+# Sentiment words only one domain uses ("gripping" films, "greasy" food): a model
+# trained on one domain has never seen the other's, which lowers its confidence
+# there, as on real out-of-domain reviews.
+_DOMAIN_ADJECTIVES = {  # domain -> (positive, negative)
+    "movies": (("gripping", "hilarious", "moving", "riveting", "touching", "witty", "suspenseful",
+                "heartfelt"),
+               ("cliched", "overlong", "wooden", "clumsy", "pretentious", "plodding", "incoherent",
+                "overacted")),
+    "restaurants": (("delicious", "tasty", "fresh", "flavorful", "attentive", "friendly", "cozy",
+                     "generous"),
+                    ("greasy", "stale", "rude", "overpriced", "soggy", "undercooked", "cold",
+                     "slow")),
+}
+DOMAINS = tuple(_DOMAIN_ADJECTIVES)
+
+_MIXED_SHARE = 0.06    # "... but ...": the second clause carries the label
+_NEUTRAL_SHARE = 0.04  # no sentiment word: the label is a coin flip
+_OWN_ADJECTIVE = 0.4   # an adjective from the domain's own list instead of the shared one
+_NEGATED = 0.1         # "not great" (negative), "far from dull" (positive)
+_ADVERB = 0.6          # "really great"
+
+
+def _adjective(rng: random.Random, domain: str, positive: bool) -> str:
+    """An adjective of the given polarity: from the shared list, or (40%) the domain's own."""
+    if rng.random() < _OWN_ADJECTIVE:
+        own_positive, own_negative = _DOMAIN_ADJECTIVES[domain]
+        return rng.choice(own_positive if positive else own_negative)
+    return rng.choice(_POSITIVE if positive else _NEGATIVE)
+
+
+def _sentiment(rng: random.Random, domain: str, positive: bool) -> str:
+    """"[adverb] adjective", or sometimes a negated shared adjective of the other polarity."""
+    if rng.random() < _NEGATED:
+        return "far from " + rng.choice(_NEGATIVE) if positive else "not " + rng.choice(_POSITIVE)
+    adverb = rng.choice(_ADVERBS) + " " if rng.random() < _ADVERB else ""
+    return adverb + _adjective(rng, domain, positive)
+
+
+def _movie_sentence(rng: random.Random, positive: bool) -> str:
+    """Short phrases, like SST's (about 3 to 14 words)."""
+    def sentiment() -> str:
+        return _sentiment(rng, "movies", positive)
+
+    template = rng.randrange(5)
+    if template == 0:
+        return f"a {sentiment()} {rng.choice(_GENRES)}"
+    if template == 1:
+        return f"the {rng.choice(_MOVIE_NOUNS)} is {sentiment()}"
+    if template == 2:
+        first = f"{sentiment()} {rng.choice(_MOVIE_NOUNS)}"
+        return f"{first} and {sentiment()} {rng.choice(_MOVIE_NOUNS)}"
+    if template == 3:
+        noun, genre = rng.choice(_MOVIE_NOUNS), rng.choice(_GENRES)
+        return f"the {noun} of this {genre} was {sentiment()} {rng.choice(_MOVIE_CONTEXTS)}"
+    context = rng.choice(_MOVIE_CONTEXTS)
+    return f"{context} , a {sentiment()} {rng.choice(_GENRES)}"
+
+
+def _restaurant_sentence(rng: random.Random, positive: bool) -> str:
+    """Longer reviews (about 18 to 32 words), most words about the visit, not the sentiment."""
+    def sentiment() -> str:
+        return _sentiment(rng, "restaurants", positive)
+
+    def pick(items: Sequence[str]) -> str:
+        return rng.choice(items)
+
+    template = rng.randrange(3)
+    if template == 0:
+        return (f"we came here {pick(_OCCASIONS)} and ordered the {pick(_DISHES)} with a side of "
+                f"{pick(_DISHES)} . the {pick(_RESTAURANT_NOUNS)} was {sentiment()} and the "
+                f"{pick(_STAFF)} was {sentiment()} . {pick(_CLOSINGS)} .")
+    if template == 1:
+        return (f"{pick(_OCCASIONS)} my friends and i tried the {pick(_DISHES)} , the "
+                f"{pick(_DISHES)} and the {pick(_DESSERTS)} . everything was {sentiment()} , and "
+                f"the {pick(_RESTAURANT_NOUNS)} felt {sentiment()} . {pick(_CLOSINGS)} .")
+    return (f"the {pick(_DISHES)} here is {sentiment()} . the {pick(_STAFF)} brought our "
+            f"{pick(_DESSERTS)} quickly and the {pick(_RESTAURANT_NOUNS)} was {sentiment()} . "
+            f"{pick(_CLOSINGS)} .")
+
+
+def _mixed_sentence(rng: random.Random, domain: str, positive: bool) -> str:
+    """"first clause but second clause": the second clause carries the label."""
+    if domain == "movies":
+        first = f"the {rng.choice(_MOVIE_NOUNS)} was {_adjective(rng, domain, not positive)}"
+        return f"{first} but the {rng.choice(_MOVIE_NOUNS)} was {_adjective(rng, domain, positive)}"
+    visit = (f"we ordered the {rng.choice(_DISHES)} and the {rng.choice(_DISHES)} "
+             f"{rng.choice(_OCCASIONS)}")
+    first = f"the {rng.choice(_RESTAURANT_NOUNS)} was {_adjective(rng, domain, not positive)}"
+    second = f"the {rng.choice(_STAFF)} was {_adjective(rng, domain, positive)}"
+    return f"{visit} . {first} but {second} . {rng.choice(_CLOSINGS)} ."
+
+
+def _neutral_sentence(rng: random.Random, domain: str) -> str:
+    if domain == "movies":
+        noun, genre = rng.choice(_MOVIE_NOUNS), rng.choice(_GENRES)
+        return f"the {noun} of this {genre} was {rng.choice(_NEUTRAL)}"
+    visit = f"we ordered the {rng.choice(_DISHES)} {rng.choice(_OCCASIONS)}"
+    return (f"{visit} . the {rng.choice(_RESTAURANT_NOUNS)} was {rng.choice(_NEUTRAL)} . "
+            f"{rng.choice(_CLOSINGS)} .")
 
 
 def generate(n: int, domain: str, seed: int, prefix: str) -> pd.DataFrame:
-    """`n` synthetic reviews, 0 = negative, 1 = positive: short movie phrases
-    (SST-like), or longer restaurant reviews whose vocabulary a movie model has
-    not seen (shifted, as SST-2 -> Yelp). About 5% get a random label."""
-    rng = random.Random(seed)
-    words = _MOVIE if domain == "movies" else _FOOD
-
-    def adjective(positive: bool) -> str:
-        own = words["pos"] if positive else words["neg"]
-        shared = _POS if positive else _NEG
-        adj = rng.choice(own if rng.random() < 0.4 else shared)
-        return (rng.choice(_ADV) + " " + adj) if rng.random() < 0.5 else adj
-
+    """`n` synthetic reviews (columns id, text, label; 0 = negative, 1 = positive),
+    as GenerateSentiment in examples/demo/dataset.cc makes them: short movie
+    phrases (SST-like), or longer restaurant reviews whose sentiment words a
+    movie model has not seen (shifted, as SST-2 -> Yelp). 6% are mixed ("... but
+    ..."), 4% neutral with a random label; ids are `prefix` + a 6-digit index."""
+    if domain not in _DOMAIN_ADJECTIVES:
+        raise ValueError(f"domain {domain!r}: expected one of {', '.join(DOMAINS)}")
+    # The domain goes into the seed so the two domains never share a stream.
+    rng = random.Random(f"{domain}:{seed}")
     rows = []
     for i in range(n):
-        label = rng.random() < 0.5
-        if domain == "movies":
-            text = f"the {rng.choice(words['nouns'])} is {adjective(label)}"
-            if rng.random() < 0.5:
-                text = f"{adjective(label)} {rng.choice(words['nouns'])} and {text}"
+        positive = rng.random() < 0.5
+        kind = rng.random()
+        if kind < _MIXED_SHARE:
+            text = _mixed_sentence(rng, domain, positive)
+        elif kind < _MIXED_SHARE + _NEUTRAL_SHARE:
+            text = _neutral_sentence(rng, domain)
+        elif domain == "movies":
+            text = _movie_sentence(rng, positive)
         else:
-            parts = [f"we went there {rng.choice(['on friday', 'for lunch', 'for a birthday'])}",
-                     f"the {rng.choice(words['nouns'])} was {adjective(label)}",
-                     f"and the {rng.choice(words['nouns'])} was {adjective(label)}",
-                     f"we ordered the {rng.choice(words['nouns'])} and the {rng.choice(words['nouns'])}",
-                     rng.choice(["parking was easy", "it was busy", "we had a reservation"])]
-            text = " , ".join(parts) + " ."
-        if rng.random() < 0.05:
-            label = rng.random() < 0.5
-        rows.append({"id": f"{prefix}{i:06d}", "text": text, "label": int(label)})
-    return pd.DataFrame(rows)
+            text = _restaurant_sentence(rng, positive)
+        rows.append({"id": f"{prefix}{i:06d}", "text": text, "label": int(positive)})
+    return pd.DataFrame(rows, columns=["id", "text", "label"])
 
 
 def training_data(max_train: Optional[int] = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:

@@ -41,9 +41,14 @@ def test_workflow_on_generated_data(tmp_path):
     assert "inference:restaurants" in shown and "drifted" in shown
     summary = dq.get_summary(project_name="demo", run_name="sentiment", root=root)
     assert summary["splits"]["training"]["last_epoch"] == 1
-    assert summary["splits"]["validation"]["accuracy"] > 0.8
+    validation = summary["splits"]["validation"]
+    assert validation["accuracy"] > 0.8
+    # The generated validation texts are not copies of training texts: the
+    # threshold (95th percentile of validation distances) leaves about 5% out.
+    assert 0.01 < validation["out_of_coverage"]["fraction"] < 0.15
     restaurants = summary["splits"]["inference:restaurants"]
-    assert restaurants["drifted"]["fraction"] > 0.3  # a different domain: drift is found
+    # A different domain: drift is found, but not everywhere.
+    assert 0.3 < restaurants["drifted"]["fraction"] < 0.95
 
 
 def test_workflow_on_sst2_sample(tmp_path):
