@@ -26,8 +26,8 @@ const COLS: Col[] = [
   { key: 'margin', title: 'margin', width: '64px', sort: 'margin', cls: 'num', cell: (s) => fmt(s.margin) },
   { key: 'dep', title: 'DEP', width: '58px', sort: 'dep', cls: 'num', cell: (s) => fmt(s.dep) },
   { key: 'drift_score', title: 'drift', width: '58px', sort: 'drift_score', cls: 'num', cell: (s) => fmt(s.drift_score, 2) },
-  { key: 'is_drifted', title: 'drifted', width: '66px', sort: 'is_drifted', cell: (s) => flag(s.is_drifted, 'drifted') },
-  { key: 'is_on_the_boundary', title: 'boundary', width: '72px', sort: 'is_on_the_boundary',
+  { key: 'is_drifted', title: 'drifted', width: '78px', sort: 'is_drifted', cell: (s) => flag(s.is_drifted, 'drifted') },
+  { key: 'is_on_the_boundary', title: 'boundary', width: '86px', sort: 'is_on_the_boundary',
     cell: (s) => flag(s.is_on_the_boundary, 'boundary') },
 ];
 
@@ -46,7 +46,7 @@ export class SampleTable {
   private template: string;
 
   constructor(private st: RunState) {
-    this.template = `28px ${COLS.map((c) => c.width).join(' ')}`;
+    this.template = `34px ${COLS.map((c) => c.width).join(' ')}`;
     this.checkAll = h('input', { type: 'checkbox', 'data-testid': 'check-all', title: 'Check the loaded rows',
       onchange: () => this.toggleAll() });
     this.head = h('div', { class: 'thead', style: { gridTemplateColumns: this.template } });

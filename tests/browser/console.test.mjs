@@ -1,0 +1,341 @@
+// Browser acceptance test of the web console, against the real `sextant serve`.
+//
+//   node tests/browser/console.test.mjs            (tests/browser/run.sh builds web/dist first)
+//
+// Environment:
+//   SEXTANT_BIN   the sextant binary (default build/src/cli/sextant)
+//   CHROMIUM      the browser (default /usr/bin/chromium; never downloaded)
+//   SCREENSHOTS   where screenshots go (default artifacts/screenshots)
+//   MOCK=1        run against tests/browser/mock_server.mjs instead (development only)
+//   KEEP=1        keep the temporary store
+//
+// It makes a demo-like run with the CLI (training, validation, a drifted production set),
+// starts `sextant serve --root ROOT --port PORT --static web/dist`, and in Chromium: opens
+// the run, filters to drifted production samples, opens one, finds similar samples,
+// lassoes a region of the map, adds it to a new selection, exports it as CSV and JSONL and
+// checks the files' rows. Any failed step exits non-zero.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(path.join(REPO, 'web/package.json'));
+const { chromium } = require('playwright-core');
+
+const MOCK = process.env.MOCK === '1';
+const BIN = path.resolve(REPO, process.env.SEXTANT_BIN || 'build/src/cli/sextant');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = path.resolve(REPO, process.env.SCREENSHOTS || 'artifacts/screenshots');
+const PYTHON = process.env.PYTHON || (fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+const DIST = path.join(REPO, 'web/dist');
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-browser-'));
+const PROD = 'inference:prod_1';
+const RUN_API = '/api/runs/demo/sentiment';
+
+const children = [];
+let browser = null;
+let failed = false;
+
+function log(...a) { console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a); }
+function assert(cond, msg) { if (!cond) throw new Error(`assertion failed: ${msg}`); }
+
+async function cleanup() {
+  if (browser) await browser.close().catch(() => {});
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  if (process.env.KEEP !== '1') fs.rmSync(TMP, { recursive: true, force: true });
+  else log(`kept ${TMP}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    s.on('error', reject);
+  });
+}
+
+async function waitHealthy(base, proc, ms = 30000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (proc.exitCode !== null) throw new Error(`the server exited with ${proc.exitCode}`);
+    try { const r = await fetch(`${base}/api/health`); if (r.ok) return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the server did not answer /api/health');
+}
+
+function parseCsv(text) {
+  const rows = []; let row = []; let cell = ''; let q = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') q = false; else cell += c;
+    } else if (c === '"') q = true;
+    else if (c === ',') { row.push(cell); cell = ''; }
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell); rows.push(row); row = []; cell = '';
+    } else cell += c;
+  }
+  if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
+  const [head, ...body] = rows.filter((r) => r.length > 1 || r[0] !== '');
+  return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i]])));
+}
+
+function pointInPolygon(poly, x, y) {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i]; const [xj, yj] = poly[j];
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+async function startServer() {
+  if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error('web/dist is not built (run tests/browser/run.sh or `npm run build` in web/)');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let proc;
+  if (MOCK) {
+    proc = spawn(process.execPath, [path.join(REPO, 'tests/browser/mock_server.mjs'), '--port', String(port), '--static', DIST], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } else {
+    if (!fs.existsSync(BIN)) throw new Error(`the sextant binary was not found at ${BIN} (set SEXTANT_BIN)`);
+    const root = path.join(TMP, 'store');
+    log('making the run with', BIN);
+    const r = spawnSync(PYTHON, [path.join(REPO, 'tests/browser/make_run.py'), BIN, root, path.join(TMP, 'data')], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`make_run.py exited with ${r.status}`);
+    proc = spawn(BIN, ['serve', '--root', root, '--port', String(port), '--static', DIST],
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, SEXTANT_HOME: root } });
+  }
+  children.push(proc);
+  await waitHealthy(base, proc);
+  log(`server ready on ${base}${MOCK ? ' (MOCK)' : ''}`);
+  return base;
+}
+
+async function main() {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const base = await startServer();
+  const apiGet = async (p) => { const r = await fetch(base + p); const t = await r.text(); assert(r.ok, `GET ${p}: ${r.status} ${t}`); return JSON.parse(t); };
+  const apiPost = async (p, body) => {
+    const r = await fetch(base + p, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const t = await r.text(); assert(r.ok, `POST ${p}: ${r.status} ${t}`); return JSON.parse(t);
+  };
+
+  // A fresh profile per run (launchPersistentContext owns the --user-data-dir).
+  const context = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
+    executablePath: CHROMIUM, headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+    viewport: { width: 1600, height: 1000 }, acceptDownloads: true,
+  });
+  browser = context;
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.setDefaultTimeout(15000);
+
+  const step = async (name, fn) => {
+    log(`step: ${name}`);
+    try { await fn(); } catch (e) {
+      await page.screenshot({ path: path.join(SHOTS, 'failure.png') }).catch(() => {});
+      throw new Error(`step "${name}" failed: ${e.message}\n${errors.join('\n')}`);
+    }
+  };
+  const tableTotal = async () => {
+    await page.waitForFunction(() => !document.querySelector('[data-testid=sample-table]')?.dataset.loading);
+    const t = await page.getByTestId('table-status').textContent();
+    const m = /^([\d,]+) sample/.exec(t ?? '');
+    assert(m, `table status "${t}"`);
+    return Number(m[1].replace(/,/g, ''));
+  };
+  const rowIds = () => page.$$eval('[data-testid=sample-row]', (rs) => rs.map((r) => r.dataset.id));
+
+  // 1. The runs page lists the run, finished, with its splits.
+  await step('runs page', async () => {
+    await page.goto(base + '/');
+    const row = page.locator('[data-testid=project][data-project=demo] [data-testid=run-row][data-run=sentiment]');
+    await row.waitFor();
+    assert((await row.getByTestId('run-state').textContent()) === 'finished', 'run is finished');
+    const chips = await row.getByTestId('split-chip').evaluateAll((cs) => cs.map((c) => c.dataset.split));
+    for (const s of ['training', 'validation', PROD]) assert(chips.includes(s), `split chip ${s} in ${chips}`);
+    await page.screenshot({ path: path.join(SHOTS, 'runs.png') });
+  });
+
+  // 2. The run page, on the production set.
+  const prodTotal = (await apiGet(`${RUN_API}/samples?split=${encodeURIComponent(PROD)}&limit=1`)).total;
+  await step('run page and split picker', async () => {
+    await page.locator('[data-testid=run-row][data-run=sentiment] [data-testid=run-link]').click();
+    await page.getByTestId('run-page').waitFor();
+    await page.locator(`[data-testid=split-option][data-split="training"]`).click();
+    assert(await tableTotal() === (await apiGet(`${RUN_API}/samples?split=training&limit=1`)).total, 'training total');
+    await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
+    await page.waitForFunction((s) => new URL(location.href).searchParams.get('split') === s, PROD);
+    assert(await tableTotal() === prodTotal, `production total ${prodTotal}`);
+    await page.locator('[data-testid=map][data-ready="1"]').waitFor();
+    await page.locator('[data-testid=insights][data-ready="1"]').waitFor();
+    const renderer = await page.getByTestId('map').getAttribute('data-renderer');
+    assert(renderer === 'webgl2' || renderer === 'canvas2d', `map renderer ${renderer}`);
+    // The scatter drew something: non-background pixels on the map canvas.
+    const lit = await page.evaluate(() => {
+      const c = document.querySelector('[data-testid=map-canvas]');
+      const probe = document.createElement('canvas'); probe.width = c.width; probe.height = c.height;
+      const g = probe.getContext('2d'); g.drawImage(c, 0, 0);
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      return n;
+    });
+    assert(lit > 500, `the map drew ${lit} pixels`);
+    log(`  map renderer ${renderer}, ${lit} lit pixels`);
+    await page.screenshot({ path: path.join(SHOTS, 'run-page.png') });
+  });
+
+  // 3. Drifted production samples.
+  let driftedTotal = 0;
+  await step('filter to drifted production samples', async () => {
+    await page.getByTestId('filter-drifted').selectOption('true');
+    await page.getByTestId('chip-drifted').waitFor();
+    driftedTotal = await tableTotal();
+    const expect = (await apiGet(`${RUN_API}/samples?split=${encodeURIComponent(PROD)}&drifted=true&limit=1`)).total;
+    assert(driftedTotal === expect && expect > 0 && expect < prodTotal, `drifted total ${driftedTotal} == ${expect}`);
+    const flags = await page.$$eval('[data-testid=sample-row] [data-col=is_drifted]', (cs) => cs.map((c) => c.textContent));
+    assert(flags.length > 0 && flags.every((f) => f === 'drifted'), `every visible row drifted: ${flags}`);
+    const ins = await page.getByTestId('insight-drifted').textContent();
+    assert(ins.includes(String(driftedTotal)), `insights count the ${driftedTotal} drifted: ${ins}`);
+  });
+
+  // 4. Sort by drift score, then open the first sample.
+  let opened = '';
+  await step('sort and open a sample', async () => {
+    await page.getByTestId('sort-drift_score').click(); // descending first for scores
+    await page.waitForFunction(() => !document.querySelector('[data-testid=sample-table]')?.dataset.loading);
+    const scores = await page.$$eval('[data-testid=sample-row] [data-col=drift_score]', (cs) => cs.map((c) => Number(c.textContent)));
+    assert(scores.length > 1 && scores.every((v, i) => i === 0 || scores[i - 1] >= v), `sorted by drift score desc: ${scores.slice(0, 8)}`);
+    const first = page.getByTestId('sample-row').first();
+    opened = await first.getAttribute('data-id');
+    await first.click();
+    const panel = page.locator('[data-testid=sample-panel][data-ready="1"]');
+    await panel.waitFor();
+    assert((await panel.getByTestId('sample-id').textContent()).includes(opened), 'the panel shows the opened sample');
+    const probs = await panel.locator('[data-testid=sample-probs] .prob').count();
+    assert(probs === 3, `3 probability bars, got ${probs}`);
+    assert((await panel.getByTestId('sample-drifted').textContent()).includes('yes'), 'the opened sample is drifted');
+    await panel.locator('[data-testid=neighbor]').first().waitFor();
+    const splits = await panel.locator('[data-testid=neighbor]').evaluateAll((ns) => ns.map((n) => n.dataset.split));
+    assert(splits.length === 10, `10 neighbours, got ${splits.length}`);
+    await page.getByTestId('sample-panel').screenshot({ path: path.join(SHOTS, 'sample-panel.png') });
+  });
+
+  // 5. Find similar: the table shows the sample and its neighbours in production.
+  await step('find similar', async () => {
+    await page.getByTestId('find-similar').click();
+    await page.getByTestId('chip-ids').waitFor();
+    const total = await tableTotal();
+    const expect = await apiGet(`${RUN_API}/similar?split=${encodeURIComponent(PROD)}&id=${encodeURIComponent(opened)}&k=20&in=${encodeURIComponent(PROD)}`);
+    const want = new Set([opened, ...expect.neighbors.filter((n) => n.split === PROD).map((n) => n.id)]);
+    const ids = await rowIds();
+    assert(total === want.size, `find similar shows ${total} rows, expected ${want.size}`);
+    assert(ids.every((id) => want.has(id)) && ids.includes(opened), `rows ${ids} are the neighbours`);
+    await page.getByTestId('sample-close').click();
+    await page.getByTestId('filter-reset').click();
+    assert(await tableTotal() === prodTotal, 'reset shows every production sample');
+  });
+
+  // 6. Lasso a region of the map: the drifted cluster's bounding box in screen space.
+  let lassoIds = [];
+  await step('lasso on the map', async () => {
+    const canvas = page.getByTestId('map-overlay');
+    const box = await canvas.boundingBox();
+    const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
+    const rx = box.width * 0.3, ry = box.height * 0.3;
+    const pts = Array.from({ length: 24 }, (_, i) => [cx + rx * Math.cos((i / 24) * 2 * Math.PI), cy + ry * Math.sin((i / 24) * 2 * Math.PI)]);
+    const respP = page.waitForResponse((r) => r.url().endsWith('/samples/query') && r.request().method() === 'POST');
+    await page.mouse.move(pts[0][0], pts[0][1]);
+    await page.mouse.down();
+    for (const [x, y] of pts.slice(1)) await page.mouse.move(x, y, { steps: 2 });
+    await page.mouse.up();
+    const resp = await respP;
+    assert(resp.ok(), `samples/query: ${resp.status()}`);
+    const req = resp.request().postDataJSON();
+    assert(Array.isArray(req.polygon) && req.polygon.length >= 3, 'the query carries a polygon');
+    assert(req.split === PROD, `lasso queries ${PROD}`);
+    await page.getByTestId('chip-lasso').waitFor();
+    const total = await tableTotal();
+    // Every sample of the lasso, from the API, is inside the polygon.
+    let all = [];
+    for (let off = 0; off < total; off += 1000) {
+      const r = await apiPost(`${RUN_API}/samples/query`, { split: PROD, polygon: req.polygon, offset: off, limit: 1000 });
+      all = all.concat(r.samples);
+    }
+    assert(total > 0 && total < prodTotal, `the lasso holds some, not all, samples: ${total} of ${prodTotal}`);
+    assert(all.length === total, `paged ${all.length} == ${total}`);
+    for (const s of all) assert(pointInPolygon(req.polygon, s.x, s.y), `${s.id} (${s.x}, ${s.y}) inside the lasso`);
+    lassoIds = all.map((s) => s.id);
+    const shown = await rowIds();
+    assert(shown.every((id) => lassoIds.includes(id)), 'the table shows lasso samples only');
+    log(`  lasso: ${total} samples`);
+    await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'map.png') });
+  });
+
+  // 7. Add the lasso to a new selection.
+  const SEL = 'drift-review';
+  await step('add to a selection', async () => {
+    await page.getByTestId('selection-name').fill(SEL);
+    await page.getByTestId('selection-create').click();
+    const item = page.locator(`[data-testid=selection-item][data-name="${SEL}"]`);
+    await item.waitFor();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=selection-add-filtered]').disabled);
+    await page.getByTestId('selection-add-filtered').click();
+    await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
+    // Add one checked row that is outside the lasso... then remove it again.
+    const sel = await apiGet(`${RUN_API}/selections/${SEL}`);
+    assert(sel.items.length === lassoIds.length && sel.items.every((it) => it.split === PROD && lassoIds.includes(it.id)), 'the selection holds the lasso');
+  });
+
+  // 8. Export: CSV and JSONL rows are the selection's.
+  await step('export the selection', async () => {
+    const item = page.locator(`[data-testid=selection-item][data-name="${SEL}"]`);
+    for (const fmt of ['csv', 'jsonl']) {
+      const [dl] = await Promise.all([page.waitForEvent('download'), item.getByTestId(`selection-export-${fmt}`).click()]);
+      const file = path.join(SHOTS, `..`, `selection.${fmt}`);
+      await dl.saveAs(file);
+      const text = fs.readFileSync(file, 'utf8');
+      const rows = fmt === 'csv' ? parseCsv(text) : text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+      assert(rows.length === lassoIds.length, `${fmt}: ${rows.length} rows, expected ${lassoIds.length}`);
+      const ids = new Set(rows.map((r) => r.id));
+      assert(lassoIds.every((id) => ids.has(id)), `${fmt}: every lasso id exported`);
+      for (const col of ['id', 'split', 'text', 'pred', 'confidence', 'drift_score', 'is_drifted']) assert(col in rows[0], `${fmt} column ${col}`);
+      assert(rows.every((r) => r.split === PROD), `${fmt}: split column`);
+      log(`  ${fmt}: ${rows.length} rows -> ${file}`);
+    }
+  });
+
+  // 9. Insights panel screenshot, alerts and class charts present.
+  await step('insights panel', async () => {
+    const ins = page.locator('[data-testid=insights][data-ready="1"]');
+    assert(await ins.locator('[data-testid=chart-class-share] rect').count() >= 6, 'class share bars, production next to training');
+    assert(await ins.locator('[data-testid=chart-confidence] rect').count() >= 6, 'mean confidence bars');
+    await ins.screenshot({ path: path.join(SHOTS, 'insights.png') });
+    await page.locator('[data-testid=split-option][data-split="validation"]').click();
+    await page.locator('[data-testid=insight-per-class]').waitFor();
+    await page.locator('[data-testid=insights][data-ready="1"]').screenshot({ path: path.join(SHOTS, 'insights-validation.png') });
+  });
+
+  assert(errors.length === 0, `no page errors: ${errors.join('\n')}`);
+}
+
+try {
+  await main();
+  log(`PASS (screenshots in ${SHOTS})`);
+} catch (e) {
+  failed = true;
+  console.error(`FAIL: ${e.stack ?? e}`);
+} finally {
+  await cleanup();
+}
+process.exit(failed ? 1 : 0);
