@@ -43,3 +43,11 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-bench $(DEMO_ROOT)
+
+# The web console (web/dist, served by `sextant serve --static web/dist`) and its browser
+# test against the real server (needs node, npm and /usr/bin/chromium; downloads no browser).
+.PHONY: web test-browser
+web:
+	@cd web && { test -d node_modules || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; } && npm run --silent build
+test-browser: build web
+	@SKIP_WEB_BUILD=1 tests/browser/run.sh $(SEXTANT)
