@@ -128,4 +128,7 @@ async function route(): Promise<void> {
 }
 
 window.addEventListener('popstate', () => void route());
+window.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') (document.querySelector('[data-testid=sample-close]') as HTMLElement | null)?.click();
+});
 void route();

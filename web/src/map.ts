@@ -49,6 +49,7 @@ export class EmbeddingMap {
   private overlay: HTMLCanvasElement;
   private legend: HTMLElement;
   private info: HTMLElement;
+  private tip: HTMLElement;
   private gl: WebGL2RenderingContext | null = null;
   private ctx2d: CanvasRenderingContext2D | null = null;
   private prog: WebGLProgram | null = null;
@@ -68,6 +69,7 @@ export class EmbeddingMap {
     this.overlay = h('canvas', { class: 'map-overlay', 'data-testid': 'map-overlay' });
     this.legend = h('div', { class: 'map-legend', 'data-testid': 'map-legend' });
     this.info = h('div', { class: 'map-info', 'data-testid': 'map-info' });
+    this.tip = h('div', { class: 'map-tip', hidden: true });
     const colorSel = h('select', { 'data-testid': 'map-color', onchange: (e: Event) => { this.colorBy = (e.target as HTMLSelectElement).value as ColorBy; this.build(); } },
       ...([['pred', 'predicted class'], ['gold', 'gold class'], ['drift_score', 'drift score'], ['confidence', 'confidence'], ['split', 'split']] as const)
         .map(([v, t]) => h('option', { value: v }, t)));
@@ -88,7 +90,7 @@ export class EmbeddingMap {
           h('label', { class: 'inline' }, 'colour ', colorSel), trainToggle,
           h('button', { class: 'btn btn-sm btn-ghost', 'data-testid': 'map-reset', onclick: () => { this.fit(); this.draw(); } }, 'Fit'),
           h('button', { class: 'btn btn-sm btn-ghost', 'data-testid': 'map-clear-lasso', onclick: () => st.setFilter({ polygon: undefined }) }, 'Clear lasso'))),
-      h('div', { class: 'map-wrap' }, this.canvas, this.overlay, this.info), this.legend);
+      h('div', { class: 'map-wrap' }, this.canvas, this.overlay, this.info, this.tip), this.legend);
     this.overlay.style.cursor = 'crosshair';
     this.initGl();
     this.bindPointer();
@@ -299,13 +301,16 @@ export class EmbeddingMap {
     });
     o.addEventListener('pointermove', (e) => {
       const [px, py] = pos(e);
-      if (this.lasso) { this.lasso.push(this.toData(px, py)); this.drawOverlay(); }
+      if (this.lasso) { this.lasso.push(this.toData(px, py)); this.drawOverlay(); this.tip.hidden = true; }
       else if (this.drag) {
         this.cx = this.drag.cx - (px - this.drag.x) * this.upp;
         this.cy = this.drag.cy + (py - this.drag.y) * this.upp;
         this.draw();
+      } else {
+        this.hover(px, py);
       }
     });
+    o.addEventListener('pointerleave', () => { this.tip.hidden = true; });
     const end = (e: PointerEvent) => {
       if (this.lasso) {
         const pts = this.lasso;
@@ -336,6 +341,35 @@ export class EmbeddingMap {
       this.cx = dx - (dx - this.cx) * k; this.cy = dy - (dy - this.cy) * k;
       this.draw();
     }, { passive: false });
+  }
+
+  private nearest(px: number, py: number): { layer: Layer; i: number } | null {
+    let best: { layer: Layer; i: number; d: number } | null = null;
+    for (const l of this.visibleLayers()) {
+      const bias = l.split === this.st.split ? 0 : 2;
+      for (let i = 0; i < l.n; i++) {
+        const [sx, sy] = this.toScreen(l.xy[2 * i], l.xy[2 * i + 1]);
+        const d = Math.hypot(sx - px, sy - py) + bias;
+        if (d < 8 + bias && (!best || d < best.d)) best = { layer: l, i, d };
+      }
+    }
+    return best;
+  }
+
+  private hover(px: number, py: number): void {
+    const n = this.data && this.layers.length ? this.nearest(px, py) : null;
+    if (!n) { this.tip.hidden = true; return; }
+    const sp = this.data!.splits.find((s) => s.split === n.layer.split)!;
+    const P = sp.points;
+    const labels = this.st.info.labels;
+    const lines = [`${splitLabel(n.layer.split)} · ${P.id[n.i]}`, `pred ${labels[P.pred[n.i]] ?? '?'} (${P.confidence[n.i].toFixed(2)})`];
+    if (P.gold?.[n.i] !== undefined && P.gold[n.i] >= 0) lines.push(`gold ${labels[P.gold[n.i]]}`);
+    const d = P.drift_score?.[n.i];
+    if (d !== null && d !== undefined) lines.push(`drift ${d.toFixed(2)}`);
+    if ((P.count?.[n.i] ?? 1) > 1) lines.push(`stands for ${P.count[n.i]} samples`);
+    this.tip.textContent = lines.join('\n');
+    this.tip.style.left = `${px + 12}px`; this.tip.style.top = `${py + 12}px`;
+    this.tip.hidden = false;
   }
 
   /** A click opens the nearest point of the current split (within 8 px). */
