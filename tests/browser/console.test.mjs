@@ -174,6 +174,13 @@ async function main() {
     await page.getByTestId('run-page').waitFor();
     await page.locator(`[data-testid=split-option][data-split="training"]`).click();
     assert(await tableTotal() === (await apiGet(`${RUN_API}/samples?split=training&limit=1`)).total, 'training total');
+    // Virtualised: a few dozen rows in the DOM; scrolling to the end pages in the last rows.
+    const trainTotal = await tableTotal();
+    const inDom = await page.getByTestId('sample-row').count();
+    assert(inDom > 5 && inDom < 80, `${inDom} rows in the DOM of ${trainTotal}`);
+    const last = (await apiGet(`${RUN_API}/samples?split=training&offset=${trainTotal - 1}&limit=1`)).samples[0].id;
+    await page.getByTestId('table-body').evaluate((b) => { b.scrollTop = b.scrollHeight; });
+    await page.locator(`[data-testid=sample-row][data-id="${last}"]`).waitFor();
     await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
     await page.waitForFunction((s) => new URL(location.href).searchParams.get('split') === s, PROD);
     assert(await tableTotal() === prodTotal, `production total ${prodTotal}`);
@@ -205,6 +212,16 @@ async function main() {
     assert(driftedTotal === expect && expect > 0 && expect < prodTotal, `drifted total ${driftedTotal} == ${expect}`);
     const flags = await page.$$eval('[data-testid=sample-row] [data-col=is_drifted]', (cs) => cs.map((c) => c.textContent));
     assert(flags.length > 0 && flags.every((f) => f === 'drifted'), `every visible row drifted: ${flags}`);
+    // Text search (regex) on top, with the matches highlighted.
+    await page.getByTestId('filter-text').fill('crypto|refund');
+    await page.getByTestId('chip-text').waitFor();
+    const withText = await tableTotal();
+    const expectText = (await apiGet(`${RUN_API}/samples?split=${encodeURIComponent(PROD)}&drifted=true&text=${encodeURIComponent('crypto|refund')}&limit=1`)).total;
+    assert(withText === expectText, `text + drifted total ${withText} == ${expectText}`);
+    if (withText > 0) assert(await page.locator('[data-testid=sample-row] mark').count() > 0, 'matches are highlighted');
+    await page.locator('[data-testid=chip-text] button').click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=chip-text]'));
+    assert(await tableTotal() === driftedTotal, 'removing the text filter');
     const ins = await page.getByTestId('insight-drifted').textContent();
     assert(ins.includes(String(driftedTotal)), `insights count the ${driftedTotal} drifted: ${ins}`);
   });
@@ -252,7 +269,7 @@ async function main() {
     const canvas = page.getByTestId('map-overlay');
     const box = await canvas.boundingBox();
     const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
-    const rx = box.width * 0.3, ry = box.height * 0.3;
+    const rx = box.width * 0.22, ry = box.height * 0.25;
     const pts = Array.from({ length: 24 }, (_, i) => [cx + rx * Math.cos((i / 24) * 2 * Math.PI), cy + ry * Math.sin((i / 24) * 2 * Math.PI)]);
     const respP = page.waitForResponse((r) => r.url().endsWith('/samples/query') && r.request().method() === 'POST');
     await page.mouse.move(pts[0][0], pts[0][1]);
@@ -292,7 +309,16 @@ async function main() {
     await page.waitForFunction(() => !document.querySelector('[data-testid=selection-add-filtered]').disabled);
     await page.getByTestId('selection-add-filtered').click();
     await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
-    // Add one checked row that is outside the lasso... then remove it again.
+    // Remove two checked rows, then add them back.
+    const countOf = () => page.locator(`[data-testid=selection-item][data-name="${SEL}"] [data-testid=selection-count]`).textContent();
+    const checks = page.getByTestId('row-check');
+    await checks.nth(0).check();
+    await checks.nth(1).check();
+    await page.getByTestId('selection-remove-checked').click();
+    await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length - 2]);
+    await page.getByTestId('selection-add-checked').click();
+    await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
+    assert(await countOf() === String(lassoIds.length), 'count back after adding the checked rows');
     const sel = await apiGet(`${RUN_API}/selections/${SEL}`);
     assert(sel.items.length === lassoIds.length && sel.items.every((it) => it.split === PROD && lassoIds.includes(it.id)), 'the selection holds the lasso');
   });
