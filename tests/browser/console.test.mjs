@@ -344,8 +344,8 @@ async function main() {
   // 9. Insights panel screenshot, alerts and class charts present.
   await step('insights panel', async () => {
     const ins = page.locator('[data-testid=insights][data-ready="1"]');
-    assert(await ins.locator('[data-testid=chart-class-share] rect').count() >= 6, 'class share bars, production next to training');
-    assert(await ins.locator('[data-testid=chart-confidence] rect').count() >= 6, 'mean confidence bars');
+    assert(await ins.locator('[data-testid=chart-class-share] .bar').count() >= 6, 'class share bars, production next to training');
+    assert(await ins.locator('[data-testid=chart-confidence] .bar').count() >= 6, 'mean confidence bars');
     await ins.screenshot({ path: path.join(SHOTS, 'insights.png') });
     await page.locator('[data-testid=split-option][data-split="validation"]').click();
     await page.locator('[data-testid=insight-per-class]').waitFor();

@@ -1,30 +1,22 @@
 // The insights panel: class shares and mean confidence per class next to training,
 // drifted and on-boundary counts, accuracy/F1 per class, alerts.
 import { api, type ClassInsight, type Insights } from './api';
-import { PALETTE, clear, fmt, h, pct, splitLabel, svg } from './dom';
+import { PALETTE, clear, fmt, h, pct, splitLabel } from './dom';
 import type { RunState } from './state';
 
 /** Grouped horizontal bars: per class, this split's value over the reference's. */
-function pairedBars(classes: ClassInsight[], get: (c: ClassInsight) => [number | null, number | null], testid: string, showRef: boolean): SVGElement {
-  const rowH = showRef ? 26 : 18, labelW = 84, w = 300, barW = w - labelW - 48;
-  const hgt = classes.length * rowH + 4;
-  const root = svg('svg', { viewBox: `0 0 ${w} ${hgt}`, width: '100%', height: hgt, class: 'bars', 'data-testid': testid, role: 'img' });
-  classes.forEach((c, i) => {
+function pairedBars(classes: ClassInsight[], get: (c: ClassInsight) => [number | null, number | null], testid: string, showRef: boolean): HTMLElement {
+  const bar = (v: number | null, color: string | null, ref: boolean, title: string) =>
+    h('div', { class: `bar-line ${ref ? 'ref' : ''}` },
+      h('span', { class: 'bar', 'data-ref': ref ? '1' : null, title, style: { width: `${Math.max(0.3, (v ?? 0) * 100) * 0.82}%`, background: color ?? undefined } }),
+      h('span', { class: 'bar-value' }, pct(v)));
+  return h('div', { class: 'bars', 'data-testid': testid, role: 'img' }, ...classes.map((c, i) => {
     const [v, ref] = get(c);
-    const y = i * rowH + 2;
-    root.appendChild(svg('text', { x: 0, y: y + 11, class: 'bar-label' }, c.label));
-    const val = v ?? 0;
-    root.appendChild(svg('rect', { x: labelW, y, width: Math.max(0.5, val * barW), height: 10, rx: 2, fill: PALETTE[i % PALETTE.length] },
-      svg('title', {}, `${c.label}: ${pct(v)}`)));
-    root.appendChild(svg('text', { x: labelW + val * barW + 4, y: y + 9, class: 'bar-value' }, pct(v)));
-    if (showRef) {
-      const r = ref ?? 0;
-      root.appendChild(svg('rect', { x: labelW, y: y + 12, width: Math.max(0.5, r * barW), height: 8, rx: 2, class: 'bar-ref' },
-        svg('title', {}, `training: ${pct(ref)}`)));
-      root.appendChild(svg('text', { x: labelW + r * barW + 4, y: y + 19, class: 'bar-value muted' }, pct(ref)));
-    }
-  });
-  return root;
+    return h('div', { class: 'bar-row' }, h('span', { class: 'bar-label', title: c.label }, c.label),
+      h('div', { class: 'bar-track' },
+        bar(v, PALETTE[i % PALETTE.length], false, `${c.label}: ${pct(v)}`),
+        showRef ? bar(ref, null, true, `${c.label} in training: ${pct(ref)}`) : null));
+  }));
 }
 
 export class InsightsPanel {
