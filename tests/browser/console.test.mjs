@@ -243,8 +243,13 @@ async function main() {
     assert(probs === 3, `3 probability bars, got ${probs}`);
     assert((await panel.getByTestId('sample-drifted').textContent()).includes('yes'), 'the opened sample is drifted');
     await panel.locator('[data-testid=neighbor]').first().waitFor();
+    // Neighbours in training and in production: 5 of each.
     const splits = await panel.locator('[data-testid=neighbor]').evaluateAll((ns) => ns.map((n) => n.dataset.split));
-    assert(splits.length === 10, `10 neighbours, got ${splits.length}`);
+    assert(splits.filter((x) => x === 'training').length === 5, `5 training neighbours: ${splits}`);
+    assert(splits.filter((x) => x === PROD).length === 5, `5 production neighbours: ${splits}`);
+    const expectTrain = (await apiGet(`${RUN_API}/similar?split=${encodeURIComponent(PROD)}&id=${encodeURIComponent(opened)}&k=5&in=training`)).neighbors.map((n) => n.id);
+    const shownTrain = await panel.locator('[data-testid=neighbor][data-split=training]').evaluateAll((ns) => ns.map((n) => n.dataset.id));
+    assert(JSON.stringify(expectTrain) === JSON.stringify(shownTrain), `training neighbours ${shownTrain} == ${expectTrain}`);
     await page.getByTestId('sample-panel').screenshot({ path: path.join(SHOTS, 'sample-panel.png') });
   });
 

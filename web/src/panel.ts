@@ -65,14 +65,20 @@ export class SamplePanel {
       neighbors,
     ]);
     this.el.dataset.ready = '1';
-    // Neighbours across training and production (every split by default).
+    // Neighbours in training and in production (the inference sets), side by side.
+    const prod = this.st.info.splits.map((x) => x.split).filter((x) => x.startsWith('inference:'));
+    const groups: [string, string[]][] = [['training', ['training']]];
+    if (prod.length) groups.push([prod.length === 1 ? `production (${splitLabel(prod[0])})` : 'production', prod]);
     try {
-      const r = await api.similar(this.st.project, this.st.run, s.split, s.id, 10);
+      const answers = await Promise.all(groups.map(([, inSplits]) => api.similar(this.st.project, this.st.run, s.split, s.id, 5, inSplits)));
       if (seq !== this.seq) return;
       clear(neighbors);
-      neighbors.dataset.tookMs = String(r.took_ms);
-      if (!r.neighbors.length) neighbors.append(h('div', { class: 'muted' }, 'No neighbour.'));
-      for (const n of r.neighbors) neighbors.append(this.neighborRow(n));
+      groups.forEach(([title, inSplits], gi) => {
+        const r = answers[gi];
+        neighbors.append(h('div', { class: 'neighbor-group', 'data-testid': 'neighbor-group', 'data-in': inSplits.join(',') },
+          h('div', { class: 'neighbor-group-title small muted' }, `in ${title} · ${r.took_ms.toFixed(1)} ms`),
+          r.neighbors.length ? r.neighbors.map((n) => this.neighborRow(n)) : h('div', { class: 'muted small' }, 'No neighbour.')));
+      });
     } catch (e) {
       if (seq !== this.seq) return;
       clear(neighbors); neighbors.append(h('div', { class: 'error' }, `similar: ${(e as Error).message}`));
