@@ -4,10 +4,11 @@ JOBS         ?= $(shell nproc)
 BUILD_TYPE   ?= RelWithDebInfo
 SEXTANT_DATA ?= $(abspath ../shared/data)
 DEMO_ROOT    ?= $(abspath .sextant-demo)
+PORT         ?= 8080
 SEXTANT      := $(BUILD)/src/cli/sextant
 export SEXTANT_DATA
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test demo serve bench clean
 
 all: build
 
@@ -30,6 +31,14 @@ demo: build
 	@rm -rf $(DEMO_ROOT)
 	@$(BUILD)/examples/demo/sextant_demo --root $(DEMO_ROOT) --project demo --run sentiment
 	@$(SEXTANT) report --root $(DEMO_ROOT) --project demo --run sentiment
+	@echo
+	@echo "Explore it in the console: make serve   (runs $(SEXTANT) serve --root $(DEMO_ROOT) --port $(PORT),"
+	@echo "then open http://127.0.0.1:$(PORT)/)"
+
+# Serves the demo run (or any store: `make serve DEMO_ROOT=~/.sextant`) in the web console
+# and its JSON API (docs/http-api.md) until interrupted.
+serve: build
+	@$(SEXTANT) serve --root $(DEMO_ROOT) --port $(PORT)
 
 # Benchmarks against Faiss, scikit-learn and hnswlib (bench/run.sh; about half an hour on
 # two cores). `make bench BENCH_ARGS=--quick` is a two-minute smoke test.
