@@ -202,6 +202,54 @@ async function main() {
     await page.screenshot({ path: path.join(SHOTS, 'run-page.png') });
   });
 
+  // 2b. Every other filter, on training, against the API's answer for the same parameters.
+  await step('filters on training', async () => {
+    await page.locator('[data-testid=split-option][data-split="training"]').click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('split') === 'training');
+    const check = async (params, what) => {
+      const total = await tableTotal();
+      const expect = (await apiGet(`${RUN_API}/samples?split=training&limit=1&${params}`)).total;
+      assert(total === expect, `${what}: table ${total}, API ${expect}`);
+      return total;
+    };
+    await page.locator('[data-testid=filter-gold] [data-value=negative]').click();
+    await page.getByTestId('chip-gold').waitFor();
+    await check('gold=negative', 'gold');
+    await page.locator('[data-testid=filter-pred] [data-value=positive]').click();
+    await page.locator('[data-testid=filter-pred] [data-value=neutral]').click();
+    await page.getByTestId('chip-pred').waitFor();
+    await check('gold=negative&pred=positive,neutral', 'gold + pred');
+    await page.getByTestId('filter-misclassified').selectOption('true');
+    await page.getByTestId('chip-misclassified').waitFor();
+    const mis = await check('gold=negative&pred=positive,neutral&misclassified=true', 'misclassified');
+    assert(mis > 0, 'some misclassified negatives');
+    await page.getByTestId('filter-reset').click();
+    await page.getByTestId('filter-confidence-min').fill('0.5');
+    await page.getByTestId('filter-confidence-max').fill('0.9');
+    await page.getByTestId('chip-confidence').waitFor();
+    await check('min_confidence=0.5&max_confidence=0.9', 'confidence range');
+    await page.getByTestId('filter-dep-min').fill('0.2');
+    await page.getByTestId('chip-dep').waitFor();
+    await check('min_confidence=0.5&max_confidence=0.9&min_dep=0.2', 'DEP range');
+    await page.getByTestId('filter-boundary').selectOption('false');
+    await page.getByTestId('chip-boundary').waitFor();
+    await check('min_confidence=0.5&max_confidence=0.9&min_dep=0.2&on_boundary=false', 'on the boundary');
+    await page.getByTestId('filter-reset').click();
+    await page.getByTestId('filter-meta-key').fill('source');
+    await page.getByTestId('filter-meta-value').fill('web');
+    await page.getByTestId('filter-meta-add').click();
+    await page.getByTestId('chip-meta-source').waitFor();
+    const web = await check('meta.source=web', 'metadata');
+    assert(web > 0, 'some samples from the web');
+    await page.getByTestId('filter-ids').fill('train-1, train-2 train-3');
+    await page.getByTestId('chip-ids').waitFor();
+    assert(await check('meta.source=web&ids=train-1,train-2,train-3', 'ids') === 1, 'one of the three ids is from the web');
+    await page.getByTestId('filter-reset').click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=active-filters] .chip'));
+    await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
+    assert(await tableTotal() === prodTotal, 'back on production');
+  });
+
   // 3. Drifted production samples.
   let driftedTotal = 0;
   await step('filter to drifted production samples', async () => {
