@@ -319,10 +319,17 @@ async function main() {
   // 6. Lasso a region of the map: the drifted cluster's bounding box in screen space.
   let lassoIds = [];
   await step('lasso on the map', async () => {
+    // Around the drifted sample opened above: its screen position from the map's fitted view
+    // (bounds of training + production centred in the canvas, 12 px margins, equal scales).
     const canvas = page.getByTestId('map-overlay');
     const box = await canvas.boundingBox();
-    const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
-    const rx = box.width * 0.22, ry = box.height * 0.25;
+    const map = await apiGet(`${RUN_API}/map?splits=training,${encodeURIComponent(PROD)}&max_points=50000`);
+    const b = map.bounds;
+    const upp = Math.max((b.x1 - b.x0) / (box.width - 24), (b.y1 - b.y0) / (box.height - 24));
+    const s0 = await apiGet(`${RUN_API}/samples/${encodeURIComponent(PROD)}/${encodeURIComponent(opened)}`);
+    const cx = box.x + box.width / 2 + (s0.x - (b.x0 + b.x1) / 2) / upp;
+    const cy = box.y + box.height / 2 - (s0.y - (b.y0 + b.y1) / 2) / upp;
+    const rx = 45, ry = 35;
     const pts = Array.from({ length: 24 }, (_, i) => [cx + rx * Math.cos((i / 24) * 2 * Math.PI), cy + ry * Math.sin((i / 24) * 2 * Math.PI)]);
     const respP = page.waitForResponse((r) => r.url().endsWith('/samples/query') && r.request().method() === 'POST');
     await page.mouse.move(pts[0][0], pts[0][1]);
@@ -346,10 +353,16 @@ async function main() {
     assert(all.length === total, `paged ${all.length} == ${total}`);
     for (const s of all) assert(pointInPolygon(req.polygon, s.x, s.y), `${s.id} (${s.x}, ${s.y}) inside the lasso`);
     lassoIds = all.map((s) => s.id);
+    assert(lassoIds.includes(opened), `the lasso around ${opened} holds it`);
+    const drifted = all.filter((s) => s.is_drifted).length;
+    log(`  lasso: ${drifted} of ${total} drifted`);
     const shown = await rowIds();
     assert(shown.every((id) => lassoIds.includes(id)), 'the table shows lasso samples only');
     log(`  lasso: ${total} samples`);
     await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'map.png') });
+    await page.getByTestId('map-color').selectOption('drift_score');
+    await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'map-drift.png') });
+    await page.getByTestId('map-color').selectOption('pred');
   });
 
   // 7. Add the lasso to a new selection.

@@ -96,7 +96,10 @@ export class EmbeddingMap {
     this.bindPointer();
     new ResizeObserver(() => this.resize()).observe(this.canvas);
     st.on('split', () => void this.load());
-    st.on('filter', () => this.drawOverlay());
+    let lastPoly: unknown = undefined;
+    st.on('filter', () => {
+      if (st.filter.polygon !== lastPoly) { lastPoly = st.filter.polygon; this.build(); } else this.drawOverlay();
+    });
     void this.load();
   }
 
@@ -153,6 +156,8 @@ export class EmbeddingMap {
     if (!this.data) { this.draw(); return; }
     const ordered = [...this.data.splits].sort((a, b) => (a.split === 'training' ? 0 : 1) - (b.split === 'training' ? 0 : 1));
     let n = 0;
+    // Points outside a lasso are dimmed (the current split's; training stays as it is).
+    const poly = this.st.filter.polygon && this.st.filter.polygon.length >= 3 ? this.st.filter.polygon : null;
     for (const sp of ordered) {
       const P = sp.points;
       const m = P.x.length;
@@ -171,7 +176,9 @@ export class EmbeddingMap {
           case 'confidence': c = ramp(P.confidence[i]); break;
           case 'split': c = splitIdx === 0 ? [0.55, 0.6, 0.7] : hexRgb('#f28e2b'); break;
         }
-        col.set([c[0], c[1], c[2], bg ? 0.28 : 0.85], 4 * i);
+        let a = bg ? 0.28 : 0.85;
+        if (poly && !bg && !pointInPolygon(poly, P.x[i], P.y[i])) a = 0.12;
+        col.set([c[0], c[1], c[2], a], 4 * i);
       }
       this.layers.push({ split: sp.split, n: m, xy, col, ids: P.id });
     }
@@ -385,6 +392,16 @@ export class EmbeddingMap {
     }
     if (best) this.st.openSample(best.split, best.id);
   }
+}
+
+function pointInPolygon(poly: [number, number][], x: number, y: number): boolean {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i];
+    const [xj, yj] = poly[j];
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
 }
 
 /** Drops lasso points closer than eps to the previous kept one (a lighter request). */
