@@ -38,6 +38,7 @@ const RUN_API = '/api/runs/demo/sentiment';
 
 const children = [];
 let browser = null;
+let ROOT = '';
 let failed = false;
 
 function log(...a) { console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a); }
@@ -58,11 +59,11 @@ function freePort() {
   });
 }
 
-async function waitHealthy(base, proc, ms = 30000) {
+async function waitHealthy(base, proc, ms = 30000, okStatus = [200]) {
   const t0 = Date.now();
   while (Date.now() - t0 < ms) {
     if (proc.exitCode !== null) throw new Error(`the server exited with ${proc.exitCode}`);
-    try { const r = await fetch(`${base}/api/health`); if (r.ok) return; } catch { /* not yet */ }
+    try { const r = await fetch(`${base}/api/health`); if (okStatus.includes(r.status)) return; } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('the server did not answer /api/health');
@@ -100,11 +101,12 @@ async function startServer() {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let proc;
+  ROOT = path.join(TMP, 'store');
   if (MOCK) {
     proc = spawn(process.execPath, [path.join(REPO, 'tests/browser/mock_server.mjs'), '--port', String(port), '--static', DIST], { stdio: ['ignore', 'inherit', 'inherit'] });
   } else {
     if (!fs.existsSync(BIN)) throw new Error(`the sextant binary was not found at ${BIN} (set SEXTANT_BIN)`);
-    const root = path.join(TMP, 'store');
+    const root = ROOT;
     log('making the run with', BIN);
     const r = spawnSync(PYTHON, [path.join(REPO, 'tests/browser/make_run.py'), BIN, root, path.join(TMP, 'data')], { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`make_run.py exited with ${r.status}`);
@@ -417,6 +419,31 @@ async function main() {
     await page.locator('[data-testid=insight-per-class]').waitFor();
     await page.locator('[data-testid=insights][data-ready="1"]').screenshot({ path: path.join(SHOTS, 'insights-validation.png') });
   });
+
+  // 10. With --token, the console works from a ?token= link; without one the API says 401.
+  if (!MOCK) {
+    await step('token', async () => {
+      const port = await freePort();
+      const tbase = `http://127.0.0.1:${port}`;
+      const proc = spawn(BIN, ['serve', '--root', ROOT, '--port', String(port), '--static', DIST, '--token', 'tok-123'],
+        { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, SEXTANT_HOME: ROOT } });
+      children.push(proc);
+      await waitHealthy(tbase, proc, 30000, [200, 401]);  // health may need the token too
+      assert((await fetch(`${tbase}/api/runs`)).status === 401, 'no token: 401');
+      const p2 = await context.newPage();
+      await p2.goto(`${tbase}/runs/demo/sentiment?split=${encodeURIComponent(PROD)}&token=tok-123`);
+      await p2.locator('[data-testid=sample-table]:not([data-loading])').waitFor();
+      const st = await p2.getByTestId('table-status').textContent();
+      assert(st.startsWith(`${prodTotal}`), `table with the token: ${st}`);
+      const href = await p2.locator('[data-testid=selection-item] [data-testid=selection-export-csv]').first().getAttribute('href');
+      assert(href.includes('token=tok-123'), `download links carry the token: ${href}`);
+      const [dl] = await Promise.all([p2.waitForEvent('download'), p2.locator('[data-testid=selection-item] [data-testid=selection-export-csv]').first().click()]);
+      const rows = parseCsv(fs.readFileSync(await dl.path(), 'utf8'));
+      assert(rows.length === lassoIds.length, `token export: ${rows.length} rows`);
+      await p2.close();
+      proc.kill('SIGTERM');
+    });
+  }
 
   assert(errors.length === 0, `no page errors: ${errors.join('\n')}`);
 }

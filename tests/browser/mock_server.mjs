@@ -35,9 +35,9 @@ function makeSplit(split, n, shift, labeled) {
     const yy = CENTRES[y][1] + gauss() + (drifted ? -5 : 0);
     const word = WORDS[y][Math.floor(rnd() * 4)];
     out.push({
-      id: `${split.replace('inference:', '')}-${i}`, split, row: i,
+      id: `${{ training: 'train', validation: 'val', 'inference:prod_1': 'prod' }[split]}-${i}`, split, row: i,
       text: `Sample ${i}: a ${word} "${split}" review${drifted ? ' about crypto refunds' : ''}, row ${i}`,
-      meta: { source: i % 2 ? 'web' : 'app' },
+      meta: { source: i % 2 ? 'app' : 'web' },
       gold: labeled ? LABELS[y] : null, pred: LABELS[pred], confidence: p[pred], margin: p[pred] - p[order[1]],
       entropy: -p.reduce((a, v) => a + v * Math.log(v), 0), is_on_the_boundary: p[order[1]] / p[pred] > 0.5,
       is_correct: labeled ? pred === y : null, dep: split === 'training' ? rnd() : null, aum: null,
