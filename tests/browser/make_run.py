@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Makes a small demo-like run for the browser test with the real `sextant` CLI.
 
-usage: make_run.py SEXTANT_BIN ROOT WORKDIR
+usage: make_run.py SEXTANT_BIN ROOT WORKDIR [SCALE]
+
+SCALE (default 1) multiplies the sizes: 900 training, 200 validation, 600 production.
 
 Clustered Gaussian embeddings, one cluster per class (as tests/e2e/conftest.py), logits
 that mostly agree with the label; training, validation and a production set
@@ -52,15 +54,17 @@ def write(folder, name, n, seed, centres, direction, drift_share=0.0, labeled=Tr
 
 def main():
     binary, root, work = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+    scale = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+    n = lambda k: max(10, int(k * scale))
     work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(len(LABELS), DIM)) * 3.0
     d = rng.normal(size=DIM)
     direction = d / np.linalg.norm(d)
     sets = [
-        ("training", "training", None, write(work, "train", 900, 1, centres, direction)),
-        ("validation", "validation", None, write(work, "val", 200, 2, centres, direction)),
-        ("inference", "inference", "prod_1", write(work, "prod", 600, 3, centres, direction, 0.35, labeled=False)),
+        ("training", "training", None, write(work, "train", n(900), 1, centres, direction)),
+        ("validation", "validation", None, write(work, "val", n(200), 2, centres, direction)),
+        ("inference", "inference", "prod_1", write(work, "prod", n(600), 3, centres, direction, 0.35, labeled=False)),
     ]
     base = ["--root", str(root), "--project", "demo", "--run", "sentiment"]
     for _, split, inf, (data, emb, logits) in sets:
