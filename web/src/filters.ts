@@ -90,7 +90,8 @@ export class FilterPanel {
       classPicker('pred', 'Predicted class'),
       range('Confidence', 'min_confidence', 'max_confidence', 'filter-confidence'),
       range('DEP', 'min_dep', 'max_dep', 'filter-dep'),
-      triSelect(st.labeled ? 'Out of coverage' : 'Drifted', 'drifted', 'filter-drifted'),
+      // Training is the drift reference: no drift verdict of its own.
+      st.split === 'training' ? null : triSelect(st.labeled ? 'Out of coverage' : 'Drifted', 'drifted', 'filter-drifted'),
       triSelect('On the boundary', 'on_boundary', 'filter-boundary'),
       st.labeled ? triSelect('Misclassified', 'misclassified', 'filter-misclassified') : null,
       h('div', { class: 'field' }, h('label', null, 'Metadata'),
