@@ -32,6 +32,9 @@ export class RunState {
     // Ids and a lasso belong to one split's view; the other filters carry over.
     delete this.filter.ids;
     delete this.filter.polygon;
+    // Filters the new split has no field for: drift on training, gold on inference sets.
+    if (split === 'training') delete this.filter.drifted;
+    if (split.startsWith('inference:')) { delete this.filter.gold; delete this.filter.misclassified; }
     const u = new URL(location.href);
     u.searchParams.set('split', split);
     history.replaceState(null, '', u);
