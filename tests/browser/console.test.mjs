@@ -301,6 +301,14 @@ async function main() {
     const shownTrain = await panel.locator('[data-testid=neighbor][data-split=training]').evaluateAll((ns) => ns.map((n) => n.dataset.id));
     assert(JSON.stringify(expectTrain) === JSON.stringify(shownTrain), `training neighbours ${shownTrain} == ${expectTrain}`);
     await page.getByTestId('sample-panel').screenshot({ path: path.join(SHOTS, 'sample-panel.png') });
+    // Arrow keys walk the table's rows.
+    const panelShows = (id) => page.waitForFunction((x) => document.querySelector('[data-testid=sample-panel][data-ready="1"] [data-testid=sample-id]')?.textContent.endsWith(` · ${x}`), id);
+    const second = await page.getByTestId('sample-row').nth(1).getAttribute('data-id');
+    await page.keyboard.press('ArrowDown');
+    await panelShows(second);
+    await page.keyboard.press('ArrowUp');
+    await panelShows(opened);
+    await page.locator('[data-testid=sample-panel][data-ready="1"] [data-testid=neighbor]').first().waitFor();
   });
 
   // 5. Find similar: the table shows the sample and its neighbours in production.

@@ -41,7 +41,7 @@ void main() {
   o = vec4(v_col.rgb * v_col.a, v_col.a);
 }`;
 
-interface Layer { split: string; n: number; xy: Float32Array; col: Float32Array; ids: string[] }
+interface Layer { split: string; n: number; xy: Float32Array; col: Float32Array; ids: string[]; index: Map<string, number> }
 
 export class EmbeddingMap {
   el: HTMLElement;
@@ -180,7 +180,7 @@ export class EmbeddingMap {
         if (poly && !bg && !pointInPolygon(poly, P.x[i], P.y[i])) a = 0.12;
         col.set([c[0], c[1], c[2], a], 4 * i);
       }
-      this.layers.push({ split: sp.split, n: m, xy, col, ids: P.id });
+      this.layers.push({ split: sp.split, n: m, xy, col, ids: P.id, index: new Map(P.id.map((id, i) => [id, i])) });
     }
     this.info.textContent = `${n.toLocaleString()} points · ${this.renderer}`;
     this.renderLegend();
@@ -281,12 +281,24 @@ export class EmbeddingMap {
       c.fillStyle = 'rgba(94, 177, 255, 0.12)'; c.fill();
       c.strokeStyle = '#5eb1ff'; c.lineWidth = 1.5; c.setLineDash(this.lasso ? [4, 3] : []); c.stroke();
     }
+    // Samples filtered by id ("find similar") are ringed.
+    const ids = this.st.filter.ids;
+    const cur = this.layers.find((l) => l.split === this.st.split);
+    if (ids && ids.length && cur) {
+      c.setLineDash([]); c.strokeStyle = '#f0b429'; c.lineWidth = 1.5;
+      for (const id of ids) {
+        const i = cur.index.get(id);
+        if (i === undefined) continue;
+        const [px, py] = this.toScreen(cur.xy[2 * i], cur.xy[2 * i + 1]);
+        c.beginPath(); c.arc(px, py, 5, 0, Math.PI * 2); c.stroke();
+      }
+    }
     const open = this.st.open;
     if (open) {
       for (const l of this.layers) {
         if (l.split !== open.split) continue;
-        const i = l.ids.indexOf(open.id);
-        if (i < 0) continue;
+        const i = l.index.get(open.id);
+        if (i === undefined) continue;
         const [px, py] = this.toScreen(l.xy[2 * i], l.xy[2 * i + 1]);
         c.setLineDash([]); c.strokeStyle = '#fff'; c.lineWidth = 2;
         c.beginPath(); c.arc(px, py, 7, 0, Math.PI * 2); c.stroke();

@@ -64,6 +64,21 @@ export class SampleTable {
     st.on('checked', () => this.render());
     st.on('open', () => this.render());
     new ResizeObserver(() => this.render()).observe(this.body);
+    // Up/down move the open sample through the table's rows.
+    window.addEventListener('keydown', (e) => {
+      if (!this.st.open || !this.el.isConnected || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
+      const t = e.target as HTMLElement;
+      if (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return;
+      const i = this.indexOf(this.st.open.split, this.st.open.id);
+      if (i < 0) return;
+      const j = i + (e.key === 'ArrowDown' ? 1 : -1);
+      const next = this.at(j);
+      if (!next) return;
+      e.preventDefault();
+      this.st.openSample(next.split || this.st.split, next.id);
+      const y = j * ROW_H * this.scale;
+      if (y < this.body.scrollTop || y > this.body.scrollTop + this.body.clientHeight - ROW_H) this.body.scrollTop = y - this.body.clientHeight / 2;
+    });
     this.reload();
   }
 
@@ -118,9 +133,28 @@ export class SampleTable {
 
   /** The samples already loaded (for "check all"). */
   loaded(): Sample[] {
+    // Only the contiguous pages from the first (row index = position).
     const out: Sample[] = [];
-    for (const v of this.pages.values()) if (v !== 'loading') out.push(...v);
+    for (let p = 0; ; p++) {
+      const v = this.pages.get(p);
+      if (!v || v === 'loading') break;
+      out.push(...v);
+    }
     return out;
+  }
+
+  private at(i: number): Sample | undefined {
+    const v = this.pages.get(Math.floor(i / PAGE));
+    return v && v !== 'loading' ? v[i % PAGE] : undefined;
+  }
+
+  private indexOf(split: string, id: string): number {
+    for (const [p, v] of this.pages) {
+      if (v === 'loading') continue;
+      const k = v.findIndex((s) => s.id === id && (s.split || this.st.split) === split);
+      if (k >= 0) return p * PAGE + k;
+    }
+    return -1;
   }
 
   private toggleAll(): void {
