@@ -96,6 +96,18 @@ function pointInPolygon(poly, x, y) {
   return inside;
 }
 
+/** Non-transparent pixels on the map's canvas (WebGL or 2D). */
+function litPixels(page) {
+  return page.evaluate(() => {
+    const c = document.querySelector('[data-testid=map-canvas]');
+    const probe = document.createElement('canvas'); probe.width = c.width; probe.height = c.height;
+    const g = probe.getContext('2d'); g.drawImage(c, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+}
+
 async function startServer() {
   if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error('web/dist is not built (run tests/browser/run.sh or `npm run build` in web/)');
   const port = await freePort();
@@ -191,17 +203,21 @@ async function main() {
     const renderer = await page.getByTestId('map').getAttribute('data-renderer');
     assert(renderer === 'webgl2' || renderer === 'canvas2d', `map renderer ${renderer}`);
     // The scatter drew something: non-background pixels on the map canvas.
-    const lit = await page.evaluate(() => {
-      const c = document.querySelector('[data-testid=map-canvas]');
-      const probe = document.createElement('canvas'); probe.width = c.width; probe.height = c.height;
-      const g = probe.getContext('2d'); g.drawImage(c, 0, 0);
-      const d = g.getImageData(0, 0, c.width, c.height).data;
-      let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-      return n;
-    });
+    const lit = await litPixels(page);
     assert(lit > 500, `the map drew ${lit} pixels`);
     log(`  map renderer ${renderer}, ${lit} lit pixels`);
     await page.screenshot({ path: path.join(SHOTS, 'run-page.png') });
+  });
+
+  // 2a. Without WebGL the map falls back to canvas 2D (forced here with ?renderer=canvas2d).
+  await step('canvas 2D fallback of the map', async () => {
+    const p2 = await context.newPage();
+    await p2.goto(`${base}/runs/demo/sentiment?split=${encodeURIComponent(PROD)}&renderer=canvas2d`);
+    await p2.locator('[data-testid=map][data-ready="1"]').waitFor();
+    assert(await p2.getByTestId('map').getAttribute('data-renderer') === 'canvas2d', 'canvas2d renderer');
+    const lit = await litPixels(p2);
+    assert(lit > 500, `the 2D map drew ${lit} pixels`);
+    await p2.close();
   });
 
   // 2b. Every other filter, on training, against the API's answer for the same parameters.

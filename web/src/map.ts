@@ -23,12 +23,12 @@ function ramp(t: number): [number, number, number] {
 }
 
 const VS = `#version 300 es
-in vec2 a_pos; in vec4 a_col;
+in vec2 a_pos; in vec4 a_col; in float a_scale;
 uniform vec2 u_scale; uniform vec2 u_offset; uniform float u_size;
 out vec4 v_col;
 void main() {
   gl_Position = vec4(a_pos * u_scale + u_offset, 0.0, 1.0);
-  gl_PointSize = u_size;
+  gl_PointSize = u_size * a_scale;
   v_col = a_col;
 }`;
 const FS = `#version 300 es
@@ -41,7 +41,7 @@ void main() {
   o = vec4(v_col.rgb * v_col.a, v_col.a);
 }`;
 
-interface Layer { split: string; n: number; xy: Float32Array; col: Float32Array; ids: string[]; index: Map<string, number> }
+interface Layer { split: string; n: number; xy: Float32Array; col: Float32Array; scale: Float32Array; ids: string[]; index: Map<string, number> }
 
 export class EmbeddingMap {
   el: HTMLElement;
@@ -104,7 +104,9 @@ export class EmbeddingMap {
   }
 
   private initGl(): void {
-    const gl = this.canvas.getContext('webgl2', { antialias: true, premultipliedAlpha: true, preserveDrawingBuffer: true });
+    // ?renderer=canvas2d forces the fallback (used by the browser test).
+    const force2d = new URLSearchParams(location.search).get('renderer') === 'canvas2d';
+    const gl = force2d ? null : this.canvas.getContext('webgl2', { antialias: true, premultipliedAlpha: true, preserveDrawingBuffer: true });
     if (gl) {
       const sh = (type: number, src: string) => {
         const s = gl.createShader(type)!; gl.shaderSource(s, src); gl.compileShader(s);
@@ -164,6 +166,9 @@ export class EmbeddingMap {
       n += m;
       const xy = new Float32Array(m * 2);
       const col = new Float32Array(m * 4);
+      // A downsampled point stands for `count` samples: drawn larger (log scale, capped).
+      const scale = new Float32Array(m);
+      for (let i = 0; i < m; i++) scale[i] = Math.min(3, 1 + 0.35 * Math.log2(Math.max(1, P.count?.[i] ?? 1)));
       const bg = sp.split === 'training' && this.st.split !== 'training';
       const splitIdx = sp.split === 'training' ? 0 : 1;
       for (let i = 0; i < m; i++) {
@@ -180,7 +185,7 @@ export class EmbeddingMap {
         if (poly && !bg && !pointInPolygon(poly, P.x[i], P.y[i])) a = 0.12;
         col.set([c[0], c[1], c[2], a], 4 * i);
       }
-      this.layers.push({ split: sp.split, n: m, xy, col, ids: P.id, index: new Map(P.id.map((id, i) => [id, i])) });
+      this.layers.push({ split: sp.split, n: m, xy, col, scale, ids: P.id, index: new Map(P.id.map((id, i) => [id, i])) });
     }
     this.info.textContent = `${n.toLocaleString()} points · ${this.renderer}`;
     this.renderLegend();
@@ -238,8 +243,11 @@ export class EmbeddingMap {
         gl.enableVertexAttribArray(aPos); gl.vertexAttribPointer(aPos, 2, gl.FLOAT, false, 0, 0);
         const b2 = gl.createBuffer(); gl.bindBuffer(gl.ARRAY_BUFFER, b2); gl.bufferData(gl.ARRAY_BUFFER, l.col, gl.STATIC_DRAW);
         gl.enableVertexAttribArray(aCol); gl.vertexAttribPointer(aCol, 4, gl.FLOAT, false, 0, 0);
+        const aScale = gl.getAttribLocation(this.prog, 'a_scale');
+        const b3 = gl.createBuffer(); gl.bindBuffer(gl.ARRAY_BUFFER, b3); gl.bufferData(gl.ARRAY_BUFFER, l.scale, gl.STATIC_DRAW);
+        gl.enableVertexAttribArray(aScale); gl.vertexAttribPointer(aScale, 1, gl.FLOAT, false, 0, 0);
         gl.drawArrays(gl.POINTS, 0, l.n);
-        gl.deleteBuffer(b1); gl.deleteBuffer(b2);
+        gl.deleteBuffer(b1); gl.deleteBuffer(b2); gl.deleteBuffer(b3);
       }
     } else if (this.ctx2d) {
       const c = this.ctx2d;
@@ -250,7 +258,8 @@ export class EmbeddingMap {
         for (let i = 0; i < l.n; i++) {
           const [px, py] = this.toScreen(l.xy[2 * i], l.xy[2 * i + 1]);
           c.fillStyle = `rgba(${l.col[4 * i] * 255 | 0},${l.col[4 * i + 1] * 255 | 0},${l.col[4 * i + 2] * 255 | 0},${l.col[4 * i + 3]})`;
-          c.fillRect(px - r, py - r, 2 * r, 2 * r);
+          const rr = r * l.scale[i];
+          c.fillRect(px - rr, py - rr, 2 * rr, 2 * rr);
         }
       }
     }
