@@ -187,7 +187,8 @@ export class EmbeddingMap {
       }
       this.layers.push({ split: sp.split, n: m, xy, col, scale, ids: P.id, index: new Map(P.id.map((id, i) => [id, i])) });
     }
-    this.info.textContent = `${n.toLocaleString()} points · ${this.renderer}`;
+    const total = this.data.splits.reduce((a, sp) => a + sp.total, 0);
+    this.info.textContent = `${n.toLocaleString()} points${total > n ? ` for ${total.toLocaleString()} samples (downsampled)` : ''} · ${this.renderer}`;
     this.renderLegend();
     this.draw();
   }
