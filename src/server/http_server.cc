@@ -150,6 +150,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   p->http.Put(".*", handler);
   p->http.Patch(".*", handler);
   p->http.Options(".*", handler);
+  // A console keeps a few connections busy; httplib's default closes one after 5 requests.
+  p->http.set_keep_alive_max_count(100);
   p->http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     Send(server::ErrorResponse(Status::Internal("unexpected error")), res);
   });
