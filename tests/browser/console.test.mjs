@@ -317,6 +317,7 @@ async function main() {
     const shownTrain = await panel.locator('[data-testid=neighbor][data-split=training]').evaluateAll((ns) => ns.map((n) => n.dataset.id));
     assert(JSON.stringify(expectTrain) === JSON.stringify(shownTrain), `training neighbours ${shownTrain} == ${expectTrain}`);
     await page.getByTestId('sample-panel').screenshot({ path: path.join(SHOTS, 'sample-panel.png') });
+    await page.screenshot({ path: path.join(SHOTS, 'run-page-sample.png') });
     // Arrow keys walk the table's rows.
     const panelShows = (id) => page.waitForFunction((x) => document.querySelector('[data-testid=sample-panel][data-ready="1"] [data-testid=sample-id]')?.textContent.endsWith(` · ${x}`), id);
     const second = await page.getByTestId('sample-row').nth(1).getAttribute('data-id');

@@ -84,7 +84,7 @@ export class EmbeddingMap {
     const trainToggle = h('label', { class: 'inline' }, h('input', { type: 'checkbox', checked: true, 'data-testid': 'map-show-training',
       onchange: (e: Event) => { this.showTraining = (e.target as HTMLInputElement).checked; this.draw(); } }), 'training');
     this.el = h('section', { class: 'card map-card', 'data-testid': 'map' },
-      h('div', { class: 'card-head' }, h('h2', null, 'Embeddings map'),
+      h('div', { class: 'card-head' }, h('h2', { title: 'The 2-D map of the embeddings' }, 'Map'),
         h('div', { class: 'toolbar' },
           h('span', { class: 'seg-group' }, modeBtn('lasso', 'Lasso'), modeBtn('pan', 'Pan')),
           h('label', { class: 'inline' }, 'colour ', colorSel), trainToggle,

@@ -16,18 +16,18 @@ function flag(v: boolean | null, yes: string, testid?: string): Node | string {
 }
 
 const COLS: Col[] = [
-  { key: 'id', title: 'id', width: '110px', sort: 'id', cell: (s) => h('span', { class: 'mono' }, s.id) },
-  { key: 'text', title: 'text', width: 'minmax(240px, 1fr)', sort: 'text', cls: 'cell-text',
+  { key: 'id', title: 'id', width: '100px', sort: 'id', cell: (s) => h('span', { class: 'mono' }, s.id) },
+  { key: 'text', title: 'text', width: 'minmax(160px, 1fr)', sort: 'text', cls: 'cell-text',
     cell: (s, st) => h('span', { title: s.text }, ...highlight(s.text, st.filter.text) as any) },
-  { key: 'gold', title: 'gold', width: '90px', sort: 'gold', cell: (s) => s.gold ?? '–' },
-  { key: 'pred', title: 'pred', width: '90px', sort: 'pred',
+  { key: 'gold', title: 'gold', width: '80px', sort: 'gold', cell: (s) => s.gold ?? '–' },
+  { key: 'pred', title: 'pred', width: '80px', sort: 'pred',
     cell: (s) => h('span', { class: s.is_correct === false ? 'wrong' : '' }, s.pred) },
-  { key: 'confidence', title: 'conf.', width: '64px', sort: 'confidence', cls: 'num', cell: (s) => fmt(s.confidence) },
-  { key: 'margin', title: 'margin', width: '64px', sort: 'margin', cls: 'num', cell: (s) => fmt(s.margin) },
-  { key: 'dep', title: 'DEP', width: '58px', sort: 'dep', cls: 'num', cell: (s) => fmt(s.dep) },
-  { key: 'drift_score', title: 'drift', width: '58px', sort: 'drift_score', cls: 'num', cell: (s) => fmt(s.drift_score, 2) },
-  { key: 'is_drifted', title: 'drifted', width: '78px', sort: 'is_drifted', cell: (s) => flag(s.is_drifted, 'drifted') },
-  { key: 'is_on_the_boundary', title: 'boundary', width: '86px', sort: 'is_on_the_boundary',
+  { key: 'confidence', title: 'conf.', width: '58px', sort: 'confidence', cls: 'num', cell: (s) => fmt(s.confidence) },
+  { key: 'margin', title: 'margin', width: '58px', sort: 'margin', cls: 'num', cell: (s) => fmt(s.margin) },
+  { key: 'dep', title: 'DEP', width: '52px', sort: 'dep', cls: 'num', cell: (s) => fmt(s.dep) },
+  { key: 'drift_score', title: 'drift', width: '52px', sort: 'drift_score', cls: 'num', cell: (s) => fmt(s.drift_score, 2) },
+  { key: 'is_drifted', title: 'drifted', width: '74px', sort: 'is_drifted', cell: (s) => flag(s.is_drifted, 'drifted') },
+  { key: 'is_on_the_boundary', title: 'boundary', width: '90px', sort: 'is_on_the_boundary',
     cell: (s) => flag(s.is_on_the_boundary, 'boundary') },
 ];
 
@@ -57,7 +57,7 @@ export class SampleTable {
     this.status = h('div', { class: 'tstatus', 'data-testid': 'table-status' });
     this.el = h('section', { class: 'card table-card', 'data-testid': 'sample-table' },
       h('div', { class: 'card-head' }, h('h2', null, 'Samples'), this.status),
-      h('div', { class: 'table' }, this.head, this.body));
+      h('div', { class: 'table' }, h('div', { class: 'table-inner' }, this.head, this.body)));
     this.renderHead();
     st.on('filter', () => this.reload());
     st.on('sort', () => { this.renderHead(); this.reload(); });
