@@ -412,6 +412,12 @@ async function main() {
     await page.getByTestId('selection-add-checked').click();
     await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
     assert(await countOf() === String(lassoIds.length), 'count back after adding the checked rows');
+    // "Show" filters the table to the selection.
+    await page.locator(`[data-testid=selection-item][data-name="${SEL}"] [data-testid=selection-show]`).click();
+    await page.getByTestId('chip-ids').waitFor();
+    assert(await tableTotal() === lassoIds.length, 'the table shows the selection');
+    await page.locator('[data-testid=chip-ids] button').click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=chip-ids]'));
     const sel = await apiGet(`${RUN_API}/selections/${SEL}`);
     assert(sel.items.length === lassoIds.length && sel.items.every((it) => it.split === PROD && lassoIds.includes(it.id)), 'the selection holds the lasso');
   });

@@ -65,6 +65,8 @@ export class SelectionTray {
       h('input', { type: 'radio', name: 'active-selection', checked: on, title: 'Active selection' }),
       h('span', { class: 'sel-name' }, s.name),
       h('span', { class: 'sel-count', 'data-testid': 'selection-count' }, String(s.count)),
+      h('button', { class: 'btn btn-xs', title: 'Show its samples of this split in the table', 'data-testid': 'selection-show',
+        onclick: (e: Event) => { e.stopPropagation(); void this.show(s.name); } }, 'Show'),
       h('a', { class: 'btn btn-xs', href: api.exportSelectionUrl(this.st.project, this.st.run, s.name, 'csv'), download: `${s.name}.csv`,
         'data-testid': 'selection-export-csv', onclick: (e: Event) => e.stopPropagation() }, 'CSV'),
       h('a', { class: 'btn btn-xs', href: api.exportSelectionUrl(this.st.project, this.st.run, s.name, 'jsonl'), download: `${s.name}.jsonl`,
@@ -105,6 +107,18 @@ export class SelectionTray {
       this.say(`“${this.active}” now holds ${r.count}.`);
     } catch (e) { this.say((e as Error).message, true); }
     await this.refresh();
+  }
+
+  /** Filters the table to the selection's samples of the current split. */
+  private async show(name: string): Promise<void> {
+    try {
+      const sel = await api.selection(this.st.project, this.st.run, name);
+      const ids = sel.items.filter((i) => i.split === this.st.split).map((i) => i.id);
+      const others = sel.items.length - ids.length;
+      if (!ids.length) { this.say(`“${name}” holds no sample of this split.`, true); return; }
+      this.st.replaceFilter({ ids });
+      this.say(`Showing ${ids.length} of “${name}”${others ? ` (${others} in other splits)` : ''}.`);
+    } catch (e) { this.say((e as Error).message, true); }
   }
 
   private async del(name: string): Promise<void> {
