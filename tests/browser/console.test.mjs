@@ -438,6 +438,16 @@ async function main() {
       assert(rows.every((r) => r.split === PROD), `${fmt}: split column`);
       log(`  ${fmt}: ${rows.length} rows -> ${file}`);
     }
+    await page.getByTestId('selection-tray').screenshot({ path: path.join(SHOTS, 'selections.png') });
+    // A second selection, then deleted (after the confirm dialog).
+    await page.getByTestId('selection-name').fill('scratch');
+    await page.getByTestId('selection-create').click();
+    await page.locator('[data-testid=selection-item][data-name="scratch"]').waitFor();
+    page.once('dialog', (d) => d.accept());
+    await page.locator('[data-testid=selection-item][data-name="scratch"] [data-testid=selection-delete]').click();
+    await page.locator('[data-testid=selection-item][data-name="scratch"]').waitFor({ state: 'detached' });
+    const names = (await apiGet(`${RUN_API}/selections`)).selections.map((x) => x.name);
+    assert(JSON.stringify(names) === JSON.stringify([SEL]), `selections after the delete: ${names}`);
   });
 
   // 9. Insights panel screenshot, alerts and class charts present.

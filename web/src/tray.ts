@@ -62,17 +62,19 @@ export class SelectionTray {
       const on = s.name === this.active;
       this.list.append(h('li', { class: `selection ${on ? 'on' : ''}`, 'data-testid': 'selection-item', 'data-name': s.name,
         onclick: () => { this.active = s.name; void this.refresh(); } },
-      h('input', { type: 'radio', name: 'active-selection', checked: on, title: 'Active selection' }),
-      h('span', { class: 'sel-name' }, s.name),
-      h('span', { class: 'sel-count', 'data-testid': 'selection-count' }, String(s.count)),
-      h('button', { class: 'btn btn-xs', title: 'Show its samples of this split in the table', 'data-testid': 'selection-show',
-        onclick: (e: Event) => { e.stopPropagation(); void this.show(s.name); } }, 'Show'),
-      h('a', { class: 'btn btn-xs', href: api.exportSelectionUrl(this.st.project, this.st.run, s.name, 'csv'), download: `${s.name}.csv`,
-        'data-testid': 'selection-export-csv', onclick: (e: Event) => e.stopPropagation() }, 'CSV'),
-      h('a', { class: 'btn btn-xs', href: api.exportSelectionUrl(this.st.project, this.st.run, s.name, 'jsonl'), download: `${s.name}.jsonl`,
-        'data-testid': 'selection-export-jsonl', onclick: (e: Event) => e.stopPropagation() }, 'JSONL'),
-      h('button', { class: 'btn btn-xs btn-ghost', title: 'Delete', 'data-testid': 'selection-delete',
-        onclick: (e: Event) => { e.stopPropagation(); void this.del(s.name); } }, '🗑')));
+      h('div', { class: 'sel-top' },
+        h('input', { type: 'radio', name: 'active-selection', checked: on, title: 'Active selection' }),
+        h('span', { class: 'sel-name', title: s.name }, s.name),
+        h('span', { class: 'sel-count', 'data-testid': 'selection-count' }, String(s.count))),
+      h('div', { class: 'sel-actions' },
+        h('button', { class: 'btn btn-xs', title: 'Show its samples of this split in the table', 'data-testid': 'selection-show',
+          onclick: (e: Event) => { e.stopPropagation(); void this.show(s.name); } }, 'Show'),
+        h('a', { class: 'btn btn-xs', href: api.exportSelectionUrl(this.st.project, this.st.run, s.name, 'csv'), download: `${s.name}.csv`,
+          'data-testid': 'selection-export-csv', onclick: (e: Event) => e.stopPropagation() }, '↓ CSV'),
+        h('a', { class: 'btn btn-xs', href: api.exportSelectionUrl(this.st.project, this.st.run, s.name, 'jsonl'), download: `${s.name}.jsonl`,
+          'data-testid': 'selection-export-jsonl', onclick: (e: Event) => e.stopPropagation() }, '↓ JSONL'),
+        h('button', { class: 'btn btn-xs btn-ghost sel-delete', title: 'Delete this selection', 'data-testid': 'selection-delete',
+          onclick: (e: Event) => { e.stopPropagation(); void this.del(s.name); } }, 'Delete'))));
     }
     this.updateButtons();
     this.st.emit('selections');
