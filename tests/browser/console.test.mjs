@@ -108,13 +108,32 @@ function litPixels(page) {
   });
 }
 
+/** Starts `sextant serve --port 0 ...` and reads its URL from the first line on stdout. */
+function serve(extra) {
+  const proc = spawn(BIN, ['serve', '--root', ROOT, '--port', '0', '--static', DIST, ...extra],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SEXTANT_HOME: ROOT } });
+  children.push(proc);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('sextant serve printed no URL in 30 s')), 30000);
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`sextant serve exited with ${code}`)); });
+    proc.stdout.on('data', (d) => {
+      process.stdout.write(d);
+      buf += d;
+      const m = /https?:\/\/[^\s/]+:(\d+)\//.exec(buf);
+      if (m) { clearTimeout(timer); resolve({ proc, base: `http://127.0.0.1:${m[1]}` }); }
+    });
+  });
+}
+
 async function startServer() {
   if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error('web/dist is not built (run tests/browser/run.sh or `npm run build` in web/)');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   let proc;
+  let base;
   ROOT = path.join(TMP, 'store');
   if (MOCK) {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
     proc = spawn(process.execPath, [path.join(REPO, 'tests/browser/mock_server.mjs'), '--port', String(port), '--static', DIST], { stdio: ['ignore', 'inherit', 'inherit'] });
   } else {
     if (!fs.existsSync(BIN)) throw new Error(`the sextant binary was not found at ${BIN} (set SEXTANT_BIN)`);
@@ -122,8 +141,7 @@ async function startServer() {
     log('making the run with', BIN);
     const r = spawnSync(PYTHON, [path.join(REPO, 'tests/browser/make_run.py'), BIN, root, path.join(TMP, 'data')], { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`make_run.py exited with ${r.status}`);
-    proc = spawn(BIN, ['serve', '--root', root, '--port', String(port), '--static', DIST],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, SEXTANT_HOME: root } });
+    ({ proc, base } = await serve([]));
   }
   children.push(proc);
   await waitHealthy(base, proc);
@@ -464,11 +482,7 @@ async function main() {
   // 10. With --token, the console works from a ?token= link; without one the API says 401.
   if (!MOCK) {
     await step('token', async () => {
-      const port = await freePort();
-      const tbase = `http://127.0.0.1:${port}`;
-      const proc = spawn(BIN, ['serve', '--root', ROOT, '--port', String(port), '--static', DIST, '--token', 'tok-123'],
-        { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, SEXTANT_HOME: ROOT } });
-      children.push(proc);
+      const { proc, base: tbase } = await serve(['--token', 'tok-123']);
       await waitHealthy(tbase, proc, 30000, [200, 401]);  // health may need the token too
       assert((await fetch(`${tbase}/api/runs`)).status === 401, 'no token: 401');
       const p2 = await context.newPage();
