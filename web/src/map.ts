@@ -62,6 +62,7 @@ export class EmbeddingMap {
   private lasso: [number, number][] | null = null;
   private drag: { x: number; y: number; cx: number; cy: number } | null = null;
   private showTraining = true;
+  private userView = false;
   renderer = 'none';
 
   constructor(private st: RunState) {
@@ -88,7 +89,7 @@ export class EmbeddingMap {
         h('div', { class: 'toolbar' },
           h('span', { class: 'seg-group' }, modeBtn('lasso', 'Lasso'), modeBtn('pan', 'Pan')),
           h('label', { class: 'inline' }, 'colour ', colorSel), trainToggle,
-          h('button', { class: 'btn btn-sm btn-ghost', 'data-testid': 'map-reset', onclick: () => { this.fit(); this.draw(); } }, 'Fit'),
+          h('button', { class: 'btn btn-sm btn-ghost', 'data-testid': 'map-reset', onclick: () => { this.userView = false; this.fit(); this.draw(); } }, 'Fit'),
           h('button', { class: 'btn btn-sm btn-ghost', 'data-testid': 'map-clear-lasso', onclick: () => st.setFilter({ polygon: undefined }) }, 'Clear lasso'))),
       h('div', { class: 'map-wrap' }, this.canvas, this.overlay, this.info, this.tip), this.legend);
     this.overlay.style.cursor = 'crosshair';
@@ -139,6 +140,7 @@ export class EmbeddingMap {
       this.data = null; this.layers = []; this.draw();
       return;
     }
+    this.userView = false;
     this.fit();
     this.build();
     this.el.dataset.ready = '1';
@@ -215,7 +217,8 @@ export class EmbeddingMap {
       c.width = Math.max(1, Math.round(c.clientWidth * dpr));
       c.height = Math.max(1, Math.round(c.clientHeight * dpr));
     }
-    if (this.data && this.upp === 1) this.fit();
+    // Until the user pans or zooms, the view follows the canvas' size.
+    if (this.data && !this.userView) this.fit();
     this.draw();
   }
 
@@ -332,6 +335,7 @@ export class EmbeddingMap {
       const [px, py] = pos(e);
       if (this.lasso) { this.lasso.push(this.toData(px, py)); this.drawOverlay(); this.tip.hidden = true; }
       else if (this.drag) {
+        this.userView = true;
         this.cx = this.drag.cx - (px - this.drag.x) * this.upp;
         this.cy = this.drag.cy + (py - this.drag.y) * this.upp;
         this.draw();
@@ -365,6 +369,7 @@ export class EmbeddingMap {
       const [px, py] = pos(e);
       const [dx, dy] = this.toData(px, py);
       const k = Math.exp(e.deltaY * 0.0015);
+      this.userView = true;
       this.upp *= k;
       // keep the point under the cursor in place
       this.cx = dx - (dx - this.cx) * k; this.cy = dy - (dy - this.cy) * k;
