@@ -306,6 +306,12 @@ async function main() {
     await page.locator('[data-testid=chip-text] button').click();
     await page.waitForFunction(() => !document.querySelector('[data-testid=chip-text]'));
     assert(await tableTotal() === driftedTotal, 'removing the text filter');
+    // The filter lives in the URL: a reload shows the same view.
+    await page.reload();
+    await page.getByTestId('chip-drifted').waitFor();
+    assert(await tableTotal() === driftedTotal, 'the reloaded page keeps the filter');
+    assert(await page.getByTestId('filter-drifted').inputValue() === 'true', 'the filter panel shows it');
+    await page.locator('[data-testid=insights][data-ready="1"]').waitFor();
     const ins = await page.getByTestId('insight-drifted').textContent();
     assert(ins.includes(String(driftedTotal)), `insights count the ${driftedTotal} drifted: ${ins}`);
   });

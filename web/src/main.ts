@@ -81,9 +81,35 @@ async function runPage(project: string, run: string): Promise<void> {
   const firstProd = splits.find((s) => s.startsWith('inference:'));
   const split = wanted && splits.includes(wanted) ? wanted : firstProd ?? splits[0] ?? 'training';
   const st = new RunState(project, run, info, split);
+  // The filter and sort live in the URL (?f=…&sort=…), so a view can be shared or reloaded.
+  try {
+    const q = new URLSearchParams(location.search);
+    const f = q.get('f');
+    if (f) st.filter = JSON.parse(f);
+    if (q.get('sort')) { st.sort = q.get('sort')!; st.order = q.get('order') === 'desc' ? 'desc' : 'asc'; }
+  } catch { /* a bad link: no filter */ }
+  const syncUrl = () => {
+    const u = new URL(location.href);
+    if (Object.keys(st.filter).length) u.searchParams.set('f', JSON.stringify(st.filter)); else u.searchParams.delete('f');
+    if (st.sort !== 'row' || st.order !== 'asc') { u.searchParams.set('sort', st.sort); u.searchParams.set('order', st.order); }
+    else { u.searchParams.delete('sort'); u.searchParams.delete('order'); }
+    history.replaceState(null, '', u);
+  };
+  st.on('filter', syncUrl);
+  st.on('sort', syncUrl);
 
   const pickerFor = (kind: 'dataset' | 'inference') => {
     const own = splits.filter((s) => (kind === 'inference') === s.startsWith('inference:'));
+    if (own.length > 4) {
+      // Many inference sets (daily batches…): a drop-down.
+      const sel = h('select', { 'data-testid': kind === 'inference' ? 'inference-picker' : 'split-picker',
+        onchange: (e: Event) => { const v = (e.target as HTMLSelectElement).value; if (v) st.setSplit(v); } },
+      h('option', { value: '' }, '—'),
+      ...own.map((s) => h('option', { value: s, selected: s === st.split },
+        `${splitLabel(s)} (${(info.splits.find((x) => x.split === s)?.samples ?? 0).toLocaleString()})`)));
+      st.on('split', () => { sel.value = own.includes(st.split) ? st.split : ''; });
+      return sel;
+    }
     return h('div', { class: 'seg-group', 'data-testid': kind === 'inference' ? 'inference-picker' : 'split-picker' },
       ...own.map((s) => h('button', {
         class: `btn btn-sm seg ${s === st.split ? 'on' : ''}`, 'data-split': s, 'data-testid': 'split-option',
