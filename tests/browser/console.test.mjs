@@ -277,6 +277,16 @@ async function main() {
     await page.getByTestId('chip-meta-source').waitFor();
     const web = await check('meta.source=web', 'metadata');
     assert(web > 0, 'some samples from the web');
+    // A bad regex: the server's 400 message shows in the table's status.
+    const nErrors = errors.length;
+    await page.getByTestId('filter-text').fill('(unclosed');
+    await page.waitForFunction(() => document.querySelector('[data-testid=table-status]')?.classList.contains('error'));
+    log(`  bad regex: ${await page.getByTestId('table-status').textContent()}`);
+    await page.getByTestId('filter-text').fill('');
+    await page.waitForFunction(() => !document.querySelector('[data-testid=table-status]')?.classList.contains('error'));
+    // The browser logs the expected 400s; nothing else may have been logged meanwhile.
+    const logged = errors.splice(nErrors);
+    assert(logged.every((e) => /status of 400/.test(e)), `only the expected 400s: ${logged}`);
     await page.getByTestId('filter-ids').fill('train-1, train-2 train-3');
     await page.getByTestId('chip-ids').waitFor();
     assert(await check('meta.source=web&ids=train-1,train-2,train-3', 'ids') === 1, 'one of the three ids is from the web');

@@ -75,7 +75,11 @@ const bool = (v) => (v === undefined || v === null ? null : v === true || v === 
 function filterSamples(split, f) {
   let rows = DATA[split];
   if (!rows) throw { status: 404, code: 'not_found', message: `no split ${split}` };
-  if (f.text) { const re = new RegExp(f.text, 'i'); rows = rows.filter((s) => re.test(s.text)); }
+  if (f.text) {
+    let re;
+    try { re = new RegExp(f.text, 'i'); } catch (e) { throw { status: 400, code: 'invalid_argument', message: `text: ${e.message}` }; }
+    rows = rows.filter((s) => re.test(s.text));
+  }
   const gold = list(f.gold), pred = list(f.pred), ids = list(f.ids);
   if (gold?.length) rows = rows.filter((s) => gold.includes(s.gold));
   if (pred?.length) rows = rows.filter((s) => pred.includes(s.pred));
