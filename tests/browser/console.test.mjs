@@ -316,6 +316,11 @@ async function main() {
     await page.locator('[data-testid=chip-text] button').click();
     await page.waitForFunction(() => !document.querySelector('[data-testid=chip-text]'));
     assert(await tableTotal() === driftedTotal, 'removing the text filter');
+    // "Export filtered" downloads exactly the filtered rows.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-filtered-jsonl').click()]);
+    const rows = fs.readFileSync(await dl.path(), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    assert(rows.length === driftedTotal && rows.every((r) => r.is_drifted === true && r.split === PROD),
+      `export filtered: ${rows.length} rows, all drifted`);
     // The filter lives in the URL: a reload shows the same view.
     await page.reload();
     await page.getByTestId('chip-drifted').waitFor();
@@ -403,6 +408,7 @@ async function main() {
     assert(Array.isArray(req.polygon) && req.polygon.length >= 3, 'the query carries a polygon');
     assert(req.split === PROD, `lasso queries ${PROD}`);
     await page.getByTestId('chip-lasso').waitFor();
+    await page.getByTestId('export-filtered-lasso').waitFor();
     const total = await tableTotal();
     // Every sample of the lasso, from the API, is inside the polygon.
     let all = [];

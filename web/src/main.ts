@@ -133,7 +133,12 @@ async function runPage(project: string, run: string): Promise<void> {
   const exportLink = (fmt: 'csv' | 'jsonl') => h('a', { class: 'btn btn-xs', 'data-testid': `export-filtered-${fmt}`,
     href: api.exportFilterUrl(project, run, st.split, st.filter, fmt), download: '' }, fmt.toUpperCase());
   const exports = h('span', { class: 'exports' });
-  const updExports = () => { clear(exports); exports.append(h('span', { class: 'muted small' }, 'export filtered '), exportLink('csv'), exportLink('jsonl')); };
+  const updExports = () => {
+    clear(exports);
+    // A download link is a GET, which carries no lasso: export a lasso through a selection.
+    if (st.filter.polygon) exports.append(h('span', { class: 'muted small', 'data-testid': 'export-filtered-lasso' }, 'to export a lasso, add it to a selection'));
+    else exports.append(h('span', { class: 'muted small' }, 'export filtered '), exportLink('csv'), exportLink('jsonl'));
+  };
   st.on('filter', updExports); st.on('split', updExports); updExports();
   table.el.querySelector('.card-head')!.append(exports);
 
