@@ -1,5 +1,5 @@
 // The filter sidebar: every filter of the samples API.
-import type { Filter } from './api';
+import { api, type Filter } from './api';
 import { append, clear, debounce, h } from './dom';
 import type { RunState } from './state';
 
@@ -74,8 +74,14 @@ export class FilterPanel {
         h('select', { 'data-testid': testid, onchange: (e: Event) => this.set({ [key]: untri((e.target as HTMLSelectElement).value) } as Partial<Filter>) },
           ...(['any', 'true', 'false'] as Tri[]).map((v) => h('option', { value: v, selected: tri(f[key]) === v }, v === 'any' ? 'any' : v === 'true' ? 'yes' : 'no'))));
 
-    const metaKey = h('input', { type: 'text', placeholder: 'key', 'data-testid': 'filter-meta-key' });
-    const metaVal = h('input', { type: 'text', placeholder: 'value', 'data-testid': 'filter-meta-value' });
+    const metaKey = h('input', { type: 'text', placeholder: 'key', 'data-testid': 'filter-meta-key', list: 'meta-keys' });
+    const keys = h('datalist', { id: 'meta-keys' });
+    // The metadata keys of this split, from its first sample.
+    void api.samples(st.project, st.run, st.split, {}, { offset: 0, limit: 1, sort: 'row', order: 'asc' })
+      .then((r) => { for (const k of Object.keys(r.samples[0]?.meta ?? {})) keys.append(h('option', { value: k })); })
+      .catch(() => {});
+    const metaVal = h('input', { type: 'text', placeholder: 'value', 'data-testid': 'filter-meta-value',
+      onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter') addMeta(); } });
     const addMeta = () => {
       if (!metaKey.value.trim()) return;
       this.set({ meta: { ...(st.filter.meta ?? {}), [metaKey.value.trim()]: metaVal.value } });
@@ -95,6 +101,7 @@ export class FilterPanel {
       triSelect('On the boundary', 'on_boundary', 'filter-boundary'),
       st.labeled ? triSelect('Misclassified', 'misclassified', 'filter-misclassified') : null,
       h('div', { class: 'field' }, h('label', null, 'Metadata'),
+        keys,
         h('div', { class: 'range' }, metaKey, metaVal,
           h('button', { class: 'btn btn-sm', 'data-testid': 'filter-meta-add', onclick: addMeta }, '+'))),
       h('div', { class: 'field' }, h('label', null, 'Ids'),
