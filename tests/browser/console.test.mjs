@@ -9,11 +9,17 @@
 //   MOCK=1        run against tests/browser/mock_server.mjs instead (development only)
 //   KEEP=1        keep the temporary store
 //
-// It makes a demo-like run with the CLI (training, validation, a drifted production set),
-// starts `sextant serve --root ROOT --port PORT --static web/dist`, and in Chromium: opens
-// the run, filters to drifted production samples, opens one, finds similar samples,
-// lassoes a region of the map, adds it to a new selection, exports it as CSV and JSONL and
-// checks the files' rows. Any failed step exits non-zero.
+// It makes a demo-like run with the CLI (tests/browser/make_run.py: training, validation, a
+// drifted production set), starts `sextant serve --root ROOT --port 0 --static web/dist`,
+// and in Chromium (headless, fresh profile): the runs page; the run page and its split
+// picker; the virtualised table; the map drawn (WebGL2, and the canvas 2D fallback); every
+// filter checked against the API's totals; drifted production samples (text search with
+// highlights, export filtered, the filter kept in the URL); sort and open a sample (its
+// probabilities and neighbours in training and production, arrow keys); find similar; a
+// lasso around the drifted sample's cluster (every row inside the polygon); a new selection
+// (add filtered, remove/add checked rows, show, delete another); its CSV and JSONL exports
+// checked row by row; the insights panel; and a server with --token. Screenshots of each
+// view go to SCREENSHOTS. Any failed step exits non-zero (a failure.png is left too).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
