@@ -131,7 +131,8 @@ export const api = {
   insights: (p: string, r: string, split: string) =>
     call<Insights>('GET', `${runPath(p, r)}/insights?split=${enc(split)}`),
   samples(p: string, r: string, split: string, f: Filter, page: Page, signal?: AbortSignal): Promise<SamplePage> {
-    if (f.polygon && f.polygon.length >= 3) {
+    // A lasso, or a long id list (a URL has a length limit), goes as a POST body.
+    if ((f.polygon && f.polygon.length >= 3) || (f.ids && f.ids.length > 50)) {
       return call<SamplePage>('POST', `${runPath(p, r)}/samples/query`,
         { split, ...filterBody(f), ...page }, signal);
     }

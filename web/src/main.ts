@@ -90,7 +90,10 @@ async function runPage(project: string, run: string): Promise<void> {
   } catch { /* a bad link: no filter */ }
   const syncUrl = () => {
     const u = new URL(location.href);
-    if (Object.keys(st.filter).length) u.searchParams.set('f', JSON.stringify(st.filter)); else u.searchParams.delete('f');
+    // Servers cap a URL's length: a long lasso or id list stays out of it.
+    let f = st.filter;
+    if (JSON.stringify(f).length > 2000) { f = { ...f }; delete f.polygon; delete f.ids; }
+    if (Object.keys(f).length) u.searchParams.set('f', JSON.stringify(f)); else u.searchParams.delete('f');
     if (st.sort !== 'row' || st.order !== 'asc') { u.searchParams.set('sort', st.sort); u.searchParams.set('order', st.order); }
     else { u.searchParams.delete('sort'); u.searchParams.delete('order'); }
     history.replaceState(null, '', u);
@@ -136,7 +139,7 @@ async function runPage(project: string, run: string): Promise<void> {
   const updExports = () => {
     clear(exports);
     // A download link is a GET, which carries no lasso: export a lasso through a selection.
-    if (st.filter.polygon) exports.append(h('span', { class: 'muted small', 'data-testid': 'export-filtered-lasso' }, 'to export a lasso, add it to a selection'));
+    if (st.filter.polygon || (st.filter.ids?.length ?? 0) > 200) exports.append(h('span', { class: 'muted small', 'data-testid': 'export-filtered-lasso' }, 'to export this view, add it to a selection'));
     else exports.append(h('span', { class: 'muted small' }, 'export filtered '), exportLink('csv'), exportLink('jsonl'));
   };
   st.on('filter', updExports); st.on('split', updExports); updExports();

@@ -438,5 +438,6 @@ function simplify(pts: [number, number][], eps: number): [number, number][] {
     const q = out[out.length - 1];
     if (Math.hypot(p[0] - q[0], p[1] - q[1]) >= eps) out.push(p);
   }
-  return out.length >= 3 ? out : pts;
+  const round = (p: [number, number]): [number, number] => [+p[0].toPrecision(6), +p[1].toPrecision(6)];
+  return (out.length >= 3 ? out : pts).map(round);
 }
