@@ -97,6 +97,7 @@ export class EmbeddingMap {
     this.bindPointer();
     new ResizeObserver(() => this.resize()).observe(this.canvas);
     st.on('split', () => void this.load());
+    st.on('hover', () => this.drawOverlay());
     let lastPoly: unknown = undefined;
     st.on('filter', () => {
       if (st.filter.polygon !== lastPoly) { lastPoly = st.filter.polygon; this.build(); } else this.drawOverlay();
@@ -305,6 +306,14 @@ export class EmbeddingMap {
         const [px, py] = this.toScreen(cur.xy[2 * i], cur.xy[2 * i + 1]);
         c.beginPath(); c.arc(px, py, 5, 0, Math.PI * 2); c.stroke();
       }
+    }
+    const hov = this.st.hover;
+    const hl = hov ? this.layers.find((l) => l.split === hov.split) : undefined;
+    const hi = hov && hl ? hl.index.get(hov.id) : undefined;
+    if (hl && hi !== undefined) {
+      const [px, py] = this.toScreen(hl.xy[2 * hi], hl.xy[2 * hi + 1]);
+      c.setLineDash([]); c.strokeStyle = '#5eb1ff'; c.lineWidth = 2;
+      c.beginPath(); c.arc(px, py, 9, 0, Math.PI * 2); c.stroke();
     }
     const open = this.st.open;
     if (open) {

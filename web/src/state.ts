@@ -2,7 +2,7 @@
 // the checked rows. Components subscribe and re-render what they show.
 import type { Filter, RunInfo } from './api';
 
-export type Topic = 'split' | 'filter' | 'sort' | 'open' | 'checked' | 'selections' | 'total' | 'filterui';
+export type Topic = 'split' | 'filter' | 'sort' | 'open' | 'checked' | 'selections' | 'total' | 'filterui' | 'hover';
 
 export class RunState {
   split: string;
@@ -11,6 +11,8 @@ export class RunState {
   order: 'asc' | 'desc' = 'asc';
   open: { split: string; id: string } | null = null;
   checked = new Set<string>();
+  /** The table row under the pointer (ringed on the map). */
+  hover: { split: string; id: string } | null = null;
   total = 0;
   private subs = new Map<Topic, Set<() => void>>();
 

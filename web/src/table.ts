@@ -191,6 +191,8 @@ export class SampleTable {
       const row = h('div', {
         class: `tr ${open ? 'open' : ''} ${i % 2 ? 'odd' : ''}`, 'data-testid': 'sample-row', 'data-id': s.id,
         style: { gridTemplateColumns: this.template },
+        onmouseenter: () => { this.st.hover = { split: s.split || this.st.split, id: s.id }; this.st.emit('hover'); },
+        onmouseleave: () => { this.st.hover = null; this.st.emit('hover'); },
         onclick: (e: Event) => {
           if ((e.target as HTMLElement).tagName === 'INPUT') return;
           this.st.openSample(s.split || this.st.split, s.id);
