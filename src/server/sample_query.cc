@@ -157,7 +157,8 @@ Result<SampleRequest> ParseSampleParams(const Params& params,
   SEXTANT_RETURN_IF_ERROR(flag("drifted", f.drifted));
   SEXTANT_RETURN_IF_ERROR(flag("on_boundary", f.on_boundary));
   SEXTANT_RETURN_IF_ERROR(flag("misclassified", f.misclassified));
-  if (params.count("ids")) f.ids = ParamList(params, "ids");
+  // An empty list is no filter (as an absent one), not "no sample".
+  if (auto ids = ParamList(params, "ids"); !ids.empty()) f.ids = std::move(ids);
   for (const auto& [key, value] : params) {
     if (key.rfind("meta.", 0) == 0 && key.size() > 5) f.meta.emplace_back(key.substr(5), value);
   }
@@ -219,7 +220,7 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
       }
       (key == "drifted" ? f.drifted : key == "on_boundary" ? f.on_boundary : f.misclassified) = b;
     } else if (key == "ids") {
-      f.ids = names(v);
+      if (auto ids = names(v); !ids.empty()) f.ids = std::move(ids);
     } else if (key == "meta") {
       if (!v.is_object()) return Status::Invalid("meta: expected an object {\"key\": \"value\"}");
       for (auto m = v.begin(); m != v.end(); ++m) f.meta.emplace_back(m.key(), text(*m));
@@ -289,14 +290,9 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
     restrict([&](int64_t r) { return (*column)[r] && *(*column)[r] == value; });
   }
   if (f.text_regex) {
-    std::regex re;
-    try {
-      re = std::regex(*f.text_regex, std::regex::ECMAScript | std::regex::icase);
-    } catch (const std::regex_error& e) {
-      return Status::Invalid("text: '" + *f.text_regex + "' is not a valid regular expression: " +
-                             e.what());
-    }
-    restrict([&](int64_t r) { return std::regex_search(t.text[r], re); });
+    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<uint8_t>> text,
+                             t.TextMatches(*f.text_regex));
+    restrict([&](int64_t r) { return (*text)[r] != 0; });
   }
   auto in_list = [](const std::vector<int32_t>& list, int32_t v) {
     return std::find(list.begin(), list.end(), v) != list.end();

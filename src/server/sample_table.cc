@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <regex>
 
 #include <nlohmann/json.hpp>
 
@@ -199,6 +200,32 @@ std::shared_ptr<const std::vector<std::optional<std::string>>> SampleTable::Meta
   std::lock_guard lock(mu_);
   meta_columns_.emplace(key, column);
   return column;
+}
+
+Result<std::shared_ptr<const std::vector<uint8_t>>> SampleTable::TextMatches(
+    const std::string& pattern) const {
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = text_matches_.begin(); it != text_matches_.end(); ++it) {
+      if (it->first != pattern) continue;
+      auto hit = *it;
+      text_matches_.erase(it);
+      text_matches_.push_back(hit);
+      return hit.second;
+    }
+  }
+  std::regex re;
+  try {
+    re = std::regex(pattern, std::regex::ECMAScript | std::regex::icase);
+  } catch (const std::regex_error& e) {
+    return Status::Invalid("text: '" + pattern + "' is not a valid regular expression: " + e.what());
+  }
+  auto matches = std::make_shared<std::vector<uint8_t>>(text.size());
+  for (size_t r = 0; r < text.size(); ++r) (*matches)[r] = std::regex_search(text[r], re) ? 1 : 0;
+  std::lock_guard lock(mu_);
+  text_matches_.emplace_back(pattern, matches);
+  if (text_matches_.size() > 8) text_matches_.erase(text_matches_.begin());
+  return std::shared_ptr<const std::vector<uint8_t>>(matches);
 }
 
 }  // namespace sextant::server

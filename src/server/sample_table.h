@@ -44,6 +44,11 @@ class SampleTable {
   std::shared_ptr<const std::vector<std::optional<std::string>>> MetaColumn(
       const std::string& key) const;
 
+  // Per row, whether the text matches `pattern` (ECMAScript, case-insensitive
+  // search); the last few patterns' answers are kept, so that paging through
+  // one text search does not run the regex over every row again.
+  Result<std::shared_ptr<const std::vector<uint8_t>>> TextMatches(const std::string& pattern) const;
+
   // Columns, indexed by row. Missing numbers are NaN; missing classes -1;
   // missing flags -1.
   std::vector<std::string> id, text, meta_json;
@@ -63,6 +68,8 @@ class SampleTable {
       orders_;
   mutable std::map<std::string, std::shared_ptr<const std::vector<std::optional<std::string>>>>
       meta_columns_;
+  mutable std::vector<std::pair<std::string, std::shared_ptr<const std::vector<uint8_t>>>>
+      text_matches_;  // most recent last
 };
 
 // Names accepted by SampleTable::Order.

@@ -54,6 +54,7 @@ TEST(SampleQuery, FiltersCombineWithAnd) {
   EXPECT_EQ(rows.front(), 20u);
   rows = Rows(*t, {{"ids", "s3,s5"}, {"ids", "s7"}, {"ids", "unknown"}});
   EXPECT_EQ(rows, (std::vector<uint32_t>{3, 5, 7}));
+  EXPECT_EQ(Rows(*t, {{"ids", ""}}).size(), 40u);  // an empty list is no filter
   rows = Rows(*t, {{"pred", "neg,pos"}, {"limit", "1000"}});
   EXPECT_EQ(rows.size(), 40u);
 }
@@ -82,6 +83,19 @@ TEST(SampleQuery, SortsWithTiesByRowAndNullsLikeSqlite) {
   EXPECT_EQ(Rows(*prod, {{"sort", "dep"}, {"order", "desc"}}), (std::vector<uint32_t>{0, 1, 2, 3, 4, 5}));
   rows = Rows(*t, {{"sort", "id"}, {"limit", "3"}});
   EXPECT_EQ(rows, (std::vector<uint32_t>{0, 1, 10}));  // "s0" < "s1" < "s10"
+}
+
+TEST(SampleQuery, TextSearchesAreKeptForPaging) {
+  auto t = MakeTable(30, true);
+  ASSERT_OK_AND_ASSIGN(auto first, t->TextMatches("dull"));
+  ASSERT_OK_AND_ASSIGN(auto again, t->TextMatches("dull"));
+  EXPECT_EQ(first.get(), again.get());
+  EXPECT_EQ(std::count(first->begin(), first->end(), 1), 15);
+  for (int i = 0; i < 10; ++i) ASSERT_OK(t->TextMatches("x" + std::to_string(i)).status());
+  ASSERT_OK_AND_ASSIGN(auto evicted, t->TextMatches("dull"));
+  EXPECT_NE(first.get(), evicted.get());
+  EXPECT_EQ(*first, *evicted);
+  EXPECT_TRUE(t->TextMatches("(").status().IsInvalid());
 }
 
 TEST(SampleQuery, OffsetAndTotalWithAFilter) {
