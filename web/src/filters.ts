@@ -62,25 +62,25 @@ export class FilterPanel {
 
     const range = (title: string, lo: 'min_confidence' | 'min_dep', hi: 'max_confidence' | 'max_dep', testid: string) => {
       const upd = debounce(() => this.set({ [lo]: num(a.value), [hi]: num(b.value) } as Partial<Filter>), 300);
-      const a = h('input', { type: 'number', step: '0.05', min: '0', max: '1', placeholder: 'min',
+      const a = h('input', { type: 'number', step: '0.05', min: '0', max: '1', placeholder: 'min', 'aria-label': `${title} min`,
         'data-testid': `${testid}-min`, value: f[lo] ?? '', oninput: upd });
-      const b = h('input', { type: 'number', step: '0.05', min: '0', max: '1', placeholder: 'max',
+      const b = h('input', { type: 'number', step: '0.05', min: '0', max: '1', placeholder: 'max', 'aria-label': `${title} max`,
         'data-testid': `${testid}-max`, value: f[hi] ?? '', oninput: upd });
       return h('div', { class: 'field' }, h('label', null, title), h('div', { class: 'range' }, a, h('span', null, '–'), b));
     };
 
     const triSelect = (title: string, key: 'drifted' | 'on_boundary' | 'misclassified', testid: string) =>
       h('div', { class: 'field field-row' }, h('label', null, title),
-        h('select', { 'data-testid': testid, onchange: (e: Event) => this.set({ [key]: untri((e.target as HTMLSelectElement).value) } as Partial<Filter>) },
+        h('select', { 'data-testid': testid, 'aria-label': title, onchange: (e: Event) => this.set({ [key]: untri((e.target as HTMLSelectElement).value) } as Partial<Filter>) },
           ...(['any', 'true', 'false'] as Tri[]).map((v) => h('option', { value: v, selected: tri(f[key]) === v }, v === 'any' ? 'any' : v === 'true' ? 'yes' : 'no'))));
 
-    const metaKey = h('input', { type: 'text', placeholder: 'key', 'data-testid': 'filter-meta-key', list: 'meta-keys' });
+    const metaKey = h('input', { type: 'text', placeholder: 'key', 'aria-label': 'Metadata key', 'data-testid': 'filter-meta-key', list: 'meta-keys' });
     const keys = h('datalist', { id: 'meta-keys' });
     // The metadata keys of this split, from its first sample.
     void api.samples(st.project, st.run, st.split, {}, { offset: 0, limit: 1, sort: 'row', order: 'asc' })
       .then((r) => { for (const k of Object.keys(r.samples[0]?.meta ?? {})) keys.append(h('option', { value: k })); })
       .catch(() => {});
-    const metaVal = h('input', { type: 'text', placeholder: 'value', 'data-testid': 'filter-meta-value',
+    const metaVal = h('input', { type: 'text', placeholder: 'value', 'aria-label': 'Metadata value', 'data-testid': 'filter-meta-value',
       onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter') addMeta(); } });
     const addMeta = () => {
       if (!metaKey.value.trim()) return;
@@ -90,7 +90,7 @@ export class FilterPanel {
 
     append(this.body, [
       h('div', { class: 'field' }, h('label', null, 'Text (regex)'),
-        h('input', { type: 'search', placeholder: 'e.g. refund|broken', 'data-testid': 'filter-text', value: f.text ?? '',
+        h('input', { type: 'search', placeholder: 'e.g. refund|broken', 'aria-label': 'Text (regular expression)', 'data-testid': 'filter-text', value: f.text ?? '',
           oninput: (e: Event) => setText((e.target as HTMLInputElement).value) })),
       st.labeled ? classPicker('gold', 'Gold class') : null,
       classPicker('pred', 'Predicted class'),
@@ -105,7 +105,7 @@ export class FilterPanel {
         h('div', { class: 'range' }, metaKey, metaVal,
           h('button', { class: 'btn btn-sm', 'data-testid': 'filter-meta-add', onclick: addMeta }, '+'))),
       h('div', { class: 'field' }, h('label', null, 'Ids'),
-        h('textarea', { rows: '2', placeholder: 'comma or space separated', 'data-testid': 'filter-ids',
+        h('textarea', { rows: '2', placeholder: 'comma or space separated', 'aria-label': 'Sample ids', 'data-testid': 'filter-ids',
           oninput: (e: Event) => setIds((e.target as HTMLTextAreaElement).value) }, (f.ids ?? []).join(', '))),
     ]);
   }

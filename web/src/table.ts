@@ -199,7 +199,7 @@ export class SampleTable {
         },
       },
       h('div', { class: 'td' }, h('input', {
-        type: 'checkbox', 'data-testid': 'row-check', checked: this.st.checked.has(s.id),
+        type: 'checkbox', 'data-testid': 'row-check', 'aria-label': `Check ${s.id}`, checked: this.st.checked.has(s.id),
         onchange: (e: Event) => {
           if ((e.target as HTMLInputElement).checked) this.st.checked.add(s.id); else this.st.checked.delete(s.id);
           this.st.emit('checked');
