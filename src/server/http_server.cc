@@ -3,6 +3,9 @@
 #include <httplib.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <cstdio>
 #include <fstream>
@@ -150,6 +153,14 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   p->http.Put(".*", handler);
   p->http.Patch(".*", handler);
   p->http.Options(".*", handler);
+  // TCP_NODELAY (inherited by accepted sockets on Linux): httplib writes the headers and
+  // the body separately, and Nagle's algorithm would hold the body until the client's
+  // delayed ACK, about 40 ms on every answer.
+  p->http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+  });
   // A console keeps a few connections busy; httplib's default closes one after 5 requests.
   p->http.set_keep_alive_max_count(100);
   p->http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
