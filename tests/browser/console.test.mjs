@@ -157,6 +157,7 @@ async function startServer() {
 
 async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
+  fs.rmSync(path.join(SHOTS, 'failure.png'), { force: true });  // left only by a failed run
   const base = await startServer();
   const apiGet = async (p) => { const r = await fetch(base + p); const t = await r.text(); assert(r.ok, `GET ${p}: ${r.status} ${t}`); return JSON.parse(t); };
   const apiPost = async (p, body) => {
