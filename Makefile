@@ -4,6 +4,8 @@ JOBS         ?= $(shell nproc)
 BUILD_TYPE   ?= RelWithDebInfo
 SEXTANT_DATA ?= $(abspath ../shared/data)
 DEMO_ROOT    ?= $(abspath .sextant-demo)
+PORT         ?= 8080
+DEMO_SERVE   ?= 1
 SEXTANT      := $(BUILD)/src/cli/sextant
 # The Python package is built for Debian's interpreter (numpy, pandas, torch, pybind11).
 PYTHON       ?= /usr/bin/python3
@@ -12,7 +14,7 @@ DEMO_PY      := PYTHONPATH=$(abspath $(BUILD)/python) $(PYTHON)
 DEMO_ARGS    := --root $(DEMO_ROOT) --project demo --run sentiment
 export SEXTANT_DATA
 
-.PHONY: all deps configure build test python demo demo-cpp bench clean
+.PHONY: all deps configure build test python demo demo-cpp serve bench clean
 
 all: build
 
@@ -48,12 +50,20 @@ demo: build
 	@$(DEMO_PY) examples/python/infer.py $(DEMO_ARGS)
 	@$(DEMO_PY) examples/python/show_results.py $(DEMO_ARGS)
 	@$(SEXTANT) report $(DEMO_ARGS)
+	@$(if $(filter 0,$(DEMO_SERVE)),echo "Explore it in the console: make serve",$(MAKE) --no-print-directory serve)
 
 # The same workflow with the C++ demo model (examples/demo).
 demo-cpp: build
 	@rm -rf $(DEMO_ROOT)
 	@$(BUILD)/examples/demo/sextant_demo $(DEMO_ARGS)
 	@$(SEXTANT) report $(DEMO_ARGS)
+
+# Serves the demo run (or any store: `make serve DEMO_ROOT=~/.sextant`) in the web console
+# and its JSON API (docs/http-api.md) until interrupted. `make demo` ends here
+# (DEMO_SERVE=0 skips it).
+serve: build web
+	@echo "Sextant console: http://127.0.0.1:$(PORT)/   (Ctrl-C stops it)"
+	@$(SEXTANT) serve --root $(DEMO_ROOT) --port $(PORT) --static web/dist
 
 # Benchmarks against Faiss, scikit-learn and hnswlib (bench/run.sh; about half an hour on
 # two cores). `make bench BENCH_ARGS=--quick` is a two-minute smoke test.
@@ -67,3 +77,11 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-bench $(DEMO_ROOT)
+
+# The web console (web/dist, served by `sextant serve --static web/dist`) and its browser
+# test against the real server (needs node, npm and /usr/bin/chromium; downloads no browser).
+.PHONY: web test-browser
+web:
+	@cd web && { test -d node_modules || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; } && npm run --silent build
+test-browser: build web
+	@SKIP_WEB_BUILD=1 tests/browser/run.sh $(SEXTANT)

@@ -13,6 +13,15 @@
 #include "io/table.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
+#ifdef SEXTANT_HAVE_SERVER
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "sextant/server.h"
+#endif
 
 namespace sextant::cli {
 namespace {
@@ -407,6 +416,53 @@ Status RunMap(const MapArgs& a) {
   return Status::OK();
 }
 
+#ifdef SEXTANT_HAVE_SERVER
+struct ServeArgs {
+  std::string root, host = "127.0.0.1", token, static_dir;
+  int port = 8080;
+};
+
+// The console's build: --static, else web/dist under the working directory,
+// else web/dist of the source tree this binary was built from.
+fs::path DefaultStaticDir() {
+  std::error_code ec;
+  if (fs::is_directory("web/dist", ec)) return fs::absolute("web/dist", ec);
+  return SEXTANT_DEFAULT_STATIC_DIR;
+}
+
+Status RunServe(const ServeArgs& a) {
+  ServerOptions o;
+  o.root = ResolveRoot(a.root);
+  o.host = a.host;
+  o.port = a.port;
+  o.token = a.token;
+  if (o.token.empty()) {
+    if (const char* env = std::getenv("SEXTANT_TOKEN")) o.token = env;
+  }
+  o.static_dir = a.static_dir.empty() ? DefaultStaticDir() : fs::path(a.static_dir);
+  // SIGINT and SIGTERM stop the server from a thread of their own (sigwait),
+  // so that no handler runs inside the server's threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<Server> server, Server::Start(o));
+  Server* raw = server.get();
+  std::thread([signals, raw]() mutable {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    raw->Stop();
+  }).detach();
+  const bool v6 = o.host.find(':') != std::string::npos && o.host.front() != '[';
+  std::printf("Sextant console: http://%s%s%s:%d/  (runs under %s%s)\n", v6 ? "[" : "",
+              o.host.c_str(), v6 ? "]" : "", server->port(), o.root.c_str(),
+              o.token.empty() ? "" : "; API needs the access token");
+  std::fflush(stdout);
+  return server->Run();
+}
+#endif
+
 int Report(const Status& st) {
   if (st.ok()) return 0;
   std::fprintf(stderr, "sextant: error: %s\n", st.ToString().c_str());
@@ -492,7 +548,23 @@ int Main(int argc, char** argv) {
                       "(repeatable or comma-separated; default all)");
   map_cmd->add_option("--format", map_args.format, "jsonl or csv (default jsonl)");
 
+#ifdef SEXTANT_HAVE_SERVER
+  ServeArgs serve_args;
+  CLI::App* serve = app.add_subcommand("serve", "Serve the web console and its JSON API (docs/http-api.md)");
+  serve->add_option("--root", serve_args.root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  serve->add_option("--host", serve_args.host,
+                    "Address to bind (default 127.0.0.1; any other needs --token)");
+  serve->add_option("--port", serve_args.port, "Port (default 8080; 0: any free port)");
+  serve->add_option("--token", serve_args.token,
+                    "Access token every API request must carry (default $SEXTANT_TOKEN)");
+  serve->add_option("--static", serve_args.static_dir, "The console's build (default web/dist)");
+#endif
+
   CLI11_PARSE(app, argc, argv);
+
+#ifdef SEXTANT_HAVE_SERVER
+  if (*serve) return Report(RunServe(serve_args));
+#endif
 
   if (*import) return Report(RunImport(imp));
   if (*finish) {

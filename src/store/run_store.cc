@@ -131,6 +131,7 @@ Result<std::unique_ptr<RunStore>> RunStore::Open(const fs::path& run_dir, Mode m
   if (!exists) {
     SEXTANT_RETURN_IF_ERROR(db.Transaction([&]() -> Status {
       SEXTANT_RETURN_IF_ERROR(db.Exec(kSchema));
+      SEXTANT_RETURN_IF_ERROR(db.Exec(kSelectionSchema));
       SEXTANT_RETURN_IF_ERROR(PutMeta(db, "format_version", std::to_string(kFormatVersion)));
       SEXTANT_RETURN_IF_ERROR(PutMeta(db, "task_type", std::string(TaskTypeName(*task))));
       SEXTANT_RETURN_IF_ERROR(PutMeta(db, "labels", "[]"));

@@ -25,6 +25,16 @@ namespace sextant::store {
 
 inline constexpr const char* kDatabaseFile = "sextant.db";
 
+// The console's selections (store/selections.h); created with every new run,
+// and on first use in runs written before they existed.
+inline constexpr const char* kSelectionSchema = R"sql(
+CREATE TABLE IF NOT EXISTS selections(
+  name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS selection_items(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, split TEXT NOT NULL, id TEXT NOT NULL,
+  UNIQUE(name, split, id));
+)sql";
+
 struct SampleRecord {
   std::string id;
   std::string text;

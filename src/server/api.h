@@ -1,0 +1,90 @@
+// The console's JSON API (docs/http-api.md) without HTTP: a request is a
+// method, the decoded path segments after /api/, the query parameters and a
+// body; the answer a status code, a content type and a body. The httplib
+// wiring (http_server.cc) only converts to and from these, and checks the
+// token; Status becomes an HTTP code here, in ErrorResponse, and nowhere else.
+//
+// Thread-safe: runs are opened once and kept (RunCache), their splits' sample
+// tables loaded on first use.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sextant/results.h"
+#include "server/sample_query.h"
+#include "server/sample_table.h"
+#include "store/selections.h"
+
+namespace sextant::server {
+
+struct ApiRequest {
+  std::string method;                 // GET, POST, DELETE
+  std::vector<std::string> path;      // decoded segments after "api"
+  Params params;                      // decoded query parameters
+  std::string body;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// {"error": {"code", "message"}} with the HTTP code of the status.
+ApiResponse ErrorResponse(const Status& status);
+ApiResponse UnauthenticatedResponse(const std::string& message);
+int HttpStatus(StatusCode code);
+
+// One opened run: its reader, its splits' sample tables and its selections.
+class RunState {
+ public:
+  static Result<std::shared_ptr<RunState>> Open(const std::filesystem::path& root,
+                                                const std::string& project, const std::string& run);
+  const RunReader& reader() const { return *reader_; }
+  const std::vector<std::string>& labels() const { return reader_->info().labels; }
+  // The results generation this state was opened at (to notice a new finish).
+  const std::string& generation() const { return generation_; }
+  // Loaded on first use per split; NotFound / FailedPrecondition as RunReader.
+  Result<std::shared_ptr<const SampleTable>> Table(const SplitKey& split) const;
+  Result<store::SelectionStore*> Selections() const;
+
+ private:
+  std::filesystem::path run_dir_;
+  std::string generation_;
+  std::unique_ptr<RunReader> reader_;
+  struct Slot {
+    std::mutex mu;
+    std::shared_ptr<const SampleTable> table;
+  };
+  mutable std::mutex mu_;
+  mutable std::map<SplitKey, std::shared_ptr<Slot>> tables_;
+  mutable std::unique_ptr<store::SelectionStore> selections_;
+};
+
+// The newest results generation folder name of a run ("" when none).
+std::string LatestGeneration(const std::filesystem::path& run_dir);
+
+class Api {
+ public:
+  explicit Api(std::filesystem::path root) : root_(std::move(root)) {}
+  ApiResponse Handle(const ApiRequest& request) const;
+
+  // The run's state, opened on first use and reopened after a new finish.
+  Result<std::shared_ptr<RunState>> Run(const std::string& project, const std::string& run) const;
+
+ private:
+  Result<ApiResponse> Route(const ApiRequest& request) const;
+
+  std::filesystem::path root_;
+  mutable std::mutex mu_;
+  mutable std::map<std::pair<std::string, std::string>, std::shared_ptr<RunState>> runs_;
+};
+
+}  // namespace sextant::server

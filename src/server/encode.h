@@ -1,0 +1,31 @@
+// JSON, CSV and JSONL encodings of samples for the console (docs/http-api.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server/sample_table.h"
+
+namespace sextant::server {
+
+// A Sample object: id, split, row, text, meta, gold, pred, confidence, ...
+nlohmann::ordered_json SampleJson(const SampleTable& table, int64_t row,
+                                  const std::vector<std::string>& labels);
+
+// One row of an export: a table and a row in it.
+struct ExportRow {
+  const SampleTable* table;
+  int64_t row;
+};
+
+// CSV (RFC 4180, header first) or JSONL with the columns id, split, text, gold,
+// pred, confidence, margin, is_on_the_boundary, dep, drift_score, is_drifted,
+// then the metadata columns (in order of first appearance).
+std::string ExportCsv(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels);
+std::string ExportJsonl(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels);
+
+}  // namespace sextant::server

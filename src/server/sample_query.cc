@@ -1,0 +1,332 @@
+#include "server/sample_query.h"
+
+#include <cmath>
+#include <regex>
+#include <sstream>
+#include <unordered_set>
+
+namespace sextant::server {
+
+namespace {
+
+Result<int32_t> LabelIndex(const char* field, const std::string& name,
+                           const std::vector<std::string>& labels) {
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] == name) return static_cast<int32_t>(i);
+  }
+  std::string all;
+  for (const auto& l : labels) all += (all.empty() ? "" : ", ") + l;
+  return Status::Invalid(std::string(field) + ": '" + name + "' is not one of the run's labels [" +
+                         all + "]");
+}
+
+Result<std::vector<int32_t>> Labels(const char* field, const std::vector<std::string>& names,
+                                    const std::vector<std::string>& labels) {
+  std::vector<int32_t> out;
+  for (const auto& n : names) {
+    SEXTANT_ASSIGN_OR_RETURN(int32_t i, LabelIndex(field, n, labels));
+    out.push_back(i);
+  }
+  return out;
+}
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+Status CheckPage(SampleRequest& r) {
+  if (r.offset < 0) return Status::Invalid("offset: must be at least 0");
+  if (r.limit < 0 || r.limit > kMaxPageSize) {
+    return Status::Invalid("limit: must be between 0 and " + std::to_string(kMaxPageSize) +
+                           ", got " + std::to_string(r.limit));
+  }
+  const auto& fields = SortableFields();
+  if (std::find(fields.begin(), fields.end(), r.sort) == fields.end()) {
+    std::string all;
+    for (const auto& f : fields) all += (all.empty() ? "" : ", ") + f;
+    return Status::Invalid("sort: unknown field '" + r.sort + "'; expected one of: " + all);
+  }
+  if (r.filter.text_regex) {
+    try {
+      std::regex check(*r.filter.text_regex, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return Status::Invalid("text: '" + *r.filter.text_regex +
+                             "' is not a valid regular expression: " + e.what());
+    }
+  }
+  if (!r.filter.polygon.empty() && r.filter.polygon.size() < 3) {
+    return Status::Invalid("polygon: needs at least 3 points, got " +
+                           std::to_string(r.filter.polygon.size()));
+  }
+  return Status::OK();
+}
+
+Result<std::string> Order(const std::string& text) {
+  if (text == "asc" || text == "desc") return text;
+  return Status::Invalid("order: expected 'asc' or 'desc', got '" + text + "'");
+}
+
+}  // namespace
+
+bool SampleFilter::empty() const {
+  return gold.empty() && pred.empty() && !min_confidence && !max_confidence && !min_dep &&
+         !max_dep && !drifted && !on_boundary && !misclassified && !text_regex && meta.empty() &&
+         !ids && polygon.empty();
+}
+
+Result<bool> ParseBool(const std::string& field, const std::string& text) {
+  if (text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  return Status::Invalid(field + ": expected 'true' or 'false', got '" + text + "'");
+}
+
+Result<double> ParseDouble(const std::string& field, const std::string& text) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  return Status::Invalid(field + ": expected a number, got '" + text + "'");
+}
+
+Result<int64_t> ParseInt(const std::string& field, const std::string& text) {
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(text, &used);
+    if (used == text.size()) return static_cast<int64_t>(v);
+  } catch (const std::exception&) {
+  }
+  return Status::Invalid(field + ": expected an integer, got '" + text + "'");
+}
+
+std::vector<std::string> ParamList(const Params& params, const std::string& key) {
+  std::vector<std::string> out;
+  auto [begin, end] = params.equal_range(key);
+  for (auto it = begin; it != end; ++it) {
+    for (auto& item : SplitCommas(it->second)) out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Result<SampleRequest> ParseSampleParams(const Params& params,
+                                        const std::vector<std::string>& labels) {
+  SampleRequest r;
+  auto one = [&](const std::string& key) -> std::optional<std::string> {
+    auto it = params.find(key);
+    if (it == params.end()) return std::nullopt;
+    return it->second;
+  };
+  auto num = [&](const char* key, std::optional<double>& out) -> Status {
+    if (auto v = one(key)) {
+      SEXTANT_ASSIGN_OR_RETURN(out, ParseDouble(key, *v));
+    }
+    return Status::OK();
+  };
+  auto flag = [&](const char* key, std::optional<bool>& out) -> Status {
+    if (auto v = one(key); v && !v->empty()) {
+      SEXTANT_ASSIGN_OR_RETURN(out, ParseBool(key, *v));
+    }
+    return Status::OK();
+  };
+  if (auto v = one("offset")) {
+    SEXTANT_ASSIGN_OR_RETURN(r.offset, ParseInt("offset", *v));
+  }
+  if (auto v = one("limit")) {
+    SEXTANT_ASSIGN_OR_RETURN(r.limit, ParseInt("limit", *v));
+  }
+  if (auto v = one("sort"); v && !v->empty()) r.sort = *v;
+  if (auto v = one("order"); v && !v->empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(std::string o, Order(*v));
+    r.descending = o == "desc";
+  }
+  SampleFilter& f = r.filter;
+  if (auto v = one("text"); v && !v->empty()) f.text_regex = *v;
+  SEXTANT_ASSIGN_OR_RETURN(f.gold, Labels("gold", ParamList(params, "gold"), labels));
+  SEXTANT_ASSIGN_OR_RETURN(f.pred, Labels("pred", ParamList(params, "pred"), labels));
+  SEXTANT_RETURN_IF_ERROR(num("min_confidence", f.min_confidence));
+  SEXTANT_RETURN_IF_ERROR(num("max_confidence", f.max_confidence));
+  SEXTANT_RETURN_IF_ERROR(num("min_dep", f.min_dep));
+  SEXTANT_RETURN_IF_ERROR(num("max_dep", f.max_dep));
+  SEXTANT_RETURN_IF_ERROR(flag("drifted", f.drifted));
+  SEXTANT_RETURN_IF_ERROR(flag("on_boundary", f.on_boundary));
+  SEXTANT_RETURN_IF_ERROR(flag("misclassified", f.misclassified));
+  // An empty list is no filter (as an absent one), not "no sample".
+  if (auto ids = ParamList(params, "ids"); !ids.empty()) f.ids = std::move(ids);
+  for (const auto& [key, value] : params) {
+    if (key.rfind("meta.", 0) == 0 && key.size() > 5) f.meta.emplace_back(key.substr(5), value);
+  }
+  SEXTANT_RETURN_IF_ERROR(CheckPage(r));
+  return r;
+}
+
+Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
+                                      const std::vector<std::string>& labels) {
+  if (!body.is_object()) return Status::Invalid("body: expected a JSON object");
+  SampleRequest r;
+  SampleFilter& f = r.filter;
+  // Strings and numbers are accepted in either form, as in a query string.
+  auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+  auto names = [&](const nlohmann::json& v) {
+    std::vector<std::string> out;
+    if (v.is_array()) {
+      for (const auto& e : v) out.push_back(text(e));
+    } else if (!v.is_null()) {
+      out = SplitCommas(text(v));
+    }
+    return out;
+  };
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    const std::string& key = it.key();
+    const nlohmann::json& v = *it;
+    if (v.is_null()) continue;
+    if (key == "offset" || key == "limit") {
+      if (!v.is_number_integer()) return Status::Invalid(key + ": expected an integer");
+      (key == "offset" ? r.offset : r.limit) = v.get<int64_t>();
+    } else if (key == "sort") {
+      r.sort = text(v);
+    } else if (key == "order") {
+      SEXTANT_ASSIGN_OR_RETURN(std::string o, Order(text(v)));
+      r.descending = o == "desc";
+    } else if (key == "text") {
+      if (!text(v).empty()) f.text_regex = text(v);
+    } else if (key == "gold" || key == "pred") {
+      SEXTANT_ASSIGN_OR_RETURN((key == "gold" ? f.gold : f.pred),
+                               Labels(key.c_str(), names(v), labels));
+    } else if (key == "min_confidence" || key == "max_confidence" || key == "min_dep" ||
+               key == "max_dep") {
+      double d = 0;
+      if (v.is_number()) {
+        d = v.get<double>();
+      } else {
+        SEXTANT_ASSIGN_OR_RETURN(d, ParseDouble(key, text(v)));
+      }
+      (key == "min_confidence"   ? f.min_confidence
+       : key == "max_confidence" ? f.max_confidence
+       : key == "min_dep"        ? f.min_dep
+                                 : f.max_dep) = d;
+    } else if (key == "drifted" || key == "on_boundary" || key == "misclassified") {
+      bool b = false;
+      if (v.is_boolean()) {
+        b = v.get<bool>();
+      } else {
+        SEXTANT_ASSIGN_OR_RETURN(b, ParseBool(key, text(v)));
+      }
+      (key == "drifted" ? f.drifted : key == "on_boundary" ? f.on_boundary : f.misclassified) = b;
+    } else if (key == "ids") {
+      if (auto ids = names(v); !ids.empty()) f.ids = std::move(ids);
+    } else if (key == "meta") {
+      if (!v.is_object()) return Status::Invalid("meta: expected an object {\"key\": \"value\"}");
+      for (auto m = v.begin(); m != v.end(); ++m) f.meta.emplace_back(m.key(), text(*m));
+    } else if (key.rfind("meta.", 0) == 0 && key.size() > 5) {
+      f.meta.emplace_back(key.substr(5), text(v));
+    } else if (key == "polygon") {
+      if (!v.is_array()) return Status::Invalid("polygon: expected [[x, y], ...]");
+      for (const auto& p : v) {
+        if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number()) {
+          return Status::Invalid("polygon: each point must be [x, y] with two numbers");
+        }
+        f.polygon.emplace_back(p[0].get<double>(), p[1].get<double>());
+      }
+    } else if (key == "split" || key == "format" || key == "token") {
+      // Routing fields handled by the caller.
+    } else {
+      return Status::Invalid("unknown field '" + key + "'");
+    }
+  }
+  SEXTANT_RETURN_IF_ERROR(CheckPage(r));
+  return r;
+}
+
+bool PointInPolygon(double x, double y, const std::vector<std::pair<double, double>>& polygon) {
+  bool inside = false;
+  const size_t n = polygon.size();
+  for (size_t i = 0, j = n - 1; i < n; j = i++) {
+    const auto [xi, yi] = polygon[i];
+    const auto [xj, yj] = polygon[j];
+    if ((yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& request) {
+  const SampleFilter& f = request.filter;
+  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<uint32_t>> order,
+                           t.Order(request.sort, request.descending));
+  const int64_t n = t.size();
+  // Filters that are costly per row become a bitmap first.
+  std::vector<uint8_t> allowed;
+  auto restrict = [&](auto keep) {
+    if (allowed.empty()) allowed.assign(static_cast<size_t>(n), 1);
+    for (int64_t r = 0; r < n; ++r) {
+      if (allowed[r] && !keep(r)) allowed[r] = 0;
+    }
+  };
+  if (f.ids) {
+    std::vector<uint8_t> in(static_cast<size_t>(n), 0);
+    for (const auto& id : *f.ids) {
+      if (auto row = t.RowOf(id)) in[*row] = 1;
+    }
+    allowed = std::move(in);
+  }
+  if (!f.polygon.empty()) {
+    double x0 = f.polygon[0].first, x1 = x0, y0 = f.polygon[0].second, y1 = y0;
+    for (const auto& [px, py] : f.polygon) {
+      x0 = std::min(x0, px), x1 = std::max(x1, px), y0 = std::min(y0, py), y1 = std::max(y1, py);
+    }
+    restrict([&](int64_t r) {
+      const double x = t.x[r], y = t.y[r];
+      return x >= x0 && x <= x1 && y >= y0 && y <= y1 && PointInPolygon(x, y, f.polygon);
+    });
+  }
+  for (const auto& [key, value] : f.meta) {
+    auto column = t.MetaColumn(key);
+    restrict([&](int64_t r) { return (*column)[r] && *(*column)[r] == value; });
+  }
+  if (f.text_regex) {
+    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<uint8_t>> text,
+                             t.TextMatches(*f.text_regex));
+    restrict([&](int64_t r) { return (*text)[r] != 0; });
+  }
+  auto in_list = [](const std::vector<int32_t>& list, int32_t v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  auto matches = [&](uint32_t r) {
+    if (!allowed.empty() && !allowed[r]) return false;
+    if (!f.gold.empty() && !in_list(f.gold, t.gold[r])) return false;
+    if (!f.pred.empty() && !in_list(f.pred, t.pred[r])) return false;
+    if (f.min_confidence && !(t.confidence[r] >= *f.min_confidence)) return false;
+    if (f.max_confidence && !(t.confidence[r] <= *f.max_confidence)) return false;
+    if (f.min_dep && !(t.dep[r] >= *f.min_dep)) return false;  // NaN (no DEP) never matches
+    if (f.max_dep && !(t.dep[r] <= *f.max_dep)) return false;
+    if (f.drifted && t.drifted[r] != (*f.drifted ? 1 : 0)) return false;
+    if (f.on_boundary && (t.on_boundary[r] != 0) != *f.on_boundary) return false;
+    if (f.misclassified) {
+      if (t.gold[r] < 0) return false;
+      if ((t.gold[r] != t.pred[r]) != *f.misclassified) return false;
+    }
+    return true;
+  };
+  SamplePage page;
+  const int64_t begin = request.offset;
+  const int64_t end = request.limit < 0 ? n : request.offset + request.limit;
+  if (f.empty()) {
+    page.total = n;
+    for (int64_t i = begin; i < std::min(end, n); ++i) page.rows.push_back((*order)[i]);
+    return page;
+  }
+  for (uint32_t r : *order) {
+    if (!matches(r)) continue;
+    if (page.total >= begin && page.total < end) page.rows.push_back(r);
+    page.total++;
+  }
+  return page;
+}
+
+}  // namespace sextant::server

@@ -1,0 +1,78 @@
+// SampleTable: one split's per-sample results held in memory column by column,
+// so that the console can filter, sort and page a million samples within a
+// request's budget instead of scanning SQLite per request.
+//
+// Loaded once per (run, split) through RunReader::Samples; immutable after
+// Load, except for the sorted orders and parsed metadata columns that are
+// built on first use (thread-safe).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "sextant/results.h"
+
+namespace sextant::server {
+
+class SampleTable {
+ public:
+  static Result<std::unique_ptr<SampleTable>> Load(const RunReader& reader, const SplitKey& split);
+  // For a table whose columns were filled by hand (tests): sets the split and
+  // builds the id index. Every column must have the same length.
+  void Finalize(const SplitKey& split);
+
+  const SplitKey& split() const { return split_; }
+  int64_t size() const { return static_cast<int64_t>(id.size()); }
+  // The row of sample `id`, if any.
+  std::optional<int64_t> RowOf(const std::string& sample_id) const;
+  // True when the run has a 2-D map (x, y are not NaN).
+  bool has_map() const { return has_map_; }
+
+  // The rows sorted by `field` (a SampleRow field name), ties by row ascending;
+  // NULLs first ascending and last descending (as SQLite). Invalid for an
+  // unknown field.
+  Result<std::shared_ptr<const std::vector<uint32_t>>> Order(const std::string& field,
+                                                             bool descending) const;
+  // Per row, the string value of metadata column `key` (nullopt when absent).
+  std::shared_ptr<const std::vector<std::optional<std::string>>> MetaColumn(
+      const std::string& key) const;
+
+  // Per row, whether the text matches `pattern` (ECMAScript, case-insensitive
+  // search); the last few patterns' answers are kept, so that paging through
+  // one text search does not run the regex over every row again.
+  Result<std::shared_ptr<const std::vector<uint8_t>>> TextMatches(const std::string& pattern) const;
+
+  // Columns, indexed by row. Missing numbers are NaN; missing classes -1;
+  // missing flags -1.
+  std::vector<std::string> id, text, meta_json;
+  std::vector<int32_t> gold, pred, epoch;
+  std::vector<double> confidence, margin, certainty_ratio, entropy, aum, dep, drift_distance,
+      drift_score;
+  std::vector<float> x, y;
+  std::vector<uint8_t> on_boundary;
+  std::vector<int8_t> drifted;
+
+ private:
+  SplitKey split_;
+  bool has_map_ = false;
+  std::unordered_map<std::string, uint32_t> row_of_;
+  mutable std::mutex mu_;
+  mutable std::map<std::pair<std::string, bool>, std::shared_ptr<const std::vector<uint32_t>>>
+      orders_;
+  mutable std::map<std::string, std::shared_ptr<const std::vector<std::optional<std::string>>>>
+      meta_columns_;
+  mutable std::vector<std::pair<std::string, std::shared_ptr<const std::vector<uint8_t>>>>
+      text_matches_;  // most recent last
+};
+
+// Names accepted by SampleTable::Order.
+const std::vector<std::string>& SortableFields();
+
+}  // namespace sextant::server

@@ -1,0 +1,544 @@
+// Browser acceptance test of the web console, against the real `sextant serve`.
+//
+//   node tests/browser/console.test.mjs            (tests/browser/run.sh builds web/dist first)
+//
+// Environment:
+//   SEXTANT_BIN   the sextant binary (default build/src/cli/sextant)
+//   CHROMIUM      the browser (default /usr/bin/chromium; never downloaded)
+//   SCREENSHOTS   where screenshots go (default artifacts/screenshots)
+//   MOCK=1        run against tests/browser/mock_server.mjs instead (development only)
+//   KEEP=1        keep the temporary store
+//
+// It makes a demo-like run with the CLI (tests/browser/make_run.py: training, validation, a
+// drifted production set), starts `sextant serve --root ROOT --port 0 --static web/dist`,
+// and in Chromium (headless, fresh profile): the runs page; the run page and its split
+// picker; the virtualised table; the map drawn (WebGL2, and the canvas 2D fallback); every
+// filter checked against the API's totals; drifted production samples (text search with
+// highlights, export filtered, the filter kept in the URL); sort and open a sample (its
+// probabilities and neighbours in training and production, arrow keys); find similar; a
+// lasso around the drifted sample's cluster (every row inside the polygon); a new selection
+// (add filtered, remove/add checked rows, show, delete another); its CSV and JSONL exports
+// checked row by row; the insights panel; and a server with --token. Screenshots of each
+// view go to SCREENSHOTS. Any failed step exits non-zero (a failure.png is left too).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(path.join(REPO, 'web/package.json'));
+const { chromium } = require('playwright-core');
+
+const MOCK = process.env.MOCK === '1';
+const BIN = path.resolve(REPO, process.env.SEXTANT_BIN || 'build/src/cli/sextant');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = path.resolve(REPO, process.env.SCREENSHOTS || 'artifacts/screenshots');
+const PYTHON = process.env.PYTHON || (fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+const DIST = path.join(REPO, 'web/dist');
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-browser-'));
+const PROD = 'inference:prod_1';
+const RUN_API = '/api/runs/demo/sentiment';
+
+const children = [];
+let browser = null;
+let ROOT = '';
+let failed = false;
+
+function log(...a) { console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a); }
+function assert(cond, msg) { if (!cond) throw new Error(`assertion failed: ${msg}`); }
+
+async function cleanup() {
+  if (browser) await browser.close().catch(() => {});
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  if (process.env.KEEP !== '1') fs.rmSync(TMP, { recursive: true, force: true });
+  else log(`kept ${TMP}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    s.on('error', reject);
+  });
+}
+
+async function waitHealthy(base, proc, ms = 30000, okStatus = [200]) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (proc.exitCode !== null) throw new Error(`the server exited with ${proc.exitCode}`);
+    try { const r = await fetch(`${base}/api/health`); if (okStatus.includes(r.status)) return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the server did not answer /api/health');
+}
+
+function parseCsv(text) {
+  const rows = []; let row = []; let cell = ''; let q = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') q = false; else cell += c;
+    } else if (c === '"') q = true;
+    else if (c === ',') { row.push(cell); cell = ''; }
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell); rows.push(row); row = []; cell = '';
+    } else cell += c;
+  }
+  if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
+  const [head, ...body] = rows.filter((r) => r.length > 1 || r[0] !== '');
+  return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i]])));
+}
+
+function pointInPolygon(poly, x, y) {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i]; const [xj, yj] = poly[j];
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** Non-transparent pixels on the map's canvas (WebGL or 2D). */
+function litPixels(page) {
+  return page.evaluate(() => {
+    const c = document.querySelector('[data-testid=map-canvas]');
+    const probe = document.createElement('canvas'); probe.width = c.width; probe.height = c.height;
+    const g = probe.getContext('2d'); g.drawImage(c, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+}
+
+/** Starts `sextant serve --port 0 ...` and reads its URL from the first line on stdout. */
+function serve(extra) {
+  const proc = spawn(BIN, ['serve', '--root', ROOT, '--port', '0', '--static', DIST, ...extra],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SEXTANT_HOME: ROOT } });
+  children.push(proc);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('sextant serve printed no URL in 30 s')), 30000);
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`sextant serve exited with ${code}`)); });
+    proc.stdout.on('data', (d) => {
+      process.stdout.write(d);
+      buf += d;
+      const m = /https?:\/\/[^\s/]+:(\d+)\//.exec(buf);
+      if (m) { clearTimeout(timer); resolve({ proc, base: `http://127.0.0.1:${m[1]}` }); }
+    });
+  });
+}
+
+async function startServer() {
+  if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error('web/dist is not built (run tests/browser/run.sh or `npm run build` in web/)');
+  let proc;
+  let base;
+  ROOT = path.join(TMP, 'store');
+  if (MOCK) {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    proc = spawn(process.execPath, [path.join(REPO, 'tests/browser/mock_server.mjs'), '--port', String(port), '--static', DIST], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } else {
+    if (!fs.existsSync(BIN)) throw new Error(`the sextant binary was not found at ${BIN} (set SEXTANT_BIN)`);
+    const root = ROOT;
+    log('making the run with', BIN);
+    const r = spawnSync(PYTHON, [path.join(REPO, 'tests/browser/make_run.py'), BIN, root, path.join(TMP, 'data')], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`make_run.py exited with ${r.status}`);
+    ({ proc, base } = await serve([]));
+  }
+  children.push(proc);
+  await waitHealthy(base, proc);
+  log(`server ready on ${base}${MOCK ? ' (MOCK)' : ''}`);
+  return base;
+}
+
+async function main() {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  fs.rmSync(path.join(SHOTS, 'failure.png'), { force: true });  // left only by a failed run
+  const base = await startServer();
+  const apiGet = async (p) => { const r = await fetch(base + p); const t = await r.text(); assert(r.ok, `GET ${p}: ${r.status} ${t}`); return JSON.parse(t); };
+  const apiPost = async (p, body) => {
+    const r = await fetch(base + p, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const t = await r.text(); assert(r.ok, `POST ${p}: ${r.status} ${t}`); return JSON.parse(t);
+  };
+
+  // A fresh profile per run (launchPersistentContext owns the --user-data-dir).
+  const context = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
+    executablePath: CHROMIUM, headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+    viewport: { width: 1600, height: 1000 }, acceptDownloads: true,
+  });
+  browser = context;
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.setDefaultTimeout(15000);
+
+  const step = async (name, fn) => {
+    log(`step: ${name}`);
+    try { await fn(); } catch (e) {
+      await page.screenshot({ path: path.join(SHOTS, 'failure.png') }).catch(() => {});
+      throw new Error(`step "${name}" failed: ${e.message}\n${errors.join('\n')}`);
+    }
+  };
+  const tableTotal = async () => {
+    await page.waitForFunction(() => !document.querySelector('[data-testid=sample-table]')?.dataset.loading);
+    const t = await page.getByTestId('table-status').textContent();
+    const m = /^([\d,]+) sample/.exec(t ?? '');
+    assert(m, `table status "${t}"`);
+    return Number(m[1].replace(/,/g, ''));
+  };
+  const rowIds = () => page.$$eval('[data-testid=sample-row]', (rs) => rs.map((r) => r.dataset.id));
+
+  // 1. The runs page lists the run, finished, with its splits.
+  await step('runs page', async () => {
+    await page.goto(base + '/');
+    const row = page.locator('[data-testid=project][data-project=demo] [data-testid=run-row][data-run=sentiment]');
+    await row.waitFor();
+    assert((await row.getByTestId('run-state').textContent()) === 'finished', 'run is finished');
+    const chips = await row.getByTestId('split-chip').evaluateAll((cs) => cs.map((c) => c.dataset.split));
+    for (const s of ['training', 'validation', PROD]) assert(chips.includes(s), `split chip ${s} in ${chips}`);
+    await page.screenshot({ path: path.join(SHOTS, 'runs.png') });
+  });
+
+  // 2. The run page, on the production set.
+  const prodTotal = (await apiGet(`${RUN_API}/samples?split=${encodeURIComponent(PROD)}&limit=1`)).total;
+  await step('run page and split picker', async () => {
+    await page.locator('[data-testid=run-row][data-run=sentiment] [data-testid=run-link]').click();
+    await page.getByTestId('run-page').waitFor();
+    await page.locator(`[data-testid=split-option][data-split="training"]`).click();
+    assert(await tableTotal() === (await apiGet(`${RUN_API}/samples?split=training&limit=1`)).total, 'training total');
+    // Virtualised: a few dozen rows in the DOM; scrolling to the end pages in the last rows.
+    const trainTotal = await tableTotal();
+    const inDom = await page.getByTestId('sample-row').count();
+    assert(inDom > 5 && inDom < 80, `${inDom} rows in the DOM of ${trainTotal}`);
+    const last = (await apiGet(`${RUN_API}/samples?split=training&offset=${trainTotal - 1}&limit=1`)).samples[0].id;
+    await page.getByTestId('table-body').evaluate((b) => { b.scrollTop = b.scrollHeight; });
+    await page.locator(`[data-testid=sample-row][data-id="${last}"]`).waitFor();
+    await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
+    await page.waitForFunction((s) => new URL(location.href).searchParams.get('split') === s, PROD);
+    assert(await tableTotal() === prodTotal, `production total ${prodTotal}`);
+    await page.locator('[data-testid=map][data-ready="1"]').waitFor();
+    await page.locator('[data-testid=insights][data-ready="1"]').waitFor();
+    const renderer = await page.getByTestId('map').getAttribute('data-renderer');
+    assert(renderer === 'webgl2' || renderer === 'canvas2d', `map renderer ${renderer}`);
+    // The scatter drew something: non-background pixels on the map canvas.
+    const lit = await litPixels(page);
+    assert(lit > 500, `the map drew ${lit} pixels`);
+    log(`  map renderer ${renderer}, ${lit} lit pixels`);
+    await page.screenshot({ path: path.join(SHOTS, 'run-page.png') });
+  });
+
+  // 2a. Without WebGL the map falls back to canvas 2D (forced here with ?renderer=canvas2d).
+  await step('canvas 2D fallback of the map', async () => {
+    const p2 = await context.newPage();
+    await p2.goto(`${base}/runs/demo/sentiment?split=${encodeURIComponent(PROD)}&renderer=canvas2d`);
+    await p2.locator('[data-testid=map][data-ready="1"]').waitFor();
+    assert(await p2.getByTestId('map').getAttribute('data-renderer') === 'canvas2d', 'canvas2d renderer');
+    const lit = await litPixels(p2);
+    assert(lit > 500, `the 2D map drew ${lit} pixels`);
+    await p2.close();
+  });
+
+  // 2b. Every other filter, on training, against the API's answer for the same parameters.
+  await step('filters on training', async () => {
+    await page.locator('[data-testid=split-option][data-split="training"]').click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('split') === 'training');
+    const check = async (params, what) => {
+      const total = await tableTotal();
+      const expect = (await apiGet(`${RUN_API}/samples?split=training&limit=1&${params}`)).total;
+      assert(total === expect, `${what}: table ${total}, API ${expect}`);
+      return total;
+    };
+    await page.locator('[data-testid=filter-gold] [data-value=negative]').click();
+    await page.getByTestId('chip-gold').waitFor();
+    await check('gold=negative', 'gold');
+    await page.locator('[data-testid=filter-pred] [data-value=positive]').click();
+    await page.locator('[data-testid=filter-pred] [data-value=neutral]').click();
+    await page.getByTestId('chip-pred').waitFor();
+    await check('gold=negative&pred=positive,neutral', 'gold + pred');
+    await page.getByTestId('filter-misclassified').selectOption('true');
+    await page.getByTestId('chip-misclassified').waitFor();
+    const mis = await check('gold=negative&pred=positive,neutral&misclassified=true', 'misclassified');
+    assert(mis > 0, 'some misclassified negatives');
+    await page.getByTestId('filter-reset').click();
+    await page.getByTestId('filter-confidence-min').fill('0.5');
+    await page.getByTestId('filter-confidence-max').fill('0.9');
+    await page.getByTestId('chip-confidence').waitFor();
+    await check('min_confidence=0.5&max_confidence=0.9', 'confidence range');
+    await page.getByTestId('filter-dep-min').fill('0.2');
+    await page.getByTestId('chip-dep').waitFor();
+    await check('min_confidence=0.5&max_confidence=0.9&min_dep=0.2', 'DEP range');
+    await page.getByTestId('filter-boundary').selectOption('false');
+    await page.getByTestId('chip-boundary').waitFor();
+    await check('min_confidence=0.5&max_confidence=0.9&min_dep=0.2&on_boundary=false', 'on the boundary');
+    await page.getByTestId('filter-reset').click();
+    await page.getByTestId('filter-meta-key').fill('source');
+    await page.getByTestId('filter-meta-value').fill('web');
+    await page.getByTestId('filter-meta-add').click();
+    await page.getByTestId('chip-meta-source').waitFor();
+    const web = await check('meta.source=web', 'metadata');
+    assert(web > 0, 'some samples from the web');
+    // A bad regex: the server's 400 message shows in the table's status.
+    const nErrors = errors.length;
+    await page.getByTestId('filter-text').fill('(unclosed');
+    await page.waitForFunction(() => document.querySelector('[data-testid=table-status]')?.classList.contains('error'));
+    log(`  bad regex: ${await page.getByTestId('table-status').textContent()}`);
+    await page.getByTestId('filter-text').fill('');
+    await page.waitForFunction(() => !document.querySelector('[data-testid=table-status]')?.classList.contains('error'));
+    // The browser logs the expected 400s; nothing else may have been logged meanwhile.
+    const logged = errors.splice(nErrors);
+    assert(logged.every((e) => /status of 400/.test(e)), `only the expected 400s: ${logged}`);
+    await page.getByTestId('filter-ids').fill('train-1, train-2 train-3');
+    await page.getByTestId('chip-ids').waitFor();
+    assert(await check('meta.source=web&ids=train-1,train-2,train-3', 'ids') === 1, 'one of the three ids is from the web');
+    await page.getByTestId('filter-reset').click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=active-filters] .chip'));
+    await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
+    assert(await tableTotal() === prodTotal, 'back on production');
+  });
+
+  // 3. Drifted production samples.
+  let driftedTotal = 0;
+  await step('filter to drifted production samples', async () => {
+    await page.getByTestId('filter-drifted').selectOption('true');
+    await page.getByTestId('chip-drifted').waitFor();
+    driftedTotal = await tableTotal();
+    const expect = (await apiGet(`${RUN_API}/samples?split=${encodeURIComponent(PROD)}&drifted=true&limit=1`)).total;
+    assert(driftedTotal === expect && expect > 0 && expect < prodTotal, `drifted total ${driftedTotal} == ${expect}`);
+    const flags = await page.$$eval('[data-testid=sample-row] [data-col=is_drifted]', (cs) => cs.map((c) => c.textContent));
+    assert(flags.length > 0 && flags.every((f) => f === 'drifted'), `every visible row drifted: ${flags}`);
+    // Text search (regex) on top, with the matches highlighted.
+    await page.getByTestId('filter-text').fill('crypto|refund');
+    await page.getByTestId('chip-text').waitFor();
+    const withText = await tableTotal();
+    const expectText = (await apiGet(`${RUN_API}/samples?split=${encodeURIComponent(PROD)}&drifted=true&text=${encodeURIComponent('crypto|refund')}&limit=1`)).total;
+    assert(withText === expectText, `text + drifted total ${withText} == ${expectText}`);
+    if (withText > 0) assert(await page.locator('[data-testid=sample-row] mark').count() > 0, 'matches are highlighted');
+    await page.locator('[data-testid=chip-text] button').click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=chip-text]'));
+    assert(await tableTotal() === driftedTotal, 'removing the text filter');
+    // "Export filtered" downloads exactly the filtered rows.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-filtered-jsonl').click()]);
+    const rows = fs.readFileSync(await dl.path(), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    assert(rows.length === driftedTotal && rows.every((r) => r.is_drifted === true && r.split === PROD),
+      `export filtered: ${rows.length} rows, all drifted`);
+    // The filter lives in the URL: a reload shows the same view.
+    await page.reload();
+    await page.getByTestId('chip-drifted').waitFor();
+    assert(await tableTotal() === driftedTotal, 'the reloaded page keeps the filter');
+    assert(await page.getByTestId('filter-drifted').inputValue() === 'true', 'the filter panel shows it');
+    await page.locator('[data-testid=insights][data-ready="1"]').waitFor();
+    const ins = await page.getByTestId('insight-drifted').textContent();
+    assert(ins.includes(String(driftedTotal)), `insights count the ${driftedTotal} drifted: ${ins}`);
+  });
+
+  // 4. Sort by drift score, then open the first sample.
+  let opened = '';
+  await step('sort and open a sample', async () => {
+    await page.getByTestId('sort-drift_score').click(); // descending first for scores
+    await page.waitForFunction(() => !document.querySelector('[data-testid=sample-table]')?.dataset.loading);
+    const scores = await page.$$eval('[data-testid=sample-row] [data-col=drift_score]', (cs) => cs.map((c) => Number(c.textContent)));
+    assert(scores.length > 1 && scores.every((v, i) => i === 0 || scores[i - 1] >= v), `sorted by drift score desc: ${scores.slice(0, 8)}`);
+    const first = page.getByTestId('sample-row').first();
+    opened = await first.getAttribute('data-id');
+    await first.click();
+    const panel = page.locator('[data-testid=sample-panel][data-ready="1"]');
+    await panel.waitFor();
+    assert((await panel.getByTestId('sample-id').textContent()).includes(opened), 'the panel shows the opened sample');
+    const probs = await panel.locator('[data-testid=sample-probs] .prob').count();
+    assert(probs === 3, `3 probability bars, got ${probs}`);
+    assert((await panel.getByTestId('sample-drifted').textContent()).includes('yes'), 'the opened sample is drifted');
+    await panel.locator('[data-testid=neighbor]').first().waitFor();
+    // Neighbours in training and in production: 5 of each.
+    const splits = await panel.locator('[data-testid=neighbor]').evaluateAll((ns) => ns.map((n) => n.dataset.split));
+    assert(splits.filter((x) => x === 'training').length === 5, `5 training neighbours: ${splits}`);
+    assert(splits.filter((x) => x === PROD).length === 5, `5 production neighbours: ${splits}`);
+    const expectTrain = (await apiGet(`${RUN_API}/similar?split=${encodeURIComponent(PROD)}&id=${encodeURIComponent(opened)}&k=5&in=training`)).neighbors.map((n) => n.id);
+    const shownTrain = await panel.locator('[data-testid=neighbor][data-split=training]').evaluateAll((ns) => ns.map((n) => n.dataset.id));
+    assert(JSON.stringify(expectTrain) === JSON.stringify(shownTrain), `training neighbours ${shownTrain} == ${expectTrain}`);
+    await page.getByTestId('sample-panel').screenshot({ path: path.join(SHOTS, 'sample-panel.png') });
+    await page.screenshot({ path: path.join(SHOTS, 'run-page-sample.png') });
+    // Arrow keys walk the table's rows.
+    const panelShows = (id) => page.waitForFunction((x) => document.querySelector('[data-testid=sample-panel][data-ready="1"] [data-testid=sample-id]')?.textContent.endsWith(` · ${x}`), id);
+    const second = await page.getByTestId('sample-row').nth(1).getAttribute('data-id');
+    await page.keyboard.press('ArrowDown');
+    await panelShows(second);
+    await page.keyboard.press('ArrowUp');
+    await panelShows(opened);
+    await page.locator('[data-testid=sample-panel][data-ready="1"] [data-testid=neighbor]').first().waitFor();
+  });
+
+  // 5. Find similar: the table shows the sample and its neighbours in production.
+  await step('find similar', async () => {
+    await page.getByTestId('find-similar').click();
+    await page.getByTestId('chip-ids').waitFor();
+    const total = await tableTotal();
+    const expect = await apiGet(`${RUN_API}/similar?split=${encodeURIComponent(PROD)}&id=${encodeURIComponent(opened)}&k=20&in=${encodeURIComponent(PROD)}`);
+    const want = new Set([opened, ...expect.neighbors.filter((n) => n.split === PROD).map((n) => n.id)]);
+    const ids = await rowIds();
+    assert(total === want.size, `find similar shows ${total} rows, expected ${want.size}`);
+    assert(ids.every((id) => want.has(id)) && ids.includes(opened), `rows ${ids} are the neighbours`);
+    await page.getByTestId('sample-close').click();
+    await page.getByTestId('filter-reset').click();
+    assert(await tableTotal() === prodTotal, 'reset shows every production sample');
+  });
+
+  // 6. Lasso a region of the map: the drifted cluster's bounding box in screen space.
+  let lassoIds = [];
+  await step('lasso on the map', async () => {
+    // Around the drifted sample opened above: its screen position from the map's fitted view
+    // (bounds of training + production centred in the canvas, 12 px margins, equal scales).
+    const canvas = page.getByTestId('map-overlay');
+    const box = await canvas.boundingBox();
+    const map = await apiGet(`${RUN_API}/map?splits=training,${encodeURIComponent(PROD)}&max_points=50000`);
+    const b = map.bounds;
+    const upp = Math.max((b.x1 - b.x0) / (box.width - 24), (b.y1 - b.y0) / (box.height - 24));
+    const s0 = await apiGet(`${RUN_API}/samples/${encodeURIComponent(PROD)}/${encodeURIComponent(opened)}`);
+    const cx = box.x + box.width / 2 + (s0.x - (b.x0 + b.x1) / 2) / upp;
+    const cy = box.y + box.height / 2 - (s0.y - (b.y0 + b.y1) / 2) / upp;
+    const rx = 45, ry = 35;
+    const pts = Array.from({ length: 24 }, (_, i) => [cx + rx * Math.cos((i / 24) * 2 * Math.PI), cy + ry * Math.sin((i / 24) * 2 * Math.PI)]);
+    const respP = page.waitForResponse((r) => r.url().endsWith('/samples/query') && r.request().method() === 'POST');
+    await page.mouse.move(pts[0][0], pts[0][1]);
+    await page.mouse.down();
+    for (const [x, y] of pts.slice(1)) await page.mouse.move(x, y, { steps: 2 });
+    await page.mouse.up();
+    const resp = await respP;
+    assert(resp.ok(), `samples/query: ${resp.status()}`);
+    const req = resp.request().postDataJSON();
+    assert(Array.isArray(req.polygon) && req.polygon.length >= 3, 'the query carries a polygon');
+    assert(req.split === PROD, `lasso queries ${PROD}`);
+    await page.getByTestId('chip-lasso').waitFor();
+    await page.getByTestId('export-filtered-lasso').waitFor();
+    const total = await tableTotal();
+    // Every sample of the lasso, from the API, is inside the polygon.
+    let all = [];
+    for (let off = 0; off < total; off += 1000) {
+      const r = await apiPost(`${RUN_API}/samples/query`, { split: PROD, polygon: req.polygon, offset: off, limit: 1000 });
+      all = all.concat(r.samples);
+    }
+    assert(total > 0 && total < prodTotal, `the lasso holds some, not all, samples: ${total} of ${prodTotal}`);
+    assert(all.length === total, `paged ${all.length} == ${total}`);
+    for (const s of all) assert(pointInPolygon(req.polygon, s.x, s.y), `${s.id} (${s.x}, ${s.y}) inside the lasso`);
+    lassoIds = all.map((s) => s.id);
+    assert(lassoIds.includes(opened), `the lasso around ${opened} holds it`);
+    const drifted = all.filter((s) => s.is_drifted).length;
+    log(`  lasso: ${drifted} of ${total} drifted`);
+    const shown = await rowIds();
+    assert(shown.every((id) => lassoIds.includes(id)), 'the table shows lasso samples only');
+    log(`  lasso: ${total} samples`);
+    await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'map.png') });
+    await page.getByTestId('map-color').selectOption('drift_score');
+    await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'map-drift.png') });
+    await page.getByTestId('map-color').selectOption('pred');
+  });
+
+  // 7. Add the lasso to a new selection.
+  const SEL = 'drift-review';
+  await step('add to a selection', async () => {
+    await page.getByTestId('selection-name').fill(SEL);
+    await page.getByTestId('selection-create').click();
+    const item = page.locator(`[data-testid=selection-item][data-name="${SEL}"]`);
+    await item.waitFor();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=selection-add-filtered]').disabled);
+    await page.getByTestId('selection-add-filtered').click();
+    await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
+    // Remove two checked rows, then add them back.
+    const countOf = () => page.locator(`[data-testid=selection-item][data-name="${SEL}"] [data-testid=selection-count]`).textContent();
+    const checks = page.getByTestId('row-check');
+    await checks.nth(0).check();
+    await checks.nth(1).check();
+    await page.getByTestId('selection-remove-checked').click();
+    await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length - 2]);
+    await page.getByTestId('selection-add-checked').click();
+    await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
+    assert(await countOf() === String(lassoIds.length), 'count back after adding the checked rows');
+    // "Show" filters the table to the selection.
+    await page.locator(`[data-testid=selection-item][data-name="${SEL}"] [data-testid=selection-show]`).click();
+    await page.getByTestId('chip-ids').waitFor();
+    assert(await tableTotal() === lassoIds.length, 'the table shows the selection');
+    await page.locator('[data-testid=chip-ids] button').click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=chip-ids]'));
+    const sel = await apiGet(`${RUN_API}/selections/${SEL}`);
+    assert(sel.items.length === lassoIds.length && sel.items.every((it) => it.split === PROD && lassoIds.includes(it.id)), 'the selection holds the lasso');
+  });
+
+  // 8. Export: CSV and JSONL rows are the selection's.
+  await step('export the selection', async () => {
+    const item = page.locator(`[data-testid=selection-item][data-name="${SEL}"]`);
+    for (const fmt of ['csv', 'jsonl']) {
+      const [dl] = await Promise.all([page.waitForEvent('download'), item.getByTestId(`selection-export-${fmt}`).click()]);
+      const file = path.join(SHOTS, `..`, `selection.${fmt}`);
+      await dl.saveAs(file);
+      const text = fs.readFileSync(file, 'utf8');
+      const rows = fmt === 'csv' ? parseCsv(text) : text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+      assert(rows.length === lassoIds.length, `${fmt}: ${rows.length} rows, expected ${lassoIds.length}`);
+      const ids = new Set(rows.map((r) => r.id));
+      assert(lassoIds.every((id) => ids.has(id)), `${fmt}: every lasso id exported`);
+      for (const col of ['id', 'split', 'text', 'pred', 'confidence', 'drift_score', 'is_drifted']) assert(col in rows[0], `${fmt} column ${col}`);
+      assert(rows.every((r) => r.split === PROD), `${fmt}: split column`);
+      log(`  ${fmt}: ${rows.length} rows -> ${file}`);
+    }
+    await page.getByTestId('selection-tray').screenshot({ path: path.join(SHOTS, 'selections.png') });
+    // A second selection, then deleted (after the confirm dialog).
+    await page.getByTestId('selection-name').fill('scratch');
+    await page.getByTestId('selection-create').click();
+    await page.locator('[data-testid=selection-item][data-name="scratch"]').waitFor();
+    page.once('dialog', (d) => d.accept());
+    await page.locator('[data-testid=selection-item][data-name="scratch"] [data-testid=selection-delete]').click();
+    await page.locator('[data-testid=selection-item][data-name="scratch"]').waitFor({ state: 'detached' });
+    const names = (await apiGet(`${RUN_API}/selections`)).selections.map((x) => x.name);
+    assert(JSON.stringify(names) === JSON.stringify([SEL]), `selections after the delete: ${names}`);
+  });
+
+  // 9. Insights panel screenshot, alerts and class charts present.
+  await step('insights panel', async () => {
+    const ins = page.locator('[data-testid=insights][data-ready="1"]');
+    assert(await ins.locator('[data-testid=chart-class-share] .bar').count() >= 6, 'class share bars, production next to training');
+    assert(await ins.locator('[data-testid=chart-confidence] .bar').count() >= 6, 'mean confidence bars');
+    await ins.screenshot({ path: path.join(SHOTS, 'insights.png') });
+    await page.locator('[data-testid=split-option][data-split="validation"]').click();
+    await page.locator('[data-testid=insight-per-class]').waitFor();
+    await page.locator('[data-testid=insights][data-ready="1"]').screenshot({ path: path.join(SHOTS, 'insights-validation.png') });
+  });
+
+  // 10. With --token, the console works from a ?token= link; without one the API says 401.
+  if (!MOCK) {
+    await step('token', async () => {
+      const { proc, base: tbase } = await serve(['--token', 'tok-123']);
+      await waitHealthy(tbase, proc, 30000, [200, 401]);  // health may need the token too
+      assert((await fetch(`${tbase}/api/runs`)).status === 401, 'no token: 401');
+      const p2 = await context.newPage();
+      await p2.goto(`${tbase}/runs/demo/sentiment?split=${encodeURIComponent(PROD)}&token=tok-123`);
+      await p2.locator('[data-testid=sample-table]:not([data-loading])').waitFor();
+      const st = await p2.getByTestId('table-status').textContent();
+      assert(st.startsWith(`${prodTotal}`), `table with the token: ${st}`);
+      const href = await p2.locator('[data-testid=selection-item] [data-testid=selection-export-csv]').first().getAttribute('href');
+      assert(href.includes('token=tok-123'), `download links carry the token: ${href}`);
+      const [dl] = await Promise.all([p2.waitForEvent('download'), p2.locator('[data-testid=selection-item] [data-testid=selection-export-csv]').first().click()]);
+      const rows = parseCsv(fs.readFileSync(await dl.path(), 'utf8'));
+      assert(rows.length === lassoIds.length, `token export: ${rows.length} rows`);
+      await p2.close();
+      proc.kill('SIGTERM');
+    });
+  }
+
+  assert(errors.length === 0, `no page errors: ${errors.join('\n')}`);
+}
+
+try {
+  await main();
+  log(`PASS (screenshots in ${SHOTS})`);
+} catch (e) {
+  failed = true;
+  console.error(`FAIL: ${e.stack ?? e}`);
+} finally {
+  await cleanup();
+}
+process.exit(failed ? 1 : 0);

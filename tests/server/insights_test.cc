@@ -1,0 +1,75 @@
+#include "server/insights.h"
+
+#include "table_fixture.h"
+#include "testing.h"
+
+namespace sextant::server {
+namespace {
+
+using json = nlohmann::json;
+
+json Summary(const std::string& split, double neg_share, double neg_conf, double pos_conf) {
+  json j;
+  j["split"] = split;
+  j["pred_distribution"] = {{"neg", {{"count", 1}, {"fraction", neg_share}}},
+                            {"pos", {{"count", 1}, {"fraction", 1 - neg_share}}}};
+  j["mean_confidence_per_class"] = {{"neg", neg_conf}, {"pos", pos_conf}};
+  j["on_the_boundary"] = {{"count", 3}, {"fraction", 0.03}};
+  return j;
+}
+
+TEST(Insights, AlertsOnConfidenceDropShareChangeAndDrift) {
+  json train = Summary("training", 0.5, 0.90, 0.90);
+  train["accuracy"] = 0.9;
+  train["per_class"] = {{"neg", {{"precision", 0.9}, {"recall", 0.8}, {"f1", 0.85}}}};
+  json prod = Summary("inference:prod", 0.75, 0.70, 0.88);
+  prod["drifted"] = {{"count", 30}, {"fraction", 0.3}, {"threshold", 0.2}};
+  prod["drift_verdict"] = {{"fraction", 0.3}, {"expected", 0.05}, {"p_value", 1e-12},
+                           {"drifted", true}, {"is_reference", false}};
+  auto out = Insights(prod, train, testing::kLabels);
+  EXPECT_EQ(out["split"], "inference:prod");
+  EXPECT_EQ(out["reference"], "training");
+  EXPECT_EQ(out["drifted"]["count"], 30);
+  EXPECT_TRUE(out["accuracy"].is_null());
+  ASSERT_EQ(out["classes"].size(), 2u);
+  EXPECT_DOUBLE_EQ(out["classes"][0]["reference_share"].get<double>(), 0.5);
+  std::vector<std::string> kinds;
+  for (const auto& a : out["alerts"]) kinds.push_back(a["kind"]);
+  // Drift first, then neg's confidence drop (0.20: critical) and share change (25 points: warning),
+  // pos' share change; pos' confidence moved by 0.02 only.
+  EXPECT_EQ(kinds, (std::vector<std::string>{"data_drift", "confidence_drop", "class_share_change",
+                                             "class_share_change"}));
+  EXPECT_EQ(out["alerts"][0]["severity"], "critical");
+  EXPECT_EQ(out["alerts"][1]["label"], "neg");
+  EXPECT_EQ(out["alerts"][1]["severity"], "critical");
+  EXPECT_EQ(out["alerts"][2]["severity"], "warning");
+}
+
+TEST(Insights, NoAlertsForTrainingItself) {
+  json train = Summary("training", 0.5, 0.9, 0.9);
+  auto out = Insights(train, train, testing::kLabels);
+  EXPECT_TRUE(out["alerts"].empty());
+  EXPECT_TRUE(out["drifted"].is_null());
+}
+
+TEST(MapJson, AllPointsUnderTheLimitElseOnePerCellWithCounts) {
+  auto t = testing::MakeTable(1000, true);
+  const MapBounds b = Bounds({t.get()});
+  EXPECT_EQ(b.x0, 0);
+  EXPECT_EQ(b.x1, 999);
+  auto all = MapSplitJson(*t, b, 1000);
+  EXPECT_EQ(all["points"]["x"].size(), 1000u);
+  EXPECT_FALSE(all["downsampled"].get<bool>());
+  auto few = MapSplitJson(*t, b, 100);
+  const size_t kept = few["points"]["x"].size();
+  EXPECT_LE(kept, 100u);
+  EXPECT_GT(kept, 10u);
+  int64_t sum = 0;
+  for (const auto& c : few["points"]["count"]) sum += c.get<int64_t>();
+  EXPECT_EQ(sum, 1000);
+  EXPECT_EQ(few["total"], 1000);
+  EXPECT_TRUE(few["downsampled"].get<bool>());
+}
+
+}  // namespace
+}  // namespace sextant::server

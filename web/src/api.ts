@@ -1,0 +1,179 @@
+// Typed client of the HTTP API in docs/http-api.md.
+
+export interface SplitInfo { split: string; samples: number; epochs_logged: number; embedding_dim: number; processed: boolean }
+export interface RunInfo {
+  project: string; run: string; task: string; labels: string[]; finished: boolean; size_bytes: number;
+  splits: SplitInfo[];
+}
+export interface Sample {
+  id: string; split: string; row: number; text: string; meta: Record<string, unknown>;
+  gold: string | null; pred: string; confidence: number; margin: number; entropy: number;
+  is_on_the_boundary: boolean; is_correct: boolean | null; dep: number | null; aum: number | null;
+  drift_score: number | null; is_drifted: boolean | null; x: number | null; y: number | null;
+  probs?: Record<string, number>;
+}
+export interface SamplePage { total: number; offset: number; limit: number; samples: Sample[] }
+export interface Neighbor {
+  id: string; split: string; distance: number; text: string; pred: string; gold: string | null;
+  confidence: number; is_drifted: boolean | null;
+}
+export interface SimilarAnswer { query: { split: string; id: string }; neighbors: Neighbor[]; took_ms: number }
+export interface MapSplit {
+  split: string; total: number;
+  points: { x: number[]; y: number[]; id: string[]; pred: number[]; gold: number[]; confidence: number[];
+    drift_score: (number | null)[]; count: number[] };
+}
+export interface MapAnswer { bounds: { x0: number; x1: number; y0: number; y1: number }; splits: MapSplit[] }
+export interface ClassInsight {
+  label: string; share: number; reference_share: number | null; mean_confidence: number | null;
+  reference_mean_confidence: number | null; precision: number | null; recall: number | null; f1: number | null;
+}
+export interface Alert { kind: string; severity: 'warning' | 'critical'; label?: string; message: string }
+export interface Insights {
+  split: string; reference: string; classes: ClassInsight[];
+  drifted: { count: number; fraction: number } | null;
+  on_the_boundary: { count: number; fraction: number };
+  accuracy: number | null; macro_f1: number | null; alerts: Alert[];
+}
+export interface SelectionInfo { name: string; count: number; created_at: string; updated_at: string }
+export interface Item { split: string; id: string }
+
+/** Every filter of the samples API; undefined/empty means "not filtered". */
+export interface Filter {
+  text?: string;
+  gold?: string[];
+  pred?: string[];
+  min_confidence?: number;
+  max_confidence?: number;
+  min_dep?: number;
+  max_dep?: number;
+  drifted?: boolean;
+  on_boundary?: boolean;
+  misclassified?: boolean;
+  meta?: Record<string, string>;
+  ids?: string[];
+  polygon?: [number, number][];
+}
+
+export class ApiError extends Error {
+  constructor(public status: number, public code: string, message: string) { super(message); }
+}
+
+const TOKEN_KEY = 'sextant.token';
+
+/** A token given as ?token=... on the console's URL is kept for the session. */
+export function token(): string | null {
+  const fromUrl = new URLSearchParams(location.search).get('token');
+  if (fromUrl) sessionStorage.setItem(TOKEN_KEY, fromUrl);
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+const enc = encodeURIComponent;
+
+function runPath(p: string, r: string): string { return `/api/runs/${enc(p)}/${enc(r)}`; }
+
+async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  const t = token();
+  if (t) headers.Authorization = `Bearer ${t}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+  const text = await res.text();
+  let data: any = null;
+  try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  if (!res.ok) {
+    const e = data?.error;
+    throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `${method} ${path}: HTTP ${res.status}`);
+  }
+  return data as T;
+}
+
+function isEmpty(v: unknown): boolean {
+  return v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) ||
+    (typeof v === 'number' && Number.isNaN(v));
+}
+
+/** The filter as query parameters (GET samples / export). */
+export function filterParams(f: Filter, q = new URLSearchParams()): URLSearchParams {
+  for (const [k, v] of Object.entries(f)) {
+    if (isEmpty(v) || k === 'polygon') continue;
+    if (k === 'meta') {
+      for (const [mk, mv] of Object.entries(v as Record<string, string>)) if (mv !== '') q.append(`meta.${mk}`, mv);
+    } else if (Array.isArray(v)) {
+      q.set(k, v.join(','));
+    } else {
+      q.set(k, String(v));
+    }
+  }
+  return q;
+}
+
+/** The filter as a samples/query JSON body: the same keys, lists as arrays, meta as meta.KEY. */
+export function filterBody(f: Filter): Record<string, unknown> {
+  const b: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(f)) {
+    if (isEmpty(v)) continue;
+    if (k === 'meta') {
+      for (const [mk, mv] of Object.entries(v as Record<string, string>)) if (mv !== '') b[`meta.${mk}`] = mv;
+    } else {
+      b[k] = v;
+    }
+  }
+  return b;
+}
+
+export interface Page { offset: number; limit: number; sort: string; order: 'asc' | 'desc' }
+
+export const api = {
+  health: () => call<{ ok: boolean; version: string }>('GET', '/api/health'),
+  runs: () => call<{ runs: RunInfo[] }>('GET', '/api/runs'),
+  run: (p: string, r: string) => call<RunInfo>('GET', runPath(p, r)),
+  insights: (p: string, r: string, split: string) =>
+    call<Insights>('GET', `${runPath(p, r)}/insights?split=${enc(split)}`),
+  samples(p: string, r: string, split: string, f: Filter, page: Page, signal?: AbortSignal): Promise<SamplePage> {
+    // A lasso, or a long id list (a URL has a length limit), goes as a POST body.
+    if ((f.polygon && f.polygon.length >= 3) || (f.ids && f.ids.length > 50)) {
+      return call<SamplePage>('POST', `${runPath(p, r)}/samples/query`,
+        { split, ...filterBody(f), ...page }, signal);
+    }
+    const q = filterParams(f, new URLSearchParams({ split, offset: String(page.offset), limit: String(page.limit),
+      sort: page.sort, order: page.order }));
+    return call<SamplePage>('GET', `${runPath(p, r)}/samples?${q}`, undefined, signal);
+  },
+  sample: (p: string, r: string, split: string, id: string) =>
+    call<Sample>('GET', `${runPath(p, r)}/samples/${enc(split)}/${enc(id)}`),
+  similar(p: string, r: string, split: string, id: string, k: number, inSplits?: string[]) {
+    const q = new URLSearchParams({ split, id, k: String(k) });
+    if (inSplits && inSplits.length) q.set('in', inSplits.join(','));
+    return call<SimilarAnswer>('GET', `${runPath(p, r)}/similar?${q}`);
+  },
+  map(p: string, r: string, splits: string[], maxPoints = 50000) {
+    const q = new URLSearchParams({ splits: splits.join(','), max_points: String(maxPoints) });
+    return call<MapAnswer>('GET', `${runPath(p, r)}/map?${q}`);
+  },
+  selections: (p: string, r: string) => call<{ selections: SelectionInfo[] }>('GET', `${runPath(p, r)}/selections`),
+  createSelection: (p: string, r: string, name: string) => call<unknown>('POST', `${runPath(p, r)}/selections`, { name }),
+  selection: (p: string, r: string, name: string) =>
+    call<{ name: string; items: Item[] }>('GET', `${runPath(p, r)}/selections/${enc(name)}`),
+  addItems: (p: string, r: string, name: string, items: Item[]) =>
+    call<{ count: number }>('POST', `${runPath(p, r)}/selections/${enc(name)}/add`, { items }),
+  addFilter: (p: string, r: string, name: string, split: string, f: Filter) =>
+    call<{ count: number }>('POST', `${runPath(p, r)}/selections/${enc(name)}/add`, { split, filter: filterBody(f) }),
+  removeItems: (p: string, r: string, name: string, items: Item[]) =>
+    call<{ count: number }>('POST', `${runPath(p, r)}/selections/${enc(name)}/remove`, { items }),
+  deleteSelection: (p: string, r: string, name: string) =>
+    call<unknown>('DELETE', `${runPath(p, r)}/selections/${enc(name)}`),
+  /** A download link (the token travels as ?token= since links carry no header). */
+  exportSelectionUrl(p: string, r: string, name: string, format: 'csv' | 'jsonl'): string {
+    const q = new URLSearchParams({ format });
+    const t = token();
+    if (t) q.set('token', t);
+    return `${runPath(p, r)}/selections/${enc(name)}/export?${q}`;
+  },
+  exportFilterUrl(p: string, r: string, split: string, f: Filter, format: 'csv' | 'jsonl'): string {
+    const q = filterParams(f, new URLSearchParams({ split, format }));
+    const t = token();
+    if (t) q.set('token', t);
+    return `${runPath(p, r)}/export?${q}`;
+  },
+};

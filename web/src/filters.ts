@@ -1,0 +1,136 @@
+// The filter sidebar: every filter of the samples API.
+import { api, type Filter } from './api';
+import { append, clear, debounce, h } from './dom';
+import type { RunState } from './state';
+
+function num(v: string): number | undefined {
+  if (v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+type Tri = 'any' | 'true' | 'false';
+function tri(v: boolean | undefined): Tri { return v === undefined ? 'any' : v ? 'true' : 'false'; }
+function untri(v: string): boolean | undefined { return v === 'any' ? undefined : v === 'true'; }
+
+export class FilterPanel {
+  el: HTMLElement;
+  private body: HTMLElement;
+  private chips: HTMLElement;
+
+  constructor(private st: RunState) {
+    this.body = h('div', { class: 'filters-body' });
+    this.chips = h('div', { class: 'chips', 'data-testid': 'active-filters' });
+    this.el = h('section', { class: 'card filters', 'data-testid': 'filters' },
+      h('div', { class: 'card-head' }, h('h2', null, 'Filters'),
+        h('button', { class: 'btn btn-ghost btn-sm', 'data-testid': 'filter-reset', onclick: () => st.resetFilter() }, 'Reset')),
+      this.chips, this.body);
+    st.on('split', () => this.render());
+    st.on('filterui', () => this.render());
+    st.on('filter', () => this.renderChips());
+    this.render();
+    this.renderChips();
+  }
+
+  private set(patch: Partial<Filter>): void { this.st.setFilter(patch); }
+
+  private render(): void {
+    clear(this.body);
+    const st = this.st;
+    const f = st.filter;
+    const labels = st.info.labels;
+    const setText = debounce((v: string) => this.set({ text: v || undefined }), 300);
+    const setIds = debounce((v: string) => {
+      const ids = v.split(/[\s,]+/).filter(Boolean);
+      this.set({ ids: ids.length ? ids : undefined });
+    }, 300);
+
+    const classPicker = (key: 'gold' | 'pred', title: string) => h('div', { class: 'field' },
+      h('label', null, title),
+      h('div', { class: 'class-picks', 'data-testid': `filter-${key}` }, ...labels.map((l) => {
+        const on = (st.filter[key] ?? []).includes(l);
+        return h('button', {
+          class: `pick ${on ? 'on' : ''}`, 'data-value': l,
+          onclick: (e: Event) => {
+            const cur = new Set(st.filter[key] ?? []);
+            if (cur.has(l)) cur.delete(l); else cur.add(l);
+            (e.currentTarget as HTMLElement).classList.toggle('on', cur.has(l));
+            this.set({ [key]: cur.size ? [...cur] : undefined } as Partial<Filter>);
+          },
+        }, l);
+      })));
+
+    const range = (title: string, lo: 'min_confidence' | 'min_dep', hi: 'max_confidence' | 'max_dep', testid: string) => {
+      const upd = debounce(() => this.set({ [lo]: num(a.value), [hi]: num(b.value) } as Partial<Filter>), 300);
+      const a = h('input', { type: 'number', step: '0.05', min: '0', max: '1', placeholder: 'min', 'aria-label': `${title} min`,
+        'data-testid': `${testid}-min`, value: f[lo] ?? '', oninput: upd });
+      const b = h('input', { type: 'number', step: '0.05', min: '0', max: '1', placeholder: 'max', 'aria-label': `${title} max`,
+        'data-testid': `${testid}-max`, value: f[hi] ?? '', oninput: upd });
+      return h('div', { class: 'field' }, h('label', null, title), h('div', { class: 'range' }, a, h('span', null, '–'), b));
+    };
+
+    const triSelect = (title: string, key: 'drifted' | 'on_boundary' | 'misclassified', testid: string) =>
+      h('div', { class: 'field field-row' }, h('label', null, title),
+        h('select', { 'data-testid': testid, 'aria-label': title, onchange: (e: Event) => this.set({ [key]: untri((e.target as HTMLSelectElement).value) } as Partial<Filter>) },
+          ...(['any', 'true', 'false'] as Tri[]).map((v) => h('option', { value: v, selected: tri(f[key]) === v }, v === 'any' ? 'any' : v === 'true' ? 'yes' : 'no'))));
+
+    const metaKey = h('input', { type: 'text', placeholder: 'key', 'aria-label': 'Metadata key', 'data-testid': 'filter-meta-key', list: 'meta-keys' });
+    const keys = h('datalist', { id: 'meta-keys' });
+    // The metadata keys of this split, from its first sample.
+    void api.samples(st.project, st.run, st.split, {}, { offset: 0, limit: 1, sort: 'row', order: 'asc' })
+      .then((r) => { for (const k of Object.keys(r.samples[0]?.meta ?? {})) keys.append(h('option', { value: k })); })
+      .catch(() => {});
+    const metaVal = h('input', { type: 'text', placeholder: 'value', 'aria-label': 'Metadata value', 'data-testid': 'filter-meta-value',
+      onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter') addMeta(); } });
+    const addMeta = () => {
+      if (!metaKey.value.trim()) return;
+      this.set({ meta: { ...(st.filter.meta ?? {}), [metaKey.value.trim()]: metaVal.value } });
+      metaKey.value = ''; metaVal.value = '';
+    };
+
+    append(this.body, [
+      h('div', { class: 'field' }, h('label', null, 'Text (regex)'),
+        h('input', { type: 'search', placeholder: 'e.g. refund|broken', 'aria-label': 'Text (regular expression)', 'data-testid': 'filter-text', value: f.text ?? '',
+          oninput: (e: Event) => setText((e.target as HTMLInputElement).value) })),
+      st.labeled ? classPicker('gold', 'Gold class') : null,
+      classPicker('pred', 'Predicted class'),
+      range('Confidence', 'min_confidence', 'max_confidence', 'filter-confidence'),
+      range('DEP', 'min_dep', 'max_dep', 'filter-dep'),
+      // Training is the drift reference: no drift verdict of its own.
+      st.split === 'training' ? null : triSelect(st.labeled ? 'Out of coverage' : 'Drifted', 'drifted', 'filter-drifted'),
+      triSelect('On the boundary', 'on_boundary', 'filter-boundary'),
+      st.labeled ? triSelect('Misclassified', 'misclassified', 'filter-misclassified') : null,
+      h('div', { class: 'field' }, h('label', null, 'Metadata'),
+        keys,
+        h('div', { class: 'range' }, metaKey, metaVal,
+          h('button', { class: 'btn btn-sm', 'data-testid': 'filter-meta-add', onclick: addMeta }, '+'))),
+      h('div', { class: 'field' }, h('label', null, 'Ids'),
+        h('textarea', { rows: '2', placeholder: 'comma or space separated', 'aria-label': 'Sample ids', 'data-testid': 'filter-ids',
+          oninput: (e: Event) => setIds((e.target as HTMLTextAreaElement).value) }, (f.ids ?? []).join(', '))),
+    ]);
+  }
+
+  private renderChips(): void {
+    clear(this.chips);
+    const f = this.st.filter;
+    const chip = (label: string, clearPatch: Partial<Filter>, testid: string) =>
+      h('span', { class: 'chip', 'data-testid': `chip-${testid}` }, label,
+        h('button', { class: 'chip-x', title: 'Remove', onclick: () => { this.st.setFilter(clearPatch); this.render(); } }, '×'));
+    if (f.text) this.chips.append(chip(`text /${f.text}/`, { text: undefined }, 'text'));
+    if (f.gold?.length) this.chips.append(chip(`gold ∈ ${f.gold.join(', ')}`, { gold: undefined }, 'gold'));
+    if (f.pred?.length) this.chips.append(chip(`pred ∈ ${f.pred.join(', ')}`, { pred: undefined }, 'pred'));
+    if (f.min_confidence !== undefined || f.max_confidence !== undefined)
+      this.chips.append(chip(`conf ${f.min_confidence ?? 0}–${f.max_confidence ?? 1}`, { min_confidence: undefined, max_confidence: undefined }, 'confidence'));
+    if (f.min_dep !== undefined || f.max_dep !== undefined)
+      this.chips.append(chip(`DEP ${f.min_dep ?? 0}–${f.max_dep ?? 1}`, { min_dep: undefined, max_dep: undefined }, 'dep'));
+    if (f.drifted !== undefined) this.chips.append(chip(f.drifted ? 'drifted' : 'not drifted', { drifted: undefined }, 'drifted'));
+    if (f.on_boundary !== undefined) this.chips.append(chip(f.on_boundary ? 'on boundary' : 'off boundary', { on_boundary: undefined }, 'boundary'));
+    if (f.misclassified !== undefined) this.chips.append(chip(f.misclassified ? 'misclassified' : 'correct', { misclassified: undefined }, 'misclassified'));
+    for (const [k, v] of Object.entries(f.meta ?? {})) {
+      const rest = { ...f.meta }; delete rest[k];
+      this.chips.append(chip(`${k} = ${v}`, { meta: Object.keys(rest).length ? rest : undefined }, `meta-${k}`));
+    }
+    if (f.ids?.length) this.chips.append(chip(`${f.ids.length} id${f.ids.length > 1 ? 's' : ''}`, { ids: undefined }, 'ids'));
+    if (f.polygon) this.chips.append(chip(`lasso (${f.polygon.length} pts)`, { polygon: undefined }, 'lasso'));
+  }
+}

@@ -1,0 +1,168 @@
+// Routes: `/` lists the runs; `/runs/PROJECT/RUN?split=S` is a run's page.
+import './style.css';
+import { api, type RunInfo } from './api';
+import { bytes, clear, h, splitLabel } from './dom';
+import { FilterPanel } from './filters';
+import { InsightsPanel } from './insights';
+import { EmbeddingMap } from './map';
+import { SamplePanel } from './panel';
+import { RunState } from './state';
+import { SampleTable } from './table';
+import { SelectionTray } from './tray';
+
+const app = document.getElementById('app')!;
+
+function navigate(path: string): void {
+  history.pushState(null, '', path);
+  void route();
+}
+
+function link(path: string, attrs: Record<string, unknown>, ...children: (Node | string)[]): HTMLAnchorElement {
+  return h('a', { ...attrs, href: path, onclick: (e: MouseEvent) => {
+    if (e.ctrlKey || e.metaKey || e.button !== 0) return;
+    e.preventDefault(); navigate(path);
+  } }, ...children);
+}
+
+function header(...crumbs: (Node | string)[]): HTMLElement {
+  return h('header', { class: 'topbar' },
+    link('/', { class: 'brand', 'data-testid': 'home' }, h('span', { class: 'brand-mark' }, '◆'), 'Sextant'),
+    h('nav', { class: 'crumbs' }, ...crumbs));
+}
+
+function runUrl(r: RunInfo, split?: string): string {
+  const base = `/runs/${encodeURIComponent(r.project)}/${encodeURIComponent(r.run)}`;
+  return split ? `${base}?split=${encodeURIComponent(split)}` : base;
+}
+
+async function runsPage(): Promise<void> {
+  document.title = 'Runs · Sextant';
+  const body = h('main', { class: 'page runs-page', 'data-testid': 'runs-page' }, h('div', { class: 'muted' }, 'loading…'));
+  clear(app);
+  app.append(header(h('span', null, 'Runs')), body);
+  let runs: RunInfo[];
+  try { runs = (await api.runs()).runs; } catch (e) {
+    clear(body); body.append(h('div', { class: 'error card' }, `Could not list the runs: ${(e as Error).message}`)); return;
+  }
+  clear(body);
+  if (!runs.length) { body.append(h('div', { class: 'card muted', 'data-testid': 'runs-empty' }, 'No run in this store yet. Log one with `sextant import`.')); return; }
+  const byProject = new Map<string, RunInfo[]>();
+  for (const r of runs) byProject.set(r.project, [...(byProject.get(r.project) ?? []), r]);
+  for (const [project, rs] of byProject) {
+    body.append(h('section', { class: 'card project', 'data-testid': 'project', 'data-project': project },
+      h('div', { class: 'card-head' }, h('h2', null, project), h('span', { class: 'muted small' }, `${rs.length} run${rs.length > 1 ? 's' : ''}`)),
+      h('table', { class: 'runs' },
+        h('thead', null, h('tr', null, ...['run', 'state', 'task', 'labels', 'splits', 'size'].map((t) => h('th', null, t)))),
+        h('tbody', null, ...rs.map((r) => h('tr', { 'data-testid': 'run-row', 'data-run': r.run },
+          h('td', null, link(runUrl(r), { class: 'run-link', 'data-testid': 'run-link' }, r.run)),
+          h('td', null, h('span', { class: `badge ${r.finished ? 'badge-ok' : 'badge-muted'}`, 'data-testid': 'run-state' }, r.finished ? 'finished' : 'in progress')),
+          h('td', { class: 'muted' }, r.task),
+          h('td', { class: 'small' }, r.labels.join(', ')),
+          h('td', null, h('div', { class: 'split-chips' }, ...r.splits.map((s) => link(runUrl(r, s.split), {
+            class: `split-chip ${s.processed ? '' : 'unprocessed'}`, 'data-testid': 'split-chip', 'data-split': s.split,
+            title: `${s.samples} samples, ${s.epochs_logged} epoch(s), dim ${s.embedding_dim}${s.processed ? '' : ', not processed'}`,
+          }, `${splitLabel(s.split)} `, h('span', { class: 'muted' }, s.samples.toLocaleString()))))),
+          h('td', { class: 'num muted' }, bytes(r.size_bytes)))))),
+    ));
+  }
+}
+
+async function runPage(project: string, run: string): Promise<void> {
+  document.title = `${project}/${run} · Sextant`;
+  clear(app);
+  const main = h('main', { class: 'page' }, h('div', { class: 'muted' }, 'loading…'));
+  app.append(header(link('/', {}, 'Runs'), h('span', null, '/'), h('span', null, project), h('span', null, '/'), h('b', null, run)), main);
+  let info: RunInfo;
+  try { info = await api.run(project, run); } catch (e) {
+    clear(main); main.append(h('div', { class: 'error card', 'data-testid': 'run-error' }, (e as Error).message)); return;
+  }
+  const splits = info.splits.map((s) => s.split);
+  const wanted = new URLSearchParams(location.search).get('split');
+  const firstProd = splits.find((s) => s.startsWith('inference:'));
+  const split = wanted && splits.includes(wanted) ? wanted : firstProd ?? splits[0] ?? 'training';
+  const st = new RunState(project, run, info, split);
+  // The filter and sort live in the URL (?f=…&sort=…), so a view can be shared or reloaded.
+  try {
+    const q = new URLSearchParams(location.search);
+    const f = q.get('f');
+    if (f) st.filter = JSON.parse(f);
+    if (q.get('sort')) { st.sort = q.get('sort')!; st.order = q.get('order') === 'desc' ? 'desc' : 'asc'; }
+  } catch { /* a bad link: no filter */ }
+  const syncUrl = () => {
+    const u = new URL(location.href);
+    // Servers cap a URL's length: a long lasso or id list stays out of it.
+    let f = st.filter;
+    if (JSON.stringify(f).length > 2000) { f = { ...f }; delete f.polygon; delete f.ids; }
+    if (Object.keys(f).length) u.searchParams.set('f', JSON.stringify(f)); else u.searchParams.delete('f');
+    if (st.sort !== 'row' || st.order !== 'asc') { u.searchParams.set('sort', st.sort); u.searchParams.set('order', st.order); }
+    else { u.searchParams.delete('sort'); u.searchParams.delete('order'); }
+    history.replaceState(null, '', u);
+  };
+  st.on('filter', syncUrl);
+  st.on('sort', syncUrl);
+
+  const pickerFor = (kind: 'dataset' | 'inference') => {
+    const own = splits.filter((s) => (kind === 'inference') === s.startsWith('inference:'));
+    if (own.length > 4) {
+      // Many inference sets (daily batches…): a drop-down.
+      const sel = h('select', { 'data-testid': kind === 'inference' ? 'inference-picker' : 'split-picker',
+        onchange: (e: Event) => { const v = (e.target as HTMLSelectElement).value; if (v) st.setSplit(v); } },
+      h('option', { value: '' }, '—'),
+      ...own.map((s) => h('option', { value: s, selected: s === st.split },
+        `${splitLabel(s)} (${(info.splits.find((x) => x.split === s)?.samples ?? 0).toLocaleString()})`)));
+      st.on('split', () => { sel.value = own.includes(st.split) ? st.split : ''; });
+      return sel;
+    }
+    return h('div', { class: 'seg-group', 'data-testid': kind === 'inference' ? 'inference-picker' : 'split-picker' },
+      ...own.map((s) => h('button', {
+        class: `btn btn-sm seg ${s === st.split ? 'on' : ''}`, 'data-split': s, 'data-testid': 'split-option',
+        onclick: () => st.setSplit(s),
+      }, splitLabel(s), h('span', { class: 'muted small' }, ` ${(info.splits.find((x) => x.split === s)?.samples ?? 0).toLocaleString()}`))));
+  };
+  const bar = h('div', { class: 'runbar' },
+    h('div', { class: 'runbar-group' }, h('span', { class: 'runbar-label' }, 'Split'), pickerFor('dataset')),
+    splits.some((s) => s.startsWith('inference:')) ? h('div', { class: 'runbar-group' }, h('span', { class: 'runbar-label' }, 'Inference set'), pickerFor('inference')) : null,
+    h('span', { class: `badge ${info.finished ? 'badge-ok' : 'badge-muted'}` }, info.finished ? 'finished' : 'in progress'),
+    h('span', { class: 'muted small' }, `labels: ${info.labels.join(', ')}`));
+  st.on('split', () => bar.querySelectorAll<HTMLElement>('.seg').forEach((b) => b.classList.toggle('on', b.dataset.split === st.split)));
+
+  const filters = new FilterPanel(st);
+  const tray = new SelectionTray(st);
+  const map = new EmbeddingMap(st);
+  const insights = new InsightsPanel(st);
+  const table = new SampleTable(st);
+  const panel = new SamplePanel(st);
+  st.on('open', () => { map.markOpen(); document.body.classList.toggle('panel-open', !!st.open); });
+  const exportLink = (fmt: 'csv' | 'jsonl') => h('a', { class: 'btn btn-xs', 'data-testid': `export-filtered-${fmt}`,
+    href: api.exportFilterUrl(project, run, st.split, st.filter, fmt), download: '' }, fmt.toUpperCase());
+  const exports = h('span', { class: 'exports' });
+  const updExports = () => {
+    clear(exports);
+    // A download link is a GET, which carries no lasso: export a lasso through a selection.
+    if (st.filter.polygon || (st.filter.ids?.length ?? 0) > 200) exports.append(h('span', { class: 'muted small', 'data-testid': 'export-filtered-lasso' }, 'to export this view, add it to a selection'));
+    else exports.append(h('span', { class: 'muted small' }, 'export filtered '), exportLink('csv'), exportLink('jsonl'));
+  };
+  st.on('filter', updExports); st.on('split', updExports); updExports();
+  table.el.querySelector('.card-head')!.append(exports);
+
+  clear(main);
+  main.className = 'page run-page';
+  main.dataset.testid = 'run-page';
+  main.append(bar, h('div', { class: 'run-grid' },
+    h('div', { class: 'side' }, filters.el, tray.el),
+    h('div', { class: 'center' }, h('div', { class: 'top-row' }, map.el, insights.el), table.el),
+    panel.el));
+}
+
+async function route(): Promise<void> {
+  const parts = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  document.body.classList.remove('panel-open');
+  if (parts[0] === 'runs' && parts.length >= 3) await runPage(parts[1], parts[2]);
+  else await runsPage();
+}
+
+window.addEventListener('popstate', () => void route());
+window.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') (document.querySelector('[data-testid=sample-close]') as HTMLElement | null)?.click();
+});
+void route();

@@ -1,0 +1,212 @@
+// The sample table: server-side paging, only the visible rows are in the DOM.
+import { api, type Sample } from './api';
+import { clear, fmt, h, highlight } from './dom';
+import type { RunState } from './state';
+
+const ROW_H = 30;
+const PAGE = 200;
+// Browsers cap an element's height (~33M px in Chromium); beyond it rows are scaled.
+const MAX_PX = 15_000_000;
+
+interface Col { key: string; title: string; width: string; sort?: string; cell: (s: Sample, st: RunState) => Node | string; cls?: string }
+
+function flag(v: boolean | null, yes: string, testid?: string): Node | string {
+  if (v === null || v === undefined) return '–';
+  return v ? h('span', { class: 'badge badge-warn', 'data-testid': testid }, yes) : h('span', { class: 'muted' }, 'no');
+}
+
+const COLS: Col[] = [
+  { key: 'id', title: 'id', width: '100px', sort: 'id', cell: (s) => h('span', { class: 'mono' }, s.id) },
+  { key: 'text', title: 'text', width: 'minmax(160px, 1fr)', sort: 'text', cls: 'cell-text',
+    cell: (s, st) => h('span', { title: s.text }, ...highlight(s.text, st.filter.text) as any) },
+  { key: 'gold', title: 'gold', width: '80px', sort: 'gold', cell: (s) => s.gold ?? '–' },
+  { key: 'pred', title: 'pred', width: '80px', sort: 'pred',
+    cell: (s) => h('span', { class: s.is_correct === false ? 'wrong' : '' }, s.pred) },
+  { key: 'confidence', title: 'conf.', width: '58px', sort: 'confidence', cls: 'num', cell: (s) => fmt(s.confidence) },
+  { key: 'margin', title: 'margin', width: '58px', sort: 'margin', cls: 'num', cell: (s) => fmt(s.margin) },
+  { key: 'dep', title: 'DEP', width: '52px', sort: 'dep', cls: 'num', cell: (s) => fmt(s.dep) },
+  { key: 'drift_score', title: 'drift', width: '52px', sort: 'drift_score', cls: 'num', cell: (s) => fmt(s.drift_score, 2) },
+  { key: 'is_drifted', title: 'drifted', width: '74px', sort: 'is_drifted', cell: (s) => flag(s.is_drifted, 'drifted') },
+  { key: 'is_on_the_boundary', title: 'boundary', width: '90px', sort: 'is_on_the_boundary',
+    cell: (s) => flag(s.is_on_the_boundary, 'boundary') },
+];
+
+export class SampleTable {
+  el: HTMLElement;
+  private head: HTMLElement;
+  private body: HTMLElement;
+  private spacer: HTMLElement;
+  private rows: HTMLElement;
+  private status: HTMLElement;
+  private pages = new Map<number, Sample[] | 'loading'>();
+  private gen = 0;
+  private total = 0;
+  private scale = 1;
+  private checkAll: HTMLInputElement;
+  private template: string;
+
+  constructor(private st: RunState) {
+    this.template = `34px ${COLS.map((c) => c.width).join(' ')}`;
+    this.checkAll = h('input', { type: 'checkbox', 'data-testid': 'check-all', title: 'Check the loaded rows',
+      onchange: () => this.toggleAll() });
+    this.head = h('div', { class: 'thead', style: { gridTemplateColumns: this.template } });
+    this.spacer = h('div', { class: 'tspacer' });
+    this.rows = h('div', { class: 'trows' });
+    this.body = h('div', { class: 'tbody', 'data-testid': 'table-body', onscroll: () => this.render() },
+      this.spacer, this.rows);
+    this.status = h('div', { class: 'tstatus', 'data-testid': 'table-status' });
+    this.el = h('section', { class: 'card table-card', 'data-testid': 'sample-table' },
+      h('div', { class: 'card-head' }, h('h2', null, 'Samples'), this.status),
+      h('div', { class: 'table' }, h('div', { class: 'table-inner' }, this.head, this.body)));
+    this.renderHead();
+    st.on('filter', () => this.reload());
+    st.on('sort', () => { this.renderHead(); this.reload(); });
+    st.on('checked', () => this.render());
+    st.on('open', () => this.render());
+    new ResizeObserver(() => this.render()).observe(this.body);
+    // Up/down move the open sample through the table's rows.
+    window.addEventListener('keydown', (e) => {
+      if (!this.st.open || !this.el.isConnected || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
+      const t = e.target as HTMLElement;
+      if (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return;
+      const i = this.indexOf(this.st.open.split, this.st.open.id);
+      if (i < 0) return;
+      const j = i + (e.key === 'ArrowDown' ? 1 : -1);
+      const next = this.at(j);
+      if (!next) return;
+      e.preventDefault();
+      this.st.openSample(next.split || this.st.split, next.id);
+      const y = j * ROW_H * this.scale;
+      if (y < this.body.scrollTop || y > this.body.scrollTop + this.body.clientHeight - ROW_H) this.body.scrollTop = y - this.body.clientHeight / 2;
+    });
+    this.reload();
+  }
+
+  private renderHead(): void {
+    clear(this.head);
+    this.head.appendChild(h('div', { class: 'th' }, this.checkAll));
+    for (const c of COLS) {
+      const active = this.st.sort === c.sort;
+      this.head.appendChild(h('div', {
+        class: `th sortable ${active ? 'active' : ''} ${c.cls ?? ''}`, 'data-testid': `sort-${c.key}`,
+        title: `Sort by ${c.title}`, onclick: () => c.sort && this.st.setSort(c.sort),
+      }, c.title, active ? (this.st.order === 'asc' ? ' ▲' : ' ▼') : ''));
+    }
+  }
+
+  reload(): void {
+    this.gen++;
+    this.pages.clear();
+    this.checkAll.checked = false;
+    this.body.scrollTop = 0;
+    this.status.textContent = 'loading…';
+    this.el.dataset.loading = '1';
+    void this.fetchPage(0).then(() => this.render());
+  }
+
+  private async fetchPage(p: number): Promise<void> {
+    if (this.pages.has(p)) return;
+    const gen = this.gen;
+    this.pages.set(p, 'loading');
+    try {
+      const res = await api.samples(this.st.project, this.st.run, this.st.split, this.st.filter,
+        { offset: p * PAGE, limit: PAGE, sort: this.st.sort, order: this.st.order });
+      if (gen !== this.gen) return;
+      this.pages.set(p, res.samples);
+      if (this.total !== res.total || p === 0) {
+        this.total = res.total;
+        this.st.total = res.total;
+        this.st.emit('total');
+      }
+      this.status.textContent = `${res.total.toLocaleString()} sample${res.total === 1 ? '' : 's'}`;
+      this.status.classList.remove('error');
+      delete this.el.dataset.loading;
+      this.render();
+    } catch (e) {
+      if (gen !== this.gen) return;
+      this.pages.delete(p);
+      this.status.textContent = `error: ${(e as Error).message}`;
+      this.status.classList.add('error');
+      delete this.el.dataset.loading;
+    }
+  }
+
+  /** The samples already loaded (for "check all"). */
+  loaded(): Sample[] {
+    // Only the contiguous pages from the first (row index = position).
+    const out: Sample[] = [];
+    for (let p = 0; ; p++) {
+      const v = this.pages.get(p);
+      if (!v || v === 'loading') break;
+      out.push(...v);
+    }
+    return out;
+  }
+
+  private at(i: number): Sample | undefined {
+    const v = this.pages.get(Math.floor(i / PAGE));
+    return v && v !== 'loading' ? v[i % PAGE] : undefined;
+  }
+
+  private indexOf(split: string, id: string): number {
+    for (const [p, v] of this.pages) {
+      if (v === 'loading') continue;
+      const k = v.findIndex((s) => s.id === id && (s.split || this.st.split) === split);
+      if (k >= 0) return p * PAGE + k;
+    }
+    return -1;
+  }
+
+  private toggleAll(): void {
+    if (this.checkAll.checked) for (const s of this.loaded()) this.st.checked.add(s.id);
+    else this.st.checked.clear();
+    this.st.emit('checked');
+  }
+
+  private render(): void {
+    const full = this.total * ROW_H;
+    this.scale = full > MAX_PX ? MAX_PX / full : 1;
+    this.spacer.style.height = `${Math.max(full * this.scale, 1)}px`;
+    const top = this.body.scrollTop / this.scale;
+    const first = Math.max(0, Math.floor(top / ROW_H) - 5);
+    const last = Math.min(this.total, Math.ceil((top + this.body.clientHeight) / ROW_H) + 5);
+    clear(this.rows);
+    this.rows.style.transform = `translateY(${this.body.scrollTop - (top - first * ROW_H)}px)`;
+    if (this.total === 0 && this.pages.get(0) !== 'loading') {
+      this.rows.style.transform = '';
+      this.rows.appendChild(h('div', { class: 'empty', 'data-testid': 'table-empty' }, 'No sample matches these filters.'));
+      return;
+    }
+    for (let i = first; i < last; i++) {
+      const p = Math.floor(i / PAGE);
+      const page = this.pages.get(p);
+      if (page === undefined) { void this.fetchPage(p); }
+      const s = page && page !== 'loading' ? page[i - p * PAGE] : undefined;
+      if (!s) {
+        this.rows.appendChild(h('div', { class: 'tr placeholder', style: { gridTemplateColumns: this.template } },
+          h('div', { class: 'td muted' }, ''), h('div', { class: 'td muted' }, '…')));
+        continue;
+      }
+      const open = this.st.open?.id === s.id && this.st.open?.split === s.split;
+      const row = h('div', {
+        class: `tr ${open ? 'open' : ''} ${i % 2 ? 'odd' : ''}`, 'data-testid': 'sample-row', 'data-id': s.id,
+        style: { gridTemplateColumns: this.template },
+        onmouseenter: () => { this.st.hover = { split: s.split || this.st.split, id: s.id }; this.st.emit('hover'); },
+        onmouseleave: () => { this.st.hover = null; this.st.emit('hover'); },
+        onclick: (e: Event) => {
+          if ((e.target as HTMLElement).tagName === 'INPUT') return;
+          this.st.openSample(s.split || this.st.split, s.id);
+        },
+      },
+      h('div', { class: 'td' }, h('input', {
+        type: 'checkbox', 'data-testid': 'row-check', 'aria-label': `Check ${s.id}`, checked: this.st.checked.has(s.id),
+        onchange: (e: Event) => {
+          if ((e.target as HTMLInputElement).checked) this.st.checked.add(s.id); else this.st.checked.delete(s.id);
+          this.st.emit('checked');
+        },
+      })),
+      ...COLS.map((c) => h('div', { class: `td ${c.cls ?? ''}`, 'data-col': c.key }, c.cell(s, this.st))));
+      this.rows.appendChild(row);
+    }
+  }
+}
