@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-pytest
   pybind11-dev python3-pybind11 python3-pandas python3-torch
+  nodejs chromium
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-faiss python3-sklearn python3-hnswlib)
@@ -20,6 +21,8 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# The web console's build and browser test need npm; a nodejs from elsewhere may ship its own.
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 if ((${#missing[@]} == 0)); then
   exit 0
 fi

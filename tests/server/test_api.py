@@ -365,3 +365,16 @@ def test_token_is_checked_on_every_api_request(store, static_dir, via_env):
         assert status == 200
     finally:
         s.stop()
+
+
+def test_browsers_get_gzip_not_brotli(server):
+    """Chromium offers br; Debian's httplib brotli is ~50x slower than gzip on large answers."""
+    import gzip
+    status, headers, body = server.request(
+        "GET", api() + "/map", headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert status == 200
+    assert headers.get("Content-Encoding") == "gzip", headers
+    assert "splits" in json.loads(gzip.decompress(body))
+    status, headers, body = server.request("GET", api() + "/map", headers={"Accept-Encoding": "br"})
+    assert status == 200 and "Content-Encoding" not in headers
+    assert "splits" in json.loads(body)
