@@ -62,11 +62,16 @@ def to_ids(ids: Any, field: str = "ids") -> list[str]:
     if ids is None:
         raise InvalidArgumentError(f"{field}: required")
     if _is_torch_tensor(ids):
-        ids = ids.detach().cpu().reshape(-1).tolist()
-    elif isinstance(ids, np.ndarray):
+        ids = ids.detach().cpu().numpy()
+    if isinstance(ids, np.ndarray):
+        if ids.dtype.kind in "iu":  # the common case, inside a forward pass: keep it cheap
+            return list(map(str, ids.reshape(-1).tolist()))
         ids = ids.reshape(-1).tolist()
     elif isinstance(ids, (str, bytes)):
         raise InvalidArgumentError(f"{field}: expected a sequence of ids, got a single string")
+    ids = list(ids)
+    if all(type(v) is str for v in ids):
+        return ids
     return [_id_to_str(v) for v in ids]
 
 

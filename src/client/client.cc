@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -278,7 +279,9 @@ class Client::Impl {
     append.emb_dim = batch.embeddings.cols;
     append.out_dim = out.cols;
     append.sample_rows = std::move(rows);
+    append.embeddings = TakeBuffer(free_embeddings_);
     append.embeddings.assign(batch.embeddings.data, batch.embeddings.data + n * append.emb_dim);
+    append.outputs = TakeBuffer(free_outputs_);
     append.outputs.assign(out.data, out.data + n * append.out_dim);
     emb_dim_ = append.emb_dim;
     log_kinds_[{key, epoch}] = kind;
@@ -286,13 +289,18 @@ class Client::Impl {
     queue_cv_.wait(lock, [&] { return queued_bytes_ < kMaxQueuedBytes || !write_error_.ok(); });
     queued_bytes_ += BatchBytes(append);
     queue_.push_back(std::move(append));
-    queue_cv_.notify_all();
+    // Group commit: below kWakeBytes the writer takes the batch on its next
+    // tick, so a forward pass does not pay a wake-up (a syscall) per batch.
+    if (queued_bytes_ >= kWakeBytes) queue_cv_.notify_all();
     return Status::OK();
   }
 
   Status Flush() {
     std::unique_lock lock(mu_);
+    ++flushing_;
+    queue_cv_.notify_all();
     queue_cv_.wait(lock, [&] { return queue_.empty() && writing_ == 0; });
+    --flushing_;
     return TakeWriteError();
   }
 
@@ -307,12 +315,33 @@ class Client::Impl {
 
  private:
   static constexpr int64_t kMaxQueuedBytes = 256ll << 20;
+  static constexpr size_t kMaxFreeBuffers = 32;
+  // The writer commits what is queued every kWriterTick, or at once when
+  // kWakeBytes are queued, on Flush and on close.
+  static constexpr int64_t kWakeBytes = 4ll << 20;
+  static constexpr std::chrono::milliseconds kWriterTick{20};
 
   struct SplitState {
     std::unordered_map<std::string, int64_t> row_of;
     int64_t count = 0;
     std::map<int32_t, std::vector<uint8_t>> seen;  // per epoch: row has outputs
   };
+
+  // Buffers of written batches, reused for the next ones (under mu_). A fresh
+  // allocation of a batch's size is new pages to the allocator, and the copy
+  // into it page-faulted on every call: most of log_model_outputs' cost.
+  static std::vector<float> TakeBuffer(std::vector<std::vector<float>>& pool) {
+    if (pool.empty()) return {};
+    std::vector<float> b = std::move(pool.back());
+    pool.pop_back();
+    return b;
+  }
+  static void RecycleBuffer(std::vector<float> b, std::vector<std::vector<float>>& pool) {
+    if (pool.size() < kMaxFreeBuffers && b.capacity() > 0) {
+      b.clear();
+      pool.push_back(std::move(b));
+    }
+  }
 
   static int64_t BatchBytes(const store::OutputAppend& b) {
     return static_cast<int64_t>(b.embeddings.size() * 4 + b.outputs.size() * 4 +
@@ -492,8 +521,13 @@ class Client::Impl {
   void WriterLoop() {
     std::unique_lock lock(mu_);
     while (true) {
-      queue_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything is written
+      queue_cv_.wait_for(lock, kWriterTick, [&] {
+        return stop_ || (!queue_.empty() && (flushing_ > 0 || queued_bytes_ >= kWakeBytes));
+      });
+      if (queue_.empty()) {
+        if (stop_) return;  // stopping, and everything is written
+        continue;
+      }
       std::vector<store::OutputAppend> batches(std::make_move_iterator(queue_.begin()),
                                                std::make_move_iterator(queue_.end()));
       queue_.clear();
@@ -517,7 +551,11 @@ class Client::Impl {
         log_kinds_.clear();
         emb_dim_ = 0;
       }
-      for (const auto& b : batches) queued_bytes_ -= BatchBytes(b);
+      for (auto& b : batches) {
+        queued_bytes_ -= BatchBytes(b);
+        RecycleBuffer(std::move(b.embeddings), free_embeddings_);
+        RecycleBuffer(std::move(b.outputs), free_outputs_);
+      }
       writing_ = 0;
       queue_cv_.notify_all();
     }
@@ -535,12 +573,14 @@ class Client::Impl {
   bool log_state_loaded_ = false;
   int64_t emb_dim_ = 0;
   std::map<std::pair<SplitKey, int32_t>, OutputKind> log_kinds_;
+  std::vector<std::vector<float>> free_embeddings_, free_outputs_;
 
   std::condition_variable queue_cv_;
   std::deque<store::OutputAppend> queue_;
   int64_t queued_bytes_ = 0;
   int64_t writing_ = 0;
   bool stop_ = false;
+  int32_t flushing_ = 0;  // Flush calls waiting
   Status write_error_;
   std::thread writer_;
 };
