@@ -90,6 +90,32 @@ OutputsBatch MakeOutputs(std::vector<std::string> ids, const FloatArray& embs,
   return batch;
 }
 
+// log_model_outputs and check_model_outputs: the same arguments, converted
+// under the GIL, then the engine call without it.
+using OutputsMethod = Status (Client::*)(const OutputsBatch&, std::optional<SplitKey>,
+                                         std::optional<int32_t>);
+auto OutputsCall(OutputsMethod method) {
+  return [method](const ClientHandle& h, std::vector<std::string> ids, const FloatArray& embs,
+                  const std::optional<FloatArray>& logits, const std::optional<FloatArray>& probs,
+                  const std::optional<std::string>& split, const std::string& inference_name,
+                  std::optional<int32_t> epoch) {
+    auto client = h.Get();
+    OutputsBatch batch = MakeOutputs(std::move(ids), embs, logits, probs);
+    std::optional<SplitKey> key = OptionalSplit(split, inference_name);
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = ((*client).*method)(batch, key, epoch);
+    }
+    ThrowIfError(st);
+  };
+}
+// The arguments of both output calls, as Python sees them.
+#define OUTPUTS_ARGS                                                                        \
+  py::arg("ids"), py::arg("embs"), py::arg("logits") = py::none(),                          \
+      py::arg("probs") = py::none(), py::arg("split") = py::none(),                         \
+      py::arg("inference_name") = "", py::arg("epoch") = py::none()
+
 }  // namespace
 
 void RegisterClient(py::module_& m) {
@@ -170,42 +196,9 @@ void RegisterClient(py::module_& m) {
            py::arg("meta") = std::vector<std::pair<std::string, std::vector<std::string>>>{},
            py::arg("split") = py::none(), py::arg("inference_name") = "",
            py::arg("skip_if_identical") = false)
-      .def("log_model_outputs",
-           [](const ClientHandle& h, std::vector<std::string> ids, const FloatArray& embs,
-              const std::optional<FloatArray>& logits, const std::optional<FloatArray>& probs,
-              const std::optional<std::string>& split, const std::string& inference_name,
-              std::optional<int32_t> epoch) {
-             auto client = h.Get();
-             OutputsBatch batch = MakeOutputs(std::move(ids), embs, logits, probs);
-             std::optional<SplitKey> key = OptionalSplit(split, inference_name);
-             Status st;
-             {
-               py::gil_scoped_release release;
-               st = client->LogModelOutputs(batch, key, epoch);
-             }
-             ThrowIfError(st);
-           },
-           py::arg("ids"), py::arg("embs"), py::arg("logits") = py::none(),
-           py::arg("probs") = py::none(), py::arg("split") = py::none(),
-           py::arg("inference_name") = "", py::arg("epoch") = py::none())
-      .def("check_model_outputs",
-           [](const ClientHandle& h, std::vector<std::string> ids, const FloatArray& embs,
-              const std::optional<FloatArray>& logits, const std::optional<FloatArray>& probs,
-              const std::optional<std::string>& split, const std::string& inference_name,
-              std::optional<int32_t> epoch) {
-             auto client = h.Get();
-             OutputsBatch batch = MakeOutputs(std::move(ids), embs, logits, probs);
-             std::optional<SplitKey> key = OptionalSplit(split, inference_name);
-             Status st;
-             {
-               py::gil_scoped_release release;
-               st = client->CheckModelOutputs(batch, key, epoch);
-             }
-             ThrowIfError(st);
-           },
-           py::arg("ids"), py::arg("embs"), py::arg("logits") = py::none(),
-           py::arg("probs") = py::none(), py::arg("split") = py::none(),
-           py::arg("inference_name") = "", py::arg("epoch") = py::none())
+      .def("log_model_outputs", OutputsCall(&Client::LogModelOutputs), OUTPUTS_ARGS)
+      .def("check_model_outputs", OutputsCall(&Client::CheckModelOutputs), OUTPUTS_ARGS)
+#undef OUTPUTS_ARGS
       .def("flush",
            [](const ClientHandle& h) {
              auto client = h.Get();

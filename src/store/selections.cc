@@ -109,32 +109,23 @@ Result<std::vector<SelectionItem>> SelectionStore::Items(const std::string& name
 
 Result<int64_t> SelectionStore::Add(const std::string& name,
                                     const std::vector<SelectionItem>& items) {
-  std::lock_guard lock(mu_);
-  SEXTANT_RETURN_IF_ERROR(db_->Transaction([&]() -> Status {
-    SEXTANT_RETURN_IF_ERROR(CheckExists(name));
-    SEXTANT_ASSIGN_OR_RETURN(
-        Statement st,
-        db_->Prepare("INSERT OR IGNORE INTO selection_items(name, split, id) VALUES (?, ?, ?)"));
-    for (const SelectionItem& item : items) {
-      st.Bind(1, name).Bind(2, item.split).Bind(3, item.id);
-      SEXTANT_RETURN_IF_ERROR(st.Run());
-    }
-    SEXTANT_ASSIGN_OR_RETURN(Statement touch,
-                             db_->Prepare("UPDATE selections SET updated_at = ? WHERE name = ?"));
-    touch.Bind(1, Now()).Bind(2, name);
-    return touch.Run();
-  }));
-  return CountItems(name);
+  return ApplyItems(name, items,
+                    "INSERT OR IGNORE INTO selection_items(name, split, id) VALUES (?, ?, ?)");
 }
 
 Result<int64_t> SelectionStore::Remove(const std::string& name,
                                        const std::vector<SelectionItem>& items) {
+  return ApplyItems(name, items,
+                    "DELETE FROM selection_items WHERE name = ? AND split = ? AND id = ?");
+}
+
+Result<int64_t> SelectionStore::ApplyItems(const std::string& name,
+                                           const std::vector<SelectionItem>& items,
+                                           const char* sql) {
   std::lock_guard lock(mu_);
   SEXTANT_RETURN_IF_ERROR(db_->Transaction([&]() -> Status {
     SEXTANT_RETURN_IF_ERROR(CheckExists(name));
-    SEXTANT_ASSIGN_OR_RETURN(
-        Statement st,
-        db_->Prepare("DELETE FROM selection_items WHERE name = ? AND split = ? AND id = ?"));
+    SEXTANT_ASSIGN_OR_RETURN(Statement st, db_->Prepare(sql));
     for (const SelectionItem& item : items) {
       st.Bind(1, name).Bind(2, item.split).Bind(3, item.id);
       SEXTANT_RETURN_IF_ERROR(st.Run());

@@ -54,6 +54,9 @@ class SelectionStore {
  private:
   SelectionStore() = default;
   Status CheckExists(const std::string& name) const;
+  // Runs `sql` (name, split, id) for each item, in one transaction with the update time.
+  Result<int64_t> ApplyItems(const std::string& name, const std::vector<SelectionItem>& items,
+                             const char* sql);
   Result<int64_t> CountItems(const std::string& name) const;
 
   mutable std::mutex mu_;
