@@ -9,6 +9,7 @@
 #include "cli/output.h"
 #include "cli/report.h"
 #include "common/file_util.h"
+#include "common/strings.h"
 #include "io/npy.h"
 #include "io/table.h"
 #include "sextant/client.h"
@@ -39,16 +40,6 @@ void AddRunOptions(CLI::App* cmd, Common* c) {
   cmd->add_option("--root", c->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
   cmd->add_option("--project", c->project, "Project name")->required();
   cmd->add_option("--run", c->run, "Run name")->required();
-}
-
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
 }
 
 Result<SplitKey> SplitFromArgs(const std::string& split, const std::string& inference_name) {
@@ -207,7 +198,7 @@ Status RunImport(const ImportArgs& a) {
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<Client> client,
                            Client::Init({a.common.Root(), a.common.project, a.common.run, task}));
   if (!a.labels.empty()) {
-    SEXTANT_RETURN_IF_ERROR(client->SetLabelsForRun(SplitList(a.labels)));
+    SEXTANT_RETURN_IF_ERROR(client->SetLabelsForRun(SplitCommaList(a.labels)));
   } else if (client->labels().empty()) {
     return Status::Invalid("--labels: run '" + a.common.project + "/" + a.common.run +
                            "' has no label list yet; pass --labels in logit order, e.g. "
@@ -325,7 +316,7 @@ Result<SampleQuery> MakeQuery(const SampleArgs& a) {
   if (a.min_dep >= 0) q.min_dep = a.min_dep;
   if (a.max_dep >= 0) q.max_dep = a.max_dep;
   if (!a.text.empty()) q.text_regex = a.text;
-  q.ids = SplitList(a.ids);
+  q.ids = SplitCommaList(a.ids);
   std::string sort = a.sort;
   if (auto colon = sort.find(':'); colon != std::string::npos) {
     std::string dir = sort.substr(colon + 1);
@@ -378,7 +369,7 @@ Status RunMap(const MapArgs& a) {
                            RunReader::Open(a.common.Root(), a.common.project, a.common.run));
   std::vector<SplitKey> keys;
   for (const std::string& s : a.splits) {
-    for (const std::string& item : SplitList(s)) {
+    for (const std::string& item : SplitCommaList(s)) {
       Result<SplitKey> k = SplitKey::Parse(item);
       if (!k.ok()) return k.status().WithContext("--split");
       keys.push_back(*k);
@@ -632,7 +623,7 @@ int Main(int argc, char** argv) {
     auto st = [&]() -> Status {
       SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(sim_split, sim_inference));
       std::vector<SplitKey> in;
-      for (const std::string& s : SplitList(sim_in)) {
+      for (const std::string& s : SplitCommaList(sim_in)) {
         SEXTANT_ASSIGN_OR_RETURN(SplitKey k, SplitKey::Parse(s));
         in.push_back(k);
       }

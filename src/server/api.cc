@@ -291,16 +291,20 @@ Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   }
 
   if (what == "samples") {
-    if (p.size() == 4) {
-      if (!get) return MethodNotAllowed(req);
-      SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(req.params));
-      SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleParams(req.params, labels));
+    // One page of a split's samples, for GET (query string) and POST (JSON body).
+    auto samples_page = [&](const SplitKey& split, const SampleRequest& sr) -> Result<ApiResponse> {
       SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, state->Table(split));
       SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
       ordered_json rows = ordered_json::array();
       for (uint32_t r : page.rows) rows.push_back(SampleJson(*table, r, labels));
       return Json({{"total", page.total}, {"offset", sr.offset}, {"limit", sr.limit},
                    {"samples", std::move(rows)}});
+    };
+    if (p.size() == 4) {
+      if (!get) return MethodNotAllowed(req);
+      SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(req.params));
+      SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleParams(req.params, labels));
+      return samples_page(split, sr);
     }
     if (p.size() == 5 && p[4] == "query") {
       if (!post) return MethodNotAllowed(req);
@@ -312,12 +316,7 @@ Result<ApiResponse> Api::Route(const ApiRequest& req) const {
       }
       SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(params));
       SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleJson(body, labels));
-      SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, state->Table(split));
-      SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
-      ordered_json rows = ordered_json::array();
-      for (uint32_t r : page.rows) rows.push_back(SampleJson(*table, r, labels));
-      return Json({{"total", page.total}, {"offset", sr.offset}, {"limit", sr.limit},
-                   {"samples", std::move(rows)}});
+      return samples_page(split, sr);
     }
     if (p.size() == 6) {
       if (!get) return MethodNotAllowed(req);

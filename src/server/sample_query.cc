@@ -2,8 +2,9 @@
 
 #include <cmath>
 #include <regex>
-#include <sstream>
 #include <unordered_set>
+
+#include "common/strings.h"
 
 namespace sextant::server {
 
@@ -26,16 +27,6 @@ Result<std::vector<int32_t>> Labels(const char* field, const std::vector<std::st
   for (const auto& n : names) {
     SEXTANT_ASSIGN_OR_RETURN(int32_t i, LabelIndex(field, n, labels));
     out.push_back(i);
-  }
-  return out;
-}
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
   }
   return out;
 }
@@ -110,7 +101,7 @@ std::vector<std::string> ParamList(const Params& params, const std::string& key)
   std::vector<std::string> out;
   auto [begin, end] = params.equal_range(key);
   for (auto it = begin; it != end; ++it) {
-    for (auto& item : SplitCommas(it->second)) out.push_back(std::move(item));
+    for (auto& item : SplitCommaList(it->second)) out.push_back(std::move(item));
   }
   return out;
 }
@@ -178,7 +169,7 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
     if (v.is_array()) {
       for (const auto& e : v) out.push_back(text(e));
     } else if (!v.is_null()) {
-      out = SplitCommas(text(v));
+      out = SplitCommaList(text(v));
     }
     return out;
   };
