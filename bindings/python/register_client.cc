@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <charconv>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,6 +80,25 @@ std::optional<SplitKey> OptionalSplit(const std::optional<std::string>& split,
   return SplitKeyOrThrow(*split, inference_name);
 }
 
+// Sample ids of an outputs batch: a list of str, or a 1-D signed integer array
+// (ids straight from the data loader), formatted here as str(int) would.
+std::vector<std::string> OutputIds(const py::object& ids) {
+  if (py::isinstance<py::array>(ids)) {
+    auto array = py::reinterpret_borrow<py::array>(ids);
+    if (array.dtype().kind() == 'i' && array.ndim() == 1) {
+      auto values = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(array);
+      std::vector<std::string> out(static_cast<size_t>(values.size()));
+      char buffer[24];
+      for (py::ssize_t i = 0; i < values.size(); ++i) {
+        auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), values.data()[i]);
+        out[static_cast<size_t>(i)].assign(buffer, end);
+      }
+      return out;
+    }
+  }
+  return ids.cast<std::vector<std::string>>();
+}
+
 OutputsBatch MakeOutputs(std::vector<std::string> ids, const FloatArray& embs,
                          const std::optional<FloatArray>& logits,
                          const std::optional<FloatArray>& probs) {
@@ -95,12 +115,12 @@ OutputsBatch MakeOutputs(std::vector<std::string> ids, const FloatArray& embs,
 using OutputsMethod = Status (Client::*)(const OutputsBatch&, std::optional<SplitKey>,
                                          std::optional<int32_t>);
 auto OutputsCall(OutputsMethod method) {
-  return [method](const ClientHandle& h, std::vector<std::string> ids, const FloatArray& embs,
+  return [method](const ClientHandle& h, const py::object& ids, const FloatArray& embs,
                   const std::optional<FloatArray>& logits, const std::optional<FloatArray>& probs,
                   const std::optional<std::string>& split, const std::string& inference_name,
                   std::optional<int32_t> epoch) {
     auto client = h.Get();
-    OutputsBatch batch = MakeOutputs(std::move(ids), embs, logits, probs);
+    OutputsBatch batch = MakeOutputs(OutputIds(ids), embs, logits, probs);
     std::optional<SplitKey> key = OptionalSplit(split, inference_name);
     Status st;
     {

@@ -164,7 +164,7 @@ def log_model_outputs(*, embs: Any, ids: Any, logits: Any = None, probs: Any = N
     pr = None if probs is None else _convert.to_matrix(probs, "probs")
     if split is None and inference_name:
         split = "inference"
-    client.log_model_outputs(_convert.to_ids(ids), e, lo, pr, None if split is None else str(split),
+    client.log_model_outputs(_convert.to_output_ids(ids), e, lo, pr, None if split is None else str(split),
                              inference_name or "", None if epoch is None else int(epoch))
 
 

@@ -23,8 +23,16 @@ def _is_torch_tensor(x: Any) -> bool:
 
 def to_matrix(x: Any, field: str) -> np.ndarray:
     """A 2-D C-contiguous float32 copy-free-when-possible view of `x`."""
+    # The common case inside a forward pass, kept to a few attribute reads.
+    if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 2 and x.flags.c_contiguous:
+        return x
     if _is_torch_tensor(x):
         import torch  # only when the caller already uses torch
+
+        if x.dtype is torch.float32 and x.dim() == 2 and x.is_cpu:
+            a = x.detach().numpy()
+            if a.flags.c_contiguous:
+                return a
 
         if x.is_complex():
             raise InvalidArgumentError(f"{field}: complex tensors are not supported")
@@ -55,6 +63,16 @@ def _id_to_str(v: Any) -> str:
     if isinstance(v, float) and v.is_integer():  # ids read through a column with NaN
         return str(int(v))
     return str(v)
+
+
+def to_output_ids(ids: Any) -> Any:
+    """Ids of an outputs batch: a 1-D int64 array as it is (the engine formats
+    it, which is cheaper inside a forward pass), else to_ids()."""
+    if _is_torch_tensor(ids) and not ids.is_floating_point() and ids.dim() == 1:
+        ids = ids.detach().cpu().numpy()
+    if type(ids) is np.ndarray and ids.dtype.kind == "i" and ids.ndim == 1:
+        return ids
+    return to_ids(ids)
 
 
 def to_ids(ids: Any, field: str = "ids") -> list[str]:

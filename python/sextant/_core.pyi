@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 import os
 import pathlib
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -77,7 +77,7 @@ class Client:
     ) -> None: ...
     def log_model_outputs(
         self,
-        ids: Sequence[str],
+        ids: Union[Sequence[str], np.ndarray],  # or a 1-D signed integer array
         embs: FloatArray,
         logits: Optional[FloatArray] = None,
         probs: Optional[FloatArray] = None,
@@ -87,7 +87,7 @@ class Client:
     ) -> None: ...
     def check_model_outputs(
         self,
-        ids: Sequence[str],
+        ids: Union[Sequence[str], np.ndarray],  # or a 1-D signed integer array
         embs: FloatArray,
         logits: Optional[FloatArray] = None,
         probs: Optional[FloatArray] = None,

@@ -486,6 +486,22 @@ TEST_F(ClientTest, NonFiniteValuesNameRowIdAndColumn) {
   ASSERT_NO_FATAL_FAILURE(ExpectFinishes({{"training", 9}}));
 }
 
+// Batches of at least 16 values take the blocked scan; the error still names the first bad value.
+TEST_F(ClientTest, NonFiniteValuesInLargeBatchesAreFound) {
+  ASSERT_NO_FATAL_FAILURE(LogTraining());
+  const SplitKey train = Key(Split::kTraining);
+  const auto ids = Ids("t", 6, 14);
+  ASSERT_OK(client_->LogDataSamples(Data(ids, true), train));
+  Outputs emb_nan = MakeOutputs(ids);
+  emb_nan.Emb(5, 3) = std::numeric_limits<float>::quiet_NaN();
+  emb_nan.Emb(7, 0) = std::numeric_limits<float>::infinity();
+  EXPECT_STATUS(client_->LogModelOutputs(emb_nan.View(), train, 0), kInvalidArgument,
+                "embeddings", "NaN", "row 5", "'t11'", "column 3");
+  Outputs good = MakeOutputs(ids);
+  ASSERT_OK(client_->LogModelOutputs(good.View(), train, 0));
+  ASSERT_NO_FATAL_FAILURE(ExpectFinishes({{"training", 14}}));
+}
+
 TEST_F(ClientTest, EmptyBatchesAreRejected) {
   ASSERT_NO_FATAL_FAILURE(LogTraining());
   const SplitKey train = Key(Split::kTraining);
