@@ -13,11 +13,22 @@ inline constexpr int kFormatVersion = 1;
 
 enum class TaskType {
   kTextClassification,
+  kNaturalLanguageInference,  // a sample is a premise and a hypothesis
+  kNamedEntityRecognition,    // a sample is a tagged token sequence; results per span
 };
 
-// Accepts "text_classification" (and "tc").
+// Accepts "text_classification" (and "tc"), "natural_language_inference"
+// (and "nli"), "named_entity_recognition" (and "ner").
 Result<TaskType> ParseTaskType(std::string_view name);
 std::string_view TaskTypeName(TaskType task);
+
+// How NER tags encode spans (docs/algorithms.md): BIO, BIOES (B, I, E, S, O)
+// or BILOU (B, I, L, U, O).
+enum class TaggingSchema { kBIO, kBIOES, kBILOU };
+
+// Accepts "BIO", "BIOES", "BILOU" in any case.
+Result<TaggingSchema> ParseTaggingSchema(std::string_view name);
+std::string_view TaggingSchemaName(TaggingSchema schema);  // "BIO", "BIOES", "BILOU"
 
 enum class Split { kTraining, kValidation, kTest, kInference };
 

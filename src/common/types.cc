@@ -6,13 +6,39 @@ namespace sextant {
 
 Result<TaskType> ParseTaskType(std::string_view name) {
   if (name == "text_classification" || name == "tc") return TaskType::kTextClassification;
+  if (name == "natural_language_inference" || name == "nli") {
+    return TaskType::kNaturalLanguageInference;
+  }
+  if (name == "named_entity_recognition" || name == "ner") return TaskType::kNamedEntityRecognition;
   return Status::Invalid("task_type: unknown task type '" + std::string(name) +
-                         "'; expected one of: text_classification");
+                         "'; expected one of: text_classification (tc), "
+                         "natural_language_inference (nli), named_entity_recognition (ner)");
 }
 
 std::string_view TaskTypeName(TaskType task) {
   switch (task) {
     case TaskType::kTextClassification: return "text_classification";
+    case TaskType::kNaturalLanguageInference: return "natural_language_inference";
+    case TaskType::kNamedEntityRecognition: return "named_entity_recognition";
+  }
+  return "unknown";
+}
+
+Result<TaggingSchema> ParseTaggingSchema(std::string_view name) {
+  std::string upper(name);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper == "BIO") return TaggingSchema::kBIO;
+  if (upper == "BIOES") return TaggingSchema::kBIOES;
+  if (upper == "BILOU") return TaggingSchema::kBILOU;
+  return Status::Invalid("tagging_schema: unknown schema '" + std::string(name) +
+                         "'; expected one of: BIO, BIOES, BILOU");
+}
+
+std::string_view TaggingSchemaName(TaggingSchema schema) {
+  switch (schema) {
+    case TaggingSchema::kBIO: return "BIO";
+    case TaggingSchema::kBIOES: return "BIOES";
+    case TaggingSchema::kBILOU: return "BILOU";
   }
   return "unknown";
 }
