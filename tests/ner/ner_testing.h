@@ -41,8 +41,8 @@ class Tags {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (r.ok()) set_ = std::move(r).value();
   }
-  static Tags Full(TaggingSchema schema, const std::vector<std::string>& types = {"LOC", "ORG",
-                                                                                  "PER"}) {
+  static Tags Full(TaggingSchema schema,
+                   const std::vector<std::string>& types = {"LOC", "ORG", "PER"}) {
     return Tags(FullTagList(schema, types), schema);
   }
 

@@ -13,8 +13,8 @@ using testing::Tags;
 const std::vector<CharRange> kWords = {{0, 5}, {6, 11}, {12, 14}, {15, 20}};
 // The same text with sub-word tokens that repeat their word's offsets:
 // Peter -> 2 tokens, lives -> 3, in -> 1, Paris -> 1.
-const std::vector<CharRange> kSubwords = {{0, 5},   {0, 5},   {6, 11}, {6, 11},
-                                          {6, 11},  {12, 14}, {15, 20}};
+const std::vector<CharRange> kSubwords = {{0, 5},  {0, 5},   {6, 11}, {6, 11},
+                                          {6, 11}, {12, 14}, {15, 20}};
 
 void ExpectErrorHas(const Status& s, const std::vector<std::string>& parts) {
   ASSERT_FALSE(s.ok());
@@ -78,8 +78,8 @@ TEST(CharToTokenSpan, SubwordTokensSharingAWordsOffsets) {
 
 TEST(CharToTokenSpan, RoundTripsThroughTokenToCharSpan) {
   for (const auto* tokens : {&kWords, &kSubwords}) {
-    for (CharRange span : {CharRange{0, 5}, CharRange{6, 11}, CharRange{0, 14},
-                           CharRange{12, 20}, CharRange{0, 20}}) {
+    for (CharRange span : {CharRange{0, 5}, CharRange{6, 11}, CharRange{0, 14}, CharRange{12, 20},
+                           CharRange{0, 20}}) {
       ASSERT_OK_AND_ASSIGN(TokenSpan s, CharToTokenSpan(*tokens, span, 0));
       EXPECT_EQ(TokenToCharSpan(*tokens, s), span);
     }
@@ -104,7 +104,8 @@ TEST(CharToTokenSpan, ErrorsNameTheSpanAndTheToken) {
   ExpectErrorHas(CharToTokenSpan(kWords, {20, 22}, 0).status(), {"covers no token"});
   ExpectErrorHas(CharToTokenSpan({}, {0, 3}, 0).status(), {"covers no token"});
   // Malformed or outside the text.
-  ExpectErrorHas(CharToTokenSpan(kWords, {-1, 5}, 0).status(), {"span [-1, 5)", "0 <= start < end"});
+  ExpectErrorHas(CharToTokenSpan(kWords, {-1, 5}, 0).status(),
+                 {"span [-1, 5)", "0 <= start < end"});
   ExpectErrorHas(CharToTokenSpan(kWords, {5, 5}, 0).status(), {"span [5, 5)"});
   ExpectErrorHas(CharToTokenSpan(kWords, {9, 6}, 0).status(), {"span [9, 6)"});
   ExpectErrorHas(CharToTokenSpan(kWords, {15, 25}, 0, 20).status(),
@@ -140,15 +141,15 @@ TEST(MatchSpans, EveryErrorType) {
       {{60, 70}, kPer},  // p4
   };
   const std::vector<SpanRow> expected = {
-      {1, 1, SpanError::kNone},                   // [0, 5)
-      {3, 2, SpanError::kWrongTag},               // [10, 15)
-      {std::nullopt, 0, SpanError::kSpanShift},   // [20, 25), before [20, 30) by end
-      {2, std::nullopt, SpanError::kSpanShift},   // [20, 30)
-      {0, std::nullopt, SpanError::kMissedLabel}, // [40, 45)
-      {std::nullopt, 3, SpanError::kGhostSpan},   // [50, 55)
-      {4, std::nullopt, SpanError::kSpanShift},   // [60, 64)
-      {std::nullopt, 4, SpanError::kSpanShift},   // [60, 70)
-      {5, std::nullopt, SpanError::kSpanShift},   // [65, 70)
+      {1, 1, SpanError::kNone},                    // [0, 5)
+      {3, 2, SpanError::kWrongTag},                // [10, 15)
+      {std::nullopt, 0, SpanError::kSpanShift},    // [20, 25), before [20, 30) by end
+      {2, std::nullopt, SpanError::kSpanShift},    // [20, 30)
+      {0, std::nullopt, SpanError::kMissedLabel},  // [40, 45)
+      {std::nullopt, 3, SpanError::kGhostSpan},    // [50, 55)
+      {4, std::nullopt, SpanError::kSpanShift},    // [60, 64)
+      {std::nullopt, 4, SpanError::kSpanShift},    // [60, 70)
+      {5, std::nullopt, SpanError::kSpanShift},    // [65, 70)
   };
   EXPECT_EQ(MatchSpans(gold, pred), expected);
 }
@@ -182,7 +183,8 @@ TEST(MatchSpans, ADuplicatePredictionPairsOnce) {
 // ---- Span precision / recall / F1 ----
 
 // Decodes gold and predicted sequences sample by sample and adds them up.
-SpanScores ScoreSamples(const Tags& t, const std::vector<std::pair<std::string, std::string>>& samples,
+SpanScores ScoreSamples(const Tags& t,
+                        const std::vector<std::pair<std::string, std::string>>& samples,
                         DecodeMode mode) {
   SpanScores scores(t.set().entity_types.size());
   for (const auto& [gold, pred] : samples) {

@@ -50,8 +50,8 @@ TEST(ParseTagList, BioListInLogitOrder) {
 
 TEST(ParseTagList, BioesListWithATypeMissingPrefixes) {
   // LOC only has a one-token tag: a list need not hold every prefix of a type.
-  ASSERT_OK_AND_ASSIGN(TagSet t, ParseTagList(Words("O B-PER I-PER E-PER S-PER S-LOC"),
-                                              TaggingSchema::kBIOES));
+  ASSERT_OK_AND_ASSIGN(
+      TagSet t, ParseTagList(Words("O B-PER I-PER E-PER S-PER S-LOC"), TaggingSchema::kBIOES));
   EXPECT_EQ(t.entity_types, (std::vector<std::string>{"LOC", "PER"}));
   EXPECT_EQ(t.prefix, (std::vector<char>{'O', 'B', 'I', 'E', 'S', 'S'}));
   EXPECT_EQ(t.TagIndex('E', 1), 3);
@@ -91,8 +91,8 @@ TEST(ParseTagList, RejectsPrefixesOfOtherSchemas) {
 
 TEST(ParseTagList, RejectsMalformedTags) {
   ExpectParseError("O X", TaggingSchema::kBIO, {"'X'", "index 1", "\"<prefix>-<TYPE>\""});
-  ExpectParseError("O B-", TaggingSchema::kBIO, {"'B-'"});      // no type
-  ExpectParseError("O BPER", TaggingSchema::kBIO, {"'BPER'"});  // no '-'
+  ExpectParseError("O B-", TaggingSchema::kBIO, {"'B-'"});        // no type
+  ExpectParseError("O BPER", TaggingSchema::kBIO, {"'BPER'"});    // no '-'
   ExpectParseError("O b-PER", TaggingSchema::kBIO, {"'b-PER'"});  // prefixes are upper case
   ExpectParseError("o B-PER", TaggingSchema::kBIO, {"'o'"});
   ExpectParseError("O O-PER", TaggingSchema::kBIOES, {"'O-PER'"});
@@ -185,8 +185,8 @@ TEST(DecodeTags, BilouStrictAndConlleval) {
   EXPECT_EQ(t.Decode("U-PER B-LOC I-LOC L-LOC O", kStrict), "PER[0,1) LOC[1,4)");
   EXPECT_EQ(t.Decode("U-PER U-PER B-ORG L-ORG", kStrict), "PER[0,1) PER[1,2) ORG[2,4)");
   EXPECT_EQ(t.Decode("B-LOC I-LOC O U-ORG", kStrict), "ORG[3,4)");  // unterminated LOC
-  EXPECT_EQ(t.Decode("B-LOC I-LOC L-PER", kStrict), "");             // type change
-  EXPECT_EQ(t.Decode("I-LOC L-LOC", kStrict), "");                   // no B
+  EXPECT_EQ(t.Decode("B-LOC I-LOC L-PER", kStrict), "");            // type change
+  EXPECT_EQ(t.Decode("I-LOC L-LOC", kStrict), "");                  // no B
   EXPECT_EQ(t.Decode("B-LOC I-LOC O U-ORG", kConlleval), "LOC[0,2) ORG[3,4)");
   EXPECT_EQ(t.Decode("I-LOC L-LOC", kConlleval), "LOC[0,2)");
   EXPECT_EQ(t.Decode("B-LOC I-LOC L-PER", kConlleval), "LOC[0,2) PER[2,3)");
@@ -237,8 +237,7 @@ TEST(EncodeSpans, NoSpansIsAllO) {
 
 TEST(EncodeSpans, RandomRoundTrips) {
   std::mt19937 rng(7);
-  for (TaggingSchema schema :
-       {TaggingSchema::kBIO, TaggingSchema::kBIOES, TaggingSchema::kBILOU}) {
+  for (TaggingSchema schema : {TaggingSchema::kBIO, TaggingSchema::kBIOES, TaggingSchema::kBILOU}) {
     SCOPED_TRACE(std::string(TaggingSchemaName(schema)));
     const Tags t = Tags::Full(schema);
     for (int trial = 0; trial < 500; ++trial) {
