@@ -84,11 +84,16 @@ CharRange TokenToCharSpan(const std::vector<CharRange>& tokens, const TokenSpan&
 
 std::string_view SpanErrorName(SpanError error) {
   switch (error) {
-    case SpanError::kNone: return "none";
-    case SpanError::kWrongTag: return "wrong_tag";
-    case SpanError::kSpanShift: return "span_shift";
-    case SpanError::kMissedLabel: return "missed_label";
-    case SpanError::kGhostSpan: return "ghost_span";
+    case SpanError::kNone:
+      return "none";
+    case SpanError::kWrongTag:
+      return "wrong_tag";
+    case SpanError::kSpanShift:
+      return "span_shift";
+    case SpanError::kMissedLabel:
+      return "missed_label";
+    case SpanError::kGhostSpan:
+      return "ghost_span";
   }
   return "unknown";
 }
@@ -139,7 +144,9 @@ std::vector<SpanRow> MatchSpans(const std::vector<LabeledSpan>& gold,
 void SpanScores::Add(const std::vector<LabeledSpan>& gold, const std::vector<LabeledSpan>& pred) {
   auto grow = [this](int32_t type) {
     assert(type >= 0);
-    if (static_cast<size_t>(type) >= per_type.size()) per_type.resize(static_cast<size_t>(type) + 1);
+    if (static_cast<size_t>(type) >= per_type.size()) {
+      per_type.resize(static_cast<size_t>(type) + 1);
+    }
   };
   for (const LabeledSpan& s : gold) {
     grow(s.type);

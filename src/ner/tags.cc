@@ -11,20 +11,28 @@ constexpr int kNumPrefixSlots = 5;  // O, B, I, E, S
 
 int PrefixSlot(char prefix) {
   switch (prefix) {
-    case 'B': return 1;
-    case 'I': return 2;
-    case 'E': return 3;
-    case 'S': return 4;
-    default: return 0;
+    case 'B':
+      return 1;
+    case 'I':
+      return 2;
+    case 'E':
+      return 3;
+    case 'S':
+      return 4;
+    default:
+      return 0;
   }
 }
 
 // The prefixes a schema allows, in its own spelling, for error messages.
 std::string_view AllowedPrefixes(TaggingSchema schema) {
   switch (schema) {
-    case TaggingSchema::kBIO: return "B, I";
-    case TaggingSchema::kBIOES: return "B, I, E, S";
-    case TaggingSchema::kBILOU: return "B, I, L, U";
+    case TaggingSchema::kBIO:
+      return "B, I";
+    case TaggingSchema::kBIOES:
+      return "B, I, E, S";
+    case TaggingSchema::kBILOU:
+      return "B, I, L, U";
   }
   return "";
 }
@@ -34,12 +42,17 @@ std::string_view AllowedPrefixes(TaggingSchema schema) {
 char NormalisePrefix(char written, TaggingSchema schema) {
   switch (written) {
     case 'B':
-    case 'I': return written;
+    case 'I':
+      return written;
     case 'E':
-    case 'S': return schema == TaggingSchema::kBIOES ? written : 0;
-    case 'L': return schema == TaggingSchema::kBILOU ? 'E' : 0;
-    case 'U': return schema == TaggingSchema::kBILOU ? 'S' : 0;
-    default: return 0;
+    case 'S':
+      return schema == TaggingSchema::kBIOES ? written : 0;
+    case 'L':
+      return schema == TaggingSchema::kBILOU ? 'E' : 0;
+    case 'U':
+      return schema == TaggingSchema::kBILOU ? 'S' : 0;
+    default:
+      return 0;
   }
 }
 
@@ -95,17 +108,19 @@ Result<TagSet> ParseTagList(const std::vector<std::string>& tags, TaggingSchema 
     }
     const char p = NormalisePrefix(tag[0], schema);
     if (p == 0) {
-      return Status::Invalid(where + ": prefix '" + std::string(1, tag[0]) + "' is not part of the " +
-                             std::string(TaggingSchemaName(schema)) + " schema; " + expected);
+      return Status::Invalid(where + ": prefix '" + std::string(1, tag[0]) +
+                             "' is not part of the " + std::string(TaggingSchemaName(schema)) +
+                             " schema; " + expected);
     }
     set.prefix[i] = p;
     type_names[i] = std::string_view(tag).substr(2);
     set.entity_types.emplace_back(type_names[i]);
   }
   if (set.outside < 0) {
-    return Status::Invalid("the tag list has no \"O\" tag; expected \"O\" and tags \"<prefix>-<TYPE>\" (" +
-                           std::string(TaggingSchemaName(schema)) + " prefixes " +
-                           std::string(AllowedPrefixes(schema)) + ")");
+    return Status::Invalid(
+        "the tag list has no \"O\" tag; expected \"O\" and tags \"<prefix>-<TYPE>\" (" +
+        std::string(TaggingSchemaName(schema)) + " prefixes " +
+        std::string(AllowedPrefixes(schema)) + ")");
   }
   std::sort(set.entity_types.begin(), set.entity_types.end());
   set.entity_types.erase(std::unique(set.entity_types.begin(), set.entity_types.end()),
@@ -234,8 +249,8 @@ Result<std::vector<int32_t>> EncodeSpans(const TagSet& tags, const std::vector<T
   for (const TokenSpan& s : sorted) {
     if (s.begin < 0 || s.begin >= s.end || s.end > num_tokens) {
       return Status::Invalid("span of tokens " + RangeText(s) + " is empty or outside the " +
-                             std::to_string(num_tokens) + " tokens; expected 0 <= begin < end <= " +
-                             std::to_string(num_tokens));
+                             std::to_string(num_tokens) +
+                             " tokens; expected 0 <= begin < end <= " + std::to_string(num_tokens));
     }
     if (s.type < 0 || s.type >= num_types) {
       return Status::Invalid("span of tokens " + RangeText(s) + " has type index " +
