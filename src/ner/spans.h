@@ -18,11 +18,8 @@
 
 namespace sextant::ner {
 
-// Characters [start, end) of a sample's text.
-struct CharRange {
-  int32_t start = 0, end = 0;
-  bool operator==(const CharRange&) const = default;
-};
+// Characters [start, end) of a sample's text (the public type of types.h).
+using sextant::CharRange;
 
 // Checks one sample's token offsets: each 0 <= start < end <= text_length, and
 // in order: a token either repeats the previous token's pair exactly (the

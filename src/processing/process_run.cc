@@ -22,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 class StageTimer {
  public:
   explicit StageTimer(FinishReport* report) : report_(report), start_(Clock::now()) {}
-  void Done(const char* stage) {
+  void Done(const std::string& stage) {
     auto now = Clock::now();
     report_->stage_seconds.emplace_back(stage, std::chrono::duration<double>(now - start_).count());
     start_ = now;

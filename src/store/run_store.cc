@@ -323,12 +323,13 @@ Status RunStore::AppendSamples(const SplitKey& split, const std::vector<SampleRe
         Statement st,
         db_->Prepare("INSERT INTO samples(split, row, id, text, label, meta) VALUES(?,?,?,?,?,?)"));
     const bool fields = task_ != TaskType::kTextClassification;
-    std::optional<Statement> field_st;
+    std::unique_ptr<Statement> field_st;
     if (fields) {
       SEXTANT_RETURN_IF_ERROR(db_->Exec(kPairAndSpanSchema));
       SEXTANT_ASSIGN_OR_RETURN(
-          field_st, db_->Prepare("INSERT INTO sample_fields(split, row, premise, hypothesis, tokens, "
-                                 "gold_spans) VALUES(?,?,?,?,?,?)"));
+          Statement prepared, db_->Prepare("INSERT INTO sample_fields(split, row, premise, "
+                                           "hypothesis, tokens, gold_spans) VALUES(?,?,?,?,?,?)"));
+      field_st = std::make_unique<Statement>(std::move(prepared));
     }
     for (const SampleRecord& s : samples) {
       const int64_t row = next_row++;
@@ -463,7 +464,8 @@ Result<fs::path> RunStore::ResultsDir() const {
 }
 
 Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
-                               const std::string& run_summary_json, const CommitOptions& options) {
+                               const std::string& run_summary_json, const CommitOptions& options,
+                               const std::vector<SplitResults>& span_splits) {
   if (mode_ != Mode::kWrite) return Status::FailedPrecondition("run store opened read-only");
   SEXTANT_ASSIGN_OR_RETURN(std::string gen_text, GetMeta(*db_, "results_generation"));
   const int64_t gen = std::stoll(gen_text) + 1;
