@@ -88,6 +88,13 @@ ordered_json SampleJson(const SampleTable& t, int64_t r, const std::vector<std::
   j["is_drifted"] = Flag(t.drifted[r]);
   j["x"] = Num(t.x[r]);
   j["y"] = Num(t.y[r]);
+  if (static_cast<size_t>(r) < t.premise.size()) {
+    j["premise"] = t.premise[r];
+    j["hypothesis"] = t.hypothesis[r];
+  }
+  if (static_cast<size_t>(r) < t.spans_json.size()) {
+    for (auto& [key, value] : ordered_json::parse(t.spans_json[r]).items()) j[key] = value;
+  }
   return j;
 }
 
