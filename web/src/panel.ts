@@ -10,8 +10,7 @@ export class SamplePanel {
   private body: HTMLElement;
   private seq = 0;
   private spanSeq = 0;
-  /** NER: the span rows of the open sample and the box of the picked span's similar spans. */
-  private spanList: HTMLElement | null = null;
+  /** NER: the box of the picked span's similar spans, and the splits searched. */
   private similarBox: HTMLElement | null = null;
   private spanIn: string[] | null = null;
 
@@ -77,6 +76,8 @@ export class SamplePanel {
       neighbors,
     ]);
     this.el.dataset.ready = '1';
+    // The similar spans box is in the page now (it searches only while shown).
+    if (this.st.isNer) { this.markSpan(); void this.loadSimilarSpans(); }
     // Neighbours in training and in production (the inference sets), side by side.
     const prod = this.st.info.splits.map((x) => x.split).filter((x) => x.startsWith('inference:'));
     const groups: [string, string[]][] = [['training', ['training']]];
@@ -102,7 +103,6 @@ export class SamplePanel {
     const types = entityTypes(this.st.info.labels);
     const list = h('div', { class: 'span-list', 'data-testid': 'sample-spans' }, h('div', { class: 'muted small' }, 'loading spans…'));
     const box = h('div', { class: 'neighbors', 'data-testid': 'similar-spans' });
-    this.spanList = list;
     this.similarBox = box;
     const splits = this.st.info.splits.map((x) => x.split);
     // Similar spans are searched in training and the inference sets unless chosen otherwise.
@@ -125,7 +125,6 @@ export class SamplePanel {
         this.markSpan();
       })
       .catch((e) => { if (seq === this.seq) { clear(list); list.append(h('div', { class: 'error' }, `spans: ${(e as Error).message}`)); } });
-    void this.loadSimilarSpans();
     return h('div', { class: 'ner-section' },
       h('h3', null, 'Span rows'), list,
       h('h3', null, 'Similar spans'), chooser, box);
