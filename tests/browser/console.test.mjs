@@ -686,7 +686,6 @@ async function main() {
     await page.getByTestId('map-color').selectOption('error_type');
     const legend = await page.getByTestId('map-legend').textContent();
     assert(legend.includes('ghost span') && legend.includes('wrong tag'), `error type legend: ${legend}`);
-    await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'ner-map.png') });
 
     // Insights: entity type share and confidence next to training on the inference set,
     // span precision/recall/F1 per type and overall on a labeled split.
@@ -701,6 +700,11 @@ async function main() {
     const f1 = Number(await ins.locator('[data-testid=insight-span-f1] .stat-value').textContent());
     assert(f1 >= 0 && f1 <= 1, `span F1 ${f1}`);
     await ins.screenshot({ path: path.join(SHOTS, 'ner-insights.png') });
+    // The span map on the labeled split, where error types apply (it stays at span level).
+    if (labeled !== 'training') await page.waitForFunction((sp) => document.querySelector('[data-testid=map-legend]')?.textContent.includes(`${sp} over training`), labeled);
+    await page.locator('[data-testid=map][data-level="spans"][data-ready="1"]').waitFor();
+    assert(await page.getByTestId('map-color').inputValue() === 'error_type', 'the colouring carries over');
+    await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'ner-map.png') });
   });
 
   assert(errors.length === 0, `no page errors: ${errors.join('\n')}`);

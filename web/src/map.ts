@@ -84,7 +84,6 @@ export class EmbeddingMap {
   private colorBy: ColorBy = 'pred';
   private level: 'samples' | 'spans' = 'samples';
   private spanCols = new Map<string, SpanCols>();
-  private colorSel: HTMLSelectElement;
   private mode: 'lasso' | 'pan' = 'lasso';
   // view: data centre and data units per CSS pixel
   private cx = 0; private cy = 0; private upp = 1;
@@ -102,7 +101,6 @@ export class EmbeddingMap {
     this.tip = h('div', { class: 'map-tip', hidden: true });
     const colorSel = h('select', { 'data-testid': 'map-color', onchange: (e: Event) => { this.colorBy = (e.target as HTMLSelectElement).value as ColorBy; this.build(); } },
       ...SAMPLE_COLORS.map(([v, t]) => h('option', { value: v }, t)));
-    this.colorSel = colorSel;
     const levelSel = st.isNer ? h('select', { 'data-testid': 'map-level', 'aria-label': 'Map level', onchange: (e: Event) => {
       this.level = (e.target as HTMLSelectElement).value as 'samples' | 'spans';
       clear(colorSel);

@@ -51,7 +51,6 @@ export class SamplePanel {
           ? [h('p', { class: 'sample-text ner-text', 'data-testid': 'sample-text' }, ...spanText(s.text, s.gold_spans, s.pred_spans, entityTypes(this.st.info.labels), this.st.filter.text)),
             spanLegend(entityTypes(this.st.info.labels))]
           : h('p', { class: 'sample-text', 'data-testid': 'sample-text' }, ...highlight(s.text, this.st.filter.text) as any),
-      this.st.isNer ? this.nerSection(s) : null,
       h('div', { class: 'kvs' },
         kv('predicted', h('b', null, s.pred), 'sample-pred'),
         kv('gold', s.gold ?? '–', 'sample-gold'),
@@ -62,6 +61,7 @@ export class SamplePanel {
         kv(s.split.startsWith('inference:') ? 'drifted' : 'out of coverage', s.is_drifted === null ? '–' : s.is_drifted ? h('span', { class: 'badge badge-warn' }, 'yes') : 'no', 'sample-drifted'),
         kv('on the boundary', s.is_on_the_boundary ? h('span', { class: 'badge badge-warn' }, 'yes') : 'no', 'sample-boundary'),
       ),
+      this.st.isNer ? this.nerSection(s) : null,
       h('h3', null, 'Probabilities'),
       h('div', { class: 'probs', 'data-testid': 'sample-probs' }, ...labels.map((l, i) => {
         const p = probs[l] ?? (l === s.pred ? s.confidence : 0);
@@ -192,7 +192,8 @@ export class SamplePanel {
       h('span', { class: 'small muted' }, `d=${fmt(n.distance, 3)}`),
       h('span', { class: 'small' }, `${n.pred} ${fmt(n.confidence, 2)}`),
       n.is_drifted ? h('span', { class: 'badge badge-warn' }, 'drifted') : null),
-    h('div', { class: 'neighbor-text' }, n.text));
+    // NLI: the stored `premise [SEP] hypothesis`, the separator shown as a mark.
+    h('div', { class: 'neighbor-text' }, this.st.isNli ? n.text.replace(' [SEP] ', ' ⟶ ') : n.text));
   }
 
   /** Filters the table to the sample and its nearest neighbours within the current split. */

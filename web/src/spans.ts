@@ -15,7 +15,7 @@ const tag = (t: string | null, types: string[]) => t === null ? h('span', { clas
   : h('span', { class: 'type-tag', style: { borderColor: typeColor(types, t) } }, t);
 
 const COLS: Col[] = [
-  { key: 'sample_id', title: 'sample', width: '90px', cell: (s) => h('span', { class: 'mono' }, s.sample_id) },
+  { key: 'sample_id', title: 'sample', width: '116px', cell: (s) => h('span', { class: 'mono' }, s.sample_id) },
   { key: 'span_text', title: 'span', width: 'minmax(140px, 1fr)', sort: 'span_text', cell: (s) => h('span', { title: s.span_text }, s.span_text) },
   { key: 'gold', title: 'gold', width: '70px', sort: 'gold', cell: (s, t) => tag(s.gold, t) },
   { key: 'pred', title: 'pred', width: '70px', sort: 'pred', cell: (s, t) => tag(s.pred, t) },
