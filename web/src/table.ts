@@ -73,7 +73,8 @@ export class SampleTable {
     new ResizeObserver(() => this.render()).observe(this.body);
     // Up/down move the open sample through the table's rows.
     window.addEventListener('keydown', (e) => {
-      if (!this.st.open || !this.el.isConnected || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
+      // Not while the span view hides the table (NER).
+      if (!this.st.open || !this.el.isConnected || this.el.hidden || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
       const t = e.target as HTMLElement;
       if (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return;
       const i = this.indexOf(this.st.open.split, this.st.open.id);
