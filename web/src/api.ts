@@ -180,8 +180,10 @@ export const api = {
   /** The stored summary JSON; only the NER span blocks are typed loosely (see insights.ts). */
   summary: (p: string, r: string) => call<Record<string, any>>('GET', `${runPath(p, r)}/summary`),
   spans(p: string, r: string, split: string, f: SpanFilter, page: Page, signal?: AbortSignal) {
-    const q = filterParams(f as Filter, new URLSearchParams({ split, offset: String(page.offset), limit: String(page.limit),
-      sort: page.sort, order: page.order }));
+    // The span API's default order is by span row: sent only when it is another.
+    const q = new URLSearchParams({ split, offset: String(page.offset), limit: String(page.limit) });
+    if (page.sort !== 'span_row' || page.order !== 'asc') { q.set('sort', page.sort); q.set('order', page.order); }
+    filterParams(f as Filter, q);
     return call<SpanPage>('GET', `${runPath(p, r)}/spans?${q}`, undefined, signal);
   },
   spansMap(p: string, r: string, splits: string[], maxPoints = 50000) {
