@@ -93,7 +93,8 @@ ordered_json SampleJson(const SampleTable& t, int64_t r, const std::vector<std::
     j["hypothesis"] = t.hypothesis[r];
   }
   if (static_cast<size_t>(r) < t.spans_json.size()) {
-    for (auto& [key, value] : ordered_json::parse(t.spans_json[r]).items()) j[key] = value;
+    const ordered_json spans = ordered_json::parse(t.spans_json[r]);
+    for (auto& [key, value] : spans.items()) j[key] = value;
   }
   return j;
 }
