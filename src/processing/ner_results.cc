@@ -276,7 +276,9 @@ ordered_json SummarizeSpans(const store::SplitResults& spans, const ner::TagSet&
   out["pred_spans"] = pred_total;
   ordered_json share = ordered_json::object(), confidence = ordered_json::object();
   for (int64_t k = 0; k < types; ++k) {
-    share[tags.entity_types[k]] = pred_total > 0 ? static_cast<double>(pred[k]) / pred_total : 0.0;
+    share[tags.entity_types[k]] = {
+        {"count", pred[k]},
+        {"fraction", pred_total > 0 ? static_cast<double>(pred[k]) / pred_total : 0.0}};
     confidence[tags.entity_types[k]] =
         pred[k] > 0 ? ordered_json(confidence_sum[k] / pred[k]) : ordered_json(nullptr);
   }
@@ -313,31 +315,41 @@ ordered_json SummarizeSpans(const store::SplitResults& spans, const ner::TagSet&
 }
 
 ordered_json CompareSpansWithTraining(const ordered_json& training, const ordered_json& inference,
-                                      const ner::TagSet& tags) {
+                                      const ner::TagSet& tags, double nominal_drift_rate) {
+  // The shape of the class comparison (summary.h), per entity type.
+  auto number = [](const ordered_json& v) { return v.is_number() ? v : ordered_json(nullptr); };
+  auto change = [](const ordered_json& a, const ordered_json& b) {
+    return a.is_number() && b.is_number() ? ordered_json(b.get<double>() - a.get<double>())
+                                          : ordered_json(nullptr);
+  };
   ordered_json types = ordered_json::array();
   for (const std::string& type : tags.entity_types) {
     ordered_json row;
     row["type"] = type;
-    row["share"] = inference["pred_span_distribution"].value(type, 0.0);
-    row["training_share"] = training["pred_span_distribution"].value(type, 0.0);
-    row["share_change"] = row["share"].get<double>() - row["training_share"].get<double>();
-    const ordered_json& conf = inference["mean_span_confidence_per_type"][type];
-    const ordered_json& train_conf = training["mean_span_confidence_per_type"][type];
-    row["mean_confidence"] = conf;
-    row["training_mean_confidence"] = train_conf;
-    row["confidence_change"] = conf.is_number() && train_conf.is_number()
-                                   ? ordered_json(conf.get<double>() - train_conf.get<double>())
-                                   : ordered_json(nullptr);
+    row["training_pred_fraction"] = number(training["pred_span_distribution"][type]["fraction"]);
+    row["inference_pred_fraction"] = number(inference["pred_span_distribution"][type]["fraction"]);
+    row["pred_fraction_change"] = change(row["training_pred_fraction"], row["inference_pred_fraction"]);
+    row["training_mean_confidence"] = number(training["mean_span_confidence_per_type"][type]);
+    row["inference_mean_confidence"] = number(inference["mean_span_confidence_per_type"][type]);
+    row["mean_confidence_change"] =
+        change(row["training_mean_confidence"], row["inference_mean_confidence"]);
     types.push_back(row);
   }
   ordered_json out;
+  out["against"] = "training";
   out["types"] = types;
-  out["span_rows"] = inference.value("span_rows", 0);
-  out["training_span_rows"] = training.value("span_rows", 0);
-  out["drifted_fraction"] =
-      inference.contains("span_drift") ? inference["span_drift"]["fraction"] : ordered_json(nullptr);
-  out["on_the_boundary_fraction"] = inference["on_the_boundary"]["fraction"];
-  out["training_on_the_boundary_fraction"] = training["on_the_boundary"]["fraction"];
+  out["span_rows"] = {{"training", training.value("span_rows", 0)},
+                      {"inference", inference.value("span_rows", 0)}};
+  ordered_json drifted = {{"nominal", nominal_drift_rate},
+                          {"inference", inference.contains("span_drift")
+                                            ? inference["span_drift"]["fraction"]
+                                            : ordered_json(nullptr)}};
+  drifted["change"] = change(ordered_json(nominal_drift_rate), drifted["inference"]);
+  out["drifted_fraction"] = drifted;
+  ordered_json boundary = {{"training", training["on_the_boundary"]["fraction"]},
+                           {"inference", inference["on_the_boundary"]["fraction"]}};
+  boundary["change"] = change(boundary["training"], boundary["inference"]);
+  out["on_the_boundary_fraction"] = boundary;
   return out;
 }
 

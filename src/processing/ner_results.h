@@ -33,6 +33,6 @@ nlohmann::ordered_json SummarizeSpans(const store::SplitResults& spans, const ne
 // An inference set's span block next to training's.
 nlohmann::ordered_json CompareSpansWithTraining(const nlohmann::ordered_json& training,
                                                 const nlohmann::ordered_json& inference,
-                                                const ner::TagSet& tags);
+                                                const ner::TagSet& tags, double nominal_drift_rate);
 
 }  // namespace sextant::processing

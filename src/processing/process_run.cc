@@ -443,7 +443,7 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
           CompareWithTraining(split_summaries["training"], split_summaries[key], labels, nominal);
       if (ner) {
         comparisons[key]["spans"] = CompareSpansWithTraining(split_summaries["training"]["spans"],
-                                                             split_summaries[key]["spans"], *tags);
+                                                             split_summaries[key]["spans"], *tags, nominal);
       }
     }
   }

@@ -286,11 +286,11 @@ function spanSplitSummary(rows, labeled, split) {
   if (labeled) {
     const g = rows.filter((r) => r.gold !== null), p = predRows, c = rows.filter((r) => r.error_type === 'none');
     const prf = (tp, np, ng) => { const precision = np ? tp / np : 0, recall = ng ? tp / ng : 0; return { precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0 }; };
-    out.spans = {
+    Object.assign(out, {
       ...prf(c.length, p.length, g.length), gold: g.length, pred: p.length, correct: c.length,
       per_class: Object.fromEntries(TYPES.map((t) => [t, { ...prf(c.filter((r) => r.gold === t).length, p.filter((r) => r.pred === t).length, g.filter((r) => r.gold === t).length), support: g.filter((r) => r.gold === t).length }])),
       error_types: Object.fromEntries(['none', 'wrong_tag', 'span_shift', 'missed_label', 'ghost_span'].map((e) => [e, rows.filter((r) => r.error_type === e).length])),
-    };
+    });
   }
   return out;
 }
@@ -303,14 +303,14 @@ export function summaryOf(R) {
     splits[split] = {
       split, samples: rows.length, mean_confidence: mean(rows.map((r) => r.confidence)),
       pred_distribution: Object.fromEntries(R.labels.map((l) => { const c = rows.filter((r) => r.pred === l).length; return [l, { count: c, fraction: c / rows.length }]; })),
-      ...(R.spans ? spanSplitSummary(R.spans[split], labeled, split) : {}),
+      ...(R.spans ? { spans: spanSplitSummary(R.spans[split], labeled, split) } : {}),
     };
   }
   const comparisons = {};
   for (const split of Object.keys(R.data).filter((s) => s.startsWith('inference:'))) {
     comparisons[split] = { against: 'training' };
     if (!R.spans) continue;
-    const tr = splits.training, inf = splits[split];
+    const tr = splits.training.spans, inf = splits[split].spans;
     const goldTr = R.spans.training.filter((r) => r.gold !== null);
     comparisons[split].spans = {
       types: TYPES.map((t) => ({

@@ -158,7 +158,7 @@ def test_summary_has_span_f1_and_the_comparison(server, task_runs):
     assert 0 < spans["f1"] < 1 and set(spans["per_class"]) == {"LOC", "PER"}
     comparison = summary["comparisons"]["inference:wnut"]["spans"]
     assert {t["type"] for t in comparison["types"]} == {"LOC", "PER"}
-    assert comparison["drifted_fraction"] > 0.5
+    assert comparison["drifted_fraction"]["inference"] > 0.5
 
 
 def test_nli_pairs_and_their_filters(server, task_runs):

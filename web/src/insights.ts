@@ -25,7 +25,8 @@ function typeRows(sum: Json, split: string, types: string[]): ClassInsight[] {
   const byType = new Map<string, Json>();
   if (Array.isArray(list)) for (const r of list) byType.set(r.type ?? r.label, r);
   else if (list && typeof list === 'object') for (const [t, r] of Object.entries(list)) byType.set(t, r as Json);
-  const cur = sum.splits?.[split] ?? {}, ref = sum.splits?.training ?? {};
+  // The span figures live in each split's `spans` block (docs/ner-nli.md).
+  const cur = sum.splits?.[split]?.spans ?? {}, ref = sum.splits?.training?.spans ?? {};
   return types.map((t) => {
     const r = byType.get(t);
     return {
@@ -126,10 +127,10 @@ export class InsightsPanel {
       return;
     }
     const types = entityTypes(this.st.info.labels);
-    const sp: Json = sum.splits?.[split] ?? {};
+    const sp: Json = sum.splits?.[split]?.spans ?? {};
     const stat = (label: string, value: string, sub: string, testid: string) =>
       h('div', { class: 'stat', 'data-testid': testid }, h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-sub muted' }, sub));
-    const m: Json | undefined = sp.spans;
+    const m: Json | undefined = sp.f1 !== undefined ? sp : undefined;  // labeled splits
     const stats = h('div', { class: 'stats' });
     if (m) stats.append(stat('span F1', fmt(num(m.f1), 3), `P ${fmt(num(m.precision), 2)} · R ${fmt(num(m.recall), 2)}`, 'insight-span-f1'));
     const rows = num(sp.span_rows?.count ?? sp.span_rows);
