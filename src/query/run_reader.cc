@@ -348,6 +348,26 @@ class RunReader::Impl {
     }
   };
 
+  // Reads `stem`.json (the manifest: which rows are which split's) and
+  // `stem`.faiss of the results (docs/format.md).
+  Status ReadStoredIndex(const std::string& stem, Similarity* sim) const {
+    const fs::path manifest_path = results_dir / (stem + ".json");
+    SEXTANT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(manifest_path));
+    try {
+      const nlohmann::json m = nlohmann::json::parse(text);
+      for (const auto& part : m.at("splits")) {
+        SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Parse(part.at("split").get<std::string>()));
+        sim->splits.push_back(key);
+        sim->offsets.push_back(part.at("offset").get<int64_t>());
+        sim->sizes.push_back(part.at("rows").get<int64_t>());
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return Status::IOError("'" + manifest_path.string() + "' is not a valid manifest: " + e.what());
+    }
+    SEXTANT_ASSIGN_OR_RETURN(sim->index, index::CosineIndex::Read(results_dir / (stem + ".faiss")));
+    return Status::OK();
+  }
+
   Result<const Similarity*> LoadSimilarity() const {
     std::lock_guard lock(similarity_mu_);
     if (similarity_) return similarity_.get();
@@ -355,20 +375,7 @@ class RunReader::Impl {
     std::error_code ec;
     const fs::path manifest_path = results_dir / "similarity.json";
     if (fs::exists(manifest_path, ec)) {
-      SEXTANT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(manifest_path));
-      nlohmann::json m;
-      try {
-        m = nlohmann::json::parse(text);
-        for (const auto& part : m.at("splits")) {
-          SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Parse(part.at("split").get<std::string>()));
-          sim->splits.push_back(key);
-          sim->offsets.push_back(part.at("offset").get<int64_t>());
-          sim->sizes.push_back(part.at("rows").get<int64_t>());
-        }
-      } catch (const nlohmann::json::exception& e) {
-        return Status::IOError("'" + manifest_path.string() + "' is not a valid manifest: " + e.what());
-      }
-      SEXTANT_ASSIGN_OR_RETURN(sim->index, index::CosineIndex::Read(results_dir / "similarity.faiss"));
+      SEXTANT_RETURN_IF_ERROR(ReadStoredIndex("similarity", sim.get()));
       const int64_t rows = sim->offsets.empty() ? 0 : sim->offsets.back() + sim->sizes.back();
       if (sim->index->size() != rows) {
         return Status::IOError("similarity index of '" + info.project + "/" + info.run + "' holds " +
@@ -427,19 +434,7 @@ class RunReader::Impl {
                                         "' has no span similarity index; finish it again with "
                                         "the similarity index on");
     }
-    SEXTANT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(manifest_path));
-    try {
-      const nlohmann::json m = nlohmann::json::parse(text);
-      for (const auto& part : m.at("splits")) {
-        SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Parse(part.at("split").get<std::string>()));
-        sim->splits.push_back(key);
-        sim->offsets.push_back(part.at("offset").get<int64_t>());
-        sim->sizes.push_back(part.at("rows").get<int64_t>());
-      }
-    } catch (const nlohmann::json::exception& e) {
-      return Status::IOError("'" + manifest_path.string() + "' is not a valid manifest: " + e.what());
-    }
-    SEXTANT_ASSIGN_OR_RETURN(sim->index, index::CosineIndex::Read(results_dir / "span_similarity.faiss"));
+    SEXTANT_RETURN_IF_ERROR(ReadStoredIndex("span_similarity", sim.get()));
     sim->stored = true;
     span_index_ = std::move(sim);
     return span_index_.get();

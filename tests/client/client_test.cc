@@ -83,20 +83,6 @@ Outputs MakeOutputs(const std::vector<std::string>& ids, int64_t dim = kDim, int
 
 SplitKey Key(Split split, const std::string& name = "") { return SplitKey::Make(split, name).value(); }
 
-// Checks the code and that every part appears in the message.
-void ExpectStatus(const Status& st, StatusCode code, std::initializer_list<std::string> parts) {
-  EXPECT_EQ(st.code(), code) << st.ToString();
-  for (const std::string& part : parts) {
-    EXPECT_NE(st.message().find(part), std::string::npos)
-        << "expected '" << part << "' in: " << st.message();
-  }
-}
-
-#define EXPECT_STATUS(expr, code, ...)                                               \
-  do {                                                                               \
-    SCOPED_TRACE(#expr);                                                             \
-    ExpectStatus(::sextant::testing::ToStatus(expr), StatusCode::code, {__VA_ARGS__}); \
-  } while (0)
 
 class ClientTest : public ::testing::Test {
  protected:

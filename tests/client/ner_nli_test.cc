@@ -14,18 +14,6 @@ namespace {
 
 using ::sextant::testing::TempDir;
 
-void ExpectStatus(const Status& st, StatusCode code, std::initializer_list<std::string> parts) {
-  EXPECT_EQ(st.code(), code) << st.ToString();
-  for (const std::string& part : parts) {
-    EXPECT_NE(st.message().find(part), std::string::npos)
-        << "expected '" << part << "' in: " << st.message();
-  }
-}
-#define EXPECT_STATUS(expr, code, ...)                                                 \
-  do {                                                                                 \
-    SCOPED_TRACE(#expr);                                                               \
-    ExpectStatus(::sextant::testing::ToStatus(expr), StatusCode::code, {__VA_ARGS__}); \
-  } while (0)
 
 const std::vector<std::string> kTags = {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"};
 const SplitKey kTraining{Split::kTraining, ""};
