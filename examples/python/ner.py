@@ -263,7 +263,7 @@ class BiLSTMTagger(nn.Module):
 
     def __init__(self, n_words: int, n_chars: int, num_tags: int, word_dim: int = 100,
                  char_dim: int = 24, char_filters: int = 48, case_dim: int = 8, hidden: int = 128,
-                 dropout: float = 0.5):
+                 dropout: float = 0.33):
         super().__init__()
         self.config = {"n_words": n_words, "n_chars": n_chars, "num_tags": num_tags,
                        "word_dim": word_dim, "char_dim": char_dim, "char_filters": char_filters,
@@ -516,7 +516,7 @@ def main(argv=None) -> int:
     sets = {split: NerDataset(rows, vocab, split) for split, rows in labeled.items()}
     train_loader = make_loader(sets["training"], args.batch_size, shuffle=True)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
     for epoch in range(args.epochs):
         start = time.perf_counter()
