@@ -86,7 +86,7 @@ def load_data(max_train: Optional[int] = None, max_eval: Optional[int] = None,
     labeled = {"training": generate(n, "news", 1, "news-train-"),
                "validation": generate(m, "news", 2, "news-val-"),
                "test": generate(m, "news", 3, "news-test-")}
-    production = {"conll_test": labeled["test"], "social": generate(m, "social", 4, "social-")}
+    production = {"news_test": labeled["test"], "social": generate(m, "social", 4, "social-")}
     return labeled, production, f"generated news and social-media sentences ({data / 'conll2003'} not found)"
 
 
@@ -485,7 +485,7 @@ def main(argv=None) -> int:
     p.add_argument("--root", default=None, help="store root (default $SEXTANT_HOME, else ~/.sextant)")
     p.add_argument("--project", default="demo")
     p.add_argument("--run", default="ner")
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--max-train", type=int, default=None, help="use at most N training sentences")
     p.add_argument("--max-eval", type=int, default=None,
                    help="at most N sentences per validation, test and inference set")
