@@ -7,6 +7,8 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <tuple>
+
 #include <charconv>
 #include <memory>
 #include <mutex>
@@ -118,9 +120,12 @@ auto OutputsCall(OutputsMethod method) {
   return [method](const ClientHandle& h, const py::object& ids, const FloatArray& embs,
                   const std::optional<FloatArray>& logits, const std::optional<FloatArray>& probs,
                   const std::optional<std::string>& split, const std::string& inference_name,
-                  std::optional<int32_t> epoch) {
+                  std::optional<int32_t> epoch, int64_t tokens_per_sample,
+                  std::vector<int64_t> token_counts) {
     auto client = h.Get();
     OutputsBatch batch = MakeOutputs(OutputIds(ids), embs, logits, probs);
+    batch.tokens_per_sample = tokens_per_sample;
+    batch.token_counts = std::move(token_counts);
     std::optional<SplitKey> key = OptionalSplit(split, inference_name);
     Status st;
     {
@@ -134,7 +139,8 @@ auto OutputsCall(OutputsMethod method) {
 #define OUTPUTS_ARGS                                                                        \
   py::arg("ids"), py::arg("embs"), py::arg("logits") = py::none(),                          \
       py::arg("probs") = py::none(), py::arg("split") = py::none(),                         \
-      py::arg("inference_name") = "", py::arg("epoch") = py::none()
+      py::arg("inference_name") = "", py::arg("epoch") = py::none(),                        \
+      py::arg("tokens_per_sample") = 0, py::arg("token_counts") = std::vector<int64_t>{}
 
 }  // namespace
 
@@ -193,11 +199,27 @@ void RegisterClient(py::module_& m) {
               std::optional<std::vector<int32_t>> label_indices,
               std::vector<std::pair<std::string, std::vector<std::string>>> meta,
               const std::optional<std::string>& split, const std::string& inference_name,
-              bool skip_if_identical) {
+              bool skip_if_identical, std::vector<std::string> premises,
+              std::vector<std::string> hypotheses,
+              std::vector<std::vector<std::pair<int32_t, int32_t>>> token_offsets,
+              std::optional<std::vector<std::vector<std::tuple<int32_t, int32_t, std::string>>>>
+                  gold_spans) {
              auto client = h.Get();
              DataBatch batch;
              batch.ids = std::move(ids);
              batch.texts = std::move(texts);
+             batch.premises = std::move(premises);
+             batch.hypotheses = std::move(hypotheses);
+             for (const auto& sample : token_offsets) {
+               auto& out = batch.token_offsets.emplace_back();
+               for (const auto& [start, end] : sample) out.push_back({start, end});
+             }
+             if (gold_spans) {
+               for (const auto& sample : *gold_spans) {
+                 auto& out = batch.gold_spans.emplace_back();
+                 for (const auto& [start, end, label] : sample) out.push_back({start, end, label});
+               }
+             }
              if (labels) batch.labels = std::move(*labels);
              if (label_indices) batch.label_indices = std::move(*label_indices);
              for (auto& [name, values] : meta) batch.meta.push_back({name, std::move(values)});
@@ -215,7 +237,23 @@ void RegisterClient(py::module_& m) {
            py::arg("label_indices") = py::none(),
            py::arg("meta") = std::vector<std::pair<std::string, std::vector<std::string>>>{},
            py::arg("split") = py::none(), py::arg("inference_name") = "",
-           py::arg("skip_if_identical") = false)
+           py::arg("skip_if_identical") = false,
+           py::arg("premises") = std::vector<std::string>{},
+           py::arg("hypotheses") = std::vector<std::string>{},
+           py::arg("token_offsets") = std::vector<std::vector<std::pair<int32_t, int32_t>>>{},
+           py::arg("gold_spans") = py::none())
+      .def("set_tagging_schema",
+           [](const ClientHandle& h, const std::string& schema) {
+             TaggingSchema parsed = ValueOrThrow(ParseTaggingSchema(schema));
+             auto client = h.Get();
+             Status st;
+             {
+               py::gil_scoped_release release;
+               st = client->SetTaggingSchema(parsed);
+             }
+             ThrowIfError(st);
+           },
+           py::arg("schema"))
       .def("log_model_outputs", OutputsCall(&Client::LogModelOutputs), OUTPUTS_ARGS)
       .def("check_model_outputs", OutputsCall(&Client::CheckModelOutputs), OUTPUTS_ARGS)
 #undef OUTPUTS_ARGS

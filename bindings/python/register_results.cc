@@ -74,6 +74,84 @@ py::dict Columns(const std::vector<SampleRow>& rows, const SampleQuery& q) {
   d["y"] = OptionalList(rows, &SampleRow::y);
   if (q.include_probs) d["probs"] = Matrix(rows, &SampleRow::probs);
   if (q.include_embeddings) d["embedding"] = Matrix(rows, &SampleRow::embedding);
+  // The pair of NLI samples; the tokens and span marks of NER samples.
+  const bool pairs = !rows.empty() && rows[0].premise.has_value();
+  const bool spans = !rows.empty() && !rows[0].tokens.empty();
+  if (pairs) {
+    d["premise"] = OptionalList(rows, &SampleRow::premise);
+    d["hypothesis"] = OptionalList(rows, &SampleRow::hypothesis);
+  }
+  if (spans) {
+    auto marks = [](const std::vector<SpanMark>& list) {
+      py::list out;
+      for (const SpanMark& m : list) {
+        py::dict d;
+        d["start"] = m.start;
+        d["end"] = m.end;
+        d["label"] = m.label;
+        d["error_type"] = m.error_type ? py::cast(*m.error_type) : py::none();
+        d["span_row"] = m.span_row;
+        out.append(d);
+      }
+      return out;
+    };
+    py::list tokens(rows.size()), gold(rows.size()), pred(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      py::list t;
+      for (const CharRange& r : rows[i].tokens) t.append(py::make_tuple(r.start, r.end));
+      tokens[i] = t;
+      gold[i] = IsLabeled(q.split.split) ? py::object(marks(rows[i].gold_spans)) : py::none();
+      pred[i] = marks(rows[i].pred_spans);
+    }
+    d["text_token_indices"] = tokens;
+    d["gold_spans"] = gold;
+    d["pred_spans"] = pred;
+  }
+  return d;
+}
+
+template <typename T>
+py::object OptionalSpanList(const std::vector<SpanRow>& rows, std::optional<T> SpanRow::*field) {
+  py::list out(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& v = rows[i].*field;
+    out[i] = v ? py::cast(*v) : py::none();
+  }
+  return out;
+}
+
+// Span rows as columns (the fields of `sextant spans`).
+py::dict SpanColumns(const std::vector<SpanRow>& rows) {
+  py::dict d;
+  py::list ids(rows.size()), texts(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ids[i] = rows[i].sample_id;
+    texts[i] = rows[i].span_text;
+  }
+  auto column = [&](auto get) {
+    using T = decltype(get(rows[0]));
+    py::array_t<T> out(static_cast<py::ssize_t>(rows.size()));
+    for (size_t i = 0; i < rows.size(); ++i) out.mutable_data()[i] = get(rows[i]);
+    return out;
+  };
+  d["sample_id"] = ids;
+  d["span_row"] = column([](const SpanRow& r) { return r.span_row; });
+  d["sample_row"] = column([](const SpanRow& r) { return r.sample_row; });
+  d["span_start"] = column([](const SpanRow& r) { return r.span_start; });
+  d["span_end"] = column([](const SpanRow& r) { return r.span_end; });
+  d["span_text"] = texts;
+  d["gold"] = OptionalSpanList(rows, &SpanRow::gold);
+  d["pred"] = OptionalSpanList(rows, &SpanRow::pred);
+  d["error_type"] = OptionalSpanList(rows, &SpanRow::error_type);
+  d["confidence"] = column([](const SpanRow& r) { return r.confidence; });
+  d["certainty_ratio"] = column([](const SpanRow& r) { return r.certainty_ratio; });
+  d["is_on_the_boundary"] = column([](const SpanRow& r) { return r.is_on_the_boundary; });
+  d["dep"] = OptionalSpanList(rows, &SpanRow::dep);
+  d["drift_distance"] = OptionalSpanList(rows, &SpanRow::drift_distance);
+  d["drift_score"] = OptionalSpanList(rows, &SpanRow::drift_score);
+  d["is_drifted"] = OptionalSpanList(rows, &SpanRow::is_drifted);
+  d["x"] = OptionalSpanList(rows, &SpanRow::x);
+  d["y"] = OptionalSpanList(rows, &SpanRow::y);
   return d;
 }
 
@@ -127,6 +205,28 @@ void RegisterResults(py::module_& m) {
       .def_readwrite("include_probs", &SampleQuery::include_probs)
       .def_readwrite("include_embeddings", &SampleQuery::include_embeddings);
 
+  py::class_<SpanQuery>(m, "SpanQuery", "A filtered, sorted selection of one split's NER span rows")
+      .def(py::init([](const std::string& split, const std::string& inference_name) {
+             SpanQuery q;
+             q.split = SplitKeyOrThrow(split, inference_name);
+             return q;
+           }),
+           py::arg("split"), py::arg("inference_name") = "")
+      .def_readwrite("label", &SpanQuery::label)
+      .def_readwrite("gold", &SpanQuery::gold)
+      .def_readwrite("pred", &SpanQuery::pred)
+      .def_readwrite("error_type", &SpanQuery::error_type)
+      .def_readwrite("is_drifted", &SpanQuery::is_drifted)
+      .def_readwrite("is_on_the_boundary", &SpanQuery::is_on_the_boundary)
+      .def_readwrite("min_confidence", &SpanQuery::min_confidence)
+      .def_readwrite("max_confidence", &SpanQuery::max_confidence)
+      .def_readwrite("text_regex", &SpanQuery::text_regex)
+      .def_readwrite("sample_id", &SpanQuery::sample_id)
+      .def_readwrite("sort_by", &SpanQuery::sort_by)
+      .def_readwrite("descending", &SpanQuery::descending)
+      .def_readwrite("offset", &SpanQuery::offset)
+      .def_readwrite("limit", &SpanQuery::limit);
+
   py::class_<RunReader, std::shared_ptr<RunReader>>(
       m, "RunReader", "A read-only snapshot of a run's last finish (results.h); thread-safe")
       .def_static(
@@ -167,7 +267,15 @@ void RegisterResults(py::module_& m) {
                return r.Count(q);
              }();
              return ValueOrThrow(std::move(n));
-           }, py::arg("query"));
+           }, py::arg("query"))
+      .def("spans",
+           [](const RunReader& r, const SpanQuery& q) {
+             Result<std::vector<SpanRow>> rows = [&] {
+               py::gil_scoped_release release;
+               return r.Spans(q);
+             }();
+             return SpanColumns(ValueOrThrow(std::move(rows)));
+           }, py::arg("query"), "NER span rows as columns: name -> list or numpy array");
 
   m.def("list_runs", [](const std::filesystem::path& root) {
     Result<std::vector<RunInfo>> runs = [&] {

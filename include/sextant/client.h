@@ -46,14 +46,25 @@ struct MetaColumn {
 };
 
 // A batch of data samples. `ids` and `texts` have one entry per sample.
-// Labeled splits need exactly one of `labels` (names from the run's label list)
-// or `label_indices` (positions in that list); inference data takes neither.
+// Labeled splits of text classification and NLI need exactly one of `labels`
+// (names from the run's label list) or `label_indices` (positions in that
+// list); inference data takes neither.
+//
+// NLI: `premises` and `hypotheses` (one each per sample) instead of `texts`, or
+// `texts` holding "premise [SEP] hypothesis".
+// NER (docs/ner-nli.md): `texts`, `token_offsets` (per sample, each model
+// token's characters, in order) and, for labeled splits, `gold_spans` (per
+// sample, possibly empty); no `labels`.
 struct DataBatch {
   std::vector<std::string> ids;
   std::vector<std::string> texts;
   std::vector<std::string> labels;
   std::vector<int32_t> label_indices;
   std::vector<MetaColumn> meta;
+  std::vector<std::string> premises;
+  std::vector<std::string> hypotheses;
+  std::vector<std::vector<CharRange>> token_offsets;
+  std::vector<std::vector<GoldSpan>> gold_spans;
 };
 
 // A non-owning row-major float32 matrix.
@@ -65,11 +76,19 @@ struct MatrixView {
 
 // Model outputs for a batch: row i of each matrix belongs to ids[i].
 // Exactly one of `logits` or `probabilities` is given (width = number of labels).
+//
+// NER: one row per token. By default the rows of sample ids[i] follow those
+// of ids[i-1], as many as its logged tokens. With `tokens_per_sample` = T the
+// matrices are padded, T rows per sample (ids.size() * T rows), and the first
+// T_i rows of each are taken. `token_counts`, when given, states each sample's
+// row count in the concatenated layout and must match its logged tokens.
 struct OutputsBatch {
   std::vector<std::string> ids;
   MatrixView embeddings;
   MatrixView logits;
   MatrixView probabilities;
+  int64_t tokens_per_sample = 0;
+  std::vector<int64_t> token_counts;
 };
 
 // What Finish() did, for the caller to print or log.
@@ -104,6 +123,10 @@ class Client {
   // match it exactly, in content and order.
   Status SetLabelsForRun(const std::vector<std::string>& labels);
   const std::vector<std::string>& labels() const;
+
+  // NER runs: how the tag list encodes spans. Set once per run (an attaching
+  // client may set the same schema again); needed before logging NER data.
+  Status SetTaggingSchema(TaggingSchema schema);
 
   // The split (and inference name) used by LogModelOutputs and by
   // LogDataSamples when no split is passed.

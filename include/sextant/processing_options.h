@@ -59,6 +59,9 @@ inline const char* NnSearchName(NnSearch s) {
 struct ProcessingOptions {
   // A sample is on the class boundary when p2 / p1 >= this.
   double boundary_ratio_threshold = 0.5;
+  // NER: decode predicted spans as conlleval.pl does (an I-X may open a span)
+  // instead of strictly (docs/algorithms.md).
+  bool ner_conlleval_decoding = false;
   // k of the k-core distance (distance to the k-th nearest training embedding).
   int32_t drift_k = 10;
   // Percentile of the reference distribution that is the drift threshold.

@@ -17,6 +17,14 @@
 
 namespace sextant {
 
+// A gold or predicted span of an NER sample, as the console marks it.
+struct SpanMark {
+  int32_t start = 0, end = 0;  // characters of the sample's text
+  std::string label;           // entity type
+  std::optional<std::string> error_type;  // labeled splits
+  int64_t span_row = 0;        // its row in the split's span rows
+};
+
 // One processed sample. Fields that do not apply to its split are empty.
 struct SampleRow {
   std::string id;
@@ -42,6 +50,52 @@ struct SampleRow {
   // The sample's embedding (the run's width, float32; converted when finish
   // stored float16), filled when SampleQuery::include_embeddings.
   std::vector<float> embedding;
+  // NLI runs: the pair (text is "premise [SEP] hypothesis").
+  std::optional<std::string> premise, hypothesis;
+  // NER runs: token offsets, and gold (labeled splits) and predicted spans.
+  std::vector<CharRange> tokens;
+  std::vector<SpanMark> gold_spans, pred_spans;
+};
+
+// One span row of an NER split (docs/ner-nli.md): a gold span, a predicted
+// span, or both when their boundaries match.
+struct SpanRow {
+  SplitKey split;
+  int64_t span_row = 0;
+  std::string sample_id;
+  int64_t sample_row = 0;
+  int32_t span_start = 0, span_end = 0;  // characters of the sample's text
+  std::string span_text;
+  std::optional<std::string> gold, pred;        // entity types
+  std::optional<std::string> error_type;        // labeled splits
+  double confidence = 0, certainty_ratio = 0;
+  bool is_on_the_boundary = false;
+  std::optional<double> dep;
+  std::optional<double> drift_distance, drift_score;
+  std::optional<bool> is_drifted;
+  std::optional<double> x, y;  // the span-level 2-D map
+};
+
+struct SpanQuery {
+  SplitKey split;
+  std::optional<std::string> label;  // gold or predicted type
+  std::optional<std::string> gold, pred, error_type;
+  std::optional<bool> is_drifted, is_on_the_boundary;
+  std::optional<double> min_confidence, max_confidence;
+  std::optional<std::string> text_regex;  // over the span's text
+  std::optional<std::string> sample_id;
+  // span_row, sample_row, span_text, gold, pred, error_type, confidence,
+  // certainty_ratio, dep, drift_distance, drift_score, is_drifted, is_on_the_boundary
+  std::string sort_by = "span_row";
+  bool descending = false;
+  int64_t offset = 0;
+  int64_t limit = -1;
+};
+
+struct SpanNeighbor {
+  SplitKey split;
+  int64_t span_row = 0;
+  double distance = 0;
 };
 
 struct SampleQuery {
@@ -148,6 +202,16 @@ class RunReader {
   // Every sample of `split` with its position in the run's 2-D map, in row
   // (logging) order. FailedPrecondition when the run was finished without the map.
   Result<std::vector<MapPoint>> MapPoints(const SplitKey& split) const;
+
+  // NER runs (FailedPrecondition otherwise): filtered, sorted span rows of a
+  // split, their count, and the span rows nearest (cosine, span embeddings)
+  // to one, among `search_in` (every split when empty).
+  Result<std::vector<SpanRow>> Spans(const SpanQuery& query) const;
+  Result<int64_t> CountSpans(const SpanQuery& query) const;
+  Result<std::vector<SpanNeighbor>> SimilarSpans(const SplitKey& split, int64_t span_row, int32_t k,
+                                                 const std::vector<SplitKey>& search_in = {}) const;
+  // The run's entity types (NER), in the order of the summary.
+  const std::vector<std::string>& entity_types() const;
 
  private:
   class Impl;

@@ -1,6 +1,7 @@
 // Vocabulary shared by the client, the store and the query layer.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -62,5 +63,24 @@ struct SplitKey {
 Status ValidateName(std::string_view field, std::string_view name);
 
 enum class OutputKind { kLogits, kProbabilities };
+
+// [start, end) character offsets into a sample's text: an NER token, or a span.
+struct CharRange {
+  int32_t start = 0;
+  int32_t end = 0;
+  bool operator==(const CharRange&) const = default;
+};
+
+// A gold entity span of an NER sample: characters [start, end) and its entity
+// type (e.g. "PER"), a type carried by the run's tag list.
+struct GoldSpan {
+  int32_t start = 0;
+  int32_t end = 0;
+  std::string label;
+  bool operator==(const GoldSpan&) const = default;
+};
+
+// The separator of an NLI pair logged as one text ("premise [SEP] hypothesis").
+inline constexpr std::string_view kPairSeparator = "[SEP]";
 
 }  // namespace sextant

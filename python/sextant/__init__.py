@@ -29,8 +29,9 @@ from ._api import (
     set_epoch,
     set_labels_for_run,
     set_split,
+    set_tagging_schema,
 )
-from ._results import get_dataframe, get_summary, list_runs, open_run
+from ._results import get_dataframe, get_span_dataframe, get_summary, list_runs, open_run
 from .errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -55,6 +56,7 @@ __all__ = [
     "finish",
     "flush",
     "get_dataframe",
+    "get_span_dataframe",
     "get_labels_for_run",
     "get_summary",
     "init",
@@ -68,4 +70,5 @@ __all__ = [
     "set_epoch",
     "set_labels_for_run",
     "set_split",
+    "set_tagging_schema",
 ]

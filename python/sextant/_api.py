@@ -27,7 +27,9 @@ from ._core import (
     resolve_root,
 )
 
-TASK_TYPES = ("text_classification",)
+TASK_TYPES = ("text_classification", "natural_language_inference", "named_entity_recognition")
+_TASK_ALIASES = {"tc": "text_classification", "nli": "natural_language_inference",
+                 "ner": "named_entity_recognition"}
 DEFAULT_PROJECT = "default"
 
 
@@ -77,9 +79,11 @@ def init(task_type: str = "text_classification", project_name: Optional[str] = N
     keyword arguments of ``dataquality.init`` (``is_public``, ...) are ignored.
     """
     global _current, _last
-    if task_type not in TASK_TYPES and task_type != "tc":
+    task_type = _TASK_ALIASES.get(task_type, task_type)
+    if task_type not in TASK_TYPES:
         raise InvalidArgumentError(
-            f"task_type: '{task_type}' is not supported; expected one of {', '.join(TASK_TYPES)}")
+            f"task_type: '{task_type}' is not supported; expected one of {', '.join(TASK_TYPES)} "
+            f"(or {', '.join(_TASK_ALIASES)})")
     project = project_name or DEFAULT_PROJECT
     run = run_name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S")
     resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
@@ -88,6 +92,12 @@ def init(task_type: str = "text_classification", project_name: Optional[str] = N
     with _lock:
         _current = _Run(resolved, project, run, task_type, client)
         _last = _current
+
+
+def _current_task() -> str:
+    with _lock:
+        run = _current
+    return run.task if run is not None else "text_classification"
 
 
 def login(*_: Any, **__: Any) -> None:
@@ -103,6 +113,11 @@ def get_labels_for_run() -> list[str]:
     return list(_client().labels)
 
 
+def set_tagging_schema(tagging_schema: str) -> None:
+    """NER runs: how the tag list encodes spans, "BIO", "BIOES" or "BILOU"."""
+    _client().set_tagging_schema(str(tagging_schema))
+
+
 def set_split(split: str, inference_name: Optional[str] = None) -> None:
     """The split (and inference name) of later ``log_model_outputs`` calls."""
     _client().set_split(str(split), inference_name or "")
@@ -113,23 +128,40 @@ def set_epoch(epoch: int) -> None:
     _client().set_epoch(int(epoch))
 
 
-def log_data_samples(*, texts: Sequence[Any], ids: Any, labels: Optional[Sequence[Any]] = None,
-                     split: Optional[str] = None, inference_name: Optional[str] = None,
-                     meta: Optional[Mapping[str, Sequence[Any]]] = None, **_: Any) -> None:
-    """Logs samples (one transaction). Labels are names from the label list or their indices."""
+def log_data_samples(*, ids: Any, texts: Optional[Sequence[Any]] = None,
+                     labels: Optional[Sequence[Any]] = None, split: Optional[str] = None,
+                     inference_name: Optional[str] = None,
+                     meta: Optional[Mapping[str, Sequence[Any]]] = None,
+                     premises: Optional[Sequence[Any]] = None,
+                     hypotheses: Optional[Sequence[Any]] = None,
+                     text_token_indices: Optional[Sequence[Any]] = None,
+                     gold_spans: Optional[Sequence[Any]] = None, **_: Any) -> None:
+    """Logs samples (one transaction). Labels are names from the label list or their indices.
+
+    NLI: ``premises`` and ``hypotheses`` instead of ``texts`` (or texts holding
+    "premise [SEP] hypothesis"). NER: ``texts``, ``text_token_indices`` (per
+    sample a list of (start, end) character pairs, one per model token) and,
+    for labeled splits, ``gold_spans`` (per sample a list of {"start", "end",
+    "label"}).
+    """
     client = _client()
     names, indices = _convert.to_labels(labels) if labels is not None else (None, None)
     meta_columns = _convert.meta_to_columns(dict(meta), list(meta)) if meta else []
     if split is None and inference_name:
         split = "inference"
-    client.log_data_samples(_convert.to_ids(ids), ["" if t is None else str(t) for t in texts],
-                            names, indices, meta_columns, None if split is None else str(split),
-                            inference_name or "")
+    client.log_data_samples(
+        _convert.to_ids(ids), _convert.to_texts(texts), names, indices, meta_columns,
+        None if split is None else str(split), inference_name or "",
+        premises=_convert.to_texts(premises), hypotheses=_convert.to_texts(hypotheses),
+        token_offsets=_convert.to_token_offsets(text_token_indices),
+        gold_spans=None if gold_spans is None else _convert.to_gold_spans(gold_spans))
 
 
 def log_dataset(dataset: Any, *, text: str = "text", id: str = "id", label: Optional[str] = "label",
                 split: Optional[str] = None, inference_name: Optional[str] = None,
-                meta: Optional[Sequence[str]] = None, **_: Any) -> None:
+                meta: Optional[Sequence[str]] = None, premise: str = "premise",
+                hypothesis: str = "hypothesis", text_token_indices: str = "text_token_indices",
+                gold_spans: str = "gold_spans", **_: Any) -> None:
     """Logs a pandas DataFrame, a dict of columns or an iterable of dicts.
 
     ``text``, ``id`` and ``label`` name the columns; ``meta`` names further
@@ -142,8 +174,28 @@ def log_dataset(dataset: Any, *, text: str = "text", id: str = "id", label: Opti
     if split is None:
         raise InvalidArgumentError("split: required (training, validation, test or inference)")
     labeled = str(split) != "inference"
+    task = _current_task()
+    columns = _convert.dataset_columns(dataset)
+    if task == "natural_language_inference" and premise in columns and hypothesis in columns:
+        ids, _, labels, meta_columns = _convert.dataset_fields(
+            columns, text=None, id=id, label=label, labeled=labeled, meta=meta)
+        log_data_samples(ids=ids, labels=labels, split=split, inference_name=inference_name,
+                         premises=_convert.column(columns, premise, "premise"),
+                         hypotheses=_convert.column(columns, hypothesis, "hypothesis"),
+                         meta={name: values for name, values in meta_columns})
+        return
+    if task == "named_entity_recognition":
+        ids, texts, _, meta_columns = _convert.dataset_fields(
+            columns, text=text, id=id, label=None, labeled=False, meta=meta)
+        log_data_samples(ids=ids, texts=texts, split=split, inference_name=inference_name,
+                         text_token_indices=_convert.column(columns, text_token_indices,
+                                                            "text_token_indices"),
+                         gold_spans=(_convert.column(columns, gold_spans, "gold_spans")
+                                     if labeled else None),
+                         meta={name: values for name, values in meta_columns})
+        return
     ids, texts, labels, meta_columns = _convert.dataset_fields(
-        dataset, text=text, id=id, label=label, labeled=labeled, meta=meta)
+        columns, text=text, id=id, label=label, labeled=labeled, meta=meta)
     names, indices = _convert.to_labels(labels) if labels is not None else (None, None)
     client.log_data_samples(ids, texts, names, indices, meta_columns, str(split),
                             inference_name or "")
@@ -159,11 +211,20 @@ def log_model_outputs(*, embs: Any, ids: Any, logits: Any = None, probs: Any = N
     waiting for the disk.
     """
     client = _client()
+    if split is None and inference_name:
+        split = "inference"
+    if _current_task() == "named_entity_recognition":
+        # NER: [B, T, D] padded, or a list of [T_i, D] per sample.
+        e, padded, counts = _convert.to_token_rows(embs, "embs")
+        lo = None if logits is None else _convert.to_token_rows(logits, "logits")[0]
+        pr = None if probs is None else _convert.to_token_rows(probs, "probs")[0]
+        client.log_model_outputs(_convert.to_output_ids(ids), e, lo, pr,
+                                 None if split is None else str(split), inference_name or "",
+                                 None if epoch is None else int(epoch), padded, counts)
+        return
     e = _convert.to_matrix(embs, "embs")
     lo = None if logits is None else _convert.to_matrix(logits, "logits")
     pr = None if probs is None else _convert.to_matrix(probs, "probs")
-    if split is None and inference_name:
-        split = "inference"
     client.log_model_outputs(_convert.to_output_ids(ids), e, lo, pr, None if split is None else str(split),
                              inference_name or "", None if epoch is None else int(epoch))
 

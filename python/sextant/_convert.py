@@ -142,14 +142,16 @@ def dataset_columns(dataset: Any) -> Mapping[str, Any]:
     return columns
 
 
-def dataset_fields(dataset: Any, *, text: str, id: str, label: Optional[str], labeled: bool,
-                   meta: Optional[Sequence[str]]):
-    """(ids, texts, labels or None, meta columns) from a dataset."""
+def dataset_fields(dataset: Any, *, text: Optional[str], id: str, label: Optional[str],
+                   labeled: bool, meta: Optional[Sequence[str]]):
+    """(ids, texts (None without `text`), labels or None, meta columns) from a dataset."""
     columns = dataset_columns(dataset)
     ids = to_ids(_column(columns, id, "id", True), "ids")
-    texts_raw = _column(columns, text, "text", True)
-    assert texts_raw is not None
-    texts = ["" if t is None else str(t) for t in texts_raw]
+    texts = None
+    if text is not None:
+        texts_raw = _column(columns, text, "text", True)
+        assert texts_raw is not None
+        texts = ["" if t is None else str(t) for t in texts_raw]
     labels = _column(columns, label, "label", True) if (labeled and label) else None
     meta_columns = meta_to_columns(columns, meta)
     return ids, texts, labels, meta_columns
@@ -174,3 +176,85 @@ def meta_to_columns(columns: Mapping[str, Any],
         assert values is not None
         out.append((str(name), [_meta_value(v) for v in values]))
     return out
+
+
+def column(columns: Mapping[str, Any], name: str, arg: str) -> list[Any]:
+    """A required column of a dataset as a list."""
+    values = _column(columns, name, arg, True)
+    assert values is not None
+    return values
+
+
+def to_texts(texts: Optional[Sequence[Any]]) -> list[str]:
+    """Texts as strings (None becomes ""); no texts is an empty list."""
+    if texts is None:
+        return []
+    if isinstance(texts, (str, bytes)):
+        raise InvalidArgumentError("texts: expected a sequence of texts, got a single string")
+    return ["" if t is None else str(t) for t in texts]
+
+
+def to_token_offsets(offsets: Optional[Sequence[Any]]) -> list[list[tuple[int, int]]]:
+    """NER token offsets: per sample a list of (start, end) character pairs."""
+    if offsets is None:
+        return []
+    out = []
+    for i, sample in enumerate(offsets):
+        if hasattr(sample, "tolist"):
+            sample = sample.tolist()
+        try:
+            out.append([(int(a), int(b)) for a, b in sample])
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"text_token_indices: sample {i} is not a list of (start, end) pairs") from None
+    return out
+
+
+def to_gold_spans(spans: Sequence[Any]) -> list[list[tuple[int, int, str]]]:
+    """NER gold spans: per sample a list of {"start", "end", "label"} (or (start, end, label))."""
+    out = []
+    for i, sample in enumerate(spans):
+        if sample is None or (isinstance(sample, float) and sample != sample):
+            out.append([])
+            continue
+        row = []
+        for span in sample:
+            try:
+                if isinstance(span, Mapping):
+                    row.append((int(span["start"]), int(span["end"]), str(span["label"])))
+                else:
+                    start, end, label = span
+                    row.append((int(start), int(end), str(label)))
+            except (KeyError, TypeError, ValueError):
+                raise InvalidArgumentError(
+                    f"gold_spans: sample {i} has {span!r}; expected {{'start', 'end', 'label'}}"
+                ) from None
+        out.append(row)
+    return out
+
+
+def to_token_rows(x: Any, field: str) -> tuple[np.ndarray, int, list[int]]:
+    """NER outputs as (rows, padded length, counts): a [B, T, D] array or tensor
+    gives B*T rows and T; a list of [T_i, D] per sample gives the rows
+    concatenated and each T_i."""
+    if isinstance(x, (list, tuple)):
+        parts = [to_matrix(part, field) for part in x]
+        if not parts:
+            raise InvalidArgumentError(f"{field}: empty batch; expected at least one sample")
+        return np.ascontiguousarray(np.concatenate(parts, axis=0)), 0, [len(p) for p in parts]
+    if _is_torch_tensor(x):
+        import torch
+
+        x = x.detach()
+        if x.dtype != torch.float32 or x.device.type != "cpu":
+            x = x.to(device="cpu", dtype=torch.float32)
+        x = x.numpy()
+    a = np.asarray(x)
+    if a.ndim != 3:
+        raise InvalidArgumentError(
+            f"{field}: NER outputs are a [batch, tokens, width] array or a list of [tokens, "
+            f"width] arrays per sample, got shape {tuple(a.shape)}")
+    if a.dtype.kind not in "fiub":
+        raise InvalidArgumentError(f"{field}: expected numbers, got an array of dtype {a.dtype}")
+    b, t, d = a.shape
+    return np.ascontiguousarray(a.reshape(b * t, d), dtype=np.float32), int(t), []

@@ -14,7 +14,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import _api
-from ._core import InvalidArgumentError, RunReader, SampleQuery, list_runs as _list_runs, resolve_root
+from ._core import (InvalidArgumentError, RunReader, SampleQuery, SpanQuery, list_runs as _list_runs,
+                    resolve_root)
 
 
 def _run_location(project_name: Optional[str], run_name: Optional[str],
@@ -132,3 +133,41 @@ def get_dataframe(split: str, inference_name: Optional[str] = None, include_embs
     if emb is not None:
         df["emb"] = list(np.asarray(emb))
     return df
+
+
+def get_span_dataframe(split: str, inference_name: Optional[str] = None, *,
+                       project_name: Optional[str] = None, run_name: Optional[str] = None,
+                       root: Optional[str | os.PathLike[str]] = None,
+                       label: Optional[str] = None, gold: Optional[str] = None,
+                       pred: Optional[str] = None, error_type: Optional[str] = None,
+                       drifted: Optional[bool] = None, on_boundary: Optional[bool] = None,
+                       min_confidence: Optional[float] = None,
+                       max_confidence: Optional[float] = None, text_regex: Optional[str] = None,
+                       sample_id: Optional[Any] = None, sort_by: str = "span_row",
+                       descending: bool = False, limit: Optional[int] = None,
+                       offset: int = 0) -> Any:
+    """The span rows of one split of an NER run as a pandas DataFrame (docs/ner-nli.md).
+
+    Columns: sample_id, span_row, sample_row, span_start, span_end, span_text,
+    gold, pred, error_type, confidence, certainty_ratio, is_on_the_boundary,
+    dep, drift_distance, drift_score, is_drifted, x, y. Filters combine (AND).
+    """
+    import pandas as pd
+
+    q = SpanQuery(str(split), inference_name or "")
+    q.label = label
+    q.gold = gold
+    q.pred = pred
+    q.error_type = error_type
+    q.is_drifted = drifted
+    q.is_on_the_boundary = on_boundary
+    q.min_confidence = min_confidence
+    q.max_confidence = max_confidence
+    q.text_regex = text_regex
+    q.sample_id = None if sample_id is None else str(sample_id)
+    q.sort_by = sort_by
+    q.descending = descending
+    q.offset = offset
+    q.limit = -1 if limit is None else int(limit)
+    reader = open_run(project_name, run_name, root)
+    return pd.DataFrame(reader.spans(q))

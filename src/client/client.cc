@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/task_fields.h"
+#include "ner/tags.h"
 #include "processing/process_run.h"
 #include "store/run_store.h"
 
@@ -45,19 +47,33 @@ bool AllFinite(const float* values, int64_t n) {
 }
 
 // The first non-finite value of a matrix, as an error naming field, row, id and column.
-Status CheckFinite(const char* field, const MatrixView& m, const std::vector<std::string>& ids) {
+// `row_name(r)` says which sample (and token) row r is.
+template <typename RowName>
+Status CheckFinite(const char* field, const MatrixView& m, RowName row_name) {
   if (AllFinite(m.data, m.rows * m.cols)) return Status::OK();
   for (int64_t r = 0; r < m.rows; ++r) {
     const float* row = m.data + r * m.cols;
     for (int64_t c = 0; c < m.cols; ++c) {
       if (!std::isfinite(row[c])) {
         return Status::Invalid(std::string(field) + ": " + (std::isnan(row[c]) ? "NaN" : "infinite") +
-                               " value at row " + std::to_string(r) + " (sample id '" + ids[r] +
-                               "'), column " + std::to_string(c) + "; expected finite numbers");
+                               " value at row " + std::to_string(r) + " (" + row_name(r) +
+                               "), column " + std::to_string(c) + "; expected finite numbers");
       }
     }
   }
   return Status::OK();
+}
+
+// NER outputs: where each sample's token rows start in the batch's matrices.
+// Padded: T rows per sample; else concatenated, token_counts (or the logged
+// counts) rows each.
+std::vector<int64_t> TokenRowStarts(const OutputsBatch& batch,
+                                    const std::vector<int64_t>& counts) {
+  std::vector<int64_t> starts(batch.ids.size() + 1, 0);
+  for (size_t i = 0; i < batch.ids.size(); ++i) {
+    starts[i + 1] = starts[i] + (batch.tokens_per_sample > 0 ? batch.tokens_per_sample : counts[i]);
+  }
+  return starts;
 }
 
 }  // namespace
@@ -74,6 +90,10 @@ class Client::Impl {
   Impl(fs::path run_dir, std::unique_ptr<store::RunStore> store)
       : run_dir_(std::move(run_dir)), store_(std::move(store)) {
     labels_ = store_->labels();
+    if (store_->tagging_schema() && !labels_.empty()) {
+      auto tags = ner::ParseTagList(labels_, *store_->tagging_schema());
+      if (tags.ok()) tags_ = std::move(*tags);
+    }
     writer_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -109,10 +129,39 @@ class Client::Impl {
                              "; an inference run must use its training run's label list, in "
                              "the same order");
     }
+    if (store_->tagging_schema()) {
+      auto tags = ner::ParseTagList(labels, *store_->tagging_schema());
+      if (!tags.ok()) return Status::Invalid("labels: " + tags.status().message());
+      tags_ = std::move(*tags);
+    }
     std::lock_guard store_lock(store_mu_);
     SEXTANT_RETURN_IF_ERROR(store_->SetLabels(labels));
     labels_ = labels;
     return Status::OK();
+  }
+
+  Status SetTaggingSchema(TaggingSchema schema) {
+    std::unique_lock lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(TakeWriteError());
+    if (store_->task() != TaskType::kNamedEntityRecognition) {
+      return Status::Invalid("tagging_schema: only named_entity_recognition runs have a tagging "
+                             "schema; this run is " + std::string(TaskTypeName(store_->task())));
+    }
+    const auto& current = store_->tagging_schema();
+    if (current && *current != schema) {
+      return Status::Invalid("tagging_schema: " + std::string(TaggingSchemaName(schema)) +
+                             " differs from the run's schema " +
+                             std::string(TaggingSchemaName(*current)) +
+                             "; an inference run must use its training run's schema");
+    }
+    if (!labels_.empty()) {
+      auto tags = ner::ParseTagList(labels_, schema);
+      if (!tags.ok()) return Status::Invalid("tagging_schema: " + tags.status().message());
+      tags_ = std::move(*tags);
+    }
+    if (current) return Status::OK();
+    std::lock_guard store_lock(store_mu_);
+    return store_->SetTaggingSchema(schema);
   }
 
   Status SetSplit(Split split, const std::string& inference_name) {
@@ -136,16 +185,13 @@ class Client::Impl {
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_data_samples"));
     const size_t n = batch.ids.size();
     if (n == 0) return Status::Invalid("ids: empty batch; expected at least one sample");
-    if (batch.texts.size() != n) {
-      return Status::Invalid("texts: " + std::to_string(batch.texts.size()) + " values for " +
-                             std::to_string(n) + " ids; expected one text per id");
-    }
     std::vector<store::SampleRecord> records(n);
-    for (size_t i = 0; i < n; ++i) {
-      records[i].id = batch.ids[i];
-      records[i].text = batch.texts[i];
+    for (size_t i = 0; i < n; ++i) records[i].id = batch.ids[i];
+    SEXTANT_RETURN_IF_ERROR(client::ResolveTaskFields(store_->task(), key, batch,
+                                              tags_ ? &*tags_ : nullptr, &records));
+    if (store_->task() != TaskType::kNamedEntityRecognition) {
+      SEXTANT_RETURN_IF_ERROR(ResolveLabels(key, batch, &records));
     }
-    SEXTANT_RETURN_IF_ERROR(ResolveLabels(key, batch, &records));
     SEXTANT_RETURN_IF_ERROR(ResolveMeta(batch, &records));
 
     SEXTANT_ASSIGN_OR_RETURN(SplitState * state, LoadSplitState(key));
@@ -173,7 +219,10 @@ class Client::Impl {
       std::lock_guard store_lock(store_mu_);
       SEXTANT_RETURN_IF_ERROR(store_->AppendSamples(key, records));
     }
-    for (size_t i = 0; i < n; ++i) state->row_of.emplace(batch.ids[i], state->count++);
+    for (size_t i = 0; i < n; ++i) {
+      state->row_of.emplace(batch.ids[i], state->count++);
+      state->token_count.push_back(static_cast<int32_t>(records[i].tokens.size()));
+    }
     return Status::OK();
   }
 
@@ -196,13 +245,37 @@ class Client::Impl {
     const char* out_name = has_logits ? "logits" : "probs";
     const OutputKind kind = has_logits ? OutputKind::kLogits : OutputKind::kProbabilities;
     if (batch.embeddings.data == nullptr) return Status::Invalid("embeddings: missing");
-    if (batch.embeddings.rows != n) {
-      return Status::Invalid("embeddings: " + std::to_string(batch.embeddings.rows) +
-                             " rows for " + std::to_string(n) + " ids; expected one row per id");
+    const bool tokens = store_->task() == TaskType::kNamedEntityRecognition;
+    if (!tokens && (batch.tokens_per_sample != 0 || !batch.token_counts.empty())) {
+      return Status::Invalid("embeddings: per-token outputs are for named_entity_recognition runs; "
+                             "this run is " + std::string(TaskTypeName(store_->task())));
     }
-    if (out.rows != n) {
-      return Status::Invalid(std::string(out_name) + ": " + std::to_string(out.rows) +
-                             " rows for " + std::to_string(n) + " ids; expected one row per id");
+    // Rows per sample: one, or (NER) as stated by the layout; the logged token
+    // counts are checked once the ids are looked up.
+    std::vector<int64_t> counts = batch.token_counts;
+    if (tokens && !counts.empty() && counts.size() != static_cast<size_t>(n)) {
+      return Status::Invalid("embeddings: token counts for " + std::to_string(counts.size()) +
+                             " samples; the batch has " + std::to_string(n) + " ids");
+    }
+    if (!tokens) counts.assign(static_cast<size_t>(n), 1);
+    int64_t expected_rows = -1;
+    if (!tokens || batch.tokens_per_sample > 0 || !counts.empty()) {
+      expected_rows = TokenRowStarts(batch, counts).back();
+    }
+    const char* per = tokens ? " token rows for " : " rows for ";
+    const std::string expectation = !tokens ? "; expected one row per id"
+                                    : batch.tokens_per_sample > 0
+                                        ? "; expected " + std::to_string(batch.tokens_per_sample) +
+                                              " (the padded length) per id"
+                                        : "; expected the sum of the samples' token counts";
+    if (expected_rows >= 0 && batch.embeddings.rows != expected_rows) {
+      return Status::Invalid("embeddings: " + std::to_string(batch.embeddings.rows) + per +
+                             std::to_string(n) + " ids" + expectation);
+    }
+    if (out.rows != batch.embeddings.rows) {
+      return Status::Invalid(std::string(out_name) + ": " + std::to_string(out.rows) + per +
+                             std::to_string(n) + " ids; expected as many as embeddings (" +
+                             std::to_string(batch.embeddings.rows) + ")");
     }
     if (out.cols != static_cast<int64_t>(labels_.size())) {
       return Status::Invalid(std::string(out_name) + ": width " + std::to_string(out.cols) +
@@ -224,24 +297,33 @@ class Client::Impl {
                              (kind == OutputKind::kLogits ? "probabilities" : "logits") +
                              "; use the same kind within an epoch");
     }
-    SEXTANT_RETURN_IF_ERROR(CheckFinite("embeddings", batch.embeddings, batch.ids));
-    SEXTANT_RETURN_IF_ERROR(CheckFinite(out_name, out, batch.ids));
+    // Which sample a row belongs to, for error messages.
+    std::vector<int64_t> starts;
+    if (expected_rows >= 0) starts = TokenRowStarts(batch, counts);
+    auto row_name = [&](int64_t r) -> std::string {
+      if (starts.empty()) return "token row " + std::to_string(r);
+      const auto i = std::upper_bound(starts.begin(), starts.end(), r) - starts.begin() - 1;
+      std::string name = "sample id '" + batch.ids[static_cast<size_t>(i)] + "'";
+      if (tokens) name += ", token " + std::to_string(r - starts[static_cast<size_t>(i)]);
+      return name;
+    };
+    SEXTANT_RETURN_IF_ERROR(CheckFinite("embeddings", batch.embeddings, row_name));
+    SEXTANT_RETURN_IF_ERROR(CheckFinite(out_name, out, row_name));
     if (!has_logits) {
-      for (int64_t r = 0; r < n; ++r) {
+      for (int64_t r = 0; r < out.rows; ++r) {
         double sum = 0;
         for (int64_t c = 0; c < out.cols; ++c) {
           const float v = out.data[r * out.cols + c];
           if (v < 0 || v > 1) {
             return Status::Invalid("probs: value " + std::to_string(v) + " at row " +
-                                   std::to_string(r) + " (sample id '" + batch.ids[r] +
-                                   "'); expected probabilities in [0, 1]");
+                                   std::to_string(r) + " (" + row_name(r) +
+                                   "); expected probabilities in [0, 1]");
           }
           sum += v;
         }
         if (std::abs(sum - 1.0) > 1e-3) {
-          return Status::Invalid("probs: row " + std::to_string(r) + " (sample id '" +
-                                 batch.ids[r] + "') sums to " + std::to_string(sum) +
-                                 "; expected 1");
+          return Status::Invalid("probs: row " + std::to_string(r) + " (" + row_name(r) +
+                                 ") sums to " + std::to_string(sum) + "; expected 1");
         }
       }
     }
@@ -277,6 +359,35 @@ class Client::Impl {
       }
       rows[i] = it->second;
     }
+    // NER: each sample's token rows in the batch, checked against its logged tokens.
+    const bool tokens = store_->task() == TaskType::kNamedEntityRecognition;
+    std::vector<int64_t> counts(static_cast<size_t>(n), 1);
+    std::vector<int64_t> starts;
+    if (tokens) {
+      for (int64_t i = 0; i < n; ++i) {
+        counts[i] = state->token_count[static_cast<size_t>(rows[i])];
+        const int64_t given = batch.tokens_per_sample > 0 ? batch.tokens_per_sample
+                              : batch.token_counts.empty() ? counts[i] : batch.token_counts[i];
+        const bool fits = batch.tokens_per_sample > 0 ? counts[i] <= given : counts[i] == given;
+        if (!fits) {
+          return Status::Invalid(
+              "embeddings: sample id '" + batch.ids[i] + "' (row " + std::to_string(i) + ") has " +
+              std::to_string(given) + (batch.tokens_per_sample > 0 ? " padded" : "") +
+              " token rows; it was logged with " + std::to_string(counts[i]) +
+              " tokens; expected one output row per logged token");
+        }
+      }
+      OutputsBatch layout;
+      layout.ids = batch.ids;
+      layout.tokens_per_sample = batch.tokens_per_sample;
+      starts = TokenRowStarts(layout, batch.token_counts.empty() ? counts : batch.token_counts);
+      if (starts.back() != batch.embeddings.rows) {
+        return Status::Invalid("embeddings: " + std::to_string(batch.embeddings.rows) +
+                               " token rows for " + std::to_string(n) + " ids whose logged "
+                               "tokens number " + std::to_string(starts.back()) +
+                               "; expected one row per logged token, samples in id order");
+      }
+    }
     for (int64_t i = 0; i < n; ++i) {
       uint8_t& s = (*seen)[static_cast<size_t>(rows[i])];
       if (s) {
@@ -296,11 +407,24 @@ class Client::Impl {
     append.kind = kind;
     append.emb_dim = batch.embeddings.cols;
     append.out_dim = out.cols;
-    append.sample_rows = std::move(rows);
     append.embeddings = TakeBuffer(free_embeddings_);
-    append.embeddings.assign(batch.embeddings.data, batch.embeddings.data + n * append.emb_dim);
     append.outputs = TakeBuffer(free_outputs_);
-    append.outputs.assign(out.data, out.data + n * append.out_dim);
+    if (!tokens) {
+      append.sample_rows = std::move(rows);
+      append.embeddings.assign(batch.embeddings.data, batch.embeddings.data + n * append.emb_dim);
+      append.outputs.assign(out.data, out.data + n * append.out_dim);
+    } else {
+      // One log row per token: the sample's row repeated, padding cut.
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t first = starts[i];
+        append.sample_rows.insert(append.sample_rows.end(), counts[i], rows[i]);
+        append.embeddings.insert(append.embeddings.end(),
+                                 batch.embeddings.data + first * append.emb_dim,
+                                 batch.embeddings.data + (first + counts[i]) * append.emb_dim);
+        append.outputs.insert(append.outputs.end(), out.data + first * append.out_dim,
+                              out.data + (first + counts[i]) * append.out_dim);
+      }
+    }
     emb_dim_ = append.emb_dim;
     log_kinds_[{key, epoch}] = kind;
     // Back-pressure: a producer far ahead of the disk waits instead of growing memory.
@@ -342,6 +466,7 @@ class Client::Impl {
   struct SplitState {
     std::unordered_map<std::string, int64_t> row_of;
     int64_t count = 0;
+    std::vector<int32_t> token_count;  // per row: logged tokens (NER)
     std::map<int32_t, std::vector<uint8_t>> seen;  // per epoch: row has outputs
   };
 
@@ -473,12 +598,13 @@ class Client::Impl {
     for (size_t i = 0; i < n; ++i) {
       const store::SampleRecord& before = logged[static_cast<size_t>(state.row_of.at(batch.ids[i]))];
       const char* field = before.text != records[i].text ? "texts"
-                          : before.label != records[i].label ? "labels" : nullptr;
+                          : before.label != records[i].label ? "labels"
+                          : before.tokens != records[i].tokens ? "text_token_indices"
+                          : before.gold_spans != records[i].gold_spans ? "gold_spans" : nullptr;
       if (field) {
         return Status::AlreadyExists(std::string(field) + ": sample id '" + batch.ids[i] + "' (row " +
                                      std::to_string(i) + ") is already logged in split '" +
-                                     key.ToString() + "' with a different " +
-                                     (field[0] == 't' ? "text" : "label") +
+                                     key.ToString() + "' with different " + field +
                                      "; expected the same sample again or a new id");
       }
     }
@@ -493,8 +619,13 @@ class Client::Impl {
     {
       std::lock_guard store_lock(store_mu_);
       SEXTANT_ASSIGN_OR_RETURN(ids, store_->SampleIds(key));
+      if (store_->task() == TaskType::kNamedEntityRecognition) {
+        SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SampleRecord> logged, store_->ReadSamples(key));
+        for (const auto& r : logged) state.token_count.push_back(static_cast<int32_t>(r.tokens.size()));
+      }
     }
     for (const std::string& id : ids) state.row_of.emplace(id, state.count++);
+    state.token_count.resize(static_cast<size_t>(state.count), 0);
     return &splits_.emplace(key, std::move(state)).first->second;
   }
 
@@ -585,6 +716,7 @@ class Client::Impl {
 
   std::mutex mu_;
   std::vector<std::string> labels_;
+  std::optional<ner::TagSet> tags_;  // NER: labels_ parsed for the tagging schema
   std::optional<SplitKey> current_split_;
   int32_t epoch_ = 0;
   std::map<SplitKey, SplitState> splits_;
@@ -626,6 +758,7 @@ Status Client::SetSplit(Split split, const std::string& inference_name) {
   return impl_->SetSplit(split, inference_name);
 }
 Status Client::SetEpoch(int32_t epoch) { return impl_->SetEpoch(epoch); }
+Status Client::SetTaggingSchema(TaggingSchema schema) { return impl_->SetTaggingSchema(schema); }
 Status Client::LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split,
                               ExistingSamples existing) {
   return impl_->LogDataSamples(batch, std::move(split), existing);

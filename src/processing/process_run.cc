@@ -7,6 +7,8 @@
 #include "drift/knn_drift.h"
 #include "drift/reference.h"
 #include "index/cosine_index.h"
+#include "ner/tags.h"
+#include "processing/ner_results.h"
 #include "processing/run_map.h"
 #include "processing/sample_metrics.h"
 #include "processing/similarity_index.h"
@@ -20,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 class StageTimer {
  public:
   explicit StageTimer(FinishReport* report) : report_(report), start_(Clock::now()) {}
-  void Done(const char* stage) {
+  void Done(const std::string& stage) {
     auto now = Clock::now();
     report_->stage_seconds.emplace_back(stage, std::chrono::duration<double>(now - start_).count());
     start_ = now;
@@ -136,48 +138,20 @@ int64_t MinAutoValidation(double percentile) {
   return static_cast<int64_t>(std::ceil(10.0 / (1.0 - percentile) - 1e-9));
 }
 
-}  // namespace
+// Drift (and out of coverage) of every split against the training
+// embeddings, when there are training rows: the index, the reference and the
+// per-row scores (docs/algorithms.md). `units` are samples, or NER span rows.
+struct DriftOutcome {
+  std::optional<drift::ReferenceDistribution> reference;
+  DriftReference used = DriftReference::kTrainingLeaveOneOut;
+  int64_t reference_population = 0;
+  std::optional<double> loo_threshold, validation_threshold;
+  ordered_json nn_parameters = nullptr;
+};
 
-Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options) {
-  const auto start = Clock::now();
-  FinishReport report;
-  StageTimer timer(&report);
-  const std::vector<std::string>& labels = store.labels();
-  if (labels.empty()) {
-    return Status::FailedPrecondition("labels: the run has no label list; call set_labels_for_run");
-  }
-  if (options.drift_k < 1) return Status::Invalid("drift_k: must be at least 1");
-  if (!(options.drift_percentile > 0 && options.drift_percentile < 1)) {
-    return Status::Invalid("drift_percentile: must be in (0, 1)");
-  }
-  if (!(options.drift_alpha > 0 && options.drift_alpha < 1)) {
-    return Status::Invalid("drift_alpha: must be in (0, 1)");
-  }
-  if (options.drift_reference_sample_size < 0) {
-    return Status::Invalid("drift_reference_sample_size: must be 0 (all) or positive");
-  }
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> keys, store.ListSplits());
-  if (keys.empty()) return Status::FailedPrecondition("the run holds no data samples to process");
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::OutputLogInfo> logs, store.ListOutputLogs());
-
-  std::vector<store::SplitResults> splits(keys.size());
-  std::string missing;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    SEXTANT_RETURN_IF_ERROR(LoadSplit(store, keys[i], logs, options, &splits[i], &missing));
-  }
-  if (!missing.empty()) {
-    missing.pop_back();
-    return Status::FailedPrecondition(
-        "model outputs are missing; log them with log_model_outputs and finish again:\n" + missing);
-  }
-  timer.Done("join outputs and per-sample metrics");
-
-  // The 2-D map of every split together (docs/algorithms.md).
-  SEXTANT_ASSIGN_OR_RETURN(ordered_json map_parameters, ComputeRunMap(options, &splits));
-  timer.Done("2-D map");
-
-  // Drift against the training embeddings, when the run has training data.
-  index::SetSearchThreads(options.threads);
+Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::string& prefix,
+                                StageTimer& timer, std::vector<store::SplitResults>& splits) {
+  auto stage = [&](const char* name) { return prefix + name; };
   auto training = std::find_if(splits.begin(), splits.end(), [](const store::SplitResults& s) {
     return s.split.split == Split::kTraining;
   });
@@ -199,11 +173,13 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   }
   // The reference that drives drift_score and is_drifted, and what the
   // parameters say about both references.
-  std::optional<drift::ReferenceDistribution> reference;
-  DriftReference used = DriftReference::kTrainingLeaveOneOut;
-  int64_t reference_population = 0;
-  std::optional<double> loo_threshold, validation_threshold;
-  ordered_json nn_parameters = nullptr;
+  DriftOutcome d;
+  auto& reference = d.reference;
+  auto& used = d.used;
+  auto& reference_population = d.reference_population;
+  auto& loo_threshold = d.loo_threshold;
+  auto& validation_threshold = d.validation_threshold;
+  auto& nn_parameters = d.nn_parameters;
   if (training != splits.end()) {
     std::vector<float> train_norm = NormalizedCopy(*training);
     const auto train_rows = static_cast<int64_t>(training->samples.size());
@@ -216,7 +192,7 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
                      {"used", index->approximate() ? "approximate" : "exact"},
                      {"auto_min_values", options.nn_auto_min_values}};
     nn_parameters["index"] = IndexInfoJson(index->info());
-    timer.Done(index->approximate() ? "drift index (approximate)" : "drift index (exact)");
+    timer.Done(stage(index->approximate() ? "drift index (approximate)" : "drift index (exact)"));
     // Which reference drives the flags is known before any search: the
     // leave-one-out pass over the training sample runs only when it is needed.
     const bool has_validation = validation != splits.end() && !validation->samples.empty();
@@ -237,7 +213,7 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
                                             options.drift_seed, options.progress,
                                             options.progress_user));
       loo_threshold = loo->threshold;
-      timer.Done("drift reference (training, leave-one-out)");
+      timer.Done(stage("drift reference (training, leave-one-out)"));
     }
     std::vector<std::vector<float>> distances(splits.size());
     for (size_t i = 0; i < splits.size(); ++i) {
@@ -277,14 +253,100 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
         r.drifted = distances[i][j] > reference->threshold;
       }
     }
-    timer.Done("drift scoring");
+    timer.Done(stage("drift scoring"));
   }
+
+  return d;
+}
+
+}  // namespace
+
+Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options) {
+  const auto start = Clock::now();
+  FinishReport report;
+  StageTimer timer(&report);
+  const std::vector<std::string>& labels = store.labels();
+  if (labels.empty()) {
+    return Status::FailedPrecondition("labels: the run has no label list; call set_labels_for_run");
+  }
+  if (options.drift_k < 1) return Status::Invalid("drift_k: must be at least 1");
+  if (!(options.drift_percentile > 0 && options.drift_percentile < 1)) {
+    return Status::Invalid("drift_percentile: must be in (0, 1)");
+  }
+  if (!(options.drift_alpha > 0 && options.drift_alpha < 1)) {
+    return Status::Invalid("drift_alpha: must be in (0, 1)");
+  }
+  if (options.drift_reference_sample_size < 0) {
+    return Status::Invalid("drift_reference_sample_size: must be 0 (all) or positive");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> keys, store.ListSplits());
+  if (keys.empty()) return Status::FailedPrecondition("the run holds no data samples to process");
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::OutputLogInfo> logs, store.ListOutputLogs());
+
+  // NER: the tag list parsed for the schema; span rows per split besides the samples.
+  const bool ner = store.task() == TaskType::kNamedEntityRecognition;
+  std::optional<ner::TagSet> tags;
+  if (ner) {
+    if (!store.tagging_schema()) {
+      return Status::FailedPrecondition("tagging_schema: the NER run has no tagging schema; call "
+                                        "set_tagging_schema");
+    }
+    SEXTANT_ASSIGN_OR_RETURN(tags, ner::ParseTagList(labels, *store.tagging_schema()));
+  }
+  std::vector<store::SplitResults> splits(keys.size());
+  std::vector<store::SplitResults> span_splits(ner ? keys.size() : 0);
+  std::string missing;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (ner) {
+      SEXTANT_RETURN_IF_ERROR(LoadNerSplit(store, keys[i], logs, options, *tags, &splits[i],
+                                           &span_splits[i], &missing));
+    } else {
+      SEXTANT_RETURN_IF_ERROR(LoadSplit(store, keys[i], logs, options, &splits[i], &missing));
+    }
+  }
+  if (!missing.empty()) {
+    missing.pop_back();
+    return Status::FailedPrecondition(
+        "model outputs are missing; log them with log_model_outputs and finish again:\n" + missing);
+  }
+  timer.Done("join outputs and per-sample metrics");
+
+  // The 2-D map of every split together (docs/algorithms.md).
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json map_parameters, ComputeRunMap(options, &splits));
+  timer.Done("2-D map");
+  ordered_json span_map_parameters = nullptr;
+  if (ner) {
+    SEXTANT_ASSIGN_OR_RETURN(span_map_parameters, ComputeRunMap(options, &span_splits));
+    timer.Done("2-D map of span rows");
+  }
+
+  // Drift against the training embeddings, when the run has training data.
+  index::SetSearchThreads(options.threads);
+  SEXTANT_ASSIGN_OR_RETURN(DriftOutcome drift_outcome, ScoreDrift(options, "", timer, splits));
+  std::optional<drift::ReferenceDistribution>& reference = drift_outcome.reference;
+  const DriftReference used = drift_outcome.used;
+  const int64_t reference_population = drift_outcome.reference_population;
+  const std::optional<double> loo_threshold = drift_outcome.loo_threshold;
+  const std::optional<double> validation_threshold = drift_outcome.validation_threshold;
+  const ordered_json nn_parameters = drift_outcome.nn_parameters;
+  std::optional<DriftOutcome> span_drift;
+  if (ner) {
+    SEXTANT_ASSIGN_OR_RETURN(span_drift, ScoreDrift(options, "spans: ", timer, span_splits));
+  }
+  auto training = std::find_if(splits.begin(), splits.end(), [](const store::SplitResults& s) {
+    return s.split.split == Split::kTraining;
+  });
 
   // The similarity index of every split, stored with the results.
   std::optional<SimilarityIndex> similarity;
   if (options.build_similarity_index) {
     SEXTANT_ASSIGN_OR_RETURN(similarity, BuildSimilarityIndex(splits));
     timer.Done("similarity index");
+  }
+  std::optional<SimilarityIndex> span_similarity;
+  if (options.build_similarity_index && ner) {
+    SEXTANT_ASSIGN_OR_RETURN(span_similarity, BuildSimilarityIndex(span_splits));
+    timer.Done("similarity index of span rows");
   }
 
   // Summaries and comparisons with training.
@@ -340,9 +402,27 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   run["parameters"]["similarity_index"] =
       similarity ? IndexInfoJson(similarity->index->info()) : ordered_json(nullptr);
   run["parameters"]["embeddings_dtype"] = options.store_float16 ? "float16" : "float32";
+  std::optional<double> span_threshold;
+  if (ner) {
+    run["tagging_schema"] = TaggingSchemaName(*store.tagging_schema());
+    run["entity_types"] = tags->entity_types;
+    if (span_drift->reference) span_threshold = span_drift->reference->threshold;
+    run["parameters"]["spans"] = {
+        {"decoding", options.ner_conlleval_decoding ? "conlleval" : "strict"},
+        {"reference", span_drift->reference ? ordered_json(DriftReferenceName(span_drift->used))
+                                            : ordered_json(nullptr)},
+        {"reference_population", span_drift->reference_population},
+        {"drift_threshold", optional_number(span_threshold)},
+        {"map", span_map_parameters},
+        {"nn_search", span_drift->nn_parameters},
+        {"similarity_index", span_similarity ? IndexInfoJson(span_similarity->index->info())
+                                             : ordered_json(nullptr)}};
+  }
   ordered_json split_summaries = ordered_json::object();
-  for (store::SplitResults& s : splits) {
+  for (size_t i = 0; i < splits.size(); ++i) {
+    store::SplitResults& s = splits[i];
     ordered_json summary = SummarizeSplit(s, labels, threshold);
+    if (ner) summary["spans"] = SummarizeSpans(span_splits[i], *tags, span_threshold);
     if (reference && s.split.split != Split::kTraining) {
       const bool is_reference =
           used == DriftReference::kValidation && s.split.split == Split::kValidation;
@@ -358,9 +438,13 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   if (training != splits.end()) {
     for (const store::SplitResults& s : splits) {
       if (s.split.split != Split::kInference) continue;
-      comparisons[s.split.ToString()] =
-          CompareWithTraining(split_summaries["training"], split_summaries[s.split.ToString()],
-                              labels, nominal);
+      const std::string key = s.split.ToString();
+      comparisons[key] =
+          CompareWithTraining(split_summaries["training"], split_summaries[key], labels, nominal);
+      if (ner) {
+        comparisons[key]["spans"] = CompareSpansWithTraining(split_summaries["training"]["spans"],
+                                                             split_summaries[key]["spans"], *tags);
+      }
     }
   }
   run["comparisons"] = comparisons;
@@ -369,7 +453,8 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   store::CommitOptions commit;
   commit.embeddings_float16 = options.store_float16;
   if (similarity) AddSimilarityFiles(*similarity, &commit);
-  SEXTANT_RETURN_IF_ERROR(store.CommitResults(splits, run.dump(), commit));
+  if (span_similarity) AddSimilarityFiles(*span_similarity, &commit, "span_similarity");
+  SEXTANT_RETURN_IF_ERROR(store.CommitResults(splits, run.dump(), commit, span_splits));
   timer.Done("commit results");
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return report;

@@ -65,13 +65,16 @@ Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
   return std::optional<SimilarityIndex>(std::move(out));
 }
 
-void AddSimilarityFiles(const SimilarityIndex& similarity, store::CommitOptions* commit) {
+void AddSimilarityFiles(const SimilarityIndex& similarity, store::CommitOptions* commit,
+                        const std::string& name) {
   const index::CosineIndex* idx = similarity.index.get();
-  const std::string manifest = similarity.manifest.dump(2);
-  commit->files.push_back({"similarity.faiss", [idx](const std::filesystem::path& p) {
+  ordered_json manifest_json = similarity.manifest;
+  manifest_json["index"] = name + ".faiss";
+  const std::string manifest = manifest_json.dump(2);
+  commit->files.push_back({name + ".faiss", [idx](const std::filesystem::path& p) {
                              return idx->Write(p);
                            }});
-  commit->files.push_back({"similarity.json", [manifest](const std::filesystem::path& p) {
+  commit->files.push_back({name + ".json", [manifest](const std::filesystem::path& p) {
                              return WriteFileAtomic(p, manifest);
                            }});
 }

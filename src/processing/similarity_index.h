@@ -32,6 +32,8 @@ Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
 
 // Adds similarity.faiss and similarity.json to the files of a commit. `index`
 // must outlive the commit.
-void AddSimilarityFiles(const SimilarityIndex& index, store::CommitOptions* commit);
+// `name` is the files' stem: "similarity", or "span_similarity" for NER span rows.
+void AddSimilarityFiles(const SimilarityIndex& index, store::CommitOptions* commit,
+                        const std::string& name = "similarity");
 
 }  // namespace sextant::processing

@@ -9,6 +9,7 @@
 #include "common/file_util.h"
 #include "index/cosine_index.h"
 #include "io/npy.h"
+#include "ner/tags.h"
 #include "sextant/results.h"
 #include "store/run_store.h"
 
@@ -47,6 +48,23 @@ const std::unordered_map<std::string, std::string>& SortColumns() {
   return kColumns;
 }
 
+const std::unordered_map<std::string, std::string>& SpanSortColumns() {
+  static const std::unordered_map<std::string, std::string> kColumns = {
+      {"span_row", "r.span_row"}, {"sample_row", "r.sample_row"}, {"span_text", "span_text"},
+      {"gold", "r.gold"}, {"pred", "r.pred"}, {"error_type", "r.error_type"},
+      {"confidence", "r.confidence"}, {"certainty_ratio", "r.certainty_ratio"}, {"dep", "r.dep"},
+      {"drift_distance", "r.drift_distance"}, {"drift_score", "r.drift_score"},
+      {"is_drifted", "r.drifted"}, {"is_on_the_boundary", "r.on_boundary"},
+  };
+  return kColumns;
+}
+
+// The error types of span rows (docs/ner-nli.md).
+bool IsSpanErrorType(const std::string& name) {
+  return name == "none" || name == "wrong_tag" || name == "span_shift" ||
+         name == "missed_label" || name == "ghost_span";
+}
+
 }  // namespace
 
 class RunReader::Impl {
@@ -54,6 +72,78 @@ class RunReader::Impl {
   std::unique_ptr<store::RunStore> store;
   RunInfo info;
   fs::path results_dir;
+  std::vector<std::string> entity_types;  // NER runs
+
+  Status CheckNer() const {
+    if (store->task() == TaskType::kNamedEntityRecognition) return Status::OK();
+    return Status::FailedPrecondition("spans: run '" + info.project + "/" + info.run + "' is a " +
+                                      info.task + " run; span rows exist for "
+                                      "named_entity_recognition runs");
+  }
+
+  Result<int32_t> TypeIndex(const char* field, const std::string& name) const {
+    for (size_t i = 0; i < entity_types.size(); ++i) {
+      if (entity_types[i] == name) return static_cast<int32_t>(i);
+    }
+    std::string all;
+    for (const auto& l : entity_types) all += (all.empty() ? "" : ", ") + l;
+    return Status::Invalid(std::string(field) + ": '" + name + "' is not one of the run's entity types [" +
+                           all + "]");
+  }
+
+  // The NLI pair or the NER tokens and span marks of returned samples.
+  Status AddTaskFields(const SplitKey& split, std::vector<SampleRow>* rows) const {
+    const TaskType task = store->task();
+    if (task == TaskType::kTextClassification || rows->empty()) return Status::OK();
+    SEXTANT_ASSIGN_OR_RETURN(
+        store::Statement fields,
+        store->db().Prepare("SELECT premise, hypothesis, tokens FROM sample_fields WHERE split = ? "
+                            "AND row = ?"));
+    std::unique_ptr<store::Statement> marks;
+    if (task == TaskType::kNamedEntityRecognition) {
+      SEXTANT_ASSIGN_OR_RETURN(
+          store::Statement prepared, store->db().Prepare("SELECT span_row, start, end, gold, pred, error_type FROM "
+                                     "span_results WHERE split = ? AND sample_row = ? ORDER BY span_row"));
+      marks = std::make_unique<store::Statement>(std::move(prepared));
+    }
+    const std::string key = split.ToString();
+    for (SampleRow& r : *rows) {
+      fields.Bind(1, key).Bind(2, r.row);
+      SEXTANT_ASSIGN_OR_RETURN(bool found, fields.Step());
+      if (found && task == TaskType::kNaturalLanguageInference) {
+        r.premise = fields.IsNull(0) ? "" : fields.Text(0);
+        r.hypothesis = fields.IsNull(1) ? "" : fields.Text(1);
+      }
+      if (found && task == TaskType::kNamedEntityRecognition && !fields.IsNull(2)) {
+        const auto j = nlohmann::json::parse(fields.Text(2), nullptr, false);
+        if (j.is_array()) {
+          for (const auto& t : j) r.tokens.push_back({t[0].get<int32_t>(), t[1].get<int32_t>()});
+        }
+      }
+      fields.Reset();
+      if (!marks) continue;
+      marks->Bind(1, key).Bind(2, r.row);
+      while (true) {
+        SEXTANT_ASSIGN_OR_RETURN(bool more, marks->Step());
+        if (!more) break;
+        SpanMark m;
+        m.span_row = marks->Int(0);
+        m.start = static_cast<int32_t>(marks->Int(1));
+        m.end = static_cast<int32_t>(marks->Int(2));
+        if (!marks->IsNull(5)) m.error_type = marks->Text(5);
+        if (!marks->IsNull(3)) {
+          m.label = entity_types.at(static_cast<size_t>(marks->Int(3)));
+          r.gold_spans.push_back(m);
+        }
+        if (!marks->IsNull(4)) {
+          m.label = entity_types.at(static_cast<size_t>(marks->Int(4)));
+          r.pred_spans.push_back(m);
+        }
+      }
+      marks->Reset();
+    }
+    return Status::OK();
+  }
 
   Result<int32_t> LabelIndex(const char* field, const std::string& name) const {
     for (size_t i = 0; i < info.labels.size(); ++i) {
@@ -123,6 +213,54 @@ class RunReader::Impl {
         w.binds.emplace_back(q.ids[i]);
       }
       w.sql += ")";
+    }
+    return w;
+  }
+
+  // Span rows: SQL over span_results joined with their samples (for the id and text).
+  Result<Where> BuildSpanWhere(const SpanQuery& q) const {
+    Where w;
+    w.sql = " FROM span_results r JOIN samples s ON s.split = r.split AND s.row = r.sample_row "
+            "WHERE r.split = ?";
+    w.binds.emplace_back(q.split.ToString());
+    auto add = [&](const std::string& clause, auto value) {
+      w.sql += " AND " + clause;
+      w.binds.emplace_back(value);
+    };
+    if (q.label) {
+      SEXTANT_ASSIGN_OR_RETURN(int32_t t, TypeIndex("label", *q.label));
+      w.sql += " AND (r.gold = ? OR r.pred = ?)";
+      w.binds.emplace_back(int64_t{t});
+      w.binds.emplace_back(int64_t{t});
+    }
+    if (q.gold) {
+      SEXTANT_ASSIGN_OR_RETURN(int32_t t, TypeIndex("gold", *q.gold));
+      add("r.gold = ?", int64_t{t});
+    }
+    if (q.pred) {
+      SEXTANT_ASSIGN_OR_RETURN(int32_t t, TypeIndex("pred", *q.pred));
+      add("r.pred = ?", int64_t{t});
+    }
+    if (q.error_type) {
+      if (!IsSpanErrorType(*q.error_type)) {
+        return Status::Invalid("error_type: '" + *q.error_type + "'; expected one of: none, "
+                               "wrong_tag, span_shift, missed_label, ghost_span");
+      }
+      add("r.error_type = ?", *q.error_type);
+    }
+    if (q.is_drifted) add("r.drifted = ?", int64_t{*q.is_drifted});
+    if (q.is_on_the_boundary) add("r.on_boundary = ?", int64_t{*q.is_on_the_boundary});
+    if (q.min_confidence) add("r.confidence >= ?", *q.min_confidence);
+    if (q.max_confidence) add("r.confidence <= ?", *q.max_confidence);
+    if (q.sample_id) add("s.id = ?", *q.sample_id);
+    if (q.text_regex) {
+      try {
+        std::regex check(*q.text_regex, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return Status::Invalid("text regex: '" + *q.text_regex +
+                               "' is not a valid regular expression: " + e.what());
+      }
+      add("substr(s.text, r.start + 1, r.end - r.start) REGEXP ?", *q.text_regex);
     }
     return w;
   }
@@ -273,6 +411,37 @@ class RunReader::Impl {
     }
     similarity_ = std::move(sim);
     return similarity_.get();
+  }
+
+  // The similarity index of NER span rows, as finish stored it.
+  using SpanIndex = Similarity;
+  Result<const SpanIndex*> LoadSpanIndex() const {
+    std::lock_guard lock(similarity_mu_);
+    if (span_index_) return span_index_.get();
+    auto sim = std::make_unique<Similarity>();
+    const fs::path manifest_path = results_dir / "span_similarity.json";
+    std::error_code ec;
+    if (!fs::exists(manifest_path, ec)) {
+      return Status::FailedPrecondition("run '" + info.project + "/" + info.run +
+                                        "' has no span similarity index; finish it again with "
+                                        "the similarity index on");
+    }
+    SEXTANT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(manifest_path));
+    try {
+      const nlohmann::json m = nlohmann::json::parse(text);
+      for (const auto& part : m.at("splits")) {
+        SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Parse(part.at("split").get<std::string>()));
+        sim->splits.push_back(key);
+        sim->offsets.push_back(part.at("offset").get<int64_t>());
+        sim->sizes.push_back(part.at("rows").get<int64_t>());
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return Status::IOError("'" + manifest_path.string() + "' is not a valid manifest: " + e.what());
+    }
+    SEXTANT_ASSIGN_OR_RETURN(sim->index, index::CosineIndex::Read(results_dir / "span_similarity.faiss"));
+    sim->stored = true;
+    span_index_ = std::move(sim);
+    return span_index_.get();
   }
 
   // The rows a filter allows, as a bitmap over the index's rows (and their list
@@ -427,6 +596,7 @@ class RunReader::Impl {
   mutable std::map<SplitKey, io::FloatMatrix> converted_;  // float16 embeddings as float32
   mutable std::mutex similarity_mu_;
   mutable std::unique_ptr<Similarity> similarity_;
+  mutable std::unique_ptr<Similarity> span_index_;
 };
 
 namespace {
@@ -507,6 +677,10 @@ Result<std::unique_ptr<RunReader>> RunReader::Open(const fs::path& root, const s
                           nullptr);
   SEXTANT_ASSIGN_OR_RETURN(impl->info, ReadRunInfo(*impl->store, run_dir));
   SEXTANT_ASSIGN_OR_RETURN(impl->results_dir, impl->store->ResultsDir());
+  if (impl->store->tagging_schema() && !impl->store->labels().empty()) {
+    auto tags = ner::ParseTagList(impl->store->labels(), *impl->store->tagging_schema());
+    if (tags.ok()) impl->entity_types = tags->entity_types;
+  }
   return std::unique_ptr<RunReader>(new RunReader(std::move(impl)));
 }
 
@@ -596,6 +770,7 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
     }
     rows.push_back(std::move(r));
   }
+  SEXTANT_RETURN_IF_ERROR(impl_->AddTaskFields(q.split, &rows));
   return rows;
 }
 
@@ -669,6 +844,123 @@ Result<std::vector<MapPoint>> RunReader::MapPoints(const SplitKey& split) const 
   std::vector<MapPoint> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     out[i] = {std::move(ids[i]), xy->data()[2 * i], xy->data()[2 * i + 1]};
+  }
+  return out;
+}
+
+}  // namespace sextant
+
+namespace sextant {
+
+const std::vector<std::string>& RunReader::entity_types() const { return impl_->entity_types; }
+
+
+Result<std::vector<SpanRow>> RunReader::Spans(const SpanQuery& q) const {
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckNer());
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(q.split));
+  auto col = SpanSortColumns().find(q.sort_by);
+  if (col == SpanSortColumns().end()) {
+    std::string all;
+    for (const auto& [name, _] : SpanSortColumns()) all += (all.empty() ? "" : ", ") + name;
+    return Status::Invalid("sort: unknown span field '" + q.sort_by + "'; expected one of: " + all);
+  }
+  SEXTANT_ASSIGN_OR_RETURN(Impl::Where w, impl_->BuildSpanWhere(q));
+  const std::string sql =
+      "SELECT r.span_row, s.id, r.sample_row, r.start, r.end, substr(s.text, r.start + 1, r.end - "
+      "r.start) AS span_text, r.gold, r.pred, r.error_type, r.confidence, r.certainty_ratio, "
+      "r.on_boundary, r.dep, r.drift_distance, r.drift_score, r.drifted" + w.sql + " ORDER BY " +
+      col->second + (q.descending ? " DESC" : " ASC") + ", r.span_row LIMIT ? OFFSET ?";
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare(sql));
+  for (size_t i = 0; i < w.binds.size(); ++i) {
+    std::visit([&](const auto& v) { st.Bind(static_cast<int>(i + 1), v); }, w.binds[i]);
+  }
+  st.Bind(static_cast<int>(w.binds.size() + 1), q.limit);
+  st.Bind(static_cast<int>(w.binds.size() + 2), std::max<int64_t>(q.offset, 0));
+  SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* map_xy, impl_->OptionalArray(q.split, "spans/map.npy"));
+  const auto& types = impl_->entity_types;
+  std::vector<SpanRow> rows;
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());
+    if (!more) break;
+    SpanRow r;
+    r.split = q.split;
+    r.span_row = st.Int(0);
+    r.sample_id = st.Text(1);
+    r.sample_row = st.Int(2);
+    r.span_start = static_cast<int32_t>(st.Int(3));
+    r.span_end = static_cast<int32_t>(st.Int(4));
+    r.span_text = st.Text(5);
+    if (!st.IsNull(6)) r.gold = types.at(static_cast<size_t>(st.Int(6)));
+    if (!st.IsNull(7)) r.pred = types.at(static_cast<size_t>(st.Int(7)));
+    if (!st.IsNull(8)) r.error_type = st.Text(8);
+    r.confidence = st.Double(9);
+    r.certainty_ratio = st.Double(10);
+    r.is_on_the_boundary = st.Int(11) != 0;
+    r.dep = st.OptDouble(12);
+    r.drift_distance = st.OptDouble(13);
+    r.drift_score = st.OptDouble(14);
+    if (!st.IsNull(15)) r.is_drifted = st.Int(15) != 0;
+    if (map_xy && r.span_row < map_xy->rows()) {
+      r.x = map_xy->data()[2 * r.span_row];
+      r.y = map_xy->data()[2 * r.span_row + 1];
+    }
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+Result<int64_t> RunReader::CountSpans(const SpanQuery& q) const {
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckNer());
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(q.split));
+  SEXTANT_ASSIGN_OR_RETURN(Impl::Where w, impl_->BuildSpanWhere(q));
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare("SELECT COUNT(*)" + w.sql));
+  for (size_t i = 0; i < w.binds.size(); ++i) {
+    std::visit([&](const auto& v) { st.Bind(static_cast<int>(i + 1), v); }, w.binds[i]);
+  }
+  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.Int(0) : 0;
+}
+
+Result<std::vector<SpanNeighbor>> RunReader::SimilarSpans(const SplitKey& split, int64_t span_row,
+                                                          int32_t k,
+                                                          const std::vector<SplitKey>& search_in) const {
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckNer());
+  SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(split));
+  if (k < 1) return Status::Invalid("k: must be at least 1");
+  SEXTANT_ASSIGN_OR_RETURN(const RunReader::Impl::SpanIndex* index, impl_->LoadSpanIndex());
+  const int s = index->SplitIndex(split);
+  if (s < 0 || span_row < 0 || span_row >= index->sizes[s]) {
+    return Status::NotFound("span_row: no span row " + std::to_string(span_row) + " in split '" +
+                            split.ToString() + "'");
+  }
+  std::vector<char> in_split(index->splits.size(), search_in.empty() ? 1 : 0);
+  for (const SplitKey& key : search_in) {
+    SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(key));
+    const int i = index->SplitIndex(key);
+    if (i >= 0) in_split[i] = 1;
+  }
+  const int64_t global = index->offsets[s] + span_row;
+  const int64_t rows = index->index->size();
+  std::vector<float> query(static_cast<size_t>(index->index->dim()));
+  SEXTANT_RETURN_IF_ERROR(index->index->Reconstruct(global, query.data()));
+  std::vector<uint8_t> allowed(static_cast<size_t>(rows), 0);
+  int64_t count = 0;
+  for (size_t i = 0; i < index->splits.size(); ++i) {
+    if (!in_split[i]) continue;
+    std::fill(allowed.begin() + index->offsets[i], allowed.begin() + index->offsets[i] + index->sizes[i],
+              uint8_t{1});
+    count += index->sizes[i];
+  }
+  const auto kk = static_cast<int32_t>(std::min<int64_t>(k + 1, std::max<int64_t>(rows, 1)));
+  std::vector<float> dist(static_cast<size_t>(kk));
+  std::vector<int64_t> labels(static_cast<size_t>(kk));
+  SEXTANT_RETURN_IF_ERROR(index->index->SearchFiltered(
+      query.data(), 1, kk, index::RowFilter{allowed.data(), count, nullptr}, dist.data(), labels.data()));
+  std::vector<SpanNeighbor> out;
+  for (int32_t j = 0; j < kk && static_cast<int32_t>(out.size()) < k; ++j) {
+    if (labels[j] < 0 || labels[j] == global) continue;
+    const int si = index->SplitOfRow(labels[j]);
+    out.push_back({index->splits[si], labels[j] - index->offsets[si], dist[j]});
   }
   return out;
 }

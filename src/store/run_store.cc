@@ -40,6 +40,42 @@ CREATE TABLE IF NOT EXISTS results(
 CREATE TABLE IF NOT EXISTS summaries(scope TEXT PRIMARY KEY, json TEXT NOT NULL);
 )sql";
 
+// The fields of NLI and NER samples (docs/format.md), created with the runs of those tasks.
+constexpr const char* kPairAndSpanSchema = R"sql(
+CREATE TABLE IF NOT EXISTS sample_fields(
+  split TEXT NOT NULL, row INTEGER NOT NULL, premise TEXT, hypothesis TEXT,
+  tokens TEXT, gold_spans TEXT, PRIMARY KEY(split, row));
+CREATE TABLE IF NOT EXISTS span_results(
+  split TEXT NOT NULL, span_row INTEGER NOT NULL, sample_row INTEGER NOT NULL,
+  start INTEGER NOT NULL, end INTEGER NOT NULL, token_begin INTEGER NOT NULL,
+  token_end INTEGER NOT NULL, gold INTEGER, pred INTEGER, error_type TEXT,
+  confidence REAL NOT NULL, certainty_ratio REAL NOT NULL, on_boundary INTEGER NOT NULL,
+  dep REAL, drift_distance REAL, drift_score REAL, drifted INTEGER,
+  PRIMARY KEY(split, span_row));
+)sql";
+
+// Tokens as [[start, end], ...] and gold spans as [[start, end, "label"], ...].
+std::string TokensJson(const std::vector<CharRange>& tokens) {
+  json out = json::array();
+  for (const CharRange& t : tokens) out.push_back({t.start, t.end});
+  return out.dump();
+}
+std::string GoldSpansJson(const std::vector<GoldSpan>& spans) {
+  json out = json::array();
+  for (const GoldSpan& g : spans) out.push_back({g.start, g.end, g.label});
+  return out.dump();
+}
+void ParseTokens(const std::string& text, std::vector<CharRange>* out) {
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_array()) return;
+  for (const json& t : j) out->push_back({t[0].get<int32_t>(), t[1].get<int32_t>()});
+}
+void ParseGoldSpans(const std::string& text, std::vector<GoldSpan>* out) {
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_array()) return;
+  for (const json& g : j) out->push_back({g[0].get<int32_t>(), g[1].get<int32_t>(), g[2].get<std::string>()});
+}
+
 const char* KindName(OutputKind k) { return k == OutputKind::kLogits ? "logits" : "probs"; }
 
 Status Errno(const std::string& what, const fs::path& p) {
@@ -132,6 +168,9 @@ Result<std::unique_ptr<RunStore>> RunStore::Open(const fs::path& run_dir, Mode m
     SEXTANT_RETURN_IF_ERROR(db.Transaction([&]() -> Status {
       SEXTANT_RETURN_IF_ERROR(db.Exec(kSchema));
       SEXTANT_RETURN_IF_ERROR(db.Exec(kSelectionSchema));
+      if (*task != TaskType::kTextClassification) {
+        SEXTANT_RETURN_IF_ERROR(db.Exec(kPairAndSpanSchema));
+      }
       SEXTANT_RETURN_IF_ERROR(PutMeta(db, "format_version", std::to_string(kFormatVersion)));
       SEXTANT_RETURN_IF_ERROR(PutMeta(db, "task_type", std::string(TaskTypeName(*task))));
       SEXTANT_RETURN_IF_ERROR(PutMeta(db, "labels", "[]"));
@@ -180,6 +219,17 @@ Status RunStore::LoadMeta() {
                                       labels + "'; expected a JSON array of strings");
   }
   labels_ = parsed_labels.get<std::vector<std::string>>();
+  Result<std::string> schema = GetMeta(*db_, "tagging_schema");
+  if (schema.ok()) {
+    SEXTANT_ASSIGN_OR_RETURN(TaggingSchema parsed_schema, ParseTaggingSchema(*schema));
+    tagging_schema_ = parsed_schema;
+  }
+  return Status::OK();
+}
+
+Status RunStore::SetTaggingSchema(TaggingSchema schema) {
+  SEXTANT_RETURN_IF_ERROR(PutMeta(*db_, "tagging_schema", std::string(TaggingSchemaName(schema))));
+  tagging_schema_ = schema;
   return Status::OK();
 }
 
@@ -237,8 +287,13 @@ Result<std::vector<std::optional<int32_t>>> RunStore::SampleLabels(const SplitKe
 }
 
 Result<std::vector<SampleRecord>> RunStore::ReadSamples(const SplitKey& split) const {
+  const bool fields = task_ != TaskType::kTextClassification;
   SEXTANT_ASSIGN_OR_RETURN(
-      Statement st, db_->Prepare("SELECT id, text, label, meta FROM samples WHERE split=? ORDER BY row"));
+      Statement st,
+      db_->Prepare(fields ? "SELECT s.id, s.text, s.label, s.meta, f.premise, f.hypothesis, "
+                            "f.tokens, f.gold_spans FROM samples s LEFT JOIN sample_fields f "
+                            "ON f.split = s.split AND f.row = s.row WHERE s.split=? ORDER BY s.row"
+                          : "SELECT id, text, label, meta FROM samples WHERE split=? ORDER BY row"));
   st.Bind(1, split.ToString());
   std::vector<SampleRecord> out;
   while (true) {
@@ -249,6 +304,12 @@ Result<std::vector<SampleRecord>> RunStore::ReadSamples(const SplitKey& split) c
     r.text = st.Text(1);
     if (!st.IsNull(2)) r.label = static_cast<int32_t>(st.Int(2));
     r.meta_json = st.Text(3);
+    if (fields) {
+      if (!st.IsNull(4)) r.premise = st.Text(4);
+      if (!st.IsNull(5)) r.hypothesis = st.Text(5);
+      if (!st.IsNull(6)) ParseTokens(st.Text(6), &r.tokens);
+      if (!st.IsNull(7)) ParseGoldSpans(st.Text(7), &r.gold_spans);
+    }
     out.push_back(std::move(r));
   }
   return out;
@@ -261,11 +322,29 @@ Status RunStore::AppendSamples(const SplitKey& split, const std::vector<SampleRe
     SEXTANT_ASSIGN_OR_RETURN(
         Statement st,
         db_->Prepare("INSERT INTO samples(split, row, id, text, label, meta) VALUES(?,?,?,?,?,?)"));
+    const bool fields = task_ != TaskType::kTextClassification;
+    std::unique_ptr<Statement> field_st;
+    if (fields) {
+      SEXTANT_RETURN_IF_ERROR(db_->Exec(kPairAndSpanSchema));
+      SEXTANT_ASSIGN_OR_RETURN(
+          Statement prepared, db_->Prepare("INSERT INTO sample_fields(split, row, premise, "
+                                           "hypothesis, tokens, gold_spans) VALUES(?,?,?,?,?,?)"));
+      field_st = std::make_unique<Statement>(std::move(prepared));
+    }
     for (const SampleRecord& s : samples) {
-      st.Bind(1, key).Bind(2, next_row++).Bind(3, s.id).Bind(4, s.text);
+      const int64_t row = next_row++;
+      st.Bind(1, key).Bind(2, row).Bind(3, s.id).Bind(4, s.text);
       if (s.label) st.Bind(5, static_cast<int64_t>(*s.label)); else st.BindNull(5);
       st.Bind(6, s.meta_json);
       SEXTANT_RETURN_IF_ERROR(st.Run().WithContext("sample id '" + s.id + "'"));
+      if (!fields) continue;
+      field_st->Bind(1, key).Bind(2, row);
+      if (task_ == TaskType::kNaturalLanguageInference) {
+        field_st->Bind(3, s.premise).Bind(4, s.hypothesis).BindNull(5).BindNull(6);
+      } else {
+        field_st->BindNull(3).BindNull(4).Bind(5, TokensJson(s.tokens)).Bind(6, GoldSpansJson(s.gold_spans));
+      }
+      SEXTANT_RETURN_IF_ERROR(field_st->Run().WithContext("sample id '" + s.id + "'"));
     }
     return Status::OK();
   });
@@ -385,7 +464,8 @@ Result<fs::path> RunStore::ResultsDir() const {
 }
 
 Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
-                               const std::string& run_summary_json, const CommitOptions& options) {
+                               const std::string& run_summary_json, const CommitOptions& options,
+                               const std::vector<SplitResults>& span_splits) {
   if (mode_ != Mode::kWrite) return Status::FailedPrecondition("run store opened read-only");
   SEXTANT_ASSIGN_OR_RETURN(std::string gen_text, GetMeta(*db_, "results_generation"));
   const int64_t gen = std::stoll(gen_text) + 1;
@@ -410,6 +490,18 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
       }
       SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "map.npy", s.map.data(), n, 2));
     }
+  }
+  for (const SplitResults& s : span_splits) {
+    const fs::path d = gen_dir / s.split.DirName() / "spans";
+    SEXTANT_RETURN_IF_ERROR(CreateDirs(d));
+    const auto n = static_cast<int64_t>(s.samples.size());
+    if (s.emb_dim > 0) {
+      SEXTANT_RETURN_IF_ERROR(
+          options.embeddings_float16
+              ? io::WriteNpyFloat16(d / "embeddings.npy", s.embeddings.data(), n, s.emb_dim)
+              : io::WriteNpyFloat32(d / "embeddings.npy", s.embeddings.data(), n, s.emb_dim));
+    }
+    if (!s.map.empty()) SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "map.npy", s.map.data(), n, 2));
   }
   if (!splits.empty() || !options.files.empty()) SEXTANT_RETURN_IF_ERROR(CreateDirs(gen_dir));
   for (const CommitOptions::File& f : options.files) {
@@ -441,6 +533,34 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
       }
       sum.Bind(1, key).Bind(2, s.summary_json);
       SEXTANT_RETURN_IF_ERROR(sum.Run());
+    }
+    if (!span_splits.empty()) {
+      SEXTANT_RETURN_IF_ERROR(db_->Exec(kPairAndSpanSchema));
+      SEXTANT_RETURN_IF_ERROR(db_->Exec("DELETE FROM span_results;"));
+      SEXTANT_ASSIGN_OR_RETURN(
+          Statement span,
+          db_->Prepare("INSERT INTO span_results(split, span_row, sample_row, start, end, "
+                       "token_begin, token_end, gold, pred, error_type, confidence, "
+                       "certainty_ratio, on_boundary, dep, drift_distance, drift_score, drifted) "
+                       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+      for (const SplitResults& s : span_splits) {
+        const std::string key = s.split.ToString();
+        for (size_t i = 0; i < s.spans.size(); ++i) {
+          const SpanRecord& sp = s.spans[i];
+          const SampleResult& r = s.samples[i];
+          span.Bind(1, key).Bind(2, static_cast<int64_t>(i)).Bind(3, sp.sample_row);
+          span.Bind(4, static_cast<int64_t>(sp.range.start)).Bind(5, static_cast<int64_t>(sp.range.end));
+          span.Bind(6, static_cast<int64_t>(sp.token_begin)).Bind(7, static_cast<int64_t>(sp.token_end));
+          if (sp.gold) span.Bind(8, static_cast<int64_t>(*sp.gold)); else span.BindNull(8);
+          if (sp.pred) span.Bind(9, static_cast<int64_t>(*sp.pred)); else span.BindNull(9);
+          if (!sp.error_type.empty()) span.Bind(10, sp.error_type); else span.BindNull(10);
+          span.Bind(11, static_cast<double>(r.confidence)).Bind(12, static_cast<double>(r.certainty_ratio));
+          span.Bind(13, r.on_boundary ? 1 : 0).Bind(14, r.dep).Bind(15, r.drift_distance);
+          span.Bind(16, r.drift_score);
+          if (r.drifted) span.Bind(17, *r.drifted ? 1 : 0); else span.BindNull(17);
+          SEXTANT_RETURN_IF_ERROR(span.Run());
+        }
+      }
     }
     sum.Bind(1, "run").Bind(2, run_summary_json);
     SEXTANT_RETURN_IF_ERROR(sum.Run());

@@ -40,6 +40,11 @@ struct SampleRecord {
   std::string text;
   std::optional<int32_t> label;  // index into the run's label list
   std::string meta_json = "{}";
+  // NLI (text is "premise [SEP] hypothesis").
+  std::string premise, hypothesis;
+  // NER: the model's tokens and, in labeled splits, the gold spans.
+  std::vector<CharRange> tokens;
+  std::vector<GoldSpan> gold_spans;
 };
 
 struct OutputLogInfo {
@@ -83,9 +88,21 @@ struct SampleResult {
   std::optional<bool> drifted;
 };
 
+// NER: one span row of a split (docs/ner-nli.md). Its metrics are the
+// SampleResult at the same position of the span-level SplitResults, where
+// pred and gold are entity type indices (pred -1: no predicted span).
+struct SpanRecord {
+  int64_t sample_row = 0;
+  CharRange range;
+  int32_t token_begin = 0, token_end = 0;  // the sample's tokens [begin, end)
+  std::optional<int32_t> gold, pred;
+  std::string error_type;  // empty where it does not apply (inference)
+};
+
 struct SplitResults {
   SplitKey split;
   std::vector<SampleResult> samples;
+  std::vector<SpanRecord> spans;  // span level only, parallel to samples
   int64_t emb_dim = 0;
   std::vector<float> embeddings;  // samples x emb_dim, float32
   int64_t num_labels = 0;
@@ -122,6 +139,9 @@ class RunStore {
   TaskType task() const { return task_; }
   const std::vector<std::string>& labels() const { return labels_; }
   Status SetLabels(const std::vector<std::string>& labels);
+  // NER runs; empty until set.
+  const std::optional<TaggingSchema>& tagging_schema() const { return tagging_schema_; }
+  Status SetTaggingSchema(TaggingSchema schema);
 
   // Splits that hold samples, sorted.
   Result<std::vector<SplitKey>> ListSplits() const;
@@ -144,8 +164,10 @@ class RunStore {
 
   // Replaces all results atomically: arrays go to a new generation folder,
   // then one transaction swaps the rows, summaries and generation number.
+  // `span_splits` are the span rows of an NER run (empty otherwise).
   Status CommitResults(const std::vector<SplitResults>& splits, const std::string& run_summary_json,
-                       const CommitOptions& options = {});
+                       const CommitOptions& options = {},
+                       const std::vector<SplitResults>& span_splits = {});
   // The folder of the committed generation's arrays; empty when never finished.
   Result<std::filesystem::path> ResultsDir() const;
   Database& db() const { return *db_; }
@@ -161,6 +183,7 @@ class RunStore {
   std::unique_ptr<Database> db_;
   TaskType task_ = TaskType::kTextClassification;
   std::vector<std::string> labels_;
+  std::optional<TaggingSchema> tagging_schema_;
 };
 
 }  // namespace sextant::store
