@@ -451,7 +451,9 @@ def results(project: str, run: str, root: Optional[str]) -> dict[str, Any]:
             "f1": metrics.get("f1"),
             "error_types": metrics.get("error_types"),
             "drifted": _fraction(spans, "is_drifted"),
-            "summary_drift": (s.get("span_drift") or s.get("span_out_of_coverage") or {}).get("fraction"),
+            "summary_drift": ((metrics.get("span_drift") or metrics.get("span_out_of_coverage")
+                               or {}).get("fraction")),
+            "sample_drift": (s.get("drifted") or s.get("out_of_coverage") or {}).get("fraction"),
             "mean_confidence": float(spans["confidence"].mean()) if len(spans) else None,
         }
     return out
@@ -462,20 +464,25 @@ def pct(x: Optional[float]) -> str:
 
 
 def print_results(figures: dict[str, Any]) -> None:
-    print(f"\n{'split':22} {'samples':>8} {'spans':>7} {'P':>7} {'R':>7} {'F1':>7} "
-          f"{'drifted/out of coverage':>24} {'confidence':>10}")
+    """Span rows drifted: inference sets; out of coverage: validation and test (the
+    same k-NN distance to the training span rows, the threshold from validation)."""
+    print(f"\n{'split':22} {'sentences':>9} {'spans':>7} {'P':>7} {'R':>7} {'F1':>7} "
+          f"{'spans drifted':>14} {'sentences drifted':>18} {'span conf':>9}")
     for name, f in figures.items():
         conf = "-" if f["mean_confidence"] is None else f"{f['mean_confidence']:.3f}"
-        print(f"{name:22} {f['samples'] or 0:8d} {f['span_rows']:7d} {pct(f['precision'])} "
-              f"{pct(f['recall'])} {pct(f['f1'])} {pct(f['drifted']):>24} {conf:>10}")
+        print(f"{name:22} {f['samples'] or 0:9d} {f['span_rows']:7d} {pct(f['precision'])} "
+              f"{pct(f['recall'])} {pct(f['f1'])} {pct(f['drifted']):>14} "
+              f"{pct(f['sample_drift']):>18} {conf:>9}")
     for name, f in figures.items():
         if f.get("error_types"):
             kinds = ", ".join(f"{k} {v}" for k, v in f["error_types"].items())
             print(f"{name} span rows by error type: {kinds}")
     inference = {k.split(":", 1)[1]: f for k, f in figures.items() if k.startswith("inference:")}
-    if len(inference) >= 2:
+    if inference:
         line = ", ".join(f"{k} {pct(f['drifted']).strip()}" for k, f in inference.items())
-        print(f"span rows drifted per inference set: {line}")
+        reference = figures.get("validation", {}).get("drifted")
+        print(f"span rows drifted per inference set: {line} (validation out of coverage "
+              f"{pct(reference).strip()})")
 
 
 # ---------------------------------------------------------------------- main
