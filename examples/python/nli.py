@@ -157,8 +157,18 @@ def overlap(tokenizer: Tokenizer, premise: str, hypothesis: str) -> float:
 
 
 class PairTokenizer(Tokenizer):
-    """sentiment.Tokenizer (lower-cased words plus hashed word bigrams) with the
-    word list of a text, for the overlap feature."""
+    """sentiment.Tokenizer (lower-cased words plus hashed word bigrams; without
+    bigrams when bigram_buckets is 0) with the word list of a text, for the
+    overlap feature."""
+
+    def __init__(self, texts=(), bigram_buckets: int = 1 << 16, **kwargs: Any):
+        super().__init__(texts, bigram_buckets=max(bigram_buckets, 1), **kwargs)
+        self.bigram_buckets = bigram_buckets
+
+    def encode(self, text: str) -> list[int]:
+        if self.bigram_buckets:
+            return super().encode(text)
+        return [self.index.get(w, 1) for w in self.words_of(text)[: self.max_tokens]] or [1]
 
     def words_of(self, text: str) -> list[str]:
         return _WORD.findall(text.lower())
@@ -319,6 +329,9 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=5e-4,
                    help="learning rate (5e-4: with 20k MNLI pairs the bigram table overfits after "
                         "two or three epochs at more)")
+    p.add_argument("--bigram-buckets", type=int, default=1 << 16,
+                   help="hashed word-bigram embeddings (0: words only)")
+    p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: this small model gains nothing from more)")
     p.add_argument("--results-json", default=None, help="also write the printed figures here")
@@ -330,8 +343,9 @@ def main(argv=None) -> int:
     train_df, val_df, production, source = load_data(args.max_train, args.max_eval)
     print(f"data: {source}: training {len(train_df)}, validation {len(val_df)}, "
           + ", ".join(f"{k} {len(v)}" for k, v in production.items()))
-    tokenizer = PairTokenizer(pd.concat([train_df["premise"], train_df["hypothesis"]]))
-    model = PairClassifier(tokenizer.vocab_size, len(LABELS))
+    tokenizer = PairTokenizer(pd.concat([train_df["premise"], train_df["hypothesis"]]),
+                              bigram_buckets=args.bigram_buckets)
+    model = PairClassifier(tokenizer.vocab_size, len(LABELS), dropout=args.dropout)
     monitored = MonitoredPairModel(model)
     print(f"model: EmbeddingBag pair classifier, {sum(p.numel() for p in model.parameters()):,} "
           f"parameters ({len(tokenizer.words):,} words + {tokenizer.bigram_buckets:,} bigram buckets)")
