@@ -59,6 +59,7 @@ demo: build
 demo-ner: build
 	@rm -rf $(DEMO_ROOT)/demo/ner $(DEMO_ROOT)/demo/ner.model.pt
 	@$(DEMO_PY) examples/python/ner.py --root $(DEMO_ROOT) --project demo --run ner
+	@$(SEXTANT) report --root $(DEMO_ROOT) --project demo --run ner
 	@$(if $(filter 0,$(DEMO_SERVE)),echo "Explore it in the console: make serve",$(MAKE) --no-print-directory serve)
 
 # Natural language inference (examples/python/nli.py): a premise/hypothesis classifier
@@ -67,6 +68,7 @@ demo-ner: build
 demo-nli: build
 	@rm -rf $(DEMO_ROOT)/demo/nli $(DEMO_ROOT)/demo/nli.model.pt
 	@$(DEMO_PY) examples/python/nli.py --root $(DEMO_ROOT) --project demo --run nli
+	@$(SEXTANT) report --root $(DEMO_ROOT) --project demo --run nli
 	@$(if $(filter 0,$(DEMO_SERVE)),echo "Explore it in the console: make serve",$(MAKE) --no-print-directory serve)
 
 # The same workflow with the C++ demo model (examples/demo).

@@ -455,6 +455,10 @@ def results(project: str, run: str, root: Optional[str]) -> dict[str, Any]:
                                or {}).get("fraction")),
             "sample_drift": (s.get("drifted") or s.get("out_of_coverage") or {}).get("fraction"),
             "mean_confidence": float(spans["confidence"].mean()) if len(spans) else None,
+            "most_drifted": ([] if not len(spans) or spans["drift_score"].isna().all() else
+                             [(r.span_text, r.pred, round(float(r.drift_score), 3))
+                              for r in spans.sort_values("drift_score", ascending=False)
+                              .head(5).itertuples()]),
         }
     return out
 
@@ -483,6 +487,9 @@ def print_results(figures: dict[str, Any]) -> None:
         reference = figures.get("validation", {}).get("drifted")
         print(f"span rows drifted per inference set: {line} (validation out of coverage "
               f"{pct(reference).strip()})")
+    for name, f in inference.items():
+        shown = ", ".join(f"{text!r} {pred} ({score})" for text, pred, score in f["most_drifted"])
+        print(f"{name} most drifted spans: {shown or '-'}")
 
 
 # ---------------------------------------------------------------------- main

@@ -292,6 +292,7 @@ def results(project: str, run: str, root: Optional[str]) -> dict[str, Any]:
             "summary_drift": drift.get("fraction"),
             "on_the_boundary": (s.get("on_the_boundary") or {}).get("fraction"),
             "mean_confidence": float(df["confidence"].mean()) if len(df) else None,
+            "drift_verdict": s.get("drift_verdict"),
         }
     return out
 
@@ -310,8 +311,13 @@ def print_results(figures: dict[str, Any]) -> None:
     validation = figures.get("validation", {}).get("drifted")
     for name, f in figures.items():
         if name.startswith("inference:"):
-            print(f"{name}: {pct(f['drifted']).strip()} drifted vs {pct(validation).strip()} of "
-                  f"validation out of coverage")
+            verdict = f.get("drift_verdict") or {}
+            ci = (f" (95% CI {pct(verdict.get('ci_low')).strip()} to "
+                  f"{pct(verdict.get('ci_high')).strip()}, "
+                  f"{'drift' if verdict.get('drifted') else 'no drift'} at alpha {verdict.get('alpha')})"
+                  if verdict else "")
+            print(f"{name}: {pct(f['drifted']).strip()} drifted{ci} vs {pct(validation).strip()} "
+                  f"of validation out of coverage")
 
 
 # ---------------------------------------------------------------------- main
