@@ -84,6 +84,7 @@ struct SpanQuery {
   std::optional<double> min_confidence, max_confidence;
   std::optional<std::string> text_regex;  // over the span's text
   std::optional<std::string> sample_id;
+  std::optional<int64_t> span_row;
   // span_row, sample_row, span_text, gold, pred, error_type, confidence,
   // certainty_ratio, dep, drift_distance, drift_score, is_drifted, is_on_the_boundary
   std::string sort_by = "span_row";

@@ -74,7 +74,12 @@ class Client:
         split: Optional[str] = None,
         inference_name: str = "",
         skip_if_identical: bool = False,
+        premises: Sequence[str] = ...,
+        hypotheses: Sequence[str] = ...,
+        token_offsets: Sequence[Sequence[tuple[int, int]]] = ...,
+        gold_spans: Optional[Sequence[Sequence[tuple[int, int, str]]]] = None,
     ) -> None: ...
+    def set_tagging_schema(self, schema: str) -> None: ...
     def log_model_outputs(
         self,
         ids: Union[Sequence[str], np.ndarray],  # or a 1-D signed integer array
@@ -84,6 +89,8 @@ class Client:
         split: Optional[str] = None,
         inference_name: str = "",
         epoch: Optional[int] = None,
+        tokens_per_sample: int = 0,
+        token_counts: Sequence[int] = ...,
     ) -> None: ...
     def check_model_outputs(
         self,
@@ -94,6 +101,8 @@ class Client:
         split: Optional[str] = None,
         inference_name: str = "",
         epoch: Optional[int] = None,
+        tokens_per_sample: int = 0,
+        token_counts: Sequence[int] = ...,
     ) -> None: ...
     def flush(self) -> None: ...
     def finish(self, options: ProcessingOptions = ...) -> dict[str, Any]: ...
@@ -119,6 +128,23 @@ class SampleQuery:
     include_embeddings: bool
     def __init__(self, split: str, inference_name: str = "") -> None: ...
 
+class SpanQuery:
+    def __init__(self, split: str, inference_name: str = "") -> None: ...
+    label: Optional[str]
+    gold: Optional[str]
+    pred: Optional[str]
+    error_type: Optional[str]
+    is_drifted: Optional[bool]
+    is_on_the_boundary: Optional[bool]
+    min_confidence: Optional[float]
+    max_confidence: Optional[float]
+    text_regex: Optional[str]
+    sample_id: Optional[str]
+    sort_by: str
+    descending: bool
+    offset: int
+    limit: int
+
 class RunReader:
     @staticmethod
     def open(root: os.PathLike[str] | str, project: str, run: str) -> RunReader: ...
@@ -127,5 +153,6 @@ class RunReader:
     def summary_json(self, split: Optional[str] = None, inference_name: str = "") -> str: ...
     def samples(self, query: SampleQuery) -> dict[str, Any]: ...
     def count(self, query: SampleQuery) -> int: ...
+    def spans(self, query: SpanQuery) -> dict[str, Any]: ...
 
 def list_runs(root: os.PathLike[str] | str) -> list[dict[str, Any]]: ...

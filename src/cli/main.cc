@@ -1,7 +1,10 @@
 // `sextant`: log, process and query runs from the command line.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <numeric>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -152,6 +155,9 @@ struct ImportArgs {
   int epoch = 0;
   std::string data, embeddings, logits, probs, labels;
   std::string text_column = "text", id_column = "id", label_column = "label";
+  std::string premise_column = "premise", hypothesis_column = "hypothesis";
+  std::string tokens_column = "text_token_indices", gold_spans_column = "gold_spans";
+  std::string tagging_schema;
   bool no_finish = false;
   FinishArgs finish;
 };
@@ -166,6 +172,36 @@ Result<int> ColumnOf(const io::Table& table, const std::string& name, const char
                          " (columns: " + all + ")");
 }
 
+// NER columns hold JSON: token offsets [[start, end], ...] and gold spans
+// [{"start", "end", "label"}, ...] (or [start, end, label] triples).
+Status ParseNerCell(const std::string& text, const std::string& id, const char* option,
+                    std::vector<CharRange>* tokens, std::vector<GoldSpan>* spans) {
+  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto bad = [&](const std::string& expected) {
+    return Status::Invalid(std::string(option) + ": sample id '" + id + "' has '" +
+                           text.substr(0, 80) + "'; expected " + expected);
+  };
+  if (!j.is_array()) return bad("a JSON array");
+  try {
+    for (const auto& v : j) {
+      if (tokens) {
+        if (!v.is_array() || v.size() != 2) return bad("[[start, end], ...]");
+        tokens->push_back({v[0].get<int32_t>(), v[1].get<int32_t>()});
+      } else if (v.is_object()) {
+        spans->push_back({v.at("start").get<int32_t>(), v.at("end").get<int32_t>(),
+                          v.at("label").get<std::string>()});
+      } else if (v.is_array() && v.size() == 3) {
+        spans->push_back({v[0].get<int32_t>(), v[1].get<int32_t>(), v[2].get<std::string>()});
+      } else {
+        return bad("[{\"start\", \"end\", \"label\"}, ...]");
+      }
+    }
+  } catch (const nlohmann::json::exception&) {
+    return bad(tokens ? "integer [start, end] pairs" : "integer start and end, a string label");
+  }
+  return Status::OK();
+}
+
 Status RunImport(const ImportArgs& a) {
   SEXTANT_ASSIGN_OR_RETURN(TaskType task, ParseTaskType(a.task));
   SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(a.split, a.inference_name));
@@ -175,21 +211,70 @@ Status RunImport(const ImportArgs& a) {
   }
   SEXTANT_ASSIGN_OR_RETURN(io::Table table, io::ReadTable(a.data));
   SEXTANT_ASSIGN_OR_RETURN(int id_col, ColumnOf(table, a.id_column, "--id-column", a.data));
-  SEXTANT_ASSIGN_OR_RETURN(int text_col, ColumnOf(table, a.text_column, "--text-column", a.data));
+  // Which columns hold the sample; the others are kept as metadata.
+  const bool ner = task == TaskType::kNamedEntityRecognition;
+  const bool pairs = task == TaskType::kNaturalLanguageInference &&
+                     table.ColumnIndex(a.premise_column) >= 0;
+  int text_col = -1, premise_col = -1, hypothesis_col = -1, tokens_col = -1, gold_col = -1;
+  if (pairs) {
+    SEXTANT_ASSIGN_OR_RETURN(premise_col, ColumnOf(table, a.premise_column, "--premise-column", a.data));
+    SEXTANT_ASSIGN_OR_RETURN(hypothesis_col,
+                             ColumnOf(table, a.hypothesis_column, "--hypothesis-column", a.data));
+  } else {
+    SEXTANT_ASSIGN_OR_RETURN(text_col, ColumnOf(table, a.text_column, "--text-column", a.data));
+  }
+  if (ner) {
+    SEXTANT_ASSIGN_OR_RETURN(tokens_col, ColumnOf(table, a.tokens_column, "--tokens-column", a.data));
+    if (IsLabeled(split.split)) {
+      SEXTANT_ASSIGN_OR_RETURN(gold_col,
+                               ColumnOf(table, a.gold_spans_column, "--gold-spans-column", a.data));
+    }
+  }
   int label_col = -1;
-  if (IsLabeled(split.split)) {
+  if (IsLabeled(split.split) && !ner) {
     SEXTANT_ASSIGN_OR_RETURN(label_col, ColumnOf(table, a.label_column, "--label-column", a.data));
   }
+  auto is_sample_column = [&](int c) {
+    return c == id_col || c == text_col || c == label_col || c == premise_col ||
+           c == hypothesis_col || c == tokens_col || c == gold_col;
+  };
   SEXTANT_ASSIGN_OR_RETURN(io::FloatMatrix emb, io::ReadNpyAsFloat32(a.embeddings));
   const std::string& out_path = a.logits.empty() ? a.probs : a.logits;
   SEXTANT_ASSIGN_OR_RETURN(io::FloatMatrix out, io::ReadNpyAsFloat32(out_path));
   const auto n = static_cast<int64_t>(table.rows.size());
-  if (emb.rows != n) {
+  // NER: one output row per token, the samples' rows concatenated in data order.
+  std::vector<int64_t> token_counts;
+  std::vector<std::vector<CharRange>> tokens(ner ? n : 0);
+  std::vector<std::vector<GoldSpan>> gold_spans(gold_col >= 0 ? n : 0);
+  for (int64_t i = 0; ner && i < n; ++i) {
+    const std::string& id = table.rows[i][id_col];
+    SEXTANT_RETURN_IF_ERROR(ParseNerCell(table.rows[i][tokens_col], id, "--tokens-column",
+                                         &tokens[i], nullptr));
+    token_counts.push_back(static_cast<int64_t>(tokens[i].size()));
+    if (gold_col >= 0 && !table.is_null[i][gold_col]) {
+      SEXTANT_RETURN_IF_ERROR(ParseNerCell(table.rows[i][gold_col], id, "--gold-spans-column",
+                                           nullptr, &gold_spans[i]));
+    }
+  }
+  const int64_t expected_rows =
+      ner ? std::accumulate(token_counts.begin(), token_counts.end(), int64_t{0}) : n;
+  const char* unit = ner ? " token rows (the sum of the samples' token counts)" : " rows";
+  if (ner && emb.rows != expected_rows) {
+    return Status::Invalid("--embeddings: " + a.embeddings + " has " + std::to_string(emb.rows) +
+                           " rows; " + a.data + " has " + std::to_string(expected_rows) + unit +
+                           "; expected one row per token, samples in data order");
+  }
+  if (ner && out.rows != expected_rows) {
+    return Status::Invalid(std::string(a.logits.empty() ? "--probs: " : "--logits: ") + out_path +
+                           " has " + std::to_string(out.rows) + " rows; " + a.data + " has " +
+                           std::to_string(expected_rows) + unit + "; expected one row per token");
+  }
+  if (!ner && emb.rows != n) {
     return Status::Invalid("--embeddings: " + a.embeddings + " has " + std::to_string(emb.rows) +
                            " rows; " + a.data + " has " + std::to_string(n) +
                            " rows; expected one row per sample");
   }
-  if (out.rows != n) {
+  if (!ner && out.rows != n) {
     return Status::Invalid(std::string(a.logits.empty() ? "--probs: " : "--logits: ") + out_path +
                            " has " + std::to_string(out.rows) + " rows; " + a.data + " has " +
                            std::to_string(n) + " rows; expected one row per sample");
@@ -205,21 +290,29 @@ Status RunImport(const ImportArgs& a) {
                            "--labels negative,positive");
   }
   const std::vector<std::string>& labels = client->labels();
+  if (!a.tagging_schema.empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(TaggingSchema schema, ParseTaggingSchema(a.tagging_schema));
+    SEXTANT_RETURN_IF_ERROR(client->SetTaggingSchema(schema));
+  }
 
   DataBatch batch;
   batch.ids.reserve(n);
   batch.texts.reserve(n);
   std::vector<MetaColumn> meta;
   for (size_t c = 0; c < table.columns.size(); ++c) {
-    if (static_cast<int>(c) != id_col && static_cast<int>(c) != text_col &&
-        static_cast<int>(c) != label_col) {
-      meta.push_back({table.columns[c], {}});
-    }
+    if (!is_sample_column(static_cast<int>(c))) meta.push_back({table.columns[c], {}});
   }
+  batch.token_offsets = std::move(tokens);
+  batch.gold_spans = std::move(gold_spans);
   for (int64_t i = 0; i < n; ++i) {
     const auto& row = table.rows[i];
     batch.ids.push_back(row[id_col]);
-    batch.texts.push_back(row[text_col]);
+    if (pairs) {
+      batch.premises.push_back(row[premise_col]);
+      batch.hypotheses.push_back(row[hypothesis_col]);
+    } else {
+      batch.texts.push_back(row[text_col]);
+    }
     if (label_col >= 0) {
       // A label is a name from the list or, failing that, an index into it.
       const std::string& value = row[label_col];
@@ -235,15 +328,13 @@ Status RunImport(const ImportArgs& a) {
     }
     size_t m = 0;
     for (size_t c = 0; c < table.columns.size(); ++c) {
-      if (static_cast<int>(c) != id_col && static_cast<int>(c) != text_col &&
-          static_cast<int>(c) != label_col) {
-        meta[m++].values.push_back(row[c]);
-      }
+      if (!is_sample_column(static_cast<int>(c))) meta[m++].values.push_back(row[c]);
     }
   }
   batch.meta = std::move(meta);
   OutputsBatch outputs;
   outputs.ids = batch.ids;
+  outputs.token_counts = std::move(token_counts);
   outputs.embeddings = {emb.data.data(), emb.rows, emb.cols};
   MatrixView out_view{out.data.data(), out.rows, out.cols};
   (a.logits.empty() ? outputs.probabilities : outputs.logits) = out_view;
@@ -351,6 +442,77 @@ Status RunSamples(const SampleArgs& a, bool to_file) {
   WriteSamples(buffer, format, rows, reader->info().labels);
   SEXTANT_RETURN_IF_ERROR(WriteFileAtomic(a.output, buffer.str()));
   std::fprintf(stderr, "exported %zu samples to %s\n", rows.size(), a.output.c_str());
+  return Status::OK();
+}
+
+// ---- spans ---------------------------------------------------------------------
+
+struct SpanArgs {
+  Common common;
+  std::string split, inference_name, label, gold, pred, error_type, text, sample_id;
+  std::string sort = "span_row", format = "jsonl";
+  bool drifted = false, not_drifted = false, on_boundary = false;
+  std::optional<double> min_conf, max_conf;
+  int64_t limit = -1, offset = 0;
+};
+
+void AddSpanOptions(CLI::App* cmd, SpanArgs* a) {
+  AddRunOptions(cmd, &a->common);
+  cmd->add_option("--split", a->split, "training, validation, test or inference")->required();
+  cmd->add_option("--inference-name", a->inference_name, "Inference set (with --split inference)");
+  cmd->add_option("--label", a->label, "Only span rows whose gold or predicted type is this");
+  cmd->add_option("--gold", a->gold, "Only span rows with this gold type");
+  cmd->add_option("--pred", a->pred, "Only span rows with this predicted type");
+  cmd->add_option("--error-type", a->error_type,
+                  "none, wrong_tag, span_shift, missed_label or ghost_span");
+  cmd->add_flag("--drifted", a->drifted, "Only drifted (or out-of-coverage) span rows");
+  cmd->add_flag("--not-drifted", a->not_drifted, "Only span rows that are not drifted");
+  cmd->add_flag("--on-boundary", a->on_boundary, "Only span rows on the class boundary");
+  cmd->add_option("--min-confidence", a->min_conf, "Lowest confidence to keep");
+  cmd->add_option("--max-confidence", a->max_conf, "Highest confidence to keep");
+  cmd->add_option("--text", a->text, "Regular expression the span text must contain");
+  cmd->add_option("--sample-id", a->sample_id, "Only the span rows of this sample");
+  cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. confidence, drift_score:desc)");
+  cmd->add_option("--limit", a->limit, "At most this many rows");
+  cmd->add_option("--offset", a->offset, "Skip this many rows first");
+  cmd->add_option("--format", a->format, "jsonl or csv");
+}
+
+// One row per NER span row (docs/ner-nli.md).
+Status RunSpans(const SpanArgs& a) {
+  SEXTANT_ASSIGN_OR_RETURN(Format format, ParseFormat(a.format));
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(a.split, a.inference_name));
+  if (a.drifted && a.not_drifted) return Status::Invalid("--drifted, --not-drifted: pick one");
+  SpanQuery q;
+  q.split = split;
+  auto optional = [](const std::string& v) {
+    return v.empty() ? std::nullopt : std::optional<std::string>(v);
+  };
+  q.label = optional(a.label);
+  q.gold = optional(a.gold);
+  q.pred = optional(a.pred);
+  q.error_type = optional(a.error_type);
+  q.text_regex = optional(a.text);
+  q.sample_id = optional(a.sample_id);
+  if (a.drifted || a.not_drifted) q.is_drifted = a.drifted;
+  if (a.on_boundary) q.is_on_the_boundary = true;
+  q.min_confidence = a.min_conf;
+  q.max_confidence = a.max_conf;
+  const auto colon = a.sort.find(':');
+  q.sort_by = a.sort.substr(0, colon);
+  if (colon != std::string::npos) {
+    const std::string order = a.sort.substr(colon + 1);
+    if (order != "desc" && order != "asc") {
+      return Status::Invalid("--sort: '" + a.sort + "'; expected FIELD, FIELD:asc or FIELD:desc");
+    }
+    q.descending = order == "desc";
+  }
+  q.limit = a.limit;
+  q.offset = a.offset;
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
+                           RunReader::Open(a.common.Root(), a.common.project, a.common.run));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, reader->Spans(q));
+  WriteSpans(std::cout, format, rows);
   return Status::OK();
 }
 
@@ -470,12 +632,22 @@ int Main(int argc, char** argv) {
   ImportArgs imp;
   CLI::App* import = app.add_subcommand("import", "Log one split from a data file and .npy arrays, then finish");
   AddRunOptions(import, &imp.common);
-  import->add_option("--task", imp.task, "Task type (text_classification)");
+  import->add_option("--task", imp.task,
+                     "Task type: text_classification (tc), natural_language_inference (nli) or "
+                     "named_entity_recognition (ner)");
+  import->add_option("--tagging-schema", imp.tagging_schema, "NER: BIO, BIOES or BILOU");
+  import->add_option("--premise-column", imp.premise_column, "NLI: column of the premise (default premise)");
+  import->add_option("--hypothesis-column", imp.hypothesis_column,
+                     "NLI: column of the hypothesis (default hypothesis)");
+  import->add_option("--tokens-column", imp.tokens_column,
+                     "NER: column of the token offsets (default text_token_indices)");
+  import->add_option("--gold-spans-column", imp.gold_spans_column,
+                     "NER: column of the gold spans (default gold_spans)");
   import->add_option("--split", imp.split, "training, validation, test or inference")->required();
   import->add_option("--inference-name", imp.inference_name, "Name of the inference set");
   import->add_option("--epoch", imp.epoch, "Epoch of these outputs (default 0)");
   import->add_option("--data", imp.data, "Samples: .csv or .jsonl, one row per sample")->required()->check(CLI::ExistingFile);
-  import->add_option("--embeddings", imp.embeddings, "N x D float .npy, rows aligned with --data")->required()->check(CLI::ExistingFile);
+  import->add_option("--embeddings", imp.embeddings, "N x D float .npy, rows aligned with --data (NER: one row per token)")->required()->check(CLI::ExistingFile);
   import->add_option("--logits", imp.logits, "N x C float .npy")->check(CLI::ExistingFile);
   import->add_option("--probs", imp.probs, "N x C float .npy of probabilities")->check(CLI::ExistingFile);
   import->add_option("--labels", imp.labels, "Label list in logit order, comma-separated");
@@ -532,6 +704,10 @@ int Main(int argc, char** argv) {
                       "Only drifted / out-of-coverage samples (true) or only the others (false)");
 
   MapArgs map_args;
+  CLI::App* spans = app.add_subcommand("spans", "NER span rows (gold and predicted), filtered and sorted");
+  SpanArgs span_args;
+  AddSpanOptions(spans, &span_args);
+
   CLI::App* map_cmd = app.add_subcommand("map", "Each sample's position in the run's 2-D map");
   AddRunOptions(map_cmd, &map_args.common);
   map_cmd->add_option("--split", map_args.splits,
@@ -558,6 +734,7 @@ int Main(int argc, char** argv) {
 #endif
 
   if (*import) return Report(RunImport(imp));
+  if (*spans) return Report(RunSpans(span_args));
   if (*finish) {
     auto options = MakeProcessingOptions(fin_args);
     if (!options.ok()) return Report(options.status());

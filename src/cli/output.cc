@@ -49,6 +49,25 @@ ordered_json SampleToJson(const SampleRow& r, const std::vector<std::string>& la
   j["y"] = Opt(r.y);
   j["epoch"] = r.epoch;
   j["meta"] = ordered_json::parse(r.meta_json.empty() ? "{}" : r.meta_json);
+  if (r.premise) {
+    j["premise"] = *r.premise;
+    j["hypothesis"] = Opt(r.hypothesis);
+  }
+  if (!r.tokens.empty()) {
+    ordered_json tokens = ordered_json::array();
+    for (const CharRange& t : r.tokens) tokens.push_back({t.start, t.end});
+    j["text_token_indices"] = tokens;
+    auto marks = [](const std::vector<SpanMark>& list) {
+      ordered_json out = ordered_json::array();
+      for (const SpanMark& m : list) {
+        out.push_back({{"start", m.start}, {"end", m.end}, {"label", m.label},
+                       {"error_type", Opt(m.error_type)}, {"span_row", m.span_row}});
+      }
+      return out;
+    };
+    j["gold_spans"] = IsLabeled(r.split.split) ? marks(r.gold_spans) : ordered_json(nullptr);
+    j["pred_spans"] = marks(r.pred_spans);
+  }
   if (!r.probs.empty()) {
     ordered_json probs = ordered_json::object();
     for (size_t i = 0; i < r.probs.size() && i < labels.size(); ++i) probs[labels[i]] = r.probs[i];
@@ -92,6 +111,55 @@ void WriteSamples(std::ostream& out, Format format, const std::vector<SampleRow>
     if (with_probs) {
       for (float p : r.probs) fields.push_back(ordered_json(p).dump());
     }
+    io::WriteCsvRow(out, fields);
+  }
+}
+
+const std::vector<std::string>& SpanColumns() {
+  static const std::vector<std::string> kColumns = {
+      "sample_id", "split", "inference_name", "span_row", "sample_row", "span_start", "span_end",
+      "span_text", "gold", "pred", "error_type", "confidence", "certainty_ratio", "dep",
+      "drift_distance", "drift_score", "is_drifted", "is_on_the_boundary", "x", "y"};
+  return kColumns;
+}
+
+ordered_json SpanToJson(const SpanRow& r) {
+  ordered_json j;
+  j["sample_id"] = r.sample_id;
+  j["split"] = SplitName(r.split.split);
+  j["inference_name"] = r.split.split == Split::kInference ? ordered_json(r.split.inference_name)
+                                                           : ordered_json(nullptr);
+  j["span_row"] = r.span_row;
+  j["sample_row"] = r.sample_row;
+  j["span_start"] = r.span_start;
+  j["span_end"] = r.span_end;
+  j["span_text"] = r.span_text;
+  j["gold"] = Opt(r.gold);
+  j["pred"] = Opt(r.pred);
+  j["error_type"] = Opt(r.error_type);
+  j["confidence"] = r.confidence;
+  j["certainty_ratio"] = r.certainty_ratio;
+  j["dep"] = Opt(r.dep);
+  j["drift_distance"] = Opt(r.drift_distance);
+  j["drift_score"] = Opt(r.drift_score);
+  j["is_drifted"] = Opt(r.is_drifted);
+  j["is_on_the_boundary"] = r.is_on_the_boundary;
+  j["x"] = Opt(r.x);
+  j["y"] = Opt(r.y);
+  return j;
+}
+
+void WriteSpans(std::ostream& out, Format format, const std::vector<SpanRow>& rows) {
+  if (format == Format::kJsonl) {
+    for (const SpanRow& r : rows) out << SpanToJson(r).dump() << '\n';
+    return;
+  }
+  io::WriteCsvRow(out, SpanColumns());
+  std::vector<std::string> fields;
+  for (const SpanRow& r : rows) {
+    const ordered_json j = SpanToJson(r);
+    fields.clear();
+    for (const std::string& col : SpanColumns()) fields.push_back(CsvValue(j[col]));
     io::WriteCsvRow(out, fields);
   }
 }

@@ -23,6 +23,11 @@ Result<Format> ParseFormat(const std::string& name);
 void WriteSamples(std::ostream& out, Format format, const std::vector<SampleRow>& rows,
                   const std::vector<std::string>& labels);
 
+// NER span rows (`sextant spans`): the columns, one row as JSON, rows in a format.
+const std::vector<std::string>& SpanColumns();
+nlohmann::ordered_json SpanToJson(const SpanRow& row);
+void WriteSpans(std::ostream& out, Format format, const std::vector<SpanRow>& rows);
+
 // A progress callback for ProcessingOptions that draws a bar on stderr when it is a terminal.
 void TerminalProgress(const char* stage, int64_t done, int64_t total, void* user);
 bool StderrIsTerminal();

@@ -382,10 +382,16 @@ class Client::Impl {
       layout.tokens_per_sample = batch.tokens_per_sample;
       starts = TokenRowStarts(layout, batch.token_counts.empty() ? counts : batch.token_counts);
       if (starts.back() != batch.embeddings.rows) {
+        std::string counts_text;
+        for (int64_t i = 0; i < std::min<int64_t>(n, 3); ++i) {
+          counts_text += (i ? ", " : "") + ("sample '" + batch.ids[i] + "': " +
+                                            std::to_string(counts[i]) + " tokens");
+        }
         return Status::Invalid("embeddings: " + std::to_string(batch.embeddings.rows) +
                                " token rows for " + std::to_string(n) + " ids whose logged "
-                               "tokens number " + std::to_string(starts.back()) +
-                               "; expected one row per logged token, samples in id order");
+                               "tokens number " + std::to_string(starts.back()) + " (" +
+                               counts_text + (n > 3 ? ", ..." : "") +
+                               "); expected one row per logged token, samples in id order");
       }
     }
     for (int64_t i = 0; i < n; ++i) {

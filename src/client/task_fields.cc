@@ -17,6 +17,13 @@ std::string IdAt(const DataBatch& batch, size_t i) {
   return "sample id '" + batch.ids[i] + "' (row " + std::to_string(i) + ")";
 }
 
+// Offsets count characters (code points), as Python's str and SQLite's substr do.
+int32_t CodePoints(const std::string& utf8) {
+  int32_t n = 0;
+  for (unsigned char c : utf8) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -104,7 +111,11 @@ Status ResolveTokensAndSpans(const SplitKey& key, const DataBatch& batch, const 
     store::SampleRecord& r = (*records)[i];
     r.text = batch.texts[i];
     r.tokens = batch.token_offsets[i];
-    const auto text_length = static_cast<int32_t>(r.text.size());
+    if (r.tokens.empty()) {
+      return Status::Invalid("text_token_indices: " + IdAt(batch, i) + " has no tokens; expected "
+                             "at least one (start, end) pair");
+    }
+    const int32_t text_length = CodePoints(r.text);
     Status st = ner::ValidateTokenOffsets(r.tokens, text_length);
     if (!st.ok()) return Status::Invalid("text_token_indices: " + IdAt(batch, i) + ": " + st.message());
     if (!IsLabeled(key.split)) continue;
@@ -130,7 +141,8 @@ Status ResolveTokensAndSpans(const SplitKey& key, const DataBatch& batch, const 
                                "non-overlapping gold spans");
       }
       auto token_span = ner::CharToTokenSpan(r.tokens, {g.start, g.end},
-                                             static_cast<int32_t>(type - tags.entity_types.begin()));
+                                             static_cast<int32_t>(type - tags.entity_types.begin()),
+                                             text_length);
       if (!token_span.ok()) return Status::Invalid(where + ": " + token_span.status().message());
     }
     r.gold_spans = std::move(spans);

@@ -253,6 +253,7 @@ class RunReader::Impl {
     if (q.min_confidence) add("r.confidence >= ?", *q.min_confidence);
     if (q.max_confidence) add("r.confidence <= ?", *q.max_confidence);
     if (q.sample_id) add("s.id = ?", *q.sample_id);
+    if (q.span_row) add("r.span_row = ?", *q.span_row);
     if (q.text_regex) {
       try {
         std::regex check(*q.text_regex, std::regex::ECMAScript);

@@ -238,6 +238,154 @@ ApiResponse Api::Handle(const ApiRequest& request) const {
   return std::move(r).value();
 }
 
+namespace {
+
+// One NER span row as the API returns it (docs/ner-nli.md).
+ordered_json SpanJson(const SpanRow& r) {
+  auto opt = [](const auto& v) { return v ? ordered_json(*v) : ordered_json(nullptr); };
+  return {{"sample_id", r.sample_id}, {"split", r.split.ToString()}, {"span_row", r.span_row},
+          {"sample_row", r.sample_row}, {"span_start", r.span_start}, {"span_end", r.span_end},
+          {"span_text", r.span_text}, {"gold", opt(r.gold)}, {"pred", opt(r.pred)},
+          {"error_type", opt(r.error_type)}, {"confidence", r.confidence},
+          {"certainty_ratio", r.certainty_ratio}, {"dep", opt(r.dep)},
+          {"drift_distance", opt(r.drift_distance)}, {"drift_score", opt(r.drift_score)},
+          {"is_drifted", opt(r.is_drifted)}, {"is_on_the_boundary", r.is_on_the_boundary},
+          {"x", opt(r.x)}, {"y", opt(r.y)}};
+}
+
+// The filters, sort and page of GET .../spans.
+Result<SpanQuery> ParseSpanParams(const Params& params, const SplitKey& split) {
+  SpanQuery q;
+  q.split = split;
+  q.limit = 50;
+  auto text = [&](const char* key) -> std::optional<std::string> {
+    auto v = Param(params, key);
+    return v && !v->empty() ? v : std::nullopt;
+  };
+  q.label = text("label");
+  q.gold = text("gold");
+  q.pred = text("pred");
+  q.error_type = text("error_type");
+  q.text_regex = text("text");
+  q.sample_id = text("sample_id");
+  if (auto v = text("drifted")) {
+    SEXTANT_ASSIGN_OR_RETURN(bool d, ParseBool("drifted", *v));
+    q.is_drifted = d;
+  }
+  if (auto v = text("on_boundary")) {
+    SEXTANT_ASSIGN_OR_RETURN(bool b, ParseBool("on_boundary", *v));
+    q.is_on_the_boundary = b;
+  }
+  if (auto v = text("min_confidence")) {
+    SEXTANT_ASSIGN_OR_RETURN(double d, ParseDouble("min_confidence", *v));
+    q.min_confidence = d;
+  }
+  if (auto v = text("max_confidence")) {
+    SEXTANT_ASSIGN_OR_RETURN(double d, ParseDouble("max_confidence", *v));
+    q.max_confidence = d;
+  }
+  if (auto v = text("sort")) q.sort_by = *v;
+  if (auto v = text("order")) {
+    if (*v != "asc" && *v != "desc") return Status::Invalid("order: expected 'asc' or 'desc', got '" + *v + "'");
+    q.descending = *v == "desc";
+  }
+  if (auto v = text("offset")) {
+    SEXTANT_ASSIGN_OR_RETURN(q.offset, ParseInt("offset", *v));
+  }
+  if (auto v = text("limit")) {
+    SEXTANT_ASSIGN_OR_RETURN(q.limit, ParseInt("limit", *v));
+  }
+  if (q.offset < 0) return Status::Invalid("offset: must be >= 0");
+  if (q.limit < 1 || q.limit > kMaxPageSize) {
+    return Status::Invalid("limit: must be between 1 and " + std::to_string(kMaxPageSize));
+  }
+  return q;
+}
+
+}  // namespace
+
+// NER span rows: a page, the span-level map, similar span rows.
+Result<ApiResponse> Api::Spans(const ApiRequest& req, const RunReader& reader) const {
+  const auto& p = req.path;
+  if (req.method != "GET" && req.method != "HEAD") return MethodNotAllowed(req);
+  if (p.size() == 4) {
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(req.params));
+    SEXTANT_ASSIGN_OR_RETURN(SpanQuery q, ParseSpanParams(req.params, split));
+    SEXTANT_ASSIGN_OR_RETURN(int64_t total, reader.CountSpans(q));
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, reader.Spans(q));
+    ordered_json list = ordered_json::array();
+    for (const SpanRow& r : rows) list.push_back(SpanJson(r));
+    return Json({{"total", total}, {"offset", q.offset}, {"limit", q.limit}, {"spans", std::move(list)}});
+  }
+  if (p.size() == 5 && p[4] == "map") {
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> splits, SplitList(ParamList(req.params, "splits"), "splits"));
+    if (splits.empty()) {
+      for (const SplitInfo& s : reader.info().splits) {
+        if (s.processed) splits.push_back(s.split);
+      }
+    }
+    int64_t max_points = 50000;
+    if (auto v = Param(req.params, "max_points"); v && !v->empty()) {
+      SEXTANT_ASSIGN_OR_RETURN(max_points, ParseInt("max_points", *v));
+      if (max_points < 1) return Status::Invalid("max_points: must be at least 1");
+    }
+    std::vector<SpanRow> all;
+    for (const SplitKey& split : splits) {
+      SpanQuery q;
+      q.split = split;
+      SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, reader.Spans(q));
+      for (SpanRow& r : rows) {
+        if (r.x) all.push_back(std::move(r));
+      }
+    }
+    // An even stride keeps every split's share of the points.
+    const double stride = std::max(1.0, static_cast<double>(all.size()) / static_cast<double>(max_points));
+    ordered_json points = ordered_json::array();
+    for (double i = 0; i < static_cast<double>(all.size()); i += stride) {
+      const SpanRow& r = all[static_cast<size_t>(i)];
+      auto opt = [](const auto& v) { return v ? ordered_json(*v) : ordered_json(nullptr); };
+      points.push_back({{"split", r.split.ToString()}, {"sample_id", r.sample_id},
+                        {"span_row", r.span_row}, {"x", *r.x}, {"y", *r.y}, {"pred", opt(r.pred)},
+                        {"gold", opt(r.gold)}, {"error_type", opt(r.error_type)},
+                        {"is_drifted", opt(r.is_drifted)}, {"confidence", r.confidence}});
+    }
+    return Json({{"total", all.size()}, {"points", std::move(points)}});
+  }
+  if (p.size() == 5 && p[4] == "similar") {
+    const auto start = std::chrono::steady_clock::now();
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(req.params));
+    auto row_text = Param(req.params, "span_row");
+    if (!row_text || row_text->empty()) return Status::Invalid("span_row: required");
+    SEXTANT_ASSIGN_OR_RETURN(int64_t span_row, ParseInt("span_row", *row_text));
+    int32_t k = 10;
+    if (auto v = Param(req.params, "k"); v && !v->empty()) {
+      SEXTANT_ASSIGN_OR_RETURN(int64_t kk, ParseInt("k", *v));
+      if (kk < 1 || kk > kMaxNeighbors) {
+        return Status::Invalid("k: must be between 1 and " + std::to_string(kMaxNeighbors));
+      }
+      k = static_cast<int32_t>(kk);
+    }
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> in, SplitList(ParamList(req.params, "in"), "in"));
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanNeighbor> neighbors,
+                             reader.SimilarSpans(split, span_row, k, in));
+    ordered_json list = ordered_json::array();
+    for (const SpanNeighbor& n : neighbors) {
+      SpanQuery q;
+      q.split = n.split;
+      q.span_row = n.span_row;
+      SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, reader.Spans(q));
+      if (rows.empty()) continue;
+      ordered_json j = SpanJson(rows[0]);
+      j["distance"] = n.distance;
+      list.push_back(std::move(j));
+    }
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return Json({{"query", {{"split", split.ToString()}, {"span_row", span_row}}},
+                 {"neighbors", std::move(list)}, {"took_ms", ms}});
+  }
+  return Status::NotFound("expected /spans, /spans/map or /spans/similar");
+}
+
 Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   const auto& p = req.path;
   const bool get = req.method == "GET" || req.method == "HEAD";
@@ -343,6 +491,8 @@ Result<ApiResponse> Api::Route(const ApiRequest& req) const {
       return Json(j);
     }
   }
+
+  if (what == "spans") return Spans(req, reader);
 
   if (what == "similar" && p.size() == 4) {
     const auto start = std::chrono::steady_clock::now();

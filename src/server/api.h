@@ -81,6 +81,7 @@ class Api {
 
  private:
   Result<ApiResponse> Route(const ApiRequest& request) const;
+  Result<ApiResponse> Spans(const ApiRequest& request, const RunReader& reader) const;
 
   std::filesystem::path root_;
   mutable std::mutex mu_;

@@ -88,6 +88,14 @@ ordered_json SampleJson(const SampleTable& t, int64_t r, const std::vector<std::
   j["is_drifted"] = Flag(t.drifted[r]);
   j["x"] = Num(t.x[r]);
   j["y"] = Num(t.y[r]);
+  if (static_cast<size_t>(r) < t.premise.size()) {
+    j["premise"] = t.premise[r];
+    j["hypothesis"] = t.hypothesis[r];
+  }
+  if (static_cast<size_t>(r) < t.spans_json.size()) {
+    const ordered_json spans = ordered_json::parse(t.spans_json[r]);
+    for (auto& [key, value] : spans.items()) j[key] = value;
+  }
   return j;
 }
 

@@ -43,11 +43,14 @@ Status CheckPage(SampleRequest& r) {
     for (const auto& f : fields) all += (all.empty() ? "" : ", ") + f;
     return Status::Invalid("sort: unknown field '" + r.sort + "'; expected one of: " + all);
   }
-  if (r.filter.text_regex) {
+  for (const auto& [field, regex] : {std::pair{"text", &r.filter.text_regex},
+                                      std::pair{"premise", &r.filter.premise_regex},
+                                      std::pair{"hypothesis", &r.filter.hypothesis_regex}}) {
+    if (!*regex) continue;
     try {
-      std::regex check(*r.filter.text_regex, std::regex::ECMAScript);
+      std::regex check(**regex, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
-      return Status::Invalid("text: '" + *r.filter.text_regex +
+      return Status::Invalid(std::string(field) + ": '" + **regex +
                              "' is not a valid regular expression: " + e.what());
     }
   }
@@ -67,7 +70,7 @@ Result<std::string> Order(const std::string& text) {
 
 bool SampleFilter::empty() const {
   return gold.empty() && pred.empty() && !min_confidence && !max_confidence && !min_dep &&
-         !max_dep && !drifted && !on_boundary && !misclassified && !text_regex && meta.empty() &&
+         !max_dep && !drifted && !on_boundary && !misclassified && !text_regex && !premise_regex && !hypothesis_regex && meta.empty() &&
          !ids && polygon.empty();
 }
 
@@ -139,6 +142,8 @@ Result<SampleRequest> ParseSampleParams(const Params& params,
   }
   SampleFilter& f = r.filter;
   if (auto v = one("text"); v && !v->empty()) f.text_regex = *v;
+  if (auto v = one("premise"); v && !v->empty()) f.premise_regex = *v;
+  if (auto v = one("hypothesis"); v && !v->empty()) f.hypothesis_regex = *v;
   SEXTANT_ASSIGN_OR_RETURN(f.gold, Labels("gold", ParamList(params, "gold"), labels));
   SEXTANT_ASSIGN_OR_RETURN(f.pred, Labels("pred", ParamList(params, "pred"), labels));
   SEXTANT_RETURN_IF_ERROR(num("min_confidence", f.min_confidence));
@@ -187,6 +192,10 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
       r.descending = o == "desc";
     } else if (key == "text") {
       if (!text(v).empty()) f.text_regex = text(v);
+    } else if (key == "premise") {
+      if (!text(v).empty()) f.premise_regex = text(v);
+    } else if (key == "hypothesis") {
+      if (!text(v).empty()) f.hypothesis_regex = text(v);
     } else if (key == "gold" || key == "pred") {
       SEXTANT_ASSIGN_OR_RETURN((key == "gold" ? f.gold : f.pred),
                                Labels(key.c_str(), names(v), labels));
@@ -280,9 +289,12 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
     auto column = t.MetaColumn(key);
     restrict([&](int64_t r) { return (*column)[r] && *(*column)[r] == value; });
   }
-  if (f.text_regex) {
+  for (const auto& [field, regex] : {std::pair{"text", &f.text_regex},
+                                      std::pair{"premise", &f.premise_regex},
+                                      std::pair{"hypothesis", &f.hypothesis_regex}}) {
+    if (!*regex) continue;
     SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<uint8_t>> text,
-                             t.TextMatches(*f.text_regex));
+                             t.TextMatches(**regex, field));
     restrict([&](int64_t r) { return (*text)[r] != 0; });
   }
   auto in_list = [](const std::vector<int32_t>& list, int32_t v) {

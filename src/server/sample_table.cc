@@ -27,6 +27,31 @@ const std::vector<std::string>& SortableFields() {
   return kFields;
 }
 
+namespace {
+
+// The NER fields of a sample as the API returns them (docs/ner-nli.md).
+std::string SpanFieldsJson(const SampleRow& r) {
+  nlohmann::ordered_json j;
+  nlohmann::ordered_json tokens = nlohmann::ordered_json::array();
+  for (const CharRange& t : r.tokens) tokens.push_back({t.start, t.end});
+  j["tokens"] = std::move(tokens);
+  auto marks = [](const std::vector<SpanMark>& list) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const SpanMark& m : list) {
+      out.push_back({{"start", m.start}, {"end", m.end}, {"label", m.label},
+                     {"error_type", m.error_type ? nlohmann::ordered_json(*m.error_type)
+                                                 : nlohmann::ordered_json(nullptr)},
+                     {"span_row", m.span_row}});
+    }
+    return out;
+  };
+  j["gold_spans"] = IsLabeled(r.split.split) ? marks(r.gold_spans) : nlohmann::ordered_json(nullptr);
+  j["pred_spans"] = marks(r.pred_spans);
+  return j.dump();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
                                                        const SplitKey& split) {
   auto t = std::make_unique<SampleTable>();
@@ -64,6 +89,11 @@ Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
       t->y.push_back(r.y ? static_cast<float>(*r.y) : std::numeric_limits<float>::quiet_NaN());
       t->on_boundary.push_back(r.is_on_the_boundary ? 1 : 0);
       t->drifted.push_back(r.is_drifted ? static_cast<int8_t>(*r.is_drifted) : int8_t{-1});
+      if (r.premise) {
+        t->premise.push_back(std::move(*r.premise));
+        t->hypothesis.push_back(r.hypothesis.value_or(""));
+      }
+      if (!r.tokens.empty()) t->spans_json.push_back(SpanFieldsJson(r));
     }
     if (static_cast<int64_t>(rows.size()) < kLoadChunk) break;
   }
@@ -203,11 +233,14 @@ std::shared_ptr<const std::vector<std::optional<std::string>>> SampleTable::Meta
 }
 
 Result<std::shared_ptr<const std::vector<uint8_t>>> SampleTable::TextMatches(
-    const std::string& pattern) const {
+    const std::string& pattern, const std::string& field) const {
+  const std::vector<std::string>& column =
+      field == "premise" ? premise : field == "hypothesis" ? hypothesis : text;
+  const std::string key = field + "\n" + pattern;
   {
     std::lock_guard lock(mu_);
     for (auto it = text_matches_.begin(); it != text_matches_.end(); ++it) {
-      if (it->first != pattern) continue;
+      if (it->first != key) continue;
       auto hit = *it;
       text_matches_.erase(it);
       text_matches_.push_back(hit);
@@ -218,12 +251,15 @@ Result<std::shared_ptr<const std::vector<uint8_t>>> SampleTable::TextMatches(
   try {
     re = std::regex(pattern, std::regex::ECMAScript | std::regex::icase);
   } catch (const std::regex_error& e) {
-    return Status::Invalid("text: '" + pattern + "' is not a valid regular expression: " + e.what());
+    return Status::Invalid(field + ": '" + pattern + "' is not a valid regular expression: " + e.what());
   }
-  auto matches = std::make_shared<std::vector<uint8_t>>(text.size());
-  for (size_t r = 0; r < text.size(); ++r) (*matches)[r] = std::regex_search(text[r], re) ? 1 : 0;
+  // A run without the field (a premise filter on a text-classification run) matches nothing.
+  auto matches = std::make_shared<std::vector<uint8_t>>(text.size(), uint8_t{0});
+  for (size_t r = 0; r < column.size() && r < text.size(); ++r) {
+    (*matches)[r] = std::regex_search(column[r], re) ? 1 : 0;
+  }
   std::lock_guard lock(mu_);
-  text_matches_.emplace_back(pattern, matches);
+  text_matches_.emplace_back(key, matches);
   if (text_matches_.size() > 8) text_matches_.erase(text_matches_.begin());
   return std::shared_ptr<const std::vector<uint8_t>>(matches);
 }

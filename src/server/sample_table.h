@@ -47,11 +47,16 @@ class SampleTable {
   // Per row, whether the text matches `pattern` (ECMAScript, case-insensitive
   // search); the last few patterns' answers are kept, so that paging through
   // one text search does not run the regex over every row again.
-  Result<std::shared_ptr<const std::vector<uint8_t>>> TextMatches(const std::string& pattern) const;
+  // `field` is "text", or "premise" / "hypothesis" of an NLI run.
+  Result<std::shared_ptr<const std::vector<uint8_t>>> TextMatches(
+      const std::string& pattern, const std::string& field = "text") const;
 
   // Columns, indexed by row. Missing numbers are NaN; missing classes -1;
   // missing flags -1.
   std::vector<std::string> id, text, meta_json;
+  // NLI runs: the pair of each row (empty otherwise). NER runs: each row's
+  // tokens and span marks as a JSON object (docs/ner-nli.md; empty otherwise).
+  std::vector<std::string> premise, hypothesis, spans_json;
   std::vector<int32_t> gold, pred, epoch;
   std::vector<double> confidence, margin, certainty_ratio, entropy, aum, dep, drift_distance,
       drift_score;

@@ -18,7 +18,10 @@
 // probabilities and neighbours in training and production, arrow keys); find similar; a
 // lasso around the drifted sample's cluster (every row inside the polygon); a new selection
 // (add filtered, remove/add checked rows, show, delete another); its CSV and JSONL exports
-// checked row by row; the insights panel; and a server with --token. Screenshots of each
+// checked row by row; the insights panel; a server with --token; the NLI pair view (both
+// fields, premise/hypothesis regex filters) and the NER span view (gold and predicted span
+// marks, the span table and its filters, similar spans, the span-level map, span F1), on
+// the runs of those task types (demo/nli, demo/ner). Screenshots of each
 // view go to SCREENSHOTS. Any failed step exits non-zero (a failure.png is left too).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -528,6 +531,181 @@ async function main() {
       proc.kill('SIGTERM');
     });
   }
+
+  // 11-12. NLI and NER runs, found by task type (demo/nli and demo/ner, as the mock serves and
+  // make_run.py logs them); only structure and filters narrowing results are checked.
+  const runs = (await apiGet('/api/runs')).runs;
+  const byTask = (task, name) => runs.find((r) => r.project === 'demo' && r.run === name && r.task === task) ?? runs.find((r) => r.task === task);
+  const runPath = (r) => `/api/runs/${encodeURIComponent(r.project)}/${encodeURIComponent(r.run)}`;
+  const runPage = (r, split) => `${base}/runs/${encodeURIComponent(r.project)}/${encodeURIComponent(r.run)}?split=${encodeURIComponent(split)}`;
+  const need = (r, task) => {
+    if (r) return true;
+    // The mock always has them; a store made before make_run.py logs them skips with a note.
+    assert(!MOCK, `the mock serves a ${task} run`);
+    log(`  no ${task} run in the store: skipped`);
+    return false;
+  };
+
+  const nli = byTask('natural_language_inference', 'nli');
+  if (need(nli, 'natural_language_inference')) await step('NLI pair view', async () => {
+    const api = runPath(nli);
+    await page.goto(runPage(nli, 'training'));
+    await page.getByTestId('run-page').waitFor();
+    const all = await tableTotal();
+    assert(all === (await apiGet(`${api}/samples?split=training&limit=1`)).total, 'NLI training total');
+    const row = page.getByTestId('sample-row').first();
+    assert(await row.getByTestId('nli-premise').count() === 1 && await row.getByTestId('nli-hypothesis').count() === 1, 'a row shows premise and hypothesis');
+    const first = (await apiGet(`${api}/samples?split=training&limit=20`)).samples;
+    assert(first.every((x) => typeof x.premise === 'string' && typeof x.hypothesis === 'string'), 'NLI samples carry premise and hypothesis');
+    // A hypothesis word that narrows the rows (some, not all).
+    let word = null, expect = 0;
+    for (const w of first.flatMap((x) => x.hypothesis.split(/\W+/)).filter((w) => w.length >= 4)) {
+      const t = (await apiGet(`${api}/samples?split=training&limit=1&hypothesis=${encodeURIComponent(w)}`)).total;
+      if (t > 0 && t < all) { word = w; expect = t; break; }
+    }
+    assert(word, 'a hypothesis word that narrows the samples');
+    const post = await apiPost(`${api}/samples/query`, { split: 'training', hypothesis: word, limit: 1 });
+    assert(post.total === expect, `POST "hypothesis" ${post.total} == GET ${expect}`);
+    await page.getByTestId('filter-hypothesis').fill(word);
+    await page.getByTestId('chip-hypothesis').waitFor();
+    assert(await tableTotal() === expect, `hypothesis /${word}/: table == API ${expect}`);
+    const hyps = await page.$$eval('[data-testid=sample-row] [data-testid=nli-hypothesis] .nli-value', (cs) => cs.map((c) => c.textContent));
+    const re = new RegExp(word, 'i');
+    assert(hyps.length > 0 && hyps.every((t) => re.test(t)), `every hypothesis matches /${word}/`);
+    assert(await page.locator('[data-testid=sample-row] [data-testid=nli-hypothesis] mark').count() > 0, 'hypothesis matches highlighted');
+    // The premise regex too, combined with it.
+    const pw = first[0].premise.split(/\W+/).find((w) => w.length >= 4) ?? first[0].premise.slice(0, 3);
+    await page.getByTestId('filter-premise').fill(pw);
+    await page.getByTestId('chip-premise').waitFor();
+    const both = (await apiGet(`${api}/samples?split=training&limit=1&hypothesis=${encodeURIComponent(word)}&premise=${encodeURIComponent(pw)}`)).total;
+    assert(await tableTotal() === both && both <= expect, `premise + hypothesis: ${both}`);
+    // The panel shows both fields, labelled.
+    await page.getByTestId('sample-row').first().click();
+    const panel = page.locator('[data-testid=sample-panel][data-ready="1"]');
+    await panel.waitFor();
+    const labels = await panel.locator('[data-testid=sample-text] .nli-label').allTextContents();
+    assert(labels.join(',') === 'premise,hypothesis', `labelled fields: ${labels}`);
+    assert(await panel.locator('[data-testid=sample-text] [data-testid=nli-hypothesis] mark').count() > 0, 'panel highlights the hypothesis match');
+    await page.screenshot({ path: path.join(SHOTS, 'nli-pair.png') });
+    await page.getByTestId('sample-close').click();
+  });
+
+  const ner = byTask('named_entity_recognition', 'ner');
+  if (need(ner, 'named_entity_recognition')) await step('NER span view', async () => {
+    const api = runPath(ner);
+    const splits = ner.splits.map((x) => x.split);
+    const labeled = splits.includes('validation') ? 'validation' : 'training';
+    const prod = splits.find((x) => x.startsWith('inference:'));
+    assert(prod, 'the NER run has an inference set');
+    await page.goto(runPage(ner, 'training'));
+    await page.getByTestId('run-page').waitFor();
+    await tableTotal();
+    // Gold and predicted spans marked in two styles, in the rows.
+    assert(await page.locator('[data-testid=sample-row] .span-gold').count() > 0, 'gold spans in the table');
+    assert(await page.locator('[data-testid=sample-row] .span-pred').count() > 0, 'predicted spans in the table');
+    const row = page.locator('[data-testid=sample-row]:has(.span-gold):has(.span-pred)').first();
+    const sid = await row.getAttribute('data-id');
+    await row.click();
+    const panel = page.locator('[data-testid=sample-panel][data-ready="1"]');
+    await panel.waitFor();
+    const txt = panel.getByTestId('sample-text');
+    assert(await txt.locator('.span-gold').count() > 0 && await txt.locator('.span-pred').count() > 0, 'the panel marks gold and predicted spans');
+    const errs = await txt.locator('.ent').evaluateAll((es) => es.map((e) => e.dataset.error).filter(Boolean));
+    assert(errs.length > 0 && errs.every((e) => ['none', 'wrong_tag', 'span_shift', 'missed_label', 'ghost_span'].includes(e)), `error classes ${errs}`);
+    await panel.getByTestId('span-legend').waitFor();
+    await panel.locator('[data-testid=sample-spans][data-ready="1"]').waitFor();
+    const own = (await apiGet(`${api}/spans?split=training&sample_id=${encodeURIComponent(sid)}&limit=1000`)).spans;
+    assert(await panel.getByTestId('sample-span').count() === own.length && own.length > 0, `the panel lists the sample's ${own.length} span rows`);
+    await page.screenshot({ path: path.join(SHOTS, 'ner-sample.png') });
+    await page.getByTestId('sample-close').click();
+
+    // The span view: every span row of the split, then filters that narrow it.
+    const spanTotal = async () => {
+      await page.waitForFunction(() => !document.querySelector('[data-testid=span-table]')?.dataset.loading && /\d/.test(document.querySelector('[data-testid=span-table-status]')?.textContent ?? ''));
+      const t = await page.getByTestId('span-table-status').textContent();
+      const m = /^([\d,]+) span/.exec(t ?? '');
+      assert(m, `span table status "${t}"`);
+      return Number(m[1].replace(/,/g, ''));
+    };
+    await page.getByTestId('view-spans').click();
+    await page.getByTestId('span-table').waitFor();
+    const allSpans = await spanTotal();
+    assert(allSpans === (await apiGet(`${api}/spans?split=training&limit=1`)).total && allSpans > 0, `span table total ${allSpans}`);
+    assert(await page.getByTestId('span-row').count() > 5, 'span rows listed');
+    await page.getByTestId('span-filter-error').selectOption('ghost_span');
+    const ghosts = await spanTotal();
+    assert(ghosts === (await apiGet(`${api}/spans?split=training&error_type=ghost_span&limit=1`)).total && ghosts < allSpans, `ghost spans ${ghosts} of ${allSpans}`);
+    const shownErr = await page.$$eval('[data-testid=span-row]', (rs) => rs.map((r) => r.dataset.error));
+    assert(shownErr.every((e) => e === 'ghost_span'), `every row a ghost span: ${shownErr}`);
+    if (ghosts > 0) assert(await page.locator('[data-testid=span-row] [data-col=gold]').first().textContent() === '–', 'a ghost span has no gold');
+    // Sort by confidence (descending first).
+    await page.getByTestId('span-sort-confidence').click();
+    await spanTotal();
+    const confs = await page.$$eval('[data-testid=span-row] [data-col=confidence]', (cs) => cs.map((c) => Number(c.textContent)));
+    assert(confs.every((v, i) => i === 0 || confs[i - 1] >= v), `sorted by confidence: ${confs.slice(0, 6)}`);
+    await page.getByTestId('span-filter-reset').click();
+    assert(await spanTotal() === allSpans, 'reset shows every span');
+
+    // Drifted spans on the inference set.
+    await page.locator(`[data-testid=inference-picker] [data-split="${prod}"]`).click();
+    const prodSpans = await spanTotal();
+    assert(prodSpans === (await apiGet(`${api}/spans?split=${encodeURIComponent(prod)}&limit=1`)).total, `${prod} spans`);
+    await page.getByTestId('span-filter-drifted').selectOption('true');
+    const drifted = await spanTotal();
+    assert(drifted === (await apiGet(`${api}/spans?split=${encodeURIComponent(prod)}&drifted=true&limit=1`)).total && drifted < prodSpans, `drifted spans ${drifted} of ${prodSpans}`);
+    const flags = await page.$$eval('[data-testid=span-row] [data-col=is_drifted]', (cs) => cs.map((c) => c.textContent));
+    assert(flags.every((f) => f === 'drifted'), `every row drifted: ${flags}`);
+
+    // A click on a span opens its sample; its similar spans (training + inference) appear.
+    const sr = page.getByTestId('span-row').first();
+    const [spanRow, spanSample] = [Number(await sr.getAttribute('data-span-row')), await sr.getAttribute('data-sample-id')];
+    await sr.click();
+    await panel.waitFor();
+    assert((await panel.getByTestId('sample-id').textContent()).endsWith(` · ${spanSample}`), 'the span opens its sample');
+    const sim = panel.locator('[data-testid=similar-spans][data-ready="1"]');
+    await sim.waitFor();
+    const inSplits = splits.filter((x) => x === 'training' || x.startsWith('inference:'));
+    const want = (await apiGet(`${api}/spans/similar?split=${encodeURIComponent(prod)}&span_row=${spanRow}&k=10&in=${encodeURIComponent(inSplits.join(','))}`)).neighbors;
+    const shown = await sim.getByTestId('similar-span').evaluateAll((ns) => ns.map((n) => `${n.dataset.split}/${n.dataset.spanRow}`));
+    assert(shown.length > 0 && JSON.stringify(shown) === JSON.stringify(want.map((n) => `${n.split}/${n.span_row}`)), `similar spans ${shown}`);
+    assert(await panel.locator(`[data-testid=sample-span][data-span-row="${spanRow}"].picked`).count() === 1, 'the picked span is marked in the list');
+    // Only training: every neighbour from training.
+    await panel.locator(`[data-testid=similar-spans-in] input[value="${prod}"]`).uncheck();
+    await page.waitForFunction(() => {
+      const ns = [...document.querySelectorAll('[data-testid=similar-spans][data-ready="1"] [data-testid=similar-span]')];
+      return ns.length > 0 && ns.every((n) => n.dataset.split === 'training');
+    });
+    await panel.locator(`[data-testid=similar-spans-in] input[value="${prod}"]`).check();
+    await page.screenshot({ path: path.join(SHOTS, 'ner-spans.png') });
+
+    // The span-level map, coloured by error type.
+    await page.getByTestId('map-level').selectOption('spans');
+    await page.locator('[data-testid=map][data-level="spans"][data-ready="1"]').waitFor();
+    assert((await page.getByTestId('map-info').textContent()).includes('span points'), 'span points drawn');
+    assert(await litPixels(page) > 100, 'the span map drew');
+    await page.getByTestId('map-color').selectOption('error_type');
+    const legend = await page.getByTestId('map-legend').textContent();
+    assert(legend.includes('ghost span') && legend.includes('wrong tag'), `error type legend: ${legend}`);
+
+    // Insights: entity type share and confidence next to training on the inference set,
+    // span precision/recall/F1 per type and overall on a labeled split.
+    await page.locator('[data-testid=insights][data-ready="1"] [data-testid=insight-spans]').waitFor();
+    const types = [...new Set(ner.labels.filter((l) => l !== 'O').map((l) => l.slice(2)))];
+    assert(await page.locator('[data-testid=chart-span-type-share] .bar').count() === 2 * types.length, 'type share bars next to training');
+    await page.locator(`[data-testid=split-option][data-split="${labeled}"]`).click();
+    const ins = page.locator('[data-testid=insights][data-ready="1"]');
+    await ins.getByTestId('insight-span-f1').waitFor();
+    const perType = await ins.locator('[data-testid=insight-span-per-type] tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.type));
+    assert(types.every((t) => perType.includes(t)) && perType.includes(''), `span F1 per type and overall: ${perType}`);
+    const f1 = Number(await ins.locator('[data-testid=insight-span-f1] .stat-value').textContent());
+    assert(f1 >= 0 && f1 <= 1, `span F1 ${f1}`);
+    await ins.screenshot({ path: path.join(SHOTS, 'ner-insights.png') });
+    // The span map on the labeled split, where error types apply (it stays at span level).
+    if (labeled !== 'training') await page.waitForFunction((sp) => document.querySelector('[data-testid=map-legend]')?.textContent.includes(`${sp} over training`), labeled);
+    await page.locator('[data-testid=map][data-level="spans"][data-ready="1"]').waitFor();
+    assert(await page.getByTestId('map-color').inputValue() === 'error_type', 'the colouring carries over');
+    await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'ner-map.png') });
+  });
 
   assert(errors.length === 0, `no page errors: ${errors.join('\n')}`);
 }

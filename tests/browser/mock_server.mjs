@@ -1,11 +1,14 @@
-// A small stand-in for `sextant serve`, following docs/http-api.md, over generated data
-// (one run demo/sentiment: training, validation, inference:prod_1 with drift).
+// A small stand-in for `sextant serve`, following docs/http-api.md and docs/ner-nli.md, over
+// generated data: demo/sentiment (text classification: training, validation,
+// inference:prod_1 with drift), demo/nli (premise/hypothesis pairs) and demo/ner (BIO tags,
+// span rows, spans/map, spans/similar, the span summary; mock_tasks.mjs).
 // For developing the console without the C++ server:
 //   node tests/browser/mock_server.mjs --port 8090 --static web/dist
 // The browser test runs against the real server unless MOCK=1.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeNer, makeNli, spanRoutes, summaryOf } from './mock_tasks.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (v.startsWith('--') ? [...a, [v.slice(2), all[i + 1]]] : a), []));
 const PORT = Number(args.port ?? 8090);
@@ -58,7 +61,12 @@ const RUN = {
   project: 'demo', run: 'sentiment', task: 'text_classification', labels: LABELS, finished: true, size_bytes: 1234567,
   splits: Object.entries(DATA).map(([split, s]) => ({ split, samples: s.length, epochs_logged: 1, embedding_dim: 16, processed: true })),
 };
-const selections = new Map();
+// Every run: its info, samples by split, labels and selections (NER runs also span rows).
+const RUNS = [
+  { info: RUN, data: DATA, labels: LABELS, selections: new Map() },
+  makeNli(),
+  makeNer(),
+].map((r) => ({ ...r, selections: r.selections ?? new Map() }));
 
 function pip(poly, x, y) {
   let inside = false;
@@ -72,13 +80,20 @@ function pip(poly, x, y) {
 const list = (v) => (v === undefined || v === null ? null : (Array.isArray(v) ? v.flatMap((s) => String(s).split(',')) : String(v).split(',')).filter(Boolean));
 const bool = (v) => (v === undefined || v === null ? null : v === true || v === 'true');
 
-function filterSamples(split, f) {
-  let rows = DATA[split];
+function filterSamples(R, split, f) {
+  let rows = R.data[split];
   if (!rows) throw { status: 404, code: 'not_found', message: `no split ${split}` };
   if (f.text) {
     let re;
     try { re = new RegExp(f.text, 'i'); } catch (e) { throw { status: 400, code: 'invalid_argument', message: `text: ${e.message}` }; }
     rows = rows.filter((s) => re.test(s.text));
+  }
+  // NLI: a regex over each field.
+  for (const k of ['premise', 'hypothesis']) {
+    if (!f[k]) continue;
+    let re;
+    try { re = new RegExp(f[k], 'i'); } catch (e) { throw { status: 400, code: 'invalid_argument', message: `${k}: ${e.message}` }; }
+    rows = rows.filter((s) => s[k] !== undefined && re.test(s[k]));
   }
   const gold = list(f.gold), pred = list(f.pred), ids = list(f.ids);
   if (gold?.length) rows = rows.filter((s) => gold.includes(s.gold));
@@ -100,8 +115,8 @@ function filterSamples(split, f) {
   return rows;
 }
 
-function page(split, f) {
-  let rows = filterSamples(split, f);
+function page(R, split, f) {
+  let rows = filterSamples(R, split, f);
   const sort = f.sort ?? 'row', dir = f.order === 'desc' ? -1 : 1;
   rows = [...rows].sort((a, b) => {
     const x = a[sort], y = b[sort];
@@ -113,8 +128,8 @@ function page(split, f) {
   return { total: rows.length, offset, limit, samples: rows.slice(offset, offset + limit).map(({ probs, ...s }) => s) };
 }
 
-function insights(split) {
-  const rows = DATA[split], ref = DATA.training;
+function insights(R, split) {
+  const rows = R.data[split], ref = R.data.training, LABELS = R.labels;
   const share = (rs, l) => rs.filter((s) => s.pred === l).length / rs.length;
   const meanc = (rs, l) => { const r = rs.filter((s) => s.pred === l); return r.length ? r.reduce((a, s) => a + s.confidence, 0) / r.length : null; };
   const labeled = rows[0].gold !== null;
@@ -132,10 +147,11 @@ function insights(split) {
   return { split, reference: 'training', classes, drifted: drifted === null ? null : { count: drifted, fraction: drifted / rows.length },
     on_the_boundary: { count: onb, fraction: onb / rows.length },
     accuracy: labeled ? rows.filter((s) => s.is_correct).length / rows.length : null,
-    macro_f1: labeled ? classes.reduce((a, c) => a + c.f1, 0) / 3 : null, alerts };
+    macro_f1: labeled ? classes.reduce((a, c) => a + c.f1, 0) / LABELS.length : null, alerts };
 }
 
-function similar(split, id, k, inSplits) {
+function similar(R, split, id, k, inSplits) {
+  const DATA = R.data;
   const q = DATA[split]?.find((s) => s.id === id);
   if (!q) throw { status: 404, code: 'not_found', message: `no sample ${id} in ${split}` };
   const cands = [];
@@ -170,19 +186,33 @@ async function handle(req, res) {
   const m = req.method;
   if (parts[1] === 'health') return send(res, 200, { ok: true, version: '0.1.0-mock' });
   if (parts[1] !== 'runs') throw { status: 404, code: 'not_found', message: 'no route' };
-  if (parts.length === 2) return send(res, 200, { runs: [RUN] });
-  if (parts[2] !== RUN.project || parts[3] !== RUN.run) throw { status: 404, code: 'not_found', message: `no run ${parts[2]}/${parts[3]}` };
+  if (parts.length === 2) return send(res, 200, { runs: RUNS.map((r) => r.info) });
+  const R = RUNS.find((r) => r.info.project === parts[2] && r.info.run === parts[3]);
+  if (!R) throw { status: 404, code: 'not_found', message: `no run ${parts[2]}/${parts[3]}` };
+  const { data: DATA, labels: LABELS, selections } = R;
   const rest = parts.slice(4);
-  if (rest.length === 0) return send(res, 200, RUN);
-  if (rest[0] === 'insights') return send(res, 200, insights(q.split ?? 'training'));
-  if (rest[0] === 'samples' && rest.length === 1) return send(res, 200, page(q.split, q));
-  if (rest[0] === 'samples' && rest[1] === 'query' && m === 'POST') { const b = await readBody(req); return send(res, 200, page(b.split, b)); }
+  if (rest.length === 0) return send(res, 200, R.info);
+  if (rest[0] === 'insights') return send(res, 200, insights(R, q.split ?? 'training'));
+  if (rest[0] === 'summary') return send(res, 200, summaryOf(R));
+  if (rest[0] === 'spans') {
+    if (!R.spans) throw { status: 400, code: 'invalid_argument', message: `${R.info.task} runs have no span rows` };
+    return send(res, 200, spanRoutes(R, rest.slice(1), q));
+  }
+  if (rest[0] === 'samples' && rest.length === 1) return send(res, 200, page(R, q.split, q));
+  if (rest[0] === 'samples' && rest[1] === 'query' && m === 'POST') {
+    const b = await readBody(req);
+    const known = new Set(['split', 'offset', 'limit', 'sort', 'order', 'text', 'premise', 'hypothesis', 'gold', 'pred', 'min_confidence', 'max_confidence',
+      'min_dep', 'max_dep', 'drifted', 'on_boundary', 'misclassified', 'ids', 'polygon', 'meta']);
+    for (const k of Object.keys(b)) if (!known.has(k) && !k.startsWith('meta.')) throw { status: 400, code: 'invalid_argument', message: `unknown field ${k}` };
+    for (const [k, v] of Object.entries(b.meta ?? {})) b[`meta.${k}`] = v;
+    return send(res, 200, page(R, b.split, b));
+  }
   if (rest[0] === 'samples' && rest.length === 3) {
     const s = DATA[rest[1]]?.find((x) => x.id === rest[2]);
     if (!s) throw { status: 404, code: 'not_found', message: `no sample ${rest[2]}` };
     return send(res, 200, s);
   }
-  if (rest[0] === 'similar') return send(res, 200, similar(q.split, q.id, Number(q.k ?? 10), q.in ? String(q.in).split(',') : null));
+  if (rest[0] === 'similar') return send(res, 200, similar(R, q.split, q.id, Number(q.k ?? 10), q.in ? String(q.in).split(',') : null));
   if (rest[0] === 'map') {
     const splits = (q.splits ?? Object.keys(DATA).join(',')).split(',');
     const all = splits.flatMap((s) => DATA[s]);
@@ -196,7 +226,7 @@ async function handle(req, res) {
     });
   }
   if (rest[0] === 'export') {
-    return send(res, 200, exportRows(page(q.split, { ...q, limit: 1e9 }).samples, q.format), {
+    return send(res, 200, exportRows(page(R, q.split, { ...q, limit: 1e9 }).samples, q.format), {
       'Content-Type': q.format === 'jsonl' ? 'application/x-ndjson' : 'text/csv', 'Content-Disposition': `attachment; filename="${q.split}.${q.format}"` });
   }
   if (rest[0] === 'selections') {
@@ -215,7 +245,7 @@ async function handle(req, res) {
     if (rest.length === 2 && m === 'DELETE') { selections.delete(sel.name); return send(res, 200, { deleted: sel.name }); }
     if (rest[2] === 'add') {
       const b = await readBody(req);
-      const items = b.items ?? filterSamples(b.split, b.filter ?? {}).map((s) => ({ split: s.split, id: s.id }));
+      const items = b.items ?? filterSamples(R, b.split, b.filter ?? {}).map((s) => ({ split: s.split, id: s.id }));
       for (const it of items) {
         const s = DATA[it.split]?.find((x) => x.id === it.id);
         if (!s) throw { status: 404, code: 'not_found', message: `no sample ${it.id}` };

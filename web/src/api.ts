@@ -11,6 +11,29 @@ export interface Sample {
   is_on_the_boundary: boolean; is_correct: boolean | null; dep: number | null; aum: number | null;
   drift_score: number | null; is_drifted: boolean | null; x: number | null; y: number | null;
   probs?: Record<string, number>;
+  // NLI samples (docs/ner-nli.md): the two fields; `text` is `premise [SEP] hypothesis`.
+  premise?: string; hypothesis?: string;
+  // NER samples: token offsets and the gold and predicted spans (gold null/absent on inference).
+  tokens?: [number, number][]; gold_spans?: SpanMark[] | null; pred_spans?: SpanMark[] | null;
+}
+/** A gold or predicted span on an NER sample; `span_row` is its row in the split's span table. */
+export interface SpanMark { start: number; end: number; label: string; error_type: string | null; span_row: number }
+/** One span row (docs/ner-nli.md): a gold/predicted span pair, or a lone gold or predicted span. */
+export interface Span {
+  sample_id: string; span_row: number; span_start: number; span_end: number; span_text: string;
+  gold: string | null; pred: string | null; error_type: string | null; confidence: number; dep: number | null;
+  drift_score: number | null; is_drifted: boolean | null; is_on_the_boundary: boolean; x: number | null; y: number | null;
+}
+export interface SpanPage { total: number; offset: number; limit: number; spans: Span[] }
+export interface SpanNeighbor extends Span { split: string; distance: number }
+export interface SpanPoint {
+  split: string; sample_id: string; span_row: number; x: number; y: number; pred: string | null; gold: string | null;
+  error_type: string | null; is_drifted: boolean | null; confidence: number;
+}
+/** The filters of GET .../spans. */
+export interface SpanFilter {
+  label?: string; gold?: string; pred?: string; error_type?: string; drifted?: boolean; on_boundary?: boolean;
+  min_confidence?: number; max_confidence?: number; text?: string; sample_id?: string;
 }
 export interface SamplePage { total: number; offset: number; limit: number; samples: Sample[] }
 export interface Neighbor {
@@ -41,6 +64,9 @@ export interface Item { split: string; id: string }
 /** Every filter of the samples API; undefined/empty means "not filtered". */
 export interface Filter {
   text?: string;
+  /** NLI: regexes over each field. */
+  premise?: string;
+  hypothesis?: string;
   gold?: string[];
   pred?: string[];
   min_confidence?: number;
@@ -150,6 +176,24 @@ export const api = {
   map(p: string, r: string, splits: string[], maxPoints = 50000) {
     const q = new URLSearchParams({ splits: splits.join(','), max_points: String(maxPoints) });
     return call<MapAnswer>('GET', `${runPath(p, r)}/map?${q}`);
+  },
+  /** The stored summary JSON; only the NER span blocks are typed loosely (see insights.ts). */
+  summary: (p: string, r: string) => call<Record<string, any>>('GET', `${runPath(p, r)}/summary`),
+  spans(p: string, r: string, split: string, f: SpanFilter, page: Page, signal?: AbortSignal) {
+    // The span API's default order is by span row: sent only when it is another.
+    const q = new URLSearchParams({ split, offset: String(page.offset), limit: String(page.limit) });
+    if (page.sort !== 'span_row' || page.order !== 'asc') { q.set('sort', page.sort); q.set('order', page.order); }
+    filterParams(f as Filter, q);
+    return call<SpanPage>('GET', `${runPath(p, r)}/spans?${q}`, undefined, signal);
+  },
+  spansMap(p: string, r: string, splits: string[], maxPoints = 50000) {
+    const q = new URLSearchParams({ splits: splits.join(','), max_points: String(maxPoints) });
+    return call<{ points: SpanPoint[] }>('GET', `${runPath(p, r)}/spans/map?${q}`);
+  },
+  spansSimilar(p: string, r: string, split: string, spanRow: number, k: number, inSplits?: string[]) {
+    const q = new URLSearchParams({ split, span_row: String(spanRow), k: String(k) });
+    if (inSplits && inSplits.length) q.set('in', inSplits.join(','));
+    return call<{ query: { split: string; span_row: number }; neighbors: SpanNeighbor[]; took_ms: number }>('GET', `${runPath(p, r)}/spans/similar?${q}`);
   },
   selections: (p: string, r: string) => call<{ selections: SelectionInfo[] }>('GET', `${runPath(p, r)}/selections`),
   createSelection: (p: string, r: string, name: string) => call<unknown>('POST', `${runPath(p, r)}/selections`, { name }),

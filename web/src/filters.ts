@@ -40,6 +40,13 @@ export class FilterPanel {
     const f = st.filter;
     const labels = st.info.labels;
     const setText = debounce((v: string) => this.set({ text: v || undefined }), 300);
+    // NLI: one regex per field (premise=, hypothesis=), next to the text regex over both.
+    const fieldRegex = (key: 'premise' | 'hypothesis', example: string) => {
+      const upd = debounce((v: string) => this.set({ [key]: v || undefined }), 300);
+      return h('div', { class: 'field' }, h('label', null, `${key[0].toUpperCase()}${key.slice(1)} (regex)`),
+        h('input', { type: 'search', placeholder: `e.g. ${example}`, 'aria-label': `${key} (regular expression)`, 'data-testid': `filter-${key}`,
+          value: f[key] ?? '', oninput: (e: Event) => upd((e.target as HTMLInputElement).value) }));
+    };
     const setIds = debounce((v: string) => {
       const ids = v.split(/[\s,]+/).filter(Boolean);
       this.set({ ids: ids.length ? ids : undefined });
@@ -92,14 +99,17 @@ export class FilterPanel {
       h('div', { class: 'field' }, h('label', null, 'Text (regex)'),
         h('input', { type: 'search', placeholder: 'e.g. refund|broken', 'aria-label': 'Text (regular expression)', 'data-testid': 'filter-text', value: f.text ?? '',
           oninput: (e: Event) => setText((e.target as HTMLInputElement).value) })),
-      st.labeled ? classPicker('gold', 'Gold class') : null,
+      st.isNli ? fieldRegex('premise', 'dog|cat') : null,
+      st.isNli ? fieldRegex('hypothesis', 'not|never') : null,
+      // NER samples carry no gold class (their span rows do: see the span view).
+      st.labeled && !st.isNer ? classPicker('gold', 'Gold class') : null,
       classPicker('pred', 'Predicted class'),
       range('Confidence', 'min_confidence', 'max_confidence', 'filter-confidence'),
       range('DEP', 'min_dep', 'max_dep', 'filter-dep'),
       // Training is the drift reference: no drift verdict of its own.
       st.split === 'training' ? null : triSelect(st.labeled ? 'Out of coverage' : 'Drifted', 'drifted', 'filter-drifted'),
       triSelect('On the boundary', 'on_boundary', 'filter-boundary'),
-      st.labeled ? triSelect('Misclassified', 'misclassified', 'filter-misclassified') : null,
+      st.labeled && !st.isNer ? triSelect('Misclassified', 'misclassified', 'filter-misclassified') : null,
       h('div', { class: 'field' }, h('label', null, 'Metadata'),
         keys,
         h('div', { class: 'range' }, metaKey, metaVal,
@@ -117,6 +127,8 @@ export class FilterPanel {
       h('span', { class: 'chip', 'data-testid': `chip-${testid}` }, label,
         h('button', { class: 'chip-x', title: 'Remove', onclick: () => { this.st.setFilter(clearPatch); this.render(); } }, '×'));
     if (f.text) this.chips.append(chip(`text /${f.text}/`, { text: undefined }, 'text'));
+    if (f.premise) this.chips.append(chip(`premise /${f.premise}/`, { premise: undefined }, 'premise'));
+    if (f.hypothesis) this.chips.append(chip(`hypothesis /${f.hypothesis}/`, { hypothesis: undefined }, 'hypothesis'));
     if (f.gold?.length) this.chips.append(chip(`gold ∈ ${f.gold.join(', ')}`, { gold: undefined }, 'gold'));
     if (f.pred?.length) this.chips.append(chip(`pred ∈ ${f.pred.join(', ')}`, { pred: undefined }, 'pred'));
     if (f.min_confidence !== undefined || f.max_confidence !== undefined)

@@ -1,8 +1,43 @@
 // The insights panel: class shares and mean confidence per class next to training,
-// drifted and on-boundary counts, accuracy/F1 per class, alerts.
+// drifted and on-boundary counts, accuracy/F1 per class, alerts. NER runs add the span
+// block from the summary: span precision/recall/F1 overall and per entity type (labeled
+// splits), and for inference sets the entity type share and mean confidence next to
+// training and the drifted span fraction (comparisons.{set}.spans).
 import { api, type ClassInsight, type Insights } from './api';
 import { PALETTE, clear, fmt, h, pct, splitLabel } from './dom';
+import { ERROR_TITLES, ERROR_TYPES, entityTypes } from './ner';
 import type { RunState } from './state';
+
+type Json = Record<string, any>;
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+/** A `{count, fraction}` or a bare number, as a fraction. */
+const frac = (v: any): number | null => num(v?.fraction ?? v);
+
+/**
+ * Per entity type, this split's predicted share and mean confidence next to training's.
+ * From comparisons.{set}.spans when the summary has it (a list under `types` or `classes`,
+ * or an object by type), else from the two splits' pred_span_distribution and
+ * mean_span_confidence_per_type.
+ */
+function typeRows(sum: Json, split: string, types: string[]): ClassInsight[] {
+  const cmp = sum.comparisons?.[split]?.spans;
+  const list = cmp?.types ?? cmp?.classes ?? cmp?.per_type;
+  const byType = new Map<string, Json>();
+  if (Array.isArray(list)) for (const r of list) byType.set(r.type ?? r.label, r);
+  else if (list && typeof list === 'object') for (const [t, r] of Object.entries(list)) byType.set(t, r as Json);
+  const cur = sum.splits?.[split] ?? {}, ref = sum.splits?.training ?? {};
+  return types.map((t) => {
+    const r = byType.get(t);
+    return {
+      label: t,
+      share: num(r?.inference_pred_fraction) ?? num(r?.inference_share) ?? frac(cur.pred_span_distribution?.[t]) ?? 0,
+      reference_share: num(r?.training_pred_fraction) ?? num(r?.training_share) ?? frac(ref.pred_span_distribution?.[t]),
+      mean_confidence: num(r?.inference_mean_confidence) ?? num(cur.mean_span_confidence_per_type?.[t]),
+      reference_mean_confidence: num(r?.training_mean_confidence) ?? num(ref.mean_span_confidence_per_type?.[t]),
+      precision: null, recall: null, f1: null,
+    };
+  });
+}
 
 /** Grouped horizontal bars: per class, this split's value over the reference's. */
 function pairedBars(classes: ClassInsight[], get: (c: ClassInsight) => [number | null, number | null], testid: string, showRef: boolean): HTMLElement {
@@ -53,6 +88,8 @@ export class InsightsPanel {
     stats.append(stat('on the boundary', pct(d.on_the_boundary.fraction), `${d.on_the_boundary.count.toLocaleString()} samples`, 'insight-boundary'));
     if (d.accuracy !== null && d.accuracy !== undefined) stats.append(stat('accuracy', pct(d.accuracy), `macro F1 ${fmt(d.macro_f1, 3)}`, 'insight-accuracy'));
     this.body.append(stats);
+    const spanBox = h('div', { class: 'span-insights', 'data-testid': 'insight-spans' });
+    if (this.st.isNer) { this.body.append(spanBox); await this.spanBlock(spanBox, d.split); }
 
     if (d.alerts.length) {
       this.body.append(h('ul', { class: 'alerts', 'data-testid': 'insight-alerts' }, ...d.alerts.map((a) =>
@@ -77,5 +114,52 @@ export class InsightsPanel {
             h('td', { class: 'num' }, fmt(c.recall)), h('td', { class: 'num' }, fmt(c.f1))))))));
     }
     this.el.dataset.ready = '1';
+  }
+
+  private summary: Promise<Json> | null = null;
+
+  private async spanBlock(box: HTMLElement, split: string): Promise<void> {
+    let sum: Json;
+    try { sum = await (this.summary ??= api.summary(this.st.project, this.st.run)); } catch (e) {
+      this.summary = null;
+      box.append(h('div', { class: 'error small' }, `span summary unavailable: ${(e as Error).message}`));
+      return;
+    }
+    const types = entityTypes(this.st.info.labels);
+    const sp: Json = sum.splits?.[split] ?? {};
+    const stat = (label: string, value: string, sub: string, testid: string) =>
+      h('div', { class: 'stat', 'data-testid': testid }, h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-sub muted' }, sub));
+    const m: Json | undefined = sp.spans;
+    const stats = h('div', { class: 'stats' });
+    if (m) stats.append(stat('span F1', fmt(num(m.f1), 3), `P ${fmt(num(m.precision), 2)} · R ${fmt(num(m.recall), 2)}`, 'insight-span-f1'));
+    const rows = num(sp.span_rows?.count ?? sp.span_rows);
+    if (rows !== null) stats.append(stat('span rows', rows.toLocaleString(), m ? `${num(m.gold) ?? '–'} gold · ${num(m.pred) ?? '–'} pred` : 'predicted spans', 'insight-span-rows'));
+    const drift = sp.span_drift ?? sp.span_out_of_coverage;
+    const cmpDrift = sum.comparisons?.[split]?.spans?.drifted_fraction;
+    const dfrac = num(cmpDrift?.inference) ?? frac(drift);
+    if (dfrac !== null) stats.append(stat(sp.span_drift ? 'drifted spans' : 'spans out of coverage', pct(dfrac),
+      num(cmpDrift?.nominal) !== null ? `nominal ${pct(cmpDrift.nominal)}` : `${num(drift?.count)?.toLocaleString() ?? '–'} spans`, 'insight-span-drifted'));
+    box.append(h('h3', null, 'Spans'), stats);
+    if (m) {
+      const per: Json = m.per_class ?? {};
+      const names = [...types.filter((t) => t in per), ...Object.keys(per).filter((t) => !types.includes(t))];
+      box.append(h('table', { class: 'mini', 'data-testid': 'insight-span-per-type' },
+        h('thead', null, h('tr', null, ...['type', 'precision', 'recall', 'F1', 'support'].map((t) => h('th', null, t)))),
+        h('tbody', null,
+          ...names.map((t) => h('tr', { 'data-type': t }, h('td', null, t), h('td', { class: 'num' }, fmt(num(per[t].precision))),
+            h('td', { class: 'num' }, fmt(num(per[t].recall))), h('td', { class: 'num' }, fmt(num(per[t].f1))), h('td', { class: 'num' }, String(num(per[t].support) ?? '–')))),
+          h('tr', { class: 'total', 'data-type': '' }, h('td', null, h('b', null, 'overall')), h('td', { class: 'num' }, fmt(num(m.precision))),
+            h('td', { class: 'num' }, fmt(num(m.recall))), h('td', { class: 'num' }, h('b', null, fmt(num(m.f1)))), h('td', { class: 'num' }, String(num(m.gold) ?? '–'))))));
+      const errs: Json = m.error_types ?? {};
+      const n = ERROR_TYPES.reduce((a, e) => a + (num(errs[e]) ?? 0), 0) || 1;
+      box.append(h('div', { class: 'chart' }, h('h3', null, 'Span rows by error type'),
+        pairedBars(ERROR_TYPES.map((e) => ({ label: ERROR_TITLES[e], share: (num(errs[e]) ?? 0) / n } as ClassInsight)), (c) => [c.share, null], 'chart-span-errors', false)));
+    }
+    const cls = typeRows(sum, split, types);
+    const showRef = split !== 'training' && cls.some((c) => c.reference_share !== null);
+    const legend = showRef ? h('div', { class: 'bars-legend small muted' }, h('i', { class: 'sw sw-cur' }), splitLabel(split), h('i', { class: 'sw sw-ref' }), 'training') : null;
+    box.append(
+      h('div', { class: 'chart' }, h('h3', null, 'Predicted entity type share'), legend, pairedBars(cls, (c) => [c.share, c.reference_share], 'chart-span-type-share', showRef)),
+      h('div', { class: 'chart' }, h('h3', null, 'Mean span confidence per type'), pairedBars(cls, (c) => [c.mean_confidence, c.reference_mean_confidence], 'chart-span-confidence', showRef)));
   }
 }

@@ -7,6 +7,7 @@ import { InsightsPanel } from './insights';
 import { EmbeddingMap } from './map';
 import { SamplePanel } from './panel';
 import { RunState } from './state';
+import { SpanFilters, SpanTable } from './spans';
 import { SampleTable } from './table';
 import { SelectionTray } from './tray';
 
@@ -133,6 +134,16 @@ async function runPage(project: string, run: string): Promise<void> {
   const table = new SampleTable(st);
   const panel = new SamplePanel(st);
   st.on('open', () => { map.markOpen(); document.body.classList.toggle('panel-open', !!st.open); });
+  st.on('span', () => map.markOpen());
+  // NER: a Samples / Spans switch swaps the filter card and the table (the map, insights
+  // and sample panel stay); the view is kept in the URL as ?view=spans.
+  const spanFilters = st.isNer ? new SpanFilters(st) : null;
+  const spanTable = st.isNer ? new SpanTable(st) : null;
+  const viewSwitch = st.isNer ? h('div', { class: 'runbar-group' }, h('span', { class: 'runbar-label' }, 'View'),
+    h('div', { class: 'seg-group', 'data-testid': 'view-switch' }, ...(['samples', 'spans'] as const).map((v) => h('button', {
+      class: `btn btn-sm seg ${v === 'samples' ? 'on' : ''}`, 'data-view': v, 'data-testid': `view-${v}`, onclick: () => st.setView(v),
+    }, v === 'samples' ? 'Samples' : 'Spans')))) : null;
+  if (viewSwitch) bar.insertBefore(viewSwitch, bar.children[1] ?? null);
   const exportLink = (fmt: 'csv' | 'jsonl') => h('a', { class: 'btn btn-xs', 'data-testid': `export-filtered-${fmt}`,
     href: api.exportFilterUrl(project, run, st.split, st.filter, fmt), download: '' }, fmt.toUpperCase());
   const exports = h('span', { class: 'exports' });
@@ -149,9 +160,23 @@ async function runPage(project: string, run: string): Promise<void> {
   main.className = 'page run-page';
   main.dataset.testid = 'run-page';
   main.append(bar, h('div', { class: 'run-grid' },
-    h('div', { class: 'side' }, filters.el, tray.el),
-    h('div', { class: 'center' }, h('div', { class: 'top-row' }, map.el, insights.el), table.el),
+    h('div', { class: 'side' }, filters.el, spanFilters?.el, tray.el),
+    h('div', { class: 'center' }, h('div', { class: 'top-row' }, map.el, insights.el), table.el, spanTable?.el),
     panel.el));
+  if (spanFilters && spanTable) {
+    const showView = () => {
+      const spans = st.view === 'spans';
+      filters.el.hidden = spans; tray.el.hidden = spans; table.el.hidden = spans;
+      spanFilters.el.hidden = !spans; spanTable.el.hidden = !spans;
+      viewSwitch!.querySelectorAll<HTMLElement>('.seg').forEach((b) => b.classList.toggle('on', b.dataset.view === st.view));
+      const u = new URL(location.href);
+      if (spans) u.searchParams.set('view', 'spans'); else u.searchParams.delete('view');
+      history.replaceState(null, '', u);
+    };
+    st.on('view', showView);
+    showView();
+    if (new URLSearchParams(location.search).get('view') === 'spans') st.setView('spans');
+  }
 }
 
 async function route(): Promise<void> {

@@ -1,11 +1,37 @@
 // The embeddings map: a WebGL2 scatter (canvas 2D when WebGL is unavailable), the current
 // split drawn over training, colour by predicted/gold class, drift score, confidence or
 // split, pan/zoom, and a lasso that filters the table (samples/query with "polygon").
-import { api, type MapAnswer } from './api';
+// NER runs can switch it to span level (spans/map): one point per span row, coloured by
+// predicted or gold entity type, error type, drifted or confidence; a click opens the span.
+import { api, type MapAnswer, type SpanPoint } from './api';
 import { PALETTE, classColor, clear, h, splitLabel } from './dom';
+import { ERROR_COLORS, ERROR_TITLES, ERROR_TYPES, entityTypes } from './ner';
 import type { RunState } from './state';
 
-type ColorBy = 'pred' | 'gold' | 'drift_score' | 'confidence' | 'split';
+type ColorBy = 'pred' | 'gold' | 'drift_score' | 'confidence' | 'split' | 'error_type' | 'drifted';
+const SAMPLE_COLORS: [ColorBy, string][] = [['pred', 'predicted class'], ['gold', 'gold class'], ['drift_score', 'drift score'], ['confidence', 'confidence'], ['split', 'split']];
+const SPAN_COLORS: [ColorBy, string][] = [['pred', 'predicted type'], ['gold', 'gold type'], ['error_type', 'error type'], ['drifted', 'drifted'], ['confidence', 'confidence'], ['split', 'split']];
+
+/**
+ * The span map's points in the sample map's columnar shape: `pred`/`gold` index the entity
+ * types, `id` is the span row (the key of the overlay's rings), `sample` its sample id.
+ */
+interface SpanCols { sample: string[]; error: (string | null)[]; drifted: (boolean | null)[] }
+function spanAnswer(points: SpanPoint[], splits: string[], types: string[]): { data: MapAnswer; extra: Map<string, SpanCols> } {
+  const extra = new Map<string, SpanCols>();
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  const out = splits.map((split) => {
+    const ps = points.filter((p) => p.split === split);
+    for (const p of ps) { x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y); }
+    extra.set(split, { sample: ps.map((p) => p.sample_id), error: ps.map((p) => p.error_type), drifted: ps.map((p) => p.is_drifted) });
+    return { split, total: ps.length, points: {
+      x: ps.map((p) => p.x), y: ps.map((p) => p.y), id: ps.map((p) => String(p.span_row)),
+      pred: ps.map((p) => (p.pred ? types.indexOf(p.pred) : -1)), gold: ps.map((p) => (p.gold ? types.indexOf(p.gold) : -1)),
+      confidence: ps.map((p) => p.confidence), drift_score: ps.map(() => null), count: ps.map(() => 1) } };
+  });
+  if (!Number.isFinite(x0)) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
+  return { data: { bounds: { x0, x1, y0, y1 }, splits: out }, extra };
+}
 
 function hexRgb(hex: string): [number, number, number] {
   const n = parseInt(hex.slice(1), 16);
@@ -56,6 +82,8 @@ export class EmbeddingMap {
   private data: MapAnswer | null = null;
   private layers: Layer[] = [];
   private colorBy: ColorBy = 'pred';
+  private level: 'samples' | 'spans' = 'samples';
+  private spanCols = new Map<string, SpanCols>();
   private mode: 'lasso' | 'pan' = 'lasso';
   // view: data centre and data units per CSS pixel
   private cx = 0; private cy = 0; private upp = 1;
@@ -72,8 +100,17 @@ export class EmbeddingMap {
     this.info = h('div', { class: 'map-info', 'data-testid': 'map-info' });
     this.tip = h('div', { class: 'map-tip', hidden: true });
     const colorSel = h('select', { 'data-testid': 'map-color', onchange: (e: Event) => { this.colorBy = (e.target as HTMLSelectElement).value as ColorBy; this.build(); } },
-      ...([['pred', 'predicted class'], ['gold', 'gold class'], ['drift_score', 'drift score'], ['confidence', 'confidence'], ['split', 'split']] as const)
-        .map(([v, t]) => h('option', { value: v }, t)));
+      ...SAMPLE_COLORS.map(([v, t]) => h('option', { value: v }, t)));
+    const levelSel = st.isNer ? h('select', { 'data-testid': 'map-level', 'aria-label': 'Map level', onchange: (e: Event) => {
+      this.level = (e.target as HTMLSelectElement).value as 'samples' | 'spans';
+      clear(colorSel);
+      for (const [v, t] of this.level === 'spans' ? SPAN_COLORS : SAMPLE_COLORS) colorSel.append(h('option', { value: v }, t));
+      this.colorBy = 'pred';
+      // The span API has no polygon filter: at span level a lasso is not offered.
+      this.el.querySelectorAll<HTMLButtonElement>('[data-mode=lasso]').forEach((b) => { b.disabled = this.level === 'spans'; });
+      if (this.level === 'spans') (this.el.querySelector('[data-mode=pan]') as HTMLElement | null)?.click();
+      void this.load();
+    } }, h('option', { value: 'samples' }, 'samples'), h('option', { value: 'spans' }, 'spans')) : null;
     const modeBtn = (m: 'lasso' | 'pan', label: string) => h('button', {
       class: `btn btn-sm seg ${this.mode === m ? 'on' : ''}`, 'data-testid': `map-mode-${m}`, 'data-mode': m,
       onclick: (e: Event) => {
@@ -87,6 +124,7 @@ export class EmbeddingMap {
     this.el = h('section', { class: 'card map-card', 'data-testid': 'map' },
       h('div', { class: 'card-head' }, h('h2', { title: 'The 2-D map of the embeddings' }, 'Map'),
         h('div', { class: 'toolbar' },
+          levelSel ? h('label', { class: 'inline' }, 'level ', levelSel) : null,
           h('span', { class: 'seg-group' }, modeBtn('lasso', 'Lasso'), modeBtn('pan', 'Pan')),
           h('label', { class: 'inline' }, 'colour ', colorSel), trainToggle,
           h('button', { class: 'btn btn-sm btn-ghost', 'data-testid': 'map-reset', onclick: () => { this.userView = false; this.fit(); this.draw(); } }, 'Fit'),
@@ -134,8 +172,14 @@ export class EmbeddingMap {
     const splits = this.st.split === 'training' ? ['training'] : ['training', this.st.split];
     this.info.textContent = 'loading map…';
     delete this.el.dataset.ready;
+    this.el.dataset.level = this.level;
     try {
-      this.data = await api.map(this.st.project, this.st.run, splits, 50000);
+      if (this.level === 'spans') {
+        const r = spanAnswer((await api.spansMap(this.st.project, this.st.run, splits, 50000)).points, splits, entityTypes(this.st.info.labels));
+        this.data = r.data; this.spanCols = r.extra;
+      } else {
+        this.data = await api.map(this.st.project, this.st.run, splits, 50000);
+      }
     } catch (e) {
       this.info.textContent = `map unavailable: ${(e as Error).message}`;
       this.data = null; this.layers = []; this.draw();
@@ -183,6 +227,8 @@ export class EmbeddingMap {
           case 'drift_score': { const d = P.drift_score?.[i]; c = d === null || d === undefined ? [0.45, 0.47, 0.52] : ramp(d); break; }
           case 'confidence': c = ramp(P.confidence[i]); break;
           case 'split': c = splitIdx === 0 ? [0.55, 0.6, 0.7] : hexRgb('#f28e2b'); break;
+          case 'error_type': { const t = this.spanCols.get(sp.split)?.error[i]; c = hexRgb(t ? ERROR_COLORS[t] ?? '#666c78' : '#666c78'); break; }
+          case 'drifted': { const d = this.spanCols.get(sp.split)?.drifted[i]; c = d === null || d === undefined ? [0.45, 0.47, 0.52] : d ? hexRgb('#ef5b5b') : hexRgb('#4e79a7'); break; }
         }
         let a = bg ? 0.28 : 0.85;
         if (poly && !bg && !pointInPolygon(poly, P.x[i], P.y[i])) a = 0.12;
@@ -191,7 +237,8 @@ export class EmbeddingMap {
       this.layers.push({ split: sp.split, n: m, xy, col, scale, ids: P.id, index: new Map(P.id.map((id, i) => [id, i])) });
     }
     const total = this.data.splits.reduce((a, sp) => a + sp.total, 0);
-    this.info.textContent = `${n.toLocaleString()} points${total > n ? ` for ${total.toLocaleString()} samples (downsampled)` : ''} · ${this.renderer}`;
+    const what = this.level === 'spans' ? 'spans' : 'samples';
+    this.info.textContent = `${n.toLocaleString()} ${this.level === 'spans' ? 'span ' : ''}points${total > n ? ` for ${total.toLocaleString()} ${what} (downsampled)` : ''} · ${this.renderer}`;
     this.renderLegend();
     this.draw();
   }
@@ -199,7 +246,15 @@ export class EmbeddingMap {
   private renderLegend(): void {
     clear(this.legend);
     const item = (color: string, label: string) => h('span', { class: 'legend-item' }, h('i', { style: { background: color } }), label);
-    if (this.colorBy === 'pred' || this.colorBy === 'gold') {
+    if (this.level === 'spans' && (this.colorBy === 'pred' || this.colorBy === 'gold')) {
+      entityTypes(this.st.info.labels).forEach((l, i) => this.legend.append(item(PALETTE[i % PALETTE.length], l)));
+      this.legend.append(item('#666c78', this.colorBy === 'gold' ? 'no gold' : 'no prediction'));
+    } else if (this.colorBy === 'error_type') {
+      for (const e of ERROR_TYPES) this.legend.append(item(ERROR_COLORS[e], ERROR_TITLES[e]));
+      this.legend.append(item('#666c78', 'n/a (inference)'));
+    } else if (this.colorBy === 'drifted') {
+      this.legend.append(item('#ef5b5b', 'drifted'), item('#4e79a7', 'not drifted'), item('#737885', 'n/a (training)'));
+    } else if (this.colorBy === 'pred' || this.colorBy === 'gold') {
       this.st.info.labels.forEach((l, i) => this.legend.append(item(PALETTE[i % PALETTE.length], l)));
       if (this.colorBy === 'gold') this.legend.append(item('#666c78', 'unlabeled'));
     } else if (this.colorBy === 'split') {
@@ -296,7 +351,8 @@ export class EmbeddingMap {
       c.strokeStyle = '#5eb1ff'; c.lineWidth = 1.5; c.setLineDash(this.lasso ? [4, 3] : []); c.stroke();
     }
     // Samples filtered by id ("find similar") are ringed.
-    const ids = this.st.filter.ids;
+    const spans = this.level === 'spans';
+    const ids = spans ? undefined : this.st.filter.ids;
     const cur = this.layers.find((l) => l.split === this.st.split);
     if (ids && ids.length && cur) {
       c.setLineDash([]); c.strokeStyle = '#f0b429'; c.lineWidth = 1.5;
@@ -307,7 +363,7 @@ export class EmbeddingMap {
         c.beginPath(); c.arc(px, py, 5, 0, Math.PI * 2); c.stroke();
       }
     }
-    const hov = this.st.hover;
+    const hov = spans ? null : this.st.hover;
     const hl = hov ? this.layers.find((l) => l.split === hov.split) : undefined;
     const hi = hov && hl ? hl.index.get(hov.id) : undefined;
     if (hl && hi !== undefined) {
@@ -315,7 +371,7 @@ export class EmbeddingMap {
       c.setLineDash([]); c.strokeStyle = '#5eb1ff'; c.lineWidth = 2;
       c.beginPath(); c.arc(px, py, 9, 0, Math.PI * 2); c.stroke();
     }
-    const open = this.st.open;
+    const open = spans ? (this.st.span ? { split: this.st.span.split, id: String(this.st.span.span_row) } : null) : this.st.open;
     if (open) {
       for (const l of this.layers) {
         if (l.split !== open.split) continue;
@@ -359,7 +415,7 @@ export class EmbeddingMap {
         this.lasso = null;
         const [px, py] = pos(e);
         const [sx, sy] = this.toScreen(pts[0][0], pts[0][1]);
-        if (pts.length >= 3 && Math.hypot(px - sx, py - sy) + pts.length > 8) {
+        if (this.level === 'samples' && pts.length >= 3 && Math.hypot(px - sx, py - sy) + pts.length > 8) {
           this.st.setFilter({ polygon: simplify(pts, this.upp * 2) });
         } else {
           this.pick(px, py);
@@ -404,6 +460,19 @@ export class EmbeddingMap {
     if (!n) { this.tip.hidden = true; return; }
     const sp = this.data!.splits.find((s) => s.split === n.layer.split)!;
     const P = sp.points;
+    if (this.level === 'spans') {
+      const types = entityTypes(this.st.info.labels);
+      const x = this.spanCols.get(n.layer.split);
+      const err = x?.error[n.i];
+      const lines = [`${splitLabel(n.layer.split)} · ${x?.sample[n.i]} · span ${P.id[n.i]}`,
+        `pred ${types[P.pred[n.i]] ?? '–'} (${P.confidence[n.i].toFixed(2)})`, `gold ${types[P.gold[n.i]] ?? '–'}`];
+      if (err) lines.push(ERROR_TITLES[err] ?? err);
+      if (x?.drifted[n.i]) lines.push('drifted');
+      this.tip.textContent = lines.join('\n');
+      this.tip.style.left = `${px + 12}px`; this.tip.style.top = `${py + 12}px`;
+      this.tip.hidden = false;
+      return;
+    }
     const labels = this.st.info.labels;
     const lines = [`${splitLabel(n.layer.split)} · ${P.id[n.i]}`, `pred ${labels[P.pred[n.i]] ?? '?'} (${P.confidence[n.i].toFixed(2)})`];
     if (P.gold?.[n.i] !== undefined && P.gold[n.i] >= 0) lines.push(`gold ${labels[P.gold[n.i]]}`);
@@ -417,16 +486,20 @@ export class EmbeddingMap {
 
   /** A click opens the nearest point of the current split (within 8 px). */
   private pick(px: number, py: number): void {
-    let best: { split: string; id: string; d: number } | null = null;
+    let best: { split: string; id: string; i: number; d: number } | null = null;
     for (const l of this.visibleLayers()) {
       for (let i = 0; i < l.n; i++) {
         const [sx, sy] = this.toScreen(l.xy[2 * i], l.xy[2 * i + 1]);
         const d = Math.hypot(sx - px, sy - py);
         const bias = l.split === this.st.split ? 0 : 2;
-        if (d < 8 && (!best || d + bias < best.d)) best = { split: l.split, id: l.ids[i], d: d + bias };
+        if (d < 8 && (!best || d + bias < best.d)) best = { split: l.split, id: l.ids[i], i, d: d + bias };
       }
     }
-    if (best) this.st.openSample(best.split, best.id);
+    if (!best) return;
+    if (this.level === 'spans') {
+      const sample = this.spanCols.get(best.split)?.sample[best.i];
+      if (sample !== undefined) this.st.openSpan(best.split, sample, Number(best.id));
+    } else this.st.openSample(best.split, best.id);
   }
 }
 

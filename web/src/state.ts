@@ -1,8 +1,9 @@
 // The run page's state: which run and split, the table's filter and sort, the open sample,
 // the checked rows. Components subscribe and re-render what they show.
-import type { Filter, RunInfo } from './api';
+import type { Filter, RunInfo, SpanFilter } from './api';
 
-export type Topic = 'split' | 'filter' | 'sort' | 'open' | 'checked' | 'selections' | 'total' | 'filterui' | 'hover';
+export type Topic = 'split' | 'filter' | 'sort' | 'open' | 'checked' | 'selections' | 'total' | 'filterui' | 'hover'
+  | 'view' | 'spanfilter' | 'spansort' | 'span';
 
 export class RunState {
   split: string;
@@ -14,6 +15,13 @@ export class RunState {
   /** The table row under the pointer (ringed on the map). */
   hover: { split: string; id: string } | null = null;
   total = 0;
+  /** NER runs: the samples table or the span table (and the map's level follows neither). */
+  view: 'samples' | 'spans' = 'samples';
+  spanFilter: SpanFilter = {};
+  spanSort = 'span_row';
+  spanOrder: 'asc' | 'desc' = 'asc';
+  /** The span row picked (span table or map), shown with its similar spans in the sample panel. */
+  span: { split: string; span_row: number } | null = null;
   private subs = new Map<Topic, Set<() => void>>();
 
   constructor(public project: string, public run: string, public info: RunInfo, split: string) {
@@ -37,11 +45,15 @@ export class RunState {
     // Filters the new split has no field for: drift on training, gold on inference sets.
     if (split === 'training') delete this.filter.drifted;
     if (split.startsWith('inference:')) { delete this.filter.gold; delete this.filter.misclassified; }
+    // Span filters follow the same rule (inference spans have no gold and no error type).
+    if (split === 'training') delete this.spanFilter.drifted;
+    if (split.startsWith('inference:')) { delete this.spanFilter.gold; delete this.spanFilter.error_type; }
     const u = new URL(location.href);
     u.searchParams.set('split', split);
     history.replaceState(null, '', u);
     this.emit('split');
     this.emit('filter');
+    this.emit('spanfilter');
   }
 
   setFilter(patch: Partial<Filter>): void {
@@ -67,8 +79,38 @@ export class RunState {
     this.emit('sort');
   }
 
-  openSample(split: string, id: string): void { this.open = { split, id }; this.emit('open'); }
-  closeSample(): void { this.open = null; this.emit('open'); }
+  openSample(split: string, id: string, span: { split: string; span_row: number } | null = null): void {
+    this.open = { split, id };
+    this.span = span;
+    this.emit('open');
+  }
+  closeSample(): void { this.open = null; this.span = null; this.emit('open'); }
+
+  get isNer(): boolean { return this.info.task === 'named_entity_recognition'; }
+  get isNli(): boolean { return this.info.task === 'natural_language_inference'; }
+
+  setView(v: 'samples' | 'spans'): void { if (v !== this.view) { this.view = v; this.emit('view'); } }
+
+  setSpanFilter(patch: Partial<SpanFilter>): void {
+    this.spanFilter = { ...this.spanFilter, ...patch };
+    for (const k of Object.keys(this.spanFilter) as (keyof SpanFilter)[]) {
+      const v = this.spanFilter[k];
+      if (v === undefined || v === '' || (typeof v === 'number' && Number.isNaN(v))) delete this.spanFilter[k];
+    }
+    this.emit('spanfilter');
+  }
+
+  setSpanSort(field: string): void {
+    if (this.spanSort === field) this.spanOrder = this.spanOrder === 'asc' ? 'desc' : 'asc';
+    else { this.spanSort = field; this.spanOrder = ['confidence', 'dep', 'drift_score'].includes(field) ? 'desc' : 'asc'; }
+    this.emit('spansort');
+  }
+
+  /** Opens a span's sample and remembers the span (its similar spans show in the panel). */
+  openSpan(split: string, sampleId: string, spanRow: number): void {
+    if (this.open?.split === split && this.open.id === sampleId) { this.span = { split, span_row: spanRow }; this.emit('span'); }
+    else this.openSample(split, sampleId, { split, span_row: spanRow });
+  }
 
   get labeled(): boolean { return this.split !== '' && !this.split.startsWith('inference:'); }
 }

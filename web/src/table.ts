@@ -1,9 +1,12 @@
 // The sample table: server-side paging, only the visible rows are in the DOM.
 import { api, type Sample } from './api';
 import { clear, fmt, h, highlight } from './dom';
+import { entityTypes, nliPair, spanText } from './ner';
 import type { RunState } from './state';
 
 const ROW_H = 30;
+// NLI rows hold two stacked fields (premise over hypothesis).
+const ROW_H_NLI = 46;
 const PAGE = 200;
 // Browsers cap an element's height (~33M px in Chromium); beyond it rows are scaled.
 const MAX_PX = 15_000_000;
@@ -18,7 +21,9 @@ function flag(v: boolean | null, yes: string, testid?: string): Node | string {
 const COLS: Col[] = [
   { key: 'id', title: 'id', width: '100px', sort: 'id', cell: (s) => h('span', { class: 'mono' }, s.id) },
   { key: 'text', title: 'text', width: 'minmax(160px, 1fr)', sort: 'text', cls: 'cell-text',
-    cell: (s, st) => h('span', { title: s.text }, ...highlight(s.text, st.filter.text) as any) },
+    cell: (s, st) => st.isNli ? nliPair(s, st.filter, false)
+      : st.isNer && (s.gold_spans || s.pred_spans) ? h('span', { title: s.text, class: 'ner-text' }, ...spanText(s.text, s.gold_spans, s.pred_spans, entityTypes(st.info.labels), st.filter.text))
+        : h('span', { title: s.text }, ...highlight(s.text, st.filter.text) as any) },
   { key: 'gold', title: 'gold', width: '80px', sort: 'gold', cell: (s) => s.gold ?? '–' },
   { key: 'pred', title: 'pred', width: '80px', sort: 'pred',
     cell: (s) => h('span', { class: s.is_correct === false ? 'wrong' : '' }, s.pred) },
@@ -44,8 +49,10 @@ export class SampleTable {
   private scale = 1;
   private checkAll: HTMLInputElement;
   private template: string;
+  private rowH: number;
 
   constructor(private st: RunState) {
+    this.rowH = st.isNli ? ROW_H_NLI : ROW_H;
     this.template = `34px ${COLS.map((c) => c.width).join(' ')}`;
     this.checkAll = h('input', { type: 'checkbox', 'data-testid': 'check-all', title: 'Check the loaded rows',
       onchange: () => this.toggleAll() });
@@ -66,7 +73,8 @@ export class SampleTable {
     new ResizeObserver(() => this.render()).observe(this.body);
     // Up/down move the open sample through the table's rows.
     window.addEventListener('keydown', (e) => {
-      if (!this.st.open || !this.el.isConnected || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
+      // Not while the span view hides the table (NER).
+      if (!this.st.open || !this.el.isConnected || this.el.hidden || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
       const t = e.target as HTMLElement;
       if (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return;
       const i = this.indexOf(this.st.open.split, this.st.open.id);
@@ -76,8 +84,8 @@ export class SampleTable {
       if (!next) return;
       e.preventDefault();
       this.st.openSample(next.split || this.st.split, next.id);
-      const y = j * ROW_H * this.scale;
-      if (y < this.body.scrollTop || y > this.body.scrollTop + this.body.clientHeight - ROW_H) this.body.scrollTop = y - this.body.clientHeight / 2;
+      const y = j * this.rowH * this.scale;
+      if (y < this.body.scrollTop || y > this.body.scrollTop + this.body.clientHeight - this.rowH) this.body.scrollTop = y - this.body.clientHeight / 2;
     });
     this.reload();
   }
@@ -164,14 +172,14 @@ export class SampleTable {
   }
 
   private render(): void {
-    const full = this.total * ROW_H;
+    const full = this.total * this.rowH;
     this.scale = full > MAX_PX ? MAX_PX / full : 1;
     this.spacer.style.height = `${Math.max(full * this.scale, 1)}px`;
     const top = this.body.scrollTop / this.scale;
-    const first = Math.max(0, Math.floor(top / ROW_H) - 5);
-    const last = Math.min(this.total, Math.ceil((top + this.body.clientHeight) / ROW_H) + 5);
+    const first = Math.max(0, Math.floor(top / this.rowH) - 5);
+    const last = Math.min(this.total, Math.ceil((top + this.body.clientHeight) / this.rowH) + 5);
     clear(this.rows);
-    this.rows.style.transform = `translateY(${this.body.scrollTop - (top - first * ROW_H)}px)`;
+    this.rows.style.transform = `translateY(${this.body.scrollTop - (top - first * this.rowH)}px)`;
     if (this.total === 0 && this.pages.get(0) !== 'loading') {
       this.rows.style.transform = '';
       this.rows.appendChild(h('div', { class: 'empty', 'data-testid': 'table-empty' }, 'No sample matches these filters.'));
@@ -183,14 +191,14 @@ export class SampleTable {
       if (page === undefined) { void this.fetchPage(p); }
       const s = page && page !== 'loading' ? page[i - p * PAGE] : undefined;
       if (!s) {
-        this.rows.appendChild(h('div', { class: 'tr placeholder', style: { gridTemplateColumns: this.template } },
+        this.rows.appendChild(h('div', { class: 'tr placeholder', style: { gridTemplateColumns: this.template, height: `${this.rowH}px` } },
           h('div', { class: 'td muted' }, ''), h('div', { class: 'td muted' }, '…')));
         continue;
       }
       const open = this.st.open?.id === s.id && this.st.open?.split === s.split;
       const row = h('div', {
         class: `tr ${open ? 'open' : ''} ${i % 2 ? 'odd' : ''}`, 'data-testid': 'sample-row', 'data-id': s.id,
-        style: { gridTemplateColumns: this.template },
+        style: { gridTemplateColumns: this.template, height: `${this.rowH}px` },
         onmouseenter: () => { this.st.hover = { split: s.split || this.st.split, id: s.id }; this.st.emit('hover'); },
         onmouseleave: () => { this.st.hover = null; this.st.emit('hover'); },
         onclick: (e: Event) => {

@@ -1,0 +1,185 @@
+// The span view of NER runs: a filter card (span label, error type, drifted, on boundary,
+// confidence range, span text regex) and the virtualised span table over GET .../spans.
+// A click on a row opens its sample in the panel, where its similar spans are listed.
+import { api, type Span, type SpanFilter } from './api';
+import { append, clear, debounce, fmt, h } from './dom';
+import { ERROR_TITLES, ERROR_TYPES, entityTypes, typeColor } from './ner';
+import type { RunState } from './state';
+
+const ROW_H = 30;
+const PAGE = 200;
+
+interface Col { key: string; title: string; width: string; sort?: string; cls?: string; cell: (s: Span, types: string[]) => Node | string }
+
+const tag = (t: string | null, types: string[]) => t === null ? h('span', { class: 'muted' }, '–')
+  : h('span', { class: 'type-tag', style: { borderColor: typeColor(types, t) } }, t);
+
+const COLS: Col[] = [
+  { key: 'sample_id', title: 'sample', width: '116px', cell: (s) => h('span', { class: 'mono' }, s.sample_id) },
+  { key: 'span_text', title: 'span', width: 'minmax(140px, 1fr)', sort: 'span_text', cell: (s) => h('span', { title: s.span_text }, s.span_text) },
+  { key: 'gold', title: 'gold', width: '70px', sort: 'gold', cell: (s, t) => tag(s.gold, t) },
+  { key: 'pred', title: 'pred', width: '70px', sort: 'pred', cell: (s, t) => tag(s.pred, t) },
+  { key: 'error_type', title: 'error', width: '104px', sort: 'error_type',
+    cell: (s) => s.error_type === null ? h('span', { class: 'muted' }, '–') : h('span', { class: `err-badge err-${s.error_type}` }, ERROR_TITLES[s.error_type] ?? s.error_type) },
+  { key: 'confidence', title: 'conf.', width: '58px', sort: 'confidence', cls: 'num', cell: (s) => fmt(s.confidence) },
+  { key: 'dep', title: 'DEP', width: '52px', sort: 'dep', cls: 'num', cell: (s) => fmt(s.dep) },
+  { key: 'drift_score', title: 'drift', width: '52px', sort: 'drift_score', cls: 'num', cell: (s) => fmt(s.drift_score, 2) },
+  { key: 'is_drifted', title: 'drifted', width: '70px', cell: (s) => s.is_drifted === null ? '–' : s.is_drifted ? h('span', { class: 'badge badge-warn' }, 'drifted') : h('span', { class: 'muted' }, 'no') },
+  { key: 'is_on_the_boundary', title: 'boundary', width: '80px', cell: (s) => s.is_on_the_boundary ? h('span', { class: 'badge badge-warn' }, 'boundary') : h('span', { class: 'muted' }, 'no') },
+];
+
+type Tri = 'any' | 'true' | 'false';
+
+export class SpanFilters {
+  el: HTMLElement;
+  private body: HTMLElement;
+
+  constructor(private st: RunState) {
+    this.body = h('div', { class: 'filters-body' });
+    this.el = h('section', { class: 'card filters', 'data-testid': 'span-filters' },
+      h('div', { class: 'card-head' }, h('h2', null, 'Span filters'),
+        h('button', { class: 'btn btn-ghost btn-sm', 'data-testid': 'span-filter-reset', onclick: () => { st.spanFilter = {}; st.emit('spanfilter'); this.render(); } }, 'Reset')),
+      this.body);
+    st.on('split', () => this.render());
+    this.render();
+  }
+
+  private render(): void {
+    clear(this.body);
+    const st = this.st, f = st.spanFilter;
+    const types = entityTypes(st.info.labels);
+    const set = (patch: Partial<SpanFilter>) => st.setSpanFilter(patch);
+    const select = (title: string, testid: string, value: string, opts: [string, string][], on: (v: string) => void) =>
+      h('div', { class: 'field field-row' }, h('label', null, title),
+        h('select', { 'data-testid': testid, 'aria-label': title, onchange: (e: Event) => on((e.target as HTMLSelectElement).value) },
+          ...opts.map(([v, t]) => h('option', { value: v, selected: v === value }, t))));
+    const tri = (v: boolean | undefined): Tri => v === undefined ? 'any' : v ? 'true' : 'false';
+    const untri = (v: string) => v === 'any' ? undefined : v === 'true';
+    const triOpts: [string, string][] = [['any', 'any'], ['true', 'yes'], ['false', 'no']];
+    const num = (v: string) => v.trim() === '' || !Number.isFinite(Number(v)) ? undefined : Number(v);
+    const updRange = debounce(() => set({ min_confidence: num(lo.value), max_confidence: num(hi.value) }), 300);
+    const lo = h('input', { type: 'number', step: '0.05', min: '0', max: '1', placeholder: 'min', 'data-testid': 'span-filter-confidence-min', value: f.min_confidence ?? '', oninput: updRange });
+    const hi = h('input', { type: 'number', step: '0.05', min: '0', max: '1', placeholder: 'max', 'data-testid': 'span-filter-confidence-max', value: f.max_confidence ?? '', oninput: updRange });
+    const setText = debounce((v: string) => set({ text: v || undefined }), 300);
+    append(this.body, [
+      h('div', { class: 'field' }, h('label', null, 'Span text (regex)'),
+        h('input', { type: 'search', placeholder: 'e.g. ^New', 'data-testid': 'span-filter-text', value: f.text ?? '',
+          oninput: (e: Event) => setText((e.target as HTMLInputElement).value) })),
+      // `label` matches gold or predicted type.
+      select('Span label', 'span-filter-label', f.label ?? '', [['', 'any'], ...types.map((t) => [t, t] as [string, string])], (v) => set({ label: v || undefined })),
+      st.labeled ? select('Error type', 'span-filter-error', f.error_type ?? '', [['', 'any'], ...ERROR_TYPES.map((e) => [e, ERROR_TITLES[e]] as [string, string])],
+        (v) => set({ error_type: v || undefined })) : null,
+      st.split === 'training' ? null : select(st.labeled ? 'Out of coverage' : 'Drifted', 'span-filter-drifted', tri(f.drifted), triOpts, (v) => set({ drifted: untri(v) })),
+      select('On the boundary', 'span-filter-boundary', tri(f.on_boundary), triOpts, (v) => set({ on_boundary: untri(v) })),
+      h('div', { class: 'field' }, h('label', null, 'Confidence'), h('div', { class: 'range' }, lo, h('span', null, '–'), hi)),
+      h('div', { class: 'muted small' }, 'A click on a span opens its sample and its similar spans.'),
+    ]);
+  }
+}
+
+export class SpanTable {
+  el: HTMLElement;
+  private head: HTMLElement;
+  private body: HTMLElement;
+  private spacer: HTMLElement;
+  private rows: HTMLElement;
+  private status: HTMLElement;
+  private pages = new Map<number, Span[] | 'loading'>();
+  private gen = 0;
+  private total = 0;
+  private template = COLS.map((c) => c.width).join(' ');
+  private types: string[];
+  private stale = true;
+
+  constructor(private st: RunState) {
+    this.types = entityTypes(st.info.labels);
+    this.head = h('div', { class: 'thead', style: { gridTemplateColumns: this.template } });
+    this.spacer = h('div', { class: 'tspacer' });
+    this.rows = h('div', { class: 'trows' });
+    this.body = h('div', { class: 'tbody', 'data-testid': 'span-table-body', onscroll: () => this.render() }, this.spacer, this.rows);
+    this.status = h('div', { class: 'tstatus', 'data-testid': 'span-table-status' });
+    this.el = h('section', { class: 'card table-card', 'data-testid': 'span-table' },
+      h('div', { class: 'card-head' }, h('h2', null, 'Spans'), this.status),
+      h('div', { class: 'table' }, h('div', { class: 'table-inner' }, this.head, this.body)));
+    this.renderHead();
+    // Loaded when shown: a hidden span view costs no request.
+    const reload = () => { this.stale = true; if (st.view === 'spans') this.reload(); };
+    st.on('spanfilter', reload);
+    st.on('spansort', () => { this.renderHead(); reload(); });
+    st.on('view', () => { if (st.view === 'spans' && this.stale) this.reload(); });
+    st.on('span', () => this.render());
+    st.on('open', () => this.render());
+    new ResizeObserver(() => this.render()).observe(this.body);
+  }
+
+  private renderHead(): void {
+    clear(this.head);
+    for (const c of COLS) {
+      const active = this.st.spanSort === c.sort;
+      this.head.appendChild(h('div', {
+        class: `th ${c.sort ? 'sortable' : ''} ${active ? 'active' : ''} ${c.cls ?? ''}`, 'data-testid': `span-sort-${c.key}`,
+        onclick: () => c.sort && this.st.setSpanSort(c.sort),
+      }, c.title, active ? (this.st.spanOrder === 'asc' ? ' ▲' : ' ▼') : ''));
+    }
+  }
+
+  reload(): void {
+    this.stale = false;
+    this.gen++;
+    this.pages.clear();
+    this.body.scrollTop = 0;
+    this.status.textContent = 'loading…';
+    this.el.dataset.loading = '1';
+    void this.fetchPage(0);
+  }
+
+  private async fetchPage(p: number): Promise<void> {
+    if (this.pages.has(p)) return;
+    const gen = this.gen;
+    this.pages.set(p, 'loading');
+    try {
+      const r = await api.spans(this.st.project, this.st.run, this.st.split, this.st.spanFilter,
+        { offset: p * PAGE, limit: PAGE, sort: this.st.spanSort, order: this.st.spanOrder });
+      if (gen !== this.gen) return;
+      this.pages.set(p, r.spans);
+      this.total = r.total;
+      this.status.textContent = `${r.total.toLocaleString()} span${r.total === 1 ? '' : 's'}`;
+      this.status.classList.remove('error');
+      delete this.el.dataset.loading;
+      this.render();
+    } catch (e) {
+      if (gen !== this.gen) return;
+      this.pages.delete(p);
+      this.status.textContent = `error: ${(e as Error).message}`;
+      this.status.classList.add('error');
+      delete this.el.dataset.loading;
+    }
+  }
+
+  private render(): void {
+    this.spacer.style.height = `${Math.max(this.total * ROW_H, 1)}px`;
+    const top = this.body.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW_H) - 5);
+    const last = Math.min(this.total, Math.ceil((top + this.body.clientHeight) / ROW_H) + 5);
+    clear(this.rows);
+    this.rows.style.transform = `translateY(${first * ROW_H}px)`;
+    if (this.total === 0 && this.pages.get(0) !== 'loading') {
+      this.rows.appendChild(h('div', { class: 'empty', 'data-testid': 'span-table-empty' }, 'No span matches these filters.'));
+      return;
+    }
+    const picked = this.st.span;
+    for (let i = first; i < last; i++) {
+      const p = Math.floor(i / PAGE);
+      const page = this.pages.get(p);
+      if (page === undefined) void this.fetchPage(p);
+      const s = page && page !== 'loading' ? page[i - p * PAGE] : undefined;
+      if (!s) { this.rows.appendChild(h('div', { class: 'tr placeholder', style: { gridTemplateColumns: this.template } }, h('div', { class: 'td muted' }, '…'))); continue; }
+      const on = picked?.split === this.st.split && picked.span_row === s.span_row;
+      this.rows.appendChild(h('div', {
+        class: `tr ${on ? 'open' : ''} ${i % 2 ? 'odd' : ''}`, 'data-testid': 'span-row', 'data-span-row': String(s.span_row),
+        'data-sample-id': s.sample_id, 'data-error': s.error_type ?? '', style: { gridTemplateColumns: this.template },
+        onclick: () => this.st.openSpan(this.st.split, s.sample_id, s.span_row),
+      }, ...COLS.map((c) => h('div', { class: `td ${c.cls ?? ''}`, 'data-col': c.key }, c.cell(s, this.types)))));
+    }
+  }
+}
