@@ -76,7 +76,7 @@ def test_nli_on_generated_data(tmp_path):
                                   "--lr", "2e-3", "--max-train", "800", "--max-eval", "150",
                                   data=tmp_path / "no-data")
     assert "generated pairs" in printed
-    assert "inference:finance" in printed and "drifted vs" in printed
+    assert "inference:finance" in printed and "of validation out of coverage" in printed
     splits = figures["splits"]
     assert set(splits) == {"training", "validation", "inference:finance"}
     assert splits["validation"]["accuracy"] > 0.8
