@@ -14,7 +14,7 @@ DEMO_PY      := PYTHONPATH=$(abspath $(BUILD)/python) $(PYTHON)
 DEMO_ARGS    := --root $(DEMO_ROOT) --project demo --run sentiment
 export SEXTANT_DATA
 
-.PHONY: all deps configure build test python demo demo-cpp serve bench clean
+.PHONY: all deps configure build test python demo demo-ner demo-nli demo-cpp serve bench clean
 
 all: build
 
@@ -50,6 +50,25 @@ demo: build
 	@$(DEMO_PY) examples/python/infer.py $(DEMO_ARGS)
 	@$(DEMO_PY) examples/python/show_results.py $(DEMO_ARGS)
 	@$(SEXTANT) report $(DEMO_ARGS)
+	@$(if $(filter 0,$(DEMO_SERVE)),echo "Explore it in the console: make serve",$(MAKE) --no-print-directory serve)
+
+# Named-entity recognition (examples/python/ner.py): a BiLSTM tagger trained on CoNLL-2003,
+# logged with its spans (training, validation, test), CoNLL test and WNUT-17 social-media
+# posts attached as production sets; prints span F1 and the drifted share of span rows per
+# set. Run `demo` into the same store: the run is demo/ner next to demo/sentiment.
+demo-ner: build
+	@rm -rf $(DEMO_ROOT)/demo/ner $(DEMO_ROOT)/demo/ner.model.pt
+	@$(DEMO_PY) examples/python/ner.py --root $(DEMO_ROOT) --project demo --run ner
+	@$(SEXTANT) report --root $(DEMO_ROOT) --project demo --run ner
+	@$(if $(filter 0,$(DEMO_SERVE)),echo "Explore it in the console: make serve",$(MAKE) --no-print-directory serve)
+
+# Natural language inference (examples/python/nli.py): a premise/hypothesis classifier
+# trained on MNLI, MNLI's mismatched genres and SNLI image captions as production sets;
+# prints accuracy and the drifted share per set. The run is demo/nli.
+demo-nli: build
+	@rm -rf $(DEMO_ROOT)/demo/nli $(DEMO_ROOT)/demo/nli.model.pt
+	@$(DEMO_PY) examples/python/nli.py --root $(DEMO_ROOT) --project demo --run nli
+	@$(SEXTANT) report --root $(DEMO_ROOT) --project demo --run nli
 	@$(if $(filter 0,$(DEMO_SERVE)),echo "Explore it in the console: make serve",$(MAKE) --no-print-directory serve)
 
 # The same workflow with the C++ demo model (examples/demo).
