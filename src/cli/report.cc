@@ -105,6 +105,24 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
         << Pad(Pct(s["on_the_boundary"]["fraction"]), 13) << Pct(At(drift, "fraction")) << "\n";
   }
 
+  // NER: the span rows of each split (docs/ner-nli.md).
+  if (run.contains("entity_types")) {
+    out << "\nSpan rows (gold and predicted spans; F1 by exact match, "
+        << (At(At(params, "spans"), "decoding").is_string()
+                ? At(At(params, "spans"), "decoding").get<std::string>()
+                : std::string("strict"))
+        << " decoding)\n";
+    out << Pad("split", split_w) << Pad("span rows", 11) << Pad("precision", 11)
+        << Pad("recall", 9) << Pad("F1", 9) << "drifted / out of coverage\n";
+    for (const auto& [name, s] : run["splits"].items()) {
+      const json& sp = At(s, "spans");
+      const json& drift = sp.contains("span_drift") ? sp["span_drift"] : At(sp, "span_out_of_coverage");
+      out << Pad(name, split_w) << Pad(std::to_string(sp.value("span_rows", int64_t{0})), 11)
+          << Pad(Num(At(sp, "precision")), 11) << Pad(Num(At(sp, "recall")), 9)
+          << Pad(Num(At(sp, "f1")), 9) << Pct(At(drift, "fraction")) << "\n";
+    }
+  }
+
   std::vector<std::string> alerts;
   bool any_verdict = false;
   for (const auto& [name, s] : run["splits"].items()) {
@@ -148,6 +166,24 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
       if (c["pred_fraction_change"].is_number() && std::abs(c["pred_fraction_change"].get<double>()) > 0.10) {
         alerts.push_back(name + ": class share changed for '" + label + "' (" +
                          SignedPts(c["pred_fraction_change"]) + ")");
+      }
+    }
+    if (cmp.contains("spans")) {
+      const json& spans = cmp["spans"];
+      out << Pad("entity type", 20) << Pad("training", 20) << Pad(name, w) << "change\n";
+      for (const json& t : spans["types"]) {
+        out << Pad(t["type"].get<std::string>(), 20)
+            << Pad(Pct(t["training_pred_fraction"]) + ", " + Num(t["training_mean_confidence"]), 20)
+            << Pad(Pct(t["inference_pred_fraction"]) + ", " + Num(t["inference_mean_confidence"]), w)
+            << SignedPts(t["pred_fraction_change"]) << ", " << Signed(t["mean_confidence_change"])
+            << "\n";
+      }
+      const json& d = spans["drifted_fraction"];
+      out << Pad("drifted span rows", 20) << Pad(Pct(d["nominal"]) + " (nominal)", 20)
+          << Pad(Pct(d["inference"]), w) << SignedPts(d["change"]) << "\n";
+      if (d["inference"].is_number() && d["inference"].get<double>() > 2 * d["nominal"].get<double>()) {
+        alerts.push_back(name + ": span drift (" + Pct(d["inference"]) + " of span rows drifted; " +
+                         Pct(d["nominal"]) + " expected without drift)");
       }
     }
     const json& drifted = cmp["drifted_fraction"];
