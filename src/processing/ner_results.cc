@@ -160,13 +160,7 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
     std::copy(t.probs.begin() + weakest * c, t.probs.begin() + (weakest + 1) * c,
               samples_out->probs.begin() + row * c);
     store::SampleResult& r = samples_out->samples[row];
-    const SampleMetrics& m = t.metrics[weakest];
-    r.pred = m.pred;
-    r.confidence = m.confidence;
-    r.margin = m.margin;
-    r.certainty_ratio = m.certainty_ratio;
-    r.entropy = m.entropy;
-    r.on_boundary = m.on_boundary;
+    CopyMetrics(t.metrics[weakest], &r);
     r.epoch = t.epoch[row];
     if (labeled) {
       double min_aum = 1.0;

@@ -99,12 +99,7 @@ Status LoadSplit(const store::RunStore& store, const SplitKey& key,
     SampleMetrics m =
         ComputeSampleMetrics(out->probs.data() + row * c, c, options.boundary_ratio_threshold);
     store::SampleResult& r = out->samples[row];
-    r.pred = m.pred;
-    r.confidence = m.confidence;
-    r.margin = m.margin;
-    r.certainty_ratio = m.certainty_ratio;
-    r.entropy = m.entropy;
-    r.on_boundary = m.on_boundary;
+    CopyMetrics(m, &r);
     r.epoch = last_epoch[row];
     r.gold = gold[row];
     if (gold[row]) {

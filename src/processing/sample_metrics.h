@@ -19,6 +19,18 @@ struct SampleMetrics {
 
 SampleMetrics ComputeSampleMetrics(const float* probs, int64_t c, double boundary_ratio_threshold);
 
+// Copies the metrics into a result row (pred, confidence, margin, certainty
+// ratio, entropy, boundary flag).
+template <typename Row>
+void CopyMetrics(const SampleMetrics& m, Row* r) {
+  r->pred = m.pred;
+  r->confidence = m.confidence;
+  r->margin = m.margin;
+  r->certainty_ratio = m.certainty_ratio;
+  r->entropy = m.entropy;
+  r->on_boundary = m.on_boundary;
+}
+
 // Area-under-the-margin term of one epoch: p(gold) - max over y != gold of p(y).
 double Aum(const float* probs, int64_t c, int32_t gold);
 
