@@ -222,6 +222,7 @@ void RegisterResults(py::module_& m) {
       .def_readwrite("max_confidence", &SpanQuery::max_confidence)
       .def_readwrite("text_regex", &SpanQuery::text_regex)
       .def_readwrite("sample_id", &SpanQuery::sample_id)
+      .def_readwrite("span_row", &SpanQuery::span_row)
       .def_readwrite("sort_by", &SpanQuery::sort_by)
       .def_readwrite("descending", &SpanQuery::descending)
       .def_readwrite("offset", &SpanQuery::offset)
@@ -275,7 +276,26 @@ void RegisterResults(py::module_& m) {
                return r.Spans(q);
              }();
              return SpanColumns(ValueOrThrow(std::move(rows)));
-           }, py::arg("query"), "NER span rows as columns: name -> list or numpy array");
+           }, py::arg("query"), "NER span rows as columns: name -> list or numpy array")
+      .def("similar_spans",
+           [](const RunReader& r, const std::string& split, const std::string& inference_name,
+              int64_t span_row, int32_t k, const std::vector<std::string>& search_in) {
+             const SplitKey key = SplitKeyOrThrow(split, inference_name);
+             std::vector<SplitKey> in;
+             for (const std::string& s : search_in) in.push_back(ValueOrThrow(SplitKey::Parse(s)));
+             Result<std::vector<SpanNeighbor>> found = [&] {
+               py::gil_scoped_release release;
+               return r.SimilarSpans(key, span_row, k, in);
+             }();
+             py::list out;
+             for (const SpanNeighbor& n : ValueOrThrow(std::move(found))) {
+               out.append(py::make_tuple(n.split.ToString(), n.span_row, n.distance));
+             }
+             return out;
+           },
+           py::arg("split"), py::arg("inference_name"), py::arg("span_row"), py::arg("k") = 10,
+           py::arg("search_in") = std::vector<std::string>{},
+           "The k span rows nearest to one: [(split, span_row, cosine distance)], nearest first");
 
   m.def("list_runs", [](const std::filesystem::path& root) {
     Result<std::vector<RunInfo>> runs = [&] {

@@ -31,7 +31,8 @@ from ._api import (
     set_split,
     set_tagging_schema,
 )
-from ._results import get_dataframe, get_span_dataframe, get_summary, list_runs, open_run
+from ._results import (get_dataframe, get_similar_spans, get_span_dataframe, get_summary,
+                       list_runs, open_run)
 from .errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -58,6 +59,7 @@ __all__ = [
     "get_dataframe",
     "get_span_dataframe",
     "get_labels_for_run",
+    "get_similar_spans",
     "get_summary",
     "init",
     "list_runs",

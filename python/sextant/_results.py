@@ -171,3 +171,29 @@ def get_span_dataframe(split: str, inference_name: Optional[str] = None, *,
     q.limit = -1 if limit is None else int(limit)
     reader = open_run(project_name, run_name, root)
     return pd.DataFrame(reader.spans(q))
+
+
+def get_similar_spans(split: str, span_row: int, inference_name: Optional[str] = None, k: int = 10,
+                      search_in: Optional[Sequence[str]] = None, *,
+                      project_name: Optional[str] = None, run_name: Optional[str] = None,
+                      root: Optional[str | os.PathLike[str]] = None) -> Any:
+    """The k span rows of an NER run nearest (cosine, span embeddings) to one, as a
+    DataFrame: the span-row columns of get_span_dataframe plus ``split`` and
+    ``distance``, nearest first. ``search_in`` names splits ("training",
+    "inference:NAME"); every split when None."""
+    import pandas as pd
+
+    reader = open_run(project_name, run_name, root)
+    found = reader.similar_spans(str(split), inference_name or "", int(span_row), int(k),
+                                 list(search_in or []))
+    rows = []
+    for neighbor_split, row, distance in found:
+        name, _, inference = neighbor_split.partition(":")
+        q = SpanQuery(name, inference)
+        q.span_row = row
+        cols = reader.spans(q)
+        record = {key: (value[0] if len(value) else None) for key, value in cols.items()}
+        record["split"] = neighbor_split
+        record["distance"] = distance
+        rows.append(record)
+    return pd.DataFrame(rows)

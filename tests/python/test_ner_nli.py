@@ -154,6 +154,10 @@ def test_ner_log_dataset_and_read_back_equal_the_cli(root, sextant_bin):
                         "pred", "error_type", "is_drifted", "is_on_the_boundary"]:
                 assert row[key] == c[key], (key, row, c)
             assert row["confidence"] == pytest.approx(c["confidence"])
+    near = dq.get_similar_spans("inference", 0, "prod", k=3, search_in=["training"],
+                                project_name="p", run_name="ner", root=root)
+    assert len(near) == 3 and set(near.split) == {"training"}
+    assert list(near.distance) == sorted(near.distance)
     samples = dq.get_dataframe("training", project_name="p", run_name="ner", root=root)
     assert samples.loc[0, "text_token_indices"] == TOKENS
     assert [m["label"] for m in samples.loc[0, "gold_spans"]] == ["PER", "PER", "LOC"]
