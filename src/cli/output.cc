@@ -98,7 +98,13 @@ void WriteSamples(std::ostream& out, Format format, const std::vector<SampleRow>
     return;
   }
   const bool with_probs = !rows.empty() && !rows.front().probs.empty();
-  std::vector<std::string> header = SampleColumns();
+  // NLI pairs and NER tokens and spans (JSON text in a cell) after the common columns.
+  std::vector<std::string> columns = SampleColumns();
+  if (!rows.empty() && rows.front().premise) columns.insert(columns.end(), {"premise", "hypothesis"});
+  if (!rows.empty() && !rows.front().tokens.empty()) {
+    columns.insert(columns.end(), {"text_token_indices", "gold_spans", "pred_spans"});
+  }
+  std::vector<std::string> header = columns;
   if (with_probs) {
     for (const std::string& l : labels) header.push_back("prob_" + l);
   }
@@ -107,7 +113,7 @@ void WriteSamples(std::ostream& out, Format format, const std::vector<SampleRow>
   for (const SampleRow& r : rows) {
     ordered_json j = SampleToJson(r, labels);
     fields.clear();
-    for (const std::string& col : SampleColumns()) fields.push_back(CsvValue(j[col]));
+    for (const std::string& col : columns) fields.push_back(CsvValue(j[col]));
     if (with_probs) {
       for (float p : r.probs) fields.push_back(ordered_json(p).dump());
     }

@@ -37,6 +37,15 @@ ordered_json ExportObject(const ExportRow& e, const std::vector<std::string>& la
   j["dep"] = Num(t.dep[r]);
   j["drift_score"] = Num(t.drift_score[r]);
   j["is_drifted"] = Flag(t.drifted[r]);
+  // What a labeler needs of NLI and NER samples: the pair; the tokens and spans.
+  if (static_cast<size_t>(r) < t.premise.size()) {
+    j["premise"] = t.premise[r];
+    j["hypothesis"] = t.hypothesis[r];
+  }
+  if (static_cast<size_t>(r) < t.spans_json.size()) {
+    const ordered_json spans = ordered_json::parse(t.spans_json[r]);
+    for (auto& [key, value] : spans.items()) j[key] = value;
+  }
   return j;
 }
 
@@ -117,6 +126,13 @@ std::string ExportCsv(const std::vector<ExportRow>& rows, const std::vector<std:
   std::vector<std::string> columns = {"id", "split", "text", "gold", "pred", "confidence",
                                       "margin", "is_on_the_boundary", "dep", "drift_score",
                                       "is_drifted"};
+  // NLI and NER fields (JSON text in a cell for tokens and spans).
+  if (!rows.empty()) {
+    const ordered_json first = ExportObject(rows.front(), labels);
+    for (auto& [key, value] : first.items()) {
+      if (std::find(columns.begin(), columns.end(), key) == columns.end()) columns.push_back(key);
+    }
+  }
   const size_t fixed = columns.size();
   std::vector<ordered_json> metas;
   metas.reserve(rows.size());

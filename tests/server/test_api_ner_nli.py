@@ -176,3 +176,26 @@ def test_nli_pairs_and_their_filters(server, task_runs):
     assert none["total"] == 0
     spans = server.get(f"{task_runs}/nli/spans", {"split": "training"}, expect=409)
     assert "named_entity_recognition" in spans["error"]["message"]
+
+
+def test_exports_carry_the_pair_and_the_spans(server, task_runs, store):
+    cli = [str(sextant_binary()), "export", "--root", str(store["root"]), "--project", "tasks"]
+    out = store["base"] / "tasks" / "nli.csv"
+    subprocess.run([*cli, "--run", "nli", "--split", "training", "--output", str(out), "--limit", "3"],
+                   check=True, capture_output=True)
+    header = out.read_text().splitlines()[0].split(",")
+    assert "premise" in header and "hypothesis" in header
+    out = store["base"] / "tasks" / "ner.jsonl"
+    subprocess.run([*cli, "--run", "ner", "--split", "training", "--output", str(out), "--limit", "3"],
+                   check=True, capture_output=True)
+    row = json.loads(out.read_text().splitlines()[0])
+    assert row["text_token_indices"] and row["gold_spans"] and "pred_spans" in row
+    status, _, body = server.request("GET", f"{task_runs}/nli/export",
+                                  {"split": "training", "format": "csv", "hypothesis": "runs$"})
+    assert status == 200
+    lines = body.decode().splitlines()
+    assert lines[0].split(",")[11:13] == ["premise", "hypothesis"] and len(lines) == 41
+    status, _, body = server.request("GET", f"{task_runs}/ner/export",
+                                  {"split": "training", "format": "jsonl"})
+    first = json.loads(body.decode().splitlines()[0])
+    assert first["tokens"] and first["pred_spans"] is not None
