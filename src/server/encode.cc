@@ -22,6 +22,18 @@ ordered_json Meta(const std::string& text) {
 }
 
 // The export's columns of one row, metadata last.
+// The fields of NLI and NER samples (docs/ner-nli.md): the pair; the tokens and spans.
+void AddTaskFields(const SampleTable& t, int64_t r, ordered_json* j) {
+  if (static_cast<size_t>(r) < t.premise.size()) {
+    (*j)["premise"] = t.premise[r];
+    (*j)["hypothesis"] = t.hypothesis[r];
+  }
+  if (static_cast<size_t>(r) < t.spans_json.size()) {
+    const ordered_json spans = ordered_json::parse(t.spans_json[r]);
+    for (auto& [key, value] : spans.items()) (*j)[key] = value;
+  }
+}
+
 ordered_json ExportObject(const ExportRow& e, const std::vector<std::string>& labels) {
   const SampleTable& t = *e.table;
   const int64_t r = e.row;
@@ -37,15 +49,7 @@ ordered_json ExportObject(const ExportRow& e, const std::vector<std::string>& la
   j["dep"] = Num(t.dep[r]);
   j["drift_score"] = Num(t.drift_score[r]);
   j["is_drifted"] = Flag(t.drifted[r]);
-  // What a labeler needs of NLI and NER samples: the pair; the tokens and spans.
-  if (static_cast<size_t>(r) < t.premise.size()) {
-    j["premise"] = t.premise[r];
-    j["hypothesis"] = t.hypothesis[r];
-  }
-  if (static_cast<size_t>(r) < t.spans_json.size()) {
-    const ordered_json spans = ordered_json::parse(t.spans_json[r]);
-    for (auto& [key, value] : spans.items()) j[key] = value;
-  }
+  AddTaskFields(t, r, &j);
   return j;
 }
 
@@ -97,14 +101,7 @@ ordered_json SampleJson(const SampleTable& t, int64_t r, const std::vector<std::
   j["is_drifted"] = Flag(t.drifted[r]);
   j["x"] = Num(t.x[r]);
   j["y"] = Num(t.y[r]);
-  if (static_cast<size_t>(r) < t.premise.size()) {
-    j["premise"] = t.premise[r];
-    j["hypothesis"] = t.hypothesis[r];
-  }
-  if (static_cast<size_t>(r) < t.spans_json.size()) {
-    const ordered_json spans = ordered_json::parse(t.spans_json[r]);
-    for (auto& [key, value] : spans.items()) j[key] = value;
-  }
+  AddTaskFields(t, r, &j);
   return j;
 }
 
