@@ -13,8 +13,8 @@ namespace py = pybind11;
 namespace sextant::python {
 namespace {
 
-template <typename T>
-py::object OptionalList(const std::vector<SampleRow>& rows, std::optional<T> SampleRow::*field) {
+template <typename Row, typename T>
+py::object OptionalList(const std::vector<Row>& rows, std::optional<T> Row::*field) {
   py::list out(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& v = rows[i].*field;
@@ -110,16 +110,6 @@ py::dict Columns(const std::vector<SampleRow>& rows, const SampleQuery& q) {
   return d;
 }
 
-template <typename T>
-py::object OptionalSpanList(const std::vector<SpanRow>& rows, std::optional<T> SpanRow::*field) {
-  py::list out(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const auto& v = rows[i].*field;
-    out[i] = v ? py::cast(*v) : py::none();
-  }
-  return out;
-}
-
 // Span rows as columns (the fields of `sextant spans`).
 py::dict SpanColumns(const std::vector<SpanRow>& rows) {
   py::dict d;
@@ -140,18 +130,18 @@ py::dict SpanColumns(const std::vector<SpanRow>& rows) {
   d["span_start"] = column([](const SpanRow& r) { return r.span_start; });
   d["span_end"] = column([](const SpanRow& r) { return r.span_end; });
   d["span_text"] = texts;
-  d["gold"] = OptionalSpanList(rows, &SpanRow::gold);
-  d["pred"] = OptionalSpanList(rows, &SpanRow::pred);
-  d["error_type"] = OptionalSpanList(rows, &SpanRow::error_type);
+  d["gold"] = OptionalList(rows, &SpanRow::gold);
+  d["pred"] = OptionalList(rows, &SpanRow::pred);
+  d["error_type"] = OptionalList(rows, &SpanRow::error_type);
   d["confidence"] = column([](const SpanRow& r) { return r.confidence; });
   d["certainty_ratio"] = column([](const SpanRow& r) { return r.certainty_ratio; });
   d["is_on_the_boundary"] = column([](const SpanRow& r) { return r.is_on_the_boundary; });
-  d["dep"] = OptionalSpanList(rows, &SpanRow::dep);
-  d["drift_distance"] = OptionalSpanList(rows, &SpanRow::drift_distance);
-  d["drift_score"] = OptionalSpanList(rows, &SpanRow::drift_score);
-  d["is_drifted"] = OptionalSpanList(rows, &SpanRow::is_drifted);
-  d["x"] = OptionalSpanList(rows, &SpanRow::x);
-  d["y"] = OptionalSpanList(rows, &SpanRow::y);
+  d["dep"] = OptionalList(rows, &SpanRow::dep);
+  d["drift_distance"] = OptionalList(rows, &SpanRow::drift_distance);
+  d["drift_score"] = OptionalList(rows, &SpanRow::drift_score);
+  d["is_drifted"] = OptionalList(rows, &SpanRow::is_drifted);
+  d["x"] = OptionalList(rows, &SpanRow::x);
+  d["y"] = OptionalList(rows, &SpanRow::y);
   return d;
 }
 

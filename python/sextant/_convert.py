@@ -21,6 +21,18 @@ def _is_torch_tensor(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "numpy")
 
 
+def _tensor_to_numpy(x: Any, field: str) -> np.ndarray:
+    """A torch tensor (any device, dtype, with or without grad) as a float32 CPU array."""
+    import torch  # only when the caller already uses torch
+
+    if x.is_complex():
+        raise InvalidArgumentError(f"{field}: complex tensors are not supported")
+    x = x.detach()
+    if x.dtype != torch.float32 or x.device.type != "cpu":
+        x = x.to(device="cpu", dtype=torch.float32)
+    return x.numpy()
+
+
 def to_matrix(x: Any, field: str) -> np.ndarray:
     """A 2-D C-contiguous float32 copy-free-when-possible view of `x`."""
     # The common case inside a forward pass, kept to a few attribute reads.
@@ -33,13 +45,7 @@ def to_matrix(x: Any, field: str) -> np.ndarray:
             a = x.detach().numpy()
             if a.flags.c_contiguous:
                 return a
-
-        if x.is_complex():
-            raise InvalidArgumentError(f"{field}: complex tensors are not supported")
-        x = x.detach()
-        if x.dtype != torch.float32 or x.device.type != "cpu":
-            x = x.to(device="cpu", dtype=torch.float32)
-        x = x.numpy()
+        x = _tensor_to_numpy(x, field)
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as e:  # ragged lists
@@ -243,12 +249,7 @@ def to_token_rows(x: Any, field: str) -> tuple[np.ndarray, int, list[int]]:
             raise InvalidArgumentError(f"{field}: empty batch; expected at least one sample")
         return np.ascontiguousarray(np.concatenate(parts, axis=0)), 0, [len(p) for p in parts]
     if _is_torch_tensor(x):
-        import torch
-
-        x = x.detach()
-        if x.dtype != torch.float32 or x.device.type != "cpu":
-            x = x.to(device="cpu", dtype=torch.float32)
-        x = x.numpy()
+        x = _tensor_to_numpy(x, field)
     a = np.asarray(x)
     if a.ndim != 3:
         raise InvalidArgumentError(

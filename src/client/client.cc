@@ -67,11 +67,11 @@ Status CheckFinite(const char* field, const MatrixView& m, RowName row_name) {
 // NER outputs: where each sample's token rows start in the batch's matrices.
 // Padded: T rows per sample; else concatenated, token_counts (or the logged
 // counts) rows each.
-std::vector<int64_t> TokenRowStarts(const OutputsBatch& batch,
+std::vector<int64_t> TokenRowStarts(size_t samples, int64_t tokens_per_sample,
                                     const std::vector<int64_t>& counts) {
-  std::vector<int64_t> starts(batch.ids.size() + 1, 0);
-  for (size_t i = 0; i < batch.ids.size(); ++i) {
-    starts[i + 1] = starts[i] + (batch.tokens_per_sample > 0 ? batch.tokens_per_sample : counts[i]);
+  std::vector<int64_t> starts(samples + 1, 0);
+  for (size_t i = 0; i < samples; ++i) {
+    starts[i + 1] = starts[i] + (tokens_per_sample > 0 ? tokens_per_sample : counts[i]);
   }
   return starts;
 }
@@ -251,17 +251,17 @@ class Client::Impl {
                              "this run is " + std::string(TaskTypeName(store_->task())));
     }
     // Rows per sample: one, or (NER) as stated by the layout; the logged token
-    // counts are checked once the ids are looked up.
-    std::vector<int64_t> counts = batch.token_counts;
+    // counts are checked once the ids are looked up (expected_rows -1 until then).
+    const std::vector<int64_t>& counts = batch.token_counts;
     if (tokens && !counts.empty() && counts.size() != static_cast<size_t>(n)) {
       return Status::Invalid("embeddings: token counts for " + std::to_string(counts.size()) +
                              " samples; the batch has " + std::to_string(n) + " ids");
     }
-    if (!tokens) counts.assign(static_cast<size_t>(n), 1);
-    int64_t expected_rows = -1;
-    if (!tokens || batch.tokens_per_sample > 0 || !counts.empty()) {
-      expected_rows = TokenRowStarts(batch, counts).back();
-    }
+    const bool layout_known = !tokens || batch.tokens_per_sample > 0 || !counts.empty();
+    const int64_t expected_rows =
+        !tokens ? n
+        : layout_known ? TokenRowStarts(batch.ids.size(), batch.tokens_per_sample, counts).back()
+                       : -1;
     const char* per = tokens ? " token rows for " : " rows for ";
     const std::string expectation = !tokens ? "; expected one row per id"
                                     : batch.tokens_per_sample > 0
@@ -297,15 +297,15 @@ class Client::Impl {
                              (kind == OutputKind::kLogits ? "probabilities" : "logits") +
                              "; use the same kind within an epoch");
     }
-    // Which sample a row belongs to, for error messages.
-    std::vector<int64_t> starts;
-    if (expected_rows >= 0) starts = TokenRowStarts(batch, counts);
+    // Which sample a row belongs to, for error messages only (off the hot path).
     auto row_name = [&](int64_t r) -> std::string {
-      if (starts.empty()) return "token row " + std::to_string(r);
+      if (!tokens) return "sample id '" + batch.ids[static_cast<size_t>(r)] + "'";
+      if (!layout_known) return "token row " + std::to_string(r);
+      const std::vector<int64_t> starts =
+          TokenRowStarts(batch.ids.size(), batch.tokens_per_sample, counts);
       const auto i = std::upper_bound(starts.begin(), starts.end(), r) - starts.begin() - 1;
       std::string name = "sample id '" + batch.ids[static_cast<size_t>(i)] + "'";
-      if (tokens) name += ", token " + std::to_string(r - starts[static_cast<size_t>(i)]);
-      return name;
+      return name + ", token " + std::to_string(r - starts[static_cast<size_t>(i)]);
     };
     SEXTANT_RETURN_IF_ERROR(CheckFinite("embeddings", batch.embeddings, row_name));
     SEXTANT_RETURN_IF_ERROR(CheckFinite(out_name, out, row_name));
@@ -361,9 +361,9 @@ class Client::Impl {
     }
     // NER: each sample's token rows in the batch, checked against its logged tokens.
     const bool tokens = store_->task() == TaskType::kNamedEntityRecognition;
-    std::vector<int64_t> counts(static_cast<size_t>(n), 1);
-    std::vector<int64_t> starts;
+    std::vector<int64_t> counts, starts;
     if (tokens) {
+      counts.resize(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) {
         counts[i] = state->token_count[static_cast<size_t>(rows[i])];
         const int64_t given = batch.tokens_per_sample > 0 ? batch.tokens_per_sample
@@ -377,10 +377,8 @@ class Client::Impl {
               " tokens; expected one output row per logged token");
         }
       }
-      OutputsBatch layout;
-      layout.ids = batch.ids;
-      layout.tokens_per_sample = batch.tokens_per_sample;
-      starts = TokenRowStarts(layout, batch.token_counts.empty() ? counts : batch.token_counts);
+      starts = TokenRowStarts(batch.ids.size(), batch.tokens_per_sample,
+                              batch.token_counts.empty() ? counts : batch.token_counts);
       if (starts.back() != batch.embeddings.rows) {
         std::string counts_text;
         for (int64_t i = 0; i < std::min<int64_t>(n, 3); ++i) {

@@ -237,21 +237,22 @@ ordered_json SummarizeSpans(const store::SplitResults& spans, const ner::TagSet&
   const auto types = static_cast<int64_t>(tags.entity_types.size());
   const bool labeled = IsLabeled(spans.split.split);
   const auto rows = static_cast<int64_t>(spans.samples.size());
-  std::vector<int64_t> gold(types, 0), pred(types, 0), correct(types, 0);
+  std::vector<ner::SpanCounts> counts(static_cast<size_t>(types));
+  ner::SpanCounts overall;
   std::vector<double> confidence_sum(types, 0);
-  int64_t on_boundary = 0, drifted = 0, scored = 0, pred_total = 0;
+  int64_t on_boundary = 0, drifted = 0, scored = 0;
   ordered_json errors = {{"none", 0}, {"wrong_tag", 0}, {"span_shift", 0}, {"missed_label", 0},
                          {"ghost_span", 0}};
   for (int64_t i = 0; i < rows; ++i) {
     const store::SpanRecord& s = spans.spans[i];
     const store::SampleResult& r = spans.samples[i];
-    if (s.gold) gold[*s.gold]++;
+    // Exact match of start, end and type: a row with both spans and one label.
+    if (s.gold) counts[*s.gold].gold++, overall.gold++;
     if (s.pred) {
-      pred[*s.pred]++;
-      pred_total++;
+      counts[*s.pred].pred++, overall.pred++;
       confidence_sum[*s.pred] += r.confidence;
     }
-    if (s.gold && s.pred && *s.gold == *s.pred) correct[*s.gold]++;
+    if (s.gold && s.pred && *s.gold == *s.pred) counts[*s.gold].correct++, overall.correct++;
     if (!s.error_type.empty()) errors[s.error_type] = errors[s.error_type].get<int64_t>() + 1;
     if (r.on_boundary) on_boundary++;
     if (r.drifted) {
@@ -259,45 +260,40 @@ ordered_json SummarizeSpans(const store::SplitResults& spans, const ner::TagSet&
       if (*r.drifted) drifted++;
     }
   }
-  auto prf = [](int64_t g, int64_t p, int64_t c) {
-    const double precision = p > 0 ? static_cast<double>(c) / p : 0.0;
-    const double recall = g > 0 ? static_cast<double>(c) / g : 0.0;
-    const double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0;
-    return ordered_json{{"precision", precision}, {"recall", recall}, {"f1", f1}};
+  auto prf = [](const ner::SpanCounts& c) {
+    const ner::Prf m = ner::Score(c);
+    return ordered_json{{"precision", m.precision}, {"recall", m.recall}, {"f1", m.f1}};
   };
+  const int64_t pred_total = overall.pred;
   ordered_json out;
   out["span_rows"] = rows;
   out["pred_spans"] = pred_total;
   ordered_json share = ordered_json::object(), confidence = ordered_json::object();
   for (int64_t k = 0; k < types; ++k) {
+    const int64_t pred = counts[k].pred;
     share[tags.entity_types[k]] = {
-        {"count", pred[k]},
-        {"fraction", pred_total > 0 ? static_cast<double>(pred[k]) / pred_total : 0.0}};
+        {"count", pred}, {"fraction", pred_total > 0 ? static_cast<double>(pred) / pred_total : 0.0}};
     confidence[tags.entity_types[k]] =
-        pred[k] > 0 ? ordered_json(confidence_sum[k] / pred[k]) : ordered_json(nullptr);
+        pred > 0 ? ordered_json(confidence_sum[k] / pred) : ordered_json(nullptr);
   }
   out["pred_span_distribution"] = share;
   out["mean_span_confidence_per_type"] = confidence;
   out["on_the_boundary"] = {{"count", on_boundary},
                             {"fraction", rows > 0 ? static_cast<double>(on_boundary) / rows : 0.0}};
   if (labeled) {
-    int64_t g_all = 0, p_all = 0, c_all = 0;
     ordered_json per_class = ordered_json::object();
     for (int64_t k = 0; k < types; ++k) {
-      ordered_json m = prf(gold[k], pred[k], correct[k]);
-      m["support"] = gold[k];
+      ordered_json m = prf(counts[k]);
+      m["support"] = counts[k].gold;
       per_class[tags.entity_types[k]] = m;
-      g_all += gold[k];
-      p_all += pred[k];
-      c_all += correct[k];
     }
-    ordered_json overall = prf(g_all, p_all, c_all);
-    overall["gold"] = g_all;
-    overall["pred"] = p_all;
-    overall["correct"] = c_all;
-    overall["per_class"] = per_class;
-    overall["error_types"] = errors;
-    for (auto& [k, v] : overall.items()) out[k] = v;
+    const ordered_json scores = prf(overall);
+    for (auto& [k, v] : scores.items()) out[k] = v;
+    out["gold"] = overall.gold;
+    out["pred"] = overall.pred;
+    out["correct"] = overall.correct;
+    out["per_class"] = per_class;
+    out["error_types"] = errors;
   }
   if (scored > 0) {
     const char* name = spans.split.split == Split::kInference ? "span_drift" : "span_out_of_coverage";
