@@ -622,10 +622,15 @@ class Client::Impl {
     std::vector<std::string> ids;
     {
       std::lock_guard store_lock(store_mu_);
-      SEXTANT_ASSIGN_OR_RETURN(ids, store_->SampleIds(key));
       if (store_->task() == TaskType::kNamedEntityRecognition) {
+        // One read gives the ids and each sample's token count.
         SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SampleRecord> logged, store_->ReadSamples(key));
-        for (const auto& r : logged) state.token_count.push_back(static_cast<int32_t>(r.tokens.size()));
+        for (auto& r : logged) {
+          ids.push_back(std::move(r.id));
+          state.token_count.push_back(static_cast<int32_t>(r.tokens.size()));
+        }
+      } else {
+        SEXTANT_ASSIGN_OR_RETURN(ids, store_->SampleIds(key));
       }
     }
     for (const std::string& id : ids) state.row_of.emplace(id, state.count++);

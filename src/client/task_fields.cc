@@ -24,6 +24,12 @@ int32_t CodePoints(const std::string& utf8) {
   return n;
 }
 
+// One text per sample (every task logs texts, except NLI given as two fields).
+Status CheckTexts(const DataBatch& batch, size_t n) {
+  if (batch.texts.size() == n) return Status::OK();
+  return Status::Invalid("texts: " + Count(batch.texts.size(), n, "text"));
+}
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -69,7 +75,7 @@ Status ResolvePairs(const DataBatch& batch, std::vector<store::SampleRecord>* re
     }
     return Status::OK();
   }
-  if (batch.texts.size() != n) return Status::Invalid("texts: " + Count(batch.texts.size(), n, "text"));
+  SEXTANT_RETURN_IF_ERROR(CheckTexts(batch, n));
   for (size_t i = 0; i < n; ++i) {
     const std::string& text = batch.texts[i];
     const size_t at = text.find(kPairSeparator);
@@ -89,7 +95,7 @@ Status ResolvePairs(const DataBatch& batch, std::vector<store::SampleRecord>* re
 Status ResolveTokensAndSpans(const SplitKey& key, const DataBatch& batch, const ner::TagSet& tags,
                              std::vector<store::SampleRecord>* records) {
   const size_t n = records->size();
-  if (batch.texts.size() != n) return Status::Invalid("texts: " + Count(batch.texts.size(), n, "text"));
+  SEXTANT_RETURN_IF_ERROR(CheckTexts(batch, n));
   if (!batch.labels.empty() || !batch.label_indices.empty()) {
     return Status::Invalid("labels: NER samples take gold_spans, not labels (" + IdAt(batch, 0) +
                            " has a label)");
@@ -169,7 +175,7 @@ Status ResolveTaskFields(TaskType task, const SplitKey& key, const DataBatch& ba
       break;
   }
   const size_t n = records->size();
-  if (batch.texts.size() != n) return Status::Invalid("texts: " + Count(batch.texts.size(), n, "text"));
+  SEXTANT_RETURN_IF_ERROR(CheckTexts(batch, n));
   for (size_t i = 0; i < n; ++i) (*records)[i].text = batch.texts[i];
   return Status::OK();
 }
