@@ -67,14 +67,40 @@ class ClientHandle {
   std::shared_ptr<Client> client_;
 };
 
-MatrixView ViewOf(const std::optional<FloatArray>& a, const char* field) {
-  if (!a) return {};
-  if (a->ndim() != 2) {
-    ThrowIfError(Status::Invalid(std::string(field) + ": expected a 2-D array (samples x values), got " +
-                                 std::to_string(a->ndim()) + " dimension(s)"));
+// A matrix argument of the output calls: None, a numpy array or nested list
+// (converted to C-contiguous float32 when it is not one already), or a torch
+// tensor, read in place through data_ptr(). A tensor must be on the CPU,
+// float32, 2-D and C-contiguous: sextant._convert.to_matrix passes only such
+// tensors through (it converts the others), because detach().numpy() inside a
+// forward pass costs more than the rest of the call.
+class MatrixArg {
+ public:
+  MatrixArg(const py::object& x, const char* field) {
+    if (x.is_none()) return;
+    if (!py::isinstance<py::array>(x) && py::hasattr(x, "data_ptr")) {
+      const auto shape = x.attr("shape").cast<std::vector<int64_t>>();
+      if (shape.size() != 2) ThrowIfError(Expected2D(field, shape.size()));
+      const auto address = x.attr("data_ptr")().cast<uintptr_t>();
+      view_ = {reinterpret_cast<const float*>(address), shape[0], shape[1]};
+      return;
+    }
+    array_ = FloatArray::ensure(x);
+    if (!*array_) {
+      ThrowIfError(Status::Invalid(std::string(field) + ": expected a 2-D array of numbers"));
+    }
+    if (array_->ndim() != 2) ThrowIfError(Expected2D(field, static_cast<size_t>(array_->ndim())));
+    view_ = {array_->data(), array_->shape(0), array_->shape(1)};
   }
-  return {a->data(), a->shape(0), a->shape(1)};
-}
+  const MatrixView& view() const { return view_; }
+
+ private:
+  static Status Expected2D(const char* field, size_t ndim) {
+    return Status::Invalid(std::string(field) + ": expected a 2-D array (samples x values), got " +
+                           std::to_string(ndim) + " dimension(s)");
+  }
+  std::optional<FloatArray> array_;  // owns the converted copy, if any
+  MatrixView view_;
+};
 
 std::optional<SplitKey> OptionalSplit(const std::optional<std::string>& split,
                                       const std::string& inference_name) {
@@ -82,10 +108,37 @@ std::optional<SplitKey> OptionalSplit(const std::optional<std::string>& split,
   return SplitKeyOrThrow(*split, inference_name);
 }
 
-// Sample ids of an outputs batch: a list of str, or a 1-D signed integer array
-// (ids straight from the data loader), formatted here as str(int) would.
+// Sample ids of an outputs batch, read here rather than in Python (cheaper
+// inside a forward pass): a list or tuple of str and int, or a 1-D signed
+// integer array (ids straight from the data loader), ints formatted as str(int)
+// would. Anything else goes through sextant._convert.to_ids.
 std::vector<std::string> OutputIds(const py::object& ids) {
-  if (py::isinstance<py::array>(ids)) {
+  if (PyList_Check(ids.ptr()) || PyTuple_Check(ids.ptr())) {
+    PyObject* seq = ids.ptr();
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject** items = PySequence_Fast_ITEMS(seq);
+    std::vector<std::string> out(static_cast<size_t>(n));
+    char buffer[24];
+    bool simple = true;
+    for (Py_ssize_t i = 0; i < n && simple; ++i) {
+      PyObject* item = items[i];
+      if (PyUnicode_Check(item)) {
+        Py_ssize_t size = 0;
+        const char* text = PyUnicode_AsUTF8AndSize(item, &size);
+        if (text == nullptr) throw py::error_already_set();
+        out[static_cast<size_t>(i)].assign(text, static_cast<size_t>(size));
+      } else if (PyLong_CheckExact(item)) {
+        int overflow = 0;
+        const long long value = PyLong_AsLongLongAndOverflow(item, &overflow);
+        simple = overflow == 0;
+        auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+        out[static_cast<size_t>(i)].assign(buffer, end);
+      } else {
+        simple = false;
+      }
+    }
+    if (simple) return out;
+  } else if (py::isinstance<py::array>(ids)) {
     auto array = py::reinterpret_borrow<py::array>(ids);
     if (array.dtype().kind() == 'i' && array.ndim() == 1) {
       auto values = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(array);
@@ -98,32 +151,27 @@ std::vector<std::string> OutputIds(const py::object& ids) {
       return out;
     }
   }
-  return ids.cast<std::vector<std::string>>();
+  return py::module_::import("sextant._convert").attr("to_ids")(ids).cast<std::vector<std::string>>();
 }
 
-OutputsBatch MakeOutputs(std::vector<std::string> ids, const FloatArray& embs,
-                         const std::optional<FloatArray>& logits,
-                         const std::optional<FloatArray>& probs) {
-  OutputsBatch batch;
-  batch.ids = std::move(ids);
-  batch.embeddings = ViewOf(embs, "embs");
-  batch.logits = ViewOf(logits, "logits");
-  batch.probabilities = ViewOf(probs, "probs");
-  return batch;
-}
 
 // log_model_outputs and check_model_outputs: the same arguments, converted
 // under the GIL, then the engine call without it.
 using OutputsMethod = Status (Client::*)(const OutputsBatch&, std::optional<SplitKey>,
                                          std::optional<int32_t>);
 auto OutputsCall(OutputsMethod method) {
-  return [method](const ClientHandle& h, const py::object& ids, const FloatArray& embs,
-                  const std::optional<FloatArray>& logits, const std::optional<FloatArray>& probs,
+  return [method](const ClientHandle& h, const py::object& ids, const py::object& embs,
+                  const py::object& logits, const py::object& probs,
                   const std::optional<std::string>& split, const std::string& inference_name,
                   std::optional<int32_t> epoch, int64_t tokens_per_sample,
                   std::vector<int64_t> token_counts) {
     auto client = h.Get();
-    OutputsBatch batch = MakeOutputs(OutputIds(ids), embs, logits, probs);
+    const MatrixArg embs_arg(embs, "embs"), logits_arg(logits, "logits"), probs_arg(probs, "probs");
+    OutputsBatch batch;
+    batch.ids = OutputIds(ids);
+    batch.embeddings = embs_arg.view();
+    batch.logits = logits_arg.view();
+    batch.probabilities = probs_arg.view();
     batch.tokens_per_sample = tokens_per_sample;
     batch.token_counts = std::move(token_counts);
     std::optional<SplitKey> key = OptionalSplit(split, inference_name);

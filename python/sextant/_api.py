@@ -48,12 +48,7 @@ _last: Optional[_Run] = None  # the last run opened, for the read-back defaults
 
 
 def _client() -> Client:
-    with _lock:
-        run = _current
-    if run is None or run.client is None:
-        raise FailedPreconditionError(
-            "no run is open: call sextant.init(task_type=..., project_name=..., run_name=...) first")
-    return run.client
+    return _open_run()[0]
 
 
 def _close_current() -> None:
@@ -92,6 +87,16 @@ def init(task_type: str = "text_classification", project_name: Optional[str] = N
     with _lock:
         _current = _Run(resolved, project, run, task_type, client)
         _last = _current
+
+
+def _open_run() -> tuple[Client, str]:
+    """The open run's client and task, in one read."""
+    with _lock:
+        run = _current
+    if run is None or run.client is None:
+        raise FailedPreconditionError(
+            "no run is open: call sextant.init(task_type=..., project_name=..., run_name=...) first")
+    return run.client, run.task
 
 
 def _current_task() -> str:
@@ -210,10 +215,10 @@ def log_model_outputs(*, embs: Any, ids: Any, logits: Any = None, probs: Any = N
     lists of any float dtype. The batch is copied; the call returns without
     waiting for the disk.
     """
-    client = _client()
+    client, task = _open_run()
     if split is None and inference_name:
         split = "inference"
-    if _current_task() == "named_entity_recognition":
+    if task == "named_entity_recognition":
         # NER: [B, T, D] padded, or a list of [T_i, D] per sample.
         e, padded, counts = _convert.to_token_rows(embs, "embs")
         lo = None if logits is None else _convert.to_token_rows(logits, "logits")[0]

@@ -21,6 +21,20 @@ def _is_torch_tensor(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "numpy")
 
 
+# torch.Tensor and torch.float32 once the caller has handed over a tensor: the
+# forward-pass path compares types against them instead of importing torch.
+_TENSOR: Optional[type] = None
+_FLOAT32: Any = None
+
+
+def _remember_torch(x: Any) -> None:
+    global _TENSOR, _FLOAT32
+    import torch  # only when the caller already uses torch
+
+    if isinstance(x, torch.Tensor):
+        _TENSOR, _FLOAT32 = torch.Tensor, torch.float32
+
+
 def _tensor_to_numpy(x: Any, field: str) -> np.ndarray:
     """A torch tensor (any device, dtype, with or without grad) as a float32 CPU array."""
     import torch  # only when the caller already uses torch
@@ -33,18 +47,18 @@ def _tensor_to_numpy(x: Any, field: str) -> np.ndarray:
     return x.numpy()
 
 
-def to_matrix(x: Any, field: str) -> np.ndarray:
-    """A 2-D C-contiguous float32 copy-free-when-possible view of `x`."""
-    # The common case inside a forward pass, kept to a few attribute reads.
-    if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 2 and x.flags.c_contiguous:
+def to_matrix(x: Any, field: str) -> Any:
+    """`x` as the engine reads a matrix: a 2-D C-contiguous float32 numpy array,
+    or a torch tensor that is already CPU, float32, 2-D and C-contiguous (the
+    engine reads it in place, with or without grad). Anything else is converted."""
+    # The common cases inside a forward pass, kept to a few attribute reads.
+    t = type(x)
+    if t is _TENSOR and x.dtype is _FLOAT32 and x.is_cpu and x.dim() == 2 and x.is_contiguous():
+        return x
+    if t is np.ndarray and x.dtype == np.float32 and x.ndim == 2 and x.flags.c_contiguous:
         return x
     if _is_torch_tensor(x):
-        import torch  # only when the caller already uses torch
-
-        if x.dtype is torch.float32 and x.dim() == 2 and x.is_cpu:
-            a = x.detach().numpy()
-            if a.flags.c_contiguous:
-                return a
+        _remember_torch(x)
         x = _tensor_to_numpy(x, field)
     try:
         a = np.asarray(x)
@@ -72,8 +86,12 @@ def _id_to_str(v: Any) -> str:
 
 
 def to_output_ids(ids: Any) -> Any:
-    """Ids of an outputs batch: a 1-D int64 array as it is (the engine formats
-    it, which is cheaper inside a forward pass), else to_ids()."""
+    """Ids of an outputs batch as the engine reads them: a list or tuple (of str
+    and int; other items make the engine call to_ids()), a 1-D integer array
+    (the engine formats it, which is cheaper inside a forward pass), else to_ids()."""
+    t = type(ids)
+    if t is list or t is tuple:
+        return ids
     if _is_torch_tensor(ids) and not ids.is_floating_point() and ids.dim() == 1:
         ids = ids.detach().cpu().numpy()
     if type(ids) is np.ndarray and ids.dtype.kind == "i" and ids.ndim == 1:

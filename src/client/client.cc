@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/sample_id_index.h"
 #include "client/task_fields.h"
 #include "ner/tags.h"
 #include "processing/process_run.h"
@@ -44,6 +45,22 @@ bool AllFinite(const float* values, int64_t n) {
   }
   for (; i < n; ++i) non_finite |= !std::isfinite(values[i]);
   return non_finite == 0;
+}
+
+// Appends n values to `out` and says whether all were finite. Each 4 KiB block
+// is checked right after its copy, while it is in L1: checking the caller's
+// matrix first reads it from memory twice, checking the whole copy after it
+// reads it again from L2 or beyond.
+bool AppendFinite(const float* values, int64_t n, std::vector<float>& out) {
+  constexpr int64_t kBlock = 1024;
+  bool finite = true;
+  out.reserve(out.size() + static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; i += kBlock) {
+    const int64_t m = std::min(kBlock, n - i);
+    out.insert(out.end(), values + i, values + i + m);
+    finite &= AllFinite(out.data() + out.size() - m, m);
+  }
+  return finite;
 }
 
 // The first non-finite value of a matrix, as an error naming field, row, id and column.
@@ -203,7 +220,7 @@ class Client::Impl {
     for (size_t i = 0; i < n; ++i) {
       const std::string& id = batch.ids[i];
       if (id.empty()) return Status::Invalid("ids: the id at row " + std::to_string(i) + " is empty");
-      if (state->row_of.count(id)) {
+      if (state->ids.Contains(id)) {
         return Status::AlreadyExists("ids: sample id '" + id + "' (row " + std::to_string(i) +
                                      ") is already logged in split '" + key.ToString() +
                                      "'; ids must be unique within a split");
@@ -220,7 +237,7 @@ class Client::Impl {
       SEXTANT_RETURN_IF_ERROR(store_->AppendSamples(key, records));
     }
     for (size_t i = 0; i < n; ++i) {
-      state->row_of.emplace(batch.ids[i], state->count++);
+      state->ids.Insert(batch.ids[i]);
       state->token_count.push_back(static_cast<int32_t>(records[i].tokens.size()));
     }
     return Status::OK();
@@ -228,7 +245,9 @@ class Client::Impl {
 
   // Every check of an outputs batch that does not depend on which ids are
   // logged: shapes, widths, the kind of the epoch's log, finite values.
-  Status CheckOutputsLocked(const OutputsBatch& batch, const SplitKey& key, int32_t epoch) {
+  // `check_values`: whether to scan the values for NaN and infinity here.
+  Status CheckOutputsLocked(const OutputsBatch& batch, const SplitKey& key, int32_t epoch,
+                            bool check_values = true) {
     if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
     if (labels_.empty()) {
       return Status::FailedPrecondition("labels: set the run's labels (set_labels_for_run) "
@@ -307,8 +326,10 @@ class Client::Impl {
       std::string name = "sample id '" + batch.ids[static_cast<size_t>(i)] + "'";
       return name + ", token " + std::to_string(r - starts[static_cast<size_t>(i)]);
     };
-    SEXTANT_RETURN_IF_ERROR(CheckFinite("embeddings", batch.embeddings, row_name));
-    SEXTANT_RETURN_IF_ERROR(CheckFinite(out_name, out, row_name));
+    if (check_values) {
+      SEXTANT_RETURN_IF_ERROR(CheckFinite("embeddings", batch.embeddings, row_name));
+      SEXTANT_RETURN_IF_ERROR(CheckFinite(out_name, out, row_name));
+    }
     if (!has_logits) {
       for (int64_t r = 0; r < out.rows; ++r) {
         double sum = 0;
@@ -343,24 +364,27 @@ class Client::Impl {
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_model_outputs"));
     const int32_t epoch = epoch_arg.value_or(epoch_);
-    SEXTANT_RETURN_IF_ERROR(CheckOutputsLocked(batch, key, epoch));
+    const bool tokens = store_->task() == TaskType::kNamedEntityRecognition;
+    // NER outputs are checked for finite values up front: their padding is not copied.
+    SEXTANT_RETURN_IF_ERROR(CheckOutputsLocked(batch, key, epoch, /*check_values=*/tokens));
     const auto n = static_cast<int64_t>(batch.ids.size());
     const MatrixView& out = batch.logits.data ? batch.logits : batch.probabilities;
     const OutputKind kind = batch.logits.data ? OutputKind::kLogits : OutputKind::kProbabilities;
     SEXTANT_ASSIGN_OR_RETURN(SplitState * state, LoadSplitState(key));
     SEXTANT_ASSIGN_OR_RETURN(std::vector<uint8_t> * seen, LoadSeen(key, epoch, state));
     std::vector<int64_t> rows(static_cast<size_t>(n));
+    state->ids.FindBatch(batch.ids.data(), batch.ids.size(), rows.data());
     for (int64_t i = 0; i < n; ++i) {
-      auto it = state->row_of.find(batch.ids[i]);
-      if (it == state->row_of.end()) {
+      if (rows[i] >= 0) __builtin_prefetch(seen->data() + rows[i], 1);  // marked after the copy
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      if (rows[i] < 0) {
         return Status::NotFound("ids: sample id '" + batch.ids[i] + "' (row " + std::to_string(i) +
                                 ") was never logged as data in split '" + key.ToString() +
                                 "'; log it with log_data_samples first");
       }
-      rows[i] = it->second;
     }
     // NER: each sample's token rows in the batch, checked against its logged tokens.
-    const bool tokens = store_->task() == TaskType::kNamedEntityRecognition;
     std::vector<int64_t> counts, starts;
     if (tokens) {
       counts.resize(static_cast<size_t>(n));
@@ -392,19 +416,6 @@ class Client::Impl {
                                "); expected one row per logged token, samples in id order");
       }
     }
-    for (int64_t i = 0; i < n; ++i) {
-      uint8_t& s = (*seen)[static_cast<size_t>(rows[i])];
-      if (s) {
-        // Undo the marks of this batch so that a rejected call changes nothing.
-        for (int64_t j = 0; j < i; ++j) (*seen)[static_cast<size_t>(rows[j])] = 0;
-        return Status::AlreadyExists("ids: sample id '" + batch.ids[i] + "' (row " +
-                                     std::to_string(i) + ") already has outputs in split '" +
-                                     key.ToString() + "' epoch " + std::to_string(epoch) +
-                                     "; each sample gets one output row per epoch");
-      }
-      s = 1;
-    }
-
     store::OutputAppend append;
     append.split = key;
     append.epoch = epoch;
@@ -413,10 +424,11 @@ class Client::Impl {
     append.out_dim = out.cols;
     append.embeddings = TakeBuffer(free_embeddings_);
     append.outputs = TakeBuffer(free_outputs_);
+    bool finite = true;  // NER values were checked up front
     if (!tokens) {
-      append.sample_rows = std::move(rows);
-      append.embeddings.assign(batch.embeddings.data, batch.embeddings.data + n * append.emb_dim);
-      append.outputs.assign(out.data, out.data + n * append.out_dim);
+      append.sample_rows = rows;
+      finite = AppendFinite(batch.embeddings.data, n * append.emb_dim, append.embeddings) &&
+               AppendFinite(out.data, n * append.out_dim, append.outputs);
     } else {
       // One log row per token: the sample's row repeated, padding cut.
       for (int64_t i = 0; i < n; ++i) {
@@ -428,6 +440,28 @@ class Client::Impl {
         append.outputs.insert(append.outputs.end(), out.data + first * append.out_dim,
                               out.data + (first + counts[i]) * append.out_dim);
       }
+    }
+    if (!finite) {
+      // The caller's matrices are read again only to name the first bad value.
+      RecycleBuffer(std::move(append.embeddings), free_embeddings_);
+      RecycleBuffer(std::move(append.outputs), free_outputs_);
+      auto row_name = [&](int64_t r) { return "sample id '" + batch.ids[static_cast<size_t>(r)] + "'"; };
+      SEXTANT_RETURN_IF_ERROR(CheckFinite("embeddings", batch.embeddings, row_name));
+      return CheckFinite(batch.logits.data ? "logits" : "probs", out, row_name);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      uint8_t& s = (*seen)[static_cast<size_t>(rows[i])];
+      if (s) {
+        // Undo the marks of this batch so that a rejected call changes nothing.
+        for (int64_t j = 0; j < i; ++j) (*seen)[static_cast<size_t>(rows[j])] = 0;
+        RecycleBuffer(std::move(append.embeddings), free_embeddings_);
+        RecycleBuffer(std::move(append.outputs), free_outputs_);
+        return Status::AlreadyExists("ids: sample id '" + batch.ids[i] + "' (row " +
+                                     std::to_string(i) + ") already has outputs in split '" +
+                                     key.ToString() + "' epoch " + std::to_string(epoch) +
+                                     "; each sample gets one output row per epoch");
+      }
+      s = 1;
     }
     emb_dim_ = append.emb_dim;
     log_kinds_[{key, epoch}] = kind;
@@ -468,8 +502,7 @@ class Client::Impl {
   static constexpr std::chrono::milliseconds kWriterTick{20};
 
   struct SplitState {
-    std::unordered_map<std::string, int64_t> row_of;
-    int64_t count = 0;
+    client::SampleIdIndex ids;  // row of each logged sample id
     std::vector<int32_t> token_count;  // per row: logged tokens (NER)
     std::map<int32_t, std::vector<uint8_t>> seen;  // per epoch: row has outputs
   };
@@ -578,7 +611,7 @@ class Client::Impl {
     std::optional<size_t> first_known, first_new;
     size_t known = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (state.row_of.count(batch.ids[i])) {
+      if (state.ids.Contains(batch.ids[i])) {
         ++known;
         if (!first_known) first_known = i;
       } else if (!first_new) {
@@ -600,7 +633,7 @@ class Client::Impl {
       SEXTANT_ASSIGN_OR_RETURN(logged, store_->ReadSamples(key));
     }
     for (size_t i = 0; i < n; ++i) {
-      const store::SampleRecord& before = logged[static_cast<size_t>(state.row_of.at(batch.ids[i]))];
+      const store::SampleRecord& before = logged[static_cast<size_t>(state.ids.Find(batch.ids[i]))];
       const char* field = before.text != records[i].text ? "texts"
                           : before.label != records[i].label ? "labels"
                           : before.tokens != records[i].tokens ? "text_token_indices"
@@ -633,8 +666,11 @@ class Client::Impl {
         SEXTANT_ASSIGN_OR_RETURN(ids, store_->SampleIds(key));
       }
     }
-    for (const std::string& id : ids) state.row_of.emplace(id, state.count++);
-    state.token_count.resize(static_cast<size_t>(state.count), 0);
+    size_t chars = 0;
+    for (const std::string& id : ids) chars += id.size();
+    state.ids.Reserve(ids.size(), chars);
+    for (const std::string& id : ids) state.ids.Insert(id);
+    state.token_count.resize(ids.size(), 0);
     return &splits_.emplace(key, std::move(state)).first->second;
   }
 
@@ -646,11 +682,11 @@ class Client::Impl {
         std::lock_guard store_lock(store_mu_);
         SEXTANT_ASSIGN_OR_RETURN(rows, store_->ReadOutputRows(key, epoch));
       }
-      std::vector<uint8_t> seen(static_cast<size_t>(state->count), 0);
+      std::vector<uint8_t> seen(static_cast<size_t>(state->ids.size()), 0);
       for (int64_t r : rows) seen[static_cast<size_t>(r)] = 1;
       it = state->seen.emplace(epoch, std::move(seen)).first;
     }
-    it->second.resize(static_cast<size_t>(state->count), 0);  // samples logged since
+    it->second.resize(static_cast<size_t>(state->ids.size()), 0);  // samples logged since
     return &it->second;
   }
 

@@ -108,7 +108,7 @@ def test_log_data_samples_with_indices_and_meta(root):
 
 
 ARRAY_KINDS = ["numpy32", "numpy64", "numpy16", "list", "torch32", "torch64", "torch16",
-               "bfloat16", "torch_grad", "torch_noncontiguous", "cuda"]
+               "bfloat16", "torch_grad", "torch_noncontiguous", "torch_row_slice", "cuda"]
 
 
 def _convert(a, kind):
@@ -134,6 +134,9 @@ def _convert(a, kind):
         return t * w
     if kind == "torch_noncontiguous":
         return torch.tensor(a.T.copy(), dtype=torch.float32).T
+    if kind == "torch_row_slice":  # contiguous, read in place from an offset into its storage
+        padded = np.concatenate([np.full((2, a.shape[1]), 7.0), a, np.full((3, a.shape[1]), 9.0)])
+        return torch.tensor(padded, dtype=torch.float32)[2:2 + len(a)]
     if kind == "cuda":
         if not torch.cuda.is_available():
             pytest.skip("no CUDA device")
@@ -157,17 +160,52 @@ def test_log_model_outputs_accepts(root, kind):
     np.testing.assert_allclose(got, d["embs"].astype(np.float32), rtol=tol, atol=tol * 10)
 
 
-@pytest.mark.parametrize("ids_kind", ["list_str", "list_int", "numpy_int", "torch_int"])
+def test_cpu_float32_tensors_are_read_in_place(root):
+    # The forward-pass path: the engine reads such a tensor through its data
+    # pointer, here one at an offset into its storage, with autograd on.
+    from sextant import _convert as convert
+
+    _init(root)
+    d = make_data(24, "a", 0)
+    dq.log_data_samples(texts=d["texts"], ids=d["ids"], labels=d["labels"], split="training")
+    w = torch.ones(1, requires_grad=True)
+    embs = _convert(d["embs"], "torch_row_slice") * w
+    logits = _convert(d["logits"], "torch_row_slice")
+    convert.to_matrix(torch.zeros(1, 1), "x")  # the first tensor a process sees is converted
+    assert convert.to_matrix(embs, "embs") is embs and convert.to_matrix(logits, "logits") is logits
+    dq.log_model_outputs(embs=embs, logits=logits, ids=d["ids"], split="training", epoch=0)
+    dq.finish(compute_map=False)
+    out = dq.get_dataframe("training", include_embs=True, include_probs=True)
+    np.testing.assert_array_equal(np.stack(out["emb"].to_list()), d["embs"].astype(np.float32))
+
+
+@pytest.mark.parametrize("ids_kind", ["list_str", "list_int", "numpy_int", "torch_int", "tuple_mixed",
+                                      "list_numpy_int", "list_float_int", "list_bytes"])
 def test_ids_types(root, ids_kind):
     _init(root)
     d = make_data(10, "", 0)
     int_ids = list(range(100, 110))
     dq.log_data_samples(texts=d["texts"], ids=int_ids, labels=d["labels"], split="test")
     ids = {"list_str": [str(i) for i in int_ids], "list_int": int_ids,
-           "numpy_int": np.asarray(int_ids), "torch_int": torch.tensor(int_ids)}[ids_kind]
+           "numpy_int": np.asarray(int_ids), "torch_int": torch.tensor(int_ids),
+           "tuple_mixed": tuple(str(i) if i % 2 else i for i in int_ids),
+           "list_numpy_int": [np.int64(i) for i in int_ids],
+           "list_float_int": [float(i) for i in int_ids],  # ids read through a column with NaN
+           "list_bytes": [str(i).encode() for i in int_ids]}[ids_kind]
     dq.log_model_outputs(embs=d["embs"], logits=d["logits"], ids=ids, split="test", epoch=0)
     dq.finish(compute_map=False)
     assert dq.get_dataframe("test")["id"].tolist() == [str(i) for i in int_ids]
+
+
+def test_ids_beyond_int64(root):
+    _init(root)
+    d = make_data(4, "", 0)
+    big = [2**70 + i for i in range(3)] + [-(2**63)]
+    dq.log_data_samples(texts=d["texts"], ids=[str(i) for i in big], labels=d["labels"],
+                        split="test")
+    dq.log_model_outputs(embs=d["embs"], logits=d["logits"], ids=big, split="test", epoch=0)
+    dq.finish(compute_map=False)
+    assert dq.get_dataframe("test")["id"].tolist() == [str(i) for i in big]
 
 
 def test_probs_instead_of_logits(root):
