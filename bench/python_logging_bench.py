@@ -22,6 +22,7 @@ the queue to the background writer.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import random
 import pathlib
@@ -37,6 +38,18 @@ sys.path.insert(0, str(REPO / "examples" / "python"))
 import sentiment  # noqa: E402
 
 import sextant as dq  # noqa: E402
+
+
+def blas_kernel() -> str:
+    """The OpenBLAS kernel torch's forward pass ran on (OPENBLAS_CORETYPE may force an older one)."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "openblas" in line.split()[-1]}
+    for path in sorted(paths):
+        get = getattr(ctypes.CDLL(path), "openblas_get_corename", None)
+        if get is not None:
+            get.restype = ctypes.c_char_p
+            return f"OpenBLAS {get().decode()} ({os.path.basename(path)})"
+    return f"no OpenBLAS loaded (torch: {torch.__config__.show().count('BLAS')} BLAS lines)"
 
 
 def main() -> int:
@@ -120,6 +133,7 @@ def main() -> int:
     print(f"log_model_outputs alone: {lo:.1f} us = {lo / f:.3f} of the {f:.1f} us forward pass "
           f"(medians); forward + log - forward: {fl - f:+.1f} us = {(fl - f) / f:+.3f}; "
           f"target < 0.05")
+    print(f"BLAS: {blas_kernel()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"final flush of the background writer: {flush_s * 1e3:.1f} ms")
     return 0
