@@ -35,6 +35,8 @@ void RegisterTypes(py::module_& m) {
       .def_readwrite("drift_reference_sample_size", &O::drift_reference_sample_size)
       .def_readwrite("drift_seed", &O::drift_seed)
       .def_readwrite("drift_alpha", &O::drift_alpha)
+      .def_readwrite("domain_test", &O::domain_test)
+      .def_readwrite("domain_test_max_samples", &O::domain_test_max_samples)
       .def_readwrite("threads", &O::threads)
       .def_readwrite("nn_search", &O::nn_search)
       .def_readwrite("nn_auto_min_values", &O::nn_auto_min_values)

@@ -15,8 +15,12 @@ word overlap with the premise, one hidden layer (the embedding Sextant
 monitors), a linear classifier.
 
 Splits: training (every epoch), validation = MNLI dev-matched sample (every
-epoch), and two inference sets: ``mnli_mismatched`` (unseen MNLI genres, a mild
-shift) and ``snli`` (image captions, a strong one). Without $SEXTANT_DATA
+epoch), and three inference sets: ``mnli_matched`` (other dev-matched pairs: the
+training genres, no shift, the control), ``mnli_mismatched`` (unseen MNLI genres,
+a mild shift) and ``snli`` (image captions, a strong one). Besides the k-NN drift
+flags, the results give each inference set's domain-classifier test against the
+validation set, which sees the mild genre shift that stays inside the training
+data's coverage (docs/algorithms.md). Without $SEXTANT_DATA
 (default ../shared/data) it runs on generated pairs about people's everyday
 activities, with generated pairs about company finances as production.
 """
@@ -66,12 +70,19 @@ def load_data(max_train: Optional[int] = None, max_eval: Optional[int] = None,
     data = data_dir()
     if has_mnli(data):
         mnli = data / "mnli"
-        production = {"mnli_mismatched": read_jsonl(mnli / "validation_mismatched_sample1000.jsonl", max_eval)}
+        validation = read_jsonl(mnli / "validation_matched_sample1000.jsonl", max_eval)
+        # The control: dev-matched pairs that are not in the validation sample.
+        matched = read_jsonl(mnli / "validation_matched.jsonl")
+        seen = set(zip(validation["premise"], validation["hypothesis"]))
+        matched = matched[[pair not in seen for pair in zip(matched["premise"], matched["hypothesis"])]]
+        matched = matched.sample(n=min(len(matched), max_eval or 1000), random_state=0)
+        production = {
+            "mnli_matched": matched.sort_index().reset_index(drop=True),
+            "mnli_mismatched": read_jsonl(mnli / "validation_mismatched_sample1000.jsonl", max_eval)}
         snli = data / "snli" / "test.jsonl"
         if snli.is_file():
             production["snli"] = read_jsonl(snli, min(max_eval or 2000, 2000))
-        return (read_jsonl(mnli / "train.jsonl", max_train),
-                read_jsonl(mnli / "validation_matched_sample1000.jsonl", max_eval), production,
+        return (read_jsonl(mnli / "train.jsonl", max_train), validation, production,
                 f"MNLI and SNLI from {data}")
     n = max_train or 4000
     m = max_eval or max(200, n // 5)
@@ -293,8 +304,13 @@ def results(project: str, run: str, root: Optional[str]) -> dict[str, Any]:
             "on_the_boundary": (s.get("on_the_boundary") or {}).get("fraction"),
             "mean_confidence": float(df["confidence"].mean()) if len(df) else None,
             "drift_verdict": s.get("drift_verdict"),
+            "domain_test": s.get("domain_test"),
         }
     return out
+
+
+def figures_alpha(f: dict[str, Any]) -> Any:
+    return (f.get("drift_verdict") or {}).get("alpha", 0.01)
 
 
 def pct(x: Optional[float]) -> str:
@@ -318,6 +334,14 @@ def print_results(figures: dict[str, Any]) -> None:
                   if verdict else "")
             print(f"{name}: {pct(f['drifted']).strip()} drifted{ci} vs {pct(validation).strip()} "
                   f"of validation out of coverage")
+    for name, f in figures.items():
+        test = f.get("domain_test") or {}
+        if "auc" in test:
+            low, high = test["auc_ci"]
+            print(f"{name}: domain classifier against {test['reference']}: AUC {test['auc']:.3f} "
+                  f"(95% CI {low:.3f} to {high:.3f}), p = {test['p_value']:.2g}: "
+                  f"{'shift' if test['shifted'] else 'no shift'} at alpha "
+                  f"{figures_alpha(f)}")
 
 
 # ---------------------------------------------------------------------- main

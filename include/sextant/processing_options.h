@@ -83,6 +83,14 @@ struct ProcessingOptions {
   // Significance level of the dataset-level drift verdict (p-value < alpha
   // means drift); per predicted class alpha / number of classes (Bonferroni).
   double drift_alpha = 0.01;
+  // The domain-classifier test of each inference split against the held-out
+  // reference (the validation split, else the test split): a cross-fitted
+  // linear classifier's AUC at telling the two apart, with a p-value
+  // (docs/algorithms.md). It sees shifts inside the reference's coverage, which
+  // the k-NN drift flags do not. Each side is sampled down to
+  // domain_test_max_samples rows (seeded by drift_seed).
+  bool domain_test = true;
+  int64_t domain_test_max_samples = 5000;
   // Threads for nearest-neighbour search; 0 means all cores.
   int32_t threads = 0;
   // Exact or approximate nearest-neighbour search for drift; see NnSearch.

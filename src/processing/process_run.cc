@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "drift/domain_classifier.h"
 #include "drift/knn_drift.h"
 #include "drift/reference.h"
 #include "index/cosine_index.h"
@@ -254,6 +255,38 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
   return d;
 }
 
+// The domain-classifier test of an inference split against the held-out
+// reference split (drift/domain_classifier.h), as its summary's "domain_test".
+Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
+                                       const store::SplitResults& production,
+                                       const ProcessingOptions& options) {
+  drift::DomainTestOptions test;
+  test.max_per_side = options.domain_test_max_samples;
+  test.seed = options.drift_seed;
+  const auto reference_rows = static_cast<int64_t>(reference.samples.size());
+  const auto production_rows = static_cast<int64_t>(production.samples.size());
+  ordered_json j;
+  j["reference"] = reference.split.ToString();
+  if (reference_rows < test.folds || production_rows < test.folds) {
+    j["skipped"] = "needs at least " + std::to_string(test.folds) + " samples on each side";
+    return j;
+  }
+  SEXTANT_ASSIGN_OR_RETURN(
+      drift::DomainTestResult r,
+      drift::DomainClassifierTest(reference.embeddings.data(), reference_rows,
+                                  production.embeddings.data(), production_rows,
+                                  production.emb_dim, test));
+  j["reference_samples"] = r.reference_samples;
+  j["samples"] = r.production_samples;
+  j["auc"] = r.auc;
+  j["auc_ci"] = {r.auc_low, r.auc_high};
+  j["z"] = r.z;
+  j["p_value"] = r.p_value;
+  j["shifted"] = r.p_value < options.drift_alpha;
+  j["shrinkage"] = r.shrinkage;
+  return j;
+}
+
 }  // namespace
 
 Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options) {
@@ -331,6 +364,24 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   auto training = std::find_if(splits.begin(), splits.end(), [](const store::SplitResults& s) {
     return s.split.split == Split::kTraining;
   });
+  // The domain-classifier test of each inference split against held-out data.
+  const store::SplitResults* domain_reference = nullptr;
+  for (Split held_out : {Split::kValidation, Split::kTest}) {
+    for (const store::SplitResults& s : splits) {
+      if (!domain_reference && s.split.split == held_out && !s.samples.empty()) {
+        domain_reference = &s;
+      }
+    }
+  }
+  std::map<std::string, ordered_json> domain_tests;
+  if (options.domain_test && domain_reference) {
+    for (const store::SplitResults& s : splits) {
+      if (s.split.split != Split::kInference) continue;
+      SEXTANT_ASSIGN_OR_RETURN(domain_tests[s.split.ToString()],
+                               DomainTestSummary(*domain_reference, s, options));
+    }
+    timer.Done("domain-classifier test");
+  }
 
   // The similarity index of every split, stored with the results.
   std::optional<SimilarityIndex> similarity;
@@ -389,6 +440,17 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
         {"interval", "Wilson score, 95%"},
         {"test", "one-sided exact: count above the threshold ~ BetaBinomial(n, m + 1, M - m) "
                  "under no drift (M reference_size, m reference_above_threshold)"}}},
+      {"domain_test",
+       options.domain_test
+           ? ordered_json{{"method", "cross-fitted linear discriminant (Ledoit-Wolf shrinkage) "
+                                     "on unit-normalised embeddings; AUC of production above "
+                                     "reference; one-sided p-value from the Mann-Whitney null"},
+                          {"reference", domain_reference ? ordered_json(domain_reference->split.ToString())
+                                                         : ordered_json(nullptr)},
+                          {"folds", drift::DomainTestOptions{}.folds},
+                          {"max_samples_per_side", options.domain_test_max_samples},
+                          {"alpha", options.drift_alpha}}
+           : ordered_json(nullptr)},
       {"predictions_from", "the last logged epoch of each sample"},
       {"dep", "(1 - mean AUM over logged epochs) / 2"},
       {"finished_at", finished_at}};
@@ -418,6 +480,9 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
     store::SplitResults& s = splits[i];
     ordered_json summary = SummarizeSplit(s, labels, threshold);
     if (ner) summary["spans"] = SummarizeSpans(span_splits[i], *tags, span_threshold);
+    if (auto it = domain_tests.find(s.split.ToString()); it != domain_tests.end()) {
+      summary["domain_test"] = it->second;
+    }
     if (reference && s.split.split != Split::kTraining) {
       const bool is_reference =
           used == DriftReference::kValidation && s.split.split == Split::kValidation;

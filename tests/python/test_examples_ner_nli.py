@@ -116,6 +116,11 @@ def test_nli_on_mnli_sample(tmp_path):
                                "--max-train", "2000", "--max-eval", "200", data=SHARED)
     assert "MNLI" in printed
     splits = figures["splits"]
-    assert {"inference:mnli_mismatched", "inference:snli"} <= set(splits)
+    assert {"inference:mnli_matched", "inference:mnli_mismatched", "inference:snli"} <= set(splits)
     assert splits["inference:snli"]["samples"] == 200
+    for name in ("inference:mnli_matched", "inference:mnli_mismatched", "inference:snli"):
+        test = splits[name]["domain_test"]
+        assert test["reference"] == "validation" and test["samples"] == 200, test
+        assert 0.0 <= test["auc"] <= 1.0 and 0.0 <= test["p_value"] <= 1.0
+    assert "domain classifier against validation" in printed
     assert 0.0 <= splits["validation"]["accuracy"] <= 1.0

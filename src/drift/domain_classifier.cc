@@ -1,0 +1,206 @@
+#include "drift/domain_classifier.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+// LAPACK's Cholesky solve, from OpenBLAS (no LAPACKE header is installed; the
+// trailing size_t is gfortran's hidden length of `uplo`).
+extern "C" void dposv_(const char* uplo, const int* n, const int* nrhs, double* a, const int* lda,
+                       double* b, const int* ldb, int* info, size_t);
+
+namespace sextant::drift {
+namespace {
+
+// Up to `max` row indices of `rows`, a uniform sample in random order.
+std::vector<int64_t> SampleRows(int64_t rows, int64_t max, std::mt19937_64& rng) {
+  std::vector<int64_t> idx(static_cast<size_t>(rows));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::shuffle(idx.begin(), idx.end(), rng);
+  if (max > 0 && rows > max) idx.resize(static_cast<size_t>(max));
+  return idx;
+}
+
+// The discriminant direction fitted on the rows of X (n x d, row-major) whose
+// fold differs from `held_out`, returned in the input space; `shrinkage` gets
+// the Ledoit-Wolf intensity.
+Result<std::vector<double>> FitDiscriminant(const std::vector<double>& x, const std::vector<int>& y,
+                                            const std::vector<int>& fold, int held_out, int64_t d,
+                                            double* shrinkage) {
+  const auto n_all = static_cast<int64_t>(y.size());
+  std::vector<double> mean[2] = {std::vector<double>(d, 0.0), std::vector<double>(d, 0.0)};
+  int64_t count[2] = {0, 0};
+  for (int64_t i = 0; i < n_all; ++i) {
+    if (fold[i] == held_out) continue;
+    ++count[y[i]];
+    for (int64_t j = 0; j < d; ++j) mean[y[i]][j] += x[i * d + j];
+  }
+  for (int c = 0; c < 2; ++c) {
+    for (double& v : mean[c]) v /= static_cast<double>(count[c]);
+  }
+  // Rows centred on their class mean (the pooled within-class scatter), then
+  // each feature scaled to unit variance, as the shrinkage target assumes.
+  const int64_t n = count[0] + count[1];
+  std::vector<double> z(static_cast<size_t>(n * d));
+  for (int64_t i = 0, r = 0; i < n_all; ++i) {
+    if (fold[i] == held_out) continue;
+    for (int64_t j = 0; j < d; ++j) z[r * d + j] = x[i * d + j] - mean[y[i]][j];
+    ++r;
+  }
+  std::vector<double> scale(static_cast<size_t>(d), 0.0);
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t j = 0; j < d; ++j) scale[j] += z[r * d + j] * z[r * d + j];
+  }
+  for (double& s : scale) s = s > 0 ? std::sqrt(s / static_cast<double>(n)) : 1.0;
+  double beta_sum = 0;  // sum over rows of |z_r|^4, the sum of (Z^2)' Z^2
+  for (int64_t r = 0; r < n; ++r) {
+    double norm2 = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      double& v = z[r * d + j];
+      v /= scale[j];
+      norm2 += v * v;
+    }
+    beta_sum += norm2 * norm2;
+  }
+  std::vector<double> cov(static_cast<size_t>(d * d), 0.0);
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(n),
+              1.0 / static_cast<double>(n), z.data(), static_cast<int>(d), 0.0, cov.data(),
+              static_cast<int>(d));
+  // Ledoit & Wolf (2004), as scikit-learn's ledoit_wolf_shrinkage computes it.
+  double trace = 0, frobenius2 = 0;
+  for (int64_t i = 0; i < d; ++i) {
+    trace += cov[i * d + i];
+    for (int64_t j = i; j < d; ++j) frobenius2 += (i == j ? 1.0 : 2.0) * cov[i * d + j] * cov[i * d + j];
+  }
+  const double mu = trace / static_cast<double>(d);
+  const double nd = static_cast<double>(n);
+  double beta = (beta_sum / nd - frobenius2) / (static_cast<double>(d) * nd);
+  const double delta = (frobenius2 - 2 * mu * trace + static_cast<double>(d) * mu * mu) /
+                       static_cast<double>(d);
+  beta = std::min(beta, delta);
+  const double gamma = beta <= 0 || delta <= 0 ? 0.0 : beta / delta;
+  *shrinkage = gamma;
+  for (int64_t i = 0; i < d; ++i) {
+    for (int64_t j = i; j < d; ++j) cov[i * d + j] *= 1 - gamma;
+    cov[i * d + i] += gamma * mu;
+  }
+  // Solve cov w = (mean1 - mean0) in the scaled space; the row-major upper
+  // triangle is LAPACK's column-major lower one.
+  std::vector<double> w(static_cast<size_t>(d));
+  for (int64_t j = 0; j < d; ++j) w[j] = (mean[1][j] - mean[0][j]) / scale[j];
+  const int dn = static_cast<int>(d), one = 1;
+  int info = 0;
+  dposv_("L", &dn, &one, cov.data(), &dn, w.data(), &dn, &info, 1);
+  if (info != 0) {
+    return Status::Internal("domain test: the shrunk covariance is not positive definite (dposv "
+                            "info " + std::to_string(info) + ")");
+  }
+  for (int64_t j = 0; j < d; ++j) w[j] /= scale[j];  // back to the input space
+  return w;
+}
+
+}  // namespace
+
+double RankAuc(const double* negative, int64_t n_negative, const double* positive,
+               int64_t n_positive) {
+  std::vector<std::pair<double, int>> all;
+  all.reserve(static_cast<size_t>(n_negative + n_positive));
+  for (int64_t i = 0; i < n_negative; ++i) all.emplace_back(negative[i], 0);
+  for (int64_t i = 0; i < n_positive; ++i) all.emplace_back(positive[i], 1);
+  std::sort(all.begin(), all.end());
+  double positive_rank_sum = 0;
+  for (size_t i = 0; i < all.size();) {
+    size_t j = i;
+    while (j < all.size() && all[j].first == all[i].first) ++j;
+    const double rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;  // ties: mean
+    for (size_t k = i; k < j; ++k) positive_rank_sum += all[k].second * rank;
+    i = j;
+  }
+  const double np = static_cast<double>(n_positive), nn = static_cast<double>(n_negative);
+  return (positive_rank_sum - np * (np + 1) / 2) / (np * nn);
+}
+
+Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t reference_rows,
+                                              const float* production, int64_t production_rows,
+                                              int64_t dim, const DomainTestOptions& options) {
+  if (options.folds < 2) return Status::Invalid("domain test: folds must be at least 2");
+  if (dim < 1) return Status::Invalid("domain test: the embedding width must be positive");
+  if (reference_rows < options.folds || production_rows < options.folds) {
+    return Status::Invalid("domain test: needs at least " + std::to_string(options.folds) +
+                           " rows on each side; got " + std::to_string(reference_rows) +
+                           " reference and " + std::to_string(production_rows) + " production");
+  }
+  std::mt19937_64 rng(options.seed);
+  const std::vector<int64_t> sides[2] = {SampleRows(reference_rows, options.max_per_side, rng),
+                                         SampleRows(production_rows, options.max_per_side, rng)};
+  const float* data[2] = {reference, production};
+  const auto n = static_cast<int64_t>(sides[0].size() + sides[1].size());
+  std::vector<double> x(static_cast<size_t>(n * dim));
+  std::vector<int> y(static_cast<size_t>(n)), fold(static_cast<size_t>(n));
+  int64_t r = 0;
+  for (int c = 0; c < 2; ++c) {
+    for (size_t k = 0; k < sides[c].size(); ++k, ++r) {
+      // Unit length, as the cosine geometry of the k-NN drift; a zero row stays zero.
+      const float* row = data[c] + sides[c][k] * dim;
+      double norm = 0;
+      for (int64_t j = 0; j < dim; ++j) norm += static_cast<double>(row[j]) * row[j];
+      norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
+      for (int64_t j = 0; j < dim; ++j) x[r * dim + j] = row[j] * norm;
+      y[r] = c;
+      fold[r] = static_cast<int>(k % static_cast<size_t>(options.folds));  // stratified: sides are shuffled
+    }
+  }
+  std::vector<double> score(static_cast<size_t>(n), 0.0);
+  double shrinkage_sum = 0;
+  for (int f = 0; f < options.folds; ++f) {
+    double shrinkage = 0;
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<double> w, FitDiscriminant(x, y, fold, f, dim, &shrinkage));
+    shrinkage_sum += shrinkage;
+    for (int64_t i = 0; i < n; ++i) {
+      if (fold[i] != f) continue;
+      score[i] = cblas_ddot(static_cast<int>(dim), x.data() + i * dim, 1, w.data(), 1);
+    }
+  }
+  // Each fold's model has its own offset and scale; the held-out scores of a
+  // fold are standardised (by their mean and deviation, which do not look at
+  // the sides) before the AUC of all of them is taken.
+  std::vector<double> sum(static_cast<size_t>(options.folds), 0.0);
+  std::vector<double> sum2(static_cast<size_t>(options.folds), 0.0);
+  std::vector<int64_t> fold_rows(static_cast<size_t>(options.folds), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    sum[fold[i]] += score[i];
+    sum2[fold[i]] += score[i] * score[i];
+    ++fold_rows[fold[i]];
+  }
+  std::vector<double> side_scores[2];
+  for (int64_t i = 0; i < n; ++i) {
+    const auto m = static_cast<double>(fold_rows[fold[i]]);
+    const double mean = sum[fold[i]] / m;
+    const double sd = std::sqrt(std::max(0.0, sum2[fold[i]] / m - mean * mean));
+    side_scores[y[i]].push_back(sd > 0 ? (score[i] - mean) / sd : 0.0);
+  }
+  DomainTestResult out;
+  out.reference_samples = static_cast<int64_t>(side_scores[0].size());
+  out.production_samples = static_cast<int64_t>(side_scores[1].size());
+  out.shrinkage = shrinkage_sum / options.folds;
+  const double n0 = static_cast<double>(out.reference_samples);
+  const double n1 = static_cast<double>(out.production_samples);
+  const double a = RankAuc(side_scores[0].data(), out.reference_samples, side_scores[1].data(),
+                           out.production_samples);
+  out.auc = a;
+  out.z = (a - 0.5) / std::sqrt((n0 + n1 + 1) / (12 * n0 * n1));
+  out.p_value = 0.5 * std::erfc(out.z / std::sqrt(2.0));
+  const double q1 = a / (2 - a), q2 = 2 * a * a / (1 + a);
+  const double se = std::sqrt(std::max(
+      0.0, (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n0 * n1)));
+  out.auc_low = std::max(0.0, a - 1.959964 * se);
+  out.auc_high = std::min(1.0, a + 1.959964 * se);
+  return out;
+}
+
+}  // namespace sextant::drift

@@ -1,0 +1,107 @@
+// The domain-classifier test: its AUC is the rank statistic it says it is, it
+// rejects no more often than alpha when both sides come from one distribution,
+// and it detects a shift that stays inside the reference's coverage (a change of
+// mixture weights), the kind the k-NN drift flags leave at their nominal rate.
+#include "drift/domain_classifier.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+namespace sextant::drift {
+namespace {
+
+// Rows from a mixture of two unit-variance Gaussian clusters in `dim`
+// dimensions, the first with probability `weight_first`.
+std::vector<float> Mixture(int64_t rows, int64_t dim, double weight_first, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> noise(0, 1);
+  std::bernoulli_distribution first(weight_first);
+  std::vector<float> out(static_cast<size_t>(rows * dim));
+  for (int64_t r = 0; r < rows; ++r) {
+    const bool a = first(rng);
+    for (int64_t j = 0; j < dim; ++j) {
+      const float center = j == 0 ? (a ? 3.0f : -3.0f) : (j == 1 ? 4.0f : 0.0f);
+      out[r * dim + j] = center + noise(rng);
+    }
+  }
+  return out;
+}
+
+TEST(RankAucTest, CountsPairsAndHalvesTies) {
+  const double negative[] = {1, 2, 3}, positive[] = {2, 4};
+  // 2 beats 1, ties 2, loses to 3: 1.5; 4 beats all three: 3. 4.5 of 6 pairs.
+  EXPECT_DOUBLE_EQ(RankAuc(negative, 3, positive, 2), 0.75);
+  EXPECT_DOUBLE_EQ(RankAuc(positive, 2, negative, 3), 0.25);
+  const double same[] = {5, 5};
+  EXPECT_DOUBLE_EQ(RankAuc(same, 2, same, 2), 0.5);
+}
+
+TEST(DomainClassifierTest, NoShiftRejectsAtMostAboutAlpha) {
+  constexpr int kTrials = 40;
+  int rejected = 0;
+  double auc_sum = 0;
+  for (int t = 0; t < kTrials; ++t) {
+    const auto ref = Mixture(600, 16, 0.5, 100 + t), prod = Mixture(600, 16, 0.5, 900 + t);
+    DomainTestOptions options;
+    options.seed = static_cast<uint64_t>(t);
+    auto result = DomainClassifierTest(ref.data(), 600, prod.data(), 600, 16, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    auc_sum += result->auc;
+    rejected += result->p_value < 0.05;
+    EXPECT_LE(result->auc_low, result->auc);
+    EXPECT_GE(result->auc_high, result->auc);
+  }
+  EXPECT_NEAR(auc_sum / kTrials, 0.5, 0.02);
+  EXPECT_LE(rejected, 6);  // 5% of 40 is 2; 6 or more has probability < 0.02 under a fair test
+}
+
+TEST(DomainClassifierTest, DetectsAShiftOfMixtureWeightsInsideTheCoverage) {
+  // Every production row lies where reference rows are; only the share of the
+  // two clusters changes, from 50/50 to 70/30.
+  const auto ref = Mixture(2000, 16, 0.5, 1), prod = Mixture(2000, 16, 0.7, 2);
+  auto result = DomainClassifierTest(ref.data(), 2000, prod.data(), 2000, 16, {});
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  EXPECT_GT(result->auc, 0.55);
+  EXPECT_LT(result->p_value, 1e-6);
+  EXPECT_EQ(result->reference_samples, 2000);
+  EXPECT_EQ(result->production_samples, 2000);
+}
+
+TEST(DomainClassifierTest, WiderThanTheSampleStaysWellPosedAndIsSeeded) {
+  // 300 dimensions, 120 rows a side: the covariance alone is singular.
+  const auto ref = Mixture(120, 300, 0.5, 3), prod = Mixture(120, 300, 0.5, 4);
+  DomainTestOptions options;
+  options.seed = 7;
+  auto a = DomainClassifierTest(ref.data(), 120, prod.data(), 120, 300, options);
+  auto b = DomainClassifierTest(ref.data(), 120, prod.data(), 120, 300, options);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE(b.ok());
+  EXPECT_GT(a->shrinkage, 0.0);
+  EXPECT_EQ(a->auc, b->auc);
+  EXPECT_GT(a->p_value, 0.001);
+}
+
+TEST(DomainClassifierTest, SamplesEachSideDownToTheCap) {
+  const auto ref = Mixture(3000, 8, 0.5, 5), prod = Mixture(500, 8, 0.5, 6);
+  DomainTestOptions options;
+  options.max_per_side = 1000;
+  auto result = DomainClassifierTest(ref.data(), 3000, prod.data(), 500, 8, options);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->reference_samples, 1000);
+  EXPECT_EQ(result->production_samples, 500);
+}
+
+TEST(DomainClassifierTest, RejectsTooFewRowsAndFolds) {
+  const auto rows = Mixture(10, 4, 0.5, 8);
+  auto few = DomainClassifierTest(rows.data(), 10, rows.data(), 3, 4, {});
+  ASSERT_FALSE(few.ok());
+  EXPECT_NE(few.status().message().find("at least 5 rows on each side"), std::string::npos);
+  DomainTestOptions one_fold;
+  one_fold.folds = 1;
+  EXPECT_FALSE(DomainClassifierTest(rows.data(), 10, rows.data(), 10, 4, one_fold).ok());
+}
+
+}  // namespace
+}  // namespace sextant::drift
