@@ -148,6 +148,29 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
                        PValue(v["log10_p_value"]) + ")");
     }
   }
+  bool any_domain_test = false;
+  for (const auto& [name, s] : run["splits"].items()) {
+    const json& t = At(s, "domain_test");
+    if (!t.is_object() || !t.contains("auc")) continue;
+    if (!any_domain_test) {
+      out << "\nDomain-classifier test (AUC of telling the split from " << t["reference"].get<std::string>()
+          << ", cross-fitted; 0.5 = indistinguishable; one-sided test at alpha "
+          << Fmt("%g", At(params, "drift_alpha").is_number() ? params["drift_alpha"].get<double>() : 0.01)
+          << ")\n";
+      any_domain_test = true;
+    }
+    const bool shifted = t["shifted"].get<bool>();
+    const std::string auc = Fmt("%.3f", t["auc"].get<double>());
+    const std::string p_value = Fmt("%.2g", t["p_value"].get<double>());
+    out << Pad(name, split_w) << "AUC " << auc << " (95% CI " << Fmt("%.3f", t["auc_ci"][0].get<double>())
+        << " to " << Fmt("%.3f", t["auc_ci"][1].get<double>()) << "), p = " << p_value << ", "
+        << t["samples"].get<int64_t>() << " vs " << t["reference_samples"].get<int64_t>()
+        << " samples: " << (shifted ? "shift" : "no shift") << "\n";
+    if (shifted) {
+      alerts.push_back(name + ": distribution shift (a domain classifier tells it from " +
+                       t["reference"].get<std::string>() + ", AUC " + auc + ", p = " + p_value + ")");
+    }
+  }
   for (const auto& [name, cmp] : run["comparisons"].items()) {
     out << "\n" << name << " next to training (predicted class share; mean confidence of the class)\n";
     const size_t w = std::max<size_t>(20, name.size() + 2);  // long inference names stay aligned
