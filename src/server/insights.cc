@@ -117,6 +117,25 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
       alerts.insert(alerts.begin(), alert);
     }
   }
+  // The domain-classifier test (inference splits): a shift inside the coverage.
+  out["domain_test"] = nullptr;
+  if (s.contains("domain_test") && s["domain_test"].is_object() && s["domain_test"].contains("auc")) {
+    const json& t = s["domain_test"];
+    out["domain_test"] = {{"reference", t.value("reference", "")},
+                          {"auc", Number(t, "auc")},
+                          {"p_value", Number(t, "p_value")},
+                          {"shifted", t.value("shifted", false)}};
+    if (t.value("shifted", false)) {
+      char p[32];
+      std::snprintf(p, sizeof p, "%.2g", t.value("p_value", 1.0));
+      const double auc = t.value("auc", 0.5);
+      alerts.push_back({{"kind", "distribution_shift"},
+                        {"severity", auc > 0.75 ? "critical" : "warning"},
+                        {"message", "a domain classifier tells these samples from " +
+                                        t.value("reference", std::string("validation")) + " (AUC " +
+                                        Fixed(auc) + ", p = " + p + ")"}});
+    }
+  }
   out["alerts"] = std::move(alerts);
   return out;
 }

@@ -502,12 +502,23 @@ async function main() {
 
   // 9. Insights panel screenshot, alerts and class charts present.
   await step('insights panel', async () => {
+    await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
+    await page.waitForFunction((s) => new URL(location.href).searchParams.get('split') === s, PROD);
     const ins = page.locator('[data-testid=insights][data-ready="1"]');
+    await ins.waitFor();
+    if (!MOCK) {
+      // A third of production is shifted: the domain-classifier test against validation fires.
+      const dom = await ins.locator('[data-testid=insight-domain-test]').textContent();
+      assert(/domain AUC/.test(dom) && /vs validation/.test(dom), `domain test stat: ${dom}`);
+      assert(await ins.locator('[data-testid=insight-alerts] [data-kind=distribution_shift]').count() === 1,
+        'a distribution-shift alert');
+    }
     assert(await ins.locator('[data-testid=chart-class-share] .bar').count() >= 6, 'class share bars, production next to training');
     assert(await ins.locator('[data-testid=chart-confidence] .bar').count() >= 6, 'mean confidence bars');
     await ins.screenshot({ path: path.join(SHOTS, 'insights.png') });
     await page.locator('[data-testid=split-option][data-split="validation"]').click();
     await page.locator('[data-testid=insight-per-class]').waitFor();
+    assert(await page.locator('[data-testid=insight-domain-test]').count() === 0, 'no domain test for validation itself');
     await page.locator('[data-testid=insights][data-ready="1"]').screenshot({ path: path.join(SHOTS, 'insights-validation.png') });
   });
 

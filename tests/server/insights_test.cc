@@ -45,11 +45,28 @@ TEST(Insights, AlertsOnConfidenceDropShareChangeAndDrift) {
   EXPECT_EQ(out["alerts"][2]["severity"], "warning");
 }
 
+TEST(Insights, DomainTestGivesTheAucAndAlertsWhenShifted) {
+  json train = Summary("training", 0.5, 0.9, 0.9);
+  json prod = Summary("inference:prod", 0.5, 0.9, 0.9);
+  prod["domain_test"] = {{"reference", "validation"}, {"auc", 0.58}, {"p_value", 5e-10},
+                         {"shifted", true}};
+  auto out = Insights(prod, train, testing::kLabels);
+  EXPECT_DOUBLE_EQ(out["domain_test"]["auc"].get<double>(), 0.58);
+  ASSERT_EQ(out["alerts"].size(), 1u);
+  EXPECT_EQ(out["alerts"][0]["kind"], "distribution_shift");
+  EXPECT_EQ(out["alerts"][0]["severity"], "warning");
+  EXPECT_EQ(out["alerts"][0]["message"],
+            "a domain classifier tells these samples from validation (AUC 0.580, p = 5e-10)");
+  prod["domain_test"]["shifted"] = false;
+  EXPECT_TRUE(Insights(prod, train, testing::kLabels)["alerts"].empty());
+}
+
 TEST(Insights, NoAlertsForTrainingItself) {
   json train = Summary("training", 0.5, 0.9, 0.9);
   auto out = Insights(train, train, testing::kLabels);
   EXPECT_TRUE(out["alerts"].empty());
   EXPECT_TRUE(out["drifted"].is_null());
+  EXPECT_TRUE(out["domain_test"].is_null());
 }
 
 TEST(MapJson, AllPointsUnderTheLimitElseOnePerCellWithCounts) {

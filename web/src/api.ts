@@ -57,6 +57,8 @@ export interface Insights {
   drifted: { count: number; fraction: number } | null;
   on_the_boundary: { count: number; fraction: number };
   accuracy: number | null; macro_f1: number | null; alerts: Alert[];
+  /** Inference splits: the domain-classifier test against held-out data. */
+  domain_test?: { reference: string; auc: number | null; p_value: number | null; shifted: boolean } | null;
 }
 export interface SelectionInfo { name: string; count: number; created_at: string; updated_at: string }
 export interface Item { split: string; id: string }

@@ -87,6 +87,10 @@ export class InsightsPanel {
     if (d.drifted) stats.append(stat(this.st.labeled ? 'out of coverage' : 'drifted', pct(d.drifted.fraction), `${d.drifted.count.toLocaleString()} samples`, 'insight-drifted',
       d.drifted.fraction > 0.2 ? 'tone-bad' : d.drifted.fraction > 0.1 ? 'tone-warn' : ''));
     stats.append(stat('on the boundary', pct(d.on_the_boundary.fraction), `${d.on_the_boundary.count.toLocaleString()} samples`, 'insight-boundary'));
+    const dt = d.domain_test;
+    if (dt && dt.auc !== null && dt.auc !== undefined) stats.append(stat('domain AUC', fmt(dt.auc, 3),
+      `vs ${dt.reference}, p = ${dt.p_value === null ? '–' : dt.p_value.toPrecision(2)}`, 'insight-domain-test',
+      dt.shifted ? (dt.auc > 0.75 ? 'tone-bad' : 'tone-warn') : ''));
     if (d.accuracy !== null && d.accuracy !== undefined) stats.append(stat('accuracy', pct(d.accuracy), `macro F1 ${fmt(d.macro_f1, 3)}`, 'insight-accuracy'));
     this.body.append(stats);
     const spanBox = h('div', { class: 'span-insights', 'data-testid': 'insight-spans' });
