@@ -88,7 +88,7 @@ struct ProcessingOptions {
   // linear classifier's AUC at telling the two apart, with a p-value
   // (docs/algorithms.md). It sees shifts inside the reference's coverage, which
   // the k-NN drift flags do not. Each side is sampled down to
-  // domain_test_max_samples rows (seeded by drift_seed).
+  // domain_test_max_samples rows (0 = all; seeded by drift_seed).
   bool domain_test = true;
   int64_t domain_test_max_samples = 5000;
   // Threads for nearest-neighbour search; 0 means all cores.

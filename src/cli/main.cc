@@ -74,6 +74,8 @@ struct FinishArgs {
   std::string nn_search = "auto";
   bool float16 = false;
   bool compare_references = false;
+  bool no_domain_test = false;
+  int64_t domain_test_max_samples = ProcessingOptions{}.domain_test_max_samples;
 };
 
 void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
@@ -99,6 +101,12 @@ void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
                   "Nearest-neighbour search for drift and the map's neighbour graph: auto "
                   "(drift: approximate from 50,000 samples of width 768; map: from 20,000 "
                   "points), exact or approximate (default auto)");
+  cmd->add_flag("--no-domain-test", a->no_domain_test,
+                "Skip the domain-classifier test of each inference split against the validation "
+                "(else test) split");
+  cmd->add_option("--domain-test-max-samples", a->domain_test_max_samples,
+                  "Rows of each side of the domain-classifier test, sampled down to this (default " +
+                      std::to_string(a->domain_test_max_samples) + ")");
   cmd->add_flag("--float16", a->float16, "Store the result embeddings as float16");
   cmd->add_flag("--compare-references", a->compare_references,
                 "With the validation reference, also compute the training leave-one-out threshold "
@@ -119,6 +127,8 @@ Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
   o.map_seed = a.map_seed;
   o.store_float16 = a.float16;
   o.drift_compare_references = a.compare_references;
+  o.domain_test = !a.no_domain_test;
+  o.domain_test_max_samples = a.domain_test_max_samples;
   o.progress = TerminalProgress;
   bool known_search = false;
   for (NnSearch s : {NnSearch::kAuto, NnSearch::kExact, NnSearch::kApproximate}) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "ner/spans.h"
+#include "processing/summary.h"
 #include "processing/sample_metrics.h"
 
 namespace sextant::processing {
@@ -316,11 +317,11 @@ ordered_json CompareSpansWithTraining(const ordered_json& training, const ordere
   for (const std::string& type : tags.entity_types) {
     ordered_json row;
     row["type"] = type;
-    row["training_pred_fraction"] = number(training["pred_span_distribution"][type]["fraction"]);
-    row["inference_pred_fraction"] = number(inference["pred_span_distribution"][type]["fraction"]);
+    row["training_pred_fraction"] = number(Field(training, {"pred_span_distribution", type, "fraction"}));
+    row["inference_pred_fraction"] = number(Field(inference, {"pred_span_distribution", type, "fraction"}));
     row["pred_fraction_change"] = change(row["training_pred_fraction"], row["inference_pred_fraction"]);
-    row["training_mean_confidence"] = number(training["mean_span_confidence_per_type"][type]);
-    row["inference_mean_confidence"] = number(inference["mean_span_confidence_per_type"][type]);
+    row["training_mean_confidence"] = number(Field(training, {"mean_span_confidence_per_type", type}));
+    row["inference_mean_confidence"] = number(Field(inference, {"mean_span_confidence_per_type", type}));
     row["mean_confidence_change"] =
         change(row["training_mean_confidence"], row["inference_mean_confidence"]);
     types.push_back(row);
@@ -331,13 +332,11 @@ ordered_json CompareSpansWithTraining(const ordered_json& training, const ordere
   out["span_rows"] = {{"training", training.value("span_rows", 0)},
                       {"inference", inference.value("span_rows", 0)}};
   ordered_json drifted = {{"nominal", nominal_drift_rate},
-                          {"inference", inference.contains("span_drift")
-                                            ? inference["span_drift"]["fraction"]
-                                            : ordered_json(nullptr)}};
+                          {"inference", Field(inference, {"span_drift", "fraction"})}};
   drifted["change"] = change(ordered_json(nominal_drift_rate), drifted["inference"]);
   out["drifted_fraction"] = drifted;
-  ordered_json boundary = {{"training", training["on_the_boundary"]["fraction"]},
-                           {"inference", inference["on_the_boundary"]["fraction"]}};
+  ordered_json boundary = {{"training", Field(training, {"on_the_boundary", "fraction"})},
+                           {"inference", Field(inference, {"on_the_boundary", "fraction"})}};
   boundary["change"] = change(boundary["training"], boundary["inference"]);
   out["on_the_boundary_fraction"] = boundary;
   return out;

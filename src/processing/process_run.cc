@@ -304,6 +304,9 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   if (!(options.drift_alpha > 0 && options.drift_alpha < 1)) {
     return Status::Invalid("drift_alpha: must be in (0, 1)");
   }
+  if (options.domain_test_max_samples < 0) {
+    return Status::Invalid("domain_test_max_samples: must be 0 (all) or positive");
+  }
   if (options.drift_reference_sample_size < 0) {
     return Status::Invalid("drift_reference_sample_size: must be 0 (all) or positive");
   }
@@ -499,11 +502,13 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
     for (const store::SplitResults& s : splits) {
       if (s.split.split != Split::kInference) continue;
       const std::string key = s.split.ToString();
-      comparisons[key] =
-          CompareWithTraining(split_summaries["training"], split_summaries[key], labels, nominal);
+      const ordered_json& training_summary = Field(split_summaries, {"training"});
+      const ordered_json& inference_summary = Field(split_summaries, {key});
+      comparisons[key] = CompareWithTraining(training_summary, inference_summary, labels, nominal);
       if (ner) {
-        comparisons[key]["spans"] = CompareSpansWithTraining(split_summaries["training"]["spans"],
-                                                             split_summaries[key]["spans"], *tags, nominal);
+        comparisons[key]["spans"] =
+            CompareSpansWithTraining(Field(training_summary, {"spans"}),
+                                     Field(inference_summary, {"spans"}), *tags, nominal);
       }
     }
   }

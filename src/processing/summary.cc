@@ -6,6 +6,18 @@
 
 namespace sextant::processing {
 
+const ordered_json& Field(const ordered_json& j, std::initializer_list<std::string_view> path) {
+  static const ordered_json kNull;
+  const ordered_json* p = &j;
+  for (std::string_view key : path) {
+    if (!p->is_object()) return kNull;
+    auto it = p->find(key);
+    if (it == p->end()) return kNull;
+    p = &*it;
+  }
+  return *p;
+}
+
 namespace {
 
 double Fraction(int64_t count, int64_t total) {
@@ -19,9 +31,7 @@ ordered_json CountAndFraction(int64_t count, int64_t total) {
 ordered_json NullableNumber(double v, bool present) { return present ? ordered_json(v) : ordered_json(); }
 
 ordered_json Num(const ordered_json& j, const char* a, const char* b = nullptr) {
-  const ordered_json* p = j.contains(a) ? &j.at(a) : nullptr;
-  if (p && b) p = p->contains(b) ? &p->at(b) : nullptr;
-  return p ? *p : ordered_json();
+  return b ? Field(j, {a, b}) : Field(j, {a});
 }
 
 ordered_json Change(const ordered_json& before, const ordered_json& after) {
@@ -178,22 +188,22 @@ ordered_json CompareWithTraining(const ordered_json& training, const ordered_jso
   for (const std::string& label : labels) {
     ordered_json row;
     row["label"] = label;
-    row["training_gold_fraction"] = Num(training["gold_distribution"], label.c_str(), "fraction");
-    row["training_pred_fraction"] = Num(training["pred_distribution"], label.c_str(), "fraction");
-    row["inference_pred_fraction"] = Num(inference["pred_distribution"], label.c_str(), "fraction");
+    row["training_gold_fraction"] = Field(training, {"gold_distribution", label, "fraction"});
+    row["training_pred_fraction"] = Field(training, {"pred_distribution", label, "fraction"});
+    row["inference_pred_fraction"] = Field(inference, {"pred_distribution", label, "fraction"});
     row["pred_fraction_change"] =
         Change(row["training_pred_fraction"], row["inference_pred_fraction"]);
-    row["training_mean_confidence"] = Num(training["mean_confidence_per_class"], label.c_str());
-    row["inference_mean_confidence"] = Num(inference["mean_confidence_per_class"], label.c_str());
+    row["training_mean_confidence"] = Field(training, {"mean_confidence_per_class", label});
+    row["inference_mean_confidence"] = Field(inference, {"mean_confidence_per_class", label});
     row["mean_confidence_change"] =
         Change(row["training_mean_confidence"], row["inference_mean_confidence"]);
     classes.push_back(row);
   }
   ordered_json j;
-  j["against"] = training["split"];
+  j["against"] = Field(training, {"split"});
   j["classes"] = classes;
-  ordered_json conf = {{"training", training["mean_confidence"]},
-                       {"inference", inference["mean_confidence"]}};
+  ordered_json conf = {{"training", Field(training, {"mean_confidence"})},
+                       {"inference", Field(inference, {"mean_confidence"})}};
   conf["change"] = Change(conf["training"], conf["inference"]);
   j["mean_confidence"] = conf;
   ordered_json boundary = {{"training", Num(training, "on_the_boundary", "fraction")},

@@ -1,8 +1,10 @@
 // Per-split summaries and comparisons with training, as JSON (docs/results.md).
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +14,11 @@
 namespace sextant::processing {
 
 using ordered_json = nlohmann::ordered_json;
+
+// j[k1][k2]... of a const JSON, or null where a key is missing or a level is
+// not an object. (A const operator[] with a missing key is undefined behaviour
+// in nlohmann::json: a summary without some field must not crash a comparison.)
+const ordered_json& Field(const ordered_json& j, std::initializer_list<std::string_view> path);
 
 // Counts, class distributions, confidence per predicted class, boundary and
 // drift fractions, and for labeled splits accuracy and per-class P/R/F1.

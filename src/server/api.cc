@@ -672,7 +672,33 @@ Result<ApiResponse> Api::Route(const ApiRequest& req) const {
       if (!post) return MethodNotAllowed(req);
       SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(req.body));
       std::vector<store::SelectionItem> items;
-      if (p[5] == "add" && body.contains("filter")) {
+      if (p[5] == "add" && body.contains("span_filter")) {
+        // NER: the samples of the span rows that a filter of GET .../spans
+        // matches, each once, in span order.
+        Params params;
+        if (body.contains("split") && body["split"].is_string()) {
+          params.emplace("split", body["split"].get<std::string>());
+        }
+        SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(params));
+        const json& filter = body["span_filter"];
+        if (!filter.is_object()) {
+          return Status::Invalid("span_filter: expected an object of the filters of GET .../spans");
+        }
+        for (auto it = filter.begin(); it != filter.end(); ++it) {
+          const std::string& key = it.key();
+          if (it->is_null() || key == "offset" || key == "limit" || key == "sort" || key == "order") {
+            continue;
+          }
+          params.emplace(key, it->is_string() ? it->get<std::string>() : it->dump());
+        }
+        SEXTANT_ASSIGN_OR_RETURN(SpanQuery q, ParseSpanParams(params, split));
+        q.limit = -1;
+        SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, reader.Spans(q));
+        std::unordered_set<std::string> seen;
+        for (const SpanRow& r : rows) {
+          if (seen.insert(r.sample_id).second) items.push_back({split.ToString(), r.sample_id});
+        }
+      } else if (p[5] == "add" && body.contains("filter")) {
         Params params;
         if (body.contains("split") && body["split"].is_string()) {
           params.emplace("split", body["split"].get<std::string>());

@@ -149,7 +149,7 @@ async function startServer() {
     const root = ROOT;
     log('making the run with', BIN);
     const r = spawnSync(PYTHON, [path.join(REPO, 'tests/browser/make_run.py'), BIN, root, path.join(TMP, 'data')], { stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`make_run.py exited with ${r.status}`);
+    if (r.status !== 0) throw new Error(`make_run.py exited with ${r.status} (signal ${r.signal})`);
     ({ proc, base } = await serve([]));
   }
   children.push(proc);
@@ -666,6 +666,19 @@ async function main() {
     assert(drifted === (await apiGet(`${api}/spans?split=${encodeURIComponent(prod)}&drifted=true&limit=1`)).total && drifted < prodSpans, `drifted spans ${drifted} of ${prodSpans}`);
     const flags = await page.$$eval('[data-testid=span-row] [data-col=is_drifted]', (cs) => cs.map((c) => c.textContent));
     assert(flags.every((f) => f === 'drifted'), `every row drifted: ${flags}`);
+
+    // The samples of the drifted spans into a selection: the next posts to label.
+    const driftedSamples = new Set((await apiGet(`${api}/spans?split=${encodeURIComponent(prod)}&drifted=true&limit=1000`)).spans.map((x) => x.sample_id));
+    await page.getByTestId('selection-name').fill('drifted-posts');
+    await page.getByTestId('selection-create').click();
+    await page.locator('[data-testid=selection-item][data-name="drifted-posts"]').waitFor();
+    const addSpans = page.getByTestId('selection-add-filtered');
+    assert(await addSpans.textContent() === 'Add samples of filtered spans', `span view button: ${await addSpans.textContent()}`);
+    await page.waitForFunction(() => !document.querySelector('[data-testid=selection-add-filtered]').disabled);
+    await addSpans.click();
+    await page.waitForFunction((n) => document.querySelector('[data-testid=selection-item][data-name="drifted-posts"] [data-testid=selection-count]')?.textContent === String(n), driftedSamples.size);
+    const picked = (await apiGet(`${api}/selections/drifted-posts`)).items;
+    assert(picked.length === driftedSamples.size && picked.every((it) => it.split === prod && driftedSamples.has(it.id)), `the selection holds the ${driftedSamples.size} samples of the drifted spans`);
 
     // A click on a span opens its sample; its similar spans (training + inference) appear.
     const sr = page.getByTestId('span-row').first();

@@ -175,5 +175,31 @@ TEST(CompareWithTraining, ChangesAreInferenceMinusTraining) {
   EXPECT_NEAR(cmp["drifted_fraction"]["change"].get<double>(), 0.45, 1e-12);
 }
 
+TEST(CompareWithTraining, MissingSummaryFieldsGiveNullsNotACrash) {
+  // A training summary without gold_distribution (an NER run's has none) and
+  // distributions that lack a label: every missing figure is null.
+  ordered_json training = {{"split", "training"},
+                           {"pred_distribution", {{"neg", {{"count", 3}, {"fraction", 1.0}}}}},
+                           {"mean_confidence", 0.9}};
+  ordered_json inference = {{"split", "inference:x"}, {"pred_distribution", ordered_json::object()}};
+  const ordered_json cmp = CompareWithTraining(training, inference, {"neg", "pos"}, 0.05);
+  ASSERT_EQ(cmp["classes"].size(), 2u);
+  EXPECT_TRUE(cmp["classes"][0]["training_gold_fraction"].is_null());
+  EXPECT_DOUBLE_EQ(cmp["classes"][0]["training_pred_fraction"].get<double>(), 1.0);
+  EXPECT_TRUE(cmp["classes"][0]["inference_pred_fraction"].is_null());
+  EXPECT_TRUE(cmp["classes"][1]["training_pred_fraction"].is_null());
+  EXPECT_TRUE(cmp["classes"][1]["pred_fraction_change"].is_null());
+  EXPECT_TRUE(cmp["mean_confidence"]["inference"].is_null());
+  EXPECT_TRUE(cmp["on_the_boundary_fraction"]["training"].is_null());
+}
+
+TEST(Field, FollowsAPathOrGivesNull) {
+  const ordered_json j = {{"a", {{"b", {{"c", 3}}}}}, {"n", 1}};
+  EXPECT_EQ(Field(j, {"a", "b", "c"}).get<int>(), 3);
+  EXPECT_TRUE(Field(j, {"a", "x", "c"}).is_null());
+  EXPECT_TRUE(Field(j, {"n", "deeper"}).is_null());  // a number has no members
+  EXPECT_EQ(&Field(j, {}), &j);
+}
+
 }  // namespace
 }  // namespace sextant::processing

@@ -138,6 +138,24 @@ def test_span_rows_page_filter_and_sort(server, task_runs):
     assert "error_type" in bad["error"]["message"]
 
 
+def test_selection_takes_the_samples_of_filtered_spans(server, task_runs):
+    spans = server.get(f"{task_runs}/ner/spans", {"split": "inference:wnut", "drifted": "true",
+                                                  "limit": 1000})["spans"]
+    want = list(dict.fromkeys(r["sample_id"] for r in spans))  # each sample once, span order
+    assert len(want) < len(spans)  # some drifted posts have several drifted spans
+    server.post(f"{task_runs}/ner/selections", {"name": "to-label"}, expect=201)
+    added = server.post(f"{task_runs}/ner/selections/to-label/add",
+                        {"split": "inference:wnut", "span_filter": {"drifted": True, "limit": 5}})
+    assert added["count"] == len(want)  # the page size of the span table does not apply
+    items = server.get(f"{task_runs}/ner/selections/to-label")["items"]
+    assert [i["id"] for i in items] == want and {i["split"] for i in items} == {"inference:wnut"}
+    bad = server.post(f"{task_runs}/ner/selections/to-label/add",
+                      {"split": "inference:wnut", "span_filter": {"drifted": "maybe"}}, expect=400)
+    assert "drifted" in bad["error"]["message"]
+    server.post(f"{task_runs}/ner/selections/to-label/add",
+                {"split": "inference:wnut", "span_filter": ["drifted"]}, expect=400)
+
+
 def test_span_map_and_similar_spans(server, task_runs):
     m = server.get(f"{task_runs}/ner/spans/map", {"splits": "training,inference:wnut"})
     assert m["points"] and {"split", "sample_id", "span_row", "x", "y", "pred"} <= set(m["points"][0])

@@ -205,6 +205,9 @@ export const api = {
     call<{ count: number }>('POST', `${runPath(p, r)}/selections/${enc(name)}/add`, { items }),
   addFilter: (p: string, r: string, name: string, split: string, f: Filter) =>
     call<{ count: number }>('POST', `${runPath(p, r)}/selections/${enc(name)}/add`, { split, filter: filterBody(f) }),
+  /** NER: adds the samples of the span rows the span filter matches. */
+  addSpanFilter: (p: string, r: string, name: string, split: string, f: SpanFilter) =>
+    call<{ count: number }>('POST', `${runPath(p, r)}/selections/${enc(name)}/add`, { split, span_filter: f }),
   removeItems: (p: string, r: string, name: string, items: Item[]) =>
     call<{ count: number }>('POST', `${runPath(p, r)}/selections/${enc(name)}/remove`, { items }),
   deleteSelection: (p: string, r: string, name: string) =>

@@ -166,7 +166,8 @@ async function runPage(project: string, run: string): Promise<void> {
   if (spanFilters && spanTable) {
     const showView = () => {
       const spans = st.view === 'spans';
-      filters.el.hidden = spans; tray.el.hidden = spans; table.el.hidden = spans;
+      // The tray stays: in the span view it adds the samples of the filtered spans.
+      filters.el.hidden = spans; table.el.hidden = spans;
       spanFilters.el.hidden = !spans; spanTable.el.hidden = !spans;
       viewSwitch!.querySelectorAll<HTMLElement>('.seg').forEach((b) => b.classList.toggle('on', b.dataset.view === st.view));
       const u = new URL(location.href);

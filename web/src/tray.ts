@@ -32,6 +32,7 @@ export class SelectionTray {
       this.msg);
     st.on('checked', () => this.updateButtons());
     st.on('total', () => this.updateButtons());
+    st.on('view', () => this.updateButtons());
     void this.refresh();
   }
 
@@ -47,7 +48,12 @@ export class SelectionTray {
     this.addFiltered.textContent = `Add filtered (${this.st.total.toLocaleString()})`;
     this.addChecked.disabled = !this.active || n === 0;
     this.removeChecked.disabled = !this.active || n === 0;
-    this.addFiltered.disabled = !this.active || this.st.total === 0;
+    // In the span view (NER) the filter is the span table's: its spans' samples are added.
+    const spans = this.st.view === 'spans';
+    this.addFiltered.textContent = spans ? 'Add samples of filtered spans' : 'Add filtered rows';
+    this.addFiltered.disabled = !this.active || (!spans && this.st.total === 0);
+    this.addChecked.hidden = spans;  // the checked rows are the sample table's
+    this.removeChecked.hidden = spans;
   }
 
   async refresh(): Promise<void> {
@@ -95,7 +101,9 @@ export class SelectionTray {
     if (!this.active) return;
     try {
       const r = what === 'filtered'
-        ? await api.addFilter(this.st.project, this.st.run, this.active, this.st.split, this.st.filter)
+        ? this.st.view === 'spans'
+          ? await api.addSpanFilter(this.st.project, this.st.run, this.active, this.st.split, this.st.spanFilter)
+          : await api.addFilter(this.st.project, this.st.run, this.active, this.st.split, this.st.filter)
         : await api.addItems(this.st.project, this.st.run, this.active, [...this.st.checked].map((id) => ({ split: this.st.split, id })));
       this.say(`“${this.active}” now holds ${r.count} sample${r.count === 1 ? '' : 's'}.`);
     } catch (e) { this.say((e as Error).message, true); }
