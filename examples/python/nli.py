@@ -14,7 +14,7 @@ EmbeddingBag, shared), the features [p, h, |p - h|, p * h] and the hypothesis's
 word overlap with the premise, one hidden layer (the embedding Sextant
 monitors), a linear classifier.
 
-Splits: training (every epoch), validation = MNLI dev-matched sample (every
+Splits: training (every epoch), validation = MNLI dev-matched pairs (every
 epoch), and three inference sets: ``mnli_matched`` (other dev-matched pairs: the
 training genres, no shift, the control), ``mnli_mismatched`` (unseen MNLI genres,
 a mild shift) and ``snli`` (image captions, a strong one). Besides the k-NN drift
@@ -70,14 +70,19 @@ def load_data(max_train: Optional[int] = None, max_eval: Optional[int] = None,
     data = data_dir()
     if has_mnli(data):
         mnli = data / "mnli"
-        validation = read_jsonl(mnli / "validation_matched_sample1000.jsonl", max_eval)
-        # The control: dev-matched pairs that are not in the validation sample.
-        matched = read_jsonl(mnli / "validation_matched.jsonl")
-        seen = set(zip(validation["premise"], validation["hypothesis"]))
-        matched = matched[[pair not in seen for pair in zip(matched["premise"], matched["hypothesis"])]]
-        matched = matched.sample(n=min(len(matched), max_eval or 1000), random_state=0)
+        # The matched control and the mismatched set are TextFooler's two samples of
+        # MNLI's dev sets, 1,000 pairs each, drawn alike; validation is the course
+        # sample of dev-matched without the pairs that the control holds.
+        control = read_jsonl(mnli / "validation_matched_sample1000.jsonl", max_eval)
+        validation = read_jsonl(mnli / "validation_matched.jsonl")
+        seen = set(zip(control["premise"], control["hypothesis"]))
+        validation = validation[[pair not in seen
+                                 for pair in zip(validation["premise"], validation["hypothesis"])]]
+        if max_eval and len(validation) > max_eval:
+            validation = validation.sample(n=max_eval, random_state=0).sort_index()
+        validation = validation.reset_index(drop=True)
         production = {
-            "mnli_matched": matched.sort_index().reset_index(drop=True),
+            "mnli_matched": control,
             "mnli_mismatched": read_jsonl(mnli / "validation_mismatched_sample1000.jsonl", max_eval)}
         snli = data / "snli" / "test.jsonl"
         if snli.is_file():
@@ -338,8 +343,10 @@ def print_results(figures: dict[str, Any]) -> None:
         test = f.get("domain_test") or {}
         if "auc" in test:
             low, high = test["auc_ci"]
+            p = (f"{test['p_value']:.2g}" if test["p_value"] > 0
+                 else f"1e{test['log10_p_value']:.0f}")
             print(f"{name}: domain classifier against {test['reference']}: AUC {test['auc']:.3f} "
-                  f"(95% CI {low:.3f} to {high:.3f}), p = {test['p_value']:.2g}: "
+                  f"(95% CI {low:.3f} to {high:.3f}), p = {p}: "
                   f"{'shift' if test['shifted'] else 'no shift'} at alpha "
                   f"{figures_alpha(f)}")
 

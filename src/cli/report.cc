@@ -161,7 +161,10 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
     }
     const bool shifted = t["shifted"].get<bool>();
     const std::string auc = Fmt("%.3f", t["auc"].get<double>());
-    const std::string p_value = Fmt("%.2g", t["p_value"].get<double>());
+    const double p = t["p_value"].get<double>();
+    const std::string p_value = p > 0 || !t.contains("log10_p_value")
+                                    ? Fmt("%.2g", p)
+                                    : "1e" + Fmt("%.0f", t["log10_p_value"].get<double>());
     out << Pad(name, split_w) << "AUC " << auc << " (95% CI " << Fmt("%.3f", t["auc_ci"][0].get<double>())
         << " to " << Fmt("%.3f", t["auc_ci"][1].get<double>()) << "), p = " << p_value << ", "
         << t["samples"].get<int64_t>() << " vs " << t["reference_samples"].get<int64_t>()

@@ -282,6 +282,7 @@ Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
   j["auc_ci"] = {r.auc_low, r.auc_high};
   j["z"] = r.z;
   j["p_value"] = r.p_value;
+  j["log10_p_value"] = r.log10_p_value;
   j["shifted"] = r.p_value < options.drift_alpha;
   j["shrinkage"] = r.shrinkage;
   return j;

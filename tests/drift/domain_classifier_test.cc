@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -67,6 +68,18 @@ TEST(DomainClassifierTest, DetectsAShiftOfMixtureWeightsInsideTheCoverage) {
   EXPECT_LT(result->p_value, 1e-6);
   EXPECT_EQ(result->reference_samples, 2000);
   EXPECT_EQ(result->production_samples, 2000);
+  EXPECT_NEAR(result->log10_p_value, std::log10(result->p_value), 1e-6);
+}
+
+TEST(DomainClassifierTest, SeparatedSidesKeepALog10PValueWhenThePValueUnderflows) {
+  const auto ref = Mixture(3000, 8, 1.0, 9), prod = Mixture(3000, 8, 0.0, 10);  // other clusters
+  auto result = DomainClassifierTest(ref.data(), 3000, prod.data(), 3000, 8, {});
+  ASSERT_TRUE(result.ok());
+  EXPECT_GT(result->auc, 0.99);
+  EXPECT_EQ(result->p_value, 0.0);
+  // z is about 0.5 / sqrt(6001 / (12 * 3000^2)) = 67: log10 p = about -980.
+  EXPECT_LT(result->log10_p_value, -900);
+  EXPECT_GT(result->log10_p_value, -1100);
 }
 
 TEST(DomainClassifierTest, WiderThanTheSampleStaysWellPosedAndIsSeeded) {
