@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from findings import domain_test_text  # noqa: E402
 from sentiment import data_dir  # noqa: E402
 
 import sextant as dq  # noqa: E402
@@ -454,6 +455,7 @@ def results(project: str, run: str, root: Optional[str]) -> dict[str, Any]:
             "summary_drift": ((metrics.get("span_drift") or metrics.get("span_out_of_coverage")
                                or {}).get("fraction")),
             "sample_drift": (s.get("drifted") or s.get("out_of_coverage") or {}).get("fraction"),
+            "domain_test": s.get("domain_test"),
             "mean_confidence": float(spans["confidence"].mean()) if len(spans) else None,
             "most_drifted": ([] if not len(spans) or spans["drift_score"].isna().all() else
                              [(r.span_text, r.pred, round(float(r.drift_score), 3))
@@ -490,6 +492,10 @@ def print_results(figures: dict[str, Any]) -> None:
     for name, f in inference.items():
         shown = ", ".join(f"{text!r} {pred} ({score})" for text, pred, score in f["most_drifted"])
         print(f"{name} most drifted spans: {shown or '-'}")
+    for name, f in inference.items():
+        line = domain_test_text(f.get("domain_test"))
+        if line:
+            print(f"{name} sentences: {line}")
 
 
 # ---------------------------------------------------------------------- main

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from findings import domain_test_text  # noqa: E402
 from sentiment import Optimizer, Tokenizer, data_dir  # noqa: E402
 
 import sextant as dq  # noqa: E402
@@ -314,10 +315,6 @@ def results(project: str, run: str, root: Optional[str]) -> dict[str, Any]:
     return out
 
 
-def figures_alpha(f: dict[str, Any]) -> Any:
-    return (f.get("drift_verdict") or {}).get("alpha", 0.01)
-
-
 def pct(x: Optional[float]) -> str:
     return "    -  " if x is None else f"{100 * x:6.1f}%"
 
@@ -340,15 +337,9 @@ def print_results(figures: dict[str, Any]) -> None:
             print(f"{name}: {pct(f['drifted']).strip()} drifted{ci} vs {pct(validation).strip()} "
                   f"of validation out of coverage")
     for name, f in figures.items():
-        test = f.get("domain_test") or {}
-        if "auc" in test:
-            low, high = test["auc_ci"]
-            p = (f"{test['p_value']:.2g}" if test["p_value"] > 0
-                 else f"1e{test['log10_p_value']:.0f}")
-            print(f"{name}: domain classifier against {test['reference']}: AUC {test['auc']:.3f} "
-                  f"(95% CI {low:.3f} to {high:.3f}), p = {p}: "
-                  f"{'shift' if test['shifted'] else 'no shift'} at alpha "
-                  f"{figures_alpha(f)}")
+        line = domain_test_text(f.get("domain_test"), (f.get("drift_verdict") or {}).get("alpha", 0.01))
+        if line:
+            print(f"{name}: {line}")
 
 
 # ---------------------------------------------------------------------- main

@@ -9,9 +9,13 @@ and mean confidence of each production set next to training.
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 
 import sextant as dq
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from findings import domain_test_text  # noqa: E402
 
 
 def pct(x) -> str:
@@ -47,6 +51,9 @@ def main(argv=None) -> int:
               f"(95% CI {pct(verdict.get('ci_low'))} to {pct(verdict.get('ci_high'))}, "
               f"{'drift' if verdict.get('drifted') else 'no drift'} at alpha {verdict.get('alpha')}), "
               f"on the boundary {pct(df['is_on_the_boundary'].mean())}")
+        line = domain_test_text(s.get("domain_test"), verdict.get("alpha", 0.01))
+        if line:
+            print(f"  {line}")
         print(f"  {'class':12} {'training pred':>14} {'production pred':>16} "
               f"{'training conf':>14} {'production conf':>16}")
         for label in labels:

@@ -49,6 +49,10 @@ def test_workflow_on_generated_data(tmp_path):
     restaurants = summary["splits"]["inference:restaurants"]
     # A different domain: drift is found, but not everywhere.
     assert 0.3 < restaurants["drifted"]["fraction"] < 0.95
+    # ... and a classifier tells it from the validation set.
+    assert restaurants["domain_test"]["reference"] == "validation"
+    assert restaurants["domain_test"]["shifted"] and restaurants["domain_test"]["auc"] > 0.7
+    assert "domain classifier against validation" in shown
 
 
 def test_workflow_on_sst2_sample(tmp_path):

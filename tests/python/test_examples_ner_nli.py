@@ -107,6 +107,8 @@ def test_ner_on_conll_sample(tmp_path):
     for name in ("inference:conll_test", "inference:wnut17"):
         assert splits[name]["span_rows"] > 0, figures
         _fraction(splits[name]["drifted"])
+        assert splits[name]["domain_test"]["reference"] == "validation", figures
+    assert "sentences: domain classifier against validation" in printed
 
 
 @pytest.mark.skipif(not (SHARED / "mnli" / "train.jsonl").is_file(),
