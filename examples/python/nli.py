@@ -337,7 +337,7 @@ def print_results(figures: dict[str, Any]) -> None:
             print(f"{name}: {pct(f['drifted']).strip()} drifted{ci} vs {pct(validation).strip()} "
                   f"of validation out of coverage")
     for name, f in figures.items():
-        line = domain_test_text(f.get("domain_test"), (f.get("drift_verdict") or {}).get("alpha", 0.01))
+        line = domain_test_text(f.get("domain_test"))
         if line:
             print(f"{name}: {line}")
 

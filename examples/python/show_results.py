@@ -51,7 +51,7 @@ def main(argv=None) -> int:
               f"(95% CI {pct(verdict.get('ci_low'))} to {pct(verdict.get('ci_high'))}, "
               f"{'drift' if verdict.get('drifted') else 'no drift'} at alpha {verdict.get('alpha')}), "
               f"on the boundary {pct(df['is_on_the_boundary'].mean())}")
-        line = domain_test_text(s.get("domain_test"), verdict.get("alpha", 0.01))
+        line = domain_test_text(s.get("domain_test"))
         if line:
             print(f"  {line}")
         print(f"  {'class':12} {'training pred':>14} {'production pred':>16} "

@@ -155,8 +155,7 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
     if (!any_domain_test) {
       out << "\nDomain-classifier test (AUC of telling the split from " << t["reference"].get<std::string>()
           << ", cross-fitted; 0.5 = indistinguishable; one-sided test at alpha "
-          << Fmt("%g", At(params, "drift_alpha").is_number() ? params["drift_alpha"].get<double>() : 0.01)
-          << ")\n";
+          << Fmt("%g", t.value("alpha", 0.01)) << ")\n";
       any_domain_test = true;
     }
     const bool shifted = t["shifted"].get<bool>();

@@ -28,9 +28,9 @@ namespace sextant::drift {
 
 struct DomainTestOptions {
   int32_t folds = 5;
-  // Each side is sampled down to at most this many rows (the cost is
-  // folds x rows x width^2 for the covariance).
-  int64_t max_per_side = 5000;
+  // Each side is sampled down to at most this many rows, 0 = all (the cost
+  // is folds x rows x width^2 for the covariance).
+  int64_t max_per_side = 0;
   uint64_t seed = 0;
 };
 

@@ -283,6 +283,7 @@ Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
   j["z"] = r.z;
   j["p_value"] = r.p_value;
   j["log10_p_value"] = r.log10_p_value;
+  j["alpha"] = options.drift_alpha;
   j["shifted"] = r.p_value < options.drift_alpha;
   j["shrinkage"] = r.shrinkage;
   return j;
@@ -369,14 +370,14 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
     return s.split.split == Split::kTraining;
   });
   // The domain-classifier test of each inference split against held-out data.
-  const store::SplitResults* domain_reference = nullptr;
-  for (Split held_out : {Split::kValidation, Split::kTest}) {
-    for (const store::SplitResults& s : splits) {
-      if (!domain_reference && s.split.split == held_out && !s.samples.empty()) {
-        domain_reference = &s;
-      }
-    }
-  }
+  auto held_out = [&](Split split) -> const store::SplitResults* {
+    auto it = std::find_if(splits.begin(), splits.end(), [&](const store::SplitResults& s) {
+      return s.split.split == split && !s.samples.empty();
+    });
+    return it == splits.end() ? nullptr : &*it;
+  };
+  const store::SplitResults* domain_reference = held_out(Split::kValidation);
+  if (!domain_reference) domain_reference = held_out(Split::kTest);
   std::map<std::string, ordered_json> domain_tests;
   if (options.domain_test && domain_reference) {
     for (const store::SplitResults& s : splits) {

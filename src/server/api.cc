@@ -268,26 +268,14 @@ Result<SpanQuery> ParseSpanParams(const Params& params, const SplitKey& split) {
   q.error_type = text("error_type");
   q.text_regex = text("text");
   q.sample_id = text("sample_id");
-  if (auto v = text("drifted")) {
-    SEXTANT_ASSIGN_OR_RETURN(bool d, ParseBool("drifted", *v));
-    q.is_drifted = d;
-  }
-  if (auto v = text("on_boundary")) {
-    SEXTANT_ASSIGN_OR_RETURN(bool b, ParseBool("on_boundary", *v));
-    q.is_on_the_boundary = b;
-  }
-  if (auto v = text("min_confidence")) {
-    SEXTANT_ASSIGN_OR_RETURN(double d, ParseDouble("min_confidence", *v));
-    q.min_confidence = d;
-  }
-  if (auto v = text("max_confidence")) {
-    SEXTANT_ASSIGN_OR_RETURN(double d, ParseDouble("max_confidence", *v));
-    q.max_confidence = d;
-  }
+  SEXTANT_RETURN_IF_ERROR(ParseOptionalParam(params, "drifted", &q.is_drifted));
+  SEXTANT_RETURN_IF_ERROR(ParseOptionalParam(params, "on_boundary", &q.is_on_the_boundary));
+  SEXTANT_RETURN_IF_ERROR(ParseOptionalParam(params, "min_confidence", &q.min_confidence));
+  SEXTANT_RETURN_IF_ERROR(ParseOptionalParam(params, "max_confidence", &q.max_confidence));
   if (auto v = text("sort")) q.sort_by = *v;
   if (auto v = text("order")) {
-    if (*v != "asc" && *v != "desc") return Status::Invalid("order: expected 'asc' or 'desc', got '" + *v + "'");
-    q.descending = *v == "desc";
+    SEXTANT_ASSIGN_OR_RETURN(std::string order, ParseOrder(*v));
+    q.descending = order == "desc";
   }
   if (auto v = text("offset")) {
     SEXTANT_ASSIGN_OR_RETURN(q.offset, ParseInt("offset", *v));

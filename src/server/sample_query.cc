@@ -61,12 +61,35 @@ Status CheckPage(SampleRequest& r) {
   return Status::OK();
 }
 
-Result<std::string> Order(const std::string& text) {
+}  // namespace
+
+Result<std::string> ParseOrder(const std::string& text) {
   if (text == "asc" || text == "desc") return text;
   return Status::Invalid("order: expected 'asc' or 'desc', got '" + text + "'");
 }
 
+namespace {
+// The non-empty value of `key`, if any.
+std::optional<std::string> NonEmptyParam(const Params& params, const char* key) {
+  auto it = params.find(key);
+  if (it == params.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
 }  // namespace
+
+Status ParseOptionalParam(const Params& params, const char* key, std::optional<bool>* out) {
+  if (auto v = NonEmptyParam(params, key)) {
+    SEXTANT_ASSIGN_OR_RETURN(*out, ParseBool(key, *v));
+  }
+  return Status::OK();
+}
+
+Status ParseOptionalParam(const Params& params, const char* key, std::optional<double>* out) {
+  if (auto v = NonEmptyParam(params, key)) {
+    SEXTANT_ASSIGN_OR_RETURN(*out, ParseDouble(key, *v));
+  }
+  return Status::OK();
+}
 
 bool SampleFilter::empty() const {
   return gold.empty() && pred.empty() && !min_confidence && !max_confidence && !min_dep &&
@@ -123,11 +146,8 @@ Result<SampleRequest> ParseSampleParams(const Params& params,
     }
     return Status::OK();
   };
-  auto flag = [&](const char* key, std::optional<bool>& out) -> Status {
-    if (auto v = one(key); v && !v->empty()) {
-      SEXTANT_ASSIGN_OR_RETURN(out, ParseBool(key, *v));
-    }
-    return Status::OK();
+  auto flag = [&](const char* key, std::optional<bool>& out) {
+    return ParseOptionalParam(params, key, &out);
   };
   if (auto v = one("offset")) {
     SEXTANT_ASSIGN_OR_RETURN(r.offset, ParseInt("offset", *v));
@@ -137,7 +157,7 @@ Result<SampleRequest> ParseSampleParams(const Params& params,
   }
   if (auto v = one("sort"); v && !v->empty()) r.sort = *v;
   if (auto v = one("order"); v && !v->empty()) {
-    SEXTANT_ASSIGN_OR_RETURN(std::string o, Order(*v));
+    SEXTANT_ASSIGN_OR_RETURN(std::string o, ParseOrder(*v));
     r.descending = o == "desc";
   }
   SampleFilter& f = r.filter;
@@ -188,7 +208,7 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
     } else if (key == "sort") {
       r.sort = text(v);
     } else if (key == "order") {
-      SEXTANT_ASSIGN_OR_RETURN(std::string o, Order(text(v)));
+      SEXTANT_ASSIGN_OR_RETURN(std::string o, ParseOrder(text(v)));
       r.descending = o == "desc";
     } else if (key == "text") {
       if (!text(v).empty()) f.text_regex = text(v);

@@ -64,6 +64,11 @@ bool PointInPolygon(double x, double y, const std::vector<std::pair<double, doub
 Result<bool> ParseBool(const std::string& field, const std::string& text);
 Result<double> ParseDouble(const std::string& field, const std::string& text);
 Result<int64_t> ParseInt(const std::string& field, const std::string& text);
+// "asc" or "desc"; Invalid naming `order` otherwise.
+Result<std::string> ParseOrder(const std::string& text);
+// The parameter `key` parsed into `out` when present and not empty; left unset otherwise.
+Status ParseOptionalParam(const Params& params, const char* key, std::optional<bool>* out);
+Status ParseOptionalParam(const Params& params, const char* key, std::optional<double>* out);
 // "a,b" and repeated keys, flattened; empty items dropped.
 std::vector<std::string> ParamList(const Params& params, const std::string& key);
 

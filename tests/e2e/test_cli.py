@@ -767,6 +767,12 @@ def test_report_shows_the_verdict(flow):
     assert len(val) == 1, r.stdout
     assert any(l.startswith("ALERT inference:shifted: data drift") for l in lines), r.stdout
     assert not any(l.startswith("ALERT inference:same: data drift") for l in lines), r.stdout
+    # The domain-classifier test: one line per inference set, against validation.
+    head = lines.index(next(l for l in lines if l.startswith("Domain-classifier test")))
+    assert "from validation" in lines[head] and "alpha 0.01" in lines[head], lines[head]
+    domain = {l.split()[0]: l for l in lines[head + 1:head + 3]}
+    assert domain["inference:shifted"].endswith(": shift"), domain
+    assert domain["inference:same"].endswith(": no shift"), domain
 
 
 def test_reference_options(sextant, make_data):
@@ -814,6 +820,9 @@ def test_reference_options(sextant, make_data):
     assert abs(rank - 0.95) <= eps
     report = sextant("report", *sextant.run_args(P, "ref")).stdout
     assert "percentile of 100 training samples (leave-one-out), a random sample of 240" in report
+    # The domain-classifier test is judged at the same alpha.
+    assert sextant.summary(P, "ref")["splits"]["inference:prod"]["domain_test"]["alpha"] == 0.05
+    assert "0.5 = indistinguishable; one-sided test at alpha 0.05" in report
 
     r = sextant("finish", *sextant.run_args(P, "ref"), "--reference", "held_out", check=False)
     assert r.rc == 2
