@@ -4,10 +4,10 @@
 import { api, type Span, type SpanFilter } from './api';
 import { append, clear, debounce, fmt, h } from './dom';
 import { ERROR_TITLES, ERROR_TYPES, entityTypes, typeColor } from './ner';
+import { PagedRows } from './pages';
 import type { RunState } from './state';
 
 const ROW_H = 30;
-const PAGE = 200;
 
 interface Col { key: string; title: string; width: string; sort?: string; cls?: string; cell: (s: Span, types: string[]) => Node | string }
 
@@ -84,9 +84,7 @@ export class SpanTable {
   private spacer: HTMLElement;
   private rows: HTMLElement;
   private status: HTMLElement;
-  private pages = new Map<number, Span[] | 'loading'>();
-  private gen = 0;
-  private total = 0;
+  private data: PagedRows<Span>;
   private template = COLS.map((c) => c.width).join(' ');
   private types: string[];
   private stale = true;
@@ -101,6 +99,14 @@ export class SpanTable {
     this.el = h('section', { class: 'card table-card', 'data-testid': 'span-table' },
       h('div', { class: 'card-head' }, h('h2', null, 'Spans'), this.status),
       h('div', { class: 'table' }, h('div', { class: 'table-inner' }, this.head, this.body)));
+    this.data = new PagedRows<Span>({
+      fetch: async (offset, limit) => {
+        const r = await api.spans(st.project, st.run, st.split, st.spanFilter,
+          { offset, limit, sort: st.spanSort, order: st.spanOrder });
+        return { total: r.total, rows: r.spans };
+      },
+      noun: 'span', el: this.el, status: this.status, loaded: () => this.render(),
+    });
     this.renderHead();
     // Loaded when shown: a hidden span view costs no request.
     const reload = () => { this.stale = true; if (st.view === 'spans') this.reload(); };
@@ -125,54 +131,25 @@ export class SpanTable {
 
   reload(): void {
     this.stale = false;
-    this.gen++;
-    this.pages.clear();
     this.body.scrollTop = 0;
-    this.status.textContent = 'loading…';
-    this.el.dataset.loading = '1';
-    void this.fetchPage(0);
-  }
-
-  private async fetchPage(p: number): Promise<void> {
-    if (this.pages.has(p)) return;
-    const gen = this.gen;
-    this.pages.set(p, 'loading');
-    try {
-      const r = await api.spans(this.st.project, this.st.run, this.st.split, this.st.spanFilter,
-        { offset: p * PAGE, limit: PAGE, sort: this.st.spanSort, order: this.st.spanOrder });
-      if (gen !== this.gen) return;
-      this.pages.set(p, r.spans);
-      this.total = r.total;
-      this.status.textContent = `${r.total.toLocaleString()} span${r.total === 1 ? '' : 's'}`;
-      this.status.classList.remove('error');
-      delete this.el.dataset.loading;
-      this.render();
-    } catch (e) {
-      if (gen !== this.gen) return;
-      this.pages.delete(p);
-      this.status.textContent = `error: ${(e as Error).message}`;
-      this.status.classList.add('error');
-      delete this.el.dataset.loading;
-    }
+    void this.data.reset();
   }
 
   private render(): void {
-    this.spacer.style.height = `${Math.max(this.total * ROW_H, 1)}px`;
+    const total = this.data.total;
+    this.spacer.style.height = `${Math.max(total * ROW_H, 1)}px`;
     const top = this.body.scrollTop;
     const first = Math.max(0, Math.floor(top / ROW_H) - 5);
-    const last = Math.min(this.total, Math.ceil((top + this.body.clientHeight) / ROW_H) + 5);
+    const last = Math.min(total, Math.ceil((top + this.body.clientHeight) / ROW_H) + 5);
     clear(this.rows);
     this.rows.style.transform = `translateY(${first * ROW_H}px)`;
-    if (this.total === 0 && this.pages.get(0) !== 'loading') {
+    if (this.data.empty()) {
       this.rows.appendChild(h('div', { class: 'empty', 'data-testid': 'span-table-empty' }, 'No span matches these filters.'));
       return;
     }
     const picked = this.st.span;
     for (let i = first; i < last; i++) {
-      const p = Math.floor(i / PAGE);
-      const page = this.pages.get(p);
-      if (page === undefined) void this.fetchPage(p);
-      const s = page && page !== 'loading' ? page[i - p * PAGE] : undefined;
+      const s = this.data.row(i);
       if (!s) { this.rows.appendChild(h('div', { class: 'tr placeholder', style: { gridTemplateColumns: this.template } }, h('div', { class: 'td muted' }, '…'))); continue; }
       const on = picked?.split === this.st.split && picked.span_row === s.span_row;
       this.rows.appendChild(h('div', {

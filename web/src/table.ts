@@ -2,12 +2,12 @@
 import { api, type Sample } from './api';
 import { clear, fmt, h, highlight } from './dom';
 import { entityTypes, nliPair, spanText } from './ner';
+import { PagedRows } from './pages';
 import type { RunState } from './state';
 
 const ROW_H = 30;
 // NLI rows hold two stacked fields (premise over hypothesis).
 const ROW_H_NLI = 46;
-const PAGE = 200;
 // Browsers cap an element's height (~33M px in Chromium); beyond it rows are scaled.
 const MAX_PX = 15_000_000;
 
@@ -43,9 +43,7 @@ export class SampleTable {
   private spacer: HTMLElement;
   private rows: HTMLElement;
   private status: HTMLElement;
-  private pages = new Map<number, Sample[] | 'loading'>();
-  private gen = 0;
-  private total = 0;
+  private data: PagedRows<Sample>;
   private scale = 1;
   private checkAll: HTMLInputElement;
   private template: string;
@@ -65,6 +63,20 @@ export class SampleTable {
     this.el = h('section', { class: 'card table-card', 'data-testid': 'sample-table' },
       h('div', { class: 'card-head' }, h('h2', null, 'Samples'), this.status),
       h('div', { class: 'table' }, h('div', { class: 'table-inner' }, this.head, this.body)));
+    this.data = new PagedRows<Sample>({
+      fetch: async (offset, limit) => {
+        const r = await api.samples(st.project, st.run, st.split, st.filter, { offset, limit, sort: st.sort, order: st.order });
+        return { total: r.total, rows: r.samples };
+      },
+      noun: 'sample', el: this.el, status: this.status,
+      loaded: (page) => {
+        if (st.total !== this.data.total || page === 0) {
+          st.total = this.data.total;
+          st.emit('total');
+        }
+        this.render();
+      },
+    });
     this.renderHead();
     st.on('filter', () => this.reload());
     st.on('sort', () => { this.renderHead(); this.reload(); });
@@ -77,10 +89,11 @@ export class SampleTable {
       if (!this.st.open || !this.el.isConnected || this.el.hidden || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
       const t = e.target as HTMLElement;
       if (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return;
-      const i = this.indexOf(this.st.open.split, this.st.open.id);
+      const { split, id } = this.st.open;
+      const i = this.data.find((s) => s.id === id && (s.split || this.st.split) === split);
       if (i < 0) return;
       const j = i + (e.key === 'ArrowDown' ? 1 : -1);
-      const next = this.at(j);
+      const next = j >= 0 ? this.data.row(j) : undefined;
       if (!next) return;
       e.preventDefault();
       this.st.openSample(next.split || this.st.split, next.id);
@@ -103,93 +116,34 @@ export class SampleTable {
   }
 
   reload(): void {
-    this.gen++;
-    this.pages.clear();
     this.checkAll.checked = false;
     this.body.scrollTop = 0;
-    this.status.textContent = 'loading…';
-    this.el.dataset.loading = '1';
-    void this.fetchPage(0).then(() => this.render());
-  }
-
-  private async fetchPage(p: number): Promise<void> {
-    if (this.pages.has(p)) return;
-    const gen = this.gen;
-    this.pages.set(p, 'loading');
-    try {
-      const res = await api.samples(this.st.project, this.st.run, this.st.split, this.st.filter,
-        { offset: p * PAGE, limit: PAGE, sort: this.st.sort, order: this.st.order });
-      if (gen !== this.gen) return;
-      this.pages.set(p, res.samples);
-      if (this.total !== res.total || p === 0) {
-        this.total = res.total;
-        this.st.total = res.total;
-        this.st.emit('total');
-      }
-      this.status.textContent = `${res.total.toLocaleString()} sample${res.total === 1 ? '' : 's'}`;
-      this.status.classList.remove('error');
-      delete this.el.dataset.loading;
-      this.render();
-    } catch (e) {
-      if (gen !== this.gen) return;
-      this.pages.delete(p);
-      this.status.textContent = `error: ${(e as Error).message}`;
-      this.status.classList.add('error');
-      delete this.el.dataset.loading;
-    }
-  }
-
-  /** The samples already loaded (for "check all"). */
-  loaded(): Sample[] {
-    // Only the contiguous pages from the first (row index = position).
-    const out: Sample[] = [];
-    for (let p = 0; ; p++) {
-      const v = this.pages.get(p);
-      if (!v || v === 'loading') break;
-      out.push(...v);
-    }
-    return out;
-  }
-
-  private at(i: number): Sample | undefined {
-    const v = this.pages.get(Math.floor(i / PAGE));
-    return v && v !== 'loading' ? v[i % PAGE] : undefined;
-  }
-
-  private indexOf(split: string, id: string): number {
-    for (const [p, v] of this.pages) {
-      if (v === 'loading') continue;
-      const k = v.findIndex((s) => s.id === id && (s.split || this.st.split) === split);
-      if (k >= 0) return p * PAGE + k;
-    }
-    return -1;
+    void this.data.reset().then(() => this.render());
   }
 
   private toggleAll(): void {
-    if (this.checkAll.checked) for (const s of this.loaded()) this.st.checked.add(s.id);
+    if (this.checkAll.checked) for (const s of this.data.loaded()) this.st.checked.add(s.id);
     else this.st.checked.clear();
     this.st.emit('checked');
   }
 
   private render(): void {
-    const full = this.total * this.rowH;
+    const total = this.data.total;
+    const full = total * this.rowH;
     this.scale = full > MAX_PX ? MAX_PX / full : 1;
     this.spacer.style.height = `${Math.max(full * this.scale, 1)}px`;
     const top = this.body.scrollTop / this.scale;
     const first = Math.max(0, Math.floor(top / this.rowH) - 5);
-    const last = Math.min(this.total, Math.ceil((top + this.body.clientHeight) / this.rowH) + 5);
+    const last = Math.min(total, Math.ceil((top + this.body.clientHeight) / this.rowH) + 5);
     clear(this.rows);
     this.rows.style.transform = `translateY(${this.body.scrollTop - (top - first * this.rowH)}px)`;
-    if (this.total === 0 && this.pages.get(0) !== 'loading') {
+    if (this.data.empty()) {
       this.rows.style.transform = '';
       this.rows.appendChild(h('div', { class: 'empty', 'data-testid': 'table-empty' }, 'No sample matches these filters.'));
       return;
     }
     for (let i = first; i < last; i++) {
-      const p = Math.floor(i / PAGE);
-      const page = this.pages.get(p);
-      if (page === undefined) { void this.fetchPage(p); }
-      const s = page && page !== 'loading' ? page[i - p * PAGE] : undefined;
+      const s = this.data.row(i);
       if (!s) {
         this.rows.appendChild(h('div', { class: 'tr placeholder', style: { gridTemplateColumns: this.template, height: `${this.rowH}px` } },
           h('div', { class: 'td muted' }, ''), h('div', { class: 'td muted' }, '…')));
