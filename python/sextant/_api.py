@@ -64,7 +64,7 @@ atexit.register(_close_current)
 
 def init(task_type: str = "text_classification", project_name: Optional[str] = None,
          run_name: Optional[str] = None, root: Optional[str | os.PathLike[str]] = None,
-         **_: Any) -> None:
+         max_pending_bytes: Optional[int] = None, **_: Any) -> None:
     """Opens (or creates) ``project_name/run_name`` under ``root`` and makes it current.
 
     ``root`` defaults to ``$SEXTANT_HOME``, else ``~/.sextant``. Attaching to an
@@ -72,6 +72,11 @@ def init(task_type: str = "text_classification", project_name: Optional[str] = N
     run. A run open in this process is closed (flushed) first. Raises
     FailedPreconditionError when another process writes to the run. Other
     keyword arguments of ``dataquality.init`` (``is_public``, ...) are ignored.
+
+    Durability: ``log_model_outputs`` returns before its batch is on disk;
+    ``flush()`` and ``finish()`` return once every batch is durable. Without
+    them, a crash loses at most the newest ``max_pending_bytes`` (default
+    16 MiB) of logged outputs (docs/format.md, Durability).
     """
     global _current, _last
     task_type = _TASK_ALIASES.get(task_type, task_type)
@@ -83,7 +88,7 @@ def init(task_type: str = "text_classification", project_name: Optional[str] = N
     run = run_name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S")
     resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
     _close_current()
-    client = Client.init(resolved, project, run, task_type)
+    client = Client.init(resolved, project, run, task_type, max_pending_bytes)
     with _lock:
         _current = _Run(resolved, project, run, task_type, client)
         _last = _current
