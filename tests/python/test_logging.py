@@ -239,3 +239,19 @@ def test_get_dataframe_filters(root):
 
 def test_login_is_a_noop():
     assert dq.login() is None
+
+
+def test_max_pending_bytes_bounds_unflushed_outputs(root):
+    # A small bound makes log_model_outputs wait for the writer; everything still arrives.
+    dq.init(task_type="text_classification", project_name="p", run_name="r", root=root,
+            max_pending_bytes=1 << 20)
+    dq.set_labels_for_run(LABELS)
+    d = make_data(4000, "train", 1, dim=512)  # 8 MiB of embeddings
+    dq.log_data_samples(texts=d["texts"], ids=d["ids"], labels=d["labels"], split="training")
+    dq.set_split("training")
+    for start in range(0, 4000, 100):
+        sl = slice(start, start + 100)
+        dq.log_model_outputs(embs=d["embs"][sl], logits=d["logits"][sl], ids=d["ids"][sl])
+    dq.flush()
+    dq.finish(compute_map=False)
+    assert len(dq.get_dataframe("training")) == 4000
