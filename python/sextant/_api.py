@@ -24,7 +24,9 @@ from ._core import (
     InvalidArgumentError,
     NnSearch,
     ProcessingOptions,
+    processing_option_specs,
     resolve_root,
+    set_processing_option,
 )
 
 TASK_TYPES = ("text_classification", "natural_language_inference", "named_entity_recognition")
@@ -239,28 +241,23 @@ def log_model_outputs(*, embs: Any, ids: Any, logits: Any = None, probs: Any = N
                              inference_name or "", None if epoch is None else int(epoch))
 
 
-_OPTION_ALIASES = {"k": "drift_k", "percentile": "drift_percentile",
-                   "boundary_ratio": "boundary_ratio_threshold", "alpha": "drift_alpha",
-                   "reference": "drift_reference", "seed": "drift_seed"}
+def _option_text(value: Any) -> str:
+    """A keyword argument's value as the engine's option parser reads it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (DriftReference, NnSearch)):
+        return value.name
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def processing_options(**options: Any) -> ProcessingOptions:
-    """ProcessingOptions from keyword arguments (field names of processing_options.h)."""
+    """ProcessingOptions from keyword arguments: the names (or short names) of
+    ``processing_option_specs()``, the same list the CLI's flags come from."""
     o = ProcessingOptions()
     for key, value in options.items():
-        name = _OPTION_ALIASES.get(key, key)
-        if not hasattr(o, name) or name.startswith("_"):
-            raise InvalidArgumentError(f"{key}: not a processing option")
-        if name == "drift_reference" and isinstance(value, str):
-            value = getattr(DriftReference, value, None)
-            if value is None:
-                raise InvalidArgumentError(
-                    f"{key}: expected auto, training_loo or validation")
-        if name == "nn_search" and isinstance(value, str):
-            value = getattr(NnSearch, value, None)
-            if value is None:
-                raise InvalidArgumentError(f"{key}: expected auto, exact or approximate")
-        setattr(o, name, value)
+        set_processing_option(o, key, _option_text(value))
     return o
 
 

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "cli/output.h"
@@ -60,98 +61,69 @@ void PrintReport(const FinishReport& report) {
   std::fprintf(stderr, ")\n");
 }
 
-// Processing flags shared by `import` and `finish`.
+// Processing flags shared by `import` and `finish`, one per ProcessingOptionSpec:
+// --drift-k (and its short name, --k); a bool that is on by default as --no-NAME.
 struct FinishArgs {
-  int k = 10;
-  double percentile = 0.95, boundary = 0.5, alpha = 0.01;
-  std::string reference = "auto";
-  int64_t reference_sample_size = ProcessingOptions{}.drift_reference_sample_size;
-  uint64_t seed = 0;
-  int threads = 0;
-  bool no_map = false;
-  int64_t map_max_points = ProcessingOptions{}.map_max_points;
-  uint64_t map_seed = ProcessingOptions{}.map_seed;
-  std::string nn_search = "auto";
-  bool float16 = false;
-  bool compare_references = false;
-  bool no_domain_test = false;
-  int64_t domain_test_max_samples = ProcessingOptions{}.domain_test_max_samples;
+  std::map<std::string, std::string> values;  // option name -> text given ("" when not)
+  std::map<std::string, bool> flags;          // bool option name -> flag given
 };
 
+std::string Dashed(std::string_view name) {
+  std::string s(name);
+  for (char& c : s) c = c == '_' ? '-' : c;
+  return s;
+}
+
+bool OnByDefault(const ProcessingOptionSpec& spec) {
+  return spec.type == ProcessingOptionSpec::Type::kBool &&
+         GetProcessingOption(ProcessingOptions{}, spec) == "true";
+}
+
+// The option's CLI names, e.g. "--drift-k,--k" or "--no-compute-map,--no-map".
+std::string FlagNames(const ProcessingOptionSpec& spec) {
+  const std::string prefix = OnByDefault(spec) ? "--no-" : "--";
+  std::string names = prefix + Dashed(spec.name);
+  if (spec.short_name) names += "," + prefix + Dashed(spec.short_name);
+  return names;
+}
+
 void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
-  cmd->add_option("--k", a->k, "k of the drift k-core distance (default 10)");
-  cmd->add_option("--percentile", a->percentile, "Drift threshold percentile (default 0.95)");
-  cmd->add_option("--reference", a->reference,
-                  "Drift reference: auto (validation when logged, else training_loo), "
-                  "training_loo or validation (default auto)");
-  cmd->add_option("--reference-sample-size", a->reference_sample_size,
-                  "Estimate the reference from at most this many samples (0 = all; default " +
-                      std::to_string(a->reference_sample_size) + ")");
-  cmd->add_option("--seed", a->seed, "Seed of the reference sample (default 0)");
-  cmd->add_option("--alpha", a->alpha, "Significance level of the drift verdict (default 0.01)");
-  cmd->add_option("--boundary-ratio", a->boundary, "On-boundary threshold of p2/p1 (default 0.5)");
-  cmd->add_option("--threads", a->threads, "Threads for nearest neighbours (0 = all cores)");
-  cmd->add_flag("--no-map", a->no_map, "Skip the 2-D map (PCA, then UMAP, of all splits)");
-  cmd->add_option("--map-max-points", a->map_max_points,
-                  "Optimise the map on at most this many samples, place the rest from their "
-                  "neighbours (0 = all; default " + std::to_string(a->map_max_points) + ")");
-  cmd->add_option("--map-seed", a->map_seed,
-                  "Seed of the map (default " + std::to_string(a->map_seed) + ")");
-  cmd->add_option("--nn-search", a->nn_search,
-                  "Nearest-neighbour search for drift and the map's neighbour graph: auto "
-                  "(drift: approximate from 50,000 samples of width 768; map: from 20,000 "
-                  "points), exact or approximate (default auto)");
-  cmd->add_flag("--no-domain-test", a->no_domain_test,
-                "Skip the domain-classifier test of each inference split against the validation "
-                "(else test) split");
-  cmd->add_option("--domain-test-max-samples", a->domain_test_max_samples,
-                  "Rows of each side of the domain-classifier test, sampled down to this (default " +
-                      std::to_string(a->domain_test_max_samples) + ")");
-  cmd->add_flag("--float16", a->float16, "Store the result embeddings as float16");
-  cmd->add_flag("--compare-references", a->compare_references,
-                "With the validation reference, also compute the training leave-one-out threshold "
-                "and store it next to it");
+  const ProcessingOptions defaults;
+  for (const ProcessingOptionSpec& spec : ProcessingOptionSpecs()) {
+    if (spec.type == ProcessingOptionSpec::Type::kBool) {
+      cmd->add_flag(FlagNames(spec), a->flags[spec.name],
+                    std::string(OnByDefault(spec) ? "Turn off (on by default): " : "") + spec.help);
+    } else {
+      std::string help = std::string(spec.help) + " (default " + GetProcessingOption(defaults, spec) + ")";
+      std::string type = spec.type == ProcessingOptionSpec::Type::kInt ? "INT" : "NUMBER";
+      if (spec.type == ProcessingOptionSpec::Type::kChoice) {
+        type.clear();
+        for (const std::string& c : spec.choices) type += (type.empty() ? "" : "|") + c;
+      }
+      cmd->add_option(FlagNames(spec), a->values[spec.name], help)->type_name(type);
+    }
+  }
 }
 
 Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
   ProcessingOptions o;
-  o.drift_k = a.k;
-  o.drift_percentile = a.percentile;
-  o.boundary_ratio_threshold = a.boundary;
-  o.drift_alpha = a.alpha;
-  o.drift_reference_sample_size = a.reference_sample_size;
-  o.drift_seed = a.seed;
-  o.threads = a.threads;
-  o.compute_map = !a.no_map;
-  o.map_max_points = a.map_max_points;
-  o.map_seed = a.map_seed;
-  o.store_float16 = a.float16;
-  o.drift_compare_references = a.compare_references;
-  o.domain_test = !a.no_domain_test;
-  o.domain_test_max_samples = a.domain_test_max_samples;
+  for (const ProcessingOptionSpec& spec : ProcessingOptionSpecs()) {
+    Status st;
+    if (auto f = a.flags.find(spec.name); f != a.flags.end() && f->second) {
+      st = SetProcessingOption(&o, spec.name, OnByDefault(spec) ? "false" : "true");
+    } else if (auto v = a.values.find(spec.name); v != a.values.end() && !v->second.empty()) {
+      st = SetProcessingOption(&o, spec.name, v->second);
+    }
+    if (!st.ok()) {
+      // Named as the user typed it: "--drift-k: expected ..." rather than "drift_k: ...".
+      const std::string message = st.message();
+      const size_t name_length = std::string_view(spec.name).size();
+      std::string flag = "--" + Dashed(spec.name);
+      if (spec.short_name) flag += " (--" + Dashed(spec.short_name) + ")";
+      return Status::Invalid(flag + message.substr(name_length));
+    }
+  }
   o.progress = TerminalProgress;
-  bool known_search = false;
-  for (NnSearch s : {NnSearch::kAuto, NnSearch::kExact, NnSearch::kApproximate}) {
-    if (a.nn_search == NnSearchName(s)) {
-      o.nn_search = s;
-      known_search = true;
-    }
-  }
-  if (!known_search) {
-    return Status::Invalid("--nn-search: '" + a.nn_search + "'; expected auto, exact or approximate");
-  }
-  bool known = false;
-  for (DriftReference r : {DriftReference::kAuto, DriftReference::kTrainingLeaveOneOut,
-                           DriftReference::kValidation}) {
-    if (a.reference == DriftReferenceName(r)) {
-      o.drift_reference = r;
-      known = true;
-    }
-  }
-  if (!known) {
-    return Status::Invalid("--reference: '" + a.reference +
-                           "'; expected auto, training_loo or validation");
-  }
   return o;
 }
 
