@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -508,7 +509,12 @@ class Server::Impl {
     Connection& c = connections[id];
     c.fd = fd;
     c.ip = ip;
-    c.thread = std::thread([this, id, fd] { Serve(id, fd); });
+    try {
+      c.thread = std::thread([this, id, fd] { Serve(id, fd); });
+    } catch (const std::system_error&) {  // out of threads: refuse this one, keep serving
+      connections.erase(id);
+      close(fd);
+    }
   }
 
   void SetBusy(uint64_t id, bool busy) {
@@ -591,7 +597,9 @@ class Server::Impl {
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Server::~Server() = default;
+Server::~Server() {
+  if (impl_) Stop();
+}
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   if (!IsLoopbackHost(options.host) && options.token.empty()) {
