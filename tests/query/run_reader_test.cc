@@ -275,6 +275,12 @@ TEST_F(RunReaderTest, FiltersOnConfidenceTextAndIds) {
   t.text_regex = "(unclosed";
   ExpectHas(Query(t).status(), StatusCode::kInvalidArgument,
             {"text regex", "'(unclosed'", "not a valid regular expression"});
+  // RE2 (linear time): nested quantifiers answer; backreferences are refused by name.
+  t.text_regex = "^(s+a*m*p*l*e* ?)+1[0-2]$";
+  ASSERT_OK_AND_ASSIGN(auto nested, Query(t));
+  EXPECT_EQ(IdsOf(nested), (std::vector<std::string>{"t10", "t11", "t12"}));
+  t.text_regex = "(a)\\1";
+  ExpectHas(Query(t).status(), StatusCode::kInvalidArgument, {"text regex", "backreferences"});
 
   SampleQuery ids = On(kTraining);
   ids.ids = {"t7", "t5", "nope"};
