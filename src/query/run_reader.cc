@@ -43,6 +43,15 @@ void RegexpFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
   sqlite3_result_int(ctx, text && re->Search(std::string_view(text, size)) ? 1 : 0);
 }
 
+// A step of a statement that may run REGEXP: when RegexpFunction stopped it
+// because the request's budget was spent, that (InvalidArgument) is the error,
+// not SQLite's generic one.
+Result<bool> StepWithinBudget(store::Statement& st) {
+  auto row = st.Step();
+  if (!row.ok()) SEXTANT_RETURN_IF_ERROR(CheckRequestBudget("the text search"));
+  return row;
+}
+
 const std::unordered_map<std::string, std::string>& SortColumns() {
   static const std::unordered_map<std::string, std::string> kColumns = {
       {"row", "s.row"}, {"id", "s.id"}, {"text", "s.text"}, {"gold", "s.label"},
@@ -728,7 +737,7 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   const auto& labels = impl_->info.labels;
   std::vector<SampleRow> rows;
   while (true) {
-    SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());
+    SEXTANT_ASSIGN_OR_RETURN(bool more, StepWithinBudget(st));
     if (!more) break;
     SampleRow r;
     r.split = q.split;
@@ -774,7 +783,7 @@ Result<int64_t> RunReader::Count(const SampleQuery& q) const {
   SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
                            impl_->store->db().Prepare("SELECT COUNT(*)" + w.sql));
   Impl::Bind(st, w);
-  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  SEXTANT_ASSIGN_OR_RETURN(bool row, StepWithinBudget(st));
   return row ? st.Int(0) : 0;
 }
 
@@ -874,7 +883,7 @@ Result<std::vector<SpanRow>> RunReader::Spans(const SpanQuery& q) const {
   const auto& types = impl_->entity_types;
   std::vector<SpanRow> rows;
   while (true) {
-    SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());
+    SEXTANT_ASSIGN_OR_RETURN(bool more, StepWithinBudget(st));
     if (!more) break;
     SpanRow r;
     r.split = q.split;
@@ -911,7 +920,7 @@ Result<int64_t> RunReader::CountSpans(const SpanQuery& q) const {
   for (size_t i = 0; i < w.binds.size(); ++i) {
     std::visit([&](const auto& v) { st.Bind(static_cast<int>(i + 1), v); }, w.binds[i]);
   }
-  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  SEXTANT_ASSIGN_OR_RETURN(bool row, StepWithinBudget(st));
   return row ? st.Int(0) : 0;
 }
 
