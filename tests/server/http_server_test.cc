@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -163,6 +164,40 @@ TEST(HttpServer, ConnectionLimitsCloseIdleConnectionsFirstThenAnswer503) {
   }
   EXPECT_EQ(status, 503);
   for (int fd : busy) close(fd);
+}
+
+// Reads until the server closes the connection (or the 20 s receive timeout).
+bool ClosedByServer(int fd) {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+TEST(HttpServer, ClosesRequestsNotReceivedInTimeAndIdleConnections) {
+  ServerOptions o;
+  o.request_timeout_s = 0.5;
+  o.idle_timeout_s = 0.5;
+  Running s(o);
+  // A head that never ends, however steadily it trickles in.
+  const int slow = Connect(s.port());
+  SendAll(slow, "GET /api/health HTTP/1.1\r\n" + HostHeader(s.port()));
+  std::atomic<bool> done{false};
+  std::thread trickle([&] {
+    for (int i = 0; i < 100 && !done; ++i) {
+      SendAll(slow, "X-Slow: 1\r\n");
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  EXPECT_TRUE(ClosedByServer(slow));
+  done = true;
+  trickle.join();
+  close(slow);
+  const int silent = Connect(s.port());
+  EXPECT_TRUE(ClosedByServer(silent));
+  close(silent);
 }
 
 TEST(HttpServer, OversizedBodiesAreRefusedBeforeTheyAreRead) {

@@ -123,6 +123,12 @@ TEST(SampleQuery, TextSearchStopsAtTheRequestBudget) {
     EXPECT_STATUS(t->TextMatches("great").status(), kInvalidArgument,
                   "the text search exceeded its time budget of 10 s");
   }
+  RequestBudget gone;
+  gone.client_gone = [] { return true; };
+  {
+    ScopedRequestBudget scope(gone);
+    EXPECT_FALSE(t->TextMatches("great").ok());  // its client has left: stop
+  }
   // Nothing was cached: without the budget the search runs and answers.
   ASSERT_OK_AND_ASSIGN(auto matches, t->TextMatches("great"));
   EXPECT_EQ(std::count(matches->begin(), matches->end(), 1), 500);
