@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -434,10 +435,24 @@ class Server::Impl {
     std::thread thread;
   };
 
+  // Closes the refused connections whose second has passed (all with `all`).
+  void CloseRefused(bool all) {
+    const auto now = Clock::now();
+    while (!refused.empty() && (all || refused.front().second <= now)) {
+      const int fd = refused.front().first;
+      char sink[16384];
+      while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+      }
+      close(fd);
+      refused.pop_front();
+    }
+  }
+
   // Accepts until Stop(), then drains (see Stop()).
   void AcceptLoop(int listen_fd) {
     while (!stopping.load()) {
       ReapFinished();
+      CloseRefused(false);
       pollfd p[2] = {{listen_fd, POLLIN, 0}, {stop_read, POLLIN, 0}};
       if (poll(p, 2, 1000) <= 0 || (p[1].revents & POLLIN) != 0) continue;
       sockaddr_storage addr{};
@@ -460,6 +475,7 @@ class Server::Impl {
       }
       AdmitConnection(fd, ip);
     }
+    CloseRefused(true);
   }
 
   // Starts a thread for a new connection, or refuses it with 503 when the
@@ -469,13 +485,13 @@ class Server::Impl {
     auto counts = [&](const std::string* of_ip) {
       int n = 0;
       for (const auto& [id, c] : connections) {
-        if (!c.evicted && (of_ip == nullptr || c.ip == *of_ip)) ++n;
+        if (!c.evicted && c.fd >= 0 && (of_ip == nullptr || c.ip == *of_ip)) ++n;
       }
       return n;
     };
     auto evict_idle = [&](const std::string* of_ip) {
       for (auto& [id, c] : connections) {
-        if (!c.busy && !c.evicted && (of_ip == nullptr || c.ip == *of_ip)) {
+        if (!c.busy && !c.evicted && c.fd >= 0 && (of_ip == nullptr || c.ip == *of_ip)) {
           c.evicted = true;
           shutdown(c.fd, SHUT_RDWR);  // wakes its thread, which closes it
           return true;
@@ -496,13 +512,15 @@ class Server::Impl {
           "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
           std::to_string(body.size()) + "\r\n\r\n" + body;
       (void)!send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      // Without waiting (this is the accept loop): discard what the client has
-      // sent already, so that closing does not reset the connection over the 503.
+      // Closed a second later by the accept loop, not now: closing while the
+      // client's request is still arriving would reset the connection, and the
+      // reset would destroy the 503 before the client reads it.
       shutdown(fd, SHUT_WR);
-      char sink[16384];
-      while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+      if (refused.size() >= kMaxRefusedPending) {
+        close(fd);
+      } else {
+        refused.emplace_back(fd, Clock::now() + std::chrono::seconds(1));
       }
-      close(fd);
       return;
     }
     const uint64_t id = next_id++;
@@ -541,6 +559,12 @@ class Server::Impl {
       if (close_after_request || stream.failed()) linger = true;
       if (!ok || connection_closed || last || linger) break;
     }
+    {
+      // Before the descriptor is closed (and its number reused by a new
+      // connection), so that eviction and Drain() never shut down another's.
+      std::lock_guard lock(mu);
+      connections[id].fd = -1;
+    }
     if (linger) {
       LingeringClose(fd);
     } else {
@@ -575,13 +599,16 @@ class Server::Impl {
       std::unique_lock lock(mu);
       drained.wait_for(lock, Seconds(options.shutdown_grace_s),
                        [&] { return finished.size() == connections.size(); });
-      for (auto& [id, c] : connections) shutdown(c.fd, SHUT_RDWR);
+      for (auto& [id, c] : connections) {
+        if (c.fd >= 0) shutdown(c.fd, SHUT_RDWR);
+      }
       drained.wait(lock, [&] { return finished.size() == connections.size(); });
     }
     ReapFinished();
   }
 
   static constexpr int kKeepAliveMaxRequests = 1000;
+  static constexpr size_t kMaxRefusedPending = 256;
 
   ServerOptions options;
   server::Api api;
@@ -594,6 +621,8 @@ class Server::Impl {
   std::map<uint64_t, Connection> connections;
   std::vector<uint64_t> finished;
   uint64_t next_id = 0;
+  // Refused connections (503 sent), closed a second later; the accept loop's own.
+  std::deque<std::pair<int, Clock::time_point>> refused;
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
