@@ -82,7 +82,7 @@ struct SpanQuery {
   std::optional<std::string> gold, pred, error_type;
   std::optional<bool> is_drifted, is_on_the_boundary;
   std::optional<double> min_confidence, max_confidence;
-  std::optional<std::string> text_regex;  // over the span's text
+  std::optional<std::string> text_regex;  // over the span's text (RE2, case-insensitive)
   std::optional<std::string> sample_id;
   std::optional<int64_t> span_row;
   // span_row, sample_row, span_text, gold, pred, error_type, confidence,
@@ -108,7 +108,7 @@ struct SampleQuery {
   std::optional<std::string> pred_class;
   std::optional<double> min_confidence, max_confidence;
   std::optional<double> min_dep, max_dep;
-  std::optional<std::string> text_regex;  // ECMAScript, case-insensitive search
+  std::optional<std::string> text_regex;  // RE2 syntax, case-insensitive search
   std::vector<std::string> ids;           // restrict to these ids when non-empty
   // Any SampleRow field name: id, row, confidence, margin, dep, drift_score, ...
   std::string sort_by = "row";

@@ -1,8 +1,10 @@
 // The console server: `sextant serve`. One process serves the JSON API
 // (docs/http-api.md) under /api/ and the web console's static files under /.
 //
-// Thread safety: Run() serves requests on a pool of threads; Stop() may be
-// called from any thread (e.g. a signal-watching one) and makes Run() return.
+// Thread safety: Run() serves each connection on a thread of its own (at most
+// max_connections); Stop() may be called from any thread (e.g. a
+// signal-watching one) and makes Run() return once the requests in flight
+// have been answered (or shutdown_grace_s has passed).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,18 @@ struct ServerOptions {
   // The web console's build (index.html and assets). When the folder does not
   // exist, `/` answers a short page saying the UI is not built.
   std::filesystem::path static_dir;
+
+  // Limits that keep one client from making the server unreachable for others
+  // (docs/http-api.md, "Limits"). Beyond a connection limit the server first
+  // closes an idle keep-alive connection, else answers 503 and closes.
+  int max_connections = 512;             // open connections in all
+  int max_connections_per_client = 256;  // open connections from one IP address
+  double request_timeout_s = 30;         // to receive one request's head and body
+  double idle_timeout_s = 15;            // a connection waiting for its next request
+  double write_timeout_s = 30;           // one write of the answer to a stalled client
+  int64_t max_body_bytes = 32 << 20;     // a request body (413 beyond)
+  double text_search_budget_s = 10;      // one request's text search (400 beyond)
+  double shutdown_grace_s = 10;          // Stop(): time for requests in flight
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

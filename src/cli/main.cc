@@ -20,8 +20,11 @@
 #include "sextant/results.h"
 #ifdef SEXTANT_HAVE_SERVER
 #include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <thread>
 
@@ -575,20 +578,27 @@ Status RunServe(const ServeArgs& a) {
     if (const char* env = std::getenv("SEXTANT_TOKEN")) o.token = env;
   }
   o.static_dir = a.static_dir.empty() ? DefaultStaticDir() : fs::path(a.static_dir);
-  // SIGINT and SIGTERM stop the server from a thread of their own (sigwait),
-  // so that no handler runs inside the server's threads.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGINT and SIGTERM stop the server cleanly (Server::Stop: requests in
+  // flight are answered) and `serve` exits 0. The handler only writes to a
+  // pipe, which a thread of our own reads: blocking the signals for sigwait is
+  // not enough, as threads started before main (OpenBLAS's) would still take
+  // them and die of the default action.
+  static int stop_pipe[2] = {-1, -1};
+  if (pipe2(stop_pipe, O_CLOEXEC) != 0) return Status::IOError("cannot create the stop pipe");
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<Server> server, Server::Start(o));
   Server* raw = server.get();
-  std::thread([signals, raw]() mutable {
-    int sig = 0;
-    sigwait(&signals, &sig);
+  std::thread([raw] {
+    char c;
+    while (read(stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
+    }
     raw->Stop();
   }).detach();
+  struct sigaction action {};
+  action.sa_handler = [](int) { (void)!write(stop_pipe[1], "s", 1); };
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   const bool v6 = o.host.find(':') != std::string::npos && o.host.front() != '[';
   std::printf("Sextant console: http://%s%s%s:%d/  (runs under %s%s)\n", v6 ? "[" : "",
               o.host.c_str(), v6 ? "]" : "", server->port(), o.root.c_str(),

@@ -1,12 +1,13 @@
 #include <algorithm>
 #include <cmath>
-#include <regex>
 #include <unordered_map>
 
 #include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/request_budget.h"
+#include "common/text_pattern.h"
 #include "index/cosine_index.h"
 #include "io/npy.h"
 #include "ner/tags.h"
@@ -18,22 +19,37 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// SQLite REGEXP operator: case-insensitive ECMAScript search; the compiled
-// pattern is cached on the statement.
+// SQLite REGEXP operator: case-insensitive RE2 search (common/text_pattern.h);
+// the compiled pattern is cached on the statement. Stops the statement when
+// the request's budget is spent (common/request_budget.h).
 void RegexpFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  auto* re = static_cast<std::regex*>(sqlite3_get_auxdata(ctx, 0));
+  auto* re = static_cast<TextPattern*>(sqlite3_get_auxdata(ctx, 0));
   if (re == nullptr) {
     const char* pattern = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-    try {
-      re = new std::regex(pattern ? pattern : "", std::regex::ECMAScript | std::regex::icase);
-    } catch (const std::regex_error& e) {
-      sqlite3_result_error(ctx, (std::string("text regex: ") + e.what()).c_str(), -1);
+    auto compiled = TextPattern::Compile(pattern ? pattern : "", "text regex");
+    if (!compiled.ok()) {
+      sqlite3_result_error(ctx, compiled.status().message().c_str(), -1);
       return;
     }
-    sqlite3_set_auxdata(ctx, 0, re, [](void* p) { delete static_cast<std::regex*>(p); });
+    re = new TextPattern(std::move(compiled).value());
+    sqlite3_set_auxdata(ctx, 0, re, [](void* p) { delete static_cast<TextPattern*>(p); });
+  }
+  if (Status budget = CheckRequestBudget("the text search"); !budget.ok()) {
+    sqlite3_result_error(ctx, budget.message().c_str(), -1);
+    return;
   }
   const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
-  sqlite3_result_int(ctx, text && std::regex_search(text, *re) ? 1 : 0);
+  const int size = sqlite3_value_bytes(argv[1]);
+  sqlite3_result_int(ctx, text && re->Search(std::string_view(text, size)) ? 1 : 0);
+}
+
+// A step of a statement that may run REGEXP: when RegexpFunction stopped it
+// because the request's budget was spent, that (InvalidArgument) is the error,
+// not SQLite's generic one.
+Result<bool> StepWithinBudget(store::Statement& st) {
+  auto row = st.Step();
+  if (!row.ok()) SEXTANT_RETURN_IF_ERROR(CheckRequestBudget("the text search"));
+  return row;
 }
 
 const std::unordered_map<std::string, std::string>& SortColumns() {
@@ -199,11 +215,7 @@ class RunReader::Impl {
     if (q.min_dep) add("r.dep >= ?", *q.min_dep);
     if (q.max_dep) add("r.dep <= ?", *q.max_dep);
     if (q.text_regex) {
-      try {
-        std::regex check(*q.text_regex, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        return Status::Invalid("text regex: '" + *q.text_regex + "' is not a valid regular expression: " + e.what());
-      }
+      SEXTANT_RETURN_IF_ERROR(TextPattern::Compile(*q.text_regex, "text regex").status());
       add("s.text REGEXP ?", *q.text_regex);
     }
     if (!q.ids.empty()) {
@@ -255,12 +267,7 @@ class RunReader::Impl {
     if (q.sample_id) add("s.id = ?", *q.sample_id);
     if (q.span_row) add("r.span_row = ?", *q.span_row);
     if (q.text_regex) {
-      try {
-        std::regex check(*q.text_regex, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        return Status::Invalid("text regex: '" + *q.text_regex +
-                               "' is not a valid regular expression: " + e.what());
-      }
+      SEXTANT_RETURN_IF_ERROR(TextPattern::Compile(*q.text_regex, "text regex").status());
       add("substr(s.text, r.start + 1, r.end - r.start) REGEXP ?", *q.text_regex);
     }
     return w;
@@ -730,7 +737,7 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   const auto& labels = impl_->info.labels;
   std::vector<SampleRow> rows;
   while (true) {
-    SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());
+    SEXTANT_ASSIGN_OR_RETURN(bool more, StepWithinBudget(st));
     if (!more) break;
     SampleRow r;
     r.split = q.split;
@@ -776,7 +783,7 @@ Result<int64_t> RunReader::Count(const SampleQuery& q) const {
   SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
                            impl_->store->db().Prepare("SELECT COUNT(*)" + w.sql));
   Impl::Bind(st, w);
-  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  SEXTANT_ASSIGN_OR_RETURN(bool row, StepWithinBudget(st));
   return row ? st.Int(0) : 0;
 }
 
@@ -876,7 +883,7 @@ Result<std::vector<SpanRow>> RunReader::Spans(const SpanQuery& q) const {
   const auto& types = impl_->entity_types;
   std::vector<SpanRow> rows;
   while (true) {
-    SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());
+    SEXTANT_ASSIGN_OR_RETURN(bool more, StepWithinBudget(st));
     if (!more) break;
     SpanRow r;
     r.split = q.split;
@@ -913,7 +920,7 @@ Result<int64_t> RunReader::CountSpans(const SpanQuery& q) const {
   for (size_t i = 0; i < w.binds.size(); ++i) {
     std::visit([&](const auto& v) { st.Bind(static_cast<int>(i + 1), v); }, w.binds[i]);
   }
-  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  SEXTANT_ASSIGN_OR_RETURN(bool row, StepWithinBudget(st));
   return row ? st.Int(0) : 0;
 }
 

@@ -1,17 +1,40 @@
-// The httplib wiring: the only file that knows about HTTP. Everything it
-// answers comes from Api (JSON) or ResolveStatic (files).
+// The HTTP wiring: the only file that knows about HTTP. Everything it answers
+// comes from Api (JSON) or ResolveStatic (files).
+//
+// httplib (Debian's 0.11.4) parses and writes HTTP, but its own accept loop is
+// not used: it serves connections from a fixed pool of threads, so 8 clients
+// sending one header line every 2 s, or 200 silent sockets, left nobody to
+// answer anyone else; and it reads a body of any size whole. Here Run() owns
+// the accept loop (on httplib's bound socket) and gives each connection a
+// thread of its own, up to ServerOptions::max_connections (per client IP too);
+// each request is read through DeadlineStream, which bounds the time to
+// receive it, the size of its head and of its body; httplib's
+// Server::process_request (protected, hence HttpCore) does the rest.
 #include <httplib.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+#include <map>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/request_budget.h"
 #include "server/api.h"
 #include "server/static_files.h"
 #include "sextant/server.h"
@@ -19,16 +42,19 @@
 namespace sextant {
 
 namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr const char* kNotBuiltPage =
     "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sextant</title></head>"
-    "<body style=\"font-family: sans-serif; max-width: 40em; margin: 4em auto\">"
-    "<h1>Sextant</h1><p>The web console is not built. Build it with "
+    "<body><h1>Sextant</h1><p>The web console is not built. Build it with "
     "<code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code> (or pass "
     "<code>--static DIR</code>), then reload. The JSON API is served under "
     "<a href=\"/api/runs\"><code>/api/</code></a> (docs/http-api.md).</p></body></html>";
+
+// A request's line and headers together (httplib bounds each line to 8 KiB).
+constexpr size_t kMaxHeadBytes = 64 << 10;
 
 bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
@@ -41,6 +67,199 @@ void Send(const server::ApiResponse& r, httplib::Response& res) {
   for (const auto& [k, v] : r.headers) res.set_header(k, v);
   res.set_header("Cache-Control", "no-store");
   res.set_content(r.body, r.content_type);
+}
+
+void SendError(int status, const std::string& code, const std::string& message,
+               httplib::Response& res) {
+  server::ApiResponse r;
+  r.status = status;
+  r.body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  Send(r, res);
+}
+
+int MillisUntil(Clock::time_point t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, 1 << 30));
+}
+
+std::chrono::milliseconds Seconds(double s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+}
+
+// The host of a Host header or of an Origin's authority: "[::1]:8080" -> "::1",
+// "localhost:8080" -> "localhost".
+std::string HostWithoutPort(const std::string& host) {
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    return close == std::string::npos ? host : host.substr(1, close - 1);
+  }
+  const size_t colon = host.find(':');
+  if (colon != std::string::npos && host.find(':', colon + 1) == std::string::npos) {
+    return host.substr(0, colon);
+  }
+  return host;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The connection the current thread serves (for RequestBudget::client_gone and
+// to close the connection after a refused request whose body was not read).
+thread_local int current_fd = -1;
+thread_local bool close_after_request = false;
+
+bool PeerHasGone(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+// A connected socket as httplib sees it: reads are buffered, and bounded by
+// the request's deadline, head and body sizes; writes by a per-write timeout.
+class DeadlineStream : public httplib::Stream {
+ public:
+  DeadlineStream(int fd, int stop_fd, std::chrono::milliseconds write_timeout, int64_t max_body)
+      : fd_(fd), stop_fd_(stop_fd), write_timeout_(write_timeout), max_body_(max_body) {}
+
+  // Waits up to `timeout` for the first byte of the next request; false on
+  // timeout, or on Stop() when nothing has come.
+  bool WaitForRequest(std::chrono::milliseconds timeout) {
+    if (pos_ < len_) return true;
+    pollfd p[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    const int n = poll(p, 2, static_cast<int>(timeout.count()));
+    return n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+  }
+
+  // A limit was hit (time, head or body size): the connection must be closed,
+  // whatever httplib answered.
+  bool failed() const { return failed_; }
+
+  void BeginRequest(Clock::time_point deadline) {
+    deadline_ = deadline;
+    in_head_ = true;
+    head_bytes_ = body_bytes_ = 0;
+    tail_ = 0;
+  }
+
+  bool is_readable() const override {
+    if (pos_ < len_) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, MillisUntil(deadline_)) > 0;
+  }
+
+  bool is_writable() const override {
+    pollfd p{fd_, POLLOUT, 0};
+    return poll(&p, 1, static_cast<int>(write_timeout_.count())) > 0 &&
+           (p.revents & POLLOUT) != 0;
+  }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ == len_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, MillisUntil(deadline_)) <= 0) {
+        failed_ = true;  // the request's time is up
+        return -1;
+      }
+      const ssize_t n = recv(fd_, buffer_, sizeof buffer_, 0);
+      if (n <= 0) return n;
+      pos_ = 0;
+      len_ = static_cast<size_t>(n);
+    }
+    const size_t n = std::min(size, len_ - pos_);
+    for (size_t i = 0; i < n; ++i) {
+      const char c = buffer_[pos_ + i];
+      if (in_head_) {
+        // The head ends at the first empty line ("\r\n\r\n").
+        if (++head_bytes_ > kMaxHeadBytes) {
+          failed_ = true;
+          return -1;
+        }
+        tail_ = (tail_ << 8) | static_cast<unsigned char>(c);
+        if ((tail_ & 0xffffffffu) == 0x0d0a0d0au) in_head_ = false;
+      } else if (++body_bytes_ > max_body_) {
+        failed_ = true;  // a body without Content-Length (read until the end) past the limit
+        return -1;
+      }
+      ptr[i] = c;
+    }
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    return send(fd_, ptr, size, MSG_NOSIGNAL);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    Address(getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    Address(getsockname, ip, port);
+  }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  void Address(int (*get)(int, sockaddr*, socklen_t*), std::string& ip, int& port) const {
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    ip.clear();
+    port = 0;
+    if (get(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a.ss_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
+      inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+      port = ntohs(v4->sin_port);
+    } else if (a.ss_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
+      inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+      port = ntohs(v6->sin6_port);
+    }
+    ip = text;
+  }
+
+  int fd_;
+  int stop_fd_;
+  std::chrono::milliseconds write_timeout_;
+  int64_t max_body_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool in_head_ = true;
+  bool failed_ = false;
+  size_t head_bytes_ = 0;
+  int64_t body_bytes_ = 0;
+  uint64_t tail_ = 0;
+  char buffer_[4096];
+  size_t pos_ = 0, len_ = 0;
+};
+
+// httplib's request parsing, routing and answer writing, on our streams.
+class HttpCore : public httplib::Server {
+ public:
+  bool Process(httplib::Stream& stream, bool close_connection, bool& connection_closed) {
+    return process_request(stream, close_connection, connection_closed, nullptr);
+  }
+  // The socket bound by bind_to_port, taken over by Run().
+  int TakeListenSocket() { return svr_sock_.exchange(INVALID_SOCKET); }
+  int ListenSocket() const { return svr_sock_; }
+};
+
+// Closes a connection whose client may still be sending (a refused body):
+// closing with unread data would reset the connection and could destroy the
+// answer before the client reads it, so read and discard a little first.
+void LingeringClose(int fd) {
+  shutdown(fd, SHUT_WR);
+  char sink[16384];
+  const auto until = Clock::now() + std::chrono::seconds(2);
+  for (int64_t drained = 0; drained < (4 << 20);) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, MillisUntil(until)) <= 0) break;
+    const ssize_t n = recv(fd, sink, sizeof sink, 0);
+    if (n <= 0) break;
+    drained += n;
+  }
+  close(fd);
 }
 
 }  // namespace
@@ -56,12 +275,19 @@ bool IsLoopbackHost(const std::string& host) {
 
 class Server::Impl {
  public:
-  explicit Impl(const ServerOptions& o) : options(o), api(o.root) {}
+  explicit Impl(const ServerOptions& o) : options(o), api(o.root) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) stop_read = fds[0], stop_write = fds[1];
+  }
+  ~Impl() {
+    if (int fd = http.TakeListenSocket(); fd != INVALID_SOCKET) close(fd);
+    if (stop_read >= 0) close(stop_read);
+    if (stop_write >= 0) close(stop_write);
+  }
 
   void Handle(const httplib::Request& req, httplib::Response& res) {
     const std::string& target = req.target.empty() ? req.path : req.target;
-    const bool is_api = target == "/api" || target.rfind("/api/", 0) == 0 || target.rfind("/api?", 0) == 0;
-    if (!is_api) return ServeStatic(target, res);
+    if (!IsApi(target)) return ServeStatic(target, res);
     if (!options.token.empty() && !Authorized(req)) {
       return Send(server::UnauthenticatedResponse(
                       "this server needs an access token: send 'Authorization: Bearer <token>' "
@@ -79,11 +305,86 @@ class Server::Impl {
       if (k != "token") r.params.emplace(k, v);
     }
     r.body = req.body;
+    RequestBudget budget;
+    budget.budget_s = options.text_search_budget_s;
+    budget.deadline = Clock::now() + Seconds(options.text_search_budget_s);
+    if (const int fd = current_fd; fd >= 0) budget.client_gone = [fd] { return PeerHasGone(fd); };
+    ScopedRequestBudget scope(std::move(budget));
     try {
       Send(api.Handle(r), res);
     } catch (const std::exception& e) {
       Send(server::ErrorResponse(Status::Internal(std::string("unexpected error: ") + e.what())), res);
     }
+  }
+
+  static bool IsApi(const std::string& target) {
+    return target == "/api" || target.rfind("/api/", 0) == 0 || target.rfind("/api?", 0) == 0;
+  }
+
+  // Checks made on the head, before any body is read. Returns false after
+  // filling `res` with the refusal.
+  bool Admit(const httplib::Request& req, httplib::Response& res) {
+    const std::string host = req.get_header_value("Host");
+    // DNS rebinding: a page from evil.example whose name now resolves to
+    // 127.0.0.1 sends "Host: evil.example"; without a token only loopback
+    // names are answered.
+    if (options.token.empty() && !IsLoopbackHost(Lower(HostWithoutPort(host)))) {
+      SendError(421, "misdirected_request",
+                "Host: '" + host + "' is not a loopback name or address; this server, "
+                "running without an access token, answers only requests for localhost, "
+                "127.0.0.1 or [::1]",
+                res);
+      return false;
+    }
+    if (req.has_header("Transfer-Encoding")) {
+      SendError(411, "length_required",
+                "Transfer-Encoding: request bodies must be sent with Content-Length", res);
+      return false;
+    }
+    if (req.has_header("Content-Length")) {
+      const std::string length = req.get_header_value("Content-Length");
+      char* end = nullptr;
+      const unsigned long long n = std::strtoull(length.c_str(), &end, 10);
+      if (length.empty() || *end != '\0' || n > static_cast<uint64_t>(options.max_body_bytes)) {
+        SendError(413, "payload_too_large",
+                  "Content-Length: " + length + " bytes; request bodies are limited to " +
+                      std::to_string(options.max_body_bytes) + " bytes",
+                  res);
+        return false;
+      }
+    }
+    const std::string& target = req.target.empty() ? req.path : req.target;
+    const bool changes_state = req.method == "POST" || req.method == "PUT" ||
+                               req.method == "PATCH" || req.method == "DELETE";
+    if (changes_state && IsApi(target)) {
+      // Cross-site request forgery: a page elsewhere can make the browser POST
+      // text/plain or a form without asking; JSON needs a CORS preflight, which
+      // this server never grants. DELETE is never sent without a preflight.
+      const std::string type = Lower(req.get_header_value("Content-Type"));
+      const bool json = type == "application/json" || type.rfind("application/json;", 0) == 0;
+      if (req.method != "DELETE" && !json) {
+        SendError(415, "unsupported_media_type",
+                  "Content-Type: " + req.method + " requests to the API must send "
+                  "'Content-Type: application/json', got '" + req.get_header_value("Content-Type") +
+                  "'",
+                  res);
+        return false;
+      }
+      if (req.has_header("Origin")) {
+        const std::string origin = req.get_header_value("Origin");
+        const size_t scheme = origin.find("://");
+        const std::string authority =
+            scheme == std::string::npos ? "" : origin.substr(scheme + 3, origin.find('/', scheme + 3) - scheme - 3);
+        if (authority.empty() || Lower(authority) != Lower(host)) {
+          SendError(403, "forbidden",
+                    "Origin: '" + origin + "' is not this server ('" + host +
+                        "'); the API does not accept state-changing requests from other sites",
+                    res);
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   bool Authorized(const httplib::Request& req) const {
@@ -124,15 +425,209 @@ class Server::Impl {
     }
   }
 
+  // --- Connections -------------------------------------------------------
+
+  struct Connection {
+    int fd = -1;
+    std::string ip;
+    bool busy = false;     // a request is being read or answered
+    bool evicted = false;  // shut down to make room
+    std::thread thread;
+  };
+
+  // Closes the refused connections whose second has passed (all with `all`).
+  void CloseRefused(bool all) {
+    const auto now = Clock::now();
+    while (!refused.empty() && (all || refused.front().second <= now)) {
+      const int fd = refused.front().first;
+      char sink[16384];
+      while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+      }
+      close(fd);
+      refused.pop_front();
+    }
+  }
+
+  // Accepts until Stop(), then drains (see Stop()).
+  void AcceptLoop(int listen_fd) {
+    while (!stopping.load()) {
+      ReapFinished();
+      CloseRefused(false);
+      pollfd p[2] = {{listen_fd, POLLIN, 0}, {stop_read, POLLIN, 0}};
+      if (poll(p, 2, 1000) <= 0 || (p[1].revents & POLLIN) != 0) continue;
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      const int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
+      if (fd < 0) {
+        // Out of descriptors (EMFILE) and the like: back off instead of spinning.
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        continue;
+      }
+      int yes = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+      char ip[INET6_ADDRSTRLEN] = {};
+      if (addr.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, ip, sizeof ip);
+      } else if (addr.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, ip, sizeof ip);
+      }
+      AdmitConnection(fd, ip);
+    }
+    CloseRefused(true);
+  }
+
+  // Starts a thread for a new connection, or refuses it with 503 when the
+  // limits are reached and no idle connection can be closed to make room.
+  void AdmitConnection(int fd, const std::string& ip) {
+    std::unique_lock lock(mu);
+    auto counts = [&](const std::string* of_ip) {
+      int n = 0;
+      for (const auto& [id, c] : connections) {
+        if (!c.evicted && c.fd >= 0 && (of_ip == nullptr || c.ip == *of_ip)) ++n;
+      }
+      return n;
+    };
+    auto evict_idle = [&](const std::string* of_ip) {
+      for (auto& [id, c] : connections) {
+        if (!c.busy && !c.evicted && c.fd >= 0 && (of_ip == nullptr || c.ip == *of_ip)) {
+          c.evicted = true;
+          shutdown(c.fd, SHUT_RDWR);  // wakes its thread, which closes it
+          return true;
+        }
+      }
+      return false;
+    };
+    const bool over_ip = counts(&ip) >= options.max_connections_per_client;
+    if ((over_ip && !evict_idle(&ip)) ||
+        (counts(nullptr) >= options.max_connections && !evict_idle(nullptr))) {
+      lock.unlock();
+      const std::string body =
+          "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many open connections " +
+          std::string(over_ip ? "from this client" : "in all") +
+          "; close some or retry in a moment\"}}\n";
+      const std::string busy =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+          "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body;
+      (void)!send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      // Closed a second later by the accept loop, not now: closing while the
+      // client's request is still arriving would reset the connection, and the
+      // reset would destroy the 503 before the client reads it.
+      shutdown(fd, SHUT_WR);
+      if (refused.size() >= kMaxRefusedPending) {
+        close(fd);
+      } else {
+        refused.emplace_back(fd, Clock::now() + std::chrono::seconds(1));
+      }
+      return;
+    }
+    const uint64_t id = next_id++;
+    Connection& c = connections[id];
+    c.fd = fd;
+    c.ip = ip;
+    try {
+      c.thread = std::thread([this, id, fd] { Serve(id, fd); });
+    } catch (const std::system_error&) {  // out of threads: refuse this one, keep serving
+      connections.erase(id);
+      close(fd);
+    }
+  }
+
+  void SetBusy(uint64_t id, bool busy) {
+    std::lock_guard lock(mu);
+    connections[id].busy = busy;
+  }
+
+  // One connection's requests, one after another (keep-alive).
+  void Serve(uint64_t id, int fd) {
+    current_fd = fd;
+    DeadlineStream stream(fd, stop_read, Seconds(options.write_timeout_s), options.max_body_bytes);
+    bool linger = false;
+    for (int served = 0;; ++served) {
+      // A request that reached us before Stop() is answered; no new one is awaited after it.
+      if (served > 0 && stopping.load()) break;
+      if (!stream.WaitForRequest(Seconds(options.idle_timeout_s))) break;
+      SetBusy(id, true);
+      stream.BeginRequest(Clock::now() + Seconds(options.request_timeout_s));
+      close_after_request = false;
+      bool connection_closed = false;
+      const bool last = served + 1 >= kKeepAliveMaxRequests;
+      const bool ok = http.Process(stream, last, connection_closed);
+      SetBusy(id, false);
+      if (close_after_request || stream.failed()) linger = true;
+      if (!ok || connection_closed || last || linger) break;
+    }
+    {
+      // Before the descriptor is closed (and its number reused by a new
+      // connection), so that eviction and Drain() never shut down another's.
+      std::lock_guard lock(mu);
+      connections[id].fd = -1;
+    }
+    if (linger) {
+      LingeringClose(fd);
+    } else {
+      close(fd);
+    }
+    std::lock_guard lock(mu);
+    finished.push_back(id);
+    drained.notify_all();
+  }
+
+  // Joins the threads of closed connections.
+  void ReapFinished() {
+    std::vector<std::thread> done;
+    {
+      std::lock_guard lock(mu);
+      for (uint64_t id : finished) {
+        auto it = connections.find(id);
+        if (it == connections.end()) continue;
+        done.push_back(std::move(it->second.thread));
+        connections.erase(it);
+      }
+      finished.clear();
+    }
+    for (auto& t : done) t.join();
+  }
+
+  // After the accept loop: idle connections have been woken by the stop pipe
+  // and close; requests in flight get shutdown_grace_s to finish, then their
+  // sockets are shut down (which also ends their text searches).
+  void Drain() {
+    {
+      std::unique_lock lock(mu);
+      drained.wait_for(lock, Seconds(options.shutdown_grace_s),
+                       [&] { return finished.size() == connections.size(); });
+      for (auto& [id, c] : connections) {
+        if (c.fd >= 0) shutdown(c.fd, SHUT_RDWR);
+      }
+      drained.wait(lock, [&] { return finished.size() == connections.size(); });
+    }
+    ReapFinished();
+  }
+
+  static constexpr int kKeepAliveMaxRequests = 1000;
+  static constexpr size_t kMaxRefusedPending = 256;
+
   ServerOptions options;
   server::Api api;
-  httplib::Server http;
+  HttpCore http;
   int port = 0;
+  int stop_read = -1, stop_write = -1;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::condition_variable drained;
+  std::map<uint64_t, Connection> connections;
+  std::vector<uint64_t> finished;
+  uint64_t next_id = 0;
+  // Refused connections (503 sent), closed a second later; the accept loop's own.
+  std::deque<std::pair<int, Clock::time_point>> refused;
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() {
-  if (impl_) impl_->http.stop();
+  if (impl_) Stop();
 }
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
@@ -144,8 +639,14 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   if (options.port < 0 || options.port > 65535) {
     return Status::Invalid("port: must be between 0 and 65535, got " + std::to_string(options.port));
   }
+  if (options.max_connections < 1 || options.max_connections_per_client < 1 ||
+      options.max_body_bytes < 0) {
+    return Status::Invalid("server limits: max_connections and max_connections_per_client must be "
+                           "at least 1, max_body_bytes at least 0");
+  }
   auto impl = std::make_unique<Impl>(options);
   Impl* p = impl.get();
+  if (p->stop_read < 0) return Status::IOError("cannot create the server's stop pipe");
   auto handler = [p](const httplib::Request& req, httplib::Response& res) { p->Handle(req, res); };
   p->http.Get(".*", handler);
   p->http.Post(".*", handler);
@@ -153,21 +654,34 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   p->http.Put(".*", handler);
   p->http.Patch(".*", handler);
   p->http.Options(".*", handler);
-  // TCP_NODELAY (inherited by accepted sockets on Linux): httplib writes the headers and
-  // the body separately, and Nagle's algorithm would hold the body until the client's
-  // delayed ACK, about 40 ms on every answer.
   p->http.set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
   });
-  // A console keeps a few connections busy; httplib's default closes one after 5 requests.
-  p->http.set_keep_alive_max_count(100);
-  // Debian's httplib is built with brotli at its slowest setting and prefers it whenever
-  // the client offers it (every browser does): a 2.6 MB map answer took 9-13 s to
-  // compress, gzip 0.2 s. Dropping "br" from what the client accepts leaves gzip. The
-  // request is httplib's own non-const object, handed to handlers as const.
-  p->http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+  p->http.set_keep_alive_timeout(static_cast<time_t>(options.idle_timeout_s));  // as advertised
+  p->http.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
+  // On every answer, the console's included: no inline scripts or styles, no
+  // framing (clickjacking), no content sniffing, no referrer with tokens in it.
+  p->http.set_default_headers({
+      {"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+  });
+  // Runs on the head, before httplib reads any body.
+  p->http.set_pre_routing_handler([p](const httplib::Request& req, httplib::Response& res) {
+    if (!p->Admit(req, res)) {
+      // The body (if any) was not read: answer, then close the connection.
+      close_after_request = true;
+      auto& headers = const_cast<httplib::Request&>(req).headers;
+      headers.erase("Connection");
+      headers.emplace("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // Debian's httplib is built with brotli at its slowest setting and prefers
+    // it whenever the client offers it (every browser does): a 2.6 MB map
+    // answer took 9-13 s to compress, gzip 0.2 s. Dropping "br" from what the
+    // client accepts leaves gzip. The request is httplib's own non-const
+    // object, handed to handlers as const.
     const std::string accepted = req.get_header_value("Accept-Encoding");
     if (accepted.find("br") != std::string::npos) {
       auto& headers = const_cast<httplib::Request&>(req).headers;
@@ -197,10 +711,20 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
 int Server::port() const { return impl_->port; }
 
 Status Server::Run() {
-  if (!impl_->http.listen_after_bind()) return Status::IOError("the HTTP listener stopped with an error");
+  const int listen_fd = impl_->http.ListenSocket();
+  if (listen_fd == INVALID_SOCKET) return Status::FailedPrecondition("the server has already run");
+  // httplib binds with a backlog of 5; a burst of clients needs more.
+  if (listen(listen_fd, 1024) != 0) return Status::IOError("cannot listen on the server's socket");
+  impl_->AcceptLoop(listen_fd);
+  close(impl_->http.TakeListenSocket());  // new clients are refused from here on
+  impl_->Drain();
   return Status::OK();
 }
 
-void Server::Stop() { impl_->http.stop(); }
+void Server::Stop() {
+  if (impl_->stopping.exchange(true)) return;
+  // Wakes the accept loop and every connection waiting for its next request.
+  (void)!write(impl_->stop_write, "x", 1);
+}
 
 }  // namespace sextant

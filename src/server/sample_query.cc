@@ -1,10 +1,10 @@
 #include "server/sample_query.h"
 
 #include <cmath>
-#include <regex>
 #include <unordered_set>
 
 #include "common/strings.h"
+#include "common/text_pattern.h"
 
 namespace sextant::server {
 
@@ -47,12 +47,7 @@ Status CheckPage(SampleRequest& r) {
                                       std::pair{"premise", &r.filter.premise_regex},
                                       std::pair{"hypothesis", &r.filter.hypothesis_regex}}) {
     if (!*regex) continue;
-    try {
-      std::regex check(**regex, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return Status::Invalid(std::string(field) + ": '" + **regex +
-                             "' is not a valid regular expression: " + e.what());
-    }
+    SEXTANT_RETURN_IF_ERROR(TextPattern::Compile(**regex, field).status());
   }
   if (!r.filter.polygon.empty() && r.filter.polygon.size() < 3) {
     return Status::Invalid("polygon: needs at least 3 points, got " +

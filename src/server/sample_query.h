@@ -23,7 +23,7 @@ struct SampleFilter {
   std::vector<int32_t> gold, pred;  // label indexes; any of them (empty: no filter)
   std::optional<double> min_confidence, max_confidence, min_dep, max_dep;
   std::optional<bool> drifted, on_boundary, misclassified;
-  std::optional<std::string> text_regex;  // ECMAScript, case-insensitive search
+  std::optional<std::string> text_regex;  // RE2, case-insensitive search
   std::optional<std::string> premise_regex, hypothesis_regex;  // NLI runs
   std::vector<std::pair<std::string, std::string>> meta;  // key = value, all of them
   std::optional<std::vector<std::string>> ids;            // only these ids

@@ -4,9 +4,11 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <regex>
 
 #include <nlohmann/json.hpp>
+
+#include "common/request_budget.h"
+#include "common/text_pattern.h"
 
 namespace sextant::server {
 
@@ -247,16 +249,15 @@ Result<std::shared_ptr<const std::vector<uint8_t>>> SampleTable::TextMatches(
       return hit.second;
     }
   }
-  std::regex re;
-  try {
-    re = std::regex(pattern, std::regex::ECMAScript | std::regex::icase);
-  } catch (const std::regex_error& e) {
-    return Status::Invalid(field + ": '" + pattern + "' is not a valid regular expression: " + e.what());
-  }
+  SEXTANT_ASSIGN_OR_RETURN(TextPattern re, TextPattern::Compile(pattern, field));
   // A run without the field (a premise filter on a text-classification run) matches nothing.
   auto matches = std::make_shared<std::vector<uint8_t>>(text.size(), uint8_t{0});
+  constexpr size_t kRowsPerBudgetCheck = 256;
   for (size_t r = 0; r < column.size() && r < text.size(); ++r) {
-    (*matches)[r] = std::regex_search(column[r], re) ? 1 : 0;
+    if (r % kRowsPerBudgetCheck == 0) {
+      SEXTANT_RETURN_IF_ERROR(CheckRequestBudget("the " + field + " search"));
+    }
+    (*matches)[r] = re.Search(column[r]) ? 1 : 0;
   }
   std::lock_guard lock(mu_);
   text_matches_.emplace_back(key, matches);

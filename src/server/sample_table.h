@@ -44,8 +44,9 @@ class SampleTable {
   std::shared_ptr<const std::vector<std::optional<std::string>>> MetaColumn(
       const std::string& key) const;
 
-  // Per row, whether the text matches `pattern` (ECMAScript, case-insensitive
-  // search); the last few patterns' answers are kept, so that paging through
+  // Per row, whether the text matches `pattern` (RE2, case-insensitive search;
+  // common/text_pattern.h); stops at the request's budget (common/request_budget.h),
+  // with nothing cached then. The last few patterns' answers are kept, so that paging through
   // one text search does not run the regex over every row again.
   // `field` is "text", or "premise" / "hypothesis" of an NLI run.
   Result<std::shared_ptr<const std::vector<uint8_t>>> TextMatches(

@@ -158,6 +158,19 @@ async function startServer() {
   return base;
 }
 
+// page.waitForFunction evaluates its predicate with `new Function` inside the page, which
+// the server's Content-Security-Policy (no 'unsafe-eval') forbids, as it should; this polls
+// with page.evaluate instead (the DevTools protocol, not subject to the page's CSP), so the
+// whole test runs the console under the policy it is served with.
+async function waitForFunction(page, fn, arg, timeout = 15000) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    if (await page.evaluate(fn, arg)) return;
+    if (Date.now() > until) throw new Error(`timed out after ${timeout} ms waiting for ${fn}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
   fs.rmSync(path.join(SHOTS, 'failure.png'), { force: true });  // left only by a failed run
@@ -190,7 +203,7 @@ async function main() {
     }
   };
   const tableTotal = async () => {
-    await page.waitForFunction(() => !document.querySelector('[data-testid=sample-table]')?.dataset.loading);
+    await waitForFunction(page, () => !document.querySelector('[data-testid=sample-table]')?.dataset.loading);
     const t = await page.getByTestId('table-status').textContent();
     const m = /^([\d,]+) sample/.exec(t ?? '');
     assert(m, `table status "${t}"`);
@@ -224,7 +237,7 @@ async function main() {
     await page.getByTestId('table-body').evaluate((b) => { b.scrollTop = b.scrollHeight; });
     await page.locator(`[data-testid=sample-row][data-id="${last}"]`).waitFor();
     await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
-    await page.waitForFunction((s) => new URL(location.href).searchParams.get('split') === s, PROD);
+    await waitForFunction(page, (s) => new URL(location.href).searchParams.get('split') === s, PROD);
     assert(await tableTotal() === prodTotal, `production total ${prodTotal}`);
     await page.locator('[data-testid=map][data-ready="1"]').waitFor();
     await page.locator('[data-testid=insights][data-ready="1"]').waitFor();
@@ -251,7 +264,7 @@ async function main() {
   // 2b. Every other filter, on training, against the API's answer for the same parameters.
   await step('filters on training', async () => {
     await page.locator('[data-testid=split-option][data-split="training"]').click();
-    await page.waitForFunction(() => new URL(location.href).searchParams.get('split') === 'training');
+    await waitForFunction(page, () => new URL(location.href).searchParams.get('split') === 'training');
     const check = async (params, what) => {
       const total = await tableTotal();
       const expect = (await apiGet(`${RUN_API}/samples?split=training&limit=1&${params}`)).total;
@@ -290,10 +303,10 @@ async function main() {
     // A bad regex: the server's 400 message shows in the table's status.
     const nErrors = errors.length;
     await page.getByTestId('filter-text').fill('(unclosed');
-    await page.waitForFunction(() => document.querySelector('[data-testid=table-status]')?.classList.contains('error'));
+    await waitForFunction(page, () => document.querySelector('[data-testid=table-status]')?.classList.contains('error'));
     log(`  bad regex: ${await page.getByTestId('table-status').textContent()}`);
     await page.getByTestId('filter-text').fill('');
-    await page.waitForFunction(() => !document.querySelector('[data-testid=table-status]')?.classList.contains('error'));
+    await waitForFunction(page, () => !document.querySelector('[data-testid=table-status]')?.classList.contains('error'));
     // The browser logs the expected 400s; nothing else may have been logged meanwhile.
     const logged = errors.splice(nErrors);
     assert(logged.every((e) => /status of 400/.test(e)), `only the expected 400s: ${logged}`);
@@ -301,7 +314,7 @@ async function main() {
     await page.getByTestId('chip-ids').waitFor();
     assert(await check('meta.source=web&ids=train-1,train-2,train-3', 'ids') === 1, 'one of the three ids is from the web');
     await page.getByTestId('filter-reset').click();
-    await page.waitForFunction(() => !document.querySelector('[data-testid=active-filters] .chip'));
+    await waitForFunction(page, () => !document.querySelector('[data-testid=active-filters] .chip'));
     await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
     assert(await tableTotal() === prodTotal, 'back on production');
   });
@@ -324,7 +337,7 @@ async function main() {
     assert(withText === expectText, `text + drifted total ${withText} == ${expectText}`);
     if (withText > 0) assert(await page.locator('[data-testid=sample-row] mark').count() > 0, 'matches are highlighted');
     await page.locator('[data-testid=chip-text] button').click();
-    await page.waitForFunction(() => !document.querySelector('[data-testid=chip-text]'));
+    await waitForFunction(page, () => !document.querySelector('[data-testid=chip-text]'));
     assert(await tableTotal() === driftedTotal, 'removing the text filter');
     // "Export filtered" downloads exactly the filtered rows.
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-filtered-jsonl').click()]);
@@ -345,7 +358,7 @@ async function main() {
   let opened = '';
   await step('sort and open a sample', async () => {
     await page.getByTestId('sort-drift_score').click(); // descending first for scores
-    await page.waitForFunction(() => !document.querySelector('[data-testid=sample-table]')?.dataset.loading);
+    await waitForFunction(page, () => !document.querySelector('[data-testid=sample-table]')?.dataset.loading);
     const scores = await page.$$eval('[data-testid=sample-row] [data-col=drift_score]', (cs) => cs.map((c) => Number(c.textContent)));
     assert(scores.length > 1 && scores.every((v, i) => i === 0 || scores[i - 1] >= v), `sorted by drift score desc: ${scores.slice(0, 8)}`);
     const first = page.getByTestId('sample-row').first();
@@ -368,7 +381,7 @@ async function main() {
     await page.getByTestId('sample-panel').screenshot({ path: path.join(SHOTS, 'sample-panel.png') });
     await page.screenshot({ path: path.join(SHOTS, 'run-page-sample.png') });
     // Arrow keys walk the table's rows.
-    const panelShows = (id) => page.waitForFunction((x) => document.querySelector('[data-testid=sample-panel][data-ready="1"] [data-testid=sample-id]')?.textContent.endsWith(` · ${x}`), id);
+    const panelShows = (id) => waitForFunction(page, (x) => document.querySelector('[data-testid=sample-panel][data-ready="1"] [data-testid=sample-id]')?.textContent.endsWith(` · ${x}`), id);
     const second = await page.getByTestId('sample-row').nth(1).getAttribute('data-id');
     await page.keyboard.press('ArrowDown');
     await panelShows(second);
@@ -449,25 +462,25 @@ async function main() {
     await page.getByTestId('selection-create').click();
     const item = page.locator(`[data-testid=selection-item][data-name="${SEL}"]`);
     await item.waitFor();
-    await page.waitForFunction(() => !document.querySelector('[data-testid=selection-add-filtered]').disabled);
+    await waitForFunction(page, () => !document.querySelector('[data-testid=selection-add-filtered]').disabled);
     await page.getByTestId('selection-add-filtered').click();
-    await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
+    await waitForFunction(page, ([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
     // Remove two checked rows, then add them back.
     const countOf = () => page.locator(`[data-testid=selection-item][data-name="${SEL}"] [data-testid=selection-count]`).textContent();
     const checks = page.getByTestId('row-check');
     await checks.nth(0).check();
     await checks.nth(1).check();
     await page.getByTestId('selection-remove-checked').click();
-    await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length - 2]);
+    await waitForFunction(page, ([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length - 2]);
     await page.getByTestId('selection-add-checked').click();
-    await page.waitForFunction(([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
+    await waitForFunction(page, ([name, n]) => document.querySelector(`[data-testid=selection-item][data-name="${name}"] [data-testid=selection-count]`)?.textContent === String(n), [SEL, lassoIds.length]);
     assert(await countOf() === String(lassoIds.length), 'count back after adding the checked rows');
     // "Show" filters the table to the selection.
     await page.locator(`[data-testid=selection-item][data-name="${SEL}"] [data-testid=selection-show]`).click();
     await page.getByTestId('chip-ids').waitFor();
     assert(await tableTotal() === lassoIds.length, 'the table shows the selection');
     await page.locator('[data-testid=chip-ids] button').click();
-    await page.waitForFunction(() => !document.querySelector('[data-testid=chip-ids]'));
+    await waitForFunction(page, () => !document.querySelector('[data-testid=chip-ids]'));
     const sel = await apiGet(`${RUN_API}/selections/${SEL}`);
     assert(sel.items.length === lassoIds.length && sel.items.every((it) => it.split === PROD && lassoIds.includes(it.id)), 'the selection holds the lasso');
   });
@@ -503,7 +516,7 @@ async function main() {
   // 9. Insights panel screenshot, alerts and class charts present.
   await step('insights panel', async () => {
     await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
-    await page.waitForFunction((s) => new URL(location.href).searchParams.get('split') === s, PROD);
+    await waitForFunction(page, (s) => new URL(location.href).searchParams.get('split') === s, PROD);
     const ins = page.locator('[data-testid=insights][data-ready="1"]');
     await ins.waitFor();
     if (!MOCK) {
@@ -632,7 +645,7 @@ async function main() {
 
     // The span view: every span row of the split, then filters that narrow it.
     const spanTotal = async () => {
-      await page.waitForFunction(() => !document.querySelector('[data-testid=span-table]')?.dataset.loading && /\d/.test(document.querySelector('[data-testid=span-table-status]')?.textContent ?? ''));
+      await waitForFunction(page, () => !document.querySelector('[data-testid=span-table]')?.dataset.loading && /\d/.test(document.querySelector('[data-testid=span-table-status]')?.textContent ?? ''));
       const t = await page.getByTestId('span-table-status').textContent();
       const m = /^([\d,]+) span/.exec(t ?? '');
       assert(m, `span table status "${t}"`);
@@ -674,9 +687,9 @@ async function main() {
     await page.locator('[data-testid=selection-item][data-name="drifted-posts"]').waitFor();
     const addSpans = page.getByTestId('selection-add-filtered');
     assert(await addSpans.textContent() === 'Add samples of filtered spans', `span view button: ${await addSpans.textContent()}`);
-    await page.waitForFunction(() => !document.querySelector('[data-testid=selection-add-filtered]').disabled);
+    await waitForFunction(page, () => !document.querySelector('[data-testid=selection-add-filtered]').disabled);
     await addSpans.click();
-    await page.waitForFunction((n) => document.querySelector('[data-testid=selection-item][data-name="drifted-posts"] [data-testid=selection-count]')?.textContent === String(n), driftedSamples.size);
+    await waitForFunction(page, (n) => document.querySelector('[data-testid=selection-item][data-name="drifted-posts"] [data-testid=selection-count]')?.textContent === String(n), driftedSamples.size);
     const picked = (await apiGet(`${api}/selections/drifted-posts`)).items;
     assert(picked.length === driftedSamples.size && picked.every((it) => it.split === prod && driftedSamples.has(it.id)), `the selection holds the ${driftedSamples.size} samples of the drifted spans`);
 
@@ -695,7 +708,7 @@ async function main() {
     assert(await panel.locator(`[data-testid=sample-span][data-span-row="${spanRow}"].picked`).count() === 1, 'the picked span is marked in the list');
     // Only training: every neighbour from training.
     await panel.locator(`[data-testid=similar-spans-in] input[value="${prod}"]`).uncheck();
-    await page.waitForFunction(() => {
+    await waitForFunction(page, () => {
       const ns = [...document.querySelectorAll('[data-testid=similar-spans][data-ready="1"] [data-testid=similar-span]')];
       return ns.length > 0 && ns.every((n) => n.dataset.split === 'training');
     });
@@ -725,7 +738,7 @@ async function main() {
     assert(f1 >= 0 && f1 <= 1, `span F1 ${f1}`);
     await ins.screenshot({ path: path.join(SHOTS, 'ner-insights.png') });
     // The span map on the labeled split, where error types apply (it stays at span level).
-    if (labeled !== 'training') await page.waitForFunction((sp) => document.querySelector('[data-testid=map-legend]')?.textContent.includes(`${sp} over training`), labeled);
+    if (labeled !== 'training') await waitForFunction(page, (sp) => document.querySelector('[data-testid=map-legend]')?.textContent.includes(`${sp} over training`), labeled);
     await page.locator('[data-testid=map][data-level="spans"][data-ready="1"]').waitFor();
     assert(await page.getByTestId('map-color').inputValue() === 'error_type', 'the colouring carries over');
     await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'ner-map.png') });

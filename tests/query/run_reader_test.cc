@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sextant/client.h"
+#include "common/request_budget.h"
 #include "testing.h"
 
 namespace sextant {
@@ -275,6 +276,21 @@ TEST_F(RunReaderTest, FiltersOnConfidenceTextAndIds) {
   t.text_regex = "(unclosed";
   ExpectHas(Query(t).status(), StatusCode::kInvalidArgument,
             {"text regex", "'(unclosed'", "not a valid regular expression"});
+  // RE2 (linear time): nested quantifiers answer; backreferences are refused by name.
+  t.text_regex = "^(s+a*m*p*l*e* ?)+1[0-2]$";
+  ASSERT_OK_AND_ASSIGN(auto nested, Query(t));
+  EXPECT_EQ(IdsOf(nested), (std::vector<std::string>{"t10", "t11", "t12"}));
+  t.text_regex = "(a)\\1";
+  ExpectHas(Query(t).status(), StatusCode::kInvalidArgument, {"text regex", "backreferences"});
+  {  // A server request's budget, already spent: the search stops with that error.
+    RequestBudget spent;
+    spent.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    spent.budget_s = 10;
+    ScopedRequestBudget scope(spent);
+    t.text_regex = "sample";
+    ExpectHas(Query(t).status(), StatusCode::kInvalidArgument,
+              {"the text search exceeded its time budget of 10 s"});
+  }
 
   SampleQuery ids = On(kTraining);
   ids.ids = {"t7", "t5", "nope"};

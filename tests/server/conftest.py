@@ -125,7 +125,8 @@ class Served:
     def raw(self, target):
         """Sends `GET target` exactly as written (no client-side normalisation)."""
         with socket.create_connection((self.host, self.port), timeout=10) as s:
-            s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            s.sendall(f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                      "Connection: close\r\n\r\n".encode())
             chunks = []
             while True:
                 c = s.recv(65536)

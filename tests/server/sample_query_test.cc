@@ -1,5 +1,6 @@
 #include "server/sample_query.h"
 
+#include "common/request_budget.h"
 #include "table_fixture.h"
 #include "testing.h"
 
@@ -98,6 +99,41 @@ TEST(SampleQuery, TextSearchesAreKeptForPaging) {
   EXPECT_TRUE(t->TextMatches("(").status().IsInvalid());
 }
 
+// std::regex crashed (stack overflow) on `.*zzz` over a 50,000-character text,
+// and backtracked exponentially on nested quantifiers.
+TEST(SampleQuery, PathologicalTextSearchesAnswerCorrectly) {
+  auto t = MakeTable(4, true);
+  t->text[0] = "hello, world";
+  t->text[1] = std::string(50000, 'x');
+  t->text[2] = std::string(50000, 'x') + "ZZZ";
+  t->text[3] = std::string(3000, 'a') + "b";
+  EXPECT_EQ(Rows(*t, {{"text", ".*zzz"}}), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(Rows(*t, {{"text", "(a+)+$"}}), (std::vector<uint32_t>{}));
+  EXPECT_EQ(Rows(*t, {{"text", "^(a+)+b$"}}), (std::vector<uint32_t>{3}));
+  EXPECT_EQ(Rows(*t, {{"text", "^(\\w+\\s?)*$"}}), (std::vector<uint32_t>{1, 2, 3}));
+}
+
+TEST(SampleQuery, TextSearchStopsAtTheRequestBudget) {
+  auto t = MakeTable(1000, true);
+  RequestBudget budget;
+  budget.deadline = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  budget.budget_s = 10;
+  {
+    ScopedRequestBudget scope(budget);
+    EXPECT_STATUS(t->TextMatches("great").status(), kInvalidArgument,
+                  "the text search exceeded its time budget of 10 s");
+  }
+  RequestBudget gone;
+  gone.client_gone = [] { return true; };
+  {
+    ScopedRequestBudget scope(gone);
+    EXPECT_FALSE(t->TextMatches("great").ok());  // its client has left: stop
+  }
+  // Nothing was cached: without the budget the search runs and answers.
+  ASSERT_OK_AND_ASSIGN(auto matches, t->TextMatches("great"));
+  EXPECT_EQ(std::count(matches->begin(), matches->end(), 1), 500);
+}
+
 TEST(SampleQuery, OffsetAndTotalWithAFilter) {
   auto t = MakeTable(100, true);
   ASSERT_OK_AND_ASSIGN(SampleRequest req,
@@ -144,6 +180,8 @@ TEST(SampleQuery, RejectsBadInputNamingTheField) {
   expect_invalid({{"order", "up"}}, "order");
   expect_invalid({{"drifted", "yes"}}, "drifted");
   expect_invalid({{"text", "(unclosed"}}, "text");
+  expect_invalid({{"text", "(a)\\1"}}, "text");  // backreferences: not RE2
+  expect_invalid({{"premise", "x(?!y)"}}, "premise");
   auto r = ParseSampleJson(nlohmann::json::parse(R"({"polygon": [[0, 0], [1, 1]]})"), kLabels);
   EXPECT_TRUE(r.status().IsInvalid());
   r = ParseSampleJson(nlohmann::json::parse(R"({"colour": "red"})"), kLabels);
