@@ -757,6 +757,15 @@ int Main(int argc, char** argv) {
     if (!list.ok()) return Report(list.status());
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
     for (const RunInfo& r : *list) {
+      if (r.status != "ok") {
+        if (runs_format != "json") {
+          std::printf("%s/%s  DAMAGED  %.1f MB\n    %s\n", r.project.c_str(), r.run.c_str(),
+                      static_cast<double>(r.size_bytes) / 1e6, r.error.c_str());
+        }
+        j.push_back({{"project", r.project}, {"run", r.run}, {"status", r.status},
+                     {"error", r.error}, {"size_bytes", r.size_bytes}});
+        continue;
+      }
       if (runs_format != "json") {
         std::printf("%s/%s  %s  labels=%zu  %s  %.1f MB\n", r.project.c_str(), r.run.c_str(),
                     r.task.c_str(), r.labels.size(), r.finished ? "finished" : "not finished",
@@ -774,7 +783,8 @@ int Main(int argc, char** argv) {
                           {"processed", s.processed}});
       }
       j.push_back({{"project", r.project}, {"run", r.run}, {"task", r.task}, {"labels", r.labels},
-                   {"finished", r.finished}, {"size_bytes", r.size_bytes}, {"splits", splits}});
+                   {"finished", r.finished}, {"size_bytes", r.size_bytes}, {"splits", splits},
+                   {"status", r.status}});
     }
     if (runs_format == "json") std::printf("%s\n", j.dump(2).c_str());
     else if (list->empty()) std::printf("no runs under %s\n", ResolveRoot(runs_root).c_str());
