@@ -737,13 +737,22 @@ Result<std::vector<RunInfo>> ListRuns(const fs::path& root) {
   for (const auto& project : fs::directory_iterator(root, ec)) {
     if (!project.is_directory()) continue;
     for (const auto& run : fs::directory_iterator(project.path(), ec)) {
-      if (fs::exists(run.path() / store::kDatabaseFile)) run_dirs.push_back(run.path());
+      // A folder with output logs or results but no database is a damaged run.
+      std::error_code run_ec;
+      if (fs::exists(run.path() / store::kDatabaseFile, run_ec) ||
+          fs::is_directory(run.path() / "outputs", run_ec) ||
+          fs::is_directory(run.path() / "results", run_ec)) {
+        run_dirs.push_back(run.path());
+      }
     }
   }
   std::sort(run_dirs.begin(), run_dirs.end());
   for (const fs::path& dir : run_dirs) {
     // One run that cannot be read is listed as damaged; it never hides the others.
     Result<RunInfo> info = [&]() -> Result<RunInfo> {
+      if (!fs::exists(dir / store::kDatabaseFile)) {
+        return Status::IOError("'" + (dir / store::kDatabaseFile).string() + "' is missing");
+      }
       SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> store,
                                store::RunStore::Open(dir, store::RunStore::Mode::kRead));
       SEXTANT_RETURN_IF_ERROR(store->BeginSnapshot());

@@ -900,8 +900,20 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
                                const std::vector<SplitResults>& span_splits) {
   if (mode_ != Mode::kWrite) return Status::FailedPrecondition("run store opened read-only");
   SEXTANT_ASSIGN_OR_RETURN(int64_t committed, CommittedGeneration());
-  const int64_t gen = committed + 1;
   const fs::path results_root = dir_ / "results";
+  // The next number, past any folder a reader still pins (after a repair reset
+  // the generation): a pinned generation number is never reused. A failed
+  // finish's folder is not pinned and is taken over.
+  int64_t gen = committed + 1;
+  while (true) {
+    const fs::path candidate = GenerationDir(gen);
+    const int fd = ::open(candidate.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) break;
+    const bool pinned = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    ::close(fd);
+    if (!pinned) break;
+    ++gen;
+  }
   const fs::path gen_dir = GenerationDir(gen);
   std::error_code ec;
   fs::remove_all(gen_dir, ec);  // left by a finish that failed before its commit
