@@ -94,8 +94,8 @@ Result<LogScan> ScanLog(const store::RunStore& store, const store::OutputLogInfo
     if (b.first_row >= info.rows) break;
     if (b.first_row != expected) {
       if (store.format_version() >= 2 || expected > 0) {
-        cut(expected, "rows " + Range(expected, b.first_row) +
-                          " have no checksum record (sextant.db table output_batches)");
+        cut(expected, "file '" + rows_path.string() + "': rows " + Range(expected, b.first_row) +
+                          " have no recorded checksum (sextant.db table output_batches)");
         break;
       }
     }
@@ -121,10 +121,9 @@ Result<LogScan> ScanLog(const store::RunStore& store, const store::OutputLogInfo
       break;
     }
   }
-  if (store.format_version() >= 2 && expected < std::min(available, info.rows) &&
-      (batches.empty() || expected > 0 || batches.front().first_row == 0)) {
-    cut(expected, "rows " + Range(expected, info.rows) +
-                      " have no checksum record (sextant.db table output_batches)");
+  if (store.format_version() >= 2 && expected < std::min(available, info.rows)) {
+    cut(expected, "file '" + rows_path.string() + "': rows " + Range(expected, info.rows) +
+                      " have no recorded checksum (sextant.db table output_batches)");
   }
   for (int64_t i = 0; i < std::min(available, scan.valid_rows); ++i) {
     if (rows[i] < 0 || rows[i] >= samples) {
@@ -177,6 +176,7 @@ void CheckResults(const fs::path& run_dir, const store::RunStore& store, int64_t
     if (!split.processed) continue;
     if (auto s = r.SummaryJson(split.split); !s.ok()) problem(s.status());
     constexpr int64_t kPage = 10000;
+    std::string first_id;
     for (int64_t offset = 0;; offset += kPage) {
       SampleQuery q;
       q.split = split.split;
@@ -189,7 +189,15 @@ void CheckResults(const fs::path& run_dir, const store::RunStore& store, int64_t
         problem(rows.status());
         break;
       }
+      if (first_id.empty() && !rows->empty()) first_id = rows->front().id;
       if (static_cast<int64_t>(rows->size()) < kPage) break;
+    }
+    // Loads (and so checks) the similarity index and its manifest.
+    if (!first_id.empty()) {
+      if (auto sim = r.Similar(split.split, first_id, 1);
+          !sim.ok() && sim.status().code() != StatusCode::kFailedPrecondition) {
+        problem(sim.status());
+      }
     }
     if (auto m = r.MapPoints(split.split); !m.ok() && m.status().code() != StatusCode::kFailedPrecondition) {
       problem(m.status());

@@ -366,7 +366,9 @@ TEST_P(CorruptionTest, GivesAClearErrorAndOtherRunsStayListed) {
   EXPECT_EQ(runs[1].run, "sound");
   EXPECT_EQ(runs[1].status, "ok");
   EXPECT_EQ(runs[0].run, "r");
-  if (runs[0].status != "ok") EXPECT_FALSE(runs[0].error.empty());
+  if (runs[0].status != "ok") {
+    EXPECT_FALSE(runs[0].error.empty());
+  }
   EXPECT_TRUE(CheckRun(root.path() / "p" / "sound").ok());
 }
 
