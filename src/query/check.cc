@@ -304,6 +304,12 @@ RunCheck CheckRun(const fs::path& run_dir) {
     problem(logs.status().message());
   } else {
     for (const store::OutputLogInfo& info : *logs) {
+      const auto labels = static_cast<int64_t>(store.labels().size());
+      if (labels > 0 && info.out_dim != labels) {
+        problem("sextant.db table output_logs: the " + LogName(info) + " has out_dim " +
+                std::to_string(info.out_dim) + "; the run has " + std::to_string(labels) +
+                " labels");
+      }
       auto scan = ScanLog(store, info);
       if (!scan.ok()) {
         problem(scan.status().message());

@@ -225,6 +225,11 @@ const std::vector<Case>& Cases() {
       {"BatchChecksumRecordMissing", false,
        [](const fs::path& d) { ASSERT_OK(Sql(d, "DELETE FROM output_batches WHERE split='training'")); },
        Action::kFinish, {"epoch-0.rows.i64", "no recorded checksum"}},
+      {"LabelListWiderThanTheOutputs", false,
+       [](const fs::path& d) {
+         ASSERT_OK(Sql(d, "UPDATE meta SET value='[\"neg\",\"pos\",\"mid\"]' WHERE key='labels'"));
+       },
+       Action::kFinish, {"output_logs", "out_dim 2"}},
       {"GoldLabelPastTheList", false,
        [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE samples SET label=7 WHERE row=2")); },
        Action::kFinish, {"samples", "label index 7"}},
