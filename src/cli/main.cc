@@ -16,6 +16,7 @@
 #include "common/strings.h"
 #include "io/npy.h"
 #include "io/table.h"
+#include "query/check.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
 #ifdef SEXTANT_HAVE_SERVER
@@ -614,6 +615,82 @@ int Report(const Status& st) {
   return st.code() == StatusCode::kInvalidArgument ? 2 : 1;
 }
 
+// ---- check and repair ------------------------------------------------------------
+
+struct CheckArgs {
+  std::string root, project, run, format = "table";
+};
+
+// Registers `check` and `repair` (docs/cli.md); the commands run in RunCheckCommand
+// and RunRepairCommand.
+std::pair<CLI::App*, CLI::App*> AddCheckCommands(CLI::App& app, CheckArgs* check,
+                                                 Common* repair) {
+  CLI::App* c = app.add_subcommand("check", "Verify a store: every run, or one project or run");
+  c->add_option("--root", check->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  c->add_option("--project", check->project, "Only this project");
+  c->add_option("--run", check->run, "Only this run (with --project)");
+  c->add_option("--format", check->format, "table or json");
+  CLI::App* r = app.add_subcommand("repair", "Salvage a damaged run and say what was dropped");
+  AddRunOptions(r, repair);
+  return {c, r};
+}
+
+nlohmann::ordered_json CheckJson(const RunCheck& c) {
+  return {{"project", c.project}, {"run", c.run}, {"status", c.ok() ? "ok" : "damaged"},
+          {"problems", c.problems}, {"notes", c.notes}};
+}
+
+void PrintCheck(const RunCheck& c) {
+  std::printf("%s/%s: %s\n", c.project.c_str(), c.run.c_str(), c.ok() ? "ok" : "DAMAGED");
+  for (const std::string& p : c.problems) std::printf("    problem: %s\n", p.c_str());
+  for (const std::string& n : c.notes) std::printf("    note: %s\n", n.c_str());
+}
+
+// Exit status 0 when every run checked is sound, 1 when one is damaged.
+int RunCheckCommand(const CheckArgs& a) {
+  if (!a.run.empty() && a.project.empty()) {
+    return Report(Status::Invalid("--run: needs --project"));
+  }
+  const fs::path root = ResolveRoot(a.root);
+  auto checks = CheckStore(root, a.project.empty() ? std::nullopt : std::optional(a.project),
+                           a.run.empty() ? std::nullopt : std::optional(a.run));
+  if (!checks.ok()) return Report(checks.status());
+  int damaged = 0;
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const RunCheck& c : *checks) {
+    damaged += c.ok() ? 0 : 1;
+    if (a.format == "json") {
+      j.push_back(CheckJson(c));
+    } else {
+      PrintCheck(c);
+    }
+  }
+  if (a.format == "json") {
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    std::printf("%zu run(s) checked under %s: %zu ok, %d damaged\n", checks->size(),
+                root.c_str(), checks->size() - static_cast<size_t>(damaged), damaged);
+  }
+  return damaged > 0 ? 1 : 0;
+}
+
+// Repairs one run, prints what was dropped, then checks it again; exit status
+// 0 when the run is sound afterwards.
+int RunRepairCommand(const Common& a) {
+  if (Status st = ValidateName("project", a.project); !st.ok()) return Report(st);
+  if (Status st = ValidateName("run", a.run); !st.ok()) return Report(st);
+  const fs::path dir = a.Root() / a.project / a.run;
+  auto report = RepairRun(dir);
+  if (!report.ok()) return Report(report.status());
+  for (const std::string& d : report->dropped) std::printf("dropped: %s\n", d.c_str());
+  for (const std::string& u : report->unrepaired) std::printf("not repaired: %s\n", u.c_str());
+  if (report->dropped.empty()) std::printf("nothing to drop\n");
+  const RunCheck after = CheckRun(dir);
+  std::printf("after repair: ");
+  PrintCheck(after);
+  return after.ok() ? 0 : 1;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -707,6 +784,10 @@ int Main(int argc, char** argv) {
                       "(repeatable or comma-separated; default all)");
   map_cmd->add_option("--format", map_args.format, "jsonl or csv (default jsonl)");
 
+  CheckArgs check_args;
+  Common repair_args;
+  auto [check_cmd, repair_cmd] = AddCheckCommands(app, &check_args, &repair_args);
+
 #ifdef SEXTANT_HAVE_SERVER
   ServeArgs serve_args;
   CLI::App* serve = app.add_subcommand("serve", "Serve the web console and its JSON API (docs/http-api.md)");
@@ -725,6 +806,8 @@ int Main(int argc, char** argv) {
   if (*serve) return Report(RunServe(serve_args));
 #endif
 
+  if (*check_cmd) return RunCheckCommand(check_args);
+  if (*repair_cmd) return RunRepairCommand(repair_args);
   if (*import) return Report(RunImport(imp));
   if (*spans) return Report(RunSpans(span_args));
   if (*finish) {
@@ -739,6 +822,15 @@ int Main(int argc, char** argv) {
     if (!list.ok()) return Report(list.status());
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
     for (const RunInfo& r : *list) {
+      if (r.status != "ok") {
+        if (runs_format != "json") {
+          std::printf("%s/%s  DAMAGED  %.1f MB\n    %s\n", r.project.c_str(), r.run.c_str(),
+                      static_cast<double>(r.size_bytes) / 1e6, r.error.c_str());
+        }
+        j.push_back({{"project", r.project}, {"run", r.run}, {"status", r.status},
+                     {"error", r.error}, {"size_bytes", r.size_bytes}});
+        continue;
+      }
       if (runs_format != "json") {
         std::printf("%s/%s  %s  labels=%zu  %s  %.1f MB\n", r.project.c_str(), r.run.c_str(),
                     r.task.c_str(), r.labels.size(), r.finished ? "finished" : "not finished",
@@ -756,7 +848,8 @@ int Main(int argc, char** argv) {
                           {"processed", s.processed}});
       }
       j.push_back({{"project", r.project}, {"run", r.run}, {"task", r.task}, {"labels", r.labels},
-                   {"finished", r.finished}, {"size_bytes", r.size_bytes}, {"splits", splits}});
+                   {"finished", r.finished}, {"size_bytes", r.size_bytes}, {"splits", splits},
+                   {"status", r.status}});
     }
     if (runs_format == "json") std::printf("%s\n", j.dump(2).c_str());
     else if (list->empty()) std::printf("no runs under %s\n", ResolveRoot(runs_root).c_str());
