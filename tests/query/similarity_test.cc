@@ -326,6 +326,19 @@ bool IsFloat16Npy(const fs::path& p) {
   return header.find("'descr': '<f2'") != std::string::npos;
 }
 
+// The newest results/gen-N folder (an open reader keeps older ones until it closes).
+fs::path NewestGeneration(const fs::path& run_dir) {
+  fs::path newest;
+  int64_t best = -1;
+  for (auto& e : fs::directory_iterator(run_dir / "results")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("gen-", 0) != 0) continue;
+    const int64_t g = std::stoll(name.substr(4));
+    if (g > best) best = g, newest = e.path();
+  }
+  return newest;
+}
+
 TEST(Float16Storage, EmbeddingsRoundTripWithinHalfPrecision) {
   TempDir dir;
   const Logged logged = LogRun(dir.path(), "half", 300, 60, 120, kDim, 23);
@@ -333,7 +346,7 @@ TEST(Float16Storage, EmbeddingsRoundTripWithinHalfPrecision) {
   options.store_float16 = true;
   ASSERT_OK(FinishRun(dir.path(), "p", "half", options).status());
   fs::path gen;
-  for (auto& e : fs::directory_iterator(dir.path() / "p" / "half" / "results")) gen = e.path();
+  gen = NewestGeneration(dir.path() / "p" / "half");
   for (const SplitKey& s : logged.splits) {
     const fs::path p = gen / s.DirName() / "embeddings.npy";
     EXPECT_TRUE(IsFloat16Npy(p)) << p;
@@ -357,7 +370,7 @@ TEST(Float16Storage, EmbeddingsRoundTripWithinHalfPrecision) {
   // Without a stored index the reader converts the float16 arrays and searches them exactly.
   options.build_similarity_index = false;
   ASSERT_OK(FinishRun(dir.path(), "p", "half", options).status());
-  for (auto& e : fs::directory_iterator(dir.path() / "p" / "half" / "results")) gen = e.path();
+  gen = NewestGeneration(dir.path() / "p" / "half");
   EXPECT_FALSE(fs::exists(gen / "similarity.faiss"));
   ASSERT_OK_AND_ASSIGN(auto reader2, RunReader::Open(dir.path(), "p", "half"));
   ASSERT_OK_AND_ASSIGN(auto got2, reader2->Similar(kProd, "i0", 5));
