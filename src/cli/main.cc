@@ -17,6 +17,7 @@
 #include "io/table.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
+#include "sextant/version.h"
 #ifdef SEXTANT_HAVE_SERVER
 #include <pthread.h>
 #include <signal.h>
@@ -637,7 +638,7 @@ int Report(const Status& st) {
 int Main(int argc, char** argv) {
   CLI::App app{"Sextant: how your NLP model behaves on production data"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "sextant 0.1.0");
+  app.set_version_flag("--version", std::string("sextant ") + kVersion);
 
   ImportArgs imp;
   CLI::App* import = app.add_subcommand("import", "Log one split from a data file and .npy arrays, then finish");

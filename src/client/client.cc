@@ -16,6 +16,8 @@
 
 #include "client/sample_id_index.h"
 #include "client/task_fields.h"
+#include "common/thread_annotations.h"
+#include "common/utf8.h"
 #include "ner/tags.h"
 #include "processing/process_run.h"
 #include "store/run_store.h"
@@ -81,6 +83,28 @@ Status CheckFinite(const char* field, const MatrixView& m, RowName row_name) {
   return Status::OK();
 }
 
+// Every string of a data batch is stored and later written as JSON, which
+// needs valid UTF-8: a bad byte is reported here, naming the field and row.
+Status CheckBatchUtf8(const DataBatch& batch) {
+  auto check = [](const std::vector<std::string>& values, const char* field) -> Status {
+    for (size_t i = 0; i < values.size(); ++i) {
+      SEXTANT_RETURN_IF_ERROR(CheckUtf8(values[i], std::string(field) + " (row " +
+                                                       std::to_string(i) + ")"));
+    }
+    return Status::OK();
+  };
+  SEXTANT_RETURN_IF_ERROR(check(batch.ids, "ids"));
+  SEXTANT_RETURN_IF_ERROR(check(batch.texts, "texts"));
+  SEXTANT_RETURN_IF_ERROR(check(batch.labels, "labels"));
+  SEXTANT_RETURN_IF_ERROR(check(batch.premises, "premises"));
+  SEXTANT_RETURN_IF_ERROR(check(batch.hypotheses, "hypotheses"));
+  for (const MetaColumn& col : batch.meta) {
+    SEXTANT_RETURN_IF_ERROR(CheckUtf8(col.name, "meta: column name"));
+    SEXTANT_RETURN_IF_ERROR(check(col.values, ("meta column '" + col.name + "'").c_str()));
+  }
+  return Status::OK();
+}
+
 // NER outputs: where each sample's token rows start in the batch's matrices.
 // Padded: T rows per sample; else concatenated, token_counts (or the logged
 // counts) rows each.
@@ -116,7 +140,7 @@ class Client::Impl {
 
   ~Impl() {
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
     queue_cv_.notify_all();
@@ -124,7 +148,7 @@ class Client::Impl {
   }
 
   Status SetLabelsForRun(const std::vector<std::string>& labels) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     if (labels.size() < 2) {
       return Status::Invalid("labels: got " + std::to_string(labels.size()) +
@@ -132,6 +156,7 @@ class Client::Impl {
     }
     for (size_t i = 0; i < labels.size(); ++i) {
       if (labels[i].empty()) return Status::Invalid("labels: label " + std::to_string(i) + " is empty");
+      SEXTANT_RETURN_IF_ERROR(CheckUtf8(labels[i], "labels: label " + std::to_string(i)));
       for (size_t j = 0; j < i; ++j) {
         if (labels[j] == labels[i]) {
           return Status::Invalid("labels: '" + labels[i] + "' appears twice (positions " +
@@ -151,14 +176,14 @@ class Client::Impl {
       if (!tags.ok()) return Status::Invalid("labels: " + tags.status().message());
       tags_ = std::move(*tags);
     }
-    std::lock_guard store_lock(store_mu_);
+    MutexLock store_lock(store_mu_);
     SEXTANT_RETURN_IF_ERROR(store_->SetLabels(labels));
     labels_ = labels;
     return Status::OK();
   }
 
   Status SetTaggingSchema(TaggingSchema schema) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     if (store_->task() != TaskType::kNamedEntityRecognition) {
       return Status::Invalid("tagging_schema: only named_entity_recognition runs have a tagging "
@@ -177,31 +202,32 @@ class Client::Impl {
       tags_ = std::move(*tags);
     }
     if (current) return Status::OK();
-    std::lock_guard store_lock(store_mu_);
+    MutexLock store_lock(store_mu_);
     return store_->SetTaggingSchema(schema);
   }
 
   Status SetSplit(Split split, const std::string& inference_name) {
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Make(split, inference_name));
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     current_split_ = std::move(key);
     return Status::OK();
   }
 
   Status SetEpoch(int32_t epoch) {
     if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     epoch_ = epoch;
     return Status::OK();
   }
 
   Status LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split_arg,
                         ExistingSamples existing) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_data_samples"));
     const size_t n = batch.ids.size();
     if (n == 0) return Status::Invalid("ids: empty batch; expected at least one sample");
+    SEXTANT_RETURN_IF_ERROR(CheckBatchUtf8(batch));
     std::vector<store::SampleRecord> records(n);
     for (size_t i = 0; i < n; ++i) records[i].id = batch.ids[i];
     SEXTANT_RETURN_IF_ERROR(client::ResolveTaskFields(store_->task(), key, batch,
@@ -233,7 +259,7 @@ class Client::Impl {
       }
     }
     {
-      std::lock_guard store_lock(store_mu_);
+      MutexLock store_lock(store_mu_);
       SEXTANT_RETURN_IF_ERROR(store_->AppendSamples(key, records));
     }
     for (size_t i = 0; i < n; ++i) {
@@ -247,7 +273,7 @@ class Client::Impl {
   // logged: shapes, widths, the kind of the epoch's log, finite values.
   // `check_values`: whether to scan the values for NaN and infinity here.
   Status CheckOutputsLocked(const OutputsBatch& batch, const SplitKey& key, int32_t epoch,
-                            bool check_values = true) {
+                            bool check_values = true) REQUIRES(mu_) {
     if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
     if (labels_.empty()) {
       return Status::FailedPrecondition("labels: set the run's labels (set_labels_for_run) "
@@ -353,14 +379,14 @@ class Client::Impl {
 
   Status CheckModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split_arg,
                            std::optional<int32_t> epoch_arg) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "check_model_outputs"));
     return CheckOutputsLocked(batch, key, epoch_arg.value_or(epoch_));
   }
 
   Status LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split_arg,
                          std::optional<int32_t> epoch_arg) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_model_outputs"));
     const int32_t epoch = epoch_arg.value_or(epoch_);
@@ -466,7 +492,7 @@ class Client::Impl {
     emb_dim_ = append.emb_dim;
     log_kinds_[{key, epoch}] = kind;
     // Back-pressure: a producer far ahead of the disk waits instead of growing memory.
-    queue_cv_.wait(lock, [&] { return queued_bytes_ < kMaxQueuedBytes || !write_error_.ok(); });
+    while (queued_bytes_ >= kMaxQueuedBytes && write_error_.ok()) queue_cv_.wait(mu_);
     queued_bytes_ += BatchBytes(append);
     queue_.push_back(std::move(append));
     // Group commit: below kWakeBytes the writer takes the batch on its next
@@ -476,22 +502,25 @@ class Client::Impl {
   }
 
   Status Flush() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     ++flushing_;
     queue_cv_.notify_all();
-    queue_cv_.wait(lock, [&] { return queue_.empty() && writing_ == 0; });
+    while (!queue_.empty() || writing_ != 0) queue_cv_.wait(mu_);
     --flushing_;
     return TakeWriteError();
   }
 
   Result<FinishReport> Finish(const ProcessingOptions& options) {
     SEXTANT_RETURN_IF_ERROR(Flush());
-    std::lock_guard store_lock(store_mu_);
+    MutexLock store_lock(store_mu_);
     return processing::ProcessRun(*store_, options);
   }
 
   const fs::path& run_dir() const { return run_dir_; }
-  const std::vector<std::string>& labels() const { return labels_; }
+  std::vector<std::string> labels() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    return labels_;
+  }
 
  private:
   static constexpr int64_t kMaxQueuedBytes = 256ll << 20;
@@ -528,7 +557,7 @@ class Client::Impl {
                                 b.sample_rows.size() * 8);
   }
 
-  Result<SplitKey> ResolveSplit(const std::optional<SplitKey>& arg, const char* call) {
+  Result<SplitKey> ResolveSplit(const std::optional<SplitKey>& arg, const char* call) REQUIRES(mu_) {
     if (arg) return *arg;
     if (!current_split_) {
       return Status::FailedPrecondition(std::string("split: no split set for ") + call +
@@ -538,7 +567,7 @@ class Client::Impl {
   }
 
   Status ResolveLabels(const SplitKey& key, const DataBatch& batch,
-                       std::vector<store::SampleRecord>* records) {
+                       std::vector<store::SampleRecord>* records) REQUIRES(mu_) {
     const size_t n = records->size();
     if (!IsLabeled(key.split)) {
       if (!batch.labels.empty() || !batch.label_indices.empty()) {
@@ -606,7 +635,8 @@ class Client::Impl {
   // text and label; false when none is; an error otherwise.
   Result<bool> AllLoggedIdentically(const SplitKey& key, const SplitState& state,
                                     const DataBatch& batch,
-                                    const std::vector<store::SampleRecord>& records) {
+                                    const std::vector<store::SampleRecord>& records)
+      REQUIRES(mu_) {
     const size_t n = batch.ids.size();
     std::optional<size_t> first_known, first_new;
     size_t known = 0;
@@ -629,7 +659,7 @@ class Client::Impl {
     }
     std::vector<store::SampleRecord> logged;
     {
-      std::lock_guard store_lock(store_mu_);
+      MutexLock store_lock(store_mu_);
       SEXTANT_ASSIGN_OR_RETURN(logged, store_->ReadSamples(key));
     }
     for (size_t i = 0; i < n; ++i) {
@@ -648,13 +678,13 @@ class Client::Impl {
     return true;
   }
 
-  Result<SplitState*> LoadSplitState(const SplitKey& key) {
+  Result<SplitState*> LoadSplitState(const SplitKey& key) REQUIRES(mu_) {
     auto it = splits_.find(key);
     if (it != splits_.end()) return &it->second;
     SplitState state;
     std::vector<std::string> ids;
     {
-      std::lock_guard store_lock(store_mu_);
+      MutexLock store_lock(store_mu_);
       if (store_->task() == TaskType::kNamedEntityRecognition) {
         // One read gives the ids and each sample's token count.
         SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SampleRecord> logged, store_->ReadSamples(key));
@@ -674,12 +704,13 @@ class Client::Impl {
     return &splits_.emplace(key, std::move(state)).first->second;
   }
 
-  Result<std::vector<uint8_t>*> LoadSeen(const SplitKey& key, int32_t epoch, SplitState* state) {
+  Result<std::vector<uint8_t>*> LoadSeen(const SplitKey& key, int32_t epoch, SplitState* state)
+      REQUIRES(mu_) {
     auto it = state->seen.find(epoch);
     if (it == state->seen.end()) {
       std::vector<int64_t> rows;
       {
-        std::lock_guard store_lock(store_mu_);
+        MutexLock store_lock(store_mu_);
         SEXTANT_ASSIGN_OR_RETURN(rows, store_->ReadOutputRows(key, epoch));
       }
       std::vector<uint8_t> seen(static_cast<size_t>(state->ids.size()), 0);
@@ -691,11 +722,11 @@ class Client::Impl {
   }
 
   // The run-wide embedding width and the kind of each existing log.
-  Status LoadLogState() {
+  Status LoadLogState() REQUIRES(mu_) {
     if (log_state_loaded_) return Status::OK();
     std::vector<store::OutputLogInfo> logs;
     {
-      std::lock_guard store_lock(store_mu_);
+      MutexLock store_lock(store_mu_);
       SEXTANT_ASSIGN_OR_RETURN(logs, store_->ListOutputLogs());
     }
     for (const auto& l : logs) {
@@ -706,18 +737,19 @@ class Client::Impl {
     return Status::OK();
   }
 
-  Status TakeWriteError() {
+  Status TakeWriteError() REQUIRES(mu_) {
     Status st = write_error_;
     write_error_ = Status::OK();
     return st;
   }
 
   void WriterLoop() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     while (true) {
-      queue_cv_.wait_for(lock, kWriterTick, [&] {
-        return stop_ || (!queue_.empty() && (flushing_ > 0 || queued_bytes_ >= kWakeBytes));
-      });
+      const auto deadline = std::chrono::steady_clock::now() + kWriterTick;
+      while (!(stop_ || (!queue_.empty() && (flushing_ > 0 || queued_bytes_ >= kWakeBytes))) &&
+             queue_cv_.wait_until(mu_, deadline) != std::cv_status::timeout) {
+      }
       if (queue_.empty()) {
         if (stop_) return;  // stopping, and everything is written
         continue;
@@ -726,13 +758,13 @@ class Client::Impl {
                                                std::make_move_iterator(queue_.end()));
       queue_.clear();
       writing_ = static_cast<int64_t>(batches.size());
-      lock.unlock();
+      lock.Unlock();
       Status st;
       {
-        std::lock_guard store_lock(store_mu_);
+        MutexLock store_lock(store_mu_);
         st = store_->AppendOutputs(batches);
       }
-      lock.lock();
+      lock.Lock();
       if (!st.ok()) {
         // The rows were not committed: let the caller log them again.
         for (const auto& b : batches) {
@@ -756,27 +788,31 @@ class Client::Impl {
   }
 
   const fs::path run_dir_;
+  // store_ is used under store_mu_; its task() (fixed at open) and
+  // tagging_schema() (changed only under both locks) are also read under mu_.
   std::unique_ptr<store::RunStore> store_;
-  std::mutex store_mu_;  // serialises access to store_ (taken after mu_, never before)
+  Mutex store_mu_ ACQUIRED_AFTER(mu_);  // taken after mu_, never before
 
-  std::mutex mu_;
-  std::vector<std::string> labels_;
-  std::optional<ner::TagSet> tags_;  // NER: labels_ parsed for the tagging schema
-  std::optional<SplitKey> current_split_;
-  int32_t epoch_ = 0;
-  std::map<SplitKey, SplitState> splits_;
-  bool log_state_loaded_ = false;
-  int64_t emb_dim_ = 0;
-  std::map<std::pair<SplitKey, int32_t>, OutputKind> log_kinds_;
-  std::vector<std::vector<float>> free_embeddings_, free_outputs_;
+  // mutable: labels() const takes it.
+  mutable Mutex mu_;
+  std::vector<std::string> labels_ GUARDED_BY(mu_);
+  std::optional<ner::TagSet> tags_ GUARDED_BY(mu_);  // NER: labels_ parsed for the tagging schema
+  std::optional<SplitKey> current_split_ GUARDED_BY(mu_);
+  int32_t epoch_ GUARDED_BY(mu_) = 0;
+  std::map<SplitKey, SplitState> splits_ GUARDED_BY(mu_);
+  bool log_state_loaded_ GUARDED_BY(mu_) = false;
+  int64_t emb_dim_ GUARDED_BY(mu_) = 0;
+  std::map<std::pair<SplitKey, int32_t>, OutputKind> log_kinds_ GUARDED_BY(mu_);
+  std::vector<std::vector<float>> free_embeddings_ GUARDED_BY(mu_), free_outputs_ GUARDED_BY(mu_);
 
-  std::condition_variable queue_cv_;
-  std::deque<store::OutputAppend> queue_;
-  int64_t queued_bytes_ = 0;
-  int64_t writing_ = 0;
-  bool stop_ = false;
-  int32_t flushing_ = 0;  // Flush calls waiting
-  Status write_error_;
+  // Waits on mu_ (a Mutex, hence the _any variant).
+  std::condition_variable_any queue_cv_;
+  std::deque<store::OutputAppend> queue_ GUARDED_BY(mu_);
+  int64_t queued_bytes_ GUARDED_BY(mu_) = 0;
+  int64_t writing_ GUARDED_BY(mu_) = 0;
+  bool stop_ GUARDED_BY(mu_) = false;
+  int32_t flushing_ GUARDED_BY(mu_) = 0;  // Flush calls waiting
+  Status write_error_ GUARDED_BY(mu_);
   std::thread writer_;
 };
 
@@ -798,7 +834,7 @@ Client::~Client() {
 Status Client::SetLabelsForRun(const std::vector<std::string>& labels) {
   return impl_->SetLabelsForRun(labels);
 }
-const std::vector<std::string>& Client::labels() const { return impl_->labels(); }
+std::vector<std::string> Client::labels() const { return impl_->labels(); }
 Status Client::SetSplit(Split split, const std::string& inference_name) {
   return impl_->SetSplit(split, inference_name);
 }

@@ -8,6 +8,7 @@
 // Thread safety: all functions are reentrant.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -17,6 +18,9 @@
 #include "sextant/status.h"
 
 namespace sextant::io {
+
+// The largest table file read: the whole file is held in memory.
+inline constexpr uint64_t kMaxTableBytes = uint64_t{4} << 30;
 
 // A table of string cells. Every row has exactly columns.size() cells.
 struct Table {
