@@ -586,10 +586,17 @@ struct ServeArgs {
   int port = 8080;
 };
 
-// The console's build: --static, else web/dist under the working directory,
-// else web/dist of the source tree this binary was built from.
+// The console's build: --static, else the installed assets next to this
+// binary (<prefix>/bin/../share/sextant/web, see `cmake --install`), else
+// web/dist under the working directory, else web/dist of the source tree this
+// binary was built from.
 fs::path DefaultStaticDir() {
   std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / SEXTANT_INSTALLED_STATIC_DIR;
+    if (fs::is_directory(installed, ec)) return installed;
+  }
   if (fs::is_directory("web/dist", ec)) return fs::absolute("web/dist", ec);
   return SEXTANT_DEFAULT_STATIC_DIR;
 }
