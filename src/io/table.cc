@@ -363,7 +363,11 @@ Result<Table> ReadTable(const fs::path& path) {
 }
 
 std::string CsvEscape(std::string_view field) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(field);
+  // A leading byte order mark is quoted too: unquoted at the start of a file,
+  // ReadCsv would skip it (found by fuzz/csv_fuzzer).
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos && !field.starts_with(kBom)) {
+    return std::string(field);
+  }
   std::string out;
   out.reserve(field.size() + 2);
   out.push_back('"');

@@ -72,8 +72,8 @@ Result<Table> ReadJsonl(const std::filesystem::path& path);
 Result<Table> ReadTable(const std::filesystem::path& path);
 
 // Returns `field` as one RFC 4180 CSV field: unchanged unless it contains a
-// comma, a double quote, \r or \n, in which case it is wrapped in double
-// quotes with each inner quote doubled.
+// comma, a double quote, \r or \n, or starts with a UTF-8 byte order mark, in
+// which case it is wrapped in double quotes with each inner quote doubled.
 std::string CsvEscape(std::string_view field);
 
 // Writes `fields` as one CSV record (CsvEscape'd, comma-separated) followed

@@ -364,6 +364,19 @@ TEST(Jsonl, DeepNestingIsRefusedNotACrash) {
   EXPECT_EQ(t.rows[0][1], std::string(1000, '['));
 }
 
+// A first field starting with a byte order mark was written bare, and read
+// back without it (found by fuzz/csv_fuzzer: "\xEF\xBB\xBF\xEF\xBB\xBF,").
+TEST(Csv, LeadingByteOrderMarkInAFieldRoundTrips) {
+  TempDir dir;
+  const std::string bom = "\xEF\xBB\xBF";
+  EXPECT_EQ(CsvEscape(bom + "a"), "\"" + bom + "a\"");
+  std::ostringstream out;
+  WriteCsvRow(out, {bom, "b"});
+  WriteCsvRow(out, {"1", "2"});
+  ASSERT_OK_AND_ASSIGN(Table t, ReadCsv(WriteFile(dir, "bom.csv", out.str())));
+  EXPECT_EQ(t.columns, (std::vector<std::string>{bom, "b"}));
+}
+
 // A device used to be read until memory ran out (`--data /dev/zero` through
 // a .csv link); only regular files and pipes are read.
 TEST(Csv, DevicesAndDirectoriesAreRefused) {
