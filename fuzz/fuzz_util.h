@@ -3,8 +3,10 @@
 // a small finished run for the targets that need one (the API, stored JSON).
 #pragma once
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -15,12 +17,24 @@
 
 namespace sextant::fuzz {
 
-// A folder of this process, removed at exit.
+// A folder of this process, removed at exit. libFuzzer leaves without
+// running atexit handlers (time limit, crash), so the folders of processes
+// that are gone are removed when the next one starts.
 inline const std::filesystem::path& ScratchDir() {
   static const std::filesystem::path dir = [] {
     const char* tmp = std::getenv("TMPDIR");
-    std::filesystem::path d = std::filesystem::path(tmp && *tmp ? tmp : "/tmp") /
-                              ("sextant-fuzz-" + std::to_string(::getpid()));
+    const std::filesystem::path parent(tmp && *tmp ? tmp : "/tmp");
+    const std::string prefix = "sextant-fuzz-";
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(parent, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind(prefix, 0) != 0) continue;
+      const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+        std::filesystem::remove_all(e.path(), ec);
+      }
+    }
+    std::filesystem::path d = parent / (prefix + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
     std::atexit([] {
       std::error_code ec;

@@ -30,12 +30,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sextant;
   if (size < 1) return 0;
   const fs::path& fixture = fuzz::FixtureRoot();
-  // A pristine copy of the run for every input.
+  // A pristine copy of the run's database for every input; its other files
+  // (outputs, results) are only read, so they are linked.
   const fs::path root = fuzz::ScratchDir() / "mutated";
+  const fs::path run = root / "p" / "r";
+  if (!fs::exists(run)) {
+    fs::create_directories(run);
+    for (const auto& e : fs::directory_iterator(fixture / "p" / "r")) {
+      if (e.path().filename() == "sextant.db") continue;
+      if (e.is_directory()) {
+        fs::create_directory_symlink(e.path(), run / e.path().filename());
+      } else {
+        fs::copy_file(e.path(), run / e.path().filename());
+      }
+    }
+  }
   std::error_code ec;
-  fs::remove_all(root, ec);
-  fs::create_directories(root / "p");
-  fs::copy(fixture / "p" / "r", root / "p" / "r", fs::copy_options::recursive);
+  fs::remove(run / "sextant.db-wal", ec);
+  fs::remove(run / "sextant.db-shm", ec);
+  fs::copy_file(fixture / "p" / "r" / "sextant.db", run / "sextant.db",
+                fs::copy_options::overwrite_existing);
   const size_t which = data[0] % (sizeof(kTargets) / sizeof(kTargets[0]));
   {
     sqlite3* db = nullptr;

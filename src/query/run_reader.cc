@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/json_depth.h"
 #include "index/cosine_index.h"
 #include "io/npy.h"
 #include "ner/tags.h"
@@ -692,9 +693,21 @@ Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split)
     return Status::FailedPrecondition("run '" + impl_->info.project + "/" + impl_->info.run +
                                       "' has no results yet; run `sextant finish`");
   }
-  if (split) return st.Text(0);
+  // Stored JSON is checked before anyone parses it (found by fuzz/stored_json_fuzzer:
+  // a corrupt summary made `summary` and the console abort on an uncaught parse error).
+  const std::string text = st.Text(0);
+  const std::string scope = split ? split->ToString() : std::string("run");
+  auto j = JsonNestingDepth(text) > kMaxJsonDepth
+               ? nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded)
+               : nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::FailedPrecondition("run '" + impl_->info.project + "/" + impl_->info.run +
+                                      "': the stored " + scope +
+                                      " summary is not a JSON object (the run is damaged); "
+                                      "run `sextant finish` again");
+  }
+  if (split) return text;
   // The run summary gains what only the store knows now: project, run and splits' sizes.
-  auto j = nlohmann::ordered_json::parse(st.Text(0));
   j["project"] = impl_->info.project;
   j["run"] = impl_->info.run;
   return j.dump();
