@@ -60,6 +60,8 @@ test-asan: deps
 
 # The client's threading tests under ThreadSanitizer, built with clang and its
 # thread-safety analysis (-Wthread-safety -Werror on the annotated client).
+# OpenMP and OpenBLAS run single-threaded: TSan cannot see libgomp's barriers,
+# and the threads under test are the client's own (std::thread).
 TSAN_TESTS := tests/client/client_test tests/client/ner_nli_test tests/client/sample_id_index_test
 test-tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=$(CLANGXX) \
@@ -69,7 +71,7 @@ test-tsan: deps
 	@set -e; for t in $(TSAN_TESTS); do \
 	  echo "== $$t (ThreadSanitizer)"; \
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(abspath .ci/tsan.supp)" \
-	    OMP_NUM_THREADS=2 $(BUILD)-tsan/$$t --gtest_brief=1; \
+	    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BUILD)-tsan/$$t --gtest_brief=1; \
 	done
 
 # Installs the build under $(PREFIX): bin/sextant, share/sextant/web (the
