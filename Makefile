@@ -7,6 +7,18 @@ DEMO_ROOT    ?= $(abspath .sextant-demo)
 PORT         ?= 8080
 DEMO_SERVE   ?= 1
 SEXTANT      := $(BUILD)/src/cli/sextant
+# Warnings are errors in every build made through this Makefile (CI's too);
+# `make build WERROR=OFF` for a build with a newer compiler's new warnings.
+WERROR       ?= ON
+# Compiler cache, when installed: the sanitizer and fuzz builds reuse it.
+LAUNCHER     := $(if $(shell command -v ccache 2>/dev/null),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# The clang of the fuzz and ThreadSanitizer builds (libFuzzer, -Wthread-safety).
+CLANGXX      ?= clang++-14
+# Seconds per fuzz target: `make fuzz` (FUZZ_SECONDS), and the brief run of `make test`.
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
+# Where `make install` puts Sextant (the binary in $(PREFIX)/bin, ...).
+PREFIX       ?= /usr/local
 # The Python package is built for Debian's interpreter (numpy, pandas, torch, pybind11).
 PYTHON       ?= /usr/bin/python3
 PYTHON_SITE  ?= $(shell $(PYTHON) -m site --user-site)
@@ -14,7 +26,8 @@ DEMO_PY      := PYTHONPATH=$(abspath $(BUILD)/python) $(PYTHON)
 DEMO_ARGS    := --root $(DEMO_ROOT) --project demo --run sentiment
 export SEXTANT_DATA
 
-.PHONY: all deps configure build test python demo demo-ner demo-nli demo-cpp serve bench clean
+.PHONY: all deps configure build test python demo demo-ner demo-nli demo-cpp serve bench clean \
+        test-asan test-tsan fuzz fuzz-smoke install deb
 
 all: build
 
@@ -23,13 +36,69 @@ deps:
 
 configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
-	  -DPython3_EXECUTABLE=$(PYTHON) >/dev/null
+	  -DPython3_EXECUTABLE=$(PYTHON) -DSEXTANT_WERROR=$(WERROR) $(LAUNCHER) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# Every test of the build (unit, end-to-end, Python, browser, install, the fuzz
+# targets' regression inputs), then each fuzz target for FUZZ_SMOKE_SECONDS.
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+# The C++ unit tests built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (gcc) in $(BUILD)-asan; the Python, browser and end-to-end tests are left out.
+test-asan: deps
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSEXTANT_SANITIZE=address \
+	  -DSEXTANT_WERROR=$(WERROR) -DSEXTANT_BUILD_PYTHON=OFF -DSEXTANT_BUILD_EXAMPLES=OFF \
+	  $(LAUNCHER) >/dev/null
+	@cmake --build $(BUILD)-asan -j $(JOBS)
+	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+	  LSAN_OPTIONS=suppressions=$(abspath .ci/lsan.supp) UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+# The client's threading tests under ThreadSanitizer, built with clang and its
+# thread-safety analysis (-Wthread-safety -Werror on the annotated client).
+# OpenMP and OpenBLAS run single-threaded: TSan cannot see libgomp's barriers,
+# and the threads under test are the client's own (std::thread).
+TSAN_TESTS := tests/client/client_test tests/client/ner_nli_test tests/client/sample_id_index_test
+test-tsan: deps
+	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=$(CLANGXX) \
+	  -DSEXTANT_SANITIZE=thread -DSEXTANT_THREAD_SAFETY=ON -DSEXTANT_WERROR=ON \
+	  -DSEXTANT_BUILD_PYTHON=OFF -DSEXTANT_BUILD_EXAMPLES=OFF $(LAUNCHER) >/dev/null
+	@cmake --build $(BUILD)-tsan -j $(JOBS) --target $(notdir $(TSAN_TESTS))
+	@set -e; for t in $(TSAN_TESTS); do \
+	  echo "== $$t (ThreadSanitizer)"; \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(abspath .ci/tsan.supp)" \
+	    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BUILD)-tsan/$$t --gtest_brief=1; \
+	done
+
+# Installs the build under $(PREFIX): bin/sextant, share/sextant/web (the
+# console, when built), include/sextant, the static libraries, the CMake package
+# (find_package(Sextant)) and lib/pkgconfig/sextant.pc.
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+# A Debian package of the same (sextant_<version>_<arch>.deb in $(BUILD)).
+deb: build
+	@cd $(BUILD) && cpack -G DEB
+
+# libFuzzer targets (fuzz/, docs/testing.md) built with clang, ASan and UBSan in
+# $(BUILD)-fuzz; each runs for FUZZ_SECONDS from its seed corpus (fuzz/corpus).
+# Crashes are written to $(BUILD)-fuzz/fuzz/artifacts.
+define fuzz_run
+	@cmake -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=$(CLANGXX) \
+	  -DSEXTANT_BUILD_FUZZERS=ON -DSEXTANT_FUZZ_SECONDS=$(1) -DSEXTANT_BUILD_TESTS=OFF \
+	  -DSEXTANT_BUILD_PYTHON=OFF -DSEXTANT_BUILD_EXAMPLES=OFF -DSEXTANT_WERROR=$(WERROR) \
+	  $(LAUNCHER) >/dev/null
+	@cmake --build $(BUILD)-fuzz -j $(JOBS) --target sextant_fuzzers
+	@cd $(BUILD)-fuzz && ctest -L fuzz --output-on-failure -j $(JOBS)
+endef
+fuzz: deps
+	$(call fuzz_run,$(FUZZ_SECONDS))
+fuzz-smoke: deps
+	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS))
 
 # Builds the package and installs it for $(PYTHON): a copy of build/python/sextant
 # in the user site-packages ($(PYTHON_SITE)); `import sextant` then works anywhere.
@@ -95,7 +164,7 @@ bench: deps
 	@bench/run.sh $(BENCH_ARGS) $(BUILD)-bench
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-bench $(DEMO_ROOT)
+	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz $(DEMO_ROOT)
 
 # The web console (web/dist, served by `sextant serve --static web/dist`) and its browser
 # test against the real server (needs node, npm and /usr/bin/chromium; downloads no browser).

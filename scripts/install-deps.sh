@@ -10,6 +10,11 @@ packages=(
   python3-numpy python3-pytest
   pybind11-dev python3-pybind11 python3-pandas python3-torch
   nodejs chromium
+  # The fuzz targets (libFuzzer) and the ThreadSanitizer build with clang's
+  # thread-safety analysis; ccache keeps the extra sanitizer builds short.
+  clang-14 libclang-rt-14-dev ccache
+  # `make deb` (CPack's DEB generator reads dependencies with dpkg-shlibdeps).
+  dpkg-dev file
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-faiss python3-sklearn python3-hnswlib)

@@ -3,9 +3,11 @@
 #include <pybind11/pybind11.h>
 
 #include "register.h"
+#include "sextant/version.h"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "Sextant's C++ engine (private: use the `sextant` package)";
+  m.attr("__version__") = SEXTANT_VERSION_STRING;
   sextant::python::RegisterStatus(m);
   sextant::python::RegisterTypes(m);
   sextant::python::RegisterClient(m);

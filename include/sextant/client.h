@@ -142,7 +142,9 @@ class Client {
   // a list (e.g. an inference job attaching to its training run) the list must
   // match it exactly, in content and order.
   Status SetLabelsForRun(const std::vector<std::string>& labels);
-  const std::vector<std::string>& labels() const;
+  // A copy of the run's label list (empty until set): another thread may be
+  // setting it, so no reference into the client's state is handed out.
+  std::vector<std::string> labels() const;
 
   // NER runs: how the tag list encodes spans. Set once per run (an attaching
   // client may set the same schema again); needed before logging NER data.

@@ -96,7 +96,9 @@ struct ProcessingOptions {
   // domain_test_max_samples rows (0 = all; seeded by drift_seed).
   bool domain_test = true;
   int64_t domain_test_max_samples = 5000;
-  // Threads for nearest-neighbour search; 0 means all cores.
+  // Threads for nearest-neighbour search; 0 means all cores. Applies during
+  // the call only: the calling thread's OpenMP setting (omp_get_max_threads,
+  // e.g. PyTorch's) is restored when Finish returns.
   int32_t threads = 0;
   // Exact or approximate nearest-neighbour search for drift; see NnSearch.
   NnSearch nn_search = NnSearch::kAuto;

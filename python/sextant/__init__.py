@@ -44,7 +44,7 @@ from .errors import (
     SextantIOError,
 )
 
-__version__ = "0.1.0"
+from ._core import __version__  # CMake's project(VERSION)
 
 __all__ = [
     "AlreadyExistsError",

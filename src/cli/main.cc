@@ -19,6 +19,7 @@
 #include "query/check.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
+#include "sextant/version.h"
 #ifdef SEXTANT_HAVE_SERVER
 #include <pthread.h>
 #include <fcntl.h>
@@ -561,10 +562,17 @@ struct ServeArgs {
   int port = 8080;
 };
 
-// The console's build: --static, else web/dist under the working directory,
-// else web/dist of the source tree this binary was built from.
+// The console's build: --static, else the installed assets next to this
+// binary (<prefix>/bin/../share/sextant/web, see `cmake --install`), else
+// web/dist under the working directory, else web/dist of the source tree this
+// binary was built from.
 fs::path DefaultStaticDir() {
   std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / SEXTANT_INSTALLED_STATIC_DIR;
+    if (fs::is_directory(installed, ec)) return installed;
+  }
   if (fs::is_directory("web/dist", ec)) return fs::absolute("web/dist", ec);
   return SEXTANT_DEFAULT_STATIC_DIR;
 }
@@ -696,7 +704,7 @@ int RunRepairCommand(const Common& a) {
 int Main(int argc, char** argv) {
   CLI::App app{"Sextant: how your NLP model behaves on production data"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "sextant 0.1.0");
+  app.set_version_flag("--version", std::string("sextant ") + kVersion);
 
   ImportArgs imp;
   CLI::App* import = app.add_subcommand("import", "Log one split from a data file and .npy arrays, then finish");

@@ -16,6 +16,8 @@
 
 #include "client/sample_id_index.h"
 #include "client/task_fields.h"
+#include "common/thread_annotations.h"
+#include "common/utf8.h"
 #include "ner/tags.h"
 #include "processing/process_run.h"
 #include "store/run_store.h"
@@ -81,6 +83,28 @@ Status CheckFinite(const char* field, const MatrixView& m, RowName row_name) {
   return Status::OK();
 }
 
+// Every string of a data batch is stored and later written as JSON, which
+// needs valid UTF-8: a bad byte is reported here, naming the field and row.
+Status CheckBatchUtf8(const DataBatch& batch) {
+  auto check = [](const std::vector<std::string>& values, const char* field) -> Status {
+    for (size_t i = 0; i < values.size(); ++i) {
+      SEXTANT_RETURN_IF_ERROR(CheckUtf8(values[i], std::string(field) + " (row " +
+                                                       std::to_string(i) + ")"));
+    }
+    return Status::OK();
+  };
+  SEXTANT_RETURN_IF_ERROR(check(batch.ids, "ids"));
+  SEXTANT_RETURN_IF_ERROR(check(batch.texts, "texts"));
+  SEXTANT_RETURN_IF_ERROR(check(batch.labels, "labels"));
+  SEXTANT_RETURN_IF_ERROR(check(batch.premises, "premises"));
+  SEXTANT_RETURN_IF_ERROR(check(batch.hypotheses, "hypotheses"));
+  for (const MetaColumn& col : batch.meta) {
+    SEXTANT_RETURN_IF_ERROR(CheckUtf8(col.name, "meta: column name"));
+    SEXTANT_RETURN_IF_ERROR(check(col.values, ("meta column '" + col.name + "'").c_str()));
+  }
+  return Status::OK();
+}
+
 // NER outputs: where each sample's token rows start in the batch's matrices.
 // Padded: T rows per sample; else concatenated, token_counts (or the logged
 // counts) rows each.
@@ -118,7 +142,7 @@ class Client::Impl {
 
   ~Impl() {
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
     queue_cv_.notify_all();
@@ -126,7 +150,7 @@ class Client::Impl {
   }
 
   Status SetLabelsForRun(const std::vector<std::string>& labels) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     if (labels.size() < 2) {
       return Status::Invalid("labels: got " + std::to_string(labels.size()) +
@@ -134,6 +158,7 @@ class Client::Impl {
     }
     for (size_t i = 0; i < labels.size(); ++i) {
       if (labels[i].empty()) return Status::Invalid("labels: label " + std::to_string(i) + " is empty");
+      SEXTANT_RETURN_IF_ERROR(CheckUtf8(labels[i], "labels: label " + std::to_string(i)));
       for (size_t j = 0; j < i; ++j) {
         if (labels[j] == labels[i]) {
           return Status::Invalid("labels: '" + labels[i] + "' appears twice (positions " +
@@ -153,14 +178,14 @@ class Client::Impl {
       if (!tags.ok()) return Status::Invalid("labels: " + tags.status().message());
       tags_ = std::move(*tags);
     }
-    std::lock_guard store_lock(store_mu_);
+    MutexLock store_lock(store_mu_);
     SEXTANT_RETURN_IF_ERROR(store_->SetLabels(labels));
     labels_ = labels;
     return Status::OK();
   }
 
   Status SetTaggingSchema(TaggingSchema schema) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     if (store_->task() != TaskType::kNamedEntityRecognition) {
       return Status::Invalid("tagging_schema: only named_entity_recognition runs have a tagging "
@@ -179,13 +204,13 @@ class Client::Impl {
       tags_ = std::move(*tags);
     }
     if (current) return Status::OK();
-    std::lock_guard store_lock(store_mu_);
+    MutexLock store_lock(store_mu_);
     return store_->SetTaggingSchema(schema);
   }
 
   Status SetSplit(Split split, const std::string& inference_name) {
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Make(split, inference_name));
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     current_split_ = std::move(key);
     return Status::OK();
@@ -193,7 +218,7 @@ class Client::Impl {
 
   Status SetEpoch(int32_t epoch) {
     if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     epoch_ = epoch;
     return Status::OK();
@@ -201,11 +226,12 @@ class Client::Impl {
 
   Status LogDataSamples(const DataBatch& batch, std::optional<SplitKey> split_arg,
                         ExistingSamples existing) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_data_samples"));
     const size_t n = batch.ids.size();
     if (n == 0) return Status::Invalid("ids: empty batch; expected at least one sample");
+    SEXTANT_RETURN_IF_ERROR(CheckBatchUtf8(batch));
     std::vector<store::SampleRecord> records(n);
     for (size_t i = 0; i < n; ++i) records[i].id = batch.ids[i];
     SEXTANT_RETURN_IF_ERROR(client::ResolveTaskFields(store_->task(), key, batch,
@@ -237,7 +263,7 @@ class Client::Impl {
       }
     }
     {
-      std::lock_guard store_lock(store_mu_);
+      MutexLock store_lock(store_mu_);
       SEXTANT_RETURN_IF_ERROR(store_->AppendSamples(key, records));
     }
     for (size_t i = 0; i < n; ++i) {
@@ -251,7 +277,7 @@ class Client::Impl {
   // logged: shapes, widths, the kind of the epoch's log, finite values.
   // `check_values`: whether to scan the values for NaN and infinity here.
   Status CheckOutputsLocked(const OutputsBatch& batch, const SplitKey& key, int32_t epoch,
-                            bool check_values = true) {
+                            bool check_values = true) REQUIRES(mu_) {
     if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
     if (labels_.empty()) {
       return Status::FailedPrecondition("labels: set the run's labels (set_labels_for_run) "
@@ -357,14 +383,14 @@ class Client::Impl {
 
   Status CheckModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split_arg,
                            std::optional<int32_t> epoch_arg) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "check_model_outputs"));
     return CheckOutputsLocked(batch, key, epoch_arg.value_or(epoch_));
   }
 
   Status LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split_arg,
                          std::optional<int32_t> epoch_arg) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, ResolveSplit(split_arg, "log_model_outputs"));
     const int32_t epoch = epoch_arg.value_or(epoch_);
@@ -482,9 +508,9 @@ class Client::Impl {
     if (queued_bytes_ > 0 && queued_bytes_ + bytes > max_pending_bytes_) {
       ++waiting_for_space_;
       queue_cv_.notify_all();
-      queue_cv_.wait(lock, [&] {
-        return queued_bytes_ == 0 || queued_bytes_ + bytes <= max_pending_bytes_ || failed_batches_ > 0;
-      });
+      while (!(queued_bytes_ == 0 || queued_bytes_ + bytes <= max_pending_bytes_ || failed_batches_ > 0)) {
+        queue_cv_.wait(mu_);
+      }
       --waiting_for_space_;
       if (failed_batches_ > 0 && queued_bytes_ > 0 && queued_bytes_ + bytes > max_pending_bytes_) {
         for (int64_t i = 0; i < n; ++i) (*seen)[static_cast<size_t>(rows[i])] = 0;
@@ -506,14 +532,14 @@ class Client::Impl {
   }
 
   Status Flush() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     ++flushing_;
     const uint64_t failures_before = write_failures_;
     queue_cv_.notify_all();
     // Until everything is committed, or a write attempt made after this call failed.
-    queue_cv_.wait(lock, [&] {
-      return (queue_.empty() && writing_ == 0) || write_failures_ != failures_before;
-    });
+    while (!((queue_.empty() && writing_ == 0) || write_failures_ != failures_before)) {
+      queue_cv_.wait(mu_);
+    }
     --flushing_;
     if (write_failures_ != failures_before) {
       write_error_ = Status::OK();
@@ -524,12 +550,15 @@ class Client::Impl {
 
   Result<FinishReport> Finish(const ProcessingOptions& options) {
     SEXTANT_RETURN_IF_ERROR(Flush());
-    std::lock_guard store_lock(store_mu_);
+    MutexLock store_lock(store_mu_);
     return processing::ProcessRun(*store_, options);
   }
 
   const fs::path& run_dir() const { return run_dir_; }
-  const std::vector<std::string>& labels() const { return labels_; }
+  std::vector<std::string> labels() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    return labels_;
+  }
 
  private:
   static constexpr int64_t kMinPendingBytes = 1ll << 20;
@@ -568,7 +597,7 @@ class Client::Impl {
                                 b.sample_rows.size() * 8);
   }
 
-  Result<SplitKey> ResolveSplit(const std::optional<SplitKey>& arg, const char* call) {
+  Result<SplitKey> ResolveSplit(const std::optional<SplitKey>& arg, const char* call) REQUIRES(mu_) {
     if (arg) return *arg;
     if (!current_split_) {
       return Status::FailedPrecondition(std::string("split: no split set for ") + call +
@@ -578,7 +607,7 @@ class Client::Impl {
   }
 
   Status ResolveLabels(const SplitKey& key, const DataBatch& batch,
-                       std::vector<store::SampleRecord>* records) {
+                       std::vector<store::SampleRecord>* records) REQUIRES(mu_) {
     const size_t n = records->size();
     if (!IsLabeled(key.split)) {
       if (!batch.labels.empty() || !batch.label_indices.empty()) {
@@ -646,7 +675,8 @@ class Client::Impl {
   // text and label; false when none is; an error otherwise.
   Result<bool> AllLoggedIdentically(const SplitKey& key, const SplitState& state,
                                     const DataBatch& batch,
-                                    const std::vector<store::SampleRecord>& records) {
+                                    const std::vector<store::SampleRecord>& records)
+      REQUIRES(mu_) {
     const size_t n = batch.ids.size();
     std::optional<size_t> first_known, first_new;
     size_t known = 0;
@@ -669,7 +699,7 @@ class Client::Impl {
     }
     std::vector<store::SampleRecord> logged;
     {
-      std::lock_guard store_lock(store_mu_);
+      MutexLock store_lock(store_mu_);
       SEXTANT_ASSIGN_OR_RETURN(logged, store_->ReadSamples(key));
     }
     for (size_t i = 0; i < n; ++i) {
@@ -688,13 +718,13 @@ class Client::Impl {
     return true;
   }
 
-  Result<SplitState*> LoadSplitState(const SplitKey& key) {
+  Result<SplitState*> LoadSplitState(const SplitKey& key) REQUIRES(mu_) {
     auto it = splits_.find(key);
     if (it != splits_.end()) return &it->second;
     SplitState state;
     std::vector<std::string> ids;
     {
-      std::lock_guard store_lock(store_mu_);
+      MutexLock store_lock(store_mu_);
       if (store_->task() == TaskType::kNamedEntityRecognition) {
         // One read gives the ids and each sample's token count.
         SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SampleRecord> logged, store_->ReadSamples(key));
@@ -714,12 +744,13 @@ class Client::Impl {
     return &splits_.emplace(key, std::move(state)).first->second;
   }
 
-  Result<std::vector<uint8_t>*> LoadSeen(const SplitKey& key, int32_t epoch, SplitState* state) {
+  Result<std::vector<uint8_t>*> LoadSeen(const SplitKey& key, int32_t epoch, SplitState* state)
+      REQUIRES(mu_) {
     auto it = state->seen.find(epoch);
     if (it == state->seen.end()) {
       std::vector<int64_t> rows;
       {
-        std::lock_guard store_lock(store_mu_);
+        MutexLock store_lock(store_mu_);
         SEXTANT_ASSIGN_OR_RETURN(rows, store_->ReadOutputRows(key, epoch));
       }
       std::vector<uint8_t> seen(static_cast<size_t>(state->ids.size()), 0);
@@ -731,11 +762,11 @@ class Client::Impl {
   }
 
   // The run-wide embedding width and the kind of each existing log.
-  Status LoadLogState() {
+  Status LoadLogState() REQUIRES(mu_) {
     if (log_state_loaded_) return Status::OK();
     std::vector<store::OutputLogInfo> logs;
     {
-      std::lock_guard store_lock(store_mu_);
+      MutexLock store_lock(store_mu_);
       SEXTANT_ASSIGN_OR_RETURN(logs, store_->ListOutputLogs());
     }
     for (const auto& l : logs) {
@@ -746,7 +777,7 @@ class Client::Impl {
     return Status::OK();
   }
 
-  Status TakeWriteError() {
+  Status TakeWriteError() REQUIRES(mu_) {
     Status st = write_error_;
     write_error_ = Status::OK();
     return st;
@@ -754,14 +785,14 @@ class Client::Impl {
 
   // The batches a failed write left queued, for an error message: the cause,
   // then per batch its split, epoch and sample ids.
-  std::string PendingFailureMessage(const std::string& call) const {
+  std::string PendingFailureMessage(const std::string& call) const REQUIRES(mu_) {
     return call + ": writing model outputs failed (" + last_write_error_.message() + "); " +
            std::to_string(failed_batches_) + " batch(es) are not written and are kept " +
            "for a retry (flush() retries them):" + failed_description_;
   }
 
   // Names each batch of a failed write (under mu_): split, epoch, rows, first and last id.
-  std::string DescribeBatches(const std::vector<store::OutputAppend>& batches) const {
+  std::string DescribeBatches(const std::vector<store::OutputAppend>& batches) const REQUIRES(mu_) {
     std::string m;
     int64_t shown = 0;
     for (const store::OutputAppend& b : batches) {
@@ -783,18 +814,22 @@ class Client::Impl {
     return m;
   }
 
+  // Whether the writer has work now: a stop, a Flush or a waiting producer, enough
+  // queued bytes, or after a failed write, the retry time.
+  bool WriterShouldRun() const REQUIRES(mu_) {
+    if (stop_) return true;
+    if (queue_.empty()) return false;
+    if (failed_batches_ > 0) return flushing_ > 0 || std::chrono::steady_clock::now() >= retry_at_;
+    return flushing_ > 0 || waiting_for_space_ > 0 ||
+           queued_bytes_ >= std::min(kWakeBytes, max_pending_bytes_ / 2);
+  }
+
   void WriterLoop() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     while (true) {
-      queue_cv_.wait_for(lock, kWriterTick, [&] {
-        if (stop_) return true;
-        if (queue_.empty()) return false;
-        if (failed_batches_ > 0) {
-          return flushing_ > 0 || std::chrono::steady_clock::now() >= retry_at_;
-        }
-        return flushing_ > 0 || waiting_for_space_ > 0 ||
-               queued_bytes_ >= std::min(kWakeBytes, max_pending_bytes_ / 2);
-      });
+      const auto deadline = std::chrono::steady_clock::now() + kWriterTick;
+      while (!WriterShouldRun() && queue_cv_.wait_until(mu_, deadline) != std::cv_status::timeout) {
+      }
       if (queue_.empty()) {
         if (stop_) return;  // stopping, and everything is written
         continue;
@@ -807,13 +842,13 @@ class Client::Impl {
                                                std::make_move_iterator(queue_.end()));
       queue_.clear();
       writing_ = static_cast<int64_t>(batches.size());
-      lock.unlock();
+      lock.Unlock();
       Status st;
       {
-        std::lock_guard store_lock(store_mu_);
+        MutexLock store_lock(store_mu_);
         st = store_->AppendOutputs(batches);
       }
-      lock.lock();
+      lock.Lock();
       writing_ = 0;
       if (!st.ok()) {
         // Nothing of the attempt was committed (the store truncates a partial append on
@@ -852,37 +887,41 @@ class Client::Impl {
   }
 
   const fs::path run_dir_;
+  // store_ is used under store_mu_; its task() (fixed at open) and
+  // tagging_schema() (changed only under both locks) are also read under mu_.
   std::unique_ptr<store::RunStore> store_;
-  std::mutex store_mu_;  // serialises access to store_ (taken after mu_, never before)
+  Mutex store_mu_ ACQUIRED_AFTER(mu_);  // taken after mu_, never before
 
-  std::mutex mu_;
-  std::vector<std::string> labels_;
-  std::optional<ner::TagSet> tags_;  // NER: labels_ parsed for the tagging schema
-  std::optional<SplitKey> current_split_;
-  int32_t epoch_ = 0;
-  std::map<SplitKey, SplitState> splits_;
-  bool log_state_loaded_ = false;
-  int64_t emb_dim_ = 0;
-  std::map<std::pair<SplitKey, int32_t>, OutputKind> log_kinds_;
-  std::vector<std::vector<float>> free_embeddings_, free_outputs_;
+  // mutable: labels() const takes it.
+  mutable Mutex mu_;
+  std::vector<std::string> labels_ GUARDED_BY(mu_);
+  std::optional<ner::TagSet> tags_ GUARDED_BY(mu_);  // NER: labels_ parsed for the tagging schema
+  std::optional<SplitKey> current_split_ GUARDED_BY(mu_);
+  int32_t epoch_ GUARDED_BY(mu_) = 0;
+  std::map<SplitKey, SplitState> splits_ GUARDED_BY(mu_);
+  bool log_state_loaded_ GUARDED_BY(mu_) = false;
+  int64_t emb_dim_ GUARDED_BY(mu_) = 0;
+  std::map<std::pair<SplitKey, int32_t>, OutputKind> log_kinds_ GUARDED_BY(mu_);
+  std::vector<std::vector<float>> free_embeddings_ GUARDED_BY(mu_), free_outputs_ GUARDED_BY(mu_);
 
-  std::condition_variable queue_cv_;
-  std::deque<store::OutputAppend> queue_;
-  int64_t queued_bytes_ = 0;
-  int64_t writing_ = 0;
-  bool stop_ = false;
-  int32_t flushing_ = 0;  // Flush calls waiting
+  // Waits on mu_ (a Mutex, hence the _any variant).
+  std::condition_variable_any queue_cv_;
+  std::deque<store::OutputAppend> queue_ GUARDED_BY(mu_);
+  int64_t queued_bytes_ GUARDED_BY(mu_) = 0;
+  int64_t writing_ GUARDED_BY(mu_) = 0;
+  bool stop_ GUARDED_BY(mu_) = false;
+  int32_t flushing_ GUARDED_BY(mu_) = 0;  // Flush calls waiting
   const int64_t max_pending_bytes_;
   // A failed write leaves its batches at the front of queue_ (failed_batches_ of
   // them) until a retry succeeds; write_error_ is reported once by the next call.
-  int64_t failed_batches_ = 0;
-  uint64_t write_failures_ = 0;
-  int32_t close_attempts_ = 0;
-  Status last_write_error_;
-  std::string failed_description_;
-  int32_t waiting_for_space_ = 0;  // LogModelOutputs calls waiting for the writer
-  std::chrono::steady_clock::time_point retry_at_;
-  Status write_error_;
+  int64_t failed_batches_ GUARDED_BY(mu_) = 0;
+  uint64_t write_failures_ GUARDED_BY(mu_) = 0;
+  int32_t close_attempts_ GUARDED_BY(mu_) = 0;
+  Status last_write_error_ GUARDED_BY(mu_);
+  std::string failed_description_ GUARDED_BY(mu_);
+  int32_t waiting_for_space_ GUARDED_BY(mu_) = 0;  // LogModelOutputs calls waiting for the writer
+  std::chrono::steady_clock::time_point retry_at_ GUARDED_BY(mu_);
+  Status write_error_ GUARDED_BY(mu_);
   std::thread writer_;
 };
 
@@ -904,7 +943,7 @@ Client::~Client() {
 Status Client::SetLabelsForRun(const std::vector<std::string>& labels) {
   return impl_->SetLabelsForRun(labels);
 }
-const std::vector<std::string>& Client::labels() const { return impl_->labels(); }
+std::vector<std::string> Client::labels() const { return impl_->labels(); }
 Status Client::SetSplit(Split split, const std::string& inference_name) {
   return impl_->SetSplit(split, inference_name);
 }

@@ -455,6 +455,11 @@ void SetSearchThreads(int32_t threads) {
 
 int32_t SearchThreads() { return omp_get_max_threads(); }
 
+ScopedSearchThreads::ScopedSearchThreads(int32_t threads) : saved_(omp_get_max_threads()) {
+  SetSearchThreads(threads);
+}
+ScopedSearchThreads::~ScopedSearchThreads() { omp_set_num_threads(saved_); }
+
 CosineIndex::CosineIndex() = default;
 CosineIndex::~CosineIndex() = default;
 

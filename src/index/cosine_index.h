@@ -44,6 +44,22 @@ void SetSearchThreads(int32_t threads);
 // The OpenMP threads a search uses now.
 int32_t SearchThreads();
 
+// Sets the search threads (as SetSearchThreads) for its scope and restores the
+// calling thread's previous OpenMP setting when it ends, so that a library
+// call (finish) does not change its caller's omp_get_max_threads(), e.g.
+// PyTorch's thread count. Faiss reads the setting through
+// omp_get_max_threads(), hence a guard rather than a per-call argument.
+class ScopedSearchThreads {
+ public:
+  explicit ScopedSearchThreads(int32_t threads);
+  ~ScopedSearchThreads();
+  ScopedSearchThreads(const ScopedSearchThreads&) = delete;
+  ScopedSearchThreads& operator=(const ScopedSearchThreads&) = delete;
+
+ private:
+  int32_t saved_;
+};
+
 // Parameters of an approximate (IVF) index. Zero means "choose".
 struct IvfOptions {
   // Cells. 0: about sqrt(rows) (1 below 2,000 rows, which is exact search).

@@ -8,6 +8,7 @@
 // Thread safety: all functions are reentrant.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -17,6 +18,9 @@
 #include "sextant/status.h"
 
 namespace sextant::io {
+
+// The largest table file read: the whole file is held in memory.
+inline constexpr uint64_t kMaxTableBytes = uint64_t{4} << 30;
 
 // A table of string cells. Every row has exactly columns.size() cells.
 struct Table {
@@ -68,8 +72,8 @@ Result<Table> ReadJsonl(const std::filesystem::path& path);
 Result<Table> ReadTable(const std::filesystem::path& path);
 
 // Returns `field` as one RFC 4180 CSV field: unchanged unless it contains a
-// comma, a double quote, \r or \n, in which case it is wrapped in double
-// quotes with each inner quote doubled.
+// comma, a double quote, \r or \n, or starts with a UTF-8 byte order mark, in
+// which case it is wrapped in double quotes with each inner quote doubled.
 std::string CsvEscape(std::string_view field);
 
 // Writes `fields` as one CSV record (CsvEscape'd, comma-separated) followed

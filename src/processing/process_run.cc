@@ -363,7 +363,8 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   }
 
   // Drift against the training embeddings, when the run has training data.
-  index::SetSearchThreads(options.threads);
+  // Restores the caller's OpenMP thread count when ProcessRun returns.
+  const index::ScopedSearchThreads search_threads(options.threads);
   SEXTANT_ASSIGN_OR_RETURN(DriftOutcome drift_outcome, ScoreDrift(options, "", timer, splits));
   std::optional<drift::ReferenceDistribution>& reference = drift_outcome.reference;
   const DriftReference used = drift_outcome.used;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/json_depth.h"
 #include "common/request_budget.h"
 #include "common/text_pattern.h"
 #include "index/cosine_index.h"
@@ -899,13 +900,17 @@ Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split)
     return Status::FailedPrecondition("run '" + impl_->info.project + "/" + impl_->info.run +
                                       "' has no results yet; run `sextant finish`");
   }
+  // Stored JSON is checked before anyone parses it (found by fuzz/stored_json_fuzzer:
+  // a corrupt summary made `summary` and the console abort on an uncaught parse error).
   const std::string text = st.Text(0);
-  auto j = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) {
+  auto j = JsonNestingDepth(text) > kMaxJsonDepth
+               ? nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded)
+               : nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
     return Status::IOError(impl_->RunName() + ": sextant.db table summaries, scope '" +
                            (split ? split->ToString() : std::string("run")) +
                            "': the stored summary is not a valid JSON object: '" +
-                           text.substr(0, 80) + "'");
+                           text.substr(0, 80) + "'; run `sextant finish` again");
   }
   if (split) return text;
   // The run summary gains what only the store knows now: project, run and splits' sizes.

@@ -9,6 +9,7 @@
 
 #include "server/encode.h"
 #include "server/insights.h"
+#include "sextant/version.h"
 
 namespace sextant::server {
 
@@ -18,7 +19,6 @@ using ordered_json = nlohmann::ordered_json;
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
 constexpr int32_t kMaxNeighbors = 1000;
 constexpr int64_t kDefaultMapPoints = 50000;
 constexpr int64_t kMaxMapPoints = 2000000;

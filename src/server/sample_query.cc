@@ -300,8 +300,10 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
       return x >= x0 && x <= x1 && y >= y0 && y <= y1 && PointInPolygon(x, y, f.polygon);
     });
   }
-  for (const auto& [key, value] : f.meta) {
-    auto column = t.MetaColumn(key);
+  for (const auto& kv : f.meta) {
+    auto column = t.MetaColumn(kv.first);
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::string& value = kv.second;
     restrict([&](int64_t r) { return (*column)[r] && *(*column)[r] == value; });
   }
   for (const auto& [field, regex] : {std::pair{"text", &f.text_regex},

@@ -3,6 +3,9 @@
 // logged before it intact (checked by finishing the run and reading it back).
 #include "sextant/client.h"
 
+#include <omp.h>
+
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -608,6 +611,91 @@ TEST_F(ClientTest, ConcurrentLoggingFromTwoThreadsLosesNothing) {
   ASSERT_OK_AND_ASSIGN(std::vector<SampleRow> rows, reader->Samples(q));
   ASSERT_EQ(rows.size(), static_cast<size_t>(2 * kBatches * kBatch));
   for (const SampleRow& r : rows) EXPECT_EQ(r.epoch, 1) << r.id;
+}
+
+// labels() used to return a reference to the list SetLabelsForRun assigns
+// under the client's lock, read without it: ThreadSanitizer flags the old
+// code here (make test-tsan), and a reader could see a half-assigned vector.
+TEST(ClientThreads, LabelsReadWhileAnotherThreadSetsThem) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto client, Client::Init({.root = dir.path(), .project = "p", .run = "r"}));
+  std::atomic<bool> set{false};
+  std::thread reader([&] {
+    // Until the list appears, every read sees it empty or whole, never torn.
+    while (!set.load()) {
+      const std::vector<std::string> labels = client->labels();
+      EXPECT_TRUE(labels.empty() || labels == kLabels);
+    }
+    EXPECT_EQ(client->labels(), kLabels);
+  });
+  Status st = client->SetLabelsForRun(kLabels);
+  set.store(true);
+  reader.join();
+  ASSERT_OK(st);
+}
+
+// Logging, labels() and Flush from several threads at once: under
+// ThreadSanitizer (make test-tsan) any unguarded shared state is reported.
+TEST_F(ClientTest, LoggingFlushingAndReadingLabelsConcurrently) {
+  const SplitKey train = Key(Split::kTraining);
+  constexpr int kBatches = 10, kBatch = 4;
+  auto worker = [&](const std::string& prefix, Status* result) {
+    for (int b = 0; b < kBatches && result->ok(); ++b) {
+      const auto ids = Ids(prefix, b * kBatch, (b + 1) * kBatch);
+      Status st = client_->LogDataSamples(Data(ids, true), train);
+      Outputs o = MakeOutputs(ids);
+      if (st.ok()) st = client_->LogModelOutputs(o.View(), train, 0);
+      if (st.ok() && b % 3 == 0) st = client_->Flush();
+      if (st.ok() && client_->labels() != kLabels) st = Status::Internal("labels changed");
+      *result = st;
+    }
+  };
+  Status a, b, c;
+  std::thread ta(worker, "a", &a), tb(worker, "b", &b), tc(worker, "c", &c);
+  ta.join();
+  tb.join();
+  tc.join();
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_OK(c);
+  ASSERT_NO_FATAL_FAILURE(ExpectFinishes({{"training", 3 * kBatches * kBatch}}));
+}
+
+// Labels, ids, texts and meta values become JSON (summaries, the API,
+// exports), which needs UTF-8: a bad byte used to abort the CLI later with an
+// uncaught nlohmann type_error 316; now the call fails naming field and row.
+TEST_F(ClientTest, InvalidUtf8IsRejectedNamingFieldAndRow) {
+  ASSERT_OK_AND_ASSIGN(auto fresh, Client::Init({.root = dir_.path(), .project = "p", .run = "u"}));
+  EXPECT_STATUS(fresh->SetLabelsForRun({"neg", "bad\xFFlabel"}), kInvalidArgument,
+                "labels: label 1: invalid UTF-8 (byte 0xFF at byte 3)");
+  EXPECT_TRUE(fresh->labels().empty());
+  const SplitKey train = Key(Split::kTraining);
+  DataBatch text = Data(Ids("x", 0, 3), true);
+  text.texts[2] = "caf\xC3";  // truncated sequence
+  EXPECT_STATUS(client_->LogDataSamples(text, train), kInvalidArgument,
+                "texts (row 2): invalid UTF-8 (byte 0xC3 at byte 3)");
+  DataBatch meta = Data(Ids("x", 0, 3), true);
+  meta.meta.push_back({"source", {"a", "\xC0\x80", "c"}});  // overlong NUL
+  EXPECT_STATUS(client_->LogDataSamples(meta, train), kInvalidArgument,
+                "meta column 'source' (row 1): invalid UTF-8");
+  DataBatch id = Data({"ok", "\xED\xA0\x80"}, true);  // a surrogate
+  EXPECT_STATUS(client_->LogDataSamples(id, train), kInvalidArgument, "ids (row 1): invalid UTF-8");
+  // Nothing was logged; valid UTF-8 (accents, emoji) is accepted.
+  DataBatch good = Data({"é", "😀"}, true);
+  good.texts = {"caf\xC3\xA9", "ok"};
+  EXPECT_OK(client_->LogDataSamples(good, train));
+}
+
+// Finish sets the search threads for Faiss; it used to leave them set on the
+// calling thread (omp_set_num_threads), changing e.g. PyTorch's thread count.
+TEST_F(ClientTest, FinishLeavesTheCallersOpenMpThreadsUnchanged) {
+  ASSERT_NO_FATAL_FAILURE(LogTraining());
+  const int before = omp_get_max_threads();
+  // A setting that differs from what finish asks for (Options().threads = 1).
+  omp_set_num_threads(3);
+  ASSERT_OK(client_->Finish(Options()));
+  EXPECT_EQ(omp_get_max_threads(), 3);
+  omp_set_num_threads(before);
 }
 
 TEST_F(ClientTest, FlushThenFinish) {

@@ -349,5 +349,47 @@ TEST(Csv, ReadTableDispatchesByExtension) {
                 {"noext", "no file extension", ".csv, .jsonl or .ndjson"});
 }
 
+// ----- Hostile input (found by the fuzz targets in fuzz/ and issue 12) -----
+
+// A line nested 200,000 deep used to overflow the stack (SIGSEGV) when the
+// parsed value was dumped or copied; it is refused before parsing.
+TEST(Jsonl, DeepNestingIsRefusedNotACrash) {
+  const std::string deep = "{\"a\": " + std::string(200000, '[') + std::string(200000, ']') + "}\n";
+  ExpectInvalid(Jsonl("{\"a\": 1}\n" + deep).status(),
+                {"data.jsonl line 2", "nested more than 256 levels"});
+  // Brackets inside strings do not count; moderate nesting is read.
+  const std::string nested = "{\"a\": " + std::string(100, '[') + std::string(100, ']') +
+                             ", \"b\": \"" + std::string(1000, '[') + "\"}\n";
+  ASSERT_OK_AND_ASSIGN(Table t, Jsonl(nested));
+  EXPECT_EQ(t.rows[0][1], std::string(1000, '['));
+}
+
+// A first field starting with a byte order mark was written bare, and read
+// back without it (found by fuzz/csv_fuzzer: "\xEF\xBB\xBF\xEF\xBB\xBF,").
+TEST(Csv, LeadingByteOrderMarkInAFieldRoundTrips) {
+  TempDir dir;
+  const std::string bom = "\xEF\xBB\xBF";
+  EXPECT_EQ(CsvEscape(bom + "a"), "\"" + bom + "a\"");
+  std::ostringstream out;
+  WriteCsvRow(out, {bom, "b"});
+  WriteCsvRow(out, {"1", "2"});
+  ASSERT_OK_AND_ASSIGN(Table t, ReadCsv(WriteFile(dir, "bom.csv", out.str())));
+  EXPECT_EQ(t.columns, (std::vector<std::string>{bom, "b"}));
+}
+
+// A device used to be read until memory ran out (`--data /dev/zero` through
+// a .csv link); only regular files and pipes are read.
+TEST(Csv, DevicesAndDirectoriesAreRefused) {
+  TempDir dir;
+  const fs::path zero_csv = dir.path() / "zero.csv";
+  fs::create_symlink("/dev/zero", zero_csv);
+  ExpectInvalid(ReadCsv(zero_csv).status(), {"zero.csv", "a character device", "regular file"});
+  const fs::path zero_jsonl = dir.path() / "zero.jsonl";
+  fs::create_symlink("/dev/zero", zero_jsonl);
+  ExpectInvalid(ReadTable(zero_jsonl).status(), {"zero.jsonl", "a character device"});
+  fs::create_directory(dir.path() / "d.csv");
+  ExpectInvalid(ReadCsv(dir.path() / "d.csv").status(), {"d.csv", "a directory"});
+}
+
 }  // namespace
 }  // namespace sextant::io
