@@ -26,7 +26,7 @@ DEMO_PY      := PYTHONPATH=$(abspath $(BUILD)/python) $(PYTHON)
 DEMO_ARGS    := --root $(DEMO_ROOT) --project demo --run sentiment
 export SEXTANT_DATA
 
-.PHONY: all deps configure build test python demo demo-ner demo-nli demo-cpp serve bench clean \
+.PHONY: all deps configure build test stress python demo demo-ner demo-nli demo-cpp serve bench clean \
         test-asan test-tsan fuzz fuzz-smoke install deb
 
 all: build
@@ -62,7 +62,8 @@ test-asan: deps
 # thread-safety analysis (-Wthread-safety -Werror on the annotated client).
 # OpenMP and OpenBLAS run single-threaded: TSan cannot see libgomp's barriers,
 # and the threads under test are the client's own (std::thread).
-TSAN_TESTS := tests/client/client_test tests/client/ner_nli_test tests/client/sample_id_index_test
+TSAN_TESTS := tests/client/client_test tests/client/ner_nli_test tests/client/sample_id_index_test \
+  tests/client/client_durability_test
 test-tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=$(CLANGXX) \
 	  -DSEXTANT_SANITIZE=thread -DSEXTANT_THREAD_SAFETY=ON -DSEXTANT_WERROR=ON \
@@ -73,6 +74,15 @@ test-tsan: deps
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(abspath .ci/tsan.supp)" \
 	    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BUILD)-tsan/$$t --gtest_brief=1; \
 	done
+
+# The crash harness (tests/fault/crash_test.cc) with more trials: SIGKILL at random moments
+# of logging, finish, selection writes and run creation, CRASH_TRIALS each (make test: 20),
+# seeded by CRASH_SEED (printed, to replay a failure).
+CRASH_TRIALS ?= 200
+CRASH_SEED   ?= $(shell date +%s)
+stress: build
+	@echo "crash harness: $(CRASH_TRIALS) trials per scenario, seed $(CRASH_SEED)"
+	@SEXTANT_CRASH_TRIALS=$(CRASH_TRIALS) SEXTANT_CRASH_SEED=$(CRASH_SEED) $(BUILD)/tests/fault/crash_test
 
 # Installs the build under $(PREFIX): bin/sextant, share/sextant/web (the
 # console, when built), include/sextant, the static libraries, the CMake package

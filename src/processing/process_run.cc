@@ -298,16 +298,22 @@ Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
   return j;
 }
 
-}  // namespace
+// What the stages of a finish share: the joined splits and what each stage found.
+struct FinishState {
+  std::vector<std::string> labels;
+  bool ner = false;
+  std::optional<ner::TagSet> tags;                 // NER: the tag list parsed for the schema
+  std::vector<store::SplitResults> splits;         // one per split, in ListSplits order
+  std::vector<store::SplitResults> span_splits;    // NER: the span rows of each split
+  ordered_json map_parameters = nullptr, span_map_parameters = nullptr;
+  DriftOutcome drift;
+  std::optional<DriftOutcome> span_drift;
+  const store::SplitResults* domain_reference = nullptr;  // validation, else test
+  std::map<std::string, ordered_json> domain_tests;      // per inference split
+  std::optional<SimilarityIndex> similarity, span_similarity;
+};
 
-Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options) {
-  const auto start = Clock::now();
-  FinishReport report;
-  StageTimer timer(&report);
-  const std::vector<std::string>& labels = store.labels();
-  if (labels.empty()) {
-    return Status::FailedPrecondition("labels: the run has no label list; call set_labels_for_run");
-  }
+Status CheckOptions(const ProcessingOptions& options) {
   if (options.drift_k < 1) return Status::Invalid("drift_k: must be at least 1");
   if (!(options.drift_percentile > 0 && options.drift_percentile < 1)) {
     return Status::Invalid("drift_percentile: must be in (0, 1)");
@@ -321,29 +327,35 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   if (options.drift_reference_sample_size < 0) {
     return Status::Invalid("drift_reference_sample_size: must be 0 (all) or positive");
   }
+  return Status::OK();
+}
+
+// Stage 1: every split's samples joined with their outputs, and per-sample metrics.
+Status JoinSplits(const store::RunStore& store, const ProcessingOptions& options, FinishState* st) {
+  st->labels = store.labels();
+  if (st->labels.empty()) {
+    return Status::FailedPrecondition("labels: the run has no label list; call set_labels_for_run");
+  }
   SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> keys, store.ListSplits());
   if (keys.empty()) return Status::FailedPrecondition("the run holds no data samples to process");
   SEXTANT_ASSIGN_OR_RETURN(std::vector<store::OutputLogInfo> logs, store.ListOutputLogs());
-
-  // NER: the tag list parsed for the schema; span rows per split besides the samples.
-  const bool ner = store.task() == TaskType::kNamedEntityRecognition;
-  std::optional<ner::TagSet> tags;
-  if (ner) {
+  st->ner = store.task() == TaskType::kNamedEntityRecognition;
+  if (st->ner) {
     if (!store.tagging_schema()) {
       return Status::FailedPrecondition("tagging_schema: the NER run has no tagging schema; call "
                                         "set_tagging_schema");
     }
-    SEXTANT_ASSIGN_OR_RETURN(tags, ner::ParseTagList(labels, *store.tagging_schema()));
+    SEXTANT_ASSIGN_OR_RETURN(st->tags, ner::ParseTagList(st->labels, *store.tagging_schema()));
   }
-  std::vector<store::SplitResults> splits(keys.size());
-  std::vector<store::SplitResults> span_splits(ner ? keys.size() : 0);
+  st->splits.resize(keys.size());
+  st->span_splits.resize(st->ner ? keys.size() : 0);
   std::string missing;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (ner) {
-      SEXTANT_RETURN_IF_ERROR(LoadNerSplit(store, keys[i], logs, options, *tags, &splits[i],
-                                           &span_splits[i], &missing));
+    if (st->ner) {
+      SEXTANT_RETURN_IF_ERROR(LoadNerSplit(store, keys[i], logs, options, *st->tags, &st->splits[i],
+                                           &st->span_splits[i], &missing));
     } else {
-      SEXTANT_RETURN_IF_ERROR(LoadSplit(store, keys[i], logs, options, &splits[i], &missing));
+      SEXTANT_RETURN_IF_ERROR(LoadSplit(store, keys[i], logs, options, &st->splits[i], &missing));
     }
   }
   if (!missing.empty()) {
@@ -351,107 +363,72 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
     return Status::FailedPrecondition(
         "model outputs are missing; log them with log_model_outputs and finish again:\n" + missing);
   }
-  timer.Done("join outputs and per-sample metrics");
+  return Status::OK();
+}
 
-  // The 2-D map of every split together (docs/algorithms.md).
-  SEXTANT_ASSIGN_OR_RETURN(ordered_json map_parameters, ComputeRunMap(options, &splits));
-  timer.Done("2-D map");
-  ordered_json span_map_parameters = nullptr;
-  if (ner) {
-    SEXTANT_ASSIGN_OR_RETURN(span_map_parameters, ComputeRunMap(options, &span_splits));
-    timer.Done("2-D map of span rows");
-  }
-
-  // Drift against the training embeddings, when the run has training data.
-  // Restores the caller's OpenMP thread count when ProcessRun returns.
-  const index::ScopedSearchThreads search_threads(options.threads);
-  SEXTANT_ASSIGN_OR_RETURN(DriftOutcome drift_outcome, ScoreDrift(options, "", timer, splits));
-  std::optional<drift::ReferenceDistribution>& reference = drift_outcome.reference;
-  const DriftReference used = drift_outcome.used;
-  const int64_t reference_population = drift_outcome.reference_population;
-  const std::optional<double> loo_threshold = drift_outcome.loo_threshold;
-  const std::optional<double> validation_threshold = drift_outcome.validation_threshold;
-  const ordered_json nn_parameters = drift_outcome.nn_parameters;
-  std::optional<DriftOutcome> span_drift;
-  if (ner) {
-    SEXTANT_ASSIGN_OR_RETURN(span_drift, ScoreDrift(options, "spans: ", timer, span_splits));
-  }
-  auto training = std::find_if(splits.begin(), splits.end(), [](const store::SplitResults& s) {
-    return s.split.split == Split::kTraining;
-  });
-  // The domain-classifier test of each inference split against held-out data.
+// Stage 4: the domain-classifier test of each inference split against held-out data.
+Status RunDomainTests(const ProcessingOptions& options, FinishState* st) {
   auto held_out = [&](Split split) -> const store::SplitResults* {
-    auto it = std::find_if(splits.begin(), splits.end(), [&](const store::SplitResults& s) {
+    auto it = std::find_if(st->splits.begin(), st->splits.end(), [&](const store::SplitResults& s) {
       return s.split.split == split && !s.samples.empty();
     });
-    return it == splits.end() ? nullptr : &*it;
+    return it == st->splits.end() ? nullptr : &*it;
   };
-  const store::SplitResults* domain_reference = held_out(Split::kValidation);
-  if (!domain_reference) domain_reference = held_out(Split::kTest);
-  std::map<std::string, ordered_json> domain_tests;
-  if (options.domain_test && domain_reference) {
-    for (const store::SplitResults& s : splits) {
-      if (s.split.split != Split::kInference) continue;
-      SEXTANT_ASSIGN_OR_RETURN(domain_tests[s.split.ToString()],
-                               DomainTestSummary(*domain_reference, s, options));
-    }
-    timer.Done("domain-classifier test");
+  st->domain_reference = held_out(Split::kValidation);
+  if (!st->domain_reference) st->domain_reference = held_out(Split::kTest);
+  if (!options.domain_test || !st->domain_reference) return Status::OK();
+  for (const store::SplitResults& s : st->splits) {
+    if (s.split.split != Split::kInference) continue;
+    SEXTANT_ASSIGN_OR_RETURN(st->domain_tests[s.split.ToString()],
+                             DomainTestSummary(*st->domain_reference, s, options));
   }
+  return Status::OK();
+}
 
-  // The similarity index of every split, stored with the results.
-  std::optional<SimilarityIndex> similarity;
-  if (options.build_similarity_index) {
-    SEXTANT_ASSIGN_OR_RETURN(similarity, BuildSimilarityIndex(splits));
-    timer.Done("similarity index");
-  }
-  std::optional<SimilarityIndex> span_similarity;
-  if (options.build_similarity_index && ner) {
-    SEXTANT_ASSIGN_OR_RETURN(span_similarity, BuildSimilarityIndex(span_splits));
-    timer.Done("similarity index of span rows");
-  }
+ordered_json OptionalNumber(std::optional<double> v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
 
-  // Summaries and comparisons with training.
-  std::optional<double> threshold;
-  if (reference) threshold = reference->threshold;
-  const double nominal = std::round((1.0 - options.drift_percentile) * 1e9) / 1e9;
+// The verdict's inputs: the nominal rate, alpha and the reference's counts.
+VerdictContext MakeVerdictContext(const ProcessingOptions& options, const DriftOutcome& drift) {
   VerdictContext verdict;
-  verdict.nominal = nominal;
+  verdict.nominal = std::round((1.0 - options.drift_percentile) * 1e9) / 1e9;
   verdict.alpha = options.drift_alpha;
-  if (reference) {
-    verdict.reference_size = static_cast<int64_t>(reference->sorted.size());
-    verdict.reference_above = drift::CountAbove(*reference, reference->threshold);
+  if (drift.reference) {
+    verdict.reference_size = static_cast<int64_t>(drift.reference->sorted.size());
+    verdict.reference_above = drift::CountAbove(*drift.reference, drift.reference->threshold);
   }
-  auto optional_number = [](std::optional<double> v) {
-    return v ? ordered_json(*v) : ordered_json(nullptr);
-  };
-  ordered_json run;
-  run["format_version"] = kFormatVersion;
-  run["task_type"] = TaskTypeName(store.task());
-  run["labels"] = labels;
-  auto finished_at = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
-  run["parameters"] = {
+  return verdict;
+}
+
+// The summary's `parameters`: every value the results were computed with.
+ordered_json RunParameters(const ProcessingOptions& options, const FinishState& st,
+                           const VerdictContext& verdict) {
+  const DriftOutcome& drift = st.drift;
+  const std::optional<double> threshold =
+      drift.reference ? std::optional<double>(drift.reference->threshold) : std::nullopt;
+  const auto finished_at = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+  ordered_json p = {
       {"boundary_ratio_threshold", options.boundary_ratio_threshold},
       {"drift_k", options.drift_k},
       {"drift_percentile", options.drift_percentile},
       {"distance", "cosine"},
-      {"reference", reference ? ordered_json(DriftReferenceName(used)) : ordered_json(nullptr)},
+      {"reference", drift.reference ? ordered_json(DriftReferenceName(drift.used)) : ordered_json(nullptr)},
       {"reference_requested", DriftReferenceName(options.drift_reference)},
       {"reference_size", verdict.reference_size},
-      {"reference_population", reference_population},
+      {"reference_population", drift.reference_population},
       {"reference_sample_size", options.drift_reference_sample_size},
       {"reference_seed", options.drift_seed},
       {"reference_cdf_error",
-       reference ? ordered_json{{"dkw_epsilon", drift::DkwEpsilon(verdict.reference_size, kDkwDelta)},
-                                {"delta", kDkwDelta}}
-                 : ordered_json(nullptr)},
+       drift.reference ? ordered_json{{"dkw_epsilon", drift::DkwEpsilon(verdict.reference_size, kDkwDelta)},
+                                      {"delta", kDkwDelta}}
+                       : ordered_json(nullptr)},
       {"reference_above_threshold", verdict.reference_above},
-      {"drift_threshold", optional_number(threshold)},
-      {"drift_thresholds", {{"training_loo", optional_number(loo_threshold)},
-                            {"validation", optional_number(validation_threshold)}}},
+      {"drift_threshold", OptionalNumber(threshold)},
+      {"drift_thresholds", {{"training_loo", OptionalNumber(drift.loo_threshold)},
+                            {"validation", OptionalNumber(drift.validation_threshold)}}},
       {"drift_verdict",
        {{"alpha", options.drift_alpha},
-        {"per_class_alpha", options.drift_alpha / static_cast<double>(labels.size())},
+        {"per_class_alpha", options.drift_alpha / static_cast<double>(st.labels.size())},
         {"interval", "Wilson score, 95%"},
         {"test", "one-sided exact: count above the threshold ~ BetaBinomial(n, m + 1, M - m) "
                  "under no drift (M reference_size, m reference_above_threshold)"}}},
@@ -460,8 +437,9 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
            ? ordered_json{{"method", "cross-fitted linear discriminant (Ledoit-Wolf shrinkage) "
                                      "on unit-normalised embeddings; AUC of production above "
                                      "reference; one-sided p-value from the Mann-Whitney null"},
-                          {"reference", domain_reference ? ordered_json(domain_reference->split.ToString())
-                                                         : ordered_json(nullptr)},
+                          {"reference", st.domain_reference
+                                            ? ordered_json(st.domain_reference->split.ToString())
+                                            : ordered_json(nullptr)},
                           {"folds", drift::DomainTestOptions{}.folds},
                           {"max_samples_per_side", options.domain_test_max_samples},
                           {"alpha", options.drift_alpha}}
@@ -469,69 +447,133 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
       {"predictions_from", "the last logged epoch of each sample"},
       {"dep", "(1 - mean AUM over logged epochs) / 2"},
       {"finished_at", finished_at}};
-  run["parameters"]["map"] = map_parameters;
-  run["parameters"]["nn_search"] = nn_parameters;
-  run["parameters"]["similarity_index"] =
-      similarity ? IndexInfoJson(similarity->index->info()) : ordered_json(nullptr);
-  run["parameters"]["embeddings_dtype"] = options.store_float16 ? "float16" : "float32";
-  std::optional<double> span_threshold;
-  if (ner) {
-    run["tagging_schema"] = TaggingSchemaName(*store.tagging_schema());
-    run["entity_types"] = tags->entity_types;
-    if (span_drift->reference) span_threshold = span_drift->reference->threshold;
-    run["parameters"]["spans"] = {
+  p["map"] = st.map_parameters;
+  p["nn_search"] = drift.nn_parameters;
+  p["similarity_index"] = st.similarity ? IndexInfoJson(st.similarity->index->info()) : ordered_json(nullptr);
+  p["embeddings_dtype"] = options.store_float16 ? "float16" : "float32";
+  if (st.ner) {
+    const DriftOutcome& span = *st.span_drift;
+    p["spans"] = {
         {"decoding", options.ner_conlleval_decoding ? "conlleval" : "strict"},
-        {"reference", span_drift->reference ? ordered_json(DriftReferenceName(span_drift->used))
-                                            : ordered_json(nullptr)},
-        {"reference_population", span_drift->reference_population},
-        {"drift_threshold", optional_number(span_threshold)},
-        {"map", span_map_parameters},
-        {"nn_search", span_drift->nn_parameters},
-        {"similarity_index", span_similarity ? IndexInfoJson(span_similarity->index->info())
-                                             : ordered_json(nullptr)}};
+        {"reference", span.reference ? ordered_json(DriftReferenceName(span.used)) : ordered_json(nullptr)},
+        {"reference_population", span.reference_population},
+        {"drift_threshold", OptionalNumber(span.reference ? std::optional<double>(span.reference->threshold)
+                                                          : std::nullopt)},
+        {"map", st.span_map_parameters},
+        {"nn_search", span.nn_parameters},
+        {"similarity_index", st.span_similarity ? IndexInfoJson(st.span_similarity->index->info())
+                                                : ordered_json(nullptr)}};
+  }
+  return p;
+}
+
+// Stage 6: each split's summary (stored with it) and the run summary around them:
+// parameters, every split, and each inference split compared with training.
+ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& options, FinishState* st,
+                       FinishReport* report) {
+  const VerdictContext verdict = MakeVerdictContext(options, st->drift);
+  const std::optional<double> threshold =
+      st->drift.reference ? std::optional<double>(st->drift.reference->threshold) : std::nullopt;
+  std::optional<double> span_threshold;
+  if (st->ner && st->span_drift->reference) span_threshold = st->span_drift->reference->threshold;
+  ordered_json run;
+  run["format_version"] = kFormatVersion;
+  run["task_type"] = TaskTypeName(store.task());
+  run["labels"] = st->labels;
+  run["parameters"] = RunParameters(options, *st, verdict);
+  if (st->ner) {
+    run["tagging_schema"] = TaggingSchemaName(*store.tagging_schema());
+    run["entity_types"] = st->tags->entity_types;
   }
   ordered_json split_summaries = ordered_json::object();
-  for (size_t i = 0; i < splits.size(); ++i) {
-    store::SplitResults& s = splits[i];
-    ordered_json summary = SummarizeSplit(s, labels, threshold);
-    if (ner) summary["spans"] = SummarizeSpans(span_splits[i], *tags, span_threshold);
-    if (auto it = domain_tests.find(s.split.ToString()); it != domain_tests.end()) {
+  for (size_t i = 0; i < st->splits.size(); ++i) {
+    store::SplitResults& s = st->splits[i];
+    ordered_json summary = SummarizeSplit(s, st->labels, threshold);
+    if (st->ner) summary["spans"] = SummarizeSpans(st->span_splits[i], *st->tags, span_threshold);
+    if (auto it = st->domain_tests.find(s.split.ToString()); it != st->domain_tests.end()) {
       summary["domain_test"] = it->second;
     }
-    if (reference && s.split.split != Split::kTraining) {
+    if (st->drift.reference && s.split.split != Split::kTraining) {
       const bool is_reference =
-          used == DriftReference::kValidation && s.split.split == Split::kValidation;
-      summary["drift_verdict"] = DriftVerdictSummary(s, labels, verdict, is_reference);
+          st->drift.used == DriftReference::kValidation && s.split.split == Split::kValidation;
+      summary["drift_verdict"] = DriftVerdictSummary(s, st->labels, verdict, is_reference);
     }
     s.summary_json = summary.dump();
     split_summaries[s.split.ToString()] = summary;
-    report.samples += static_cast<int64_t>(s.samples.size());
-    report.splits.push_back(s.split.ToString());
+    report->samples += static_cast<int64_t>(s.samples.size());
+    report->splits.push_back(s.split.ToString());
   }
   run["splits"] = split_summaries;
+  const bool has_training = std::any_of(st->splits.begin(), st->splits.end(), [](const store::SplitResults& s) {
+    return s.split.split == Split::kTraining;
+  });
   ordered_json comparisons = ordered_json::object();
-  if (training != splits.end()) {
-    for (const store::SplitResults& s : splits) {
+  if (has_training) {
+    for (const store::SplitResults& s : st->splits) {
       if (s.split.split != Split::kInference) continue;
       const std::string key = s.split.ToString();
       const ordered_json& training_summary = Field(split_summaries, {"training"});
       const ordered_json& inference_summary = Field(split_summaries, {key});
-      comparisons[key] = CompareWithTraining(training_summary, inference_summary, labels, nominal);
-      if (ner) {
-        comparisons[key]["spans"] =
-            CompareSpansWithTraining(Field(training_summary, {"spans"}),
-                                     Field(inference_summary, {"spans"}), *tags, nominal);
+      comparisons[key] = CompareWithTraining(training_summary, inference_summary, st->labels, verdict.nominal);
+      if (st->ner) {
+        comparisons[key]["spans"] = CompareSpansWithTraining(
+            Field(training_summary, {"spans"}), Field(inference_summary, {"spans"}), *st->tags, verdict.nominal);
       }
     }
   }
   run["comparisons"] = comparisons;
+  return run;
+}
+
+}  // namespace
+
+// The stages in order; each is timed into the report.
+Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options) {
+  const auto start = Clock::now();
+  FinishReport report;
+  StageTimer timer(&report);
+  SEXTANT_RETURN_IF_ERROR(CheckOptions(options));
+  FinishState st;
+  SEXTANT_RETURN_IF_ERROR(JoinSplits(store, options, &st));
+  timer.Done("join outputs and per-sample metrics");
+
+  // The 2-D map of every split together (docs/algorithms.md).
+  SEXTANT_ASSIGN_OR_RETURN(st.map_parameters, ComputeRunMap(options, &st.splits));
+  timer.Done("2-D map");
+  if (st.ner) {
+    SEXTANT_ASSIGN_OR_RETURN(st.span_map_parameters, ComputeRunMap(options, &st.span_splits));
+    timer.Done("2-D map of span rows");
+  }
+
+  // Drift against the training embeddings, when the run has training data.
+  // Restores the caller's OpenMP thread count when ProcessRun returns.
+  const index::ScopedSearchThreads search_threads(options.threads);
+  SEXTANT_ASSIGN_OR_RETURN(st.drift, ScoreDrift(options, "", timer, st.splits));
+  if (st.ner) {
+    SEXTANT_ASSIGN_OR_RETURN(st.span_drift, ScoreDrift(options, "spans: ", timer, st.span_splits));
+  }
+
+  SEXTANT_RETURN_IF_ERROR(RunDomainTests(options, &st));
+  if (options.domain_test && st.domain_reference) timer.Done("domain-classifier test");
+
+  // The similarity index of every split, stored with the results.
+  if (options.build_similarity_index) {
+    SEXTANT_ASSIGN_OR_RETURN(st.similarity, BuildSimilarityIndex(st.splits));
+    timer.Done("similarity index");
+    if (st.ner) {
+      SEXTANT_ASSIGN_OR_RETURN(st.span_similarity, BuildSimilarityIndex(st.span_splits));
+      timer.Done("similarity index of span rows");
+    }
+  }
+
+  const ordered_json run = Summarize(store, options, &st, &report);
   timer.Done("summaries");
 
   store::CommitOptions commit;
   commit.embeddings_float16 = options.store_float16;
-  if (similarity) AddSimilarityFiles(*similarity, &commit);
-  if (span_similarity) AddSimilarityFiles(*span_similarity, &commit, "span_similarity");
-  SEXTANT_RETURN_IF_ERROR(store.CommitResults(splits, run.dump(), commit, span_splits));
+  if (st.similarity) AddSimilarityFiles(*st.similarity, &commit);
+  if (st.span_similarity) AddSimilarityFiles(*st.span_similarity, &commit, "span_similarity");
+  SEXTANT_RETURN_IF_ERROR(store.CommitResults(st.splits, run.dump(), commit, st.span_splits));
   timer.Done("commit results");
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return report;
