@@ -2,9 +2,8 @@
 // "Readers"): a finish in progress or one that failed never reaches its
 // clients, and a committed one is served from the next request on.
 #include <atomic>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "server/api.h"
 #include "sextant/client.h"
@@ -72,8 +71,8 @@ TEST(ServerGenerations, AFinishThatFailsMidWriteLeavesThePreviousGenerationServe
   ASSERT_EQ(ReadThrough(api), "");
   const std::string before = Get(api, {"runs", "p", "r", "samples", "training", "t3"}).body;
   {
-    ASSERT_OK_AND_ASSIGN(auto store, store::RunStore::Open(root.path() / "p" / "r",
-                                                           store::RunStore::Mode::kWrite));
+    ASSERT_OK_AND_ASSIGN(
+        auto store, store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kWrite));
     store::SplitResults s;
     s.split = kTraining;
     s.samples.resize(20);
@@ -132,7 +131,8 @@ TEST(ServerGenerations, RunsListsADamagedRunNextToSoundOnes) {
   TempDir root;
   LogAndFinish(root.path());
   fs::create_directories(root.path() / "p" / "broken");
-  ASSERT_OK(store::Database::Open(root.path() / "p" / "broken" / store::kDatabaseFile, true).status());
+  ASSERT_OK(
+      store::Database::Open(root.path() / "p" / "broken" / store::kDatabaseFile, true).status());
   Api api(root.path());
   ApiResponse r = Get(api, {"runs"});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -156,7 +156,8 @@ TEST(ServerGenerations, AGoldLabelPastTheListIsNamed) {
   TempDir root;
   LogAndFinish(root.path());
   {
-    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
+    ASSERT_OK_AND_ASSIGN(
+        auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
     ASSERT_OK(db->Exec("UPDATE samples SET label=12 WHERE row=3"));
   }
   Api api(root.path());
