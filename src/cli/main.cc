@@ -639,7 +639,7 @@ struct CheckArgs {
   std::string root, project, run, format = "table";
 };
 
-// Registers `check` and `repair` (docs/cli.md); the commands run in RunCheckCommand
+// Registers `check` and `repair` (docs/format.md); the commands run in RunCheckCommand
 // and RunRepairCommand.
 std::pair<CLI::App*, CLI::App*> AddCheckCommands(CLI::App& app, CheckArgs* check,
                                                  Common* repair) {
