@@ -100,6 +100,31 @@ TEST(Check, ASoundRunHasNoProblems) {
   EXPECT_STATUS(CheckStore(root.path(), "q", std::nullopt), kNotFound, "'q'");
 }
 
+// Runs written before checksums (format version 1) still load, finish and check.
+TEST(Compatibility, AVersion1RunStillLoadsFinishesAndChecks) {
+  TempDir root;
+  LogTwoBatches(root.path(), /*finish=*/true);
+  const fs::path run = root.path() / "p" / "r";
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(run / store::kDatabaseFile, false));
+    ASSERT_OK(db->Exec("DROP TABLE output_batches; DROP TABLE result_files; "
+                       "UPDATE meta SET value='1' WHERE key='format_version'"));
+  }
+  ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(root.path(), "p", "r"));
+  EXPECT_OK(ReadEverything(*reader));
+  reader.reset();
+  const RunCheck c = CheckRun(run);
+  EXPECT_TRUE(c.ok()) << Joined(c.problems);
+  EXPECT_TRUE(Contains(c.notes, "format version 1")) << Joined(c.notes);
+  ASSERT_OK(FinishRun(root.path(), "p", "r", Options()).status());
+  ASSERT_OK_AND_ASSIGN(auto store, store::RunStore::Open(run, store::RunStore::Mode::kRead));
+  EXPECT_EQ(store->format_version(), 1);  // its old batches have no checksums
+  ASSERT_OK_AND_ASSIGN(auto files, store->ListResultFiles(2));
+  EXPECT_FALSE(files.empty());  // the new generation's files are checksummed
+  ASSERT_OK_AND_ASSIGN(reader, RunReader::Open(root.path(), "p", "r"));
+  EXPECT_OK(ReadEverything(*reader));
+}
+
 TEST(Repair, CutsALogBackToItsLastSoundBatch) {
   TempDir root;
   LogTwoBatches(root.path(), /*finish=*/false);
