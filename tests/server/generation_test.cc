@@ -166,5 +166,21 @@ TEST(ServerGenerations, AGoldLabelPastTheListIsNamed) {
   EXPECT_NE(r.body.find("label index 12"), std::string::npos) << r.body;
 }
 
+// A stored summary that parses but has an unexpected shape: a 500 naming it, never a crash.
+TEST(ServerGenerations, ASummaryOfAnUnexpectedShapeIsAnError) {
+  TempDir root;
+  LogAndFinish(root.path());
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
+    ASSERT_OK(db->Exec("UPDATE summaries SET json='{\"splits\": 3, \"parameters\": []}'"));
+  }
+  Api api(root.path());
+  for (const char* what : {"summary", "insights"}) {
+    ApiResponse r = Get(api, {"runs", "p", "r", what}, {{"split", "training"}});
+    EXPECT_TRUE(r.status == 200 || r.status == 500) << what << ": " << r.body;
+    EXPECT_NO_THROW(json::parse(r.body)) << r.body;
+  }
+}
+
 }  // namespace
 }  // namespace sextant::server
