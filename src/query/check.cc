@@ -275,12 +275,21 @@ RunCheck CheckRun(const fs::path& run_dir) {
       if (st->Text(0) != "ok")
         problem("'" + db_path.string() + "': integrity_check: " + st->Text(0));
     }
+    std::vector<std::string> missing;
     for (const char* table : kRequiredTables) {
       auto has = (*db)->Prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?");
       if (!has.ok()) continue;
       has->Bind(1, table);
       auto found = has->Step();
-      if (found.ok() && !*found) problem("'" + db_path.string() + "' has no table '" + table + "'");
+      if (found.ok() && !*found) missing.push_back(table);
+    }
+    if (missing.size() == std::size(kRequiredTables)) {
+      problem("'" + db_path.string() + "' has no tables (left by an interrupted run creation); " +
+              "`sextant repair` moves it aside when the run holds nothing else");
+    } else {
+      for (const std::string& table : missing) {
+        problem("'" + db_path.string() + "' has no table '" + table + "'");
+      }
     }
     if (!c.problems.empty()) return c;
   }
