@@ -165,6 +165,7 @@ py::dict InfoDict(const RunInfo& r) {
   d["finished"] = r.finished;
   d["size_bytes"] = r.size_bytes;
   d["status"] = r.status;
+  d["generation"] = r.generation;
   d["error"] = r.error.empty() ? py::object(py::none()) : py::object(py::str(r.error));
   return d;
 }
@@ -233,6 +234,11 @@ void RegisterResults(py::module_& m) {
           },
           py::arg("root"), py::arg("project"), py::arg("run"))
       .def_property_readonly("info", [](const RunReader& r) { return InfoDict(r.info()); })
+      .def_property_readonly("generation", &RunReader::generation,
+                             "The results generation this reader reads (its snapshot)")
+      .def("committed_generation",
+           [](const RunReader& r) { return ValueOrThrow(r.CommittedGeneration()); },
+           "The run's committed results generation now: reopen when it differs from generation")
       .def("summary_json",
            [](const RunReader& r, const std::optional<std::string>& split,
               const std::string& inference_name) {

@@ -629,7 +629,7 @@ struct CheckArgs {
   std::string root, project, run, format = "table";
 };
 
-// Registers `check` and `repair` (docs/cli.md); the commands run in RunCheckCommand
+// Registers `check` and `repair` (docs/format.md); the commands run in RunCheckCommand
 // and RunRepairCommand.
 std::pair<CLI::App*, CLI::App*> AddCheckCommands(CLI::App& app, CheckArgs* check,
                                                  Common* repair) {
@@ -693,6 +693,13 @@ int RunRepairCommand(const Common& a) {
   for (const std::string& d : report->dropped) std::printf("dropped: %s\n", d.c_str());
   for (const std::string& u : report->unrepaired) std::printf("not repaired: %s\n", u.c_str());
   if (report->dropped.empty()) std::printf("nothing to drop\n");
+  std::error_code ec;
+  if (!fs::exists(dir / "sextant.db", ec) && !fs::exists(dir / "outputs", ec) &&
+      !fs::exists(dir / "results", ec)) {
+    std::printf("after repair: %s/%s holds no run any more; logging it creates it afresh\n",
+                a.project.c_str(), a.run.c_str());
+    return report->unrepaired.empty() ? 0 : 1;
+  }
   const RunCheck after = CheckRun(dir);
   std::printf("after repair: ");
   PrintCheck(after);

@@ -63,13 +63,28 @@ std::string VerdictLine(const json& v, bool inference) {
 
 }  // namespace
 
+namespace {
+Status WriteHumanReportUnchecked(json run, std::ostream& out);
+}  // namespace
+
 Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) {
   json run;
   try {
     run = json::parse(run_summary_json);
   } catch (const json::exception& e) {
-    return Status::Internal(std::string("summary is not valid JSON: ") + e.what());
+    return Status::IOError(std::string("the stored run summary is not valid JSON: ") + e.what());
   }
+  // A stored summary of an unexpected shape (a damaged run) is an error, not an abort.
+  try {
+    return WriteHumanReportUnchecked(std::move(run), out);
+  } catch (const json::exception& e) {
+    return Status::IOError(std::string("the stored run summary has an unexpected structure: ") +
+                           e.what());
+  }
+}
+
+namespace {
+Status WriteHumanReportUnchecked(json run, std::ostream& out) {
   const json& params = run["parameters"];
   std::string labels;
   for (const auto& l : run["labels"]) labels += (labels.empty() ? "" : ", ") + l.get<std::string>();
@@ -229,5 +244,6 @@ Status WriteHumanReport(const std::string& run_summary_json, std::ostream& out) 
   for (const std::string& a : alerts) out << "ALERT " << a << "\n";
   return Status::OK();
 }
+}  // namespace
 
 }  // namespace sextant::cli

@@ -403,8 +403,7 @@ VerdictContext MakeVerdictContext(const ProcessingOptions& options, const DriftO
 ordered_json RunParameters(const ProcessingOptions& options, const FinishState& st,
                            const VerdictContext& verdict) {
   const DriftOutcome& drift = st.drift;
-  const std::optional<double> threshold =
-      drift.reference ? std::optional<double>(drift.reference->threshold) : std::nullopt;
+  const ordered_json threshold = drift.reference ? ordered_json(drift.reference->threshold) : ordered_json(nullptr);
   const auto finished_at = std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count();
   ordered_json p = {
@@ -423,7 +422,7 @@ ordered_json RunParameters(const ProcessingOptions& options, const FinishState& 
                                       {"delta", kDkwDelta}}
                        : ordered_json(nullptr)},
       {"reference_above_threshold", verdict.reference_above},
-      {"drift_threshold", OptionalNumber(threshold)},
+      {"drift_threshold", threshold},
       {"drift_thresholds", {{"training_loo", OptionalNumber(drift.loo_threshold)},
                             {"validation", OptionalNumber(drift.validation_threshold)}}},
       {"drift_verdict",
@@ -457,8 +456,7 @@ ordered_json RunParameters(const ProcessingOptions& options, const FinishState& 
         {"decoding", options.ner_conlleval_decoding ? "conlleval" : "strict"},
         {"reference", span.reference ? ordered_json(DriftReferenceName(span.used)) : ordered_json(nullptr)},
         {"reference_population", span.reference_population},
-        {"drift_threshold", OptionalNumber(span.reference ? std::optional<double>(span.reference->threshold)
-                                                          : std::nullopt)},
+        {"drift_threshold", span.reference ? ordered_json(span.reference->threshold) : ordered_json(nullptr)},
         {"map", st.span_map_parameters},
         {"nn_search", span.nn_parameters},
         {"similarity_index", st.span_similarity ? IndexInfoJson(st.span_similarity->index->info())

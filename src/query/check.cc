@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kRequiredTables[] = {"meta", "samples", "output_logs", "results", "summaries"};
+constexpr const char* kRequiredTables[] = {"meta", "samples", "output_logs", "results",
+                                           "summaries"};
 
 std::string Range(int64_t a, int64_t b) {
   return "[" + std::to_string(a) + ", " + std::to_string(b) + ")";
@@ -60,17 +61,17 @@ Result<LogScan> ScanLog(const store::RunStore& store, const store::OutputLogInfo
   const fs::path emb_path = store.LogPath(info.split, info.epoch, ".emb.f32");
   const fs::path out_path = store.LogPath(info.split, info.epoch, ".out.f32");
   int64_t available = info.rows;
-  for (const auto& [path, width] : {std::pair{rows_path, int64_t{8}},
-                                    std::pair{emb_path, info.emb_dim * 4},
-                                    std::pair{out_path, info.out_dim * 4}}) {
+  for (const auto& [path, width] :
+       {std::pair{rows_path, int64_t{8}}, std::pair{emb_path, info.emb_dim * 4},
+        std::pair{out_path, info.out_dim * 4}}) {
     if (width == 0 || info.rows == 0) continue;
     std::error_code ec;
     const auto size = fs::file_size(path, ec);
     const int64_t rows = ec ? 0 : static_cast<int64_t>(size) / width;
     if (rows < info.rows) {
       cut(rows, "file '" + path.string() + "' " +
-                    (ec ? "is missing" : "holds " + std::to_string(rows) + " rows") +
-                    "; " + std::to_string(info.rows) + " are committed");
+                    (ec ? "is missing" : "holds " + std::to_string(rows) + " rows") + "; " +
+                    std::to_string(info.rows) + " are committed");
     }
     available = std::min(available, rows);
   }
@@ -102,7 +103,8 @@ Result<LogScan> ScanLog(const store::RunStore& store, const store::OutputLogInfo
     expected = b.first_row + b.rows;
     if (b.first_row + b.rows > available) break;  // already cut by the file length
     auto crc = [&](const void* base, int64_t width, size_t item) {
-      const auto* p = static_cast<const char*>(base) + b.first_row * width * static_cast<int64_t>(item);
+      const auto* p =
+          static_cast<const char*>(base) + b.first_row * width * static_cast<int64_t>(item);
       return Crc32c(p, static_cast<size_t>(b.rows * width) * item);
     };
     const char* bad = nullptr;
@@ -166,9 +168,9 @@ void CheckResults(const fs::path& run_dir, const store::RunStore& store, int64_t
     Status st = store.VerifyResultFile(gen, f.path);
     if (!st.ok()) problem(st);
   }
-  auto reader = RunReader::Open(run_dir.parent_path().parent_path(),
-                                run_dir.parent_path().filename().string(),
-                                run_dir.filename().string());
+  auto reader =
+      RunReader::Open(run_dir.parent_path().parent_path(),
+                      run_dir.parent_path().filename().string(), run_dir.filename().string());
   if (!reader.ok()) return problem(reader.status());
   const RunReader& r = **reader;
   if (auto s = r.SummaryJson(); !s.ok()) problem(s.status());
@@ -199,7 +201,8 @@ void CheckResults(const fs::path& run_dir, const store::RunStore& store, int64_t
         problem(sim.status());
       }
     }
-    if (auto m = r.MapPoints(split.split); !m.ok() && m.status().code() != StatusCode::kFailedPrecondition) {
+    if (auto m = r.MapPoints(split.split);
+        !m.ok() && m.status().code() != StatusCode::kFailedPrecondition) {
       problem(m.status());
     }
     if (store.task() == TaskType::kNamedEntityRecognition) {
@@ -269,14 +272,24 @@ RunCheck CheckRun(const fs::path& run_dir) {
         return c;
       }
       if (!*row) break;
-      if (st->Text(0) != "ok") problem("'" + db_path.string() + "': integrity_check: " + st->Text(0));
+      if (st->Text(0) != "ok")
+        problem("'" + db_path.string() + "': integrity_check: " + st->Text(0));
     }
+    std::vector<std::string> missing;
     for (const char* table : kRequiredTables) {
       auto has = (*db)->Prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?");
       if (!has.ok()) continue;
       has->Bind(1, table);
       auto found = has->Step();
-      if (found.ok() && !*found) problem("'" + db_path.string() + "' has no table '" + table + "'");
+      if (found.ok() && !*found) missing.push_back(table);
+    }
+    if (missing.size() == std::size(kRequiredTables)) {
+      problem("'" + db_path.string() + "' has no tables (left by an interrupted run creation); " +
+              "`sextant repair` moves it aside when the run holds nothing else");
+    } else {
+      for (const std::string& table : missing) {
+        problem("'" + db_path.string() + "' has no table '" + table + "'");
+      }
     }
     if (!c.problems.empty()) return c;
   }
@@ -341,7 +354,8 @@ Result<std::vector<RunCheck>> CheckStore(const fs::path& root,
     SEXTANT_RETURN_IF_ERROR(ValidateName("project", *project));
     SEXTANT_RETURN_IF_ERROR(ValidateName("run", *run));
     if (!LooksLikeRun(root / *project / *run)) {
-      return Status::NotFound("no run '" + *project + "/" + *run + "' under '" + root.string() + "'");
+      return Status::NotFound("no run '" + *project + "/" + *run + "' under '" + root.string() +
+                              "'");
     }
     dirs.push_back(root / *project / *run);
   } else {
@@ -375,7 +389,8 @@ class WriterLock {
   Status Acquire(const fs::path& run_dir) {
     const fs::path path = run_dir / "LOCK";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return Status::IOError("cannot open '" + path.string() + "': " + std::strerror(errno));
+    if (fd_ < 0)
+      return Status::IOError("cannot open '" + path.string() + "': " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       return Status::FailedPrecondition("run '" + run_dir.string() +
                                         "' is being written by another process; repair it when "
@@ -425,7 +440,8 @@ Result<RepairReport> RepairRun(const fs::path& run_dir) {
   const fs::path db_path = run_dir / store::kDatabaseFile;
   std::error_code ec;
   if (!fs::exists(db_path, ec)) {
-    rep.unrepaired.push_back("'" + db_path.string() + "' is missing: the run's samples and log "
+    rep.unrepaired.push_back("'" + db_path.string() +
+                             "' is missing: the run's samples and log "
                              "index are lost; remove the run folder and log the run again");
     return rep;
   }
@@ -436,26 +452,29 @@ Result<RepairReport> RepairRun(const fs::path& run_dir) {
   if (!HasTable(*db, "meta")) {
     bool has_data = false;
     for (const char* sub : {"outputs", "results"}) {
-      for (auto it = fs::recursive_directory_iterator(run_dir / sub, ec);
-           !ec && it != fs::end(it); it.increment(ec)) {
+      for (auto it = fs::recursive_directory_iterator(run_dir / sub, ec); !ec && it != fs::end(it);
+           it.increment(ec)) {
         if (it->is_regular_file(ec) && it->file_size(ec) > 0) has_data = true;
       }
       ec.clear();
     }
     if (has_data) {
-      rep.unrepaired.push_back("'" + db_path.string() + "' has no tables but the run folder "
+      rep.unrepaired.push_back("'" + db_path.string() +
+                               "' has no tables but the run folder "
                                "holds output logs or results; not moved");
       return rep;
     }
     db.reset();
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
     const fs::path aside = run_dir / ("sextant.db.damaged-" + std::to_string(now));
     SEXTANT_RETURN_IF_ERROR(RenameDurably(db_path, aside));
     for (const char* suffix : {"-wal", "-shm"}) fs::remove(fs::path(db_path.string() + suffix), ec);
-    rep.dropped.push_back("'" + db_path.string() + "' had no tables (an interrupted run creation) "
-                          "and the run no data: moved to '" + aside.string() +
-                          "'; log the run again to create it");
+    rep.dropped.push_back("'" + db_path.string() +
+                          "' had no tables (an interrupted run creation) "
+                          "and the run no data: moved to '" +
+                          aside.string() + "'; log the run again to create it");
     return rep;
   }
   {
@@ -488,8 +507,9 @@ Result<RepairReport> RepairRun(const fs::path& run_dir) {
     }
     if (!bad.empty()) {
       SEXTANT_RETURN_IF_ERROR(sdb.Transaction([&]() -> Status {
-        SEXTANT_ASSIGN_OR_RETURN(store::Statement up,
-                                 sdb.Prepare("UPDATE samples SET meta='{}' WHERE split=? AND row=?"));
+        SEXTANT_ASSIGN_OR_RETURN(
+            store::Statement up,
+            sdb.Prepare("UPDATE samples SET meta='{}' WHERE split=? AND row=?"));
         for (const auto& [split, row, id, meta] : bad) {
           up.Bind(1, split).Bind(2, row);
           SEXTANT_RETURN_IF_ERROR(up.Run());
@@ -506,7 +526,8 @@ Result<RepairReport> RepairRun(const fs::path& run_dir) {
   SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> splits, store->ListSplits());
   for (const SplitKey& split : splits) {
     if (auto s = store->ReadSamples(split); !s.ok()) {
-      rep.unrepaired.push_back(s.status().message() + " (samples are not dropped: log the run again)");
+      rep.unrepaired.push_back(s.status().message() +
+                               " (samples are not dropped: log the run again)");
     }
   }
 
@@ -531,8 +552,8 @@ Result<RepairReport> RepairRun(const fs::path& run_dir) {
       return Status::OK();
     }));
     // Bytes beyond the commit are what every writer cuts first anyway.
-    SEXTANT_RETURN_IF_ERROR(TruncateFile(store->LogPath(info.split, info.epoch, ".rows.i64"),
-                                         scan.valid_rows * 8));
+    SEXTANT_RETURN_IF_ERROR(
+        TruncateFile(store->LogPath(info.split, info.epoch, ".rows.i64"), scan.valid_rows * 8));
     SEXTANT_RETURN_IF_ERROR(TruncateFile(store->LogPath(info.split, info.epoch, ".emb.f32"),
                                          scan.valid_rows * info.emb_dim * 4));
     SEXTANT_RETURN_IF_ERROR(TruncateFile(store->LogPath(info.split, info.epoch, ".out.f32"),
@@ -550,16 +571,17 @@ Result<RepairReport> RepairRun(const fs::path& run_dir) {
     if (!problems.empty()) {
       SEXTANT_RETURN_IF_ERROR(sdb.Transaction([&]() -> Status {
         SEXTANT_RETURN_IF_ERROR(sdb.Exec("DELETE FROM results; DELETE FROM summaries;"));
-        if (HasTable(sdb, "span_results")) SEXTANT_RETURN_IF_ERROR(sdb.Exec("DELETE FROM span_results;"));
-        if (HasTable(sdb, "result_files")) SEXTANT_RETURN_IF_ERROR(sdb.Exec("DELETE FROM result_files;"));
+        if (HasTable(sdb, "span_results"))
+          SEXTANT_RETURN_IF_ERROR(sdb.Exec("DELETE FROM span_results;"));
+        if (HasTable(sdb, "result_files"))
+          SEXTANT_RETURN_IF_ERROR(sdb.Exec("DELETE FROM result_files;"));
         return sdb.Exec("UPDATE meta SET value='0' WHERE key='results_generation'");
       }));
-      rep.dropped.push_back("the results of generation " + std::to_string(gen) + " (" +
-                            problems.front() +
-                            (problems.size() > 1 ? "; and " + std::to_string(problems.size() - 1) +
-                                                       " more problems"
-                                                 : std::string()) +
-                            "): run `sextant finish` again");
+      rep.dropped.push_back(
+          "the results of generation " + std::to_string(gen) + " (" + problems.front() +
+          (problems.size() > 1 ? "; and " + std::to_string(problems.size() - 1) + " more problems"
+                               : std::string()) +
+          "): run `sextant finish` again");
       gen = 0;
     }
   }

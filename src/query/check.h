@@ -35,8 +35,8 @@ Result<std::vector<RunCheck>> CheckStore(const std::filesystem::path& root,
                                          const std::optional<std::string>& run);
 
 struct RepairReport {
-  std::vector<std::string> dropped;      // what was removed or changed, exactly
-  std::vector<std::string> unrepaired;   // problems repair leaves (needs the user)
+  std::vector<std::string> dropped;     // what was removed or changed, exactly
+  std::vector<std::string> unrepaired;  // problems repair leaves (needs the user)
 };
 
 // Conservative repairs under the run's writer lock: output logs are cut back

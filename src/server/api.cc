@@ -223,7 +223,15 @@ Result<std::shared_ptr<RunState>> Api::Run(const std::string& project, const std
 }
 
 ApiResponse Api::Handle(const ApiRequest& request) const {
-  Result<ApiResponse> r = Route(request);
+  Result<ApiResponse> r = [&]() -> Result<ApiResponse> {
+    // Stored JSON is checked to parse when read; one of an unexpected shape (a
+    // damaged run) must still give an answer naming it, never escape.
+    try {
+      return Route(request);
+    } catch (const nlohmann::json::exception& e) {
+      return Status::IOError(std::string("stored data of an unexpected shape: ") + e.what());
+    }
+  }();
   if (!r.ok()) return ErrorResponse(r.status());
   return std::move(r).value();
 }

@@ -128,6 +128,7 @@ Result<std::vector<GoldSpan>> ParseStoredGoldSpans(const std::string& text,
 }
 
 Status CheckStoredJsonObject(const std::string& text, const std::string& where) {
+  if (text == "{}") return Status::OK();  // most samples' metadata: no parse needed
   const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) {
     return Status::IOError(where + " is not a valid JSON object: '" + text.substr(0, 80) + "'");
@@ -331,7 +332,8 @@ Status RunStore::LoadMeta() {
   if (parsed > kFormatVersion || parsed < kOldestReadableFormatVersion) {
     return Status::FailedPrecondition("run '" + dir_.string() + "' has format version " + version +
                                       "; this Sextant reads versions up to " +
-                                      std::to_string(kFormatVersion));
+                                      std::to_string(kFormatVersion) + " (from " +
+                                      std::to_string(kOldestReadableFormatVersion) + ")");
   }
   SEXTANT_ASSIGN_OR_RETURN(std::string task, GetMeta(*db_, "task_type"));
   SEXTANT_ASSIGN_OR_RETURN(task_, ParseTaskType(task));

@@ -872,3 +872,16 @@ def test_check_and_repair_name_the_damage(sextant, make_data, small_run):
     r = sextant("repair", *sextant.run_args(P, "broken"), check=False)
     assert r.rc == 0 and "no tables" in r.stdout, r.stdout
     assert [x["run"] for x in sextant.runs()] == ["small"]
+
+
+def test_stored_summaries_that_do_not_parse_are_named(sextant, make_data, small_run):
+    import sqlite3
+    db = sqlite3.connect(sextant.root / P / "small" / "sextant.db")
+    db.execute("""UPDATE summaries SET json='{"labels": 5, "parameters": []}' WHERE scope='run'""")
+    db.execute("UPDATE summaries SET json='{not json' WHERE scope='training'")
+    db.commit()
+    db.close()
+    r = sextant("report", *sextant.run_args(P, "small"), check=False)
+    assert_error(r, "run summary")
+    r = sextant("summary", *sextant.run_args(P, "small"), "--split", "training", check=False)
+    assert_error(r, "summaries", "training")

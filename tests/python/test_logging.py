@@ -62,6 +62,8 @@ def test_list_runs_shows_a_damaged_run_next_to_sound_ones(root):
     runs = {r["run"]: r for r in dq.list_runs(root)}
     assert runs["broken"]["status"] == "damaged" and "meta" in runs["broken"]["error"]
     assert runs["r"]["status"] == "ok" and runs["r"]["error"] is None
+    reader = dq.open_run("p", "r", root=root)
+    assert reader.generation == 0 and reader.committed_generation() == 0
     # Another run of the store is created and logged as usual.
     dq.init(task_type="text_classification", project_name="p", run_name="other", root=root)
 

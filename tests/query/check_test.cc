@@ -48,7 +48,8 @@ void LogTwoBatches(const fs::path& root, bool finish) {
     OutputsBatch b;
     for (int i = half * 10; i < half * 10 + 10; ++i) {
       b.ids.push_back(data.ids[i]);
-      for (int d = 0; d < kDim; ++d) e.push_back(d == i % 2 ? 1.0f : 0.01f * static_cast<float>(i + d));
+      for (int d = 0; d < kDim; ++d)
+        e.push_back(d == i % 2 ? 1.0f : 0.01f * static_cast<float>(i + d));
       l.push_back(i % 2 ? 0.0f : 2.0f);
       l.push_back(i % 2 ? 2.0f : 0.0f);
     }
@@ -99,12 +100,38 @@ TEST(Check, ASoundRunHasNoProblems) {
   EXPECT_STATUS(CheckStore(root.path(), "q", std::nullopt), kNotFound, "'q'");
 }
 
+// Runs written before checksums (format version 1) still load, finish and check.
+TEST(Compatibility, AVersion1RunStillLoadsFinishesAndChecks) {
+  TempDir root;
+  LogTwoBatches(root.path(), /*finish=*/true);
+  const fs::path run = root.path() / "p" / "r";
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(run / store::kDatabaseFile, false));
+    ASSERT_OK(db->Exec("DROP TABLE output_batches; DROP TABLE result_files; "
+                       "UPDATE meta SET value='1' WHERE key='format_version'"));
+  }
+  ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(root.path(), "p", "r"));
+  EXPECT_OK(ReadEverything(*reader));
+  reader.reset();
+  const RunCheck c = CheckRun(run);
+  EXPECT_TRUE(c.ok()) << Joined(c.problems);
+  EXPECT_TRUE(Contains(c.notes, "format version 1")) << Joined(c.notes);
+  ASSERT_OK(FinishRun(root.path(), "p", "r", Options()).status());
+  ASSERT_OK_AND_ASSIGN(auto store, store::RunStore::Open(run, store::RunStore::Mode::kRead));
+  EXPECT_EQ(store->format_version(), 1);  // its old batches have no checksums
+  ASSERT_OK_AND_ASSIGN(auto files, store->ListResultFiles(2));
+  EXPECT_FALSE(files.empty());  // the new generation's files are checksummed
+  ASSERT_OK_AND_ASSIGN(reader, RunReader::Open(root.path(), "p", "r"));
+  EXPECT_OK(ReadEverything(*reader));
+}
+
 TEST(Repair, CutsALogBackToItsLastSoundBatch) {
   TempDir root;
   LogTwoBatches(root.path(), /*finish=*/false);
   const fs::path run = root.path() / "p" / "r";
   {
-    std::fstream f(run / "outputs/training/epoch-0.emb.f32", std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(run / "outputs/training/epoch-0.emb.f32",
+                   std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(4 * kDim * 13);  // row 13: in the second batch
     const float bad = 7.0f;
     f.write(reinterpret_cast<const char*>(&bad), 4);
@@ -117,7 +144,8 @@ TEST(Repair, CutsALogBackToItsLastSoundBatch) {
   const RunCheck after = CheckRun(run);
   EXPECT_TRUE(after.ok()) << Joined(after.problems);
   EXPECT_EQ(fs::file_size(run / "outputs/training/epoch-0.emb.f32"), 10u * kDim * 4);
-  // The samples whose outputs were dropped are named by finish, which can run once they are logged again.
+  // The samples whose outputs were dropped are named by finish, which can run once they are logged
+  // again.
   EXPECT_FALSE(FinishRun(root.path(), "p", "r", Options()).ok());
 }
 
@@ -141,7 +169,8 @@ TEST(Repair, ReplacesUnreadableSampleMetadataAndReportsBadLabels) {
   const fs::path run = root.path() / "p" / "r";
   {
     ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(run / store::kDatabaseFile, false));
-    ASSERT_OK(db->Exec("UPDATE samples SET meta='{bad' WHERE row=3; UPDATE samples SET label=4 WHERE row=5"));
+    ASSERT_OK(db->Exec(
+        "UPDATE samples SET meta='{bad' WHERE row=3; UPDATE samples SET label=4 WHERE row=5"));
   }
   ASSERT_OK_AND_ASSIGN(RepairReport rep, RepairRun(run));
   EXPECT_TRUE(Contains(rep.dropped, "sample 't3'")) << Joined(rep.dropped);
@@ -155,8 +184,10 @@ TEST(Repair, MovesATablelessDatabaseAsideAndTheRunCanBeCreated) {
   TempDir root;
   const fs::path run = root.path() / "p" / "r";
   fs::create_directories(run);
-  ASSERT_OK(store::Database::Open(run / store::kDatabaseFile, true).status());  // what a failed creation left
-  EXPECT_STATUS(Client::Init({.root = root.path(), .project = "p", .run = "r"}), kIOError, "damaged");
+  ASSERT_OK(store::Database::Open(run / store::kDatabaseFile, true)
+                .status());  // what a failed creation left
+  EXPECT_STATUS(Client::Init({.root = root.path(), .project = "p", .run = "r"}), kIOError,
+                "damaged");
   ASSERT_OK_AND_ASSIGN(RepairReport rep, RepairRun(run));
   EXPECT_TRUE(Contains(rep.dropped, "no tables")) << Joined(rep.dropped);
   LogTwoBatches(root.path(), /*finish=*/true);
@@ -188,7 +219,8 @@ TEST(Creation, ADiskFullDuringCreationLeavesNoDatabase) {
   EXPECT_EQ(runs[0].status, "ok");
   // And the run can be created afterwards, the leftover cleaned.
   ASSERT_OK(store::RunStore::Open(root.path() / "p" / "full", store::RunStore::Mode::kWrite,
-                                  TaskType::kTextClassification).status());
+                                  TaskType::kTextClassification)
+                .status());
   for (const auto& e : fs::directory_iterator(root.path() / "p" / "full")) {
     EXPECT_EQ(e.path().filename().string().find(".sextant.db.creating"), std::string::npos);
   }
@@ -198,7 +230,8 @@ TEST(ListRuns, ADamagedRunIsListedWithItsError) {
   TempDir root;
   LogTwoBatches(root.path(), /*finish=*/true);
   fs::create_directories(root.path() / "p" / "broken");
-  ASSERT_OK(store::Database::Open(root.path() / "p" / "broken" / store::kDatabaseFile, true).status());
+  ASSERT_OK(
+      store::Database::Open(root.path() / "p" / "broken" / store::kDatabaseFile, true).status());
   ASSERT_OK_AND_ASSIGN(std::vector<RunInfo> runs, ListRuns(root.path()));
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[0].run, "broken");
@@ -221,7 +254,7 @@ TEST(Readers, AReaderKeepsItsGenerationAcrossFinishes) {
   ASSERT_OK(FinishRun(root.path(), "p", "r", Options()).status());
   EXPECT_TRUE(fs::exists(results / "gen-1"));   // pinned by the reader
   EXPECT_FALSE(fs::exists(results / "gen-2"));  // nobody's: removed
-  EXPECT_OK(ReadEverything(*reader));  // its arrays are opened lazily, now
+  EXPECT_OK(ReadEverything(*reader));           // its arrays are opened lazily, now
   EXPECT_EQ(reader->generation(), 1);
   ASSERT_OK_AND_ASSIGN(int64_t committed, reader->CommittedGeneration());
   EXPECT_EQ(committed, 3);

@@ -8,8 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -33,7 +33,9 @@ using ::sextant::testing::TempDir;
 constexpr int64_t kDim = 4;
 constexpr int kTrain = 20, kProd = 8;
 
-SplitKey Key(Split split, const std::string& name = "") { return SplitKey::Make(split, name).value(); }
+SplitKey Key(Split split, const std::string& name = "") {
+  return SplitKey::Make(split, name).value();
+}
 const SplitKey kTraining = Key(Split::kTraining);
 const SplitKey kProdKey = Key(Split::kInference, "prod");
 
@@ -61,7 +63,8 @@ void LogRun(const fs::path& root, const std::string& run, bool finish) {
     ASSERT_OK((*client)->LogDataSamples(data, key));
     std::vector<float> e, l;
     for (int i = 0; i < n; ++i) {
-      for (int d = 0; d < kDim; ++d) e.push_back(d == i % 2 ? 1.0f : 0.01f * static_cast<float>(i + d));
+      for (int d = 0; d < kDim; ++d)
+        e.push_back(d == i % 2 ? 1.0f : 0.01f * static_cast<float>(i + d));
       l.push_back(i % 2 ? 0.2f : 1.5f);
       l.push_back(i % 2 ? 1.1f : 0.1f);
     }
@@ -89,7 +92,9 @@ void Patch(const fs::path& path, int64_t offset, const void* bytes, size_t n) {
   f.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(n));
 }
 
-void Truncate(const fs::path& path, int64_t size) { fs::resize_file(path, static_cast<uintmax_t>(size)); }
+void Truncate(const fs::path& path, int64_t size) {
+  fs::resize_file(path, static_cast<uintmax_t>(size));
+}
 
 // A writer that checksummed what it wrote wrongly: the records match the damaged bytes.
 void Rechecksum(const fs::path& run_dir) {
@@ -103,7 +108,8 @@ void Rechecksum(const fs::path& run_dir) {
     for (const auto& b : *batches) {
       auto crc = [&](const char* ext, int64_t width) {
         return Crc32cOfFile((*store)->LogPath(info.split, info.epoch, ext), b.rows * width,
-                            b.first_row * width).value();
+                            b.first_row * width)
+            .value();
       };
       ASSERT_OK((*store)->db().Exec(
           "UPDATE output_batches SET rows_crc=" + std::to_string(crc(".rows.i64", 8)) +
@@ -119,16 +125,17 @@ void Rechecksum(const fs::path& run_dir) {
   ASSERT_OK(files.status());
   for (const auto& f : *files) {
     const fs::path p = (*store)->GenerationDir(*gen) / f.path;
-    ASSERT_OK((*store)->db().Exec("UPDATE result_files SET bytes=" + std::to_string(fs::file_size(p)) +
-                                  ", crc32c=" + std::to_string(Crc32cOfFile(p).value()) +
-                                  " WHERE path='" + f.path + "'"));
+    ASSERT_OK((*store)->db().Exec(
+        "UPDATE result_files SET bytes=" + std::to_string(fs::file_size(p)) +
+        ", crc32c=" + std::to_string(Crc32cOfFile(p).value()) + " WHERE path='" + f.path + "'"));
   }
 }
 
 // What a run written by format version 1 looks like: no checksums.
 void MakeVersion1(const fs::path& run_dir) {
-  ASSERT_OK(Sql(run_dir, "DROP TABLE output_batches; DROP TABLE result_files; "
-                         "UPDATE meta SET value='1' WHERE key='format_version'"));
+  ASSERT_OK(Sql(run_dir,
+                "DROP TABLE output_batches; DROP TABLE result_files; "
+                "UPDATE meta SET value='1' WHERE key='format_version'"));
 }
 
 Status Finish(const fs::path& root) { return FinishRun(root, "p", "r", Options()).status(); }
@@ -147,7 +154,8 @@ Status ReadAll(const fs::path& root) {
     SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
     for (const SampleRow& r : rows) {
       for (double p : r.probs) {
-        if (!(p >= 0 && p <= 1)) return Status::Internal("probability out of range: " + std::to_string(p));
+        if (!(p >= 0 && p <= 1))
+          return Status::Internal("probability out of range: " + std::to_string(p));
       }
     }
     auto map = reader->MapPoints(split);
@@ -178,7 +186,9 @@ void PutRow(const fs::path& run_dir, int64_t value, bool rechecksum) {
   Patch(run_dir / kRows, 8 * 5, &value, 8);
   if (rechecksum) Rechecksum(run_dir);
 }
-void PutFloat(const fs::path& path, int64_t index, float value) { Patch(path, 4 * index, &value, 4); }
+void PutFloat(const fs::path& path, int64_t index, float value) {
+  Patch(path, 4 * index, &value, 4);
+}
 
 // Rewrites a results array as a valid .npy of another shape.
 void RewriteNpy(const fs::path& path, int64_t rows, int64_t cols) {
@@ -189,137 +199,272 @@ void RewriteNpy(const fs::path& path, int64_t rows, int64_t cols) {
 const std::vector<Case>& Cases() {
   static const std::vector<Case> cases = {
       // Output logs (finish reads them).
-      {"RowIndex2Pow40", false, [](const fs::path& d) { PutRow(d, int64_t{1} << 40, true); },
-       Action::kFinish, {"epoch-0.rows.i64", "sample row 1099511627776"}},
-      {"RowIndexMinus1", false, [](const fs::path& d) { PutRow(d, -1, true); },
-       Action::kFinish, {"epoch-0.rows.i64", "sample row -1"}},
-      {"RowIndexChecksum", false, [](const fs::path& d) { PutRow(d, -1, false); },
-       Action::kFinish, {"epoch-0.rows.i64", "checksum"}},
-      {"RowIndexVersion1", false, [](const fs::path& d) { MakeVersion1(d); PutRow(d, 1 << 30, false); },
-       Action::kFinish, {"epoch-0.rows.i64", "sample row 1073741824"}},
-      {"NanInEmbeddingLog", false,
-       [](const fs::path& d) { PutFloat(d / kEmb, 9, std::nanf("")); Rechecksum(d); },
-       Action::kFinish, {"epoch-0.emb.f32", "NaN"}},
-      {"NanInEmbeddingLogChecksum", false,
+      {"RowIndex2Pow40",
+       false,
+       [](const fs::path& d) { PutRow(d, int64_t{1} << 40, true); },
+       Action::kFinish,
+       {"epoch-0.rows.i64", "sample row 1099511627776"}},
+      {"RowIndexMinus1",
+       false,
+       [](const fs::path& d) { PutRow(d, -1, true); },
+       Action::kFinish,
+       {"epoch-0.rows.i64", "sample row -1"}},
+      {"RowIndexChecksum",
+       false,
+       [](const fs::path& d) { PutRow(d, -1, false); },
+       Action::kFinish,
+       {"epoch-0.rows.i64", "checksum"}},
+      {"RowIndexVersion1",
+       false,
+       [](const fs::path& d) {
+         MakeVersion1(d);
+         PutRow(d, 1 << 30, false);
+       },
+       Action::kFinish,
+       {"epoch-0.rows.i64", "sample row 1073741824"}},
+      {"NanInEmbeddingLog",
+       false,
+       [](const fs::path& d) {
+         PutFloat(d / kEmb, 9, std::nanf(""));
+         Rechecksum(d);
+       },
+       Action::kFinish,
+       {"epoch-0.emb.f32", "NaN"}},
+      {"NanInEmbeddingLogChecksum",
+       false,
        [](const fs::path& d) { PutFloat(d / kEmb, 9, std::nanf("")); },
-       Action::kFinish, {"epoch-0.emb.f32", "checksum"}},
-      {"InfInOutputLogVersion1", false,
-       [](const fs::path& d) { MakeVersion1(d); PutFloat(d / kOut, 3, INFINITY); },
-       Action::kFinish, {"epoch-0.out.f32", "infinite"}},
-      {"TruncatedEmbeddingLog", false, [](const fs::path& d) { Truncate(d / kEmb, 40); },
-       Action::kFinish, {"epoch-0.emb.f32", "committed"}},
-      {"MissingRowsLog", false, [](const fs::path& d) { fs::remove(d / kRows); },
-       Action::kFinish, {"epoch-0.rows.i64", "missing"}},
-      {"HugeCommittedRowCount", false,
+       Action::kFinish,
+       {"epoch-0.emb.f32", "checksum"}},
+      {"InfInOutputLogVersion1",
+       false,
+       [](const fs::path& d) {
+         MakeVersion1(d);
+         PutFloat(d / kOut, 3, INFINITY);
+       },
+       Action::kFinish,
+       {"epoch-0.out.f32", "infinite"}},
+      {"TruncatedEmbeddingLog",
+       false,
+       [](const fs::path& d) { Truncate(d / kEmb, 40); },
+       Action::kFinish,
+       {"epoch-0.emb.f32", "committed"}},
+      {"MissingRowsLog",
+       false,
+       [](const fs::path& d) { fs::remove(d / kRows); },
+       Action::kFinish,
+       {"epoch-0.rows.i64", "missing"}},
+      {"HugeCommittedRowCount",
+       false,
        [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE output_logs SET rows=1125899906842624")); },
-       Action::kFinish, {"output_logs", "1125899906842624"}},
-      {"NegativeDimension", false,
+       Action::kFinish,
+       {"output_logs", "1125899906842624"}},
+      {"NegativeDimension",
+       false,
        [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE output_logs SET emb_dim=-4")); },
-       Action::kFinish, {"output_logs", "emb_dim -4"}},
-      {"UnknownOutputKind", false,
+       Action::kFinish,
+       {"output_logs", "emb_dim -4"}},
+      {"UnknownOutputKind",
+       false,
        [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE output_logs SET kind='bogus'")); },
-       Action::kFinish, {"output_logs", "kind 'bogus'"}},
-      {"BatchChecksumRecordWrong", false,
+       Action::kFinish,
+       {"output_logs", "kind 'bogus'"}},
+      {"BatchChecksumRecordWrong",
+       false,
        [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE output_batches SET emb_crc=12345")); },
-       Action::kFinish, {"epoch-0.emb.f32", "checksum"}},
-      {"BatchChecksumRecordMissing", false,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "DELETE FROM output_batches WHERE split='training'")); },
-       Action::kFinish, {"epoch-0.rows.i64", "no recorded checksum"}},
-      {"LabelListWiderThanTheOutputs", false,
+       Action::kFinish,
+       {"epoch-0.emb.f32", "checksum"}},
+      {"BatchChecksumRecordMissing",
+       false,
+       [](const fs::path& d) {
+         ASSERT_OK(Sql(d, "DELETE FROM output_batches WHERE split='training'"));
+       },
+       Action::kFinish,
+       {"epoch-0.rows.i64", "no recorded checksum"}},
+      {"LabelListWiderThanTheOutputs",
+       false,
        [](const fs::path& d) {
          ASSERT_OK(Sql(d, "UPDATE meta SET value='[\"neg\",\"pos\",\"mid\"]' WHERE key='labels'"));
        },
-       Action::kFinish, {"output_logs", "out_dim 2"}},
-      {"GoldLabelPastTheList", false,
+       Action::kFinish,
+       {"output_logs", "out_dim 2"}},
+      {"GoldLabelPastTheList",
+       false,
        [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE samples SET label=7 WHERE row=2")); },
-       Action::kFinish, {"samples", "label index 7"}},
-      {"GoldLabelNegative", false,
+       Action::kFinish,
+       {"samples", "label index 7"}},
+      {"GoldLabelNegative",
+       false,
        [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE samples SET label=-1 WHERE row=2")); },
-       Action::kFinish, {"samples", "label index -1"}},
-      {"LabelsNotJson", false,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE meta SET value='[\"neg\",' WHERE key='labels'")); },
-       Action::kFinish, {"label list"}},
-      {"FormatVersionFromTheFuture", false,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE meta SET value='99' WHERE key='format_version'")); },
-       Action::kFinish, {"format version 99"}},
-      {"GenerationNotANumber", true,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE meta SET value='x1' WHERE key='results_generation'")); },
-       Action::kRead, {"results_generation 'x1'"}},
+       Action::kFinish,
+       {"samples", "label index -1"}},
+      {"LabelsNotJson",
+       false,
+       [](const fs::path& d) {
+         ASSERT_OK(Sql(d, "UPDATE meta SET value='[\"neg\",' WHERE key='labels'"));
+       },
+       Action::kFinish,
+       {"label list"}},
+      {"FormatVersionFromTheFuture",
+       false,
+       [](const fs::path& d) {
+         ASSERT_OK(Sql(d, "UPDATE meta SET value='99' WHERE key='format_version'"));
+       },
+       Action::kFinish,
+       {"format version 99"}},
+      {"GenerationNotANumber",
+       true,
+       [](const fs::path& d) {
+         ASSERT_OK(Sql(d, "UPDATE meta SET value='x1' WHERE key='results_generation'"));
+       },
+       Action::kRead,
+       {"results_generation 'x1'"}},
       // Results (the reader and the server read them).
-      {"ProbsFewerRowsThanSamples", true,
-       [](const fs::path& d) { RewriteNpy(d / kProbs, 3, 2); Rechecksum(d); },
-       Action::kRead, {"probs.npy", "shape (3, 2)", "20 rows"}},
-      {"ProbsFewerRowsVersion1", true,
-       [](const fs::path& d) { MakeVersion1(d); RewriteNpy(d / kProbs, 3, 2); },
-       Action::kRead, {"probs.npy", "shape (3, 2)"}},
-      {"ProbsWrongColumns", true,
-       [](const fs::path& d) { RewriteNpy(d / kProbs, kTrain, 5); Rechecksum(d); },
-       Action::kRead, {"probs.npy", "2 columns"}},
-      {"ProbsTruncated", true, [](const fs::path& d) { Truncate(d / kProbs, 100); },
-       Action::kRead, {"probs.npy", "100 bytes"}},
-      {"ProbsTruncatedVersion1", true,
-       [](const fs::path& d) { MakeVersion1(d); Truncate(d / kProbs, 140); },
-       Action::kRead, {"probs.npy", "truncated"}},
-      {"ProbsWrongDtype", true,
+      {"ProbsFewerRowsThanSamples",
+       true,
+       [](const fs::path& d) {
+         RewriteNpy(d / kProbs, 3, 2);
+         Rechecksum(d);
+       },
+       Action::kRead,
+       {"probs.npy", "shape (3, 2)", "20 rows"}},
+      {"ProbsFewerRowsVersion1",
+       true,
+       [](const fs::path& d) {
+         MakeVersion1(d);
+         RewriteNpy(d / kProbs, 3, 2);
+       },
+       Action::kRead,
+       {"probs.npy", "shape (3, 2)"}},
+      {"ProbsWrongColumns",
+       true,
+       [](const fs::path& d) {
+         RewriteNpy(d / kProbs, kTrain, 5);
+         Rechecksum(d);
+       },
+       Action::kRead,
+       {"probs.npy", "2 columns"}},
+      {"ProbsTruncated",
+       true,
+       [](const fs::path& d) { Truncate(d / kProbs, 100); },
+       Action::kRead,
+       {"probs.npy", "100 bytes"}},
+      {"ProbsTruncatedVersion1",
+       true,
+       [](const fs::path& d) {
+         MakeVersion1(d);
+         Truncate(d / kProbs, 140);
+       },
+       Action::kRead,
+       {"probs.npy", "truncated"}},
+      {"ProbsWrongDtype",
+       true,
        [](const fs::path& d) {
          std::vector<int64_t> v(kTrain * 2, 1);
          ASSERT_OK(io::WriteNpyInt64(d / kProbs, v.data(), kTrain * 2));
          Rechecksum(d);
        },
-       Action::kRead, {"probs.npy", "dtype"}},
-      {"ProbsHeaderGarbage", true,
-       [](const fs::path& d) { MakeVersion1(d); Patch(d / kProbs, 0, "garbage!", 8); },
-       Action::kRead, {"probs.npy", "not a .npy file"}},
-      {"ProbsChecksumMismatch", true,
-       [](const fs::path& d) { PutFloat(d / kProbs, 40, 0.5f); },
-       Action::kRead, {"probs.npy", "checksum"}},
-      {"EmbeddingsWrongRows", true,
-       [](const fs::path& d) { RewriteNpy(d / kEmbeddings, 7, kDim); Rechecksum(d); },
-       Action::kRead, {"embeddings.npy", "shape (7, 4)"}},
-      {"MapWrongShape", true,
-       [](const fs::path& d) { RewriteNpy(d / kMap, kTrain, 3); Rechecksum(d); },
-       Action::kRead, {"map.npy", "2 columns"}},
-      {"ResultFileWithoutChecksum", true,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "DELETE FROM result_files WHERE path='training/probs.npy'")); },
-       Action::kRead, {"probs.npy", "no recorded checksum"}},
-      {"PredictedLabelPastTheList", true,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE results SET pred=5 WHERE row=1")); },
-       Action::kRead, {"results.pred", "label index 5"}},
-      {"StoredGoldPastTheList", true,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE samples SET label=9 WHERE row=1")); },
-       Action::kRead, {"samples", "label index 9"}},
-      {"RunSummaryNotJson", true,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE summaries SET json='{\"a\":' WHERE scope='run'")); },
-       Action::kRead, {"summaries", "'run'"}},
-      {"SplitSummaryNotJson", true,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE summaries SET json='[1,' WHERE scope='training'")); },
-       Action::kRead, {"summaries", "'training'"}},
-      {"SampleMetaNotJson", true,
-       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE samples SET meta='{oops' WHERE row=4")); },
-       Action::kRead, {"samples.meta", "'t4'"}},
-      {"SimilarityManifestBroken", true,
+       Action::kRead,
+       {"probs.npy", "dtype"}},
+      {"ProbsHeaderGarbage",
+       true,
        [](const fs::path& d) {
-         std::ofstream(d / "results/gen-1/similarity.json") << R"({"splits": [{"split": "training", "offset": 5, "rows": -3}]})";
+         MakeVersion1(d);
+         Patch(d / kProbs, 0, "garbage!", 8);
+       },
+       Action::kRead,
+       {"probs.npy", "not a .npy file"}},
+      {"ProbsChecksumMismatch",
+       true,
+       [](const fs::path& d) { PutFloat(d / kProbs, 40, 0.5f); },
+       Action::kRead,
+       {"probs.npy", "checksum"}},
+      {"EmbeddingsWrongRows",
+       true,
+       [](const fs::path& d) {
+         RewriteNpy(d / kEmbeddings, 7, kDim);
          Rechecksum(d);
        },
-       Action::kRead, {"similarity.json", "offset 5"}},
-      {"GenerationFolderMissing", true,
+       Action::kRead,
+       {"embeddings.npy", "shape (7, 4)"}},
+      {"MapWrongShape",
+       true,
+       [](const fs::path& d) {
+         RewriteNpy(d / kMap, kTrain, 3);
+         Rechecksum(d);
+       },
+       Action::kRead,
+       {"map.npy", "2 columns"}},
+      {"ResultFileWithoutChecksum",
+       true,
+       [](const fs::path& d) {
+         ASSERT_OK(Sql(d, "DELETE FROM result_files WHERE path='training/probs.npy'"));
+       },
+       Action::kRead,
+       {"probs.npy", "no recorded checksum"}},
+      {"PredictedLabelPastTheList",
+       true,
+       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE results SET pred=5 WHERE row=1")); },
+       Action::kRead,
+       {"results.pred", "label index 5"}},
+      {"StoredGoldPastTheList",
+       true,
+       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE samples SET label=9 WHERE row=1")); },
+       Action::kRead,
+       {"samples", "label index 9"}},
+      {"RunSummaryNotJson",
+       true,
+       [](const fs::path& d) {
+         ASSERT_OK(Sql(d, "UPDATE summaries SET json='{\"a\":' WHERE scope='run'"));
+       },
+       Action::kRead,
+       {"summaries", "'run'"}},
+      {"SplitSummaryNotJson",
+       true,
+       [](const fs::path& d) {
+         ASSERT_OK(Sql(d, "UPDATE summaries SET json='[1,' WHERE scope='training'"));
+       },
+       Action::kRead,
+       {"summaries", "'training'"}},
+      {"SampleMetaNotJson",
+       true,
+       [](const fs::path& d) { ASSERT_OK(Sql(d, "UPDATE samples SET meta='{oops' WHERE row=4")); },
+       Action::kRead,
+       {"samples.meta", "'t4'"}},
+      {"SimilarityManifestBroken",
+       true,
+       [](const fs::path& d) {
+         std::ofstream(d / "results/gen-1/similarity.json")
+             << R"({"splits": [{"split": "training", "offset": 5, "rows": -3}]})";
+         Rechecksum(d);
+       },
+       Action::kRead,
+       {"similarity.json", "offset 5"}},
+      {"GenerationFolderMissing",
+       true,
        [](const fs::path& d) { fs::remove_all(d / "results/gen-1"); },
-       Action::kRead, {"gen-1", "missing"}},
+       Action::kRead,
+       {"gen-1", "missing"}},
       // The database itself.
-      {"DatabaseWithoutTables", false,
+      {"DatabaseWithoutTables",
+       false,
        [](const fs::path& d) {
          fs::remove(d / store::kDatabaseFile);
          ASSERT_OK(store::Database::Open(d / store::kDatabaseFile, true).status());
        },
-       Action::kFinish, {"sextant.db", "meta"}},
-      {"DatabaseGarbage", false,
+       Action::kFinish,
+       {"sextant.db", "meta"}},
+      {"DatabaseGarbage",
+       false,
        [](const fs::path& d) {
          std::ofstream(d / store::kDatabaseFile, std::ios::trunc) << std::string(8192, 'x');
        },
-       Action::kFinish, {"sextant.db"}},
-      {"DatabaseMissing", true, [](const fs::path& d) { fs::remove(d / store::kDatabaseFile); },
-       Action::kRead, {"p/r"}},
+       Action::kFinish,
+       {"sextant.db"}},
+      {"DatabaseMissing",
+       true,
+       [](const fs::path& d) { fs::remove(d / store::kDatabaseFile); },
+       Action::kRead,
+       {"p/r"}},
   };
   return cases;
 }
@@ -353,7 +498,8 @@ TEST_P(CorruptionTest, GivesAClearErrorAndOtherRunsStayListed) {
   EXPECT_NE(st.code(), StatusCode::kInternal) << st.ToString();
   const std::string expected = c.expected.empty() ? "" : c.expected[0];
   for (const std::string& part : c.expected) {
-    EXPECT_NE(st.message().find(part), std::string::npos) << "expected '" << part << "' in: " << st.message();
+    EXPECT_NE(st.message().find(part), std::string::npos)
+        << "expected '" << part << "' in: " << st.message();
   }
 
   const RunCheck check = CheckRun(run_dir);
@@ -378,7 +524,9 @@ TEST_P(CorruptionTest, GivesAClearErrorAndOtherRunsStayListed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, CorruptionTest, ::testing::ValuesIn(Cases()),
-                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return info.param.name;
+                         });
 
 }  // namespace
 }  // namespace sextant

@@ -2,9 +2,8 @@
 // "Readers"): a finish in progress or one that failed never reaches its
 // clients, and a committed one is served from the next request on.
 #include <atomic>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "server/api.h"
 #include "sextant/client.h"
@@ -72,8 +71,8 @@ TEST(ServerGenerations, AFinishThatFailsMidWriteLeavesThePreviousGenerationServe
   ASSERT_EQ(ReadThrough(api), "");
   const std::string before = Get(api, {"runs", "p", "r", "samples", "training", "t3"}).body;
   {
-    ASSERT_OK_AND_ASSIGN(auto store, store::RunStore::Open(root.path() / "p" / "r",
-                                                           store::RunStore::Mode::kWrite));
+    ASSERT_OK_AND_ASSIGN(
+        auto store, store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kWrite));
     store::SplitResults s;
     s.split = kTraining;
     s.samples.resize(20);
@@ -132,7 +131,8 @@ TEST(ServerGenerations, RunsListsADamagedRunNextToSoundOnes) {
   TempDir root;
   LogAndFinish(root.path());
   fs::create_directories(root.path() / "p" / "broken");
-  ASSERT_OK(store::Database::Open(root.path() / "p" / "broken" / store::kDatabaseFile, true).status());
+  ASSERT_OK(
+      store::Database::Open(root.path() / "p" / "broken" / store::kDatabaseFile, true).status());
   Api api(root.path());
   ApiResponse r = Get(api, {"runs"});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -156,13 +156,30 @@ TEST(ServerGenerations, AGoldLabelPastTheListIsNamed) {
   TempDir root;
   LogAndFinish(root.path());
   {
-    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
+    ASSERT_OK_AND_ASSIGN(
+        auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
     ASSERT_OK(db->Exec("UPDATE samples SET label=12 WHERE row=3"));
   }
   Api api(root.path());
   ApiResponse r = Get(api, {"runs", "p", "r", "samples"}, {{"split", "training"}});
   EXPECT_EQ(r.status, 500);
   EXPECT_NE(r.body.find("label index 12"), std::string::npos) << r.body;
+}
+
+// A stored summary that parses but has an unexpected shape: a 500 naming it, never a crash.
+TEST(ServerGenerations, ASummaryOfAnUnexpectedShapeIsAnError) {
+  TempDir root;
+  LogAndFinish(root.path());
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
+    ASSERT_OK(db->Exec("UPDATE summaries SET json='{\"splits\": 3, \"parameters\": []}'"));
+  }
+  Api api(root.path());
+  for (const char* what : {"summary", "insights"}) {
+    ApiResponse r = Get(api, {"runs", "p", "r", what}, {{"split", "training"}});
+    EXPECT_TRUE(r.status == 200 || r.status == 500) << what << ": " << r.body;
+    EXPECT_NO_THROW(json::parse(r.body)) << r.body;
+  }
 }
 
 }  // namespace
