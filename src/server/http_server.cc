@@ -491,7 +491,10 @@ class Server::Impl {
     };
     auto evict_idle = [&](const std::string* of_ip) {
       for (auto& [id, c] : connections) {
-        if (!c.busy && !c.evicted && c.fd >= 0 && (of_ip == nullptr || c.ip == *of_ip)) {
+        // Bytes waiting unread: a request its thread has not started on yet.
+        char byte;
+        if (!c.busy && !c.evicted && c.fd >= 0 && (of_ip == nullptr || c.ip == *of_ip) &&
+            recv(c.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0) {
           c.evicted = true;
           shutdown(c.fd, SHUT_RDWR);  // wakes its thread, which closes it
           return true;

@@ -138,7 +138,7 @@ TEST(HttpServer, SlowAndSilentClientsDoNotBlockOthers) {
   for (int fd : slow) close(fd);
 }
 
-TEST(HttpServer, ConnectionLimitsCloseIdleConnectionsFirstThenAnswer503) {
+TEST(HttpServer, ConnectionLimitsCloseAnIdleConnectionToMakeRoom) {
   ServerOptions o;
   o.max_connections = 4;
   o.max_connections_per_client = 4;
@@ -148,7 +148,13 @@ TEST(HttpServer, ConnectionLimitsCloseIdleConnectionsFirstThenAnswer503) {
   // The limit is reached by idle connections: one of them makes room.
   EXPECT_EQ(StatusOf(Get(s.port(), "/api/health")), 200);
   for (int fd : idle) close(fd);
+}
 
+TEST(HttpServer, ConnectionLimitsAnswer503WhenEveryConnectionIsBusy) {
+  ServerOptions o;
+  o.max_connections = 4;
+  o.max_connections_per_client = 4;
+  Running s(o);
   std::vector<int> busy;  // requests whose head never ends
   for (int i = 0; i < 4; ++i) {
     busy.push_back(Connect(s.port()));
