@@ -112,6 +112,17 @@ std::string Get(int port, const std::string& target) {
                             "Connection: close\r\n\r\n");
 }
 
+TEST(HttpServer, RefusesBadLimitsNamingThem) {
+  ServerOptions o;
+  o.root = ::testing::TempDir();
+  o.port = 0;
+  o.max_connections = 0;
+  EXPECT_STATUS(Server::Start(o).status(), kInvalidArgument, "max_connections");
+  o.max_connections = 10;
+  o.request_timeout_s = 0;
+  EXPECT_STATUS(Server::Start(o).status(), kInvalidArgument, "request_timeout_s");
+}
+
 TEST(HttpServer, SlowAndSilentClientsDoNotBlockOthers) {
   Running s({});
   // 200 clients that connect and send nothing, and 8 that send one header
