@@ -397,7 +397,7 @@ void AddSampleFilters(CLI::App* cmd, SampleArgs* a) {
   cmd->add_option("--max-confidence", a->max_conf, "Highest confidence to keep");
   cmd->add_option("--min-dep", a->min_dep, "Lowest data-error potential to keep");
   cmd->add_option("--max-dep", a->max_dep, "Highest data-error potential to keep");
-  cmd->add_option("--text", a->text, "Regular expression the text must contain (case-insensitive)");
+  cmd->add_option("--text", a->text, "Regular expression (RE2 syntax, case-insensitive) the text must contain");
   cmd->add_option("--ids", a->ids, "Comma-separated sample ids");
   cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. drift_score:desc)");
   cmd->add_option("--limit", a->limit, "At most this many rows");
@@ -483,7 +483,7 @@ void AddSpanOptions(CLI::App* cmd, SpanArgs* a) {
   cmd->add_flag("--on-boundary", a->on_boundary, "Only span rows on the class boundary");
   cmd->add_option("--min-confidence", a->min_conf, "Lowest confidence to keep");
   cmd->add_option("--max-confidence", a->max_conf, "Highest confidence to keep");
-  cmd->add_option("--text", a->text, "Regular expression the span text must contain");
+  cmd->add_option("--text", a->text, "Regular expression (RE2 syntax, case-insensitive) the span text must contain");
   cmd->add_option("--sample-id", a->sample_id, "Only the span rows of this sample");
   cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. confidence, drift_score:desc)");
   cmd->add_option("--limit", a->limit, "At most this many rows");
