@@ -198,15 +198,18 @@ void RegisterClient(py::module_& m) {
       .def_static(
           "init",
           [](const std::string& root, const std::string& project, const std::string& run,
-             const std::string& task) {
+             const std::string& task, std::optional<int64_t> max_pending_bytes) {
             TaskType task_type = ValueOrThrow(ParseTaskType(task));
+            ClientOptions options{.root = root, .project = project, .run = run, .task = task_type};
+            if (max_pending_bytes) options.max_pending_bytes = *max_pending_bytes;
             Result<std::unique_ptr<Client>> client = [&] {
               py::gil_scoped_release release;
-              return Client::Init({root, project, run, task_type});
+              return Client::Init(options);
             }();
             return std::make_shared<ClientHandle>(ValueOrThrow(std::move(client)));
           },
-          py::arg("root"), py::arg("project"), py::arg("run"), py::arg("task"))
+          py::arg("root"), py::arg("project"), py::arg("run"), py::arg("task"),
+          py::arg("max_pending_bytes") = py::none())
       .def("set_labels_for_run",
            [](const ClientHandle& h, const std::vector<std::string>& labels) {
              auto client = h.Get();

@@ -164,6 +164,8 @@ py::dict InfoDict(const RunInfo& r) {
   d["splits"] = splits;
   d["finished"] = r.finished;
   d["size_bytes"] = r.size_bytes;
+  d["status"] = r.status;
+  d["error"] = r.error.empty() ? py::object(py::none()) : py::object(py::str(r.error));
   return d;
 }
 

@@ -10,8 +10,22 @@
 //
 // Thread safety: every method may be called from any thread; calls are
 // serialised internally. LogModelOutputs validates and copies the batch, then
-// returns; the write happens on a background thread. A write error surfaces on
-// the next call, on Flush() or on Finish().
+// returns; the write happens on a background thread.
+//
+// Durability (docs/format.md#durability): a batch is durable (synced and
+// committed, surviving SIGKILL or power loss) once Flush() or Finish() returns
+// OK after it. Without a Flush, accepted batches are committed in the order
+// they were accepted, each within about 20 ms when the disk keeps up, and
+// LogModelOutputs waits rather than let more than
+// ClientOptions::max_pending_bytes of accepted batches be uncommitted: a
+// crash loses at most the newest max_pending_bytes of accepted output data,
+// never an older batch while keeping a newer one.
+//
+// Write errors: a failed write surfaces on the next call (which then changes
+// nothing), on Flush() or on Finish(), naming the batches it could not write
+// (split, epoch, sample ids). They are kept, not dropped: the next Flush()
+// (or, at most every second, the background writer) writes them again once
+// the cause, e.g. a full disk, is gone.
 //
 // Errors: nothing throws. Every method returns a Status naming the field, the
 // sample id (or row) and what was expected. A rejected call changes nothing:
@@ -37,6 +51,10 @@ struct ClientOptions {
   std::string project;
   std::string run;
   TaskType task = TaskType::kTextClassification;
+  // The most accepted-but-uncommitted output data (embeddings, outputs and row
+  // numbers, in bytes) LogModelOutputs lets build up before it waits for the
+  // writer: the bound on what a crash can lose. At least 1 MiB.
+  int64_t max_pending_bytes = int64_t{16} << 20;
 };
 
 // One optional metadata column: a value per sample, kept as text.
@@ -114,7 +132,9 @@ class Client {
   // run is how an inference job adds production data to its training run.
   static Result<std::unique_ptr<Client>> Init(const ClientOptions& options);
 
-  ~Client();  // flushes pending writes; errors are dropped (call Flush() to see them)
+  // Flushes pending writes; a batch that still fails to write is lost and
+  // the error dropped (call Flush() first to see it).
+  ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -145,7 +165,9 @@ class Client {
   Status CheckModelOutputs(const OutputsBatch& batch, std::optional<SplitKey> split = std::nullopt,
                            std::optional<int32_t> epoch = std::nullopt);
 
-  // Waits until every accepted batch is on disk.
+  // Waits until every accepted batch is durable (written, synced and
+  // committed), retrying batches a write failed on. On error, names the batches
+  // still unwritten; they stay queued for the next Flush.
   Status Flush();
   // Flushes, then processes every split of the run (see docs/algorithms.md).
   // A failed Finish changes no results and can be called again once the cause

@@ -3,6 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sextant/status.h"
 
 namespace sextant {
 
@@ -122,5 +127,28 @@ struct ProcessingOptions {
   int64_t map_max_points = 100000;
   uint64_t map_seed = 42;
 };
+
+// The one list of processing options that the CLI, the Python package and the
+// docs are generated from: each field of ProcessingOptions a user may set (the
+// progress callback aside), with its name, a short name and its help text.
+// Defaults are ProcessingOptions{}'s, never written twice.
+struct ProcessingOptionSpec {
+  enum class Type { kBool, kInt, kDouble, kChoice };
+  const char* name;        // the field: "drift_k"; Python keyword, --drift-k
+  const char* short_name;  // "k": the CLI's --k and Python's k=; nullptr when none
+  Type type;
+  const char* help;
+  std::vector<std::string> choices;  // kChoice: the accepted names
+};
+
+const std::vector<ProcessingOptionSpec>& ProcessingOptionSpecs();
+
+// The option's value in `options` as text ("10", "0.95", "true", "auto").
+std::string GetProcessingOption(const ProcessingOptions& options, const ProcessingOptionSpec& spec);
+
+// Sets the option of that name or short name from text: integers and numbers
+// in C syntax, bools as true/false/1/0/yes/no/on/off, choices by name.
+// InvalidArgument naming the option and what it expects.
+Status SetProcessingOption(ProcessingOptions* options, std::string_view name, std::string_view value);
 
 }  // namespace sextant

@@ -154,9 +154,16 @@ struct RunInfo {
   std::vector<SplitInfo> splits;
   bool finished = false;   // results exist for every logged split
   int64_t size_bytes = 0;  // on disk
+  // "ok", or "damaged" when the run cannot be read (then `error` says why and
+  // only project, run and size_bytes are set): a damaged run is listed, never
+  // hides the others.
+  std::string status = "ok";
+  std::string error;
+  int64_t generation = 0;  // the committed results generation (0: never finished)
 };
 
-// Every run under the root, sorted by project then run.
+// Every run under the root, sorted by project then run; a run that cannot be
+// read is listed with status "damaged".
 Result<std::vector<RunInfo>> ListRuns(const std::filesystem::path& root);
 
 class RunReader {
@@ -167,6 +174,14 @@ class RunReader {
   ~RunReader();
 
   const RunInfo& info() const;
+
+  // Reads follow commits: a reader sees one snapshot of the run, the results
+  // generation committed when it was opened (its rows, summaries and arrays
+  // together), however many finishes commit or fail meanwhile; its results
+  // folder is kept while it is open. CommittedGeneration reads the current
+  // one, so a long-lived user can reopen when it differs from generation().
+  int64_t generation() const;
+  Result<int64_t> CommittedGeneration() const;
 
   // The stored results as JSON text: the whole run (parameters, every split,
   // comparisons of inference sets with training), or one split.

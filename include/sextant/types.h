@@ -10,7 +10,9 @@
 namespace sextant {
 
 // The on-disk format version written into every run (docs/format.md).
-inline constexpr int kFormatVersion = 1;
+inline constexpr int kFormatVersion = 2;
+// The oldest format version this build still reads (version 1: no checksums).
+inline constexpr int kOldestReadableFormatVersion = 1;
 
 enum class TaskType {
   kTextClassification,

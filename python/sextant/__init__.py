@@ -31,6 +31,7 @@ from ._api import (
     set_split,
     set_tagging_schema,
 )
+from ._core import processing_option_specs
 from ._results import (get_dataframe, get_similar_spans, get_span_dataframe, get_summary,
                        list_runs, open_run)
 from .errors import (
@@ -68,6 +69,7 @@ __all__ = [
     "log_model_outputs",
     "login",
     "open_run",
+    "processing_option_specs",
     "processing_options",
     "set_epoch",
     "set_labels_for_run",

@@ -24,7 +24,9 @@ from ._core import (
     InvalidArgumentError,
     NnSearch,
     ProcessingOptions,
+    processing_option_specs,
     resolve_root,
+    set_processing_option,
 )
 
 TASK_TYPES = ("text_classification", "natural_language_inference", "named_entity_recognition")
@@ -64,7 +66,7 @@ atexit.register(_close_current)
 
 def init(task_type: str = "text_classification", project_name: Optional[str] = None,
          run_name: Optional[str] = None, root: Optional[str | os.PathLike[str]] = None,
-         **_: Any) -> None:
+         max_pending_bytes: Optional[int] = None, **_: Any) -> None:
     """Opens (or creates) ``project_name/run_name`` under ``root`` and makes it current.
 
     ``root`` defaults to ``$SEXTANT_HOME``, else ``~/.sextant``. Attaching to an
@@ -72,6 +74,11 @@ def init(task_type: str = "text_classification", project_name: Optional[str] = N
     run. A run open in this process is closed (flushed) first. Raises
     FailedPreconditionError when another process writes to the run. Other
     keyword arguments of ``dataquality.init`` (``is_public``, ...) are ignored.
+
+    Durability: ``log_model_outputs`` returns before its batch is on disk;
+    ``flush()`` and ``finish()`` return once every batch is durable. Without
+    them, a crash loses at most the newest ``max_pending_bytes`` (default
+    16 MiB) of logged outputs (docs/format.md, Durability).
     """
     global _current, _last
     task_type = _TASK_ALIASES.get(task_type, task_type)
@@ -83,7 +90,7 @@ def init(task_type: str = "text_classification", project_name: Optional[str] = N
     run = run_name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S")
     resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
     _close_current()
-    client = Client.init(resolved, project, run, task_type)
+    client = Client.init(resolved, project, run, task_type, max_pending_bytes)
     with _lock:
         _current = _Run(resolved, project, run, task_type, client)
         _last = _current
@@ -234,28 +241,23 @@ def log_model_outputs(*, embs: Any, ids: Any, logits: Any = None, probs: Any = N
                              inference_name or "", None if epoch is None else int(epoch))
 
 
-_OPTION_ALIASES = {"k": "drift_k", "percentile": "drift_percentile",
-                   "boundary_ratio": "boundary_ratio_threshold", "alpha": "drift_alpha",
-                   "reference": "drift_reference", "seed": "drift_seed"}
+def _option_text(value: Any) -> str:
+    """A keyword argument's value as the engine's option parser reads it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (DriftReference, NnSearch)):
+        return value.name
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def processing_options(**options: Any) -> ProcessingOptions:
-    """ProcessingOptions from keyword arguments (field names of processing_options.h)."""
+    """ProcessingOptions from keyword arguments: the names (or short names) of
+    ``processing_option_specs()``, the same list the CLI's flags come from."""
     o = ProcessingOptions()
     for key, value in options.items():
-        name = _OPTION_ALIASES.get(key, key)
-        if not hasattr(o, name) or name.startswith("_"):
-            raise InvalidArgumentError(f"{key}: not a processing option")
-        if name == "drift_reference" and isinstance(value, str):
-            value = getattr(DriftReference, value, None)
-            if value is None:
-                raise InvalidArgumentError(
-                    f"{key}: expected auto, training_loo or validation")
-        if name == "nn_search" and isinstance(value, str):
-            value = getattr(NnSearch, value, None)
-            if value is None:
-                raise InvalidArgumentError(f"{key}: expected auto, exact or approximate")
-        setattr(o, name, value)
+        set_processing_option(o, key, _option_text(value))
     return o
 
 

@@ -41,7 +41,8 @@ def open_run(project_name: Optional[str] = None, run_name: Optional[str] = None,
 
 
 def list_runs(root: Optional[str | os.PathLike[str]] = None) -> list[dict[str, Any]]:
-    """Every run under the root: project, run, labels, splits and sizes."""
+    """Every run under the root: project, run, labels, splits and sizes; a run that cannot
+    be read is listed with status "damaged" and its error (others have status "ok")."""
     return _list_runs(str(resolve_root(os.fspath(root) if root is not None else "")))
 
 

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "cli/output.h"
@@ -15,6 +16,7 @@
 #include "common/strings.h"
 #include "io/npy.h"
 #include "io/table.h"
+#include "query/check.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
 #ifdef SEXTANT_HAVE_SERVER
@@ -63,98 +65,69 @@ void PrintReport(const FinishReport& report) {
   std::fprintf(stderr, ")\n");
 }
 
-// Processing flags shared by `import` and `finish`.
+// Processing flags shared by `import` and `finish`, one per ProcessingOptionSpec:
+// --drift-k (and its short name, --k); a bool that is on by default as --no-NAME.
 struct FinishArgs {
-  int k = 10;
-  double percentile = 0.95, boundary = 0.5, alpha = 0.01;
-  std::string reference = "auto";
-  int64_t reference_sample_size = ProcessingOptions{}.drift_reference_sample_size;
-  uint64_t seed = 0;
-  int threads = 0;
-  bool no_map = false;
-  int64_t map_max_points = ProcessingOptions{}.map_max_points;
-  uint64_t map_seed = ProcessingOptions{}.map_seed;
-  std::string nn_search = "auto";
-  bool float16 = false;
-  bool compare_references = false;
-  bool no_domain_test = false;
-  int64_t domain_test_max_samples = ProcessingOptions{}.domain_test_max_samples;
+  std::map<std::string, std::string> values;  // option name -> text given ("" when not)
+  std::map<std::string, bool> flags;          // bool option name -> flag given
 };
 
+std::string Dashed(std::string_view name) {
+  std::string s(name);
+  for (char& c : s) c = c == '_' ? '-' : c;
+  return s;
+}
+
+bool OnByDefault(const ProcessingOptionSpec& spec) {
+  return spec.type == ProcessingOptionSpec::Type::kBool &&
+         GetProcessingOption(ProcessingOptions{}, spec) == "true";
+}
+
+// The option's CLI names, e.g. "--drift-k,--k" or "--no-compute-map,--no-map".
+std::string FlagNames(const ProcessingOptionSpec& spec) {
+  const std::string prefix = OnByDefault(spec) ? "--no-" : "--";
+  std::string names = prefix + Dashed(spec.name);
+  if (spec.short_name) names += "," + prefix + Dashed(spec.short_name);
+  return names;
+}
+
 void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
-  cmd->add_option("--k", a->k, "k of the drift k-core distance (default 10)");
-  cmd->add_option("--percentile", a->percentile, "Drift threshold percentile (default 0.95)");
-  cmd->add_option("--reference", a->reference,
-                  "Drift reference: auto (validation when logged, else training_loo), "
-                  "training_loo or validation (default auto)");
-  cmd->add_option("--reference-sample-size", a->reference_sample_size,
-                  "Estimate the reference from at most this many samples (0 = all; default " +
-                      std::to_string(a->reference_sample_size) + ")");
-  cmd->add_option("--seed", a->seed, "Seed of the reference sample (default 0)");
-  cmd->add_option("--alpha", a->alpha, "Significance level of the drift verdict (default 0.01)");
-  cmd->add_option("--boundary-ratio", a->boundary, "On-boundary threshold of p2/p1 (default 0.5)");
-  cmd->add_option("--threads", a->threads, "Threads for nearest neighbours (0 = all cores)");
-  cmd->add_flag("--no-map", a->no_map, "Skip the 2-D map (PCA, then UMAP, of all splits)");
-  cmd->add_option("--map-max-points", a->map_max_points,
-                  "Optimise the map on at most this many samples, place the rest from their "
-                  "neighbours (0 = all; default " + std::to_string(a->map_max_points) + ")");
-  cmd->add_option("--map-seed", a->map_seed,
-                  "Seed of the map (default " + std::to_string(a->map_seed) + ")");
-  cmd->add_option("--nn-search", a->nn_search,
-                  "Nearest-neighbour search for drift and the map's neighbour graph: auto "
-                  "(drift: approximate from 50,000 samples of width 768; map: from 20,000 "
-                  "points), exact or approximate (default auto)");
-  cmd->add_flag("--no-domain-test", a->no_domain_test,
-                "Skip the domain-classifier test of each inference split against the validation "
-                "(else test) split");
-  cmd->add_option("--domain-test-max-samples", a->domain_test_max_samples,
-                  "Rows of each side of the domain-classifier test, sampled down to this (default " +
-                      std::to_string(a->domain_test_max_samples) + ")");
-  cmd->add_flag("--float16", a->float16, "Store the result embeddings as float16");
-  cmd->add_flag("--compare-references", a->compare_references,
-                "With the validation reference, also compute the training leave-one-out threshold "
-                "and store it next to it");
+  const ProcessingOptions defaults;
+  for (const ProcessingOptionSpec& spec : ProcessingOptionSpecs()) {
+    if (spec.type == ProcessingOptionSpec::Type::kBool) {
+      cmd->add_flag(FlagNames(spec), a->flags[spec.name],
+                    std::string(OnByDefault(spec) ? "Turn off (on by default): " : "") + spec.help);
+    } else {
+      std::string help = std::string(spec.help) + " (default " + GetProcessingOption(defaults, spec) + ")";
+      std::string type = spec.type == ProcessingOptionSpec::Type::kInt ? "INT" : "NUMBER";
+      if (spec.type == ProcessingOptionSpec::Type::kChoice) {
+        type.clear();
+        for (const std::string& c : spec.choices) type += (type.empty() ? "" : "|") + c;
+      }
+      cmd->add_option(FlagNames(spec), a->values[spec.name], help)->type_name(type);
+    }
+  }
 }
 
 Result<ProcessingOptions> MakeProcessingOptions(const FinishArgs& a) {
   ProcessingOptions o;
-  o.drift_k = a.k;
-  o.drift_percentile = a.percentile;
-  o.boundary_ratio_threshold = a.boundary;
-  o.drift_alpha = a.alpha;
-  o.drift_reference_sample_size = a.reference_sample_size;
-  o.drift_seed = a.seed;
-  o.threads = a.threads;
-  o.compute_map = !a.no_map;
-  o.map_max_points = a.map_max_points;
-  o.map_seed = a.map_seed;
-  o.store_float16 = a.float16;
-  o.drift_compare_references = a.compare_references;
-  o.domain_test = !a.no_domain_test;
-  o.domain_test_max_samples = a.domain_test_max_samples;
+  for (const ProcessingOptionSpec& spec : ProcessingOptionSpecs()) {
+    Status st;
+    if (auto f = a.flags.find(spec.name); f != a.flags.end() && f->second) {
+      st = SetProcessingOption(&o, spec.name, OnByDefault(spec) ? "false" : "true");
+    } else if (auto v = a.values.find(spec.name); v != a.values.end() && !v->second.empty()) {
+      st = SetProcessingOption(&o, spec.name, v->second);
+    }
+    if (!st.ok()) {
+      // Named as the user typed it: "--drift-k: expected ..." rather than "drift_k: ...".
+      const std::string message = st.message();
+      const size_t name_length = std::string_view(spec.name).size();
+      std::string flag = "--" + Dashed(spec.name);
+      if (spec.short_name) flag += " (--" + Dashed(spec.short_name) + ")";
+      return Status::Invalid(flag + message.substr(name_length));
+    }
+  }
   o.progress = TerminalProgress;
-  bool known_search = false;
-  for (NnSearch s : {NnSearch::kAuto, NnSearch::kExact, NnSearch::kApproximate}) {
-    if (a.nn_search == NnSearchName(s)) {
-      o.nn_search = s;
-      known_search = true;
-    }
-  }
-  if (!known_search) {
-    return Status::Invalid("--nn-search: '" + a.nn_search + "'; expected auto, exact or approximate");
-  }
-  bool known = false;
-  for (DriftReference r : {DriftReference::kAuto, DriftReference::kTrainingLeaveOneOut,
-                           DriftReference::kValidation}) {
-    if (a.reference == DriftReferenceName(r)) {
-      o.drift_reference = r;
-      known = true;
-    }
-  }
-  if (!known) {
-    return Status::Invalid("--reference: '" + a.reference +
-                           "'; expected auto, training_loo or validation");
-  }
   return o;
 }
 
@@ -642,6 +615,82 @@ int Report(const Status& st) {
   return st.code() == StatusCode::kInvalidArgument ? 2 : 1;
 }
 
+// ---- check and repair ------------------------------------------------------------
+
+struct CheckArgs {
+  std::string root, project, run, format = "table";
+};
+
+// Registers `check` and `repair` (docs/cli.md); the commands run in RunCheckCommand
+// and RunRepairCommand.
+std::pair<CLI::App*, CLI::App*> AddCheckCommands(CLI::App& app, CheckArgs* check,
+                                                 Common* repair) {
+  CLI::App* c = app.add_subcommand("check", "Verify a store: every run, or one project or run");
+  c->add_option("--root", check->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  c->add_option("--project", check->project, "Only this project");
+  c->add_option("--run", check->run, "Only this run (with --project)");
+  c->add_option("--format", check->format, "table or json");
+  CLI::App* r = app.add_subcommand("repair", "Salvage a damaged run and say what was dropped");
+  AddRunOptions(r, repair);
+  return {c, r};
+}
+
+nlohmann::ordered_json CheckJson(const RunCheck& c) {
+  return {{"project", c.project}, {"run", c.run}, {"status", c.ok() ? "ok" : "damaged"},
+          {"problems", c.problems}, {"notes", c.notes}};
+}
+
+void PrintCheck(const RunCheck& c) {
+  std::printf("%s/%s: %s\n", c.project.c_str(), c.run.c_str(), c.ok() ? "ok" : "DAMAGED");
+  for (const std::string& p : c.problems) std::printf("    problem: %s\n", p.c_str());
+  for (const std::string& n : c.notes) std::printf("    note: %s\n", n.c_str());
+}
+
+// Exit status 0 when every run checked is sound, 1 when one is damaged.
+int RunCheckCommand(const CheckArgs& a) {
+  if (!a.run.empty() && a.project.empty()) {
+    return Report(Status::Invalid("--run: needs --project"));
+  }
+  const fs::path root = ResolveRoot(a.root);
+  auto checks = CheckStore(root, a.project.empty() ? std::nullopt : std::optional(a.project),
+                           a.run.empty() ? std::nullopt : std::optional(a.run));
+  if (!checks.ok()) return Report(checks.status());
+  int damaged = 0;
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const RunCheck& c : *checks) {
+    damaged += c.ok() ? 0 : 1;
+    if (a.format == "json") {
+      j.push_back(CheckJson(c));
+    } else {
+      PrintCheck(c);
+    }
+  }
+  if (a.format == "json") {
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    std::printf("%zu run(s) checked under %s: %zu ok, %d damaged\n", checks->size(),
+                root.c_str(), checks->size() - static_cast<size_t>(damaged), damaged);
+  }
+  return damaged > 0 ? 1 : 0;
+}
+
+// Repairs one run, prints what was dropped, then checks it again; exit status
+// 0 when the run is sound afterwards.
+int RunRepairCommand(const Common& a) {
+  if (Status st = ValidateName("project", a.project); !st.ok()) return Report(st);
+  if (Status st = ValidateName("run", a.run); !st.ok()) return Report(st);
+  const fs::path dir = a.Root() / a.project / a.run;
+  auto report = RepairRun(dir);
+  if (!report.ok()) return Report(report.status());
+  for (const std::string& d : report->dropped) std::printf("dropped: %s\n", d.c_str());
+  for (const std::string& u : report->unrepaired) std::printf("not repaired: %s\n", u.c_str());
+  if (report->dropped.empty()) std::printf("nothing to drop\n");
+  const RunCheck after = CheckRun(dir);
+  std::printf("after repair: ");
+  PrintCheck(after);
+  return after.ok() ? 0 : 1;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -735,6 +784,10 @@ int Main(int argc, char** argv) {
                       "(repeatable or comma-separated; default all)");
   map_cmd->add_option("--format", map_args.format, "jsonl or csv (default jsonl)");
 
+  CheckArgs check_args;
+  Common repair_args;
+  auto [check_cmd, repair_cmd] = AddCheckCommands(app, &check_args, &repair_args);
+
 #ifdef SEXTANT_HAVE_SERVER
   ServeArgs serve_args;
   CLI::App* serve = app.add_subcommand("serve", "Serve the web console and its JSON API (docs/http-api.md)");
@@ -753,6 +806,8 @@ int Main(int argc, char** argv) {
   if (*serve) return Report(RunServe(serve_args));
 #endif
 
+  if (*check_cmd) return RunCheckCommand(check_args);
+  if (*repair_cmd) return RunRepairCommand(repair_args);
   if (*import) return Report(RunImport(imp));
   if (*spans) return Report(RunSpans(span_args));
   if (*finish) {
@@ -767,6 +822,15 @@ int Main(int argc, char** argv) {
     if (!list.ok()) return Report(list.status());
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
     for (const RunInfo& r : *list) {
+      if (r.status != "ok") {
+        if (runs_format != "json") {
+          std::printf("%s/%s  DAMAGED  %.1f MB\n    %s\n", r.project.c_str(), r.run.c_str(),
+                      static_cast<double>(r.size_bytes) / 1e6, r.error.c_str());
+        }
+        j.push_back({{"project", r.project}, {"run", r.run}, {"status", r.status},
+                     {"error", r.error}, {"size_bytes", r.size_bytes}});
+        continue;
+      }
       if (runs_format != "json") {
         std::printf("%s/%s  %s  labels=%zu  %s  %.1f MB\n", r.project.c_str(), r.run.c_str(),
                     r.task.c_str(), r.labels.size(), r.finished ? "finished" : "not finished",
@@ -784,7 +848,8 @@ int Main(int argc, char** argv) {
                           {"processed", s.processed}});
       }
       j.push_back({{"project", r.project}, {"run", r.run}, {"task", r.task}, {"labels", r.labels},
-                   {"finished", r.finished}, {"size_bytes", r.size_bytes}, {"splits", splits}});
+                   {"finished", r.finished}, {"size_bytes", r.size_bytes}, {"splits", splits},
+                   {"status", r.status}});
     }
     if (runs_format == "json") std::printf("%s\n", j.dump(2).c_str());
     else if (list->empty()) std::printf("no runs under %s\n", ResolveRoot(runs_root).c_str());

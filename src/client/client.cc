@@ -104,8 +104,10 @@ fs::path ResolveRoot(const fs::path& explicit_root) {
 
 class Client::Impl {
  public:
-  Impl(fs::path run_dir, std::unique_ptr<store::RunStore> store)
-      : run_dir_(std::move(run_dir)), store_(std::move(store)) {
+  Impl(fs::path run_dir, std::unique_ptr<store::RunStore> store, int64_t max_pending_bytes)
+      : run_dir_(std::move(run_dir)),
+        store_(std::move(store)),
+        max_pending_bytes_(std::max<int64_t>(max_pending_bytes, kMinPendingBytes)) {
     labels_ = store_->labels();
     if (store_->tagging_schema() && !labels_.empty()) {
       auto tags = ner::ParseTagList(labels_, *store_->tagging_schema());
@@ -184,6 +186,7 @@ class Client::Impl {
   Status SetSplit(Split split, const std::string& inference_name) {
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Make(split, inference_name));
     std::unique_lock lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     current_split_ = std::move(key);
     return Status::OK();
   }
@@ -191,6 +194,7 @@ class Client::Impl {
   Status SetEpoch(int32_t epoch) {
     if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
     std::unique_lock lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     epoch_ = epoch;
     return Status::OK();
   }
@@ -463,11 +467,37 @@ class Client::Impl {
       }
       s = 1;
     }
+    const int64_t bytes = BatchBytes(append);
+    // Back-pressure: a producer far ahead of the disk waits instead of growing memory,
+    // and what a crash can lose stays within max_pending_bytes_. While writes fail
+    // the wait could be endless: the batch is refused instead, changing nothing.
+    if (failed_batches_ > 0 && queued_bytes_ > 0 && queued_bytes_ + bytes > max_pending_bytes_) {
+      write_error_ = Status::OK();  // reported here
+      for (int64_t i = 0; i < n; ++i) (*seen)[static_cast<size_t>(rows[i])] = 0;
+      RecycleBuffer(std::move(append.embeddings), free_embeddings_);
+      RecycleBuffer(std::move(append.outputs), free_outputs_);
+      return Status::IOError(PendingFailureMessage(
+          "log_model_outputs: this batch was not logged: earlier batches could not be written"));
+    }
+    if (queued_bytes_ > 0 && queued_bytes_ + bytes > max_pending_bytes_) {
+      ++waiting_for_space_;
+      queue_cv_.notify_all();
+      queue_cv_.wait(lock, [&] {
+        return queued_bytes_ == 0 || queued_bytes_ + bytes <= max_pending_bytes_ || failed_batches_ > 0;
+      });
+      --waiting_for_space_;
+      if (failed_batches_ > 0 && queued_bytes_ > 0 && queued_bytes_ + bytes > max_pending_bytes_) {
+        for (int64_t i = 0; i < n; ++i) (*seen)[static_cast<size_t>(rows[i])] = 0;
+        RecycleBuffer(std::move(append.embeddings), free_embeddings_);
+        RecycleBuffer(std::move(append.outputs), free_outputs_);
+        write_error_ = Status::OK();  // reported here
+        return Status::IOError(PendingFailureMessage(
+            "log_model_outputs: this batch was not logged: earlier batches could not be written"));
+      }
+    }
     emb_dim_ = append.emb_dim;
     log_kinds_[{key, epoch}] = kind;
-    // Back-pressure: a producer far ahead of the disk waits instead of growing memory.
-    queue_cv_.wait(lock, [&] { return queued_bytes_ < kMaxQueuedBytes || !write_error_.ok(); });
-    queued_bytes_ += BatchBytes(append);
+    queued_bytes_ += bytes;
     queue_.push_back(std::move(append));
     // Group commit: below kWakeBytes the writer takes the batch on its next
     // tick, so a forward pass does not pay a wake-up (a syscall) per batch.
@@ -478,9 +508,17 @@ class Client::Impl {
   Status Flush() {
     std::unique_lock lock(mu_);
     ++flushing_;
+    const uint64_t failures_before = write_failures_;
     queue_cv_.notify_all();
-    queue_cv_.wait(lock, [&] { return queue_.empty() && writing_ == 0; });
+    // Until everything is committed, or a write attempt made after this call failed.
+    queue_cv_.wait(lock, [&] {
+      return (queue_.empty() && writing_ == 0) || write_failures_ != failures_before;
+    });
     --flushing_;
+    if (write_failures_ != failures_before) {
+      write_error_ = Status::OK();
+      return Status::IOError(PendingFailureMessage("flush"));
+    }
     return TakeWriteError();
   }
 
@@ -494,7 +532,9 @@ class Client::Impl {
   const std::vector<std::string>& labels() const { return labels_; }
 
  private:
-  static constexpr int64_t kMaxQueuedBytes = 256ll << 20;
+  static constexpr int64_t kMinPendingBytes = 1ll << 20;
+  // After a failed write the writer waits this long (or for a Flush) before trying again.
+  static constexpr std::chrono::seconds kRetryInterval{1};
   static constexpr size_t kMaxFreeBuffers = 32;
   // The writer commits what is queued every kWriterTick, or at once when
   // kWakeBytes are queued, on Flush and on close.
@@ -712,14 +752,55 @@ class Client::Impl {
     return st;
   }
 
+  // The batches a failed write left queued, for an error message: the cause,
+  // then per batch its split, epoch and sample ids.
+  std::string PendingFailureMessage(const std::string& call) const {
+    return call + ": writing model outputs failed (" + last_write_error_.message() + "); " +
+           std::to_string(failed_batches_) + " batch(es) are not written and are kept " +
+           "for a retry (flush() retries them):" + failed_description_;
+  }
+
+  // Names each batch of a failed write (under mu_): split, epoch, rows, first and last id.
+  std::string DescribeBatches(const std::vector<store::OutputAppend>& batches) const {
+    std::string m;
+    int64_t shown = 0;
+    for (const store::OutputAppend& b : batches) {
+      if (shown++ == 8) {
+        m += " and " + std::to_string(batches.size() - 8) + " more";
+        break;
+      }
+      m += " [" + b.split.ToString() + " epoch " + std::to_string(b.epoch) + ", " +
+           std::to_string(b.sample_rows.size()) + " rows";
+      auto it = splits_.find(b.split);
+      if (it != splits_.end() && !b.sample_rows.empty()) {
+        m += ", ids '" + std::string(it->second.ids.id(b.sample_rows.front())) + "'";
+        if (b.sample_rows.size() > 1) {
+          m += " .. '" + std::string(it->second.ids.id(b.sample_rows.back())) + "'";
+        }
+      }
+      m += "]";
+    }
+    return m;
+  }
+
   void WriterLoop() {
     std::unique_lock lock(mu_);
     while (true) {
       queue_cv_.wait_for(lock, kWriterTick, [&] {
-        return stop_ || (!queue_.empty() && (flushing_ > 0 || queued_bytes_ >= kWakeBytes));
+        if (stop_) return true;
+        if (queue_.empty()) return false;
+        if (failed_batches_ > 0) {
+          return flushing_ > 0 || std::chrono::steady_clock::now() >= retry_at_;
+        }
+        return flushing_ > 0 || waiting_for_space_ > 0 ||
+               queued_bytes_ >= std::min(kWakeBytes, max_pending_bytes_ / 2);
       });
       if (queue_.empty()) {
         if (stop_) return;  // stopping, and everything is written
+        continue;
+      }
+      if (failed_batches_ > 0 && flushing_ == 0 && !stop_ &&
+          std::chrono::steady_clock::now() < retry_at_) {
         continue;
       }
       std::vector<store::OutputAppend> batches(std::make_move_iterator(queue_.begin()),
@@ -733,24 +814,39 @@ class Client::Impl {
         st = store_->AppendOutputs(batches);
       }
       lock.lock();
+      writing_ = 0;
       if (!st.ok()) {
-        // The rows were not committed: let the caller log them again.
-        for (const auto& b : batches) {
-          auto& seen = splits_[b.split].seen[b.epoch];
-          for (int64_t r : b.sample_rows) seen[static_cast<size_t>(r)] = 0;
+        // Nothing of the attempt was committed (the store truncates a partial append on
+        // the next one). The batches go back to the front of the queue, in order, and
+        // stay marked as logged: they are retried, not dropped.
+        ++write_failures_;
+        last_write_error_ = st;
+        failed_batches_ = static_cast<int64_t>(batches.size());
+        failed_description_ = DescribeBatches(batches);
+        for (auto it = batches.rbegin(); it != batches.rend(); ++it) queue_.push_front(std::move(*it));
+        write_error_ = Status::IOError(PendingFailureMessage("log_model_outputs"));
+        retry_at_ = std::chrono::steady_clock::now() + kRetryInterval;
+        queue_cv_.notify_all();
+        if (stop_) {
+          // Closing: the destructor gives up after one more failed attempt.
+          if (++close_attempts_ >= 2) {
+            queue_.clear();
+            queued_bytes_ = 0;
+            return;
+          }
         }
-        write_error_ = st.WithContext("writing model outputs");
-        // The width and kind those batches set may now be unlogged: re-read them from the store.
-        log_state_loaded_ = false;
-        log_kinds_.clear();
-        emb_dim_ = 0;
+        continue;
+      }
+      if (failed_batches_ > 0) {
+        // A retry wrote them: nothing was lost, so an unreported error is moot.
+        failed_batches_ = 0;
+        write_error_ = Status::OK();
       }
       for (auto& b : batches) {
         queued_bytes_ -= BatchBytes(b);
         RecycleBuffer(std::move(b.embeddings), free_embeddings_);
         RecycleBuffer(std::move(b.outputs), free_outputs_);
       }
-      writing_ = 0;
       queue_cv_.notify_all();
     }
   }
@@ -776,6 +872,16 @@ class Client::Impl {
   int64_t writing_ = 0;
   bool stop_ = false;
   int32_t flushing_ = 0;  // Flush calls waiting
+  const int64_t max_pending_bytes_;
+  // A failed write leaves its batches at the front of queue_ (failed_batches_ of
+  // them) until a retry succeeds; write_error_ is reported once by the next call.
+  int64_t failed_batches_ = 0;
+  uint64_t write_failures_ = 0;
+  int32_t close_attempts_ = 0;
+  Status last_write_error_;
+  std::string failed_description_;
+  int32_t waiting_for_space_ = 0;  // LogModelOutputs calls waiting for the writer
+  std::chrono::steady_clock::time_point retry_at_;
   Status write_error_;
   std::thread writer_;
 };
@@ -787,7 +893,7 @@ Result<std::unique_ptr<Client>> Client::Init(const ClientOptions& options) {
   SEXTANT_ASSIGN_OR_RETURN(
       std::unique_ptr<store::RunStore> store,
       store::RunStore::Open(run_dir, store::RunStore::Mode::kWrite, options.task));
-  return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(run_dir, std::move(store))));
+  return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(run_dir, std::move(store), options.max_pending_bytes)));
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -55,6 +55,15 @@ Status LoadSplit(const store::RunStore& store, const SplitKey& key,
   for (const store::OutputLogInfo& info : logs) {
     if (info.split != key) continue;
     SEXTANT_ASSIGN_OR_RETURN(store::OutputLog log, store.ReadOutputLog(key, info.epoch));
+    // Widths come from the database: checked before they index the arrays below.
+    if (info.out_dim != c || (out->emb_dim != 0 && info.emb_dim != out->emb_dim)) {
+      return Status::IOError("sextant.db table output_logs: the log of split '" + key.ToString() +
+                             "' epoch " + std::to_string(info.epoch) + " has out_dim " +
+                             std::to_string(info.out_dim) + " and emb_dim " +
+                             std::to_string(info.emb_dim) + "; expected out_dim " +
+                             std::to_string(c) + " (the run's labels) and the emb_dim of the "
+                             "split's other logs");
+    }
     if (out->emb_dim == 0) {
       out->emb_dim = info.emb_dim;
       out->embeddings.assign(static_cast<size_t>(n * info.emb_dim), 0.0f);

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <unordered_map>
 
@@ -85,10 +86,78 @@ bool IsSpanErrorType(const std::string& name) {
 
 class RunReader::Impl {
  public:
+  ~Impl() {
+    if (store) (void)store->EndSnapshot();
+  }
   std::unique_ptr<store::RunStore> store;
   RunInfo info;
   fs::path results_dir;
+  int64_t generation = 0;
+  store::GenerationPin pin;  // keeps results_dir while the reader is open
   std::vector<std::string> entity_types;  // NER runs
+  // A second connection outside the snapshot, to read the current generation.
+  mutable std::mutex probe_mu;
+  mutable std::unique_ptr<store::Database> probe;
+
+  Status PinCommittedGeneration(const fs::path& run_dir);
+
+  std::string RunName() const { return "run '" + info.project + "/" + info.run + "'"; }
+
+  // The label at a stored index; IOError naming the table and column when out of range.
+  Result<std::string> LabelAt(int64_t index, const char* column, const SplitKey& split,
+                              int64_t row) const {
+    if (index >= 0 && index < static_cast<int64_t>(info.labels.size())) {
+      return info.labels[static_cast<size_t>(index)];
+    }
+    return Status::IOError(RunName() + ": sextant.db column " + column + " of split '" +
+                           split.ToString() + "' row " + std::to_string(row) +
+                           " holds label index " + std::to_string(index) + "; the run has " +
+                           std::to_string(info.labels.size()) + " labels");
+  }
+  Result<std::string> EntityTypeAt(int64_t index, const char* column, const SplitKey& split,
+                                   int64_t span_row) const {
+    if (index >= 0 && index < static_cast<int64_t>(entity_types.size())) {
+      return entity_types[static_cast<size_t>(index)];
+    }
+    return Status::IOError(RunName() + ": sextant.db column " + column + " of split '" +
+                           split.ToString() + "' span row " + std::to_string(span_row) +
+                           " holds entity type index " + std::to_string(index) + "; the run has " +
+                           std::to_string(entity_types.size()) + " entity types");
+  }
+
+  // Samples (or span rows, for spans/...) of a processed split: the rows an array must have.
+  Result<int64_t> ExpectedRows(const SplitKey& split, const std::string& name) const {
+    const bool spans = name.rfind("spans/", 0) == 0;
+    SEXTANT_ASSIGN_OR_RETURN(
+        store::Statement st,
+        store->db().Prepare(spans ? "SELECT COUNT(*) FROM span_results WHERE split = ?"
+                                  : "SELECT COUNT(*) FROM results WHERE split = ?"));
+    st.Bind(1, split.ToString());
+    SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.Int(0) : 0;
+  }
+
+  // Checks an array's shape against the results it belongs to.
+  Status CheckShape(const SplitKey& split, const std::string& name, int64_t rows,
+                    int64_t cols) const {
+    SEXTANT_ASSIGN_OR_RETURN(int64_t expected, ExpectedRows(split, name));
+    const fs::path path = results_dir / split.DirName() / name;
+    std::string want_cols;
+    if (name == "map.npy" || name == "spans/map.npy") {
+      if (cols != 2) want_cols = "2";
+    } else if (name == "probs.npy" && store->task() != TaskType::kNamedEntityRecognition) {
+      if (cols != static_cast<int64_t>(info.labels.size())) want_cols = std::to_string(info.labels.size());
+    } else if (cols < 1 && rows > 0) {
+      want_cols = "at least 1";
+    }
+    if (rows != expected || !want_cols.empty()) {
+      return Status::IOError("results file '" + path.string() + "' has shape (" +
+                             std::to_string(rows) + ", " + std::to_string(cols) + "); expected " +
+                             std::to_string(expected) + " rows (the split's results) and " +
+                             (want_cols.empty() ? std::to_string(cols) : want_cols) + " columns");
+    }
+    return Status::OK();
+  }
 
   Status CheckNer() const {
     if (store->task() == TaskType::kNamedEntityRecognition) return Status::OK();
@@ -131,10 +200,9 @@ class RunReader::Impl {
         r.hypothesis = fields.IsNull(1) ? "" : fields.Text(1);
       }
       if (found && task == TaskType::kNamedEntityRecognition && !fields.IsNull(2)) {
-        const auto j = nlohmann::json::parse(fields.Text(2), nullptr, false);
-        if (j.is_array()) {
-          for (const auto& t : j) r.tokens.push_back({t[0].get<int32_t>(), t[1].get<int32_t>()});
-        }
+        SEXTANT_ASSIGN_OR_RETURN(
+            r.tokens, store::ParseStoredTokens(fields.Text(2), RunName() + ": sample '" + r.id +
+                                                                   "' (sample_fields.tokens)"));
       }
       fields.Reset();
       if (!marks) continue;
@@ -148,11 +216,13 @@ class RunReader::Impl {
         m.end = static_cast<int32_t>(marks->Int(2));
         if (!marks->IsNull(5)) m.error_type = marks->Text(5);
         if (!marks->IsNull(3)) {
-          m.label = entity_types.at(static_cast<size_t>(marks->Int(3)));
+          SEXTANT_ASSIGN_OR_RETURN(m.label,
+                                   EntityTypeAt(marks->Int(3), "span_results.gold", split, m.span_row));
           r.gold_spans.push_back(m);
         }
         if (!marks->IsNull(4)) {
-          m.label = entity_types.at(static_cast<size_t>(marks->Int(4)));
+          SEXTANT_ASSIGN_OR_RETURN(m.label,
+                                   EntityTypeAt(marks->Int(4), "span_results.pred", split, m.span_row));
           r.pred_spans.push_back(m);
         }
       }
@@ -284,9 +354,19 @@ class RunReader::Impl {
     const std::string key = split.DirName() + "/" + name;
     auto it = arrays_.find(key);
     if (it == arrays_.end()) {
-      SEXTANT_ASSIGN_OR_RETURN(io::MappedNpy m,
-                               io::MappedNpy::Open(results_dir / split.DirName() / name));
-      it = arrays_.emplace(key, std::make_unique<io::MappedNpy>(std::move(m))).first;
+      SEXTANT_RETURN_IF_ERROR(store->VerifyResultFile(generation, key));
+      auto opened = io::MappedNpy::Open(results_dir / split.DirName() / name);
+      if (!opened.ok()) {
+        // A float16 file is the caller's cue to convert (Invalid); anything else
+        // wrong with a stored array is corruption.
+        const Status& st = opened.status();
+        if (st.IsInvalid() && st.message().find("cannot be memory-mapped") != std::string::npos) {
+          return st;
+        }
+        return Status::IOError(st.message());
+      }
+      SEXTANT_RETURN_IF_ERROR(CheckShape(split, name, opened->rows(), opened->cols()));
+      it = arrays_.emplace(key, std::make_unique<io::MappedNpy>(std::move(opened).value())).first;
     }
     return it->second.get();
   }
@@ -314,6 +394,7 @@ class RunReader::Impl {
     if (it == converted_.end()) {
       SEXTANT_ASSIGN_OR_RETURN(io::FloatMatrix m,
                                io::ReadNpyAsFloat32(results_dir / split.DirName() / "embeddings.npy"));
+      SEXTANT_RETURN_IF_ERROR(CheckShape(split, "embeddings.npy", m.rows, m.cols));
       it = converted_.emplace(split, std::move(m)).first;
     }
     return Matrix{it->second.data.data(), it->second.rows, it->second.cols};
@@ -359,19 +440,38 @@ class RunReader::Impl {
   // `stem`.faiss of the results (docs/format.md).
   Status ReadStoredIndex(const std::string& stem, Similarity* sim) const {
     const fs::path manifest_path = results_dir / (stem + ".json");
+    SEXTANT_RETURN_IF_ERROR(store->VerifyResultFile(generation, stem + ".json"));
     SEXTANT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(manifest_path));
     try {
       const nlohmann::json m = nlohmann::json::parse(text);
+      int64_t next = 0;
       for (const auto& part : m.at("splits")) {
         SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Parse(part.at("split").get<std::string>()));
+        const auto offset = part.at("offset").get<int64_t>();
+        const auto rows = part.at("rows").get<int64_t>();
+        // Row ranges must tile the index: they become offsets into its rows.
+        if (offset != next || rows < 0) {
+          return Status::IOError("'" + manifest_path.string() + "': split '" + key.ToString() +
+                                 "' has offset " + std::to_string(offset) + " and " +
+                                 std::to_string(rows) + " rows; expected offset " +
+                                 std::to_string(next) + " and a non-negative count");
+        }
+        next = offset + rows;
         sim->splits.push_back(key);
-        sim->offsets.push_back(part.at("offset").get<int64_t>());
-        sim->sizes.push_back(part.at("rows").get<int64_t>());
+        sim->offsets.push_back(offset);
+        sim->sizes.push_back(rows);
       }
     } catch (const nlohmann::json::exception& e) {
       return Status::IOError("'" + manifest_path.string() + "' is not a valid manifest: " + e.what());
     }
+    SEXTANT_RETURN_IF_ERROR(store->VerifyResultFile(generation, stem + ".faiss"));
     SEXTANT_ASSIGN_OR_RETURN(sim->index, index::CosineIndex::Read(results_dir / (stem + ".faiss")));
+    const int64_t rows = sim->offsets.empty() ? 0 : sim->offsets.back() + sim->sizes.back();
+    if (sim->index->size() != rows) {
+      return Status::IOError("similarity index '" + (results_dir / (stem + ".faiss")).string() +
+                             "' holds " + std::to_string(sim->index->size()) +
+                             " rows; its manifest lists " + std::to_string(rows));
+    }
     return Status::OK();
   }
 
@@ -644,17 +744,93 @@ Result<std::vector<RunInfo>> ListRuns(const fs::path& root) {
   for (const auto& project : fs::directory_iterator(root, ec)) {
     if (!project.is_directory()) continue;
     for (const auto& run : fs::directory_iterator(project.path(), ec)) {
-      if (fs::exists(run.path() / store::kDatabaseFile)) run_dirs.push_back(run.path());
+      // A folder with output logs or results but no database is a damaged run.
+      std::error_code run_ec;
+      if (fs::exists(run.path() / store::kDatabaseFile, run_ec) ||
+          fs::is_directory(run.path() / "outputs", run_ec) ||
+          fs::is_directory(run.path() / "results", run_ec)) {
+        run_dirs.push_back(run.path());
+      }
     }
   }
   std::sort(run_dirs.begin(), run_dirs.end());
   for (const fs::path& dir : run_dirs) {
-    SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> store,
-                             store::RunStore::Open(dir, store::RunStore::Mode::kRead));
-    SEXTANT_ASSIGN_OR_RETURN(RunInfo info, ReadRunInfo(*store, dir));
-    out.push_back(std::move(info));
+    // One run that cannot be read is listed as damaged; it never hides the others.
+    Result<RunInfo> info = [&]() -> Result<RunInfo> {
+      if (!fs::exists(dir / store::kDatabaseFile)) {
+        return Status::IOError("'" + (dir / store::kDatabaseFile).string() + "' is missing");
+      }
+      SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> store,
+                               store::RunStore::Open(dir, store::RunStore::Mode::kRead));
+      SEXTANT_RETURN_IF_ERROR(store->BeginSnapshot());
+      Result<RunInfo> read = ReadRunInfo(*store, dir);
+      if (read.ok()) {
+        auto gen = store->CommittedGeneration();
+        if (!gen.ok()) read = gen.status();
+        else read->generation = *gen;
+      }
+      (void)store->EndSnapshot();
+      return read;
+    }();
+    if (info.ok()) {
+      out.push_back(std::move(info).value());
+      continue;
+    }
+    RunInfo damaged;
+    damaged.project = dir.parent_path().filename().string();
+    damaged.run = dir.filename().string();
+    damaged.status = "damaged";
+    damaged.error = info.status().message();
+    damaged.size_bytes = DirectorySize(dir);
+    out.push_back(std::move(damaged));
   }
   return out;
+}
+
+// Opens the reader's snapshot at the committed generation and pins its results
+// folder. A finish may commit a newer generation and remove this one between
+// the two steps; then the snapshot is taken again (a few times at most).
+Status RunReader::Impl::PinCommittedGeneration(const fs::path& run_dir) {
+  Impl& impl = *this;
+  constexpr int kAttempts = 8;
+  Status last;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    SEXTANT_RETURN_IF_ERROR(impl.store->BeginSnapshot());
+    auto gen = impl.store->CommittedGeneration();
+    if (!gen.ok()) {
+      (void)impl.store->EndSnapshot();
+      return gen.status();
+    }
+    if (*gen == 0) {
+      impl.generation = 0;
+      impl.results_dir.clear();
+      return Status::OK();
+    }
+    const fs::path dir = impl.store->GenerationDir(*gen);
+    auto pin = store::GenerationPin::Acquire(dir);
+    if (pin.ok()) {
+      impl.generation = *gen;
+      impl.results_dir = dir;
+      impl.pin = std::move(pin).value();
+      return Status::OK();
+    }
+    last = pin.status();
+    (void)impl.store->EndSnapshot();
+    // Still the committed generation now? Then its folder is missing: damage, not a race.
+    auto probe = store::Database::Open(run_dir / store::kDatabaseFile, false);
+    if (probe.ok()) {
+      auto st = (*probe)->Prepare("SELECT value FROM meta WHERE key='results_generation'");
+      Result<bool> found = st.ok() ? st->Step() : Result<bool>(false);
+      if (found.ok() && *found && st->Text(0) == std::to_string(*gen)) {
+        return Status::IOError("run '" + run_dir.string() + "': the folder of the committed " +
+                               "results generation " + std::to_string(*gen) + " ('" +
+                               dir.string() + "') is missing; finish the run again or see " +
+                               "`sextant check`");
+      }
+    }
+  }
+  return Status::IOError("run '" + run_dir.string() + "': the committed results generation " +
+                         "kept changing while being opened: " + last.message());
 }
 
 RunReader::RunReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -678,8 +854,9 @@ Result<std::unique_ptr<RunReader>> RunReader::Open(const fs::path& root, const s
   sqlite3_create_function(impl->store->db().handle(), "regexp", 2,
                           SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, RegexpFunction, nullptr,
                           nullptr);
+  SEXTANT_RETURN_IF_ERROR(impl->PinCommittedGeneration(run_dir));
   SEXTANT_ASSIGN_OR_RETURN(impl->info, ReadRunInfo(*impl->store, run_dir));
-  SEXTANT_ASSIGN_OR_RETURN(impl->results_dir, impl->store->ResultsDir());
+  impl->info.generation = impl->generation;
   if (impl->store->tagging_schema() && !impl->store->labels().empty()) {
     auto tags = ner::ParseTagList(impl->store->labels(), *impl->store->tagging_schema());
     if (tags.ok()) impl->entity_types = tags->entity_types;
@@ -688,6 +865,29 @@ Result<std::unique_ptr<RunReader>> RunReader::Open(const fs::path& root, const s
 }
 
 const RunInfo& RunReader::info() const { return impl_->info; }
+
+int64_t RunReader::generation() const { return impl_->generation; }
+
+Result<int64_t> RunReader::CommittedGeneration() const {
+  std::lock_guard lock(impl_->probe_mu);
+  if (!impl_->probe) {
+    SEXTANT_ASSIGN_OR_RETURN(impl_->probe,
+                             store::Database::Open(impl_->store->dir() / store::kDatabaseFile, false));
+  }
+  SEXTANT_ASSIGN_OR_RETURN(
+      store::Statement st,
+      impl_->probe->Prepare("SELECT value FROM meta WHERE key='results_generation'"));
+  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::IOError(impl_->RunName() + ": sextant.db table meta has no results_generation");
+  const std::string text = st.Text(0);
+  int64_t g = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), g);
+  if (ec != std::errc() || end != text.data() + text.size() || g < 0) {
+    return Status::IOError(impl_->RunName() + ": sextant.db table meta: results_generation '" +
+                           text + "' is not a non-negative integer");
+  }
+  return g;
+}
 
 Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split) const {
   if (split) SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(*split));
@@ -699,9 +899,16 @@ Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split)
     return Status::FailedPrecondition("run '" + impl_->info.project + "/" + impl_->info.run +
                                       "' has no results yet; run `sextant finish`");
   }
-  if (split) return st.Text(0);
+  const std::string text = st.Text(0);
+  auto j = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    return Status::IOError(impl_->RunName() + ": sextant.db table summaries, scope '" +
+                           (split ? split->ToString() : std::string("run")) +
+                           "': the stored summary is not a valid JSON object: '" +
+                           text.substr(0, 80) + "'");
+  }
+  if (split) return text;
   // The run summary gains what only the store knows now: project, run and splits' sizes.
-  auto j = nlohmann::ordered_json::parse(st.Text(0));
   j["project"] = impl_->info.project;
   j["run"] = impl_->info.run;
   return j.dump();
@@ -734,7 +941,6 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   if (q.include_embeddings) {
     SEXTANT_ASSIGN_OR_RETURN(embeddings, impl_->Embeddings(q.split));
   }
-  const auto& labels = impl_->info.labels;
   std::vector<SampleRow> rows;
   while (true) {
     SEXTANT_ASSIGN_OR_RETURN(bool more, StepWithinBudget(st));
@@ -745,8 +951,13 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
     r.id = st.Text(1);
     r.text = st.Text(2);
     r.meta_json = st.Text(3);
-    if (!st.IsNull(4)) r.gold = labels[st.Int(4)];
-    r.pred = labels[st.Int(5)];
+    SEXTANT_RETURN_IF_ERROR(store::CheckStoredJsonObject(
+        r.meta_json, impl_->RunName() + ": sample '" + r.id + "' of split '" +
+                         q.split.ToString() + "': column samples.meta"));
+    if (!st.IsNull(4)) {
+      SEXTANT_ASSIGN_OR_RETURN(r.gold, impl_->LabelAt(st.Int(4), "samples.label", q.split, r.row));
+    }
+    SEXTANT_ASSIGN_OR_RETURN(r.pred, impl_->LabelAt(st.Int(5), "results.pred", q.split, r.row));
     r.confidence = st.Double(6);
     r.margin = st.Double(7);
     r.certainty_ratio = st.Double(8);
@@ -759,15 +970,21 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
     r.drift_distance = st.OptDouble(14);
     r.drift_score = st.OptDouble(15);
     if (!st.IsNull(16)) r.is_drifted = st.Int(16) != 0;
-    if (map_xy && r.row < map_xy->rows()) {
+    if (map_xy && r.row >= 0 && r.row < map_xy->rows()) {
       r.x = map_xy->data()[2 * r.row];
       r.y = map_xy->data()[2 * r.row + 1];
+    }
+    if (probs && (r.row < 0 || r.row >= probs->rows())) {
+      return Status::IOError("results file '" +
+                             (impl_->results_dir / q.split.DirName() / "probs.npy").string() +
+                             "' has " + std::to_string(probs->rows()) + " rows; sample '" + r.id +
+                             "' is row " + std::to_string(r.row));
     }
     if (probs) {
       const float* p = probs->data() + r.row * probs->cols();
       r.probs.assign(p, p + probs->cols());
     }
-    if (embeddings.data != nullptr && r.row < embeddings.rows) {
+    if (embeddings.data != nullptr && r.row >= 0 && r.row < embeddings.rows) {
       const float* e = embeddings.data + r.row * embeddings.cols;
       r.embedding.assign(e, e + embeddings.cols);
     }
@@ -880,7 +1097,6 @@ Result<std::vector<SpanRow>> RunReader::Spans(const SpanQuery& q) const {
   st.Bind(static_cast<int>(w.binds.size() + 1), q.limit);
   st.Bind(static_cast<int>(w.binds.size() + 2), std::max<int64_t>(q.offset, 0));
   SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* map_xy, impl_->OptionalArray(q.split, "spans/map.npy"));
-  const auto& types = impl_->entity_types;
   std::vector<SpanRow> rows;
   while (true) {
     SEXTANT_ASSIGN_OR_RETURN(bool more, StepWithinBudget(st));
@@ -893,8 +1109,12 @@ Result<std::vector<SpanRow>> RunReader::Spans(const SpanQuery& q) const {
     r.span_start = static_cast<int32_t>(st.Int(3));
     r.span_end = static_cast<int32_t>(st.Int(4));
     r.span_text = st.Text(5);
-    if (!st.IsNull(6)) r.gold = types.at(static_cast<size_t>(st.Int(6)));
-    if (!st.IsNull(7)) r.pred = types.at(static_cast<size_t>(st.Int(7)));
+    if (!st.IsNull(6)) {
+      SEXTANT_ASSIGN_OR_RETURN(r.gold, impl_->EntityTypeAt(st.Int(6), "span_results.gold", q.split, r.span_row));
+    }
+    if (!st.IsNull(7)) {
+      SEXTANT_ASSIGN_OR_RETURN(r.pred, impl_->EntityTypeAt(st.Int(7), "span_results.pred", q.split, r.span_row));
+    }
     if (!st.IsNull(8)) r.error_type = st.Text(8);
     r.confidence = st.Double(9);
     r.certainty_ratio = st.Double(10);
@@ -903,7 +1123,7 @@ Result<std::vector<SpanRow>> RunReader::Spans(const SpanQuery& q) const {
     r.drift_distance = st.OptDouble(13);
     r.drift_score = st.OptDouble(14);
     if (!st.IsNull(15)) r.is_drifted = st.Int(15) != 0;
-    if (map_xy && r.span_row < map_xy->rows()) {
+    if (map_xy && r.span_row >= 0 && r.span_row < map_xy->rows()) {
       r.x = map_xy->data()[2 * r.span_row];
       r.y = map_xy->data()[2 * r.span_row + 1];
     }

@@ -54,7 +54,9 @@ ordered_json RunInfoJson(const RunInfo& info) {
   }
   return {{"project", info.project}, {"run", info.run}, {"task", info.task},
           {"labels", info.labels},   {"finished", info.finished},
-          {"size_bytes", info.size_bytes}, {"splits", std::move(splits)}};
+          {"size_bytes", info.size_bytes}, {"splits", std::move(splits)},
+          {"status", info.status},
+          {"error", info.error.empty() ? ordered_json(nullptr) : ordered_json(info.error)}};
 }
 
 std::optional<std::string> Param(const Params& params, const std::string& key) {
@@ -164,27 +166,10 @@ ApiResponse UnauthenticatedResponse(const std::string& message) {
   return r;
 }
 
-std::string LatestGeneration(const fs::path& run_dir) {
-  std::error_code ec;
-  int64_t best = -1;
-  std::string name;
-  for (const auto& e : fs::directory_iterator(run_dir / "results", ec)) {
-    const std::string n = e.path().filename().string();
-    if (n.rfind("gen-", 0) != 0) continue;
-    try {
-      const int64_t g = std::stoll(n.substr(4));
-      if (g > best) best = g, name = n;
-    } catch (const std::exception&) {
-    }
-  }
-  return name;
-}
-
 Result<std::shared_ptr<RunState>> RunState::Open(const fs::path& root, const std::string& project,
                                                  const std::string& run) {
   auto state = std::make_shared<RunState>();
   state->run_dir_ = root / project / run;
-  state->generation_ = LatestGeneration(state->run_dir_);
   SEXTANT_ASSIGN_OR_RETURN(state->reader_, RunReader::Open(root, project, run));
   return state;
 }
@@ -217,12 +202,17 @@ Result<std::shared_ptr<RunState>> Api::Run(const std::string& project, const std
   SEXTANT_RETURN_IF_ERROR(ValidateName("project", project));
   SEXTANT_RETURN_IF_ERROR(ValidateName("run", run));
   const auto key = std::make_pair(project, run);
+  std::shared_ptr<RunState> cached;
   {
     std::lock_guard lock(mu_);
     auto it = runs_.find(key);
-    if (it != runs_.end() && it->second->generation() == LatestGeneration(root_ / project / run)) {
-      return it->second;
-    }
+    if (it != runs_.end()) cached = it->second;
+  }
+  if (cached) {
+    // The committed generation, not the newest folder: a finish writing (or
+    // failed after writing) gen-N+1 leaves the state on the committed one.
+    Result<int64_t> committed = cached->reader().CommittedGeneration();
+    if (committed.ok() && *committed == cached->generation()) return cached;
   }
   // Opened outside the lock: a large run's reader opens in a moment, but other runs
   // need not wait for it.

@@ -49,15 +49,14 @@ class RunState {
                                                 const std::string& project, const std::string& run);
   const RunReader& reader() const { return *reader_; }
   const std::vector<std::string>& labels() const { return reader_->info().labels; }
-  // The results generation this state was opened at (to notice a new finish).
-  const std::string& generation() const { return generation_; }
+  // The committed results generation this state reads (to notice a new finish).
+  int64_t generation() const { return reader_->generation(); }
   // Loaded on first use per split; NotFound / FailedPrecondition as RunReader.
   Result<std::shared_ptr<const SampleTable>> Table(const SplitKey& split) const;
   Result<store::SelectionStore*> Selections() const;
 
  private:
   std::filesystem::path run_dir_;
-  std::string generation_;
   std::unique_ptr<RunReader> reader_;
   struct Slot {
     std::mutex mu;
@@ -68,15 +67,14 @@ class RunState {
   mutable std::unique_ptr<store::SelectionStore> selections_;
 };
 
-// The newest results generation folder name of a run ("" when none).
-std::string LatestGeneration(const std::filesystem::path& run_dir);
-
 class Api {
  public:
   explicit Api(std::filesystem::path root) : root_(std::move(root)) {}
   ApiResponse Handle(const ApiRequest& request) const;
 
-  // The run's state, opened on first use and reopened after a new finish.
+  // The run's state, opened on first use and reopened when the committed
+  // results generation (meta.results_generation) changes; a finish in
+  // progress or one that failed leaves the cached state in use.
   Result<std::shared_ptr<RunState>> Run(const std::string& project, const std::string& run) const;
 
  private:

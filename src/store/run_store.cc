@@ -2,16 +2,20 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <random>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/crc32c.h"
 #include "common/file_util.h"
 #include "io/npy.h"
 
@@ -40,6 +44,22 @@ CREATE TABLE IF NOT EXISTS results(
 CREATE TABLE IF NOT EXISTS summaries(scope TEXT PRIMARY KEY, json TEXT NOT NULL);
 )sql";
 
+// Checksums (format version 2): one row per committed append to an output log,
+// and one per file of the committed results generation.
+constexpr const char* kChecksumSchema = R"sql(
+CREATE TABLE IF NOT EXISTS output_batches(
+  split TEXT NOT NULL, epoch INTEGER NOT NULL, first_row INTEGER NOT NULL, rows INTEGER NOT NULL,
+  rows_crc INTEGER NOT NULL, emb_crc INTEGER NOT NULL, out_crc INTEGER NOT NULL,
+  PRIMARY KEY(split, epoch, first_row));
+CREATE TABLE IF NOT EXISTS result_files(
+  generation INTEGER NOT NULL, path TEXT NOT NULL, bytes INTEGER NOT NULL, crc32c INTEGER NOT NULL,
+  PRIMARY KEY(generation, path));
+)sql";
+
+// Limits on counts read from the database, checked before they size anything.
+constexpr int64_t kMaxLogRows = int64_t{1} << 40;
+constexpr int64_t kMaxDim = int64_t{1} << 20;
+
 // The fields of NLI and NER samples (docs/format.md), created with the runs of those tasks.
 constexpr const char* kPairAndSpanSchema = R"sql(
 CREATE TABLE IF NOT EXISTS sample_fields(
@@ -65,16 +85,57 @@ std::string GoldSpansJson(const std::vector<GoldSpan>& spans) {
   for (const GoldSpan& g : spans) out.push_back({g.start, g.end, g.label});
   return out.dump();
 }
-void ParseTokens(const std::string& text, std::vector<CharRange>* out) {
-  const json j = json::parse(text, nullptr, false);
-  if (!j.is_array()) return;
-  for (const json& t : j) out->push_back({t[0].get<int32_t>(), t[1].get<int32_t>()});
+bool IsInt32(const json& v) {
+  if (!v.is_number_integer()) return false;
+  const auto x = v.get<int64_t>();
+  return x >= 0 && x <= INT32_MAX;
 }
-void ParseGoldSpans(const std::string& text, std::vector<GoldSpan>* out) {
-  const json j = json::parse(text, nullptr, false);
-  if (!j.is_array()) return;
-  for (const json& g : j) out->push_back({g[0].get<int32_t>(), g[1].get<int32_t>(), g[2].get<std::string>()});
+}  // namespace
+
+Result<std::vector<CharRange>> ParseStoredTokens(const std::string& text, const std::string& where) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  std::vector<CharRange> out;
+  bool ok = j.is_array();
+  for (size_t i = 0; ok && i < j.size(); ++i) {
+    const json& t = j[i];
+    ok = t.is_array() && t.size() == 2 && IsInt32(t[0]) && IsInt32(t[1]) &&
+         t[0].get<int32_t>() <= t[1].get<int32_t>();
+    if (ok) out.push_back({t[0].get<int32_t>(), t[1].get<int32_t>()});
+  }
+  if (!ok) {
+    return Status::IOError(where + ": stored tokens '" + text.substr(0, 80) +
+                           "' are not valid; expected a JSON array of [start, end] offsets");
+  }
+  return out;
 }
+
+Result<std::vector<GoldSpan>> ParseStoredGoldSpans(const std::string& text,
+                                                   const std::string& where) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  std::vector<GoldSpan> out;
+  bool ok = j.is_array();
+  for (size_t i = 0; ok && i < j.size(); ++i) {
+    const json& g = j[i];
+    ok = g.is_array() && g.size() == 3 && IsInt32(g[0]) && IsInt32(g[1]) && g[2].is_string() &&
+         g[0].get<int32_t>() <= g[1].get<int32_t>();
+    if (ok) out.push_back({g[0].get<int32_t>(), g[1].get<int32_t>(), g[2].get<std::string>()});
+  }
+  if (!ok) {
+    return Status::IOError(where + ": stored gold spans '" + text.substr(0, 80) +
+                           "' are not valid; expected a JSON array of [start, end, \"label\"]");
+  }
+  return out;
+}
+
+Status CheckStoredJsonObject(const std::string& text, const std::string& where) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    return Status::IOError(where + " is not a valid JSON object: '" + text.substr(0, 80) + "'");
+  }
+  return Status::OK();
+}
+
+namespace {
 
 const char* KindName(OutputKind k) { return k == OutputKind::kLogits ? "logits" : "probs"; }
 
@@ -95,6 +156,59 @@ Status PutMeta(Database& db, const std::string& key, const std::string& value) {
                            db.Prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
   st.Bind(1, key).Bind(2, value);
   return st.Run();
+}
+
+Result<int64_t> ParseGeneration(const std::string& text, const fs::path& run_dir) {
+  int64_t g = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), g);
+  if (ec != std::errc() || end != text.data() + text.size() || g < 0) {
+    return Status::IOError("run '" + run_dir.string() + "': sextant.db table meta: " +
+                           "results_generation '" + text + "' is not a non-negative integer");
+  }
+  return g;
+}
+
+// Builds a new run's database under a temporary name and renames it into
+// place only when complete, so a failure (disk full, crash) never leaves a
+// sextant.db without tables. The caller holds the run's writer lock.
+Status CreateDatabase(const fs::path& db_path, TaskType task) {
+  const fs::path dir = db_path.parent_path();
+  std::error_code ec;
+  // Leftovers of an earlier creation that failed.
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename().string().rfind(".sextant.db.creating-", 0) == 0) fs::remove(e.path(), ec);
+  }
+  const fs::path tmp = dir / (".sextant.db.creating-" + std::to_string(::getpid()));
+  auto cleanup = [&] {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      fs::remove(fs::path(tmp.string() + suffix), ec);
+    }
+  };
+  Status st = [&]() -> Status {
+    SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(tmp, /*create=*/true));
+    SEXTANT_RETURN_IF_ERROR(db->Transaction([&]() -> Status {
+      SEXTANT_RETURN_IF_ERROR(db->Exec(kSchema));
+      SEXTANT_RETURN_IF_ERROR(db->Exec(kSelectionSchema));
+      SEXTANT_RETURN_IF_ERROR(db->Exec(kChecksumSchema));
+      if (task != TaskType::kTextClassification) {
+        SEXTANT_RETURN_IF_ERROR(db->Exec(kPairAndSpanSchema));
+      }
+      SEXTANT_RETURN_IF_ERROR(PutMeta(*db, "format_version", std::to_string(kFormatVersion)));
+      SEXTANT_RETURN_IF_ERROR(PutMeta(*db, "task_type", std::string(TaskTypeName(task))));
+      SEXTANT_RETURN_IF_ERROR(PutMeta(*db, "labels", "[]"));
+      SEXTANT_RETURN_IF_ERROR(PutMeta(*db, "results_generation", "0"));
+      auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count();
+      return PutMeta(*db, "created_at", std::to_string(now));
+    }));
+    // Everything into the main file: the WAL is removed when the connection closes.
+    SEXTANT_RETURN_IF_ERROR(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+    db.reset();
+    SEXTANT_RETURN_IF_ERROR(FsyncFile(tmp));
+    return RenameDurably(tmp, db_path);
+  }();
+  if (!st.ok()) cleanup();
+  return st.WithContext("creating run database '" + db_path.string() + "'");
 }
 
 // Appends raw bytes to a log file whose committed length is `committed`;
@@ -123,8 +237,23 @@ Status AppendToLog(const fs::path& path, int64_t committed, const void* data, si
 
 template <typename T>
 Status ReadLogFile(const fs::path& path, int64_t count, std::vector<T>* out) {
-  out->resize(static_cast<size_t>(count));
+  out->clear();
   if (count == 0) return Status::OK();
+  int64_t bytes = 0;
+  if (count < 0 || __builtin_mul_overflow(count, static_cast<int64_t>(sizeof(T)), &bytes)) {
+    return Status::IOError("output log '" + path.string() + "': committed size of " +
+                           std::to_string(count) + " values is out of range");
+  }
+  // The size is checked before it sizes a buffer: a corrupt count must not exhaust memory.
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return Status::IOError("missing output log '" + path.string() + "': " + ec.message());
+  if (static_cast<uint64_t>(bytes) > size) {
+    return Status::IOError("output log '" + path.string() + "' is shorter than its committed " +
+                           std::to_string(count) + " values (" + std::to_string(size) +
+                           " bytes; expected " + std::to_string(bytes) + ")");
+  }
+  out->resize(static_cast<size_t>(count));
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IOError("missing output log '" + path.string() + "'");
   in.read(reinterpret_cast<char*>(out->data()), static_cast<std::streamsize>(count * sizeof(T)));
@@ -162,24 +291,12 @@ Result<std::unique_ptr<RunStore>> RunStore::Open(const fs::path& run_dir, Mode m
                                         "finish or close its client");
     }
   }
-  SEXTANT_ASSIGN_OR_RETURN(store->db_, Database::Open(db_path, /*create=*/mode == Mode::kWrite));
-  Database& db = *store->db_;
-  if (!exists) {
-    SEXTANT_RETURN_IF_ERROR(db.Transaction([&]() -> Status {
-      SEXTANT_RETURN_IF_ERROR(db.Exec(kSchema));
-      SEXTANT_RETURN_IF_ERROR(db.Exec(kSelectionSchema));
-      if (*task != TaskType::kTextClassification) {
-        SEXTANT_RETURN_IF_ERROR(db.Exec(kPairAndSpanSchema));
-      }
-      SEXTANT_RETURN_IF_ERROR(PutMeta(db, "format_version", std::to_string(kFormatVersion)));
-      SEXTANT_RETURN_IF_ERROR(PutMeta(db, "task_type", std::string(TaskTypeName(*task))));
-      SEXTANT_RETURN_IF_ERROR(PutMeta(db, "labels", "[]"));
-      SEXTANT_RETURN_IF_ERROR(PutMeta(db, "results_generation", "0"));
-      auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
-      return PutMeta(db, "created_at", std::to_string(now));
-    }));
+  // Checked again under the lock: another writer may have created it meanwhile.
+  if (mode == Mode::kWrite && !fs::exists(db_path)) {
+    if (!task) return Status::Invalid("task_type: a new run needs a task type");
+    SEXTANT_RETURN_IF_ERROR(CreateDatabase(db_path, *task));
   }
+  SEXTANT_ASSIGN_OR_RETURN(store->db_, Database::Open(db_path, /*create=*/false));
   SEXTANT_RETURN_IF_ERROR(store->LoadMeta());
   if (task && *task != store->task_) {
     return Status::Invalid("task_type: run '" + run_dir.filename().string() + "' is a " +
@@ -195,7 +312,14 @@ RunStore::~RunStore() {
 }
 
 Status RunStore::LoadMeta() {
-  SEXTANT_ASSIGN_OR_RETURN(std::string version, GetMeta(*db_, "format_version"));
+  // A database without the meta table (or not a database at all) is a damaged run.
+  auto version_or = GetMeta(*db_, "format_version");
+  if (!version_or.ok()) {
+    return Status::IOError("run '" + dir_.string() + "' is damaged: sextant.db has no readable " +
+                           "meta table (" + version_or.status().message() +
+                           "); see `sextant check`");
+  }
+  std::string version = *version_or;
   int parsed = 0;
   auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), parsed);
   if (ec != std::errc() || end != version.data() + version.size()) {
@@ -203,7 +327,8 @@ Status RunStore::LoadMeta() {
     return Status::FailedPrecondition("run '" + dir_.string() + "' has an unreadable format version '" +
                                       version + "'; expected an integer");
   }
-  if (parsed > kFormatVersion) {
+  format_version_ = parsed;
+  if (parsed > kFormatVersion || parsed < kOldestReadableFormatVersion) {
     return Status::FailedPrecondition("run '" + dir_.string() + "' has format version " + version +
                                       "; this Sextant reads versions up to " +
                                       std::to_string(kFormatVersion));
@@ -280,8 +405,18 @@ Result<std::vector<std::optional<int32_t>>> RunStore::SampleLabels(const SplitKe
   while (true) {
     SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    labels.push_back(st.IsNull(0) ? std::nullopt
-                                  : std::optional<int32_t>(static_cast<int32_t>(st.Int(0))));
+    if (st.IsNull(0)) {
+      labels.push_back(std::nullopt);
+      continue;
+    }
+    const int64_t l = st.Int(0);
+    if (l < 0 || l >= static_cast<int64_t>(labels_.size())) {
+      return Status::IOError("run '" + dir_.string() + "': sextant.db table samples: split '" +
+                             split.ToString() + "' row " + std::to_string(labels.size()) +
+                             " has label index " + std::to_string(l) + "; the run has " +
+                             std::to_string(labels_.size()) + " labels");
+    }
+    labels.push_back(static_cast<int32_t>(l));
   }
   return labels;
 }
@@ -302,13 +437,31 @@ Result<std::vector<SampleRecord>> RunStore::ReadSamples(const SplitKey& split) c
     SampleRecord r;
     r.id = st.Text(0);
     r.text = st.Text(1);
-    if (!st.IsNull(2)) r.label = static_cast<int32_t>(st.Int(2));
+    const std::string where = "run '" + dir_.string() + "': sample '" + r.id + "' of split '" +
+                              split.ToString() + "'";
+    if (!st.IsNull(2)) {
+      const int64_t l = st.Int(2);
+      // NER samples carry no sample-level label; the rest index the label list.
+      if (l < 0 || l >= static_cast<int64_t>(labels_.size())) {
+        return Status::IOError(where + " (sextant.db table samples) has label index " +
+                               std::to_string(l) + "; the run has " +
+                               std::to_string(labels_.size()) + " labels");
+      }
+      r.label = static_cast<int32_t>(l);
+    }
     r.meta_json = st.Text(3);
+    SEXTANT_RETURN_IF_ERROR(CheckStoredJsonObject(r.meta_json, where + ": column samples.meta"));
     if (fields) {
       if (!st.IsNull(4)) r.premise = st.Text(4);
       if (!st.IsNull(5)) r.hypothesis = st.Text(5);
-      if (!st.IsNull(6)) ParseTokens(st.Text(6), &r.tokens);
-      if (!st.IsNull(7)) ParseGoldSpans(st.Text(7), &r.gold_spans);
+      if (!st.IsNull(6)) {
+        SEXTANT_ASSIGN_OR_RETURN(r.tokens,
+                                 ParseStoredTokens(st.Text(6), where + " (sample_fields.tokens)"));
+      }
+      if (!st.IsNull(7)) {
+        SEXTANT_ASSIGN_OR_RETURN(
+            r.gold_spans, ParseStoredGoldSpans(st.Text(7), where + " (sample_fields.gold_spans)"));
+      }
     }
     out.push_back(std::move(r));
   }
@@ -359,12 +512,32 @@ Result<std::vector<OutputLogInfo>> RunStore::ListOutputLogs() const {
     SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     OutputLogInfo info;
-    SEXTANT_ASSIGN_OR_RETURN(info.split, SplitKey::Parse(st.Text(0)));
-    info.epoch = static_cast<int32_t>(st.Int(1));
+    const std::string where = "run '" + dir_.string() + "': sextant.db table output_logs: ";
+    auto split = SplitKey::Parse(st.Text(0));
+    if (!split.ok()) return Status::IOError(where + split.status().message());
+    info.split = *split;
+    const int64_t epoch = st.Int(1);
     info.rows = st.Int(2);
     info.emb_dim = st.Int(3);
     info.out_dim = st.Int(4);
-    info.kind = st.Text(5) == "logits" ? OutputKind::kLogits : OutputKind::kProbabilities;
+    const std::string kind = st.Text(5);
+    const std::string log = "log of split '" + info.split.ToString() + "' epoch " +
+                            std::to_string(epoch);
+    if (epoch < 0 || epoch > INT32_MAX) {
+      return Status::IOError(where + log + ": epoch out of range");
+    }
+    info.epoch = static_cast<int32_t>(epoch);
+    if (info.rows < 0 || info.rows > kMaxLogRows || info.emb_dim < 0 || info.emb_dim > kMaxDim ||
+        info.out_dim < 0 || info.out_dim > kMaxDim) {
+      return Status::IOError(where + log + " has rows " + std::to_string(info.rows) +
+                             ", emb_dim " + std::to_string(info.emb_dim) + ", out_dim " +
+                             std::to_string(info.out_dim) + "; expected 0 to 2^40 rows and "
+                             "dimensions of 0 to 2^20");
+    }
+    if (kind != "logits" && kind != "probs") {
+      return Status::IOError(where + log + " has kind '" + kind + "'; expected logits or probs");
+    }
+    info.kind = kind == "logits" ? OutputKind::kLogits : OutputKind::kProbabilities;
     out.push_back(std::move(info));
   }
   return out;
@@ -383,6 +556,7 @@ Status RunStore::AppendOutputs(const std::vector<OutputAppend>& batches) {
   // Group the batches per log so that each log file is written and synced once.
   std::map<std::pair<SplitKey, int32_t>, std::vector<const OutputAppend*>> groups;
   for (const OutputAppend& b : batches) groups[{b.split, b.epoch}].push_back(&b);
+  std::map<std::pair<SplitKey, int32_t>, OutputBatchInfo> checksums;
 
   for (auto& [key, group] : groups) {
     OutputLogInfo& info = committed[key];
@@ -410,21 +584,121 @@ Status RunStore::AppendOutputs(const std::vector<OutputAppend>& batches) {
                                         info.rows * info.emb_dim * 4, emb.data(), emb.size() * 4));
     SEXTANT_RETURN_IF_ERROR(AppendToLog(LogPath(key.first, key.second, ".out.f32"),
                                         info.rows * info.out_dim * 4, out.data(), out.size() * 4));
+    checksums[key] = {info.rows, static_cast<int64_t>(rows.size()), Crc32c(rows.data(), rows.size() * 8),
+                      Crc32c(emb.data(), emb.size() * 4), Crc32c(out.data(), out.size() * 4)};
     info.rows += static_cast<int64_t>(rows.size());
   }
   // The commit point: only now do the appended rows become part of the run.
   return db_->Transaction([&]() -> Status {
+    // Runs of format version 1 gain the table on their first append; their
+    // older batches stay unchecked.
+    SEXTANT_RETURN_IF_ERROR(db_->Exec(kChecksumSchema));
     SEXTANT_ASSIGN_OR_RETURN(
         Statement st, db_->Prepare("INSERT OR REPLACE INTO output_logs(split, epoch, rows, "
                                    "emb_dim, out_dim, kind) VALUES(?,?,?,?,?,?)"));
+    SEXTANT_ASSIGN_OR_RETURN(
+        Statement sum, db_->Prepare("INSERT OR REPLACE INTO output_batches(split, epoch, first_row, "
+                                    "rows, rows_crc, emb_crc, out_crc) VALUES(?,?,?,?,?,?,?)"));
     for (auto& [key, group] : groups) {
       const OutputLogInfo& info = committed[key];
       st.Bind(1, info.split.ToString()).Bind(2, info.epoch).Bind(3, info.rows);
       st.Bind(4, info.emb_dim).Bind(5, info.out_dim).Bind(6, KindName(info.kind));
       SEXTANT_RETURN_IF_ERROR(st.Run());
+      const OutputBatchInfo& b = checksums[key];
+      // Batches beyond the committed rows (a crashed append) are replaced here.
+      SEXTANT_ASSIGN_OR_RETURN(Statement drop, db_->Prepare("DELETE FROM output_batches WHERE "
+                                                            "split=? AND epoch=? AND first_row>=?"));
+      drop.Bind(1, info.split.ToString()).Bind(2, info.epoch).Bind(3, b.first_row);
+      SEXTANT_RETURN_IF_ERROR(drop.Run());
+      sum.Bind(1, info.split.ToString()).Bind(2, info.epoch).Bind(3, b.first_row).Bind(4, b.rows);
+      sum.Bind(5, static_cast<int64_t>(b.rows_crc)).Bind(6, static_cast<int64_t>(b.emb_crc));
+      sum.Bind(7, static_cast<int64_t>(b.out_crc));
+      SEXTANT_RETURN_IF_ERROR(sum.Run());
     }
     return Status::OK();
   });
+}
+
+Result<std::vector<OutputBatchInfo>> RunStore::ListOutputBatches(const SplitKey& split,
+                                                                  int32_t epoch) const {
+  std::vector<OutputBatchInfo> out;
+  SEXTANT_ASSIGN_OR_RETURN(Statement has, db_->Prepare("SELECT 1 FROM sqlite_master WHERE "
+                                                       "type='table' AND name='output_batches'"));
+  SEXTANT_ASSIGN_OR_RETURN(bool exists, has.Step());
+  if (!exists) return out;
+  SEXTANT_ASSIGN_OR_RETURN(
+      Statement st, db_->Prepare("SELECT first_row, rows, rows_crc, emb_crc, out_crc FROM "
+                                 "output_batches WHERE split=? AND epoch=? ORDER BY first_row"));
+  st.Bind(1, split.ToString()).Bind(2, epoch);
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.Int(0), st.Int(1), static_cast<uint32_t>(st.Int(2)),
+                   static_cast<uint32_t>(st.Int(3)), static_cast<uint32_t>(st.Int(4))});
+  }
+  return out;
+}
+
+Status RunStore::CheckRows(const SplitKey& split, const fs::path& path,
+                           const std::vector<int64_t>& rows) const {
+  SEXTANT_ASSIGN_OR_RETURN(int64_t samples, SampleCount(split));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= samples) {
+      return Status::IOError("output log '" + path.string() + "' is corrupt: entry " +
+                             std::to_string(i) + " names sample row " + std::to_string(rows[i]) +
+                             "; split '" + split.ToString() + "' has " + std::to_string(samples) +
+                             " samples");
+    }
+  }
+  return Status::OK();
+}
+
+// Checks each recorded batch's checksums over the bytes read. In version 2
+// runs the batches must cover every committed row; in version 1 runs the
+// batches appended since (if any) are checked and the rest is not.
+Status RunStore::CheckBatches(const OutputLogInfo& info, const OutputLog& log,
+                              bool rows_only) const {
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<OutputBatchInfo> batches,
+                           ListOutputBatches(info.split, info.epoch));
+  const fs::path rows_path = LogPath(info.split, info.epoch, ".rows.i64");
+  int64_t expected_first = batches.empty() ? info.rows : batches.front().first_row;
+  if (format_version_ >= 2 && expected_first != 0 && info.rows > 0) {
+    return Status::IOError("output log '" + rows_path.string() + "': rows [0, " +
+                           std::to_string(expected_first) + ") have no recorded checksum " +
+                           "(sextant.db table output_batches)");
+  }
+  for (const OutputBatchInfo& b : batches) {
+    if (b.first_row >= info.rows) break;  // beyond the commit (cannot happen; ignored)
+    if (b.first_row != expected_first || b.rows < 0 || b.first_row + b.rows > info.rows) {
+      return Status::IOError("sextant.db table output_batches of the log of split '" +
+                             info.split.ToString() + "' epoch " + std::to_string(info.epoch) +
+                             ": batch at row " + std::to_string(b.first_row) + " with " +
+                             std::to_string(b.rows) + " rows does not continue at row " +
+                             std::to_string(expected_first) + " within the committed " +
+                             std::to_string(info.rows) + " rows");
+    }
+    expected_first = b.first_row + b.rows;
+    auto check = [&](const char* ext, const void* base, int64_t width, size_t item,
+                     uint32_t want) -> Status {
+      const auto* p = static_cast<const char*>(base) + b.first_row * width * static_cast<int64_t>(item);
+      const uint32_t got = Crc32c(p, static_cast<size_t>(b.rows * width) * item);
+      if (got == want) return Status::OK();
+      return Status::IOError("output log '" + LogPath(info.split, info.epoch, ext).string() +
+                             "' is corrupt: rows [" + std::to_string(b.first_row) + ", " +
+                             std::to_string(b.first_row + b.rows) + ") have checksum " +
+                             Crc32cHex(got) + "; recorded " + Crc32cHex(want));
+    };
+    SEXTANT_RETURN_IF_ERROR(check(".rows.i64", log.sample_rows.data(), 1, 8, b.rows_crc));
+    if (rows_only) continue;
+    SEXTANT_RETURN_IF_ERROR(check(".emb.f32", log.embeddings.data(), info.emb_dim, 4, b.emb_crc));
+    SEXTANT_RETURN_IF_ERROR(check(".out.f32", log.outputs.data(), info.out_dim, 4, b.out_crc));
+  }
+  if (!batches.empty() && expected_first < info.rows) {
+    return Status::IOError("output log '" + rows_path.string() + "': rows [" +
+                           std::to_string(expected_first) + ", " + std::to_string(info.rows) +
+                           ") have no recorded checksum (sextant.db table output_batches)");
+  }
+  return Status::OK();
 }
 
 Result<OutputLog> RunStore::ReadOutputLog(const SplitKey& split, int32_t epoch) const {
@@ -439,6 +713,21 @@ Result<OutputLog> RunStore::ReadOutputLog(const SplitKey& split, int32_t epoch) 
                                         info.rows * info.emb_dim, &log.embeddings));
     SEXTANT_RETURN_IF_ERROR(ReadLogFile(LogPath(split, epoch, ".out.f32"),
                                         info.rows * info.out_dim, &log.outputs));
+    SEXTANT_RETURN_IF_ERROR(CheckBatches(info, log, /*rows_only=*/false));
+    SEXTANT_RETURN_IF_ERROR(CheckRows(split, LogPath(split, epoch, ".rows.i64"), log.sample_rows));
+    auto check_finite = [&](const std::vector<float>& v, int64_t width, const char* ext) -> Status {
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (std::isfinite(v[i])) continue;
+        return Status::IOError("output log '" + LogPath(split, epoch, ext).string() +
+                               "' is corrupt: entry " + std::to_string(i / static_cast<size_t>(width)) +
+                               " holds " + (std::isnan(v[i]) ? "NaN" : "an infinite value") +
+                               " at column " + std::to_string(i % static_cast<size_t>(width)) +
+                               "; logged values are always finite");
+      }
+      return Status::OK();
+    };
+    SEXTANT_RETURN_IF_ERROR(check_finite(log.embeddings, std::max<int64_t>(info.emb_dim, 1), ".emb.f32"));
+    SEXTANT_RETURN_IF_ERROR(check_finite(log.outputs, std::max<int64_t>(info.out_dim, 1), ".out.f32"));
     return log;
   }
   return Status::NotFound("no outputs for split '" + split.ToString() + "' epoch " +
@@ -446,33 +735,189 @@ Result<OutputLog> RunStore::ReadOutputLog(const SplitKey& split, int32_t epoch) 
 }
 
 Result<std::vector<int64_t>> RunStore::ReadOutputRows(const SplitKey& split, int32_t epoch) const {
-  SEXTANT_ASSIGN_OR_RETURN(Statement st,
-                           db_->Prepare("SELECT rows FROM output_logs WHERE split=? AND epoch=?"));
-  st.Bind(1, split.ToString()).Bind(2, epoch);
-  SEXTANT_ASSIGN_OR_RETURN(bool found, st.Step());
-  std::vector<int64_t> rows;
-  if (found) {
-    SEXTANT_RETURN_IF_ERROR(ReadLogFile(LogPath(split, epoch, ".rows.i64"), st.Int(0), &rows));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<OutputLogInfo> logs, ListOutputLogs());
+  OutputLog log;
+  for (const OutputLogInfo& info : logs) {
+    if (info.split != split || info.epoch != epoch) continue;
+    log.info = info;
+    const fs::path path = LogPath(split, epoch, ".rows.i64");
+    SEXTANT_RETURN_IF_ERROR(ReadLogFile(path, info.rows, &log.sample_rows));
+    SEXTANT_RETURN_IF_ERROR(CheckBatches(info, log, /*rows_only=*/true));
+    SEXTANT_RETURN_IF_ERROR(CheckRows(split, path, log.sample_rows));
   }
-  return rows;
+  return std::move(log.sample_rows);
 }
 
 Result<fs::path> RunStore::ResultsDir() const {
-  SEXTANT_ASSIGN_OR_RETURN(std::string gen, GetMeta(*db_, "results_generation"));
-  if (gen == "0") return fs::path();
-  return dir_ / "results" / ("gen-" + gen);
+  SEXTANT_ASSIGN_OR_RETURN(int64_t gen, CommittedGeneration());
+  if (gen == 0) return fs::path();
+  return GenerationDir(gen);
 }
+
+Result<int64_t> RunStore::CommittedGeneration() const {
+  SEXTANT_ASSIGN_OR_RETURN(std::string gen, GetMeta(*db_, "results_generation"));
+  return ParseGeneration(gen, dir_);
+}
+
+fs::path RunStore::GenerationDir(int64_t generation) const {
+  return dir_ / "results" / ("gen-" + std::to_string(generation));
+}
+
+Result<std::vector<ResultFileInfo>> RunStore::ListResultFiles(int64_t generation) const {
+  std::vector<ResultFileInfo> out;
+  SEXTANT_ASSIGN_OR_RETURN(Statement has, db_->Prepare("SELECT 1 FROM sqlite_master WHERE "
+                                                       "type='table' AND name='result_files'"));
+  SEXTANT_ASSIGN_OR_RETURN(bool exists, has.Step());
+  if (!exists) return out;
+  SEXTANT_ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT path, bytes, crc32c FROM result_files "
+                                                      "WHERE generation=? ORDER BY path"));
+  st.Bind(1, generation);
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.Text(0), st.Int(1), static_cast<uint32_t>(st.Int(2))});
+  }
+  return out;
+}
+
+Status RunStore::VerifyResultFile(int64_t generation, const std::string& relative_path) const {
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<ResultFileInfo> files, ListResultFiles(generation));
+  const fs::path path = GenerationDir(generation) / relative_path;
+  for (const ResultFileInfo& f : files) {
+    if (f.path != relative_path) continue;
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec) {
+      return Status::IOError("results file '" + path.string() + "' of the committed generation " +
+                             std::to_string(generation) + " is missing: " + ec.message());
+    }
+    if (static_cast<int64_t>(size) != f.bytes) {
+      return Status::IOError("results file '" + path.string() + "' is corrupt: it holds " +
+                             std::to_string(size) + " bytes; " + std::to_string(f.bytes) +
+                             " were written");
+    }
+    SEXTANT_ASSIGN_OR_RETURN(uint32_t crc, Crc32cOfFile(path));
+    if (crc != f.crc32c) {
+      return Status::IOError("results file '" + path.string() + "' is corrupt: its checksum is " +
+                             Crc32cHex(crc) + "; " + Crc32cHex(f.crc32c) + " was recorded");
+    }
+    return Status::OK();
+  }
+  if (format_version_ >= 2 && !files.empty()) {
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+      return Status::IOError("results file '" + path.string() + "' has no recorded checksum " +
+                             "(sextant.db table result_files)");
+    }
+  }
+  return Status::OK();
+}
+
+Status RunStore::BeginSnapshot() {
+  SEXTANT_RETURN_IF_ERROR(db_->Exec("BEGIN"));
+  // The snapshot starts with the first read; meta is read again inside it.
+  Status st = LoadMeta();
+  if (!st.ok()) (void)db_->Exec("ROLLBACK");
+  return st;
+}
+
+Status RunStore::EndSnapshot() { return db_->Exec("ROLLBACK"); }
+
+GenerationPin::GenerationPin(GenerationPin&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+GenerationPin& GenerationPin::operator=(GenerationPin&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+GenerationPin::~GenerationPin() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+Result<GenerationPin> GenerationPin::Acquire(const fs::path& gen_dir) {
+  GenerationPin pin;
+  pin.fd_ = ::open(gen_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (pin.fd_ < 0) {
+    return Status::NotFound("results folder '" + gen_dir.string() + "': " + std::strerror(errno));
+  }
+  if (::flock(pin.fd_, LOCK_SH | LOCK_NB) != 0) {
+    return Status::NotFound("results folder '" + gen_dir.string() + "' is being removed");
+  }
+  // Opened before a finish removed it: the folder at the path must be the one locked.
+  struct stat held, now;
+  if (::fstat(pin.fd_, &held) != 0 || ::stat(gen_dir.c_str(), &now) != 0 ||
+      held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
+    return Status::NotFound("results folder '" + gen_dir.string() + "' was removed");
+  }
+  return pin;
+}
+
+namespace {
+// Removes the results folders other than `keep` that no reader pins; a pinned
+// one is left for a later finish (or `sextant repair`) to remove.
+void RemoveUnpinnedGenerations(const fs::path& results_root, const fs::path& keep) {
+  std::error_code ec;
+  std::vector<fs::path> old;
+  for (auto& entry : fs::directory_iterator(results_root, ec)) {
+    if (entry.path() != keep) old.push_back(entry.path());
+  }
+  for (const fs::path& p : old) {
+    if (!fs::is_directory(p, ec)) {
+      fs::remove(p, ec);
+      continue;
+    }
+    const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) fs::remove_all(p, ec);
+    ::close(fd);
+  }
+}
+
+// Every regular file below `dir` with its size and checksum, paths relative.
+Result<std::vector<ResultFileInfo>> ChecksumFiles(const fs::path& dir) {
+  std::vector<ResultFileInfo> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    ResultFileInfo f;
+    f.path = fs::relative(it->path(), dir).generic_string();
+    if (f.path.empty() || f.path[0] == '.') continue;
+    f.bytes = static_cast<int64_t>(it->file_size(ec));
+    SEXTANT_ASSIGN_OR_RETURN(f.crc32c, Crc32cOfFile(it->path()));
+    out.push_back(std::move(f));
+  }
+  if (ec) return Status::IOError("cannot list '" + dir.string() + "': " + ec.message());
+  std::sort(out.begin(), out.end(),
+            [](const ResultFileInfo& a, const ResultFileInfo& b) { return a.path < b.path; });
+  return out;
+}
+}  // namespace
 
 Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
                                const std::string& run_summary_json, const CommitOptions& options,
                                const std::vector<SplitResults>& span_splits) {
   if (mode_ != Mode::kWrite) return Status::FailedPrecondition("run store opened read-only");
-  SEXTANT_ASSIGN_OR_RETURN(std::string gen_text, GetMeta(*db_, "results_generation"));
-  const int64_t gen = std::stoll(gen_text) + 1;
+  SEXTANT_ASSIGN_OR_RETURN(int64_t committed, CommittedGeneration());
   const fs::path results_root = dir_ / "results";
-  const fs::path gen_dir = results_root / ("gen-" + std::to_string(gen));
+  // The next number, past any folder a reader still pins (after a repair reset
+  // the generation): a pinned generation number is never reused. A failed
+  // finish's folder is not pinned and is taken over.
+  int64_t gen = committed + 1;
+  while (true) {
+    const fs::path candidate = GenerationDir(gen);
+    const int fd = ::open(candidate.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) break;
+    const bool pinned = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    ::close(fd);
+    if (!pinned) break;
+    ++gen;
+  }
+  const fs::path gen_dir = GenerationDir(gen);
   std::error_code ec;
   fs::remove_all(gen_dir, ec);  // left by a finish that failed before its commit
+  SEXTANT_RETURN_IF_ERROR(CreateDirs(gen_dir));
   for (const SplitResults& s : splits) {
     const fs::path d = gen_dir / s.split.DirName();
     SEXTANT_RETURN_IF_ERROR(CreateDirs(d));
@@ -507,10 +952,21 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
   for (const CommitOptions::File& f : options.files) {
     SEXTANT_RETURN_IF_ERROR(f.write(gen_dir / f.name));
   }
+  SEXTANT_RETURN_IF_ERROR(FsyncDir(gen_dir));
   SEXTANT_RETURN_IF_ERROR(FsyncDir(results_root));
+  // Checksums of what was written, read back (from the page cache) after the sync.
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<ResultFileInfo> files, ChecksumFiles(gen_dir));
 
   SEXTANT_RETURN_IF_ERROR(db_->Transaction([&]() -> Status {
     SEXTANT_RETURN_IF_ERROR(db_->Exec("DELETE FROM results; DELETE FROM summaries;"));
+    SEXTANT_RETURN_IF_ERROR(db_->Exec(kChecksumSchema));
+    SEXTANT_RETURN_IF_ERROR(db_->Exec("DELETE FROM result_files;"));
+    SEXTANT_ASSIGN_OR_RETURN(Statement file, db_->Prepare("INSERT INTO result_files(generation, "
+                                                          "path, bytes, crc32c) VALUES(?,?,?,?)"));
+    for (const ResultFileInfo& f : files) {
+      file.Bind(1, gen).Bind(2, f.path).Bind(3, f.bytes).Bind(4, static_cast<int64_t>(f.crc32c));
+      SEXTANT_RETURN_IF_ERROR(file.Run());
+    }
     SEXTANT_ASSIGN_OR_RETURN(
         Statement ins,
         db_->Prepare("INSERT INTO results(split, row, pred, confidence, margin, certainty_ratio, "
@@ -566,10 +1022,8 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
     SEXTANT_RETURN_IF_ERROR(sum.Run());
     return PutMeta(*db_, "results_generation", std::to_string(gen));
   }));
-  // Older generations are garbage now; readers that still map them keep their inodes.
-  for (auto& entry : fs::directory_iterator(results_root, ec)) {
-    if (entry.path() != gen_dir) fs::remove_all(entry.path(), ec);
-  }
+  // Older generations are garbage now, except those a reader still pins.
+  RemoveUnpinnedGenerations(results_root, gen_dir);
   return Status::OK();
 }
 

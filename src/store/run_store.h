@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS selection_items(
   UNIQUE(name, split, id));
 )sql";
 
+// Stored JSON, parsed and checked (IOError naming `where` when invalid):
+// tokens [[start, end], ...], gold spans [[start, end, "label"], ...], and
+// any JSON object (summaries, sample meta).
+Result<std::vector<CharRange>> ParseStoredTokens(const std::string& text, const std::string& where);
+Result<std::vector<GoldSpan>> ParseStoredGoldSpans(const std::string& text,
+                                                   const std::string& where);
+Status CheckStoredJsonObject(const std::string& text, const std::string& where);
+
 struct SampleRecord {
   std::string id;
   std::string text;
@@ -45,6 +53,39 @@ struct SampleRecord {
   // NER: the model's tokens and, in labeled splits, the gold spans.
   std::vector<CharRange> tokens;
   std::vector<GoldSpan> gold_spans;
+};
+
+// The checksums of one committed append to an output log (format version 2):
+// rows [first_row, first_row + rows) of the log, the CRC32C of their bytes in
+// each of the three files.
+struct OutputBatchInfo {
+  int64_t first_row = 0;
+  int64_t rows = 0;
+  uint32_t rows_crc = 0, emb_crc = 0, out_crc = 0;
+};
+
+// One file of a results generation as recorded at its commit (format version 2).
+struct ResultFileInfo {
+  std::string path;  // relative to the generation folder, '/'-separated
+  int64_t bytes = 0;
+  uint32_t crc32c = 0;
+};
+
+// Holds a shared lock on a results generation folder: finish does not remove
+// a generation folder while any reader holds one (docs/format.md, Readers).
+class GenerationPin {
+ public:
+  GenerationPin() = default;
+  GenerationPin(GenerationPin&& other) noexcept;
+  GenerationPin& operator=(GenerationPin&& other) noexcept;
+  GenerationPin(const GenerationPin&) = delete;
+  GenerationPin& operator=(const GenerationPin&) = delete;
+  ~GenerationPin();
+  // NotFound when the folder is gone (or going: being removed by a finish).
+  static Result<GenerationPin> Acquire(const std::filesystem::path& gen_dir);
+
+ private:
+  int fd_ = -1;
 };
 
 struct OutputLogInfo {
@@ -158,9 +199,16 @@ class RunStore {
   // Appends the batches to their logs, syncs them, then commits the new row
   // counts in one transaction: after a crash a log reads as its last commit.
   Status AppendOutputs(const std::vector<OutputAppend>& batches);
+  // Reads a committed log and checks it: every sample row within the split's
+  // samples, every value finite, and (version 2) the checksum of every batch.
+  // IOError naming the file and the rows for corrupt data.
   Result<OutputLog> ReadOutputLog(const SplitKey& split, int32_t epoch) const;
-  // Only the sample rows of a committed log (empty when the log does not exist).
+  // Only the sample rows of a committed log (empty when the log does not
+  // exist), checked as ReadOutputLog checks them.
   Result<std::vector<int64_t>> ReadOutputRows(const SplitKey& split, int32_t epoch) const;
+  // The checksummed batches of a log, by first row (empty in version 1 runs).
+  Result<std::vector<OutputBatchInfo>> ListOutputBatches(const SplitKey& split, int32_t epoch) const;
+  std::filesystem::path LogPath(const SplitKey& split, int32_t epoch, const char* ext) const;
 
   // Replaces all results atomically: arrays go to a new generation folder,
   // then one transaction swaps the rows, summaries and generation number.
@@ -170,12 +218,29 @@ class RunStore {
                        const std::vector<SplitResults>& span_splits = {});
   // The folder of the committed generation's arrays; empty when never finished.
   Result<std::filesystem::path> ResultsDir() const;
+  // meta.results_generation (0: never finished), read now (or in the snapshot).
+  Result<int64_t> CommittedGeneration() const;
+  std::filesystem::path GenerationDir(int64_t generation) const;
+  // The files recorded for a generation (empty when none were: version 1).
+  Result<std::vector<ResultFileInfo>> ListResultFiles(int64_t generation) const;
+  // Checks a file of a generation against its recorded size and checksum;
+  // OK when none was recorded (version 1 runs). IOError naming the file.
+  Status VerifyResultFile(int64_t generation, const std::string& relative_path) const;
+
+  // Starts a read transaction that every later query of this store sees
+  // (one snapshot), and reloads the metadata in it. Read-only stores only.
+  Status BeginSnapshot();
+  Status EndSnapshot();
+
+  int format_version() const { return format_version_; }
   Database& db() const { return *db_; }
 
  private:
   RunStore() = default;
   Status LoadMeta();
-  std::filesystem::path LogPath(const SplitKey& split, int32_t epoch, const char* ext) const;
+  Status CheckRows(const SplitKey& split, const std::filesystem::path& path,
+                   const std::vector<int64_t>& rows) const;
+  Status CheckBatches(const OutputLogInfo& info, const OutputLog& log, bool rows_only) const;
 
   std::filesystem::path dir_;
   Mode mode_ = Mode::kRead;
@@ -184,6 +249,7 @@ class RunStore {
   TaskType task_ = TaskType::kTextClassification;
   std::vector<std::string> labels_;
   std::optional<TaggingSchema> tagging_schema_;
+  int format_version_ = kFormatVersion;
 };
 
 }  // namespace sextant::store

@@ -19,11 +19,13 @@ Result<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& pa
   }
   std::unique_ptr<Database> out(new Database(db));
   sqlite3_busy_timeout(db, 10000);
+  // The first statements read the file: a damaged one is named here.
+  const std::string where = "'" + path.string() + "'";
   if (!read_only) {
-    SEXTANT_RETURN_IF_ERROR(out->Exec("PRAGMA journal_mode=WAL"));
-    SEXTANT_RETURN_IF_ERROR(out->Exec("PRAGMA synchronous=NORMAL"));
+    SEXTANT_RETURN_IF_ERROR(out->Exec("PRAGMA journal_mode=WAL").WithContext(where));
+    SEXTANT_RETURN_IF_ERROR(out->Exec("PRAGMA synchronous=NORMAL").WithContext(where));
   }
-  SEXTANT_RETURN_IF_ERROR(out->Exec("PRAGMA foreign_keys=ON"));
+  SEXTANT_RETURN_IF_ERROR(out->Exec("PRAGMA foreign_keys=ON").WithContext(where));
   return out;
 }
 

@@ -830,3 +830,45 @@ def test_reference_options(sextant, make_data):
     r = sextant("finish", *sextant.run_args(P, "ref"), "--alpha", "1.5", check=False)
     assert r.rc == 2
     assert_error(r, "drift_alpha")
+
+
+# ---- 5. damaged runs: check, repair, listing --------------------------------------------
+
+def test_check_and_repair_name_the_damage(sextant, make_data, small_run):
+    ok = sextant("check", check=False)
+    assert ok.rc == 0, ok.stdout + ok.stderr
+    assert f"{P}/small: ok" in ok.stdout
+    # A stray write into the committed probabilities, and a run whose database has no tables.
+    run_dir = sextant.root / P / "small"
+    probs = next((run_dir / "results").glob("gen-*/training/probs.npy"))
+    with open(probs, "r+b") as f:
+        f.seek(200)
+        f.write(b"\x00\x00\x80\x7f")
+    broken = sextant.root / P / "broken"
+    broken.mkdir()
+    import sqlite3
+    sqlite3.connect(broken / "sextant.db").close()
+
+    r = sextant("check", check=False)
+    assert r.rc == 1, r.stdout
+    assert f"{P}/small: DAMAGED" in r.stdout and "probs.npy" in r.stdout and "checksum" in r.stdout
+    assert f"{P}/broken: DAMAGED" in r.stdout
+    js = json.loads(sextant("check", "--format", "json", check=False).stdout)
+    assert {x["run"]: x["status"] for x in js} == {"broken": "damaged", "small": "damaged"}
+
+    # The listing still lists both; the damaged run says why.
+    listed = {x["run"]: x for x in sextant.runs()}
+    assert listed["broken"]["status"] == "damaged" and "meta" in listed["broken"]["error"]
+    assert listed["small"]["status"] == "ok"
+    # Reading the damaged array names the file.
+    r = sextant("samples", *sextant.run_args(P, "small"), "--split", "training", check=False)
+    assert r.rc != 0 and "probs.npy" in r.stderr, r.stderr
+
+    r = sextant("repair", *sextant.run_args(P, "small"), check=False)
+    assert r.rc == 0, r.stdout + r.stderr
+    assert "dropped: the results of generation" in r.stdout and "after repair: " in r.stdout
+    sextant("finish", *sextant.run_args(P, "small"))
+    assert sextant("check", "--project", P, "--run", "small", check=False).rc == 0
+    r = sextant("repair", *sextant.run_args(P, "broken"), check=False)
+    assert r.rc == 0 and "no tables" in r.stdout, r.stdout
+    assert [x["run"] for x in sextant.runs()] == ["small"]

@@ -206,3 +206,20 @@ def test_run_locked_by_another_writer(run, root):
 def test_reading_a_run_that_does_not_exist(root):
     with pytest.raises(dq.NotFoundError):
         dq.get_summary(project_name="nope", run_name="nope", root=root)
+
+
+def test_processing_options_come_from_the_engine_table():
+    specs = {s["name"]: s for s in dq.processing_option_specs()}
+    assert specs["drift_k"]["short_name"] == "k" and specs["drift_k"]["default"] == "10"
+    assert specs["nn_search"]["choices"] == ["auto", "exact", "approximate"]
+    o = dq.processing_options(k=7, percentile=0.9, compute_map=False, nn_search="exact",
+                              drift_reference=dq._core.DriftReference.validation)
+    assert (o.drift_k, o.drift_percentile, o.compute_map) == (7, 0.9, False)
+    assert o.nn_search == dq._core.NnSearch.exact
+    assert o.drift_reference == dq._core.DriftReference.validation
+    with pytest.raises(dq.InvalidArgumentError, match="drift_k: expected an integer"):
+        dq.processing_options(drift_k="many")
+    with pytest.raises(dq.InvalidArgumentError, match="nn_search: 'fast'; expected one of"):
+        dq.processing_options(nn_search="fast")
+    with pytest.raises(dq.InvalidArgumentError, match="bogus: not a processing option"):
+        dq.processing_options(bogus=1)

@@ -51,6 +51,21 @@ def test_finish_closes_and_inference_job_attaches(root):
     assert [(r["project"], r["run"], r["finished"]) for r in runs] == [("p", "r", True)]
 
 
+def test_list_runs_shows_a_damaged_run_next_to_sound_ones(root):
+    d = make_data(20)
+    _init(root)
+    dq.log_data_samples(texts=d["texts"], labels=d["labels"], ids=d["ids"], split="training")
+    broken = root / "p" / "broken"
+    broken.mkdir(parents=True)
+    import sqlite3
+    sqlite3.connect(broken / "sextant.db").close()  # a database without tables
+    runs = {r["run"]: r for r in dq.list_runs(root)}
+    assert runs["broken"]["status"] == "damaged" and "meta" in runs["broken"]["error"]
+    assert runs["r"]["status"] == "ok" and runs["r"]["error"] is None
+    # Another run of the store is created and logged as usual.
+    dq.init(task_type="text_classification", project_name="p", run_name="other", root=root)
+
+
 def _init(root):
     dq.init(task_type="text_classification", project_name="p", run_name="r", root=root)
     dq.set_labels_for_run(LABELS)
@@ -239,3 +254,19 @@ def test_get_dataframe_filters(root):
 
 def test_login_is_a_noop():
     assert dq.login() is None
+
+
+def test_max_pending_bytes_bounds_unflushed_outputs(root):
+    # A small bound makes log_model_outputs wait for the writer; everything still arrives.
+    dq.init(task_type="text_classification", project_name="p", run_name="r", root=root,
+            max_pending_bytes=1 << 20)
+    dq.set_labels_for_run(LABELS)
+    d = make_data(4000, "train", 1, dim=512)  # 8 MiB of embeddings
+    dq.log_data_samples(texts=d["texts"], ids=d["ids"], labels=d["labels"], split="training")
+    dq.set_split("training")
+    for start in range(0, 4000, 100):
+        sl = slice(start, start + 100)
+        dq.log_model_outputs(embs=d["embs"][sl], logits=d["logits"][sl], ids=d["ids"][sl])
+    dq.flush()
+    dq.finish(compute_map=False)
+    assert len(dq.get_dataframe("training")) == 4000

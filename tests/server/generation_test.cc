@@ -1,0 +1,169 @@
+// The server reads the committed results generation only (docs/format.md,
+// "Readers"): a finish in progress or one that failed never reaches its
+// clients, and a committed one is served from the next request on.
+#include <atomic>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api.h"
+#include "sextant/client.h"
+#include "store/run_store.h"
+#include "testing.h"
+
+namespace sextant::server {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using sextant::testing::TempDir;
+
+const SplitKey kTraining = SplitKey::Make(Split::kTraining, "").value();
+
+ProcessingOptions Options() {
+  ProcessingOptions o;
+  o.drift_k = 3;
+  return o;
+}
+
+void LogAndFinish(const fs::path& root) {
+  auto client = Client::Init({.root = root, .project = "p", .run = "r"});
+  ASSERT_OK(client.status());
+  ASSERT_OK((*client)->SetLabelsForRun({"neg", "pos"}));
+  DataBatch data;
+  std::vector<float> e, l;
+  for (int i = 0; i < 20; ++i) {
+    data.ids.push_back("t" + std::to_string(i));
+    data.texts.push_back("text " + std::to_string(i));
+    data.label_indices.push_back(i % 2);
+    for (int d = 0; d < 4; ++d) e.push_back(d == i % 2 ? 1.0f : 0.01f * static_cast<float>(i + d));
+    l.push_back(i % 2 ? 0.0f : 2.0f);
+    l.push_back(i % 2 ? 2.0f : 0.0f);
+  }
+  ASSERT_OK((*client)->LogDataSamples(data, kTraining));
+  OutputsBatch b;
+  b.ids = data.ids;
+  b.embeddings = {e.data(), 20, 4};
+  b.logits = {l.data(), 20, 2};
+  ASSERT_OK((*client)->LogModelOutputs(b, kTraining, 0));
+  ASSERT_OK((*client)->Finish(Options()).status());
+}
+
+ApiResponse Get(const Api& api, std::vector<std::string> path, Params params = {}) {
+  return api.Handle({"GET", std::move(path), std::move(params), ""});
+}
+
+// The endpoints that read the results arrays and rows.
+std::string ReadThrough(const Api& api) {
+  std::string errors;
+  for (auto r : {Get(api, {"runs", "p", "r", "samples", "training", "t3"}),
+                 Get(api, {"runs", "p", "r", "samples"}, {{"split", "training"}}),
+                 Get(api, {"runs", "p", "r", "similar"}, {{"split", "training"}, {"id", "t1"}}),
+                 Get(api, {"runs", "p", "r", "summary"})}) {
+    if (r.status != 200) errors += std::to_string(r.status) + " " + r.body + "\n";
+  }
+  return errors;
+}
+
+TEST(ServerGenerations, AFinishThatFailsMidWriteLeavesThePreviousGenerationServed) {
+  TempDir root;
+  LogAndFinish(root.path());
+  Api api(root.path());
+  ASSERT_EQ(ReadThrough(api), "");
+  const std::string before = Get(api, {"runs", "p", "r", "samples", "training", "t3"}).body;
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, store::RunStore::Open(root.path() / "p" / "r",
+                                                           store::RunStore::Mode::kWrite));
+    store::SplitResults s;
+    s.split = kTraining;
+    s.samples.resize(20);
+    s.emb_dim = 1;
+    s.embeddings.assign(20, 0.5f);
+    s.num_labels = 2;
+    s.probs.assign(40, 0.5f);
+    store::CommitOptions options;
+    options.files.push_back({"similarity.faiss", [](const fs::path&) {
+                               return Status::IOError("No space left on device");
+                             }});
+    ASSERT_FALSE(store->CommitResults({s}, "{}", options).ok());
+  }
+  ASSERT_TRUE(fs::exists(root.path() / "p" / "r" / "results" / "gen-2"));  // the newest folder
+  EXPECT_EQ(ReadThrough(api), "");
+  EXPECT_EQ(Get(api, {"runs", "p", "r", "samples", "training", "t3"}).body, before);
+  // A fresh server (cache empty) serves the committed generation too.
+  Api fresh(root.path());
+  EXPECT_EQ(ReadThrough(fresh), "");
+  // A committed finish is served from the next request on.
+  ASSERT_OK(FinishRun(root.path(), "p", "r", Options()).status());
+  ASSERT_OK_AND_ASSIGN(auto state, api.Run("p", "r"));
+  EXPECT_EQ(state->generation(), 2);
+  EXPECT_EQ(ReadThrough(api), "");
+}
+
+TEST(ServerGenerations, PollingDuringFinishesNeverErrors) {
+  TempDir root;
+  LogAndFinish(root.path());
+  Api api(root.path());
+  std::atomic<bool> done{false};
+  Status finish_status;
+  std::thread finisher([&] {
+    for (int i = 0; i < 4 && finish_status.ok(); ++i) {
+      finish_status = FinishRun(root.path(), "p", "r", Options()).status();
+    }
+    done = true;
+  });
+  int polls = 0;
+  std::string errors;
+  // Bounded: ends with the finishes (one more poll after the last).
+  for (bool last = false; !last;) {
+    last = done.load();
+    errors += ReadThrough(api);
+    ++polls;
+  }
+  finisher.join();
+  ASSERT_OK(finish_status);
+  EXPECT_EQ(errors, "");
+  EXPECT_GE(polls, 1);
+  ASSERT_OK_AND_ASSIGN(auto state, api.Run("p", "r"));
+  EXPECT_EQ(state->generation(), 5);
+}
+
+TEST(ServerGenerations, RunsListsADamagedRunNextToSoundOnes) {
+  TempDir root;
+  LogAndFinish(root.path());
+  fs::create_directories(root.path() / "p" / "broken");
+  ASSERT_OK(store::Database::Open(root.path() / "p" / "broken" / store::kDatabaseFile, true).status());
+  Api api(root.path());
+  ApiResponse r = Get(api, {"runs"});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json runs = json::parse(r.body)["runs"];
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0]["run"], "broken");
+  EXPECT_EQ(runs[0]["status"], "damaged");
+  EXPECT_NE(runs[0]["error"].get<std::string>().find("meta"), std::string::npos);
+  EXPECT_EQ(runs[1]["status"], "ok");
+  EXPECT_TRUE(runs[1]["error"].is_null());
+  // The damaged run's own endpoints name the damage; the sound run is served.
+  r = Get(api, {"runs", "p", "broken", "summary"});
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("damaged"), std::string::npos) << r.body;
+  EXPECT_EQ(ReadThrough(api), "");
+}
+
+// A gold label index past the label list (a stray write) gives an error
+// naming the column, not a crash.
+TEST(ServerGenerations, AGoldLabelPastTheListIsNamed) {
+  TempDir root;
+  LogAndFinish(root.path());
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
+    ASSERT_OK(db->Exec("UPDATE samples SET label=12 WHERE row=3"));
+  }
+  Api api(root.path());
+  ApiResponse r = Get(api, {"runs", "p", "r", "samples"}, {{"split", "training"}});
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("label index 12"), std::string::npos) << r.body;
+}
+
+}  // namespace
+}  // namespace sextant::server
