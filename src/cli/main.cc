@@ -12,6 +12,7 @@
 
 #include "cli/output.h"
 #include "cli/report.h"
+#include "query/result_json.h"
 #include "common/file_util.h"
 #include "common/strings.h"
 #include "io/npy.h"
@@ -827,8 +828,7 @@ int Main(int argc, char** argv) {
           std::printf("%s/%s  DAMAGED  %.1f MB\n    %s\n", r.project.c_str(), r.run.c_str(),
                       static_cast<double>(r.size_bytes) / 1e6, r.error.c_str());
         }
-        j.push_back({{"project", r.project}, {"run", r.run}, {"status", r.status},
-                     {"error", r.error}, {"size_bytes", r.size_bytes}});
+        j.push_back(RunInfoToJson(r));
         continue;
       }
       if (runs_format != "json") {
@@ -836,20 +836,14 @@ int Main(int argc, char** argv) {
                     r.task.c_str(), r.labels.size(), r.finished ? "finished" : "not finished",
                     static_cast<double>(r.size_bytes) / 1e6);
       }
-      nlohmann::ordered_json splits = nlohmann::ordered_json::array();
       for (const SplitInfo& s : r.splits) {
         if (runs_format != "json") {
           std::printf("    %-24s %8lld samples  %d epoch(s)  dim %lld  %s\n", s.split.ToString().c_str(),
                       static_cast<long long>(s.samples), s.epochs_logged,
                       static_cast<long long>(s.embedding_dim), s.processed ? "processed" : "pending");
         }
-        splits.push_back({{"split", s.split.ToString()}, {"samples", s.samples},
-                          {"epochs_logged", s.epochs_logged}, {"embedding_dim", s.embedding_dim},
-                          {"processed", s.processed}});
       }
-      j.push_back({{"project", r.project}, {"run", r.run}, {"task", r.task}, {"labels", r.labels},
-                   {"finished", r.finished}, {"size_bytes", r.size_bytes}, {"splits", splits},
-                   {"status", r.status}});
+      j.push_back(RunInfoToJson(r));
     }
     if (runs_format == "json") std::printf("%s\n", j.dump(2).c_str());
     else if (list->empty()) std::printf("no runs under %s\n", ResolveRoot(runs_root).c_str());
@@ -907,8 +901,8 @@ int Main(int argc, char** argv) {
         q.split = h.split;
         q.ids = {h.id};
         SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
-        nlohmann::ordered_json j = {{"rank", ++rank}, {"id", h.id}, {"split", h.split.ToString()},
-                                    {"distance", h.distance}};
+        nlohmann::ordered_json j = {{"rank", ++rank}};
+        j.update(NeighborToJson(h));
         if (!rows.empty()) {
           j["text"] = rows[0].text;
           j["pred"] = rows[0].pred;

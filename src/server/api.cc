@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "query/result_json.h"
 #include "server/encode.h"
 #include "server/insights.h"
 
@@ -42,22 +43,6 @@ ApiResponse Json(const ordered_json& j, int status = 200) {
   r.status = status;
   r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
-}
-
-ordered_json RunInfoJson(const RunInfo& info) {
-  ordered_json splits = ordered_json::array();
-  for (const SplitInfo& s : info.splits) {
-    splits.push_back({{"split", s.split.ToString()},
-                      {"samples", s.samples},
-                      {"epochs_logged", s.epochs_logged},
-                      {"embedding_dim", s.embedding_dim},
-                      {"processed", s.processed}});
-  }
-  return {{"project", info.project}, {"run", info.run}, {"task", info.task},
-          {"labels", info.labels},   {"finished", info.finished},
-          {"size_bytes", info.size_bytes}, {"splits", std::move(splits)},
-          {"status", info.status},
-          {"error", info.error.empty() ? ordered_json(nullptr) : ordered_json(info.error)}};
 }
 
 std::optional<std::string> Param(const Params& params, const std::string& key) {
@@ -225,18 +210,8 @@ ApiResponse Api::Handle(const ApiRequest& request) const {
 
 namespace {
 
-// One NER span row as the API returns it (docs/ner-nli.md).
-ordered_json SpanJson(const SpanRow& r) {
-  auto opt = [](const auto& v) { return v ? ordered_json(*v) : ordered_json(nullptr); };
-  return {{"sample_id", r.sample_id}, {"split", r.split.ToString()}, {"span_row", r.span_row},
-          {"sample_row", r.sample_row}, {"span_start", r.span_start}, {"span_end", r.span_end},
-          {"span_text", r.span_text}, {"gold", opt(r.gold)}, {"pred", opt(r.pred)},
-          {"error_type", opt(r.error_type)}, {"confidence", r.confidence},
-          {"certainty_ratio", r.certainty_ratio}, {"dep", opt(r.dep)},
-          {"drift_distance", opt(r.drift_distance)}, {"drift_score", opt(r.drift_score)},
-          {"is_drifted", opt(r.is_drifted)}, {"is_on_the_boundary", r.is_on_the_boundary},
-          {"x", opt(r.x)}, {"y", opt(r.y)}};
-}
+// One NER span row as the API returns it (docs/ner-nli.md): the split as its key.
+ordered_json SpanJson(const SpanRow& r) { return SpanRowToJson(r, SplitField::kKey); }
 
 // The filters, sort and page of GET .../spans.
 Result<SpanQuery> ParseSpanParams(const Params& params, const SplitKey& split) {
@@ -298,11 +273,11 @@ Result<ApiResponse> GetHealth(const Call&) { return Json({{"ok", true}, {"versio
 Result<ApiResponse> ListRunsHandler(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(std::vector<RunInfo> runs, ListRuns(c.root));
   ordered_json list = ordered_json::array();
-  for (const RunInfo& info : runs) list.push_back(RunInfoJson(info));
+  for (const RunInfo& info : runs) list.push_back(RunInfoToJson(info));
   return Json({{"runs", std::move(list)}});
 }
 
-Result<ApiResponse> GetRun(const Call& c) { return Json(RunInfoJson(c.reader().info())); }
+Result<ApiResponse> GetRun(const Call& c) { return Json(RunInfoToJson(c.reader().info())); }
 
 Result<ApiResponse> GetSummary(const Call& c) {
   std::optional<SplitKey> split;
@@ -416,14 +391,12 @@ Result<ApiResponse> GetSpanMap(const Call& c) {
   }
   // An even stride keeps every split's share of the points.
   const double stride = std::max(1.0, static_cast<double>(all.size()) / static_cast<double>(max_points));
+  static const std::vector<std::string> kPointFields = {
+      "split", "sample_id", "span_row", "x", "y", "pred", "gold", "error_type", "is_drifted",
+      "confidence"};
   ordered_json points = ordered_json::array();
-  auto opt = [](const auto& v) { return v ? ordered_json(*v) : ordered_json(nullptr); };
   for (double i = 0; i < static_cast<double>(all.size()); i += stride) {
-    const SpanRow& r = all[static_cast<size_t>(i)];
-    points.push_back({{"split", r.split.ToString()}, {"sample_id", r.sample_id},
-                      {"span_row", r.span_row}, {"x", *r.x}, {"y", *r.y}, {"pred", opt(r.pred)},
-                      {"gold", opt(r.gold)}, {"error_type", opt(r.error_type)},
-                      {"is_drifted", opt(r.is_drifted)}, {"confidence", r.confidence}});
+    points.push_back(SelectFields(SpanJson(all[static_cast<size_t>(i)]), kPointFields));
   }
   return Json({{"total", all.size()}, {"points", std::move(points)}});
 }
@@ -543,7 +516,7 @@ Result<ApiResponse> Similar(const Call& c) {
   ordered_json list = ordered_json::array();
   for (const Neighbor& n : neighbors) {
     SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> t, c.state->Table(n.split));
-    ordered_json j = {{"id", n.id}, {"split", n.split.ToString()}, {"distance", n.distance}};
+    ordered_json j = NeighborToJson(n);
     if (auto row = t->RowOf(n.id)) {
       ordered_json s = SampleJson(*t, *row, labels);
       for (const char* key : {"text", "pred", "gold", "confidence", "is_drifted", "x", "y"}) {
