@@ -558,8 +558,10 @@ Status RunMap(const MapArgs& a) {
 
 #ifdef SEXTANT_HAVE_SERVER
 struct ServeArgs {
-  std::string root, host = "127.0.0.1", token, static_dir;
-  int port = 8080;
+  std::string root, token, static_dir;
+  // Host, port and limits are bound to the options themselves: their defaults
+  // are ServerOptions{}'s, shown in --help.
+  ServerOptions options;
 };
 
 // The console's build: --static, else web/dist under the working directory,
@@ -571,10 +573,8 @@ fs::path DefaultStaticDir() {
 }
 
 Status RunServe(const ServeArgs& a) {
-  ServerOptions o;
+  ServerOptions o = a.options;
   o.root = ResolveRoot(a.root);
-  o.host = a.host;
-  o.port = a.port;
   o.token = a.token;
   if (o.token.empty()) {
     if (const char* env = std::getenv("SEXTANT_TOKEN")) o.token = env;
@@ -793,12 +793,37 @@ int Main(int argc, char** argv) {
   ServeArgs serve_args;
   CLI::App* serve = app.add_subcommand("serve", "Serve the web console and its JSON API (docs/http-api.md)");
   serve->add_option("--root", serve_args.root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
-  serve->add_option("--host", serve_args.host,
-                    "Address to bind (default 127.0.0.1; any other needs --token)");
-  serve->add_option("--port", serve_args.port, "Port (default 8080; 0: any free port)");
+  ServerOptions& so = serve_args.options;
+  serve->add_option("--host", so.host, "Address to bind (any but a loopback one needs --token)")
+      ->capture_default_str();
+  serve->add_option("--port", so.port, "Port (0: any free port)")->capture_default_str();
   serve->add_option("--token", serve_args.token,
                     "Access token every API request must carry (default $SEXTANT_TOKEN)");
   serve->add_option("--static", serve_args.static_dir, "The console's build (default web/dist)");
+  // The limits of docs/http-api.md, "Limits"; Server::Start checks their ranges.
+  serve->add_option("--max-connections", so.max_connections,
+                    "Open connections in all (beyond: an idle one is closed, else 503)")
+      ->capture_default_str();
+  serve->add_option("--max-connections-per-client", so.max_connections_per_client,
+                    "Open connections from one IP address")
+      ->capture_default_str();
+  serve->add_option("--request-timeout", so.request_timeout_s,
+                    "Seconds to receive one request's head and body")
+      ->capture_default_str();
+  serve->add_option("--idle-timeout", so.idle_timeout_s,
+                    "Seconds a keep-alive connection may wait for its next request")
+      ->capture_default_str();
+  serve->add_option("--write-timeout", so.write_timeout_s,
+                    "Seconds one write of an answer may take to a stalled client")
+      ->capture_default_str();
+  serve->add_option("--max-body-bytes", so.max_body_bytes, "Largest request body (413 beyond)")
+      ->capture_default_str();
+  serve->add_option("--text-search-budget", so.text_search_budget_s,
+                    "Seconds one request's text search may take (400 beyond)")
+      ->capture_default_str();
+  serve->add_option("--shutdown-grace", so.shutdown_grace_s,
+                    "Seconds a stopping server gives the requests in flight")
+      ->capture_default_str();
 #endif
 
   CLI11_PARSE(app, argc, argv);
