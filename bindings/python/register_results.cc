@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include "query/result_json.h"
 #include "register.h"
 #include "sextant/results.h"
 
@@ -145,30 +146,32 @@ py::dict SpanColumns(const std::vector<SpanRow>& rows) {
   return d;
 }
 
-py::dict InfoDict(const RunInfo& r) {
-  py::list splits;
-  for (const SplitInfo& s : r.splits) {
-    py::dict d;
-    d["split"] = s.split.ToString();
-    d["samples"] = s.samples;
-    d["epochs_logged"] = s.epochs_logged;
-    d["embedding_dim"] = s.embedding_dim;
-    d["processed"] = s.processed;
-    splits.append(d);
+// A JSON value as the Python value json.loads would give.
+py::object ToPython(const nlohmann::ordered_json& j) {
+  switch (j.type()) {
+    case nlohmann::ordered_json::value_t::null: return py::none();
+    case nlohmann::ordered_json::value_t::boolean: return py::bool_(j.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer: return py::int_(j.get<int64_t>());
+    case nlohmann::ordered_json::value_t::number_unsigned: return py::int_(j.get<uint64_t>());
+    case nlohmann::ordered_json::value_t::number_float: return py::float_(j.get<double>());
+    case nlohmann::ordered_json::value_t::string: return py::str(j.get<std::string>());
+    case nlohmann::ordered_json::value_t::array: {
+      py::list out;
+      for (const auto& v : j) out.append(ToPython(v));
+      return out;
+    }
+    case nlohmann::ordered_json::value_t::object: {
+      py::dict out;
+      for (auto it = j.begin(); it != j.end(); ++it) out[py::str(it.key())] = ToPython(*it);
+      return out;
+    }
+    default: break;  // binary, discarded: never made by result_json
   }
-  py::dict d;
-  d["project"] = r.project;
-  d["run"] = r.run;
-  d["task"] = r.task;
-  d["labels"] = r.labels;
-  d["splits"] = splits;
-  d["finished"] = r.finished;
-  d["size_bytes"] = r.size_bytes;
-  d["status"] = r.status;
-  d["generation"] = r.generation;
-  d["error"] = r.error.empty() ? py::object(py::none()) : py::object(py::str(r.error));
-  return d;
+  return py::none();
 }
+
+// The run's fields as the CLI and the HTTP API write them (query/result_json.h).
+py::object InfoDict(const RunInfo& r) { return ToPython(RunInfoToJson(r)); }
 
 }  // namespace
 

@@ -77,7 +77,8 @@ def get_dataframe(split: str, inference_name: Optional[str] = None, include_embs
     ``include_embs`` an ``emb`` column (the embedding). Filters combine (AND):
     ``drifted``, ``on_boundary``, ``correct`` (``misclassified=True`` is
     ``correct=False``), ``pred_class``, ``gold_class``, confidence and DEP
-    bounds, ``text_regex`` and ``ids``.
+    bounds, ``text_regex`` (RE2 syntax, case-insensitive search; docs/http-api.md#text-search)
+    and ``ids``.
     """
     import pandas as pd
 

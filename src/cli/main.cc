@@ -12,6 +12,7 @@
 
 #include "cli/output.h"
 #include "cli/report.h"
+#include "query/result_json.h"
 #include "common/file_util.h"
 #include "common/strings.h"
 #include "io/npy.h"
@@ -371,7 +372,7 @@ void AddSampleFilters(CLI::App* cmd, SampleArgs* a) {
   cmd->add_option("--max-confidence", a->max_conf, "Highest confidence to keep");
   cmd->add_option("--min-dep", a->min_dep, "Lowest data-error potential to keep");
   cmd->add_option("--max-dep", a->max_dep, "Highest data-error potential to keep");
-  cmd->add_option("--text", a->text, "Regular expression the text must contain (case-insensitive)");
+  cmd->add_option("--text", a->text, "Regular expression (RE2 syntax, case-insensitive) the text must contain");
   cmd->add_option("--ids", a->ids, "Comma-separated sample ids");
   cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. drift_score:desc)");
   cmd->add_option("--limit", a->limit, "At most this many rows");
@@ -457,7 +458,7 @@ void AddSpanOptions(CLI::App* cmd, SpanArgs* a) {
   cmd->add_flag("--on-boundary", a->on_boundary, "Only span rows on the class boundary");
   cmd->add_option("--min-confidence", a->min_conf, "Lowest confidence to keep");
   cmd->add_option("--max-confidence", a->max_conf, "Highest confidence to keep");
-  cmd->add_option("--text", a->text, "Regular expression the span text must contain");
+  cmd->add_option("--text", a->text, "Regular expression (RE2 syntax, case-insensitive) the span text must contain");
   cmd->add_option("--sample-id", a->sample_id, "Only the span rows of this sample");
   cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. confidence, drift_score:desc)");
   cmd->add_option("--limit", a->limit, "At most this many rows");
@@ -558,8 +559,10 @@ Status RunMap(const MapArgs& a) {
 
 #ifdef SEXTANT_HAVE_SERVER
 struct ServeArgs {
-  std::string root, host = "127.0.0.1", token, static_dir;
-  int port = 8080;
+  std::string root, token, static_dir;
+  // Host, port and limits are bound to the options themselves: their defaults
+  // are ServerOptions{}'s, shown in --help.
+  ServerOptions options;
 };
 
 // The console's build: --static, else the installed assets next to this
@@ -578,10 +581,8 @@ fs::path DefaultStaticDir() {
 }
 
 Status RunServe(const ServeArgs& a) {
-  ServerOptions o;
+  ServerOptions o = a.options;
   o.root = ResolveRoot(a.root);
-  o.host = a.host;
-  o.port = a.port;
   o.token = a.token;
   if (o.token.empty()) {
     if (const char* env = std::getenv("SEXTANT_TOKEN")) o.token = env;
@@ -807,12 +808,37 @@ int Main(int argc, char** argv) {
   ServeArgs serve_args;
   CLI::App* serve = app.add_subcommand("serve", "Serve the web console and its JSON API (docs/http-api.md)");
   serve->add_option("--root", serve_args.root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
-  serve->add_option("--host", serve_args.host,
-                    "Address to bind (default 127.0.0.1; any other needs --token)");
-  serve->add_option("--port", serve_args.port, "Port (default 8080; 0: any free port)");
+  ServerOptions& so = serve_args.options;
+  serve->add_option("--host", so.host, "Address to bind (any but a loopback one needs --token)")
+      ->capture_default_str();
+  serve->add_option("--port", so.port, "Port (0: any free port)")->capture_default_str();
   serve->add_option("--token", serve_args.token,
                     "Access token every API request must carry (default $SEXTANT_TOKEN)");
   serve->add_option("--static", serve_args.static_dir, "The console's build (default web/dist)");
+  // The limits of docs/http-api.md, "Limits"; Server::Start checks their ranges.
+  serve->add_option("--max-connections", so.max_connections,
+                    "Open connections in all (beyond: an idle one is closed, else 503)")
+      ->capture_default_str();
+  serve->add_option("--max-connections-per-client", so.max_connections_per_client,
+                    "Open connections from one IP address")
+      ->capture_default_str();
+  serve->add_option("--request-timeout", so.request_timeout_s,
+                    "Seconds to receive one request's head and body")
+      ->capture_default_str();
+  serve->add_option("--idle-timeout", so.idle_timeout_s,
+                    "Seconds a keep-alive connection may wait for its next request")
+      ->capture_default_str();
+  serve->add_option("--write-timeout", so.write_timeout_s,
+                    "Seconds one write of an answer may take to a stalled client")
+      ->capture_default_str();
+  serve->add_option("--max-body-bytes", so.max_body_bytes, "Largest request body (413 beyond)")
+      ->capture_default_str();
+  serve->add_option("--text-search-budget", so.text_search_budget_s,
+                    "Seconds one request's text search may take (400 beyond)")
+      ->capture_default_str();
+  serve->add_option("--shutdown-grace", so.shutdown_grace_s,
+                    "Seconds a stopping server gives the requests in flight")
+      ->capture_default_str();
 #endif
 
   CLI11_PARSE(app, argc, argv);
@@ -842,8 +868,7 @@ int Main(int argc, char** argv) {
           std::printf("%s/%s  DAMAGED  %.1f MB\n    %s\n", r.project.c_str(), r.run.c_str(),
                       static_cast<double>(r.size_bytes) / 1e6, r.error.c_str());
         }
-        j.push_back({{"project", r.project}, {"run", r.run}, {"status", r.status},
-                     {"error", r.error}, {"size_bytes", r.size_bytes}});
+        j.push_back(RunInfoToJson(r));
         continue;
       }
       if (runs_format != "json") {
@@ -851,20 +876,14 @@ int Main(int argc, char** argv) {
                     r.task.c_str(), r.labels.size(), r.finished ? "finished" : "not finished",
                     static_cast<double>(r.size_bytes) / 1e6);
       }
-      nlohmann::ordered_json splits = nlohmann::ordered_json::array();
       for (const SplitInfo& s : r.splits) {
         if (runs_format != "json") {
           std::printf("    %-24s %8lld samples  %d epoch(s)  dim %lld  %s\n", s.split.ToString().c_str(),
                       static_cast<long long>(s.samples), s.epochs_logged,
                       static_cast<long long>(s.embedding_dim), s.processed ? "processed" : "pending");
         }
-        splits.push_back({{"split", s.split.ToString()}, {"samples", s.samples},
-                          {"epochs_logged", s.epochs_logged}, {"embedding_dim", s.embedding_dim},
-                          {"processed", s.processed}});
       }
-      j.push_back({{"project", r.project}, {"run", r.run}, {"task", r.task}, {"labels", r.labels},
-                   {"finished", r.finished}, {"size_bytes", r.size_bytes}, {"splits", splits},
-                   {"status", r.status}});
+      j.push_back(RunInfoToJson(r));
     }
     if (runs_format == "json") std::printf("%s\n", j.dump(2).c_str());
     else if (list->empty()) std::printf("no runs under %s\n", ResolveRoot(runs_root).c_str());
@@ -922,8 +941,8 @@ int Main(int argc, char** argv) {
         q.split = h.split;
         q.ids = {h.id};
         SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
-        nlohmann::ordered_json j = {{"rank", ++rank}, {"id", h.id}, {"split", h.split.ToString()},
-                                    {"distance", h.distance}};
+        nlohmann::ordered_json j = {{"rank", ++rank}};
+        j.update(NeighborToJson(h));
         if (!rows.empty()) {
           j["text"] = rows[0].text;
           j["pred"] = rows[0].pred;

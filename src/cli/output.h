@@ -11,21 +11,16 @@
 
 namespace sextant::cli {
 
-// The columns of `sextant samples` and `sextant export`, in order.
-const std::vector<std::string>& SampleColumns();
-
-nlohmann::ordered_json SampleToJson(const SampleRow& row, const std::vector<std::string>& labels);
-
 enum class Format { kJsonl, kCsv };
 Result<Format> ParseFormat(const std::string& name);
 
-// Writes rows in `format`; CSV gets a header row and one column per label for probs.
+// Sample rows (`sextant samples`, `sextant export`) in `format`; CSV gets a
+// header row and one column per label for probs.
 void WriteSamples(std::ostream& out, Format format, const std::vector<SampleRow>& rows,
                   const std::vector<std::string>& labels);
 
-// NER span rows (`sextant spans`): the columns, one row as JSON, rows in a format.
-const std::vector<std::string>& SpanColumns();
-nlohmann::ordered_json SpanToJson(const SpanRow& row);
+// NER span rows (`sextant spans`) in a format. The JSON of a sample or span
+// row, and the CSV columns, are query/result_json.h's.
 void WriteSpans(std::ostream& out, Format format, const std::vector<SpanRow>& rows);
 
 // A progress callback for ProcessingOptions that draws a bar on stderr when it is a terminal.

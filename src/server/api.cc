@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <string_view>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
+#include "query/result_json.h"
 #include "server/encode.h"
 #include "server/insights.h"
 #include "sextant/version.h"
@@ -41,22 +43,6 @@ ApiResponse Json(const ordered_json& j, int status = 200) {
   r.status = status;
   r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
-}
-
-ordered_json RunInfoJson(const RunInfo& info) {
-  ordered_json splits = ordered_json::array();
-  for (const SplitInfo& s : info.splits) {
-    splits.push_back({{"split", s.split.ToString()},
-                      {"samples", s.samples},
-                      {"epochs_logged", s.epochs_logged},
-                      {"embedding_dim", s.embedding_dim},
-                      {"processed", s.processed}});
-  }
-  return {{"project", info.project}, {"run", info.run}, {"task", info.task},
-          {"labels", info.labels},   {"finished", info.finished},
-          {"size_bytes", info.size_bytes}, {"splits", std::move(splits)},
-          {"status", info.status},
-          {"error", info.error.empty() ? ordered_json(nullptr) : ordered_json(info.error)}};
 }
 
 std::optional<std::string> Param(const Params& params, const std::string& key) {
@@ -108,12 +94,6 @@ Result<std::vector<store::SelectionItem>> ParseItems(const json& body) {
     items.push_back({key->ToString(), item["id"].get<std::string>()});
   }
   return items;
-}
-
-Status MethodNotAllowed(const ApiRequest& r) {
-  std::string path;
-  for (const auto& s : r.path) path += "/" + s;
-  return Status::Invalid("method " + r.method + " is not supported on /api" + path);
 }
 
 ApiResponse Attachment(std::string body, const std::string& format, const std::string& name) {
@@ -238,18 +218,8 @@ ApiResponse Api::Handle(const ApiRequest& request) const {
 
 namespace {
 
-// One NER span row as the API returns it (docs/ner-nli.md).
-ordered_json SpanJson(const SpanRow& r) {
-  auto opt = [](const auto& v) { return v ? ordered_json(*v) : ordered_json(nullptr); };
-  return {{"sample_id", r.sample_id}, {"split", r.split.ToString()}, {"span_row", r.span_row},
-          {"sample_row", r.sample_row}, {"span_start", r.span_start}, {"span_end", r.span_end},
-          {"span_text", r.span_text}, {"gold", opt(r.gold)}, {"pred", opt(r.pred)},
-          {"error_type", opt(r.error_type)}, {"confidence", r.confidence},
-          {"certainty_ratio", r.certainty_ratio}, {"dep", opt(r.dep)},
-          {"drift_distance", opt(r.drift_distance)}, {"drift_score", opt(r.drift_score)},
-          {"is_drifted", opt(r.is_drifted)}, {"is_on_the_boundary", r.is_on_the_boundary},
-          {"x", opt(r.x)}, {"y", opt(r.y)}};
-}
+// One NER span row as the API returns it (docs/ner-nli.md): the split as its key.
+ordered_json SpanJson(const SpanRow& r) { return SpanRowToJson(r, SplitField::kKey); }
 
 // The filters, sort and page of GET .../spans.
 Result<SpanQuery> ParseSpanParams(const Params& params, const SplitKey& split) {
@@ -288,461 +258,564 @@ Result<SpanQuery> ParseSpanParams(const Params& params, const SplitKey& split) {
   return q;
 }
 
-}  // namespace
+// What a handler gets: the request and, under /runs/{project}/{run}/, the
+// opened run (state is null for the routes above a run).
+struct Call {
+  const ApiRequest& req;
+  const fs::path& root;
+  std::shared_ptr<RunState> state;
 
-// NER span rows: a page, the span-level map, similar span rows.
-Result<ApiResponse> Api::Spans(const ApiRequest& req, const RunReader& reader) const {
-  const auto& p = req.path;
-  if (req.method != "GET" && req.method != "HEAD") return MethodNotAllowed(req);
-  if (p.size() == 4) {
-    SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(req.params));
-    SEXTANT_ASSIGN_OR_RETURN(SpanQuery q, ParseSpanParams(req.params, split));
-    SEXTANT_ASSIGN_OR_RETURN(int64_t total, reader.CountSpans(q));
-    SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, reader.Spans(q));
-    ordered_json list = ordered_json::array();
-    for (const SpanRow& r : rows) list.push_back(SpanJson(r));
-    return Json({{"total", total}, {"offset", q.offset}, {"limit", q.limit}, {"spans", std::move(list)}});
+  const std::vector<std::string>& p() const { return req.path; }
+  const Params& params() const { return req.params; }
+  const RunReader& reader() const { return state->reader(); }
+  const std::vector<std::string>& labels() const { return state->labels(); }
+  bool is_get() const { return req.method == "GET" || req.method == "HEAD"; }
+};
+
+using Handler = Result<ApiResponse> (*)(const Call&);
+
+// ---- /health, /runs, /runs/{project}/{run}
+
+Result<ApiResponse> GetHealth(const Call&) { return Json({{"ok", true}, {"version", kVersion}}); }
+
+Result<ApiResponse> ListRunsHandler(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<RunInfo> runs, ListRuns(c.root));
+  ordered_json list = ordered_json::array();
+  for (const RunInfo& info : runs) list.push_back(RunInfoToJson(info));
+  return Json({{"runs", std::move(list)}});
+}
+
+Result<ApiResponse> GetRun(const Call& c) { return Json(RunInfoToJson(c.reader().info())); }
+
+Result<ApiResponse> GetSummary(const Call& c) {
+  std::optional<SplitKey> split;
+  if (auto s = Param(c.params(), "split"); s && !s->empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(split, RequiredSplit(c.params()));
   }
-  if (p.size() == 5 && p[4] == "map") {
-    SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> splits, SplitList(ParamList(req.params, "splits"), "splits"));
-    if (splits.empty()) {
-      for (const SplitInfo& s : reader.info().splits) {
-        if (s.processed) splits.push_back(s.split);
-      }
-    }
-    int64_t max_points = 50000;
-    if (auto v = Param(req.params, "max_points"); v && !v->empty()) {
-      SEXTANT_ASSIGN_OR_RETURN(max_points, ParseInt("max_points", *v));
-      if (max_points < 1) return Status::Invalid("max_points: must be at least 1");
-    }
-    std::vector<SpanRow> all;
-    for (const SplitKey& split : splits) {
-      SpanQuery q;
-      q.split = split;
-      SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, reader.Spans(q));
-      for (SpanRow& r : rows) {
-        if (r.x) all.push_back(std::move(r));
-      }
-    }
-    // An even stride keeps every split's share of the points.
-    const double stride = std::max(1.0, static_cast<double>(all.size()) / static_cast<double>(max_points));
-    ordered_json points = ordered_json::array();
-    for (double i = 0; i < static_cast<double>(all.size()); i += stride) {
-      const SpanRow& r = all[static_cast<size_t>(i)];
-      auto opt = [](const auto& v) { return v ? ordered_json(*v) : ordered_json(nullptr); };
-      points.push_back({{"split", r.split.ToString()}, {"sample_id", r.sample_id},
-                        {"span_row", r.span_row}, {"x", *r.x}, {"y", *r.y}, {"pred", opt(r.pred)},
-                        {"gold", opt(r.gold)}, {"error_type", opt(r.error_type)},
-                        {"is_drifted", opt(r.is_drifted)}, {"confidence", r.confidence}});
-    }
-    return Json({{"total", all.size()}, {"points", std::move(points)}});
+  SEXTANT_ASSIGN_OR_RETURN(std::string text, c.reader().SummaryJson(split));
+  ApiResponse r;
+  r.body = std::move(text);
+  return r;
+}
+
+Result<ApiResponse> GetInsights(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(std::string text, c.reader().SummaryJson(split));
+  const SplitKey training{Split::kTraining, ""};
+  json reference = json::object();
+  if (auto ref = c.reader().SummaryJson(training); ref.ok()) reference = json::parse(*ref);
+  return Json(Insights(json::parse(text), reference, c.labels()));
+}
+
+// ---- samples
+
+// One page of a split's samples, for GET (query string) and POST (JSON body).
+Result<ApiResponse> SamplesPage(const Call& c, const SplitKey& split, const SampleRequest& sr) {
+  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(split));
+  SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
+  ordered_json rows = ordered_json::array();
+  for (uint32_t r : page.rows) rows.push_back(SampleJson(*table, r, c.labels()));
+  return Json({{"total", page.total}, {"offset", sr.offset}, {"limit", sr.limit},
+               {"samples", std::move(rows)}});
+}
+
+Result<ApiResponse> GetSamples(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleParams(c.params(), c.labels()));
+  return SamplesPage(c, split, sr);
+}
+
+Result<ApiResponse> QuerySamples(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(c.req.body));
+  Params params = c.params();
+  if (body.contains("split") && body["split"].is_string()) {
+    params.erase("split");
+    params.emplace("split", body["split"].get<std::string>());
   }
-  if (p.size() == 5 && p[4] == "similar") {
-    const auto start = std::chrono::steady_clock::now();
-    SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(req.params));
-    auto row_text = Param(req.params, "span_row");
-    if (!row_text || row_text->empty()) return Status::Invalid("span_row: required");
-    SEXTANT_ASSIGN_OR_RETURN(int64_t span_row, ParseInt("span_row", *row_text));
-    int32_t k = 10;
-    if (auto v = Param(req.params, "k"); v && !v->empty()) {
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(params));
+  SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleJson(body, c.labels()));
+  return SamplesPage(c, split, sr);
+}
+
+Result<ApiResponse> GetSample(const Call& c) {
+  const std::string& id = c.p()[5];
+  auto split_key = SplitKey::Parse(c.p()[4]);
+  if (!split_key.ok()) return split_key.status().WithContext("split");
+  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(*split_key));
+  auto row = table->RowOf(id);
+  if (!row) {
+    return Status::NotFound("id: no sample '" + id + "' in split '" + split_key->ToString() + "'");
+  }
+  const auto& labels = c.labels();
+  ordered_json j = SampleJson(*table, *row, labels);
+  SampleQuery q;
+  q.split = *split_key;
+  q.ids = {id};
+  q.include_probs = true;
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, c.reader().Samples(q));
+  ordered_json probs = ordered_json::object();
+  if (!rows.empty()) {
+    for (size_t i = 0; i < labels.size() && i < rows[0].probs.size(); ++i) {
+      probs[labels[i]] = rows[0].probs[i];
+    }
+  }
+  j["probs"] = std::move(probs);
+  return Json(j);
+}
+
+// ---- spans (NER): a page, the span-level map, similar span rows
+
+Result<ApiResponse> GetSpans(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(SpanQuery q, ParseSpanParams(c.params(), split));
+  SEXTANT_ASSIGN_OR_RETURN(int64_t total, c.reader().CountSpans(q));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, c.reader().Spans(q));
+  ordered_json list = ordered_json::array();
+  for (const SpanRow& r : rows) list.push_back(SpanJson(r));
+  return Json({{"total", total}, {"offset", q.offset}, {"limit", q.limit}, {"spans", std::move(list)}});
+}
+
+Result<ApiResponse> GetSpanMap(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> splits,
+                           SplitList(ParamList(c.params(), "splits"), "splits"));
+  if (splits.empty()) {
+    for (const SplitInfo& s : c.reader().info().splits) {
+      if (s.processed) splits.push_back(s.split);
+    }
+  }
+  int64_t max_points = kDefaultMapPoints;
+  if (auto v = Param(c.params(), "max_points"); v && !v->empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(max_points, ParseInt("max_points", *v));
+    if (max_points < 1) return Status::Invalid("max_points: must be at least 1");
+  }
+  std::vector<SpanRow> all;
+  for (const SplitKey& split : splits) {
+    SpanQuery q;
+    q.split = split;
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, c.reader().Spans(q));
+    for (SpanRow& r : rows) {
+      if (r.x) all.push_back(std::move(r));
+    }
+  }
+  // An even stride keeps every split's share of the points.
+  const double stride = std::max(1.0, static_cast<double>(all.size()) / static_cast<double>(max_points));
+  static const std::vector<std::string> kPointFields = {
+      "split", "sample_id", "span_row", "x", "y", "pred", "gold", "error_type", "is_drifted",
+      "confidence"};
+  ordered_json points = ordered_json::array();
+  for (double i = 0; i < static_cast<double>(all.size()); i += stride) {
+    points.push_back(SelectFields(SpanJson(all[static_cast<size_t>(i)]), kPointFields));
+  }
+  return Json({{"total", all.size()}, {"points", std::move(points)}});
+}
+
+Result<int32_t> NeighborCountParam(const Params& params) {
+  int32_t k = 10;
+  if (auto v = Param(params, "k"); v && !v->empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(int64_t kk, ParseInt("k", *v));
+    if (kk < 1 || kk > kMaxNeighbors) {
+      return Status::Invalid("k: must be between 1 and " + std::to_string(kMaxNeighbors));
+    }
+    k = static_cast<int32_t>(kk);
+  }
+  return k;
+}
+
+Result<ApiResponse> GetSimilarSpans(const Call& c) {
+  const auto start = std::chrono::steady_clock::now();
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
+  auto row_text = Param(c.params(), "span_row");
+  if (!row_text || row_text->empty()) return Status::Invalid("span_row: required");
+  SEXTANT_ASSIGN_OR_RETURN(int64_t span_row, ParseInt("span_row", *row_text));
+  SEXTANT_ASSIGN_OR_RETURN(int32_t k, NeighborCountParam(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> in, SplitList(ParamList(c.params(), "in"), "in"));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanNeighbor> neighbors,
+                           c.reader().SimilarSpans(split, span_row, k, in));
+  ordered_json list = ordered_json::array();
+  for (const SpanNeighbor& n : neighbors) {
+    SpanQuery q;
+    q.split = n.split;
+    q.span_row = n.span_row;
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, c.reader().Spans(q));
+    if (rows.empty()) continue;
+    ordered_json j = SpanJson(rows[0]);
+    j["distance"] = n.distance;
+    list.push_back(std::move(j));
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return Json({{"query", {{"split", split.ToString()}, {"span_row", span_row}}},
+               {"neighbors", std::move(list)}, {"took_ms", ms}});
+}
+
+// Any other GET under .../spans/.
+Result<ApiResponse> UnknownSpans(const Call&) {
+  return Status::NotFound("expected /spans, /spans/map or /spans/similar");
+}
+
+// ---- similar samples: GET by a sample, POST by a vector
+
+Result<ApiResponse> Similar(const Call& c) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto& labels = c.labels();
+  int32_t k = 10;
+  std::vector<SplitKey> in;
+  SimilarityFilter filter;
+  std::optional<SplitKey> query_split;
+  std::string query_id;
+  std::vector<float> vector;
+  if (c.is_get()) {
+    SEXTANT_ASSIGN_OR_RETURN(query_split, RequiredSplit(c.params()));
+    auto id = Param(c.params(), "id");
+    if (!id || id->empty()) return Status::Invalid("id: required");
+    query_id = *id;
+    // Unlike the other k parameters an empty k here is an error (ParseInt), as before.
+    if (auto v = Param(c.params(), "k")) {
       SEXTANT_ASSIGN_OR_RETURN(int64_t kk, ParseInt("k", *v));
       if (kk < 1 || kk > kMaxNeighbors) {
         return Status::Invalid("k: must be between 1 and " + std::to_string(kMaxNeighbors));
       }
       k = static_cast<int32_t>(kk);
     }
-    SEXTANT_ASSIGN_OR_RETURN(std::vector<SplitKey> in, SplitList(ParamList(req.params, "in"), "in"));
-    SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanNeighbor> neighbors,
-                             reader.SimilarSpans(split, span_row, k, in));
-    ordered_json list = ordered_json::array();
-    for (const SpanNeighbor& n : neighbors) {
-      SpanQuery q;
-      q.split = n.split;
-      q.span_row = n.span_row;
-      SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, reader.Spans(q));
-      if (rows.empty()) continue;
-      ordered_json j = SpanJson(rows[0]);
-      j["distance"] = n.distance;
-      list.push_back(std::move(j));
+    SEXTANT_ASSIGN_OR_RETURN(in, SplitList(ParamList(c.params(), "in"), "in"));
+    if (auto v = Param(c.params(), "pred"); v && !v->empty()) filter.pred_class = *v;
+    if (auto v = Param(c.params(), "drifted"); v && !v->empty()) {
+      SEXTANT_ASSIGN_OR_RETURN(bool d, ParseBool("drifted", *v));
+      filter.is_drifted = d;
     }
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    return Json({{"query", {{"split", split.ToString()}, {"span_row", span_row}}},
-                 {"neighbors", std::move(list)}, {"took_ms", ms}});
+  } else {
+    SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(c.req.body));
+    if (!body.contains("vector") || !body["vector"].is_array()) {
+      return Status::Invalid("vector: required, an array of numbers");
+    }
+    for (const auto& v : body["vector"]) {
+      if (!v.is_number()) return Status::Invalid("vector: holds a value that is not a number");
+      vector.push_back(v.get<float>());
+    }
+    if (body.contains("k")) {
+      if (!body["k"].is_number_integer() || body["k"].get<int64_t>() < 1 ||
+          body["k"].get<int64_t>() > kMaxNeighbors) {
+        return Status::Invalid("k: must be an integer between 1 and " + std::to_string(kMaxNeighbors));
+      }
+      k = body["k"].get<int32_t>();
+    }
+    if (body.contains("in")) {
+      if (!body["in"].is_array()) return Status::Invalid("in: expected an array of splits");
+      std::vector<std::string> names;
+      for (const auto& s : body["in"]) names.push_back(s.is_string() ? s.get<std::string>() : s.dump());
+      SEXTANT_ASSIGN_OR_RETURN(in, SplitList(names, "in"));
+    }
+    if (body.contains("pred") && body["pred"].is_string()) filter.pred_class = body["pred"].get<std::string>();
+    if (body.contains("drifted") && body["drifted"].is_boolean()) filter.is_drifted = body["drifted"].get<bool>();
   }
-  return Status::NotFound("expected /spans, /spans/map or /spans/similar");
+  if (filter.pred_class &&
+      std::find(labels.begin(), labels.end(), *filter.pred_class) == labels.end()) {
+    std::string all;
+    for (const auto& l : labels) all += (all.empty() ? "" : ", ") + l;
+    return Status::Invalid("pred: '" + *filter.pred_class + "' is not one of the run's labels [" + all + "]");
+  }
+  std::vector<Neighbor> neighbors;
+  if (query_split) {
+    SEXTANT_ASSIGN_OR_RETURN(neighbors, c.reader().Similar(*query_split, query_id, k, in, filter));
+  } else {
+    SEXTANT_ASSIGN_OR_RETURN(neighbors, c.reader().SimilarToVector(vector.data(),
+                                                                   static_cast<int64_t>(vector.size()),
+                                                                   k, in, filter));
+  }
+  ordered_json list = ordered_json::array();
+  for (const Neighbor& n : neighbors) {
+    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> t, c.state->Table(n.split));
+    ordered_json j = NeighborToJson(n);
+    if (auto row = t->RowOf(n.id)) {
+      ordered_json s = SampleJson(*t, *row, labels);
+      for (const char* key : {"text", "pred", "gold", "confidence", "is_drifted", "x", "y"}) {
+        j[key] = s[key];
+      }
+    }
+    list.push_back(std::move(j));
+  }
+  const double took =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  ordered_json query = query_split ? ordered_json{{"split", query_split->ToString()}, {"id", query_id}}
+                                   : ordered_json{{"vector", true}};
+  return Json({{"query", std::move(query)}, {"neighbors", std::move(list)}, {"took_ms", took}});
 }
+
+// ---- the 2-D map and exports
+
+Result<ApiResponse> GetMap(const Call& c) {
+  std::vector<SplitKey> splits;
+  SEXTANT_ASSIGN_OR_RETURN(splits, SplitList(ParamList(c.params(), "splits"), "splits"));
+  if (splits.empty()) {
+    for (const SplitInfo& s : c.reader().info().splits) splits.push_back(s.split);
+  }
+  int64_t max_points = kDefaultMapPoints;
+  if (auto v = Param(c.params(), "max_points")) {
+    SEXTANT_ASSIGN_OR_RETURN(max_points, ParseInt("max_points", *v));
+    if (max_points < 1 || max_points > kMaxMapPoints) {
+      return Status::Invalid("max_points: must be between 1 and " + std::to_string(kMaxMapPoints));
+    }
+  }
+  std::vector<std::shared_ptr<const SampleTable>> tables;
+  std::vector<const SampleTable*> raw;
+  for (const SplitKey& s : splits) {
+    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> t, c.state->Table(s));
+    if (!t->has_map() && t->size() > 0) {
+      return Status::FailedPrecondition("run '" + c.p()[1] + "/" + c.p()[2] +
+                                        "' has no 2-D map; finish it again with the map on "
+                                        "(`sextant finish` without --no-map)");
+    }
+    raw.push_back(t.get());
+    tables.push_back(std::move(t));
+  }
+  const MapBounds b = Bounds(raw);
+  ordered_json list = ordered_json::array();
+  for (const SampleTable* t : raw) list.push_back(MapSplitJson(*t, b, max_points));
+  return Json({{"bounds", {{"x0", b.x0}, {"x1", b.x1}, {"y0", b.y0}, {"y1", b.y1}}},
+               {"labels", c.labels()},
+               {"splits", std::move(list)}});
+}
+
+Result<ApiResponse> ExportSamples(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(std::string format, ExportFormat(c.params()));
+  Params params = c.params();
+  params.erase("offset");
+  params.erase("limit");
+  SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleParams(params, c.labels()));
+  sr.limit = -1;
+  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(split));
+  SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
+  std::vector<ExportRow> rows;
+  for (uint32_t r : page.rows) rows.push_back({table.get(), r});
+  return Attachment(Export(rows, format, c.labels()), format,
+                    c.p()[1] + "-" + c.p()[2] + "-" + split.DirName());
+}
+
+// ---- selections
+
+Result<ApiResponse> ListSelections(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionInfo> list, sel->List());
+  ordered_json out = ordered_json::array();
+  for (const auto& s : list) {
+    out.push_back({{"name", s.name}, {"count", s.count}, {"created_at", s.created_at},
+                   {"updated_at", s.updated_at}});
+  }
+  return Json({{"selections", std::move(out)}});
+}
+
+Result<ApiResponse> CreateSelection(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
+  SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(c.req.body));
+  if (!body.contains("name") || !body["name"].is_string()) {
+    return Status::Invalid("name: required, a string");
+  }
+  const std::string name = body["name"].get<std::string>();
+  SEXTANT_RETURN_IF_ERROR(sel->Create(name));
+  return Json({{"name", name}, {"count", 0}}, 201);
+}
+
+Result<ApiResponse> GetSelection(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
+  const std::string& name = c.p()[4];
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionItem> items, sel->Items(name));
+  ordered_json out = ordered_json::array();
+  for (const auto& i : items) out.push_back({{"split", i.split}, {"id", i.id}});
+  return Json({{"name", name}, {"items", std::move(out)}});
+}
+
+Result<ApiResponse> DeleteSelection(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
+  const std::string& name = c.p()[4];
+  SEXTANT_RETURN_IF_ERROR(sel->Delete(name));
+  return Json({{"deleted", name}});
+}
+
+// The items of POST .../add: listed, or the samples a sample filter or (NER)
+// a span filter matches.
+Result<std::vector<store::SelectionItem>> ItemsToAdd(const Call& c, const json& body) {
+  std::vector<store::SelectionItem> items;
+  if (body.contains("span_filter")) {
+    // NER: the samples of the span rows that a filter of GET .../spans
+    // matches, each once, in span order.
+    Params params;
+    if (body.contains("split") && body["split"].is_string()) {
+      params.emplace("split", body["split"].get<std::string>());
+    }
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(params));
+    const json& filter = body["span_filter"];
+    if (!filter.is_object()) {
+      return Status::Invalid("span_filter: expected an object of the filters of GET .../spans");
+    }
+    for (auto it = filter.begin(); it != filter.end(); ++it) {
+      const std::string& key = it.key();
+      if (it->is_null() || key == "offset" || key == "limit" || key == "sort" || key == "order") {
+        continue;
+      }
+      params.emplace(key, it->is_string() ? it->get<std::string>() : it->dump());
+    }
+    SEXTANT_ASSIGN_OR_RETURN(SpanQuery q, ParseSpanParams(params, split));
+    q.limit = -1;
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, c.reader().Spans(q));
+    std::unordered_set<std::string> seen;
+    for (const SpanRow& r : rows) {
+      if (seen.insert(r.sample_id).second) items.push_back({split.ToString(), r.sample_id});
+    }
+    return items;
+  }
+  if (body.contains("filter")) {
+    Params params;
+    if (body.contains("split") && body["split"].is_string()) {
+      params.emplace("split", body["split"].get<std::string>());
+    }
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(params));
+    json filter = body["filter"];
+    if (filter.is_object()) {
+      filter.erase("offset");
+      filter.erase("limit");
+    }
+    SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleJson(filter, c.labels()));
+    sr.limit = -1;
+    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(split));
+    SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
+    for (uint32_t r : page.rows) items.push_back({split.ToString(), table->id[r]});
+    return items;
+  }
+  SEXTANT_ASSIGN_OR_RETURN(items, ParseItems(body));
+  for (const auto& item : items) {
+    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table,
+                             c.state->Table(SplitKey::Parse(item.split).value()));
+    if (!table->RowOf(item.id)) {
+      return Status::NotFound("id: no sample '" + item.id + "' in split '" + item.split + "'");
+    }
+  }
+  return items;
+}
+
+Result<ApiResponse> AddToSelection(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
+  const std::string& name = c.p()[4];
+  SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(c.req.body));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionItem> items, ItemsToAdd(c, body));
+  SEXTANT_ASSIGN_OR_RETURN(int64_t count, sel->Add(name, items));
+  return Json({{"name", name}, {"count", count}});
+}
+
+Result<ApiResponse> RemoveFromSelection(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
+  const std::string& name = c.p()[4];
+  SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(c.req.body));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionItem> items, ParseItems(body));
+  SEXTANT_ASSIGN_OR_RETURN(int64_t count, sel->Remove(name, items));
+  return Json({{"name", name}, {"count", count}});
+}
+
+Result<ApiResponse> ExportSelection(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
+  const std::string& name = c.p()[4];
+  SEXTANT_ASSIGN_OR_RETURN(std::string format, ExportFormat(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionItem> items, sel->Items(name));
+  std::vector<std::shared_ptr<const SampleTable>> keep;
+  std::vector<ExportRow> rows;
+  for (const auto& item : items) {
+    auto key = SplitKey::Parse(item.split);
+    if (!key.ok()) continue;
+    auto table = c.state->Table(*key);
+    if (!table.ok()) continue;  // a split no longer in the run
+    auto row = (*table)->RowOf(item.id);
+    if (!row) continue;
+    rows.push_back({table->get(), *row});
+    keep.push_back(*table);
+  }
+  return Attachment(Export(rows, format, c.labels()), format,
+                    c.p()[1] + "-" + c.p()[2] + "-" + name);
+}
+
+// ---- the route table (docs/http-api.md)
+
+// A pattern's segments are literal, "*" (any one segment) or, last, "**" (one
+// or more). "GET" also answers HEAD; "*" answers every method. The first
+// route whose pattern and method match handles the request; a path that some
+// route matches but with another method gets MethodNotAllowed.
+struct Endpoint {
+  const char* method;
+  const char* pattern;  // after /api/, segments separated by '/'
+  Handler handler;
+};
+
+constexpr Endpoint kEndpoints[] = {
+    {"*", "health", GetHealth},
+    {"GET", "runs", ListRunsHandler},
+    {"GET", "runs/*/*", GetRun},
+    {"GET", "runs/*/*/summary", GetSummary},
+    {"GET", "runs/*/*/insights", GetInsights},
+    {"GET", "runs/*/*/samples", GetSamples},
+    {"POST", "runs/*/*/samples/query", QuerySamples},
+    {"GET", "runs/*/*/samples/*/*", GetSample},
+    {"GET", "runs/*/*/spans", GetSpans},
+    {"GET", "runs/*/*/spans/map", GetSpanMap},
+    {"GET", "runs/*/*/spans/similar", GetSimilarSpans},
+    {"GET", "runs/*/*/spans/**", UnknownSpans},
+    {"GET", "runs/*/*/similar", Similar},
+    {"POST", "runs/*/*/similar", Similar},
+    {"GET", "runs/*/*/map", GetMap},
+    {"GET", "runs/*/*/export", ExportSamples},
+    {"GET", "runs/*/*/selections", ListSelections},
+    {"POST", "runs/*/*/selections", CreateSelection},
+    {"GET", "runs/*/*/selections/*", GetSelection},
+    {"DELETE", "runs/*/*/selections/*", DeleteSelection},
+    {"POST", "runs/*/*/selections/*/add", AddToSelection},
+    {"POST", "runs/*/*/selections/*/remove", RemoveFromSelection},
+    {"GET", "runs/*/*/selections/*/export", ExportSelection},
+};
+
+bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {
+  size_t i = 0;
+  while (!pattern.empty()) {
+    const size_t slash = pattern.find('/');
+    const std::string_view segment = pattern.substr(0, slash);
+    pattern = slash == std::string_view::npos ? std::string_view() : pattern.substr(slash + 1);
+    if (segment == "**") return i < path.size();
+    if (i == path.size() || (segment != "*" && segment != path[i])) return false;
+    ++i;
+  }
+  return i == path.size();
+}
+
+bool MethodMatches(std::string_view route_method, const std::string& method) {
+  return route_method == "*" || route_method == method ||
+         (route_method == "GET" && method == "HEAD");
+}
+
+std::string ApiPath(const std::vector<std::string>& path) {
+  std::string out = "/api";
+  for (const auto& s : path) out += "/" + s;
+  return out;
+}
+
+}  // namespace
 
 Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   const auto& p = req.path;
-  const bool get = req.method == "GET" || req.method == "HEAD";
-  const bool post = req.method == "POST";
-  if (p.size() == 1 && p[0] == "health") {
-    return Json({{"ok", true}, {"version", kVersion}});
-  }
-  if (p.empty() || p[0] != "runs") {
-    std::string path;
-    for (const auto& s : p) path += "/" + s;
-    return Status::NotFound("no API endpoint /api" + path + " (see docs/http-api.md)");
-  }
-  if (p.size() == 1) {
-    if (!get) return MethodNotAllowed(req);
-    SEXTANT_ASSIGN_OR_RETURN(std::vector<RunInfo> runs, ListRuns(root_));
-    ordered_json list = ordered_json::array();
-    for (const RunInfo& info : runs) list.push_back(RunInfoJson(info));
-    return Json({{"runs", std::move(list)}});
-  }
-  if (p.size() < 3) return Status::NotFound("expected /api/runs/{project}/{run}");
-  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, Run(p[1], p[2]));
-  const RunReader& reader = state->reader();
-  const auto& labels = state->labels();
-  const std::string what = p.size() > 3 ? p[3] : "";
-
-  if (p.size() == 3) {
-    if (!get) return MethodNotAllowed(req);
-    return Json(RunInfoJson(reader.info()));
-  }
-
-  if (what == "summary" && p.size() == 4) {
-    if (!get) return MethodNotAllowed(req);
-    std::optional<SplitKey> split;
-    if (auto s = Param(req.params, "split"); s && !s->empty()) {
-      SEXTANT_ASSIGN_OR_RETURN(split, RequiredSplit(req.params));
-    }
-    SEXTANT_ASSIGN_OR_RETURN(std::string text, reader.SummaryJson(split));
-    ApiResponse r;
-    r.body = std::move(text);
-    return r;
-  }
-
-  if (what == "insights" && p.size() == 4) {
-    if (!get) return MethodNotAllowed(req);
-    SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(req.params));
-    SEXTANT_ASSIGN_OR_RETURN(std::string text, reader.SummaryJson(split));
-    const SplitKey training{Split::kTraining, ""};
-    json reference = json::object();
-    if (auto ref = reader.SummaryJson(training); ref.ok()) reference = json::parse(*ref);
-    return Json(Insights(json::parse(text), reference, labels));
-  }
-
-  if (what == "samples") {
-    // One page of a split's samples, for GET (query string) and POST (JSON body).
-    auto samples_page = [&](const SplitKey& split, const SampleRequest& sr) -> Result<ApiResponse> {
-      SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, state->Table(split));
-      SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
-      ordered_json rows = ordered_json::array();
-      for (uint32_t r : page.rows) rows.push_back(SampleJson(*table, r, labels));
-      return Json({{"total", page.total}, {"offset", sr.offset}, {"limit", sr.limit},
-                   {"samples", std::move(rows)}});
-    };
-    if (p.size() == 4) {
-      if (!get) return MethodNotAllowed(req);
-      SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(req.params));
-      SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleParams(req.params, labels));
-      return samples_page(split, sr);
-    }
-    if (p.size() == 5 && p[4] == "query") {
-      if (!post) return MethodNotAllowed(req);
-      SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(req.body));
-      Params params = req.params;
-      if (body.contains("split") && body["split"].is_string()) {
-        params.erase("split");
-        params.emplace("split", body["split"].get<std::string>());
-      }
-      SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(params));
-      SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleJson(body, labels));
-      return samples_page(split, sr);
-    }
-    if (p.size() == 6) {
-      if (!get) return MethodNotAllowed(req);
-      auto split_key = SplitKey::Parse(p[4]);
-      if (!split_key.ok()) return split_key.status().WithContext("split");
-      SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, state->Table(*split_key));
-      auto row = table->RowOf(p[5]);
-      if (!row) {
-        return Status::NotFound("id: no sample '" + p[5] + "' in split '" + split_key->ToString() + "'");
-      }
-      ordered_json j = SampleJson(*table, *row, labels);
-      SampleQuery q;
-      q.split = *split_key;
-      q.ids = {p[5]};
-      q.include_probs = true;
-      SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader.Samples(q));
-      ordered_json probs = ordered_json::object();
-      if (!rows.empty()) {
-        for (size_t c = 0; c < labels.size() && c < rows[0].probs.size(); ++c) {
-          probs[labels[c]] = rows[0].probs[c];
-        }
-      }
-      j["probs"] = std::move(probs);
-      return Json(j);
+  Call call{req, root_, nullptr};
+  if (!p.empty() && p[0] == "runs") {
+    if (p.size() == 2) return Status::NotFound("expected /api/runs/{project}/{run}");
+    // The run is opened before the route is looked up: an unknown run is 404
+    // whatever the rest of the path or the method.
+    if (p.size() >= 3) {
+      SEXTANT_ASSIGN_OR_RETURN(call.state, Run(p[1], p[2]));
     }
   }
-
-  if (what == "spans") return Spans(req, reader);
-
-  if (what == "similar" && p.size() == 4) {
-    const auto start = std::chrono::steady_clock::now();
-    int32_t k = 10;
-    std::vector<SplitKey> in;
-    SimilarityFilter filter;
-    std::optional<SplitKey> query_split;
-    std::string query_id;
-    std::vector<float> vector;
-    if (get) {
-      SEXTANT_ASSIGN_OR_RETURN(query_split, RequiredSplit(req.params));
-      auto id = Param(req.params, "id");
-      if (!id || id->empty()) return Status::Invalid("id: required");
-      query_id = *id;
-      if (auto v = Param(req.params, "k")) {
-        SEXTANT_ASSIGN_OR_RETURN(int64_t kk, ParseInt("k", *v));
-        if (kk < 1 || kk > kMaxNeighbors) {
-          return Status::Invalid("k: must be between 1 and " + std::to_string(kMaxNeighbors));
-        }
-        k = static_cast<int32_t>(kk);
-      }
-      SEXTANT_ASSIGN_OR_RETURN(in, SplitList(ParamList(req.params, "in"), "in"));
-      if (auto v = Param(req.params, "pred"); v && !v->empty()) filter.pred_class = *v;
-      if (auto v = Param(req.params, "drifted"); v && !v->empty()) {
-        SEXTANT_ASSIGN_OR_RETURN(bool d, ParseBool("drifted", *v));
-        filter.is_drifted = d;
-      }
-    } else if (post) {
-      SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(req.body));
-      if (!body.contains("vector") || !body["vector"].is_array()) {
-        return Status::Invalid("vector: required, an array of numbers");
-      }
-      for (const auto& v : body["vector"]) {
-        if (!v.is_number()) return Status::Invalid("vector: holds a value that is not a number");
-        vector.push_back(v.get<float>());
-      }
-      if (body.contains("k")) {
-        if (!body["k"].is_number_integer() || body["k"].get<int64_t>() < 1 ||
-            body["k"].get<int64_t>() > kMaxNeighbors) {
-          return Status::Invalid("k: must be an integer between 1 and " + std::to_string(kMaxNeighbors));
-        }
-        k = body["k"].get<int32_t>();
-      }
-      if (body.contains("in")) {
-        if (!body["in"].is_array()) return Status::Invalid("in: expected an array of splits");
-        std::vector<std::string> names;
-        for (const auto& s : body["in"]) names.push_back(s.is_string() ? s.get<std::string>() : s.dump());
-        SEXTANT_ASSIGN_OR_RETURN(in, SplitList(names, "in"));
-      }
-      if (body.contains("pred") && body["pred"].is_string()) filter.pred_class = body["pred"].get<std::string>();
-      if (body.contains("drifted") && body["drifted"].is_boolean()) filter.is_drifted = body["drifted"].get<bool>();
-    } else {
-      return MethodNotAllowed(req);
-    }
-    if (filter.pred_class &&
-        std::find(labels.begin(), labels.end(), *filter.pred_class) == labels.end()) {
-      std::string all;
-      for (const auto& l : labels) all += (all.empty() ? "" : ", ") + l;
-      return Status::Invalid("pred: '" + *filter.pred_class + "' is not one of the run's labels [" + all + "]");
-    }
-    std::vector<Neighbor> neighbors;
-    if (query_split) {
-      SEXTANT_ASSIGN_OR_RETURN(neighbors, reader.Similar(*query_split, query_id, k, in, filter));
-    } else {
-      SEXTANT_ASSIGN_OR_RETURN(neighbors, reader.SimilarToVector(vector.data(),
-                                                                 static_cast<int64_t>(vector.size()),
-                                                                 k, in, filter));
-    }
-    ordered_json list = ordered_json::array();
-    for (const Neighbor& n : neighbors) {
-      SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> t, state->Table(n.split));
-      ordered_json j = {{"id", n.id}, {"split", n.split.ToString()}, {"distance", n.distance}};
-      if (auto row = t->RowOf(n.id)) {
-        ordered_json s = SampleJson(*t, *row, labels);
-        j["text"] = s["text"];
-        j["pred"] = s["pred"];
-        j["gold"] = s["gold"];
-        j["confidence"] = s["confidence"];
-        j["is_drifted"] = s["is_drifted"];
-        j["x"] = s["x"];
-        j["y"] = s["y"];
-      }
-      list.push_back(std::move(j));
-    }
-    const double took =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    ordered_json query = query_split ? ordered_json{{"split", query_split->ToString()}, {"id", query_id}}
-                                     : ordered_json{{"vector", true}};
-    return Json({{"query", std::move(query)}, {"neighbors", std::move(list)}, {"took_ms", took}});
+  bool known_path = false;
+  for (const Endpoint& route : kEndpoints) {
+    if (!PathMatches(route.pattern, p)) continue;
+    known_path = true;
+    if (MethodMatches(route.method, req.method)) return route.handler(call);
   }
-
-  if (what == "map" && p.size() == 4) {
-    if (!get) return MethodNotAllowed(req);
-    std::vector<SplitKey> splits;
-    SEXTANT_ASSIGN_OR_RETURN(splits, SplitList(ParamList(req.params, "splits"), "splits"));
-    if (splits.empty()) {
-      for (const SplitInfo& s : reader.info().splits) splits.push_back(s.split);
-    }
-    int64_t max_points = kDefaultMapPoints;
-    if (auto v = Param(req.params, "max_points")) {
-      SEXTANT_ASSIGN_OR_RETURN(max_points, ParseInt("max_points", *v));
-      if (max_points < 1 || max_points > kMaxMapPoints) {
-        return Status::Invalid("max_points: must be between 1 and " + std::to_string(kMaxMapPoints));
-      }
-    }
-    std::vector<std::shared_ptr<const SampleTable>> tables;
-    std::vector<const SampleTable*> raw;
-    for (const SplitKey& s : splits) {
-      SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> t, state->Table(s));
-      if (!t->has_map() && t->size() > 0) {
-        return Status::FailedPrecondition("run '" + p[1] + "/" + p[2] +
-                                          "' has no 2-D map; finish it again with the map on "
-                                          "(`sextant finish` without --no-map)");
-      }
-      raw.push_back(t.get());
-      tables.push_back(std::move(t));
-    }
-    const MapBounds b = Bounds(raw);
-    ordered_json list = ordered_json::array();
-    for (const SampleTable* t : raw) list.push_back(MapSplitJson(*t, b, max_points));
-    return Json({{"bounds", {{"x0", b.x0}, {"x1", b.x1}, {"y0", b.y0}, {"y1", b.y1}}},
-                 {"labels", labels},
-                 {"splits", std::move(list)}});
+  if (known_path) {
+    return Status::Invalid("method " + req.method + " is not supported on " + ApiPath(p));
   }
-
-  if (what == "export" && p.size() == 4) {
-    if (!get) return MethodNotAllowed(req);
-    SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(req.params));
-    SEXTANT_ASSIGN_OR_RETURN(std::string format, ExportFormat(req.params));
-    Params params = req.params;
-    params.erase("offset");
-    params.erase("limit");
-    SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleParams(params, labels));
-    sr.limit = -1;
-    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, state->Table(split));
-    SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
-    std::vector<ExportRow> rows;
-    for (uint32_t r : page.rows) rows.push_back({table.get(), r});
-    return Attachment(Export(rows, format, labels), format,
-                      p[1] + "-" + p[2] + "-" + split.DirName());
-  }
-
-  if (what == "selections") {
-    SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, state->Selections());
-    if (p.size() == 4) {
-      if (get) {
-        SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionInfo> list, sel->List());
-        ordered_json out = ordered_json::array();
-        for (const auto& s : list) {
-          out.push_back({{"name", s.name}, {"count", s.count}, {"created_at", s.created_at},
-                         {"updated_at", s.updated_at}});
-        }
-        return Json({{"selections", std::move(out)}});
-      }
-      if (!post) return MethodNotAllowed(req);
-      SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(req.body));
-      if (!body.contains("name") || !body["name"].is_string()) {
-        return Status::Invalid("name: required, a string");
-      }
-      const std::string name = body["name"].get<std::string>();
-      SEXTANT_RETURN_IF_ERROR(sel->Create(name));
-      return Json({{"name", name}, {"count", 0}}, 201);
-    }
-    const std::string& name = p[4];
-    if (p.size() == 5) {
-      if (get) {
-        SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionItem> items, sel->Items(name));
-        ordered_json out = ordered_json::array();
-        for (const auto& i : items) out.push_back({{"split", i.split}, {"id", i.id}});
-        return Json({{"name", name}, {"items", std::move(out)}});
-      }
-      if (req.method != "DELETE") return MethodNotAllowed(req);
-      SEXTANT_RETURN_IF_ERROR(sel->Delete(name));
-      return Json({{"deleted", name}});
-    }
-    if (p.size() == 6 && (p[5] == "add" || p[5] == "remove")) {
-      if (!post) return MethodNotAllowed(req);
-      SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(req.body));
-      std::vector<store::SelectionItem> items;
-      if (p[5] == "add" && body.contains("span_filter")) {
-        // NER: the samples of the span rows that a filter of GET .../spans
-        // matches, each once, in span order.
-        Params params;
-        if (body.contains("split") && body["split"].is_string()) {
-          params.emplace("split", body["split"].get<std::string>());
-        }
-        SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(params));
-        const json& filter = body["span_filter"];
-        if (!filter.is_object()) {
-          return Status::Invalid("span_filter: expected an object of the filters of GET .../spans");
-        }
-        for (auto it = filter.begin(); it != filter.end(); ++it) {
-          const std::string& key = it.key();
-          if (it->is_null() || key == "offset" || key == "limit" || key == "sort" || key == "order") {
-            continue;
-          }
-          params.emplace(key, it->is_string() ? it->get<std::string>() : it->dump());
-        }
-        SEXTANT_ASSIGN_OR_RETURN(SpanQuery q, ParseSpanParams(params, split));
-        q.limit = -1;
-        SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, reader.Spans(q));
-        std::unordered_set<std::string> seen;
-        for (const SpanRow& r : rows) {
-          if (seen.insert(r.sample_id).second) items.push_back({split.ToString(), r.sample_id});
-        }
-      } else if (p[5] == "add" && body.contains("filter")) {
-        Params params;
-        if (body.contains("split") && body["split"].is_string()) {
-          params.emplace("split", body["split"].get<std::string>());
-        }
-        SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(params));
-        json filter = body["filter"];
-        if (filter.is_object()) {
-          filter.erase("offset");
-          filter.erase("limit");
-        }
-        SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleJson(filter, labels));
-        sr.limit = -1;
-        SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, state->Table(split));
-        SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
-        for (uint32_t r : page.rows) items.push_back({split.ToString(), table->id[r]});
-      } else {
-        SEXTANT_ASSIGN_OR_RETURN(items, ParseItems(body));
-        if (p[5] == "add") {
-          for (const auto& item : items) {
-            SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table,
-                                     state->Table(SplitKey::Parse(item.split).value()));
-            if (!table->RowOf(item.id)) {
-              return Status::NotFound("id: no sample '" + item.id + "' in split '" + item.split + "'");
-            }
-          }
-        }
-      }
-      int64_t count = 0;
-      if (p[5] == "add") {
-        SEXTANT_ASSIGN_OR_RETURN(count, sel->Add(name, items));
-      } else {
-        SEXTANT_ASSIGN_OR_RETURN(count, sel->Remove(name, items));
-      }
-      return Json({{"name", name}, {"count", count}});
-    }
-    if (p.size() == 6 && p[5] == "export") {
-      if (!get) return MethodNotAllowed(req);
-      SEXTANT_ASSIGN_OR_RETURN(std::string format, ExportFormat(req.params));
-      SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionItem> items, sel->Items(name));
-      std::vector<std::shared_ptr<const SampleTable>> keep;
-      std::vector<ExportRow> rows;
-      for (const auto& item : items) {
-        auto key = SplitKey::Parse(item.split);
-        if (!key.ok()) continue;
-        auto table = state->Table(*key);
-        if (!table.ok()) continue;  // a split no longer in the run
-        auto row = (*table)->RowOf(item.id);
-        if (!row) continue;
-        rows.push_back({table->get(), *row});
-        keep.push_back(*table);
-      }
-      return Attachment(Export(rows, format, labels), format, p[1] + "-" + p[2] + "-" + name);
-    }
-  }
-
-  std::string path;
-  for (const auto& s : p) path += "/" + s;
-  return Status::NotFound("no API endpoint /api" + path + " (see docs/http-api.md)");
+  return Status::NotFound("no API endpoint " + ApiPath(p) + " (see docs/http-api.md)");
 }
 
 }  // namespace sextant::server

@@ -78,8 +78,8 @@ class Api {
   Result<std::shared_ptr<RunState>> Run(const std::string& project, const std::string& run) const;
 
  private:
+  // Looks the request up in the route table (api.cc, kEndpoints) and calls its handler.
   Result<ApiResponse> Route(const ApiRequest& request) const;
-  Result<ApiResponse> Spans(const ApiRequest& request, const RunReader& reader) const;
 
   std::filesystem::path root_;
   mutable std::mutex mu_;

@@ -491,7 +491,10 @@ class Server::Impl {
     };
     auto evict_idle = [&](const std::string* of_ip) {
       for (auto& [id, c] : connections) {
-        if (!c.busy && !c.evicted && c.fd >= 0 && (of_ip == nullptr || c.ip == *of_ip)) {
+        // Bytes waiting unread: a request its thread has not started on yet.
+        char byte;
+        if (!c.busy && !c.evicted && c.fd >= 0 && (of_ip == nullptr || c.ip == *of_ip) &&
+            recv(c.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0) {
           c.evicted = true;
           shutdown(c.fd, SHUT_RDWR);  // wakes its thread, which closes it
           return true;
@@ -643,6 +646,19 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
       options.max_body_bytes < 0) {
     return Status::Invalid("server limits: max_connections and max_connections_per_client must be "
                            "at least 1, max_body_bytes at least 0");
+  }
+  for (const auto& [name, seconds] : {std::pair{"request_timeout_s", options.request_timeout_s},
+                                      std::pair{"idle_timeout_s", options.idle_timeout_s},
+                                      std::pair{"write_timeout_s", options.write_timeout_s},
+                                      std::pair{"text_search_budget_s", options.text_search_budget_s}}) {
+    if (!(seconds > 0 && seconds <= 86400)) {
+      return Status::Invalid(std::string(name) + ": must be between 0 and 86400 seconds (exclusive "
+                             "of 0), got " + std::to_string(seconds));
+    }
+  }
+  if (!(options.shutdown_grace_s >= 0 && options.shutdown_grace_s <= 86400)) {
+    return Status::Invalid("shutdown_grace_s: must be between 0 and 86400 seconds, got " +
+                           std::to_string(options.shutdown_grace_s));
   }
   auto impl = std::make_unique<Impl>(options);
   Impl* p = impl.get();

@@ -112,6 +112,17 @@ std::string Get(int port, const std::string& target) {
                             "Connection: close\r\n\r\n");
 }
 
+TEST(HttpServer, RefusesBadLimitsNamingThem) {
+  ServerOptions o;
+  o.root = ::testing::TempDir();
+  o.port = 0;
+  o.max_connections = 0;
+  EXPECT_STATUS(Server::Start(o).status(), kInvalidArgument, "max_connections");
+  o.max_connections = 10;
+  o.request_timeout_s = 0;
+  EXPECT_STATUS(Server::Start(o).status(), kInvalidArgument, "request_timeout_s");
+}
+
 TEST(HttpServer, SlowAndSilentClientsDoNotBlockOthers) {
   Running s({});
   // 200 clients that connect and send nothing, and 8 that send one header
@@ -138,7 +149,7 @@ TEST(HttpServer, SlowAndSilentClientsDoNotBlockOthers) {
   for (int fd : slow) close(fd);
 }
 
-TEST(HttpServer, ConnectionLimitsCloseIdleConnectionsFirstThenAnswer503) {
+TEST(HttpServer, ConnectionLimitsCloseAnIdleConnectionToMakeRoom) {
   ServerOptions o;
   o.max_connections = 4;
   o.max_connections_per_client = 4;
@@ -148,7 +159,13 @@ TEST(HttpServer, ConnectionLimitsCloseIdleConnectionsFirstThenAnswer503) {
   // The limit is reached by idle connections: one of them makes room.
   EXPECT_EQ(StatusOf(Get(s.port(), "/api/health")), 200);
   for (int fd : idle) close(fd);
+}
 
+TEST(HttpServer, ConnectionLimitsAnswer503WhenEveryConnectionIsBusy) {
+  ServerOptions o;
+  o.max_connections = 4;
+  o.max_connections_per_client = 4;
+  Running s(o);
   std::vector<int> busy;  // requests whose head never ends
   for (int i = 0; i < 4; ++i) {
     busy.push_back(Connect(s.port()));

@@ -2,12 +2,13 @@
 that used to crash or hang std::regex (issue 12)."""
 
 import signal
+import subprocess
 import socket
 import time
 
 import pytest
 
-from conftest import Served, api
+from conftest import Served, api, sextant_binary
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -49,3 +50,39 @@ def test_foreign_hosts_and_cross_site_posts_are_refused(server):
     assert status == 403
     status, headers, _ = server.request("GET", "/")
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+def test_serve_takes_the_limits_as_flags(store, static_dir):
+    s = Served(["--root", store["root"], "--port", 0, "--static", static_dir,
+                "--max-body-bytes", 64, "--max-connections", 4, "--max-connections-per-client", 2,
+                "--request-timeout", 5, "--idle-timeout", 5, "--write-timeout", 5,
+                "--text-search-budget", 5, "--shutdown-grace", 1])
+    try:
+        assert s.get("/api/health")["ok"] is True
+        status, _, body = s.request("POST", api() + "/selections", body={"name": "x" * 100})
+        assert status == 413, body
+        assert b"limited to 64 bytes" in body
+        status, _, _ = s.request("POST", api() + "/selections", body={"name": "small"})
+        assert status == 201
+    finally:
+        s.stop()
+
+
+def test_serve_limit_flags_are_checked_and_show_their_defaults(store):
+    binary = str(sextant_binary())
+    bad = subprocess.run([binary, "serve", "--root", store["root"], "--port", "0",
+                          "--max-connections", "0"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0
+    assert "max_connections" in bad.stderr, bad.stderr
+    bad = subprocess.run([binary, "serve", "--root", store["root"], "--port", "0",
+                          "--request-timeout", "-1"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0
+    assert "request_timeout_s" in bad.stderr, bad.stderr
+    help_text = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True,
+                               timeout=60).stdout
+    for flag in ["--max-connections", "--max-connections-per-client", "--request-timeout",
+                 "--idle-timeout", "--write-timeout", "--max-body-bytes", "--text-search-budget",
+                 "--shutdown-grace"]:
+        assert flag in help_text, flag
+    # The defaults shown are ServerOptions{}'s (include/sextant/server.h).
+    assert "33554432" in help_text, help_text
