@@ -26,7 +26,7 @@ DEMO_PY      := PYTHONPATH=$(abspath $(BUILD)/python) $(PYTHON)
 DEMO_ARGS    := --root $(DEMO_ROOT) --project demo --run sentiment
 export SEXTANT_DATA
 
-.PHONY: all deps configure build test stress python demo demo-ner demo-nli demo-cpp serve bench clean \
+.PHONY: all deps configure build test stress format format-check python demo demo-ner demo-nli demo-cpp serve bench clean \
         test-asan test-tsan fuzz fuzz-smoke install deb
 
 all: build
@@ -74,6 +74,14 @@ test-tsan: deps
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(abspath .ci/tsan.supp)" \
 	    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BUILD)-tsan/$$t --gtest_brief=1; \
 	done
+
+# clang-format (.clang-format) over every C++ file in git: `format` rewrites them,
+# `format-check` fails on the first file that differs (CI runs it).
+CXX_SOURCES = $(shell git ls-files '*.cc' '*.h')
+format:
+	@clang-format -i $(CXX_SOURCES)
+format-check:
+	@clang-format --dry-run --Werror $(CXX_SOURCES) && echo "clang-format: $(words $(CXX_SOURCES)) files formatted"
 
 # The crash harness (tests/fault/crash_test.cc) with more trials: SIGKILL at random moments
 # of logging, finish, selection writes and run creation, CRASH_TRIALS each (make test: 20),

@@ -13,6 +13,8 @@ packages=(
   # The fuzz targets (libFuzzer) and the ThreadSanitizer build with clang's
   # thread-safety analysis; ccache keeps the extra sanitizer builds short.
   clang-14 libclang-rt-14-dev ccache
+  # make format / format-check (.clang-format)
+  clang-format
   # `make deb` (CPack's DEB generator reads dependencies with dpkg-shlibdeps).
   dpkg-dev file
 )

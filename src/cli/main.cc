@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <numeric>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <map>
 #include <sstream>
 
@@ -707,114 +709,252 @@ int RunRepairCommand(const Common& a) {
   return after.ok() ? 0 : 1;
 }
 
-}  // namespace
+// ---- one function per subcommand -----------------------------------------------
+// Each adds its subcommand and flags to the app and returns the action to run
+// when it was given; the flags' values live with the action.
 
-int Main(int argc, char** argv) {
-  CLI::App app{"Sextant: how your NLP model behaves on production data"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("sextant ") + kVersion);
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
 
-  ImportArgs imp;
+Command AddImportCommand(CLI::App& app) {
+  auto imp = std::make_shared<ImportArgs>();
   CLI::App* import = app.add_subcommand("import", "Log one split from a data file and .npy arrays, then finish");
-  AddRunOptions(import, &imp.common);
-  import->add_option("--task", imp.task,
+  AddRunOptions(import, &imp->common);
+  import->add_option("--task", imp->task,
                      "Task type: text_classification (tc), natural_language_inference (nli) or "
                      "named_entity_recognition (ner)");
-  import->add_option("--tagging-schema", imp.tagging_schema, "NER: BIO, BIOES or BILOU");
-  import->add_option("--premise-column", imp.premise_column, "NLI: column of the premise (default premise)");
-  import->add_option("--hypothesis-column", imp.hypothesis_column,
+  import->add_option("--tagging-schema", imp->tagging_schema, "NER: BIO, BIOES or BILOU");
+  import->add_option("--premise-column", imp->premise_column, "NLI: column of the premise (default premise)");
+  import->add_option("--hypothesis-column", imp->hypothesis_column,
                      "NLI: column of the hypothesis (default hypothesis)");
-  import->add_option("--tokens-column", imp.tokens_column,
+  import->add_option("--tokens-column", imp->tokens_column,
                      "NER: column of the token offsets (default text_token_indices)");
-  import->add_option("--gold-spans-column", imp.gold_spans_column,
+  import->add_option("--gold-spans-column", imp->gold_spans_column,
                      "NER: column of the gold spans (default gold_spans)");
-  import->add_option("--split", imp.split, "training, validation, test or inference")->required();
-  import->add_option("--inference-name", imp.inference_name, "Name of the inference set");
-  import->add_option("--epoch", imp.epoch, "Epoch of these outputs (default 0)");
-  import->add_option("--data", imp.data, "Samples: .csv or .jsonl, one row per sample")->required()->check(CLI::ExistingFile);
-  import->add_option("--embeddings", imp.embeddings, "N x D float .npy, rows aligned with --data (NER: one row per token)")->required()->check(CLI::ExistingFile);
-  import->add_option("--logits", imp.logits, "N x C float .npy")->check(CLI::ExistingFile);
-  import->add_option("--probs", imp.probs, "N x C float .npy of probabilities")->check(CLI::ExistingFile);
-  import->add_option("--labels", imp.labels, "Label list in logit order, comma-separated");
-  import->add_option("--text-column", imp.text_column, "Column holding the text (default text)");
-  import->add_option("--id-column", imp.id_column, "Column holding the sample id (default id)");
-  import->add_option("--label-column", imp.label_column, "Column holding the label (default label)");
-  import->add_flag("--no-finish", imp.no_finish, "Log only; process later with `sextant finish`");
-  AddFinishOptions(import, &imp.finish);
+  import->add_option("--split", imp->split, "training, validation, test or inference")->required();
+  import->add_option("--inference-name", imp->inference_name, "Name of the inference set");
+  import->add_option("--epoch", imp->epoch, "Epoch of these outputs (default 0)");
+  import->add_option("--data", imp->data, "Samples: .csv or .jsonl, one row per sample")->required()->check(CLI::ExistingFile);
+  import->add_option("--embeddings", imp->embeddings, "N x D float .npy, rows aligned with --data (NER: one row per token)")->required()->check(CLI::ExistingFile);
+  import->add_option("--logits", imp->logits, "N x C float .npy")->check(CLI::ExistingFile);
+  import->add_option("--probs", imp->probs, "N x C float .npy of probabilities")->check(CLI::ExistingFile);
+  import->add_option("--labels", imp->labels, "Label list in logit order, comma-separated");
+  import->add_option("--text-column", imp->text_column, "Column holding the text (default text)");
+  import->add_option("--id-column", imp->id_column, "Column holding the sample id (default id)");
+  import->add_option("--label-column", imp->label_column, "Column holding the label (default label)");
+  import->add_flag("--no-finish", imp->no_finish, "Log only; process later with `sextant finish`");
+  AddFinishOptions(import, &imp->finish);
+  return {import, [imp] { return Report(RunImport(*imp)); }};
+}
 
-  Common fin;
-  FinishArgs fin_args;
+Command AddFinishCommand(CLI::App& app) {
+  auto run = std::make_shared<Common>();
+  auto args = std::make_shared<FinishArgs>();
   CLI::App* finish = app.add_subcommand("finish", "Process every split of a run");
-  AddRunOptions(finish, &fin);
-  AddFinishOptions(finish, &fin_args);
+  AddRunOptions(finish, run.get());
+  AddFinishOptions(finish, args.get());
+  return {finish, [run, args] {
+            auto options = MakeProcessingOptions(*args);
+            if (!options.ok()) return Report(options.status());
+            auto report = FinishRun(run->Root(), run->project, run->run, *options);
+            if (report.ok()) PrintReport(*report);
+            return Report(report.status());
+          }};
+}
 
-  std::string runs_root, runs_format = "table";
+struct RunsArgs {
+  std::string root, format = "table";
+};
+
+int RunRuns(const RunsArgs& a) {
+  auto list = ListRuns(ResolveRoot(a.root));
+  if (!list.ok()) return Report(list.status());
+  const bool table = a.format != "json";
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const RunInfo& r : *list) {
+    j.push_back(RunInfoToJson(r));
+    if (!table) continue;
+    if (r.status != "ok") {
+      std::printf("%s/%s  DAMAGED  %.1f MB\n    %s\n", r.project.c_str(), r.run.c_str(),
+                  static_cast<double>(r.size_bytes) / 1e6, r.error.c_str());
+      continue;
+    }
+    std::printf("%s/%s  %s  labels=%zu  %s  %.1f MB\n", r.project.c_str(), r.run.c_str(), r.task.c_str(),
+                r.labels.size(), r.finished ? "finished" : "not finished",
+                static_cast<double>(r.size_bytes) / 1e6);
+    for (const SplitInfo& s : r.splits) {
+      std::printf("    %-24s %8lld samples  %d epoch(s)  dim %lld  %s\n", s.split.ToString().c_str(),
+                  static_cast<long long>(s.samples), s.epochs_logged,
+                  static_cast<long long>(s.embedding_dim), s.processed ? "processed" : "pending");
+    }
+  }
+  if (!table) std::printf("%s\n", j.dump(2).c_str());
+  else if (list->empty()) std::printf("no runs under %s\n", ResolveRoot(a.root).c_str());
+  return 0;
+}
+
+Command AddRunsCommand(CLI::App& app) {
+  auto args = std::make_shared<RunsArgs>();
   CLI::App* runs = app.add_subcommand("runs", "List projects, runs, splits and sizes");
-  runs->add_option("--root", runs_root, "Store root");
-  runs->add_option("--format", runs_format, "table or json");
+  runs->add_option("--root", args->root, "Store root");
+  runs->add_option("--format", args->format, "table or json");
+  return {runs, [args] { return RunRuns(*args); }};
+}
 
-  Common sum;
-  std::string sum_split, sum_inference;
+struct SummaryArgs {
+  Common common;
+  std::string split, inference_name;
+};
+
+Status RunSummary(const SummaryArgs& a) {
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
+                           RunReader::Open(a.common.Root(), a.common.project, a.common.run));
+  std::optional<SplitKey> split;
+  if (!a.split.empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(split, SplitFromArgs(a.split, a.inference_name));
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::string text, reader->SummaryJson(split));
+  std::printf("%s\n", nlohmann::ordered_json::parse(text).dump(2).c_str());
+  return Status::OK();
+}
+
+Command AddSummaryCommand(CLI::App& app) {
+  auto args = std::make_shared<SummaryArgs>();
   CLI::App* summary = app.add_subcommand("summary", "Per-run or per-split results as JSON");
-  AddRunOptions(summary, &sum);
-  summary->add_option("--split", sum_split, "Only this split");
-  summary->add_option("--inference-name", sum_inference, "Inference set (with --split inference)");
+  AddRunOptions(summary, &args->common);
+  summary->add_option("--split", args->split, "Only this split");
+  summary->add_option("--inference-name", args->inference_name, "Inference set (with --split inference)");
+  return {summary, [args] { return Report(RunSummary(*args)); }};
+}
 
-  Common rep;
+Command AddReportCommand(CLI::App& app) {
+  auto args = std::make_shared<Common>();
   CLI::App* report = app.add_subcommand("report", "The run's results as a short human summary");
-  AddRunOptions(report, &rep);
+  AddRunOptions(report, args.get());
+  return {report, [args] {
+            auto st = [&]() -> Status {
+              SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
+                                       RunReader::Open(args->Root(), args->project, args->run));
+              SEXTANT_ASSIGN_OR_RETURN(std::string json, reader->SummaryJson());
+              return WriteHumanReport(json, std::cout);
+            }();
+            return Report(st);
+          }};
+}
 
-  SampleArgs samp;
+Command AddSamplesCommand(CLI::App& app) {
+  auto args = std::make_shared<SampleArgs>();
   CLI::App* samples = app.add_subcommand("samples", "Per-sample results, filtered and sorted");
-  AddSampleFilters(samples, &samp);
+  AddSampleFilters(samples, args.get());
+  return {samples, [args] { return Report(RunSamples(*args, false)); }};
+}
 
-  SampleArgs exp;
-  exp.format = "";
+Command AddExportCommand(CLI::App& app) {
+  auto args = std::make_shared<SampleArgs>();
+  args->format = "";
   CLI::App* export_cmd = app.add_subcommand("export", "Write a filtered selection to CSV or JSONL for labeling");
-  AddSampleFilters(export_cmd, &exp);
-  export_cmd->add_option("--output", exp.output, "File to write (.csv or .jsonl)")->required();
+  AddSampleFilters(export_cmd, args.get());
+  export_cmd->add_option("--output", args->output, "File to write (.csv or .jsonl)")->required();
+  return {export_cmd, [args] { return Report(RunSamples(*args, true)); }};
+}
 
-  Common sim;
-  std::string sim_id, sim_split, sim_inference, sim_in, sim_pred, sim_drifted;
-  int sim_k = 10;
+struct SimilarArgs {
+  Common common;
+  std::string id, split, inference_name, in, pred, drifted;
+  int k = 10;
+};
+
+Status RunSimilar(const SimilarArgs& a) {
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(a.split, a.inference_name));
+  std::vector<SplitKey> in;
+  for (const std::string& s : SplitCommaList(a.in)) {
+    SEXTANT_ASSIGN_OR_RETURN(SplitKey k, SplitKey::Parse(s));
+    in.push_back(k);
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
+                           RunReader::Open(a.common.Root(), a.common.project, a.common.run));
+  SimilarityFilter filter;
+  if (!a.pred.empty()) filter.pred_class = a.pred;
+  if (!a.drifted.empty()) {
+    if (a.drifted != "true" && a.drifted != "false") {
+      return Status::Invalid("--drifted: '" + a.drifted + "'; expected true or false");
+    }
+    filter.is_drifted = a.drifted == "true";
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<Neighbor> hits, reader->Similar(split, a.id, a.k, in, filter));
+  int rank = 0;
+  for (const Neighbor& h : hits) {
+    SampleQuery q;
+    q.split = h.split;
+    q.ids = {h.id};
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
+    nlohmann::ordered_json j = {{"rank", ++rank}};
+    j.update(NeighborToJson(h));
+    if (!rows.empty()) {
+      j["text"] = rows[0].text;
+      j["pred"] = rows[0].pred;
+      j["confidence"] = rows[0].confidence;
+    }
+    std::printf("%s\n", j.dump().c_str());
+  }
+  return Status::OK();
+}
+
+Command AddSimilarCommand(CLI::App& app) {
+  auto a = std::make_shared<SimilarArgs>();
   CLI::App* similar = app.add_subcommand("similar", "The most similar samples to one sample");
-  AddRunOptions(similar, &sim);
-  similar->add_option("--id", sim_id, "Sample id")->required();
-  similar->add_option("--split", sim_split, "Split of the sample")->required();
-  similar->add_option("--inference-name", sim_inference, "Inference set of the sample");
-  similar->add_option("--k", sim_k, "How many (default 10)");
-  similar->add_option("--in", sim_in, "Where to search: e.g. training,inference:prod (default all)");
-  similar->add_option("--pred", sim_pred, "Only samples predicted as this class");
-  similar->add_option("--drifted", sim_drifted,
+  AddRunOptions(similar, &a->common);
+  similar->add_option("--id", a->id, "Sample id")->required();
+  similar->add_option("--split", a->split, "Split of the sample")->required();
+  similar->add_option("--inference-name", a->inference_name, "Inference set of the sample");
+  similar->add_option("--k", a->k, "How many (default 10)");
+  similar->add_option("--in", a->in, "Where to search: e.g. training,inference:prod (default all)");
+  similar->add_option("--pred", a->pred, "Only samples predicted as this class");
+  similar->add_option("--drifted", a->drifted,
                       "Only drifted / out-of-coverage samples (true) or only the others (false)");
+  return {similar, [a] { return Report(RunSimilar(*a)); }};
+}
 
-  MapArgs map_args;
+Command AddSpansCommand(CLI::App& app) {
+  auto args = std::make_shared<SpanArgs>();
   CLI::App* spans = app.add_subcommand("spans", "NER span rows (gold and predicted), filtered and sorted");
-  SpanArgs span_args;
-  AddSpanOptions(spans, &span_args);
+  AddSpanOptions(spans, args.get());
+  return {spans, [args] { return Report(RunSpans(*args)); }};
+}
 
+Command AddMapCommand(CLI::App& app) {
+  auto args = std::make_shared<MapArgs>();
   CLI::App* map_cmd = app.add_subcommand("map", "Each sample's position in the run's 2-D map");
-  AddRunOptions(map_cmd, &map_args.common);
-  map_cmd->add_option("--split", map_args.splits,
+  AddRunOptions(map_cmd, &args->common);
+  map_cmd->add_option("--split", args->splits,
                       "Only these splits: training, validation, test or inference:NAME "
                       "(repeatable or comma-separated; default all)");
-  map_cmd->add_option("--format", map_args.format, "jsonl or csv (default jsonl)");
+  map_cmd->add_option("--format", args->format, "jsonl or csv (default jsonl)");
+  return {map_cmd, [args] { return Report(RunMap(*args)); }};
+}
 
-  CheckArgs check_args;
-  Common repair_args;
-  auto [check_cmd, repair_cmd] = AddCheckCommands(app, &check_args, &repair_args);
+std::vector<Command> AddCheckAndRepairCommands(CLI::App& app) {
+  auto check = std::make_shared<CheckArgs>();
+  auto repair = std::make_shared<Common>();
+  auto [check_cmd, repair_cmd] = AddCheckCommands(app, check.get(), repair.get());
+  return {{check_cmd, [check] { return RunCheckCommand(*check); }},
+          {repair_cmd, [repair] { return RunRepairCommand(*repair); }}};
+}
 
 #ifdef SEXTANT_HAVE_SERVER
-  ServeArgs serve_args;
+Command AddServeCommand(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
   CLI::App* serve = app.add_subcommand("serve", "Serve the web console and its JSON API (docs/http-api.md)");
-  serve->add_option("--root", serve_args.root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
-  ServerOptions& so = serve_args.options;
+  serve->add_option("--root", args->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  ServerOptions& so = args->options;
   serve->add_option("--host", so.host, "Address to bind (any but a loopback one needs --token)")
       ->capture_default_str();
   serve->add_option("--port", so.port, "Port (0: any free port)")->capture_default_str();
-  serve->add_option("--token", serve_args.token,
+  serve->add_option("--token", args->token,
                     "Access token every API request must carry (default $SEXTANT_TOKEN)");
-  serve->add_option("--static", serve_args.static_dir, "The console's build (default web/dist)");
+  serve->add_option("--static", args->static_dir, "The console's build (default web/dist)");
   // The limits of docs/http-api.md, "Limits"; Server::Start checks their ranges.
   serve->add_option("--max-connections", so.max_connections,
                     "Open connections in all (beyond: an idle one is closed, else 503)")
@@ -839,120 +979,27 @@ int Main(int argc, char** argv) {
   serve->add_option("--shutdown-grace", so.shutdown_grace_s,
                     "Seconds a stopping server gives the requests in flight")
       ->capture_default_str();
+  return {serve, [args] { return Report(RunServe(*args)); }};
+}
 #endif
 
-  CLI11_PARSE(app, argc, argv);
+}  // namespace
 
+int Main(int argc, char** argv) {
+  CLI::App app{"Sextant: how your NLP model behaves on production data"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("sextant ") + kVersion);
+  std::vector<Command> commands = {
+      AddImportCommand(app),  AddFinishCommand(app), AddRunsCommand(app),   AddSummaryCommand(app),
+      AddReportCommand(app),  AddSamplesCommand(app), AddExportCommand(app), AddSimilarCommand(app),
+      AddSpansCommand(app),   AddMapCommand(app)};
+  for (Command& c : AddCheckAndRepairCommands(app)) commands.push_back(std::move(c));
 #ifdef SEXTANT_HAVE_SERVER
-  if (*serve) return Report(RunServe(serve_args));
+  commands.push_back(AddServeCommand(app));
 #endif
-
-  if (*check_cmd) return RunCheckCommand(check_args);
-  if (*repair_cmd) return RunRepairCommand(repair_args);
-  if (*import) return Report(RunImport(imp));
-  if (*spans) return Report(RunSpans(span_args));
-  if (*finish) {
-    auto options = MakeProcessingOptions(fin_args);
-    if (!options.ok()) return Report(options.status());
-    auto report = FinishRun(fin.Root(), fin.project, fin.run, *options);
-    if (report.ok()) PrintReport(*report);
-    return Report(report.status());
-  }
-  if (*runs) {
-    auto list = ListRuns(ResolveRoot(runs_root));
-    if (!list.ok()) return Report(list.status());
-    nlohmann::ordered_json j = nlohmann::ordered_json::array();
-    for (const RunInfo& r : *list) {
-      if (r.status != "ok") {
-        if (runs_format != "json") {
-          std::printf("%s/%s  DAMAGED  %.1f MB\n    %s\n", r.project.c_str(), r.run.c_str(),
-                      static_cast<double>(r.size_bytes) / 1e6, r.error.c_str());
-        }
-        j.push_back(RunInfoToJson(r));
-        continue;
-      }
-      if (runs_format != "json") {
-        std::printf("%s/%s  %s  labels=%zu  %s  %.1f MB\n", r.project.c_str(), r.run.c_str(),
-                    r.task.c_str(), r.labels.size(), r.finished ? "finished" : "not finished",
-                    static_cast<double>(r.size_bytes) / 1e6);
-      }
-      for (const SplitInfo& s : r.splits) {
-        if (runs_format != "json") {
-          std::printf("    %-24s %8lld samples  %d epoch(s)  dim %lld  %s\n", s.split.ToString().c_str(),
-                      static_cast<long long>(s.samples), s.epochs_logged,
-                      static_cast<long long>(s.embedding_dim), s.processed ? "processed" : "pending");
-        }
-      }
-      j.push_back(RunInfoToJson(r));
-    }
-    if (runs_format == "json") std::printf("%s\n", j.dump(2).c_str());
-    else if (list->empty()) std::printf("no runs under %s\n", ResolveRoot(runs_root).c_str());
-    return 0;
-  }
-  if (*summary) {
-    auto reader = RunReader::Open(sum.Root(), sum.project, sum.run);
-    if (!reader.ok()) return Report(reader.status());
-    std::optional<SplitKey> split;
-    if (!sum_split.empty()) {
-      auto key = SplitFromArgs(sum_split, sum_inference);
-      if (!key.ok()) return Report(key.status());
-      split = *key;
-    }
-    auto text = (*reader)->SummaryJson(split);
-    if (!text.ok()) return Report(text.status());
-    std::printf("%s\n", nlohmann::ordered_json::parse(*text).dump(2).c_str());
-    return 0;
-  }
-  if (*report) {
-    auto st = [&]() -> Status {
-      SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
-                               RunReader::Open(rep.Root(), rep.project, rep.run));
-      SEXTANT_ASSIGN_OR_RETURN(std::string json, reader->SummaryJson());
-      return WriteHumanReport(json, std::cout);
-    }();
-    return Report(st);
-  }
-  if (*samples) return Report(RunSamples(samp, false));
-  if (*export_cmd) return Report(RunSamples(exp, true));
-  if (*map_cmd) return Report(RunMap(map_args));
-  if (*similar) {
-    auto st = [&]() -> Status {
-      SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitFromArgs(sim_split, sim_inference));
-      std::vector<SplitKey> in;
-      for (const std::string& s : SplitCommaList(sim_in)) {
-        SEXTANT_ASSIGN_OR_RETURN(SplitKey k, SplitKey::Parse(s));
-        in.push_back(k);
-      }
-      SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
-                               RunReader::Open(sim.Root(), sim.project, sim.run));
-      SimilarityFilter filter;
-      if (!sim_pred.empty()) filter.pred_class = sim_pred;
-      if (!sim_drifted.empty()) {
-        if (sim_drifted != "true" && sim_drifted != "false") {
-          return Status::Invalid("--drifted: '" + sim_drifted + "'; expected true or false");
-        }
-        filter.is_drifted = sim_drifted == "true";
-      }
-      SEXTANT_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
-                               reader->Similar(split, sim_id, sim_k, in, filter));
-      int rank = 0;
-      for (const Neighbor& h : hits) {
-        SampleQuery q;
-        q.split = h.split;
-        q.ids = {h.id};
-        SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
-        nlohmann::ordered_json j = {{"rank", ++rank}};
-        j.update(NeighborToJson(h));
-        if (!rows.empty()) {
-          j["text"] = rows[0].text;
-          j["pred"] = rows[0].pred;
-          j["confidence"] = rows[0].confidence;
-        }
-        std::printf("%s\n", j.dump().c_str());
-      }
-      return Status::OK();
-    }();
-    return Report(st);
+  CLI11_PARSE(app, argc, argv);
+  for (const Command& c : commands) {
+    if (*c.app) return c.run();
   }
   return 0;
 }
