@@ -67,7 +67,7 @@ TEST(ResultJson, RunInfoHasEveryFieldAndANullErrorWhenSound) {
   info.splits = {s};
   ordered_json j = RunInfoToJson(info);
   EXPECT_EQ(Keys(j), (std::vector<std::string>{"project", "run", "task", "labels", "finished",
-                                               "size_bytes", "splits", "status", "error"}));
+                                               "size_bytes", "splits", "status", "generation", "error"}));
   EXPECT_TRUE(j["error"].is_null());
   EXPECT_EQ(j["splits"][0].dump(),
             R"({"split":"training","samples":3,"epochs_logged":0,"embedding_dim":0,"processed":false})");
