@@ -65,5 +65,5 @@ set(CPACK_DEBIAN_PACKAGE_SECTION science)
 # The binary's shared libraries (Faiss, OpenBLAS, SQLite, libgomp, ...) from dpkg-shlibdeps;
 # the static libraries and headers need the development packages to link against.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libfaiss-dev, libopenblas-dev, libsqlite3-dev, nlohmann-json3-dev")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libfaiss-dev, libopenblas-dev, libsqlite3-dev, nlohmann-json3-dev, libre2-dev")
 include(CPack)
