@@ -38,8 +38,15 @@ configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 	  -DPython3_EXECUTABLE=$(PYTHON) -DSEXTANT_WERROR=$(WERROR) $(LAUNCHER) >/dev/null
 
+# The console (web/dist) is built too where npm is installed: once here (npm ci
+# and the Vite build, `make web`), then by the CMake build whenever its sources
+# change (web/CMakeLists.txt). Without npm, or offline, the build goes on and
+# `sextant serve` shows its "console not built" page.
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
+	@if [ ! -f web/dist/index.html ] && command -v npm >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory web || echo "web console not built (npm failed); the rest is" >&2; \
+	fi
 
 # Every test of the build (unit, end-to-end, Python, browser, install, the fuzz
 # targets' regression inputs), then each fuzz target for FUZZ_SMOKE_SECONDS.

@@ -62,7 +62,9 @@ struct Outputs {
 
 Outputs MakeOutputs(const std::vector<std::string>& ids, int64_t dim = kDim, int64_t width = 3,
                     bool probs = false) {
-  static uint32_t seed = 1;
+  // Atomic: the concurrency tests make outputs from several threads (a race
+  // ThreadSanitizer found in this helper).
+  static std::atomic<uint32_t> seed{1};
   std::mt19937 rng(seed++);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   Outputs o;
