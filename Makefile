@@ -26,7 +26,7 @@ DEMO_PY      := PYTHONPATH=$(abspath $(BUILD)/python) $(PYTHON)
 DEMO_ARGS    := --root $(DEMO_ROOT) --project demo --run sentiment
 export SEXTANT_DATA
 
-.PHONY: all deps configure build test stress format format-check python demo demo-ner demo-nli demo-cpp serve bench clean \
+.PHONY: all deps configure build test test-quick stress format format-check python demo demo-ner demo-nli demo-cpp serve bench clean \
         test-asan test-tsan fuzz fuzz-smoke install deb
 
 all: build
@@ -48,11 +48,20 @@ build: configure
 	  $(MAKE) --no-print-directory web || echo "web console not built (npm failed); the rest is" >&2; \
 	fi
 
-# Every test of the build (unit, end-to-end, Python, browser, install, the fuzz
-# targets' regression inputs), then each fuzz target for FUZZ_SMOKE_SECONDS.
-test: build
+# The README's test command, what CI runs: every test of the build (unit,
+# end-to-end, Python, browser, install, the crash harness, the fuzz targets'
+# regression inputs), each fuzz target for FUZZ_SMOKE_SECONDS, the C++ unit tests
+# under ASan + UBSan, and the client's threading tests under TSan. Each step
+# prints its time. `make test-quick` is the first step alone.
+test:
+	@set -e; for t in test-quick fuzz-smoke test-asan test-tsan; do \
+	  start=$$(date +%s); echo "=== make $$t"; \
+	  $(MAKE) --no-print-directory $$t; \
+	  echo "=== make $$t: $$(( $$(date +%s) - start )) s"; \
+	done
+
+test-quick: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	@$(MAKE) --no-print-directory fuzz-smoke
 
 # The C++ unit tests built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (gcc) in $(BUILD)-asan; the Python, browser and end-to-end tests are left out.
