@@ -90,10 +90,10 @@ io::FloatMatrix Load(const std::string& path, int64_t limit = 0) {
 
 ordered_json IndexJson(const index::CosineIndex& idx) {
   const index::IndexInfo& i = idx.info();
-  return {{"method", i.method}, {"nlist", i.nlist}, {"nprobe", i.nprobe},
-          {"recall_estimate", i.recall_estimate}, {"recall_k", i.recall_k},
-          {"agreement_estimate", i.agreement_estimate},
-          {"build_s", i.build_seconds}, {"train_s", i.train_seconds},
+  return {{"method", i.method},           {"nlist", i.nlist},
+          {"nprobe", i.nprobe},           {"recall_estimate", i.recall_estimate},
+          {"recall_k", i.recall_k},       {"agreement_estimate", i.agreement_estimate},
+          {"build_s", i.build_seconds},   {"train_s", i.train_seconds},
           {"assign_s", i.assign_seconds}, {"tune_s", i.tune_seconds}};
 }
 
@@ -144,10 +144,17 @@ int Exact(const Args& a) {
     best_sextant = std::min(best_sextant, Seconds(start));
     drifted = std::count(flag.begin(), flag.end(), 1);
   }
-  ordered_json out = {{"command", "exact"}, {"train_rows", train.rows}, {"queries", queries.rows},
-                      {"dim", d}, {"k", k}, {"repeat", repeat}, {"index_build_s", build_s},
-                      {"faiss_flat_search_s", best_faiss}, {"sextant_exact_scoring_s", best_sextant},
-                      {"ratio", best_sextant / best_faiss}, {"drifted", drifted}};
+  ordered_json out = {{"command", "exact"},
+                      {"train_rows", train.rows},
+                      {"queries", queries.rows},
+                      {"dim", d},
+                      {"k", k},
+                      {"repeat", repeat},
+                      {"index_build_s", build_s},
+                      {"faiss_flat_search_s", best_faiss},
+                      {"sextant_exact_scoring_s", best_sextant},
+                      {"ratio", best_sextant / best_faiss},
+                      {"drifted", drifted}};
   out["env"] = Environment();
   std::cout << out.dump() << std::endl;
   return 0;
@@ -157,9 +164,12 @@ int Drift(const Args& a) {
   const int32_t k = static_cast<int32_t>(a.Int("k", 10));
   const std::string method_name = a.Get("method", "auto");
   NnSearch method = NnSearch::kAuto;
-  if (method_name == "exact") method = NnSearch::kExact;
-  else if (method_name == "approximate") method = NnSearch::kApproximate;
-  else if (method_name != "auto") Die("--method: auto, exact or approximate");
+  if (method_name == "exact")
+    method = NnSearch::kExact;
+  else if (method_name == "approximate")
+    method = NnSearch::kApproximate;
+  else if (method_name != "auto")
+    Die("--method: auto, exact or approximate");
   const ProcessingOptions defaults;
   const int64_t labels_for = a.Int("labels-for", 0);
   const std::filesystem::path out_dir = a.Get("out");
@@ -233,12 +243,21 @@ int Drift(const Args& a) {
       Check(io::WriteNpyInt64(out_dir / "labels.npy", labels.data(), n * k), "write");
     }
   }
-  ordered_json out = {{"command", "drift"}, {"method", method_name}, {"train_rows", train.rows},
-                      {"queries", queries.rows}, {"dim", d}, {"k", k},
-                      {"reference_rows", ref_rows}, {"threshold", ref.threshold},
-                      {"drifted", drifted}, {"index", IndexJson(*idx)},
-                      {"normalize_s", normalize_s}, {"index_s", build_s},
-                      {"reference_s", reference_s}, {"score_s", score_s}, {"total_s", total_s},
+  ordered_json out = {{"command", "drift"},
+                      {"method", method_name},
+                      {"train_rows", train.rows},
+                      {"queries", queries.rows},
+                      {"dim", d},
+                      {"k", k},
+                      {"reference_rows", ref_rows},
+                      {"threshold", ref.threshold},
+                      {"drifted", drifted},
+                      {"index", IndexJson(*idx)},
+                      {"normalize_s", normalize_s},
+                      {"index_s", build_s},
+                      {"reference_s", reference_s},
+                      {"score_s", score_s},
+                      {"total_s", total_s},
                       {"cpu_s", cpu_s}};
   out["env"] = env;
   std::cout << out.dump() << std::endl;

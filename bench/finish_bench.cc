@@ -26,7 +26,6 @@ namespace {
 using namespace sextant;
 using namespace sextant::bench;
 
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,9 +88,9 @@ int main(int argc, char** argv) {
   if (!report.ok()) Die(report.status().ToString());
   const double finish_s = Seconds(start);
 
-  nlohmann::ordered_json out = {{"command", "finish"}, {"training", sizes[0]},
-                                {"inference", sizes[1]}, {"dim", dim}, {"log_s", log_s},
-                                {"finish_s", finish_s}, {"stages", report->stage_seconds}};
+  nlohmann::ordered_json out = {
+      {"command", "finish"}, {"training", sizes[0]}, {"inference", sizes[1]},          {"dim", dim},
+      {"log_s", log_s},      {"finish_s", finish_s}, {"stages", report->stage_seconds}};
   out["env"] = {{"peak_rss_mib", PeakRssMib()}, {"openblas_core", BlasCore()}};
   std::cout << out.dump() << std::endl;
   client.reset();

@@ -36,7 +36,6 @@ using namespace sextant;
 using namespace sextant::bench;
 using nlohmann::ordered_json;
 
-
 // One split as finish would commit it: predictions from a fixed random linear
 // model; production samples drifted at random (8%).
 store::SplitResults MakeSplit(const SplitKey& key, io::FloatMatrix emb, uint32_t seed) {
@@ -81,9 +80,14 @@ struct Latency {
   double recall = -1;
   ordered_json Json() {
     std::sort(ms.begin(), ms.end());
-    auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))]; };
-    ordered_json j = {{"name", name}, {"count", ms.size()}, {"p50_ms", pct(0.5)},
-                      {"p99_ms", pct(0.99)}, {"max_ms", ms.back()}};
+    auto pct = [&](double p) {
+      return ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))];
+    };
+    ordered_json j = {{"name", name},
+                      {"count", ms.size()},
+                      {"p50_ms", pct(0.5)},
+                      {"p99_ms", pct(0.99)},
+                      {"max_ms", ms.back()}};
     if (recall >= 0) j["recall"] = recall;
     return j;
   }
@@ -120,9 +124,9 @@ int main(int argc, char** argv) {
        {std::tuple{kTrain, train.rows, "t"}, std::tuple{kProd, prod.rows, "i"}}) {
     std::vector<store::SampleRecord> batch;
     for (int64_t i = 0; i < rows; ++i) {
-      batch.push_back({prefix + std::to_string(i), "", key.split == Split::kTraining
-                                                           ? std::optional<int32_t>(0)
-                                                           : std::nullopt, "{}"});
+      batch.push_back({prefix + std::to_string(i), "",
+                       key.split == Split::kTraining ? std::optional<int32_t>(0) : std::nullopt,
+                       "{}"});
       if (batch.size() == 100000 || i + 1 == rows) {
         Check(run->AppendSamples(key, batch), "samples");
         batch.clear();
@@ -193,7 +197,9 @@ int main(int argc, char** argv) {
       for (const Neighbor& n : got) hit += truth.count(global(n));
     }
     lat.recall = static_cast<double>(hit) / static_cast<double>(nr * k);
-    time_query(lat, [&](int64_t i) { return reader->SimilarToVector(queries.data.data() + i * dim, dim, k); });
+    time_query(lat, [&](int64_t i) {
+      return reader->SimilarToVector(queries.data.data() + i * dim, dim, k);
+    });
     all.push_back(lat);
   }
   {
@@ -240,15 +246,20 @@ int main(int argc, char** argv) {
     all.push_back(lat);
   }
 
-  ordered_json out = {{"command", "similarity"}, {"rows", rows}, {"dim", dim}, {"k", k},
-                      {"setup_s", setup_s}, {"load_s", load_s}};
-  out["index"] = {{"method", info.method}, {"nlist", info.nlist}, {"nprobe", info.nprobe},
-                  {"recall_estimate", info.recall_estimate}, {"build_s", build_s},
-                  {"train_s", info.train_seconds}, {"assign_s", info.assign_seconds},
+  ordered_json out = {{"command", "similarity"}, {"rows", rows},    {"dim", dim}, {"k", k},
+                      {"setup_s", setup_s},      {"load_s", load_s}};
+  out["index"] = {{"method", info.method},
+                  {"nlist", info.nlist},
+                  {"nprobe", info.nprobe},
+                  {"recall_estimate", info.recall_estimate},
+                  {"build_s", build_s},
+                  {"train_s", info.train_seconds},
+                  {"assign_s", info.assign_seconds},
                   {"tune_s", info.tune_seconds}};
   out["queries"] = ordered_json::array();
   for (Latency& l : all) out["queries"].push_back(l.Json());
-  out["env"] = {{"peak_rss_mib", PeakRssMib()}, {"omp_threads", index::SearchThreads()},
+  out["env"] = {{"peak_rss_mib", PeakRssMib()},
+                {"omp_threads", index::SearchThreads()},
                 {"openblas_core", BlasCore()}};
   std::cout << out.dump() << std::endl;
   std::filesystem::remove_all(root);

@@ -16,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   io::WriteCsvRow(out, table->columns);
   for (const auto& row : table->rows) io::WriteCsvRow(out, row);
   const std::string text = out.str();
-  auto again = io::ReadCsv(fuzz::WriteInput(reinterpret_cast<const uint8_t*>(text.data()),
-                                            text.size(), "again.csv"));
+  auto again = io::ReadCsv(
+      fuzz::WriteInput(reinterpret_cast<const uint8_t*>(text.data()), text.size(), "again.csv"));
   SEXTANT_FUZZ_CHECK(again.ok());
   SEXTANT_FUZZ_CHECK(again->columns == table->columns);
   // Rows that are all empty fields but one column are written as "" and read back.

@@ -18,8 +18,8 @@ namespace sextant::fuzz {
 inline const std::filesystem::path& FixtureRoot() {
   static const std::filesystem::path root = [] {
     const std::filesystem::path r = ScratchDir() / "store";
-    auto client = Client::Init({.root = r, .project = "p", .run = "r",
-                                .task = TaskType::kTextClassification});
+    auto client = Client::Init(
+        {.root = r, .project = "p", .run = "r", .task = TaskType::kTextClassification});
     auto check = [](const Status& st) {
       if (!st.ok()) {
         std::fprintf(stderr, "fixture run: %s\n", st.ToString().c_str());

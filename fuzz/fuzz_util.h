@@ -65,13 +65,12 @@ inline std::pair<std::string, std::string> SplitFirstLine(std::string_view text)
 }
 
 // An invariant the code under test broke: abort so that libFuzzer keeps the input.
-#define SEXTANT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, \
-                   #cond);                                                           \
-      std::abort();                                                                  \
-    }                                                                                \
+#define SEXTANT_FUZZ_CHECK(cond)                                                             \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
+      std::fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                          \
+    }                                                                                        \
   } while (0)
 
 }  // namespace sextant::fuzz

@@ -8,8 +8,8 @@
 #include <filesystem>
 
 #include "fixture_run.h"
-#include "sextant/results.h"
 #include "server/api.h"
+#include "sextant/results.h"
 
 namespace {
 
@@ -74,12 +74,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   const server::Api api(root);
-  for (const std::vector<std::string>& path : std::vector<std::vector<std::string>>{
-           {"runs"},
-           {"runs", "p", "r"},
-           {"runs", "p", "r", "summary"},
-           {"runs", "p", "r", "insights"},
-           {"runs", "p", "r", "samples"}}) {
+  for (const std::vector<std::string>& path :
+       std::vector<std::vector<std::string>>{{"runs"},
+                                             {"runs", "p", "r"},
+                                             {"runs", "p", "r", "summary"},
+                                             {"runs", "p", "r", "insights"},
+                                             {"runs", "p", "r", "samples"}}) {
     server::ApiRequest request;
     request.method = "GET";
     request.path = path;

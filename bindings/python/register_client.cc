@@ -7,12 +7,11 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
-#include <tuple>
-
 #include <charconv>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <tuple>
 
 #include "register.h"
 #include "sextant/client.h"
@@ -151,9 +150,10 @@ std::vector<std::string> OutputIds(const py::object& ids) {
       return out;
     }
   }
-  return py::module_::import("sextant._convert").attr("to_ids")(ids).cast<std::vector<std::string>>();
+  return py::module_::import("sextant._convert")
+      .attr("to_ids")(ids)
+      .cast<std::vector<std::string>>();
 }
-
 
 // log_model_outputs and check_model_outputs: the same arguments, converted
 // under the GIL, then the engine call without it.
@@ -184,11 +184,12 @@ auto OutputsCall(OutputsMethod method) {
   };
 }
 // The arguments of both output calls, as Python sees them.
-#define OUTPUTS_ARGS                                                                        \
-  py::arg("ids"), py::arg("embs"), py::arg("logits") = py::none(),                          \
-      py::arg("probs") = py::none(), py::arg("split") = py::none(),                         \
-      py::arg("inference_name") = "", py::arg("epoch") = py::none(),                        \
-      py::arg("tokens_per_sample") = 0, py::arg("token_counts") = std::vector<int64_t>{}
+#define OUTPUTS_ARGS                                                                              \
+  py::arg("ids"), py::arg("embs"), py::arg("logits") = py::none(), py::arg("probs") = py::none(), \
+                                   py::arg("split") = py::none(), py::arg("inference_name") = "", \
+                                   py::arg("epoch") = py::none(),                                 \
+                                   py::arg("tokens_per_sample") = 0,                              \
+                                   py::arg("token_counts") = std::vector<int64_t> {}
 
 }  // namespace
 
@@ -210,101 +211,108 @@ void RegisterClient(py::module_& m) {
           },
           py::arg("root"), py::arg("project"), py::arg("run"), py::arg("task"),
           py::arg("max_pending_bytes") = py::none())
-      .def("set_labels_for_run",
-           [](const ClientHandle& h, const std::vector<std::string>& labels) {
-             auto client = h.Get();
-             Status st;
-             {
-               py::gil_scoped_release release;
-               st = client->SetLabelsForRun(labels);
-             }
-             ThrowIfError(st);
-           }, py::arg("labels"))
+      .def(
+          "set_labels_for_run",
+          [](const ClientHandle& h, const std::vector<std::string>& labels) {
+            auto client = h.Get();
+            Status st;
+            {
+              py::gil_scoped_release release;
+              st = client->SetLabelsForRun(labels);
+            }
+            ThrowIfError(st);
+          },
+          py::arg("labels"))
       .def_property_readonly("labels", [](const ClientHandle& h) { return h.Get()->labels(); })
       .def_property_readonly("run_dir", [](const ClientHandle& h) { return h.Get()->run_dir(); })
       .def_property_readonly("closed", &ClientHandle::closed)
-      .def("set_split",
-           [](const ClientHandle& h, const std::string& split, const std::string& inference_name) {
-             auto client = h.Get();
-             Split s = ValueOrThrow(ParseSplit(split));
-             Status st;
-             {
-               py::gil_scoped_release release;
-               st = client->SetSplit(s, inference_name);
-             }
-             ThrowIfError(st);
-           }, py::arg("split"), py::arg("inference_name") = "")
-      .def("set_epoch",
-           [](const ClientHandle& h, int32_t epoch) {
-             auto client = h.Get();
-             Status st;
-             {
-               py::gil_scoped_release release;
-               st = client->SetEpoch(epoch);
-             }
-             ThrowIfError(st);
-           }, py::arg("epoch"))
-      .def("log_data_samples",
-           [](const ClientHandle& h, std::vector<std::string> ids, std::vector<std::string> texts,
-              std::optional<std::vector<std::string>> labels,
-              std::optional<std::vector<int32_t>> label_indices,
-              std::vector<std::pair<std::string, std::vector<std::string>>> meta,
-              const std::optional<std::string>& split, const std::string& inference_name,
-              bool skip_if_identical, std::vector<std::string> premises,
-              std::vector<std::string> hypotheses,
-              std::vector<std::vector<std::pair<int32_t, int32_t>>> token_offsets,
-              std::optional<std::vector<std::vector<std::tuple<int32_t, int32_t, std::string>>>>
-                  gold_spans) {
-             auto client = h.Get();
-             DataBatch batch;
-             batch.ids = std::move(ids);
-             batch.texts = std::move(texts);
-             batch.premises = std::move(premises);
-             batch.hypotheses = std::move(hypotheses);
-             for (const auto& sample : token_offsets) {
-               auto& out = batch.token_offsets.emplace_back();
-               for (const auto& [start, end] : sample) out.push_back({start, end});
-             }
-             if (gold_spans) {
-               for (const auto& sample : *gold_spans) {
-                 auto& out = batch.gold_spans.emplace_back();
-                 for (const auto& [start, end, label] : sample) out.push_back({start, end, label});
-               }
-             }
-             if (labels) batch.labels = std::move(*labels);
-             if (label_indices) batch.label_indices = std::move(*label_indices);
-             for (auto& [name, values] : meta) batch.meta.push_back({name, std::move(values)});
-             std::optional<SplitKey> key = OptionalSplit(split, inference_name);
-             Status st;
-             {
-               py::gil_scoped_release release;
-               st = client->LogDataSamples(batch, key,
-                                           skip_if_identical ? ExistingSamples::kSkipIfIdentical
-                                                             : ExistingSamples::kReject);
-             }
-             ThrowIfError(st);
-           },
-           py::arg("ids"), py::arg("texts"), py::arg("labels") = py::none(),
-           py::arg("label_indices") = py::none(),
-           py::arg("meta") = std::vector<std::pair<std::string, std::vector<std::string>>>{},
-           py::arg("split") = py::none(), py::arg("inference_name") = "",
-           py::arg("skip_if_identical") = false,
-           py::arg("premises") = std::vector<std::string>{},
-           py::arg("hypotheses") = std::vector<std::string>{},
-           py::arg("token_offsets") = std::vector<std::vector<std::pair<int32_t, int32_t>>>{},
-           py::arg("gold_spans") = py::none())
-      .def("set_tagging_schema",
-           [](const ClientHandle& h, const std::string& schema) {
-             TaggingSchema parsed = ValueOrThrow(ParseTaggingSchema(schema));
-             auto client = h.Get();
-             Status st;
-             {
-               py::gil_scoped_release release;
-               st = client->SetTaggingSchema(parsed);
-             }
-             ThrowIfError(st);
-           },
-           py::arg("schema"))
+      .def(
+          "set_split",
+          [](const ClientHandle& h, const std::string& split, const std::string& inference_name) {
+            auto client = h.Get();
+            Split s = ValueOrThrow(ParseSplit(split));
+            Status st;
+            {
+              py::gil_scoped_release release;
+              st = client->SetSplit(s, inference_name);
+            }
+            ThrowIfError(st);
+          },
+          py::arg("split"), py::arg("inference_name") = "")
+      .def(
+          "set_epoch",
+          [](const ClientHandle& h, int32_t epoch) {
+            auto client = h.Get();
+            Status st;
+            {
+              py::gil_scoped_release release;
+              st = client->SetEpoch(epoch);
+            }
+            ThrowIfError(st);
+          },
+          py::arg("epoch"))
+      .def(
+          "log_data_samples",
+          [](const ClientHandle& h, std::vector<std::string> ids, std::vector<std::string> texts,
+             std::optional<std::vector<std::string>> labels,
+             std::optional<std::vector<int32_t>> label_indices,
+             std::vector<std::pair<std::string, std::vector<std::string>>> meta,
+             const std::optional<std::string>& split, const std::string& inference_name,
+             bool skip_if_identical, std::vector<std::string> premises,
+             std::vector<std::string> hypotheses,
+             std::vector<std::vector<std::pair<int32_t, int32_t>>> token_offsets,
+             std::optional<std::vector<std::vector<std::tuple<int32_t, int32_t, std::string>>>>
+                 gold_spans) {
+            auto client = h.Get();
+            DataBatch batch;
+            batch.ids = std::move(ids);
+            batch.texts = std::move(texts);
+            batch.premises = std::move(premises);
+            batch.hypotheses = std::move(hypotheses);
+            for (const auto& sample : token_offsets) {
+              auto& out = batch.token_offsets.emplace_back();
+              for (const auto& [start, end] : sample) out.push_back({start, end});
+            }
+            if (gold_spans) {
+              for (const auto& sample : *gold_spans) {
+                auto& out = batch.gold_spans.emplace_back();
+                for (const auto& [start, end, label] : sample) out.push_back({start, end, label});
+              }
+            }
+            if (labels) batch.labels = std::move(*labels);
+            if (label_indices) batch.label_indices = std::move(*label_indices);
+            for (auto& [name, values] : meta) batch.meta.push_back({name, std::move(values)});
+            std::optional<SplitKey> key = OptionalSplit(split, inference_name);
+            Status st;
+            {
+              py::gil_scoped_release release;
+              st = client->LogDataSamples(
+                  batch, key,
+                  skip_if_identical ? ExistingSamples::kSkipIfIdentical : ExistingSamples::kReject);
+            }
+            ThrowIfError(st);
+          },
+          py::arg("ids"), py::arg("texts"), py::arg("labels") = py::none(),
+          py::arg("label_indices") = py::none(),
+          py::arg("meta") = std::vector<std::pair<std::string, std::vector<std::string>>>{},
+          py::arg("split") = py::none(), py::arg("inference_name") = "",
+          py::arg("skip_if_identical") = false, py::arg("premises") = std::vector<std::string>{},
+          py::arg("hypotheses") = std::vector<std::string>{},
+          py::arg("token_offsets") = std::vector<std::vector<std::pair<int32_t, int32_t>>>{},
+          py::arg("gold_spans") = py::none())
+      .def(
+          "set_tagging_schema",
+          [](const ClientHandle& h, const std::string& schema) {
+            TaggingSchema parsed = ValueOrThrow(ParseTaggingSchema(schema));
+            auto client = h.Get();
+            Status st;
+            {
+              py::gil_scoped_release release;
+              st = client->SetTaggingSchema(parsed);
+            }
+            ThrowIfError(st);
+          },
+          py::arg("schema"))
       .def("log_model_outputs", OutputsCall(&Client::LogModelOutputs), OUTPUTS_ARGS)
       .def("check_model_outputs", OutputsCall(&Client::CheckModelOutputs), OUTPUTS_ARGS)
 #undef OUTPUTS_ARGS
@@ -318,25 +326,28 @@ void RegisterClient(py::module_& m) {
              }
              ThrowIfError(st);
            })
-      .def("finish",
-           [](const ClientHandle& h, const ProcessingOptions& options) {
-             auto client = h.Get();
-             Result<FinishReport> report = [&] {
-               py::gil_scoped_release release;
-               return client->Finish(options);
-             }();
-             FinishReport r = ValueOrThrow(std::move(report));
-             py::dict out;
-             out["splits"] = r.splits;
-             out["samples"] = r.samples;
-             out["seconds"] = r.seconds;
-             out["stage_seconds"] = r.stage_seconds;
-             return out;
-           }, py::arg("options") = ProcessingOptions{})
+      .def(
+          "finish",
+          [](const ClientHandle& h, const ProcessingOptions& options) {
+            auto client = h.Get();
+            Result<FinishReport> report = [&] {
+              py::gil_scoped_release release;
+              return client->Finish(options);
+            }();
+            FinishReport r = ValueOrThrow(std::move(report));
+            py::dict out;
+            out["splits"] = r.splits;
+            out["samples"] = r.samples;
+            out["seconds"] = r.seconds;
+            out["stage_seconds"] = r.stage_seconds;
+            return out;
+          },
+          py::arg("options") = ProcessingOptions{})
       .def("close", &ClientHandle::Close);
 
-  m.def("resolve_root", [](const std::filesystem::path& root) { return ResolveRoot(root); },
-        py::arg("root") = std::filesystem::path());
+  m.def(
+      "resolve_root", [](const std::filesystem::path& root) { return ResolveRoot(root); },
+      py::arg("root") = std::filesystem::path());
 }
 
 }  // namespace sextant::python

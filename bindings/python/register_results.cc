@@ -32,7 +32,8 @@ py::array_t<T> Column(const std::vector<SampleRow>& rows, F get) {
   return out;
 }
 
-py::array_t<float> Matrix(const std::vector<SampleRow>& rows, std::vector<float> SampleRow::*field) {
+py::array_t<float> Matrix(const std::vector<SampleRow>& rows,
+                          std::vector<float> SampleRow::*field) {
   const size_t cols = rows.empty() ? 0 : (rows[0].*field).size();
   py::array_t<float> out({static_cast<py::ssize_t>(rows.size()), static_cast<py::ssize_t>(cols)});
   float* p = out.mutable_data();
@@ -63,7 +64,8 @@ py::dict Columns(const std::vector<SampleRow>& rows, const SampleQuery& q) {
   d["margin"] = Column<double>(rows, [](const SampleRow& r) { return r.margin; });
   d["certainty_ratio"] = Column<double>(rows, [](const SampleRow& r) { return r.certainty_ratio; });
   d["entropy"] = Column<double>(rows, [](const SampleRow& r) { return r.entropy; });
-  d["is_on_the_boundary"] = Column<bool>(rows, [](const SampleRow& r) { return r.is_on_the_boundary; });
+  d["is_on_the_boundary"] =
+      Column<bool>(rows, [](const SampleRow& r) { return r.is_on_the_boundary; });
   d["epoch"] = Column<int32_t>(rows, [](const SampleRow& r) { return r.epoch; });
   d["is_correct"] = OptionalList(rows, &SampleRow::is_correct);
   d["aum"] = OptionalList(rows, &SampleRow::aum);
@@ -149,12 +151,18 @@ py::dict SpanColumns(const std::vector<SpanRow>& rows) {
 // A JSON value as the Python value json.loads would give.
 py::object ToPython(const nlohmann::ordered_json& j) {
   switch (j.type()) {
-    case nlohmann::ordered_json::value_t::null: return py::none();
-    case nlohmann::ordered_json::value_t::boolean: return py::bool_(j.get<bool>());
-    case nlohmann::ordered_json::value_t::number_integer: return py::int_(j.get<int64_t>());
-    case nlohmann::ordered_json::value_t::number_unsigned: return py::int_(j.get<uint64_t>());
-    case nlohmann::ordered_json::value_t::number_float: return py::float_(j.get<double>());
-    case nlohmann::ordered_json::value_t::string: return py::str(j.get<std::string>());
+    case nlohmann::ordered_json::value_t::null:
+      return py::none();
+    case nlohmann::ordered_json::value_t::boolean:
+      return py::bool_(j.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer:
+      return py::int_(j.get<int64_t>());
+    case nlohmann::ordered_json::value_t::number_unsigned:
+      return py::int_(j.get<uint64_t>());
+    case nlohmann::ordered_json::value_t::number_float:
+      return py::float_(j.get<double>());
+    case nlohmann::ordered_json::value_t::string:
+      return py::str(j.get<std::string>());
     case nlohmann::ordered_json::value_t::array: {
       py::list out;
       for (const auto& v : j) out.append(ToPython(v));
@@ -165,7 +173,8 @@ py::object ToPython(const nlohmann::ordered_json& j) {
       for (auto it = j.begin(); it != j.end(); ++it) out[py::str(it.key())] = ToPython(*it);
       return out;
     }
-    default: break;  // binary, discarded: never made by result_json
+    default:
+      break;  // binary, discarded: never made by result_json
   }
   return py::none();
 }
@@ -228,7 +237,8 @@ void RegisterResults(py::module_& m) {
       m, "RunReader", "A read-only snapshot of a run's last finish (results.h); thread-safe")
       .def_static(
           "open",
-          [](const std::filesystem::path& root, const std::string& project, const std::string& run) {
+          [](const std::filesystem::path& root, const std::string& project,
+             const std::string& run) {
             Result<std::unique_ptr<RunReader>> r = [&] {
               py::gil_scoped_release release;
               return RunReader::Open(root, project, run);
@@ -239,74 +249,86 @@ void RegisterResults(py::module_& m) {
       .def_property_readonly("info", [](const RunReader& r) { return InfoDict(r.info()); })
       .def_property_readonly("generation", &RunReader::generation,
                              "The results generation this reader reads (its snapshot)")
-      .def("committed_generation",
-           [](const RunReader& r) { return ValueOrThrow(r.CommittedGeneration()); },
-           "The run's committed results generation now: reopen when it differs from generation")
-      .def("summary_json",
-           [](const RunReader& r, const std::optional<std::string>& split,
-              const std::string& inference_name) {
-             std::optional<SplitKey> key;
-             if (split) key = SplitKeyOrThrow(*split, inference_name);
-             Result<std::string> text = [&] {
-               py::gil_scoped_release release;
-               return r.SummaryJson(key);
-             }();
-             return ValueOrThrow(std::move(text));
-           }, py::arg("split") = py::none(), py::arg("inference_name") = "")
-      .def("samples",
-           [](const RunReader& r, const SampleQuery& q) {
-             Result<std::vector<SampleRow>> rows = [&] {
-               py::gil_scoped_release release;
-               return r.Samples(q);
-             }();
-             return Columns(ValueOrThrow(std::move(rows)), q);
-           }, py::arg("query"),
-           "The samples as columns: name -> list (nullable fields) or numpy array")
-      .def("count",
-           [](const RunReader& r, const SampleQuery& q) {
-             Result<int64_t> n = [&] {
-               py::gil_scoped_release release;
-               return r.Count(q);
-             }();
-             return ValueOrThrow(std::move(n));
-           }, py::arg("query"))
-      .def("spans",
-           [](const RunReader& r, const SpanQuery& q) {
-             Result<std::vector<SpanRow>> rows = [&] {
-               py::gil_scoped_release release;
-               return r.Spans(q);
-             }();
-             return SpanColumns(ValueOrThrow(std::move(rows)));
-           }, py::arg("query"), "NER span rows as columns: name -> list or numpy array")
-      .def("similar_spans",
-           [](const RunReader& r, const std::string& split, const std::string& inference_name,
-              int64_t span_row, int32_t k, const std::vector<std::string>& search_in) {
-             const SplitKey key = SplitKeyOrThrow(split, inference_name);
-             std::vector<SplitKey> in;
-             for (const std::string& s : search_in) in.push_back(ValueOrThrow(SplitKey::Parse(s)));
-             Result<std::vector<SpanNeighbor>> found = [&] {
-               py::gil_scoped_release release;
-               return r.SimilarSpans(key, span_row, k, in);
-             }();
-             py::list out;
-             for (const SpanNeighbor& n : ValueOrThrow(std::move(found))) {
-               out.append(py::make_tuple(n.split.ToString(), n.span_row, n.distance));
-             }
-             return out;
-           },
-           py::arg("split"), py::arg("inference_name"), py::arg("span_row"), py::arg("k") = 10,
-           py::arg("search_in") = std::vector<std::string>{},
-           "The k span rows nearest to one: [(split, span_row, cosine distance)], nearest first");
+      .def(
+          "committed_generation",
+          [](const RunReader& r) { return ValueOrThrow(r.CommittedGeneration()); },
+          "The run's committed results generation now: reopen when it differs from generation")
+      .def(
+          "summary_json",
+          [](const RunReader& r, const std::optional<std::string>& split,
+             const std::string& inference_name) {
+            std::optional<SplitKey> key;
+            if (split) key = SplitKeyOrThrow(*split, inference_name);
+            Result<std::string> text = [&] {
+              py::gil_scoped_release release;
+              return r.SummaryJson(key);
+            }();
+            return ValueOrThrow(std::move(text));
+          },
+          py::arg("split") = py::none(), py::arg("inference_name") = "")
+      .def(
+          "samples",
+          [](const RunReader& r, const SampleQuery& q) {
+            Result<std::vector<SampleRow>> rows = [&] {
+              py::gil_scoped_release release;
+              return r.Samples(q);
+            }();
+            return Columns(ValueOrThrow(std::move(rows)), q);
+          },
+          py::arg("query"), "The samples as columns: name -> list (nullable fields) or numpy array")
+      .def(
+          "count",
+          [](const RunReader& r, const SampleQuery& q) {
+            Result<int64_t> n = [&] {
+              py::gil_scoped_release release;
+              return r.Count(q);
+            }();
+            return ValueOrThrow(std::move(n));
+          },
+          py::arg("query"))
+      .def(
+          "spans",
+          [](const RunReader& r, const SpanQuery& q) {
+            Result<std::vector<SpanRow>> rows = [&] {
+              py::gil_scoped_release release;
+              return r.Spans(q);
+            }();
+            return SpanColumns(ValueOrThrow(std::move(rows)));
+          },
+          py::arg("query"), "NER span rows as columns: name -> list or numpy array")
+      .def(
+          "similar_spans",
+          [](const RunReader& r, const std::string& split, const std::string& inference_name,
+             int64_t span_row, int32_t k, const std::vector<std::string>& search_in) {
+            const SplitKey key = SplitKeyOrThrow(split, inference_name);
+            std::vector<SplitKey> in;
+            for (const std::string& s : search_in) in.push_back(ValueOrThrow(SplitKey::Parse(s)));
+            Result<std::vector<SpanNeighbor>> found = [&] {
+              py::gil_scoped_release release;
+              return r.SimilarSpans(key, span_row, k, in);
+            }();
+            py::list out;
+            for (const SpanNeighbor& n : ValueOrThrow(std::move(found))) {
+              out.append(py::make_tuple(n.split.ToString(), n.span_row, n.distance));
+            }
+            return out;
+          },
+          py::arg("split"), py::arg("inference_name"), py::arg("span_row"), py::arg("k") = 10,
+          py::arg("search_in") = std::vector<std::string>{},
+          "The k span rows nearest to one: [(split, span_row, cosine distance)], nearest first");
 
-  m.def("list_runs", [](const std::filesystem::path& root) {
-    Result<std::vector<RunInfo>> runs = [&] {
-      py::gil_scoped_release release;
-      return ListRuns(root);
-    }();
-    py::list out;
-    for (const RunInfo& r : ValueOrThrow(std::move(runs))) out.append(InfoDict(r));
-    return out;
-  }, py::arg("root"));
+  m.def(
+      "list_runs",
+      [](const std::filesystem::path& root) {
+        Result<std::vector<RunInfo>> runs = [&] {
+          py::gil_scoped_release release;
+          return ListRuns(root);
+        }();
+        py::list out;
+        for (const RunInfo& r : ValueOrThrow(std::move(runs))) out.append(InfoDict(r));
+        return out;
+      },
+      py::arg("root"));
 }
 
 }  // namespace sextant::python

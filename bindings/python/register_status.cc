@@ -38,13 +38,24 @@ void ThrowIfError(const Status& status) {
   if (status.ok()) return;
   PyObject* type = g_exceptions.internal;
   switch (status.code()) {
-    case StatusCode::kInvalidArgument: type = g_exceptions.invalid; break;
-    case StatusCode::kNotFound: type = g_exceptions.not_found; break;
-    case StatusCode::kAlreadyExists: type = g_exceptions.already_exists; break;
-    case StatusCode::kFailedPrecondition: type = g_exceptions.failed_precondition; break;
-    case StatusCode::kIOError: type = g_exceptions.io; break;
+    case StatusCode::kInvalidArgument:
+      type = g_exceptions.invalid;
+      break;
+    case StatusCode::kNotFound:
+      type = g_exceptions.not_found;
+      break;
+    case StatusCode::kAlreadyExists:
+      type = g_exceptions.already_exists;
+      break;
+    case StatusCode::kFailedPrecondition:
+      type = g_exceptions.failed_precondition;
+      break;
+    case StatusCode::kIOError:
+      type = g_exceptions.io;
+      break;
     case StatusCode::kOk:
-    case StatusCode::kInternal: break;
+    case StatusCode::kInternal:
+      break;
   }
   PyErr_SetString(type, status.message().c_str());
   throw py::error_already_set();

@@ -49,34 +49,44 @@ void RegisterTypes(py::module_& m) {
       .def_readwrite("map_max_points", &O::map_max_points)
       .def_readwrite("map_seed", &O::map_seed);
 
-  m.def("processing_option_specs", [] {
-    py::list specs;
-    const ProcessingOptions defaults;
-    for (const ProcessingOptionSpec& s : ProcessingOptionSpecs()) {
-      const char* type = s.type == ProcessingOptionSpec::Type::kBool     ? "bool"
-                         : s.type == ProcessingOptionSpec::Type::kInt    ? "int"
-                         : s.type == ProcessingOptionSpec::Type::kDouble ? "float"
-                                                                          : "choice";
-      py::dict d;
-      d["name"] = s.name;
-      d["short_name"] = s.short_name ? py::object(py::str(s.short_name)) : py::object(py::none());
-      d["type"] = type;
-      d["help"] = s.help;
-      d["choices"] = s.choices;
-      d["default"] = GetProcessingOption(defaults, s);
-      specs.append(d);
-    }
-    return specs;
-  }, "Every processing option: name, short_name, type, help, choices and default (as text)");
-  m.def("set_processing_option", [](ProcessingOptions& o, const std::string& name, const std::string& value) {
-    ThrowIfError(SetProcessingOption(&o, name, value));
-  }, py::arg("options"), py::arg("name"), py::arg("value"),
-  "Sets an option by name or short name from text; raises InvalidArgumentError naming it");
+  m.def(
+      "processing_option_specs",
+      [] {
+        py::list specs;
+        const ProcessingOptions defaults;
+        for (const ProcessingOptionSpec& s : ProcessingOptionSpecs()) {
+          const char* type = s.type == ProcessingOptionSpec::Type::kBool     ? "bool"
+                             : s.type == ProcessingOptionSpec::Type::kInt    ? "int"
+                             : s.type == ProcessingOptionSpec::Type::kDouble ? "float"
+                                                                             : "choice";
+          py::dict d;
+          d["name"] = s.name;
+          d["short_name"] =
+              s.short_name ? py::object(py::str(s.short_name)) : py::object(py::none());
+          d["type"] = type;
+          d["help"] = s.help;
+          d["choices"] = s.choices;
+          d["default"] = GetProcessingOption(defaults, s);
+          specs.append(d);
+        }
+        return specs;
+      },
+      "Every processing option: name, short_name, type, help, choices and default (as text)");
+  m.def(
+      "set_processing_option",
+      [](ProcessingOptions& o, const std::string& name, const std::string& value) {
+        ThrowIfError(SetProcessingOption(&o, name, value));
+      },
+      py::arg("options"), py::arg("name"), py::arg("value"),
+      "Sets an option by name or short name from text; raises InvalidArgumentError naming it");
 
-  m.def("split_key", [](const std::string& split, const std::string& inference_name) {
-    return SplitKeyOrThrow(split, inference_name).ToString();
-  }, py::arg("split"), py::arg("inference_name") = "",
-  "The canonical name of a split ('training', ..., 'inference:NAME'); raises on bad input");
+  m.def(
+      "split_key",
+      [](const std::string& split, const std::string& inference_name) {
+        return SplitKeyOrThrow(split, inference_name).ToString();
+      },
+      py::arg("split"), py::arg("inference_name") = "",
+      "The canonical name of a split ('training', ..., 'inference:NAME'); raises on bad input");
 }
 
 }  // namespace sextant::python

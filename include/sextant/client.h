@@ -5,8 +5,8 @@
 //   client->SetLabelsForRun({"negative", "positive"});
 //   client->LogDataSamples({.ids = ..., .texts = ..., .labels = ...}, split);
 //   client->SetSplit(Split::kTraining); client->SetEpoch(0);
-//   client->LogModelOutputs({.ids = ..., .embeddings = ..., .logits = ...});  // in the forward pass
-//   client->Finish();
+//   client->LogModelOutputs({.ids = ..., .embeddings = ..., .logits = ...});  // in the forward
+//   pass client->Finish();
 //
 // Thread safety: every method may be called from any thread; calls are
 // serialised internally. LogModelOutputs validates and copies the batch, then
@@ -119,7 +119,7 @@ struct FinishReport {
 
 // What LogDataSamples does with ids already logged in the split.
 enum class ExistingSamples {
-  kReject,           // an error naming the id (the default)
+  kReject,  // an error naming the id (the default)
   // The batch is a no-op when every id is logged with the same text and label
   // (a script that logs its dataset again, an import of another epoch's
   // outputs); an error when only some ids are logged or one differs.

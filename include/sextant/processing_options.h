@@ -30,9 +30,12 @@ enum class DriftReference {
 // "auto", "training_loo", "validation": the names in the summary and the CLI.
 inline const char* DriftReferenceName(DriftReference r) {
   switch (r) {
-    case DriftReference::kTrainingLeaveOneOut: return "training_loo";
-    case DriftReference::kValidation: return "validation";
-    case DriftReference::kAuto: break;
+    case DriftReference::kTrainingLeaveOneOut:
+      return "training_loo";
+    case DriftReference::kValidation:
+      return "validation";
+    case DriftReference::kAuto:
+      break;
   }
   return "auto";
 }
@@ -54,9 +57,12 @@ enum class NnSearch {
 // "auto", "exact", "approximate": the names in the summary and the CLI.
 inline const char* NnSearchName(NnSearch s) {
   switch (s) {
-    case NnSearch::kExact: return "exact";
-    case NnSearch::kApproximate: return "approximate";
-    case NnSearch::kAuto: break;
+    case NnSearch::kExact:
+      return "exact";
+    case NnSearch::kApproximate:
+      return "approximate";
+    case NnSearch::kAuto:
+      break;
   }
   return "auto";
 }
@@ -151,6 +157,7 @@ std::string GetProcessingOption(const ProcessingOptions& options, const Processi
 // Sets the option of that name or short name from text: integers and numbers
 // in C syntax, bools as true/false/1/0/yes/no/on/off, choices by name.
 // InvalidArgument naming the option and what it expects.
-Status SetProcessingOption(ProcessingOptions* options, std::string_view name, std::string_view value);
+Status SetProcessingOption(ProcessingOptions* options, std::string_view name,
+                           std::string_view value);
 
 }  // namespace sextant

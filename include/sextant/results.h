@@ -19,10 +19,10 @@ namespace sextant {
 
 // A gold or predicted span of an NER sample, as the console marks it.
 struct SpanMark {
-  int32_t start = 0, end = 0;  // characters of the sample's text
-  std::string label;           // entity type
+  int32_t start = 0, end = 0;             // characters of the sample's text
+  std::string label;                      // entity type
   std::optional<std::string> error_type;  // labeled splits
-  int64_t span_row = 0;        // its row in the split's span rows
+  int64_t span_row = 0;                   // its row in the split's span rows
 };
 
 // One processed sample. Fields that do not apply to its split are empty.
@@ -66,8 +66,8 @@ struct SpanRow {
   int64_t sample_row = 0;
   int32_t span_start = 0, span_end = 0;  // characters of the sample's text
   std::string span_text;
-  std::optional<std::string> gold, pred;        // entity types
-  std::optional<std::string> error_type;        // labeled splits
+  std::optional<std::string> gold, pred;  // entity types
+  std::optional<std::string> error_type;  // labeled splits
   double confidence = 0, certainty_ratio = 0;
   bool is_on_the_boundary = false;
   std::optional<double> dep;

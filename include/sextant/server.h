@@ -17,9 +17,9 @@
 namespace sextant {
 
 struct ServerOptions {
-  std::filesystem::path root;        // the store root (projects, runs)
-  std::string host = "127.0.0.1";    // a loopback address needs no token
-  int port = 8080;                   // 0: any free port (see Server::port())
+  std::filesystem::path root;      // the store root (projects, runs)
+  std::string host = "127.0.0.1";  // a loopback address needs no token
+  int port = 8080;                 // 0: any free port (see Server::port())
   // Required when `host` is not a loopback address; when set, every /api/
   // request must carry `Authorization: Bearer <token>` or `?token=<token>`.
   std::string token;

@@ -16,12 +16,12 @@ namespace sextant {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // bad input from the caller; nothing was changed
-  kNotFound,           // a project, run, split or sample that does not exist
-  kAlreadyExists,      // e.g. a duplicate sample id
-  kFailedPrecondition, // the call is valid but not in this state (e.g. no labels set)
-  kIOError,            // the file system or the database failed
-  kInternal,           // a bug in Sextant or a third-party library
+  kInvalidArgument,     // bad input from the caller; nothing was changed
+  kNotFound,            // a project, run, split or sample that does not exist
+  kAlreadyExists,       // e.g. a duplicate sample id
+  kFailedPrecondition,  // the call is valid but not in this state (e.g. no labels set)
+  kIOError,             // the file system or the database failed
+  kInternal,            // a bug in Sextant or a third-party library
 };
 
 class [[nodiscard]] Status {
@@ -63,7 +63,7 @@ const char* StatusCodeName(StatusCode code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : value_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(value_).ok() && "Result built from an OK Status");
   }
@@ -88,10 +88,10 @@ class [[nodiscard]] Result {
 #define SEXTANT_CONCAT_INNER(a, b) a##b
 #define SEXTANT_CONCAT(a, b) SEXTANT_CONCAT_INNER(a, b)
 
-#define SEXTANT_RETURN_IF_ERROR(expr)          \
-  do {                                         \
-    ::sextant::Status _st = (expr);            \
-    if (!_st.ok()) return _st;                 \
+#define SEXTANT_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::sextant::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)
 
 #define SEXTANT_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -1,31 +1,30 @@
 // `sextant`: log, process and query runs from the command line.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdio>
-#include <numeric>
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <memory>
 #include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 
 #include "cli/output.h"
 #include "cli/report.h"
-#include "query/result_json.h"
 #include "common/file_util.h"
 #include "common/strings.h"
 #include "io/npy.h"
 #include "io/table.h"
 #include "query/check.h"
+#include "query/result_json.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
 #include "sextant/version.h"
 #ifdef SEXTANT_HAVE_SERVER
-#include <pthread.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -60,8 +59,8 @@ Result<SplitKey> SplitFromArgs(const std::string& split, const std::string& infe
 }
 
 void PrintReport(const FinishReport& report) {
-  std::fprintf(stderr, "finished %lld samples in %zu splits in %.2f s (", static_cast<long long>(report.samples),
-               report.splits.size(), report.seconds);
+  std::fprintf(stderr, "finished %lld samples in %zu splits in %.2f s (",
+               static_cast<long long>(report.samples), report.splits.size(), report.seconds);
   for (size_t i = 0; i < report.stage_seconds.size(); ++i) {
     std::fprintf(stderr, "%s%s %.2f s", i ? "; " : "", report.stage_seconds[i].first.c_str(),
                  report.stage_seconds[i].second);
@@ -102,7 +101,8 @@ void AddFinishOptions(CLI::App* cmd, FinishArgs* a) {
       cmd->add_flag(FlagNames(spec), a->flags[spec.name],
                     std::string(OnByDefault(spec) ? "Turn off (on by default): " : "") + spec.help);
     } else {
-      std::string help = std::string(spec.help) + " (default " + GetProcessingOption(defaults, spec) + ")";
+      std::string help =
+          std::string(spec.help) + " (default " + GetProcessingOption(defaults, spec) + ")";
       std::string type = spec.type == ProcessingOptionSpec::Type::kInt ? "INT" : "NUMBER";
       if (spec.type == ProcessingOptionSpec::Type::kChoice) {
         type.clear();
@@ -203,18 +203,20 @@ Status RunImport(const ImportArgs& a) {
   SEXTANT_ASSIGN_OR_RETURN(int id_col, ColumnOf(table, a.id_column, "--id-column", a.data));
   // Which columns hold the sample; the others are kept as metadata.
   const bool ner = task == TaskType::kNamedEntityRecognition;
-  const bool pairs = task == TaskType::kNaturalLanguageInference &&
-                     table.ColumnIndex(a.premise_column) >= 0;
+  const bool pairs =
+      task == TaskType::kNaturalLanguageInference && table.ColumnIndex(a.premise_column) >= 0;
   int text_col = -1, premise_col = -1, hypothesis_col = -1, tokens_col = -1, gold_col = -1;
   if (pairs) {
-    SEXTANT_ASSIGN_OR_RETURN(premise_col, ColumnOf(table, a.premise_column, "--premise-column", a.data));
+    SEXTANT_ASSIGN_OR_RETURN(premise_col,
+                             ColumnOf(table, a.premise_column, "--premise-column", a.data));
     SEXTANT_ASSIGN_OR_RETURN(hypothesis_col,
                              ColumnOf(table, a.hypothesis_column, "--hypothesis-column", a.data));
   } else {
     SEXTANT_ASSIGN_OR_RETURN(text_col, ColumnOf(table, a.text_column, "--text-column", a.data));
   }
   if (ner) {
-    SEXTANT_ASSIGN_OR_RETURN(tokens_col, ColumnOf(table, a.tokens_column, "--tokens-column", a.data));
+    SEXTANT_ASSIGN_OR_RETURN(tokens_col,
+                             ColumnOf(table, a.tokens_column, "--tokens-column", a.data));
     if (IsLabeled(split.split)) {
       SEXTANT_ASSIGN_OR_RETURN(gold_col,
                                ColumnOf(table, a.gold_spans_column, "--gold-spans-column", a.data));
@@ -238,8 +240,8 @@ Status RunImport(const ImportArgs& a) {
   std::vector<std::vector<GoldSpan>> gold_spans(gold_col >= 0 ? n : 0);
   for (int64_t i = 0; ner && i < n; ++i) {
     const std::string& id = table.rows[i][id_col];
-    SEXTANT_RETURN_IF_ERROR(ParseNerCell(table.rows[i][tokens_col], id, "--tokens-column",
-                                         &tokens[i], nullptr));
+    SEXTANT_RETURN_IF_ERROR(
+        ParseNerCell(table.rows[i][tokens_col], id, "--tokens-column", &tokens[i], nullptr));
     token_counts.push_back(static_cast<int64_t>(tokens[i].size()));
     if (gold_col >= 0 && !table.is_null[i][gold_col]) {
       SEXTANT_RETURN_IF_ERROR(ParseNerCell(table.rows[i][gold_col], id, "--gold-spans-column",
@@ -367,14 +369,16 @@ void AddSampleFilters(CLI::App* cmd, SampleArgs* a) {
   cmd->add_flag("--drifted", a->drifted, "Only drifted (or out-of-coverage) samples");
   cmd->add_flag("--not-drifted", a->not_drifted, "Only samples that are not drifted");
   cmd->add_flag("--on-boundary", a->on_boundary, "Only samples on the class boundary");
-  cmd->add_flag("--misclassified", a->misclassified, "Only labeled samples whose prediction is wrong");
+  cmd->add_flag("--misclassified", a->misclassified,
+                "Only labeled samples whose prediction is wrong");
   cmd->add_option("--class", a->pred_class, "Only samples predicted as this class");
   cmd->add_option("--gold", a->gold_class, "Only samples labeled with this class");
   cmd->add_option("--min-confidence", a->min_conf, "Lowest confidence to keep");
   cmd->add_option("--max-confidence", a->max_conf, "Highest confidence to keep");
   cmd->add_option("--min-dep", a->min_dep, "Lowest data-error potential to keep");
   cmd->add_option("--max-dep", a->max_dep, "Highest data-error potential to keep");
-  cmd->add_option("--text", a->text, "Regular expression (RE2 syntax, case-insensitive) the text must contain");
+  cmd->add_option("--text", a->text,
+                  "Regular expression (RE2 syntax, case-insensitive) the text must contain");
   cmd->add_option("--ids", a->ids, "Comma-separated sample ids");
   cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. drift_score:desc)");
   cmd->add_option("--limit", a->limit, "At most this many rows");
@@ -385,7 +389,8 @@ void AddSampleFilters(CLI::App* cmd, SampleArgs* a) {
 Result<SampleQuery> MakeQuery(const SampleArgs& a) {
   SampleQuery q;
   SEXTANT_ASSIGN_OR_RETURN(q.split, SplitFromArgs(a.split, a.inference_name));
-  if (a.drifted && a.not_drifted) return Status::Invalid("--drifted and --not-drifted exclude each other");
+  if (a.drifted && a.not_drifted)
+    return Status::Invalid("--drifted and --not-drifted exclude each other");
   if (a.drifted) q.is_drifted = true;
   if (a.not_drifted) q.is_drifted = false;
   if (a.on_boundary) q.is_on_the_boundary = true;
@@ -460,7 +465,8 @@ void AddSpanOptions(CLI::App* cmd, SpanArgs* a) {
   cmd->add_flag("--on-boundary", a->on_boundary, "Only span rows on the class boundary");
   cmd->add_option("--min-confidence", a->min_conf, "Lowest confidence to keep");
   cmd->add_option("--max-confidence", a->max_conf, "Highest confidence to keep");
-  cmd->add_option("--text", a->text, "Regular expression (RE2 syntax, case-insensitive) the span text must contain");
+  cmd->add_option("--text", a->text,
+                  "Regular expression (RE2 syntax, case-insensitive) the span text must contain");
   cmd->add_option("--sample-id", a->sample_id, "Only the span rows of this sample");
   cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. confidence, drift_score:desc)");
   cmd->add_option("--limit", a->limit, "At most this many rows");
@@ -540,7 +546,11 @@ Status RunMap(const MapArgs& a) {
     for (const SampleRow& r : rows) {
       const MapPoint& p = points[static_cast<size_t>(r.row)];
       nlohmann::ordered_json j = {
-          {"id", r.id}, {"split", key.ToString()}, {"x", p.x}, {"y", p.y}, {"pred", r.pred},
+          {"id", r.id},
+          {"split", key.ToString()},
+          {"x", p.x},
+          {"y", p.y},
+          {"pred", r.pred},
           {"gold", r.gold ? nlohmann::ordered_json(*r.gold) : nlohmann::ordered_json(nullptr)},
           {"drift_score", r.drift_score ? nlohmann::ordered_json(*r.drift_score)
                                         : nlohmann::ordered_json(nullptr)}};
@@ -634,8 +644,7 @@ struct CheckArgs {
 
 // Registers `check` and `repair` (docs/format.md); the commands run in RunCheckCommand
 // and RunRepairCommand.
-std::pair<CLI::App*, CLI::App*> AddCheckCommands(CLI::App& app, CheckArgs* check,
-                                                 Common* repair) {
+std::pair<CLI::App*, CLI::App*> AddCheckCommands(CLI::App& app, CheckArgs* check, Common* repair) {
   CLI::App* c = app.add_subcommand("check", "Verify a store: every run, or one project or run");
   c->add_option("--root", check->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
   c->add_option("--project", check->project, "Only this project");
@@ -647,8 +656,11 @@ std::pair<CLI::App*, CLI::App*> AddCheckCommands(CLI::App& app, CheckArgs* check
 }
 
 nlohmann::ordered_json CheckJson(const RunCheck& c) {
-  return {{"project", c.project}, {"run", c.run}, {"status", c.ok() ? "ok" : "damaged"},
-          {"problems", c.problems}, {"notes", c.notes}};
+  return {{"project", c.project},
+          {"run", c.run},
+          {"status", c.ok() ? "ok" : "damaged"},
+          {"problems", c.problems},
+          {"notes", c.notes}};
 }
 
 void PrintCheck(const RunCheck& c) {
@@ -679,8 +691,8 @@ int RunCheckCommand(const CheckArgs& a) {
   if (a.format == "json") {
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
-    std::printf("%zu run(s) checked under %s: %zu ok, %d damaged\n", checks->size(),
-                root.c_str(), checks->size() - static_cast<size_t>(damaged), damaged);
+    std::printf("%zu run(s) checked under %s: %zu ok, %d damaged\n", checks->size(), root.c_str(),
+                checks->size() - static_cast<size_t>(damaged), damaged);
   }
   return damaged > 0 ? 1 : 0;
 }
@@ -720,13 +732,15 @@ struct Command {
 
 Command AddImportCommand(CLI::App& app) {
   auto imp = std::make_shared<ImportArgs>();
-  CLI::App* import = app.add_subcommand("import", "Log one split from a data file and .npy arrays, then finish");
+  CLI::App* import =
+      app.add_subcommand("import", "Log one split from a data file and .npy arrays, then finish");
   AddRunOptions(import, &imp->common);
   import->add_option("--task", imp->task,
                      "Task type: text_classification (tc), natural_language_inference (nli) or "
                      "named_entity_recognition (ner)");
   import->add_option("--tagging-schema", imp->tagging_schema, "NER: BIO, BIOES or BILOU");
-  import->add_option("--premise-column", imp->premise_column, "NLI: column of the premise (default premise)");
+  import->add_option("--premise-column", imp->premise_column,
+                     "NLI: column of the premise (default premise)");
   import->add_option("--hypothesis-column", imp->hypothesis_column,
                      "NLI: column of the hypothesis (default hypothesis)");
   import->add_option("--tokens-column", imp->tokens_column,
@@ -736,14 +750,22 @@ Command AddImportCommand(CLI::App& app) {
   import->add_option("--split", imp->split, "training, validation, test or inference")->required();
   import->add_option("--inference-name", imp->inference_name, "Name of the inference set");
   import->add_option("--epoch", imp->epoch, "Epoch of these outputs (default 0)");
-  import->add_option("--data", imp->data, "Samples: .csv or .jsonl, one row per sample")->required()->check(CLI::ExistingFile);
-  import->add_option("--embeddings", imp->embeddings, "N x D float .npy, rows aligned with --data (NER: one row per token)")->required()->check(CLI::ExistingFile);
+  import->add_option("--data", imp->data, "Samples: .csv or .jsonl, one row per sample")
+      ->required()
+      ->check(CLI::ExistingFile);
+  import
+      ->add_option("--embeddings", imp->embeddings,
+                   "N x D float .npy, rows aligned with --data (NER: one row per token)")
+      ->required()
+      ->check(CLI::ExistingFile);
   import->add_option("--logits", imp->logits, "N x C float .npy")->check(CLI::ExistingFile);
-  import->add_option("--probs", imp->probs, "N x C float .npy of probabilities")->check(CLI::ExistingFile);
+  import->add_option("--probs", imp->probs, "N x C float .npy of probabilities")
+      ->check(CLI::ExistingFile);
   import->add_option("--labels", imp->labels, "Label list in logit order, comma-separated");
   import->add_option("--text-column", imp->text_column, "Column holding the text (default text)");
   import->add_option("--id-column", imp->id_column, "Column holding the sample id (default id)");
-  import->add_option("--label-column", imp->label_column, "Column holding the label (default label)");
+  import->add_option("--label-column", imp->label_column,
+                     "Column holding the label (default label)");
   import->add_flag("--no-finish", imp->no_finish, "Log only; process later with `sextant finish`");
   AddFinishOptions(import, &imp->finish);
   return {import, [imp] { return Report(RunImport(*imp)); }};
@@ -781,17 +803,19 @@ int RunRuns(const RunsArgs& a) {
                   static_cast<double>(r.size_bytes) / 1e6, r.error.c_str());
       continue;
     }
-    std::printf("%s/%s  %s  labels=%zu  %s  %.1f MB\n", r.project.c_str(), r.run.c_str(), r.task.c_str(),
-                r.labels.size(), r.finished ? "finished" : "not finished",
+    std::printf("%s/%s  %s  labels=%zu  %s  %.1f MB\n", r.project.c_str(), r.run.c_str(),
+                r.task.c_str(), r.labels.size(), r.finished ? "finished" : "not finished",
                 static_cast<double>(r.size_bytes) / 1e6);
     for (const SplitInfo& s : r.splits) {
-      std::printf("    %-24s %8lld samples  %d epoch(s)  dim %lld  %s\n", s.split.ToString().c_str(),
-                  static_cast<long long>(s.samples), s.epochs_logged,
+      std::printf("    %-24s %8lld samples  %d epoch(s)  dim %lld  %s\n",
+                  s.split.ToString().c_str(), static_cast<long long>(s.samples), s.epochs_logged,
                   static_cast<long long>(s.embedding_dim), s.processed ? "processed" : "pending");
     }
   }
-  if (!table) std::printf("%s\n", j.dump(2).c_str());
-  else if (list->empty()) std::printf("no runs under %s\n", ResolveRoot(a.root).c_str());
+  if (!table)
+    std::printf("%s\n", j.dump(2).c_str());
+  else if (list->empty())
+    std::printf("no runs under %s\n", ResolveRoot(a.root).c_str());
   return 0;
 }
 
@@ -825,7 +849,8 @@ Command AddSummaryCommand(CLI::App& app) {
   CLI::App* summary = app.add_subcommand("summary", "Per-run or per-split results as JSON");
   AddRunOptions(summary, &args->common);
   summary->add_option("--split", args->split, "Only this split");
-  summary->add_option("--inference-name", args->inference_name, "Inference set (with --split inference)");
+  summary->add_option("--inference-name", args->inference_name,
+                      "Inference set (with --split inference)");
   return {summary, [args] { return Report(RunSummary(*args)); }};
 }
 
@@ -854,7 +879,8 @@ Command AddSamplesCommand(CLI::App& app) {
 Command AddExportCommand(CLI::App& app) {
   auto args = std::make_shared<SampleArgs>();
   args->format = "";
-  CLI::App* export_cmd = app.add_subcommand("export", "Write a filtered selection to CSV or JSONL for labeling");
+  CLI::App* export_cmd =
+      app.add_subcommand("export", "Write a filtered selection to CSV or JSONL for labeling");
   AddSampleFilters(export_cmd, args.get());
   export_cmd->add_option("--output", args->output, "File to write (.csv or .jsonl)")->required();
   return {export_cmd, [args] { return Report(RunSamples(*args, true)); }};
@@ -883,7 +909,8 @@ Status RunSimilar(const SimilarArgs& a) {
     }
     filter.is_drifted = a.drifted == "true";
   }
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<Neighbor> hits, reader->Similar(split, a.id, a.k, in, filter));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+                           reader->Similar(split, a.id, a.k, in, filter));
   int rank = 0;
   for (const Neighbor& h : hits) {
     SampleQuery q;
@@ -919,7 +946,8 @@ Command AddSimilarCommand(CLI::App& app) {
 
 Command AddSpansCommand(CLI::App& app) {
   auto args = std::make_shared<SpanArgs>();
-  CLI::App* spans = app.add_subcommand("spans", "NER span rows (gold and predicted), filtered and sorted");
+  CLI::App* spans =
+      app.add_subcommand("spans", "NER span rows (gold and predicted), filtered and sorted");
   AddSpanOptions(spans, args.get());
   return {spans, [args] { return Report(RunSpans(*args)); }};
 }
@@ -946,7 +974,8 @@ std::vector<Command> AddCheckAndRepairCommands(CLI::App& app) {
 #ifdef SEXTANT_HAVE_SERVER
 Command AddServeCommand(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>();
-  CLI::App* serve = app.add_subcommand("serve", "Serve the web console and its JSON API (docs/http-api.md)");
+  CLI::App* serve =
+      app.add_subcommand("serve", "Serve the web console and its JSON API (docs/http-api.md)");
   serve->add_option("--root", args->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
   ServerOptions& so = args->options;
   serve->add_option("--host", so.host, "Address to bind (any but a loopback one needs --token)")
@@ -956,28 +985,35 @@ Command AddServeCommand(CLI::App& app) {
                     "Access token every API request must carry (default $SEXTANT_TOKEN)");
   serve->add_option("--static", args->static_dir, "The console's build (default web/dist)");
   // The limits of docs/http-api.md, "Limits"; Server::Start checks their ranges.
-  serve->add_option("--max-connections", so.max_connections,
-                    "Open connections in all (beyond: an idle one is closed, else 503)")
+  serve
+      ->add_option("--max-connections", so.max_connections,
+                   "Open connections in all (beyond: an idle one is closed, else 503)")
       ->capture_default_str();
-  serve->add_option("--max-connections-per-client", so.max_connections_per_client,
-                    "Open connections from one IP address")
+  serve
+      ->add_option("--max-connections-per-client", so.max_connections_per_client,
+                   "Open connections from one IP address")
       ->capture_default_str();
-  serve->add_option("--request-timeout", so.request_timeout_s,
-                    "Seconds to receive one request's head and body")
+  serve
+      ->add_option("--request-timeout", so.request_timeout_s,
+                   "Seconds to receive one request's head and body")
       ->capture_default_str();
-  serve->add_option("--idle-timeout", so.idle_timeout_s,
-                    "Seconds a keep-alive connection may wait for its next request")
+  serve
+      ->add_option("--idle-timeout", so.idle_timeout_s,
+                   "Seconds a keep-alive connection may wait for its next request")
       ->capture_default_str();
-  serve->add_option("--write-timeout", so.write_timeout_s,
-                    "Seconds one write of an answer may take to a stalled client")
+  serve
+      ->add_option("--write-timeout", so.write_timeout_s,
+                   "Seconds one write of an answer may take to a stalled client")
       ->capture_default_str();
   serve->add_option("--max-body-bytes", so.max_body_bytes, "Largest request body (413 beyond)")
       ->capture_default_str();
-  serve->add_option("--text-search-budget", so.text_search_budget_s,
-                    "Seconds one request's text search may take (400 beyond)")
+  serve
+      ->add_option("--text-search-budget", so.text_search_budget_s,
+                   "Seconds one request's text search may take (400 beyond)")
       ->capture_default_str();
-  serve->add_option("--shutdown-grace", so.shutdown_grace_s,
-                    "Seconds a stopping server gives the requests in flight")
+  serve
+      ->add_option("--shutdown-grace", so.shutdown_grace_s,
+                   "Seconds a stopping server gives the requests in flight")
       ->capture_default_str();
   return {serve, [args] { return Report(RunServe(*args)); }};
 }
@@ -990,9 +1026,9 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sextant ") + kVersion);
   std::vector<Command> commands = {
-      AddImportCommand(app),  AddFinishCommand(app), AddRunsCommand(app),   AddSummaryCommand(app),
-      AddReportCommand(app),  AddSamplesCommand(app), AddExportCommand(app), AddSimilarCommand(app),
-      AddSpansCommand(app),   AddMapCommand(app)};
+      AddImportCommand(app), AddFinishCommand(app),  AddRunsCommand(app),   AddSummaryCommand(app),
+      AddReportCommand(app), AddSamplesCommand(app), AddExportCommand(app), AddSimilarCommand(app),
+      AddSpansCommand(app),  AddMapCommand(app)};
   for (Command& c : AddCheckAndRepairCommands(app)) commands.push_back(std::move(c));
 #ifdef SEXTANT_HAVE_SERVER
   commands.push_back(AddServeCommand(app));

@@ -34,7 +34,8 @@ void WriteSamples(std::ostream& out, Format format, const std::vector<SampleRow>
   const bool with_probs = !rows.empty() && !rows.front().probs.empty();
   // NLI pairs and NER tokens and spans (JSON text in a cell) after the common columns.
   std::vector<std::string> columns = SampleRowFields();
-  if (!rows.empty() && rows.front().premise) columns.insert(columns.end(), {"premise", "hypothesis"});
+  if (!rows.empty() && rows.front().premise)
+    columns.insert(columns.end(), {"premise", "hypothesis"});
   if (!rows.empty() && !rows.front().tokens.empty()) {
     columns.insert(columns.end(), {"text_token_indices", "gold_spans", "pred_spans"});
   }
@@ -78,9 +79,8 @@ void TerminalProgress(const char* stage, int64_t done, int64_t total, void*) {
   if (!StderrIsTerminal() || total <= 0) return;
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(kWidth * done / total);
-  std::fprintf(stderr, "\r%-28s [%.*s%*s] %3d%%", stage, filled,
-               "##############################", kWidth - filled, "",
-               static_cast<int>(100 * done / total));
+  std::fprintf(stderr, "\r%-28s [%.*s%*s] %3d%%", stage, filled, "##############################",
+               kWidth - filled, "", static_cast<int>(100 * done / total));
   if (done >= total) std::fputc('\n', stderr);
   std::fflush(stderr);
 }

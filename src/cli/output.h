@@ -1,11 +1,10 @@
 // How the CLI prints results: sample rows as JSON objects or CSV, progress bars.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "sextant/results.h"
 

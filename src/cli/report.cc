@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 namespace sextant::cli {
@@ -17,7 +16,9 @@ std::string Fmt(const char* format, double v) {
   return buf;
 }
 
-std::string Pct(const json& v) { return v.is_number() ? Fmt("%.1f%%", 100 * v.get<double>()) : "-"; }
+std::string Pct(const json& v) {
+  return v.is_number() ? Fmt("%.1f%%", 100 * v.get<double>()) : "-";
+}
 std::string Num(const json& v) { return v.is_number() ? Fmt("%.3f", v.get<double>()) : "-"; }
 std::string SignedPts(const json& v) {
   return v.is_number() ? Fmt("%+.1f pts", 100 * v.get<double>()) : "-";
@@ -111,8 +112,9 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
   }
   size_t split_w = 26;
   for (const auto& [name, s] : run["splits"].items()) split_w = std::max(split_w, name.size() + 2);
-  out << "\n" << Pad("split", split_w) << Pad("samples", 10) << Pad("accuracy", 10)
-      << Pad("mean conf", 11) << Pad("on boundary", 13) << "drifted / out of coverage\n";
+  out << "\n"
+      << Pad("split", split_w) << Pad("samples", 10) << Pad("accuracy", 10) << Pad("mean conf", 11)
+      << Pad("on boundary", 13) << "drifted / out of coverage\n";
   for (const auto& [name, s] : run["splits"].items()) {
     const json& drift = s.contains("drifted") ? s["drifted"] : At(s, "out_of_coverage");
     out << Pad(name, split_w) << Pad(std::to_string(s["samples"].get<int64_t>()), 10)
@@ -127,11 +129,12 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
                 ? At(At(params, "spans"), "decoding").get<std::string>()
                 : std::string("strict"))
         << " decoding)\n";
-    out << Pad("split", split_w) << Pad("span rows", 11) << Pad("precision", 11)
-        << Pad("recall", 9) << Pad("F1", 9) << "drifted / out of coverage\n";
+    out << Pad("split", split_w) << Pad("span rows", 11) << Pad("precision", 11) << Pad("recall", 9)
+        << Pad("F1", 9) << "drifted / out of coverage\n";
     for (const auto& [name, s] : run["splits"].items()) {
       const json& sp = At(s, "spans");
-      const json& drift = sp.contains("span_drift") ? sp["span_drift"] : At(sp, "span_out_of_coverage");
+      const json& drift =
+          sp.contains("span_drift") ? sp["span_drift"] : At(sp, "span_out_of_coverage");
       out << Pad(name, split_w) << Pad(std::to_string(sp.value("span_rows", int64_t{0})), 11)
           << Pad(Num(At(sp, "precision")), 11) << Pad(Num(At(sp, "recall")), 9)
           << Pad(Num(At(sp, "f1")), 9) << Pct(At(drift, "fraction")) << "\n";
@@ -144,7 +147,8 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     const json& v = At(s, "drift_verdict");
     if (!v.is_object()) continue;
     if (!any_verdict) {
-      out << "\nDrift verdict (share above the threshold, Wilson 95% interval; one-sided test at alpha "
+      out << "\nDrift verdict (share above the threshold, Wilson 95% interval; one-sided test at "
+             "alpha "
           << Fmt("%g", v["alpha"].get<double>()) << ")\n";
       any_verdict = true;
     }
@@ -152,15 +156,14 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     out << Pad(name, split_w) << VerdictLine(v, inference) << "\n";
     for (const auto& [label, c] : At(v, "per_class").items()) {
       if (c["drifted"].is_boolean() && c["drifted"].get<bool>()) {
-        out << Pad("", split_w) << "  predicted '" << label << "': "
-            << Pct(c["fraction"]) << " of " << c["samples"].get<int64_t>() << " (p = "
-            << PValue(c["log10_p_value"]) << ")\n";
+        out << Pad("", split_w) << "  predicted '" << label << "': " << Pct(c["fraction"]) << " of "
+            << c["samples"].get<int64_t>() << " (p = " << PValue(c["log10_p_value"]) << ")\n";
       }
     }
     if (inference && v["drifted"].is_boolean() && v["drifted"].get<bool>()) {
       alerts.push_back(name + ": data drift (" + Pct(v["fraction"]) + " of samples drifted; " +
-                       Pct(v["nominal"]) + " expected without drift; p = " +
-                       PValue(v["log10_p_value"]) + ")");
+                       Pct(v["nominal"]) +
+                       " expected without drift; p = " + PValue(v["log10_p_value"]) + ")");
     }
   }
   bool any_domain_test = false;
@@ -168,7 +171,8 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     const json& t = At(s, "domain_test");
     if (!t.is_object() || !t.contains("auc")) continue;
     if (!any_domain_test) {
-      out << "\nDomain-classifier test (AUC of telling the split from " << t["reference"].get<std::string>()
+      out << "\nDomain-classifier test (AUC of telling the split from "
+          << t["reference"].get<std::string>()
           << ", cross-fitted; 0.5 = indistinguishable; one-sided test at alpha "
           << Fmt("%g", t.value("alpha", 0.01)) << ")\n";
       any_domain_test = true;
@@ -179,17 +183,20 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     const std::string p_value = p > 0 || !t.contains("log10_p_value")
                                     ? Fmt("%.2g", p)
                                     : "1e" + Fmt("%.0f", t["log10_p_value"].get<double>());
-    out << Pad(name, split_w) << "AUC " << auc << " (95% CI " << Fmt("%.3f", t["auc_ci"][0].get<double>())
-        << " to " << Fmt("%.3f", t["auc_ci"][1].get<double>()) << "), p = " << p_value << ", "
+    out << Pad(name, split_w) << "AUC " << auc << " (95% CI "
+        << Fmt("%.3f", t["auc_ci"][0].get<double>()) << " to "
+        << Fmt("%.3f", t["auc_ci"][1].get<double>()) << "), p = " << p_value << ", "
         << t["samples"].get<int64_t>() << " vs " << t["reference_samples"].get<int64_t>()
         << " samples: " << (shifted ? "shift" : "no shift") << "\n";
     if (shifted) {
       alerts.push_back(name + ": distribution shift (a domain classifier tells it from " +
-                       t["reference"].get<std::string>() + ", AUC " + auc + ", p = " + p_value + ")");
+                       t["reference"].get<std::string>() + ", AUC " + auc + ", p = " + p_value +
+                       ")");
     }
   }
   for (const auto& [name, cmp] : run["comparisons"].items()) {
-    out << "\n" << name << " next to training (predicted class share; mean confidence of the class)\n";
+    out << "\n"
+        << name << " next to training (predicted class share; mean confidence of the class)\n";
     const size_t w = std::max<size_t>(20, name.size() + 2);  // long inference names stay aligned
     out << Pad("class", 20) << Pad("training", 20) << Pad(name, w) << "change\n";
     for (const json& c : cmp["classes"]) {
@@ -199,11 +206,13 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
           << Pad(Pct(c["inference_pred_fraction"]) + ", " + Num(c["inference_mean_confidence"]), w)
           << SignedPts(c["pred_fraction_change"]) << ", " << Signed(c["mean_confidence_change"])
           << "\n";
-      if (c["mean_confidence_change"].is_number() && c["mean_confidence_change"].get<double>() < -0.05) {
+      if (c["mean_confidence_change"].is_number() &&
+          c["mean_confidence_change"].get<double>() < -0.05) {
         alerts.push_back(name + ": confidence dropped on class '" + label + "' (" +
                          Signed(c["mean_confidence_change"]) + ")");
       }
-      if (c["pred_fraction_change"].is_number() && std::abs(c["pred_fraction_change"].get<double>()) > 0.10) {
+      if (c["pred_fraction_change"].is_number() &&
+          std::abs(c["pred_fraction_change"].get<double>()) > 0.10) {
         alerts.push_back(name + ": class share changed for '" + label + "' (" +
                          SignedPts(c["pred_fraction_change"]) + ")");
       }
@@ -214,14 +223,16 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
       for (const json& t : spans["types"]) {
         out << Pad(t["type"].get<std::string>(), 20)
             << Pad(Pct(t["training_pred_fraction"]) + ", " + Num(t["training_mean_confidence"]), 20)
-            << Pad(Pct(t["inference_pred_fraction"]) + ", " + Num(t["inference_mean_confidence"]), w)
+            << Pad(Pct(t["inference_pred_fraction"]) + ", " + Num(t["inference_mean_confidence"]),
+                   w)
             << SignedPts(t["pred_fraction_change"]) << ", " << Signed(t["mean_confidence_change"])
             << "\n";
       }
       const json& d = spans["drifted_fraction"];
       out << Pad("drifted span rows", 20) << Pad(Pct(d["nominal"]) + " (nominal)", 20)
           << Pad(Pct(d["inference"]), w) << SignedPts(d["change"]) << "\n";
-      if (d["inference"].is_number() && d["inference"].get<double>() > 2 * d["nominal"].get<double>()) {
+      if (d["inference"].is_number() &&
+          d["inference"].get<double>() > 2 * d["nominal"].get<double>()) {
         alerts.push_back(name + ": span drift (" + Pct(d["inference"]) + " of span rows drifted; " +
                          Pct(d["nominal"]) + " expected without drift)");
       }
@@ -236,7 +247,8 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     if (!At(run["splits"][name], "drift_verdict").is_object() && drifted["inference"].is_number() &&
         drifted["inference"].get<double>() > 2 * drifted["nominal"].get<double>()) {
       alerts.push_back(name + ": data drift (" + Pct(drifted["inference"]) +
-                       " of samples drifted; " + Pct(drifted["nominal"]) + " expected without drift)");
+                       " of samples drifted; " + Pct(drifted["nominal"]) +
+                       " expected without drift)");
     }
   }
   out << "\n";

@@ -9,10 +9,9 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <unordered_map>
-
-#include <nlohmann/json.hpp>
 
 #include "client/sample_id_index.h"
 #include "client/task_fields.h"
@@ -74,9 +73,10 @@ Status CheckFinite(const char* field, const MatrixView& m, RowName row_name) {
     const float* row = m.data + r * m.cols;
     for (int64_t c = 0; c < m.cols; ++c) {
       if (!std::isfinite(row[c])) {
-        return Status::Invalid(std::string(field) + ": " + (std::isnan(row[c]) ? "NaN" : "infinite") +
-                               " value at row " + std::to_string(r) + " (" + row_name(r) +
-                               "), column " + std::to_string(c) + "; expected finite numbers");
+        return Status::Invalid(std::string(field) + ": " +
+                               (std::isnan(row[c]) ? "NaN" : "infinite") + " value at row " +
+                               std::to_string(r) + " (" + row_name(r) + "), column " +
+                               std::to_string(c) + "; expected finite numbers");
       }
     }
   }
@@ -88,8 +88,8 @@ Status CheckFinite(const char* field, const MatrixView& m, RowName row_name) {
 Status CheckBatchUtf8(const DataBatch& batch) {
   auto check = [](const std::vector<std::string>& values, const char* field) -> Status {
     for (size_t i = 0; i < values.size(); ++i) {
-      SEXTANT_RETURN_IF_ERROR(CheckUtf8(values[i], std::string(field) + " (row " +
-                                                       std::to_string(i) + ")"));
+      SEXTANT_RETURN_IF_ERROR(
+          CheckUtf8(values[i], std::string(field) + " (row " + std::to_string(i) + ")"));
     }
     return Status::OK();
   };
@@ -157,7 +157,8 @@ class Client::Impl {
                              " labels; a classifier needs at least 2");
     }
     for (size_t i = 0; i < labels.size(); ++i) {
-      if (labels[i].empty()) return Status::Invalid("labels: label " + std::to_string(i) + " is empty");
+      if (labels[i].empty())
+        return Status::Invalid("labels: label " + std::to_string(i) + " is empty");
       SEXTANT_RETURN_IF_ERROR(CheckUtf8(labels[i], "labels: label " + std::to_string(i)));
       for (size_t j = 0; j < i; ++j) {
         if (labels[j] == labels[i]) {
@@ -188,8 +189,10 @@ class Client::Impl {
     MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
     if (store_->task() != TaskType::kNamedEntityRecognition) {
-      return Status::Invalid("tagging_schema: only named_entity_recognition runs have a tagging "
-                             "schema; this run is " + std::string(TaskTypeName(store_->task())));
+      return Status::Invalid(
+          "tagging_schema: only named_entity_recognition runs have a tagging "
+          "schema; this run is " +
+          std::string(TaskTypeName(store_->task())));
     }
     const auto& current = store_->tagging_schema();
     if (current && *current != schema) {
@@ -234,8 +237,8 @@ class Client::Impl {
     SEXTANT_RETURN_IF_ERROR(CheckBatchUtf8(batch));
     std::vector<store::SampleRecord> records(n);
     for (size_t i = 0; i < n; ++i) records[i].id = batch.ids[i];
-    SEXTANT_RETURN_IF_ERROR(client::ResolveTaskFields(store_->task(), key, batch,
-                                              tags_ ? &*tags_ : nullptr, &records));
+    SEXTANT_RETURN_IF_ERROR(
+        client::ResolveTaskFields(store_->task(), key, batch, tags_ ? &*tags_ : nullptr, &records));
     if (store_->task() != TaskType::kNamedEntityRecognition) {
       SEXTANT_RETURN_IF_ERROR(ResolveLabels(key, batch, &records));
     }
@@ -249,7 +252,8 @@ class Client::Impl {
     std::unordered_map<std::string, size_t> in_batch;
     for (size_t i = 0; i < n; ++i) {
       const std::string& id = batch.ids[i];
-      if (id.empty()) return Status::Invalid("ids: the id at row " + std::to_string(i) + " is empty");
+      if (id.empty())
+        return Status::Invalid("ids: the id at row " + std::to_string(i) + " is empty");
       if (state->ids.Contains(id)) {
         return Status::AlreadyExists("ids: sample id '" + id + "' (row " + std::to_string(i) +
                                      ") is already logged in split '" + key.ToString() +
@@ -257,7 +261,8 @@ class Client::Impl {
       }
       auto [it, inserted] = in_batch.emplace(id, i);
       if (!inserted) {
-        return Status::AlreadyExists("ids: sample id '" + id + "' appears twice in this batch (rows " +
+        return Status::AlreadyExists("ids: sample id '" + id +
+                                     "' appears twice in this batch (rows " +
                                      std::to_string(it->second) + " and " + std::to_string(i) +
                                      "); ids must be unique within a split");
       }
@@ -280,8 +285,9 @@ class Client::Impl {
                             bool check_values = true) REQUIRES(mu_) {
     if (epoch < 0) return Status::Invalid("epoch: " + std::to_string(epoch) + "; expected >= 0");
     if (labels_.empty()) {
-      return Status::FailedPrecondition("labels: set the run's labels (set_labels_for_run) "
-                                        "before logging model outputs");
+      return Status::FailedPrecondition(
+          "labels: set the run's labels (set_labels_for_run) "
+          "before logging model outputs");
     }
     const auto n = static_cast<int64_t>(batch.ids.size());
     if (n == 0) return Status::Invalid("ids: empty batch; expected at least one sample");
@@ -296,8 +302,10 @@ class Client::Impl {
     if (batch.embeddings.data == nullptr) return Status::Invalid("embeddings: missing");
     const bool tokens = store_->task() == TaskType::kNamedEntityRecognition;
     if (!tokens && (batch.tokens_per_sample != 0 || !batch.token_counts.empty())) {
-      return Status::Invalid("embeddings: per-token outputs are for named_entity_recognition runs; "
-                             "this run is " + std::string(TaskTypeName(store_->task())));
+      return Status::Invalid(
+          "embeddings: per-token outputs are for named_entity_recognition runs; "
+          "this run is " +
+          std::string(TaskTypeName(store_->task())));
     }
     // Rows per sample: one, or (NER) as stated by the layout; the logged token
     // counts are checked once the ids are looked up (expected_rows -1 until then).
@@ -308,7 +316,7 @@ class Client::Impl {
     }
     const bool layout_known = !tokens || batch.tokens_per_sample > 0 || !counts.empty();
     const int64_t expected_rows =
-        !tokens ? n
+        !tokens        ? n
         : layout_known ? TokenRowStarts(batch.ids.size(), batch.tokens_per_sample, counts).back()
                        : -1;
     const char* per = tokens ? " token rows for " : " rows for ";
@@ -420,15 +428,16 @@ class Client::Impl {
       counts.resize(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) {
         counts[i] = state->token_count[static_cast<size_t>(rows[i])];
-        const int64_t given = batch.tokens_per_sample > 0 ? batch.tokens_per_sample
-                              : batch.token_counts.empty() ? counts[i] : batch.token_counts[i];
+        const int64_t given = batch.tokens_per_sample > 0  ? batch.tokens_per_sample
+                              : batch.token_counts.empty() ? counts[i]
+                                                           : batch.token_counts[i];
         const bool fits = batch.tokens_per_sample > 0 ? counts[i] <= given : counts[i] == given;
         if (!fits) {
-          return Status::Invalid(
-              "embeddings: sample id '" + batch.ids[i] + "' (row " + std::to_string(i) + ") has " +
-              std::to_string(given) + (batch.tokens_per_sample > 0 ? " padded" : "") +
-              " token rows; it was logged with " + std::to_string(counts[i]) +
-              " tokens; expected one output row per logged token");
+          return Status::Invalid("embeddings: sample id '" + batch.ids[i] + "' (row " +
+                                 std::to_string(i) + ") has " + std::to_string(given) +
+                                 (batch.tokens_per_sample > 0 ? " padded" : "") +
+                                 " token rows; it was logged with " + std::to_string(counts[i]) +
+                                 " tokens; expected one output row per logged token");
         }
       }
       starts = TokenRowStarts(batch.ids.size(), batch.tokens_per_sample,
@@ -436,13 +445,15 @@ class Client::Impl {
       if (starts.back() != batch.embeddings.rows) {
         std::string counts_text;
         for (int64_t i = 0; i < std::min<int64_t>(n, 3); ++i) {
-          counts_text += (i ? ", " : "") + ("sample '" + batch.ids[i] + "': " +
-                                            std::to_string(counts[i]) + " tokens");
+          counts_text += (i ? ", " : "") + ("sample '" + batch.ids[i] +
+                                            "': " + std::to_string(counts[i]) + " tokens");
         }
         return Status::Invalid("embeddings: " + std::to_string(batch.embeddings.rows) +
-                               " token rows for " + std::to_string(n) + " ids whose logged "
-                               "tokens number " + std::to_string(starts.back()) + " (" +
-                               counts_text + (n > 3 ? ", ..." : "") +
+                               " token rows for " + std::to_string(n) +
+                               " ids whose logged "
+                               "tokens number " +
+                               std::to_string(starts.back()) + " (" + counts_text +
+                               (n > 3 ? ", ..." : "") +
                                "); expected one row per logged token, samples in id order");
       }
     }
@@ -475,7 +486,9 @@ class Client::Impl {
       // The caller's matrices are read again only to name the first bad value.
       RecycleBuffer(std::move(append.embeddings), free_embeddings_);
       RecycleBuffer(std::move(append.outputs), free_outputs_);
-      auto row_name = [&](int64_t r) { return "sample id '" + batch.ids[static_cast<size_t>(r)] + "'"; };
+      auto row_name = [&](int64_t r) {
+        return "sample id '" + batch.ids[static_cast<size_t>(r)] + "'";
+      };
       SEXTANT_RETURN_IF_ERROR(CheckFinite("embeddings", batch.embeddings, row_name));
       return CheckFinite(batch.logits.data ? "logits" : "probs", out, row_name);
     }
@@ -508,7 +521,8 @@ class Client::Impl {
     if (queued_bytes_ > 0 && queued_bytes_ + bytes > max_pending_bytes_) {
       ++waiting_for_space_;
       queue_cv_.notify_all();
-      while (!(queued_bytes_ == 0 || queued_bytes_ + bytes <= max_pending_bytes_ || failed_batches_ > 0)) {
+      while (!(queued_bytes_ == 0 || queued_bytes_ + bytes <= max_pending_bytes_ ||
+               failed_batches_ > 0)) {
         queue_cv_.wait(mu_);
       }
       --waiting_for_space_;
@@ -571,8 +585,8 @@ class Client::Impl {
   static constexpr std::chrono::milliseconds kWriterTick{20};
 
   struct SplitState {
-    client::SampleIdIndex ids;  // row of each logged sample id
-    std::vector<int32_t> token_count;  // per row: logged tokens (NER)
+    client::SampleIdIndex ids;                     // row of each logged sample id
+    std::vector<int32_t> token_count;              // per row: logged tokens (NER)
     std::map<int32_t, std::vector<uint8_t>> seen;  // per epoch: row has outputs
   };
 
@@ -597,7 +611,8 @@ class Client::Impl {
                                 b.sample_rows.size() * 8);
   }
 
-  Result<SplitKey> ResolveSplit(const std::optional<SplitKey>& arg, const char* call) REQUIRES(mu_) {
+  Result<SplitKey> ResolveSplit(const std::optional<SplitKey>& arg, const char* call)
+      REQUIRES(mu_) {
     if (arg) return *arg;
     if (!current_split_) {
       return Status::FailedPrecondition(std::string("split: no split set for ") + call +
@@ -612,14 +627,16 @@ class Client::Impl {
     if (!IsLabeled(key.split)) {
       if (!batch.labels.empty() || !batch.label_indices.empty()) {
         return Status::Invalid("labels: inference data takes no labels (sample id '" +
-                               batch.ids[0] + "' has one); log labeled data as training, "
+                               batch.ids[0] +
+                               "' has one); log labeled data as training, "
                                "validation or test");
       }
       return Status::OK();
     }
     if (labels_.empty()) {
-      return Status::FailedPrecondition("labels: set the run's labels (set_labels_for_run) "
-                                        "before logging labeled data");
+      return Status::FailedPrecondition(
+          "labels: set the run's labels (set_labels_for_run) "
+          "before logging labeled data");
     }
     if (!batch.labels.empty() && !batch.label_indices.empty()) {
       return Status::Invalid("labels: give labels or label_indices, not both");
@@ -675,8 +692,7 @@ class Client::Impl {
   // text and label; false when none is; an error otherwise.
   Result<bool> AllLoggedIdentically(const SplitKey& key, const SplitState& state,
                                     const DataBatch& batch,
-                                    const std::vector<store::SampleRecord>& records)
-      REQUIRES(mu_) {
+                                    const std::vector<store::SampleRecord>& records) REQUIRES(mu_) {
     const size_t n = batch.ids.size();
     std::optional<size_t> first_known, first_new;
     size_t known = 0;
@@ -704,15 +720,16 @@ class Client::Impl {
     }
     for (size_t i = 0; i < n; ++i) {
       const store::SampleRecord& before = logged[static_cast<size_t>(state.ids.Find(batch.ids[i]))];
-      const char* field = before.text != records[i].text ? "texts"
-                          : before.label != records[i].label ? "labels"
-                          : before.tokens != records[i].tokens ? "text_token_indices"
-                          : before.gold_spans != records[i].gold_spans ? "gold_spans" : nullptr;
+      const char* field = before.text != records[i].text               ? "texts"
+                          : before.label != records[i].label           ? "labels"
+                          : before.tokens != records[i].tokens         ? "text_token_indices"
+                          : before.gold_spans != records[i].gold_spans ? "gold_spans"
+                                                                       : nullptr;
       if (field) {
-        return Status::AlreadyExists(std::string(field) + ": sample id '" + batch.ids[i] + "' (row " +
-                                     std::to_string(i) + ") is already logged in split '" +
-                                     key.ToString() + "' with different " + field +
-                                     "; expected the same sample again or a new id");
+        return Status::AlreadyExists(
+            std::string(field) + ": sample id '" + batch.ids[i] + "' (row " + std::to_string(i) +
+            ") is already logged in split '" + key.ToString() + "' with different " + field +
+            "; expected the same sample again or a new id");
       }
     }
     return true;
@@ -858,7 +875,8 @@ class Client::Impl {
         last_write_error_ = st;
         failed_batches_ = static_cast<int64_t>(batches.size());
         failed_description_ = DescribeBatches(batches);
-        for (auto it = batches.rbegin(); it != batches.rend(); ++it) queue_.push_front(std::move(*it));
+        for (auto it = batches.rbegin(); it != batches.rend(); ++it)
+          queue_.push_front(std::move(*it));
         write_error_ = Status::IOError(PendingFailureMessage("log_model_outputs"));
         retry_at_ = std::chrono::steady_clock::now() + kRetryInterval;
         queue_cv_.notify_all();
@@ -932,7 +950,8 @@ Result<std::unique_ptr<Client>> Client::Init(const ClientOptions& options) {
   SEXTANT_ASSIGN_OR_RETURN(
       std::unique_ptr<store::RunStore> store,
       store::RunStore::Open(run_dir, store::RunStore::Mode::kWrite, options.task));
-  return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(run_dir, std::move(store), options.max_pending_bytes)));
+  return std::unique_ptr<Client>(
+      new Client(std::make_unique<Impl>(run_dir, std::move(store), options.max_pending_bytes)));
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -43,14 +43,16 @@ Status RejectForeignFields(TaskType task, const DataBatch& batch) {
       (!batch.premises.empty() || !batch.hypotheses.empty())) {
     return Status::Invalid(std::string(batch.premises.empty() ? "hypotheses" : "premises") +
                            ": only natural_language_inference runs take premises and "
-                           "hypotheses; " + run);
+                           "hypotheses; " +
+                           run);
   }
   if (task != TaskType::kNamedEntityRecognition &&
       (!batch.token_offsets.empty() || !batch.gold_spans.empty())) {
-    return Status::Invalid(std::string(batch.token_offsets.empty() ? "gold_spans"
-                                                                  : "text_token_indices") +
-                           ": only named_entity_recognition runs take token offsets and gold "
-                           "spans; " + run);
+    return Status::Invalid(
+        std::string(batch.token_offsets.empty() ? "gold_spans" : "text_token_indices") +
+        ": only named_entity_recognition runs take token offsets and gold "
+        "spans; " +
+        run);
   }
   return Status::OK();
 }
@@ -60,10 +62,12 @@ Status ResolvePairs(const DataBatch& batch, std::vector<store::SampleRecord>* re
   const bool pairs = !batch.premises.empty() || !batch.hypotheses.empty();
   if (pairs) {
     if (!batch.texts.empty()) {
-      return Status::Invalid("texts: give premises and hypotheses, or texts holding "
-                             "'premise [SEP] hypothesis', not both");
+      return Status::Invalid(
+          "texts: give premises and hypotheses, or texts holding "
+          "'premise [SEP] hypothesis', not both");
     }
-    if (batch.premises.size() != n) return Status::Invalid("premises: " + Count(batch.premises.size(), n, "premise"));
+    if (batch.premises.size() != n)
+      return Status::Invalid("premises: " + Count(batch.premises.size(), n, "premise"));
     if (batch.hypotheses.size() != n) {
       return Status::Invalid("hypotheses: " + Count(batch.hypotheses.size(), n, "hypothesis"));
     }
@@ -80,7 +84,8 @@ Status ResolvePairs(const DataBatch& batch, std::vector<store::SampleRecord>* re
     const std::string& text = batch.texts[i];
     const size_t at = text.find(kPairSeparator);
     if (at == std::string::npos) {
-      return Status::Invalid("texts: " + IdAt(batch, i) + " has no '" + std::string(kPairSeparator) +
+      return Status::Invalid("texts: " + IdAt(batch, i) + " has no '" +
+                             std::string(kPairSeparator) +
                              "' separator; expected 'premise [SEP] hypothesis', or log premises "
                              "and hypotheses as two fields");
     }
@@ -109,21 +114,23 @@ Status ResolveTokensAndSpans(const SplitKey& key, const DataBatch& batch, const 
                            "); log labeled data as training, validation or test");
   }
   if (IsLabeled(key.split) && batch.gold_spans.size() != n) {
-    return Status::Invalid("gold_spans: " + Count(batch.gold_spans.size(), n, "list of gold spans") +
-                           " (an empty list for a sample without entities) in " + key.ToString() +
-                           " data");
+    return Status::Invalid(
+        "gold_spans: " + Count(batch.gold_spans.size(), n, "list of gold spans") +
+        " (an empty list for a sample without entities) in " + key.ToString() + " data");
   }
   for (size_t i = 0; i < n; ++i) {
     store::SampleRecord& r = (*records)[i];
     r.text = batch.texts[i];
     r.tokens = batch.token_offsets[i];
     if (r.tokens.empty()) {
-      return Status::Invalid("text_token_indices: " + IdAt(batch, i) + " has no tokens; expected "
+      return Status::Invalid("text_token_indices: " + IdAt(batch, i) +
+                             " has no tokens; expected "
                              "at least one (start, end) pair");
     }
     const int32_t text_length = CodePoints(r.text);
     Status st = ner::ValidateTokenOffsets(r.tokens, text_length);
-    if (!st.ok()) return Status::Invalid("text_token_indices: " + IdAt(batch, i) + ": " + st.message());
+    if (!st.ok())
+      return Status::Invalid("text_token_indices: " + IdAt(batch, i) + ": " + st.message());
     if (!IsLabeled(key.split)) continue;
     std::vector<GoldSpan> spans = batch.gold_spans[i];
     std::sort(spans.begin(), spans.end(), [](const GoldSpan& a, const GoldSpan& b) {
@@ -138,17 +145,21 @@ Status ResolveTokensAndSpans(const SplitKey& key, const DataBatch& batch, const 
       if (type == tags.entity_types.end()) {
         std::string known;
         for (const auto& t : tags.entity_types) known += (known.empty() ? "" : ", ") + t;
-        return Status::Invalid(where + ": unknown label; expected an entity type of the run's "
-                               "tags (" + known + ")");
+        return Status::Invalid(where +
+                               ": unknown label; expected an entity type of the run's "
+                               "tags (" +
+                               known + ")");
       }
       if (j > 0 && spans[j - 1].end > g.start) {
-        return Status::Invalid(where + " overlaps the gold span [" + std::to_string(spans[j - 1].start) +
-                               ", " + std::to_string(spans[j - 1].end) + "); expected "
+        return Status::Invalid(where + " overlaps the gold span [" +
+                               std::to_string(spans[j - 1].start) + ", " +
+                               std::to_string(spans[j - 1].end) +
+                               "); expected "
                                "non-overlapping gold spans");
       }
-      auto token_span = ner::CharToTokenSpan(r.tokens, {g.start, g.end},
-                                             static_cast<int32_t>(type - tags.entity_types.begin()),
-                                             text_length);
+      auto token_span =
+          ner::CharToTokenSpan(r.tokens, {g.start, g.end},
+                               static_cast<int32_t>(type - tags.entity_types.begin()), text_length);
       if (!token_span.ok()) return Status::Invalid(where + ": " + token_span.status().message());
     }
     r.gold_spans = std::move(spans);

@@ -17,9 +17,12 @@ Result<TaskType> ParseTaskType(std::string_view name) {
 
 std::string_view TaskTypeName(TaskType task) {
   switch (task) {
-    case TaskType::kTextClassification: return "text_classification";
-    case TaskType::kNaturalLanguageInference: return "natural_language_inference";
-    case TaskType::kNamedEntityRecognition: return "named_entity_recognition";
+    case TaskType::kTextClassification:
+      return "text_classification";
+    case TaskType::kNaturalLanguageInference:
+      return "natural_language_inference";
+    case TaskType::kNamedEntityRecognition:
+      return "named_entity_recognition";
   }
   return "unknown";
 }
@@ -36,9 +39,12 @@ Result<TaggingSchema> ParseTaggingSchema(std::string_view name) {
 
 std::string_view TaggingSchemaName(TaggingSchema schema) {
   switch (schema) {
-    case TaggingSchema::kBIO: return "BIO";
-    case TaggingSchema::kBIOES: return "BIOES";
-    case TaggingSchema::kBILOU: return "BILOU";
+    case TaggingSchema::kBIO:
+      return "BIO";
+    case TaggingSchema::kBIOES:
+      return "BIOES";
+    case TaggingSchema::kBILOU:
+      return "BILOU";
   }
   return "unknown";
 }
@@ -54,10 +60,14 @@ Result<Split> ParseSplit(std::string_view name) {
 
 std::string_view SplitName(Split split) {
   switch (split) {
-    case Split::kTraining: return "training";
-    case Split::kValidation: return "validation";
-    case Split::kTest: return "test";
-    case Split::kInference: return "inference";
+    case Split::kTraining:
+      return "training";
+    case Split::kValidation:
+      return "validation";
+    case Split::kTest:
+      return "test";
+    case Split::kInference:
+      return "inference";
   }
   return "unknown";
 }
@@ -87,8 +97,8 @@ Result<SplitKey> SplitKey::Make(Split split, std::string inference_name) {
     }
     SEXTANT_RETURN_IF_ERROR(ValidateName("inference_name", inference_name));
   } else if (!inference_name.empty()) {
-    return Status::Invalid("inference_name: '" + inference_name +
-                           "' given for split '" + std::string(SplitName(split)) +
+    return Status::Invalid("inference_name: '" + inference_name + "' given for split '" +
+                           std::string(SplitName(split)) +
                            "'; only inference data takes an inference name");
   }
   return SplitKey{split, std::move(inference_name)};

@@ -75,13 +75,14 @@ Result<std::vector<double>> FitDiscriminant(const std::vector<double>& x, const 
   double trace = 0, frobenius2 = 0;
   for (int64_t i = 0; i < d; ++i) {
     trace += cov[i * d + i];
-    for (int64_t j = i; j < d; ++j) frobenius2 += (i == j ? 1.0 : 2.0) * cov[i * d + j] * cov[i * d + j];
+    for (int64_t j = i; j < d; ++j)
+      frobenius2 += (i == j ? 1.0 : 2.0) * cov[i * d + j] * cov[i * d + j];
   }
   const double mu = trace / static_cast<double>(d);
   const double nd = static_cast<double>(n);
   double beta = (beta_sum / nd - frobenius2) / (static_cast<double>(d) * nd);
-  const double delta = (frobenius2 - 2 * mu * trace + static_cast<double>(d) * mu * mu) /
-                       static_cast<double>(d);
+  const double delta =
+      (frobenius2 - 2 * mu * trace + static_cast<double>(d) * mu * mu) / static_cast<double>(d);
   beta = std::min(beta, delta);
   const double gamma = beta <= 0 || delta <= 0 ? 0.0 : beta / delta;
   *shrinkage = gamma;
@@ -97,8 +98,10 @@ Result<std::vector<double>> FitDiscriminant(const std::vector<double>& x, const 
   int info = 0;
   dposv_("L", &dn, &one, cov.data(), &dn, w.data(), &dn, &info, 1);
   if (info != 0) {
-    return Status::Internal("domain test: the shrunk covariance is not positive definite (dposv "
-                            "info " + std::to_string(info) + ")");
+    return Status::Internal(
+        "domain test: the shrunk covariance is not positive definite (dposv "
+        "info " +
+        std::to_string(info) + ")");
   }
   for (int64_t j = 0; j < d; ++j) w[j] /= scale[j];  // back to the input space
   return w;
@@ -152,14 +155,16 @@ Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t re
       norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
       for (int64_t j = 0; j < dim; ++j) x[r * dim + j] = row[j] * norm;
       y[r] = c;
-      fold[r] = static_cast<int>(k % static_cast<size_t>(options.folds));  // stratified: sides are shuffled
+      fold[r] = static_cast<int>(
+          k % static_cast<size_t>(options.folds));  // stratified: sides are shuffled
     }
   }
   std::vector<double> score(static_cast<size_t>(n), 0.0);
   double shrinkage_sum = 0;
   for (int f = 0; f < options.folds; ++f) {
     double shrinkage = 0;
-    SEXTANT_ASSIGN_OR_RETURN(std::vector<double> w, FitDiscriminant(x, y, fold, f, dim, &shrinkage));
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<double> w,
+                             FitDiscriminant(x, y, fold, f, dim, &shrinkage));
     shrinkage_sum += shrinkage;
     for (int64_t i = 0; i < n; ++i) {
       if (fold[i] != f) continue;
@@ -197,12 +202,12 @@ Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t re
   out.p_value = 0.5 * std::erfc(out.z / std::sqrt(2.0));
   // Far in the tail, the normal tail's asymptotic log (Mills ratio), where the
   // p-value itself underflows; its relative error is below 1/z^2 < 0.1%.
-  out.log10_p_value = out.z > 30 ? (-out.z * out.z / 2 - std::log(out.z * std::sqrt(2 * M_PI))) /
-                                       std::log(10.0)
-                                 : std::log10(out.p_value);
+  out.log10_p_value =
+      out.z > 30 ? (-out.z * out.z / 2 - std::log(out.z * std::sqrt(2 * M_PI))) / std::log(10.0)
+                 : std::log10(out.p_value);
   const double q1 = a / (2 - a), q2 = 2 * a * a / (1 + a);
-  const double se = std::sqrt(std::max(
-      0.0, (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n0 * n1)));
+  const double se = std::sqrt(
+      std::max(0.0, (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n0 * n1)));
   out.auc_low = std::max(0.0, a - 1.959964 * se);
   out.auc_high = std::min(1.0, a + 1.959964 * se);
   return out;

@@ -35,14 +35,14 @@ struct DomainTestOptions {
 };
 
 struct DomainTestResult {
-  int64_t reference_samples = 0;   // rows used of each side
+  int64_t reference_samples = 0;  // rows used of each side
   int64_t production_samples = 0;
-  double auc = 0.5;                // of production scored above reference
+  double auc = 0.5;                  // of production scored above reference
   double auc_low = 0, auc_high = 1;  // 95% interval (Hanley & McNeil 1982)
   double z = 0;
-  double p_value = 1;              // one-sided: AUC > 0.5; may underflow to 0
-  double log10_p_value = 0;        // does not underflow
-  double shrinkage = 0;            // mean Ledoit-Wolf intensity over the folds
+  double p_value = 1;        // one-sided: AUC > 0.5; may underflow to 0
+  double log10_p_value = 0;  // does not underflow
+  double shrinkage = 0;      // mean Ledoit-Wolf intensity over the folds
 };
 
 // Rows are `dim` floats each. Needs at least `folds` rows on each side.

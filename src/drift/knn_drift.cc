@@ -49,7 +49,10 @@ Result<std::vector<float>> KCoreDistances(const index::CosineIndex& index, const
       const int64_t* l = labels.data() + i * searched;
       int32_t self_pos = searched - 1;  // drop the farthest when duplicates hide the query
       for (int32_t j = 0; j < searched; ++j) {
-        if (l[j] == self) { self_pos = j; break; }
+        if (l[j] == self) {
+          self_pos = j;
+          break;
+        }
       }
       // The k-th neighbour among the others: index k-1 if self comes after it, else k.
       out[start + i] = self_pos > k - 1 ? d[k - 1] : d[k];
@@ -60,8 +63,8 @@ Result<std::vector<float>> KCoreDistances(const index::CosineIndex& index, const
 }
 
 Result<ReferenceDistribution> BuildReference(const index::CosineIndex& index,
-                                             const float* normalized, int32_t k,
-                                             double percentile, ProgressFn progress, void* user) {
+                                             const float* normalized, int32_t k, double percentile,
+                                             ProgressFn progress, void* user) {
   ReferenceDistribution ref;
   ref.k = k;
   ref.percentile = percentile;

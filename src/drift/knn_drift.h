@@ -14,7 +14,7 @@ namespace sextant::drift {
 struct ReferenceDistribution {
   std::vector<float> sorted;  // k-core distances of the reference samples, ascending
   double percentile = 0.95;
-  double threshold = 0;       // Percentile(sorted, percentile)
+  double threshold = 0;  // Percentile(sorted, percentile)
   int32_t k = 10;
 };
 
@@ -37,8 +37,7 @@ Result<std::vector<float>> KCoreDistances(const index::CosineIndex& index, const
 
 // The leave-one-out reference distribution of the index's own rows.
 Result<ReferenceDistribution> BuildReference(const index::CosineIndex& index,
-                                             const float* normalized, int32_t k,
-                                             double percentile, ProgressFn progress = nullptr,
-                                             void* user = nullptr);
+                                             const float* normalized, int32_t k, double percentile,
+                                             ProgressFn progress = nullptr, void* user = nullptr);
 
 }  // namespace sextant::drift

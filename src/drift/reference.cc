@@ -16,10 +16,11 @@ std::vector<int64_t> SampleRows(int64_t population, int64_t sample_size, uint64_
   std::mt19937_64 rng(seed);
   for (int64_t i = 0; i < sample_size; ++i) {
     const auto range = static_cast<uint64_t>(population - i);
-    const uint64_t limit = std::numeric_limits<uint64_t>::max() -
-                           std::numeric_limits<uint64_t>::max() % range;
+    const uint64_t limit =
+        std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % range;
     uint64_t draw;
-    do draw = rng(); while (draw >= limit);  // rejection keeps every slot equally likely
+    do draw = rng();
+    while (draw >= limit);  // rejection keeps every slot equally likely
     std::swap(rows[i], rows[i + static_cast<int64_t>(draw % range)]);
   }
   rows.resize(static_cast<size_t>(sample_size));
@@ -44,9 +45,9 @@ ReferenceDistribution MakeReference(std::vector<float> distances, int32_t k, dou
 
 int64_t CountAbove(const ReferenceDistribution& ref, double threshold) {
   // The same comparison as the flag: a distance d is above when d > threshold.
-  const auto first_above =
-      std::find_if(ref.sorted.begin(), ref.sorted.end(),
-                   [threshold](float d) { return static_cast<double>(d) > threshold; });
+  const auto first_above = std::find_if(ref.sorted.begin(), ref.sorted.end(), [threshold](float d) {
+    return static_cast<double>(d) > threshold;
+  });
   return static_cast<int64_t>(ref.sorted.end() - first_above);
 }
 

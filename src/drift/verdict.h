@@ -41,20 +41,20 @@ Interval WilsonInterval95(int64_t count, int64_t n);
 
 // What no drift predicts for the count above the threshold.
 struct NullModel {
-  double nominal = 0.05;         // 1 - percentile
-  int64_t reference_size = 0;    // M; 0 means an infinite reference (plain binomial)
-  int64_t reference_above = 0;   // m: reference distances strictly above the threshold
+  double nominal = 0.05;        // 1 - percentile
+  int64_t reference_size = 0;   // M; 0 means an infinite reference (plain binomial)
+  int64_t reference_above = 0;  // m: reference distances strictly above the threshold
 };
 
 struct Verdict {
-  int64_t samples = 0;     // n
-  int64_t count = 0;       // samples above the threshold
-  double fraction = 0;     // count / n (0 when n == 0)
-  Interval ci;             // Wilson 95%
-  double expected = 0;     // the null's mean rate: (m + 1) / (M + 1), or nominal
+  int64_t samples = 0;  // n
+  int64_t count = 0;    // samples above the threshold
+  double fraction = 0;  // count / n (0 when n == 0)
+  Interval ci;          // Wilson 95%
+  double expected = 0;  // the null's mean rate: (m + 1) / (M + 1), or nominal
   double log10_p_value = 0;
-  double p_value = 1;      // 10^log10_p_value; may underflow to 0 (log10_p_value does not)
-  bool drifted = false;    // p_value < alpha
+  double p_value = 1;    // 10^log10_p_value; may underflow to 0 (log10_p_value does not)
+  bool drifted = false;  // p_value < alpha
 };
 
 // The verdict for `count` of `samples` above the threshold.

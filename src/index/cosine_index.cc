@@ -1,12 +1,12 @@
 #include "index/cosine_index.h"
 
+#include <dlfcn.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_io.h>
 #include <faiss/invlists/InvertedLists.h>
 #include <faiss/utils/Heap.h>
-#include <dlfcn.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -79,7 +79,8 @@ std::vector<int64_t> SampleRows(int64_t rows, int64_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   for (int64_t i = 0; i < rows && static_cast<int64_t>(out.size()) < n; ++i) {
     const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-    if (static_cast<double>(rows - i) * u < static_cast<double>(n - static_cast<int64_t>(out.size()))) {
+    if (static_cast<double>(rows - i) * u <
+        static_cast<double>(n - static_cast<int64_t>(out.size()))) {
       out.push_back(i);
     }
   }
@@ -449,7 +450,8 @@ void NormalizeRows(float* data, int64_t rows, int64_t dim) {
 }
 
 void SetSearchThreads(int32_t threads) {
-  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   omp_set_num_threads(n);
 }
 
@@ -502,12 +504,14 @@ Result<std::unique_ptr<CosineIndex>> CosineIndex::BuildIvf(const RowSource& sour
                                options.target_agreement >= 0 && options.target_agreement <= 1 &&
                                options.tune_percentile > 0 && options.tune_percentile < 1)) {
     return Status::Invalid(
-        "index: target_recall must be in (0, 1], target_agreement in [0, 1], tune_percentile in (0, 1)");
+        "index: target_recall must be in (0, 1], target_agreement in [0, 1], tune_percentile in "
+        "(0, 1)");
   }
   const auto start = Clock::now();
   int64_t nlist = options.nlist;
   if (nlist == 0) {
-    nlist = rows < 2000 ? 1 : static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(rows))));
+    nlist =
+        rows < 2000 ? 1 : static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(rows))));
   }
   nlist = std::max<int64_t>(1, std::min(nlist, std::max<int64_t>(rows, 1)));
 
@@ -518,9 +522,8 @@ Result<std::unique_ptr<CosineIndex>> CosineIndex::BuildIvf(const RowSource& sour
     // k-means on a seeded sample; spherical centroids suit inner products of unit rows.
     std::vector<float> centroids(static_cast<size_t>(dim), 0.0f);
     if (nlist > 1) {
-      const int64_t train = options.train_size > 0
-                                ? std::min(options.train_size, rows)
-                                : std::min({rows, 40 * nlist, int64_t{131072}});
+      const int64_t train = options.train_size > 0 ? std::min(options.train_size, rows)
+                                                   : std::min({rows, 40 * nlist, int64_t{131072}});
       const std::vector<int64_t> picked = SampleRows(rows, train, options.seed);
       std::vector<float> x(static_cast<size_t>(train * dim));
       for (size_t i = 0; i < picked.size();) {
@@ -529,8 +532,8 @@ Result<std::unique_ptr<CosineIndex>> CosineIndex::BuildIvf(const RowSource& sour
         source(picked[i], static_cast<int64_t>(j - i), x.data() + i * dim);
         i = j;
       }
-      centroids = TrainCentroids(x.data(), train, dim, nlist, options.kmeans_iterations,
-                                 options.seed);
+      centroids =
+          TrainCentroids(x.data(), train, dim, nlist, options.kmeans_iterations, options.seed);
       nlist = static_cast<int64_t>(centroids.size()) / dim;
     }
     out->info_.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -628,7 +631,10 @@ Status CosineIndex::TuneNprobe(const IvfOptions& options) {
   auto kth_other = [&](const float* s, const int64_t* labels, int64_t i) {
     int32_t self = kk - 1;  // drop the farthest when the row itself is not found
     for (int32_t j = 0; j < kk; ++j) {
-      if (labels[i * kk + j] == rows[i]) { self = j; break; }
+      if (labels[i * kk + j] == rows[i]) {
+        self = j;
+        break;
+      }
     }
     const int32_t at = self > k - 1 ? k - 1 : k;
     return labels[i * kk + at] < 0 ? 2.0f : 1.0f - s[i * kk + at];
@@ -640,7 +646,8 @@ Status CosineIndex::TuneNprobe(const IvfOptions& options) {
     const double pos = options.tune_percentile * static_cast<double>(sorted.size() - 1);
     const auto lo = static_cast<size_t>(pos);
     const size_t hi = std::min(lo + 1, sorted.size() - 1);
-    const double threshold = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
+    const double threshold =
+        sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
     std::vector<char> f(d.size());
     for (size_t i = 0; i < d.size(); ++i) f[i] = d[i] > threshold;
     return f;
@@ -749,9 +756,9 @@ Status CosineIndex::SearchFiltered(const float* queries, int64_t num_queries, in
   if (filter.allowed == nullptr) return Search(queries, num_queries, k, distances, labels);
   if (num_queries <= 0) return Status::OK();
   const int64_t d = dim_;
-  const bool few = ivf_ == nullptr ||
-                   filter.count <= info_.nprobe * (rows_ / std::max<int64_t>(1, ivf_->nlist)) +
-                                       ivf_->nlist;
+  const bool few =
+      ivf_ == nullptr ||
+      filter.count <= info_.nprobe * (rows_ / std::max<int64_t>(1, ivf_->nlist)) + ivf_->nlist;
   if (few) {
     // Scan the allowed rows exactly: cheaper than the cells a search would visit.
     std::vector<int64_t> listed;
@@ -837,8 +844,8 @@ Result<std::unique_ptr<CosineIndex>> CosineIndex::Read(const std::filesystem::pa
   try {
     index.reset(faiss::read_index(path.c_str()));
   } catch (const faiss::FaissException& e) {
-    return Status::Invalid("index: '" + path.string() + "' is not a readable Faiss index: " +
-                           e.what());
+    return Status::Invalid("index: '" + path.string() +
+                           "' is not a readable Faiss index: " + e.what());
   }
   std::unique_ptr<CosineIndex> out(new CosineIndex());
   out->rows_ = index->ntotal;
@@ -869,16 +876,20 @@ Result<std::unique_ptr<CosineIndex>> CosineIndex::Read(const std::filesystem::pa
 
 bool UseApproximate(NnSearch method, int64_t rows, int64_t dim, int64_t auto_min_values) {
   switch (method) {
-    case NnSearch::kExact: return false;
-    case NnSearch::kApproximate: return true;
-    case NnSearch::kAuto: break;
+    case NnSearch::kExact:
+      return false;
+    case NnSearch::kApproximate:
+      return true;
+    case NnSearch::kAuto:
+      break;
   }
   return rows * dim >= auto_min_values;
 }
 
 Result<std::unique_ptr<CosineIndex>> BuildForSearch(const float* normalized, int64_t rows,
                                                     int64_t dim, NnSearch method,
-                                                    int64_t auto_min_values, const IvfOptions& ivf) {
+                                                    int64_t auto_min_values,
+                                                    const IvfOptions& ivf) {
   if (UseApproximate(method, rows, dim, auto_min_values)) {
     return CosineIndex::BuildIvf(normalized, rows, dim, ivf);
   }

@@ -31,7 +31,9 @@
 #include "sextant/processing_options.h"
 #include "sextant/status.h"
 
-namespace faiss { struct Index; }
+namespace faiss {
+struct Index;
+}
 
 namespace sextant::index {
 
@@ -88,17 +90,17 @@ struct IvfOptions {
 
 // What an index is, for the parameters stored with results.
 struct IndexInfo {
-  std::string method;             // "exact" or "ivf"
-  int64_t nlist = 0;              // 0 for exact
-  int32_t nprobe = 0;             // 0 for exact
-  double recall_estimate = 1.0;   // measured recall@tune_k at nprobe; 1 for exact
-  int32_t recall_k = 0;           // the k of that recall (0: not measured)
-  int64_t recall_queries = 0;     // how many sample rows it was measured on
+  std::string method;               // "exact" or "ivf"
+  int64_t nlist = 0;                // 0 for exact
+  int32_t nprobe = 0;               // 0 for exact
+  double recall_estimate = 1.0;     // measured recall@tune_k at nprobe; 1 for exact
+  int32_t recall_k = 0;             // the k of that recall (0: not measured)
+  int64_t recall_queries = 0;       // how many sample rows it was measured on
   double agreement_estimate = 1.0;  // drifted-flag agreement on that sample (see IvfOptions)
-  double build_seconds = 0;       // all of it; for IVF the parts:
-  double train_seconds = 0;       //   k-means
-  double assign_seconds = 0;      //   assigning and copying the rows into cells
-  double tune_seconds = 0;        //   tuning nprobe
+  double build_seconds = 0;         // all of it; for IVF the parts:
+  double train_seconds = 0;         //   k-means
+  double assign_seconds = 0;        //   assigning and copying the rows into cells
+  double tune_seconds = 0;          //   tuning nprobe
 };
 
 // Writes the unit rows [first, first + count) into `out` (count x dim floats).
@@ -110,7 +112,7 @@ using RowSource = std::function<void(int64_t first, int64_t count, float* out)>;
 struct RowFilter {
   const uint8_t* allowed = nullptr;  // size() bytes
   int64_t count = 0;
-  const int64_t* rows = nullptr;     // count rows, or null
+  const int64_t* rows = nullptr;  // count rows, or null
 };
 
 class CosineIndex {
@@ -118,13 +120,13 @@ class CosineIndex {
   // Exact: copies `normalized` (rows x dim, unit rows) into a flat
   // inner-product index.
   static Result<std::unique_ptr<CosineIndex>> Build(const float* normalized, int64_t rows,
-                                                     int64_t dim);
+                                                    int64_t dim);
   // Approximate (IVF, see above). Memory: one copy of the rows plus
   // O(train_size * dim) during k-means; rows are added in blocks.
   static Result<std::unique_ptr<CosineIndex>> BuildIvf(const float* normalized, int64_t rows,
-                                                        int64_t dim, const IvfOptions& options);
+                                                       int64_t dim, const IvfOptions& options);
   static Result<std::unique_ptr<CosineIndex>> BuildIvf(const RowSource& source, int64_t rows,
-                                                        int64_t dim, const IvfOptions& options);
+                                                       int64_t dim, const IvfOptions& options);
 
   // Writes the index as a Faiss index file (faiss::write_index; readable by
   // faiss.read_index in Python), atomically: temporary file, fsync, rename.

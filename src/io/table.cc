@@ -46,9 +46,9 @@ Result<std::string> ReadWholeFile(const fs::path& path) {
   }
   if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
     ::close(fd);
-    const char* kind = S_ISCHR(st.st_mode)   ? "a character device"
-                       : S_ISBLK(st.st_mode) ? "a block device"
-                       : S_ISDIR(st.st_mode) ? "a directory"
+    const char* kind = S_ISCHR(st.st_mode)    ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISDIR(st.st_mode)  ? "a directory"
                        : S_ISSOCK(st.st_mode) ? "a socket"
                                               : "not a regular file";
     return Status::Invalid(path.string() + ": is " + kind +

@@ -33,8 +33,8 @@ Result<std::unique_ptr<L2Index>> L2Index::BuildIvf(const float* data, int64_t ro
                                                    const IvfL2Options& o) {
   if (dim <= 0) return Status::Invalid("map: vector width must be positive");
   if (o.k <= 0) return Status::Invalid("map: k must be at least 1");
-  int64_t nlist = o.nlist > 0 ? o.nlist
-                              : static_cast<int64_t>(4.0 * std::sqrt(static_cast<double>(rows)));
+  int64_t nlist =
+      o.nlist > 0 ? o.nlist : static_cast<int64_t>(4.0 * std::sqrt(static_cast<double>(rows)));
   // Faiss' k-means wants >= 39 training points per centroid to be useful.
   nlist = std::clamp<int64_t>(nlist, 1, std::max<int64_t>(1, rows / 39));
   std::unique_ptr<L2Index> out(new L2Index());
@@ -78,7 +78,8 @@ Result<std::unique_ptr<L2Index>> L2Index::BuildIvf(const float* data, int64_t ro
           if (e[j] >= 0 && std::find(a, a + k, e[j]) != a + k) ++found;
         }
       }
-      const double recall = nq * k > 0 ? static_cast<double>(found) / static_cast<double>(nq * k) : 1;
+      const double recall =
+          nq * k > 0 ? static_cast<double>(found) / static_cast<double>(nq * k) : 1;
       if (recall >= o.target_recall) {
         out->nprobe_ = static_cast<int32_t>(probe);
         out->recall_estimate_ = recall;
@@ -115,8 +116,8 @@ Status L2Index::Search(const float* queries, int64_t num_queries, int32_t k, flo
         for (int32_t j = 0; j < k; ++j) {
           l_tmp[j] = iq[j];
           // Faiss gives squared distances; rounding can make them slightly negative.
-          d_tmp[j] = iq[j] < 0 ? std::numeric_limits<float>::infinity()
-                               : std::sqrt(std::max(0.0f, dq[j]));
+          d_tmp[j] =
+              iq[j] < 0 ? std::numeric_limits<float>::infinity() : std::sqrt(std::max(0.0f, dq[j]));
         }
         // Equal distances come back in an order that depends on Faiss' blocking; fix it.
         std::iota(order.begin(), order.end(), 0);

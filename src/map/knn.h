@@ -7,7 +7,9 @@
 
 #include "sextant/status.h"
 
-namespace faiss { struct Index; }
+namespace faiss {
+struct Index;
+}
 
 namespace sextant::map {
 

@@ -24,8 +24,8 @@ void RowBlocks::Add(const float* data, int64_t rows) {
 }
 
 const float* RowBlocks::Row(int64_t i) const {
-  const auto b = static_cast<size_t>(
-      std::upper_bound(offsets_.begin(), offsets_.end(), i) - offsets_.begin());
+  const auto b =
+      static_cast<size_t>(std::upper_bound(offsets_.begin(), offsets_.end(), i) - offsets_.begin());
   const int64_t first = b == 0 ? 0 : offsets_[b - 1];
   return data_[b] + (i - first) * dim_;
 }
@@ -68,9 +68,8 @@ Result<Pca> Pca::Fit(const RowBlocks& rows, const std::vector<int64_t>& sample, 
       NormalizedRow(rows.Row(sample[start + r]), d, row.data());
       for (int64_t j = 0; j < d; ++j) chunk[r * d + j] = row[j] - mean[j];
     }
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d),
-                static_cast<int>(count), 1.0, chunk.data(), static_cast<int>(d), 1.0, cov.data(),
-                static_cast<int>(d));
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(count),
+                1.0, chunk.data(), static_cast<int>(d), 1.0, cov.data(), static_cast<int>(d));
   }
   double trace = 0;
   for (int64_t j = 0; j < d; ++j) trace += cov[j * d + j];
@@ -84,16 +83,15 @@ Result<Pca> Pca::Fit(const RowBlocks& rows, const std::vector<int64_t>& sample, 
   int lwork = -1, liwork = -1, iwork_query = 0;
   double work_query = 0;
   dsyevr_("V", "I", "L", &n, cov.data(), &n, &vl, &vu, &il, &iu, &abstol, &found, w.data(),
-          z.data(), &n, isuppz.data(), &work_query, &lwork, &iwork_query, &liwork, &info, 1, 1,
-          1);
-  if (info != 0) return Status::Internal("pca: dsyevr workspace query failed, info " + std::to_string(info));
+          z.data(), &n, isuppz.data(), &work_query, &lwork, &iwork_query, &liwork, &info, 1, 1, 1);
+  if (info != 0)
+    return Status::Internal("pca: dsyevr workspace query failed, info " + std::to_string(info));
   lwork = static_cast<int>(work_query);
   liwork = iwork_query;
   std::vector<double> work(static_cast<size_t>(lwork));
   std::vector<int> iwork(static_cast<size_t>(liwork));
   dsyevr_("V", "I", "L", &n, cov.data(), &n, &vl, &vu, &il, &iu, &abstol, &found, w.data(),
-          z.data(), &n, isuppz.data(), work.data(), &lwork, iwork.data(), &liwork, &info, 1, 1,
-          1);
+          z.data(), &n, isuppz.data(), work.data(), &lwork, iwork.data(), &liwork, &info, 1, 1, 1);
   if (info != 0 || found != out_dims) {
     return Status::Internal("pca: dsyevr failed, info " + std::to_string(info) + ", " +
                             std::to_string(found) + " of " + std::to_string(out_dims) +
@@ -112,14 +110,16 @@ Result<Pca> Pca::Fit(const RowBlocks& rows, const std::vector<int64_t>& sample, 
       if (std::abs(v[j]) > std::abs(v[arg])) arg = j;
     }
     const double sign = v[arg] < 0 ? -1.0 : 1.0;
-    for (int64_t j = 0; j < d; ++j) pca.components_[j * out_dims + c] = static_cast<float>(sign * v[j]);
+    for (int64_t j = 0; j < d; ++j)
+      pca.components_[j * out_dims + c] = static_cast<float>(sign * v[j]);
   }
   pca.explained_ = trace > 0 ? std::min(1.0, kept / trace) : 1.0;
   pca.mean_.assign(mean.begin(), mean.end());
   return pca;
 }
 
-void Pca::Transform(const RowBlocks& rows, const int64_t* row_ids, int64_t count, float* out) const {
+void Pca::Transform(const RowBlocks& rows, const int64_t* row_ids, int64_t count,
+                    float* out) const {
   const int64_t d = in_dims_;
   constexpr int64_t kChunk = 4096;
   std::vector<float> chunk(static_cast<size_t>(std::min(kChunk, count) * d));

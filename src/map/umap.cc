@@ -8,8 +8,8 @@
 #include <numeric>
 #include <string>
 
-#include "map/knn.h"
 #include "common/random.h"
+#include "map/knn.h"
 
 namespace sextant::map {
 namespace {
@@ -34,7 +34,8 @@ std::vector<int64_t> SampleSorted(int64_t n, int64_t m, Random& rng) {
   }
   out.reserve(static_cast<size_t>(m));
   for (int64_t i = 0; i < n && static_cast<int64_t>(out.size()) < m; ++i) {
-    if (rng.Uniform() * static_cast<double>(n - i) < static_cast<double>(m - static_cast<int64_t>(out.size()))) {
+    if (rng.Uniform() * static_cast<double>(n - i) <
+        static_cast<double>(m - static_cast<int64_t>(out.size()))) {
       out.push_back(i);
     }
   }
@@ -63,13 +64,15 @@ void OptimizeLayout(float* y, int64_t n, const FuzzyGraph& g, Curve curve, int32
   for (size_t e = 0; e < m; ++e) {
     per_sample[e] = static_cast<double>(max_w) / g.weight[e];
     next_sample[e] = per_sample[e];
-    per_negative[e] = neg_rate > 0 ? per_sample[e] / neg_rate : std::numeric_limits<double>::infinity();
+    per_negative[e] =
+        neg_rate > 0 ? per_sample[e] / neg_rate : std::numeric_limits<double>::infinity();
     next_negative[e] = per_negative[e];
   }
   const auto a = static_cast<float>(curve.a), b = static_cast<float>(curve.b);
   const auto n32 = static_cast<uint32_t>(n);
   for (int32_t epoch = 0; epoch < epochs; ++epoch) {
-    const auto alpha = static_cast<float>(o.learning_rate * (1.0 - static_cast<double>(epoch) / epochs));
+    const auto alpha =
+        static_cast<float>(o.learning_rate * (1.0 - static_cast<double>(epoch) / epochs));
     for (size_t e = 0; e < m; ++e) {
       if (next_sample[e] > epoch) continue;
       const int32_t j = g.head[e];
@@ -110,7 +113,8 @@ void OptimizeLayout(float* y, int64_t n, const FuzzyGraph& g, Curve curve, int32
 
 Status CheckOptions(const MapOptions& o) {
   if (o.n_neighbors < 2) return Status::Invalid("map n_neighbors: must be at least 2");
-  if (!(o.spread > 0) || !std::isfinite(o.spread)) return Status::Invalid("map spread: must be positive");
+  if (!(o.spread > 0) || !std::isfinite(o.spread))
+    return Status::Invalid("map spread: must be positive");
   if (!(o.min_dist >= 0 && o.min_dist <= o.spread)) {
     return Status::Invalid("map min_dist: must be in [0, spread]");
   }
@@ -235,7 +239,8 @@ FuzzyGraph BuildFuzzyGraph(const float* dist, const int64_t* labels, int64_t n, 
       if (t < 0 || t == i) continue;
       const auto w = static_cast<float>(Membership(dist[i * k + j], rho, sigma));
       if (!(w > 0)) continue;
-      const auto lo = static_cast<uint64_t>(std::min(i, t)), hi = static_cast<uint64_t>(std::max(i, t));
+      const auto lo = static_cast<uint64_t>(std::min(i, t)),
+                 hi = static_cast<uint64_t>(std::max(i, t));
       directed.push_back({(lo << 32) | hi, w, i < t});
     }
   }
@@ -309,9 +314,8 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
   // approximate graph (umap-learn uses NN-descent); the IVF's recall is measured.
   const auto k = static_cast<int32_t>(std::min<int64_t>(o.n_neighbors, n_layout));
   info.n_neighbors = k;
-  const bool approximate =
-      o.knn == NnSearch::kApproximate ||
-      (o.knn == NnSearch::kAuto && n_layout >= o.knn_auto_min_points);
+  const bool approximate = o.knn == NnSearch::kApproximate ||
+                           (o.knn == NnSearch::kAuto && n_layout >= o.knn_auto_min_points);
   std::unique_ptr<L2Index> index;
   if (approximate) {
     IvfL2Options ivf;
@@ -328,7 +332,8 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
   info.knn_recall_estimate = index->recall_estimate();
   std::vector<float> knn_dist(static_cast<size_t>(n_layout * k));
   std::vector<int64_t> knn_label(static_cast<size_t>(n_layout * k));
-  SEXTANT_RETURN_IF_ERROR(index->Search(reduced.data(), n_layout, k, knn_dist.data(), knn_label.data()));
+  SEXTANT_RETURN_IF_ERROR(
+      index->Search(reduced.data(), n_layout, k, knn_dist.data(), knn_label.data()));
   // Drop each point itself (it may not come first among duplicates, or at
   // all when more than k duplicates exist: then the farthest goes).
   const int32_t kn = k - 1;

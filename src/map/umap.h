@@ -1,7 +1,8 @@
 // The 2-D map: PCA to at most 100 dimensions, then UMAP to two (McInnes,
 // Healy, Melville 2018, "UMAP: Uniform Manifold Approximation and Projection
 // for Dimension Reduction", arXiv:1802.03426), written on a Faiss neighbour
-// graph (exact, or IVF with a measured recall for large maps). docs/algorithms.md describes each step and its figures.
+// graph (exact, or IVF with a measured recall for large maps). docs/algorithms.md describes each
+// step and its figures.
 //
 // Deterministic: the same rows, options and seed give bitwise the same map
 // on the same machine and thread count (the layout's SGD runs on one thread
@@ -55,17 +56,17 @@ struct MapInfo {
   int64_t pca_dims = 0;        // components kept
   int64_t pca_fit_points = 0;  // rows the PCA was fitted on
   double pca_explained_variance = 0;
-  int32_t n_neighbors = 0;     // as used (at most the number of layout points)
+  int32_t n_neighbors = 0;  // as used (at most the number of layout points)
   int32_t epochs = 0;
-  double a = 0, b = 0;         // the fitted output kernel 1 / (1 + a d^(2b))
-  int64_t edges = 0;           // directed edges of the symmetrised fuzzy graph
+  double a = 0, b = 0;  // the fitted output kernel 1 / (1 + a d^(2b))
+  int64_t edges = 0;    // directed edges of the symmetrised fuzzy graph
   bool knn_approximate = false;
-  int64_t knn_nlist = 0;        // 0 when exact
+  int64_t knn_nlist = 0;  // 0 when exact
   int32_t knn_nprobe = 0;
   double knn_recall_estimate = 1.0;  // recall@n_neighbors measured on a sample; 1 when exact
-  double seconds_pca = 0, seconds_knn = 0, seconds_graph = 0, seconds_layout = 0,
-         seconds_place = 0, seconds = 0;
-  double cpu_seconds = 0;      // CPU time of the whole process meanwhile (all threads)
+  double seconds_pca = 0, seconds_knn = 0, seconds_graph = 0, seconds_layout = 0, seconds_place = 0,
+         seconds = 0;
+  double cpu_seconds = 0;  // CPU time of the whole process meanwhile (all threads)
 };
 
 struct MapResult {

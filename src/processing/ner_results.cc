@@ -5,8 +5,8 @@
 #include <limits>
 
 #include "ner/spans.h"
-#include "processing/summary.h"
 #include "processing/sample_metrics.h"
+#include "processing/summary.h"
 
 namespace sextant::processing {
 namespace {
@@ -15,15 +15,16 @@ using ordered_json = nlohmann::ordered_json;
 
 // Per token of a split: the last epoch's outputs and the metrics derived from them.
 struct TokenTable {
-  std::vector<int64_t> first;   // per sample: index of its first token; one extra at the end
-  std::vector<float> probs;     // tokens x C
+  std::vector<int64_t> first;     // per sample: index of its first token; one extra at the end
+  std::vector<float> probs;       // tokens x C
   std::vector<float> embeddings;  // tokens x D
   std::vector<SampleMetrics> metrics;
   std::vector<std::optional<double>> aum;  // labeled splits: mean over epochs
-  std::vector<int32_t> epoch;   // per sample
+  std::vector<int32_t> epoch;              // per sample
 };
 
-std::vector<float> MeanRows(const std::vector<float>& rows, int64_t dim, int64_t begin, int64_t end) {
+std::vector<float> MeanRows(const std::vector<float>& rows, int64_t dim, int64_t begin,
+                            int64_t end) {
   std::vector<float> mean(static_cast<size_t>(dim), 0.0f);
   for (int64_t t = begin; t < end; ++t) {
     const float* e = rows.data() + t * dim;
@@ -47,7 +48,8 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
 
   TokenTable t;
   t.first.assign(static_cast<size_t>(n + 1), 0);
-  for (int64_t i = 0; i < n; ++i) t.first[i + 1] = t.first[i] + static_cast<int64_t>(records[i].tokens.size());
+  for (int64_t i = 0; i < n; ++i)
+    t.first[i + 1] = t.first[i] + static_cast<int64_t>(records[i].tokens.size());
   const int64_t num_tokens = t.first[n];
 
   // Gold tag per token (labeled splits): the gold spans encoded in the schema.
@@ -64,14 +66,15 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
                                  g.label + "', which no tag of the run carries");
         }
         const auto type_index = static_cast<int32_t>(type - tags.entity_types.begin());
-        SEXTANT_ASSIGN_OR_RETURN(ner::TokenSpan ts,
-                                 ner::CharToTokenSpan(records[i].tokens, {g.start, g.end}, type_index));
+        SEXTANT_ASSIGN_OR_RETURN(
+            ner::TokenSpan ts,
+            ner::CharToTokenSpan(records[i].tokens, {g.start, g.end}, type_index));
         gold_token_spans[i].push_back(ts);
         gold_spans[i].push_back({{g.start, g.end}, type_index});
       }
-      SEXTANT_ASSIGN_OR_RETURN(
-          std::vector<int32_t> encoded,
-          ner::EncodeSpans(tags, gold_token_spans[i], static_cast<int32_t>(records[i].tokens.size())));
+      SEXTANT_ASSIGN_OR_RETURN(std::vector<int32_t> encoded,
+                               ner::EncodeSpans(tags, gold_token_spans[i],
+                                                static_cast<int32_t>(records[i].tokens.size())));
       std::copy(encoded.begin(), encoded.end(), gold_tag.begin() + t.first[i]);
     }
   }
@@ -92,7 +95,8 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
                              "' epoch " + std::to_string(info.epoch) + " has out_dim " +
                              std::to_string(info.out_dim) + " and emb_dim " +
                              std::to_string(info.emb_dim) + "; expected out_dim " +
-                             std::to_string(c) + " (the run's labels) and the emb_dim of the "
+                             std::to_string(c) +
+                             " (the run's labels) and the emb_dim of the "
                              "split's other logs");
     }
     if (emb_dim == 0) {
@@ -193,7 +197,8 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
     const auto count = static_cast<int32_t>(tokens.size());
     pred_tags.resize(static_cast<size_t>(count));
     for (int32_t k = 0; k < count; ++k) pred_tags[k] = t.metrics[begin + k].pred;
-    std::vector<ner::TokenSpan> pred_token_spans = ner::DecodeTags(tags, pred_tags.data(), count, mode);
+    std::vector<ner::TokenSpan> pred_token_spans =
+        ner::DecodeTags(tags, pred_tags.data(), count, mode);
     std::vector<ner::LabeledSpan> pred_spans;
     for (const ner::TokenSpan& ts : pred_token_spans) {
       pred_spans.push_back({ner::TokenToCharSpan(tokens, ts), ts.type});
@@ -201,7 +206,8 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
     for (const ner::SpanRow& m : ner::MatchSpans(gold_spans[row], pred_spans)) {
       store::SpanRecord rec;
       rec.sample_row = row;
-      const ner::TokenSpan& ts = m.pred ? pred_token_spans[*m.pred] : gold_token_spans[row][*m.gold];
+      const ner::TokenSpan& ts =
+          m.pred ? pred_token_spans[*m.pred] : gold_token_spans[row][*m.gold];
       rec.range = m.pred ? pred_spans[*m.pred].range : gold_spans[row][*m.gold].range;
       rec.token_begin = ts.begin;
       rec.token_end = ts.end;
@@ -251,8 +257,8 @@ ordered_json SummarizeSpans(const store::SplitResults& spans, const ner::TagSet&
   ner::SpanCounts overall;
   std::vector<double> confidence_sum(types, 0);
   int64_t on_boundary = 0, drifted = 0, scored = 0;
-  ordered_json errors = {{"none", 0}, {"wrong_tag", 0}, {"span_shift", 0}, {"missed_label", 0},
-                         {"ghost_span", 0}};
+  ordered_json errors = {
+      {"none", 0}, {"wrong_tag", 0}, {"span_shift", 0}, {"missed_label", 0}, {"ghost_span", 0}};
   for (int64_t i = 0; i < rows; ++i) {
     const store::SpanRecord& s = spans.spans[i];
     const store::SampleResult& r = spans.samples[i];
@@ -282,7 +288,8 @@ ordered_json SummarizeSpans(const store::SplitResults& spans, const ner::TagSet&
   for (int64_t k = 0; k < types; ++k) {
     const int64_t pred = counts[k].pred;
     share[tags.entity_types[k]] = {
-        {"count", pred}, {"fraction", pred_total > 0 ? static_cast<double>(pred) / pred_total : 0.0}};
+        {"count", pred},
+        {"fraction", pred_total > 0 ? static_cast<double>(pred) / pred_total : 0.0}};
     confidence[tags.entity_types[k]] =
         pred > 0 ? ordered_json(confidence_sum[k] / pred) : ordered_json(nullptr);
   }
@@ -306,10 +313,12 @@ ordered_json SummarizeSpans(const store::SplitResults& spans, const ner::TagSet&
     out["error_types"] = errors;
   }
   if (scored > 0) {
-    const char* name = spans.split.split == Split::kInference ? "span_drift" : "span_out_of_coverage";
-    out[name] = {{"count", drifted},
-                 {"fraction", static_cast<double>(drifted) / scored},
-                 {"threshold", drift_threshold ? ordered_json(*drift_threshold) : ordered_json(nullptr)}};
+    const char* name =
+        spans.split.split == Split::kInference ? "span_drift" : "span_out_of_coverage";
+    out[name] = {
+        {"count", drifted},
+        {"fraction", static_cast<double>(drifted) / scored},
+        {"threshold", drift_threshold ? ordered_json(*drift_threshold) : ordered_json(nullptr)}};
   }
   return out;
 }
@@ -326,11 +335,16 @@ ordered_json CompareSpansWithTraining(const ordered_json& training, const ordere
   for (const std::string& type : tags.entity_types) {
     ordered_json row;
     row["type"] = type;
-    row["training_pred_fraction"] = number(Field(training, {"pred_span_distribution", type, "fraction"}));
-    row["inference_pred_fraction"] = number(Field(inference, {"pred_span_distribution", type, "fraction"}));
-    row["pred_fraction_change"] = change(row["training_pred_fraction"], row["inference_pred_fraction"]);
-    row["training_mean_confidence"] = number(Field(training, {"mean_span_confidence_per_type", type}));
-    row["inference_mean_confidence"] = number(Field(inference, {"mean_span_confidence_per_type", type}));
+    row["training_pred_fraction"] =
+        number(Field(training, {"pred_span_distribution", type, "fraction"}));
+    row["inference_pred_fraction"] =
+        number(Field(inference, {"pred_span_distribution", type, "fraction"}));
+    row["pred_fraction_change"] =
+        change(row["training_pred_fraction"], row["inference_pred_fraction"]);
+    row["training_mean_confidence"] =
+        number(Field(training, {"mean_span_confidence_per_type", type}));
+    row["inference_mean_confidence"] =
+        number(Field(inference, {"mean_span_confidence_per_type", type}));
     row["mean_confidence_change"] =
         change(row["training_mean_confidence"], row["inference_mean_confidence"]);
     types.push_back(row);

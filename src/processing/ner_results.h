@@ -3,10 +3,9 @@
 // predicted spans matched by boundaries) with their own embeddings.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ner/tags.h"
 #include "sextant/processing_options.h"

@@ -61,7 +61,8 @@ Status LoadSplit(const store::RunStore& store, const SplitKey& key,
                              "' epoch " + std::to_string(info.epoch) + " has out_dim " +
                              std::to_string(info.out_dim) + " and emb_dim " +
                              std::to_string(info.emb_dim) + "; expected out_dim " +
-                             std::to_string(c) + " (the run's labels) and the emb_dim of the "
+                             std::to_string(c) +
+                             " (the run's labels) and the emb_dim of the "
                              "split's other logs");
     }
     if (out->emb_dim == 0) {
@@ -190,9 +191,8 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
     const auto train_rows = static_cast<int64_t>(training->samples.size());
     SEXTANT_ASSIGN_OR_RETURN(
         std::unique_ptr<index::CosineIndex> index,
-        index::BuildForSearch(train_norm.data(), train_rows, training->emb_dim,
-                              options.nn_search, options.nn_auto_min_values,
-                              DriftIvfOptions(options)));
+        index::BuildForSearch(train_norm.data(), train_rows, training->emb_dim, options.nn_search,
+                              options.nn_auto_min_values, DriftIvfOptions(options)));
     nn_parameters = {{"requested", NnSearchName(options.nn_search)},
                      {"used", index->approximate() ? "approximate" : "exact"},
                      {"auto_min_values", options.nn_auto_min_values}};
@@ -207,16 +207,16 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
                             static_cast<int64_t>(validation->samples.size()) >=
                                 MinAutoValidation(options.drift_percentile)));
     if (options.drift_reference == DriftReference::kValidation && !has_validation) {
-      return Status::FailedPrecondition("drift_reference: 'validation' needs a non-empty validation split");
+      return Status::FailedPrecondition(
+          "drift_reference: 'validation' needs a non-empty validation split");
     }
     std::optional<drift::ReferenceDistribution> loo;
     if (!take_validation || options.drift_compare_references) {
       SEXTANT_ASSIGN_OR_RETURN(
           loo, drift::BuildSampledReference(*index, train_norm.data(), options.drift_k,
                                             options.drift_percentile,
-                                            options.drift_reference_sample_size,
-                                            options.drift_seed, options.progress,
-                                            options.progress_user));
+                                            options.drift_reference_sample_size, options.drift_seed,
+                                            options.progress, options.progress_user));
       loo_threshold = loo->threshold;
       timer.Done(stage("drift reference (training, leave-one-out)"));
     }
@@ -235,13 +235,14 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
     if (validation != splits.end()) {
       const std::vector<float>& all = distances[validation - splits.begin()];
       std::vector<float> sample;
-      for (int64_t row : drift::SampleRows(static_cast<int64_t>(all.size()),
-                                           options.drift_reference_sample_size,
-                                           options.drift_seed)) {
+      for (int64_t row :
+           drift::SampleRows(static_cast<int64_t>(all.size()), options.drift_reference_sample_size,
+                             options.drift_seed)) {
         sample.push_back(all[row]);
       }
       if (!sample.empty()) {
-        held_out = drift::MakeReference(std::move(sample), options.drift_k, options.drift_percentile);
+        held_out =
+            drift::MakeReference(std::move(sample), options.drift_k, options.drift_percentile);
         validation_threshold = held_out->threshold;
       }
     }
@@ -280,11 +281,10 @@ Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
     j["skipped"] = "needs at least " + std::to_string(test.folds) + " samples on each side";
     return j;
   }
-  SEXTANT_ASSIGN_OR_RETURN(
-      drift::DomainTestResult r,
-      drift::DomainClassifierTest(reference.embeddings.data(), reference_rows,
-                                  production.embeddings.data(), production_rows,
-                                  production.emb_dim, test));
+  SEXTANT_ASSIGN_OR_RETURN(drift::DomainTestResult r,
+                           drift::DomainClassifierTest(reference.embeddings.data(), reference_rows,
+                                                       production.embeddings.data(),
+                                                       production_rows, production.emb_dim, test));
   j["reference_samples"] = r.reference_samples;
   j["samples"] = r.production_samples;
   j["auc"] = r.auc;
@@ -302,14 +302,14 @@ Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
 struct FinishState {
   std::vector<std::string> labels;
   bool ner = false;
-  std::optional<ner::TagSet> tags;                 // NER: the tag list parsed for the schema
-  std::vector<store::SplitResults> splits;         // one per split, in ListSplits order
-  std::vector<store::SplitResults> span_splits;    // NER: the span rows of each split
+  std::optional<ner::TagSet> tags;               // NER: the tag list parsed for the schema
+  std::vector<store::SplitResults> splits;       // one per split, in ListSplits order
+  std::vector<store::SplitResults> span_splits;  // NER: the span rows of each split
   ordered_json map_parameters = nullptr, span_map_parameters = nullptr;
   DriftOutcome drift;
   std::optional<DriftOutcome> span_drift;
   const store::SplitResults* domain_reference = nullptr;  // validation, else test
-  std::map<std::string, ordered_json> domain_tests;      // per inference split
+  std::map<std::string, ordered_json> domain_tests;       // per inference split
   std::optional<SimilarityIndex> similarity, span_similarity;
 };
 
@@ -342,8 +342,9 @@ Status JoinSplits(const store::RunStore& store, const ProcessingOptions& options
   st->ner = store.task() == TaskType::kNamedEntityRecognition;
   if (st->ner) {
     if (!store.tagging_schema()) {
-      return Status::FailedPrecondition("tagging_schema: the NER run has no tagging schema; call "
-                                        "set_tagging_schema");
+      return Status::FailedPrecondition(
+          "tagging_schema: the NER run has no tagging schema; call "
+          "set_tagging_schema");
     }
     SEXTANT_ASSIGN_OR_RETURN(st->tags, ner::ParseTagList(st->labels, *store.tagging_schema()));
   }
@@ -385,7 +386,9 @@ Status RunDomainTests(const ProcessingOptions& options, FinishState* st) {
   return Status::OK();
 }
 
-ordered_json OptionalNumber(std::optional<double> v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
+ordered_json OptionalNumber(std::optional<double> v) {
+  return v ? ordered_json(*v) : ordered_json(nullptr);
+}
 
 // The verdict's inputs: the nominal rate, alpha and the reference's counts.
 VerdictContext MakeVerdictContext(const ProcessingOptions& options, const DriftOutcome& drift) {
@@ -403,39 +406,46 @@ VerdictContext MakeVerdictContext(const ProcessingOptions& options, const DriftO
 ordered_json RunParameters(const ProcessingOptions& options, const FinishState& st,
                            const VerdictContext& verdict) {
   const DriftOutcome& drift = st.drift;
-  const ordered_json threshold = drift.reference ? ordered_json(drift.reference->threshold) : ordered_json(nullptr);
+  const ordered_json threshold =
+      drift.reference ? ordered_json(drift.reference->threshold) : ordered_json(nullptr);
   const auto finished_at = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch()).count();
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
   ordered_json p = {
       {"boundary_ratio_threshold", options.boundary_ratio_threshold},
       {"drift_k", options.drift_k},
       {"drift_percentile", options.drift_percentile},
       {"distance", "cosine"},
-      {"reference", drift.reference ? ordered_json(DriftReferenceName(drift.used)) : ordered_json(nullptr)},
+      {"reference",
+       drift.reference ? ordered_json(DriftReferenceName(drift.used)) : ordered_json(nullptr)},
       {"reference_requested", DriftReferenceName(options.drift_reference)},
       {"reference_size", verdict.reference_size},
       {"reference_population", drift.reference_population},
       {"reference_sample_size", options.drift_reference_sample_size},
       {"reference_seed", options.drift_seed},
       {"reference_cdf_error",
-       drift.reference ? ordered_json{{"dkw_epsilon", drift::DkwEpsilon(verdict.reference_size, kDkwDelta)},
-                                      {"delta", kDkwDelta}}
-                       : ordered_json(nullptr)},
+       drift.reference
+           ? ordered_json{{"dkw_epsilon", drift::DkwEpsilon(verdict.reference_size, kDkwDelta)},
+                          {"delta", kDkwDelta}}
+           : ordered_json(nullptr)},
       {"reference_above_threshold", verdict.reference_above},
       {"drift_threshold", threshold},
-      {"drift_thresholds", {{"training_loo", OptionalNumber(drift.loo_threshold)},
-                            {"validation", OptionalNumber(drift.validation_threshold)}}},
+      {"drift_thresholds",
+       {{"training_loo", OptionalNumber(drift.loo_threshold)},
+        {"validation", OptionalNumber(drift.validation_threshold)}}},
       {"drift_verdict",
        {{"alpha", options.drift_alpha},
         {"per_class_alpha", options.drift_alpha / static_cast<double>(st.labels.size())},
         {"interval", "Wilson score, 95%"},
-        {"test", "one-sided exact: count above the threshold ~ BetaBinomial(n, m + 1, M - m) "
-                 "under no drift (M reference_size, m reference_above_threshold)"}}},
+        {"test",
+         "one-sided exact: count above the threshold ~ BetaBinomial(n, m + 1, M - m) "
+         "under no drift (M reference_size, m reference_above_threshold)"}}},
       {"domain_test",
        options.domain_test
-           ? ordered_json{{"method", "cross-fitted linear discriminant (Ledoit-Wolf shrinkage) "
-                                     "on unit-normalised embeddings; AUC of production above "
-                                     "reference; one-sided p-value from the Mann-Whitney null"},
+           ? ordered_json{{"method",
+                           "cross-fitted linear discriminant (Ledoit-Wolf shrinkage) "
+                           "on unit-normalised embeddings; AUC of production above "
+                           "reference; one-sided p-value from the Mann-Whitney null"},
                           {"reference", st.domain_reference
                                             ? ordered_json(st.domain_reference->split.ToString())
                                             : ordered_json(nullptr)},
@@ -448,15 +458,18 @@ ordered_json RunParameters(const ProcessingOptions& options, const FinishState& 
       {"finished_at", finished_at}};
   p["map"] = st.map_parameters;
   p["nn_search"] = drift.nn_parameters;
-  p["similarity_index"] = st.similarity ? IndexInfoJson(st.similarity->index->info()) : ordered_json(nullptr);
+  p["similarity_index"] =
+      st.similarity ? IndexInfoJson(st.similarity->index->info()) : ordered_json(nullptr);
   p["embeddings_dtype"] = options.store_float16 ? "float16" : "float32";
   if (st.ner) {
     const DriftOutcome& span = *st.span_drift;
     p["spans"] = {
         {"decoding", options.ner_conlleval_decoding ? "conlleval" : "strict"},
-        {"reference", span.reference ? ordered_json(DriftReferenceName(span.used)) : ordered_json(nullptr)},
+        {"reference",
+         span.reference ? ordered_json(DriftReferenceName(span.used)) : ordered_json(nullptr)},
         {"reference_population", span.reference_population},
-        {"drift_threshold", span.reference ? ordered_json(span.reference->threshold) : ordered_json(nullptr)},
+        {"drift_threshold",
+         span.reference ? ordered_json(span.reference->threshold) : ordered_json(nullptr)},
         {"map", st.span_map_parameters},
         {"nn_search", span.nn_parameters},
         {"similarity_index", st.span_similarity ? IndexInfoJson(st.span_similarity->index->info())
@@ -467,8 +480,8 @@ ordered_json RunParameters(const ProcessingOptions& options, const FinishState& 
 
 // Stage 6: each split's summary (stored with it) and the run summary around them:
 // parameters, every split, and each inference split compared with training.
-ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& options, FinishState* st,
-                       FinishReport* report) {
+ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& options,
+                       FinishState* st, FinishReport* report) {
   const VerdictContext verdict = MakeVerdictContext(options, st->drift);
   const std::optional<double> threshold =
       st->drift.reference ? std::optional<double>(st->drift.reference->threshold) : std::nullopt;
@@ -502,9 +515,9 @@ ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& op
     report->splits.push_back(s.split.ToString());
   }
   run["splits"] = split_summaries;
-  const bool has_training = std::any_of(st->splits.begin(), st->splits.end(), [](const store::SplitResults& s) {
-    return s.split.split == Split::kTraining;
-  });
+  const bool has_training =
+      std::any_of(st->splits.begin(), st->splits.end(),
+                  [](const store::SplitResults& s) { return s.split.split == Split::kTraining; });
   ordered_json comparisons = ordered_json::object();
   if (has_training) {
     for (const store::SplitResults& s : st->splits) {
@@ -512,10 +525,12 @@ ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& op
       const std::string key = s.split.ToString();
       const ordered_json& training_summary = Field(split_summaries, {"training"});
       const ordered_json& inference_summary = Field(split_summaries, {key});
-      comparisons[key] = CompareWithTraining(training_summary, inference_summary, st->labels, verdict.nominal);
+      comparisons[key] =
+          CompareWithTraining(training_summary, inference_summary, st->labels, verdict.nominal);
       if (st->ner) {
-        comparisons[key]["spans"] = CompareSpansWithTraining(
-            Field(training_summary, {"spans"}), Field(inference_summary, {"spans"}), *st->tags, verdict.nominal);
+        comparisons[key]["spans"] = CompareSpansWithTraining(Field(training_summary, {"spans"}),
+                                                             Field(inference_summary, {"spans"}),
+                                                             *st->tags, verdict.nominal);
       }
     }
   }

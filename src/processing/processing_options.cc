@@ -25,27 +25,48 @@ struct Field {
 
 Field FieldOf(ProcessingOptions& o, std::string_view name) {
   Field f;
-  if (name == "boundary_ratio_threshold") f.d = &o.boundary_ratio_threshold;
-  else if (name == "ner_conlleval_decoding") f.b = &o.ner_conlleval_decoding;
-  else if (name == "drift_k") f.i32 = &o.drift_k;
-  else if (name == "drift_percentile") f.d = &o.drift_percentile;
-  else if (name == "drift_reference") f.reference = &o.drift_reference;
-  else if (name == "drift_reference_sample_size") f.i64 = &o.drift_reference_sample_size;
-  else if (name == "drift_seed") f.u64 = &o.drift_seed;
-  else if (name == "drift_compare_references") f.b = &o.drift_compare_references;
-  else if (name == "drift_alpha") f.d = &o.drift_alpha;
-  else if (name == "domain_test") f.b = &o.domain_test;
-  else if (name == "domain_test_max_samples") f.i64 = &o.domain_test_max_samples;
-  else if (name == "threads") f.i32 = &o.threads;
-  else if (name == "nn_search") f.search = &o.nn_search;
-  else if (name == "nn_auto_min_values") f.i64 = &o.nn_auto_min_values;
-  else if (name == "store_float16") f.b = &o.store_float16;
-  else if (name == "build_similarity_index") f.b = &o.build_similarity_index;
-  else if (name == "compute_map") f.b = &o.compute_map;
-  else if (name == "map_n_neighbors") f.i32 = &o.map_n_neighbors;
-  else if (name == "map_min_dist") f.d = &o.map_min_dist;
-  else if (name == "map_max_points") f.i64 = &o.map_max_points;
-  else if (name == "map_seed") f.u64 = &o.map_seed;
+  if (name == "boundary_ratio_threshold")
+    f.d = &o.boundary_ratio_threshold;
+  else if (name == "ner_conlleval_decoding")
+    f.b = &o.ner_conlleval_decoding;
+  else if (name == "drift_k")
+    f.i32 = &o.drift_k;
+  else if (name == "drift_percentile")
+    f.d = &o.drift_percentile;
+  else if (name == "drift_reference")
+    f.reference = &o.drift_reference;
+  else if (name == "drift_reference_sample_size")
+    f.i64 = &o.drift_reference_sample_size;
+  else if (name == "drift_seed")
+    f.u64 = &o.drift_seed;
+  else if (name == "drift_compare_references")
+    f.b = &o.drift_compare_references;
+  else if (name == "drift_alpha")
+    f.d = &o.drift_alpha;
+  else if (name == "domain_test")
+    f.b = &o.domain_test;
+  else if (name == "domain_test_max_samples")
+    f.i64 = &o.domain_test_max_samples;
+  else if (name == "threads")
+    f.i32 = &o.threads;
+  else if (name == "nn_search")
+    f.search = &o.nn_search;
+  else if (name == "nn_auto_min_values")
+    f.i64 = &o.nn_auto_min_values;
+  else if (name == "store_float16")
+    f.b = &o.store_float16;
+  else if (name == "build_similarity_index")
+    f.b = &o.build_similarity_index;
+  else if (name == "compute_map")
+    f.b = &o.compute_map;
+  else if (name == "map_n_neighbors")
+    f.i32 = &o.map_n_neighbors;
+  else if (name == "map_min_dist")
+    f.d = &o.map_min_dist;
+  else if (name == "map_max_points")
+    f.i64 = &o.map_max_points;
+  else if (name == "map_seed")
+    f.u64 = &o.map_seed;
   return f;
 }
 
@@ -58,8 +79,9 @@ Result<int64_t> ParseInteger(const ProcessingOptionSpec& spec, std::string_view 
   errno = 0;
   const long long v = std::strtoll(s.c_str(), &end, 10);
   if (s.empty() || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
-    return Status::Invalid(std::string(spec.name) + ": expected an integer from " + std::to_string(lo) +
-                           " to " + std::to_string(hi) + ", got " + Quoted(text));
+    return Status::Invalid(std::string(spec.name) + ": expected an integer from " +
+                           std::to_string(lo) + " to " + std::to_string(hi) + ", got " +
+                           Quoted(text));
   }
   return static_cast<int64_t>(v);
 }
@@ -69,47 +91,93 @@ Result<int64_t> ParseInteger(const ProcessingOptionSpec& spec, std::string_view 
 const std::vector<ProcessingOptionSpec>& ProcessingOptionSpecs() {
   static const std::vector<ProcessingOptionSpec> specs = {
       {"drift_k", "k", Type::kInt, "k of the drift k-core distance", {}},
-      {"drift_percentile", "percentile", Type::kDouble, "Drift threshold percentile of the reference", {}},
-      {"drift_reference", "reference", Type::kChoice,
-       "Drift reference: auto (validation when logged, else training_loo), training_loo or validation",
-       {"auto", "training_loo", "validation"}},
-      {"drift_reference_sample_size", "reference_sample_size", Type::kInt,
-       "Estimate the reference from at most this many samples (0 = all)", {}},
-      {"drift_seed", "seed", Type::kInt, "Seed of the reference sample and the domain test's samples", {}},
-      {"drift_alpha", "alpha", Type::kDouble, "Significance level of the drift verdict", {}},
-      {"drift_compare_references", "compare_references", Type::kBool,
-       "With the validation reference, also compute the training leave-one-out threshold and store "
-       "it next to it", {}},
-      {"boundary_ratio_threshold", "boundary_ratio", Type::kDouble, "On-boundary threshold of p2/p1", {}},
-      {"ner_conlleval_decoding", nullptr, Type::kBool,
-       "NER: decode predicted spans as conlleval.pl does (an I-X may open a span)", {}},
-      {"domain_test", nullptr, Type::kBool,
-       "The domain-classifier test of each inference split against the validation (else test) split",
+      {"drift_percentile",
+       "percentile",
+       Type::kDouble,
+       "Drift threshold percentile of the reference",
        {}},
-      {"domain_test_max_samples", nullptr, Type::kInt,
-       "Rows of each side of the domain-classifier test, sampled down to this (0 = all)", {}},
-      {"threads", nullptr, Type::kInt, "Threads for nearest neighbours and the map (0 = all cores)", {}},
-      {"nn_search", nullptr, Type::kChoice,
+      {"drift_reference",
+       "reference",
+       Type::kChoice,
+       "Drift reference: auto (validation when logged, else training_loo), training_loo or "
+       "validation",
+       {"auto", "training_loo", "validation"}},
+      {"drift_reference_sample_size",
+       "reference_sample_size",
+       Type::kInt,
+       "Estimate the reference from at most this many samples (0 = all)",
+       {}},
+      {"drift_seed",
+       "seed",
+       Type::kInt,
+       "Seed of the reference sample and the domain test's samples",
+       {}},
+      {"drift_alpha", "alpha", Type::kDouble, "Significance level of the drift verdict", {}},
+      {"drift_compare_references",
+       "compare_references",
+       Type::kBool,
+       "With the validation reference, also compute the training leave-one-out threshold and store "
+       "it next to it",
+       {}},
+      {"boundary_ratio_threshold",
+       "boundary_ratio",
+       Type::kDouble,
+       "On-boundary threshold of p2/p1",
+       {}},
+      {"ner_conlleval_decoding",
+       nullptr,
+       Type::kBool,
+       "NER: decode predicted spans as conlleval.pl does (an I-X may open a span)",
+       {}},
+      {"domain_test",
+       nullptr,
+       Type::kBool,
+       "The domain-classifier test of each inference split against the validation (else test) "
+       "split",
+       {}},
+      {"domain_test_max_samples",
+       nullptr,
+       Type::kInt,
+       "Rows of each side of the domain-classifier test, sampled down to this (0 = all)",
+       {}},
+      {"threads",
+       nullptr,
+       Type::kInt,
+       "Threads for nearest neighbours and the map (0 = all cores)",
+       {}},
+      {"nn_search",
+       nullptr,
+       Type::kChoice,
        "Nearest-neighbour search for drift and the map's neighbour graph: auto (drift: approximate "
        "from nn_auto_min_values values; map: from 20,000 points), exact or approximate",
        {"auto", "exact", "approximate"}},
-      {"nn_auto_min_values", nullptr, Type::kInt,
-       "auto searches approximately from this many training values (samples x width)", {}},
+      {"nn_auto_min_values",
+       nullptr,
+       Type::kInt,
+       "auto searches approximately from this many training values (samples x width)",
+       {}},
       {"store_float16", "float16", Type::kBool, "Store the result embeddings as float16", {}},
-      {"build_similarity_index", nullptr, Type::kBool,
-       "Build the similarity index of all splits at finish", {}},
+      {"build_similarity_index",
+       nullptr,
+       Type::kBool,
+       "Build the similarity index of all splits at finish",
+       {}},
       {"compute_map", "map", Type::kBool, "The 2-D map (PCA, then UMAP, of all splits)", {}},
       {"map_n_neighbors", nullptr, Type::kInt, "UMAP's neighbourhood size", {}},
       {"map_min_dist", nullptr, Type::kDouble, "UMAP's minimum distance", {}},
-      {"map_max_points", nullptr, Type::kInt,
-       "Optimise the map on at most this many samples, place the rest from their neighbours (0 = all)",
+      {"map_max_points",
+       nullptr,
+       Type::kInt,
+       "Optimise the map on at most this many samples, place the rest from their neighbours (0 = "
+       "all)",
        {}},
       {"map_seed", nullptr, Type::kInt, "Seed of the map", {}},
   };
   return specs;
 }
 
-std::string GetProcessingOption(const ProcessingOptions& options, const ProcessingOptionSpec& spec) {
+std::string GetProcessingOption(const ProcessingOptions& options,
+                                const ProcessingOptionSpec& spec) {
   const Field f = FieldOf(const_cast<ProcessingOptions&>(options), spec.name);
   if (f.b) return *f.b ? "true" : "false";
   if (f.i32) return std::to_string(*f.i32);
@@ -125,7 +193,8 @@ std::string GetProcessingOption(const ProcessingOptions& options, const Processi
   return "";
 }
 
-Status SetProcessingOption(ProcessingOptions* options, std::string_view name, std::string_view value) {
+Status SetProcessingOption(ProcessingOptions* options, std::string_view name,
+                           std::string_view value) {
   const ProcessingOptionSpec* spec = nullptr;
   for (const ProcessingOptionSpec& s : ProcessingOptionSpecs()) {
     if (name == s.name || (s.short_name && name == s.short_name)) spec = &s;
@@ -138,17 +207,20 @@ Status SetProcessingOption(ProcessingOptions* options, std::string_view name, st
     } else if (value == "false" || value == "0" || value == "no" || value == "off") {
       *f.b = false;
     } else {
-      return Status::Invalid(std::string(spec->name) + ": expected true or false, got " + Quoted(value));
+      return Status::Invalid(std::string(spec->name) + ": expected true or false, got " +
+                             Quoted(value));
     }
     return Status::OK();
   }
   if (f.i32) {
-    SEXTANT_ASSIGN_OR_RETURN(int64_t v, ParseInteger(*spec, value, 0, std::numeric_limits<int32_t>::max()));
+    SEXTANT_ASSIGN_OR_RETURN(int64_t v,
+                             ParseInteger(*spec, value, 0, std::numeric_limits<int32_t>::max()));
     *f.i32 = static_cast<int32_t>(v);
     return Status::OK();
   }
   if (f.i64 || f.u64) {
-    SEXTANT_ASSIGN_OR_RETURN(int64_t v, ParseInteger(*spec, value, 0, std::numeric_limits<int64_t>::max()));
+    SEXTANT_ASSIGN_OR_RETURN(int64_t v,
+                             ParseInteger(*spec, value, 0, std::numeric_limits<int64_t>::max()));
     if (f.i64) *f.i64 = v;
     if (f.u64) *f.u64 = static_cast<uint64_t>(v);
     return Status::OK();
@@ -180,7 +252,8 @@ Status SetProcessingOption(ProcessingOptions* options, std::string_view name, st
   }
   std::string expected;
   for (const std::string& c : spec->choices) expected += (expected.empty() ? "" : ", ") + c;
-  return Status::Invalid(std::string(spec->name) + ": " + Quoted(value) + "; expected one of " + expected);
+  return Status::Invalid(std::string(spec->name) + ": " + Quoted(value) + "; expected one of " +
+                         expected);
 }
 
 }  // namespace sextant

@@ -18,8 +18,8 @@ Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
   for (const store::SplitResults& s : *splits) {
     if (s.samples.empty()) continue;
     if (dim >= 0 && s.emb_dim != dim) {
-      return not_computed("the splits' embedding widths differ (" + std::to_string(dim) +
-                          " and " + std::to_string(s.emb_dim) + ")");
+      return not_computed("the splits' embedding widths differ (" + std::to_string(dim) + " and " +
+                          std::to_string(s.emb_dim) + ")");
     }
     dim = s.emb_dim;
   }
@@ -51,7 +51,8 @@ Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
   const map::MapInfo& i = result.info;
   return ordered_json{
       {"computed", true},
-      {"method", "PCA of unit-normalised embeddings, then UMAP to 2-D (McInnes, Healy, Melville 2018)"},
+      {"method",
+       "PCA of unit-normalised embeddings, then UMAP to 2-D (McInnes, Healy, Melville 2018)"},
       {"distance", "Euclidean between unit embeddings in PCA space (monotone in cosine distance)"},
       {"n_neighbors", i.n_neighbors},
       {"min_dist", mo.min_dist},
@@ -69,18 +70,23 @@ Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
       {"points", i.points},
       {"layout_points", i.layout_points},
       {"placed_points", i.placed_points},
-      {"placement", "points beyond max_points: membership-weighted mean of their n_neighbors "
-                    "nearest layout points"},
+      {"placement",
+       "points beyond max_points: membership-weighted mean of their n_neighbors "
+       "nearest layout points"},
       {"edges", i.edges},
-      {"knn", i.knn_approximate ? "approximate (Faiss IndexIVFFlat, L2)" : "exact (Faiss IndexFlatL2)"},
+      {"knn",
+       i.knn_approximate ? "approximate (Faiss IndexIVFFlat, L2)" : "exact (Faiss IndexFlatL2)"},
       {"knn_nlist", i.knn_nlist},
       {"knn_nprobe", i.knn_nprobe},
       {"knn_recall_estimate", i.knn_recall_estimate},
       {"seconds", i.seconds},
       {"cpu_seconds", i.cpu_seconds},
       {"stage_seconds",
-       {{"pca", i.seconds_pca}, {"knn", i.seconds_knn}, {"graph", i.seconds_graph},
-        {"layout", i.seconds_layout}, {"place", i.seconds_place}}}};
+       {{"pca", i.seconds_pca},
+        {"knn", i.seconds_knn},
+        {"graph", i.seconds_graph},
+        {"layout", i.seconds_layout},
+        {"place", i.seconds_place}}}};
 }
 
 }  // namespace sextant::processing

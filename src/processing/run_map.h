@@ -2,9 +2,8 @@
 // production samples sit among the training samples they resemble.
 #pragma once
 
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "sextant/processing_options.h"
 #include "store/run_store.h"

@@ -58,9 +58,12 @@ Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
   }
   SimilarityIndex out;
   SEXTANT_ASSIGN_OR_RETURN(out.index, index::CosineIndex::BuildIvf(source, rows, dim, ivf));
-  out.manifest = {{"format", 1}, {"index", "similarity.faiss"},
-                  {"metric", "cosine: inner product of unit vectors"}, {"dim", dim},
-                  {"rows", rows}, {"splits", parts}};
+  out.manifest = {{"format", 1},
+                  {"index", "similarity.faiss"},
+                  {"metric", "cosine: inner product of unit vectors"},
+                  {"dim", dim},
+                  {"rows", rows},
+                  {"splits", parts}};
   out.manifest.update(IndexInfoJson(out.index->info()));
   return std::optional<SimilarityIndex>(std::move(out));
 }
@@ -71,9 +74,8 @@ void AddSimilarityFiles(const SimilarityIndex& similarity, store::CommitOptions*
   ordered_json manifest_json = similarity.manifest;
   manifest_json["index"] = name + ".faiss";
   const std::string manifest = manifest_json.dump(2);
-  commit->files.push_back({name + ".faiss", [idx](const std::filesystem::path& p) {
-                             return idx->Write(p);
-                           }});
+  commit->files.push_back(
+      {name + ".faiss", [idx](const std::filesystem::path& p) { return idx->Write(p); }});
   commit->files.push_back({name + ".json", [manifest](const std::filesystem::path& p) {
                              return WriteFileAtomic(p, manifest);
                            }});

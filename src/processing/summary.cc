@@ -28,7 +28,9 @@ ordered_json CountAndFraction(int64_t count, int64_t total) {
   return {{"count", count}, {"fraction", Fraction(count, total)}};
 }
 
-ordered_json NullableNumber(double v, bool present) { return present ? ordered_json(v) : ordered_json(); }
+ordered_json NullableNumber(double v, bool present) {
+  return present ? ordered_json(v) : ordered_json();
+}
 
 ordered_json Num(const ordered_json& j, const char* a, const char* b = nullptr) {
   return b ? Field(j, {a, b}) : Field(j, {a});
@@ -41,7 +43,8 @@ ordered_json Change(const ordered_json& before, const ordered_json& after) {
 
 }  // namespace
 
-ordered_json SummarizeSplit(const store::SplitResults& split, const std::vector<std::string>& labels,
+ordered_json SummarizeSplit(const store::SplitResults& split,
+                            const std::vector<std::string>& labels,
                             std::optional<double> drift_threshold) {
   const auto c = static_cast<int64_t>(labels.size());
   const auto n = static_cast<int64_t>(split.samples.size());
@@ -78,8 +81,8 @@ ordered_json SummarizeSplit(const store::SplitResults& split, const std::vector<
   ordered_json pred = ordered_json::object(), conf = ordered_json::object();
   for (int64_t i = 0; i < c; ++i) {
     pred[labels[i]] = CountAndFraction(pred_count[i], n);
-    conf[labels[i]] = NullableNumber(conf_sum[i] / std::max<int64_t>(pred_count[i], 1),
-                                     pred_count[i] > 0);
+    conf[labels[i]] =
+        NullableNumber(conf_sum[i] / std::max<int64_t>(pred_count[i], 1), pred_count[i] > 0);
   }
   j["pred_distribution"] = pred;
   j["mean_confidence_per_class"] = conf;
@@ -100,16 +103,16 @@ ordered_json SummarizeSplit(const store::SplitResults& split, const std::vector<
       const double recall = Fraction(true_pos[i], gold_count[i]);
       const double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
       f1_sum += f1;
-      per_class[labels[i]] = {{"precision", precision}, {"recall", recall}, {"f1", f1},
-                              {"support", gold_count[i]}};
+      per_class[labels[i]] = {
+          {"precision", precision}, {"recall", recall}, {"f1", f1}, {"support", gold_count[i]}};
     }
     j["gold_distribution"] = gold;
     j["accuracy"] = Fraction(correct, labeled);
     j["macro_f1"] = f1_sum / static_cast<double>(std::max<int64_t>(c, 1));
     j["per_class"] = per_class;
     const double mean_aum = aum_total / static_cast<double>(labeled);
-    const double sd_aum = std::sqrt(std::max(0.0, aum_sq / static_cast<double>(labeled) -
-                                                      mean_aum * mean_aum));
+    const double sd_aum =
+        std::sqrt(std::max(0.0, aum_sq / static_cast<double>(labeled) - mean_aum * mean_aum));
     int64_t easy = 0, hard = 0;
     for (const store::SampleResult& r : split.samples) {
       if (!r.aum) continue;
@@ -165,17 +168,16 @@ ordered_json DriftVerdictSummary(const store::SplitResults& split,
   const auto n = static_cast<int64_t>(split.samples.size());
   ordered_json j = VerdictJson(drifted, n, context, context.alpha, is_reference);
   j["nominal"] = context.nominal;
-  j["expected"] = context.reference_size > 0
-                      ? static_cast<double>(context.reference_above + 1) /
-                            static_cast<double>(context.reference_size + 1)
-                      : context.nominal;
+  j["expected"] = context.reference_size > 0 ? static_cast<double>(context.reference_above + 1) /
+                                                   static_cast<double>(context.reference_size + 1)
+                                             : context.nominal;
   j["alpha"] = context.alpha;
   j["is_reference"] = is_reference;
   const double class_alpha = context.alpha / static_cast<double>(std::max<int64_t>(c, 1));
   ordered_json per_class = ordered_json::object();
   for (int64_t i = 0; i < c; ++i) {
-    per_class[labels[i]] = VerdictJson(drifted_class[i], n_class[i], context, class_alpha,
-                                       is_reference);
+    per_class[labels[i]] =
+        VerdictJson(drifted_class[i], n_class[i], context, class_alpha, is_reference);
   }
   j["per_class_alpha"] = class_alpha;
   j["per_class"] = per_class;
@@ -183,7 +185,8 @@ ordered_json DriftVerdictSummary(const store::SplitResults& split,
 }
 
 ordered_json CompareWithTraining(const ordered_json& training, const ordered_json& inference,
-                                 const std::vector<std::string>& labels, double nominal_drift_rate) {
+                                 const std::vector<std::string>& labels,
+                                 double nominal_drift_rate) {
   ordered_json classes = ordered_json::array();
   for (const std::string& label : labels) {
     ordered_json row;

@@ -2,12 +2,11 @@
 #pragma once
 
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "store/run_store.h"
 
@@ -22,15 +21,16 @@ const ordered_json& Field(const ordered_json& j, std::initializer_list<std::stri
 
 // Counts, class distributions, confidence per predicted class, boundary and
 // drift fractions, and for labeled splits accuracy and per-class P/R/F1.
-ordered_json SummarizeSplit(const store::SplitResults& split, const std::vector<std::string>& labels,
+ordered_json SummarizeSplit(const store::SplitResults& split,
+                            const std::vector<std::string>& labels,
                             std::optional<double> drift_threshold);
 
 // What the dataset-level drift verdict needs to know about the reference.
 struct VerdictContext {
-  double nominal = 0.05;         // 1 - drift percentile
-  int64_t reference_size = 0;    // M: distances in the reference distribution
-  int64_t reference_above = 0;   // m: reference distances above the threshold
-  double alpha = 0.01;           // per class alpha / number of labels
+  double nominal = 0.05;        // 1 - drift percentile
+  int64_t reference_size = 0;   // M: distances in the reference distribution
+  int64_t reference_above = 0;  // m: reference distances above the threshold
+  double alpha = 0.01;          // per class alpha / number of labels
 };
 
 // The drift (or out-of-coverage) verdict of a scored split, overall and per

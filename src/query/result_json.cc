@@ -24,10 +24,28 @@ void PutSplit(const SplitKey& split, SplitField style, ordered_json* j) {
 }  // namespace
 
 const std::vector<std::string>& SampleRowFields() {
-  static const std::vector<std::string> kFields = {
-      "id", "split", "inference_name", "row", "text", "gold", "pred", "is_correct", "confidence",
-      "margin", "certainty_ratio", "entropy", "is_on_the_boundary", "aum", "dep",
-      "drift_distance", "drift_score", "is_drifted", "x", "y", "epoch", "meta"};
+  static const std::vector<std::string> kFields = {"id",
+                                                   "split",
+                                                   "inference_name",
+                                                   "row",
+                                                   "text",
+                                                   "gold",
+                                                   "pred",
+                                                   "is_correct",
+                                                   "confidence",
+                                                   "margin",
+                                                   "certainty_ratio",
+                                                   "entropy",
+                                                   "is_on_the_boundary",
+                                                   "aum",
+                                                   "dep",
+                                                   "drift_distance",
+                                                   "drift_score",
+                                                   "is_drifted",
+                                                   "x",
+                                                   "y",
+                                                   "epoch",
+                                                   "meta"};
   return kFields;
 }
 
@@ -65,8 +83,11 @@ ordered_json SampleRowToJson(const SampleRow& r, const std::vector<std::string>&
     auto marks = [](const std::vector<SpanMark>& list) {
       ordered_json out = ordered_json::array();
       for (const SpanMark& m : list) {
-        out.push_back({{"start", m.start}, {"end", m.end}, {"label", m.label},
-                       {"error_type", Opt(m.error_type)}, {"span_row", m.span_row}});
+        out.push_back({{"start", m.start},
+                       {"end", m.end},
+                       {"label", m.label},
+                       {"error_type", Opt(m.error_type)},
+                       {"span_row", m.span_row}});
       }
       return out;
     };
@@ -83,9 +104,10 @@ ordered_json SampleRowToJson(const SampleRow& r, const std::vector<std::string>&
 
 const std::vector<std::string>& SpanRowFields(SplitField split_field) {
   static const std::vector<std::string> kWithName = {
-      "sample_id", "split", "inference_name", "span_row", "sample_row", "span_start", "span_end",
-      "span_text", "gold", "pred", "error_type", "confidence", "certainty_ratio", "dep",
-      "drift_distance", "drift_score", "is_drifted", "is_on_the_boundary", "x", "y"};
+      "sample_id",   "split",      "inference_name",     "span_row", "sample_row",
+      "span_start",  "span_end",   "span_text",          "gold",     "pred",
+      "error_type",  "confidence", "certainty_ratio",    "dep",      "drift_distance",
+      "drift_score", "is_drifted", "is_on_the_boundary", "x",        "y"};
   static const std::vector<std::string> kWithKey = [] {
     std::vector<std::string> f = kWithName;
     f.erase(f.begin() + 2);  // inference_name
@@ -129,10 +151,15 @@ ordered_json SplitInfoToJson(const SplitInfo& s) {
 ordered_json RunInfoToJson(const RunInfo& info) {
   ordered_json splits = ordered_json::array();
   for (const SplitInfo& s : info.splits) splits.push_back(SplitInfoToJson(s));
-  return {{"project", info.project}, {"run", info.run}, {"task", info.task},
-          {"labels", info.labels},   {"finished", info.finished},
-          {"size_bytes", info.size_bytes}, {"splits", std::move(splits)},
-          {"status", info.status}, {"generation", info.generation},
+  return {{"project", info.project},
+          {"run", info.run},
+          {"task", info.task},
+          {"labels", info.labels},
+          {"finished", info.finished},
+          {"size_bytes", info.size_bytes},
+          {"splits", std::move(splits)},
+          {"status", info.status},
+          {"generation", info.generation},
           {"error", info.error.empty() ? ordered_json(nullptr) : ordered_json(info.error)}};
 }
 

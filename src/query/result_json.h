@@ -5,10 +5,9 @@
 // (server/encode.h), since it holds no SampleRow.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "sextant/results.h"
 
@@ -26,7 +25,8 @@ enum class SplitField {
 const std::vector<std::string>& SampleRowFields();
 // `labels` names the probabilities (SampleQuery::include_probs); "probs" is
 // written only when the row has them.
-nlohmann::ordered_json SampleRowToJson(const SampleRow& row, const std::vector<std::string>& labels);
+nlohmann::ordered_json SampleRowToJson(const SampleRow& row,
+                                       const std::vector<std::string>& labels);
 
 // The fields of SpanRowToJson, in order.
 const std::vector<std::string>& SpanRowFields(SplitField split_field);

@@ -1,10 +1,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <unordered_map>
-
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "common/file_util.h"
 #include "common/json_depth.h"
@@ -56,31 +55,49 @@ Result<bool> StepWithinBudget(store::Statement& st) {
 
 const std::unordered_map<std::string, std::string>& SortColumns() {
   static const std::unordered_map<std::string, std::string> kColumns = {
-      {"row", "s.row"}, {"id", "s.id"}, {"text", "s.text"}, {"gold", "s.label"},
-      {"pred", "r.pred"}, {"confidence", "r.confidence"}, {"margin", "r.margin"},
-      {"certainty_ratio", "r.certainty_ratio"}, {"entropy", "r.entropy"},
-      {"is_on_the_boundary", "r.on_boundary"}, {"epoch", "r.epoch"}, {"aum", "r.aum"},
-      {"dep", "r.dep"}, {"drift_distance", "r.drift_distance"},
-      {"drift_score", "r.drift_score"}, {"is_drifted", "r.drifted"},
+      {"row", "s.row"},
+      {"id", "s.id"},
+      {"text", "s.text"},
+      {"gold", "s.label"},
+      {"pred", "r.pred"},
+      {"confidence", "r.confidence"},
+      {"margin", "r.margin"},
+      {"certainty_ratio", "r.certainty_ratio"},
+      {"entropy", "r.entropy"},
+      {"is_on_the_boundary", "r.on_boundary"},
+      {"epoch", "r.epoch"},
+      {"aum", "r.aum"},
+      {"dep", "r.dep"},
+      {"drift_distance", "r.drift_distance"},
+      {"drift_score", "r.drift_score"},
+      {"is_drifted", "r.drifted"},
   };
   return kColumns;
 }
 
 const std::unordered_map<std::string, std::string>& SpanSortColumns() {
   static const std::unordered_map<std::string, std::string> kColumns = {
-      {"span_row", "r.span_row"}, {"sample_row", "r.sample_row"}, {"span_text", "span_text"},
-      {"gold", "r.gold"}, {"pred", "r.pred"}, {"error_type", "r.error_type"},
-      {"confidence", "r.confidence"}, {"certainty_ratio", "r.certainty_ratio"}, {"dep", "r.dep"},
-      {"drift_distance", "r.drift_distance"}, {"drift_score", "r.drift_score"},
-      {"is_drifted", "r.drifted"}, {"is_on_the_boundary", "r.on_boundary"},
+      {"span_row", "r.span_row"},
+      {"sample_row", "r.sample_row"},
+      {"span_text", "span_text"},
+      {"gold", "r.gold"},
+      {"pred", "r.pred"},
+      {"error_type", "r.error_type"},
+      {"confidence", "r.confidence"},
+      {"certainty_ratio", "r.certainty_ratio"},
+      {"dep", "r.dep"},
+      {"drift_distance", "r.drift_distance"},
+      {"drift_score", "r.drift_score"},
+      {"is_drifted", "r.drifted"},
+      {"is_on_the_boundary", "r.on_boundary"},
   };
   return kColumns;
 }
 
 // The error types of span rows (docs/ner-nli.md).
 bool IsSpanErrorType(const std::string& name) {
-  return name == "none" || name == "wrong_tag" || name == "span_shift" ||
-         name == "missed_label" || name == "ghost_span";
+  return name == "none" || name == "wrong_tag" || name == "span_shift" || name == "missed_label" ||
+         name == "ghost_span";
 }
 
 }  // namespace
@@ -94,7 +111,7 @@ class RunReader::Impl {
   RunInfo info;
   fs::path results_dir;
   int64_t generation = 0;
-  store::GenerationPin pin;  // keeps results_dir while the reader is open
+  store::GenerationPin pin;               // keeps results_dir while the reader is open
   std::vector<std::string> entity_types;  // NER runs
   // A second connection outside the snapshot, to read the current generation.
   mutable std::mutex probe_mu;
@@ -147,7 +164,8 @@ class RunReader::Impl {
     if (name == "map.npy" || name == "spans/map.npy") {
       if (cols != 2) want_cols = "2";
     } else if (name == "probs.npy" && store->task() != TaskType::kNamedEntityRecognition) {
-      if (cols != static_cast<int64_t>(info.labels.size())) want_cols = std::to_string(info.labels.size());
+      if (cols != static_cast<int64_t>(info.labels.size()))
+        want_cols = std::to_string(info.labels.size());
     } else if (cols < 1 && rows > 0) {
       want_cols = "at least 1";
     }
@@ -163,7 +181,8 @@ class RunReader::Impl {
   Status CheckNer() const {
     if (store->task() == TaskType::kNamedEntityRecognition) return Status::OK();
     return Status::FailedPrecondition("spans: run '" + info.project + "/" + info.run + "' is a " +
-                                      info.task + " run; span rows exist for "
+                                      info.task +
+                                      " run; span rows exist for "
                                       "named_entity_recognition runs");
   }
 
@@ -173,8 +192,8 @@ class RunReader::Impl {
     }
     std::string all;
     for (const auto& l : entity_types) all += (all.empty() ? "" : ", ") + l;
-    return Status::Invalid(std::string(field) + ": '" + name + "' is not one of the run's entity types [" +
-                           all + "]");
+    return Status::Invalid(std::string(field) + ": '" + name +
+                           "' is not one of the run's entity types [" + all + "]");
   }
 
   // The NLI pair or the NER tokens and span marks of returned samples.
@@ -188,8 +207,9 @@ class RunReader::Impl {
     std::unique_ptr<store::Statement> marks;
     if (task == TaskType::kNamedEntityRecognition) {
       SEXTANT_ASSIGN_OR_RETURN(
-          store::Statement prepared, store->db().Prepare("SELECT span_row, start, end, gold, pred, error_type FROM "
-                                     "span_results WHERE split = ? AND sample_row = ? ORDER BY span_row"));
+          store::Statement prepared,
+          store->db().Prepare("SELECT span_row, start, end, gold, pred, error_type FROM "
+                              "span_results WHERE split = ? AND sample_row = ? ORDER BY span_row"));
       marks = std::make_unique<store::Statement>(std::move(prepared));
     }
     const std::string key = split.ToString();
@@ -217,13 +237,13 @@ class RunReader::Impl {
         m.end = static_cast<int32_t>(marks->Int(2));
         if (!marks->IsNull(5)) m.error_type = marks->Text(5);
         if (!marks->IsNull(3)) {
-          SEXTANT_ASSIGN_OR_RETURN(m.label,
-                                   EntityTypeAt(marks->Int(3), "span_results.gold", split, m.span_row));
+          SEXTANT_ASSIGN_OR_RETURN(
+              m.label, EntityTypeAt(marks->Int(3), "span_results.gold", split, m.span_row));
           r.gold_spans.push_back(m);
         }
         if (!marks->IsNull(4)) {
-          SEXTANT_ASSIGN_OR_RETURN(m.label,
-                                   EntityTypeAt(marks->Int(4), "span_results.pred", split, m.span_row));
+          SEXTANT_ASSIGN_OR_RETURN(
+              m.label, EntityTypeAt(marks->Int(4), "span_results.pred", split, m.span_row));
           r.pred_spans.push_back(m);
         }
       }
@@ -238,8 +258,8 @@ class RunReader::Impl {
     }
     std::string all;
     for (const auto& l : info.labels) all += (all.empty() ? "" : ", ") + l;
-    return Status::Invalid(std::string(field) + ": '" + name + "' is not one of the run's labels [" +
-                           all + "]");
+    return Status::Invalid(std::string(field) + ": '" + name +
+                           "' is not one of the run's labels [" + all + "]");
   }
 
   Status CheckProcessed(const SplitKey& split) const {
@@ -264,7 +284,8 @@ class RunReader::Impl {
   };
   Result<Where> BuildWhere(const SampleQuery& q) const {
     Where w;
-    w.sql = " FROM samples s JOIN results r ON r.split = s.split AND r.row = s.row WHERE s.split = ?";
+    w.sql =
+        " FROM samples s JOIN results r ON r.split = s.split AND r.row = s.row WHERE s.split = ?";
     w.binds.emplace_back(q.split.ToString());
     auto add = [&](const std::string& clause, auto value) {
       w.sql += " AND " + clause;
@@ -303,8 +324,9 @@ class RunReader::Impl {
   // Span rows: SQL over span_results joined with their samples (for the id and text).
   Result<Where> BuildSpanWhere(const SpanQuery& q) const {
     Where w;
-    w.sql = " FROM span_results r JOIN samples s ON s.split = r.split AND s.row = r.sample_row "
-            "WHERE r.split = ?";
+    w.sql =
+        " FROM span_results r JOIN samples s ON s.split = r.split AND s.row = r.sample_row "
+        "WHERE r.split = ?";
     w.binds.emplace_back(q.split.ToString());
     auto add = [&](const std::string& clause, auto value) {
       w.sql += " AND " + clause;
@@ -326,7 +348,8 @@ class RunReader::Impl {
     }
     if (q.error_type) {
       if (!IsSpanErrorType(*q.error_type)) {
-        return Status::Invalid("error_type: '" + *q.error_type + "'; expected one of: none, "
+        return Status::Invalid("error_type: '" + *q.error_type +
+                               "'; expected one of: none, "
                                "wrong_tag, span_shift, missed_label, ghost_span");
       }
       add("r.error_type = ?", *q.error_type);
@@ -393,8 +416,9 @@ class RunReader::Impl {
     std::lock_guard lock(arrays_mu_);
     auto it = converted_.find(split);
     if (it == converted_.end()) {
-      SEXTANT_ASSIGN_OR_RETURN(io::FloatMatrix m,
-                               io::ReadNpyAsFloat32(results_dir / split.DirName() / "embeddings.npy"));
+      SEXTANT_ASSIGN_OR_RETURN(
+          io::FloatMatrix m,
+          io::ReadNpyAsFloat32(results_dir / split.DirName() / "embeddings.npy"));
       SEXTANT_RETURN_IF_ERROR(CheckShape(split, "embeddings.npy", m.rows, m.cols));
       it = converted_.emplace(split, std::move(m)).first;
     }
@@ -447,7 +471,8 @@ class RunReader::Impl {
       const nlohmann::json m = nlohmann::json::parse(text);
       int64_t next = 0;
       for (const auto& part : m.at("splits")) {
-        SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Parse(part.at("split").get<std::string>()));
+        SEXTANT_ASSIGN_OR_RETURN(SplitKey key,
+                                 SplitKey::Parse(part.at("split").get<std::string>()));
         const auto offset = part.at("offset").get<int64_t>();
         const auto rows = part.at("rows").get<int64_t>();
         // Row ranges must tile the index: they become offsets into its rows.
@@ -463,7 +488,8 @@ class RunReader::Impl {
         sim->sizes.push_back(rows);
       }
     } catch (const nlohmann::json::exception& e) {
-      return Status::IOError("'" + manifest_path.string() + "' is not a valid manifest: " + e.what());
+      return Status::IOError("'" + manifest_path.string() +
+                             "' is not a valid manifest: " + e.what());
     }
     SEXTANT_RETURN_IF_ERROR(store->VerifyResultFile(generation, stem + ".faiss"));
     SEXTANT_ASSIGN_OR_RETURN(sim->index, index::CosineIndex::Read(results_dir / (stem + ".faiss")));
@@ -486,9 +512,9 @@ class RunReader::Impl {
       SEXTANT_RETURN_IF_ERROR(ReadStoredIndex("similarity", sim.get()));
       const int64_t rows = sim->offsets.empty() ? 0 : sim->offsets.back() + sim->sizes.back();
       if (sim->index->size() != rows) {
-        return Status::IOError("similarity index of '" + info.project + "/" + info.run + "' holds " +
-                               std::to_string(sim->index->size()) + " rows; its manifest lists " +
-                               std::to_string(rows));
+        return Status::IOError("similarity index of '" + info.project + "/" + info.run +
+                               "' holds " + std::to_string(sim->index->size()) +
+                               " rows; its manifest lists " + std::to_string(rows));
       }
       sim->stored = true;
     } else {
@@ -522,8 +548,8 @@ class RunReader::Impl {
           count -= take;
         }
       };
-      SEXTANT_ASSIGN_OR_RETURN(sim->index,
-                               index::CosineIndex::BuildIvf(source, rows, std::max<int64_t>(dim, 1), exact));
+      SEXTANT_ASSIGN_OR_RETURN(
+          sim->index, index::CosineIndex::BuildIvf(source, rows, std::max<int64_t>(dim, 1), exact));
     }
     similarity_ = std::move(sim);
     return similarity_.get();
@@ -666,7 +692,11 @@ class RunReader::Impl {
                            allowed->rows.empty() ? nullptr : allowed->rows.data()},
           dist.data(), labels.data()));
     }
-    struct Hit { float distance; int split; int64_t row; };
+    struct Hit {
+      float distance;
+      int split;
+      int64_t row;
+    };
     std::vector<Hit> hits;
     for (int32_t j = 0; j < kk; ++j) {
       if (labels[j] < 0 || labels[j] == exclude_global) continue;
@@ -678,8 +708,9 @@ class RunReader::Impl {
       return a.split != b.split ? a.split < b.split : a.row < b.row;
     });
     if (hits.size() > static_cast<size_t>(k)) hits.resize(static_cast<size_t>(k));
-    SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
-                             store->db().Prepare("SELECT id FROM samples WHERE split = ? AND row = ?"));
+    SEXTANT_ASSIGN_OR_RETURN(
+        store::Statement st,
+        store->db().Prepare("SELECT id FROM samples WHERE split = ? AND row = ?"));
     std::vector<Neighbor> out;
     for (const Hit& h : hits) {
       st.Bind(1, sim.splits[h.split].ToString()).Bind(2, h.row);
@@ -767,8 +798,10 @@ Result<std::vector<RunInfo>> ListRuns(const fs::path& root) {
       Result<RunInfo> read = ReadRunInfo(*store, dir);
       if (read.ok()) {
         auto gen = store->CommittedGeneration();
-        if (!gen.ok()) read = gen.status();
-        else read->generation = *gen;
+        if (!gen.ok())
+          read = gen.status();
+        else
+          read->generation = *gen;
       }
       (void)store->EndSnapshot();
       return read;
@@ -824,9 +857,8 @@ Status RunReader::Impl::PinCommittedGeneration(const fs::path& run_dir) {
       Result<bool> found = st.ok() ? st->Step() : Result<bool>(false);
       if (found.ok() && *found && st->Text(0) == std::to_string(*gen)) {
         return Status::IOError("run '" + run_dir.string() + "': the folder of the committed " +
-                               "results generation " + std::to_string(*gen) + " ('" +
-                               dir.string() + "') is missing; finish the run again or see " +
-                               "`sextant check`");
+                               "results generation " + std::to_string(*gen) + " ('" + dir.string() +
+                               "') is missing; finish the run again or see " + "`sextant check`");
       }
     }
   }
@@ -872,14 +904,15 @@ int64_t RunReader::generation() const { return impl_->generation; }
 Result<int64_t> RunReader::CommittedGeneration() const {
   std::lock_guard lock(impl_->probe_mu);
   if (!impl_->probe) {
-    SEXTANT_ASSIGN_OR_RETURN(impl_->probe,
-                             store::Database::Open(impl_->store->dir() / store::kDatabaseFile, false));
+    SEXTANT_ASSIGN_OR_RETURN(
+        impl_->probe, store::Database::Open(impl_->store->dir() / store::kDatabaseFile, false));
   }
   SEXTANT_ASSIGN_OR_RETURN(
       store::Statement st,
       impl_->probe->Prepare("SELECT value FROM meta WHERE key='results_generation'"));
   SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return Status::IOError(impl_->RunName() + ": sextant.db table meta has no results_generation");
+  if (!row)
+    return Status::IOError(impl_->RunName() + ": sextant.db table meta has no results_generation");
   const std::string text = st.Text(0);
   int64_t g = -1;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), g);
@@ -931,8 +964,9 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   std::string sql =
       "SELECT s.row, s.id, s.text, s.meta, s.label, r.pred, r.confidence, r.margin, "
       "r.certainty_ratio, r.entropy, r.on_boundary, r.epoch, r.aum, r.dep, r.drift_distance, "
-      "r.drift_score, r.drifted" + w.sql + " ORDER BY " + col->second +
-      (q.descending ? " DESC" : " ASC") + ", s.row LIMIT ? OFFSET ?";
+      "r.drift_score, r.drifted" +
+      w.sql + " ORDER BY " + col->second + (q.descending ? " DESC" : " ASC") +
+      ", s.row LIMIT ? OFFSET ?";
   SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare(sql));
   Impl::Bind(st, w);
   st.Bind(static_cast<int>(w.binds.size() + 1), q.limit);
@@ -957,8 +991,8 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
     r.text = st.Text(2);
     r.meta_json = st.Text(3);
     SEXTANT_RETURN_IF_ERROR(store::CheckStoredJsonObject(
-        r.meta_json, impl_->RunName() + ": sample '" + r.id + "' of split '" +
-                         q.split.ToString() + "': column samples.meta"));
+        r.meta_json, impl_->RunName() + ": sample '" + r.id + "' of split '" + q.split.ToString() +
+                         "': column samples.meta"));
     if (!st.IsNull(4)) {
       SEXTANT_ASSIGN_OR_RETURN(r.gold, impl_->LabelAt(st.Int(4), "samples.label", q.split, r.row));
     }
@@ -1014,8 +1048,9 @@ Result<std::vector<Neighbor>> RunReader::Similar(const SplitKey& split, const st
                                                  const SimilarityFilter& filter) const {
   if (k < 1) return Status::Invalid("k: must be at least 1");
   SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(split));
-  SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare(
-                                                    "SELECT row FROM samples WHERE split = ? AND id = ?"));
+  SEXTANT_ASSIGN_OR_RETURN(
+      store::Statement st,
+      impl_->store->db().Prepare("SELECT row FROM samples WHERE split = ? AND id = ?"));
   st.Bind(1, split.ToString()).Bind(2, id);
   SEXTANT_ASSIGN_OR_RETURN(bool found, st.Step());
   if (!found) {
@@ -1034,14 +1069,16 @@ Result<std::vector<Neighbor>> RunReader::Similar(const SplitKey& split, const st
   return impl_->SearchSimilar(query.data(), k, search_in, filter, global);
 }
 
-Result<std::vector<Neighbor>> RunReader::SimilarToVector(const float* vector, int64_t dim, int32_t k,
+Result<std::vector<Neighbor>> RunReader::SimilarToVector(const float* vector, int64_t dim,
+                                                         int32_t k,
                                                          const std::vector<SplitKey>& search_in,
                                                          const SimilarityFilter& filter) const {
   if (k < 1) return Status::Invalid("k: must be at least 1");
   if (vector == nullptr && dim > 0) return Status::Invalid("vector: null");
   SEXTANT_ASSIGN_OR_RETURN(const Impl::Similarity* sim, impl_->LoadSimilarity());
   if (dim != sim->index->dim()) {
-    return Status::Invalid("vector: " + std::to_string(dim) + " values; the run's embeddings have " +
+    return Status::Invalid("vector: " + std::to_string(dim) +
+                           " values; the run's embeddings have " +
                            std::to_string(sim->index->dim()));
   }
   std::vector<float> query(vector, vector + dim);
@@ -1079,7 +1116,6 @@ namespace sextant {
 
 const std::vector<std::string>& RunReader::entity_types() const { return impl_->entity_types; }
 
-
 Result<std::vector<SpanRow>> RunReader::Spans(const SpanQuery& q) const {
   SEXTANT_RETURN_IF_ERROR(impl_->CheckNer());
   SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(q.split));
@@ -1093,15 +1129,17 @@ Result<std::vector<SpanRow>> RunReader::Spans(const SpanQuery& q) const {
   const std::string sql =
       "SELECT r.span_row, s.id, r.sample_row, r.start, r.end, substr(s.text, r.start + 1, r.end - "
       "r.start) AS span_text, r.gold, r.pred, r.error_type, r.confidence, r.certainty_ratio, "
-      "r.on_boundary, r.dep, r.drift_distance, r.drift_score, r.drifted" + w.sql + " ORDER BY " +
-      col->second + (q.descending ? " DESC" : " ASC") + ", r.span_row LIMIT ? OFFSET ?";
+      "r.on_boundary, r.dep, r.drift_distance, r.drift_score, r.drifted" +
+      w.sql + " ORDER BY " + col->second + (q.descending ? " DESC" : " ASC") +
+      ", r.span_row LIMIT ? OFFSET ?";
   SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare(sql));
   for (size_t i = 0; i < w.binds.size(); ++i) {
     std::visit([&](const auto& v) { st.Bind(static_cast<int>(i + 1), v); }, w.binds[i]);
   }
   st.Bind(static_cast<int>(w.binds.size() + 1), q.limit);
   st.Bind(static_cast<int>(w.binds.size() + 2), std::max<int64_t>(q.offset, 0));
-  SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* map_xy, impl_->OptionalArray(q.split, "spans/map.npy"));
+  SEXTANT_ASSIGN_OR_RETURN(const io::MappedNpy* map_xy,
+                           impl_->OptionalArray(q.split, "spans/map.npy"));
   std::vector<SpanRow> rows;
   while (true) {
     SEXTANT_ASSIGN_OR_RETURN(bool more, StepWithinBudget(st));
@@ -1115,10 +1153,12 @@ Result<std::vector<SpanRow>> RunReader::Spans(const SpanQuery& q) const {
     r.span_end = static_cast<int32_t>(st.Int(4));
     r.span_text = st.Text(5);
     if (!st.IsNull(6)) {
-      SEXTANT_ASSIGN_OR_RETURN(r.gold, impl_->EntityTypeAt(st.Int(6), "span_results.gold", q.split, r.span_row));
+      SEXTANT_ASSIGN_OR_RETURN(
+          r.gold, impl_->EntityTypeAt(st.Int(6), "span_results.gold", q.split, r.span_row));
     }
     if (!st.IsNull(7)) {
-      SEXTANT_ASSIGN_OR_RETURN(r.pred, impl_->EntityTypeAt(st.Int(7), "span_results.pred", q.split, r.span_row));
+      SEXTANT_ASSIGN_OR_RETURN(
+          r.pred, impl_->EntityTypeAt(st.Int(7), "span_results.pred", q.split, r.span_row));
     }
     if (!st.IsNull(8)) r.error_type = st.Text(8);
     r.confidence = st.Double(9);
@@ -1141,7 +1181,8 @@ Result<int64_t> RunReader::CountSpans(const SpanQuery& q) const {
   SEXTANT_RETURN_IF_ERROR(impl_->CheckNer());
   SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(q.split));
   SEXTANT_ASSIGN_OR_RETURN(Impl::Where w, impl_->BuildSpanWhere(q));
-  SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare("SELECT COUNT(*)" + w.sql));
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
+                           impl_->store->db().Prepare("SELECT COUNT(*)" + w.sql));
   for (size_t i = 0; i < w.binds.size(); ++i) {
     std::visit([&](const auto& v) { st.Bind(static_cast<int>(i + 1), v); }, w.binds[i]);
   }
@@ -1149,9 +1190,9 @@ Result<int64_t> RunReader::CountSpans(const SpanQuery& q) const {
   return row ? st.Int(0) : 0;
 }
 
-Result<std::vector<SpanNeighbor>> RunReader::SimilarSpans(const SplitKey& split, int64_t span_row,
-                                                          int32_t k,
-                                                          const std::vector<SplitKey>& search_in) const {
+Result<std::vector<SpanNeighbor>> RunReader::SimilarSpans(
+    const SplitKey& split, int64_t span_row, int32_t k,
+    const std::vector<SplitKey>& search_in) const {
   SEXTANT_RETURN_IF_ERROR(impl_->CheckNer());
   SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(split));
   if (k < 1) return Status::Invalid("k: must be at least 1");
@@ -1175,15 +1216,16 @@ Result<std::vector<SpanNeighbor>> RunReader::SimilarSpans(const SplitKey& split,
   int64_t count = 0;
   for (size_t i = 0; i < index->splits.size(); ++i) {
     if (!in_split[i]) continue;
-    std::fill(allowed.begin() + index->offsets[i], allowed.begin() + index->offsets[i] + index->sizes[i],
-              uint8_t{1});
+    std::fill(allowed.begin() + index->offsets[i],
+              allowed.begin() + index->offsets[i] + index->sizes[i], uint8_t{1});
     count += index->sizes[i];
   }
   const auto kk = static_cast<int32_t>(std::min<int64_t>(k + 1, std::max<int64_t>(rows, 1)));
   std::vector<float> dist(static_cast<size_t>(kk));
   std::vector<int64_t> labels(static_cast<size_t>(kk));
   SEXTANT_RETURN_IF_ERROR(index->index->SearchFiltered(
-      query.data(), 1, kk, index::RowFilter{allowed.data(), count, nullptr}, dist.data(), labels.data()));
+      query.data(), 1, kk, index::RowFilter{allowed.data(), count, nullptr}, dist.data(),
+      labels.data()));
   std::vector<SpanNeighbor> out;
   for (int32_t j = 0; j < kk && static_cast<int32_t>(out.size()) < k; ++j) {
     if (labels[j] < 0 || labels[j] == global) continue;

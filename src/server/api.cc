@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <string_view>
 #include <unordered_set>
-
-#include <nlohmann/json.hpp>
 
 #include "query/result_json.h"
 #include "server/encode.h"
@@ -27,13 +26,19 @@ constexpr int64_t kMaxMapPoints = 2000000;
 
 const char* ErrorCode(StatusCode code) {
   switch (code) {
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kAlreadyExists: return "already_exists";
-    case StatusCode::kFailedPrecondition: return "failed_precondition";
-    case StatusCode::kIOError: return "io_error";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kAlreadyExists:
+      return "already_exists";
+    case StatusCode::kFailedPrecondition:
+      return "failed_precondition";
+    case StatusCode::kIOError:
+      return "io_error";
     case StatusCode::kOk:
-    case StatusCode::kInternal: break;
+    case StatusCode::kInternal:
+      break;
   }
   return "internal";
 }
@@ -99,9 +104,12 @@ Result<std::vector<store::SelectionItem>> ParseItems(const json& body) {
 ApiResponse Attachment(std::string body, const std::string& format, const std::string& name) {
   ApiResponse r;
   r.body = std::move(body);
-  r.content_type = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8";
+  r.content_type =
+      format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8";
   std::string safe;
-  for (char c : name) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  for (char c : name)
+    safe +=
+        (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
   r.headers.emplace_back("Content-Disposition",
                          "attachment; filename=\"" + safe + "." + format + "\"");
   return r;
@@ -124,13 +132,18 @@ std::string Export(const std::vector<ExportRow>& rows, const std::string& format
 
 int HttpStatus(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
     case StatusCode::kAlreadyExists:
-    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kFailedPrecondition:
+      return 409;
     case StatusCode::kIOError:
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -178,7 +191,8 @@ Result<store::SelectionStore*> RunState::Selections() const {
   return selections_.get();
 }
 
-Result<std::shared_ptr<RunState>> Api::Run(const std::string& project, const std::string& run) const {
+Result<std::shared_ptr<RunState>> Api::Run(const std::string& project,
+                                           const std::string& run) const {
   SEXTANT_RETURN_IF_ERROR(ValidateName("project", project));
   SEXTANT_RETURN_IF_ERROR(ValidateName("run", run));
   const auto key = std::make_pair(project, run);
@@ -315,7 +329,9 @@ Result<ApiResponse> SamplesPage(const Call& c, const SplitKey& split, const Samp
   SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
   ordered_json rows = ordered_json::array();
   for (uint32_t r : page.rows) rows.push_back(SampleJson(*table, r, c.labels()));
-  return Json({{"total", page.total}, {"offset", sr.offset}, {"limit", sr.limit},
+  return Json({{"total", page.total},
+               {"offset", sr.offset},
+               {"limit", sr.limit},
                {"samples", std::move(rows)}});
 }
 
@@ -372,7 +388,8 @@ Result<ApiResponse> GetSpans(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(std::vector<SpanRow> rows, c.reader().Spans(q));
   ordered_json list = ordered_json::array();
   for (const SpanRow& r : rows) list.push_back(SpanJson(r));
-  return Json({{"total", total}, {"offset", q.offset}, {"limit", q.limit}, {"spans", std::move(list)}});
+  return Json(
+      {{"total", total}, {"offset", q.offset}, {"limit", q.limit}, {"spans", std::move(list)}});
 }
 
 Result<ApiResponse> GetSpanMap(const Call& c) {
@@ -398,10 +415,11 @@ Result<ApiResponse> GetSpanMap(const Call& c) {
     }
   }
   // An even stride keeps every split's share of the points.
-  const double stride = std::max(1.0, static_cast<double>(all.size()) / static_cast<double>(max_points));
+  const double stride =
+      std::max(1.0, static_cast<double>(all.size()) / static_cast<double>(max_points));
   static const std::vector<std::string> kPointFields = {
-      "split", "sample_id", "span_row", "x", "y", "pred", "gold", "error_type", "is_drifted",
-      "confidence"};
+      "split", "sample_id", "span_row",   "x",          "y",
+      "pred",  "gold",      "error_type", "is_drifted", "confidence"};
   ordered_json points = ordered_json::array();
   for (double i = 0; i < static_cast<double>(all.size()); i += stride) {
     points.push_back(SelectFields(SpanJson(all[static_cast<size_t>(i)]), kPointFields));
@@ -442,9 +460,11 @@ Result<ApiResponse> GetSimilarSpans(const Call& c) {
     j["distance"] = n.distance;
     list.push_back(std::move(j));
   }
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return Json({{"query", {{"split", split.ToString()}, {"span_row", span_row}}},
-               {"neighbors", std::move(list)}, {"took_ms", ms}});
+               {"neighbors", std::move(list)},
+               {"took_ms", ms}});
 }
 
 // Any other GET under .../spans/.
@@ -494,32 +514,37 @@ Result<ApiResponse> Similar(const Call& c) {
     if (body.contains("k")) {
       if (!body["k"].is_number_integer() || body["k"].get<int64_t>() < 1 ||
           body["k"].get<int64_t>() > kMaxNeighbors) {
-        return Status::Invalid("k: must be an integer between 1 and " + std::to_string(kMaxNeighbors));
+        return Status::Invalid("k: must be an integer between 1 and " +
+                               std::to_string(kMaxNeighbors));
       }
       k = body["k"].get<int32_t>();
     }
     if (body.contains("in")) {
       if (!body["in"].is_array()) return Status::Invalid("in: expected an array of splits");
       std::vector<std::string> names;
-      for (const auto& s : body["in"]) names.push_back(s.is_string() ? s.get<std::string>() : s.dump());
+      for (const auto& s : body["in"])
+        names.push_back(s.is_string() ? s.get<std::string>() : s.dump());
       SEXTANT_ASSIGN_OR_RETURN(in, SplitList(names, "in"));
     }
-    if (body.contains("pred") && body["pred"].is_string()) filter.pred_class = body["pred"].get<std::string>();
-    if (body.contains("drifted") && body["drifted"].is_boolean()) filter.is_drifted = body["drifted"].get<bool>();
+    if (body.contains("pred") && body["pred"].is_string())
+      filter.pred_class = body["pred"].get<std::string>();
+    if (body.contains("drifted") && body["drifted"].is_boolean())
+      filter.is_drifted = body["drifted"].get<bool>();
   }
   if (filter.pred_class &&
       std::find(labels.begin(), labels.end(), *filter.pred_class) == labels.end()) {
     std::string all;
     for (const auto& l : labels) all += (all.empty() ? "" : ", ") + l;
-    return Status::Invalid("pred: '" + *filter.pred_class + "' is not one of the run's labels [" + all + "]");
+    return Status::Invalid("pred: '" + *filter.pred_class + "' is not one of the run's labels [" +
+                           all + "]");
   }
   std::vector<Neighbor> neighbors;
   if (query_split) {
     SEXTANT_ASSIGN_OR_RETURN(neighbors, c.reader().Similar(*query_split, query_id, k, in, filter));
   } else {
-    SEXTANT_ASSIGN_OR_RETURN(neighbors, c.reader().SimilarToVector(vector.data(),
-                                                                   static_cast<int64_t>(vector.size()),
-                                                                   k, in, filter));
+    SEXTANT_ASSIGN_OR_RETURN(
+        neighbors, c.reader().SimilarToVector(vector.data(), static_cast<int64_t>(vector.size()), k,
+                                              in, filter));
   }
   ordered_json list = ordered_json::array();
   for (const Neighbor& n : neighbors) {
@@ -535,8 +560,9 @@ Result<ApiResponse> Similar(const Call& c) {
   }
   const double took =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  ordered_json query = query_split ? ordered_json{{"split", query_split->ToString()}, {"id", query_id}}
-                                   : ordered_json{{"vector", true}};
+  ordered_json query = query_split
+                           ? ordered_json{{"split", query_split->ToString()}, {"id", query_id}}
+                           : ordered_json{{"vector", true}};
   return Json({{"query", std::move(query)}, {"neighbors", std::move(list)}, {"took_ms", took}});
 }
 
@@ -598,7 +624,9 @@ Result<ApiResponse> ListSelections(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionInfo> list, sel->List());
   ordered_json out = ordered_json::array();
   for (const auto& s : list) {
-    out.push_back({{"name", s.name}, {"count", s.count}, {"created_at", s.created_at},
+    out.push_back({{"name", s.name},
+                   {"count", s.count},
+                   {"created_at", s.created_at},
                    {"updated_at", s.updated_at}});
   }
   return Json({{"selections", std::move(out)}});

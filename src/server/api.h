@@ -16,17 +16,17 @@
 #include <utility>
 #include <vector>
 
-#include "sextant/results.h"
 #include "server/sample_query.h"
 #include "server/sample_table.h"
+#include "sextant/results.h"
 #include "store/selections.h"
 
 namespace sextant::server {
 
 struct ApiRequest {
-  std::string method;                 // GET, POST, DELETE
-  std::vector<std::string> path;      // decoded segments after "api"
-  Params params;                      // decoded query parameters
+  std::string method;             // GET, POST, DELETE
+  std::vector<std::string> path;  // decoded segments after "api"
+  Params params;                  // decoded query parameters
   std::string body;
 };
 

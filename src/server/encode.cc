@@ -105,7 +105,8 @@ ordered_json SampleJson(const SampleTable& t, int64_t r, const std::vector<std::
   return j;
 }
 
-std::string ExportJsonl(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels) {
+std::string ExportJsonl(const std::vector<ExportRow>& rows,
+                        const std::vector<std::string>& labels) {
   std::string out;
   for (const ExportRow& e : rows) {
     ordered_json j = ExportObject(e, labels);
@@ -120,9 +121,9 @@ std::string ExportJsonl(const std::vector<ExportRow>& rows, const std::vector<st
 }
 
 std::string ExportCsv(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels) {
-  std::vector<std::string> columns = {"id", "split", "text", "gold", "pred", "confidence",
-                                      "margin", "is_on_the_boundary", "dep", "drift_score",
-                                      "is_drifted"};
+  std::vector<std::string> columns = {"id",   "split",       "text",      "gold",
+                                      "pred", "confidence",  "margin",    "is_on_the_boundary",
+                                      "dep",  "drift_score", "is_drifted"};
   // NLI and NER fields (JSON text in a cell for tokens and spans).
   if (!rows.empty()) {
     const ordered_json first = ExportObject(rows.front(), labels);

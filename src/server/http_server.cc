@@ -10,10 +10,9 @@
 // each request is read through DeadlineStream, which bounds the time to
 // receive it, the size of its head and of its body; httplib's
 // Server::process_request (protected, hence HttpCore) does the rest.
-#include <httplib.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -24,14 +23,13 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <system_error>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
 #include "common/request_budget.h"
@@ -150,8 +148,7 @@ class DeadlineStream : public httplib::Stream {
 
   bool is_writable() const override {
     pollfd p{fd_, POLLOUT, 0};
-    return poll(&p, 1, static_cast<int>(write_timeout_.count())) > 0 &&
-           (p.revents & POLLOUT) != 0;
+    return poll(&p, 1, static_cast<int>(write_timeout_.count())) > 0 && (p.revents & POLLOUT) != 0;
   }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -313,7 +310,8 @@ class Server::Impl {
     try {
       Send(api.Handle(r), res);
     } catch (const std::exception& e) {
-      Send(server::ErrorResponse(Status::Internal(std::string("unexpected error: ") + e.what())), res);
+      Send(server::ErrorResponse(Status::Internal(std::string("unexpected error: ") + e.what())),
+           res);
     }
   }
 
@@ -330,9 +328,10 @@ class Server::Impl {
     // names are answered.
     if (options.token.empty() && !IsLoopbackHost(Lower(HostWithoutPort(host)))) {
       SendError(421, "misdirected_request",
-                "Host: '" + host + "' is not a loopback name or address; this server, "
-                "running without an access token, answers only requests for localhost, "
-                "127.0.0.1 or [::1]",
+                "Host: '" + host +
+                    "' is not a loopback name or address; this server, "
+                    "running without an access token, answers only requests for localhost, "
+                    "127.0.0.1 or [::1]",
                 res);
       return false;
     }
@@ -364,9 +363,10 @@ class Server::Impl {
       const bool json = type == "application/json" || type.rfind("application/json;", 0) == 0;
       if (req.method != "DELETE" && !json) {
         SendError(415, "unsupported_media_type",
-                  "Content-Type: " + req.method + " requests to the API must send "
-                  "'Content-Type: application/json', got '" + req.get_header_value("Content-Type") +
-                  "'",
+                  "Content-Type: " + req.method +
+                      " requests to the API must send "
+                      "'Content-Type: application/json', got '" +
+                      req.get_header_value("Content-Type") + "'",
                   res);
         return false;
       }
@@ -374,7 +374,9 @@ class Server::Impl {
         const std::string origin = req.get_header_value("Origin");
         const size_t scheme = origin.find("://");
         const std::string authority =
-            scheme == std::string::npos ? "" : origin.substr(scheme + 3, origin.find('/', scheme + 3) - scheme - 3);
+            scheme == std::string::npos
+                ? ""
+                : origin.substr(scheme + 3, origin.find('/', scheme + 3) - scheme - 3);
         if (authority.empty() || Lower(authority) != Lower(host)) {
           SendError(403, "forbidden",
                     "Origin: '" + origin + "' is not this server ('" + host +
@@ -390,10 +392,12 @@ class Server::Impl {
   bool Authorized(const httplib::Request& req) const {
     const std::string header = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
-    if (header.rfind(prefix, 0) == 0 && ConstantTimeEquals(header.substr(prefix.size()), options.token)) {
+    if (header.rfind(prefix, 0) == 0 &&
+        ConstantTimeEquals(header.substr(prefix.size()), options.token)) {
       return true;
     }
-    return req.has_param("token") && ConstantTimeEquals(req.get_param_value("token"), options.token);
+    return req.has_param("token") &&
+           ConstantTimeEquals(req.get_param_value("token"), options.token);
   }
 
   void ServeStatic(const std::string& target, httplib::Response& res) {
@@ -640,20 +644,25 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
                            "(--token or $SEXTANT_TOKEN)");
   }
   if (options.port < 0 || options.port > 65535) {
-    return Status::Invalid("port: must be between 0 and 65535, got " + std::to_string(options.port));
+    return Status::Invalid("port: must be between 0 and 65535, got " +
+                           std::to_string(options.port));
   }
   if (options.max_connections < 1 || options.max_connections_per_client < 1 ||
       options.max_body_bytes < 0) {
-    return Status::Invalid("server limits: max_connections and max_connections_per_client must be "
-                           "at least 1, max_body_bytes at least 0");
+    return Status::Invalid(
+        "server limits: max_connections and max_connections_per_client must be "
+        "at least 1, max_body_bytes at least 0");
   }
-  for (const auto& [name, seconds] : {std::pair{"request_timeout_s", options.request_timeout_s},
-                                      std::pair{"idle_timeout_s", options.idle_timeout_s},
-                                      std::pair{"write_timeout_s", options.write_timeout_s},
-                                      std::pair{"text_search_budget_s", options.text_search_budget_s}}) {
+  for (const auto& [name, seconds] :
+       {std::pair{"request_timeout_s", options.request_timeout_s},
+        std::pair{"idle_timeout_s", options.idle_timeout_s},
+        std::pair{"write_timeout_s", options.write_timeout_s},
+        std::pair{"text_search_budget_s", options.text_search_budget_s}}) {
     if (!(seconds > 0 && seconds <= 86400)) {
-      return Status::Invalid(std::string(name) + ": must be between 0 and 86400 seconds (exclusive "
-                             "of 0), got " + std::to_string(seconds));
+      return Status::Invalid(std::string(name) +
+                             ": must be between 0 and 86400 seconds (exclusive "
+                             "of 0), got " +
+                             std::to_string(seconds));
     }
   }
   if (!(options.shutdown_grace_s >= 0 && options.shutdown_grace_s <= 86400)) {
@@ -706,11 +715,13 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  p->http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    Send(server::ErrorResponse(Status::Internal("unexpected error")), res);
-  });
+  p->http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        Send(server::ErrorResponse(Status::Internal("unexpected error")), res);
+      });
   std::string host = options.host == "localhost" ? "127.0.0.1" : options.host;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (options.port == 0) {
     p->port = p->http.bind_to_any_port(host);
     if (p->port <= 0) return Status::IOError("cannot bind to '" + options.host + "' on any port");

@@ -62,22 +62,25 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
         const double now = c["mean_confidence"].get<double>();
         const double before = c["reference_mean_confidence"].get<double>();
         if (before - now > th.confidence_drop) {
-          alerts.push_back({{"kind", "confidence_drop"},
-                            {"severity", before - now > th.confidence_drop_critical ? "critical" : "warning"},
-                            {"label", label},
-                            {"message", "mean confidence of predicted '" + label + "' fell from " +
-                                            Fixed(before) + " in training to " + Fixed(now)}});
+          alerts.push_back(
+              {{"kind", "confidence_drop"},
+               {"severity", before - now > th.confidence_drop_critical ? "critical" : "warning"},
+               {"label", label},
+               {"message", "mean confidence of predicted '" + label + "' fell from " +
+                               Fixed(before) + " in training to " + Fixed(now)}});
         }
       }
       if (c["share"].is_number() && c["reference_share"].is_number()) {
         const double now = c["share"].get<double>();
         const double before = c["reference_share"].get<double>();
         if (std::abs(now - before) > th.share_change) {
-          alerts.push_back({{"kind", "class_share_change"},
-                            {"severity", std::abs(now - before) > th.share_change_critical ? "critical" : "warning"},
-                            {"label", label},
-                            {"message", "share of predicted '" + label + "' changed from " +
-                                            Percent(before) + " in training to " + Percent(now)}});
+          alerts.push_back(
+              {{"kind", "class_share_change"},
+               {"severity",
+                std::abs(now - before) > th.share_change_critical ? "critical" : "warning"},
+               {"label", label},
+               {"message", "share of predicted '" + label + "' changed from " + Percent(before) +
+                               " in training to " + Percent(now)}});
         }
       }
     }
@@ -91,8 +94,9 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
   } else {
     out["drifted"] = nullptr;
   }
-  out["on_the_boundary"] = {{"count", s.contains("on_the_boundary") ? s["on_the_boundary"].value("count", 0) : 0},
-                            {"fraction", Number(s, "on_the_boundary", "fraction")}};
+  out["on_the_boundary"] = {
+      {"count", s.contains("on_the_boundary") ? s["on_the_boundary"].value("count", 0) : 0},
+      {"fraction", Number(s, "on_the_boundary", "fraction")}};
   out["accuracy"] = Number(s, "accuracy");
   out["macro_f1"] = Number(s, "macro_f1");
   if (s.contains("drift_verdict") && s["drift_verdict"].is_object()) {
@@ -119,7 +123,8 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
   }
   // The domain-classifier test (inference splits): a shift inside the coverage.
   out["domain_test"] = nullptr;
-  if (s.contains("domain_test") && s["domain_test"].is_object() && s["domain_test"].contains("auc")) {
+  if (s.contains("domain_test") && s["domain_test"].is_object() &&
+      s["domain_test"].contains("auc")) {
     const json& t = s["domain_test"];
     out["domain_test"] = {{"reference", t.value("reference", "")},
                           {"auc", Number(t, "auc")},
@@ -170,7 +175,8 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
       count.push_back(1);
     }
   } else {
-    const int64_t g = std::max<int64_t>(1, static_cast<int64_t>(std::sqrt(static_cast<double>(max_points))));
+    const int64_t g =
+        std::max<int64_t>(1, static_cast<int64_t>(std::sqrt(static_cast<double>(max_points))));
     const double w = std::max(b.x1 - b.x0, 1e-12), h = std::max(b.y1 - b.y0, 1e-12);
     std::unordered_map<int64_t, size_t> cell_index;
     for (int64_t r = 0; r < t.size(); ++r) {
@@ -207,10 +213,14 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
   j["split"] = t.split().ToString();
   j["total"] = t.size();
   j["downsampled"] = valid > max_points;
-  j["points"] = {{"x", std::move(xs)},          {"y", std::move(ys)},
-                 {"id", std::move(ids)},        {"row", std::move(rows)},
-                 {"pred", std::move(pred)},     {"gold", std::move(gold)},
-                 {"confidence", std::move(conf)}, {"drift_score", std::move(drift)},
+  j["points"] = {{"x", std::move(xs)},
+                 {"y", std::move(ys)},
+                 {"id", std::move(ids)},
+                 {"row", std::move(rows)},
+                 {"pred", std::move(pred)},
+                 {"gold", std::move(gold)},
+                 {"confidence", std::move(conf)},
+                 {"drift_score", std::move(drift)},
                  {"count", std::move(counts)}};
   return j;
 }

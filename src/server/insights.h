@@ -4,18 +4,17 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "server/sample_table.h"
 
 namespace sextant::server {
 
 struct InsightThresholds {
-  double confidence_drop = 0.05;         // mean confidence per class, absolute
+  double confidence_drop = 0.05;  // mean confidence per class, absolute
   double confidence_drop_critical = 0.15;
-  double share_change = 0.10;            // predicted share per class, absolute
+  double share_change = 0.10;  // predicted share per class, absolute
   double share_change_critical = 0.25;
 };
 

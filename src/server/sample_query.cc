@@ -43,9 +43,9 @@ Status CheckPage(SampleRequest& r) {
     for (const auto& f : fields) all += (all.empty() ? "" : ", ") + f;
     return Status::Invalid("sort: unknown field '" + r.sort + "'; expected one of: " + all);
   }
-  for (const auto& [field, regex] : {std::pair{"text", &r.filter.text_regex},
-                                      std::pair{"premise", &r.filter.premise_regex},
-                                      std::pair{"hypothesis", &r.filter.hypothesis_regex}}) {
+  for (const auto& [field, regex] :
+       {std::pair{"text", &r.filter.text_regex}, std::pair{"premise", &r.filter.premise_regex},
+        std::pair{"hypothesis", &r.filter.hypothesis_regex}}) {
     if (!*regex) continue;
     SEXTANT_RETURN_IF_ERROR(TextPattern::Compile(**regex, field).status());
   }
@@ -88,8 +88,8 @@ Status ParseOptionalParam(const Params& params, const char* key, std::optional<d
 
 bool SampleFilter::empty() const {
   return gold.empty() && pred.empty() && !min_confidence && !max_confidence && !min_dep &&
-         !max_dep && !drifted && !on_boundary && !misclassified && !text_regex && !premise_regex && !hypothesis_regex && meta.empty() &&
-         !ids && polygon.empty();
+         !max_dep && !drifted && !on_boundary && !misclassified && !text_regex && !premise_regex &&
+         !hypothesis_regex && meta.empty() && !ids && polygon.empty();
 }
 
 Result<bool> ParseBool(const std::string& field, const std::string& text) {
@@ -183,7 +183,9 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
   SampleRequest r;
   SampleFilter& f = r.filter;
   // Strings and numbers are accepted in either form, as in a query string.
-  auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+  auto text = [](const nlohmann::json& v) {
+    return v.is_string() ? v.get<std::string>() : v.dump();
+  };
   auto names = [&](const nlohmann::json& v) {
     std::vector<std::string> out;
     if (v.is_array()) {
@@ -306,9 +308,9 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
     const std::string& value = kv.second;
     restrict([&](int64_t r) { return (*column)[r] && *(*column)[r] == value; });
   }
-  for (const auto& [field, regex] : {std::pair{"text", &f.text_regex},
-                                      std::pair{"premise", &f.premise_regex},
-                                      std::pair{"hypothesis", &f.hypothesis_regex}}) {
+  for (const auto& [field, regex] :
+       {std::pair{"text", &f.text_regex}, std::pair{"premise", &f.premise_regex},
+        std::pair{"hypothesis", &f.hypothesis_regex}}) {
     if (!*regex) continue;
     SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<uint8_t>> text,
                              t.TextMatches(**regex, field));

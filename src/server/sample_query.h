@@ -5,12 +5,11 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "server/sample_table.h"
 
@@ -23,11 +22,11 @@ struct SampleFilter {
   std::vector<int32_t> gold, pred;  // label indexes; any of them (empty: no filter)
   std::optional<double> min_confidence, max_confidence, min_dep, max_dep;
   std::optional<bool> drifted, on_boundary, misclassified;
-  std::optional<std::string> text_regex;  // RE2, case-insensitive search
+  std::optional<std::string> text_regex;                       // RE2, case-insensitive search
   std::optional<std::string> premise_regex, hypothesis_regex;  // NLI runs
-  std::vector<std::pair<std::string, std::string>> meta;  // key = value, all of them
-  std::optional<std::vector<std::string>> ids;            // only these ids
-  std::vector<std::pair<double, double>> polygon;         // a lasso on the map (>= 3 points)
+  std::vector<std::pair<std::string, std::string>> meta;       // key = value, all of them
+  std::optional<std::vector<std::string>> ids;                 // only these ids
+  std::vector<std::pair<double, double>> polygon;              // a lasso on the map (>= 3 points)
 
   bool empty() const;
 };
@@ -44,7 +43,8 @@ inline constexpr int64_t kMaxPageSize = 1000;
 
 // Parses the filter parameters (and sort/order/offset/limit) of a query string.
 // Labels are the run's, to check class names.
-Result<SampleRequest> ParseSampleParams(const Params& params, const std::vector<std::string>& labels);
+Result<SampleRequest> ParseSampleParams(const Params& params,
+                                        const std::vector<std::string>& labels);
 // The same from a JSON object (POST .../samples/query, selection filters).
 Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
                                       const std::vector<std::string>& labels);

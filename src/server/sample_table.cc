@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
-
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "common/request_budget.h"
 #include "common/text_pattern.h"
@@ -22,10 +21,25 @@ double Opt(const std::optional<double>& v) { return v ? *v : kNaN; }
 }  // namespace
 
 const std::vector<std::string>& SortableFields() {
-  static const std::vector<std::string> kFields = {
-      "row", "id", "text", "gold", "pred", "confidence", "margin", "certainty_ratio", "entropy",
-      "is_on_the_boundary", "epoch", "aum", "dep", "drift_distance", "drift_score", "is_drifted",
-      "is_correct", "x", "y"};
+  static const std::vector<std::string> kFields = {"row",
+                                                   "id",
+                                                   "text",
+                                                   "gold",
+                                                   "pred",
+                                                   "confidence",
+                                                   "margin",
+                                                   "certainty_ratio",
+                                                   "entropy",
+                                                   "is_on_the_boundary",
+                                                   "epoch",
+                                                   "aum",
+                                                   "dep",
+                                                   "drift_distance",
+                                                   "drift_score",
+                                                   "is_drifted",
+                                                   "is_correct",
+                                                   "x",
+                                                   "y"};
   return kFields;
 }
 
@@ -40,14 +54,17 @@ std::string SpanFieldsJson(const SampleRow& r) {
   auto marks = [](const std::vector<SpanMark>& list) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const SpanMark& m : list) {
-      out.push_back({{"start", m.start}, {"end", m.end}, {"label", m.label},
+      out.push_back({{"start", m.start},
+                     {"end", m.end},
+                     {"label", m.label},
                      {"error_type", m.error_type ? nlohmann::ordered_json(*m.error_type)
                                                  : nlohmann::ordered_json(nullptr)},
                      {"span_row", m.span_row}});
     }
     return out;
   };
-  j["gold_spans"] = IsLabeled(r.split.split) ? marks(r.gold_spans) : nlohmann::ordered_json(nullptr);
+  j["gold_spans"] =
+      IsLabeled(r.split.split) ? marks(r.gold_spans) : nlohmann::ordered_json(nullptr);
   j["pred_spans"] = marks(r.pred_spans);
   return j.dump();
 }
@@ -70,8 +87,8 @@ Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
     SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader.Samples(q));
     for (SampleRow& r : rows) {
       if (r.row != t->size()) {
-        return Status::Internal("samples of split '" + split.ToString() + "' are not contiguous at row " +
-                                std::to_string(r.row));
+        return Status::Internal("samples of split '" + split.ToString() +
+                                "' are not contiguous at row " + std::to_string(r.row));
       }
       t->id.push_back(std::move(r.id));
       t->text.push_back(std::move(r.text));
@@ -155,11 +172,13 @@ Result<std::shared_ptr<const std::vector<uint32_t>>> SampleTable::Order(const st
   }
   const int64_t n = size();
   auto num = [&](const auto& column) {
-    return SortBy(n, [&](uint32_t r) { return static_cast<double>(column[r]); }, descending);
+    return SortBy(
+        n, [&](uint32_t r) { return static_cast<double>(column[r]); }, descending);
   };
   auto nullable_int = [&](const auto& column) {
-    return SortBy(n, [&](uint32_t r) { return column[r] < 0 ? kNaN : static_cast<double>(column[r]); },
-                  descending);
+    return SortBy(
+        n, [&](uint32_t r) { return column[r] < 0 ? kNaN : static_cast<double>(column[r]); },
+        descending);
   };
   std::vector<uint32_t> order;
   if (field == "row") {
@@ -200,8 +219,11 @@ Result<std::shared_ptr<const std::vector<uint32_t>>> SampleTable::Order(const st
   } else if (field == "is_drifted") {
     order = nullable_int(drifted);
   } else if (field == "is_correct") {
-    order = SortBy(n, [&](uint32_t r) { return gold[r] < 0 ? kNaN : gold[r] == pred[r] ? 1.0 : 0.0; },
-                   descending);
+    order = SortBy(
+        n, [&](uint32_t r) { return gold[r] < 0          ? kNaN
+                                    : gold[r] == pred[r] ? 1.0
+                                                         : 0.0; },
+        descending);
   } else if (field == "x") {
     order = num(x);
   } else {
@@ -236,8 +258,9 @@ std::shared_ptr<const std::vector<std::optional<std::string>>> SampleTable::Meta
 
 Result<std::shared_ptr<const std::vector<uint8_t>>> SampleTable::TextMatches(
     const std::string& pattern, const std::string& field) const {
-  const std::vector<std::string>& column =
-      field == "premise" ? premise : field == "hypothesis" ? hypothesis : text;
+  const std::vector<std::string>& column = field == "premise"      ? premise
+                                           : field == "hypothesis" ? hypothesis
+                                                                   : text;
   const std::string key = field + "\n" + pattern;
   {
     std::lock_guard lock(mu_);

@@ -11,9 +11,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "common/crc32c.h"
 #include "common/file_util.h"
@@ -92,7 +92,8 @@ bool IsInt32(const json& v) {
 }
 }  // namespace
 
-Result<std::vector<CharRange>> ParseStoredTokens(const std::string& text, const std::string& where) {
+Result<std::vector<CharRange>> ParseStoredTokens(const std::string& text,
+                                                 const std::string& where) {
   const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   std::vector<CharRange> out;
   bool ok = j.is_array();
@@ -177,7 +178,8 @@ Status CreateDatabase(const fs::path& db_path, TaskType task) {
   std::error_code ec;
   // Leftovers of an earlier creation that failed.
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.path().filename().string().rfind(".sextant.db.creating-", 0) == 0) fs::remove(e.path(), ec);
+    if (e.path().filename().string().rfind(".sextant.db.creating-", 0) == 0)
+      fs::remove(e.path(), ec);
   }
   const fs::path tmp = dir / (".sextant.db.creating-" + std::to_string(::getpid()));
   auto cleanup = [&] {
@@ -199,7 +201,8 @@ Status CreateDatabase(const fs::path& db_path, TaskType task) {
       SEXTANT_RETURN_IF_ERROR(PutMeta(*db, "labels", "[]"));
       SEXTANT_RETURN_IF_ERROR(PutMeta(*db, "results_generation", "0"));
       auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
       return PutMeta(*db, "created_at", std::to_string(now));
     }));
     // Everything into the main file: the WAL is removed when the connection closes.
@@ -325,8 +328,9 @@ Status RunStore::LoadMeta() {
   auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), parsed);
   if (ec != std::errc() || end != version.data() + version.size()) {
     // std::stoi would throw into the caller here.
-    return Status::FailedPrecondition("run '" + dir_.string() + "' has an unreadable format version '" +
-                                      version + "'; expected an integer");
+    return Status::FailedPrecondition("run '" + dir_.string() +
+                                      "' has an unreadable format version '" + version +
+                                      "'; expected an integer");
   }
   format_version_ = parsed;
   if (parsed > kFormatVersion || parsed < kOldestReadableFormatVersion) {
@@ -339,9 +343,8 @@ Status RunStore::LoadMeta() {
   SEXTANT_ASSIGN_OR_RETURN(task_, ParseTaskType(task));
   SEXTANT_ASSIGN_OR_RETURN(std::string labels, GetMeta(*db_, "labels"));
   const json parsed_labels = json::parse(labels, nullptr, /*allow_exceptions=*/false);
-  if (!parsed_labels.is_array() ||
-      !std::all_of(parsed_labels.begin(), parsed_labels.end(),
-                   [](const json& l) { return l.is_string(); })) {
+  if (!parsed_labels.is_array() || !std::all_of(parsed_labels.begin(), parsed_labels.end(),
+                                                [](const json& l) { return l.is_string(); })) {
     return Status::FailedPrecondition("run '" + dir_.string() + "' has an unreadable label list '" +
                                       labels + "'; expected a JSON array of strings");
   }
@@ -380,7 +383,8 @@ Result<std::vector<SplitKey>> RunStore::ListSplits() const {
 }
 
 Result<int64_t> RunStore::SampleCount(const SplitKey& split) const {
-  SEXTANT_ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT COUNT(*) FROM samples WHERE split=?"));
+  SEXTANT_ASSIGN_OR_RETURN(Statement st,
+                           db_->Prepare("SELECT COUNT(*) FROM samples WHERE split=?"));
   st.Bind(1, split.ToString());
   SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
   return row ? st.Int(0) : 0;
@@ -427,10 +431,11 @@ Result<std::vector<SampleRecord>> RunStore::ReadSamples(const SplitKey& split) c
   const bool fields = task_ != TaskType::kTextClassification;
   SEXTANT_ASSIGN_OR_RETURN(
       Statement st,
-      db_->Prepare(fields ? "SELECT s.id, s.text, s.label, s.meta, f.premise, f.hypothesis, "
-                            "f.tokens, f.gold_spans FROM samples s LEFT JOIN sample_fields f "
-                            "ON f.split = s.split AND f.row = s.row WHERE s.split=? ORDER BY s.row"
-                          : "SELECT id, text, label, meta FROM samples WHERE split=? ORDER BY row"));
+      db_->Prepare(fields
+                       ? "SELECT s.id, s.text, s.label, s.meta, f.premise, f.hypothesis, "
+                         "f.tokens, f.gold_spans FROM samples s LEFT JOIN sample_fields f "
+                         "ON f.split = s.split AND f.row = s.row WHERE s.split=? ORDER BY s.row"
+                       : "SELECT id, text, label, meta FROM samples WHERE split=? ORDER BY row"));
   st.Bind(1, split.ToString());
   std::vector<SampleRecord> out;
   while (true) {
@@ -439,8 +444,8 @@ Result<std::vector<SampleRecord>> RunStore::ReadSamples(const SplitKey& split) c
     SampleRecord r;
     r.id = st.Text(0);
     r.text = st.Text(1);
-    const std::string where = "run '" + dir_.string() + "': sample '" + r.id + "' of split '" +
-                              split.ToString() + "'";
+    const std::string where =
+        "run '" + dir_.string() + "': sample '" + r.id + "' of split '" + split.ToString() + "'";
     if (!st.IsNull(2)) {
       const int64_t l = st.Int(2);
       // NER samples carry no sample-level label; the rest index the label list.
@@ -481,15 +486,18 @@ Status RunStore::AppendSamples(const SplitKey& split, const std::vector<SampleRe
     std::unique_ptr<Statement> field_st;
     if (fields) {
       SEXTANT_RETURN_IF_ERROR(db_->Exec(kPairAndSpanSchema));
-      SEXTANT_ASSIGN_OR_RETURN(
-          Statement prepared, db_->Prepare("INSERT INTO sample_fields(split, row, premise, "
-                                           "hypothesis, tokens, gold_spans) VALUES(?,?,?,?,?,?)"));
+      SEXTANT_ASSIGN_OR_RETURN(Statement prepared,
+                               db_->Prepare("INSERT INTO sample_fields(split, row, premise, "
+                                            "hypothesis, tokens, gold_spans) VALUES(?,?,?,?,?,?)"));
       field_st = std::make_unique<Statement>(std::move(prepared));
     }
     for (const SampleRecord& s : samples) {
       const int64_t row = next_row++;
       st.Bind(1, key).Bind(2, row).Bind(3, s.id).Bind(4, s.text);
-      if (s.label) st.Bind(5, static_cast<int64_t>(*s.label)); else st.BindNull(5);
+      if (s.label)
+        st.Bind(5, static_cast<int64_t>(*s.label));
+      else
+        st.BindNull(5);
       st.Bind(6, s.meta_json);
       SEXTANT_RETURN_IF_ERROR(st.Run().WithContext("sample id '" + s.id + "'"));
       if (!fields) continue;
@@ -497,7 +505,10 @@ Status RunStore::AppendSamples(const SplitKey& split, const std::vector<SampleRe
       if (task_ == TaskType::kNaturalLanguageInference) {
         field_st->Bind(3, s.premise).Bind(4, s.hypothesis).BindNull(5).BindNull(6);
       } else {
-        field_st->BindNull(3).BindNull(4).Bind(5, TokensJson(s.tokens)).Bind(6, GoldSpansJson(s.gold_spans));
+        field_st->BindNull(3)
+            .BindNull(4)
+            .Bind(5, TokensJson(s.tokens))
+            .Bind(6, GoldSpansJson(s.gold_spans));
       }
       SEXTANT_RETURN_IF_ERROR(field_st->Run().WithContext("sample id '" + s.id + "'"));
     }
@@ -506,9 +517,9 @@ Status RunStore::AppendSamples(const SplitKey& split, const std::vector<SampleRe
 }
 
 Result<std::vector<OutputLogInfo>> RunStore::ListOutputLogs() const {
-  SEXTANT_ASSIGN_OR_RETURN(
-      Statement st, db_->Prepare("SELECT split, epoch, rows, emb_dim, out_dim, kind FROM "
-                                 "output_logs ORDER BY split, epoch"));
+  SEXTANT_ASSIGN_OR_RETURN(Statement st,
+                           db_->Prepare("SELECT split, epoch, rows, emb_dim, out_dim, kind FROM "
+                                        "output_logs ORDER BY split, epoch"));
   std::vector<OutputLogInfo> out;
   while (true) {
     SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -523,17 +534,18 @@ Result<std::vector<OutputLogInfo>> RunStore::ListOutputLogs() const {
     info.emb_dim = st.Int(3);
     info.out_dim = st.Int(4);
     const std::string kind = st.Text(5);
-    const std::string log = "log of split '" + info.split.ToString() + "' epoch " +
-                            std::to_string(epoch);
+    const std::string log =
+        "log of split '" + info.split.ToString() + "' epoch " + std::to_string(epoch);
     if (epoch < 0 || epoch > INT32_MAX) {
       return Status::IOError(where + log + ": epoch out of range");
     }
     info.epoch = static_cast<int32_t>(epoch);
     if (info.rows < 0 || info.rows > kMaxLogRows || info.emb_dim < 0 || info.emb_dim > kMaxDim ||
         info.out_dim < 0 || info.out_dim > kMaxDim) {
-      return Status::IOError(where + log + " has rows " + std::to_string(info.rows) +
-                             ", emb_dim " + std::to_string(info.emb_dim) + ", out_dim " +
-                             std::to_string(info.out_dim) + "; expected 0 to 2^40 rows and "
+      return Status::IOError(where + log + " has rows " + std::to_string(info.rows) + ", emb_dim " +
+                             std::to_string(info.emb_dim) + ", out_dim " +
+                             std::to_string(info.out_dim) +
+                             "; expected 0 to 2^40 rows and "
                              "dimensions of 0 to 2^20");
     }
     if (kind != "logits" && kind != "probs") {
@@ -580,14 +592,15 @@ Status RunStore::AppendOutputs(const std::vector<OutputAppend>& batches) {
       out.insert(out.end(), b->outputs.begin(), b->outputs.end());
     }
     SEXTANT_RETURN_IF_ERROR(CreateDirs(LogPath(key.first, key.second, "").parent_path()));
-    SEXTANT_RETURN_IF_ERROR(AppendToLog(LogPath(key.first, key.second, ".rows.i64"),
-                                        info.rows * 8, rows.data(), rows.size() * 8));
+    SEXTANT_RETURN_IF_ERROR(AppendToLog(LogPath(key.first, key.second, ".rows.i64"), info.rows * 8,
+                                        rows.data(), rows.size() * 8));
     SEXTANT_RETURN_IF_ERROR(AppendToLog(LogPath(key.first, key.second, ".emb.f32"),
                                         info.rows * info.emb_dim * 4, emb.data(), emb.size() * 4));
     SEXTANT_RETURN_IF_ERROR(AppendToLog(LogPath(key.first, key.second, ".out.f32"),
                                         info.rows * info.out_dim * 4, out.data(), out.size() * 4));
-    checksums[key] = {info.rows, static_cast<int64_t>(rows.size()), Crc32c(rows.data(), rows.size() * 8),
-                      Crc32c(emb.data(), emb.size() * 4), Crc32c(out.data(), out.size() * 4)};
+    checksums[key] = {info.rows, static_cast<int64_t>(rows.size()),
+                      Crc32c(rows.data(), rows.size() * 8), Crc32c(emb.data(), emb.size() * 4),
+                      Crc32c(out.data(), out.size() * 4)};
     info.rows += static_cast<int64_t>(rows.size());
   }
   // The commit point: only now do the appended rows become part of the run.
@@ -595,12 +608,13 @@ Status RunStore::AppendOutputs(const std::vector<OutputAppend>& batches) {
     // Runs of format version 1 gain the table on their first append; their
     // older batches stay unchecked.
     SEXTANT_RETURN_IF_ERROR(db_->Exec(kChecksumSchema));
+    SEXTANT_ASSIGN_OR_RETURN(Statement st,
+                             db_->Prepare("INSERT OR REPLACE INTO output_logs(split, epoch, rows, "
+                                          "emb_dim, out_dim, kind) VALUES(?,?,?,?,?,?)"));
     SEXTANT_ASSIGN_OR_RETURN(
-        Statement st, db_->Prepare("INSERT OR REPLACE INTO output_logs(split, epoch, rows, "
-                                   "emb_dim, out_dim, kind) VALUES(?,?,?,?,?,?)"));
-    SEXTANT_ASSIGN_OR_RETURN(
-        Statement sum, db_->Prepare("INSERT OR REPLACE INTO output_batches(split, epoch, first_row, "
-                                    "rows, rows_crc, emb_crc, out_crc) VALUES(?,?,?,?,?,?,?)"));
+        Statement sum,
+        db_->Prepare("INSERT OR REPLACE INTO output_batches(split, epoch, first_row, "
+                     "rows, rows_crc, emb_crc, out_crc) VALUES(?,?,?,?,?,?,?)"));
     for (auto& [key, group] : groups) {
       const OutputLogInfo& info = committed[key];
       st.Bind(1, info.split.ToString()).Bind(2, info.epoch).Bind(3, info.rows);
@@ -608,8 +622,9 @@ Status RunStore::AppendOutputs(const std::vector<OutputAppend>& batches) {
       SEXTANT_RETURN_IF_ERROR(st.Run());
       const OutputBatchInfo& b = checksums[key];
       // Batches beyond the committed rows (a crashed append) are replaced here.
-      SEXTANT_ASSIGN_OR_RETURN(Statement drop, db_->Prepare("DELETE FROM output_batches WHERE "
-                                                            "split=? AND epoch=? AND first_row>=?"));
+      SEXTANT_ASSIGN_OR_RETURN(Statement drop,
+                               db_->Prepare("DELETE FROM output_batches WHERE "
+                                            "split=? AND epoch=? AND first_row>=?"));
       drop.Bind(1, info.split.ToString()).Bind(2, info.epoch).Bind(3, b.first_row);
       SEXTANT_RETURN_IF_ERROR(drop.Run());
       sum.Bind(1, info.split.ToString()).Bind(2, info.epoch).Bind(3, b.first_row).Bind(4, b.rows);
@@ -622,7 +637,7 @@ Status RunStore::AppendOutputs(const std::vector<OutputAppend>& batches) {
 }
 
 Result<std::vector<OutputBatchInfo>> RunStore::ListOutputBatches(const SplitKey& split,
-                                                                  int32_t epoch) const {
+                                                                 int32_t epoch) const {
   std::vector<OutputBatchInfo> out;
   SEXTANT_ASSIGN_OR_RETURN(Statement has, db_->Prepare("SELECT 1 FROM sqlite_master WHERE "
                                                        "type='table' AND name='output_batches'"));
@@ -682,7 +697,8 @@ Status RunStore::CheckBatches(const OutputLogInfo& info, const OutputLog& log,
     expected_first = b.first_row + b.rows;
     auto check = [&](const char* ext, const void* base, int64_t width, size_t item,
                      uint32_t want) -> Status {
-      const auto* p = static_cast<const char*>(base) + b.first_row * width * static_cast<int64_t>(item);
+      const auto* p =
+          static_cast<const char*>(base) + b.first_row * width * static_cast<int64_t>(item);
       const uint32_t got = Crc32c(p, static_cast<size_t>(b.rows * width) * item);
       if (got == want) return Status::OK();
       return Status::IOError("output log '" + LogPath(info.split, info.epoch, ext).string() +
@@ -709,27 +725,29 @@ Result<OutputLog> RunStore::ReadOutputLog(const SplitKey& split, int32_t epoch) 
     if (info.split != split || info.epoch != epoch) continue;
     OutputLog log;
     log.info = info;
-    SEXTANT_RETURN_IF_ERROR(ReadLogFile(LogPath(split, epoch, ".rows.i64"), info.rows,
-                                        &log.sample_rows));
-    SEXTANT_RETURN_IF_ERROR(ReadLogFile(LogPath(split, epoch, ".emb.f32"),
-                                        info.rows * info.emb_dim, &log.embeddings));
-    SEXTANT_RETURN_IF_ERROR(ReadLogFile(LogPath(split, epoch, ".out.f32"),
-                                        info.rows * info.out_dim, &log.outputs));
+    SEXTANT_RETURN_IF_ERROR(
+        ReadLogFile(LogPath(split, epoch, ".rows.i64"), info.rows, &log.sample_rows));
+    SEXTANT_RETURN_IF_ERROR(
+        ReadLogFile(LogPath(split, epoch, ".emb.f32"), info.rows * info.emb_dim, &log.embeddings));
+    SEXTANT_RETURN_IF_ERROR(
+        ReadLogFile(LogPath(split, epoch, ".out.f32"), info.rows * info.out_dim, &log.outputs));
     SEXTANT_RETURN_IF_ERROR(CheckBatches(info, log, /*rows_only=*/false));
     SEXTANT_RETURN_IF_ERROR(CheckRows(split, LogPath(split, epoch, ".rows.i64"), log.sample_rows));
     auto check_finite = [&](const std::vector<float>& v, int64_t width, const char* ext) -> Status {
       for (size_t i = 0; i < v.size(); ++i) {
         if (std::isfinite(v[i])) continue;
-        return Status::IOError("output log '" + LogPath(split, epoch, ext).string() +
-                               "' is corrupt: entry " + std::to_string(i / static_cast<size_t>(width)) +
-                               " holds " + (std::isnan(v[i]) ? "NaN" : "an infinite value") +
-                               " at column " + std::to_string(i % static_cast<size_t>(width)) +
-                               "; logged values are always finite");
+        return Status::IOError(
+            "output log '" + LogPath(split, epoch, ext).string() + "' is corrupt: entry " +
+            std::to_string(i / static_cast<size_t>(width)) + " holds " +
+            (std::isnan(v[i]) ? "NaN" : "an infinite value") + " at column " +
+            std::to_string(i % static_cast<size_t>(width)) + "; logged values are always finite");
       }
       return Status::OK();
     };
-    SEXTANT_RETURN_IF_ERROR(check_finite(log.embeddings, std::max<int64_t>(info.emb_dim, 1), ".emb.f32"));
-    SEXTANT_RETURN_IF_ERROR(check_finite(log.outputs, std::max<int64_t>(info.out_dim, 1), ".out.f32"));
+    SEXTANT_RETURN_IF_ERROR(
+        check_finite(log.embeddings, std::max<int64_t>(info.emb_dim, 1), ".emb.f32"));
+    SEXTANT_RETURN_IF_ERROR(
+        check_finite(log.outputs, std::max<int64_t>(info.out_dim, 1), ".out.f32"));
     return log;
   }
   return Status::NotFound("no outputs for split '" + split.ToString() + "' epoch " +
@@ -771,8 +789,9 @@ Result<std::vector<ResultFileInfo>> RunStore::ListResultFiles(int64_t generation
                                                        "type='table' AND name='result_files'"));
   SEXTANT_ASSIGN_OR_RETURN(bool exists, has.Step());
   if (!exists) return out;
-  SEXTANT_ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT path, bytes, crc32c FROM result_files "
-                                                      "WHERE generation=? ORDER BY path"));
+  SEXTANT_ASSIGN_OR_RETURN(Statement st,
+                           db_->Prepare("SELECT path, bytes, crc32c FROM result_files "
+                                        "WHERE generation=? ORDER BY path"));
   st.Bind(1, generation);
   while (true) {
     SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -931,9 +950,9 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
     SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "probs.npy", s.probs.data(), n, s.num_labels));
     if (!s.map.empty()) {
       if (s.map.size() != static_cast<size_t>(2 * n)) {
-        return Status::Internal("map of split '" + s.split.ToString() + "': " +
-                                std::to_string(s.map.size()) + " values for " + std::to_string(n) +
-                                " samples");
+        return Status::Internal("map of split '" + s.split.ToString() +
+                                "': " + std::to_string(s.map.size()) + " values for " +
+                                std::to_string(n) + " samples");
       }
       SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "map.npy", s.map.data(), n, 2));
     }
@@ -948,7 +967,8 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
               ? io::WriteNpyFloat16(d / "embeddings.npy", s.embeddings.data(), n, s.emb_dim)
               : io::WriteNpyFloat32(d / "embeddings.npy", s.embeddings.data(), n, s.emb_dim));
     }
-    if (!s.map.empty()) SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "map.npy", s.map.data(), n, 2));
+    if (!s.map.empty())
+      SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "map.npy", s.map.data(), n, 2));
   }
   if (!splits.empty() || !options.files.empty()) SEXTANT_RETURN_IF_ERROR(CreateDirs(gen_dir));
   for (const CommitOptions::File& f : options.files) {
@@ -984,9 +1004,15 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
         ins.Bind(4, static_cast<double>(r.confidence)).Bind(5, static_cast<double>(r.margin));
         ins.Bind(6, static_cast<double>(r.certainty_ratio)).Bind(7, static_cast<double>(r.entropy));
         ins.Bind(8, r.on_boundary ? 1 : 0).Bind(9, r.epoch);
-        if (r.gold) ins.Bind(10, *r.gold); else ins.BindNull(10);
+        if (r.gold)
+          ins.Bind(10, *r.gold);
+        else
+          ins.BindNull(10);
         ins.Bind(11, r.aum).Bind(12, r.dep).Bind(13, r.drift_distance).Bind(14, r.drift_score);
-        if (r.drifted) ins.Bind(15, *r.drifted ? 1 : 0); else ins.BindNull(15);
+        if (r.drifted)
+          ins.Bind(15, *r.drifted ? 1 : 0);
+        else
+          ins.BindNull(15);
         SEXTANT_RETURN_IF_ERROR(ins.Run());
       }
       sum.Bind(1, key).Bind(2, s.summary_json);
@@ -1007,15 +1033,30 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
           const SpanRecord& sp = s.spans[i];
           const SampleResult& r = s.samples[i];
           span.Bind(1, key).Bind(2, static_cast<int64_t>(i)).Bind(3, sp.sample_row);
-          span.Bind(4, static_cast<int64_t>(sp.range.start)).Bind(5, static_cast<int64_t>(sp.range.end));
-          span.Bind(6, static_cast<int64_t>(sp.token_begin)).Bind(7, static_cast<int64_t>(sp.token_end));
-          if (sp.gold) span.Bind(8, static_cast<int64_t>(*sp.gold)); else span.BindNull(8);
-          if (sp.pred) span.Bind(9, static_cast<int64_t>(*sp.pred)); else span.BindNull(9);
-          if (!sp.error_type.empty()) span.Bind(10, sp.error_type); else span.BindNull(10);
-          span.Bind(11, static_cast<double>(r.confidence)).Bind(12, static_cast<double>(r.certainty_ratio));
+          span.Bind(4, static_cast<int64_t>(sp.range.start))
+              .Bind(5, static_cast<int64_t>(sp.range.end));
+          span.Bind(6, static_cast<int64_t>(sp.token_begin))
+              .Bind(7, static_cast<int64_t>(sp.token_end));
+          if (sp.gold)
+            span.Bind(8, static_cast<int64_t>(*sp.gold));
+          else
+            span.BindNull(8);
+          if (sp.pred)
+            span.Bind(9, static_cast<int64_t>(*sp.pred));
+          else
+            span.BindNull(9);
+          if (!sp.error_type.empty())
+            span.Bind(10, sp.error_type);
+          else
+            span.BindNull(10);
+          span.Bind(11, static_cast<double>(r.confidence))
+              .Bind(12, static_cast<double>(r.certainty_ratio));
           span.Bind(13, r.on_boundary ? 1 : 0).Bind(14, r.dep).Bind(15, r.drift_distance);
           span.Bind(16, r.drift_score);
-          if (r.drifted) span.Bind(17, *r.drifted ? 1 : 0); else span.BindNull(17);
+          if (r.drifted)
+            span.Bind(17, *r.drifted ? 1 : 0);
+          else
+            span.BindNull(17);
           SEXTANT_RETURN_IF_ERROR(span.Run());
         }
       }

@@ -147,8 +147,8 @@ struct SplitResults {
   int64_t emb_dim = 0;
   std::vector<float> embeddings;  // samples x emb_dim, float32
   int64_t num_labels = 0;
-  std::vector<float> probs;       // samples x num_labels
-  std::vector<float> map;         // samples x 2 (x, y); empty when no map was computed
+  std::vector<float> probs;  // samples x num_labels
+  std::vector<float> map;    // samples x 2 (x, y); empty when no map was computed
   std::string summary_json;
 };
 
@@ -207,7 +207,8 @@ class RunStore {
   // exist), checked as ReadOutputLog checks them.
   Result<std::vector<int64_t>> ReadOutputRows(const SplitKey& split, int32_t epoch) const;
   // The checksummed batches of a log, by first row (empty in version 1 runs).
-  Result<std::vector<OutputBatchInfo>> ListOutputBatches(const SplitKey& split, int32_t epoch) const;
+  Result<std::vector<OutputBatchInfo>> ListOutputBatches(const SplitKey& split,
+                                                         int32_t epoch) const;
   std::filesystem::path LogPath(const SplitKey& split, int32_t epoch, const char* ext) const;
 
   // Replaces all results atomically: arrays go to a new generation folder,

@@ -34,8 +34,7 @@ Status SelectionStore::ValidateSelectionName(const std::string& name) {
   }
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f || c == '/') {
-      return Status::Invalid("selection name: '" + name +
-                             "' holds a control character or '/'");
+      return Status::Invalid("selection name: '" + name + "' holds a control character or '/'");
     }
   }
   return Status::OK();
@@ -60,10 +59,9 @@ Result<int64_t> SelectionStore::CountItems(const std::string& name) const {
 Result<std::vector<SelectionInfo>> SelectionStore::List() const {
   std::lock_guard lock(mu_);
   SEXTANT_ASSIGN_OR_RETURN(
-      Statement st,
-      db_->Prepare("SELECT s.name, s.created_at, s.updated_at, "
-                   "(SELECT COUNT(*) FROM selection_items i WHERE i.name = s.name) "
-                   "FROM selections s ORDER BY s.name"));
+      Statement st, db_->Prepare("SELECT s.name, s.created_at, s.updated_at, "
+                                 "(SELECT COUNT(*) FROM selection_items i WHERE i.name = s.name) "
+                                 "FROM selections s ORDER BY s.name"));
   std::vector<SelectionInfo> out;
   while (true) {
     SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());

@@ -14,7 +14,8 @@ Result<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& pa
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
-    if (rc == SQLITE_CANTOPEN) return Status::NotFound("cannot open '" + path.string() + "': " + msg);
+    if (rc == SQLITE_CANTOPEN)
+      return Status::NotFound("cannot open '" + path.string() + "': " + msg);
     return Status::IOError("cannot open '" + path.string() + "': " + msg);
   }
   std::unique_ptr<Database> out(new Database(db));

@@ -86,8 +86,9 @@ Outputs MakeOutputs(const std::vector<std::string>& ids, int64_t dim = kDim, int
   return o;
 }
 
-SplitKey Key(Split split, const std::string& name = "") { return SplitKey::Make(split, name).value(); }
-
+SplitKey Key(Split split, const std::string& name = "") {
+  return SplitKey::Make(split, name).value();
+}
 
 class ClientTest : public ::testing::Test {
  protected:
@@ -99,8 +100,8 @@ class ClientTest : public ::testing::Test {
   }
 
   Result<std::unique_ptr<Client>> Open() {
-    return Client::Init({.root = dir_.path(), .project = "p", .run = "r",
-                         .task = TaskType::kTextClassification});
+    return Client::Init(
+        {.root = dir_.path(), .project = "p", .run = "r", .task = TaskType::kTextClassification});
   }
 
   static ProcessingOptions Options() {
@@ -111,8 +112,8 @@ class ClientTest : public ::testing::Test {
   }
 
   // Logs samples prefix<begin..end) of `key` as data and gives them outputs at `epoch`.
-  void LogSplit(Client& client, const SplitKey& key, const std::string& prefix, int begin,
-                int end, int32_t epoch = 0) {
+  void LogSplit(Client& client, const SplitKey& key, const std::string& prefix, int begin, int end,
+                int32_t epoch = 0) {
     const auto ids = Ids(prefix, begin, end);
     ASSERT_OK(client.LogDataSamples(Data(ids, IsLabeled(key.split)), key));
     Outputs o = MakeOutputs(ids);
@@ -148,7 +149,8 @@ class ClientTest : public ::testing::Test {
 
 TEST(ClientSplit, UnknownSplitNamesTheValueAndTheChoices) {
   auto split = ParseSplit("prod");
-  EXPECT_STATUS(split, kInvalidArgument, "split", "'prod'", "training, validation, test, inference");
+  EXPECT_STATUS(split, kInvalidArgument, "split", "'prod'",
+                "training, validation, test, inference");
   auto key = SplitKey::Parse("production:yelp");
   EXPECT_STATUS(key, kInvalidArgument, "split", "'production'", "expected one of");
   EXPECT_STATUS(SplitKey::Parse("inference"), kInvalidArgument, "inference_name");
@@ -201,8 +203,8 @@ TEST_F(ClientTest, LabelOutsideTheListIsRejectedByName) {
                 "'t7'", "row 1", "'positive'", "[neg, neu, pos]");
   // Labeled splits need one label per sample.
   DataBatch missing = Data({"t6", "t7"}, false);
-  EXPECT_STATUS(client_->LogDataSamples(missing, Key(Split::kTraining)), kInvalidArgument,
-                "labels", "0 labels for 2 ids");
+  EXPECT_STATUS(client_->LogDataSamples(missing, Key(Split::kTraining)), kInvalidArgument, "labels",
+                "0 labels for 2 ids");
   ASSERT_NO_FATAL_FAILURE(ExpectFinishes({{"training", 6}}));
 }
 
@@ -228,8 +230,8 @@ TEST_F(ClientTest, InferenceClientWithDifferentLabelsIsRejected) {
 
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> inference, Open());
   EXPECT_EQ(inference->labels(), kLabels);
-  EXPECT_STATUS(inference->SetLabelsForRun({"neg", "neu", "positive"}), kInvalidArgument,
-                "labels", "[neg, neu, positive]", "[neg, neu, pos]", "same order");
+  EXPECT_STATUS(inference->SetLabelsForRun({"neg", "neu", "positive"}), kInvalidArgument, "labels",
+                "[neg, neu, positive]", "[neg, neu, pos]", "same order");
   EXPECT_STATUS(inference->SetLabelsForRun({"pos", "neu", "neg"}), kInvalidArgument, "labels",
                 "[pos, neu, neg]", "[neg, neu, pos]", "same order");
   EXPECT_STATUS(inference->SetLabelsForRun({"neg", "neu"}), kInvalidArgument, "[neg, neu]");
@@ -296,8 +298,8 @@ TEST_F(ClientTest, DuplicateOutputsAcrossBatchesAreRejectedButNotAcrossEpochs) {
   ASSERT_OK(client_->LogDataSamples(Data({"t6"}, true), train));
   ASSERT_OK(client_->Flush());  // the duplicate is then found in the committed log
   Outputs again = MakeOutputs({"t6", "t1"});
-  EXPECT_STATUS(client_->LogModelOutputs(again.View(), train, 0), kAlreadyExists, "'t1'",
-                "row 1", "epoch 0");
+  EXPECT_STATUS(client_->LogModelOutputs(again.View(), train, 0), kAlreadyExists, "'t1'", "row 1",
+                "epoch 0");
   Outputs t6 = MakeOutputs({"t6"});  // the rejected batch left t6 without outputs
   ASSERT_OK(client_->LogModelOutputs(t6.View(), train, 0));
   // Not yet flushed: the duplicate is found among the accepted batches.
@@ -342,8 +344,8 @@ TEST_F(ClientTest, DataWithoutOutputsFailsFinishUntilTheOutputsAreLogged) {
   auto failed = client_->Finish(Options());
   EXPECT_STATUS(failed, kFailedPrecondition, "model outputs are missing",
                 "split 'validation': 7 of 8 samples have no model outputs",
-                "first ids: 'v1', 'v2', 'v3', 'v4', 'v5')",
-                "split 'inference:prod': 2 of 2", "'i0', 'i1'");
+                "first ids: 'v1', 'v2', 'v3', 'v4', 'v5')", "split 'inference:prod': 2 of 2",
+                "'i0', 'i1'");
   EXPECT_EQ(failed.status().message().find("'v6'"), std::string::npos);  // five ids at most
 
   // The results of the earlier finish survive the failed one.
@@ -457,12 +459,12 @@ TEST_F(ClientTest, NonFiniteValuesNameRowIdAndColumn) {
 
   Outputs emb_nan = MakeOutputs(ids);
   emb_nan.Emb(1, 2) = nan;
-  EXPECT_STATUS(client_->LogModelOutputs(emb_nan.View(), train, 0), kInvalidArgument,
-                "embeddings", "NaN", "row 1", "'t7'", "column 2", "finite");
+  EXPECT_STATUS(client_->LogModelOutputs(emb_nan.View(), train, 0), kInvalidArgument, "embeddings",
+                "NaN", "row 1", "'t7'", "column 2", "finite");
   Outputs emb_inf = MakeOutputs(ids);
   emb_inf.Emb(2, 0) = -inf;
-  EXPECT_STATUS(client_->LogModelOutputs(emb_inf.View(), train, 0), kInvalidArgument,
-                "embeddings", "infinite", "row 2", "'t8'", "column 0");
+  EXPECT_STATUS(client_->LogModelOutputs(emb_inf.View(), train, 0), kInvalidArgument, "embeddings",
+                "infinite", "row 2", "'t8'", "column 0");
   Outputs logit_inf = MakeOutputs(ids);
   logit_inf.Out(0, 1) = inf;
   EXPECT_STATUS(client_->LogModelOutputs(logit_inf.View(), train, 0), kInvalidArgument, "logits",
@@ -486,8 +488,8 @@ TEST_F(ClientTest, NonFiniteValuesInLargeBatchesAreFound) {
   Outputs emb_nan = MakeOutputs(ids);
   emb_nan.Emb(5, 3) = std::numeric_limits<float>::quiet_NaN();
   emb_nan.Emb(7, 0) = std::numeric_limits<float>::infinity();
-  EXPECT_STATUS(client_->LogModelOutputs(emb_nan.View(), train, 0), kInvalidArgument,
-                "embeddings", "NaN", "row 5", "'t11'", "column 3");
+  EXPECT_STATUS(client_->LogModelOutputs(emb_nan.View(), train, 0), kInvalidArgument, "embeddings",
+                "NaN", "row 5", "'t11'", "column 3");
   Outputs good = MakeOutputs(ids);
   ASSERT_OK(client_->LogModelOutputs(good.View(), train, 0));
   ASSERT_NO_FATAL_FAILURE(ExpectFinishes({{"training", 14}}));
@@ -513,8 +515,8 @@ TEST_F(ClientTest, ProbabilitiesMustBeADistribution) {
   off.Out(1, 0) = 0.5f;
   off.Out(1, 1) = 0.3f;
   off.Out(1, 2) = 0.3f;
-  EXPECT_STATUS(client_->LogModelOutputs(off.View(), train, 1), kInvalidArgument, "probs",
-                "row 1", "'t7'", "sums to 1.1", "expected 1");
+  EXPECT_STATUS(client_->LogModelOutputs(off.View(), train, 1), kInvalidArgument, "probs", "row 1",
+                "'t7'", "sums to 1.1", "expected 1");
   Outputs negative = MakeOutputs(ids, kDim, 3, /*probs=*/true);
   negative.Out(2, 0) = -0.5f;
   negative.Out(2, 1) = 1.0f;
@@ -721,8 +723,8 @@ TEST_F(ClientTest, ReopeningARunKeepsItsDataAndTakesAnInferenceSet) {
   ASSERT_OK_AND_ASSIGN(client_, Open());
   EXPECT_EQ(client_->labels(), kLabels);
   // The reopened client knows the ids already logged.
-  EXPECT_STATUS(client_->LogDataSamples(Data({"t3"}, true), Key(Split::kTraining)),
-                kAlreadyExists, "'t3'");
+  EXPECT_STATUS(client_->LogDataSamples(Data({"t3"}, true), Key(Split::kTraining)), kAlreadyExists,
+                "'t3'");
   Outputs dup = MakeOutputs({"v1"});
   EXPECT_STATUS(client_->LogModelOutputs(dup.View(), Key(Split::kValidation), 0), kAlreadyExists,
                 "'v1'", "epoch 0");

@@ -71,8 +71,8 @@ Batch MakeBatch(int begin, int end) {
 }
 
 std::unique_ptr<Client> NewRun(const TempDir& dir, int samples, int64_t max_pending = 16 << 20) {
-  auto client = Client::Init({.root = dir.path(), .project = "p", .run = "r",
-                              .max_pending_bytes = max_pending});
+  auto client = Client::Init(
+      {.root = dir.path(), .project = "p", .run = "r", .max_pending_bytes = max_pending});
   EXPECT_TRUE(client.ok()) << client.status().ToString();
   EXPECT_OK((*client)->SetLabelsForRun({"neg", "pos"}));
   DataBatch data;

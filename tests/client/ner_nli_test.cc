@@ -14,7 +14,6 @@ namespace {
 
 using ::sextant::testing::TempDir;
 
-
 const std::vector<std::string> kTags = {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"};
 const SplitKey kTraining{Split::kTraining, ""};
 const SplitKey kProduction{Split::kInference, "prod"};
@@ -39,7 +38,8 @@ struct TokenOutputs {
   MatrixView Logits(int64_t rows) const { return {logits.data(), rows, 5}; }
   void Add(const std::vector<int>& tags, float shift) {
     for (size_t t = 0; t < tags.size(); ++t) {
-      for (int d = 0; d < 4; ++d) embeddings.push_back(static_cast<float>(tags[t] == d) + shift + 0.01f * t);
+      for (int d = 0; d < 4; ++d)
+        embeddings.push_back(static_cast<float>(tags[t] == d) + shift + 0.01f * t);
       for (int c = 0; c < 5; ++c) logits.push_back(c == tags[t] ? 4.0f : 0.0f);
     }
   }

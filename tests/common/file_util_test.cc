@@ -21,9 +21,8 @@ TEST(WriteAtomicWith, FailedWriterKeepsTheOldFile) {
   testing::TempDir dir;
   auto path = dir.path() / "a.bin";
   ASSERT_OK(WriteFileAtomic(path, "kept"));
-  Status st = WriteAtomicWith(path, [](const std::filesystem::path&) {
-    return Status::IOError("disk full");
-  });
+  Status st = WriteAtomicWith(
+      path, [](const std::filesystem::path&) { return Status::IOError("disk full"); });
   EXPECT_FALSE(st.ok());
   ASSERT_OK_AND_ASSIGN(std::string content, ReadFileToString(path));
   EXPECT_EQ(content, "kept");

@@ -44,8 +44,8 @@ TEST(TextPattern, PathologicalPatternsAreLinear) {
 TEST(TextPattern, RefusesWhatRe2CannotDoNamingTheField) {
   EXPECT_STATUS(TextPattern::Compile("(a)\\1", "text").status(), kInvalidArgument, "text",
                 "'(a)\\1'", "not a valid regular expression", "backreferences");
-  EXPECT_STATUS(TextPattern::Compile("foo(?=bar)", "premise").status(), kInvalidArgument,
-                "premise", "not a valid regular expression");
+  EXPECT_STATUS(TextPattern::Compile("foo(?=bar)", "premise").status(), kInvalidArgument, "premise",
+                "not a valid regular expression");
   EXPECT_STATUS(TextPattern::Compile("(unclosed", "text").status(), kInvalidArgument, "text",
                 "missing )");
   EXPECT_STATUS(TextPattern::Compile(std::string(kMaxTextPatternBytes + 1, 'a'), "text").status(),

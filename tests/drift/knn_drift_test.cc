@@ -17,14 +17,14 @@ TEST(Percentile, MatchesNumpyLinearInterpolation) {
   EXPECT_DOUBLE_EQ(Percentile(a, 0.0), 1.0);
   EXPECT_DOUBLE_EQ(Percentile(a, 1.0), 4.0);
   EXPECT_DOUBLE_EQ(Percentile(a, 0.5), 2.5);
-  EXPECT_NEAR(Percentile(a, 0.95), 3.85, 1e-12);   // np.percentile([1,2,3,4], 95) == 3.85
-  EXPECT_NEAR(Percentile(a, 0.25), 1.75, 1e-12);   // np.percentile([1,2,3,4], 25) == 1.75
+  EXPECT_NEAR(Percentile(a, 0.95), 3.85, 1e-12);  // np.percentile([1,2,3,4], 95) == 3.85
+  EXPECT_NEAR(Percentile(a, 0.25), 1.75, 1e-12);  // np.percentile([1,2,3,4], 25) == 1.75
   const std::vector<float> b = {0.0f, 0.5f, 0.5f, 2.0f, 10.0f};
-  EXPECT_NEAR(Percentile(b, 0.9), 6.8, 1e-6);      // pos 3.6: 2 + 0.6 * 8
-  EXPECT_NEAR(Percentile(b, 0.3), 0.5, 1e-12);     // pos 1.2, between equal values
+  EXPECT_NEAR(Percentile(b, 0.9), 6.8, 1e-6);   // pos 3.6: 2 + 0.6 * 8
+  EXPECT_NEAR(Percentile(b, 0.3), 0.5, 1e-12);  // pos 1.2, between equal values
   EXPECT_DOUBLE_EQ(Percentile({7.0f}, 0.95), 7.0);
   EXPECT_DOUBLE_EQ(Percentile({}, 0.95), 0.0);
-  EXPECT_DOUBLE_EQ(Percentile(a, 1.5), 4.0);        // clamped
+  EXPECT_DOUBLE_EQ(Percentile(a, 1.5), 4.0);  // clamped
 }
 
 TEST(PercentileRank, IsTheFractionAtOrBelow) {
@@ -144,8 +144,7 @@ TEST_P(KnnDriftTest, LeaveOneOutReferenceEqualsBruteForceWithDuplicates) {
   }
   EXPECT_NEAR(loo[25], 0.0, 5e-6);
 
-  ASSERT_OK_AND_ASSIGN(ReferenceDistribution reference,
-                       BuildReference(*idx, ref.data(), k, 0.95));
+  ASSERT_OK_AND_ASSIGN(ReferenceDistribution reference, BuildReference(*idx, ref.data(), k, 0.95));
   std::sort(expected.begin(), expected.end());
   ASSERT_EQ(reference.sorted.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(reference.sorted[i], expected[i], 5e-6);
@@ -180,7 +179,9 @@ TEST(KCoreDistances, TooFewReferencePointsIsAFailedPrecondition) {
 TEST(KCoreDistances, ReportsProgress) {
   const std::vector<float> ref = Normalized(RandomRows(50, 4, 5), 4);
   ASSERT_OK_AND_ASSIGN(auto idx, index::CosineIndex::Build(ref.data(), 50, 4));
-  struct Seen { int64_t done = 0, total = 0; } seen;
+  struct Seen {
+    int64_t done = 0, total = 0;
+  } seen;
   auto progress = [](const char*, int64_t done, int64_t total, void* user) {
     auto* s = static_cast<Seen*>(user);
     s->done = done;

@@ -49,9 +49,9 @@ std::mt19937& Rng() {
 
 struct ChildRun {
   std::map<char, std::vector<int64_t>> acks;  // kind -> k, in order
-  bool killed = false;                          // false: it exited by itself
+  bool killed = false;                        // false: it exited by itself
   int exit_code = 0;
-  std::string log;                              // what it printed to stderr
+  std::string log;  // what it printed to stderr
 
   int64_t Last(char kind) const {
     auto it = acks.find(kind);
@@ -60,7 +60,8 @@ struct ChildRun {
 };
 
 // Starts the child, waits for its "R" (ready) ack, lets it run `delay`, kills it.
-ChildRun RunAndKill(const std::string& scenario, const fs::path& root, std::chrono::microseconds delay) {
+ChildRun RunAndKill(const std::string& scenario, const fs::path& root,
+                    std::chrono::microseconds delay) {
   int out[2], err[2];
   EXPECT_EQ(pipe(out), 0);
   EXPECT_EQ(pipe(err), 0);
@@ -153,13 +154,15 @@ void MakeLoggedRun(const fs::path& root) {
   auto client = NewClient(root);
   ASSERT_TRUE(client);
   ASSERT_OK(client->SetLabelsForRun(kLabels));
-  ASSERT_OK(client->LogDataSamples(TrainingSamples(0, kBatches * kBatch), SplitKey{Split::kTraining, ""}));
+  ASSERT_OK(client->LogDataSamples(TrainingSamples(0, kBatches * kBatch),
+                                   SplitKey{Split::kTraining, ""}));
   ASSERT_OK(client->SetSplit(Split::kTraining));
   for (int epoch = 0; epoch < 2; ++epoch) {
     for (int j = 0; j < kBatches; ++j) {
       LoggedBatch b = MakeLoggedBatch(epoch * kBatchesPerEpoch + j);
       // Spread the embeddings so that the map and the drift have something to find.
-      for (size_t i = 0; i < b.emb.size(); ++i) b.emb[i] = std::sin(static_cast<float>(i * 7 + j + epoch));
+      for (size_t i = 0; i < b.emb.size(); ++i)
+        b.emb[i] = std::sin(static_cast<float>(i * 7 + j + epoch));
       ASSERT_OK(client->LogModelOutputs(b.View(), std::nullopt, b.epoch));
     }
   }
@@ -194,9 +197,9 @@ Result<std::string> Fingerprint(const fs::path& root) {
     SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
     f += s.split.ToString() + ":" + std::to_string(rows.size()) + "\n";
     for (const SampleRow& r : rows) {
-      std::snprintf(buf, sizeof buf, "%s %s %.7g %.7g %.7g %d %.7g %.7g\n", r.id.c_str(), r.pred.c_str(),
-                    r.confidence, r.margin, r.dep.value_or(-1), r.is_drifted.value_or(false) ? 1 : 0,
-                    r.x.value_or(0), r.y.value_or(0));
+      std::snprintf(buf, sizeof buf, "%s %s %.7g %.7g %.7g %d %.7g %.7g\n", r.id.c_str(),
+                    r.pred.c_str(), r.confidence, r.margin, r.dep.value_or(-1),
+                    r.is_drifted.value_or(false) ? 1 : 0, r.x.value_or(0), r.y.value_or(0));
       f += buf;
     }
   }
@@ -205,7 +208,9 @@ Result<std::string> Fingerprint(const fs::path& root) {
 
 class CrashTest : public ::testing::Test {
  protected:
-  void SetUp() override { std::printf("crash trials: %d, seed %d\n", Trials(), EnvInt("SEXTANT_CRASH_SEED", 20261206)); }
+  void SetUp() override {
+    std::printf("crash trials: %d, seed %d\n", Trials(), EnvInt("SEXTANT_CRASH_SEED", 20261206));
+  }
   TempDir dir_;
 };
 
@@ -238,11 +243,13 @@ TEST_F(CrashTest, LoggingKeepsEveryFlushedBatchAndLosesAtMostTheStatedWindow) {
       if (rows < kSamples) prefix_ended = true;
       committed += rows / kBatch;
       if (rows == 0) continue;
-      ASSERT_OK_AND_ASSIGN(store::OutputLog log, (*store)->ReadOutputLog(SplitKey{Split::kTraining, ""}, e));
+      ASSERT_OK_AND_ASSIGN(store::OutputLog log,
+                           (*store)->ReadOutputLog(SplitKey{Split::kTraining, ""}, e));
       for (int64_t i = 0; i < rows; ++i) {
         ASSERT_EQ(log.sample_rows[i], i) << "epoch " << e;
         for (int64_t c = 0; c < kDim; c += 21) {
-          ASSERT_EQ(log.embeddings[i * kDim + c], EmbValue(e, static_cast<int>(i), c)) << "epoch " << e << " row " << i;
+          ASSERT_EQ(log.embeddings[i * kDim + c], EmbValue(e, static_cast<int>(i), c))
+              << "epoch " << e << " row " << i;
         }
       }
     }
@@ -264,7 +271,8 @@ TEST_F(CrashTest, LoggingKeepsEveryFlushedBatchAndLosesAtMostTheStatedWindow) {
     ASSERT_OK(client->Flush());
     auto again = store::RunStore::Open(root / "p" / "r", store::RunStore::Mode::kRead);
     ASSERT_TRUE(again.ok());
-    ASSERT_OK_AND_ASSIGN(store::OutputLog log, (*again)->ReadOutputLog(SplitKey{Split::kTraining, ""}, next.epoch));
+    ASSERT_OK_AND_ASSIGN(store::OutputLog log,
+                         (*again)->ReadOutputLog(SplitKey{Split::kTraining, ""}, next.epoch));
     EXPECT_EQ(log.info.rows, (committed % kBatchesPerEpoch + 1) * kBatch);
     fs::remove_all(root);
   }
@@ -305,8 +313,8 @@ TEST_F(CrashTest, FinishLeavesThePreviousOrTheNewResultsAndFinishesAgainIdentica
     EXPECT_EQ(after, expected) << "finishing again gives the same results";
     fs::remove_all(root);
   }
-  std::printf("finish: %d trials (%d on finished runs), finish takes %.0f ms\n", Trials(), finished_before,
-              finish_time.count() / 1000.0);
+  std::printf("finish: %d trials (%d on finished runs), finish takes %.0f ms\n", Trials(),
+              finished_before, finish_time.count() / 1000.0);
 }
 
 TEST_F(CrashTest, SelectionWritesAreAllOrNothing) {
@@ -331,14 +339,16 @@ TEST_F(CrashTest, SelectionWritesAreAllOrNothing) {
     ASSERT_OK_AND_ASSIGN(auto list, (*selections)->List());
     for (const auto& info : list) {
       const int k = std::stoi(info.name.substr(4));
-      ASSERT_LE(k, acked + 1) << info.name << " exists, but only up to " << acked << " were written";
+      ASSERT_LE(k, acked + 1) << info.name << " exists, but only up to " << acked
+                              << " were written";
       ASSERT_OK_AND_ASSIGN(auto items, (*selections)->Items(info.name));
       const size_t full = k % 2 ? kBatch / 2 : kBatch;
       if (k <= acked) {
         ASSERT_EQ(items.size(), full) << info.name;
       } else {
         // The one in flight: created, added or (odd k) added then trimmed; never part of a step.
-        EXPECT_TRUE(items.empty() || items.size() == static_cast<size_t>(kBatch) || items.size() == full)
+        EXPECT_TRUE(items.empty() || items.size() == static_cast<size_t>(kBatch) ||
+                    items.size() == full)
             << info.name << " holds " << items.size();
       }
       if (items.size() == full) {
@@ -361,10 +371,12 @@ TEST_F(CrashTest, RunCreationLeavesNoHalfRunAndTheListingReadsEveryRun) {
     const ChildRun child = RunAndKill("create", root, RandomDelay(std::chrono::milliseconds(300)));
     ASSERT_TRUE(child.killed) << child.log;
     auto runs = ListRuns(root);
-    ASSERT_TRUE(runs.ok()) << "one killed creation must not break the listing: " << runs.status().ToString();
+    ASSERT_TRUE(runs.ok()) << "one killed creation must not break the listing: "
+                           << runs.status().ToString();
     const int64_t acked = child.Last('C');
     for (int64_t k = 0; k <= acked; ++k) {
-      auto store = store::RunStore::Open(root / "p" / ("c" + std::to_string(k)), store::RunStore::Mode::kRead);
+      auto store = store::RunStore::Open(root / "p" / ("c" + std::to_string(k)),
+                                         store::RunStore::Mode::kRead);
       ASSERT_TRUE(store.ok()) << store.status().ToString();
       EXPECT_EQ((*store)->labels(), kLabels);
       ASSERT_OK_AND_ASSIGN(int64_t n, (*store)->SampleCount(SplitKey{Split::kTraining, ""}));

@@ -27,9 +27,11 @@ using ::sextant::testing::TempDir;
 class DiskFullTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
         mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, "size=8m") != 0) {
-      GTEST_SKIP() << "cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): " << std::strerror(errno);
+      GTEST_SKIP() << "cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): "
+                   << std::strerror(errno);
     }
     mounted_ = true;
     root_ = dir_.path() / "store";
@@ -44,7 +46,8 @@ class DiskFullTest : public ::testing::Test {
     const int64_t size = static_cast<int64_t>(space.available) - leave;
     std::ofstream ballast(Ballast(), std::ios::binary | std::ios::app);
     std::vector<char> block(64 << 10, 'x');
-    for (int64_t written = 0; written + static_cast<int64_t>(block.size()) <= size && ballast; written += block.size()) {
+    for (int64_t written = 0; written + static_cast<int64_t>(block.size()) <= size && ballast;
+         written += block.size()) {
       ballast.write(block.data(), static_cast<std::streamsize>(block.size()));
     }
   }
@@ -81,21 +84,26 @@ TEST_F(DiskFullTest, LoggingReportsTheLostBatchesAndWritesThemOnceSpaceIsFreed) 
     }
   }
   ASSERT_FALSE(failure.ok()) << "62 batches of 8.5 KiB fit in 256 KiB?";
-  EXPECT_STATUS(failure, kIOError, "No space left on device", "kept for a retry", "training epoch 0");
+  EXPECT_STATUS(failure, kIOError, "No space left on device", "kept for a retry",
+                "training epoch 0");
   Free();
   ASSERT_OK(client->Flush());
   auto store = store::RunStore::Open(root_ / "p" / "r", store::RunStore::Mode::kRead);
   ASSERT_TRUE(store.ok());
-  ASSERT_OK_AND_ASSIGN(store::OutputLog log, (*store)->ReadOutputLog(SplitKey{Split::kTraining, ""}, 0));
-  EXPECT_EQ(log.info.rows, static_cast<int64_t>(accepted) * kBatch) << "every accepted batch is written";
-  for (int64_t i = 0; i < log.info.rows; ++i) ASSERT_EQ(log.embeddings[i * kDim], EmbValue(0, static_cast<int>(i), 0));
+  ASSERT_OK_AND_ASSIGN(store::OutputLog log,
+                       (*store)->ReadOutputLog(SplitKey{Split::kTraining, ""}, 0));
+  EXPECT_EQ(log.info.rows, static_cast<int64_t>(accepted) * kBatch)
+      << "every accepted batch is written";
+  for (int64_t i = 0; i < log.info.rows; ++i)
+    ASSERT_EQ(log.embeddings[i * kDim], EmbValue(0, static_cast<int>(i), 0));
 }
 
 TEST_F(DiskFullTest, AFinishThatRunsOutOfSpaceKeepsThePreviousResults) {
   auto client = Attach(root_);
   ASSERT_TRUE(client);
   ASSERT_OK(client->SetLabelsForRun(kLabels));
-  ASSERT_OK(client->LogDataSamples(TrainingSamples(0, 10 * kBatch), SplitKey{Split::kTraining, ""}));
+  ASSERT_OK(
+      client->LogDataSamples(TrainingSamples(0, 10 * kBatch), SplitKey{Split::kTraining, ""}));
   ASSERT_OK(client->SetSplit(Split::kTraining));
   for (int k = 0; k < 10; ++k) {
     const LoggedBatch b = MakeLoggedBatch(k);
@@ -143,7 +151,8 @@ TEST_F(DiskFullTest, ARunCreatedOnAFullDiskFailsCleanlyAndHidesNoOtherRun) {
   }
   failed = Status::Invalid("released");
   auto runs = ListRuns(root_);
-  ASSERT_TRUE(runs.ok()) << "a failed creation must not break the listing: " << runs.status().ToString();
+  ASSERT_TRUE(runs.ok()) << "a failed creation must not break the listing: "
+                         << runs.status().ToString();
   bool listed_r = false;
   for (const RunInfo& r : *runs) listed_r |= r.run == "r";
   EXPECT_TRUE(listed_r);

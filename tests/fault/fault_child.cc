@@ -30,13 +30,15 @@ int Fail(const Status& st) {
 }
 
 int Log(const std::string& root) {
-  auto client = Client::Init({.root = root, .project = "p", .run = "r", .max_pending_bytes = kMaxPending});
+  auto client =
+      Client::Init({.root = root, .project = "p", .run = "r", .max_pending_bytes = kMaxPending});
   if (!client.ok()) return Fail(client.status());
   if (Status st = (*client)->SetSplit(Split::kTraining); !st.ok()) return Fail(st);
   Ack('R', 0);
   for (int k = 0; k < kEpochs * kBatchesPerEpoch; ++k) {
     const LoggedBatch b = MakeLoggedBatch(k);
-    if (Status st = (*client)->LogModelOutputs(b.View(), std::nullopt, b.epoch); !st.ok()) return Fail(st);
+    if (Status st = (*client)->LogModelOutputs(b.View(), std::nullopt, b.epoch); !st.ok())
+      return Fail(st);
     Ack('B', k);
     if ((k + 1) % kFlushEvery == 0) {
       if (Status st = (*client)->Flush(); !st.ok()) return Fail(st);
@@ -80,7 +82,8 @@ int Create(const std::string& root) {
     auto client = Client::Init({.root = root, .project = "p", .run = "c" + std::to_string(k)});
     if (!client.ok()) return Fail(client.status());
     if (Status st = (*client)->SetLabelsForRun(kLabels); !st.ok()) return Fail(st);
-    if (Status st = (*client)->LogDataSamples(TrainingSamples(0, 5), SplitKey{Split::kTraining, ""});
+    if (Status st =
+            (*client)->LogDataSamples(TrainingSamples(0, 5), SplitKey{Split::kTraining, ""});
         !st.ok()) {
       return Fail(st);
     }

@@ -26,7 +26,8 @@ TEST(ApproximateDrift, FlagsAgreeWithExactAndRecallIsHigh) {
   ASSERT_OK_AND_ASSIGN(auto ivf, index::CosineIndex::BuildIvf(train.data(), kTrain, spec.dim, {}));
   ASSERT_TRUE(ivf->approximate());
 
-  ASSERT_OK_AND_ASSIGN(ReferenceDistribution ref_exact, BuildReference(*exact, train.data(), kK, 0.95));
+  ASSERT_OK_AND_ASSIGN(ReferenceDistribution ref_exact,
+                       BuildReference(*exact, train.data(), kK, 0.95));
   ASSERT_OK_AND_ASSIGN(ReferenceDistribution ref_ivf, BuildReference(*ivf, train.data(), kK, 0.95));
   EXPECT_NEAR(ref_ivf.threshold, ref_exact.threshold, 0.01 * ref_exact.threshold);
 

@@ -65,7 +65,10 @@ inline double RecallAtK(const std::vector<int64_t>& got, const std::vector<int64
       if (t < 0) continue;
       ++total;
       for (int32_t i = 0; i < k; ++i) {
-        if (got[q * k + i] == t) { ++hit; break; }
+        if (got[q * k + i] == t) {
+          ++hit;
+          break;
+        }
       }
     }
   }

@@ -142,7 +142,8 @@ TEST_F(ClusteredIndexTest, WrittenIndexReadsBackWithTheSameAnswers) {
   EXPECT_TRUE(std::equal(row.begin(), row.end(), rows_.begin() + 1234 * spec_.dim));
   // No temporary files left behind.
   int files = 0;
-  for (auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file();
+  for (auto& entry : std::filesystem::directory_iterator(dir.path()))
+    files += entry.is_regular_file();
   EXPECT_EQ(files, 2);
 }
 
@@ -179,7 +180,8 @@ TEST_F(ClusteredIndexTest, FilteredSearchReturnsOnlyAllowedRows) {
   three[5] = three[500] = three[4999] = 1;
   std::vector<float> d(kK);
   std::vector<int64_t> l(kK);
-  ASSERT_OK(ivf->SearchFiltered(queries.data(), 1, kK, RowFilter{three.data(), 3}, d.data(), l.data()));
+  ASSERT_OK(
+      ivf->SearchFiltered(queries.data(), 1, kK, RowFilter{three.data(), 3}, d.data(), l.data()));
   std::vector<int64_t> found(l.begin(), l.begin() + 3);
   std::sort(found.begin(), found.end());
   EXPECT_EQ(found, (std::vector<int64_t>{5, 500, 4999}));
@@ -209,10 +211,12 @@ TEST(CosineIndex, RejectsBadArguments) {
   EXPECT_EQ(CosineIndex::Build(rows.data(), 100, 0).status().code(), StatusCode::kInvalidArgument);
   IvfOptions bad;
   bad.nlist = -1;
-  EXPECT_EQ(CosineIndex::BuildIvf(rows.data(), 100, 48, bad).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CosineIndex::BuildIvf(rows.data(), 100, 48, bad).status().code(),
+            StatusCode::kInvalidArgument);
   bad = IvfOptions{};
   bad.target_recall = 1.5;
-  EXPECT_EQ(CosineIndex::BuildIvf(rows.data(), 100, 48, bad).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CosineIndex::BuildIvf(rows.data(), 100, 48, bad).status().code(),
+            StatusCode::kInvalidArgument);
   ASSERT_OK_AND_ASSIGN(auto idx, CosineIndex::BuildIvf(rows.data(), 100, 48, {}));
   float d;
   int64_t l;
@@ -222,7 +226,8 @@ TEST(CosineIndex, RejectsBadArguments) {
   TempDir dir;
   EXPECT_EQ(CosineIndex::Read(dir.path() / "missing.faiss").status().code(), StatusCode::kNotFound);
   ASSERT_OK(WriteFileAtomic(dir.path() / "junk.faiss", "not an index"));
-  EXPECT_EQ(CosineIndex::Read(dir.path() / "junk.faiss").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CosineIndex::Read(dir.path() / "junk.faiss").status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(CosineIndex, BuildsFromARowSourceInPieces) {

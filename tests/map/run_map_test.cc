@@ -2,9 +2,8 @@
 // SampleRow x/y, RunReader::MapPoints, and the compute_map switch.
 #include <cmath>
 #include <filesystem>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "sextant/client.h"
 #include "sextant/results.h"
@@ -19,7 +18,9 @@ using ::sextant::testing::TempDir;
 constexpr int64_t kDim = 8;
 constexpr int kTrain = 120, kProd = 40;
 
-SplitKey Key(Split split, const std::string& name = "") { return SplitKey::Make(split, name).value(); }
+SplitKey Key(Split split, const std::string& name = "") {
+  return SplitKey::Make(split, name).value();
+}
 
 // Training in three clusters; the production set in a fourth, far away.
 class RunMapTest : public ::testing::Test {
@@ -27,7 +28,8 @@ class RunMapTest : public ::testing::Test {
   void SetUp() override {
     std::mt19937 gen(11);
     std::normal_distribution<float> noise(0.0f, 0.1f);
-    ASSERT_OK_AND_ASSIGN(auto client, Client::Init({.root = dir_.path(), .project = "p", .run = "r"}));
+    ASSERT_OK_AND_ASSIGN(auto client,
+                         Client::Init({.root = dir_.path(), .project = "p", .run = "r"}));
     ASSERT_OK(client->SetLabelsForRun({"a", "b", "c"}));
     auto log = [&](const SplitKey& key, int n, int first_cluster, int clusters) {
       DataBatch data;
@@ -52,7 +54,9 @@ class RunMapTest : public ::testing::Test {
     ASSERT_OK(client->Flush());
   }
 
-  Result<FinishReport> Finish(const ProcessingOptions& o) { return FinishRun(dir_.path(), "p", "r", o); }
+  Result<FinishReport> Finish(const ProcessingOptions& o) {
+    return FinishRun(dir_.path(), "p", "r", o);
+  }
 
   nlohmann::json MapParameters() {
     auto reader = RunReader::Open(dir_.path(), "p", "r");

@@ -115,7 +115,8 @@ TEST(BuildFuzzyGraph, IsTheSymmetricFuzzyUnion) {
   EXPECT_NEAR((w[{0, 2}]), a + b - a * b, 1e-6);
   EXPECT_FLOAT_EQ((w[{0, 1}]), 1.0f);  // nearest of each other
   for (size_t e = 1; e < g.head.size(); ++e) {
-    EXPECT_TRUE(std::make_pair(g.head[e - 1], g.tail[e - 1]) < std::make_pair(g.head[e], g.tail[e]));
+    EXPECT_TRUE(std::make_pair(g.head[e - 1], g.tail[e - 1]) <
+                std::make_pair(g.head[e], g.tail[e]));
   }
 }
 

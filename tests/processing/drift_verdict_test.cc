@@ -2,11 +2,10 @@
 // verdict, through the engine (client -> finish -> summary) at small sizes.
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "drift/knn_drift.h"
 #include "drift/reference.h"
@@ -22,7 +21,9 @@ using ::sextant::testing::TempDir;
 using json = nlohmann::json;
 constexpr int64_t kDim = 8;
 
-SplitKey Key(Split split, const std::string& name = "") { return SplitKey::Make(split, name).value(); }
+SplitKey Key(Split split, const std::string& name = "") {
+  return SplitKey::Make(split, name).value();
+}
 
 // Gaussian embeddings around (2 + shift, 0, ..., 0). Cosine distance sees
 // directions only: a shift of -4 turns a set to where training hardly goes.
@@ -212,13 +213,15 @@ TEST_F(DriftVerdict, ValidationReferenceGivesTheNominalRateOnHeldOutData) {
   const json& s = *loo_;
   EXPECT_EQ(s["parameters"]["reference"], "training_loo");
   EXPECT_EQ(s["parameters"]["reference_size"], kTrain);
-  EXPECT_EQ(s["parameters"]["drift_threshold"], s["parameters"]["drift_thresholds"]["training_loo"]);
+  EXPECT_EQ(s["parameters"]["drift_threshold"],
+            s["parameters"]["drift_thresholds"]["training_loo"]);
   // Against the memorised training set, held-out data from the same distribution "drifts".
   const json& held_loo = s["splits"]["inference:held_out"]["drift_verdict"];
-  std::printf("held-out no-drift set above the threshold: validation reference %.3f, training "
-              "leave-one-out %.3f (p = %.3g)\n",
-              held["fraction"].get<double>(), held_loo["fraction"].get<double>(),
-              held_loo["p_value"].get<double>());
+  std::printf(
+      "held-out no-drift set above the threshold: validation reference %.3f, training "
+      "leave-one-out %.3f (p = %.3g)\n",
+      held["fraction"].get<double>(), held_loo["fraction"].get<double>(),
+      held_loo["p_value"].get<double>());
   EXPECT_GT(held_loo["fraction"].get<double>(), 0.075);
   EXPECT_TRUE(held_loo["drifted"].get<bool>());
   // Validation is scored, not the reference, and gets a p-value.
@@ -247,7 +250,8 @@ TEST(SampledReference, ThresholdIsWithinItsStatedErrorOfTheFullOne) {
   std::mt19937 rng(5);
   const std::vector<float> train = Gaussian(rng, kTrain);
   {
-    ASSERT_OK_AND_ASSIGN(auto client, Client::Init({.root = dir.path(), .project = "p", .run = "r"}));
+    ASSERT_OK_AND_ASSIGN(auto client,
+                         Client::Init({.root = dir.path(), .project = "p", .run = "r"}));
     ASSERT_OK(client->SetLabelsForRun({"a", "b"}));
     ASSERT_OK(LogSplit(*client, Key(Split::kTraining), train, "t"));
     ASSERT_OK(LogSplit(*client, Key(Split::kInference, "prod"), Gaussian(rng, 20), "i"));
@@ -272,9 +276,10 @@ TEST(SampledReference, ThresholdIsWithinItsStatedErrorOfTheFullOne) {
     const double eps = p["reference_cdf_error"]["dkw_epsilon"].get<double>();
     EXPECT_NEAR(eps, std::sqrt(std::log(40.0) / 600.0), 1e-12);
     const double rank = drift::PercentileRank(full, p["drift_threshold"].get<double>());
-    std::printf("seed %d: sampled threshold %.5f at rank %.4f of the full reference (threshold "
-                "%.5f); DKW epsilon %.4f\n", static_cast<int>(seed),
-                p["drift_threshold"].get<double>(), rank, full.threshold, eps);
+    std::printf(
+        "seed %d: sampled threshold %.5f at rank %.4f of the full reference (threshold "
+        "%.5f); DKW epsilon %.4f\n",
+        static_cast<int>(seed), p["drift_threshold"].get<double>(), rank, full.threshold, eps);
     EXPECT_NEAR(rank, 0.95, eps) << "seed " << seed;
   }
 }
@@ -283,7 +288,8 @@ TEST(DriftReferenceChoice, AutoFallsBackToTrainingAndValidationNeedsASplit) {
   TempDir dir;
   std::mt19937 rng(3);
   {
-    ASSERT_OK_AND_ASSIGN(auto client, Client::Init({.root = dir.path(), .project = "p", .run = "r"}));
+    ASSERT_OK_AND_ASSIGN(auto client,
+                         Client::Init({.root = dir.path(), .project = "p", .run = "r"}));
     ASSERT_OK(client->SetLabelsForRun({"a", "b"}));
     ASSERT_OK(LogSplit(*client, Key(Split::kTraining), Gaussian(rng, 300), "t"));
     ASSERT_OK(LogSplit(*client, Key(Split::kInference, "prod"), Gaussian(rng, 50), "i"));
@@ -300,7 +306,8 @@ TEST(DriftReferenceChoice, AutoFallsBackToTrainingAndValidationNeedsASplit) {
 
   // A validation split below 10 / (1 - 0.95) = 200 samples is too small for auto.
   {
-    ASSERT_OK_AND_ASSIGN(auto client, Client::Init({.root = dir.path(), .project = "p", .run = "r"}));
+    ASSERT_OK_AND_ASSIGN(auto client,
+                         Client::Init({.root = dir.path(), .project = "p", .run = "r"}));
     ASSERT_OK(LogSplit(*client, Key(Split::kValidation), Gaussian(rng, 199), "v"));
     ASSERT_OK(client->Flush());
   }

@@ -5,10 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <tuple>
-
-#include <nlohmann/json.hpp>
 
 #include "io/npy.h"
 #include "sextant/client.h"
@@ -22,7 +21,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::sextant::testing::TempDir;
 
-SplitKey Key(Split split, const std::string& name = "") { return SplitKey::Make(split, name).value(); }
+SplitKey Key(Split split, const std::string& name = "") {
+  return SplitKey::Make(split, name).value();
+}
 
 Status LogOutputs(Client& client, const SplitKey& key, int32_t epoch,
                   const std::vector<std::string>& ids, const std::vector<float>& emb, int64_t dim,
@@ -43,7 +44,8 @@ std::map<std::string, SampleRow> ById(const std::vector<SampleRow>& rows) {
 
 // Embedding of sample i at epoch e, so the test can tell which epoch was kept.
 std::vector<float> Emb(int i, int e) {
-  return {1.0f + static_cast<float>(i), static_cast<float>(e) + 1.0f, 0.5f, static_cast<float>(i * e)};
+  return {1.0f + static_cast<float>(i), static_cast<float>(e) + 1.0f, 0.5f,
+          static_cast<float>(i * e)};
 }
 
 TEST(ProcessRun, LastEpochGivesPredAndDepAveragesAumOverEpochs) {
@@ -59,7 +61,8 @@ TEST(ProcessRun, LastEpochGivesPredAndDepAveragesAumOverEpochs) {
 
   auto emb = [](std::initializer_list<int> rows, int e) {
     std::vector<float> out;
-    for (int i : rows) for (float v : Emb(i, e)) out.push_back(v);
+    for (int i : rows)
+      for (float v : Emb(i, e)) out.push_back(v);
     return out;
   };
   // Epoch 0 (probabilities), epoch 2 (probabilities), then epoch 1 (logits = log p), which is
@@ -99,7 +102,8 @@ TEST(ProcessRun, LastEpochGivesPredAndDepAveragesAumOverEpochs) {
   EXPECT_NEAR(s["t1"].certainty_ratio, 1.0 / 3, 1e-6);
   EXPECT_FALSE(s["t1"].is_on_the_boundary);
   EXPECT_NEAR(*s["t1"].dep, (1 + 0.1 / 3) / 2, 1e-6);
-  // t2 (gold b), logged at epochs 0 and 2 only: AUM 0.2 twice, DEP 0.4; ratio 2/3 is on the boundary.
+  // t2 (gold b), logged at epochs 0 and 2 only: AUM 0.2 twice, DEP 0.4; ratio 2/3 is on the
+  // boundary.
   EXPECT_NEAR(*s["t2"].aum, 0.2, 1e-6);
   EXPECT_NEAR(*s["t2"].dep, 0.4, 1e-6);
   EXPECT_EQ(s["t2"].pred, "b");
@@ -110,10 +114,11 @@ TEST(ProcessRun, LastEpochGivesPredAndDepAveragesAumOverEpochs) {
   EXPECT_FALSE(s["t0"].is_drifted.has_value());
 
   // The stored embeddings are those of each sample's last epoch.
-  ASSERT_OK_AND_ASSIGN(auto store, store::RunStore::Open(dir.path() / "p" / "r",
-                                                        store::RunStore::Mode::kRead));
+  ASSERT_OK_AND_ASSIGN(auto store,
+                       store::RunStore::Open(dir.path() / "p" / "r", store::RunStore::Mode::kRead));
   ASSERT_OK_AND_ASSIGN(fs::path results, store->ResultsDir());
-  ASSERT_OK_AND_ASSIGN(io::FloatMatrix e, io::ReadNpyAsFloat32(results / "training" / "embeddings.npy"));
+  ASSERT_OK_AND_ASSIGN(io::FloatMatrix e,
+                       io::ReadNpyAsFloat32(results / "training" / "embeddings.npy"));
   EXPECT_EQ(e.data, emb({0, 1, 2}, 2));
 
   ASSERT_OK_AND_ASSIGN(std::string summary_text, reader->SummaryJson(train));
@@ -175,9 +180,15 @@ TEST(ProcessRun, DriftEqualsABruteForceReferenceSampleForSample) {
 
   TempDir dir;
   {
-    ASSERT_OK_AND_ASSIGN(auto client, Client::Init({.root = dir.path(), .project = "p", .run = "r"}));
+    ASSERT_OK_AND_ASSIGN(auto client,
+                         Client::Init({.root = dir.path(), .project = "p", .run = "r"}));
     ASSERT_OK(client->SetLabelsForRun({"a", "b"}));
-    struct Part { SplitKey key; const std::vector<float>* emb; int64_t n; std::string prefix; };
+    struct Part {
+      SplitKey key;
+      const std::vector<float>* emb;
+      int64_t n;
+      std::string prefix;
+    };
     for (const Part& part : {Part{Key(Split::kTraining), &train, kTrain, "t"},
                              Part{Key(Split::kValidation), &val, kVal, "v"},
                              Part{Key(Split::kInference, "prod"), &prod, kProd, "i"}}) {
@@ -229,7 +240,8 @@ TEST(ProcessRun, DriftEqualsABruteForceReferenceSampleForSample) {
       EXPECT_NEAR(*r.drift_distance, d, 1e-5);
       const double score =
           static_cast<double>(std::upper_bound(reference.begin(), reference.end(), d) -
-                              reference.begin()) / kTrain;
+                              reference.begin()) /
+          kTrain;
       const bool near_tie = std::any_of(reference.begin(), reference.end(),
                                         [&](double v) { return std::abs(v - d) < 1e-5; });
       if (near_tie) {
@@ -253,9 +265,9 @@ TEST(ProcessRun, DriftEqualsABruteForceReferenceSampleForSample) {
 class ProcessRunStore : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(store_, store::RunStore::Open(dir_.path() / "p" / "r",
-                                                       store::RunStore::Mode::kWrite,
-                                                       TaskType::kTextClassification));
+    ASSERT_OK_AND_ASSIGN(
+        store_, store::RunStore::Open(dir_.path() / "p" / "r", store::RunStore::Mode::kWrite,
+                                      TaskType::kTextClassification));
   }
   void ExpectNothingCommitted() {
     ASSERT_OK_AND_ASSIGN(fs::path results, store_->ResultsDir());

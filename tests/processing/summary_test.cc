@@ -38,10 +38,9 @@ store::SplitResults Labeled(const SplitKey& key) {
   for (int g = 0; g < 3; ++g) {
     for (int p = 0; p < 3; ++p) {
       for (int n = 0; n < counts[g][p]; ++n, ++i) {
-        s.samples.push_back(Sample(g, p, 0.5f + 0.05f * static_cast<float>(i), i % 4 == 0,
-                                   aums[i], key.split == Split::kTraining
-                                                ? std::nullopt
-                                                : std::optional<bool>(i < 3)));
+        s.samples.push_back(
+            Sample(g, p, 0.5f + 0.05f * static_cast<float>(i), i % 4 == 0, aums[i],
+                   key.split == Split::kTraining ? std::nullopt : std::optional<bool>(i < 3)));
       }
     }
   }
@@ -181,7 +180,8 @@ TEST(CompareWithTraining, MissingSummaryFieldsGiveNullsNotACrash) {
   ordered_json training = {{"split", "training"},
                            {"pred_distribution", {{"neg", {{"count", 3}, {"fraction", 1.0}}}}},
                            {"mean_confidence", 0.9}};
-  ordered_json inference = {{"split", "inference:x"}, {"pred_distribution", ordered_json::object()}};
+  ordered_json inference = {{"split", "inference:x"},
+                            {"pred_distribution", ordered_json::object()}};
   const ordered_json cmp = CompareWithTraining(training, inference, {"neg", "pos"}, 0.05);
   ASSERT_EQ(cmp["classes"].size(), 2u);
   EXPECT_TRUE(cmp["classes"][0]["training_gold_fraction"].is_null());

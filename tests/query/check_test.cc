@@ -107,8 +107,9 @@ TEST(Compatibility, AVersion1RunStillLoadsFinishesAndChecks) {
   const fs::path run = root.path() / "p" / "r";
   {
     ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(run / store::kDatabaseFile, false));
-    ASSERT_OK(db->Exec("DROP TABLE output_batches; DROP TABLE result_files; "
-                       "UPDATE meta SET value='1' WHERE key='format_version'"));
+    ASSERT_OK(
+        db->Exec("DROP TABLE output_batches; DROP TABLE result_files; "
+                 "UPDATE meta SET value='1' WHERE key='format_version'"));
   }
   ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(root.path(), "p", "r"));
   EXPECT_OK(ReadEverything(*reader));

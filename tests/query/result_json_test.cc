@@ -66,11 +66,13 @@ TEST(ResultJson, RunInfoHasEveryFieldAndANullErrorWhenSound) {
   s.samples = 3;
   info.splits = {s};
   ordered_json j = RunInfoToJson(info);
-  EXPECT_EQ(Keys(j), (std::vector<std::string>{"project", "run", "task", "labels", "finished",
-                                               "size_bytes", "splits", "status", "generation", "error"}));
+  EXPECT_EQ(Keys(j),
+            (std::vector<std::string>{"project", "run", "task", "labels", "finished", "size_bytes",
+                                      "splits", "status", "generation", "error"}));
   EXPECT_TRUE(j["error"].is_null());
-  EXPECT_EQ(j["splits"][0].dump(),
-            R"({"split":"training","samples":3,"epochs_logged":0,"embedding_dim":0,"processed":false})");
+  EXPECT_EQ(
+      j["splits"][0].dump(),
+      R"({"split":"training","samples":3,"epochs_logged":0,"embedding_dim":0,"processed":false})");
   info.status = "damaged";
   info.error = "meta: no such table";
   EXPECT_EQ(RunInfoToJson(info)["error"], "meta: no such table");

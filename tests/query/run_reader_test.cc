@@ -1,19 +1,17 @@
 // The query layer over a run logged and finished through the client.
-#include "sextant/results.h"
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
-#include "sextant/client.h"
 #include "common/request_budget.h"
+#include "sextant/client.h"
+#include "sextant/results.h"
 #include "testing.h"
 
 namespace sextant {
@@ -25,7 +23,9 @@ using ::sextant::testing::TempDir;
 constexpr int64_t kDim = 4;
 constexpr int kTrain = 20, kVal = 6, kProd = 8;
 
-SplitKey Key(Split split, const std::string& name = "") { return SplitKey::Make(split, name).value(); }
+SplitKey Key(Split split, const std::string& name = "") {
+  return SplitKey::Make(split, name).value();
+}
 const SplitKey kTraining = Key(Split::kTraining);
 const SplitKey kValidation = Key(Split::kValidation);
 const SplitKey kProdKey = Key(Split::kInference, "prod");
@@ -64,7 +64,8 @@ class RunReaderTest : public ::testing::Test {
     logged_ = new Logged();
     std::mt19937 rng(3);
     std::normal_distribution<float> noise(0.0f, 0.05f);
-    ASSERT_OK_AND_ASSIGN(auto client, Client::Init({.root = dir_->path(), .project = "p", .run = "r"}));
+    ASSERT_OK_AND_ASSIGN(auto client,
+                         Client::Init({.root = dir_->path(), .project = "p", .run = "r"}));
     ASSERT_OK(client->SetLabelsForRun({"neg", "pos"}));
 
     auto log = [&](const SplitKey& key, const std::string& prefix, int n,
@@ -114,10 +115,13 @@ class RunReaderTest : public ::testing::Test {
     std::vector<std::string> texts;
     for (int i = 0; i < kTrain; ++i) {
       gold.push_back(i < 10 ? 0 : 1);
-      texts.push_back(i == 0 ? "A GREAT film" : i == 1 ? "great plot" : i == 2 ? "terrible"
-                                                      : "sample " + std::to_string(i));
+      texts.push_back(i == 0   ? "A GREAT film"
+                      : i == 1 ? "great plot"
+                      : i == 2 ? "terrible"
+                               : "sample " + std::to_string(i));
     }
-    log(kTraining, "t", kTrain, [&](int i) { return around(i < 10 ? 0 : 1); },
+    log(
+        kTraining, "t", kTrain, [&](int i) { return around(i < 10 ? 0 : 1); },
         [](int i) -> std::vector<float> {
           if (i == 3) return {0, 2};
           if (i == 4) return {0.1f, 0};
@@ -125,19 +129,25 @@ class RunReaderTest : public ::testing::Test {
         },
         gold, texts);
     if (HasFatalFailure()) return;
-    log(kValidation, "v", kVal, [&](int i) { return around(i % 2); },
-        [](int i) { return i % 2 ? std::vector<float>{0, 1.5f} : std::vector<float>{1.5f, 0}; },
+    log(
+        kValidation, "v", kVal, [&](int i) { return around(i % 2); },
+        [](int i) {
+          return i % 2 ? std::vector<float>{0, 1.5f} : std::vector<float>{1.5f, 0};
+        },
         {0, 1, 0, 1, 1, 1}, std::vector<std::string>(kVal, "validation text"));
     if (HasFatalFailure()) return;
-    log(kProdKey, "i", kProd,
+    log(
+        kProdKey, "i", kProd,
         [&](int i) {
           std::vector<float> v(kDim, 0.0f);
           v[i < 4 ? i % 2 : 2 + i % 2] = 1.0f;
           v[i < 4 ? 2 : 0] = 0.01f * static_cast<float>(i + 1);  // no exact ties
           return v;
         },
-        [](int i) { return std::vector<float>{0.3f * static_cast<float>(i), 0}; }, {},
-        std::vector<std::string>(kProd, "production text"));
+        [](int i) {
+          return std::vector<float>{0.3f * static_cast<float>(i), 0};
+        },
+        {}, std::vector<std::string>(kProd, "production text"));
     if (HasFatalFailure()) return;
     ProcessingOptions options;
     options.drift_k = 3;
@@ -148,9 +158,7 @@ class RunReaderTest : public ::testing::Test {
     delete logged_;
   }
 
-  void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(reader_, RunReader::Open(dir_->path(), "p", "r"));
-  }
+  void SetUp() override { ASSERT_OK_AND_ASSIGN(reader_, RunReader::Open(dir_->path(), "p", "r")); }
 
   Result<std::vector<SampleRow>> Query(SampleQuery q) { return reader_->Samples(q); }
   static std::vector<std::string> IdsOf(const std::vector<SampleRow>& rows) {
@@ -316,7 +324,8 @@ TEST_F(RunReaderTest, SortsAscendingAndDescending) {
 
   q.sort_by = "drift_distance";
   ASSERT_OK_AND_ASSIGN(auto far, Query(q));
-  for (size_t i = 1; i < far.size(); ++i) EXPECT_GE(*far[i - 1].drift_distance, *far[i].drift_distance);
+  for (size_t i = 1; i < far.size(); ++i)
+    EXPECT_GE(*far[i - 1].drift_distance, *far[i].drift_distance);
   EXPECT_TRUE(*far.front().is_drifted);
 
   SampleQuery ids = On(kTraining);
@@ -427,7 +436,8 @@ void ExpectSameNeighbors(const std::vector<Neighbor>& got, const std::vector<Nei
 TEST_F(RunReaderTest, SimilarMatchesBruteForceAndExcludesTheSampleItself) {
   const std::vector<SplitKey> all = {kTraining, kValidation, kProdKey};
   ASSERT_OK_AND_ASSIGN(auto near_t0, reader_->Similar(kTraining, "t0", 5));
-  ASSERT_NO_FATAL_FAILURE(ExpectSameNeighbors(near_t0, BruteNeighbors(*logged_, kTraining, 0, all), 5));
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectSameNeighbors(near_t0, BruteNeighbors(*logged_, kTraining, 0, all), 5));
   for (const Neighbor& n : near_t0) EXPECT_FALSE(n.split == kTraining && n.id == "t0");
 
   // Restricted to training: only training samples, still without t0.
@@ -510,12 +520,14 @@ TEST_F(RunReaderTest, InfoDescribesTheRun) {
 TEST_F(RunReaderTest, ListRunsShowsFinishedAndUnfinishedRuns) {
   TempDir root;
   {
-    ASSERT_OK_AND_ASSIGN(auto draft, Client::Init({.root = root.path(), .project = "p", .run = "draft"}));
+    ASSERT_OK_AND_ASSIGN(auto draft,
+                         Client::Init({.root = root.path(), .project = "p", .run = "draft"}));
     ASSERT_OK(draft->SetLabelsForRun({"neg", "pos"}));
     ASSERT_OK(draft->LogDataSamples(Labeled({"a", "b"}, {"neg", "pos"}), kTraining));
   }
   {
-    ASSERT_OK_AND_ASSIGN(auto done, Client::Init({.root = root.path(), .project = "a", .run = "r"}));
+    ASSERT_OK_AND_ASSIGN(auto done,
+                         Client::Init({.root = root.path(), .project = "a", .run = "r"}));
     ASSERT_OK(done->SetLabelsForRun({"neg", "pos"}));
     const std::vector<std::string> ids = {"a", "b", "c"};
     ASSERT_OK(done->LogDataSamples(Labeled(ids, {"neg", "pos", "neg"}), kTraining));

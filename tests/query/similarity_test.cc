@@ -4,10 +4,9 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "index/cosine_index.h"
 #include "io/npy.h"
@@ -21,7 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::sextant::testing::TempDir;
 
-SplitKey Key(Split split, const std::string& name = "") { return SplitKey::Make(split, name).value(); }
+SplitKey Key(Split split, const std::string& name = "") {
+  return SplitKey::Make(split, name).value();
+}
 const SplitKey kTraining = Key(Split::kTraining);
 const SplitKey kValidation = Key(Split::kValidation);
 const SplitKey kProd = Key(Split::kInference, "prod");
@@ -46,7 +47,8 @@ Logged LogRun(const fs::path& root, const std::string& run, int train, int val, 
   std::vector<float> centres(3 * dim), moved(3 * dim);
   for (float& v : centres) v = normal(rng);
   for (size_t i = 0; i < moved.size(); ++i) moved[i] = centres[i] + 1.5f * normal(rng);
-  auto log = [&](const SplitKey& key, const std::string& prefix, int n, bool labeled, double shifted) {
+  auto log = [&](const SplitKey& key, const std::string& prefix, int n, bool labeled,
+                 double shifted) {
     DataBatch data;
     std::vector<float> e(static_cast<size_t>(n) * dim), logits(static_cast<size_t>(n) * 3);
     for (int i = 0; i < n; ++i) {
@@ -73,7 +75,8 @@ Logged LogRun(const fs::path& root, const std::string& run, int train, int val, 
   log(kValidation, "v", val, true, 0.0);
   log(kProd, "i", prod, false, 0.5);
   EXPECT_OK((*client)->Flush());
-  out.splits = {kTraining, kValidation, kProd};  // SplitKey order: training, validation, ..., inference
+  out.splits = {kTraining, kValidation,
+                kProd};  // SplitKey order: training, validation, ..., inference
   return out;
 }
 
@@ -255,8 +258,11 @@ TEST_F(SimilarityTest, FiltersOnPredictedClassAndDrift) {
     return row.pred == "b" && row.is_drifted && *row.is_drifted;
   };
   ASSERT_OK_AND_ASSIGN(auto got, reader_->Similar(kProd, "i1", 4, {kProd}, both));
-  auto not_self_and_keep = [&](const SplitKey& s, int64_t r) { return !(s == kProd && r == 1) && keep(s, r); };
-  std::vector<float> q1(logged_->emb.at(kProd).begin() + kDim, logged_->emb.at(kProd).begin() + 2 * kDim);
+  auto not_self_and_keep = [&](const SplitKey& s, int64_t r) {
+    return !(s == kProd && r == 1) && keep(s, r);
+  };
+  std::vector<float> q1(logged_->emb.at(kProd).begin() + kDim,
+                        logged_->emb.at(kProd).begin() + 2 * kDim);
   ExpectSame(got, Brute(*logged_, q1, kDim, {kProd}, not_self_and_keep), 4);
 }
 

@@ -67,20 +67,29 @@ TEST(ApiRoutes, EachEndpointAnswersItsMethods) {
   EXPECT_EQ(Call(api, "HEAD", {"runs", "p", "r"}).status, 200);
   EXPECT_EQ(Call(api, "GET", {"runs", "p", "r", "summary"}).status, 200);
   EXPECT_EQ(Call(api, "GET", {"runs", "p", "r", "samples"}, training).status, 200);
-  EXPECT_EQ(Call(api, "POST", {"runs", "p", "r", "samples", "query"}, {},
-                 R"({"split": "training"})").status, 200);
+  EXPECT_EQ(
+      Call(api, "POST", {"runs", "p", "r", "samples", "query"}, {}, R"({"split": "training"})")
+          .status,
+      200);
   EXPECT_EQ(Call(api, "GET", {"runs", "p", "r", "samples", "training", "t3"}).status, 200);
-  EXPECT_EQ(Call(api, "GET", {"runs", "p", "r", "similar"}, {{"split", "training"}, {"id", "t1"}}).status,
-            200);
-  EXPECT_EQ(Call(api, "POST", {"runs", "p", "r", "similar"}, {}, R"({"vector": [1, 0, 0, 0]})").status,
-            200);
+  EXPECT_EQ(
+      Call(api, "GET", {"runs", "p", "r", "similar"}, {{"split", "training"}, {"id", "t1"}}).status,
+      200);
+  EXPECT_EQ(
+      Call(api, "POST", {"runs", "p", "r", "similar"}, {}, R"({"vector": [1, 0, 0, 0]})").status,
+      200);
   EXPECT_EQ(Call(api, "GET", {"runs", "p", "r", "export"}, training).status, 200);
-  EXPECT_EQ(Call(api, "POST", {"runs", "p", "r", "selections"}, {}, R"({"name": "s"})").status, 201);
+  EXPECT_EQ(Call(api, "POST", {"runs", "p", "r", "selections"}, {}, R"({"name": "s"})").status,
+            201);
   EXPECT_EQ(Call(api, "GET", {"runs", "p", "r", "selections"}).status, 200);
   EXPECT_EQ(Call(api, "POST", {"runs", "p", "r", "selections", "s", "add"}, {},
-                 R"({"items": [{"split": "training", "id": "t1"}]})").status, 200);
+                 R"({"items": [{"split": "training", "id": "t1"}]})")
+                .status,
+            200);
   EXPECT_EQ(Call(api, "POST", {"runs", "p", "r", "selections", "s", "remove"}, {},
-                 R"({"items": [{"split": "training", "id": "t1"}]})").status, 200);
+                 R"({"items": [{"split": "training", "id": "t1"}]})")
+                .status,
+            200);
   EXPECT_EQ(Call(api, "GET", {"runs", "p", "r", "selections", "s", "export"}).status, 200);
   EXPECT_EQ(Call(api, "GET", {"runs", "p", "r", "selections", "s"}).status, 200);
   EXPECT_EQ(Call(api, "DELETE", {"runs", "p", "r", "selections", "s"}).status, 200);

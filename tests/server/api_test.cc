@@ -41,7 +41,8 @@ TEST(Api, RoutesWithoutRuns) {
   EXPECT_TRUE(json::parse(r.body)["runs"].empty());
   r = Get(api, {"runs", "p", "r", "samples"}, {{"split", "training"}});
   EXPECT_EQ(r.status, 404);
-  EXPECT_NE(json::parse(r.body)["error"]["message"].get<std::string>().find("p/r"), std::string::npos);
+  EXPECT_NE(json::parse(r.body)["error"]["message"].get<std::string>().find("p/r"),
+            std::string::npos);
   r = Get(api, {"runs", "..", "r"});
   EXPECT_EQ(r.status, 400);
   r = Get(api, {"nothing"});

@@ -12,9 +12,9 @@ using testing::MakeTable;
 TEST(Encode, SampleJsonHasTheContractFields) {
   auto t = MakeTable(10, false);
   auto j = SampleJson(*t, 3, kLabels);
-  for (const char* key : {"id", "split", "row", "text", "meta", "gold", "pred", "confidence", "margin",
-                          "entropy", "is_on_the_boundary", "is_correct", "dep", "aum", "drift_score",
-                          "is_drifted", "x", "y"}) {
+  for (const char* key :
+       {"id", "split", "row", "text", "meta", "gold", "pred", "confidence", "margin", "entropy",
+        "is_on_the_boundary", "is_correct", "dep", "aum", "drift_score", "is_drifted", "x", "y"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["id"], "s3");
@@ -35,7 +35,8 @@ TEST(Encode, CsvQuotesAndAddsMetadataColumns) {
   EXPECT_EQ(csv.substr(0, csv.find("\r\n")),
             "id,split,text,gold,pred,confidence,margin,is_on_the_boundary,dep,drift_score,"
             "is_drifted,source,annotator");
-  EXPECT_NE(csv.find("s1,training,\"a \"\"quoted\"\", text\nwith a newline\",pos,neg,"), std::string::npos)
+  EXPECT_NE(csv.find("s1,training,\"a \"\"quoted\"\", text\nwith a newline\",pos,neg,"),
+            std::string::npos)
       << csv;
   EXPECT_NE(csv.find(",a,kim\r\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",a,\r\n"), std::string::npos) << csv;  // row 1 has no annotator

@@ -171,7 +171,8 @@ TEST(ServerGenerations, ASummaryOfAnUnexpectedShapeIsAnError) {
   TempDir root;
   LogAndFinish(root.path());
   {
-    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
+    ASSERT_OK_AND_ASSIGN(
+        auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
     ASSERT_OK(db->Exec("UPDATE summaries SET json='{\"splits\": 3, \"parameters\": []}'"));
   }
   Api api(root.path());

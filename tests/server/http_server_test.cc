@@ -108,8 +108,8 @@ std::string Exchange(int port, const std::string& request) {
 }
 
 std::string Get(int port, const std::string& target) {
-  return Exchange(port, "GET " + target + " HTTP/1.1\r\n" + HostHeader(port) +
-                            "Connection: close\r\n\r\n");
+  return Exchange(
+      port, "GET " + target + " HTTP/1.1\r\n" + HostHeader(port) + "Connection: close\r\n\r\n");
 }
 
 TEST(HttpServer, RefusesBadLimitsNamingThem) {
@@ -234,7 +234,8 @@ TEST(HttpServer, OversizedBodiesAreRefusedBeforeTheyAreRead) {
   const int fd = Connect(s.port());
   SendAll(fd, "GET /api/health HTTP/1.1\r\n" + HostHeader(s.port()));
   std::string header_flood;
-  for (int i = 0; i < 1000; ++i) header_flood += "X-Flood-" + std::to_string(i) + ": " + std::string(100, 'x') + "\r\n";
+  for (int i = 0; i < 1000; ++i)
+    header_flood += "X-Flood-" + std::to_string(i) + ": " + std::string(100, 'x') + "\r\n";
   SendAll(fd, header_flood + "\r\n");
   std::string rest;
   char buf[4096];
@@ -247,8 +248,8 @@ TEST(HttpServer, LoopbackServerAnswersOnlyLoopbackHostNames) {
   Running s({});
   const std::string port = std::to_string(s.port());
   auto with_host = [&](const std::string& host) {
-    return Exchange(s.port(), "GET /api/health HTTP/1.1\r\nHost: " + host +
-                                  "\r\nConnection: close\r\n\r\n");
+    return Exchange(s.port(),
+                    "GET /api/health HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
   };
   const std::string rebound = with_host("evil.example:" + port);
   EXPECT_EQ(StatusOf(rebound), 421) << rebound;

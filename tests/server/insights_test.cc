@@ -24,8 +24,11 @@ TEST(Insights, AlertsOnConfidenceDropShareChangeAndDrift) {
   train["per_class"] = {{"neg", {{"precision", 0.9}, {"recall", 0.8}, {"f1", 0.85}}}};
   json prod = Summary("inference:prod", 0.75, 0.70, 0.88);
   prod["drifted"] = {{"count", 30}, {"fraction", 0.3}, {"threshold", 0.2}};
-  prod["drift_verdict"] = {{"fraction", 0.3}, {"expected", 0.05}, {"p_value", 1e-12},
-                           {"drifted", true}, {"is_reference", false}};
+  prod["drift_verdict"] = {{"fraction", 0.3},
+                           {"expected", 0.05},
+                           {"p_value", 1e-12},
+                           {"drifted", true},
+                           {"is_reference", false}};
   auto out = Insights(prod, train, testing::kLabels);
   EXPECT_EQ(out["split"], "inference:prod");
   EXPECT_EQ(out["reference"], "training");
@@ -48,8 +51,8 @@ TEST(Insights, AlertsOnConfidenceDropShareChangeAndDrift) {
 TEST(Insights, DomainTestGivesTheAucAndAlertsWhenShifted) {
   json train = Summary("training", 0.5, 0.9, 0.9);
   json prod = Summary("inference:prod", 0.5, 0.9, 0.9);
-  prod["domain_test"] = {{"reference", "validation"}, {"auc", 0.58}, {"p_value", 5e-10},
-                         {"shifted", true}};
+  prod["domain_test"] = {
+      {"reference", "validation"}, {"auc", 0.58}, {"p_value", 5e-10}, {"shifted", true}};
   auto out = Insights(prod, train, testing::kLabels);
   EXPECT_DOUBLE_EQ(out["domain_test"]["auc"].get<double>(), 0.58);
   ASSERT_EQ(out["alerts"].size(), 1u);

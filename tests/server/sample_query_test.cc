@@ -81,7 +81,8 @@ TEST(SampleQuery, SortsWithTiesByRowAndNullsLikeSqlite) {
   EXPECT_EQ(rows, (std::vector<uint32_t>{2, 3, 6, 7}));
   auto prod = MakeTable(6, false);
   // dep is NULL everywhere: the order is by row both ways.
-  EXPECT_EQ(Rows(*prod, {{"sort", "dep"}, {"order", "desc"}}), (std::vector<uint32_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(Rows(*prod, {{"sort", "dep"}, {"order", "desc"}}),
+            (std::vector<uint32_t>{0, 1, 2, 3, 4, 5}));
   rows = Rows(*t, {{"sort", "id"}, {"limit", "3"}});
   EXPECT_EQ(rows, (std::vector<uint32_t>{0, 1, 10}));  // "s0" < "s1" < "s10"
 }
@@ -136,8 +137,9 @@ TEST(SampleQuery, TextSearchStopsAtTheRequestBudget) {
 
 TEST(SampleQuery, OffsetAndTotalWithAFilter) {
   auto t = MakeTable(100, true);
-  ASSERT_OK_AND_ASSIGN(SampleRequest req,
-                       ParseSampleParams({{"gold", "neg"}, {"offset", "10"}, {"limit", "5"}}, kLabels));
+  ASSERT_OK_AND_ASSIGN(
+      SampleRequest req,
+      ParseSampleParams({{"gold", "neg"}, {"offset", "10"}, {"limit", "5"}}, kLabels));
   ASSERT_OK_AND_ASSIGN(SamplePage page, RunSampleQuery(*t, req));
   EXPECT_EQ(page.total, 50);
   EXPECT_EQ(page.rows, (std::vector<uint32_t>{20, 22, 24, 26, 28}));
@@ -145,7 +147,8 @@ TEST(SampleQuery, OffsetAndTotalWithAFilter) {
 
 TEST(SampleQuery, PolygonLassoFromJson) {
   auto t = MakeTable(20, true);  // points (r, r % 5)
-  auto body = nlohmann::json::parse(R"({"polygon": [[-0.5, -0.5], [5.5, -0.5], [5.5, 2.5], [-0.5, 2.5]],
+  auto body =
+      nlohmann::json::parse(R"({"polygon": [[-0.5, -0.5], [5.5, -0.5], [5.5, 2.5], [-0.5, 2.5]],
                                         "limit": 100})");
   ASSERT_OK_AND_ASSIGN(SampleRequest req, ParseSampleJson(body, kLabels));
   ASSERT_OK_AND_ASSIGN(SamplePage page, RunSampleQuery(*t, req));
@@ -155,7 +158,8 @@ TEST(SampleQuery, PolygonLassoFromJson) {
 
 TEST(SampleQuery, PointInPolygonHandlesConcaveShapes) {
   // A "U": the notch between x 1..2 above y 1 is outside.
-  std::vector<std::pair<double, double>> u = {{0, 0}, {3, 0}, {3, 3}, {2, 3}, {2, 1}, {1, 1}, {1, 3}, {0, 3}};
+  std::vector<std::pair<double, double>> u = {{0, 0}, {3, 0}, {3, 3}, {2, 3},
+                                              {2, 1}, {1, 1}, {1, 3}, {0, 3}};
   EXPECT_TRUE(PointInPolygon(0.5, 2, u));
   EXPECT_TRUE(PointInPolygon(2.5, 2, u));
   EXPECT_FALSE(PointInPolygon(1.5, 2, u));

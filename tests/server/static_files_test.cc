@@ -16,8 +16,9 @@ void Write(const fs::path& p, const std::string& text) {
 }
 
 TEST(StaticFiles, DecodesSegments) {
-  EXPECT_EQ(DecodePath("/api/runs/p/r/samples/inference%3Aprod/a%2Fb?x=1"),
-            (std::vector<std::string>{"api", "runs", "p", "r", "samples", "inference:prod", "a/b"}));
+  EXPECT_EQ(
+      DecodePath("/api/runs/p/r/samples/inference%3Aprod/a%2Fb?x=1"),
+      (std::vector<std::string>{"api", "runs", "p", "r", "samples", "inference:prod", "a/b"}));
   EXPECT_FALSE(DecodePath("/bad%zz").has_value());
   EXPECT_FALSE(DecodePath("/bad%2").has_value());
   EXPECT_EQ(DecodeSegment("a+b"), "a+b");

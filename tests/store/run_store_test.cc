@@ -266,7 +266,8 @@ TEST_F(RunStoreTest, CommitResultsReplacesEverythingAndDropsOldGenerations) {
   ASSERT_OK(store_->CommitResults({Results(kTraining, 3, 0.5f)}, "{\"run\":1}"));
   ASSERT_OK_AND_ASSIGN(fs::path gen1, store_->ResultsDir());
   EXPECT_EQ(gen1, run_dir_ / "results" / "gen-1");
-  ASSERT_OK_AND_ASSIGN(io::FloatMatrix emb, io::ReadNpyAsFloat32(gen1 / "training" / "embeddings.npy"));
+  ASSERT_OK_AND_ASSIGN(io::FloatMatrix emb,
+                       io::ReadNpyAsFloat32(gen1 / "training" / "embeddings.npy"));
   EXPECT_EQ(emb.rows, 3);
   EXPECT_EQ(emb.cols, 2);
   EXPECT_EQ(emb.data, Results(kTraining, 3, 0.5f).embeddings);
@@ -282,17 +283,20 @@ TEST_F(RunStoreTest, CommitResultsReplacesEverythingAndDropsOldGenerations) {
 
   // A commit that fails inside its transaction (two results for one split)
   // leaves the committed generation, its rows and its summaries as they were.
-  EXPECT_FALSE(store_->CommitResults({Results(kTraining, 2, 0.1f), Results(kTraining, 2, 0.2f)},
-                                     "{\"run\":3}")
-                   .ok());
+  EXPECT_FALSE(
+      store_
+          ->CommitResults({Results(kTraining, 2, 0.1f), Results(kTraining, 2, 0.2f)}, "{\"run\":3}")
+          .ok());
   ASSERT_OK_AND_ASSIGN(fs::path still, store_->ResultsDir());
   EXPECT_EQ(still, gen2);
   EXPECT_EQ(StoredConfidences(*store_), committed);
-  ASSERT_OK_AND_ASSIGN(auto sum, store_->db().Prepare("SELECT json FROM summaries WHERE scope='run'"));
+  ASSERT_OK_AND_ASSIGN(auto sum,
+                       store_->db().Prepare("SELECT json FROM summaries WHERE scope='run'"));
   ASSERT_OK_AND_ASSIGN(bool found, sum.Step());
   ASSERT_TRUE(found);
   EXPECT_EQ(sum.Text(0), "{\"run\":2}");
-  ASSERT_OK_AND_ASSIGN(io::FloatMatrix kept, io::ReadNpyAsFloat32(gen2 / "training" / "embeddings.npy"));
+  ASSERT_OK_AND_ASSIGN(io::FloatMatrix kept,
+                       io::ReadNpyAsFloat32(gen2 / "training" / "embeddings.npy"));
   EXPECT_EQ(kept.data, Results(kTraining, 2, 0.75f).embeddings);
 
   // The next commit takes over the abandoned folder and leaves one generation.

@@ -20,8 +20,9 @@ TEST(SelectionStore, CreateAddRemoveListDelete) {
   ASSERT_OK_AND_ASSIGN(auto sel, SelectionStore::Open(tmp.path() / "run"));
   ASSERT_OK(sel->Create("hard cases"));
   EXPECT_EQ(sel->Create("hard cases").code(), StatusCode::kAlreadyExists);
-  ASSERT_OK_AND_ASSIGN(int64_t n, sel->Add("hard cases", {{"training", "a"}, {"training", "b"},
-                                                          {"inference:prod", "a"}}));
+  ASSERT_OK_AND_ASSIGN(
+      int64_t n,
+      sel->Add("hard cases", {{"training", "a"}, {"training", "b"}, {"inference:prod", "a"}}));
   EXPECT_EQ(n, 3);
   ASSERT_OK_AND_ASSIGN(n, sel->Add("hard cases", {{"training", "a"}}));  // duplicate ignored
   EXPECT_EQ(n, 3);
