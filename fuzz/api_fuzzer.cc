@@ -20,21 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto path = server::DecodePath(target);
   if (!path || path->empty() || (*path)[0] != "api") return 0;
   request.path.assign(path->begin() + 1, path->end());
-  const size_t q = target.find('?');
-  if (q != std::string::npos) {
-    std::string_view query = std::string_view(target).substr(q + 1);
-    while (!query.empty()) {
-      const size_t amp = query.find('&');
-      const std::string_view pair = query.substr(0, amp);
-      const size_t eq = pair.find('=');
-      auto key = server::DecodeSegment(std::string(pair.substr(0, eq)));
-      auto value = server::DecodeSegment(
-          eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
-      if (key && value) request.params.emplace(*key, *value);
-      if (amp == std::string_view::npos) break;
-      query.remove_prefix(amp + 1);
-    }
-  }
+  request.params = fuzz::QueryParams<server::Params>(target, server::DecodeSegment);
   request.body = body;
   // Deleting or filling selections is fine; the run's own data must stay readable.
   const server::ApiResponse response = api.Handle(request);

@@ -64,6 +64,29 @@ inline std::pair<std::string, std::string> SplitFirstLine(std::string_view text)
   return {std::string(text.substr(0, nl)), std::string(text.substr(nl + 1))};
 }
 
+// The parameters of a request target's query string ("path?a=1&b=%20"), percent-
+// decoded as the server's HTTP layer hands them to the API; undecodable pairs are
+// dropped. `Params` is server::Params (kept a template so that this header needs
+// no server include).
+template <typename Params, typename Decode>
+Params QueryParams(std::string_view target, Decode decode) {
+  Params params;
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return params;
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    auto key = decode(std::string(pair.substr(0, eq)));
+    auto value = decode(eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
+    if (key && value) params.emplace(*key, *value);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return params;
+}
+
 // An invariant the code under test broke: abort so that libFuzzer keeps the input.
 #define SEXTANT_FUZZ_CHECK(cond)                                                             \
   do {                                                                                       \

@@ -11,22 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<std::string> kLabels = {"neg", "pos", "neu"};
   const auto [target, body] = fuzz::SplitFirstLine(fuzz::AsText(data, size));
   (void)server::DecodePath(target);
-  server::Params params;
-  const size_t q = target.find('?');
-  if (q != std::string::npos) {
-    std::string_view query = std::string_view(target).substr(q + 1);
-    while (!query.empty()) {
-      const size_t amp = query.find('&');
-      const std::string_view pair = query.substr(0, amp);
-      const size_t eq = pair.find('=');
-      auto key = server::DecodeSegment(std::string(pair.substr(0, eq)));
-      auto value = server::DecodeSegment(
-          eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
-      if (key && value) params.emplace(*key, *value);
-      if (amp == std::string_view::npos) break;
-      query.remove_prefix(amp + 1);
-    }
-  }
+  const auto params = fuzz::QueryParams<server::Params>(target, server::DecodeSegment);
   if (auto r = server::ParseSampleParams(params, kLabels); r.ok()) {
     SEXTANT_FUZZ_CHECK(r->limit >= 0 && r->limit <= server::kMaxPageSize);
     SEXTANT_FUZZ_CHECK(r->offset >= 0);

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "ner/spans.h"
+#include "processing/log_checks.h"
 #include "processing/sample_metrics.h"
 #include "processing/summary.h"
 
@@ -90,15 +91,7 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
     if (info.split != key) continue;
     SEXTANT_ASSIGN_OR_RETURN(store::OutputLog log, store.ReadOutputLog(key, info.epoch));
     // Widths come from the database: checked before they index the arrays below.
-    if (info.out_dim != c || (emb_dim != 0 && info.emb_dim != emb_dim)) {
-      return Status::IOError("sextant.db table output_logs: the log of split '" + key.ToString() +
-                             "' epoch " + std::to_string(info.epoch) + " has out_dim " +
-                             std::to_string(info.out_dim) + " and emb_dim " +
-                             std::to_string(info.emb_dim) + "; expected out_dim " +
-                             std::to_string(c) +
-                             " (the run's labels) and the emb_dim of the "
-                             "split's other logs");
-    }
+    SEXTANT_RETURN_IF_ERROR(CheckLogWidths(info, key, c, emb_dim));
     if (emb_dim == 0) {
       emb_dim = info.emb_dim;
       t.embeddings.assign(static_cast<size_t>(num_tokens * emb_dim), 0.0f);

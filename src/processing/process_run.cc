@@ -9,6 +9,7 @@
 #include "drift/reference.h"
 #include "index/cosine_index.h"
 #include "ner/tags.h"
+#include "processing/log_checks.h"
 #include "processing/ner_results.h"
 #include "processing/run_map.h"
 #include "processing/sample_metrics.h"
@@ -56,15 +57,7 @@ Status LoadSplit(const store::RunStore& store, const SplitKey& key,
     if (info.split != key) continue;
     SEXTANT_ASSIGN_OR_RETURN(store::OutputLog log, store.ReadOutputLog(key, info.epoch));
     // Widths come from the database: checked before they index the arrays below.
-    if (info.out_dim != c || (out->emb_dim != 0 && info.emb_dim != out->emb_dim)) {
-      return Status::IOError("sextant.db table output_logs: the log of split '" + key.ToString() +
-                             "' epoch " + std::to_string(info.epoch) + " has out_dim " +
-                             std::to_string(info.out_dim) + " and emb_dim " +
-                             std::to_string(info.emb_dim) + "; expected out_dim " +
-                             std::to_string(c) +
-                             " (the run's labels) and the emb_dim of the "
-                             "split's other logs");
-    }
+    SEXTANT_RETURN_IF_ERROR(CheckLogWidths(info, key, c, out->emb_dim));
     if (out->emb_dim == 0) {
       out->emb_dim = info.emb_dim;
       out->embeddings.assign(static_cast<size_t>(n * info.emb_dim), 0.0f);

@@ -5,6 +5,7 @@
 
 #include "server/api.h"
 #include "sextant/client.h"
+#include "small_run.h"
 #include "testing.h"
 
 namespace sextant::server {
@@ -13,32 +14,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using sextant::testing::TempDir;
-
-void LogAndFinish(const fs::path& root) {
-  const SplitKey training = SplitKey::Make(Split::kTraining, "").value();
-  auto client = Client::Init({.root = root, .project = "p", .run = "r"});
-  ASSERT_OK(client.status());
-  ASSERT_OK((*client)->SetLabelsForRun({"neg", "pos"}));
-  DataBatch data;
-  std::vector<float> e, l;
-  for (int i = 0; i < 12; ++i) {
-    data.ids.push_back("t" + std::to_string(i));
-    data.texts.push_back("text " + std::to_string(i));
-    data.label_indices.push_back(i % 2);
-    for (int d = 0; d < 4; ++d) e.push_back(d == i % 2 ? 1.0f : 0.01f * static_cast<float>(i + d));
-    l.push_back(i % 2 ? 0.0f : 2.0f);
-    l.push_back(i % 2 ? 2.0f : 0.0f);
-  }
-  ASSERT_OK((*client)->LogDataSamples(data, training));
-  OutputsBatch b;
-  b.ids = data.ids;
-  b.embeddings = {e.data(), 12, 4};
-  b.logits = {l.data(), 12, 2};
-  ASSERT_OK((*client)->LogModelOutputs(b, training, 0));
-  ProcessingOptions o;
-  o.drift_k = 3;
-  ASSERT_OK((*client)->Finish(o).status());
-}
 
 struct Answer {
   int status;
@@ -60,7 +35,7 @@ Answer Call(const Api& api, const std::string& method, std::vector<std::string> 
 
 TEST(ApiRoutes, EachEndpointAnswersItsMethods) {
   TempDir tmp;
-  LogAndFinish(tmp.path());
+  LogAndFinishSmallRun(tmp.path(), 12);
   Api api(tmp.path());
   const Params training = {{"split", "training"}};
   EXPECT_EQ(Call(api, "GET", {"runs", "p", "r"}).status, 200);
@@ -99,7 +74,7 @@ TEST(ApiRoutes, EachEndpointAnswersItsMethods) {
 
 TEST(ApiRoutes, AnotherMethodIsRefusedNamingIt) {
   TempDir tmp;
-  LogAndFinish(tmp.path());
+  LogAndFinishSmallRun(tmp.path(), 12);
   Api api(tmp.path());
   for (const auto& [method, path] : std::vector<std::pair<std::string, std::vector<std::string>>>{
            {"POST", {"runs"}},
@@ -125,7 +100,7 @@ TEST(ApiRoutes, AnotherMethodIsRefusedNamingIt) {
 
 TEST(ApiRoutes, UnknownPathsAreNotFound) {
   TempDir tmp;
-  LogAndFinish(tmp.path());
+  LogAndFinishSmallRun(tmp.path(), 12);
   Api api(tmp.path());
   Answer a = Call(api, "GET", {"runs", "p", "r", "nothing"});
   EXPECT_EQ(a.status, 404);

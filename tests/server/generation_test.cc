@@ -7,6 +7,7 @@
 
 #include "server/api.h"
 #include "sextant/client.h"
+#include "small_run.h"
 #include "store/run_store.h"
 #include "testing.h"
 
@@ -18,35 +19,6 @@ using json = nlohmann::json;
 using sextant::testing::TempDir;
 
 const SplitKey kTraining = SplitKey::Make(Split::kTraining, "").value();
-
-ProcessingOptions Options() {
-  ProcessingOptions o;
-  o.drift_k = 3;
-  return o;
-}
-
-void LogAndFinish(const fs::path& root) {
-  auto client = Client::Init({.root = root, .project = "p", .run = "r"});
-  ASSERT_OK(client.status());
-  ASSERT_OK((*client)->SetLabelsForRun({"neg", "pos"}));
-  DataBatch data;
-  std::vector<float> e, l;
-  for (int i = 0; i < 20; ++i) {
-    data.ids.push_back("t" + std::to_string(i));
-    data.texts.push_back("text " + std::to_string(i));
-    data.label_indices.push_back(i % 2);
-    for (int d = 0; d < 4; ++d) e.push_back(d == i % 2 ? 1.0f : 0.01f * static_cast<float>(i + d));
-    l.push_back(i % 2 ? 0.0f : 2.0f);
-    l.push_back(i % 2 ? 2.0f : 0.0f);
-  }
-  ASSERT_OK((*client)->LogDataSamples(data, kTraining));
-  OutputsBatch b;
-  b.ids = data.ids;
-  b.embeddings = {e.data(), 20, 4};
-  b.logits = {l.data(), 20, 2};
-  ASSERT_OK((*client)->LogModelOutputs(b, kTraining, 0));
-  ASSERT_OK((*client)->Finish(Options()).status());
-}
 
 ApiResponse Get(const Api& api, std::vector<std::string> path, Params params = {}) {
   return api.Handle({"GET", std::move(path), std::move(params), ""});
@@ -66,7 +38,7 @@ std::string ReadThrough(const Api& api) {
 
 TEST(ServerGenerations, AFinishThatFailsMidWriteLeavesThePreviousGenerationServed) {
   TempDir root;
-  LogAndFinish(root.path());
+  LogAndFinishSmallRun(root.path(), 20);
   Api api(root.path());
   ASSERT_EQ(ReadThrough(api), "");
   const std::string before = Get(api, {"runs", "p", "r", "samples", "training", "t3"}).body;
@@ -93,7 +65,7 @@ TEST(ServerGenerations, AFinishThatFailsMidWriteLeavesThePreviousGenerationServe
   Api fresh(root.path());
   EXPECT_EQ(ReadThrough(fresh), "");
   // A committed finish is served from the next request on.
-  ASSERT_OK(FinishRun(root.path(), "p", "r", Options()).status());
+  ASSERT_OK(FinishRun(root.path(), "p", "r", SmallRunOptions()).status());
   ASSERT_OK_AND_ASSIGN(auto state, api.Run("p", "r"));
   EXPECT_EQ(state->generation(), 2);
   EXPECT_EQ(ReadThrough(api), "");
@@ -101,13 +73,13 @@ TEST(ServerGenerations, AFinishThatFailsMidWriteLeavesThePreviousGenerationServe
 
 TEST(ServerGenerations, PollingDuringFinishesNeverErrors) {
   TempDir root;
-  LogAndFinish(root.path());
+  LogAndFinishSmallRun(root.path(), 20);
   Api api(root.path());
   std::atomic<bool> done{false};
   Status finish_status;
   std::thread finisher([&] {
     for (int i = 0; i < 4 && finish_status.ok(); ++i) {
-      finish_status = FinishRun(root.path(), "p", "r", Options()).status();
+      finish_status = FinishRun(root.path(), "p", "r", SmallRunOptions()).status();
     }
     done = true;
   });
@@ -129,7 +101,7 @@ TEST(ServerGenerations, PollingDuringFinishesNeverErrors) {
 
 TEST(ServerGenerations, RunsListsADamagedRunNextToSoundOnes) {
   TempDir root;
-  LogAndFinish(root.path());
+  LogAndFinishSmallRun(root.path(), 20);
   fs::create_directories(root.path() / "p" / "broken");
   ASSERT_OK(
       store::Database::Open(root.path() / "p" / "broken" / store::kDatabaseFile, true).status());
@@ -154,7 +126,7 @@ TEST(ServerGenerations, RunsListsADamagedRunNextToSoundOnes) {
 // naming the column, not a crash.
 TEST(ServerGenerations, AGoldLabelPastTheListIsNamed) {
   TempDir root;
-  LogAndFinish(root.path());
+  LogAndFinishSmallRun(root.path(), 20);
   {
     ASSERT_OK_AND_ASSIGN(
         auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
@@ -169,7 +141,7 @@ TEST(ServerGenerations, AGoldLabelPastTheListIsNamed) {
 // A stored summary that parses but has an unexpected shape: a 500 naming it, never a crash.
 TEST(ServerGenerations, ASummaryOfAnUnexpectedShapeIsAnError) {
   TempDir root;
-  LogAndFinish(root.path());
+  LogAndFinishSmallRun(root.path(), 20);
   {
     ASSERT_OK_AND_ASSIGN(
         auto db, store::Database::Open(root.path() / "p" / "r" / store::kDatabaseFile, false));
