@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "failed_commit.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
 #include "store/run_store.h"
@@ -270,21 +271,7 @@ TEST(Readers, AFinishThatFailsMidWriteLeavesReadersOnTheCommittedGeneration) {
   TempDir root;
   LogTwoBatches(root.path(), /*finish=*/true);
   const fs::path run = root.path() / "p" / "r";
-  {
-    ASSERT_OK_AND_ASSIGN(auto store, store::RunStore::Open(run, store::RunStore::Mode::kWrite));
-    store::SplitResults s;
-    s.split = kTraining;
-    s.samples.resize(20);
-    s.emb_dim = 1;
-    s.embeddings.assign(20, 0.5f);
-    s.num_labels = 2;
-    s.probs.assign(40, 0.5f);
-    store::CommitOptions options;
-    options.files.push_back({"similarity.faiss", [](const fs::path&) {
-                               return Status::IOError("No space left on device");
-                             }});
-    EXPECT_STATUS(store->CommitResults({s}, "{}", options), kIOError, "No space");
-  }
+  EXPECT_STATUS(::sextant::testing::CommitThatFailsMidWrite(run, 20), kIOError, "No space");
   EXPECT_TRUE(fs::exists(run / "results" / "gen-2" / "training" / "probs.npy"));  // half written
   ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(root.path(), "p", "r"));
   EXPECT_EQ(reader->generation(), 1);

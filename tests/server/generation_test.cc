@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "failed_commit.h"
 #include "server/api.h"
 #include "sextant/client.h"
 #include "small_run.h"
@@ -42,22 +43,7 @@ TEST(ServerGenerations, AFinishThatFailsMidWriteLeavesThePreviousGenerationServe
   Api api(root.path());
   ASSERT_EQ(ReadThrough(api), "");
   const std::string before = Get(api, {"runs", "p", "r", "samples", "training", "t3"}).body;
-  {
-    ASSERT_OK_AND_ASSIGN(
-        auto store, store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kWrite));
-    store::SplitResults s;
-    s.split = kTraining;
-    s.samples.resize(20);
-    s.emb_dim = 1;
-    s.embeddings.assign(20, 0.5f);
-    s.num_labels = 2;
-    s.probs.assign(40, 0.5f);
-    store::CommitOptions options;
-    options.files.push_back({"similarity.faiss", [](const fs::path&) {
-                               return Status::IOError("No space left on device");
-                             }});
-    ASSERT_FALSE(store->CommitResults({s}, "{}", options).ok());
-  }
+  ASSERT_FALSE(::sextant::testing::CommitThatFailsMidWrite(root.path() / "p" / "r", 20).ok());
   ASSERT_TRUE(fs::exists(root.path() / "p" / "r" / "results" / "gen-2"));  // the newest folder
   EXPECT_EQ(ReadThrough(api), "");
   EXPECT_EQ(Get(api, {"runs", "p", "r", "samples", "training", "t3"}).body, before);
