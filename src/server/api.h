@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "server/auth.h"
+#include "server/run_locks.h"
 #include "server/sample_query.h"
 #include "server/sample_table.h"
 #include "sextant/results.h"
@@ -28,6 +30,8 @@ struct ApiRequest {
   std::vector<std::string> path;  // decoded segments after "api"
   Params params;                  // decoded query parameters
   std::string body;
+  // Who sent it (http_server.cc resolves the API key); null on an open server.
+  const Principal* principal = nullptr;
 };
 
 struct ApiResponse {
@@ -67,9 +71,28 @@ class RunState {
   mutable std::unique_ptr<store::SelectionStore> selections_;
 };
 
+class KeyStore;
+class JobQueue;
+class UploadService;
+class MetricsRegistry;
+class LiveIngest;
+
+// The team server's parts the API routes reach (docs/team-server.md); each may
+// be null (e.g. in tests of the read-only console API).
+struct Services {
+  const KeyStore* keys = nullptr;
+  UploadService* uploads = nullptr;
+  JobQueue* jobs = nullptr;
+  MetricsRegistry* metrics = nullptr;
+  LiveIngest* live = nullptr;
+  RunLocks* run_locks = nullptr;
+};
+
 class Api {
  public:
-  explicit Api(std::filesystem::path root) : root_(std::move(root)) {}
+  explicit Api(std::filesystem::path root, Services services = {})
+      : root_(std::move(root)), services_(services) {}
+  const Services& services() const { return services_; }
   ApiResponse Handle(const ApiRequest& request) const;
 
   // The run's state, opened on first use and reopened when the committed
@@ -82,6 +105,7 @@ class Api {
   Result<ApiResponse> Route(const ApiRequest& request) const;
 
   std::filesystem::path root_;
+  Services services_;
   mutable std::mutex mu_;
   mutable std::map<std::pair<std::string, std::string>, std::shared_ptr<RunState>> runs_;
 };
