@@ -6,7 +6,7 @@
 # The engine's static libraries, in link order (each before what it uses).
 set(SEXTANT_SDK_LIBRARIES
   sextant_client sextant_query sextant_processing sextant_drift sextant_map sextant_index
-  sextant_store sextant_io sextant_ner sextant_common)
+  sextant_sync sextant_store sextant_io sextant_ner sextant_common)
 
 # The one target consumers link: the client (logging, finish) and the readers
 # (RunReader, ListRuns) with all they need.
@@ -20,7 +20,7 @@ set(SEXTANT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Sextant)
 if(TARGET sextant)
   install(TARGETS sextant RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 endif()
-install(TARGETS ${SEXTANT_SDK_LIBRARIES} sextant_sdk sextant_warnings
+install(TARGETS ${SEXTANT_SDK_LIBRARIES} sextant_sdk sextant_warnings sextant_httplib
   EXPORT SextantTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -12,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
   sextant::python::RegisterTypes(m);
   sextant::python::RegisterClient(m);
   sextant::python::RegisterResults(m);
+  sextant::python::RegisterRemote(m);
 }

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "sextant/remote.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
 
@@ -14,6 +15,13 @@ void RegisterStatus(pybind11::module_& m);   // exceptions (status.h)
 void RegisterTypes(pybind11::module_& m);    // ProcessingOptions (processing_options.h)
 void RegisterClient(pybind11::module_& m);   // Client (client.h)
 void RegisterResults(pybind11::module_& m);  // RunReader, ListRuns (results.h)
+void RegisterRemote(pybind11::module_& m);   // login, sync, jobs of a team server (remote.h)
+
+// Team-server values as Python objects, and a Python callable as a progress
+// callback callable without the GIL (register_remote.cc).
+pybind11::object JobStatusToPython(const JobStatus& job);
+pybind11::dict SyncReportToPython(const SyncReport& report);
+ProgressCallback ProgressFromPython(const pybind11::object& fn);
 
 // Raises the Python exception of the status' code with its message; returns
 // when the status is OK. Call with the GIL held.

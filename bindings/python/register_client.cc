@@ -199,10 +199,15 @@ void RegisterClient(py::module_& m) {
       .def_static(
           "init",
           [](const std::string& root, const std::string& project, const std::string& run,
-             const std::string& task, std::optional<int64_t> max_pending_bytes) {
+             const std::string& task, std::optional<int64_t> max_pending_bytes,
+             std::optional<std::tuple<std::string, std::string, double>> remote) {
             TaskType task_type = ValueOrThrow(ParseTaskType(task));
             ClientOptions options{.root = root, .project = project, .run = run, .task = task_type};
             if (max_pending_bytes) options.max_pending_bytes = *max_pending_bytes;
+            if (remote) {
+              options.remote = RemoteConfig{std::get<0>(*remote), std::get<1>(*remote),
+                                            std::get<2>(*remote)};
+            }
             Result<std::unique_ptr<Client>> client = [&] {
               py::gil_scoped_release release;
               return Client::Init(options);
@@ -210,7 +215,7 @@ void RegisterClient(py::module_& m) {
             return std::make_shared<ClientHandle>(ValueOrThrow(std::move(client)));
           },
           py::arg("root"), py::arg("project"), py::arg("run"), py::arg("task"),
-          py::arg("max_pending_bytes") = py::none())
+          py::arg("max_pending_bytes") = py::none(), py::arg("remote") = py::none())
       .def(
           "set_labels_for_run",
           [](const ClientHandle& h, const std::vector<std::string>& labels) {
@@ -328,11 +333,14 @@ void RegisterClient(py::module_& m) {
            })
       .def(
           "finish",
-          [](const ClientHandle& h, const ProcessingOptions& options) {
+          [](const ClientHandle& h, const ProcessingOptions& options, bool wait,
+             double timeout_s, const py::object& progress) {
             auto client = h.Get();
+            UploadOptions upload{.wait = wait, .timeout_s = timeout_s,
+                                 .progress = ProgressFromPython(progress)};
             Result<FinishReport> report = [&] {
               py::gil_scoped_release release;
-              return client->Finish(options);
+              return client->Finish(options, upload);
             }();
             FinishReport r = ValueOrThrow(std::move(report));
             py::dict out;
@@ -340,9 +348,15 @@ void RegisterClient(py::module_& m) {
             out["samples"] = r.samples;
             out["seconds"] = r.seconds;
             out["stage_seconds"] = r.stage_seconds;
+            out["uploaded"] = r.uploaded;
+            out["upload_pending"] = r.upload_pending;
+            out["message"] = r.message;
+            out["sync"] = r.sync ? py::object(SyncReportToPython(*r.sync)) : py::none();
+            out["job"] = r.job ? JobStatusToPython(*r.job) : py::none();
             return out;
           },
-          py::arg("options") = ProcessingOptions{})
+          py::arg("options") = ProcessingOptions{}, py::arg("wait") = true,
+          py::arg("timeout_s") = 0.0, py::arg("progress") = py::none())
       .def("close", &ClientHandle::Close);
 
   m.def(

@@ -18,6 +18,9 @@ struct Exceptions {
   PyObject* failed_precondition = nullptr;
   PyObject* io = nullptr;
   PyObject* internal = nullptr;
+  PyObject* unauthenticated = nullptr;
+  PyObject* permission_denied = nullptr;
+  PyObject* unavailable = nullptr;
 };
 Exceptions g_exceptions;  // owned by the module; set once at import
 
@@ -53,6 +56,15 @@ void ThrowIfError(const Status& status) {
     case StatusCode::kIOError:
       type = g_exceptions.io;
       break;
+    case StatusCode::kUnauthenticated:
+      type = g_exceptions.unauthenticated;
+      break;
+    case StatusCode::kPermissionDenied:
+      type = g_exceptions.permission_denied;
+      break;
+    case StatusCode::kUnavailable:
+      type = g_exceptions.unavailable;
+      break;
     case StatusCode::kOk:
     case StatusCode::kInternal:
       break;
@@ -80,6 +92,15 @@ void RegisterStatus(py::module_& m) {
                                  "The file system or the database failed.");
   g_exceptions.internal =
       NewException(m, "InternalError", base, PyExc_RuntimeError, "A bug in Sextant.");
+  g_exceptions.unauthenticated =
+      NewException(m, "UnauthenticatedError", base, PyExc_PermissionError,
+                   "The team server wants an API key, or does not know the one sent.");
+  g_exceptions.permission_denied =
+      NewException(m, "PermissionDeniedError", base, PyExc_PermissionError,
+                   "The API key lacks the role or the project.");
+  g_exceptions.unavailable =
+      NewException(m, "UnavailableError", base, PyExc_ConnectionError,
+                   "The team server cannot be reached now; logged data is kept locally.");
 }
 
 }  // namespace sextant::python

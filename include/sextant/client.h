@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "sextant/processing_options.h"
+#include "sextant/remote.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
 
@@ -55,6 +56,9 @@ struct ClientOptions {
   // numbers, in bytes) LogModelOutputs lets build up before it waits for the
   // writer: the bound on what a crash can lose. At least 1 MiB.
   int64_t max_pending_bytes = int64_t{16} << 20;
+  // A team server (sextant/remote.h): Finish() uploads to it instead of
+  // processing locally. nullopt: embedded (see ResolveRemote()).
+  std::optional<RemoteConfig> remote;
 };
 
 // One optional metadata column: a value per sample, kept as text.
@@ -115,6 +119,20 @@ struct FinishReport {
   int64_t samples = 0;
   double seconds = 0;
   std::vector<std::pair<std::string, double>> stage_seconds;  // in order of execution
+
+  // With a team server: what was uploaded, and the server's processing job.
+  bool uploaded = false;        // this finish committed at least one upload
+  bool upload_pending = false;  // the server could not be reached: kept for `sextant sync`
+  std::string message;          // what happened, for the caller to print
+  std::optional<SyncReport> sync;
+  std::optional<JobStatus> job;  // the job's last status (done, when waited for)
+};
+
+// What Finish() does with a team server.
+struct UploadOptions {
+  bool wait = true;       // wait for the server's processing job
+  double timeout_s = 0;   // of that wait; 0: as long as it takes
+  ProgressCallback progress;
 };
 
 // What LogDataSamples does with ids already logged in the split.
@@ -174,7 +192,12 @@ class Client {
   // Flushes, then processes every split of the run (see docs/algorithms.md).
   // A failed Finish changes no results and can be called again once the cause
   // (e.g. samples without outputs) is fixed.
-  Result<FinishReport> Finish(const ProcessingOptions& options = {});
+  // With a team server (ClientOptions::remote), flushes, then uploads what
+  // the run logged since its last upload and (upload.wait) waits for the
+  // server's processing job; when the server cannot be reached the run stays
+  // pending (FinishReport::upload_pending) for `sextant sync`.
+  Result<FinishReport> Finish(const ProcessingOptions& options = {},
+                              const UploadOptions& upload = {});
 
   const std::filesystem::path& run_dir() const;
 

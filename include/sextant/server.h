@@ -38,6 +38,10 @@ struct ServerOptions {
   int64_t max_body_bytes = 32 << 20;     // a request body (413 beyond)
   double text_search_budget_s = 10;      // one request's text search (400 beyond)
   double shutdown_grace_s = 10;          // Stop(): time for requests in flight
+
+  // The team server (docs/team-server.md): processing jobs of uploaded runs
+  // run on this many worker threads (at least 1).
+  int workers = 1;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -22,6 +22,9 @@ enum class StatusCode {
   kFailedPrecondition,  // the call is valid but not in this state (e.g. no labels set)
   kIOError,             // the file system or the database failed
   kInternal,            // a bug in Sextant or a third-party library
+  kUnauthenticated,     // a team server wants an API key, or did not know the one sent
+  kPermissionDenied,    // the API key lacks the role or the project
+  kUnavailable,         // a team server that cannot be reached (or is overloaded) now
 };
 
 class [[nodiscard]] Status {
@@ -40,6 +43,13 @@ class [[nodiscard]] Status {
   }
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  static Status Unauthenticated(std::string msg) {
+    return {StatusCode::kUnauthenticated, std::move(msg)};
+  }
+  static Status PermissionDenied(std::string msg) {
+    return {StatusCode::kPermissionDenied, std::move(msg)};
+  }
+  static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

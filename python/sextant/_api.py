@@ -25,9 +25,11 @@ from ._core import (
     NnSearch,
     ProcessingOptions,
     processing_option_specs,
+    resolve_remote,
     resolve_root,
     set_processing_option,
 )
+from . import _core
 
 TASK_TYPES = ("text_classification", "natural_language_inference", "named_entity_recognition")
 _TASK_ALIASES = {"tc": "text_classification", "nli": "natural_language_inference",
@@ -42,6 +44,7 @@ class _Run:
     run: str
     task: str
     client: Optional[Client]
+    remote: Optional[tuple] = None  # (url, api_key, retry_seconds) of a team server
 
 
 _lock = threading.Lock()
@@ -90,9 +93,12 @@ def init(task_type: str = "text_classification", project_name: Optional[str] = N
     run = run_name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S")
     resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
     _close_current()
-    client = Client.init(resolved, project, run, task_type, max_pending_bytes)
+    # With a team server (SEXTANT_CONSOLE_URL, or login()), the local run is
+    # the write-ahead log and finish() uploads it.
+    remote = resolve_remote(resolved)
+    client = Client.init(resolved, project, run, task_type, max_pending_bytes, remote)
     with _lock:
-        _current = _Run(resolved, project, run, task_type, client)
+        _current = _Run(resolved, project, run, task_type, client, remote)
         _last = _current
 
 
@@ -112,8 +118,75 @@ def _current_task() -> str:
     return run.task if run is not None else "text_classification"
 
 
-def login(*_: Any, **__: Any) -> None:
-    """Nothing to do: Sextant runs embedded, on the local store."""
+def login(url: Optional[str] = None, api_key: Optional[str] = None,
+          root: Optional[str | os.PathLike[str]] = None, **_: Any) -> dict[str, Any]:
+    """Connects to a team server (``sextant serve``) for later runs.
+
+    ``url`` and ``api_key`` default to ``$SEXTANT_CONSOLE_URL`` and
+    ``$SEXTANT_API_KEY``. Checks the server's health, version and the key, then
+    keeps them under the store root (``.login.json``, mode 0600). With no server
+    configured at all, this does nothing and Sextant runs embedded.
+    """
+    resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
+    if not url and not os.environ.get("SEXTANT_CONSOLE_URL"):
+        return {"url": None, "embedded": True}
+    return _core.login(resolved, url or "", api_key or "")
+
+
+def logout(root: Optional[str | os.PathLike[str]] = None) -> None:
+    """Forgets the team server kept by ``login`` (the environment still applies)."""
+    _core.logout(str(resolve_root(os.fspath(root) if root is not None else "")))
+
+
+def _remote_for(root: Optional[str | os.PathLike[str]] = None) -> tuple:
+    resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
+    remote = resolve_remote(resolved)
+    if remote is None:
+        raise FailedPreconditionError(
+            "no team server configured: call sextant.login(url=..., api_key=...) or set "
+            "SEXTANT_CONSOLE_URL")
+    return remote
+
+
+def _run_names(project_name: Optional[str], run_name: Optional[str]) -> tuple[str, str]:
+    with _lock:
+        last = _current or _last
+    project = project_name or (last.project if last else None)
+    run = run_name or (last.run if last else None)
+    if not project or not run:
+        raise InvalidArgumentError("project_name and run_name: no run given and none was opened")
+    return project, run
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def sync(root: Optional[str | os.PathLike[str]] = None, project_name: Optional[str] = None,
+         run_name: Optional[str] = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Uploads what local runs logged and the team server does not have yet
+    (what ``sextant sync`` does): every run under the root, or one."""
+    resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
+    return _core.sync(resolved, _remote_for(resolved), project_name or "", run_name or "",
+                      _print if progress else None)
+
+
+def get_run_status(project_name: Optional[str] = None, run_name: Optional[str] = None,
+                   root: Optional[str | os.PathLike[str]] = None) -> Optional[dict[str, Any]]:
+    """The team server's latest processing job of the run (state, stage,
+    progress, error), or None when it has none."""
+    project, run = _run_names(project_name, run_name)
+    return _core.get_run_status(_remote_for(root), project, run)
+
+
+def wait_for_run(project_name: Optional[str] = None, run_name: Optional[str] = None,
+                 timeout: Optional[float] = None, root: Optional[str | os.PathLike[str]] = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Waits for the run's processing on the team server; raises with the
+    reason when the job failed."""
+    project, run = _run_names(project_name, run_name)
+    return _core.wait_for_run(_remote_for(root), project, run, float(timeout or 0),
+                              _print if progress else None)
 
 
 def set_labels_for_run(labels: Iterable[Any]) -> None:
@@ -267,12 +340,25 @@ def finish(wait: bool = True, **options: Any) -> dict[str, Any]:
     Keyword arguments set processing options (``drift_k``, ``drift_percentile``,
     ``compute_map``, ...). Returns what was done (splits, samples, seconds).
     A failed finish keeps the run open: fix the cause (e.g. log the missing
-    outputs) and call it again. ``wait`` is accepted for ``dataquality``
-    scripts; Sextant always processes before returning.
+    outputs) and call it again.
+
+    With a team server (``login()`` or ``$SEXTANT_CONSOLE_URL``), uploads what
+    the run logged since its last upload instead, prints "Finished uploading",
+    and with ``wait`` (the default) waits for the server's processing job. When
+    the server cannot be reached, the run stays pending locally and
+    ``sextant.sync()`` (or ``sextant sync``, or the next finish) uploads it.
     """
     global _current
     client = _client()
-    report = client.finish(processing_options(**options))
+    with _lock:
+        remote = _current.remote if _current is not None else None
+    report = client.finish(processing_options(**options), wait,
+                           0.0, _print if remote is not None else None)
+    if remote is not None:
+        print(report["message"], flush=True)
+        job = report.get("job")
+        if job is not None and job["state"] == "done":
+            print(f"Processed on the server (job {job['id']})", flush=True)
     with _lock:
         run = _current
         if run is not None and run.client is client:

@@ -34,6 +34,30 @@ def _run_location(project_name: Optional[str], run_name: Optional[str],
     return resolved, project_name, run_name
 
 
+def _server_for(project_name: Optional[str], run_name: Optional[str],
+                root: Optional[str | os.PathLike[str]]) -> Optional[tuple]:
+    """The team server to read the run from: that of the run opened last when
+    it was uploaded to one (and no other root was named), else None (local)."""
+    if root is not None:
+        return None
+    with _api._lock:
+        last = _api._current or _api._last
+    if last is None or last.remote is None:
+        return None
+    if (project_name or last.project) != last.project or (run_name or last.run) != last.run:
+        return last.remote
+    return last.remote
+
+
+def _server_get(remote: tuple, path: str, params: dict[str, Any]) -> bytes:
+    from urllib.parse import quote, urlencode
+
+    from . import _core
+
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return _core.remote_get(remote, quote(path) + ("?" + query if query else ""))
+
+
 def open_run(project_name: Optional[str] = None, run_name: Optional[str] = None,
              root: Optional[str | os.PathLike[str]] = None) -> RunReader:
     """A read-only snapshot of the run's last finish (the engine's RunReader)."""
@@ -52,6 +76,13 @@ def get_summary(project_name: Optional[str] = None, run_name: Optional[str] = No
     """The stored results (docs/api.md, "Summary JSON"): the whole run, or one split."""
     if split is None and inference_name:
         split = "inference"
+    remote = _server_for(project_name, run_name, root)
+    if remote is not None:
+        _, project, run = _run_location(project_name, run_name, "")
+        key = None if split is None else (f"inference:{inference_name}" if split == "inference"
+                                          else split)
+        return json.loads(_server_get(remote, f"/api/runs/{project}/{run}/summary",
+                                      {"split": key}))
     reader = open_run(project_name, run_name, root)
     return json.loads(reader.summary_json(split, inference_name or ""))
 
@@ -81,6 +112,22 @@ def get_dataframe(split: str, inference_name: Optional[str] = None, include_embs
     and ``ids``.
     """
     import pandas as pd
+
+    remote = _server_for(project_name, run_name, root)
+    if remote is not None:
+        # From the team server: its export (docs/http-api.md, Export), with the filters it takes.
+        import io
+
+        _, project, run = _run_location(project_name, run_name, "")
+        key = f"inference:{inference_name}" if split == "inference" else str(split)
+        body = _server_get(remote, f"/api/runs/{project}/{run}/export", {
+            "split": key, "format": "jsonl",
+            "drifted": None if drifted is None else str(drifted).lower(),
+            "on_boundary": None if on_boundary is None else str(on_boundary).lower(),
+            "pred": pred_class, "gold": gold_class, "min_confidence": min_confidence,
+            "max_confidence": max_confidence, "text": text_regex})
+        df = pd.read_json(io.BytesIO(body), lines=True, dtype={"id": str})
+        return df if limit is None else df.iloc[offset:offset + int(limit)]
 
     if misclassified is not None:
         if correct is not None and correct == misclassified:

@@ -12,8 +12,11 @@ from ._core import (
     InternalError,
     InvalidArgumentError,
     NotFoundError,
+    PermissionDeniedError,
     SextantError,
     SextantIOError,
+    UnauthenticatedError,
+    UnavailableError,
 )
 
 __all__ = [
@@ -22,6 +25,9 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
+    "PermissionDeniedError",
     "SextantError",
     "SextantIOError",
+    "UnauthenticatedError",
+    "UnavailableError",
 ]

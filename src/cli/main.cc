@@ -1015,9 +1015,153 @@ Command AddServeCommand(CLI::App& app) {
       ->add_option("--shutdown-grace", so.shutdown_grace_s,
                    "Seconds a stopping server gives the requests in flight")
       ->capture_default_str();
+  serve
+      ->add_option("--workers", so.workers,
+                   "Processing jobs of uploaded runs run on this many threads")
+      ->capture_default_str();
   return {serve, [args] { return Report(RunServe(*args)); }};
 }
 #endif
+
+// ---- team server: login, logout, sync, jobs (docs/team-server.md) ------------
+
+struct RemoteArgs {
+  std::string root, url, api_key, project, run, format = "table";
+  double timeout_s = 0;
+};
+
+// The server to talk to: --url/--api-key, else $SEXTANT_CONSOLE_URL, else the login.
+Result<RemoteConfig> RemoteFromArgs(const RemoteArgs& a) {
+  if (!a.url.empty()) {
+    RemoteConfig r;
+    r.url = a.url;
+    r.api_key = a.api_key;
+    if (r.api_key.empty()) {
+      if (const char* key = std::getenv("SEXTANT_API_KEY")) r.api_key = key;
+    }
+    if (const char* s = std::getenv("SEXTANT_RETRY_SECONDS")) r.retry_seconds = std::atof(s);
+    return r;
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::optional<RemoteConfig> remote, ResolveRemote(a.root));
+  if (!remote) {
+    return Status::FailedPrecondition(
+        "no team server configured: pass --url, set SEXTANT_CONSOLE_URL, or `sextant login`");
+  }
+  return *remote;
+}
+
+void AddRemoteOptions(CLI::App* cmd, RemoteArgs* a) {
+  cmd->add_option("--root", a->root, "Local store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  cmd->add_option("--url", a->url, "Team server (default: $SEXTANT_CONSOLE_URL, else the login)");
+  cmd->add_option("--api-key", a->api_key, "API key (default: $SEXTANT_API_KEY, else the login)");
+}
+
+void PrintProgress(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+std::string JobLine(const JobStatus& j) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%-6lld %-10s %-24s %-8s %3d%%  %s%s", static_cast<long long>(j.id),
+                j.state.c_str(), (j.project + "/" + j.run).c_str(), j.uploaded_by.c_str(),
+                static_cast<int>(j.progress * 100), j.stage.c_str(),
+                j.error.empty() ? "" : ("  error: " + j.error).c_str());
+  return line;
+}
+
+std::vector<Command> AddTeamCommands(CLI::App& app) {
+  std::vector<Command> out;
+  {
+    auto a = std::make_shared<RemoteArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "login", "Check a team server and keep its URL and API key under the store root");
+    AddRemoteOptions(cmd, a.get());
+    out.push_back({cmd, [a] {
+                     auto info = Login(a->root, a->url, a->api_key);
+                     if (!info.ok()) return Report(info.status());
+                     std::printf("logged in to %s (Sextant %s) as %s, role %s%s\n",
+                                 info->url.c_str(), info->server_version.c_str(),
+                                 info->key_name.c_str(), info->role.c_str(),
+                                 info->projects.empty() ? ", every project" : "");
+                     return 0;
+                   }});
+  }
+  {
+    auto a = std::make_shared<RemoteArgs>();
+    CLI::App* cmd = app.add_subcommand("logout", "Forget the team server's login");
+    cmd->add_option("--root", a->root, "Local store root");
+    out.push_back({cmd, [a] { return Report(Logout(a->root)); }});
+  }
+  {
+    auto a = std::make_shared<RemoteArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "sync", "Upload to the team server what local runs logged and have not uploaded yet");
+    AddRemoteOptions(cmd, a.get());
+    cmd->add_option("--project", a->project, "Only this project's run (with --run)");
+    cmd->add_option("--run", a->run, "Only this run");
+    out.push_back({cmd, [a] {
+                     auto remote = RemoteFromArgs(*a);
+                     if (!remote.ok()) return Report(remote.status());
+                     std::vector<SyncReport> reports;
+                     if (!a->run.empty()) {
+                       auto r = SyncRun(a->root, a->project, a->run, *remote, PrintProgress);
+                       if (!r.ok()) return Report(r.status());
+                       reports.push_back(*r);
+                     } else {
+                       auto r = SyncRoot(a->root, *remote, PrintProgress);
+                       if (!r.ok()) return Report(r.status());
+                       reports = *r;
+                     }
+                     for (const SyncReport& r : reports) {
+                       if (r.up_to_date) continue;
+                       std::printf("%s/%s: %lld uploads, %lld samples, %lld output rows, %.1f MiB "
+                                   "sent (%lld chunks held already)%s\n",
+                                   r.project.c_str(), r.run.c_str(),
+                                   static_cast<long long>(r.uploads),
+                                   static_cast<long long>(r.samples),
+                                   static_cast<long long>(r.output_rows), r.bytes_sent / 1048576.0,
+                                   static_cast<long long>(r.chunks_present),
+                                   r.job_id ? (", job " + std::to_string(*r.job_id)).c_str() : "");
+                     }
+                     std::printf("in sync with %s\n", remote->url.c_str());
+                     return 0;
+                   }});
+  }
+  {
+    auto a = std::make_shared<RemoteArgs>();
+    CLI::App* cmd = app.add_subcommand("jobs", "The team server's processing jobs");
+    AddRemoteOptions(cmd, a.get());
+    cmd->add_option("--project", a->project, "With --run and --wait: the run to wait for");
+    cmd->add_option("--run", a->run, "With --wait: the run to wait for");
+    cmd->add_option("--wait", a->timeout_s,
+                    "Wait up to this many seconds for --project/--run's job (0: no wait)");
+    cmd->add_option("--format", a->format, "table or json");
+    out.push_back({cmd, [a] {
+                     auto remote = RemoteFromArgs(*a);
+                     if (!remote.ok()) return Report(remote.status());
+                     if (a->timeout_s > 0) {
+                       auto job = WaitForRun(*remote, a->project, a->run, a->timeout_s, PrintProgress);
+                       if (!job.ok()) return Report(job.status());
+                       std::printf("%s\n", JobLine(*job).c_str());
+                       return 0;
+                     }
+                     auto jobs = ListJobs(*remote);
+                     if (!jobs.ok()) return Report(jobs.status());
+                     if (a->format == "json") {
+                       auto body = RemoteGet(*remote, "/api/jobs");
+                       if (!body.ok()) return Report(body.status());
+                       std::printf("%s\n", body->c_str());
+                       return 0;
+                     }
+                     std::printf("%-6s %-10s %-24s %-8s %4s  %s\n", "id", "state", "run", "by",
+                                 "done", "stage");
+                     for (const JobStatus& j : *jobs) std::printf("%s\n", JobLine(j).c_str());
+                     return 0;
+                   }});
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -1030,6 +1174,7 @@ int Main(int argc, char** argv) {
       AddReportCommand(app), AddSamplesCommand(app), AddExportCommand(app), AddSimilarCommand(app),
       AddSpansCommand(app),  AddMapCommand(app)};
   for (Command& c : AddCheckAndRepairCommands(app)) commands.push_back(std::move(c));
+  for (Command& c : AddTeamCommands(app)) commands.push_back(std::move(c));
 #ifdef SEXTANT_HAVE_SERVER
   commands.push_back(AddServeCommand(app));
 #endif

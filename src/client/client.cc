@@ -13,6 +13,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "client/remote_sync.h"
 #include "client/sample_id_index.h"
 #include "client/task_fields.h"
 #include "common/thread_annotations.h"
@@ -562,10 +563,17 @@ class Client::Impl {
     return TakeWriteError();
   }
 
-  Result<FinishReport> Finish(const ProcessingOptions& options) {
+  Result<FinishReport> Finish(const ProcessingOptions& options, const UploadOptions& upload) {
     SEXTANT_RETURN_IF_ERROR(Flush());
     MutexLock store_lock(store_mu_);
-    return processing::ProcessRun(*store_, options);
+    if (!remote_) return processing::ProcessRun(*store_, options);
+    return FinishRemote(upload);
+  }
+
+  void SetRemote(std::string project, std::string run, std::optional<RemoteConfig> remote) {
+    project_ = std::move(project);
+    run_ = std::move(run);
+    remote_ = std::move(remote);
   }
 
   const fs::path& run_dir() const { return run_dir_; }
@@ -575,6 +583,39 @@ class Client::Impl {
   }
 
  private:
+  // Finish with a team server: upload, then (optionally) wait for the job.
+  Result<FinishReport> FinishRemote(const UploadOptions& upload) REQUIRES(store_mu_) {
+    const auto start = std::chrono::steady_clock::now();
+    FinishReport report;
+    Result<SyncReport> synced =
+        client::SyncStore(*store_, project_, run_, *remote_, upload.progress);
+    if (!synced.ok()) {
+      if (synced.status().code() != StatusCode::kUnavailable) return synced.status();
+      report.upload_pending = true;
+      report.message = synced.status().message() + "; the run is kept locally and uploads with `sextant sync --root " +
+                       run_dir_.parent_path().parent_path().string() + "` (or sextant.sync(), or the next finish)";
+      return report;
+    }
+    report.sync = *synced;
+    report.uploaded = synced->uploads > 0;
+    report.samples = synced->samples;
+    report.message = synced->up_to_date ? "Nothing new to upload to " + remote_->url
+                                        : "Finished uploading " + std::to_string(synced->samples) +
+                                              " samples to " + remote_->url;
+    if (upload.wait) {
+      Result<JobStatus> job =
+          WaitForRun(*remote_, project_, run_, upload.timeout_s, upload.progress);
+      if (!job.ok() && !job.status().IsNotFound()) return job.status();
+      if (job.ok()) report.job = *job;
+    } else if (synced->job_id) {
+      Result<std::optional<JobStatus>> job = GetRunStatus(*remote_, project_, run_);
+      if (job.ok() && *job) report.job = **job;
+    }
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+  }
+
   static constexpr int64_t kMinPendingBytes = 1ll << 20;
   // After a failed write the writer waits this long (or for a Flush) before trying again.
   static constexpr std::chrono::seconds kRetryInterval{1};
@@ -908,6 +949,9 @@ class Client::Impl {
   // store_ is used under store_mu_; its task() (fixed at open) and
   // tagging_schema() (changed only under both locks) are also read under mu_.
   std::unique_ptr<store::RunStore> store_;
+  // A team server: set at Init, read by Finish (under store_mu_).
+  std::string project_, run_;
+  std::optional<RemoteConfig> remote_;
   Mutex store_mu_ ACQUIRED_AFTER(mu_);  // taken after mu_, never before
 
   // mutable: labels() const takes it.
@@ -950,8 +994,9 @@ Result<std::unique_ptr<Client>> Client::Init(const ClientOptions& options) {
   SEXTANT_ASSIGN_OR_RETURN(
       std::unique_ptr<store::RunStore> store,
       store::RunStore::Open(run_dir, store::RunStore::Mode::kWrite, options.task));
-  return std::unique_ptr<Client>(
-      new Client(std::make_unique<Impl>(run_dir, std::move(store), options.max_pending_bytes)));
+  auto impl = std::make_unique<Impl>(run_dir, std::move(store), options.max_pending_bytes);
+  impl->SetRemote(options.project, options.run, options.remote);
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -981,8 +1026,9 @@ Status Client::LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey
   return impl_->LogModelOutputs(batch, std::move(split), epoch);
 }
 Status Client::Flush() { return impl_->Flush(); }
-Result<FinishReport> Client::Finish(const ProcessingOptions& options) {
-  return impl_->Finish(options);
+Result<FinishReport> Client::Finish(const ProcessingOptions& options,
+                                    const UploadOptions& upload) {
+  return impl_->Finish(options, upload);
 }
 const fs::path& Client::run_dir() const { return impl_->run_dir(); }
 

@@ -23,15 +23,18 @@ using Clock = std::chrono::steady_clock;
 
 class StageTimer {
  public:
-  explicit StageTimer(FinishReport* report) : report_(report), start_(Clock::now()) {}
+  StageTimer(FinishReport* report, const StageCallback& on_stage)
+      : report_(report), on_stage_(on_stage), start_(Clock::now()) {}
   void Done(const std::string& stage) {
     auto now = Clock::now();
     report_->stage_seconds.emplace_back(stage, std::chrono::duration<double>(now - start_).count());
     start_ = now;
+    if (on_stage_) on_stage_(stage);
   }
 
  private:
   FinishReport* report_;
+  const StageCallback& on_stage_;
   Clock::time_point start_;
 };
 
@@ -534,10 +537,11 @@ ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& op
 }  // namespace
 
 // The stages in order; each is timed into the report.
-Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options) {
+Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options,
+                                const StageCallback& on_stage) {
   const auto start = Clock::now();
   FinishReport report;
-  StageTimer timer(&report);
+  StageTimer timer(&report, on_stage);
   SEXTANT_RETURN_IF_ERROR(CheckOptions(options));
   FinishState st;
   SEXTANT_RETURN_IF_ERROR(JoinSplits(store, options, &st));

@@ -1,6 +1,7 @@
 #include "server/api.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,9 @@
 #include "query/result_json.h"
 #include "server/encode.h"
 #include "server/insights.h"
+#include "server/jobs.h"
+#include "server/uploads.h"
+#include "sync/manifest.h"
 #include "sextant/version.h"
 
 namespace sextant::server {
@@ -36,6 +40,12 @@ const char* ErrorCode(StatusCode code) {
       return "failed_precondition";
     case StatusCode::kIOError:
       return "io_error";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case StatusCode::kUnavailable:
+      return "unavailable";
     case StatusCode::kOk:
     case StatusCode::kInternal:
       break;
@@ -144,6 +154,12 @@ int HttpStatus(StatusCode code) {
     case StatusCode::kIOError:
     case StatusCode::kInternal:
       return 500;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kUnavailable:
+      return 503;
   }
   return 500;
 }
@@ -278,6 +294,7 @@ struct Call {
   const ApiRequest& req;
   const fs::path& root;
   std::shared_ptr<RunState> state;
+  const Services& services;
 
   const std::vector<std::string>& p() const { return req.path; }
   const Params& params() const { return req.params; }
@@ -290,12 +307,102 @@ using Handler = Result<ApiResponse> (*)(const Call&);
 
 // ---- /health, /runs, /runs/{project}/{run}
 
-Result<ApiResponse> GetHealth(const Call&) { return Json({{"ok", true}, {"version", kVersion}}); }
+const Principal& Who(const Call& c) {
+  static const Principal open = OpenServerPrincipal();
+  return c.req.principal != nullptr ? *c.req.principal : open;
+}
+
+
+Result<ApiResponse> GetHealth(const Call&) {
+  return Json({{"ok", true}, {"version", kVersion}, {"upload_protocol", sync::kProtocolVersion}});
+}
+
+// ---- uploads and jobs (docs/team-server.md)
+
+Result<UploadService*> Uploads(const Call& c) {
+  if (c.services.uploads == nullptr) {
+    return Status::FailedPrecondition("this server takes no uploads");
+  }
+  return c.services.uploads;
+}
+
+Result<ApiResponse> BeginUpload(const Call& c) {
+  SEXTANT_RETURN_IF_ERROR(ValidateName("project", c.p()[1]));
+  SEXTANT_RETURN_IF_ERROR(ValidateName("run", c.p()[2]));
+  SEXTANT_ASSIGN_OR_RETURN(UploadService * uploads, Uploads(c));
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, uploads->Begin(Who(c), c.p()[1], c.p()[2], c.req.body));
+  return Json(j);
+}
+
+Result<ApiResponse> PutUploadChunk(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(UploadService * uploads, Uploads(c));
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json j,
+                           uploads->PutChunk(c.p()[1], c.p()[2], c.p()[4], c.p()[6], c.req.body));
+  return Json(j);
+}
+
+Result<ApiResponse> CommitUpload(const Call& c) {
+  SEXTANT_RETURN_IF_ERROR(ValidateName("project", c.p()[1]));
+  SEXTANT_RETURN_IF_ERROR(ValidateName("run", c.p()[2]));
+  SEXTANT_ASSIGN_OR_RETURN(UploadService * uploads, Uploads(c));
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, uploads->Commit(Who(c), c.p()[1], c.p()[2], c.p()[4]));
+  return Json(j);
+}
+
+Result<ApiResponse> GetUpload(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(UploadService * uploads, Uploads(c));
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, uploads->Get(c.p()[1], c.p()[2], c.p()[4]));
+  return Json(j);
+}
+
+Result<ApiResponse> JobsList(const Call& c, const std::string& project, const std::string& run) {
+  ordered_json list = ordered_json::array();
+  if (c.services.jobs != nullptr) {
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<Job> jobs, c.services.jobs->List(project, run, 200));
+    for (const Job& j : jobs) {
+      if (Who(c).CanRead(j.project)) list.push_back(JobToJson(j));
+    }
+  }
+  return Json({{"jobs", std::move(list)}});
+}
+
+Result<ApiResponse> ListJobsHandler(const Call& c) {
+  return JobsList(c, Param(c.params(), "project").value_or(""), "");
+}
+
+Result<ApiResponse> ListRunJobs(const Call& c) { return JobsList(c, c.p()[1], c.p()[2]); }
+
+Result<ApiResponse> GetJob(const Call& c) {
+  int64_t id = 0;
+  const std::string& text = c.p()[1];
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Status::Invalid("job id: '" + text + "' is not a number");
+  }
+  if (c.services.jobs != nullptr) {
+    SEXTANT_ASSIGN_OR_RETURN(std::optional<Job> job, c.services.jobs->Get(id));
+    if (job && Who(c).CanRead(job->project)) return Json(JobToJson(*job));
+  }
+  return Status::NotFound("no job " + text);
+}
 
 Result<ApiResponse> ListRunsHandler(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(std::vector<RunInfo> runs, ListRuns(c.root));
   ordered_json list = ordered_json::array();
-  for (const RunInfo& info : runs) list.push_back(RunInfoToJson(info));
+  for (const RunInfo& info : runs) {
+    if (!Who(c).CanRead(info.project)) continue;
+    ordered_json run = RunInfoToJson(info);
+    // Who uploaded it to this team server, and its processing job.
+    auto last = LastUpload(c.root / info.project / info.run);
+    run["uploaded_by"] = last.ok() && *last ? ordered_json((*last)->first) : ordered_json(nullptr);
+    run["uploaded_at"] = last.ok() && *last ? ordered_json((*last)->second) : ordered_json(nullptr);
+    run["job"] = nullptr;
+    if (c.services.jobs != nullptr) {
+      auto job = c.services.jobs->Latest(info.project, info.run);
+      if (job.ok() && *job) run["job"] = JobToJson(**job);
+    }
+    list.push_back(std::move(run));
+  }
   return Json({{"runs", std::move(list)}});
 }
 
@@ -769,6 +876,9 @@ struct Endpoint {
   const char* method;
   const char* pattern;  // after /api/, segments separated by '/'
   Handler handler;
+  // Routes under runs/{project}/{run} open the run first (404 when unknown);
+  // an upload may create it, and jobs outlive a run's state.
+  bool opens_run = true;
 };
 
 constexpr Endpoint kEndpoints[] = {
@@ -795,6 +905,13 @@ constexpr Endpoint kEndpoints[] = {
     {"POST", "runs/*/*/selections/*/add", AddToSelection},
     {"POST", "runs/*/*/selections/*/remove", RemoveFromSelection},
     {"GET", "runs/*/*/selections/*/export", ExportSelection},
+    {"POST", "runs/*/*/uploads", BeginUpload, false},
+    {"GET", "runs/*/*/uploads/*", GetUpload, false},
+    {"PUT", "runs/*/*/uploads/*/chunks/*", PutUploadChunk, false},
+    {"POST", "runs/*/*/uploads/*/commit", CommitUpload, false},
+    {"GET", "runs/*/*/jobs", ListRunJobs, false},
+    {"GET", "jobs", ListJobsHandler},
+    {"GET", "jobs/*", GetJob},
 };
 
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {
@@ -825,12 +942,20 @@ std::string ApiPath(const std::vector<std::string>& path) {
 
 Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   const auto& p = req.path;
-  Call call{req, root_, nullptr};
+  Call call{req, root_, nullptr, services_};
   if (!p.empty() && p[0] == "runs") {
     if (p.size() == 2) return Status::NotFound("expected /api/runs/{project}/{run}");
     // The run is opened before the route is looked up: an unknown run is 404
-    // whatever the rest of the path or the method.
-    if (p.size() >= 3) {
+    // whatever the rest of the path or the method (except on the routes that
+    // need no opened run).
+    bool opens_run = true;
+    for (const Endpoint& route : kEndpoints) {
+      if (PathMatches(route.pattern, p)) {
+        opens_run = route.opens_run;
+        break;
+      }
+    }
+    if (p.size() >= 3 && opens_run) {
       SEXTANT_ASSIGN_OR_RETURN(call.state, Run(p[1], p[2]));
     }
   }

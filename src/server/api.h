@@ -93,6 +93,8 @@ class Api {
   explicit Api(std::filesystem::path root, Services services = {})
       : root_(std::move(root)), services_(services) {}
   const Services& services() const { return services_; }
+  // Before serving: the team server's parts, opened after the Api.
+  void set_services(const Services& services) { services_ = services; }
   ApiResponse Handle(const ApiRequest& request) const;
 
   // The run's state, opened on first use and reopened when the committed

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -34,6 +35,8 @@
 #include "common/file_util.h"
 #include "common/request_budget.h"
 #include "server/api.h"
+#include "server/jobs.h"
+#include "server/uploads.h"
 #include "server/static_files.h"
 #include "sextant/server.h"
 
@@ -361,7 +364,9 @@ class Server::Impl {
       // this server never grants. DELETE is never sent without a preflight.
       const std::string type = Lower(req.get_header_value("Content-Type"));
       const bool json = type == "application/json" || type.rfind("application/json;", 0) == 0;
-      if (req.method != "DELETE" && !json) {
+      // Upload chunks are bytes; like JSON, the type needs a CORS preflight.
+      const bool bytes = req.method == "PUT" && type == "application/octet-stream";
+      if (req.method != "DELETE" && !json && !bytes) {
         SendError(415, "unsupported_media_type",
                   "Content-Type: " + req.method +
                       " requests to the API must send "
@@ -618,6 +623,10 @@ class Server::Impl {
   static constexpr size_t kMaxRefusedPending = 256;
 
   ServerOptions options;
+  // The team server's parts (OpenTeamServer()); `api` points to them.
+  server::RunLocks run_locks;
+  std::unique_ptr<server::JobQueue> jobs;
+  std::unique_ptr<server::UploadService> uploads;
   server::Api api;
   HttpCore http;
   int port = 0;
@@ -672,6 +681,17 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   auto impl = std::make_unique<Impl>(options);
   Impl* p = impl.get();
   if (p->stop_read < 0) return Status::IOError("cannot create the server's stop pipe");
+  if (options.workers < 1 || options.workers > 64) {
+    return Status::Invalid("workers: must be 1 to 64, got " + std::to_string(options.workers));
+  }
+  // Jobs and uploads: queued and interrupted jobs run again, committed
+  // uploads without a job get one (docs/team-server.md).
+  SEXTANT_ASSIGN_OR_RETURN(p->jobs, server::JobQueue::Open(options.root, &p->run_locks));
+  p->uploads =
+      std::make_unique<server::UploadService>(options.root, &p->run_locks, p->jobs.get());
+  SEXTANT_RETURN_IF_ERROR(p->uploads->Recover());
+  p->api.set_services(server::Services{
+      .uploads = p->uploads.get(), .jobs = p->jobs.get(), .run_locks = &p->run_locks});
   auto handler = [p](const httplib::Request& req, httplib::Response& res) { p->Handle(req, res); };
   p->http.Get(".*", handler);
   p->http.Post(".*", handler);
@@ -742,9 +762,16 @@ Status Server::Run() {
   if (listen_fd == INVALID_SOCKET) return Status::FailedPrecondition("the server has already run");
   // httplib binds with a backlog of 5; a burst of clients needs more.
   if (listen(listen_fd, 1024) != 0) return Status::IOError("cannot listen on the server's socket");
+  impl_->jobs->Start(impl_->options.workers);
   impl_->AcceptLoop(listen_fd);
   close(impl_->http.TakeListenSocket());  // new clients are refused from here on
   impl_->Drain();
+  if (!impl_->jobs->Stop(impl_->options.shutdown_grace_s)) {
+    // A finish cannot stop midway; it runs again from the start at the next
+    // start of the server. The process must not wait for it.
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   return Status::OK();
 }
 

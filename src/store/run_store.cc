@@ -476,8 +476,12 @@ Result<std::vector<SampleRecord>> RunStore::ReadSamples(const SplitKey& split) c
 }
 
 Status RunStore::AppendSamples(const SplitKey& split, const std::vector<SampleRecord>& samples) {
+  return db_->Transaction([&]() -> Status { return InsertSamples(split, samples); });
+}
+
+Status RunStore::InsertSamples(const SplitKey& split, const std::vector<SampleRecord>& samples) {
   const std::string key = split.ToString();
-  return db_->Transaction([&]() -> Status {
+  {
     SEXTANT_ASSIGN_OR_RETURN(int64_t next_row, SampleCount(split));
     SEXTANT_ASSIGN_OR_RETURN(
         Statement st,
@@ -513,7 +517,7 @@ Status RunStore::AppendSamples(const SplitKey& split, const std::vector<SampleRe
       SEXTANT_RETURN_IF_ERROR(field_st->Run().WithContext("sample id '" + s.id + "'"));
     }
     return Status::OK();
-  });
+  }
 }
 
 Result<std::vector<OutputLogInfo>> RunStore::ListOutputLogs() const {
@@ -562,6 +566,34 @@ fs::path RunStore::LogPath(const SplitKey& split, int32_t epoch, const char* ext
 }
 
 Status RunStore::AppendOutputs(const std::vector<OutputAppend>& batches) {
+  return AppendOutputsThen(batches, nullptr);
+}
+
+Status RunStore::AppendUpload(
+    const std::vector<std::pair<SplitKey, std::vector<SampleRecord>>>& samples,
+    const std::vector<OutputAppend>& outputs, const std::function<Status()>& in_commit) {
+  return AppendOutputsThen(outputs, [&]() -> Status {
+    for (const auto& [split, records] : samples) {
+      SEXTANT_RETURN_IF_ERROR(InsertSamples(split, records));
+    }
+    return in_commit ? in_commit() : Status::OK();
+  });
+}
+
+Result<std::optional<std::string>> RunStore::ReadMetaValue(const std::string& key) const {
+  Result<std::string> value = GetMeta(*db_, key);
+  if (value.ok()) return std::optional<std::string>(*value);
+  if (value.status().code() == StatusCode::kNotFound) return std::optional<std::string>();
+  return value.status();
+}
+
+Status RunStore::WriteMetaValue(const std::string& key, const std::string& value) {
+  if (mode_ != Mode::kWrite) return Status::FailedPrecondition("run store opened read-only");
+  return PutMeta(*db_, key, value);
+}
+
+Status RunStore::AppendOutputsThen(const std::vector<OutputAppend>& batches,
+                                   const std::function<Status()>& in_commit) {
   if (mode_ != Mode::kWrite) return Status::FailedPrecondition("run store opened read-only");
   SEXTANT_ASSIGN_OR_RETURN(std::vector<OutputLogInfo> logs, ListOutputLogs());
   std::map<std::pair<SplitKey, int32_t>, OutputLogInfo> committed;
@@ -632,7 +664,7 @@ Status RunStore::AppendOutputs(const std::vector<OutputAppend>& batches) {
       sum.Bind(7, static_cast<int64_t>(b.out_crc));
       SEXTANT_RETURN_IF_ERROR(sum.Run());
     }
-    return Status::OK();
+    return in_commit ? in_commit() : Status::OK();
   });
 }
 

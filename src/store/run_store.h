@@ -199,6 +199,19 @@ class RunStore {
   // Appends the batches to their logs, syncs them, then commits the new row
   // counts in one transaction: after a crash a log reads as its last commit.
   Status AppendOutputs(const std::vector<OutputAppend>& batches);
+  // One upload to a team server (server/uploads.h), all or nothing: appends
+  // the output batches to their logs and syncs them, then in one transaction
+  // inserts the samples (rows continuing from each split's count), commits
+  // the logs' new lengths and runs `in_commit` (which records the upload).
+  // The batches' sample rows must already be the rows the samples get.
+  Status AppendUpload(const std::vector<std::pair<SplitKey, std::vector<SampleRecord>>>& samples,
+                      const std::vector<OutputAppend>& outputs,
+                      const std::function<Status()>& in_commit);
+
+  // A value of the run's `meta` table other than the format's own keys (e.g.
+  // the client's upload state); nullopt when absent.
+  Result<std::optional<std::string>> ReadMetaValue(const std::string& key) const;
+  Status WriteMetaValue(const std::string& key, const std::string& value);
   // Reads a committed log and checks it: every sample row within the split's
   // samples, every value finite, and (version 2) the checksum of every batch.
   // IOError naming the file and the rows for corrupt data.
@@ -239,6 +252,10 @@ class RunStore {
  private:
   RunStore() = default;
   Status LoadMeta();
+  // The body of AppendSamples, inside the caller's transaction.
+  Status InsertSamples(const SplitKey& split, const std::vector<SampleRecord>& samples);
+  Status AppendOutputsThen(const std::vector<OutputAppend>& batches,
+                           const std::function<Status()>& in_commit);
   Status CheckRows(const SplitKey& split, const std::filesystem::path& path,
                    const std::vector<int64_t>& rows) const;
   Status CheckBatches(const OutputLogInfo& info, const OutputLog& log, bool rows_only) const;

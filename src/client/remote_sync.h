@@ -1,0 +1,18 @@
+// The client's side of the upload protocol (docs/team-server.md#uploads),
+// over a run store the caller holds open for writing.
+#pragma once
+
+#include <string>
+
+#include "sextant/remote.h"
+#include "store/run_store.h"
+
+namespace sextant::client {
+
+// Uploads what `local` logged since its last upload (or resumes the upload
+// begun), one upload at a time until nothing is left.
+Result<SyncReport> SyncStore(store::RunStore& local, const std::string& project,
+                             const std::string& run, const RemoteConfig& remote,
+                             const ProgressCallback& progress);
+
+}  // namespace sextant::client
