@@ -18,6 +18,8 @@ struct Exceptions {
   PyObject* failed_precondition = nullptr;
   PyObject* io = nullptr;
   PyObject* internal = nullptr;
+  PyObject* unauthenticated = nullptr;
+  PyObject* permission_denied = nullptr;
 };
 Exceptions g_exceptions;  // owned by the module; set once at import
 
@@ -53,6 +55,12 @@ void ThrowIfError(const Status& status) {
     case StatusCode::kIOError:
       type = g_exceptions.io;
       break;
+    case StatusCode::kUnauthenticated:
+      type = g_exceptions.unauthenticated;
+      break;
+    case StatusCode::kPermissionDenied:
+      type = g_exceptions.permission_denied;
+      break;
     case StatusCode::kOk:
     case StatusCode::kInternal:
       break;
@@ -80,6 +88,12 @@ void RegisterStatus(py::module_& m) {
                                  "The file system or the database failed.");
   g_exceptions.internal =
       NewException(m, "InternalError", base, PyExc_RuntimeError, "A bug in Sextant.");
+  g_exceptions.unauthenticated =
+      NewException(m, "UnauthenticatedError", base, PyExc_PermissionError,
+                   "The team server needs a valid API key (none given, unknown or revoked).");
+  g_exceptions.permission_denied =
+      NewException(m, "PermissionDeniedError", base, PyExc_PermissionError,
+                   "The API key lacks the role or the project the call needs.");
 }
 
 }  // namespace sextant::python

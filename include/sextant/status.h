@@ -22,6 +22,8 @@ enum class StatusCode {
   kFailedPrecondition,  // the call is valid but not in this state (e.g. no labels set)
   kIOError,             // the file system or the database failed
   kInternal,            // a bug in Sextant or a third-party library
+  kUnauthenticated,     // no valid API key (a team server, docs/team-server.md)
+  kPermissionDenied,    // a valid key without the role or project a call needs
 };
 
 class [[nodiscard]] Status {
@@ -40,6 +42,12 @@ class [[nodiscard]] Status {
   }
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  static Status Unauthenticated(std::string msg) {
+    return {StatusCode::kUnauthenticated, std::move(msg)};
+  }
+  static Status PermissionDenied(std::string msg) {
+    return {StatusCode::kPermissionDenied, std::move(msg)};
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -12,8 +12,10 @@ from ._core import (
     InternalError,
     InvalidArgumentError,
     NotFoundError,
+    PermissionDeniedError,
     SextantError,
     SextantIOError,
+    UnauthenticatedError,
 )
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
+    "PermissionDeniedError",
     "SextantError",
     "SextantIOError",
+    "UnauthenticatedError",
 ]

@@ -18,6 +18,10 @@ const char* StatusCodeName(StatusCode code) {
       return "I/O error";
     case StatusCode::kInternal:
       return "Internal error";
+    case StatusCode::kUnauthenticated:
+      return "Unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "Permission denied";
   }
   return "Unknown";
 }

@@ -36,6 +36,10 @@ const char* ErrorCode(StatusCode code) {
       return "failed_precondition";
     case StatusCode::kIOError:
       return "io_error";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
     case StatusCode::kOk:
     case StatusCode::kInternal:
       break;
@@ -141,6 +145,10 @@ int HttpStatus(StatusCode code) {
     case StatusCode::kAlreadyExists:
     case StatusCode::kFailedPrecondition:
       return 409;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
     case StatusCode::kIOError:
     case StatusCode::kInternal:
       return 500;
@@ -149,8 +157,14 @@ int HttpStatus(StatusCode code) {
 }
 
 ApiResponse ErrorResponse(const Status& status) {
-  return Json({{"error", {{"code", ErrorCode(status.code())}, {"message", status.message()}}}},
-              HttpStatus(status.code()));
+  ApiResponse r =
+      Json({{"error", {{"code", ErrorCode(status.code())}, {"message", status.message()}}}},
+           HttpStatus(status.code()));
+  // RFC 6750: a 401 names the scheme the client should use.
+  if (status.code() == StatusCode::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  }
+  return r;
 }
 
 ApiResponse UnauthenticatedResponse(const std::string& message) {
@@ -292,10 +306,24 @@ using Handler = Result<ApiResponse> (*)(const Call&);
 
 Result<ApiResponse> GetHealth(const Call&) { return Json({{"ok", true}, {"version", kVersion}}); }
 
+// The key a request came with: {"key_name", "role", "projects"} (the
+// client's login checks its key with it). On an open server: "local", admin.
+Result<ApiResponse> Whoami(const Call& c) {
+  const Principal who = c.req.principal ? *c.req.principal : OpenServerPrincipal();
+  return Json({{"key_name", who.key_name},
+               {"role", RoleName(who.role)},
+               {"projects", who.projects},
+               {"key_required", c.req.key_required}});
+}
+
 Result<ApiResponse> ListRunsHandler(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(std::vector<RunInfo> runs, ListRuns(c.root));
   ordered_json list = ordered_json::array();
-  for (const RunInfo& info : runs) list.push_back(RunInfoToJson(info));
+  for (const RunInfo& info : runs) {
+    // Only the projects the key covers: the others' names are not shown.
+    if (c.req.principal && !c.req.principal->CoversProject(info.project)) continue;
+    list.push_back(RunInfoToJson(info));
+  }
   return Json({{"runs", std::move(list)}});
 }
 
@@ -769,32 +797,38 @@ struct Endpoint {
   const char* method;
   const char* pattern;  // after /api/, segments separated by '/'
   Handler handler;
+  Access access;  // what the request's key needs (CheckAccess)
 };
 
+// Adding a route: one line here, with its access level. Under
+// runs/{project}/..., the level applies to that project (a key scoped to
+// other projects gets 403); the handlers of routes above a project (runs,
+// jobs) filter what they list by the key's projects.
 constexpr Endpoint kEndpoints[] = {
-    {"*", "health", GetHealth},
-    {"GET", "runs", ListRunsHandler},
-    {"GET", "runs/*/*", GetRun},
-    {"GET", "runs/*/*/summary", GetSummary},
-    {"GET", "runs/*/*/insights", GetInsights},
-    {"GET", "runs/*/*/samples", GetSamples},
-    {"POST", "runs/*/*/samples/query", QuerySamples},
-    {"GET", "runs/*/*/samples/*/*", GetSample},
-    {"GET", "runs/*/*/spans", GetSpans},
-    {"GET", "runs/*/*/spans/map", GetSpanMap},
-    {"GET", "runs/*/*/spans/similar", GetSimilarSpans},
-    {"GET", "runs/*/*/spans/**", UnknownSpans},
-    {"GET", "runs/*/*/similar", Similar},
-    {"POST", "runs/*/*/similar", Similar},
-    {"GET", "runs/*/*/map", GetMap},
-    {"GET", "runs/*/*/export", ExportSamples},
-    {"GET", "runs/*/*/selections", ListSelections},
-    {"POST", "runs/*/*/selections", CreateSelection},
-    {"GET", "runs/*/*/selections/*", GetSelection},
-    {"DELETE", "runs/*/*/selections/*", DeleteSelection},
-    {"POST", "runs/*/*/selections/*/add", AddToSelection},
-    {"POST", "runs/*/*/selections/*/remove", RemoveFromSelection},
-    {"GET", "runs/*/*/selections/*/export", ExportSelection},
+    {"*", "health", GetHealth, Access::kPublic},
+    {"GET", "whoami", Whoami, Access::kRead},
+    {"GET", "runs", ListRunsHandler, Access::kRead},
+    {"GET", "runs/*/*", GetRun, Access::kRead},
+    {"GET", "runs/*/*/summary", GetSummary, Access::kRead},
+    {"GET", "runs/*/*/insights", GetInsights, Access::kRead},
+    {"GET", "runs/*/*/samples", GetSamples, Access::kRead},
+    {"POST", "runs/*/*/samples/query", QuerySamples, Access::kRead},
+    {"GET", "runs/*/*/samples/*/*", GetSample, Access::kRead},
+    {"GET", "runs/*/*/spans", GetSpans, Access::kRead},
+    {"GET", "runs/*/*/spans/map", GetSpanMap, Access::kRead},
+    {"GET", "runs/*/*/spans/similar", GetSimilarSpans, Access::kRead},
+    {"GET", "runs/*/*/spans/**", UnknownSpans, Access::kRead},
+    {"GET", "runs/*/*/similar", Similar, Access::kRead},
+    {"POST", "runs/*/*/similar", Similar, Access::kRead},
+    {"GET", "runs/*/*/map", GetMap, Access::kRead},
+    {"GET", "runs/*/*/export", ExportSamples, Access::kRead},
+    {"GET", "runs/*/*/selections", ListSelections, Access::kRead},
+    {"POST", "runs/*/*/selections", CreateSelection, Access::kWrite},
+    {"GET", "runs/*/*/selections/*", GetSelection, Access::kRead},
+    {"DELETE", "runs/*/*/selections/*", DeleteSelection, Access::kWrite},
+    {"POST", "runs/*/*/selections/*/add", AddToSelection, Access::kWrite},
+    {"POST", "runs/*/*/selections/*/remove", RemoveFromSelection, Access::kWrite},
+    {"GET", "runs/*/*/selections/*/export", ExportSelection, Access::kRead},
 };
 
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {
@@ -821,29 +855,89 @@ std::string ApiPath(const std::vector<std::string>& path) {
   return out;
 }
 
+// Unauthenticated (401) without a valid key where one is needed;
+// PermissionDenied (403) naming the right the key lacks. The messages name
+// the key, the route's pattern and the requested project, never anything
+// stored (not even whether the project exists).
+Status CheckAccess(const ApiRequest& req, Access access, const char* route) {
+  if (access == Access::kPublic) return Status::OK();
+  if (req.principal == nullptr) {
+    if (!req.key_required) return Status::OK();  // an open server
+    return Status::Unauthenticated(
+        req.key_presented ? "the API key is not valid (unknown or revoked)"
+                          : "this server needs an API key: send 'Authorization: Bearer KEY' "
+                            "(keys are made with `sextant keys create`)");
+  }
+  const Principal& who = *req.principal;
+  const bool has_role = access == Access::kRead    ? true
+                        : access == Access::kWrite ? who.role != Role::kRead
+                                                   : who.IsAdmin();
+  if (!has_role) {
+    return Status::PermissionDenied("key '" + who.key_name + "' has the " + RoleName(who.role) +
+                                    " role; " + req.method + " /api/" + route + " needs a " +
+                                    AccessName(access) + " key");
+  }
+  const auto& p = req.path;
+  if (p.size() >= 2 && p[0] == "runs" && !who.CoversProject(p[1])) {
+    return Status::PermissionDenied("key '" + who.key_name + "' is not scoped to project '" +
+                                    p[1] + "'");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   const auto& p = req.path;
+  const Endpoint* match = nullptr;
+  bool known_path = false;
+  for (const Endpoint& route : kEndpoints) {
+    if (!PathMatches(route.pattern, p)) continue;
+    known_path = true;
+    if (MethodMatches(route.method, req.method)) {
+      match = &route;
+      break;
+    }
+  }
+  // Access first, before anything is looked up: without the right key, the
+  // answer says nothing about which projects, runs or samples exist. An
+  // unknown path or method needs a read key (of the project, under runs/).
+  SEXTANT_RETURN_IF_ERROR(CheckAccess(req, match ? match->access : Access::kRead,
+                                      match ? match->pattern : "..."));
   Call call{req, root_, nullptr};
   if (!p.empty() && p[0] == "runs") {
     if (p.size() == 2) return Status::NotFound("expected /api/runs/{project}/{run}");
-    // The run is opened before the route is looked up: an unknown run is 404
+    // The run is opened before the handler runs: an unknown run is 404
     // whatever the rest of the path or the method.
     if (p.size() >= 3) {
       SEXTANT_ASSIGN_OR_RETURN(call.state, Run(p[1], p[2]));
     }
   }
-  bool known_path = false;
-  for (const Endpoint& route : kEndpoints) {
-    if (!PathMatches(route.pattern, p)) continue;
-    known_path = true;
-    if (MethodMatches(route.method, req.method)) return route.handler(call);
-  }
+  if (match) return match->handler(call);
   if (known_path) {
     return Status::Invalid("method " + req.method + " is not supported on " + ApiPath(p));
   }
   return Status::NotFound("no API endpoint " + ApiPath(p) + " (see docs/http-api.md)");
+}
+
+std::vector<RouteInfo> ApiRoutes() {
+  std::vector<RouteInfo> out;
+  for (const Endpoint& e : kEndpoints) out.push_back({e.method, e.pattern, e.access});
+  return out;
+}
+
+const char* AccessName(Access access) {
+  switch (access) {
+    case Access::kPublic:
+      return "public";
+    case Access::kRead:
+      return "read";
+    case Access::kWrite:
+      return "write";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "admin";
 }
 
 }  // namespace sextant::server
