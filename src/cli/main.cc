@@ -1038,12 +1038,12 @@ Status RunKeysList(const KeysArgs& a) {
                 ResolveRoot(a.root).c_str());
     return Status::OK();
   }
-  std::printf("%-24s %-6s %-20s %-21s %-21s %s\n", "NAME", "ROLE", "CREATED", "LAST USED",
+  std::printf("%-24s %-6s %-20s %-20s %-8s %s\n", "NAME", "ROLE", "CREATED", "LAST USED",
               "STATUS", "PROJECTS");
   for (const auto& k : list) {
     std::string projects;
     for (const auto& p : k.projects) projects += (projects.empty() ? "" : ",") + p;
-    std::printf("%-24s %-6s %-20s %-21s %-21s %s\n", k.name.c_str(), server::RoleName(k.role),
+    std::printf("%-24s %-6s %-20s %-20s %-8s %s\n", k.name.c_str(), server::RoleName(k.role),
                 UtcTime(k.created_at).c_str(),
                 k.last_used_at ? UtcTime(*k.last_used_at).c_str() : "never",
                 k.revoked ? "revoked" : "active", projects.empty() ? "*" : projects.c_str());
@@ -1065,6 +1065,8 @@ Command AddKeysCommand(CLI::App& app) {
   CLI::App* keys =
       app.add_subcommand("keys", "API keys of the team server (docs/team-server.md)");
   keys->require_subcommand(1);
+  // Also before the subcommand: `sextant keys --root DIR list`.
+  keys->add_option("--root", args->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
   CLI::App* create = keys->add_subcommand("create", "Create a key and print it (shown only once)");
   create->add_option("--root", args->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
   create->add_option("--name", args->name, "The key's name (unique; shown as who uploaded)")
