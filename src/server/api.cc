@@ -10,6 +10,7 @@
 #include "query/result_json.h"
 #include "server/encode.h"
 #include "server/insights.h"
+#include "server/keys.h"
 #include "sextant/version.h"
 
 namespace sextant::server {
@@ -292,6 +293,7 @@ struct Call {
   const ApiRequest& req;
   const fs::path& root;
   std::shared_ptr<RunState> state;
+  const Services* services = nullptr;
 
   const std::vector<std::string>& p() const { return req.path; }
   const Params& params() const { return req.params; }
@@ -314,6 +316,29 @@ Result<ApiResponse> Whoami(const Call& c) {
                {"role", RoleName(who.role)},
                {"projects", who.projects},
                {"key_required", c.req.key_required}});
+}
+
+// The server's API keys, never their secrets: for an admin key of every
+// project (a scoped admin would see the names of other projects' keys).
+Result<ApiResponse> ListKeys(const Call& c) {
+  if (c.req.principal && !c.req.principal->projects.empty()) {
+    return Status::PermissionDenied("key '" + c.req.principal->key_name +
+                                    "' is scoped to projects; GET /api/keys needs an admin key "
+                                    "of every project");
+  }
+  if (c.services->keys == nullptr) return Json({{"keys", ordered_json::array()}});
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<KeyInfo> keys, c.services->keys->List());
+  ordered_json list = ordered_json::array();
+  for (const KeyInfo& k : keys) {
+    list.push_back({{"name", k.name},
+                    {"role", RoleName(k.role)},
+                    {"projects", k.projects},
+                    {"created_at", k.created_at},
+                    {"last_used_at",
+                     k.last_used_at ? ordered_json(*k.last_used_at) : ordered_json()},
+                    {"revoked", k.revoked}});
+  }
+  return Json({{"keys", std::move(list)}});
 }
 
 Result<ApiResponse> ListRunsHandler(const Call& c) {
@@ -807,6 +832,7 @@ struct Endpoint {
 constexpr Endpoint kEndpoints[] = {
     {"*", "health", GetHealth, Access::kPublic},
     {"GET", "whoami", Whoami, Access::kRead},
+    {"GET", "keys", ListKeys, Access::kAdmin},
     {"GET", "runs", ListRunsHandler, Access::kRead},
     {"GET", "runs/*/*", GetRun, Access::kRead},
     {"GET", "runs/*/*/summary", GetSummary, Access::kRead},
@@ -904,7 +930,7 @@ Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   // unknown path or method needs a read key (of the project, under runs/).
   SEXTANT_RETURN_IF_ERROR(CheckAccess(req, match ? match->access : Access::kRead,
                                       match ? match->pattern : "..."));
-  Call call{req, root_, nullptr};
+  Call call{req, root_, nullptr, &services_};
   if (!p.empty() && p[0] == "runs") {
     if (p.size() == 2) return Status::NotFound("expected /api/runs/{project}/{run}");
     // The run is opened before the handler runs: an unknown run is 404

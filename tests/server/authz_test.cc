@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/api.h"
+#include "server/keys.h"
 #include "small_run.h"
 #include "testing.h"
 
@@ -176,7 +177,10 @@ TEST_F(Authz, AKeyWithTheRoleAndProjectIsServedOnEveryRoute) {
     const Role role = r.access == Access::kAdmin   ? Role::kAdmin
                       : r.access == Access::kWrite ? Role::kWrite
                                                    : Role::kRead;
-    const Principal exact{"kexact", role, {"p"}};
+    // Scoped to the route's project; unscoped above projects (GET keys needs that).
+    const bool under_runs = r.pattern.rfind("runs/", 0) == 0;
+    const Principal exact{"kexact", role,
+                          under_runs ? std::vector<std::string>{"p"} : std::vector<std::string>{}};
     for (const Principal* who : {&exact}) {
       ApiResponse res = Call(r, "p", who);
       EXPECT_NE(res.status, 401) << Describe(r);
@@ -232,6 +236,32 @@ TEST_F(Authz, RunListShowsOnlyTheKeysProjects) {
   EXPECT_EQ(list(&all), (std::vector<std::string>{"other", "p"}));
   EXPECT_EQ(list(&scoped), (std::vector<std::string>{"p"}));
   EXPECT_EQ(list(&none), std::vector<std::string>{});
+}
+
+TEST_F(Authz, KeyListIsForAnAdminOfEveryProjectAndShowsNoSecret) {
+  auto keys = KeyStore::Open(tmp_.path());
+  ASSERT_OK(keys.status());
+  auto secret = (*keys)->Create("ci", Role::kWrite, {"p"});
+  ASSERT_OK(secret.status());
+  Api api(tmp_.path(), Services{.keys = keys->get()});
+  ApiRequest req;
+  req.method = "GET";
+  req.path = {"keys"};
+  req.key_required = true;
+  const Principal admin{"root", Role::kAdmin, {}};
+  const Principal scoped_admin{"padmin", Role::kAdmin, {"p"}};
+  const Principal writer{"w", Role::kWrite, {}};
+  req.principal = &admin;
+  ApiResponse r = api.Handle(req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["keys"][0]["name"], "ci");
+  EXPECT_EQ(json::parse(r.body)["keys"][0]["projects"], json::array({"p"}));
+  EXPECT_EQ(r.body.find(secret->substr(secret->size() - 64)), std::string::npos);
+  EXPECT_EQ(r.body.find("sxk_"), std::string::npos);
+  req.principal = &scoped_admin;
+  EXPECT_EQ(api.Handle(req).status, 403);
+  req.principal = &writer;
+  EXPECT_EQ(api.Handle(req).status, 403);
 }
 
 TEST_F(Authz, WhoamiDescribesTheKey) {
