@@ -1038,8 +1038,8 @@ Status RunKeysList(const KeysArgs& a) {
                 ResolveRoot(a.root).c_str());
     return Status::OK();
   }
-  std::printf("%-24s %-6s %-20s %-20s %-8s %s\n", "NAME", "ROLE", "CREATED", "LAST USED",
-              "STATUS", "PROJECTS");
+  std::printf("%-24s %-6s %-20s %-20s %-8s %s\n", "NAME", "ROLE", "CREATED", "LAST USED", "STATUS",
+              "PROJECTS");
   for (const auto& k : list) {
     std::string projects;
     for (const auto& p : k.projects) projects += (projects.empty() ? "" : ",") + p;
@@ -1062,8 +1062,7 @@ Status RunKeysRevoke(const KeysArgs& a) {
 
 Command AddKeysCommand(CLI::App& app) {
   auto args = std::make_shared<KeysArgs>();
-  CLI::App* keys =
-      app.add_subcommand("keys", "API keys of the team server (docs/team-server.md)");
+  CLI::App* keys = app.add_subcommand("keys", "API keys of the team server (docs/team-server.md)");
   keys->require_subcommand(1);
   // Also before the subcommand: `sextant keys --root DIR list`.
   keys->add_option("--root", args->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");

@@ -330,13 +330,13 @@ Result<ApiResponse> ListKeys(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(std::vector<KeyInfo> keys, c.services->keys->List());
   ordered_json list = ordered_json::array();
   for (const KeyInfo& k : keys) {
-    list.push_back({{"name", k.name},
-                    {"role", RoleName(k.role)},
-                    {"projects", k.projects},
-                    {"created_at", k.created_at},
-                    {"last_used_at",
-                     k.last_used_at ? ordered_json(*k.last_used_at) : ordered_json()},
-                    {"revoked", k.revoked}});
+    list.push_back(
+        {{"name", k.name},
+         {"role", RoleName(k.role)},
+         {"projects", k.projects},
+         {"created_at", k.created_at},
+         {"last_used_at", k.last_used_at ? ordered_json(*k.last_used_at) : ordered_json()},
+         {"revoked", k.revoked}});
   }
   return Json({{"keys", std::move(list)}});
 }
@@ -905,8 +905,8 @@ Status CheckAccess(const ApiRequest& req, Access access, const char* route) {
   }
   const auto& p = req.path;
   if (p.size() >= 2 && p[0] == "runs" && !who.CoversProject(p[1])) {
-    return Status::PermissionDenied("key '" + who.key_name + "' is not scoped to project '" +
-                                    p[1] + "'");
+    return Status::PermissionDenied("key '" + who.key_name + "' is not scoped to project '" + p[1] +
+                                    "'");
   }
   return Status::OK();
 }
@@ -928,8 +928,8 @@ Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   // Access first, before anything is looked up: without the right key, the
   // answer says nothing about which projects, runs or samples exist. An
   // unknown path or method needs a read key (of the project, under runs/).
-  SEXTANT_RETURN_IF_ERROR(CheckAccess(req, match ? match->access : Access::kRead,
-                                      match ? match->pattern : "..."));
+  SEXTANT_RETURN_IF_ERROR(
+      CheckAccess(req, match ? match->access : Access::kRead, match ? match->pattern : "..."));
   Call call{req, root_, nullptr, &services_};
   if (!p.empty() && p[0] == "runs") {
     if (p.size() == 2) return Status::NotFound("expected /api/runs/{project}/{run}");

@@ -146,8 +146,9 @@ class DeadlineStream : public httplib::Stream {
       const int err = SSL_get_error(ssl_, r);
       if (err == SSL_ERROR_SSL) {
         const unsigned long e = ERR_peek_error();
-        *plain_http = ERR_GET_LIB(e) == ERR_LIB_SSL && (ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST ||
-                                                        ERR_GET_REASON(e) == SSL_R_HTTPS_PROXY_REQUEST);
+        *plain_http =
+            ERR_GET_LIB(e) == ERR_LIB_SSL && (ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST ||
+                                              ERR_GET_REASON(e) == SSL_R_HTTPS_PROXY_REQUEST);
       }
       ERR_clear_error();
       if (!WaitTls(err, MillisUntil(deadline))) return false;
@@ -857,8 +858,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
           "host: '" + options.host +
           "' is not a loopback address; serving on it needs an API key: create one with "
           "`sextant keys create --root " +
-          options.root.string() +
-          " --name NAME --role admin` (or pass --token / $SEXTANT_TOKEN)");
+          options.root.string() + " --name NAME --role admin` (or pass --token / $SEXTANT_TOKEN)");
     }
   }
   auto impl = std::make_unique<Impl>(options, std::move(keys));

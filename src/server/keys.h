@@ -55,8 +55,7 @@ class KeyStore {
   // again. Names are validated like project names and unique (AlreadyExists,
   // revoked keys included: a name always means one key in the audit trail);
   // projects are validated names, deduplicated.
-  Result<std::string> Create(const std::string& name, Role role,
-                             std::vector<std::string> projects);
+  Result<std::string> Create(const std::string& name, Role role, std::vector<std::string> projects);
   // Every key, revoked ones included, by name. Never the secrets.
   Result<std::vector<KeyInfo>> List() const;
   // NotFound when no key has that name; revoking twice is OK.

@@ -74,11 +74,16 @@ std::string TargetFor(const std::string& pattern, const std::string& project) {
     std::string s = seg[i];
     if (s == "**") s = "x";
     if (s == "*") {
-      if (seg[0] == "runs" && i == 1) s = project;
-      else if (seg[0] == "runs" && i == 2) s = "r";
-      else if (seg[i - 1] == "samples") s = "training";
-      else if (i >= 2 && seg[i - 2] == "samples") s = "t1";
-      else s = "s";
+      if (seg[0] == "runs" && i == 1)
+        s = project;
+      else if (seg[0] == "runs" && i == 2)
+        s = "r";
+      else if (seg[i - 1] == "samples")
+        s = "training";
+      else if (i >= 2 && seg[i - 2] == "samples")
+        s = "t1";
+      else
+        s = "s";
     }
     out += "/" + s;
   }
@@ -210,9 +215,9 @@ TEST_F(HttpAuth, TokenIsAnAdminKeyNamedTokenAndHealthIsPublic) {
   const std::string reader = Secret(*keys_, "kread", Role::kRead, {"p"});
   const Answer r = Send(cli, "GET", "/api/whoami", reader);
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(json::parse(r.body),
-            json({{"key_name", "kread"}, {"role", "read"}, {"projects", {"p"}},
-                  {"key_required", true}}));
+  EXPECT_EQ(
+      json::parse(r.body),
+      json({{"key_name", "kread"}, {"role", "read"}, {"projects", {"p"}}, {"key_required", true}}));
 }
 
 TEST_F(HttpAuth, RevokedKeyIsRefusedOnItsNextRequest) {
@@ -324,8 +329,8 @@ TEST_F(HttpAuth, ServesHttpsWithTheGivenCertificate) {
   }
   // The body limit holds under TLS.
   httplib::Headers h = {{"Authorization", "Bearer " + key}};
-  auto big = cli.Post("/api/runs/p/r/samples/query", h, std::string(10000, ' '),
-                      "application/json");
+  auto big =
+      cli.Post("/api/runs/p/r/samples/query", h, std::string(10000, ' '), "application/json");
   ASSERT_TRUE(big);
   EXPECT_EQ(big->status, 413);
 

@@ -50,9 +50,7 @@ std::vector<std::string> PathFor(const std::string& pattern, const std::string& 
   return segments;
 }
 
-std::string MethodFor(const RouteInfo& route) {
-  return route.method == "*" ? "GET" : route.method;
-}
+std::string MethodFor(const RouteInfo& route) { return route.method == "*" ? "GET" : route.method; }
 
 std::string Describe(const RouteInfo& r) {
   return r.method + " " + r.pattern + " (" + AccessName(r.access) + ")";

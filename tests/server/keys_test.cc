@@ -80,8 +80,8 @@ TEST(KeyStore, RejectsAnyKeyThatIsNotExactlyAnActiveOne) {
   std::string other_id = *secret;
   other_id[4] = other_id[4] == '0' ? '1' : '0';  // right secret, another row id
   for (const std::string& bad :
-       {std::string(), std::string("sxk_"), flipped, other_id, secret->substr(0, 40),
-        *secret + "0", std::string("Bearer ") + *secret, std::string("token")}) {
+       {std::string(), std::string("sxk_"), flipped, other_id, secret->substr(0, 40), *secret + "0",
+        std::string("Bearer ") + *secret, std::string("token")}) {
     SCOPED_TRACE(bad);
     EXPECT_STATUS((*keys)->Authenticate(bad).status(), kUnauthenticated);
   }
@@ -128,10 +128,8 @@ TEST(KeyStore, NamesAreValidatedAndUnique) {
   EXPECT_STATUS((*keys)->Create("ci", Role::kAdmin, {}).status(), kAlreadyExists);
   EXPECT_STATUS((*keys)->Create("", Role::kRead, {}).status(), kInvalidArgument);
   EXPECT_STATUS((*keys)->Create("a b", Role::kRead, {}).status(), kInvalidArgument);
-  EXPECT_STATUS((*keys)->Create(".hidden", Role::kRead, {}).status(),
-                kInvalidArgument);
-  EXPECT_STATUS((*keys)->Create("ok", Role::kRead, {"../etc"}).status(),
-                kInvalidArgument);
+  EXPECT_STATUS((*keys)->Create(".hidden", Role::kRead, {}).status(), kInvalidArgument);
+  EXPECT_STATUS((*keys)->Create("ok", Role::kRead, {"../etc"}).status(), kInvalidArgument);
   EXPECT_STATUS(ParseRole("owner").status(), kInvalidArgument);
   EXPECT_EQ(*ParseRole("write"), Role::kWrite);
 }
