@@ -154,7 +154,6 @@ class DeadlineStream : public httplib::Stream {
       if (!WaitTls(err, MillisUntil(deadline))) return false;
     }
   }
-  bool tls() const { return ssl_ != nullptr; }
   // Sends TLS's close_notify (once, without waiting for the client's).
   void ShutdownTls() {
     if (handshake_done_ && !failed_) (void)SSL_shutdown(ssl_);
