@@ -152,6 +152,33 @@ def test_https_with_tls_cert_and_key(root, tmp_path):
         s.stop()
 
 
+def test_https_keeps_the_request_limits(root, tmp_path):
+    """A client that stalls inside its request after the TLS handshake, or sends a body
+    over the limit, is cut off as on plain HTTP."""
+    cert, key_file = make_certificate(tmp_path)
+    s = Served(["--root", root, "--port", 0, "--tls-cert", cert, "--tls-key", key_file,
+                "--request-timeout", 1, "--idle-timeout", 1, "--max-body-bytes", 1000])
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        for partial in (b"", b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"):
+            with socket.create_connection(("127.0.0.1", s.port), timeout=30) as raw:
+                with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    tls.sendall(partial)
+                    got = b""
+                    try:
+                        while chunk := tls.recv(4096):  # the server closes it (1 s)
+                            got += chunk
+                    except (ssl.SSLError, ConnectionResetError):
+                        pass
+                    assert b"200 OK" not in got
+        status, _, body = call(s, "POST", api() + "/samples/query", body={"pad": "x" * 5000},
+                               context=context)
+        assert status == 413, body
+        assert call(s, "GET", "/api/health", context=context)[0] == 200
+    finally:
+        s.stop()
+
+
 def test_tls_files_are_checked_at_start(root, tmp_path):
     cert, key_file = make_certificate(tmp_path)
     r = sextant("serve", "--root", root, "--port", 0, "--tls-cert", cert)
