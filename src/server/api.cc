@@ -900,8 +900,8 @@ Status CheckAccess(const ApiRequest& req, Access access, const char* route) {
                                                    : who.IsAdmin();
   if (!has_role) {
     return Status::PermissionDenied("key '" + who.key_name + "' has the " + RoleName(who.role) +
-                                    " role; " + req.method + " /api/" + route + " needs a " +
-                                    AccessName(access) + " key");
+                                    " role; " + req.method + " /api/" + route + " needs the " +
+                                    AccessName(access) + " role");
   }
   const auto& p = req.path;
   if (p.size() >= 2 && p[0] == "runs" && !who.CoversProject(p[1])) {
