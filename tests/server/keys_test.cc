@@ -8,6 +8,9 @@
 #include <thread>
 
 #include "common/file_util.h"
+#include "query/check.h"
+#include "sextant/results.h"
+#include "small_run.h"
 #include "store/sqlite.h"
 #include "testing.h"
 
@@ -132,6 +135,23 @@ TEST(KeyStore, NamesAreValidatedAndUnique) {
   EXPECT_STATUS((*keys)->Create("ok", Role::kRead, {"../etc"}).status(), kInvalidArgument);
   EXPECT_STATUS(ParseRole("owner").status(), kInvalidArgument);
   EXPECT_EQ(*ParseRole("write"), Role::kWrite);
+}
+
+TEST(KeyStore, TheServerFolderIsNeverListedAsAProject) {
+  TempDir tmp;
+  LogAndFinishSmallRun(tmp.path(), 12);
+  ASSERT_OK(KeyStore::Open(tmp.path()).status());
+  // Run-like folders under .server (e.g. an upload being staged) are the
+  // server's, not a project's damaged runs.
+  fs::create_directories(tmp.path() / ".server" / "staged" / "outputs");
+  auto runs = ListRuns(tmp.path());
+  ASSERT_OK(runs.status());
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].project, "p");
+  auto checked = CheckStore(tmp.path(), std::nullopt, std::nullopt);
+  ASSERT_OK(checked.status());
+  ASSERT_EQ(checked->size(), 1u);
+  EXPECT_EQ((*checked)[0].project, "p");
 }
 
 TEST(KeyStore, AuthenticatesFromManyThreads) {
