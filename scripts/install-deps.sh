@@ -5,7 +5,10 @@ set -euo pipefail
 
 packages=(
   cmake g++ make pkg-config
-  libfaiss-dev libopenblas-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libre2-dev libssl-dev
+  libfaiss-dev libopenblas-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libre2-dev
+  # The team server: API key hashes and TLS (libssl-dev); the TLS tests make a
+  # self-signed certificate with the openssl command.
+  libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-pytest
   pybind11-dev python3-pybind11 python3-pandas python3-torch

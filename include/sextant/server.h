@@ -18,11 +18,16 @@ namespace sextant {
 
 struct ServerOptions {
   std::filesystem::path root;      // the store root (projects, runs)
-  std::string host = "127.0.0.1";  // a loopback address needs no token
+  std::string host = "127.0.0.1";  // a loopback address needs no key
   int port = 8080;                 // 0: any free port (see Server::port())
-  // Required when `host` is not a loopback address; when set, every /api/
-  // request must carry `Authorization: Bearer <token>` or `?token=<token>`.
+  // The admin key of a single-user server (the principal "token"): every
+  // /api/ request but health must then carry `Authorization: Bearer <token>`
+  // (or `?token=<token>`). API keys (`sextant keys`, docs/team-server.md) are
+  // read from <root>/.server/server.db; a host that is not a loopback address
+  // needs the token or at least one active key.
   std::string token;
+  // HTTPS: a PEM certificate (chain) and its private key; both or neither.
+  std::filesystem::path tls_cert, tls_key;
   // The web console's build (index.html and assets). When the folder does not
   // exist, `/` answers a short page saying the UI is not built.
   std::filesystem::path static_dir;
@@ -50,7 +55,8 @@ bool IsLoopbackHost(const std::string& host);
 class Server {
  public:
   // Validates the options (InvalidArgument: a non-loopback host without a
-  // token, a bad port) and binds the socket (IOError when it cannot).
+  // token or an API key, a bad port, an unreadable TLS certificate or key)
+  // and binds the socket (IOError when it cannot).
   static Result<std::unique_ptr<Server>> Start(const ServerOptions& options);
   ~Server();
 

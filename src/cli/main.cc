@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -19,6 +20,7 @@
 #include "io/table.h"
 #include "query/check.h"
 #include "query/result_json.h"
+#include "server/keys.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
 #include "sextant/version.h"
@@ -571,7 +573,7 @@ Status RunMap(const MapArgs& a) {
 
 #ifdef SEXTANT_HAVE_SERVER
 struct ServeArgs {
-  std::string root, token, static_dir;
+  std::string root, token, static_dir, tls_cert, tls_key;
   // Host, port and limits are bound to the options themselves: their defaults
   // are ServerOptions{}'s, shown in --help.
   ServerOptions options;
@@ -600,6 +602,8 @@ Status RunServe(const ServeArgs& a) {
     if (const char* env = std::getenv("SEXTANT_TOKEN")) o.token = env;
   }
   o.static_dir = a.static_dir.empty() ? DefaultStaticDir() : fs::path(a.static_dir);
+  o.tls_cert = a.tls_cert;
+  o.tls_key = a.tls_key;
   // SIGINT and SIGTERM stop the server cleanly (Server::Stop: requests in
   // flight are answered) and `serve` exits 0. The handler only writes to a
   // pipe, which a thread of our own reads: blocking the signals for sigwait is
@@ -622,9 +626,10 @@ Status RunServe(const ServeArgs& a) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
   const bool v6 = o.host.find(':') != std::string::npos && o.host.front() != '[';
-  std::printf("Sextant console: http://%s%s%s:%d/  (runs under %s%s)\n", v6 ? "[" : "",
-              o.host.c_str(), v6 ? "]" : "", server->port(), o.root.c_str(),
-              o.token.empty() ? "" : "; API needs the access token");
+  std::printf("Sextant console: %s://%s%s%s:%d/  (runs under %s%s)\n",
+              o.tls_cert.empty() ? "http" : "https", v6 ? "[" : "", o.host.c_str(), v6 ? "]" : "",
+              server->port(), o.root.c_str(),
+              o.token.empty() ? "" : "; API needs the access token or an API key");
   std::fflush(stdout);
   return server->Run();
 }
@@ -971,6 +976,116 @@ std::vector<Command> AddCheckAndRepairCommands(CLI::App& app) {
           {repair_cmd, [repair] { return RunRepairCommand(*repair); }}};
 }
 
+// ---- keys: the team server's API keys (docs/team-server.md) ----------------------
+
+struct KeysArgs {
+  std::string root, name, role, format = "table";
+  std::vector<std::string> projects;
+};
+
+std::string UtcTime(int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+Status RunKeysCreate(const KeysArgs& a) {
+  SEXTANT_ASSIGN_OR_RETURN(server::Role role, server::ParseRole(a.role));
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<server::KeyStore> keys,
+                           server::KeyStore::Open(ResolveRoot(a.root)));
+  SEXTANT_ASSIGN_OR_RETURN(std::string secret, keys->Create(a.name, role, a.projects));
+  std::string scope = "every project";
+  if (!a.projects.empty()) {
+    scope = "project(s) ";
+    for (size_t i = 0; i < a.projects.size(); ++i) scope += (i ? ", " : "") + a.projects[i];
+  }
+  // The key alone on stdout (for `$(sextant keys create ...)`); the words on stderr.
+  std::printf("%s\n", secret.c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "Created key '%s' (%s, %s). Store it now: it is not kept and cannot be shown "
+               "again.\nUse it as 'Authorization: Bearer KEY' or SEXTANT_API_KEY=KEY.\n",
+               a.name.c_str(), server::RoleName(role), scope.c_str());
+  return Status::OK();
+}
+
+Status RunKeysList(const KeysArgs& a) {
+  if (a.format != "table" && a.format != "json") {
+    return Status::Invalid("--format: expected 'table' or 'json', got '" + a.format + "'");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<server::KeyStore> keys,
+                           server::KeyStore::Open(ResolveRoot(a.root)));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<server::KeyInfo> list, keys->List());
+  if (a.format == "json") {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& k : list) {
+      out.push_back({{"name", k.name},
+                     {"role", server::RoleName(k.role)},
+                     {"projects", k.projects},
+                     {"created_at", k.created_at},
+                     {"last_used_at", k.last_used_at ? nlohmann::ordered_json(*k.last_used_at)
+                                                     : nlohmann::ordered_json()},
+                     {"revoked", k.revoked}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return Status::OK();
+  }
+  if (list.empty()) {
+    std::printf("no API keys under %s (create one with `sextant keys create`)\n",
+                ResolveRoot(a.root).c_str());
+    return Status::OK();
+  }
+  std::printf("%-24s %-6s %-20s %-20s %-8s %s\n", "NAME", "ROLE", "CREATED", "LAST USED", "STATUS",
+              "PROJECTS");
+  for (const auto& k : list) {
+    std::string projects;
+    for (const auto& p : k.projects) projects += (projects.empty() ? "" : ",") + p;
+    std::printf("%-24s %-6s %-20s %-20s %-8s %s\n", k.name.c_str(), server::RoleName(k.role),
+                UtcTime(k.created_at).c_str(),
+                k.last_used_at ? UtcTime(*k.last_used_at).c_str() : "never",
+                k.revoked ? "revoked" : "active", projects.empty() ? "*" : projects.c_str());
+  }
+  return Status::OK();
+}
+
+Status RunKeysRevoke(const KeysArgs& a) {
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<server::KeyStore> keys,
+                           server::KeyStore::Open(ResolveRoot(a.root)));
+  SEXTANT_RETURN_IF_ERROR(keys->Revoke(a.name));
+  std::printf("Revoked key '%s'; a running server refuses it from its next request.\n",
+              a.name.c_str());
+  return Status::OK();
+}
+
+Command AddKeysCommand(CLI::App& app) {
+  auto args = std::make_shared<KeysArgs>();
+  CLI::App* keys = app.add_subcommand("keys", "API keys of the team server (docs/team-server.md)");
+  keys->require_subcommand(1);
+  // Also before the subcommand: `sextant keys --root DIR list`.
+  keys->add_option("--root", args->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  CLI::App* create = keys->add_subcommand("create", "Create a key and print it (shown only once)");
+  create->add_option("--root", args->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  create->add_option("--name", args->name, "The key's name (unique; shown as who uploaded)")
+      ->required();
+  create->add_option("--role", args->role, "admin, write or read")->required();
+  create->add_option("--project", args->projects,
+                     "A project the key may use (repeatable; default every project)");
+  CLI::App* list = keys->add_subcommand("list", "List keys (names, roles, scopes; never secrets)");
+  list->add_option("--root", args->root, "Store root");
+  list->add_option("--format", args->format, "table or json");
+  CLI::App* revoke = keys->add_subcommand("revoke", "Revoke a key");
+  revoke->add_option("--root", args->root, "Store root");
+  revoke->add_option("--name", args->name, "The key's name")->required();
+  return {keys, [args, create, list] {
+            if (*create) return Report(RunKeysCreate(*args));
+            if (*list) return Report(RunKeysList(*args));
+            return Report(RunKeysRevoke(*args));
+          }};
+}
+
 #ifdef SEXTANT_HAVE_SERVER
 Command AddServeCommand(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>();
@@ -978,11 +1093,17 @@ Command AddServeCommand(CLI::App& app) {
       app.add_subcommand("serve", "Serve the web console and its JSON API (docs/http-api.md)");
   serve->add_option("--root", args->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
   ServerOptions& so = args->options;
-  serve->add_option("--host", so.host, "Address to bind (any but a loopback one needs --token)")
+  serve
+      ->add_option("--host", so.host,
+                   "Address to bind (any but a loopback one needs an API key or --token)")
       ->capture_default_str();
   serve->add_option("--port", so.port, "Port (0: any free port)")->capture_default_str();
   serve->add_option("--token", args->token,
-                    "Access token every API request must carry (default $SEXTANT_TOKEN)");
+                    "Admin key of a single-user server (default $SEXTANT_TOKEN); API keys: "
+                    "`sextant keys`");
+  serve->add_option("--tls-cert", args->tls_cert,
+                    "Serve HTTPS with this PEM certificate (chain); needs --tls-key");
+  serve->add_option("--tls-key", args->tls_key, "The PEM private key of --tls-cert");
   serve->add_option("--static", args->static_dir, "The console's build (default web/dist)");
   // The limits of docs/http-api.md, "Limits"; Server::Start checks their ranges.
   serve
@@ -1175,6 +1296,7 @@ int Main(int argc, char** argv) {
       AddSpansCommand(app),  AddMapCommand(app)};
   for (Command& c : AddCheckAndRepairCommands(app)) commands.push_back(std::move(c));
   for (Command& c : AddTeamCommands(app)) commands.push_back(std::move(c));
+  commands.push_back(AddKeysCommand(app));
 #ifdef SEXTANT_HAVE_SERVER
   commands.push_back(AddServeCommand(app));
 #endif

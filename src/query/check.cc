@@ -366,7 +366,11 @@ Result<std::vector<RunCheck>> CheckStore(const fs::path& root,
       }
     }
     for (const auto& p : fs::directory_iterator(root, ec)) {
-      if (!p.is_directory() || (project && p.path().filename() != *project)) continue;
+      // Project names never start with '.': <root>/.server is the team server's own data.
+      if (!p.is_directory() || p.path().filename().string().front() == '.' ||
+          (project && p.path().filename() != *project)) {
+        continue;
+      }
       for (const auto& r : fs::directory_iterator(p.path(), ec)) {
         if (r.is_directory() && LooksLikeRun(r.path())) dirs.push_back(r.path());
       }

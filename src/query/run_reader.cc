@@ -774,7 +774,8 @@ Result<std::vector<RunInfo>> ListRuns(const fs::path& root) {
   if (!fs::is_directory(root, ec)) return out;
   std::vector<fs::path> run_dirs;
   for (const auto& project : fs::directory_iterator(root, ec)) {
-    if (!project.is_directory()) continue;
+    // Project names never start with '.': <root>/.server is the team server's own data.
+    if (!project.is_directory() || project.path().filename().string().front() == '.') continue;
     for (const auto& run : fs::directory_iterator(project.path(), ec)) {
       // A folder with output logs or results but no database is a damaged run.
       std::error_code run_ec;

@@ -12,6 +12,7 @@
 #include "server/encode.h"
 #include "server/insights.h"
 #include "server/jobs.h"
+#include "server/keys.h"
 #include "server/uploads.h"
 #include "sync/manifest.h"
 #include "sextant/version.h"
@@ -151,6 +152,10 @@ int HttpStatus(StatusCode code) {
     case StatusCode::kAlreadyExists:
     case StatusCode::kFailedPrecondition:
       return 409;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
     case StatusCode::kIOError:
     case StatusCode::kInternal:
       return 500;
@@ -165,8 +170,14 @@ int HttpStatus(StatusCode code) {
 }
 
 ApiResponse ErrorResponse(const Status& status) {
-  return Json({{"error", {{"code", ErrorCode(status.code())}, {"message", status.message()}}}},
-              HttpStatus(status.code()));
+  ApiResponse r =
+      Json({{"error", {{"code", ErrorCode(status.code())}, {"message", status.message()}}}},
+           HttpStatus(status.code()));
+  // RFC 6750: a 401 names the scheme the client should use.
+  if (status.code() == StatusCode::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  }
+  return r;
 }
 
 ApiResponse UnauthenticatedResponse(const std::string& message) {
@@ -294,7 +305,7 @@ struct Call {
   const ApiRequest& req;
   const fs::path& root;
   std::shared_ptr<RunState> state;
-  const Services& services;
+  const Services* services = nullptr;
 
   const std::vector<std::string>& p() const { return req.path; }
   const Params& params() const { return req.params; }
@@ -320,10 +331,10 @@ Result<ApiResponse> GetHealth(const Call&) {
 // ---- uploads and jobs (docs/team-server.md)
 
 Result<UploadService*> Uploads(const Call& c) {
-  if (c.services.uploads == nullptr) {
+  if (c.services->uploads == nullptr) {
     return Status::FailedPrecondition("this server takes no uploads");
   }
-  return c.services.uploads;
+  return c.services->uploads;
 }
 
 Result<ApiResponse> BeginUpload(const Call& c) {
@@ -357,8 +368,8 @@ Result<ApiResponse> GetUpload(const Call& c) {
 
 Result<ApiResponse> JobsList(const Call& c, const std::string& project, const std::string& run) {
   ordered_json list = ordered_json::array();
-  if (c.services.jobs != nullptr) {
-    SEXTANT_ASSIGN_OR_RETURN(std::vector<Job> jobs, c.services.jobs->List(project, run, 200));
+  if (c.services->jobs != nullptr) {
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<Job> jobs, c.services->jobs->List(project, run, 200));
     for (const Job& j : jobs) {
       if (Who(c).CanRead(j.project)) list.push_back(JobToJson(j));
     }
@@ -379,11 +390,44 @@ Result<ApiResponse> GetJob(const Call& c) {
   if (ec != std::errc() || end != text.data() + text.size()) {
     return Status::Invalid("job id: '" + text + "' is not a number");
   }
-  if (c.services.jobs != nullptr) {
-    SEXTANT_ASSIGN_OR_RETURN(std::optional<Job> job, c.services.jobs->Get(id));
+  if (c.services->jobs != nullptr) {
+    SEXTANT_ASSIGN_OR_RETURN(std::optional<Job> job, c.services->jobs->Get(id));
     if (job && Who(c).CanRead(job->project)) return Json(JobToJson(*job));
   }
   return Status::NotFound("no job " + text);
+}
+
+// The key a request came with: {"key_name", "role", "projects"} (the
+// client's login checks its key with it). On an open server: "local", admin.
+Result<ApiResponse> Whoami(const Call& c) {
+  const Principal who = c.req.principal ? *c.req.principal : OpenServerPrincipal();
+  return Json({{"key_name", who.key_name},
+               {"role", RoleName(who.role)},
+               {"projects", who.projects},
+               {"key_required", c.req.key_required}});
+}
+
+// The server's API keys, never their secrets: for an admin key of every
+// project (a scoped admin would see the names of other projects' keys).
+Result<ApiResponse> ListKeys(const Call& c) {
+  if (c.req.principal && !c.req.principal->projects.empty()) {
+    return Status::PermissionDenied("key '" + c.req.principal->key_name +
+                                    "' is scoped to projects; GET /api/keys needs an admin key "
+                                    "of every project");
+  }
+  if (c.services->keys == nullptr) return Json({{"keys", ordered_json::array()}});
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<KeyInfo> keys, c.services->keys->List());
+  ordered_json list = ordered_json::array();
+  for (const KeyInfo& k : keys) {
+    list.push_back(
+        {{"name", k.name},
+         {"role", RoleName(k.role)},
+         {"projects", k.projects},
+         {"created_at", k.created_at},
+         {"last_used_at", k.last_used_at ? ordered_json(*k.last_used_at) : ordered_json()},
+         {"revoked", k.revoked}});
+  }
+  return Json({{"keys", std::move(list)}});
 }
 
 Result<ApiResponse> ListRunsHandler(const Call& c) {
@@ -397,8 +441,8 @@ Result<ApiResponse> ListRunsHandler(const Call& c) {
     run["uploaded_by"] = last.ok() && *last ? ordered_json((*last)->first) : ordered_json(nullptr);
     run["uploaded_at"] = last.ok() && *last ? ordered_json((*last)->second) : ordered_json(nullptr);
     run["job"] = nullptr;
-    if (c.services.jobs != nullptr) {
-      auto job = c.services.jobs->Latest(info.project, info.run);
+    if (c.services->jobs != nullptr) {
+      auto job = c.services->jobs->Latest(info.project, info.run);
       if (job.ok() && *job) run["job"] = JobToJson(**job);
     }
     list.push_back(std::move(run));
@@ -876,42 +920,49 @@ struct Endpoint {
   const char* method;
   const char* pattern;  // after /api/, segments separated by '/'
   Handler handler;
+  Access access;  // what the request's key needs (CheckAccess)
   // Routes under runs/{project}/{run} open the run first (404 when unknown);
   // an upload may create it, and jobs outlive a run's state.
   bool opens_run = true;
 };
 
+// Adding a route: one line here, with its access level. Under
+// runs/{project}/..., the level applies to that project (a key scoped to
+// other projects gets 403); the handlers of routes above a project (runs,
+// jobs) filter what they list by the key's projects.
 constexpr Endpoint kEndpoints[] = {
-    {"*", "health", GetHealth},
-    {"GET", "runs", ListRunsHandler},
-    {"GET", "runs/*/*", GetRun},
-    {"GET", "runs/*/*/summary", GetSummary},
-    {"GET", "runs/*/*/insights", GetInsights},
-    {"GET", "runs/*/*/samples", GetSamples},
-    {"POST", "runs/*/*/samples/query", QuerySamples},
-    {"GET", "runs/*/*/samples/*/*", GetSample},
-    {"GET", "runs/*/*/spans", GetSpans},
-    {"GET", "runs/*/*/spans/map", GetSpanMap},
-    {"GET", "runs/*/*/spans/similar", GetSimilarSpans},
-    {"GET", "runs/*/*/spans/**", UnknownSpans},
-    {"GET", "runs/*/*/similar", Similar},
-    {"POST", "runs/*/*/similar", Similar},
-    {"GET", "runs/*/*/map", GetMap},
-    {"GET", "runs/*/*/export", ExportSamples},
-    {"GET", "runs/*/*/selections", ListSelections},
-    {"POST", "runs/*/*/selections", CreateSelection},
-    {"GET", "runs/*/*/selections/*", GetSelection},
-    {"DELETE", "runs/*/*/selections/*", DeleteSelection},
-    {"POST", "runs/*/*/selections/*/add", AddToSelection},
-    {"POST", "runs/*/*/selections/*/remove", RemoveFromSelection},
-    {"GET", "runs/*/*/selections/*/export", ExportSelection},
-    {"POST", "runs/*/*/uploads", BeginUpload, false},
-    {"GET", "runs/*/*/uploads/*", GetUpload, false},
-    {"PUT", "runs/*/*/uploads/*/chunks/*", PutUploadChunk, false},
-    {"POST", "runs/*/*/uploads/*/commit", CommitUpload, false},
-    {"GET", "runs/*/*/jobs", ListRunJobs, false},
-    {"GET", "jobs", ListJobsHandler},
-    {"GET", "jobs/*", GetJob},
+    {"*", "health", GetHealth, Access::kPublic},
+    {"GET", "whoami", Whoami, Access::kRead},
+    {"GET", "keys", ListKeys, Access::kAdmin},
+    {"GET", "runs", ListRunsHandler, Access::kRead},
+    {"GET", "runs/*/*", GetRun, Access::kRead},
+    {"GET", "runs/*/*/summary", GetSummary, Access::kRead},
+    {"GET", "runs/*/*/insights", GetInsights, Access::kRead},
+    {"GET", "runs/*/*/samples", GetSamples, Access::kRead},
+    {"POST", "runs/*/*/samples/query", QuerySamples, Access::kRead},
+    {"GET", "runs/*/*/samples/*/*", GetSample, Access::kRead},
+    {"GET", "runs/*/*/spans", GetSpans, Access::kRead},
+    {"GET", "runs/*/*/spans/map", GetSpanMap, Access::kRead},
+    {"GET", "runs/*/*/spans/similar", GetSimilarSpans, Access::kRead},
+    {"GET", "runs/*/*/spans/**", UnknownSpans, Access::kRead},
+    {"GET", "runs/*/*/similar", Similar, Access::kRead},
+    {"POST", "runs/*/*/similar", Similar, Access::kRead},
+    {"GET", "runs/*/*/map", GetMap, Access::kRead},
+    {"GET", "runs/*/*/export", ExportSamples, Access::kRead},
+    {"GET", "runs/*/*/selections", ListSelections, Access::kRead},
+    {"POST", "runs/*/*/selections", CreateSelection, Access::kWrite},
+    {"GET", "runs/*/*/selections/*", GetSelection, Access::kRead},
+    {"DELETE", "runs/*/*/selections/*", DeleteSelection, Access::kWrite},
+    {"POST", "runs/*/*/selections/*/add", AddToSelection, Access::kWrite},
+    {"POST", "runs/*/*/selections/*/remove", RemoveFromSelection, Access::kWrite},
+    {"GET", "runs/*/*/selections/*/export", ExportSelection, Access::kRead},
+    {"POST", "runs/*/*/uploads", BeginUpload, Access::kWrite, false},
+    {"GET", "runs/*/*/uploads/*", GetUpload, Access::kWrite, false},
+    {"PUT", "runs/*/*/uploads/*/chunks/*", PutUploadChunk, Access::kWrite, false},
+    {"POST", "runs/*/*/uploads/*/commit", CommitUpload, Access::kWrite, false},
+    {"GET", "runs/*/*/jobs", ListRunJobs, Access::kRead, false},
+    {"GET", "jobs", ListJobsHandler, Access::kRead},
+    {"GET", "jobs/*", GetJob, Access::kRead},
 };
 
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {
@@ -938,37 +989,90 @@ std::string ApiPath(const std::vector<std::string>& path) {
   return out;
 }
 
+// Unauthenticated (401) without a valid key where one is needed;
+// PermissionDenied (403) naming the right the key lacks. The messages name
+// the key, the route's pattern and the requested project, never anything
+// stored (not even whether the project exists).
+Status CheckAccess(const ApiRequest& req, Access access, const char* route) {
+  if (access == Access::kPublic) return Status::OK();
+  if (req.principal == nullptr) {
+    if (!req.key_required) return Status::OK();  // an open server
+    return Status::Unauthenticated(
+        req.key_presented ? "the API key is not valid (unknown or revoked)"
+                          : "this server needs an API key: send 'Authorization: Bearer KEY' "
+                            "(keys are made with `sextant keys create`)");
+  }
+  const Principal& who = *req.principal;
+  const bool has_role = access == Access::kRead    ? true
+                        : access == Access::kWrite ? who.role != Role::kRead
+                                                   : who.IsAdmin();
+  if (!has_role) {
+    return Status::PermissionDenied("key '" + who.key_name + "' has the " + RoleName(who.role) +
+                                    " role; " + req.method + " /api/" + route + " needs the " +
+                                    AccessName(access) + " role");
+  }
+  const auto& p = req.path;
+  if (p.size() >= 2 && p[0] == "runs" && !who.CoversProject(p[1])) {
+    return Status::PermissionDenied("key '" + who.key_name + "' is not scoped to project '" + p[1] +
+                                    "'");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   const auto& p = req.path;
-  Call call{req, root_, nullptr, services_};
-  if (!p.empty() && p[0] == "runs") {
-    if (p.size() == 2) return Status::NotFound("expected /api/runs/{project}/{run}");
-    // The run is opened before the route is looked up: an unknown run is 404
-    // whatever the rest of the path or the method (except on the routes that
-    // need no opened run).
-    bool opens_run = true;
-    for (const Endpoint& route : kEndpoints) {
-      if (PathMatches(route.pattern, p)) {
-        opens_run = route.opens_run;
-        break;
-      }
-    }
-    if (p.size() >= 3 && opens_run) {
-      SEXTANT_ASSIGN_OR_RETURN(call.state, Run(p[1], p[2]));
-    }
-  }
+  const Endpoint* match = nullptr;
   bool known_path = false;
   for (const Endpoint& route : kEndpoints) {
     if (!PathMatches(route.pattern, p)) continue;
     known_path = true;
-    if (MethodMatches(route.method, req.method)) return route.handler(call);
+    if (MethodMatches(route.method, req.method)) {
+      match = &route;
+      break;
+    }
   }
+  // Access first, before anything is looked up: without the right key, the
+  // answer says nothing about which projects, runs or samples exist. An
+  // unknown path or method needs a read key (of the project, under runs/).
+  SEXTANT_RETURN_IF_ERROR(
+      CheckAccess(req, match ? match->access : Access::kRead, match ? match->pattern : "..."));
+  Call call{req, root_, nullptr, &services_};
+  if (!p.empty() && p[0] == "runs") {
+    if (p.size() == 2) return Status::NotFound("expected /api/runs/{project}/{run}");
+    // The run is opened before the handler runs: an unknown run is 404
+    // whatever the rest of the path or the method (except on the routes that
+    // need no opened run: an upload may create it).
+    if (p.size() >= 3 && (match == nullptr || match->opens_run)) {
+      SEXTANT_ASSIGN_OR_RETURN(call.state, Run(p[1], p[2]));
+    }
+  }
+  if (match) return match->handler(call);
   if (known_path) {
     return Status::Invalid("method " + req.method + " is not supported on " + ApiPath(p));
   }
   return Status::NotFound("no API endpoint " + ApiPath(p) + " (see docs/http-api.md)");
+}
+
+std::vector<RouteInfo> ApiRoutes() {
+  std::vector<RouteInfo> out;
+  for (const Endpoint& e : kEndpoints) out.push_back({e.method, e.pattern, e.access});
+  return out;
+}
+
+const char* AccessName(Access access) {
+  switch (access) {
+    case Access::kPublic:
+      return "public";
+    case Access::kRead:
+      return "read";
+    case Access::kWrite:
+      return "write";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "admin";
 }
 
 }  // namespace sextant::server

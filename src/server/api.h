@@ -30,9 +30,34 @@ struct ApiRequest {
   std::vector<std::string> path;  // decoded segments after "api"
   Params params;                  // decoded query parameters
   std::string body;
-  // Who sent it (http_server.cc resolves the API key); null on an open server.
+  // Who sent it (http_server.cc resolves the API key). Null with
+  // key_required false: an open server (loopback, no keys, no token), where
+  // everyone may do everything. Null with key_required: no valid key came,
+  // and every route but a public one answers 401.
   const Principal* principal = nullptr;
+  bool key_required = false;
+  bool key_presented = false;  // a key came but is not valid (for the 401's message)
 };
+
+// What a route needs of the request's key (docs/http-api.md, "Access").
+enum class Access {
+  kPublic,  // no key (health)
+  kRead,    // any valid key covering the route's project
+  kWrite,   // a write or admin key covering the project
+  kAdmin,   // an admin key covering the project
+};
+const char* AccessName(Access access);
+
+// One route of the API's table: a method ("GET" also answers HEAD, "*" every
+// method) and a pattern of segments after /api/ (literal, "*" one segment,
+// "**" last: one or more). Under runs/{project}/..., the project is path[1].
+struct RouteInfo {
+  std::string method;
+  std::string pattern;
+  Access access;
+};
+// Every route, in the order they are matched (for tests and docs).
+std::vector<RouteInfo> ApiRoutes();
 
 struct ApiResponse {
   int status = 200;

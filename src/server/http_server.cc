@@ -15,7 +15,11 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +33,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -36,6 +41,7 @@
 #include "common/request_budget.h"
 #include "server/api.h"
 #include "server/jobs.h"
+#include "server/keys.h"
 #include "server/uploads.h"
 #include "server/static_files.h"
 #include "sextant/server.h"
@@ -122,11 +128,45 @@ class DeadlineStream : public httplib::Stream {
  public:
   DeadlineStream(int fd, int stop_fd, std::chrono::milliseconds write_timeout, int64_t max_body)
       : fd_(fd), stop_fd_(stop_fd), write_timeout_(write_timeout), max_body_(max_body) {}
+  ~DeadlineStream() override {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+  }
+
+  // TLS: the handshake, bounded by `deadline` (a client that stalls in it is
+  // one that stalls in its request). From here on every read and write goes
+  // through TLS, on the non-blocking socket, with the same limits. False when
+  // it fails; *plain_http when the client spoke plain HTTP instead.
+  bool AcceptTls(SSL_CTX* ctx, Clock::time_point deadline, bool* plain_http) {
+    *plain_http = false;
+    const int flags = fcntl(fd_, F_GETFL);
+    if (flags < 0 || fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0) return false;
+    ssl_ = SSL_new(ctx);
+    if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return false;
+    ERR_clear_error();
+    while (true) {
+      const int r = SSL_accept(ssl_);
+      if (r == 1) return handshake_done_ = true;
+      const int err = SSL_get_error(ssl_, r);
+      if (err == SSL_ERROR_SSL) {
+        const unsigned long e = ERR_peek_error();
+        *plain_http =
+            ERR_GET_LIB(e) == ERR_LIB_SSL && (ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST ||
+                                              ERR_GET_REASON(e) == SSL_R_HTTPS_PROXY_REQUEST);
+      }
+      ERR_clear_error();
+      if (!WaitTls(err, MillisUntil(deadline))) return false;
+    }
+  }
+  // Sends TLS's close_notify (once, without waiting for the client's).
+  void ShutdownTls() {
+    if (handshake_done_ && !failed_) (void)SSL_shutdown(ssl_);
+    ERR_clear_error();
+  }
 
   // Waits up to `timeout` for the first byte of the next request; false on
   // timeout, or on Stop() when nothing has come.
   bool WaitForRequest(std::chrono::milliseconds timeout) {
-    if (pos_ < len_) return true;
+    if (pos_ < len_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
     pollfd p[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     const int n = poll(p, 2, static_cast<int>(timeout.count()));
     return n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
@@ -144,7 +184,7 @@ class DeadlineStream : public httplib::Stream {
   }
 
   bool is_readable() const override {
-    if (pos_ < len_) return true;
+    if (pos_ < len_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
     pollfd p{fd_, POLLIN, 0};
     return poll(&p, 1, MillisUntil(deadline_)) > 0;
   }
@@ -156,12 +196,7 @@ class DeadlineStream : public httplib::Stream {
 
   ssize_t read(char* ptr, size_t size) override {
     if (pos_ == len_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, MillisUntil(deadline_)) <= 0) {
-        failed_ = true;  // the request's time is up
-        return -1;
-      }
-      const ssize_t n = recv(fd_, buffer_, sizeof buffer_, 0);
+      const ssize_t n = ssl_ != nullptr ? ReadTls() : ReadPlain();
       if (n <= 0) return n;
       pos_ = 0;
       len_ = static_cast<size_t>(n);
@@ -188,6 +223,7 @@ class DeadlineStream : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
+    if (ssl_ != nullptr) return WriteTls(ptr, size);
     if (!is_writable()) return -1;
     return send(fd_, ptr, size, MSG_NOSIGNAL);
   }
@@ -201,6 +237,60 @@ class DeadlineStream : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  private:
+  ssize_t ReadPlain() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, MillisUntil(deadline_)) <= 0) {
+      failed_ = true;  // the request's time is up
+      return -1;
+    }
+    return recv(fd_, buffer_, sizeof buffer_, 0);
+  }
+
+  ssize_t ReadTls() {
+    while (true) {
+      ERR_clear_error();
+      const int n = SSL_read(ssl_, buffer_, sizeof buffer_);
+      if (n > 0) return n;
+      const int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify: the end of the stream
+      if (!WaitTls(err, MillisUntil(deadline_))) {
+        failed_ = true;  // the request's time is up, or the connection broke
+        return -1;
+      }
+    }
+  }
+
+  // Writes all of `ptr` (TLS records cannot be half sent), each wait for the
+  // socket bounded by the write timeout.
+  ssize_t WriteTls(const char* ptr, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+      ERR_clear_error();
+      const int chunk = static_cast<int>(std::min<size_t>(size - done, 1 << 20));
+      const int n = SSL_write(ssl_, ptr + done, chunk);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (!WaitTls(SSL_get_error(ssl_, n), static_cast<int>(write_timeout_.count()))) {
+        failed_ = true;
+        return -1;
+      }
+    }
+    return static_cast<ssize_t>(size);
+  }
+
+  // After SSL_ERROR_WANT_READ/WRITE: waits up to `timeout_ms` for the socket;
+  // false on any other error or on timeout.
+  bool WaitTls(int err, int timeout_ms) const {
+    short events = 0;
+    if (err == SSL_ERROR_WANT_READ) events = POLLIN;
+    if (err == SSL_ERROR_WANT_WRITE) events = POLLOUT;
+    if (events == 0) return false;
+    pollfd p{fd_, events, 0};
+    return poll(&p, 1, timeout_ms) > 0 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
+  }
+
   void Address(int (*get)(int, sockaddr*, socklen_t*), std::string& ip, int& port) const {
     sockaddr_storage a{};
     socklen_t len = sizeof a;
@@ -230,8 +320,10 @@ class DeadlineStream : public httplib::Stream {
   size_t head_bytes_ = 0;
   int64_t body_bytes_ = 0;
   uint64_t tail_ = 0;
-  char buffer_[4096];
+  char buffer_[16384];  // a whole TLS record
   size_t pos_ = 0, len_ = 0;
+  SSL* ssl_ = nullptr;
+  bool handshake_done_ = false;
 };
 
 // httplib's request parsing, routing and answer writing, on our streams.
@@ -262,6 +354,52 @@ void LingeringClose(int fd) {
   close(fd);
 }
 
+// The last OpenSSL error as text (for messages naming a file).
+std::string TlsError() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown error";
+  char text[256];
+  ERR_error_string_n(e, text, sizeof text);
+  return text;
+}
+
+// The server's TLS context: its certificate chain and key (PEM), TLS 1.2 or
+// later, OpenSSL's default ciphers.
+Result<SSL_CTX*> NewTlsContext(const ServerOptions& o) {
+  if (o.tls_cert.empty() || o.tls_key.empty()) {
+    return Status::Invalid(std::string(o.tls_cert.empty() ? "tls_cert" : "tls_key") +
+                           ": TLS needs both a certificate (--tls-cert) and its key (--tls-key)");
+  }
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return Status::Internal("cannot create a TLS context: " + TlsError());
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> owned(ctx, SSL_CTX_free);
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_use_certificate_chain_file(ctx, o.tls_cert.c_str()) != 1) {
+    return Status::Invalid("tls_cert: cannot read a PEM certificate (chain) from '" +
+                           o.tls_cert.string() + "': " + TlsError());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, o.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    const unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return Status::Invalid("tls_key: '" + o.tls_key.string() +
+                             "' is not the key of the certificate '" + o.tls_cert.string() + "'");
+    }
+    return Status::Invalid("tls_key: cannot read a PEM private key from '" + o.tls_key.string() +
+                           "': " + TlsError());
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return Status::Invalid("tls_key: '" + o.tls_key.string() +
+                           "' is not the key of the certificate '" + o.tls_cert.string() + "'");
+  }
+  // SSL_write writes to the socket with write(), which raises SIGPIPE when
+  // the client has gone; the plain path uses send(MSG_NOSIGNAL).
+  signal(SIGPIPE, SIG_IGN);
+  return owned.release();
+}
+
 }  // namespace
 
 bool IsLoopbackHost(const std::string& host) {
@@ -275,11 +413,13 @@ bool IsLoopbackHost(const std::string& host) {
 
 class Server::Impl {
  public:
-  explicit Impl(const ServerOptions& o) : options(o), api(o.root) {
+  Impl(const ServerOptions& o, std::unique_ptr<server::KeyStore> k)
+      : options(o), keys(std::move(k)), api(o.root, server::Services{.keys = keys.get()}) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) stop_read = fds[0], stop_write = fds[1];
   }
   ~Impl() {
+    if (tls != nullptr) SSL_CTX_free(tls);
     if (int fd = http.TakeListenSocket(); fd != INVALID_SOCKET) close(fd);
     if (stop_read >= 0) close(stop_read);
     if (stop_write >= 0) close(stop_write);
@@ -288,12 +428,6 @@ class Server::Impl {
   void Handle(const httplib::Request& req, httplib::Response& res) {
     const std::string& target = req.target.empty() ? req.path : req.target;
     if (!IsApi(target)) return ServeStatic(target, res);
-    if (!options.token.empty() && !Authorized(req)) {
-      return Send(server::UnauthenticatedResponse(
-                      "this server needs an access token: send 'Authorization: Bearer <token>' "
-                      "or '?token=<token>'"),
-                  res);
-    }
     server::ApiRequest r;
     r.method = req.method;
     auto segments = server::DecodePath(target);
@@ -303,6 +437,16 @@ class Server::Impl {
     r.path.assign(segments->begin() + 1, segments->end());  // after "api"
     for (const auto& [k, v] : req.params) {
       if (k != "token") r.params.emplace(k, v);
+    }
+    // Who is asking; Api answers 401/403 by its route table (public routes
+    // need no key).
+    std::optional<server::Principal> who;
+    r.key_required = NeedsKey();
+    if (r.key_required) {
+      const std::string presented = PresentedKey(req);
+      r.key_presented = !presented.empty();
+      if (r.key_presented) who = Resolve(presented);
+      if (who) r.principal = &*who;
     }
     r.body = req.body;
     RequestBudget budget;
@@ -327,14 +471,14 @@ class Server::Impl {
   bool Admit(const httplib::Request& req, httplib::Response& res) {
     const std::string host = req.get_header_value("Host");
     // DNS rebinding: a page from evil.example whose name now resolves to
-    // 127.0.0.1 sends "Host: evil.example"; without a token only loopback
-    // names are answered.
-    if (options.token.empty() && !IsLoopbackHost(Lower(HostWithoutPort(host)))) {
+    // 127.0.0.1 sends "Host: evil.example"; a server that needs no key
+    // answers only loopback names.
+    if (!IsLoopbackHost(Lower(HostWithoutPort(host))) && !NeedsKey()) {
       SendError(421, "misdirected_request",
                 "Host: '" + host +
                     "' is not a loopback name or address; this server, "
-                    "running without an access token, answers only requests for localhost, "
-                    "127.0.0.1 or [::1]",
+                    "running without API keys or an access token, answers only requests for "
+                    "localhost, 127.0.0.1 or [::1]",
                 res);
       return false;
     }
@@ -394,15 +538,33 @@ class Server::Impl {
     return true;
   }
 
-  bool Authorized(const httplib::Request& req) const {
+  // A key is needed when any exists (or the --token), and always off
+  // loopback; a loopback server without either is open, as before keys.
+  bool NeedsKey() const {
+    if (!options.token.empty() || !IsLoopbackHost(options.host)) return true;
+    Result<bool> empty = keys->Empty();
+    return !empty.ok() || !*empty;  // a database error fails closed
+  }
+
+  // The key of 'Authorization: Bearer KEY', else of ?token=KEY (the
+  // console's download links, which carry no header); empty when none.
+  static std::string PresentedKey(const httplib::Request& req) {
     const std::string header = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (header.rfind(prefix, 0) == 0 &&
-        ConstantTimeEquals(header.substr(prefix.size()), options.token)) {
-      return true;
+    if (header.size() > 7 && Lower(header.substr(0, 7)) == "bearer ") {
+      const size_t start = header.find_first_not_of(' ', 7);
+      if (start != std::string::npos) return header.substr(start);
     }
-    return req.has_param("token") &&
-           ConstantTimeEquals(req.get_param_value("token"), options.token);
+    return req.has_param("token") ? req.get_param_value("token") : std::string();
+  }
+
+  // The --token is the admin key named "token"; other keys are the KeyStore's.
+  std::optional<server::Principal> Resolve(const std::string& presented) const {
+    if (!options.token.empty() && ConstantTimeEquals(presented, options.token)) {
+      return server::Principal{"token", server::Role::kAdmin, {}};
+    }
+    Result<server::Principal> p = keys->Authenticate(presented);
+    if (!p.ok()) return std::nullopt;
+    return std::move(p).value();
   }
 
   void ServeStatic(const std::string& target, httplib::Response& res) {
@@ -523,7 +685,9 @@ class Server::Impl {
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
           "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
           std::to_string(body.size()) + "\r\n\r\n" + body;
-      (void)!send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      // (On an HTTPS server the connection is only closed: a plain answer
+      // before the handshake would be garbage to the client.)
+      if (tls == nullptr) (void)!send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       // Closed a second later by the accept loop, not now: closing while the
       // client's request is still arriving would reset the connection, and the
       // reset would destroy the 503 before the client reads it.
@@ -557,7 +721,24 @@ class Server::Impl {
     current_fd = fd;
     DeadlineStream stream(fd, stop_read, Seconds(options.write_timeout_s), options.max_body_bytes);
     bool linger = false;
-    for (int served = 0;; ++served) {
+    bool plain_http = false;
+    if (tls != nullptr &&
+        !stream.AcceptTls(tls, Clock::now() + Seconds(options.request_timeout_s), &plain_http)) {
+      // A plain-HTTP request to the HTTPS port gets a plain answer saying so
+      // (as nginx does), anything else a closed connection.
+      if (plain_http) {
+        const std::string body =
+            "{\"error\":{\"code\":\"bad_request\",\"message\":\"this server speaks "
+            "HTTPS only; use https://\"}}\n";
+        const std::string answer =
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: "
+            "close\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
+        (void)!send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+      linger = true;
+    }
+    for (int served = 0; !linger; ++served) {
       // A request that reached us before Stop() is answered; no new one is awaited after it.
       if (served > 0 && stopping.load()) break;
       if (!stream.WaitForRequest(Seconds(options.idle_timeout_s))) break;
@@ -577,6 +758,7 @@ class Server::Impl {
       std::lock_guard lock(mu);
       connections[id].fd = -1;
     }
+    stream.ShutdownTls();
     if (linger) {
       LingeringClose(fd);
     } else {
@@ -623,11 +805,13 @@ class Server::Impl {
   static constexpr size_t kMaxRefusedPending = 256;
 
   ServerOptions options;
-  // The team server's parts (OpenTeamServer()); `api` points to them.
+  // The team server's parts (Start() opens them); `api` points to them.
+  std::unique_ptr<server::KeyStore> keys;  // <root>/.server/server.db
   server::RunLocks run_locks;
   std::unique_ptr<server::JobQueue> jobs;
   std::unique_ptr<server::UploadService> uploads;
   server::Api api;
+  SSL_CTX* tls = nullptr;  // with --tls-cert/--tls-key; owned
   HttpCore http;
   int port = 0;
   int stop_read = -1, stop_write = -1;
@@ -647,11 +831,6 @@ Server::~Server() {
 }
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
-  if (!IsLoopbackHost(options.host) && options.token.empty()) {
-    return Status::Invalid("host: '" + options.host +
-                           "' is not a loopback address; serving on it needs an access token "
-                           "(--token or $SEXTANT_TOKEN)");
-  }
   if (options.port < 0 || options.port > 65535) {
     return Status::Invalid("port: must be between 0 and 65535, got " +
                            std::to_string(options.port));
@@ -678,7 +857,19 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
     return Status::Invalid("shutdown_grace_s: must be between 0 and 86400 seconds, got " +
                            std::to_string(options.shutdown_grace_s));
   }
-  auto impl = std::make_unique<Impl>(options);
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<server::KeyStore> keys,
+                           server::KeyStore::Open(options.root));
+  if (!IsLoopbackHost(options.host) && options.token.empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(bool no_keys, keys->Empty());
+    if (no_keys) {
+      return Status::Invalid(
+          "host: '" + options.host +
+          "' is not a loopback address; serving on it needs an API key: create one with "
+          "`sextant keys create --root " +
+          options.root.string() + " --name NAME --role admin` (or pass --token / $SEXTANT_TOKEN)");
+    }
+  }
+  auto impl = std::make_unique<Impl>(options, std::move(keys));
   Impl* p = impl.get();
   if (p->stop_read < 0) return Status::IOError("cannot create the server's stop pipe");
   if (options.workers < 1 || options.workers > 64) {
@@ -690,8 +881,13 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   p->uploads =
       std::make_unique<server::UploadService>(options.root, &p->run_locks, p->jobs.get());
   SEXTANT_RETURN_IF_ERROR(p->uploads->Recover());
-  p->api.set_services(server::Services{
-      .uploads = p->uploads.get(), .jobs = p->jobs.get(), .run_locks = &p->run_locks});
+  p->api.set_services(server::Services{.keys = p->keys.get(),
+                                       .uploads = p->uploads.get(),
+                                       .jobs = p->jobs.get(),
+                                       .run_locks = &p->run_locks});
+  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(p->tls, NewTlsContext(options));
+  }
   auto handler = [p](const httplib::Request& req, httplib::Response& res) { p->Handle(req, res); };
   p->http.Get(".*", handler);
   p->http.Post(".*", handler);

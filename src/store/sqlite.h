@@ -70,6 +70,10 @@ class Statement {
   }
   Statement& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
   Statement& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
+  Statement& BindBlob(int i, const void* data, size_t size) {
+    sqlite3_bind_blob(stmt_, i, data, static_cast<int>(size), SQLITE_TRANSIENT);
+    return *this;
+  }
   Statement& BindNull(int i) {
     sqlite3_bind_null(stmt_, i);
     return *this;
@@ -93,6 +97,10 @@ class Statement {
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string Text(int col) const {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
+  }
+  std::string Blob(int col) const {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
     return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
   }
   std::optional<double> OptDouble(int col) const {

@@ -25,7 +25,8 @@ class Running {
   explicit Running(ServerOptions o) {
     o.host = "127.0.0.1";
     o.port = 0;
-    if (o.root.empty()) o.root = ::testing::TempDir();
+    // A folder of its own: the server keeps its keys under <root>/.server.
+    if (o.root.empty()) o.root = root_.path();
     auto s = Server::Start(o);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(s).value();
@@ -46,6 +47,7 @@ class Running {
   }
 
  private:
+  sextant::testing::TempDir root_;
   std::unique_ptr<Server> server_;
   std::thread thread_;
   Status run_status_;
@@ -113,8 +115,9 @@ std::string Get(int port, const std::string& target) {
 }
 
 TEST(HttpServer, RefusesBadLimitsNamingThem) {
+  sextant::testing::TempDir root;
   ServerOptions o;
-  o.root = ::testing::TempDir();
+  o.root = root.path();
   o.port = 0;
   o.max_connections = 0;
   EXPECT_STATUS(Server::Start(o).status(), kInvalidArgument, "max_connections");

@@ -1,5 +1,6 @@
 // A small finished run for the server's tests: `samples` labeled training samples
-// of two separable classes (width 4), finished with drift_k 3, as p/r under `root`.
+// of two separable classes (width 4), finished with drift_k 3, as p/r (or
+// `project`/r) under `root`.
 #pragma once
 
 #include <filesystem>
@@ -17,9 +18,10 @@ inline ProcessingOptions SmallRunOptions() {
   return o;
 }
 
-inline void LogAndFinishSmallRun(const std::filesystem::path& root, int samples) {
+inline void LogAndFinishSmallRun(const std::filesystem::path& root, int samples,
+                                 const std::string& project = "p") {
   const SplitKey training = SplitKey::Make(Split::kTraining, "").value();
-  auto client = Client::Init({.root = root, .project = "p", .run = "r"});
+  auto client = Client::Init({.root = root, .project = project, .run = "r"});
   ASSERT_OK(client.status());
   ASSERT_OK((*client)->SetLabelsForRun({"neg", "pos"}));
   DataBatch data;

@@ -351,10 +351,15 @@ def test_token_is_checked_on_every_api_request(store, static_dir, via_env):
     try:
         s.host = "127.0.0.1"
         s.base = f"http://127.0.0.1:{s.port}"
-        for path in ["/api/runs", api() + "/samples?split=training", "/api/health"]:
+        for path in ["/api/runs", api() + "/samples?split=training", "/api/whoami"]:
             status, headers, body = s.request("GET", path, auth=False)
             assert status == 401, path
             assert json.loads(body)["error"]["code"] == "unauthenticated"
+            assert headers.get("WWW-Authenticate") == "Bearer"
+        # Health is public (load balancers, the client's version check).
+        assert s.get("/api/health", auth=False)["ok"]
+        assert s.get("/api/whoami") == {"key_name": "token", "role": "admin", "projects": [],
+                                        "key_required": True}
         status, _, _ = s.request("GET", "/api/runs", auth=False, headers={"Authorization": "Bearer nope"})
         assert status == 401
         status, _, _ = s.request("POST", api() + "/selections", body={"name": "x"}, auth=False)
