@@ -13,6 +13,7 @@ import atexit
 import dataclasses
 import datetime
 import os
+import sys
 import threading
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -25,6 +26,7 @@ from ._core import (
     NnSearch,
     ProcessingOptions,
     processing_option_specs,
+    UnavailableError,
     resolve_remote,
     resolve_root,
     set_processing_option,
@@ -126,11 +128,23 @@ def login(url: Optional[str] = None, api_key: Optional[str] = None,
     ``$SEXTANT_API_KEY``. Checks the server's health, version and the key, then
     keeps them under the store root (``.login.json``, mode 0600). With no server
     configured at all, this does nothing and Sextant runs embedded.
+
+    A server that cannot be reached is not an error for a job configured
+    through the environment (``$SEXTANT_CONSOLE_URL``): it logs locally as
+    always, and ``finish()`` keeps the run pending for ``sextant sync``. A wrong
+    key, a key without rights and an incompatible server raise.
     """
     resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
     if not url and not os.environ.get("SEXTANT_CONSOLE_URL"):
         return {"url": None, "embedded": True}
-    return _core.login(resolved, url or "", api_key or "")
+    try:
+        return _core.login(resolved, url or "", api_key or "")
+    except UnavailableError as e:
+        if url:
+            raise
+        print(f"sextant: {e}; logging locally, finish() keeps the run for `sextant sync`",
+              file=sys.stderr, flush=True)
+        return {"url": os.environ.get("SEXTANT_CONSOLE_URL"), "reachable": False}
 
 
 def logout(root: Optional[str | os.PathLike[str]] = None) -> None:

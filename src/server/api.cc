@@ -159,10 +159,6 @@ int HttpStatus(StatusCode code) {
     case StatusCode::kIOError:
     case StatusCode::kInternal:
       return 500;
-    case StatusCode::kUnauthenticated:
-      return 401;
-    case StatusCode::kPermissionDenied:
-      return 403;
     case StatusCode::kUnavailable:
       return 503;
   }
