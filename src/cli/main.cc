@@ -984,6 +984,9 @@ Command AddServeCommand(CLI::App& app) {
   serve->add_option("--token", args->token,
                     "Access token every API request must carry (default $SEXTANT_TOKEN)");
   serve->add_option("--static", args->static_dir, "The console's build (default web/dist)");
+  serve->add_flag("--public-metrics", so.public_metrics,
+                  "Serve GET /metrics (Prometheus) without a key, e.g. to a scraper on a "
+                  "private network");
   // The limits of docs/http-api.md, "Limits"; Server::Start checks their ranges.
   serve
       ->add_option("--max-connections", so.max_connections,

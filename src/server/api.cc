@@ -823,6 +823,13 @@ std::string ApiPath(const std::vector<std::string>& path) {
 
 }  // namespace
 
+std::string RoutePattern(const std::vector<std::string>& path) {
+  for (const Endpoint& route : kEndpoints) {
+    if (PathMatches(route.pattern, path)) return std::string(route.pattern);
+  }
+  return "unmatched";
+}
+
 Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   const auto& p = req.path;
   Call call{req, root_, nullptr};

@@ -34,6 +34,8 @@
 #include "common/file_util.h"
 #include "common/request_budget.h"
 #include "server/api.h"
+#include "server/metrics.h"
+#include "server/run_metrics.h"
 #include "server/static_files.h"
 #include "sextant/server.h"
 
@@ -272,9 +274,20 @@ bool IsLoopbackHost(const std::string& host) {
 
 class Server::Impl {
  public:
-  explicit Impl(const ServerOptions& o) : options(o), api(o.root) {
+  explicit Impl(const ServerOptions& o)
+      : options(o), run_metrics(o.root), api(o.root, server::Services{.metrics = &metrics}) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) stop_read = fds[0], stop_write = fds[1];
+    metrics.AddCollector([this](server::MetricsWriter& out) { run_metrics.Collect(out); });
+    metrics.AddCollector([this](server::MetricsWriter& out) {
+      size_t open = 0;
+      {
+        std::lock_guard lock(mu);
+        for (const auto& [id, c] : connections) open += c.fd >= 0 ? 1 : 0;
+      }
+      out.Gauge("sextant_http_open_connections", "Connections open now", {},
+                static_cast<double>(open));
+    });
   }
   ~Impl() {
     if (int fd = http.TakeListenSocket(); fd != INVALID_SOCKET) close(fd);
@@ -284,6 +297,7 @@ class Server::Impl {
 
   void Handle(const httplib::Request& req, httplib::Response& res) {
     const std::string& target = req.target.empty() ? req.path : req.target;
+    if (IsMetrics(target)) return ServeMetrics(req, res);
     if (!IsApi(target)) return ServeStatic(target, res);
     if (!options.token.empty() && !Authorized(req)) {
       return Send(server::UnauthenticatedResponse(
@@ -317,6 +331,67 @@ class Server::Impl {
 
   static bool IsApi(const std::string& target) {
     return target == "/api" || target.rfind("/api/", 0) == 0 || target.rfind("/api?", 0) == 0;
+  }
+
+  static bool IsMetrics(const std::string& target) {
+    return target == "/metrics" || target.rfind("/metrics?", 0) == 0;
+  }
+
+  // --- Metrics (docs/team-server.md, "Metrics") ---------------------------
+
+  // Who may scrape /metrics: anyone with --public-metrics; else whoever may
+  // call the API (the --token; nobody needs one on an open loopback server).
+  // The API keys' check goes here: resolve the Authorization header to a
+  // server::Principal as the API does (401 without a valid key), and answer
+  // 403 to a key scoped to some projects only, since the figures name every
+  // project; any role may read them.
+  bool MetricsAllowed(const httplib::Request& req) const {
+    return options.public_metrics || options.token.empty() || Authorized(req);
+  }
+
+  void ServeMetrics(const httplib::Request& req, httplib::Response& res) {
+    if (!MetricsAllowed(req)) {
+      return Send(server::UnauthenticatedResponse(
+                      "/metrics needs an access token: send 'Authorization: Bearer <token>' "
+                      "(or start the server with --public-metrics)"),
+                  res);
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+      res.set_header("Allow", "GET, HEAD");
+      return SendError(405, "method_not_allowed", "/metrics answers GET only", res);
+    }
+    res.status = 200;
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  // The request's route as a metrics label: the API's route pattern, never
+  // the raw path, so that the number of series stays bounded.
+  static std::string RouteLabel(const httplib::Request& req) {
+    const std::string& target = req.target.empty() ? req.path : req.target;
+    if (IsMetrics(target)) return "metrics";
+    if (!IsApi(target)) return "static";
+    auto segments = server::DecodePath(target);
+    if (!segments || segments->empty()) return "unmatched";
+    return server::RoutePattern({segments->begin() + 1, segments->end()});
+  }
+
+  void RecordRequest(const httplib::Request& req, int status, Clock::time_point start) {
+    static const char* const kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+                                           "OPTIONS"};
+    std::string method = "other";
+    for (const char* m : kMethods) {
+      if (req.method == m) method = m;
+    }
+    const std::string route = RouteLabel(req);
+    metrics.AddCounter("sextant_http_requests_total",
+                       "HTTP requests answered, by method, route pattern and status code",
+                       {{"method", method}, {"route", route}, {"code", std::to_string(status)}},
+                       1);
+    metrics.Observe("sextant_http_request_duration_seconds",
+                    "Time from a request's head to its answer, by method and route pattern",
+                    {{"method", method}, {"route", route}},
+                    std::chrono::duration<double>(Clock::now() - start).count());
   }
 
   // Checks made on the head, before any body is read. Returns false after
@@ -519,6 +594,8 @@ class Server::Impl {
           "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
           std::to_string(body.size()) + "\r\n\r\n" + body;
       (void)!send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      metrics.AddCounter("sextant_http_connections_refused_total",
+                         "Connections refused with 503 at the connection limits", {}, 1);
       // Closed a second later by the accept loop, not now: closing while the
       // client's request is still arriving would reset the connection, and the
       // reset would destroy the 503 before the client reads it.
@@ -618,6 +695,8 @@ class Server::Impl {
   static constexpr size_t kMaxRefusedPending = 256;
 
   ServerOptions options;
+  server::MetricsRegistry metrics;
+  server::RunMetrics run_metrics;
   server::Api api;
   HttpCore http;
   int port = 0;
@@ -672,7 +751,11 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   auto impl = std::make_unique<Impl>(options);
   Impl* p = impl.get();
   if (p->stop_read < 0) return Status::IOError("cannot create the server's stop pipe");
-  auto handler = [p](const httplib::Request& req, httplib::Response& res) { p->Handle(req, res); };
+  auto handler = [p](const httplib::Request& req, httplib::Response& res) {
+    const auto start = Clock::now();
+    p->Handle(req, res);
+    p->RecordRequest(req, res.status, start);
+  };
   p->http.Get(".*", handler);
   p->http.Post(".*", handler);
   p->http.Delete(".*", handler);
@@ -695,6 +778,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   // Runs on the head, before httplib reads any body.
   p->http.set_pre_routing_handler([p](const httplib::Request& req, httplib::Response& res) {
     if (!p->Admit(req, res)) {
+      p->RecordRequest(req, res.status, Clock::now());
       // The body (if any) was not read: answer, then close the connection.
       close_after_request = true;
       auto& headers = const_cast<httplib::Request&>(req).headers;
