@@ -38,6 +38,7 @@
 #include "server/run_metrics.h"
 #include "server/static_files.h"
 #include "sextant/server.h"
+#include "sextant/version.h"
 
 namespace sextant {
 
@@ -278,6 +279,11 @@ class Server::Impl {
       : options(o), run_metrics(o.root), api(o.root, server::Services{.metrics = &metrics}) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) stop_read = fds[0], stop_write = fds[1];
+    metrics.SetGauge("sextant_build_info", "The server's version (the value is always 1)",
+                     {{"version", kVersion}}, 1);
+    metrics.SetGauge(
+        "process_start_time_seconds", "When the server started, in Unix seconds", {},
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     metrics.AddCollector([this](server::MetricsWriter& out) { run_metrics.Collect(out); });
     metrics.AddCollector([this](server::MetricsWriter& out) {
       size_t open = 0;
@@ -377,8 +383,8 @@ class Server::Impl {
   }
 
   void RecordRequest(const httplib::Request& req, int status, Clock::time_point start) {
-    static const char* const kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-                                           "OPTIONS"};
+    static const char* const kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                           "PATCH", "DELETE", "OPTIONS"};
     std::string method = "other";
     for (const char* m : kMethods) {
       if (req.method == m) method = m;
@@ -386,8 +392,7 @@ class Server::Impl {
     const std::string route = RouteLabel(req);
     metrics.AddCounter("sextant_http_requests_total",
                        "HTTP requests answered, by method, route pattern and status code",
-                       {{"method", method}, {"route", route}, {"code", std::to_string(status)}},
-                       1);
+                       {{"method", method}, {"route", route}, {"code", std::to_string(status)}}, 1);
     metrics.Observe("sextant_http_request_duration_seconds",
                     "Time from a request's head to its answer, by method and route pattern",
                     {{"method", method}, {"route", route}},

@@ -150,8 +150,8 @@ void MetricsWriter::Gauge(const std::string& name, const std::string& help, cons
   if (Series* s = Find(name, help, MetricType::kGauge, labels)) s->value = value;
 }
 
-void MetricsWriter::Counter(const std::string& name, const std::string& help,
-                            const Labels& labels, double value) {
+void MetricsWriter::Counter(const std::string& name, const std::string& help, const Labels& labels,
+                            double value) {
   if (!(value >= 0)) return;  // a counter never goes below zero (NaN dropped too)
   if (Series* s = Find(name, help, MetricType::kCounter, labels)) s->value = value;
 }

@@ -94,8 +94,8 @@ class MetricsRegistry {
   // `buckets` (ascending upper bounds; fixed by the name's first observation).
   void Observe(const std::string& name, const std::string& help, const Labels& labels,
                double value);
-  void Observe(const std::string& name, const std::string& help, const Labels& labels,
-               double value, const std::vector<double>& buckets);
+  void Observe(const std::string& name, const std::string& help, const Labels& labels, double value,
+               const std::vector<double>& buckets);
   // A function called at every scrape (outside the registry's lock, possibly
   // from several scrapes at once) to write values computed then: per run
   // figures, queue lengths, open connections. A family it writes under a name

@@ -45,11 +45,10 @@ void RunMetrics::Collect(MetricsWriter& out) {
     // Samples logged: fresh at every scrape (live ingest appends between finishes).
     for (const SplitInfo& s : info.splits) {
       if (s.split.split != Split::kInference) continue;
-      out.Gauge("sextant_inference_samples",
-                "Samples logged to the inference set (processed or not yet)",
-                {{"project", info.project}, {"run", info.run},
-                 {"inference_set", s.split.inference_name}},
-                static_cast<double>(s.samples));
+      out.Gauge(
+          "sextant_inference_samples", "Samples logged to the inference set (processed or not yet)",
+          {{"project", info.project}, {"run", info.run}, {"inference_set", s.split.inference_name}},
+          static_cast<double>(s.samples));
     }
     if (info.generation <= 0) continue;  // never finished: no results yet
     auto cached = cache_.find(key);
@@ -61,9 +60,8 @@ void RunMetrics::Collect(MetricsWriter& out) {
       const json summary = json::parse(*text, nullptr, /*allow_exceptions=*/false);
       Cached figures;
       figures.generation = (*reader)->generation();
-      const json* splits = summary.is_object() && summary.contains("splits")
-                               ? &summary["splits"]
-                               : nullptr;
+      const json* splits =
+          summary.is_object() && summary.contains("splits") ? &summary["splits"] : nullptr;
       for (const SplitInfo& s : (*reader)->info().splits) {
         if (s.split.split != Split::kInference || splits == nullptr) continue;
         auto it = splits->find(s.split.ToString());
@@ -75,9 +73,9 @@ void RunMetrics::Collect(MetricsWriter& out) {
         f.on_boundary_ratio = NumberAt(split, {"on_the_boundary", "fraction"});
         f.mean_confidence = NumberAt(split, {"mean_confidence"});
         f.domain_auc = NumberAt(split, {"domain_test", "auc"});
-        if (auto v = split.find("drift_verdict");
-            v != split.end() && v->is_object() && v->contains("drifted") &&
-            (*v)["drifted"].is_boolean()) {
+        if (auto v = split.find("drift_verdict"); v != split.end() && v->is_object() &&
+                                                  v->contains("drifted") &&
+                                                  (*v)["drifted"].is_boolean()) {
           f.drift_detected = (*v)["drifted"].get<bool>();
         }
         figures.sets.push_back(std::move(f));

@@ -79,8 +79,9 @@ TEST(MetricsRegistry, HistogramsHaveCumulativeBucketsSumAndCount) {
             "d_seconds_bucket{route=\"runs/*/*\",le=\"10\"} 4\n"
             "d_seconds_bucket{route=\"runs/*/*\",le=\"+Inf\"} 5\n"
             "d_seconds_sum{route=\"runs/*/*\"} " +
-                FormatValue(0.05 + 0.1 + 0.5 + 2.0 + 20.0) + "\n"
-            "d_seconds_count{route=\"runs/*/*\"} 5\n");
+                FormatValue(0.05 + 0.1 + 0.5 + 2.0 + 20.0) +
+                "\n"
+                "d_seconds_count{route=\"runs/*/*\"} 5\n");
 }
 
 TEST(MetricsRegistry, HistogramsDefaultToSecondsBuckets) {

@@ -100,8 +100,7 @@ TEST(RunMetrics, GaugesAreTheFinishedInferenceSetsFigures) {
     ASSERT_TRUE(got.count(Series("sextant_inference_samples", set)));
     EXPECT_EQ(got.at(Series("sextant_inference_samples", set)), want.samples);
     EXPECT_DOUBLE_EQ(got.at(Series("sextant_inference_drifted_ratio", set)), want.drifted);
-    EXPECT_DOUBLE_EQ(got.at(Series("sextant_inference_on_boundary_ratio", set)),
-                     want.on_boundary);
+    EXPECT_DOUBLE_EQ(got.at(Series("sextant_inference_on_boundary_ratio", set)), want.on_boundary);
     EXPECT_NEAR(got.at(Series("sextant_inference_mean_confidence", set)), want.mean_confidence,
                 1e-9);
     EXPECT_EQ(got.at(Series("sextant_inference_domain_auc", set)), DomainAuc(root.path(), set));
