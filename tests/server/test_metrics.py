@@ -78,7 +78,8 @@ def test_metrics_give_each_inference_sets_figures(server):
         assert value("sextant_inference_drift_detected") == float(split["drift_verdict"]["drifted"])
         assert families["sextant_inference_drifted_ratio"].type == "gauge"
     # Training and validation are not inference sets.
-    sets = {s.labels["inference_set"] for s in families["sextant_inference_samples"].samples}
+    sets = {s.labels["inference_set"]
+            for s in samples_of(families["sextant_inference_samples"], project=PROJECT, run=RUN)}
     assert sets == {"shifted", "same"}
 
 
