@@ -7,6 +7,7 @@
 #include <limits>
 #include <thread>
 
+#include "server/api.h"
 #include "testing.h"
 
 namespace sextant::server {
@@ -123,6 +124,19 @@ TEST(MetricsRegistry, CollectorsWriteAtScrapeTimeAndCannotShadowValues) {
             "# HELP b Registry's.\n# TYPE b gauge\nb 1\n"
             "# HELP c_total Collected count.\n# TYPE c_total counter\nc_total 5\n");
   EXPECT_NE(m.Render().find("a{k=\"v\"} 2\n"), std::string::npos);
+}
+
+// Request metrics are labelled by the route table's pattern, never by the raw path.
+TEST(MetricsRoutes, RequestsAreNamedByTheirEndpointsPattern) {
+  EXPECT_EQ(RoutePattern({"runs"}), "runs");
+  EXPECT_EQ(RoutePattern({"runs", "proj", "run-1", "samples"}), "runs/*/*/samples");
+  EXPECT_EQ(RoutePattern({"runs", "p", "r", "samples", "inference:prod", "id-123"}),
+            "runs/*/*/samples/*/*");
+  EXPECT_EQ(RoutePattern({"runs", "p", "r", "selections", "s", "add"}),
+            "runs/*/*/selections/*/add");
+  EXPECT_EQ(RoutePattern({"runs", "p", "r", "spans", "x", "y"}), "runs/*/*/spans/**");
+  EXPECT_EQ(RoutePattern({"no", "such", "path"}), "unmatched");
+  EXPECT_EQ(RoutePattern({}), "unmatched");
 }
 
 TEST(MetricsRegistry, CountsFromManyThreads) {
