@@ -4,6 +4,8 @@ import { ApiError, api, type Job, type RunJob } from './api';
 import { clear, h } from './dom';
 
 export const POLL_MS = 2000;
+// With no job active, a slow check shows uploads made since the page was opened.
+export const IDLE_POLL_MS = 30000;
 
 const active = (j: RunJob) => j.state === 'queued' || j.state === 'running';
 
@@ -41,9 +43,10 @@ function progress(job: RunJob): HTMLElement {
 }
 
 /**
- * The jobs panel. Hidden on a server without jobs (404). Polls while a job is queued or
- * running; `changed` gets every answer (the runs table updates its job column), and
- * `finished` runs when a job it saw active has ended (the runs list is read again).
+ * The jobs panel. Hidden on a server without jobs (404). Polls every 2 s while a job is
+ * queued or running, every 30 s otherwise. `changed` gets every answer (the runs table
+ * updates its job column); `finished` runs when a job it saw active has ended, or a new
+ * job appeared (the runs list is read again).
  */
 export class JobsPanel {
   readonly el: HTMLElement;
@@ -51,6 +54,7 @@ export class JobsPanel {
   private timer: number | undefined;
   private stopped = false;
   private activeIds = new Set<string>();
+  private seen: Set<string> | null = null;
 
   constructor(private o: { changed: (jobs: Job[]) => void; finished: () => void }) {
     this.list = h('div', { class: 'jobs-list' });
@@ -82,12 +86,15 @@ export class JobsPanel {
     this.o.changed(jobs);
     const nowActive = new Set(jobs.filter(active).map((j) => j.id));
     const ended = [...this.activeIds].some((id) => !nowActive.has(id));
+    // A job not seen before: an upload since the last answer (perhaps of a new run).
+    const fresh = this.seen !== null && jobs.some((j) => !this.seen!.has(j.id));
     this.activeIds = nowActive;
-    if (ended) this.o.finished();
+    this.seen = new Set(jobs.map((j) => j.id));
+    if (ended || fresh) this.o.finished();
     const polling = nowActive.size > 0;
     this.el.dataset.polling = polling ? '1' : '0';
     (this.el.querySelector('[data-testid=jobs-polling]') as HTMLElement).textContent = polling ? 'updating every 2 s' : '';
-    if (polling) this.timer = window.setTimeout(() => void this.poll(), POLL_MS);
+    this.timer = window.setTimeout(() => void this.poll(), polling ? POLL_MS : IDLE_POLL_MS);
   }
 
   private render(jobs: Job[]): void {

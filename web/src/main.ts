@@ -83,6 +83,7 @@ async function runsPage(): Promise<void> {
     });
   };
   let loads = 0;
+  let teamServer = false;
   const load = async () => {
     const mine = ++loads;
     let runs: RunInfo[];
@@ -91,13 +92,16 @@ async function runsPage(): Promise<void> {
       clear(body); body.append(errorCard(e, 'Could not list the runs: ')); return;
     }
     if (mine !== loads) return;
+    // A server with a job queue gives each run its `job` (null when none); the jobs panel
+    // is not asked of one without (nor is its 404), unless the store is empty.
+    teamServer = runs.length === 0 || runs.some((r) => 'job' in r);
     renderRuns(listing, runs, (r) => jobsByRun.get(runKey(r.project, r.run)) ?? r.job);
     if (!body.contains(listing)) { clear(body); body.append(jobs.el, listing); }
   };
   const jobs = new JobsPanel({ changed: showJobs, finished: () => void load() });
   stopPage = () => jobs.stop();
   await load();
-  jobs.start();
+  if (teamServer) jobs.start();
 }
 
 function renderRuns(body: HTMLElement, runs: RunInfo[], jobOf: (r: RunInfo) => RunInfo['job']): void {
