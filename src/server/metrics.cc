@@ -245,4 +245,67 @@ std::string MetricsRegistry::Render() const {
   return all.Render();
 }
 
+const std::vector<double>& JobSecondsBuckets() {
+  static const std::vector<double> buckets = {1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600};
+  return buckets;
+}
+
+void RecordJobFinished(MetricsRegistry* metrics, const std::string& project,
+                       const std::string& state, double seconds) {
+  if (metrics == nullptr) return;
+  const Labels labels = {{"project", project}, {"state", state}};
+  metrics->AddCounter("sextant_jobs_finished_total",
+                      "Processing jobs that ended, by project and state (done, failed)", labels, 1);
+  metrics->Observe("sextant_job_duration_seconds",
+                   "Time a processing job ran, from a worker taking it to its end", labels, seconds,
+                   JobSecondsBuckets());
+}
+
+void RecordJobStarted(MetricsRegistry* metrics, const std::string& project, double seconds) {
+  if (metrics == nullptr) return;
+  metrics->Observe("sextant_job_queue_wait_seconds",
+                   "Time a processing job waited in the queue before a worker took it",
+                   {{"project", project}}, seconds, JobSecondsBuckets());
+}
+
+void AddJobQueueCollector(MetricsRegistry* metrics,
+                          std::function<std::pair<int64_t, int64_t>()> count) {
+  if (metrics == nullptr) return;
+  metrics->AddCollector([count = std::move(count)](MetricsWriter& out) {
+    const auto [queued, running] = count();
+    const char* help = "Processing jobs now, by state (queued, running)";
+    out.Gauge("sextant_jobs", help, {{"state", "queued"}}, static_cast<double>(queued));
+    out.Gauge("sextant_jobs", help, {{"state", "running"}}, static_cast<double>(running));
+  });
+}
+
+void RecordUploadBytes(MetricsRegistry* metrics, const std::string& project, int64_t bytes) {
+  if (metrics == nullptr) return;
+  metrics->AddCounter(
+      "sextant_upload_bytes_total",
+      "Bytes of upload chunks received and stored (chunks already held not counted)",
+      {{"project", project}}, static_cast<double>(bytes));
+}
+
+void RecordUploadCommit(MetricsRegistry* metrics, const std::string& project,
+                        const std::string& result) {
+  if (metrics == nullptr) return;
+  metrics->AddCounter("sextant_uploads_total",
+                      "Upload commits, by project and result (accepted, rejected)",
+                      {{"project", project}, {"result", result}}, 1);
+}
+
+void RecordLiveSamples(MetricsRegistry* metrics, const std::string& project, int64_t samples) {
+  if (metrics == nullptr) return;
+  metrics->AddCounter("sextant_live_samples_total", "Samples appended by live ingest",
+                      {{"project", project}}, static_cast<double>(samples));
+}
+
+void RecordLiveScoringLag(MetricsRegistry* metrics, double seconds) {
+  if (metrics == nullptr) return;
+  metrics->Observe("sextant_live_scoring_lag_seconds",
+                   "Time from a live sample's arrival to its drift score", {}, seconds,
+                   {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+}
+
 }  // namespace sextant::server

@@ -111,4 +111,31 @@ class MetricsRegistry {
   std::vector<std::function<void(MetricsWriter&)>> collectors_;
 };
 
+// The team server's own metrics, named once here so that the job queue, uploads and
+// live ingest record them alike (docs/team-server.md, "Metrics"). Each takes the
+// registry of server::Services, and does nothing when it is null (a test without one).
+
+// Durations in seconds of a processing job: 1 s to 1 h.
+const std::vector<double>& JobSecondsBuckets();
+// A processing job of `project` ended, `state` "done" or "failed", after `seconds` running:
+// sextant_job_duration_seconds{project,state} and sextant_jobs_finished_total{project,state}.
+void RecordJobFinished(MetricsRegistry* metrics, const std::string& project,
+                       const std::string& state, double seconds);
+// A worker took a job that had waited `seconds` in the queue: sextant_job_queue_wait_seconds.
+void RecordJobStarted(MetricsRegistry* metrics, const std::string& project, double seconds);
+// The queue's length at every scrape (`count` returns the queued and running jobs):
+// sextant_jobs{state="queued"|"running"}.
+void AddJobQueueCollector(MetricsRegistry* metrics,
+                          std::function<std::pair<int64_t, int64_t>()> count);
+// Upload chunk bytes the server received and stored (a chunk it already held is not
+// counted): sextant_upload_bytes_total{project}.
+void RecordUploadBytes(MetricsRegistry* metrics, const std::string& project, int64_t bytes);
+// An upload's commit, `result` "accepted" or "rejected": sextant_uploads_total{project,result}.
+void RecordUploadCommit(MetricsRegistry* metrics, const std::string& project,
+                        const std::string& result);
+// Live ingest: a batch of `samples` appended (sextant_live_samples_total{project}), and the
+// time from a sample's arrival to its drift score (sextant_live_scoring_lag_seconds).
+void RecordLiveSamples(MetricsRegistry* metrics, const std::string& project, int64_t samples);
+void RecordLiveScoringLag(MetricsRegistry* metrics, double seconds);
+
 }  // namespace sextant::server

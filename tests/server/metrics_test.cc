@@ -139,6 +139,39 @@ TEST(MetricsRoutes, RequestsAreNamedByTheirEndpointsPattern) {
   EXPECT_EQ(RoutePattern({}), "unmatched");
 }
 
+TEST(TeamMetrics, JobsUploadsAndLiveIngestAreRecordedUnderTheirNames) {
+  MetricsRegistry m;
+  RecordJobStarted(&m, "p", 2);
+  RecordJobFinished(&m, "p", "done", 42);
+  RecordJobFinished(&m, "p", "failed", 3);
+  AddJobQueueCollector(&m, [] { return std::pair<int64_t, int64_t>{4, 1}; });
+  RecordUploadBytes(&m, "p", 1 << 20);
+  RecordUploadBytes(&m, "p", 1024);
+  RecordUploadCommit(&m, "p", "accepted");
+  RecordLiveSamples(&m, "p", 500);
+  RecordLiveScoringLag(&m, 0.3);
+  const std::string text = m.Render();
+  for (const char* want : {
+           "# TYPE sextant_job_duration_seconds histogram\n",
+           "sextant_job_duration_seconds_bucket{project=\"p\",state=\"done\",le=\"60\"} 1\n",
+           "sextant_job_duration_seconds_bucket{project=\"p\",state=\"done\",le=\"30\"} 0\n",
+           "sextant_jobs_finished_total{project=\"p\",state=\"failed\"} 1\n",
+           "sextant_job_queue_wait_seconds_count{project=\"p\"} 1\n",
+           "sextant_jobs{state=\"queued\"} 4\n",
+           "sextant_jobs{state=\"running\"} 1\n",
+           "sextant_upload_bytes_total{project=\"p\"} 1049600\n",
+           "sextant_uploads_total{project=\"p\",result=\"accepted\"} 1\n",
+           "sextant_live_samples_total{project=\"p\"} 500\n",
+           "sextant_live_scoring_lag_seconds_bucket{le=\"0.5\"} 1\n",
+       }) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << " in\n" << text;
+  }
+  // Without a registry (a test of the part alone) nothing happens.
+  RecordJobFinished(nullptr, "p", "done", 1);
+  RecordUploadBytes(nullptr, "p", 1);
+  AddJobQueueCollector(nullptr, [] { return std::pair<int64_t, int64_t>{0, 0}; });
+}
+
 TEST(MetricsRegistry, CountsFromManyThreads) {
   MetricsRegistry m;
   std::vector<std::thread> threads;
