@@ -547,6 +547,7 @@ async function main() {
       await p2.locator('[data-testid=sample-table]:not([data-loading])').waitFor();
       const st = await p2.getByTestId('table-status').textContent();
       assert(st.startsWith(`${prodTotal}`), `table with the token: ${st}`);
+      assert(!p2.url().includes('tok-123'), `the token is taken out of the address: ${p2.url()}`);
       const href = await p2.locator('[data-testid=selection-item] [data-testid=selection-export-csv]').first().getAttribute('href');
       assert(href.includes('token=tok-123'), `download links carry the token: ${href}`);
       const [dl] = await Promise.all([p2.waitForEvent('download'), p2.locator('[data-testid=selection-item] [data-testid=selection-export-csv]').first().click()]);

@@ -145,6 +145,13 @@ async function main() {
     assert((await row('nli').getByTestId('run-uploaded').textContent()).trim() === '—', 'a run logged on the server: no uploader');
     assert(await row('sentiment').getByTestId('run-job').getAttribute('data-state') === 'done', 'its job is done');
     assert(await row('nli').getByTestId('run-job').getAttribute('data-state') === 'none', 'no job for a local run');
+    // The run page says it too.
+    await row('sentiment').getByTestId('run-link').click();
+    const uploadedOnPage = page.locator('[data-testid=run-page] [data-testid=run-uploaded]');
+    await uploadedOnPage.waitFor();
+    assert((await uploadedOnPage.textContent()).startsWith('uploaded by trainer-ci · '), `run page: ${await uploadedOnPage.textContent()}`);
+    await page.goBack();
+    await row('sentiment').waitFor();
   });
 
   await step('a job queued, running and done, polled every 2 s while active', async () => {

@@ -105,21 +105,24 @@ export class ApiError extends Error {
 // gone when the tab is closed, and never written to localStorage or a cookie.
 const TOKEN_KEY = 'sextant.token';
 
-/** The key of this tab's session; a ?token=... on the console's URL is kept as the key. */
+/**
+ * The key of this tab's session. A ?token=... on the console's URL is kept as the key and
+ * taken out of the address (so it is not left in the history or shown on screen).
+ */
 export function token(): string | null {
-  const fromUrl = new URLSearchParams(location.search).get('token');
-  if (fromUrl) sessionStorage.setItem(TOKEN_KEY, fromUrl);
+  const u = new URL(location.href);
+  const fromUrl = u.searchParams.get('token');
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    u.searchParams.delete('token');
+    history.replaceState(history.state, '', u);
+  }
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
 export function setToken(key: string): void { sessionStorage.setItem(TOKEN_KEY, key); }
 
-/** Forgets the key (and drops a ?token= from the address, which would bring it back). */
-export function forgetToken(): void {
-  sessionStorage.removeItem(TOKEN_KEY);
-  const u = new URL(location.href);
-  if (u.searchParams.has('token')) { u.searchParams.delete('token'); history.replaceState(null, '', u); }
-}
+export function forgetToken(): void { sessionStorage.removeItem(TOKEN_KEY); }
 
 /**
  * Asks the user for a key after a 401 (auth.ts shows the form); resolves once one is

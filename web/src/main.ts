@@ -186,7 +186,11 @@ async function runPage(project: string, run: string): Promise<void> {
     h('div', { class: 'runbar-group' }, h('span', { class: 'runbar-label' }, 'Split'), pickerFor('dataset')),
     splits.some((s) => s.startsWith('inference:')) ? h('div', { class: 'runbar-group' }, h('span', { class: 'runbar-label' }, 'Inference set'), pickerFor('inference')) : null,
     h('span', { class: `badge ${info.finished ? 'badge-ok' : 'badge-muted'}` }, info.finished ? 'finished' : 'in progress'),
-    h('span', { class: 'muted small' }, `labels: ${info.labels.join(', ')}`));
+    h('span', { class: 'muted small' }, `labels: ${info.labels.join(', ')}`),
+    // Team server: who uploaded the run, and its job while not done.
+    info.uploaded_by != null ? h('span', { class: 'muted small', 'data-testid': 'run-uploaded' }, `uploaded by ${info.uploaded_by}`,
+      info.uploaded_at != null ? h('span', { title: isoTime(info.uploaded_at) }, ` · ${ago(info.uploaded_at)}`) : null) : null,
+    info.job && info.job.state !== 'done' ? jobBadge(info.job) : null);
   st.on('split', () => bar.querySelectorAll<HTMLElement>('.seg').forEach((b) => b.classList.toggle('on', b.dataset.split === st.split)));
 
   const filters = new FilterPanel(st);
