@@ -622,9 +622,10 @@ Status RunServe(const ServeArgs& a) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
   const bool v6 = o.host.find(':') != std::string::npos && o.host.front() != '[';
-  std::printf("Sextant console: http://%s%s%s:%d/  (runs under %s%s)\n", v6 ? "[" : "",
+  std::printf("Sextant console: http://%s%s%s:%d/  (runs under %s%s%s)\n", v6 ? "[" : "",
               o.host.c_str(), v6 ? "]" : "", server->port(), o.root.c_str(),
-              o.token.empty() ? "" : "; API needs the access token");
+              o.token.empty() ? "" : "; API needs the access token",
+              o.public_metrics ? "; /metrics is public" : "");
   std::fflush(stdout);
   return server->Run();
 }
