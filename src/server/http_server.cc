@@ -394,7 +394,7 @@ class Server::Impl {
                        "HTTP requests answered, by method, route pattern and status code",
                        {{"method", method}, {"route", route}, {"code", std::to_string(status)}}, 1);
     metrics.Observe("sextant_http_request_duration_seconds",
-                    "Time from a request's head to its answer, by method and route pattern",
+                    "Time to answer a request once read (its body included), by method and route",
                     {{"method", method}, {"route", route}},
                     std::chrono::duration<double>(Clock::now() - start).count());
   }
