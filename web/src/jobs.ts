@@ -6,6 +6,8 @@ import { clear, h } from './dom';
 export const POLL_MS = 2000;
 // With no job active, a slow check shows uploads made since the page was opened.
 export const IDLE_POLL_MS = 30000;
+// Ended jobs listed in the panel (the newest); active ones are always listed.
+const MAX_ENDED_SHOWN = 10;
 
 const active = (j: RunJob) => j.state === 'queued' || j.state === 'running';
 
@@ -100,16 +102,21 @@ export class JobsPanel {
   private render(jobs: Job[]): void {
     this.el.hidden = jobs.length === 0;
     clear(this.list);
+    // Every active job, and the newest of the ended ones.
     const sorted = [...jobs].sort((a, b) => (b.created_at ?? 0) - (a.created_at ?? 0));
+    const ended = sorted.filter((j) => !active(j));
+    const shown = [...sorted.filter(active), ...ended.slice(0, MAX_ENDED_SHOWN)];
+    const hidden = ended.length - Math.min(ended.length, MAX_ENDED_SHOWN);
     const time = (t: number | null) => (t ? h('span', { title: isoTime(t) }, ago(t)) : h('span', { class: 'muted' }, '—'));
     this.list.append(h('table', { class: 'runs jobs-table' },
       h('thead', null, h('tr', null, ...['run', 'state', 'uploaded by', 'queued', 'started', 'finished'].map((t) => h('th', null, t)))),
-      h('tbody', null, ...sorted.map((j) => h('tr', { 'data-testid': 'job', 'data-id': j.id, 'data-state': j.state, 'data-project': j.project, 'data-run': j.run },
+      h('tbody', null, ...shown.map((j) => h('tr', { 'data-testid': 'job', 'data-id': j.id, 'data-state': j.state, 'data-project': j.project, 'data-run': j.run },
         h('td', null, `${j.project}/${j.run}`),
         h('td', null, jobBadge(j)),
         h('td', { 'data-testid': 'job-uploaded-by' }, j.uploaded_by ?? h('span', { class: 'muted' }, '—')),
         h('td', { class: 'small' }, time(j.created_at)),
         h('td', { class: 'small' }, time(j.started_at)),
         h('td', { class: 'small' }, time(j.finished_at)))))));
+    if (hidden > 0) this.list.append(h('div', { class: 'muted small', 'data-testid': 'jobs-more' }, `and ${hidden} older job${hidden > 1 ? 's' : ''}`));
   }
 }
