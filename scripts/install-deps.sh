@@ -11,6 +11,8 @@ packages=(
   libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-pytest
+  # tests/server: /metrics is checked with the Prometheus client's text-format parser.
+  python3-prometheus-client
   pybind11-dev python3-pybind11 python3-pandas python3-torch
   nodejs chromium
   # The fuzz targets (libFuzzer) and the ThreadSanitizer build with clang's

@@ -31,6 +31,8 @@ struct ServerOptions {
   // The web console's build (index.html and assets). When the folder does not
   // exist, `/` answers a short page saying the UI is not built.
   std::filesystem::path static_dir;
+  // `GET /metrics` (Prometheus) answers without the token; it needs it otherwise.
+  bool public_metrics = false;
 
   // Limits that keep one client from making the server unreachable for others
   // (docs/http-api.md, "Limits"). Beyond a connection limit the server first

@@ -626,10 +626,11 @@ Status RunServe(const ServeArgs& a) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
   const bool v6 = o.host.find(':') != std::string::npos && o.host.front() != '[';
-  std::printf("Sextant console: %s://%s%s%s:%d/  (runs under %s%s)\n",
+  std::printf("Sextant console: %s://%s%s%s:%d/  (runs under %s%s%s)\n",
               o.tls_cert.empty() ? "http" : "https", v6 ? "[" : "", o.host.c_str(), v6 ? "]" : "",
               server->port(), o.root.c_str(),
-              o.token.empty() ? "" : "; API needs the access token or an API key");
+              o.token.empty() ? "" : "; API needs the access token or an API key",
+              o.public_metrics ? "; /metrics is public" : "");
   std::fflush(stdout);
   return server->Run();
 }
@@ -1105,6 +1106,9 @@ Command AddServeCommand(CLI::App& app) {
                     "Serve HTTPS with this PEM certificate (chain); needs --tls-key");
   serve->add_option("--tls-key", args->tls_key, "The PEM private key of --tls-cert");
   serve->add_option("--static", args->static_dir, "The console's build (default web/dist)");
+  serve->add_flag("--public-metrics", so.public_metrics,
+                  "Serve GET /metrics (Prometheus) without a key, e.g. to a scraper on a "
+                  "private network");
   // The limits of docs/http-api.md, "Limits"; Server::Start checks their ranges.
   serve
       ->add_option("--max-connections", so.max_connections,

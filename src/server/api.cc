@@ -13,6 +13,7 @@
 #include "server/insights.h"
 #include "server/jobs.h"
 #include "server/keys.h"
+#include "server/metrics.h"
 #include "server/uploads.h"
 #include "sync/manifest.h"
 #include "sextant/version.h"
@@ -352,8 +353,10 @@ Result<ApiResponse> CommitUpload(const Call& c) {
   SEXTANT_RETURN_IF_ERROR(ValidateName("project", c.p()[1]));
   SEXTANT_RETURN_IF_ERROR(ValidateName("run", c.p()[2]));
   SEXTANT_ASSIGN_OR_RETURN(UploadService * uploads, Uploads(c));
-  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, uploads->Commit(Who(c), c.p()[1], c.p()[2], c.p()[4]));
-  return Json(j);
+  Result<ordered_json> j = uploads->Commit(Who(c), c.p()[1], c.p()[2], c.p()[4]);
+  RecordUploadCommit(c.services->metrics, c.p()[1], j.ok() ? "accepted" : "rejected");
+  if (!j.ok()) return j.status();
+  return Json(*j);
 }
 
 Result<ApiResponse> GetUpload(const Call& c) {
@@ -1016,6 +1019,13 @@ Status CheckAccess(const ApiRequest& req, Access access, const char* route) {
 }
 
 }  // namespace
+
+std::string RoutePattern(const std::vector<std::string>& path) {
+  for (const Endpoint& route : kEndpoints) {
+    if (PathMatches(route.pattern, path)) return std::string(route.pattern);
+  }
+  return "unmatched";
+}
 
 Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   const auto& p = req.path;

@@ -71,6 +71,11 @@ ApiResponse ErrorResponse(const Status& status);
 ApiResponse UnauthenticatedResponse(const std::string& message);
 int HttpStatus(StatusCode code);
 
+// The route table's pattern for a request (e.g. "runs/*/*/samples"): a bounded
+// name for request metrics, never the raw path. "unmatched" when no endpoint
+// has the path.
+std::string RoutePattern(const std::vector<std::string>& path);
+
 // One opened run: its reader, its splits' sample tables and its selections.
 class RunState {
  public:

@@ -43,8 +43,11 @@
 #include "server/jobs.h"
 #include "server/keys.h"
 #include "server/uploads.h"
+#include "server/metrics.h"
+#include "server/run_metrics.h"
 #include "server/static_files.h"
 #include "sextant/server.h"
+#include "sextant/version.h"
 
 namespace sextant {
 
@@ -414,9 +417,27 @@ bool IsLoopbackHost(const std::string& host) {
 class Server::Impl {
  public:
   Impl(const ServerOptions& o, std::unique_ptr<server::KeyStore> k)
-      : options(o), keys(std::move(k)), api(o.root, server::Services{.keys = keys.get()}) {
+      : options(o),
+        run_metrics(o.root),
+        keys(std::move(k)),
+        api(o.root, server::Services{.keys = keys.get(), .metrics = &metrics}) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) stop_read = fds[0], stop_write = fds[1];
+    metrics.SetGauge("sextant_build_info", "The server's version (the value is always 1)",
+                     {{"version", kVersion}}, 1);
+    metrics.SetGauge(
+        "process_start_time_seconds", "When the server started, in Unix seconds", {},
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    metrics.AddCollector([this](server::MetricsWriter& out) { run_metrics.Collect(out); });
+    metrics.AddCollector([this](server::MetricsWriter& out) {
+      size_t open = 0;
+      {
+        std::lock_guard lock(mu);
+        for (const auto& [id, c] : connections) open += c.fd >= 0 ? 1 : 0;
+      }
+      out.Gauge("sextant_http_open_connections", "Connections open now", {},
+                static_cast<double>(open));
+    });
   }
   ~Impl() {
     if (tls != nullptr) SSL_CTX_free(tls);
@@ -427,6 +448,7 @@ class Server::Impl {
 
   void Handle(const httplib::Request& req, httplib::Response& res) {
     const std::string& target = req.target.empty() ? req.path : req.target;
+    if (IsMetrics(target)) return ServeMetrics(req, res);
     if (!IsApi(target)) return ServeStatic(target, res);
     server::ApiRequest r;
     r.method = req.method;
@@ -464,6 +486,72 @@ class Server::Impl {
 
   static bool IsApi(const std::string& target) {
     return target == "/api" || target.rfind("/api/", 0) == 0 || target.rfind("/api?", 0) == 0;
+  }
+
+  static bool IsMetrics(const std::string& target) {
+    return target == "/metrics" || target.rfind("/metrics?", 0) == 0;
+  }
+
+  // --- Metrics (docs/team-server.md, "Metrics") ---------------------------
+
+  // Who may scrape /metrics: anyone with --public-metrics or on an open
+  // server; else a valid key of any role (401 without one) that covers every
+  // project (403 for a scoped key: the figures name every project).
+  int MetricsAccess(const httplib::Request& req) const {
+    if (options.public_metrics || !NeedsKey()) return 200;
+    std::optional<server::Principal> who = Resolve(PresentedKey(req));
+    if (!who) return 401;
+    return who->projects.empty() ? 200 : 403;
+  }
+
+  void ServeMetrics(const httplib::Request& req, httplib::Response& res) {
+    const int access = MetricsAccess(req);
+    if (access == 401) {
+      return Send(server::UnauthenticatedResponse(
+                      "/metrics needs an API key: send 'Authorization: Bearer KEY' "
+                      "(or start the server with --public-metrics)"),
+                  res);
+    }
+    if (access == 403) {
+      return Send(server::ErrorResponse(Status::PermissionDenied(
+                      "/metrics names every project; it needs a key of every project")),
+                  res);
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+      res.set_header("Allow", "GET, HEAD");
+      return SendError(405, "method_not_allowed", "/metrics answers GET only", res);
+    }
+    res.status = 200;
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  // The request's route as a metrics label: the API's route pattern, never
+  // the raw path, so that the number of series stays bounded.
+  static std::string RouteLabel(const httplib::Request& req) {
+    const std::string& target = req.target.empty() ? req.path : req.target;
+    if (IsMetrics(target)) return "metrics";
+    if (!IsApi(target)) return "static";
+    auto segments = server::DecodePath(target);
+    if (!segments || segments->empty()) return "unmatched";
+    return server::RoutePattern({segments->begin() + 1, segments->end()});
+  }
+
+  void RecordRequest(const httplib::Request& req, int status, Clock::time_point start) {
+    static const char* const kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                           "PATCH", "DELETE", "OPTIONS"};
+    std::string method = "other";
+    for (const char* m : kMethods) {
+      if (req.method == m) method = m;
+    }
+    const std::string route = RouteLabel(req);
+    metrics.AddCounter("sextant_http_requests_total",
+                       "HTTP requests answered, by method, route pattern and status code",
+                       {{"method", method}, {"route", route}, {"code", std::to_string(status)}}, 1);
+    metrics.Observe("sextant_http_request_duration_seconds",
+                    "Time to answer a request once read (its body included), by method and route",
+                    {{"method", method}, {"route", route}},
+                    std::chrono::duration<double>(Clock::now() - start).count());
   }
 
   // Checks made on the head, before any body is read. Returns false after
@@ -688,6 +776,8 @@ class Server::Impl {
       // (On an HTTPS server the connection is only closed: a plain answer
       // before the handshake would be garbage to the client.)
       if (tls == nullptr) (void)!send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      metrics.AddCounter("sextant_http_connections_refused_total",
+                         "Connections refused with 503 at the connection limits", {}, 1);
       // Closed a second later by the accept loop, not now: closing while the
       // client's request is still arriving would reset the connection, and the
       // reset would destroy the 503 before the client reads it.
@@ -805,6 +895,8 @@ class Server::Impl {
   static constexpr size_t kMaxRefusedPending = 256;
 
   ServerOptions options;
+  server::MetricsRegistry metrics;
+  server::RunMetrics run_metrics;
   // The team server's parts (Start() opens them); `api` points to them.
   std::unique_ptr<server::KeyStore> keys;  // <root>/.server/server.db
   server::RunLocks run_locks;
@@ -884,11 +976,26 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   p->api.set_services(server::Services{.keys = p->keys.get(),
                                        .uploads = p->uploads.get(),
                                        .jobs = p->jobs.get(),
+                                       .metrics = &p->metrics,
                                        .run_locks = &p->run_locks});
+  // Job, queue and upload figures for GET /metrics.
+  server::AddJobQueueCollector(&p->metrics, [jobs = p->jobs.get()]() -> std::pair<int64_t, int64_t> {
+    auto counts = jobs->CountByState();
+    if (!counts.ok()) return {0, 0};
+    return {(*counts)["queued"], (*counts)["running"]};
+  });
+  p->jobs->set_on_finished([m = &p->metrics](const server::Job& job, double seconds) {
+    server::RecordJobFinished(m, job.project, job.state, seconds);
+  });
+  p->uploads->set_metrics(&p->metrics);
   if (!options.tls_cert.empty() || !options.tls_key.empty()) {
     SEXTANT_ASSIGN_OR_RETURN(p->tls, NewTlsContext(options));
   }
-  auto handler = [p](const httplib::Request& req, httplib::Response& res) { p->Handle(req, res); };
+  auto handler = [p](const httplib::Request& req, httplib::Response& res) {
+    const auto start = Clock::now();
+    p->Handle(req, res);
+    p->RecordRequest(req, res.status, start);
+  };
   p->http.Get(".*", handler);
   p->http.Post(".*", handler);
   p->http.Delete(".*", handler);
@@ -911,6 +1018,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   // Runs on the head, before httplib reads any body.
   p->http.set_pre_routing_handler([p](const httplib::Request& req, httplib::Response& res) {
     if (!p->Admit(req, res)) {
+      p->RecordRequest(req, res.status, Clock::now());
       // The body (if any) was not read: answer, then close the connection.
       close_after_request = true;
       auto& headers = const_cast<httplib::Request&>(req).headers;

@@ -229,7 +229,7 @@ Result<ordered_json> UploadService::PutChunk(const std::string& project, const s
     FaultPoint("SEXTANT_FAULT_SERVER_KILL_AT_CHUNK", std::to_string(++chunks_written_));
     SEXTANT_RETURN_IF_ERROR(CreateDirs(path.parent_path()));
     SEXTANT_RETURN_IF_ERROR(WriteFileAtomic(path, bytes));
-    if (on_chunk_) on_chunk_(static_cast<int64_t>(bytes.size()));
+    RecordUploadBytes(metrics_, project, static_cast<int64_t>(bytes.size()));
   }
   return ordered_json{{"chunk", sha}, {"bytes", expected}, {"stored", true}};
 }

@@ -19,6 +19,7 @@
 
 #include "server/auth.h"
 #include "server/jobs.h"
+#include "server/metrics.h"
 #include "server/run_locks.h"
 #include "sextant/status.h"
 
@@ -52,8 +53,8 @@ class UploadService {
   Result<nlohmann::ordered_json> Get(const std::string& project, const std::string& run,
                                      const std::string& upload_id);
 
-  // Bytes of chunks received (metrics).
-  void set_on_chunk(std::function<void(int64_t bytes)> f) { on_chunk_ = std::move(f); }
+  // Upload bytes and commits are counted there (before serving; may be null).
+  void set_metrics(MetricsRegistry* metrics) { metrics_ = metrics; }
 
  private:
   std::filesystem::path ChunkPath(const std::string& sha256) const;
@@ -67,7 +68,7 @@ class UploadService {
   std::filesystem::path dir_;  // <root>/.server
   RunLocks* run_locks_;
   JobQueue* jobs_;
-  std::function<void(int64_t)> on_chunk_;
+  MetricsRegistry* metrics_ = nullptr;
   std::mutex gc_mu_;  // manifests and chunks are removed under it
   std::atomic<int64_t> chunks_written_{0};
 };

@@ -18,7 +18,8 @@
 // probabilities and neighbours in training and production, arrow keys); find similar; a
 // lasso around the drifted sample's cluster (every row inside the polygon); a new selection
 // (add filtered, remove/add checked rows, show, delete another); its CSV and JSONL exports
-// checked row by row; the insights panel; a server with --token; the NLI pair view (both
+// checked row by row; the insights panel; a server with --token (a ?token= link, and the
+// key prompt); the NLI pair view (both
 // fields, premise/hypothesis regex filters) and the NER span view (gold and predicted span
 // marks, the span table and its filters, similar spans, the span-level map, span F1), on
 // the runs of those task types (demo/nli, demo/ner). Screenshots of each
@@ -546,12 +547,23 @@ async function main() {
       await p2.locator('[data-testid=sample-table]:not([data-loading])').waitFor();
       const st = await p2.getByTestId('table-status').textContent();
       assert(st.startsWith(`${prodTotal}`), `table with the token: ${st}`);
+      assert(!p2.url().includes('tok-123'), `the token is taken out of the address: ${p2.url()}`);
       const href = await p2.locator('[data-testid=selection-item] [data-testid=selection-export-csv]').first().getAttribute('href');
       assert(href.includes('token=tok-123'), `download links carry the token: ${href}`);
       const [dl] = await Promise.all([p2.waitForEvent('download'), p2.locator('[data-testid=selection-item] [data-testid=selection-export-csv]').first().click()]);
       const rows = parseCsv(fs.readFileSync(await dl.path(), 'utf8'));
       assert(rows.length === lassoIds.length, `token export: ${rows.length} rows`);
       await p2.close();
+      // Without a ?token= link, the server's 401 brings up the key prompt (tests/browser/team.test.mjs).
+      const p3 = await context.newPage();
+      await p3.goto(`${tbase}/runs/demo/sentiment?split=${encodeURIComponent(PROD)}`);
+      await p3.getByTestId('key-prompt').waitFor();
+      await p3.getByTestId('key-input').fill('tok-123');
+      await p3.getByTestId('key-submit').click();
+      await p3.locator('[data-testid=sample-table]:not([data-loading])').waitFor();
+      const st3 = await p3.getByTestId('table-status').textContent();
+      assert(st3.startsWith(`${prodTotal}`), `table after the key prompt: ${st3}`);
+      await p3.close();
       proc.kill('SIGTERM');
     });
   }

@@ -5,6 +5,16 @@
 // For developing the console without the C++ server:
 //   node tests/browser/mock_server.mjs --port 8090 --static web/dist
 // The browser test runs against the real server unless MOCK=1.
+//
+// The team server's parts (docs/team-server.md, docs/console.md), as the console expects them:
+// - `--keys JSON`: [{"name", "key", "role", "projects": []}, ...]. Then every /api/ call but
+//   /api/health needs `Authorization: Bearer KEY` (or ?token=KEY, for download links): 401
+//   without a known key; a key scoped to projects sees only theirs in /api/runs and
+//   /api/jobs, and gets 403 on another project's run.
+// - Each run in /api/runs has `uploaded_by`, `uploaded_at` (Unix seconds) and `job`;
+//   `GET /api/jobs` lists the processing jobs.
+// - Test controls, outside /api/ and without a key: `POST /__mock/jobs` with a job's fields
+//   adds or updates it (and the run's `job`); `GET /__mock/stats` counts the GET /api/jobs.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +22,7 @@ import { makeNer, makeNli, spanRoutes, summaryOf } from './mock_tasks.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (v.startsWith('--') ? [...a, [v.slice(2), all[i + 1]]] : a), []));
 const PORT = Number(args.port ?? 8090);
+const KEYS = args.keys ? JSON.parse(args.keys) : null;
 const STATIC = path.resolve(args.static ?? 'web/dist');
 
 const LABELS = ['negative', 'neutral', 'positive'];
@@ -67,6 +78,56 @@ const RUNS = [
   makeNli(),
   makeNer(),
 ].map((r) => ({ ...r, selections: r.selections ?? new Map() }));
+
+// The team server's fields: demo/sentiment was uploaded an hour ago by a CI key and its
+// processing job is done; the others were logged on the server's machine.
+const NOW = () => Math.floor(Date.now() / 1000);
+const STARTED = NOW();
+const JOBS = [{ id: 'job-1', project: 'demo', run: 'sentiment', state: 'done', stage: 'done', progress: 1, error: null,
+  uploaded_by: 'trainer-ci', created_at: STARTED - 3700, started_at: STARTED - 3690, finished_at: STARTED - 3600 }];
+for (const r of RUNS) Object.assign(r.info, { uploaded_by: null, uploaded_at: null, job: null });
+Object.assign(RUNS[0].info, { uploaded_by: 'trainer-ci', uploaded_at: STARTED - 3700 });
+const runJob = ({ id, state, stage, progress, error }) => ({ id, state, stage, progress, error });
+function syncRunJobs() {
+  for (const r of RUNS) {
+    const jobs = JOBS.filter((j) => j.project === r.info.project && j.run === r.info.run);
+    r.info.job = jobs.length ? runJob(jobs[jobs.length - 1]) : null;
+  }
+}
+syncRunJobs();
+const stats = { jobs_requests: 0 };
+
+/** The key of the request (Bearer header, or ?token= on a download link), or a 401. */
+function principal(req, u) {
+  if (!KEYS) return null;
+  const header = req.headers.authorization ?? '';
+  const sent = header.startsWith('Bearer ') ? header.slice(7) : u.searchParams.get('token');
+  const key = KEYS.find((k) => k.key === sent);
+  if (!key) throw { status: 401, code: 'unauthenticated', message: sent ? 'unknown or revoked API key' : 'this server needs an API key: send Authorization: Bearer <key>' };
+  return key;
+}
+const covers = (key, project) => !key || !key.projects?.length || key.projects.includes(project);
+
+async function control(req, res, parts) {
+  if (parts[1] === 'stats') return send(res, 200, stats);
+  if (parts[1] === 'jobs' && req.method === 'POST') {
+    const b = await readBody(req);
+    let j = JOBS.find((x) => x.id === b.id);
+    if (!j) {
+      j = { id: b.id, project: b.project, run: b.run, state: 'queued', stage: 'queued', progress: 0, error: null,
+        uploaded_by: b.uploaded_by ?? null, created_at: NOW(), started_at: null, finished_at: null };
+      JOBS.push(j);
+      const R = RUNS.find((r) => r.info.project === j.project && r.info.run === j.run);
+      if (R) Object.assign(R.info, { uploaded_by: j.uploaded_by, uploaded_at: j.created_at });
+    }
+    Object.assign(j, b);
+    if (j.state === 'running' && !j.started_at) j.started_at = NOW();
+    if ((j.state === 'done' || j.state === 'failed') && !j.finished_at) j.finished_at = NOW();
+    syncRunJobs();
+    return send(res, 200, j);
+  }
+  throw { status: 404, code: 'not_found', message: 'no mock control' };
+}
 
 function pip(poly, x, y) {
   let inside = false;
@@ -182,11 +243,18 @@ async function handle(req, res) {
   const q = Object.fromEntries(u.searchParams);
   for (const k of new Set(u.searchParams.keys())) if (u.searchParams.getAll(k).length > 1) q[k] = u.searchParams.getAll(k);
   const parts = u.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === '__mock') return control(req, res, parts);
   if (parts[0] !== 'api') return serveStatic(u.pathname, res);
   const m = req.method;
   if (parts[1] === 'health') return send(res, 200, { ok: true, version: '0.1.0-mock' });
+  const key = principal(req, u);
+  if (parts[1] === 'jobs' && parts.length === 2) {
+    stats.jobs_requests++;
+    return send(res, 200, { jobs: JOBS.filter((j) => covers(key, j.project)) });
+  }
   if (parts[1] !== 'runs') throw { status: 404, code: 'not_found', message: 'no route' };
-  if (parts.length === 2) return send(res, 200, { runs: RUNS.map((r) => r.info) });
+  if (parts.length === 2) return send(res, 200, { runs: RUNS.map((r) => r.info).filter((r) => covers(key, r.project)) });
+  if (!covers(key, parts[2])) throw { status: 403, code: 'forbidden', message: `the key '${key.name}' has no access to project '${parts[2]}'` };
   const R = RUNS.find((r) => r.info.project === parts[2] && r.info.run === parts[3]);
   if (!R) throw { status: 404, code: 'not_found', message: `no run ${parts[2]}/${parts[3]}` };
   const { data: DATA, labels: LABELS, selections } = R;
@@ -272,13 +340,15 @@ function serveStatic(p, res) {
   let file = path.join(STATIC, path.normalize(decodeURIComponent(p)));
   if (!file.startsWith(STATIC)) return send(res, 404, { error: { code: 'not_found', message: 'no file' } });
   if (!fs.existsSync(file) || fs.statSync(file).isDirectory()) file = path.join(STATIC, 'index.html');
-  res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+  // The real server's policy (no inline scripts or styles, no eval), so the console is tested under it.
+  res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+    'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'; base-uri 'none'" });
   fs.createReadStream(file).pipe(res);
 }
 
 http.createServer((req, res) => {
   handle(req, res).catch((e) => {
-    if (e.status) return send(res, e.status, { error: { code: e.code, message: e.message } });
+    if (e.status) return send(res, e.status, { error: { code: e.code, message: e.message } }, e.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {});
     send(res, 500, { error: { code: 'internal', message: String(e?.message ?? e) } });
   });
 }).listen(PORT, '127.0.0.1', () => console.log(`mock sextant serve on http://127.0.0.1:${PORT}`));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the web console (npm ci + vite build in web/) and runs the browser acceptance test
-# against the real `sextant serve`. Usage:
+# Builds the web console (npm ci + vite build in web/) and runs the browser acceptance tests:
+# console.test.mjs against the real `sextant serve`, team.test.mjs (API key prompt, uploads,
+# processing jobs) against tests/browser/mock_server.mjs with keys. Usage:
 #   tests/browser/run.sh [SEXTANT_BIN]      (default build/src/cli/sextant; or $SEXTANT_BIN)
 # Needs node/npm and /usr/bin/chromium (apt); never downloads a browser.
 # Screenshots go to artifacts/screenshots/ (or $SCREENSHOTS).
@@ -16,4 +17,8 @@ if [[ "${SKIP_WEB_BUILD:-0}" != 1 ]]; then
   npm run --silent build >/dev/null
 fi
 cd "$repo"
-exec node tests/browser/console.test.mjs
+# BROWSER_TEST=team.test.mjs runs one of them.
+if [[ -n "${BROWSER_TEST:-}" ]]; then exec node "tests/browser/$BROWSER_TEST"; fi
+# The console against the real server, then its team-server parts against the mock.
+node tests/browser/console.test.mjs
+exec node tests/browser/team.test.mjs

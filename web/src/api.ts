@@ -1,9 +1,23 @@
 // Typed client of the HTTP API in docs/http-api.md.
 
 export interface SplitInfo { split: string; samples: number; epochs_logged: number; embedding_dim: number; processed: boolean }
+export type JobState = 'queued' | 'running' | 'done' | 'failed';
+/** A run's processing job on a team server, as `GET /api/runs` gives it. */
+export interface RunJob { id: string; state: JobState; stage: string; progress: number; error: string | null }
 export interface RunInfo {
   project: string; run: string; task: string; labels: string[]; finished: boolean; size_bytes: number;
   splits: SplitInfo[];
+  /** Team server: the name of the API key that uploaded the run (null: logged on this machine). */
+  uploaded_by?: string | null;
+  /** Unix seconds of the last upload, or null. */
+  uploaded_at?: number | null;
+  /** The run's last processing job, or null. */
+  job?: RunJob | null;
+}
+/** One processing job of `GET /api/jobs` (times in Unix seconds). */
+export interface Job extends RunJob {
+  project: string; run: string; uploaded_by: string | null;
+  created_at: number | null; started_at: number | null; finished_at: number | null;
 }
 export interface Sample {
   id: string; split: string; row: number; text: string; meta: Record<string, unknown>;
@@ -84,16 +98,51 @@ export interface Filter {
 }
 
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string) { super(message); }
+  constructor(public status: number, public code: string, message: string, public project?: string) { super(message); }
 }
 
+// The API key (or the --token of a single-user server) lives in sessionStorage only: it is
+// gone when the tab is closed, and never written to localStorage or a cookie.
 const TOKEN_KEY = 'sextant.token';
 
-/** A token given as ?token=... on the console's URL is kept for the session. */
+/**
+ * The key of this tab's session. A ?token=... on the console's URL is kept as the key and
+ * taken out of the address (so it is not left in the history or shown on screen).
+ */
 export function token(): string | null {
-  const fromUrl = new URLSearchParams(location.search).get('token');
-  if (fromUrl) sessionStorage.setItem(TOKEN_KEY, fromUrl);
+  const u = new URL(location.href);
+  const fromUrl = u.searchParams.get('token');
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    u.searchParams.delete('token');
+    history.replaceState(history.state, '', u);
+  }
   return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(key: string): void { sessionStorage.setItem(TOKEN_KEY, key); }
+
+export function forgetToken(): void { sessionStorage.removeItem(TOKEN_KEY); }
+
+/**
+ * Asks the user for a key after a 401 (auth.ts shows the form); resolves once one is
+ * stored. `refused` is true when the key just sent was the one refused.
+ */
+type KeyPrompt = (message: string, refused: boolean) => Promise<void>;
+let keyPrompt: KeyPrompt | null = null;
+let pendingPrompt: Promise<void> | null = null;
+export function setKeyPrompt(p: KeyPrompt): void { keyPrompt = p; }
+
+/** One prompt at a time: the calls refused together wait for the same key. */
+function askForKey(message: string, refused: boolean): Promise<void> {
+  if (!pendingPrompt) pendingPrompt = keyPrompt!(message, refused).finally(() => { pendingPrompt = null; });
+  return pendingPrompt;
+}
+
+/** The project of an /api/runs/{project}/... path, for a 403's message. */
+function projectOf(path: string): string | undefined {
+  const m = /^\/api\/runs\/([^/?]+)/.exec(path);
+  return m ? decodeURIComponent(m[1]) : undefined;
 }
 
 const enc = encodeURIComponent;
@@ -101,19 +150,33 @@ const enc = encodeURIComponent;
 function runPath(p: string, r: string): string { return `/api/runs/${enc(p)}/${enc(r)}`; }
 
 async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  const t = token();
-  if (t) headers.Authorization = `Bearer ${t}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
-  const text = await res.text();
-  let data: any = null;
-  try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-  if (!res.ok) {
+  for (;;) {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const t = token();
+    if (t) headers.Authorization = `Bearer ${t}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+    const text = await res.text();
+    let data: any = null;
+    try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+    if (res.ok) return data as T;
     const e = data?.error;
-    throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `${method} ${path}: HTTP ${res.status}`);
+    const message = e?.message ?? `${method} ${path}: HTTP ${res.status}`;
+    // The server needs a key: ask for one, then send the request again with it.
+    if (res.status === 401 && keyPrompt && !signal?.aborted) {
+      // Another call may have stored a new key while this one was on its way.
+      if (token() !== t) continue;
+      await askForKey(message, t !== null);
+      continue;
+    }
+    if (res.status === 403) {
+      const project = projectOf(path);
+      if (project !== undefined) {
+        throw new ApiError(403, e?.code ?? 'forbidden', `This key has no access to project "${project}".`, project);
+      }
+    }
+    throw new ApiError(res.status, e?.code ?? 'http_error', message);
   }
-  return data as T;
 }
 
 function isEmpty(v: unknown): boolean {
@@ -155,6 +218,8 @@ export interface Page { offset: number; limit: number; sort: string; order: 'asc
 export const api = {
   health: () => call<{ ok: boolean; version: string }>('GET', '/api/health'),
   runs: () => call<{ runs: RunInfo[] }>('GET', '/api/runs'),
+  /** Team server: the processing jobs (404 on a server without a job queue). */
+  jobs: () => call<{ jobs: Job[] }>('GET', '/api/jobs'),
   run: (p: string, r: string) => call<RunInfo>('GET', runPath(p, r)),
   insights: (p: string, r: string, split: string) =>
     call<Insights>('GET', `${runPath(p, r)}/insights?split=${enc(split)}`),

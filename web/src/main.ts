@@ -1,9 +1,11 @@
 // Routes: `/` lists the runs; `/runs/PROJECT/RUN?split=S` is a run's page.
 import './style.css';
-import { api, type RunInfo } from './api';
+import { ApiError, api, type Job, type RunInfo } from './api';
+import { askForAnotherKey, installKeyPrompt, keyStatus } from './auth';
 import { bytes, clear, h, splitLabel } from './dom';
 import { FilterPanel } from './filters';
 import { InsightsPanel } from './insights';
+import { JobsPanel, ago, isoTime, jobBadge } from './jobs';
 import { EmbeddingMap } from './map';
 import { SamplePanel } from './panel';
 import { RunState } from './state';
@@ -28,8 +30,35 @@ function link(path: string, attrs: Record<string, unknown>, ...children: (Node |
 function header(...crumbs: (Node | string)[]): HTMLElement {
   return h('header', { class: 'topbar' },
     link('/', { class: 'brand', 'data-testid': 'home' }, h('span', { class: 'brand-mark' }, '◆'), 'Sextant'),
-    h('nav', { class: 'crumbs' }, ...crumbs));
+    h('nav', { class: 'crumbs' }, ...crumbs), keyStatus());
 }
+
+/** Who uploaded the run and when (team server); "—" for a run logged on the server itself. */
+function uploadedCell(r: RunInfo): HTMLElement {
+  const td = h('td', { class: 'small', 'data-testid': 'run-uploaded' });
+  if (r.uploaded_by == null && r.uploaded_at == null) {
+    td.append(h('span', { class: 'muted', title: 'not uploaded: logged where the server runs' }, '—'));
+    return td;
+  }
+  td.append(h('span', { 'data-testid': 'run-uploaded-by' }, r.uploaded_by ?? 'unknown key'));
+  if (r.uploaded_at != null) {
+    td.append(' ', h('span', { class: 'muted', 'data-testid': 'run-uploaded-at', 'data-at': String(r.uploaded_at), title: isoTime(r.uploaded_at) }, ago(r.uploaded_at)));
+  }
+  return td;
+}
+
+/** The error card of a page, with "Use another key" after a 403. */
+function errorCard(e: unknown, prefix = ''): HTMLElement {
+  const card = h('div', { class: 'error card', 'data-testid': 'run-error' }, `${prefix}${(e as Error).message}`);
+  if (e instanceof ApiError && e.status === 403) {
+    card.dataset.forbidden = e.project ?? '';
+    card.append(' ', h('button', { class: 'btn btn-xs', 'data-testid': 'key-other', onclick: () => askForAnotherKey() }, 'Use another key'));
+  }
+  return card;
+}
+
+// What the current page polls; stopped when the page changes.
+let stopPage: (() => void) | null = null;
 
 function runUrl(r: RunInfo, split?: string): string {
   const base = `/runs/${encodeURIComponent(r.project)}/${encodeURIComponent(r.run)}`;
@@ -41,10 +70,41 @@ async function runsPage(): Promise<void> {
   const body = h('main', { class: 'page runs-page', 'data-testid': 'runs-page' }, h('div', { class: 'muted' }, 'loading…'));
   clear(app);
   app.append(header(h('span', null, 'Runs')), body);
-  let runs: RunInfo[];
-  try { runs = (await api.runs()).runs; } catch (e) {
-    clear(body); body.append(h('div', { class: 'error card' }, `Could not list the runs: ${(e as Error).message}`)); return;
-  }
+  const listing = h('div', { class: 'runs-listing' });
+  let jobsByRun = new Map<string, Job>();
+  const runKey = (project: string, run: string) => `${project}\u0000${run}`;
+  // The jobs panel's answers replace each run's job badge (the newest job of the run).
+  const showJobs = (jobs: Job[]) => {
+    jobsByRun = new Map();
+    for (const j of [...jobs].sort((a, b) => (a.created_at ?? 0) - (b.created_at ?? 0))) jobsByRun.set(runKey(j.project, j.run), j);
+    listing.querySelectorAll<HTMLElement>('[data-testid=run-row]').forEach((row) => {
+      const j = jobsByRun.get(runKey(row.dataset.project!, row.dataset.run!));
+      if (j) row.querySelector('[data-testid=run-job]')!.replaceWith(jobBadge(j));
+    });
+  };
+  let loads = 0;
+  let teamServer = false;
+  const load = async () => {
+    const mine = ++loads;
+    let runs: RunInfo[];
+    try { runs = (await api.runs()).runs; } catch (e) {
+      if (mine !== loads) return;
+      clear(body); body.append(errorCard(e, 'Could not list the runs: ')); return;
+    }
+    if (mine !== loads) return;
+    // A server with a job queue gives each run its `job` (null when none); the jobs panel
+    // is not asked of one without (nor is its 404), unless the store is empty.
+    teamServer = runs.length === 0 || runs.some((r) => 'job' in r);
+    renderRuns(listing, runs, (r) => jobsByRun.get(runKey(r.project, r.run)) ?? r.job);
+    if (!body.contains(listing)) { clear(body); body.append(jobs.el, listing); }
+  };
+  const jobs = new JobsPanel({ changed: showJobs, finished: () => void load() });
+  stopPage = () => jobs.stop();
+  await load();
+  if (teamServer) jobs.start();
+}
+
+function renderRuns(body: HTMLElement, runs: RunInfo[], jobOf: (r: RunInfo) => RunInfo['job']): void {
   clear(body);
   if (!runs.length) { body.append(h('div', { class: 'card muted', 'data-testid': 'runs-empty' }, 'No run in this store yet. Log one with `sextant import`.')); return; }
   const byProject = new Map<string, RunInfo[]>();
@@ -53,8 +113,8 @@ async function runsPage(): Promise<void> {
     body.append(h('section', { class: 'card project', 'data-testid': 'project', 'data-project': project },
       h('div', { class: 'card-head' }, h('h2', null, project), h('span', { class: 'muted small' }, `${rs.length} run${rs.length > 1 ? 's' : ''}`)),
       h('table', { class: 'runs' },
-        h('thead', null, h('tr', null, ...['run', 'state', 'task', 'labels', 'splits', 'size'].map((t) => h('th', null, t)))),
-        h('tbody', null, ...rs.map((r) => h('tr', { 'data-testid': 'run-row', 'data-run': r.run },
+        h('thead', null, h('tr', null, ...['run', 'state', 'task', 'labels', 'splits', 'uploaded', 'job', 'size'].map((t) => h('th', null, t)))),
+        h('tbody', null, ...rs.map((r) => h('tr', { 'data-testid': 'run-row', 'data-project': r.project, 'data-run': r.run },
           h('td', null, link(runUrl(r), { class: 'run-link', 'data-testid': 'run-link' }, r.run)),
           h('td', null, h('span', { class: `badge ${r.finished ? 'badge-ok' : 'badge-muted'}`, 'data-testid': 'run-state' }, r.finished ? 'finished' : 'in progress')),
           h('td', { class: 'muted' }, r.task),
@@ -63,6 +123,8 @@ async function runsPage(): Promise<void> {
             class: `split-chip ${s.processed ? '' : 'unprocessed'}`, 'data-testid': 'split-chip', 'data-split': s.split,
             title: `${s.samples} samples, ${s.epochs_logged} epoch(s), dim ${s.embedding_dim}${s.processed ? '' : ', not processed'}`,
           }, `${splitLabel(s.split)} `, h('span', { class: 'muted' }, s.samples.toLocaleString()))))),
+          uploadedCell(r),
+          h('td', null, jobBadge(jobOf(r))),
           h('td', { class: 'num muted' }, bytes(r.size_bytes)))))),
     ));
   }
@@ -75,7 +137,7 @@ async function runPage(project: string, run: string): Promise<void> {
   app.append(header(link('/', {}, 'Runs'), h('span', null, '/'), h('span', null, project), h('span', null, '/'), h('b', null, run)), main);
   let info: RunInfo;
   try { info = await api.run(project, run); } catch (e) {
-    clear(main); main.append(h('div', { class: 'error card', 'data-testid': 'run-error' }, (e as Error).message)); return;
+    clear(main); main.append(errorCard(e)); return;
   }
   const splits = info.splits.map((s) => s.split);
   const wanted = new URLSearchParams(location.search).get('split');
@@ -124,7 +186,11 @@ async function runPage(project: string, run: string): Promise<void> {
     h('div', { class: 'runbar-group' }, h('span', { class: 'runbar-label' }, 'Split'), pickerFor('dataset')),
     splits.some((s) => s.startsWith('inference:')) ? h('div', { class: 'runbar-group' }, h('span', { class: 'runbar-label' }, 'Inference set'), pickerFor('inference')) : null,
     h('span', { class: `badge ${info.finished ? 'badge-ok' : 'badge-muted'}` }, info.finished ? 'finished' : 'in progress'),
-    h('span', { class: 'muted small' }, `labels: ${info.labels.join(', ')}`));
+    h('span', { class: 'muted small' }, `labels: ${info.labels.join(', ')}`),
+    // Team server: who uploaded the run, and its job while not done.
+    info.uploaded_by != null ? h('span', { class: 'muted small', 'data-testid': 'run-uploaded' }, `uploaded by ${info.uploaded_by}`,
+      info.uploaded_at != null ? h('span', { title: isoTime(info.uploaded_at) }, ` · ${ago(info.uploaded_at)}`) : null) : null,
+    info.job && info.job.state !== 'done' ? jobBadge(info.job) : null);
   st.on('split', () => bar.querySelectorAll<HTMLElement>('.seg').forEach((b) => b.classList.toggle('on', b.dataset.split === st.split)));
 
   const filters = new FilterPanel(st);
@@ -183,10 +249,13 @@ async function runPage(project: string, run: string): Promise<void> {
 async function route(): Promise<void> {
   const parts = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   document.body.classList.remove('panel-open');
+  stopPage?.();
+  stopPage = null;
   if (parts[0] === 'runs' && parts.length >= 3) await runPage(parts[1], parts[2]);
   else await runsPage();
 }
 
+installKeyPrompt(() => void route());
 window.addEventListener('popstate', () => void route());
 window.addEventListener('keydown', (e) => {
   if (e.key === 'Escape') (document.querySelector('[data-testid=sample-close]') as HTMLElement | null)?.click();
