@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -145,7 +146,7 @@ def run_script(code, env, timeout=300):
                           timeout=timeout)
 
 
-def tests_dir():
+def _tests_dir():
     return str(pathlib.Path(__file__).resolve().parent)
 
 
@@ -175,7 +176,7 @@ def export_ids(binary, root, split):
 
 def train_on_server(server, tmp_path):
     local = tmp_path / "trainer"
-    r = run_script(TRAIN.format(tests=tests_dir(), root=str(local)),
+    r = run_script(TRAIN.format(tests=_tests_dir(), root=str(local)),
                    {"SEXTANT_CONSOLE_URL": server.url})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Finished uploading 400 samples" in r.stdout, r.stdout
@@ -184,7 +185,7 @@ def train_on_server(server, tmp_path):
 
 def test_seed_script_uploads_and_appears_next_to_its_training_run(server, tmp_path, sextant_bin):
     train_on_server(server, tmp_path)
-    r = run_script(INFER.format(tests=tests_dir(), root=str(tmp_path / "prod"), n=300, seed=2,
+    r = run_script(INFER.format(tests=_tests_dir(), root=str(tmp_path / "prod"), n=300, seed=2,
                                 shift=3.0, name="prod"),
                    {"SEXTANT_CONSOLE_URL": server.url})
     assert r.returncode == 0, r.stdout + r.stderr
@@ -204,10 +205,10 @@ def test_seed_script_uploads_and_appears_next_to_its_training_run(server, tmp_pa
 
 def test_same_script_without_a_server_runs_embedded(tmp_path, sextant_bin):
     local = tmp_path / "embedded"
-    r = run_script(TRAIN.format(tests=tests_dir(), root=str(local)), {})
+    r = run_script(TRAIN.format(tests=_tests_dir(), root=str(local)), {})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Finished uploading" not in r.stdout
-    r = run_script(INFER.format(tests=tests_dir(), root=str(local), n=200, seed=2, shift=3.0,
+    r = run_script(INFER.format(tests=_tests_dir(), root=str(local), n=200, seed=2, shift=3.0,
                                 name="prod"), {})
     assert r.returncode == 0, r.stdout + r.stderr
     assert export_ids(sextant_bin, local, "inference:prod") == sorted(
@@ -216,7 +217,7 @@ def test_same_script_without_a_server_runs_embedded(tmp_path, sextant_bin):
 
 def test_wrong_labels_are_refused_naming_both_lists(server, tmp_path):
     train_on_server(server, tmp_path)
-    code = INFER.format(tests=tests_dir(), root=str(tmp_path / "prod"), n=100, seed=2, shift=0,
+    code = INFER.format(tests=_tests_dir(), root=str(tmp_path / "prod"), n=100, seed=2, shift=0,
                         name="prod").replace("dq.set_labels_for_run(LABELS)",
                                              "dq.set_labels_for_run(['a', 'b', 'c'])")
     r = run_script(code, {"SEXTANT_CONSOLE_URL": server.url})
@@ -228,7 +229,7 @@ def test_client_killed_mid_upload_then_sync_lands_exactly_once(server, tmp_path,
     train_on_server(server, tmp_path)
     prod = tmp_path / "prod"
     # Enough data for many chunks: 6000 x 16 floats is small, so cut chunks finer.
-    code = INFER.format(tests=tests_dir(), root=str(prod), n=3000, seed=3, shift=0.5, name="p")
+    code = INFER.format(tests=_tests_dir(), root=str(prod), n=3000, seed=3, shift=0.5, name="p")
     r = run_script(code, {"SEXTANT_CONSOLE_URL": server.url,
                           "SEXTANT_FAULT_CLIENT_KILL_AFTER_CHUNKS": "1",
                           "SEXTANT_TEST_CHUNK_BYTES": "4096"})
@@ -254,7 +255,7 @@ def test_server_down_during_the_whole_job_nothing_lost(tmp_path, sextant_bin):
     train_on_server(s, tmp_path)
     s.stop()
     prod = tmp_path / "prod"
-    r = run_script(INFER.format(tests=tests_dir(), root=str(prod), n=500, seed=4, shift=0.0,
+    r = run_script(INFER.format(tests=_tests_dir(), root=str(prod), n=500, seed=4, shift=0.0,
                                 name="night"),
                    {"SEXTANT_CONSOLE_URL": s.url, "SEXTANT_RETRY_SECONDS": "1"})
     assert r.returncode == 0, r.stdout + r.stderr
@@ -280,7 +281,7 @@ def test_server_killed_mid_upload_resumes_without_resending(tmp_path, sextant_bi
     s.stop()
     prod = tmp_path / "prod"
     chunk_env = {"SEXTANT_TEST_CHUNK_BYTES": "4096"}
-    r = run_script(INFER.format(tests=tests_dir(), root=str(prod), n=2000, seed=5, shift=0.0,
+    r = run_script(INFER.format(tests=_tests_dir(), root=str(prod), n=2000, seed=5, shift=0.0,
                                 name="p") .replace("report = dq.finish()", "dq.flush(); os._exit(0)"),
                    {**chunk_env})
     assert r.returncode == 0, r.stderr
@@ -312,7 +313,7 @@ def results_of(binary, root, split):
 
 def test_server_killed_mid_job_reruns_it_with_equal_results(tmp_path, sextant_bin):
     prod = tmp_path / "prod"
-    r = run_script(INFER.format(tests=tests_dir(), root=str(prod), n=600, seed=6, shift=1.0,
+    r = run_script(INFER.format(tests=_tests_dir(), root=str(prod), n=600, seed=6, shift=1.0,
                                 name="p").replace("report = dq.finish()", "dq.flush(); os._exit(0)"),
                    {})
     assert r.returncode == 0, r.stderr
@@ -349,7 +350,7 @@ def test_server_killed_mid_job_reruns_it_with_equal_results(tmp_path, sextant_bi
 def test_two_inference_jobs_upload_at_once_and_both_land(server, tmp_path, sextant_bin):
     train_on_server(server, tmp_path)
     procs = [subprocess.Popen(
-        [sys.executable, "-c", INFER.format(tests=tests_dir(), root=str(tmp_path / f"job{k}"),
+        [sys.executable, "-c", INFER.format(tests=_tests_dir(), root=str(tmp_path / f"job{k}"),
                                              n=300, seed=10 + k, shift=0.0, name=f"set{k}")
          .replace("offset=100000", f"offset={200000 + 1000 * k}")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -360,3 +361,43 @@ def test_two_inference_jobs_upload_at_once_and_both_land(server, tmp_path, sexta
         assert "Finished uploading 300 samples" in out
     for k in range(2):
         assert len(export_ids(sextant_bin, server.root, f"inference:set{k}")) == 300
+
+
+def create_key(binary, root, name, role, *projects):
+    r = cli(binary, "keys", "create", "--root", root, "--name", name, "--role", role,
+            *[a for p in projects for a in ("--project", p)])
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_keys_name_the_uploader_and_limit_who_may_upload(sextant_bin, tmp_path):
+    root = tmp_path / "server"
+    trainer = create_key(sextant_bin, root, "trainer", "write", "team")
+    reader = create_key(sextant_bin, root, "dashboards", "read")
+    elsewhere = create_key(sextant_bin, root, "other-team", "write", "other")
+    s = Server(sextant_bin, root).start()
+    try:
+        # A wrong key: login says so, naming no key or project.
+        login = "import sextant as dq; dq.login(url={url!r}, api_key={key!r})"
+        r = run_script(login.format(url=s.url, key="sxk_0_wrong"), {})
+        assert r.returncode != 0 and "UnauthenticatedError" in r.stderr, r.stderr
+        r = run_script(TRAIN.format(tests=_tests_dir(), root=str(tmp_path / "t")),
+                       {"SEXTANT_CONSOLE_URL": s.url, "SEXTANT_API_KEY": trainer})
+        assert r.returncode == 0, r.stdout + r.stderr
+        req = urllib.request.Request(s.url + "/api/runs",
+                                     headers={"Authorization": f"Bearer {reader}"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            (run,) = json.loads(resp.read())["runs"]
+        assert run["uploaded_by"] == "trainer"
+        # A read key and another project's key cannot upload: 403, and nothing lands.
+        for key, name in ((reader, "ro"), (elsewhere, "xp")):
+            r = run_script(INFER.format(tests=_tests_dir(), root=str(tmp_path / name), n=100,
+                                        seed=7, shift=0, name=name),
+                           {"SEXTANT_CONSOLE_URL": s.url, "SEXTANT_API_KEY": key})
+            assert r.returncode != 0 and "PermissionDeniedError" in r.stderr, r.stderr
+            assert "text " not in r.stderr  # no sample text in the refusal
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(s.url + "/api/runs", timeout=30)
+        assert e.value.code == 401
+    finally:
+        s.stop()
