@@ -71,6 +71,8 @@ struct SyncReport {
   int64_t chunks_present = 0;  // chunks the server already held (a resumed upload)
   std::optional<int64_t> job_id;  // the processing job of the last upload
   bool up_to_date = false;        // nothing to upload
+  double seconds = 0;             // the whole sync
+  std::vector<double> chunk_seconds;  // each chunk PUT, retries included (benchmarks)
 };
 
 using ProgressCallback = std::function<void(const std::string& message)>;

@@ -1225,6 +1225,8 @@ std::vector<Command> AddTeamCommands(CLI::App& app) {
     AddRemoteOptions(cmd, a.get());
     cmd->add_option("--project", a->project, "Only this project's run (with --run)");
     cmd->add_option("--run", a->run, "Only this run");
+    cmd->add_option("--format", a->format,
+                    "table, or json (one object per run, with each chunk's seconds)");
     out.push_back({cmd, [a] {
                      auto remote = RemoteFromArgs(*a);
                      if (!remote.ok()) return Report(remote.status());
@@ -1237,6 +1239,21 @@ std::vector<Command> AddTeamCommands(CLI::App& app) {
                        auto r = SyncRoot(a->root, *remote, PrintProgress);
                        if (!r.ok()) return Report(r.status());
                        reports = *r;
+                     }
+                     if (a->format == "json") {
+                       nlohmann::ordered_json list = nlohmann::ordered_json::array();
+                       for (const SyncReport& r : reports) {
+                         list.push_back({{"project", r.project}, {"run", r.run},
+                                         {"uploads", r.uploads}, {"samples", r.samples},
+                                         {"output_rows", r.output_rows},
+                                         {"bytes_sent", r.bytes_sent},
+                                         {"chunks_sent", r.chunks_sent},
+                                         {"chunks_present", r.chunks_present},
+                                         {"seconds", r.seconds},
+                                         {"chunk_seconds", r.chunk_seconds}});
+                       }
+                       std::printf("%s\n", list.dump().c_str());
+                       return 0;
                      }
                      for (const SyncReport& r : reports) {
                        if (r.up_to_date) continue;

@@ -399,6 +399,7 @@ Result<SyncReport> SyncStore(store::RunStore& local, const std::string& project,
   SyncReport report;
   report.project = project;
   report.run = run;
+  const auto start = Clock::now();
   SEXTANT_ASSIGN_OR_RETURN(sync::UploadState state, sync::ReadUploadState(local));
   SEXTANT_ASSIGN_OR_RETURN(Http http, Http::Connect(remote));
   const std::string base = RunPath(project, run) + "/uploads";
@@ -452,11 +453,14 @@ Result<SyncReport> SyncStore(store::RunStore& local, const std::string& project,
           const std::string& sha = up.manifest.files[f].chunks[c].sha256;
           if (missing.erase(sha) == 0) continue;  // held already, or sent for another file
           SEXTANT_ASSIGN_OR_RETURN(std::string bytes, sync::ReadChunk(up, f, c));
+          const auto put_start = Clock::now();
           SEXTANT_ASSIGN_OR_RETURN(
               json put, http.CallJson("PUT", base + "/" + id + "/chunks/" + sha, bytes,
                                       "chunk " + sha.substr(0, 12) + " of '" +
                                           up.manifest.files[f].path + "'",
                                       "application/octet-stream"));
+          report.chunk_seconds.push_back(
+              std::chrono::duration<double>(Clock::now() - put_start).count());
           report.bytes_sent += static_cast<int64_t>(bytes.size());
           ++report.chunks_sent;
           FaultPoint("SEXTANT_FAULT_CLIENT_KILL_AFTER_CHUNKS", std::to_string(report.chunks_sent));
@@ -489,6 +493,7 @@ Result<SyncReport> SyncStore(store::RunStore& local, const std::string& project,
     }
   }
   report.up_to_date = report.uploads == 0;
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return report;
 }
 
