@@ -38,6 +38,13 @@ struct ServerOptions {
   int64_t max_body_bytes = 32 << 20;     // a request body (413 beyond)
   double text_search_budget_s = 10;      // one request's text search (400 beyond)
   double shutdown_grace_s = 10;          // Stop(): time for requests in flight
+
+  // Live ingest (docs/team-server.md, "Live ingest"): the set of a request
+  // that names no inference set, by the samples' UTC time: "day", "hour" or
+  // "none" (such a request is refused); and the bytes accepted but not yet
+  // appended (503 with Retry-After beyond).
+  std::string live_window = "none";
+  int64_t live_max_pending_bytes = 256 << 20;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -10,6 +10,7 @@
 #include "query/result_json.h"
 #include "server/encode.h"
 #include "server/insights.h"
+#include "server/live_ingest.h"
 #include "sextant/version.h"
 
 namespace sextant::server {
@@ -278,6 +279,7 @@ struct Call {
   const ApiRequest& req;
   const fs::path& root;
   std::shared_ptr<RunState> state;
+  const Services* services = nullptr;
 
   const std::vector<std::string>& p() const { return req.path; }
   const Params& params() const { return req.params; }
@@ -771,6 +773,32 @@ struct Endpoint {
   Handler handler;
 };
 
+// Live ingest (server/live_ingest.h): 202 when queued, 503 + Retry-After when
+// the server's buffer is full.
+Result<ApiResponse> PostLive(const Call& c) {
+  if (!c.services->live) return Status::FailedPrecondition("live ingest is not enabled on this server");
+  SEXTANT_ASSIGN_OR_RETURN(LiveAck ack, c.services->live->Ingest(c.p()[1], c.p()[2], c.req.body));
+  if (!ack.accepted) {
+    ApiResponse r = Json({{"error",
+                           {{"code", "unavailable"},
+                            {"message", "the live ingest buffer is full; retry later"}}}},
+                         503);
+    r.headers.emplace_back("Retry-After", std::to_string(ack.retry_after_s));
+    return r;
+  }
+  ordered_json sets = ordered_json::object();
+  for (const auto& [name, n] : ack.sets) sets[name] = n;
+  return Json({{"accepted", ack.samples}, {"sets", std::move(sets)}}, 202);
+}
+
+Result<ApiResponse> GetLive(const Call& c) {
+  if (!c.services->live) return Status::FailedPrecondition("live ingest is not enabled on this server");
+  SEXTANT_ASSIGN_OR_RETURN(std::string text, c.services->live->StatusJson(c.p()[1], c.p()[2]));
+  ApiResponse r;
+  r.body = std::move(text);
+  return r;
+}
+
 constexpr Endpoint kEndpoints[] = {
     {"*", "health", GetHealth},
     {"GET", "runs", ListRunsHandler},
@@ -795,6 +823,8 @@ constexpr Endpoint kEndpoints[] = {
     {"POST", "runs/*/*/selections/*/add", AddToSelection},
     {"POST", "runs/*/*/selections/*/remove", RemoveFromSelection},
     {"GET", "runs/*/*/selections/*/export", ExportSelection},
+    {"POST", "runs/*/*/live", PostLive},
+    {"GET", "runs/*/*/live", GetLive},
 };
 
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {
@@ -825,7 +855,7 @@ std::string ApiPath(const std::vector<std::string>& path) {
 
 Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   const auto& p = req.path;
-  Call call{req, root_, nullptr};
+  Call call{req, root_, nullptr, &services_};
   if (!p.empty() && p[0] == "runs") {
     if (p.size() == 2) return Status::NotFound("expected /api/runs/{project}/{run}");
     // The run is opened before the route is looked up: an unknown run is 404

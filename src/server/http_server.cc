@@ -34,6 +34,7 @@
 #include "common/file_util.h"
 #include "common/request_budget.h"
 #include "server/api.h"
+#include "server/live_ingest.h"
 #include "server/static_files.h"
 #include "sextant/server.h"
 
@@ -272,7 +273,8 @@ bool IsLoopbackHost(const std::string& host) {
 
 class Server::Impl {
  public:
-  explicit Impl(const ServerOptions& o) : options(o), api(o.root) {
+  explicit Impl(const ServerOptions& o)
+      : options(o), live(MakeLive(o, &run_locks)), api(o.root, MakeServices()) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) stop_read = fds[0], stop_write = fds[1];
   }
@@ -617,7 +619,24 @@ class Server::Impl {
   static constexpr int kKeepAliveMaxRequests = 1000;
   static constexpr size_t kMaxRefusedPending = 256;
 
+  static std::unique_ptr<server::LiveIngest> MakeLive(const ServerOptions& o,
+                                                      server::RunLocks* locks) {
+    server::LiveOptions live;
+    auto window = server::ParseLiveWindow(o.live_window);  // checked by Start
+    live.window = window.ok() ? *window : server::LiveWindow::kNone;
+    live.max_pending_bytes = o.live_max_pending_bytes;
+    return std::make_unique<server::LiveIngest>(o.root, locks, std::move(live));
+  }
+  server::Services MakeServices() {
+    server::Services s;
+    s.live = live.get();
+    s.run_locks = &run_locks;
+    return s;
+  }
+
   ServerOptions options;
+  server::RunLocks run_locks;
+  std::unique_ptr<server::LiveIngest> live;
   server::Api api;
   HttpCore http;
   int port = 0;
@@ -668,6 +687,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   if (!(options.shutdown_grace_s >= 0 && options.shutdown_grace_s <= 86400)) {
     return Status::Invalid("shutdown_grace_s: must be between 0 and 86400 seconds, got " +
                            std::to_string(options.shutdown_grace_s));
+  }
+  if (auto window = server::ParseLiveWindow(options.live_window); !window.ok()) {
+    return window.status();
+  }
+  if (options.live_max_pending_bytes < 1) {
+    return Status::Invalid("live_max_pending_bytes: must be at least 1");
   }
   auto impl = std::make_unique<Impl>(options);
   Impl* p = impl.get();
