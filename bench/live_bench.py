@@ -59,7 +59,7 @@ def make_run(root, n, dim):
 
 
 def sender(args):
-    url, worker, seconds, batch, dim, out = args
+    url, name, worker, seconds, batch, dim, out = args
     rng = np.random.default_rng(100 + worker)
     centers = np.random.default_rng(1).normal(size=(50, dim)).astype(np.float32)
     # A few distinct payloads, reused with new ids (encoding is not what is measured).
@@ -78,7 +78,7 @@ def sender(args):
     while time.monotonic() < end:
         e64, l64 = payloads[k % len(payloads)]
         body = json.dumps({
-            "inference_name": "live", "ids": [f"w{worker}-{k}-{i}" for i in range(batch)],
+            "inference_name": name, "ids": [f"w{worker}-{k}-{i}" for i in range(batch)],
             "texts": texts,
             "embeddings": {"dtype": "float32", "shape": [batch, dim], "b64": e64},
             "logits": {"dtype": "float32", "shape": [batch, 10], "b64": l64}}).encode()
@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--data", default=os.path.join(os.environ.get(
         "SEXTANT_BENCH_DATA", "/tmp/sextant-bench"), "live"))
     ap.add_argument("--bin", default="build-bench/src/cli/sextant")
+    ap.add_argument("--serve-arg", action="append", default=[],
+                    help="passed to sextant serve (e.g. --serve-arg=--live-approximate)")
     a = ap.parse_args()
 
     root = pathlib.Path(a.data) / f"root-{a.train}-{a.dim}"
@@ -116,18 +118,10 @@ def main():
         make_run(root, a.train, a.dim)
         print(f"training run made and finished in {time.monotonic() - t:.1f} s", file=sys.stderr)
     db_path = root / "p" / "r" / "sextant.db"
-    with sqlite3.connect(db_path) as db:  # a fresh live set for every run of the benchmark
-        try:
-            before = db.execute("SELECT COUNT(*) FROM samples WHERE split = 'inference:live'"
-                                ).fetchone()[0]
-        except sqlite3.OperationalError:
-            before = 0
-    if before:
-        print("bench/live_bench.py: the run already holds a live set; remove " + str(root),
-              file=sys.stderr)
-        return 2
+    tag = time.strftime("%Y%m%d%H%M%S")  # fresh sets on every run of the benchmark
+    live_name, warm_name = "live" + tag, "warmup" + tag
 
-    proc = subprocess.Popen([a.bin, "serve", "--root", str(root), "--port", "0"],
+    proc = subprocess.Popen([a.bin, "serve", "--root", str(root), "--port", "0", *a.serve_arg],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = proc.stdout.readline().split()[2].rstrip("/")
     url = base + "/api/runs/p/r/live"
@@ -135,20 +129,20 @@ def main():
         # The reference is loaded on the first batch (once per results generation); its
         # time is reported apart and not counted in the rate.
         t = time.monotonic()
-        warm = json.dumps({"inference_name": "warmup", "ids": ["x"], "texts": ["x"],
+        warm = json.dumps({"inference_name": warm_name, "ids": ["x"], "texts": ["x"],
                            "embeddings": [[0.5] * a.dim], "logits": [[0.0] * 10]}).encode()
         urllib.request.urlopen(urllib.request.Request(url, data=warm, method="POST",
                                                       headers={"Content-Type": "application/json"}))
         while True:
             s = json.loads(urllib.request.urlopen(url).read())
-            if any(x["name"] == "warmup" and x["samples_ingested"] == 1 for x in s["sets"]):
+            if any(x["name"] == warm_name and x["samples_ingested"] == 1 for x in s["sets"]):
                 break
             time.sleep(0.05)
         reference_s = time.monotonic() - t
 
         out = mp.Queue()
         t0 = time.monotonic()
-        procs = [mp.Process(target=sender, args=((url, w, a.seconds, a.batch, a.dim, out),))
+        procs = [mp.Process(target=sender, args=((url, live_name, w, a.seconds, a.batch, a.dim, out),))
                  for w in range(a.senders)]
         for p in procs:
             p.start()
@@ -160,7 +154,7 @@ def main():
         refused = sum(r[1] for r in results)
         while True:
             s = json.loads(urllib.request.urlopen(url).read())
-            live = next(x for x in s["sets"] if x["name"] == "live")
+            live = next(x for x in s["sets"] if x["name"] == live_name)
             if live["samples_ingested"] >= accepted:
                 break
             time.sleep(0.05)
@@ -170,11 +164,12 @@ def main():
         proc.wait(timeout=120)
     with sqlite3.connect(db_path) as db:
         lags = np.array([r[0] for r in db.execute(
-            "SELECT scored_at - accepted_at FROM live_results WHERE split = 'inference:live'")])
-        drifted = db.execute("SELECT AVG(drifted) FROM live_results WHERE split = "
-                             "'inference:live'").fetchone()[0]
+            "SELECT scored_at - accepted_at FROM live_results WHERE split = ?",
+            ("inference:" + live_name,))])
+        drifted = db.execute("SELECT AVG(drifted) FROM live_results WHERE split = ?",
+                             ("inference:" + live_name,)).fetchone()[0]
     print(json.dumps({
-        "train": a.train, "dim": a.dim, "senders": a.senders, "batch": a.batch,
+        "serve_args": a.serve_arg, "train": a.train, "dim": a.dim, "senders": a.senders, "batch": a.batch,
         "seconds_sending": round(t_send, 1), "reference_load_s": round(reference_s, 2),
         "accepted": accepted, "accepted_per_s": round(accepted / t_send),
         "sustained_per_s": round(accepted / t_all), "refused_503": refused,

@@ -45,6 +45,9 @@ struct ServerOptions {
   // appended (503 with Retry-After beyond).
   std::string live_window = "none";
   int64_t live_max_pending_bytes = 256 << 20;
+  // Score live samples with an approximate (IVF) index when the finish was
+  // exact (server/live_ingest.h, LiveOptions::approximate).
+  bool live_approximate = false;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -625,6 +625,7 @@ class Server::Impl {
     auto window = server::ParseLiveWindow(o.live_window);  // checked by Start
     live.window = window.ok() ? *window : server::LiveWindow::kNone;
     live.max_pending_bytes = o.live_max_pending_bytes;
+    live.approximate = o.live_approximate;
     return std::make_unique<server::LiveIngest>(o.root, locks, std::move(live));
   }
   server::Services MakeServices() {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "common/json_depth.h"
@@ -193,6 +194,8 @@ struct LiveIngest::Batch {
   std::vector<float> distance;
   std::vector<double> score;
   std::vector<uint8_t> drifted;
+  // Per sample, when batches are merged for one append.
+  std::vector<double> accepted_each, scored_each;
   size_t size() const { return ids.size(); }
 };
 
@@ -200,6 +203,8 @@ struct LiveIngest::Reference {
   int64_t generation = 0;
   double boundary_ratio = 0.5;
   std::unique_ptr<index::CosineIndex> index;  // null: the run has no drift reference
+  // LiveOptions::approximate: the IVF index searched instead of `index`.
+  std::unique_ptr<index::CosineIndex> query_index;
   std::optional<drift::ReferenceDistribution> distribution;
 };
 
@@ -499,7 +504,12 @@ Result<LiveAck> LiveIngest::Ingest(const std::string& project, const std::string
   }
 
   std::unique_lock lock(mu_);
-  if (pending_bytes_ > 0 && pending_bytes_ + bytes > options_.max_pending_bytes) {
+  const double backlog =
+      std::max(static_cast<double>(options_.min_backlog_samples),
+               score_rate_ > 0 ? score_rate_ * options_.max_scoring_backlog_s
+                               : std::numeric_limits<double>::infinity());
+  if ((pending_bytes_ > 0 && pending_bytes_ + bytes > options_.max_pending_bytes) ||
+      (unscored_ > 0 && static_cast<double>(unscored_ + n) > backlog)) {
     ack.accepted = false;
     ack.retry_after_s = 1;
     return ack;
@@ -524,6 +534,7 @@ Result<LiveAck> LiveIngest::Ingest(const std::string& project, const std::string
     part->accepted_unix = now;
     pending_bytes_ += part->bytes;
     accepted_ += static_cast<int64_t>(part->size());
+    unscored_ += static_cast<int64_t>(part->size());
     incoming_.push_back(std::move(part));
   }
   ack.accepted = true;
@@ -548,6 +559,12 @@ Result<std::shared_ptr<const LiveIngest::Reference>> LiveIngest::ReferenceFor(Ru
   if (run->reference && run->reference->generation == committed) return run->reference;
 
   // A new generation: everything from one snapshot, the arrays pinned.
+  const auto load_start = Clock::now();
+  struct Timed {
+    Clock::time_point start;
+    double* total;
+    ~Timed() { *total += std::chrono::duration<double>(Clock::now() - start).count(); }
+  } timed{load_start, &reference_seconds_};
   SEXTANT_RETURN_IF_ERROR(st.BeginSnapshot());
   struct EndSnapshot {
     store::RunStore& st;
@@ -616,6 +633,16 @@ Result<std::shared_ptr<const LiveIngest::Reference>> LiveIngest::ReferenceFor(Ru
                              drift::BuildSampledReference(*ref->index, train.data.data(), k,
                                                           percentile, sample_size, seed));
   }
+  // Faster live scoring on request: an IVF index tuned for the drift
+  // statistic (as finish tunes its own), searched instead of the exact one;
+  // the reference distribution stays the finish's.
+  if (options_.approximate && !ref->index->approximate() && train.rows >= 2000) {
+    index::IvfOptions ivf;
+    ivf.tune_k = k;
+    ivf.tune_percentile = percentile;
+    SEXTANT_ASSIGN_OR_RETURN(ref->query_index, index::CosineIndex::BuildIvf(
+                                                   train.data.data(), train.rows, train.cols, ivf));
+  }
   run->reference = std::move(ref);
   return run->reference;
 }
@@ -636,7 +663,8 @@ Status LiveIngest::ScoreBatch(Batch* b) {
   if (ref->index && ref->distribution) {
     std::vector<float> q = b->embs;
     index::NormalizeRows(q.data(), n, b->emb_dim);
-    SEXTANT_ASSIGN_OR_RETURN(b->distance, drift::KCoreDistances(*ref->index, q.data(), n,
+    const index::CosineIndex& searched = ref->query_index ? *ref->query_index : *ref->index;
+    SEXTANT_ASSIGN_OR_RETURN(b->distance, drift::KCoreDistances(searched, q.data(), n,
                                                                 ref->distribution->k, false));
     for (float d : b->distance) {
       b->score.push_back(drift::PercentileRank(*ref->distribution, d));
@@ -649,11 +677,41 @@ Status LiveIngest::ScoreBatch(Batch* b) {
   return Status::OK();
 }
 
-Status LiveIngest::AppendRun(RunState* run, std::vector<std::unique_ptr<Batch>>* batches) {
+Status LiveIngest::AppendRun(RunState* run, const std::vector<std::unique_ptr<Batch>>* batches) {
   SEXTANT_ASSIGN_OR_RETURN(auto st, store::RunStore::Open(run->dir, store::RunStore::Mode::kWrite));
   SEXTANT_RETURN_IF_ERROR(st->db().Exec(kLiveSchema));
-  // Per set, in order: samples, outputs, then the scores.
+  // The batches of one set (in order, with equal scoring) become one append:
+  // three commits per set and turn, not per request.
+  std::vector<std::unique_ptr<Batch>> merged;
   for (auto& b : *batches) {
+    b->accepted_each.assign(b->size(), b->accepted_unix);
+    b->scored_each.assign(b->size(), b->scored ? b->scored_unix : UnixNow());
+    Batch* into = nullptr;
+    for (auto& m : merged) {
+      if (m->set == b->set) into = m.get();
+    }
+    if (into == nullptr || into->scored != b->scored || into->generation != b->generation ||
+        into->distance.empty() != b->distance.empty()) {
+      // A copy: the caller keeps its batches for the bookkeeping.
+      merged.push_back(std::make_unique<Batch>(*b));
+      continue;
+    }
+    auto append = [](auto& to, auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+    append(into->ids, b->ids);
+    append(into->texts, b->texts);
+    append(into->metas, b->metas);
+    append(into->timestamps, b->timestamps);
+    append(into->embs, b->embs);
+    append(into->logits, b->logits);
+    append(into->metrics, b->metrics);
+    append(into->distance, b->distance);
+    append(into->score, b->score);
+    append(into->drifted, b->drifted);
+    append(into->accepted_each, b->accepted_each);
+    append(into->scored_each, b->scored_each);
+  }
+  // Per set, in order: samples, outputs, then the scores.
+  for (auto& b : merged) {
     SEXTANT_ASSIGN_OR_RETURN(SplitKey split, SplitKey::Make(Split::kInference, b->set));
     SEXTANT_ASSIGN_OR_RETURN(int64_t first, st->SampleCount(split));
     // Samples without outputs at the end of a live set are what a crash
@@ -710,8 +768,8 @@ Status LiveIngest::AppendRun(RunState* run, std::vector<std::unique_ptr<Batch>>*
       const std::string split_name = split.ToString();
       for (size_t i = 0; i < b->size(); ++i) {
         ins.Bind(1, split_name).Bind(2, first + static_cast<int64_t>(i)).Bind(3, b->ids[i]);
-        ins.Bind(4, b->timestamps[i]).Bind(5, b->accepted_unix);
-        ins.Bind(6, b->scored ? b->scored_unix : UnixNow()).Bind(7, b->generation);
+        ins.Bind(4, b->timestamps[i]).Bind(5, b->accepted_each[i]);
+        ins.Bind(6, b->scored_each[i]).Bind(7, b->generation);
         if (b->scored) {
           const auto& m = b->metrics[i];
           ins.Bind(8, m.pred).Bind(9, static_cast<double>(m.confidence));
@@ -747,6 +805,8 @@ void LiveIngest::Loop() {
       if (run->new_samples) next = std::min(next, run->last_refresh + options_.refresh_interval);
     }
     work_cv_.wait_until(lock, next, [&] { return stop_ || !incoming_.empty(); });
+    const auto turn_start = Clock::now();
+    int64_t turn_scored = 0;
     std::deque<std::unique_ptr<Batch>> work = std::move(incoming_);
     incoming_.clear();
     const bool stopping = stop_;
@@ -791,7 +851,11 @@ void LiveIngest::Loop() {
                      run->project.c_str(), run->run.c_str(), scored.ToString().c_str());
       }
       const auto done = Clock::now();
+      int64_t scored_now = 0;
+      for (auto& b : batches) scored_now += static_cast<int64_t>(b->size());
       lock.lock();
+      unscored_ -= scored_now;
+      turn_scored += scored.ok() ? scored_now : 0;
       for (auto& b : batches) {
         SetStats& s = run->sets[b->set];
         if (!scored.ok()) {
@@ -859,6 +923,20 @@ void LiveIngest::Loop() {
       run->to_append.clear();
       done_cv_.notify_all();
     }
+
+    // The throughput admission plans with: samples per second of a whole
+    // turn (scoring and appending), net of the reference loads.
+    if (turn_scored > 0) {
+      const double seconds =
+          std::chrono::duration<double>(Clock::now() - turn_start).count() - reference_seconds_;
+      if (seconds > 0) {
+        const double rate = static_cast<double>(turn_scored) / seconds;
+        lock.lock();
+        score_rate_ = score_rate_ > 0 ? 0.7 * score_rate_ + 0.3 * rate : rate;
+        lock.unlock();
+      }
+    }
+    reference_seconds_ = 0;
 
     // 3. Summaries: at most once per interval per run that got samples.
     for (RunState* run : runs) {
