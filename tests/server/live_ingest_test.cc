@@ -422,3 +422,27 @@ TEST(LiveIngest, RequestsARefreshAtMostOncePerIntervalPerRun) {
 
 }  // namespace
 }  // namespace sextant::server
+
+namespace sextant::server {
+namespace {
+
+TEST(LiveIngest, TheRouteAnswersItsMethodsAndNeedsTheService) {
+  sextant::testing::TempDir dir;
+  MakeFinishedRun(dir.path(), false);
+  Api without(dir.path());
+  ApiResponse r = without.Handle({"POST", {"runs", "p", "r", "live"}, {}, "{}"});
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("not enabled"), std::string::npos) << r.body;
+  LiveIngest live(dir.path(), nullptr);
+  Api api(dir.path(), Services{.live = &live});
+  EXPECT_EQ(api.Handle({"DELETE", {"runs", "p", "r", "live"}, {}, ""}).status, 400);
+  EXPECT_EQ(api.Handle({"POST", {"runs", "p", "nope", "live"}, {}, "{}"}).status, 404);
+  r = api.Handle({"POST", {"runs", "p", "r", "live"}, {}, R"({"inference_name": "x"})"});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("ids"), std::string::npos) << r.body;
+  r = api.Handle({"GET", {"runs", "p", "r", "live"}, {}, ""});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+}  // namespace
+}  // namespace sextant::server
