@@ -962,7 +962,12 @@ bool LiveIngest::Flush(std::chrono::milliseconds timeout) {
 Result<std::string> LiveIngest::StatusJson(const std::string& project, const std::string& run_name) {
   SEXTANT_ASSIGN_OR_RETURN(RunState * run, GetRun(project, run_name));
   std::vector<std::string> names;
+  bool listed;
   {
+    std::lock_guard lock(mu_);
+    listed = run->sets_listed;
+  }
+  if (!listed) {
     // The sets of earlier server lifetimes, from live_results.
     SEXTANT_ASSIGN_OR_RETURN(auto st, store::RunStore::Open(run->dir, store::RunStore::Mode::kRead));
     SEXTANT_ASSIGN_OR_RETURN(store::Statement exists,
@@ -982,6 +987,7 @@ Result<std::string> LiveIngest::StatusJson(const std::string& project, const std
   }
   std::lock_guard lock(mu_);
   for (const std::string& name : names) SEXTANT_RETURN_IF_ERROR(LoadSetStats(run, name));
+  run->sets_listed = true;  // later sets come through Ingest
   ordered_json sets = ordered_json::array();
   for (const auto& [name, s] : run->sets) {
     ordered_json e;
