@@ -776,13 +776,14 @@ struct Endpoint {
 // Live ingest (server/live_ingest.h): 202 when queued, 503 + Retry-After when
 // the server's buffer is full.
 Result<ApiResponse> PostLive(const Call& c) {
-  if (!c.services->live) return Status::FailedPrecondition("live ingest is not enabled on this server");
+  if (!c.services->live)
+    return Status::FailedPrecondition("live ingest is not enabled on this server");
   SEXTANT_ASSIGN_OR_RETURN(LiveAck ack, c.services->live->Ingest(c.p()[1], c.p()[2], c.req.body));
   if (!ack.accepted) {
-    ApiResponse r = Json({{"error",
-                           {{"code", "unavailable"},
-                            {"message", "the live ingest buffer is full; retry later"}}}},
-                         503);
+    ApiResponse r = Json(
+        {{"error",
+          {{"code", "unavailable"}, {"message", "the live ingest buffer is full; retry later"}}}},
+        503);
     r.headers.emplace_back("Retry-After", std::to_string(ack.retry_after_s));
     return r;
   }
@@ -792,7 +793,8 @@ Result<ApiResponse> PostLive(const Call& c) {
 }
 
 Result<ApiResponse> GetLive(const Call& c) {
-  if (!c.services->live) return Status::FailedPrecondition("live ingest is not enabled on this server");
+  if (!c.services->live)
+    return Status::FailedPrecondition("live ingest is not enabled on this server");
   SEXTANT_ASSIGN_OR_RETURN(std::string text, c.services->live->StatusJson(c.p()[1], c.p()[2]));
   ApiResponse r;
   r.body = std::move(text);

@@ -41,8 +41,7 @@ CREATE TABLE IF NOT EXISTS live_results(
 constexpr int64_t kRecentLags = 4096;
 
 double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 int DecodeBase64Char(unsigned char c) {
@@ -134,8 +133,9 @@ Status ParseMatrix(const json& j, const std::string& field, int64_t n,
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t d = 0; d < width; ++d) {
       if (!std::isfinite((*out)[i * width + d])) {
-        return Status::Invalid(field + ": sample '" + ids[i] + "' has a non-finite value at column " +
-                               std::to_string(d) + "; expected finite numbers");
+        return Status::Invalid(field + ": sample '" + ids[i] +
+                               "' has a non-finite value at column " + std::to_string(d) +
+                               "; expected finite numbers");
       }
     }
   }
@@ -280,12 +280,14 @@ Result<LiveIngest::RunState*> LiveIngest::GetRun(const std::string& project,
   const std::string name = "run '" + project + "/" + run + "'";
   if (generation == 0) {
     return Status::FailedPrecondition(
-        name + " has no finished results; live samples are scored against the training "
-               "reference of the last finish, so finish the training run first");
+        name +
+        " has no finished results; live samples are scored against the training "
+        "reference of the last finish, so finish the training run first");
   }
   if (st->task() != TaskType::kTextClassification) {
-    return Status::FailedPrecondition(name + " is not a text classification run; live ingest "
-                                             "takes text classification runs only");
+    return Status::FailedPrecondition(name +
+                                      " is not a text classification run; live ingest "
+                                      "takes text classification runs only");
   }
   auto state = std::make_unique<RunState>();
   state->project = project;
@@ -321,9 +323,10 @@ Status LiveIngest::LoadSetStats(RunState* run, const std::string& set) {
   if (has_table) {
     SEXTANT_ASSIGN_OR_RETURN(
         store::Statement q,
-        st->db().Prepare("SELECT COUNT(*), COALESCE(SUM(drifted), 0), COALESCE(SUM(on_boundary), 0),"
-                         " COALESCE(SUM(confidence), 0), MAX(generation) FROM live_results "
-                         "WHERE split = ? AND pred IS NOT NULL"));
+        st->db().Prepare(
+            "SELECT COUNT(*), COALESCE(SUM(drifted), 0), COALESCE(SUM(on_boundary), 0),"
+            " COALESCE(SUM(confidence), 0), MAX(generation) FROM live_results "
+            "WHERE split = ? AND pred IS NOT NULL"));
     q.Bind(1, split.ToString());
     SEXTANT_ASSIGN_OR_RETURN(bool row, q.Step());
     if (row) {
@@ -363,7 +366,8 @@ Result<LiveAck> LiveIngest::Ingest(const std::string& project, const std::string
   std::string fixed_set;
   LiveWindow window = options_.window;
   if (j.contains("inference_name") && !j["inference_name"].is_null()) {
-    if (!j["inference_name"].is_string()) return Status::Invalid("inference_name: expected a string");
+    if (!j["inference_name"].is_string())
+      return Status::Invalid("inference_name: expected a string");
     fixed_set = j["inference_name"].get<std::string>();
     SEXTANT_RETURN_IF_ERROR(ValidateName("inference_name", fixed_set));
     if (j.contains("window") && !j["window"].is_null()) {
@@ -504,10 +508,9 @@ Result<LiveAck> LiveIngest::Ingest(const std::string& project, const std::string
   }
 
   std::unique_lock lock(mu_);
-  const double backlog =
-      std::max(static_cast<double>(options_.min_backlog_samples),
-               score_rate_ > 0 ? score_rate_ * options_.max_scoring_backlog_s
-                               : std::numeric_limits<double>::infinity());
+  const double backlog = std::max(static_cast<double>(options_.min_backlog_samples),
+                                  score_rate_ > 0 ? score_rate_ * options_.max_scoring_backlog_s
+                                                  : std::numeric_limits<double>::infinity());
   if ((pending_bytes_ > 0 && pending_bytes_ + bytes > options_.max_pending_bytes) ||
       (unscored_ > 0 && static_cast<double>(unscored_ + n) > backlog)) {
     ack.accepted = false;
@@ -606,12 +609,11 @@ Result<std::shared_ptr<const LiveIngest::Reference>> LiveIngest::ReferenceFor(Ru
     ivf.tune_percentile = percentile;
     ivf.nlist = nn["index"].value("nlist", int64_t{0});
     ivf.nprobe = nn["index"].value("nprobe", 0);
-    SEXTANT_ASSIGN_OR_RETURN(ref->index,
-                             index::CosineIndex::BuildIvf(train.data.data(), train.rows,
-                                                          train.cols, ivf));
+    SEXTANT_ASSIGN_OR_RETURN(
+        ref->index, index::CosineIndex::BuildIvf(train.data.data(), train.rows, train.cols, ivf));
   } else {
-    SEXTANT_ASSIGN_OR_RETURN(ref->index, index::CosineIndex::Build(train.data.data(), train.rows,
-                                                                   train.cols));
+    SEXTANT_ASSIGN_OR_RETURN(ref->index,
+                             index::CosineIndex::Build(train.data.data(), train.rows, train.cols));
   }
   if (used == "validation") {
     SEXTANT_ASSIGN_OR_RETURN(store::Statement v,
@@ -664,8 +666,8 @@ Status LiveIngest::ScoreBatch(Batch* b) {
     std::vector<float> q = b->embs;
     index::NormalizeRows(q.data(), n, b->emb_dim);
     const index::CosineIndex& searched = ref->query_index ? *ref->query_index : *ref->index;
-    SEXTANT_ASSIGN_OR_RETURN(b->distance, drift::KCoreDistances(searched, q.data(), n,
-                                                                ref->distribution->k, false));
+    SEXTANT_ASSIGN_OR_RETURN(
+        b->distance, drift::KCoreDistances(searched, q.data(), n, ref->distribution->k, false));
     for (float d : b->distance) {
       b->score.push_back(drift::PercentileRank(*ref->distribution, d));
       b->drifted.push_back(d > ref->distribution->threshold ? 1 : 0);
@@ -722,13 +724,17 @@ Status LiveIngest::AppendRun(RunState* run, const std::vector<std::unique_ptr<Ba
     bool other_epochs = false;
     for (const auto& log : logs) {
       if (log.split != split) continue;
-      if (log.epoch == 0) with_outputs = log.rows;
-      else other_epochs = true;
+      if (log.epoch == 0)
+        with_outputs = log.rows;
+      else
+        other_epochs = true;
     }
     if (!other_epochs && with_outputs < first) {
-      std::fprintf(stderr, "sextant serve: live set '%s' of %s/%s: dropping %lld samples without "
-                   "outputs (an interrupted append)\n", b->set.c_str(), run->project.c_str(),
-                   run->run.c_str(), static_cast<long long>(first - with_outputs));
+      std::fprintf(stderr,
+                   "sextant serve: live set '%s' of %s/%s: dropping %lld samples without "
+                   "outputs (an interrupted append)\n",
+                   b->set.c_str(), run->project.c_str(), run->run.c_str(),
+                   static_cast<long long>(first - with_outputs));
       SEXTANT_RETURN_IF_ERROR(st->db().Transaction([&]() -> Status {
         for (const char* sql : {"DELETE FROM samples WHERE split = ? AND row >= ?",
                                 "DELETE FROM live_results WHERE split = ? AND row >= ?"}) {
@@ -871,7 +877,8 @@ void LiveIngest::Loop() {
           }
           s.last_lag = lag;
           s.recent_lags.push_back(lag);
-          while (static_cast<int64_t>(s.recent_lags.size()) > kRecentLags) s.recent_lags.pop_front();
+          while (static_cast<int64_t>(s.recent_lags.size()) > kRecentLags)
+            s.recent_lags.pop_front();
           s.generation = b->generation;
         }
         run->to_append.push_back(std::move(b));
@@ -959,7 +966,8 @@ bool LiveIngest::Flush(std::chrono::milliseconds timeout) {
   return done_cv_.wait_for(lock, timeout, [&] { return finished_ >= target; });
 }
 
-Result<std::string> LiveIngest::StatusJson(const std::string& project, const std::string& run_name) {
+Result<std::string> LiveIngest::StatusJson(const std::string& project,
+                                           const std::string& run_name) {
   SEXTANT_ASSIGN_OR_RETURN(RunState * run, GetRun(project, run_name));
   std::vector<std::string> names;
   bool listed;
@@ -969,7 +977,8 @@ Result<std::string> LiveIngest::StatusJson(const std::string& project, const std
   }
   if (!listed) {
     // The sets of earlier server lifetimes, from live_results.
-    SEXTANT_ASSIGN_OR_RETURN(auto st, store::RunStore::Open(run->dir, store::RunStore::Mode::kRead));
+    SEXTANT_ASSIGN_OR_RETURN(auto st,
+                             store::RunStore::Open(run->dir, store::RunStore::Mode::kRead));
     SEXTANT_ASSIGN_OR_RETURN(store::Statement exists,
                              st->db().Prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND "
                                               "name='live_results'"));

@@ -61,7 +61,7 @@ struct LiveOptions {
   // `min_backlog_samples`), so that overload turns into retries at the
   // client rather than into an ever longer lag.
   double max_scoring_backlog_s = 2.0;
-  int64_t min_backlog_samples = 4096;
+  int64_t min_backlog_samples = 1024;
   // Largest batch, in samples.
   int64_t max_batch_samples = 100000;
   // Called at most once per `refresh_interval` per run that received samples
@@ -82,7 +82,7 @@ struct LiveOptions {
 };
 
 struct LiveAck {
-  bool accepted = false;     // false: the queue is full, retry after `retry_after_s`
+  bool accepted = false;  // false: the queue is full, retry after `retry_after_s`
   int retry_after_s = 0;
   int64_t samples = 0;
   std::map<std::string, int64_t> sets;  // set name -> samples of this batch

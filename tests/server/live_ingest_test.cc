@@ -233,14 +233,15 @@ TEST(LiveIngest, ValidationErrorsNameTheFieldTheSampleAndWhatWasExpected) {
   EXPECT_STATUS(with([](json& b) { b["window"] = "week"; }), kInvalidArgument, "window");
   EXPECT_STATUS(with([](json& b) { b["inference_name"] = "../x"; }), kInvalidArgument,
                 "inference_name");
-  EXPECT_STATUS(with([](json& b) { b["timestamps"] = {1, -1, 2}; }), kInvalidArgument,
-                "timestamps", "'x1'");
+  EXPECT_STATUS(with([](json& b) {
+                  b["timestamps"] = {1, -1, 2};
+                }),
+                kInvalidArgument, "timestamps", "'x1'");
   // base64 of the wrong length.
   json b64 = Body(s);
   b64["inference_name"] = "prod";
   b64["embeddings"]["shape"] = {3, 7};
-  EXPECT_STATUS(live.Ingest("p", "r", b64.dump()), kInvalidArgument, "embeddings", "width 7",
-                "8");
+  EXPECT_STATUS(live.Ingest("p", "r", b64.dump()), kInvalidArgument, "embeddings", "width 7", "8");
   // Non-finite values through base64.
   Samples bad = s;
   bad.embs[kDim + 2] = std::numeric_limits<float>::infinity();
