@@ -735,6 +735,21 @@ Status LiveIngest::AppendRun(RunState* run, const std::vector<std::unique_ptr<Ba
                    "outputs (an interrupted append)\n",
                    b->set.c_str(), run->project.c_str(), run->run.c_str(),
                    static_cast<long long>(first - with_outputs));
+      // Their ids may be sent again: forget them.
+      SEXTANT_ASSIGN_OR_RETURN(
+          store::Statement q,
+          st->db().Prepare("SELECT id FROM samples WHERE split = ? AND row >= ?"));
+      q.Bind(1, split.ToString()).Bind(2, with_outputs);
+      std::vector<std::string> dropped;
+      while (true) {
+        SEXTANT_ASSIGN_OR_RETURN(bool more, q.Step());
+        if (!more) break;
+        dropped.push_back(q.Text(0));
+      }
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& id : dropped) run->sets[b->set].ids.erase(id);
+      }
       SEXTANT_RETURN_IF_ERROR(st->db().Transaction([&]() -> Status {
         for (const char* sql : {"DELETE FROM samples WHERE split = ? AND row >= ?",
                                 "DELETE FROM live_results WHERE split = ? AND row >= ?"}) {

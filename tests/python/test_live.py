@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import pathlib
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -94,7 +95,7 @@ def test_log_live_spools_while_the_server_is_down_and_replays_when_it_is_up(trai
     try:
         assert dq.flush_live(timeout=120)
         assert not list(spool.glob("*.json"))
-        # Up: the rest goes straight through (torch-free numpy here; lists work too).
+        # Up: the rest goes straight through (logits as lists this time).
         for b in range(200, 400, 50):
             assert dq.log_live(ids=d["ids"][b:b + 50], texts=d["texts"][b:b + 50],
                                embs=d["embs"][b:b + 50], logits=d["logits"][b:b + 50].tolist(),
@@ -114,8 +115,6 @@ def test_log_live_spools_while_the_server_is_down_and_replays_when_it_is_up(trai
     finally:
         server.stop()
     # Every id once, in the order logged (the spooled ones first).
-    r = dq.open_run("p", "r", root=trained) if hasattr(dq, "open_run") else None
-    import sqlite3
     db = sqlite3.connect(pathlib.Path(trained) / "p" / "r" / "sextant.db")
     ids = [row[0] for row in db.execute(
         "SELECT id FROM samples WHERE split = 'inference:prod' ORDER BY row")]
@@ -123,7 +122,6 @@ def test_log_live_spools_while_the_server_is_down_and_replays_when_it_is_up(trai
     live = db.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM live_results "
                       "WHERE split = 'inference:prod'").fetchone()
     assert live == (400, 400)
-    del r
 
 
 def test_a_replayed_batch_the_server_already_stored_is_not_stored_twice(trained, sextant_bin):

@@ -447,3 +447,52 @@ TEST(LiveIngest, TheRouteAnswersItsMethodsAndNeedsTheService) {
 
 }  // namespace
 }  // namespace sextant::server
+
+namespace sextant::server {
+namespace {
+
+TEST(LiveIngest, SamplesACrashLeftWithoutOutputsAreDroppedAndMayBeSentAgain) {
+  sextant::testing::TempDir dir;
+  MakeFinishedRun(dir.path(), false);
+  const SplitKey prod = SplitKey::Make(Split::kInference, "prod").value();
+  Samples first = MakeSamples("c", 4, 11);
+  {
+    LiveIngest live(dir.path(), nullptr);
+    json b = Body(first);
+    b["inference_name"] = "prod";
+    ASSERT_OK(live.Ingest("p", "r", b.dump()).status());
+    ASSERT_TRUE(live.Flush());
+  }
+  {
+    // A crash between the samples' commit and the outputs' commit.
+    auto st = store::RunStore::Open(dir.path() / "p" / "r", store::RunStore::Mode::kWrite);
+    ASSERT_OK(st.status());
+    std::vector<store::SampleRecord> orphans(2);
+    orphans[0].id = "o0";
+    orphans[1].id = "o1";
+    ASSERT_OK((*st)->AppendSamples(prod, orphans));
+  }
+  LiveIngest live(dir.path(), nullptr);
+  Samples again = MakeSamples("o", 2, 12);
+  json b = Body(again);
+  b["inference_name"] = "prod";
+  // The orphans' ids are still in the set: refused until the next append drops them.
+  EXPECT_STATUS(live.Ingest("p", "r", b.dump()), kInvalidArgument, "'o0'");
+  json other = Body(MakeSamples("n", 3, 13));
+  other["inference_name"] = "prod";
+  ASSERT_OK(live.Ingest("p", "r", other.dump()).status());
+  ASSERT_TRUE(live.Flush());
+  ASSERT_OK(live.Ingest("p", "r", b.dump()).status());
+  ASSERT_TRUE(live.Flush());
+  auto st = store::RunStore::Open(dir.path() / "p" / "r", store::RunStore::Mode::kRead);
+  ASSERT_OK(st.status());
+  EXPECT_EQ(*(*st)->SampleCount(prod), 4 + 3 + 2);
+  auto log = (*st)->ReadOutputLog(prod, 0);
+  ASSERT_OK(log.status());
+  EXPECT_EQ(log->info.rows, 4 + 3 + 2);
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> ids, (*st)->SampleIds(prod));
+  EXPECT_EQ(ids, (std::vector<std::string>{"c0", "c1", "c2", "c3", "n0", "n1", "n2", "o0", "o1"}));
+}
+
+}  // namespace
+}  // namespace sextant::server
