@@ -801,6 +801,29 @@ Result<ApiResponse> GetLive(const Call& c) {
   return r;
 }
 
+Result<ApiResponse> GetLiveSamples(const Call& c) {
+  if (!c.services->live) {
+    return Status::FailedPrecondition("live ingest is not enabled on this server");
+  }
+  auto number = [&](const char* key, int64_t fallback) -> Result<int64_t> {
+    auto v = Param(c.params(), key);
+    if (!v || v->empty()) return fallback;
+    char* end = nullptr;
+    const long long n = std::strtoll(v->c_str(), &end, 10);
+    if (*end != '\0') return Status::Invalid(std::string(key) + ": expected an integer");
+    return static_cast<int64_t>(n);
+  };
+  SEXTANT_ASSIGN_OR_RETURN(int64_t offset, number("offset", 0));
+  SEXTANT_ASSIGN_OR_RETURN(int64_t limit, number("limit", 100));
+  const auto drifted = Param(c.params(), "drifted");
+  SEXTANT_ASSIGN_OR_RETURN(
+      std::string text, c.services->live->SamplesJson(c.p()[1], c.p()[2], c.p()[4], offset, limit,
+                                                      drifted && *drifted == "true"));
+  ApiResponse r;
+  r.body = std::move(text);
+  return r;
+}
+
 constexpr Endpoint kEndpoints[] = {
     {"*", "health", GetHealth},
     {"GET", "runs", ListRunsHandler},
@@ -827,6 +850,7 @@ constexpr Endpoint kEndpoints[] = {
     {"GET", "runs/*/*/selections/*/export", ExportSelection},
     {"POST", "runs/*/*/live", PostLive},
     {"GET", "runs/*/*/live", GetLive},
+    {"GET", "runs/*/*/live/*", GetLiveSamples},
 };
 
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {

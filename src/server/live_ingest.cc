@@ -1042,4 +1042,69 @@ Result<std::string> LiveIngest::StatusJson(const std::string& project,
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+Result<std::string> LiveIngest::SamplesJson(const std::string& project, const std::string& run_name,
+                                            const std::string& set, int64_t offset, int64_t limit,
+                                            bool drifted_only) {
+  SEXTANT_ASSIGN_OR_RETURN(RunState * run, GetRun(project, run_name));
+  SEXTANT_RETURN_IF_ERROR(ValidateName("set", set));
+  if (offset < 0 || limit < 0 || limit > 10000) {
+    return Status::Invalid("offset, limit: expected offset >= 0 and 0 <= limit <= 10000");
+  }
+  const std::string split = "inference:" + set;
+  SEXTANT_ASSIGN_OR_RETURN(auto st, store::RunStore::Open(run->dir, store::RunStore::Mode::kRead));
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement exists,
+                           st->db().Prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                                            "name='live_results'"));
+  SEXTANT_ASSIGN_OR_RETURN(bool has_table, exists.Step());
+  const std::string not_found = "run '" + project + "/" + run_name + "' has no live set '" + set +
+                                "' (GET .../live lists them)";
+  if (!has_table) return Status::NotFound(not_found);
+  const std::string where =
+      std::string(" WHERE l.split = ?") + (drifted_only ? " AND l.drifted = 1" : "");
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement count,
+                           st->db().Prepare("SELECT COUNT(*) FROM live_results l" + where));
+  count.Bind(1, split);
+  SEXTANT_ASSIGN_OR_RETURN(bool counted, count.Step());
+  const int64_t total = counted ? count.Int(0) : 0;
+  if (total == 0 && !drifted_only) return Status::NotFound(not_found);
+  SEXTANT_ASSIGN_OR_RETURN(
+      store::Statement q,
+      st->db().Prepare("SELECT l.row, l.id, s.text, l.timestamp, l.pred, l.confidence, l.margin, "
+                       "l.on_boundary, l.drift_distance, l.drift_score, l.drifted, "
+                       "l.scored_at - l.accepted_at FROM live_results l JOIN samples s ON "
+                       "s.split = l.split AND s.row = l.row" +
+                       where + " ORDER BY l.row LIMIT ? OFFSET ?"));
+  q.Bind(1, split).Bind(2, limit).Bind(3, offset);
+  auto opt = [&](int col) {
+    return q.IsNull(col) ? ordered_json(nullptr) : ordered_json(q.Double(col));
+  };
+  ordered_json rows = ordered_json::array();
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(bool more, q.Step());
+    if (!more) break;
+    ordered_json r;
+    r["row"] = q.Int(0);
+    r["id"] = q.Text(1);
+    r["text"] = q.Text(2);
+    r["timestamp"] = q.Double(3);
+    const auto pred = q.OptInt(4);
+    r["pred"] = pred && *pred >= 0 && *pred < static_cast<int64_t>(run->labels.size())
+                    ? ordered_json(run->labels[*pred])
+                    : ordered_json(nullptr);
+    r["confidence"] = opt(5);
+    r["margin"] = opt(6);
+    r["on_boundary"] = q.IsNull(7) ? ordered_json(nullptr) : ordered_json(q.Int(7) != 0);
+    r["drift_distance"] = opt(8);
+    r["drift_score"] = opt(9);
+    r["drifted"] = q.IsNull(10) ? ordered_json(nullptr) : ordered_json(q.Int(10) != 0);
+    r["lag_s"] = q.Double(11);
+    rows.push_back(std::move(r));
+  }
+  ordered_json out;
+  out["set"] = set;
+  out["total"] = total;
+  out["samples"] = std::move(rows);
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 }  // namespace sextant::server

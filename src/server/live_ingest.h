@@ -106,6 +106,14 @@ class LiveIngest {
   //   "last_scoring_lag_s", "p99_scoring_lag_s", "generation"}], "pending_bytes"}
   Result<std::string> StatusJson(const std::string& project, const std::string& run);
 
+  // The stored live scores of one set, by row: {"set", "total", "samples":
+  // [{"row", "id", "text", "timestamp", "pred", "confidence", "margin",
+  // "on_boundary", "drift_distance", "drift_score", "drifted", "lag_s"}]},
+  // `offset`/`limit` rows, only drifted ones when asked. NotFound: no such set.
+  Result<std::string> SamplesJson(const std::string& project, const std::string& run,
+                                  const std::string& set, int64_t offset, int64_t limit,
+                                  bool drifted_only);
+
   // Waits until everything accepted so far is scored and appended (or the
   // timeout passes: false). For tests and benchmarks.
   bool Flush(std::chrono::milliseconds timeout = std::chrono::minutes(10));

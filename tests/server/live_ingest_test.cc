@@ -496,3 +496,36 @@ TEST(LiveIngest, SamplesACrashLeftWithoutOutputsAreDroppedAndMayBeSentAgain) {
 
 }  // namespace
 }  // namespace sextant::server
+
+namespace sextant::server {
+namespace {
+
+TEST(LiveIngest, ASetsScoresAreReadableByRow) {
+  sextant::testing::TempDir dir;
+  MakeFinishedRun(dir.path(), false);
+  LiveIngest live(dir.path(), nullptr);
+  Api api(dir.path(), Services{.live = &live});
+  json b = Body(MakeSamples("s", 12, 14, 6));
+  b["inference_name"] = "prod";
+  ASSERT_EQ(api.Handle({"POST", {"runs", "p", "r", "live"}, {}, b.dump()}).status, 202);
+  ASSERT_TRUE(live.Flush());
+  ApiResponse r = api.Handle(
+      {"GET", {"runs", "p", "r", "live", "prod"}, {{"offset", "2"}, {"limit", "3"}}, ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["total"], 12);
+  ASSERT_EQ(j["samples"].size(), 3u);
+  EXPECT_EQ(j["samples"][0]["id"], "s2");
+  EXPECT_EQ(j["samples"][0]["text"], "text 2");
+  EXPECT_TRUE(j["samples"][0]["pred"].is_string());
+  EXPECT_TRUE(j["samples"][0]["drift_score"].is_number());
+  r = api.Handle({"GET", {"runs", "p", "r", "live", "prod"}, {{"drifted", "true"}}, ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  for (const json& s : json::parse(r.body)["samples"]) EXPECT_EQ(s["drifted"], true);
+  EXPECT_EQ(api.Handle({"GET", {"runs", "p", "r", "live", "nope"}, {}, ""}).status, 404);
+  EXPECT_EQ(api.Handle({"GET", {"runs", "p", "r", "live", "prod"}, {{"limit", "x"}}, ""}).status,
+            400);
+}
+
+}  // namespace
+}  // namespace sextant::server
