@@ -56,7 +56,7 @@ class _Rejected(Exception):
 
 def _to_float32(x: Any) -> np.ndarray:
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, without importing torch
-        x = x.detach().cpu().numpy()
+        x = x.detach().float().cpu().numpy()
     a = np.asarray(x, dtype="<f4")
     if a.ndim == 1:
         a = a.reshape(1, -1)
@@ -91,6 +91,7 @@ class LiveLogger:
         self._stats = {"samples_sent": 0, "samples_dropped": 0, "samples_rejected": 0,
                        "samples_spooled": 0, "samples_replayed": 0, "last_error": None}
         self._closed = False
+        self._last_drop_warning = -1e9
         self._seq = 0
         self._thread = threading.Thread(target=self._loop, name="sextant-live", daemon=True)
         self._thread.start()
@@ -116,8 +117,20 @@ class LiveLogger:
         with self._mu:
             if self._closed or self._queued + n > self.max_queue_samples:
                 self._stats["samples_dropped"] += n
-                return False
-            self._queued += n
+                now = time.monotonic()
+                warn = now - self._last_drop_warning >= 60
+                if warn:
+                    self._last_drop_warning = now
+                dropped = self._stats["samples_dropped"]
+            else:
+                self._queued += n
+                warn = dropped = None
+        if dropped is not None:
+            if warn:  # at most once a minute, off the hot path's exception path
+                _log.warning("sextant.log_live: the queue is full (%d samples): %d samples "
+                             "dropped so far (the server is slow or down; see live_stats())",
+                             self.max_queue_samples, dropped)
+            return False
         self._queue.put(item)
         return True
 

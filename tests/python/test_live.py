@@ -154,3 +154,19 @@ def test_log_live_never_raises_into_the_caller(trained):
     assert dq.log_live(ids=["a", "b"], texts=["x"], embs=[[0.0] * 16], logits=[[0.0] * 3],
                        url="http://127.0.0.1:9", project_name="p", run_name="r",
                        root=str(trained)) is False
+
+
+def test_a_full_queue_drops_and_counts_instead_of_blocking(trained):
+    d = make_data(50, "f", 7)
+    url = f"http://127.0.0.1:{free_port()}"
+    assert dq.log_live(ids=d["ids"][:10], texts=d["texts"][:10], embs=d["embs"][:10],
+                       logits=d["logits"][:10], inference_name="prod", url=url,
+                       project_name="p", run_name="r", root=str(trained),
+                       max_queue_samples=10, linger=5.0)
+    start = time.monotonic()
+    assert not dq.log_live(ids=d["ids"][10:], texts=d["texts"][10:], embs=d["embs"][10:],
+                           logits=d["logits"][10:], inference_name="prod", url=url,
+                           project_name="p", run_name="r", root=str(trained))
+    assert time.monotonic() - start < 1
+    stats = dq.live_stats()[f"{url} p/r"]
+    assert stats["samples_dropped"] == 40
