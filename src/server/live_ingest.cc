@@ -679,8 +679,16 @@ Status LiveIngest::ScoreBatch(Batch* b) {
   return Status::OK();
 }
 
-Status LiveIngest::AppendRun(RunState* run, const std::vector<std::unique_ptr<Batch>>* batches) {
-  SEXTANT_ASSIGN_OR_RETURN(auto st, store::RunStore::Open(run->dir, store::RunStore::Mode::kWrite));
+Status LiveIngest::AppendRun(RunState* run, const std::vector<std::unique_ptr<Batch>>* batches,
+                             bool* busy) {
+  // The run's writer lock held by another process (a CLI finish, a client):
+  // nothing was written, the caller tries again later.
+  auto opened = store::RunStore::Open(run->dir, store::RunStore::Mode::kWrite);
+  if (!opened.ok()) {
+    *busy = opened.status().code() == StatusCode::kFailedPrecondition;
+    return opened.status();
+  }
+  std::unique_ptr<store::RunStore> st = std::move(opened).value();
   SEXTANT_RETURN_IF_ERROR(st->db().Exec(kLiveSchema));
   // The batches of one set (in order, with equal scoring) become one append:
   // three commits per set and turn, not per request.
@@ -911,11 +919,10 @@ void LiveIngest::Loop() {
       if (run->to_append.empty() || (!stopping && now < run->next_try)) continue;
       std::shared_ptr<std::mutex> run_lock = locks_->For(run->project, run->run);
       std::unique_lock held(*run_lock, std::try_to_lock);
-      Status st = held.owns_lock() ? AppendRun(run, &run->to_append)
-                                   : Status::FailedPrecondition("the run's lock is held");
+      bool busy = !held.owns_lock();
+      Status st = busy ? Status::FailedPrecondition("the run's lock is held")
+                       : AppendRun(run, &run->to_append, &busy);
       held = {};
-      // The run's file lock held elsewhere (another process's writer) is busy too.
-      const bool busy = !st.ok() && st.code() == StatusCode::kFailedPrecondition;
       if (busy && !stopping) {
         run->next_try = Clock::now() + options_.busy_retry;
         continue;

@@ -133,7 +133,7 @@ class LiveIngest {
   void Loop();
   Status ScoreBatch(Batch* batch);
   Result<std::shared_ptr<const Reference>> ReferenceFor(RunState* run);
-  Status AppendRun(RunState* run, const std::vector<std::unique_ptr<Batch>>* batches);
+  Status AppendRun(RunState* run, const std::vector<std::unique_ptr<Batch>>* batches, bool* busy);
   Result<RunState*> GetRun(const std::string& project, const std::string& run);
   Status LoadSetStats(RunState* run, const std::string& set);
 

@@ -529,3 +529,32 @@ TEST(LiveIngest, ASetsScoresAreReadableByRow) {
 
 }  // namespace
 }  // namespace sextant::server
+
+namespace sextant::server {
+namespace {
+
+TEST(LiveIngest, WaitsForAnotherProcesssWriterInsteadOfFailing) {
+  sextant::testing::TempDir dir;
+  MakeFinishedRun(dir.path(), false);
+  LiveOptions o;
+  o.busy_retry = std::chrono::milliseconds(10);
+  LiveIngest live(dir.path(), nullptr, o);
+  // A writer outside the server's RunLocks (a CLI finish, a logging client).
+  auto writer = store::RunStore::Open(dir.path() / "p" / "r", store::RunStore::Mode::kWrite);
+  ASSERT_OK(writer.status());
+  json b = Body(MakeSamples("k", 6, 4));
+  b["inference_name"] = "prod";
+  ASSERT_OK(live.Ingest("p", "r", b.dump()).status());
+  EXPECT_FALSE(live.Flush(std::chrono::milliseconds(300)));
+  json s = Status(live, "prod");
+  EXPECT_EQ(s["samples_ingested"], 0);
+  EXPECT_EQ(s["samples_failed"], 0);
+  writer->reset();
+  ASSERT_TRUE(live.Flush());
+  s = Status(live, "prod");
+  EXPECT_EQ(s["samples_ingested"], 6);
+  EXPECT_EQ(s["samples_failed"], 0);
+}
+
+}  // namespace
+}  // namespace sextant::server
