@@ -226,13 +226,11 @@ struct LiveIngest::RunState {
   int64_t emb_dim = 0;
   std::map<std::string, SetStats> sets;  // guarded by mu_
   bool sets_listed = false;              // every set of live_results loaded
-  // The scorer's own.
+  // The loop thread's own.
   std::shared_ptr<const Reference> reference;
   Clock::time_point reference_checked{};
   std::unique_ptr<store::RunStore> reader;
-  // Scored, waiting for the appender; guarded by mu_.
   std::vector<std::unique_ptr<Batch>> to_append;
-  // The appender's own.
   Clock::time_point next_try{};
   bool new_samples = false;
   Clock::time_point last_refresh{};
@@ -241,8 +239,7 @@ struct LiveIngest::RunState {
 
 LiveIngest::LiveIngest(fs::path root, RunLocks* locks, LiveOptions options)
     : root_(std::move(root)), locks_(locks ? locks : &own_locks_), options_(std::move(options)) {
-  scorer_ = std::thread([this] { ScoreLoop(); });
-  appender_ = std::thread([this] { AppendLoop(); });
+  thread_ = std::thread([this] { Loop(); });
 }
 
 LiveIngest::~LiveIngest() {
@@ -251,8 +248,7 @@ LiveIngest::~LiveIngest() {
     stop_ = true;
   }
   work_cv_.notify_all();
-  scorer_.join();
-  appender_.join();
+  thread_.join();
 }
 
 int64_t LiveIngest::pending_bytes() const {
@@ -826,24 +822,23 @@ Status LiveIngest::AppendRun(RunState* run, const std::vector<std::unique_ptr<Ba
   return Status::OK();
 }
 
-// Scoring and appending run on two threads, so that a slow append (fsync, a
-// busy run lock) never delays scoring, and scoring never delays an append.
-void LiveIngest::ScoreLoop() {
+void LiveIngest::Loop() {
   std::optional<index::ScopedSearchThreads> threads;
   threads.emplace(options_.search_threads);
   std::unique_lock lock(mu_);
   while (true) {
-    work_cv_.wait(lock, [&] { return stop_ || !incoming_.empty(); });
-    if (incoming_.empty()) {  // stopping, everything scored
-      scorer_done_ = true;
-      lock.unlock();
-      append_cv_.notify_all();
-      return;
+    // Wake for new batches, for a busy run's next try, and for refreshes.
+    auto next = Clock::now() + std::chrono::hours(1);
+    for (auto& [key, run] : runs_) {
+      if (!run->to_append.empty()) next = std::min(next, run->next_try);
+      if (run->new_samples) next = std::min(next, run->last_refresh + options_.refresh_interval);
     }
+    work_cv_.wait_until(lock, next, [&] { return stop_ || !incoming_.empty(); });
     const auto turn_start = Clock::now();
     int64_t turn_scored = 0;
     std::deque<std::unique_ptr<Batch>> work = std::move(incoming_);
     incoming_.clear();
+    const bool stopping = stop_;
     lock.unlock();
 
     // 1. Score, in one search per run.
@@ -912,61 +907,23 @@ void LiveIngest::ScoreLoop() {
         run->to_append.push_back(std::move(b));
       }
       lock.unlock();
-      append_cv_.notify_one();
     }
 
-    // The rate admission plans with: samples per second of scoring, net of
-    // the reference loads.
-    lock.lock();
-    if (turn_scored > 0) {
-      const double seconds =
-          std::chrono::duration<double>(Clock::now() - turn_start).count() - reference_seconds_;
-      if (seconds > 0) {
-        const double rate = static_cast<double>(turn_scored) / seconds;
-        score_rate_ = score_rate_ > 0 ? 0.7 * score_rate_ + 0.3 * rate : rate;
-      }
-    }
-    reference_seconds_ = 0;
-  }
-}
-
-void LiveIngest::AppendLoop() {
-  std::unique_lock lock(mu_);
-  while (true) {
-    // Wake for scored batches, a busy run's next try, refreshes, and the end.
-    auto next = Clock::now() + std::chrono::hours(1);
-    for (auto& [key, run] : runs_) {
-      if (!run->to_append.empty()) next = std::min(next, run->next_try);
-      if (run->new_samples) next = std::min(next, run->last_refresh + options_.refresh_interval);
-    }
-    append_cv_.wait_until(lock, next, [&] {
-      if (scorer_done_) return true;
-      const auto now = Clock::now();
-      for (auto& [key, run] : runs_) {
-        if (!run->to_append.empty() && now >= run->next_try) return true;
-      }
-      return false;
-    });
-    const bool stopping = scorer_done_;
+    // 2. Append, run by run, each under its lock; a busy run waits its turn.
     std::vector<RunState*> runs;
+    lock.lock();
     for (auto& [key, run] : runs_) runs.push_back(run.get());
+    lock.unlock();
     const auto now = Clock::now();
     for (RunState* run : runs) {
       if (run->to_append.empty() || (!stopping && now < run->next_try)) continue;
-      std::vector<std::unique_ptr<Batch>> batches = std::move(run->to_append);
-      run->to_append.clear();
-      lock.unlock();
       std::shared_ptr<std::mutex> run_lock = locks_->For(run->project, run->run);
       std::unique_lock held(*run_lock, std::try_to_lock);
       bool busy = !held.owns_lock();
       Status st = busy ? Status::FailedPrecondition("the run's lock is held")
-                       : AppendRun(run, &batches, &busy);
+                       : AppendRun(run, &run->to_append, &busy);
       held = {};
-      lock.lock();
       if (busy && !stopping) {
-        // Back in front of what was scored meanwhile.
-        for (auto& b : run->to_append) batches.push_back(std::move(b));
-        run->to_append = std::move(batches);
         run->next_try = Clock::now() + options_.busy_retry;
         continue;
       }
@@ -974,7 +931,8 @@ void LiveIngest::AppendLoop() {
         std::fprintf(stderr, "sextant serve: live append to %s/%s failed: %s\n",
                      run->project.c_str(), run->run.c_str(), st.ToString().c_str());
       }
-      for (auto& b : batches) {
+      lock.lock();
+      for (auto& b : run->to_append) {
         SetStats& s = run->sets[b->set];
         const auto n = static_cast<int64_t>(b->size());
         s.pending -= n;
@@ -990,11 +948,26 @@ void LiveIngest::AppendLoop() {
         finished_ += n;
       }
       if (st.ok()) run->new_samples = true;
+      lock.unlock();
+      run->to_append.clear();
       done_cv_.notify_all();
     }
 
-    // Summaries: at most once per interval per run that got samples (the
-    // hook is called without our lock).
+    // The throughput admission plans with: samples per second of a whole
+    // turn (scoring and appending), net of the reference loads.
+    if (turn_scored > 0) {
+      const double seconds =
+          std::chrono::duration<double>(Clock::now() - turn_start).count() - reference_seconds_;
+      if (seconds > 0) {
+        const double rate = static_cast<double>(turn_scored) / seconds;
+        lock.lock();
+        score_rate_ = score_rate_ > 0 ? 0.7 * score_rate_ + 0.3 * rate : rate;
+        lock.unlock();
+      }
+    }
+    reference_seconds_ = 0;
+
+    // 3. Summaries: at most once per interval per run that got samples.
     for (RunState* run : runs) {
       if (!run->new_samples || !options_.request_refresh) continue;
       const auto t = Clock::now();
@@ -1002,15 +975,10 @@ void LiveIngest::AppendLoop() {
       run->new_samples = false;
       run->refreshed_once = true;
       run->last_refresh = t;
-      lock.unlock();
       options_.request_refresh(run->project, run->run);
-      lock.lock();
     }
-    if (stopping) {
-      bool left = false;
-      for (auto& [key, run] : runs_) left = left || !run->to_append.empty();
-      if (!left) return;
-    }
+    lock.lock();
+    if (stopping && incoming_.empty()) break;
   }
 }
 

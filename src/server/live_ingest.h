@@ -2,13 +2,13 @@
 // request POST small batches of inference samples with their embeddings and
 // logits to `POST /api/runs/{project}/{run}/live`. A batch is validated as the
 // client validates it and accepted into a bounded in-memory queue (full: the
-// caller answers 503 with Retry-After); then two background threads:
-//   1. one scores each sample against the drift reference of the run's last
+// caller answers 503 with Retry-After); one background thread then
+//   1. scores each sample against the drift reference of the run's last
 //      finish (prediction, confidence, margin, boundary flag, k-NN drift
 //      distance, drift score, drifted flag), loaded once per results
 //      generation and kept, so scores follow an accepted batch within
 //      moments whatever the run's lock is doing;
-//   2. the other appends samples and outputs to the run's inference split through
+//   2. appends samples and outputs to the run's inference split through
 //      store::RunStore, with the scores into the run's `live_results` table
 //      (docs/format.md), holding RunLocks::For(project, run) while the store
 //      is open for writing. A run whose lock is busy (a processing job) is
@@ -17,9 +17,8 @@
 // called so that the set's summaries are recomputed (the team server connects
 // it to its processing-job queue).
 //
-// Thread-safe. The destructor scores and appends what is queued (best
-// effort: a run whose lock is busy then is reported, not waited for) and stops
-// the threads.
+// Thread-safe. The destructor appends what is queued (best effort) and stops
+// the thread.
 #pragma once
 
 #include <chrono>
@@ -131,8 +130,7 @@ class LiveIngest {
   struct SetStats;
   struct RunState;
 
-  void ScoreLoop();
-  void AppendLoop();
+  void Loop();
   Status ScoreBatch(Batch* batch);
   Result<std::shared_ptr<const Reference>> ReferenceFor(RunState* run);
   Status AppendRun(RunState* run, const std::vector<std::unique_ptr<Batch>>* batches, bool* busy);
@@ -145,18 +143,17 @@ class LiveIngest {
   RunLocks own_locks_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_, append_cv_, done_cv_;
+  std::condition_variable work_cv_, done_cv_;
   bool stop_ = false;
-  bool scorer_done_ = false;  // stopping, and every accepted batch was scored
   int64_t pending_bytes_ = 0;
   int64_t accepted_ = 0, finished_ = 0;  // samples accepted / appended (or failed)
   int64_t unscored_ = 0;                 // samples accepted, not yet scored
   double score_rate_ = 0;                // samples per second of search, smoothed
-  double reference_seconds_ = 0;         // the scorer's: reference loads in this turn
+  double reference_seconds_ = 0;         // the loop thread's: reference loads in this turn
   std::deque<std::unique_ptr<Batch>> incoming_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<RunState>> runs_;
   std::vector<double> lags_;
-  std::thread scorer_, appender_;
+  std::thread thread_;
 };
 
 }  // namespace sextant::server
