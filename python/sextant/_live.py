@@ -347,6 +347,7 @@ class LiveLogger:
 
 
 _loggers: dict[tuple, LiveLogger] = {}
+_last_setup_warning = -1e9
 _loggers_lock = threading.Lock()
 
 
@@ -395,7 +396,11 @@ def log_live(ids: Sequence[Any], texts: Sequence[Any], embs: Any, logits: Any,
                                     api_key=target[1], **options)
                 _loggers[target] = logger
     except Exception as e:  # noqa: BLE001 - never into the caller's request path
-        _log.warning("sextant.log_live: samples not logged: %s", e)
+        global _last_setup_warning
+        now = time.monotonic()
+        if now - _last_setup_warning >= 60:  # at most once a minute
+            _last_setup_warning = now
+            _log.warning("sextant.log_live: samples not logged: %s", e)
         return False
     return logger.log(ids, texts, embs, logits, inference_name, timestamps, meta)
 
