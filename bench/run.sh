@@ -142,4 +142,20 @@ cat > "$results/plan.json" <<EOF
 EOF
 log "the reference libraries and the table"
 $py "$here/compare.py" report --plan "$results/plan.json"
+
+# Live ingest (docs/benchmarks.md, "Live ingest"): the real server over loopback, exact and
+# approximate live scoring; needs the CLI and the Python package of the same build.
+if [[ -x "$build/src/cli/sextant" && -d "$build/python/sextant" ]]; then
+  live_args=(--bin "$build/src/cli/sextant" --data "$data/live")
+  if [[ $quick == 1 ]]; then live_args+=(--train 5000 --seconds 15); fi
+  for mode in exact approximate; do
+    extra=()
+    [[ $mode == approximate ]] && extra=(--serve-arg=--live-approximate)
+    log "live ingest ($mode scoring)"
+    PYTHONPATH="$build/python" $py "$here/live_bench.py" "${live_args[@]}" "${extra[@]}" \
+      > "$results/live_$mode.json" && cat "$results/live_$mode.json"
+  done
+else
+  log "live ingest skipped: $build has no sextant CLI or Python package"
+fi
 log "load after: $(uptime)"

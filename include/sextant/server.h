@@ -49,6 +49,16 @@ struct ServerOptions {
   // The team server (docs/team-server.md): processing jobs of uploaded runs
   // run on this many worker threads (at least 1).
   int workers = 1;
+
+  // Live ingest (docs/team-server.md, "Live ingest"): the set of a request
+  // that names no inference set, by the samples' UTC time: "day", "hour" or
+  // "none" (such a request is refused); and the bytes accepted but not yet
+  // appended (503 with Retry-After beyond).
+  std::string live_window = "none";
+  int64_t live_max_pending_bytes = 256 << 20;
+  // Score live samples with an approximate (IVF) index when the finish was
+  // exact (server/live_ingest.h, LiveOptions::approximate).
+  bool live_approximate = false;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -36,6 +36,7 @@ from ._api import (
     wait_for_run,
 )
 from ._core import processing_option_specs
+from ._live import close_live, flush_live, live_stats, log_live
 from ._results import (get_dataframe, get_similar_spans, get_span_dataframe, get_summary,
                        list_runs, open_run)
 from .errors import (
@@ -55,6 +56,10 @@ from ._core import __version__  # CMake's project(VERSION)
 
 __all__ = [
     "AlreadyExistsError",
+    "close_live",
+    "flush_live",
+    "live_stats",
+    "log_live",
     "FailedPreconditionError",
     "InternalError",
     "InvalidArgumentError",

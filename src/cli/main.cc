@@ -1133,6 +1133,18 @@ Command AddServeCommand(CLI::App& app) {
   serve->add_option("--max-body-bytes", so.max_body_bytes, "Largest request body (413 beyond)")
       ->capture_default_str();
   serve
+      ->add_option("--live-window", so.live_window,
+                   "Live ingest: the set of samples sent without an inference name, by their "
+                   "UTC day or hour (day|hour|none)")
+      ->capture_default_str();
+  serve
+      ->add_option("--live-max-pending-bytes", so.live_max_pending_bytes,
+                   "Live ingest: bytes accepted but not yet stored (503 beyond)")
+      ->capture_default_str();
+  serve->add_flag("--live-approximate", so.live_approximate,
+                  "Live ingest: score with an approximate (IVF) index when the finish was exact "
+                  "(faster; ~99.5% flag agreement)");
+  serve
       ->add_option("--text-search-budget", so.text_search_budget_s,
                    "Seconds one request's text search may take (400 beyond)")
       ->capture_default_str();

@@ -16,6 +16,7 @@
 #include "server/metrics.h"
 #include "server/uploads.h"
 #include "sync/manifest.h"
+#include "server/live_ingest.h"
 #include "sextant/version.h"
 
 namespace sextant::server {
@@ -925,6 +926,57 @@ struct Endpoint {
   bool opens_run = true;
 };
 
+// Live ingest (server/live_ingest.h): 202 when queued, 503 + Retry-After when
+// the server's buffer is full.
+Result<ApiResponse> PostLive(const Call& c) {
+  if (!c.services->live)
+    return Status::FailedPrecondition("live ingest is not enabled on this server");
+  SEXTANT_ASSIGN_OR_RETURN(LiveAck ack, c.services->live->Ingest(c.p()[1], c.p()[2], c.req.body));
+  if (!ack.accepted) {
+    ApiResponse r = Json(
+        {{"error",
+          {{"code", "unavailable"}, {"message", "the live ingest buffer is full; retry later"}}}},
+        503);
+    r.headers.emplace_back("Retry-After", std::to_string(ack.retry_after_s));
+    return r;
+  }
+  ordered_json sets = ordered_json::object();
+  for (const auto& [name, n] : ack.sets) sets[name] = n;
+  return Json({{"accepted", ack.samples}, {"sets", std::move(sets)}}, 202);
+}
+
+Result<ApiResponse> GetLive(const Call& c) {
+  if (!c.services->live)
+    return Status::FailedPrecondition("live ingest is not enabled on this server");
+  SEXTANT_ASSIGN_OR_RETURN(std::string text, c.services->live->StatusJson(c.p()[1], c.p()[2]));
+  ApiResponse r;
+  r.body = std::move(text);
+  return r;
+}
+
+Result<ApiResponse> GetLiveSamples(const Call& c) {
+  if (!c.services->live) {
+    return Status::FailedPrecondition("live ingest is not enabled on this server");
+  }
+  auto number = [&](const char* key, int64_t fallback) -> Result<int64_t> {
+    auto v = Param(c.params(), key);
+    if (!v || v->empty()) return fallback;
+    char* end = nullptr;
+    const long long n = std::strtoll(v->c_str(), &end, 10);
+    if (*end != '\0') return Status::Invalid(std::string(key) + ": expected an integer");
+    return static_cast<int64_t>(n);
+  };
+  SEXTANT_ASSIGN_OR_RETURN(int64_t offset, number("offset", 0));
+  SEXTANT_ASSIGN_OR_RETURN(int64_t limit, number("limit", 100));
+  const auto drifted = Param(c.params(), "drifted");
+  SEXTANT_ASSIGN_OR_RETURN(
+      std::string text, c.services->live->SamplesJson(c.p()[1], c.p()[2], c.p()[4], offset, limit,
+                                                      drifted && *drifted == "true"));
+  ApiResponse r;
+  r.body = std::move(text);
+  return r;
+}
+
 // Adding a route: one line here, with its access level. Under
 // runs/{project}/..., the level applies to that project (a key scoped to
 // other projects gets 403); the handlers of routes above a project (runs,
@@ -962,6 +1014,9 @@ constexpr Endpoint kEndpoints[] = {
     {"GET", "runs/*/*/jobs", ListRunJobs, Access::kRead, false},
     {"GET", "jobs", ListJobsHandler, Access::kRead},
     {"GET", "jobs/*", GetJob, Access::kRead},
+    {"POST", "runs/*/*/live", PostLive, Access::kWrite},
+    {"GET", "runs/*/*/live", GetLive, Access::kRead},
+    {"GET", "runs/*/*/live/*", GetLiveSamples, Access::kRead},
 };
 
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <deque>
 #include <map>
@@ -45,6 +46,7 @@
 #include "server/uploads.h"
 #include "server/metrics.h"
 #include "server/run_metrics.h"
+#include "server/live_ingest.h"
 #include "server/static_files.h"
 #include "sextant/server.h"
 #include "sextant/version.h"
@@ -205,21 +207,26 @@ class DeadlineStream : public httplib::Stream {
       len_ = static_cast<size_t>(n);
     }
     const size_t n = std::min(size, len_ - pos_);
-    for (size_t i = 0; i < n; ++i) {
+    size_t i = 0;
+    for (; in_head_ && i < n; ++i) {
       const char c = buffer_[pos_ + i];
-      if (in_head_) {
-        // The head ends at the first empty line ("\r\n\r\n").
-        if (++head_bytes_ > kMaxHeadBytes) {
-          failed_ = true;
-          return -1;
-        }
-        tail_ = (tail_ << 8) | static_cast<unsigned char>(c);
-        if ((tail_ & 0xffffffffu) == 0x0d0a0d0au) in_head_ = false;
-      } else if (++body_bytes_ > max_body_) {
+      // The head ends at the first empty line ("\r\n\r\n").
+      if (++head_bytes_ > kMaxHeadBytes) {
+        failed_ = true;
+        return -1;
+      }
+      tail_ = (tail_ << 8) | static_cast<unsigned char>(c);
+      if ((tail_ & 0xffffffffu) == 0x0d0a0d0au) in_head_ = false;
+      ptr[i] = c;
+    }
+    if (i < n) {  // body bytes: copied in one go (uploads send megabytes)
+      const size_t body = n - i;
+      if (body_bytes_ + static_cast<int64_t>(body) > max_body_) {
         failed_ = true;  // a body without Content-Length (read until the end) past the limit
         return -1;
       }
-      ptr[i] = c;
+      body_bytes_ += static_cast<int64_t>(body);
+      std::memcpy(ptr + i, buffer_ + pos_ + i, body);
     }
     pos_ += n;
     return static_cast<ssize_t>(n);
@@ -420,6 +427,7 @@ class Server::Impl {
       : options(o),
         run_metrics(o.root),
         keys(std::move(k)),
+        live(MakeLive(o)),
         api(o.root, server::Services{.keys = keys.get(), .metrics = &metrics}) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) stop_read = fds[0], stop_write = fds[1];
@@ -894,6 +902,20 @@ class Server::Impl {
   static constexpr int kKeepAliveMaxRequests = 1000;
   static constexpr size_t kMaxRefusedPending = 256;
 
+  // Live ingest refreshes a run's summaries by queueing its processing (at
+  // most once a minute per run that received samples).
+  std::unique_ptr<server::LiveIngest> MakeLive(const ServerOptions& o) {
+    server::LiveOptions live;
+    auto window = server::ParseLiveWindow(o.live_window);  // checked by Start
+    live.window = window.ok() ? *window : server::LiveWindow::kNone;
+    live.max_pending_bytes = o.live_max_pending_bytes;
+    live.approximate = o.live_approximate;
+    live.request_refresh = [this](const std::string& project, const std::string& run) {
+      if (jobs) (void)jobs->Enqueue(project, run, "live-refresh", "live ingest");
+    };
+    return std::make_unique<server::LiveIngest>(o.root, &run_locks, std::move(live));
+  }
+
   ServerOptions options;
   server::MetricsRegistry metrics;
   server::RunMetrics run_metrics;
@@ -902,6 +924,7 @@ class Server::Impl {
   server::RunLocks run_locks;
   std::unique_ptr<server::JobQueue> jobs;
   std::unique_ptr<server::UploadService> uploads;
+  std::unique_ptr<server::LiveIngest> live;
   server::Api api;
   SSL_CTX* tls = nullptr;  // with --tls-cert/--tls-key; owned
   HttpCore http;
@@ -961,6 +984,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
           options.root.string() + " --name NAME --role admin` (or pass --token / $SEXTANT_TOKEN)");
     }
   }
+  if (auto window = server::ParseLiveWindow(options.live_window); !window.ok()) {
+    return window.status();
+  }
+  if (options.live_max_pending_bytes < 1) {
+    return Status::Invalid("live_max_pending_bytes: must be at least 1");
+  }
   auto impl = std::make_unique<Impl>(options, std::move(keys));
   Impl* p = impl.get();
   if (p->stop_read < 0) return Status::IOError("cannot create the server's stop pipe");
@@ -977,6 +1006,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
                                        .uploads = p->uploads.get(),
                                        .jobs = p->jobs.get(),
                                        .metrics = &p->metrics,
+                                       .live = p->live.get(),
                                        .run_locks = &p->run_locks});
   // Job, queue and upload figures for GET /metrics.
   server::AddJobQueueCollector(&p->metrics, [jobs = p->jobs.get()]() -> std::pair<int64_t, int64_t> {

@@ -613,16 +613,25 @@ Status RunStore::AppendOutputsThen(const std::vector<OutputAppend>& batches,
       info.out_dim = group.front()->out_dim;
       info.kind = group.front()->kind;
     }
-    std::vector<int64_t> rows;
-    std::vector<float> emb, out;
+    std::vector<int64_t> joined_rows;
+    std::vector<float> joined_emb, joined_out;
     for (const OutputAppend* b : group) {
       if (b->emb_dim != info.emb_dim || b->out_dim != info.out_dim || b->kind != info.kind) {
         return Status::Internal("output batch shape differs from its log");
       }
-      rows.insert(rows.end(), b->sample_rows.begin(), b->sample_rows.end());
-      emb.insert(emb.end(), b->embeddings.begin(), b->embeddings.end());
-      out.insert(out.end(), b->outputs.begin(), b->outputs.end());
     }
+    // One batch (an upload's segment: hundreds of MB) is written as it is;
+    // several are joined first so that each file is written and synced once.
+    if (group.size() > 1) {
+      for (const OutputAppend* b : group) {
+        joined_rows.insert(joined_rows.end(), b->sample_rows.begin(), b->sample_rows.end());
+        joined_emb.insert(joined_emb.end(), b->embeddings.begin(), b->embeddings.end());
+        joined_out.insert(joined_out.end(), b->outputs.begin(), b->outputs.end());
+      }
+    }
+    const std::vector<int64_t>& rows = group.size() > 1 ? joined_rows : group[0]->sample_rows;
+    const std::vector<float>& emb = group.size() > 1 ? joined_emb : group[0]->embeddings;
+    const std::vector<float>& out = group.size() > 1 ? joined_out : group[0]->outputs;
     SEXTANT_RETURN_IF_ERROR(CreateDirs(LogPath(key.first, key.second, "").parent_path()));
     SEXTANT_RETURN_IF_ERROR(AppendToLog(LogPath(key.first, key.second, ".rows.i64"), info.rows * 8,
                                         rows.data(), rows.size() * 8));

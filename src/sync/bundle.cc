@@ -271,18 +271,16 @@ Result<LocalUpload> BuildUpload(const store::RunStore& local, Manifest manifest,
             FileSource{{}, local.LogPath(seg.split, seg.epoch, ".out.f32"), seg.from * seg.out_dim * 4},
             OutFileBytes(seg), &up);
   }
-  // Chunk hashes, and each file's hash, in one pass over its bytes.
+  // Chunk hashes: one pass over the bytes.
   for (size_t f = 0; f < up.manifest.files.size(); ++f) {
     FileEntry& e = up.manifest.files[f];
-    Sha256 whole;
     for (int64_t off = 0; off < e.bytes; off += chunk_bytes) {
       const size_t chunk = e.chunks.size();
       e.chunks.push_back({"", std::min(chunk_bytes, e.bytes - off)});
       SEXTANT_ASSIGN_OR_RETURN(std::string bytes, ReadChunk(up, f, chunk));
-      whole.Update(bytes.data(), bytes.size());
       e.chunks.back().sha256 = Sha256Hex(bytes);
     }
-    e.sha256 = whole.HexDigest();
+    e.sha256 = ChunkListHash(e.chunks);
   }
   return up;
 }

@@ -48,6 +48,13 @@ Status CheckRange(int64_t from, int64_t to, const std::string& where) {
 
 }  // namespace
 
+std::string ChunkListHash(const std::vector<ChunkRef>& chunks) {
+  std::string digests;
+  digests.reserve(chunks.size() * 64);
+  for (const ChunkRef& c : chunks) digests += c.sha256;
+  return Sha256Hex(digests);
+}
+
 std::string SamplesPath(const SplitKey& split) { return "samples/" + split.DirName() + ".jsonl"; }
 
 std::string OutputPath(const SplitKey& split, int32_t epoch, const char* ext) {
@@ -237,6 +244,9 @@ Result<Manifest> Manifest::Parse(const std::string& text) {
       }
       sum += ref.bytes;
       e.chunks.push_back(std::move(ref));
+    }
+    if (e.sha256 != ChunkListHash(e.chunks)) {
+      return Status::Invalid("manifest: " + where + "sha256 is not the hash of its chunk list");
     }
     if (sum != e.bytes) {
       return Status::Invalid("manifest: " + where + "chunks add up to " + std::to_string(sum) +

@@ -41,9 +41,14 @@ struct ChunkRef {
 struct FileEntry {
   std::string path;
   int64_t bytes = 0;
-  std::string sha256;  // of the whole file
+  // ChunkListHash(chunks): names the file's content without hashing its
+  // bytes a second time (each chunk's hash covers them).
+  std::string sha256;
   std::vector<ChunkRef> chunks;
 };
+
+// SHA-256 of the chunks' hex digests, concatenated in order.
+std::string ChunkListHash(const std::vector<ChunkRef>& chunks);
 
 struct SampleSegment {
   SplitKey split;

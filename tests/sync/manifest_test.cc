@@ -68,7 +68,7 @@ Result<DecodedUpload> Decode(const LocalUpload& up) {
         EXPECT_EQ(Sha256Hex(chunk), f.chunks[c].sha256);
         bytes += chunk;
       }
-      EXPECT_EQ(Sha256Hex(bytes), f.sha256);
+      EXPECT_EQ(ChunkListHash(f.chunks), f.sha256);
       return bytes;
     }
     return Status::NotFound(f.path);
