@@ -205,8 +205,8 @@ void RegisterClient(py::module_& m) {
             ClientOptions options{.root = root, .project = project, .run = run, .task = task_type};
             if (max_pending_bytes) options.max_pending_bytes = *max_pending_bytes;
             if (remote) {
-              options.remote = RemoteConfig{std::get<0>(*remote), std::get<1>(*remote),
-                                            std::get<2>(*remote)};
+              options.remote =
+                  RemoteConfig{std::get<0>(*remote), std::get<1>(*remote), std::get<2>(*remote)};
             }
             Result<std::unique_ptr<Client>> client = [&] {
               py::gil_scoped_release release;
@@ -333,11 +333,11 @@ void RegisterClient(py::module_& m) {
            })
       .def(
           "finish",
-          [](const ClientHandle& h, const ProcessingOptions& options, bool wait,
-             double timeout_s, const py::object& progress) {
+          [](const ClientHandle& h, const ProcessingOptions& options, bool wait, double timeout_s,
+             const py::object& progress) {
             auto client = h.Get();
-            UploadOptions upload{.wait = wait, .timeout_s = timeout_s,
-                                 .progress = ProgressFromPython(progress)};
+            UploadOptions upload{
+                .wait = wait, .timeout_s = timeout_s, .progress = ProgressFromPython(progress)};
             Result<FinishReport> report = [&] {
               py::gil_scoped_release release;
               return client->Finish(options, upload);

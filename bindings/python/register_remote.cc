@@ -98,8 +98,9 @@ void RegisterRemote(py::module_& m) {
         return d;
       },
       py::arg("root"), py::arg("url"), py::arg("api_key"));
-  m.def("logout", [](const std::filesystem::path& root) { ThrowIfError(Logout(root)); },
-        py::arg("root"));
+  m.def(
+      "logout", [](const std::filesystem::path& root) { ThrowIfError(Logout(root)); },
+      py::arg("root"));
   m.def(
       "sync",
       [](const std::filesystem::path& root, const Remote& remote, const std::string& project,
@@ -131,8 +132,8 @@ void RegisterRemote(py::module_& m) {
       py::arg("remote"), py::arg("project"), py::arg("run"));
   m.def(
       "wait_for_run",
-      [](const Remote& remote, const std::string& project, const std::string& run,
-         double timeout_s, const py::object& progress) {
+      [](const Remote& remote, const std::string& project, const std::string& run, double timeout_s,
+         const py::object& progress) {
         ProgressCallback cb = Progress(progress);
         Result<JobStatus> job = [&] {
           py::gil_scoped_release release;

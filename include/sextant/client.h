@@ -130,8 +130,8 @@ struct FinishReport {
 
 // What Finish() does with a team server.
 struct UploadOptions {
-  bool wait = true;       // wait for the server's processing job
-  double timeout_s = 0;   // of that wait; 0: as long as it takes
+  bool wait = true;      // wait for the server's processing job
+  double timeout_s = 0;  // of that wait; 0: as long as it takes
   ProgressCallback progress;
 };
 

@@ -37,8 +37,8 @@ Result<std::optional<RemoteConfig>> ResolveRemote(const std::filesystem::path& r
 struct LoginInfo {
   std::string url;
   std::string server_version;
-  std::string key_name;  // who the server says the key is
-  std::string role;      // read, write or admin
+  std::string key_name;               // who the server says the key is
+  std::string role;                   // read, write or admin
   std::vector<std::string> projects;  // empty: every project
 };
 
@@ -53,8 +53,8 @@ Status Logout(const std::filesystem::path& root);
 struct JobStatus {
   int64_t id = 0;
   std::string project, run;
-  std::string state;  // queued, running, done, failed
-  std::string stage;  // while running: the processing stage
+  std::string state;    // queued, running, done, failed
+  std::string stage;    // while running: the processing stage
   double progress = 0;  // 0 to 1
   std::string error;    // when failed: why
   std::string uploaded_by;
@@ -63,15 +63,15 @@ struct JobStatus {
 
 struct SyncReport {
   std::string project, run;
-  int64_t uploads = 0;         // uploads committed by this call
-  int64_t samples = 0;         // samples they carried
-  int64_t output_rows = 0;     // output rows they carried
-  int64_t bytes_sent = 0;      // chunk bytes sent
-  int64_t chunks_sent = 0;     // chunks sent
-  int64_t chunks_present = 0;  // chunks the server already held (a resumed upload)
-  std::optional<int64_t> job_id;  // the processing job of the last upload
-  bool up_to_date = false;        // nothing to upload
-  double seconds = 0;             // the whole sync
+  int64_t uploads = 0;                // uploads committed by this call
+  int64_t samples = 0;                // samples they carried
+  int64_t output_rows = 0;            // output rows they carried
+  int64_t bytes_sent = 0;             // chunk bytes sent
+  int64_t chunks_sent = 0;            // chunks sent
+  int64_t chunks_present = 0;         // chunks the server already held (a resumed upload)
+  std::optional<int64_t> job_id;      // the processing job of the last upload
+  bool up_to_date = false;            // nothing to upload
+  double seconds = 0;                 // the whole sync
   std::vector<double> chunk_seconds;  // each chunk PUT, retries included (benchmarks)
 };
 

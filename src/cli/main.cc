@@ -1200,9 +1200,9 @@ void PrintProgress(const std::string& line) {
 
 std::string JobLine(const JobStatus& j) {
   char line[512];
-  std::snprintf(line, sizeof line, "%-6lld %-10s %-24s %-8s %3d%%  %s%s", static_cast<long long>(j.id),
-                j.state.c_str(), (j.project + "/" + j.run).c_str(), j.uploaded_by.c_str(),
-                static_cast<int>(j.progress * 100), j.stage.c_str(),
+  std::snprintf(line, sizeof line, "%-6lld %-10s %-24s %-8s %3d%%  %s%s",
+                static_cast<long long>(j.id), j.state.c_str(), (j.project + "/" + j.run).c_str(),
+                j.uploaded_by.c_str(), static_cast<int>(j.progress * 100), j.stage.c_str(),
                 j.error.empty() ? "" : ("  error: " + j.error).c_str());
   return line;
 }
@@ -1255,8 +1255,10 @@ std::vector<Command> AddTeamCommands(CLI::App& app) {
                      if (a->format == "json") {
                        nlohmann::ordered_json list = nlohmann::ordered_json::array();
                        for (const SyncReport& r : reports) {
-                         list.push_back({{"project", r.project}, {"run", r.run},
-                                         {"uploads", r.uploads}, {"samples", r.samples},
+                         list.push_back({{"project", r.project},
+                                         {"run", r.run},
+                                         {"uploads", r.uploads},
+                                         {"samples", r.samples},
                                          {"output_rows", r.output_rows},
                                          {"bytes_sent", r.bytes_sent},
                                          {"chunks_sent", r.chunks_sent},
@@ -1269,14 +1271,13 @@ std::vector<Command> AddTeamCommands(CLI::App& app) {
                      }
                      for (const SyncReport& r : reports) {
                        if (r.up_to_date) continue;
-                       std::printf("%s/%s: %lld uploads, %lld samples, %lld output rows, %.1f MiB "
-                                   "sent (%lld chunks held already)%s\n",
-                                   r.project.c_str(), r.run.c_str(),
-                                   static_cast<long long>(r.uploads),
-                                   static_cast<long long>(r.samples),
-                                   static_cast<long long>(r.output_rows), r.bytes_sent / 1048576.0,
-                                   static_cast<long long>(r.chunks_present),
-                                   r.job_id ? (", job " + std::to_string(*r.job_id)).c_str() : "");
+                       std::printf(
+                           "%s/%s: %lld uploads, %lld samples, %lld output rows, %.1f MiB "
+                           "sent (%lld chunks held already)%s\n",
+                           r.project.c_str(), r.run.c_str(), static_cast<long long>(r.uploads),
+                           static_cast<long long>(r.samples), static_cast<long long>(r.output_rows),
+                           r.bytes_sent / 1048576.0, static_cast<long long>(r.chunks_present),
+                           r.job_id ? (", job " + std::to_string(*r.job_id)).c_str() : "");
                      }
                      std::printf("in sync with %s\n", remote->url.c_str());
                      return 0;
@@ -1295,7 +1296,8 @@ std::vector<Command> AddTeamCommands(CLI::App& app) {
                      auto remote = RemoteFromArgs(*a);
                      if (!remote.ok()) return Report(remote.status());
                      if (a->timeout_s > 0) {
-                       auto job = WaitForRun(*remote, a->project, a->run, a->timeout_s, PrintProgress);
+                       auto job =
+                           WaitForRun(*remote, a->project, a->run, a->timeout_s, PrintProgress);
                        if (!job.ok()) return Report(job.status());
                        std::printf("%s\n", JobLine(*job).c_str());
                        return 0;

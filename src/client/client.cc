@@ -592,8 +592,10 @@ class Client::Impl {
     if (!synced.ok()) {
       if (synced.status().code() != StatusCode::kUnavailable) return synced.status();
       report.upload_pending = true;
-      report.message = synced.status().message() + "; the run is kept locally and uploads with `sextant sync --root " +
-                       run_dir_.parent_path().parent_path().string() + "` (or sextant.sync(), or the next finish)";
+      report.message = synced.status().message() +
+                       "; the run is kept locally and uploads with `sextant sync --root " +
+                       run_dir_.parent_path().parent_path().string() +
+                       "` (or sextant.sync(), or the next finish)";
       return report;
     }
     report.sync = *synced;
@@ -1026,8 +1028,7 @@ Status Client::LogModelOutputs(const OutputsBatch& batch, std::optional<SplitKey
   return impl_->LogModelOutputs(batch, std::move(split), epoch);
 }
 Status Client::Flush() { return impl_->Flush(); }
-Result<FinishReport> Client::Finish(const ProcessingOptions& options,
-                                    const UploadOptions& upload) {
+Result<FinishReport> Client::Finish(const ProcessingOptions& options, const UploadOptions& upload) {
   return impl_->Finish(options, upload);
 }
 const fs::path& Client::run_dir() const { return impl_->run_dir(); }

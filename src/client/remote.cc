@@ -1,5 +1,7 @@
 // The client's side of a team server: HTTP with retries, login, uploads and
 // job status (include/sextant/remote.h, docs/team-server.md).
+#include "sextant/remote.h"
+
 #include <fcntl.h>
 #include <httplib.h>
 #include <sys/stat.h>
@@ -16,7 +18,6 @@
 #include "common/fault_points.h"
 #include "common/file_util.h"
 #include "sextant/client.h"
-#include "sextant/remote.h"
 #include "sextant/results.h"
 #include "sextant/version.h"
 #include "sync/bundle.h"
@@ -102,9 +103,8 @@ class Http {
   Result<HttpAnswer> Call(const std::string& method, const std::string& path,
                           const std::string& body = "",
                           const std::string& content_type = "application/json") {
-    const auto deadline =
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                           std::chrono::duration<double>(remote_.retry_seconds));
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(remote_.retry_seconds));
     std::mt19937_64 rng(std::random_device{}());
     double backoff = 0.2;
     std::string last;
@@ -136,14 +136,15 @@ class Http {
       std::uniform_real_distribution<double> jitter(0, backoff);
       wait = std::max(wait, jitter(rng));
       const auto left = std::chrono::duration<double>(deadline - Clock::now()).count();
-      std::this_thread::sleep_for(std::chrono::duration<double>(std::max(0.0, std::min(wait, left))));
+      std::this_thread::sleep_for(
+          std::chrono::duration<double>(std::max(0.0, std::min(wait, left))));
       backoff = std::min(backoff * 2, 5.0);
     }
   }
 
   // A call whose answer must be 2xx JSON.
-  Result<json> CallJson(const std::string& method, const std::string& path,
-                        const std::string& body, const std::string& what,
+  Result<json> CallJson(const std::string& method, const std::string& path, const std::string& body,
+                        const std::string& what,
                         const std::string& content_type = "application/json") {
     SEXTANT_ASSIGN_OR_RETURN(HttpAnswer a, Call(method, path, body, content_type));
     if (a.status < 200 || a.status >= 300) return StatusFromAnswer(a, what);
@@ -211,8 +212,8 @@ Status WriteLoginFile(const fs::path& root, const RemoteConfig& remote) {
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("cannot write '" + tmp.string() + "': " + strerror(errno));
   fchmod(fd, 0600);
-  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  fsync(fd) == 0;
+  const bool ok =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
   close(fd);
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
     unlink(tmp.c_str());
@@ -334,11 +335,10 @@ Result<JobStatus> WaitForRun(const RemoteConfig& remote, const std::string& proj
       return Status::FailedPrecondition("processing job " + std::to_string(job->id) + " of run " +
                                         project + "/" + run + " failed: " + job->error);
     }
-    const std::string line =
-        job->state == "running"
-            ? "processing " + project + "/" + run + ": " + job->stage + " (" +
-                  std::to_string(static_cast<int>(job->progress * 100)) + "%)"
-            : "processing " + project + "/" + run + ": " + job->state;
+    const std::string line = job->state == "running"
+                                 ? "processing " + project + "/" + run + ": " + job->stage + " (" +
+                                       std::to_string(static_cast<int>(job->progress * 100)) + "%)"
+                                 : "processing " + project + "/" + run + ": " + job->state;
     if (progress && line != last) progress(line);
     last = line;
     const double waited = std::chrono::duration<double>(Clock::now() - start).count();
@@ -360,9 +360,8 @@ Result<std::vector<JobStatus>> ListJobs(const RemoteConfig& remote) {
   return out;
 }
 
-Result<SyncReport> SyncRun(const fs::path& root, const std::string& project,
-                           const std::string& run, const RemoteConfig& remote,
-                           const ProgressCallback& progress) {
+Result<SyncReport> SyncRun(const fs::path& root, const std::string& project, const std::string& run,
+                           const RemoteConfig& remote, const ProgressCallback& progress) {
   SEXTANT_RETURN_IF_ERROR(ValidateName("project", project));
   SEXTANT_RETURN_IF_ERROR(ValidateName("run", run));
   const fs::path run_dir = ResolveRoot(root) / project / run;
@@ -413,18 +412,18 @@ Result<SyncReport> SyncStore(store::RunStore& local, const std::string& project,
     if (state.pending) {
       // Resumed: the same segments, hence the same files, chunks and id.
       SEXTANT_ASSIGN_OR_RETURN(sync::Manifest pending, sync::Manifest::Parse(*state.pending));
-      SEXTANT_ASSIGN_OR_RETURN(up, sync::BuildUpload(local, pending, pending.files.empty() ||
-                                                                         pending.files[0].chunks.empty()
-                                                                     ? chunk_bytes
-                                                                     : pending.files[0].chunks[0].bytes));
+      SEXTANT_ASSIGN_OR_RETURN(
+          up, sync::BuildUpload(local, pending,
+                                pending.files.empty() || pending.files[0].chunks.empty()
+                                    ? chunk_bytes
+                                    : pending.files[0].chunks[0].bytes));
       if (up.manifest.ToJson() != *state.pending) {
         return Status::IOError("run " + project + "/" + run +
                                ": the local data of the pending upload changed since it began; "
                                "see `sextant check`");
       }
     } else {
-      SEXTANT_ASSIGN_OR_RETURN(sync::Manifest plan,
-                               sync::PlanUpload(local, project, run, state));
+      SEXTANT_ASSIGN_OR_RETURN(sync::Manifest plan, sync::PlanUpload(local, project, run, state));
       if (plan.samples.empty() && plan.outputs.empty()) break;
       if (plan.labels.empty()) {
         return Status::FailedPrecondition("run " + project + "/" + run +
@@ -454,11 +453,11 @@ Result<SyncReport> SyncStore(store::RunStore& local, const std::string& project,
           if (missing.erase(sha) == 0) continue;  // held already, or sent for another file
           SEXTANT_ASSIGN_OR_RETURN(std::string bytes, sync::ReadChunk(up, f, c));
           const auto put_start = Clock::now();
-          SEXTANT_ASSIGN_OR_RETURN(
-              json put, http.CallJson("PUT", base + "/" + id + "/chunks/" + sha, bytes,
-                                      "chunk " + sha.substr(0, 12) + " of '" +
-                                          up.manifest.files[f].path + "'",
-                                      "application/octet-stream"));
+          SEXTANT_ASSIGN_OR_RETURN(json put,
+                                   http.CallJson("PUT", base + "/" + id + "/chunks/" + sha, bytes,
+                                                 "chunk " + sha.substr(0, 12) + " of '" +
+                                                     up.manifest.files[f].path + "'",
+                                                 "application/octet-stream"));
           report.chunk_seconds.push_back(
               std::chrono::duration<double>(Clock::now() - put_start).count());
           report.bytes_sent += static_cast<int64_t>(bytes.size());

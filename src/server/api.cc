@@ -13,11 +13,11 @@
 #include "server/insights.h"
 #include "server/jobs.h"
 #include "server/keys.h"
+#include "server/live_ingest.h"
 #include "server/metrics.h"
 #include "server/uploads.h"
-#include "sync/manifest.h"
-#include "server/live_ingest.h"
 #include "sextant/version.h"
+#include "sync/manifest.h"
 
 namespace sextant::server {
 
@@ -320,7 +320,6 @@ const Principal& Who(const Call& c) {
   static const Principal open = OpenServerPrincipal();
   return c.req.principal != nullptr ? *c.req.principal : open;
 }
-
 
 Result<ApiResponse> GetHealth(const Call&) {
   return Json({{"ok", true}, {"version", kVersion}, {"upload_protocol", sync::kProtocolVersion}});

@@ -28,8 +28,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -43,11 +43,11 @@
 #include "server/api.h"
 #include "server/jobs.h"
 #include "server/keys.h"
-#include "server/uploads.h"
+#include "server/live_ingest.h"
 #include "server/metrics.h"
 #include "server/run_metrics.h"
-#include "server/live_ingest.h"
 #include "server/static_files.h"
+#include "server/uploads.h"
 #include "sextant/server.h"
 #include "sextant/version.h"
 
@@ -999,8 +999,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   // Jobs and uploads: queued and interrupted jobs run again, committed
   // uploads without a job get one (docs/team-server.md).
   SEXTANT_ASSIGN_OR_RETURN(p->jobs, server::JobQueue::Open(options.root, &p->run_locks));
-  p->uploads =
-      std::make_unique<server::UploadService>(options.root, &p->run_locks, p->jobs.get());
+  p->uploads = std::make_unique<server::UploadService>(options.root, &p->run_locks, p->jobs.get());
   SEXTANT_RETURN_IF_ERROR(p->uploads->Recover());
   p->api.set_services(server::Services{.keys = p->keys.get(),
                                        .uploads = p->uploads.get(),
@@ -1009,11 +1008,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
                                        .live = p->live.get(),
                                        .run_locks = &p->run_locks});
   // Job, queue and upload figures for GET /metrics.
-  server::AddJobQueueCollector(&p->metrics, [jobs = p->jobs.get()]() -> std::pair<int64_t, int64_t> {
-    auto counts = jobs->CountByState();
-    if (!counts.ok()) return {0, 0};
-    return {(*counts)["queued"], (*counts)["running"]};
-  });
+  server::AddJobQueueCollector(&p->metrics,
+                               [jobs = p->jobs.get()]() -> std::pair<int64_t, int64_t> {
+                                 auto counts = jobs->CountByState();
+                                 if (!counts.ok()) return {0, 0};
+                                 return {(*counts)["queued"], (*counts)["running"]};
+                               });
   p->jobs->set_on_finished([m = &p->metrics](const server::Job& job, double seconds) {
     server::RecordJobFinished(m, job.project, job.state, seconds);
   });

@@ -32,8 +32,7 @@ constexpr const char* kColumns =
 constexpr double kExpectedStages = 8;
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 Job ReadJob(const store::Statement& st) {
@@ -176,8 +175,8 @@ Result<Job> JobQueue::Enqueue(const std::string& project, const std::string& run
 
 Result<std::optional<Job>> JobQueue::Get(int64_t id) const {
   std::lock_guard db_lock(db_mu_);
-  SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
-                           db_->Prepare(std::string("SELECT ") + kColumns + " FROM jobs WHERE id=?"));
+  SEXTANT_ASSIGN_OR_RETURN(store::Statement st, db_->Prepare(std::string("SELECT ") + kColumns +
+                                                             " FROM jobs WHERE id=?"));
   st.Bind(1, id);
   SEXTANT_ASSIGN_OR_RETURN(bool found, st.Step());
   if (!found) return std::optional<Job>();
@@ -281,7 +280,8 @@ void JobQueue::WorkerLoop() {
         job.stage = stage;
         job.progress = progress;
         std::lock_guard db_lock(db_mu_);
-        auto st = db_->Prepare("UPDATE jobs SET stage=?, progress=? WHERE id=? AND state='running'");
+        auto st =
+            db_->Prepare("UPDATE jobs SET stage=?, progress=? WHERE id=? AND state='running'");
         if (st.ok()) (void)st->Bind(1, stage).Bind(2, progress).Bind(3, job.id).Run();
       };
       Status result;
@@ -293,7 +293,8 @@ void JobQueue::WorkerLoop() {
       (void)Finish(job, result);
       job.state = result.ok() ? "done" : "failed";
       if (on_finished_) {
-        on_finished_(job, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        on_finished_(
+            job, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       }
     }
     std::unique_lock lock(mu_);
@@ -307,9 +308,9 @@ void JobQueue::WorkerLoop() {
 Status JobQueue::DefaultProcess(const Job& job, const Report& report) {
   std::shared_ptr<std::mutex> run_lock = run_locks_->For(job.project, job.run);
   std::lock_guard lock(*run_lock);
-  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> store,
-                           store::RunStore::Open(root_ / job.project / job.run,
-                                                 store::RunStore::Mode::kWrite));
+  SEXTANT_ASSIGN_OR_RETURN(
+      std::unique_ptr<store::RunStore> store,
+      store::RunStore::Open(root_ / job.project / job.run, store::RunStore::Mode::kWrite));
   int done = 0;
   processing::StageCallback on_stage = [&](const std::string& stage) {
     ++done;

@@ -72,7 +72,9 @@ class JobQueue {
   Result<std::map<std::string, int64_t>> CountByState() const;
 
   // Called with (job, seconds) when a job ends (metrics).
-  void set_on_finished(std::function<void(const Job&, double seconds)> f) { on_finished_ = std::move(f); }
+  void set_on_finished(std::function<void(const Job&, double seconds)> f) {
+    on_finished_ = std::move(f);
+  }
 
  private:
   JobQueue(std::filesystem::path root, RunLocks* run_locks, Processor processor,

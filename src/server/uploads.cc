@@ -46,8 +46,7 @@ Status WriteChunkFile(const fs::path& path, const std::string& bytes) {
 }
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 struct CommittedUpload {
@@ -112,8 +111,8 @@ Status CheckCompatible(const store::RunStore& store, const sync::Manifest& m) {
   }
   if (!store.labels().empty() && store.labels() != m.labels) {
     return Status::FailedPrecondition(
-        "labels: the upload's label list " + JoinLabels(m.labels) + " differs from " + run +
-        "'s " + JoinLabels(store.labels()) +
+        "labels: the upload's label list " + JoinLabels(m.labels) + " differs from " + run + "'s " +
+        JoinLabels(store.labels()) +
         " on the server; an inference run's labels must equal its training run's, in order");
   }
   if (store.tagging_schema() && m.tagging_schema && *store.tagging_schema() != *m.tagging_schema) {
@@ -154,8 +153,7 @@ fs::path UploadService::ManifestPath(const std::string& id) const {
 }
 
 Result<ordered_json> UploadService::CommittedAnswer(const std::string& project,
-                                                    const std::string& run,
-                                                    const std::string& id) {
+                                                    const std::string& run, const std::string& id) {
   SEXTANT_ASSIGN_OR_RETURN(std::optional<CommittedUpload> c,
                            FindCommitted(root_ / project / run, id));
   if (!c) return ordered_json(nullptr);
@@ -205,7 +203,7 @@ Result<ordered_json> UploadService::Begin(const Principal& who, const std::strin
     }
   }
   (void)who;
-  return ordered_json{{"upload", id},   {"state", "open"},   {"chunks", chunks},
+  return ordered_json{{"upload", id},   {"state", "open"},    {"chunks", chunks},
                       {"bytes", bytes}, {"missing", missing}, {"job", nullptr}};
 }
 
@@ -259,8 +257,15 @@ Result<ordered_json> UploadService::PutChunk(const std::string& project, const s
 Result<ordered_json> UploadService::Commit(const Principal& who, const std::string& project,
                                            const std::string& run, const std::string& id) {
   if (!sync::IsSha256Hex(id)) return Status::Invalid("upload names are 64 lowercase hex digits");
+  // The run's lock first (a processing job may hold it for minutes), then a
+  // slot: a commit waiting for its run holds no slot from other runs.
   std::shared_ptr<std::mutex> run_lock = run_locks_->For(project, run);
   std::unique_lock lock(*run_lock);
+  commit_slots_.acquire();
+  struct Release {
+    std::counting_semaphore<64>& slots;
+    ~Release() { slots.release(); }
+  } release{commit_slots_};
   SEXTANT_ASSIGN_OR_RETURN(ordered_json committed, CommittedAnswer(project, run, id));
   if (!committed.is_null()) return committed;
   Result<std::string> text = ReadFileToString(ManifestPath(id));
@@ -351,8 +356,8 @@ Result<ordered_json> UploadService::Commit(const Principal& who, const std::stri
   int64_t output_rows = 0;
   for (sync::DecodedOutputs& d : decoded.outputs) {
     const sync::OutputSegment& seg = d.segment;
-    const std::string log = "outputs of split '" + seg.split.ToString() + "' epoch " +
-                            std::to_string(seg.epoch);
+    const std::string log =
+        "outputs of split '" + seg.split.ToString() + "' epoch " + std::to_string(seg.epoch);
     if (seg.out_dim != static_cast<int64_t>(m.labels.size())) {
       return Status::Invalid(log + ": " + std::to_string(seg.out_dim) + " columns; the run has " +
                              std::to_string(m.labels.size()) + " labels");
@@ -428,12 +433,8 @@ Result<ordered_json> UploadService::Commit(const Principal& who, const std::stri
   store.reset();
   lock.unlock();
   RemoveLeftovers(id);
-  return ordered_json{{"upload", id},
-                      {"state", "committed"},
-                      {"uploaded_by", who.key_name},
-                      {"committed_at", now},
-                      {"samples", samples},
-                      {"output_rows", output_rows},
+  return ordered_json{{"upload", id},         {"state", "committed"}, {"uploaded_by", who.key_name},
+                      {"committed_at", now},  {"samples", samples},   {"output_rows", output_rows},
                       {"job", std::move(job)}};
 }
 

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <semaphore>
 #include <string>
 
 #include "server/auth.h"
@@ -59,8 +60,7 @@ class UploadService {
  private:
   std::filesystem::path ChunkPath(const std::string& sha256) const;
   std::filesystem::path ManifestPath(const std::string& upload_id) const;
-  Result<nlohmann::ordered_json> CommittedAnswer(const std::string& project,
-                                                 const std::string& run,
+  Result<nlohmann::ordered_json> CommittedAnswer(const std::string& project, const std::string& run,
                                                  const std::string& upload_id);
   void RemoveLeftovers(const std::string& upload_id);
 
@@ -70,6 +70,9 @@ class UploadService {
   JobQueue* jobs_;
   MetricsRegistry* metrics_ = nullptr;
   std::mutex gc_mu_;  // manifests and chunks are removed under it
+  // Commits decode whole uploads in memory (several copies of their bytes):
+  // at most this many at once bounds the server's memory under many clients.
+  std::counting_semaphore<64> commit_slots_{2};
   std::atomic<int64_t> chunks_written_{0};
 };
 

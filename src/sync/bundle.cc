@@ -40,7 +40,8 @@ Result<std::string> ReadRange(const fs::path& path, int64_t offset, int64_t byte
   std::string out(static_cast<size_t>(bytes), '\0');
   int64_t done = 0;
   while (done < bytes) {
-    const ssize_t n = pread(fd, out.data() + done, static_cast<size_t>(bytes - done), offset + done);
+    const ssize_t n =
+        pread(fd, out.data() + done, static_cast<size_t>(bytes - done), offset + done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       close(fd);
@@ -105,9 +106,10 @@ Result<store::SampleRecord> DecodeSample(const std::string& line, TaskType task,
     if (!j.contains("tokens") || !j.contains("gold_spans")) {
       return Status::Invalid(at + ": NER samples need tokens and gold_spans");
     }
-    SEXTANT_ASSIGN_OR_RETURN(s.tokens, store::ParseStoredTokens(j["tokens"].dump(), at + ": tokens"));
-    SEXTANT_ASSIGN_OR_RETURN(s.gold_spans,
-                             store::ParseStoredGoldSpans(j["gold_spans"].dump(), at + ": gold_spans"));
+    SEXTANT_ASSIGN_OR_RETURN(s.tokens,
+                             store::ParseStoredTokens(j["tokens"].dump(), at + ": tokens"));
+    SEXTANT_ASSIGN_OR_RETURN(
+        s.gold_spans, store::ParseStoredGoldSpans(j["gold_spans"].dump(), at + ": gold_spans"));
   }
   return s;
 }
@@ -262,14 +264,16 @@ Result<LocalUpload> BuildUpload(const store::RunStore& local, Manifest manifest,
     const auto ids_bytes = static_cast<int64_t>(ids_text.size());
     AddFile(OutputPath(seg.split, seg.epoch, ".ids.json"), FileSource{std::move(ids_text), {}, 0},
             ids_bytes, &up);
-    AddFile(OutputPath(seg.split, seg.epoch, ".rows.i64"), FileSource{std::move(index_bytes), {}, 0},
-            RowsFileBytes(seg), &up);
-    AddFile(OutputPath(seg.split, seg.epoch, ".emb.f32"),
-            FileSource{{}, local.LogPath(seg.split, seg.epoch, ".emb.f32"), seg.from * seg.emb_dim * 4},
-            EmbFileBytes(seg), &up);
-    AddFile(OutputPath(seg.split, seg.epoch, ".out.f32"),
-            FileSource{{}, local.LogPath(seg.split, seg.epoch, ".out.f32"), seg.from * seg.out_dim * 4},
-            OutFileBytes(seg), &up);
+    AddFile(OutputPath(seg.split, seg.epoch, ".rows.i64"),
+            FileSource{std::move(index_bytes), {}, 0}, RowsFileBytes(seg), &up);
+    AddFile(
+        OutputPath(seg.split, seg.epoch, ".emb.f32"),
+        FileSource{{}, local.LogPath(seg.split, seg.epoch, ".emb.f32"), seg.from * seg.emb_dim * 4},
+        EmbFileBytes(seg), &up);
+    AddFile(
+        OutputPath(seg.split, seg.epoch, ".out.f32"),
+        FileSource{{}, local.LogPath(seg.split, seg.epoch, ".out.f32"), seg.from * seg.out_dim * 4},
+        OutFileBytes(seg), &up);
   }
   // Chunk hashes: one pass over the bytes.
   for (size_t f = 0; f < up.manifest.files.size(); ++f) {
@@ -290,7 +294,8 @@ Result<std::string> ReadChunk(const LocalUpload& up, size_t file, size_t chunk) 
   const FileSource& src = up.sources.at(file);
   const int64_t offset = static_cast<int64_t>(chunk) * up.chunk_bytes;
   const int64_t bytes = e.chunks.at(chunk).bytes;
-  if (src.file.empty()) return src.bytes.substr(static_cast<size_t>(offset), static_cast<size_t>(bytes));
+  if (src.file.empty())
+    return src.bytes.substr(static_cast<size_t>(offset), static_cast<size_t>(bytes));
   return ReadRange(src.file, src.offset + offset, bytes);
 }
 

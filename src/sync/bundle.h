@@ -66,10 +66,10 @@ Result<std::string> ReadChunk(const LocalUpload& upload, size_t file, size_t chu
 // shapes, finite values, stored JSON); the run-level checks are the server's.
 struct DecodedOutputs {
   OutputSegment segment;
-  std::vector<std::string> ids;       // distinct sample ids
-  std::vector<int64_t> id_of_row;     // per row, an index into ids
-  std::vector<float> embeddings;      // rows x emb_dim
-  std::vector<float> outputs;         // rows x out_dim
+  std::vector<std::string> ids;    // distinct sample ids
+  std::vector<int64_t> id_of_row;  // per row, an index into ids
+  std::vector<float> embeddings;   // rows x emb_dim
+  std::vector<float> outputs;      // rows x out_dim
 };
 
 struct DecodedUpload {

@@ -114,10 +114,9 @@ Result<Manifest> Manifest::Parse(const std::string& text) {
   Manifest m;
   SEXTANT_ASSIGN_OR_RETURN(int64_t protocol, Field<int64_t>(j, "protocol", ""));
   if (protocol != kProtocolVersion) {
-    return Status::FailedPrecondition("manifest: protocol " + std::to_string(protocol) +
-                                      "; this server speaks upload protocol " +
-                                      std::to_string(kProtocolVersion) +
-                                      " (upgrade the client or the server)");
+    return Status::FailedPrecondition(
+        "manifest: protocol " + std::to_string(protocol) + "; this server speaks upload protocol " +
+        std::to_string(kProtocolVersion) + " (upgrade the client or the server)");
   }
   SEXTANT_ASSIGN_OR_RETURN(m.project, Field<std::string>(j, "project", ""));
   SEXTANT_ASSIGN_OR_RETURN(m.run, Field<std::string>(j, "run", ""));
@@ -187,8 +186,7 @@ Result<Manifest> Manifest::Parse(const std::string& text) {
     seg.kind = kind == "logits" ? OutputKind::kLogits : OutputKind::kProbabilities;
     SEXTANT_ASSIGN_OR_RETURN(seg.emb_dim, Field<int64_t>(s, "emb_dim", where));
     SEXTANT_ASSIGN_OR_RETURN(seg.out_dim, Field<int64_t>(s, "out_dim", where));
-    if (seg.emb_dim < 1 || seg.emb_dim > (1 << 20) || seg.out_dim < 1 ||
-        seg.out_dim > (1 << 20)) {
+    if (seg.emb_dim < 1 || seg.emb_dim > (1 << 20) || seg.out_dim < 1 || seg.out_dim > (1 << 20)) {
       return Status::Invalid("manifest: " + where + "emb_dim and out_dim must be 1 to 2^20");
     }
     SEXTANT_ASSIGN_OR_RETURN(seg.from, Field<int64_t>(s, "from", where));
@@ -199,9 +197,12 @@ Result<Manifest> Manifest::Parse(const std::string& text) {
       return Status::Invalid("manifest: " + where + "ids must be 1 to the segment's rows");
     }
     SEXTANT_RETURN_IF_ERROR(expect(OutputPath(seg.split, seg.epoch, ".ids.json"), -1));
-    SEXTANT_RETURN_IF_ERROR(expect(OutputPath(seg.split, seg.epoch, ".rows.i64"), RowsFileBytes(seg)));
-    SEXTANT_RETURN_IF_ERROR(expect(OutputPath(seg.split, seg.epoch, ".emb.f32"), EmbFileBytes(seg)));
-    SEXTANT_RETURN_IF_ERROR(expect(OutputPath(seg.split, seg.epoch, ".out.f32"), OutFileBytes(seg)));
+    SEXTANT_RETURN_IF_ERROR(
+        expect(OutputPath(seg.split, seg.epoch, ".rows.i64"), RowsFileBytes(seg)));
+    SEXTANT_RETURN_IF_ERROR(
+        expect(OutputPath(seg.split, seg.epoch, ".emb.f32"), EmbFileBytes(seg)));
+    SEXTANT_RETURN_IF_ERROR(
+        expect(OutputPath(seg.split, seg.epoch, ".out.f32"), OutFileBytes(seg)));
     m.outputs.push_back(seg);
   }
   if (j["files"].size() > static_cast<size_t>(kMaxManifestFiles)) {
@@ -222,8 +223,8 @@ Result<Manifest> Manifest::Parse(const std::string& text) {
                              "' is not a file the segments need, or is listed twice");
     }
     if (e.bytes < 1 || (it->second >= 0 && e.bytes != it->second)) {
-      return Status::Invalid("manifest: " + where + "bytes " + std::to_string(e.bytes) +
-                             " for '" + e.path + "'; expected " +
+      return Status::Invalid("manifest: " + where + "bytes " + std::to_string(e.bytes) + " for '" +
+                             e.path + "'; expected " +
                              (it->second >= 0 ? std::to_string(it->second) : "at least 1"));
     }
     if (!IsSha256Hex(e.sha256)) {

@@ -70,7 +70,7 @@ struct Manifest {
   TaskType task = TaskType::kTextClassification;
   std::vector<std::string> labels;
   std::optional<TaggingSchema> tagging_schema;
-  std::string source;  // the local run's upload source id (random, kept in its meta)
+  std::string source;    // the local run's upload source id (random, kept in its meta)
   int64_t sequence = 0;  // the local run's upload number, from 1
   std::vector<SampleSegment> samples;
   std::vector<OutputSegment> outputs;

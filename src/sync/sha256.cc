@@ -19,9 +19,7 @@ Sha256::Sha256() : state_(std::make_unique<State>()) {
 
 Sha256::~Sha256() { EVP_MD_CTX_free(state_->ctx); }
 
-void Sha256::Update(const void* data, size_t bytes) {
-  EVP_DigestUpdate(state_->ctx, data, bytes);
-}
+void Sha256::Update(const void* data, size_t bytes) { EVP_DigestUpdate(state_->ctx, data, bytes); }
 
 std::string Sha256::HexDigest() {
   unsigned char digest[EVP_MAX_MD_SIZE];

@@ -1,12 +1,13 @@
 // The server's side of uploads and its job queue (server/uploads.h,
 // server/jobs.h), without HTTP: a local run's upload lands once, whole, and
 // queues one processing job; what cannot be accepted is refused before.
+#include "server/uploads.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "server/jobs.h"
-#include "server/uploads.h"
 #include "small_run.h"
 #include "store/run_store.h"
 #include "sync/bundle.h"
@@ -84,7 +85,8 @@ TEST(Uploads, LandOnceWholeAndQueueOneJob) {
   ASSERT_OK_AND_ASSIGN(ordered_json again, fx.uploads->Commit(fx.who, "p", "r", done["upload"]));
   EXPECT_EQ(again["state"], "committed");
   EXPECT_EQ(again["job"]["id"], job);
-  ASSERT_OK_AND_ASSIGN(ordered_json begun, fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()));
+  ASSERT_OK_AND_ASSIGN(ordered_json begun,
+                       fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()));
   EXPECT_EQ(begun["state"], "committed");
   ASSERT_OK_AND_ASSIGN(auto ids_after, server->SampleIds(training));
   EXPECT_EQ(ids_after.size(), 40u);
@@ -104,7 +106,8 @@ TEST(Uploads, BeginListsOnlyTheMissingChunksAndCommitNeedsThemAll) {
   auto partial = Upload(*fx.uploads, up, fx.who, /*skip_chunks=*/3);
   EXPECT_STATUS(partial, kFailedPrecondition, "lacks 3 chunks");
   EXPECT_FALSE(fs::exists(fx.server_root.path() / "p" / "r" / "sextant.db"));
-  ASSERT_OK_AND_ASSIGN(ordered_json begun, fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()));
+  ASSERT_OK_AND_ASSIGN(ordered_json begun,
+                       fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()));
   EXPECT_EQ(begun["missing"].size(), 3u);
   EXPECT_EQ(begun["chunks"], total);
   ASSERT_OK(Upload(*fx.uploads, up, fx.who).status());
@@ -114,7 +117,8 @@ TEST(Uploads, RefuseChunksThatAreNotWhatTheManifestSays) {
   Fixture fx;
   LogAndFinishSmallRun(fx.local_root.path(), 10);
   const sync::LocalUpload up = fx.Build();
-  ASSERT_OK_AND_ASSIGN(ordered_json begun, fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()));
+  ASSERT_OK_AND_ASSIGN(ordered_json begun,
+                       fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()));
   const std::string id = begun["upload"];
   const std::string sha = up.manifest.files[0].chunks[0].sha256;
   ASSERT_OK_AND_ASSIGN(std::string bytes, sync::ReadChunk(up, 0, 0));

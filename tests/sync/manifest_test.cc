@@ -1,6 +1,8 @@
 // The upload protocol's manifest and files (sync/manifest.h, sync/bundle.h):
 // what the client builds from a local run decodes back to the same samples
 // and outputs, and a manifest that does not add up is refused.
+#include "sync/manifest.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -8,7 +10,6 @@
 #include "sextant/client.h"
 #include "store/run_store.h"
 #include "sync/bundle.h"
-#include "sync/manifest.h"
 #include "sync/sha256.h"
 #include "testing.h"
 
@@ -84,8 +85,8 @@ TEST(Sha256, KnownDigest) {
 TEST(Upload, DecodesBackToTheLoggedSamplesAndOutputs) {
   TempDir root;
   LogRun(root.path());
-  ASSERT_OK_AND_ASSIGN(auto local, store::RunStore::Open(root.path() / "p" / "r",
-                                                         store::RunStore::Mode::kRead));
+  ASSERT_OK_AND_ASSIGN(
+      auto local, store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kRead));
   UploadState state;
   state.source = "src";
   ASSERT_OK_AND_ASSIGN(Manifest plan, PlanUpload(*local, "p", "r", state));
@@ -113,7 +114,8 @@ TEST(Upload, DecodesBackToTheLoggedSamplesAndOutputs) {
     }
   }
   for (const DecodedOutputs& o : d.outputs) {
-    ASSERT_OK_AND_ASSIGN(store::OutputLog log, local->ReadOutputLog(o.segment.split, o.segment.epoch));
+    ASSERT_OK_AND_ASSIGN(store::OutputLog log,
+                         local->ReadOutputLog(o.segment.split, o.segment.epoch));
     ASSERT_OK_AND_ASSIGN(std::vector<std::string> ids, local->SampleIds(o.segment.split));
     ASSERT_EQ(o.id_of_row.size(), log.sample_rows.size());
     for (size_t r = 0; r < log.sample_rows.size(); ++r) {
@@ -127,12 +129,13 @@ TEST(Upload, DecodesBackToTheLoggedSamplesAndOutputs) {
 TEST(Upload, PlansOnlyWhatWasLoggedSinceTheLastUpload) {
   TempDir root;
   LogRun(root.path());
-  ASSERT_OK_AND_ASSIGN(auto local, store::RunStore::Open(root.path() / "p" / "r",
-                                                         store::RunStore::Mode::kRead));
+  ASSERT_OK_AND_ASSIGN(
+      auto local, store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kRead));
   UploadState state;
   state.source = "src";
   state.samples = {{"training", 30}, {"inference:prod", 5}};
-  state.outputs = {{UploadState::LogKey(kTraining, 0), 30}, {UploadState::LogKey(kTraining, 1), 30},
+  state.outputs = {{UploadState::LogKey(kTraining, 0), 30},
+                   {UploadState::LogKey(kTraining, 1), 30},
                    {UploadState::LogKey(kProd, 0), 12}};
   ASSERT_OK_AND_ASSIGN(Manifest plan, PlanUpload(*local, "p", "r", state));
   ASSERT_EQ(plan.samples.size(), 1u);
@@ -152,8 +155,8 @@ TEST(Upload, PlansOnlyWhatWasLoggedSinceTheLastUpload) {
 TEST(Upload, NliPairsTravel) {
   TempDir root;
   LogRun(root.path(), TaskType::kNaturalLanguageInference);
-  ASSERT_OK_AND_ASSIGN(auto local, store::RunStore::Open(root.path() / "p" / "r",
-                                                         store::RunStore::Mode::kRead));
+  ASSERT_OK_AND_ASSIGN(
+      auto local, store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kRead));
   UploadState state;
   state.source = "src";
   ASSERT_OK_AND_ASSIGN(Manifest plan, PlanUpload(*local, "p", "r", state));
