@@ -1033,8 +1033,11 @@ Result<FinishReport> Client::Finish(const ProcessingOptions& options, const Uplo
 }
 const fs::path& Client::run_dir() const { return impl_->run_dir(); }
 
-Result<FinishReport> FinishRun(const fs::path& root, const std::string& project,
-                               const std::string& run, const ProcessingOptions& options) {
+namespace client {
+
+Result<std::unique_ptr<store::RunStore>> OpenExistingRun(const fs::path& root,
+                                                         const std::string& project,
+                                                         const std::string& run) {
   SEXTANT_RETURN_IF_ERROR(ValidateName("project", project));
   SEXTANT_RETURN_IF_ERROR(ValidateName("run", run));
   const fs::path run_dir = ResolveRoot(root) / project / run;
@@ -1042,8 +1045,15 @@ Result<FinishReport> FinishRun(const fs::path& root, const std::string& project,
     return Status::NotFound("no run '" + project + "/" + run + "' under '" +
                             ResolveRoot(root).string() + "'");
   }
+  return store::RunStore::Open(run_dir, store::RunStore::Mode::kWrite);
+}
+
+}  // namespace client
+
+Result<FinishReport> FinishRun(const fs::path& root, const std::string& project,
+                               const std::string& run, const ProcessingOptions& options) {
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> store,
-                           store::RunStore::Open(run_dir, store::RunStore::Mode::kWrite));
+                           client::OpenExistingRun(root, project, run));
   return processing::ProcessRun(*store, options);
 }
 

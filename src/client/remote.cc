@@ -362,15 +362,8 @@ Result<std::vector<JobStatus>> ListJobs(const RemoteConfig& remote) {
 
 Result<SyncReport> SyncRun(const fs::path& root, const std::string& project, const std::string& run,
                            const RemoteConfig& remote, const ProgressCallback& progress) {
-  SEXTANT_RETURN_IF_ERROR(ValidateName("project", project));
-  SEXTANT_RETURN_IF_ERROR(ValidateName("run", run));
-  const fs::path run_dir = ResolveRoot(root) / project / run;
-  if (!fs::exists(run_dir / store::kDatabaseFile)) {
-    return Status::NotFound("no run '" + project + "/" + run + "' under '" +
-                            ResolveRoot(root).string() + "'");
-  }
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> store,
-                           store::RunStore::Open(run_dir, store::RunStore::Mode::kWrite));
+                           client::OpenExistingRun(root, project, run));
   return client::SyncStore(*store, project, run, remote, progress);
 }
 

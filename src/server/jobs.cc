@@ -31,10 +31,6 @@ constexpr const char* kColumns =
 // The stages of a finish, for a progress fraction (an NER run has a few more).
 constexpr double kExpectedStages = 8;
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 Job ReadJob(const store::Statement& st) {
   Job j;
   j.id = st.Int(0);
@@ -59,6 +55,10 @@ Job ReadJob(const store::Statement& st) {
 }
 
 }  // namespace
+
+double UnixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 Result<fs::path> ServerDir(const fs::path& root) {
   const fs::path dir = root / ".server";
@@ -157,7 +157,7 @@ Result<Job> JobQueue::Enqueue(const std::string& project, const std::string& run
       job.stage = "waiting for a worker";
       job.uploaded_by = uploaded_by;
       job.uploads = {upload_id};
-      job.created_at = Now();
+      job.created_at = UnixSeconds();
       SEXTANT_ASSIGN_OR_RETURN(
           store::Statement ins,
           db_->Prepare("INSERT INTO jobs(project, run, state, stage, uploaded_by, uploads, "
@@ -241,7 +241,7 @@ Result<std::optional<Job>> JobQueue::Claim() {
     job = ReadJob(st);
     job->state = "running";
     job->stage = "starting";
-    job->started_at = Now();
+    job->started_at = UnixSeconds();
     ++job->attempts;
     SEXTANT_ASSIGN_OR_RETURN(
         store::Statement up,
@@ -261,7 +261,7 @@ Status JobQueue::Finish(const Job& job, const Status& result) {
                    "WHERE id=?"));
   st.Bind(1, result.ok() ? "done" : "failed").Bind(2, result.ok() ? "done" : job.stage);
   st.Bind(3, result.ok() ? 1.0 : job.progress).Bind(4, result.ok() ? "" : result.ToString());
-  st.Bind(5, Now()).Bind(6, job.id);
+  st.Bind(5, UnixSeconds()).Bind(6, job.id);
   return st.Run();
 }
 

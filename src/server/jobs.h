@@ -98,6 +98,9 @@ class JobQueue {
   std::vector<std::thread> workers_;
 };
 
+// Now, in Unix seconds (the times jobs and uploads record).
+double UnixSeconds();
+
 // `<root>/.server`, created when missing: the team server's own files.
 Result<std::filesystem::path> ServerDir(const std::filesystem::path& root);
 // Opens `<root>/.server/server.db` (WAL) for one part of the server.

@@ -45,10 +45,6 @@ Status WriteChunkFile(const fs::path& path, const std::string& bytes) {
   return Status::OK();
 }
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 struct CommittedUpload {
   std::optional<int64_t> job_id;
   std::string key_name;
@@ -169,6 +165,19 @@ Result<ordered_json> UploadService::CommittedAnswer(const std::string& project,
   return out;
 }
 
+Result<sync::Manifest> UploadService::OpenManifest(const std::string& project,
+                                                   const std::string& run,
+                                                   const std::string& id) const {
+  const Status none =
+      Status::NotFound("no open upload " + id.substr(0, 12) + " of " + project + "/" + run +
+                       "; begin it with POST /api/runs/" + project + "/" + run + "/uploads");
+  Result<std::string> text = ReadFileToString(ManifestPath(id));
+  if (!text.ok()) return none;
+  SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, sync::Manifest::Parse(*text));
+  if (m.project != project || m.run != run) return none;
+  return m;
+}
+
 Result<ordered_json> UploadService::Begin(const Principal& who, const std::string& project,
                                           const std::string& run, const std::string& body) {
   SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, sync::Manifest::Parse(body));
@@ -213,15 +222,7 @@ Result<ordered_json> UploadService::PutChunk(const std::string& project, const s
   if (!sync::IsSha256Hex(id) || !sync::IsSha256Hex(sha)) {
     return Status::Invalid("upload and chunk names must be 64 lowercase hex digits (SHA-256)");
   }
-  Result<std::string> text = ReadFileToString(ManifestPath(id));
-  if (!text.ok()) {
-    return Status::NotFound("no open upload " + id.substr(0, 12) + " of " + project + "/" + run +
-                            "; begin it with POST /api/runs/" + project + "/" + run + "/uploads");
-  }
-  SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, sync::Manifest::Parse(*text));
-  if (m.project != project || m.run != run) {
-    return Status::NotFound("no open upload " + id.substr(0, 12) + " of " + project + "/" + run);
-  }
+  SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, OpenManifest(project, run, id));
   int64_t expected = -1;
   for (const sync::FileEntry& f : m.files) {
     for (const sync::ChunkRef& c : f.chunks) {
@@ -268,14 +269,7 @@ Result<ordered_json> UploadService::Commit(const Principal& who, const std::stri
   } release{commit_slots_};
   SEXTANT_ASSIGN_OR_RETURN(ordered_json committed, CommittedAnswer(project, run, id));
   if (!committed.is_null()) return committed;
-  Result<std::string> text = ReadFileToString(ManifestPath(id));
-  if (!text.ok()) {
-    return Status::NotFound("no open upload " + id.substr(0, 12) + " of " + project + "/" + run);
-  }
-  SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, sync::Manifest::Parse(*text));
-  if (m.project != project || m.run != run) {
-    return Status::NotFound("no open upload " + id.substr(0, 12) + " of " + project + "/" + run);
-  }
+  SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, OpenManifest(project, run, id));
   int64_t missing = 0, upload_bytes = 0;
   for (const sync::FileEntry& f : m.files) {
     upload_bytes += f.bytes;
@@ -408,7 +402,7 @@ Result<ordered_json> UploadService::Commit(const Principal& who, const std::stri
     appends.push_back(std::move(a));
   }
 
-  const double now = Now();
+  const double now = UnixSeconds();
   SEXTANT_RETURN_IF_ERROR(store->AppendUpload(decoded.samples, appends, [&]() -> Status {
     SEXTANT_RETURN_IF_ERROR(store->db().Exec(kUploadsSchema));
     SEXTANT_ASSIGN_OR_RETURN(
@@ -443,14 +437,7 @@ Result<ordered_json> UploadService::Get(const std::string& project, const std::s
   if (!sync::IsSha256Hex(id)) return Status::Invalid("upload names are 64 lowercase hex digits");
   SEXTANT_ASSIGN_OR_RETURN(ordered_json committed, CommittedAnswer(project, run, id));
   if (!committed.is_null()) return committed;
-  Result<std::string> text = ReadFileToString(ManifestPath(id));
-  if (!text.ok()) {
-    return Status::NotFound("no upload " + id.substr(0, 12) + " of " + project + "/" + run);
-  }
-  SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, sync::Manifest::Parse(*text));
-  if (m.project != project || m.run != run) {
-    return Status::NotFound("no upload " + id.substr(0, 12) + " of " + project + "/" + run);
-  }
+  SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, OpenManifest(project, run, id));
   std::set<std::string> missing;
   for (const sync::FileEntry& f : m.files) {
     for (const sync::ChunkRef& c : f.chunks) {

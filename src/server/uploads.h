@@ -23,6 +23,7 @@
 #include "server/metrics.h"
 #include "server/run_locks.h"
 #include "sextant/status.h"
+#include "sync/manifest.h"
 
 namespace sextant::server {
 
@@ -60,6 +61,9 @@ class UploadService {
  private:
   std::filesystem::path ChunkPath(const std::string& sha256) const;
   std::filesystem::path ManifestPath(const std::string& upload_id) const;
+  // The manifest of an upload begun and not committed; NotFound otherwise.
+  Result<sync::Manifest> OpenManifest(const std::string& project, const std::string& run,
+                                      const std::string& upload_id) const;
   Result<nlohmann::ordered_json> CommittedAnswer(const std::string& project, const std::string& run,
                                                  const std::string& upload_id);
   void RemoveLeftovers(const std::string& upload_id);
