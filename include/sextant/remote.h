@@ -65,6 +65,7 @@ struct SyncReport {
   std::string project, run;
   int64_t uploads = 0;                // uploads committed by this call
   int64_t samples = 0;                // samples they carried
+  std::vector<std::string> splits;    // the splits whose samples or outputs they carried
   int64_t output_rows = 0;            // output rows they carried
   int64_t bytes_sent = 0;             // chunk bytes sent
   int64_t chunks_sent = 0;            // chunks sent

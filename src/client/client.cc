@@ -601,6 +601,7 @@ class Client::Impl {
     report.sync = *synced;
     report.uploaded = synced->uploads > 0;
     report.samples = synced->samples;
+    report.splits = synced->splits;
     report.message = synced->up_to_date ? "Nothing new to upload to " + remote_->url
                                         : "Finished uploading " + std::to_string(synced->samples) +
                                               " samples to " + remote_->url;

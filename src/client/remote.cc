@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -384,6 +385,16 @@ Result<std::vector<SyncReport>> SyncRoot(const fs::path& root, const RemoteConfi
 }
 
 namespace client {
+namespace {
+
+std::vector<std::string> UploadedSplits(const sync::Manifest& m) {
+  std::set<std::string> splits;
+  for (const auto& seg : m.samples) splits.insert(seg.split.ToString());
+  for (const auto& seg : m.outputs) splits.insert(seg.split.ToString());
+  return {splits.begin(), splits.end()};
+}
+
+}  // namespace
 
 Result<SyncReport> SyncStore(store::RunStore& local, const std::string& project,
                              const std::string& run, const RemoteConfig& remote,
@@ -467,6 +478,11 @@ Result<SyncReport> SyncStore(store::RunStore& local, const std::string& project,
     }
     if (committed.contains("job") && committed["job"].is_object()) {
       report.job_id = committed["job"].value("id", int64_t{0});
+    }
+    for (const std::string& split : UploadedSplits(up.manifest)) {
+      if (std::find(report.splits.begin(), report.splits.end(), split) == report.splits.end()) {
+        report.splits.push_back(split);
+      }
     }
     for (const auto& seg : up.manifest.samples) {
       state.samples[seg.split.ToString()] = seg.to;
