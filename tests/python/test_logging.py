@@ -254,8 +254,10 @@ def test_get_dataframe_filters(root):
         dq.get_dataframe("training", sort_by="nope")
 
 
-def test_login_is_a_noop():
-    assert dq.login() is None
+def test_login_without_a_server_configured_stays_embedded(monkeypatch, root):
+    monkeypatch.delenv("SEXTANT_CONSOLE_URL", raising=False)
+    assert dq.login(root=root) == {"url": None, "embedded": True}
+    assert not (root / ".login.json").exists()
 
 
 def test_max_pending_bytes_bounds_unflushed_outputs(root):
