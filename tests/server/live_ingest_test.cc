@@ -521,7 +521,8 @@ TEST(LiveIngest, ASetsScoresAreReadableByRow) {
   EXPECT_TRUE(j["samples"][0]["drift_score"].is_number());
   r = api.Handle({"GET", {"runs", "p", "r", "live", "prod"}, {{"drifted", "true"}}, ""});
   ASSERT_EQ(r.status, 200) << r.body;
-  for (const json& s : json::parse(r.body)["samples"]) EXPECT_EQ(s["drifted"], true);
+  const json drifted = json::parse(r.body);  // named: a temporary ends before the loop's body
+  for (const json& s : drifted["samples"]) EXPECT_EQ(s["drifted"], true);
   EXPECT_EQ(api.Handle({"GET", {"runs", "p", "r", "live", "nope"}, {}, ""}).status, 404);
   EXPECT_EQ(api.Handle({"GET", {"runs", "p", "r", "live", "prod"}, {{"limit", "x"}}, ""}).status,
             400);
