@@ -36,17 +36,15 @@ def _run_location(project_name: Optional[str], run_name: Optional[str],
 
 def _server_for(project_name: Optional[str], run_name: Optional[str],
                 root: Optional[str | os.PathLike[str]]) -> Optional[tuple]:
-    """The team server to read the run from: that of the run opened last when
-    it was uploaded to one (and no other root was named), else None (local)."""
+    """The team server to read runs from: that of the run opened last when it
+    was logged to one (and no root was named), else None (local)."""
     if root is not None:
         return None
     with _api._lock:
         last = _api._current or _api._last
     if last is None or last.remote is None:
         return None
-    if (project_name or last.project) != last.project or (run_name or last.run) != last.run:
-        return last.remote
-    return last.remote
+    return last.remote  # another run named: read it from the same server
 
 
 def _server_get(remote: tuple, path: str, params: dict[str, Any]) -> bytes:

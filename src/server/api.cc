@@ -338,7 +338,7 @@ Result<ApiResponse> BeginUpload(const Call& c) {
   SEXTANT_RETURN_IF_ERROR(ValidateName("project", c.p()[1]));
   SEXTANT_RETURN_IF_ERROR(ValidateName("run", c.p()[2]));
   SEXTANT_ASSIGN_OR_RETURN(UploadService * uploads, Uploads(c));
-  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, uploads->Begin(Who(c), c.p()[1], c.p()[2], c.req.body));
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, uploads->Begin(c.p()[1], c.p()[2], c.req.body));
   return Json(j);
 }
 

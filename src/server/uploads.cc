@@ -165,6 +165,16 @@ Result<ordered_json> UploadService::CommittedAnswer(const std::string& project,
   return out;
 }
 
+std::set<std::string> UploadService::MissingChunks(const sync::Manifest& m) const {
+  std::set<std::string> missing;
+  for (const sync::FileEntry& f : m.files) {
+    for (const sync::ChunkRef& c : f.chunks) {
+      if (!fs::exists(ChunkPath(c.sha256))) missing.insert(c.sha256);
+    }
+  }
+  return missing;
+}
+
 Result<sync::Manifest> UploadService::OpenManifest(const std::string& project,
                                                    const std::string& run,
                                                    const std::string& id) const {
@@ -178,8 +188,8 @@ Result<sync::Manifest> UploadService::OpenManifest(const std::string& project,
   return m;
 }
 
-Result<ordered_json> UploadService::Begin(const Principal& who, const std::string& project,
-                                          const std::string& run, const std::string& body) {
+Result<ordered_json> UploadService::Begin(const std::string& project, const std::string& run,
+                                          const std::string& body) {
   SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, sync::Manifest::Parse(body));
   if (m.project != project || m.run != run) {
     return Status::Invalid("manifest: project/run '" + m.project + "/" + m.run +
@@ -202,18 +212,17 @@ Result<ordered_json> UploadService::Begin(const Principal& who, const std::strin
       SEXTANT_RETURN_IF_ERROR(WriteFileAtomic(ManifestPath(id), m.ToJson()));
     }
   }
-  std::set<std::string> missing;
   int64_t chunks = 0, bytes = 0;
   for (const sync::FileEntry& f : m.files) {
-    for (const sync::ChunkRef& c : f.chunks) {
-      ++chunks;
-      bytes += c.bytes;
-      if (!fs::exists(ChunkPath(c.sha256))) missing.insert(c.sha256);
-    }
+    chunks += static_cast<int64_t>(f.chunks.size());
+    bytes += f.bytes;
   }
-  (void)who;
-  return ordered_json{{"upload", id},   {"state", "open"},    {"chunks", chunks},
-                      {"bytes", bytes}, {"missing", missing}, {"job", nullptr}};
+  return ordered_json{{"upload", id},
+                      {"state", "open"},
+                      {"chunks", chunks},
+                      {"bytes", bytes},
+                      {"missing", MissingChunks(m)},
+                      {"job", nullptr}};
 }
 
 Result<ordered_json> UploadService::PutChunk(const std::string& project, const std::string& run,
@@ -270,12 +279,9 @@ Result<ordered_json> UploadService::Commit(const Principal& who, const std::stri
   SEXTANT_ASSIGN_OR_RETURN(ordered_json committed, CommittedAnswer(project, run, id));
   if (!committed.is_null()) return committed;
   SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, OpenManifest(project, run, id));
-  int64_t missing = 0, upload_bytes = 0;
-  for (const sync::FileEntry& f : m.files) {
-    upload_bytes += f.bytes;
-    for (const sync::ChunkRef& c : f.chunks) missing += fs::exists(ChunkPath(c.sha256)) ? 0 : 1;
-  }
-  if (missing > 0) {
+  int64_t upload_bytes = 0;
+  for (const sync::FileEntry& f : m.files) upload_bytes += f.bytes;
+  if (const size_t missing = MissingChunks(m).size(); missing > 0) {
     return Status::FailedPrecondition("upload " + id.substr(0, 12) + " lacks " +
                                       std::to_string(missing) +
                                       " chunks; send them (POST .../uploads lists them), then "
@@ -438,13 +444,8 @@ Result<ordered_json> UploadService::Get(const std::string& project, const std::s
   SEXTANT_ASSIGN_OR_RETURN(ordered_json committed, CommittedAnswer(project, run, id));
   if (!committed.is_null()) return committed;
   SEXTANT_ASSIGN_OR_RETURN(sync::Manifest m, OpenManifest(project, run, id));
-  std::set<std::string> missing;
-  for (const sync::FileEntry& f : m.files) {
-    for (const sync::ChunkRef& c : f.chunks) {
-      if (!fs::exists(ChunkPath(c.sha256))) missing.insert(c.sha256);
-    }
-  }
-  return ordered_json{{"upload", id}, {"state", "open"}, {"missing", missing}, {"job", nullptr}};
+  return ordered_json{
+      {"upload", id}, {"state", "open"}, {"missing", MissingChunks(m)}, {"job", nullptr}};
 }
 
 void UploadService::RemoveLeftovers(const std::string& id) {

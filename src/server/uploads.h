@@ -16,6 +16,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <semaphore>
+#include <set>
 #include <string>
 
 #include "server/auth.h"
@@ -45,8 +46,8 @@ class UploadService {
   Status Recover();
 
   // The manifest of an upload; answers its state and the chunks missing.
-  Result<nlohmann::ordered_json> Begin(const Principal& who, const std::string& project,
-                                       const std::string& run, const std::string& manifest_json);
+  Result<nlohmann::ordered_json> Begin(const std::string& project, const std::string& run,
+                                       const std::string& manifest_json);
   Result<nlohmann::ordered_json> PutChunk(const std::string& project, const std::string& run,
                                           const std::string& upload_id, const std::string& sha256,
                                           const std::string& bytes);
@@ -61,6 +62,8 @@ class UploadService {
  private:
   std::filesystem::path ChunkPath(const std::string& sha256) const;
   std::filesystem::path ManifestPath(const std::string& upload_id) const;
+  // The manifest's chunks this server does not hold (by name).
+  std::set<std::string> MissingChunks(const sync::Manifest& m) const;
   // The manifest of an upload begun and not committed; NotFound otherwise.
   Result<sync::Manifest> OpenManifest(const std::string& project, const std::string& run,
                                       const std::string& upload_id) const;

@@ -23,7 +23,7 @@ using nlohmann::ordered_json;
 Result<ordered_json> Upload(UploadService& service, const sync::LocalUpload& up,
                             const Principal& who, int skip_chunks = 0) {
   const std::string manifest = up.manifest.ToJson();
-  SEXTANT_ASSIGN_OR_RETURN(ordered_json begun, service.Begin(who, "p", "r", manifest));
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json begun, service.Begin("p", "r", manifest));
   const std::string id = begun["upload"];
   int seen = 0;
   for (size_t f = 0; f < up.manifest.files.size(); ++f) {
@@ -85,8 +85,7 @@ TEST(Uploads, LandOnceWholeAndQueueOneJob) {
   ASSERT_OK_AND_ASSIGN(ordered_json again, fx.uploads->Commit(fx.who, "p", "r", done["upload"]));
   EXPECT_EQ(again["state"], "committed");
   EXPECT_EQ(again["job"]["id"], job);
-  ASSERT_OK_AND_ASSIGN(ordered_json begun,
-                       fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()));
+  ASSERT_OK_AND_ASSIGN(ordered_json begun, fx.uploads->Begin("p", "r", up.manifest.ToJson()));
   EXPECT_EQ(begun["state"], "committed");
   ASSERT_OK_AND_ASSIGN(auto ids_after, server->SampleIds(training));
   EXPECT_EQ(ids_after.size(), 40u);
@@ -106,8 +105,7 @@ TEST(Uploads, BeginListsOnlyTheMissingChunksAndCommitNeedsThemAll) {
   auto partial = Upload(*fx.uploads, up, fx.who, /*skip_chunks=*/3);
   EXPECT_STATUS(partial, kFailedPrecondition, "lacks 3 chunks");
   EXPECT_FALSE(fs::exists(fx.server_root.path() / "p" / "r" / "sextant.db"));
-  ASSERT_OK_AND_ASSIGN(ordered_json begun,
-                       fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()));
+  ASSERT_OK_AND_ASSIGN(ordered_json begun, fx.uploads->Begin("p", "r", up.manifest.ToJson()));
   EXPECT_EQ(begun["missing"].size(), 3u);
   EXPECT_EQ(begun["chunks"], total);
   ASSERT_OK(Upload(*fx.uploads, up, fx.who).status());
@@ -117,8 +115,7 @@ TEST(Uploads, RefuseChunksThatAreNotWhatTheManifestSays) {
   Fixture fx;
   LogAndFinishSmallRun(fx.local_root.path(), 10);
   const sync::LocalUpload up = fx.Build();
-  ASSERT_OK_AND_ASSIGN(ordered_json begun,
-                       fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()));
+  ASSERT_OK_AND_ASSIGN(ordered_json begun, fx.uploads->Begin("p", "r", up.manifest.ToJson()));
   const std::string id = begun["upload"];
   const std::string sha = up.manifest.files[0].chunks[0].sha256;
   ASSERT_OK_AND_ASSIGN(std::string bytes, sync::ReadChunk(up, 0, 0));
@@ -130,7 +127,7 @@ TEST(Uploads, RefuseChunksThatAreNotWhatTheManifestSays) {
   EXPECT_STATUS(fx.uploads->PutChunk("p", "r", std::string(64, 'b'), sha, bytes), kNotFound,
                 "no open upload");
   EXPECT_STATUS(fx.uploads->PutChunk("q", "r", id, sha, bytes), kNotFound, "no open upload");
-  EXPECT_STATUS(fx.uploads->Begin(fx.who, "p", "other", up.manifest.ToJson()), kInvalidArgument,
+  EXPECT_STATUS(fx.uploads->Begin("p", "other", up.manifest.ToJson()), kInvalidArgument,
                 "differs from the path");
 }
 
@@ -140,7 +137,7 @@ TEST(Uploads, AnInferenceSetWithOtherLabelsIsRefusedBeforeAnyChunk) {
   ASSERT_OK(Upload(*fx.uploads, fx.Build(), fx.who).status());
   sync::LocalUpload up = fx.Build();
   up.manifest.labels = {"pos", "neg"};
-  EXPECT_STATUS(fx.uploads->Begin(fx.who, "p", "r", up.manifest.ToJson()), kFailedPrecondition,
+  EXPECT_STATUS(fx.uploads->Begin("p", "r", up.manifest.ToJson()), kFailedPrecondition,
                 "label list ['pos', 'neg'] differs", "['neg', 'pos']");
 }
 

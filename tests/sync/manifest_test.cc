@@ -59,6 +59,17 @@ void LogRun(const fs::path& root, TaskType task = TaskType::kTextClassification)
   ASSERT_OK((*client)->Flush());
 }
 
+Result<std::unique_ptr<store::RunStore>> OpenLocal(const fs::path& root) {
+  return store::RunStore::Open(root / "p" / "r", store::RunStore::Mode::kRead);
+}
+
+// The state of a run that never uploaded.
+UploadState FirstUpload() {
+  UploadState state;
+  state.source = "src";
+  return state;
+}
+
 Result<DecodedUpload> Decode(const LocalUpload& up) {
   return DecodeUpload(up.manifest, [&](const FileEntry& f) -> Result<std::string> {
     for (size_t i = 0; i < up.manifest.files.size(); ++i) {
@@ -85,11 +96,8 @@ TEST(Sha256, KnownDigest) {
 TEST(Upload, DecodesBackToTheLoggedSamplesAndOutputs) {
   TempDir root;
   LogRun(root.path());
-  ASSERT_OK_AND_ASSIGN(
-      auto local, store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kRead));
-  UploadState state;
-  state.source = "src";
-  ASSERT_OK_AND_ASSIGN(Manifest plan, PlanUpload(*local, "p", "r", state));
+  ASSERT_OK_AND_ASSIGN(auto local, OpenLocal(root.path()));
+  ASSERT_OK_AND_ASSIGN(Manifest plan, PlanUpload(*local, "p", "r", FirstUpload()));
   ASSERT_EQ(plan.samples.size(), 2u);
   ASSERT_EQ(plan.outputs.size(), 3u);  // training epochs 0 and 1, prod epoch 0
   ASSERT_OK_AND_ASSIGN(LocalUpload up, BuildUpload(*local, plan, /*chunk_bytes=*/100));
@@ -129,10 +137,8 @@ TEST(Upload, DecodesBackToTheLoggedSamplesAndOutputs) {
 TEST(Upload, PlansOnlyWhatWasLoggedSinceTheLastUpload) {
   TempDir root;
   LogRun(root.path());
-  ASSERT_OK_AND_ASSIGN(
-      auto local, store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kRead));
-  UploadState state;
-  state.source = "src";
+  ASSERT_OK_AND_ASSIGN(auto local, OpenLocal(root.path()));
+  UploadState state = FirstUpload();
   state.samples = {{"training", 30}, {"inference:prod", 5}};
   state.outputs = {{UploadState::LogKey(kTraining, 0), 30},
                    {UploadState::LogKey(kTraining, 1), 30},
@@ -155,11 +161,8 @@ TEST(Upload, PlansOnlyWhatWasLoggedSinceTheLastUpload) {
 TEST(Upload, NliPairsTravel) {
   TempDir root;
   LogRun(root.path(), TaskType::kNaturalLanguageInference);
-  ASSERT_OK_AND_ASSIGN(
-      auto local, store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kRead));
-  UploadState state;
-  state.source = "src";
-  ASSERT_OK_AND_ASSIGN(Manifest plan, PlanUpload(*local, "p", "r", state));
+  ASSERT_OK_AND_ASSIGN(auto local, OpenLocal(root.path()));
+  ASSERT_OK_AND_ASSIGN(Manifest plan, PlanUpload(*local, "p", "r", FirstUpload()));
   ASSERT_OK_AND_ASSIGN(LocalUpload up, BuildUpload(*local, plan));
   ASSERT_OK_AND_ASSIGN(DecodedUpload d, Decode(up));
   ASSERT_OK_AND_ASSIGN(auto logged, local->ReadSamples(kTraining));
@@ -171,10 +174,8 @@ TEST(Upload, NliPairsTravel) {
 nlohmann::json ValidManifest() {
   TempDir root;
   LogRun(root.path());
-  auto local = store::RunStore::Open(root.path() / "p" / "r", store::RunStore::Mode::kRead);
-  UploadState state;
-  state.source = "src";
-  auto plan = PlanUpload(**local, "p", "r", state);
+  auto local = OpenLocal(root.path());
+  auto plan = PlanUpload(**local, "p", "r", FirstUpload());
   auto up = BuildUpload(**local, *plan, 100);
   return nlohmann::json::parse(up->manifest.ToJson());
 }
