@@ -9,9 +9,9 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-const std::vector<std::string> kDefaultMetrics = {
-    "samples",         "drifted_share",      "domain_auc", "on_boundary_share",
-    "mean_confidence", "estimated_accuracy"};
+const std::vector<std::string> kDefaultMetrics = {"samples",         "drifted_share",
+                                                  "domain_auc",      "on_boundary_share",
+                                                  "mean_confidence", "estimated_accuracy"};
 const std::vector<std::string> kDefaultClassMetrics = {"pred_share", "mean_confidence",
                                                        "estimated_precision", "estimated_recall"};
 

@@ -85,8 +85,7 @@ Result<double> ParseTime(std::string_view text, const std::string& field) {
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return bad();
   const int64_t days = DaysFromCivil(y, mo, d);
-  return static_cast<double>(days * 86400 + h * 3600 + mi * 60 + sec - offset_minutes * 60) +
-         frac;
+  return static_cast<double>(days * 86400 + h * 3600 + mi * 60 + sec - offset_minutes * 60) + frac;
 }
 
 std::string FormatTimeIso(double unix_seconds) {

@@ -44,8 +44,8 @@ struct MeanAccumulator {
     if (n == 0) return nullptr;
     const double mean = sum / static_cast<double>(n);
     if (n < 2) return Metric(mean);
-    const double var = std::max(
-        0.0, (sum_sq - static_cast<double>(n) * mean * mean) / static_cast<double>(n - 1));
+    const double var =
+        std::max(0.0, (sum_sq - static_cast<double>(n) * mean * mean) / static_cast<double>(n - 1));
     const double half = kZ95 * std::sqrt(var / static_cast<double>(n));
     return Metric(mean, mean - half, mean + half);
   }
@@ -80,8 +80,8 @@ ordered_json Entry(const std::string& name, const store::InferenceSetTime* time,
   ordered_json metrics;
   metrics["samples"] = Metric(n);
   if (verdict.is_object()) {
-    metrics["drifted_share"] =
-        Metric(Field(verdict, {"fraction"}), Field(verdict, {"ci_low"}), Field(verdict, {"ci_high"}));
+    metrics["drifted_share"] = Metric(Field(verdict, {"fraction"}), Field(verdict, {"ci_low"}),
+                                      Field(verdict, {"ci_high"}));
   } else {
     metrics["drifted_share"] = nullptr;
   }
@@ -106,10 +106,10 @@ ordered_json Entry(const std::string& name, const store::InferenceSetTime* time,
         {"estimated_precision", FromEstimate(Field(est, {"precision"}))},
         {"estimated_recall", FromEstimate(Field(est, {"recall"}))},
         {"estimated_f1", FromEstimate(Field(est, {"f1"}))},
-        {"drifted_share", drift.is_object() ? Metric(Field(drift, {"fraction"}),
-                                                     Field(drift, {"ci_low"}),
-                                                     Field(drift, {"ci_high"}))
-                                            : ordered_json()},
+        {"drifted_share", drift.is_object()
+                              ? Metric(Field(drift, {"fraction"}), Field(drift, {"ci_low"}),
+                                       Field(drift, {"ci_high"}))
+                              : ordered_json()},
     };
   }
 
@@ -138,9 +138,9 @@ const std::vector<std::string>& TimelineMetricNames() {
 }
 
 const std::vector<std::string>& TimelineClassMetricNames() {
-  static const std::vector<std::string> kNames = {
-      "pred_share",       "mean_confidence", "estimated_precision",
-      "estimated_recall", "estimated_f1",    "drifted_share"};
+  static const std::vector<std::string> kNames = {"pred_share",          "mean_confidence",
+                                                  "estimated_precision", "estimated_recall",
+                                                  "estimated_f1",        "drifted_share"};
   return kNames;
 }
 
