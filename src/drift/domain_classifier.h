@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "sextant/status.h"
 
@@ -49,6 +50,19 @@ struct DomainTestResult {
 Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t reference_rows,
                                               const float* production, int64_t production_rows,
                                               int64_t dim, const DomainTestOptions& options);
+
+// The cross-fitted probability, under the same classifier (the Gaussian
+// posterior of the shrunk LDA with the sides' sizes as priors), that each
+// reference row comes from production: one value per reference row, every
+// row scored by a model fitted on the other folds. Production is sampled down
+// to `options.max_per_side` rows; the reference is used whole. The label-free
+// performance estimate weights validation by p / (1 - p), the density ratio
+// (docs/performance-estimation.md).
+Result<std::vector<double>> ReferenceDomainProbabilities(const float* reference,
+                                                         int64_t reference_rows,
+                                                         const float* production,
+                                                         int64_t production_rows, int64_t dim,
+                                                         const DomainTestOptions& options);
 
 // The AUC of `positive` scores against `negative` ones (ties count one half).
 double RankAuc(const double* negative, int64_t n_negative, const double* positive,
