@@ -209,7 +209,40 @@ class Estimators:
         d = self.acc - (self.conf.mean() - conf.mean())
         se = math.sqrt(self.acc * (1 - self.acc) / nv + conf.var() / n + self.conf.var() / nv)
         out["doc"] = (d, d - Z90 * se, d + Z90 * se)
+        # The default (src/processing/performance_estimate.cc): isotonic calibration on
+        # validation weighted by the domain classifier's density ratio.
+        w = domain_weights(self.val["emb"], s["emb"][mask])
+        cal_w = np.clip(isotonic(self.conf, self.correct, w)(conf), 0, 1)
+        v = cal_w.mean()
+        ess = w.sum() ** 2 / (w ** 2).sum()
+        var = (cal_w * (1 - cal_w)).sum() / n**2 + v * (1 - v) / ess
+        shift = max(abs(v - out["cbpe_isotonic"][0]), abs(v - out["cbpe_temperature"][0]),
+                    abs(v - d))
+        half = Z90 * math.sqrt(var) + shift
+        out["iw_cbpe"] = (v, v - half, v + half)
+        self.last_weights = w
         return out
+
+
+def unit_rows(e: np.ndarray) -> np.ndarray:
+    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+
+
+def domain_weights(reference: np.ndarray, target: np.ndarray, folds: int = 5) -> np.ndarray:
+    """p / (1 - p) of each reference row, p the cross-fitted probability of the target side
+    (shrunk LDA on unit rows, as drift/domain_classifier.cc), capped at its 99th percentile,
+    mean 1."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.model_selection import cross_val_predict
+
+    x = np.r_[unit_rows(reference), unit_rows(target)]
+    y = np.r_[np.zeros(len(reference)), np.ones(len(target))]
+    p = cross_val_predict(LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"), x, y,
+                          cv=folds, method="predict_proba")[:len(reference), 1]
+    p = np.clip(p, 1e-3, 1 - 1e-3)
+    w = p / (1 - p)
+    w = np.minimum(w, np.quantile(w, 0.99))
+    return w / w.mean()
 
 
 # ------------------------------------------------------------------ study
@@ -222,7 +255,9 @@ def sets_of(run: dict[str, Any], domain: dict[str, str]):
         s = run["splits"][split]
         name = split.split(":", 1)[1]
         yield name, split, np.ones(len(s["ids"]), bool)
-        if name in SPLIT_BY_DOMAIN:
+        # (unless the run holds the domains as sets of their own: log-domains)
+        if name in SPLIT_BY_DOMAIN and not any(k.startswith(f"inference:{name}_")
+                                               for k in run["splits"]):
             doms = np.array([domain.get(i, "") for i in s["ids"]])
             for d in sorted(set(doms)):
                 if d:
@@ -250,13 +285,18 @@ def print_table(rows: list[dict[str, Any]], methods: list[str]) -> None:
             cells.append(f"{err:+.1f}{mark}")
         print(f"| {r['run']} | {r['set']} | {r['n']} | {100 * r['acc']:.1f} | " + " | ".join(cells) + " |")
     mae = [np.mean([abs(r["est"][m][0] - r["acc"]) for r in rows]) * 100 for m in methods]
-    cov = []
+    cov, width = [], []
     for m in methods:
-        inside = [r["est"][m][1] is not None and r["est"][m][1] <= r["acc"] <= r["est"][m][2]
-                  for r in rows]
-        cov.append(100 * np.mean(inside))
+        if any(r["est"][m][1] is None for r in rows):
+            cov.append("-")
+            width.append("-")
+            continue
+        inside = [r["est"][m][1] <= r["acc"] <= r["est"][m][2] for r in rows]
+        cov.append(f"{100 * np.mean(inside):.0f}")
+        width.append(f"{100 * np.mean([r['est'][m][2] - r['est'][m][1] for r in rows]):.1f}")
     print("| **MAE (points)** | | | | " + " | ".join(f"**{x:.2f}**" for x in mae) + " |")
-    print("| **90% interval covers (%)** | | | | " + " | ".join(f"{x:.0f}" for x in cov) + " |")
+    print("| **90% interval covers (% of sets)** | | | | " + " | ".join(cov) + " |")
+    print("| **mean interval width (points)** | | | | " + " | ".join(width) + " |")
     print("\nerror = estimate - real accuracy, in points; * = the 90% interval missed it")
 
 
@@ -358,8 +398,41 @@ def cmd_log_domains(args) -> int:
     return 0
 
 
-def make_extra(run, est):  # candidates of the study, replaced below
-    return None
+def make_extra(run, est):
+    """Candidates that were tried and not chosen (docs/performance-estimation.md)."""
+    from sklearn.linear_model import LogisticRegression
+
+    val = run["splits"]["validation"]
+    v_unit = unit_rows(val["emb"])
+
+    def features(s, mask):
+        c = np.clip(s["confidence"][mask], 1e-6, 1 - 1e-6)
+        lc = np.log(c / (1 - c))
+        en = np.log(np.linalg.norm(s["emb"][mask], axis=1) + 1e-6)
+        return np.c_[lc, en, lc * en]
+
+    fv = features(val, np.ones(len(est.correct), bool))
+
+    def extra(split, mask):
+        s = run["splits"][split]
+        w = est.last_weights  # of this set: estimate() ran just before
+        out = {}
+        iw_acc = float((w * est.correct).sum() / w.sum())
+        out["iw_accuracy"] = (iw_acc, None, None)
+        # local accuracy of the 50 nearest validation samples (cosine)
+        e = unit_rows(s["emb"][mask])
+        local = []
+        for i in range(0, len(e), 2000):
+            sim = e[i:i + 2000] @ v_unit.T
+            idx = np.argpartition(-sim, 50, axis=1)[:, :50]
+            local.append(est.correct[idx].mean(1))
+        out["knn50_validation_accuracy"] = (float(np.concatenate(local).mean()), None, None)
+        lr = LogisticRegression(C=1, max_iter=2000).fit(fv, est.correct, sample_weight=w)
+        out["iw_logistic_conf_norm"] = (float(lr.predict_proba(features(s, mask))[:, 1].mean()),
+                                        None, None)
+        return out
+
+    return extra
 
 
 def main(argv=None) -> int:
