@@ -333,6 +333,7 @@ def cmd_study(args) -> int:
 
 def cmd_summaries(args) -> int:
     rows = []
+    per_class = []
     methods = None
     for run_name, path in parse_runs(args.run):
         run = load_run(path)
@@ -356,10 +357,33 @@ def cmd_summaries(args) -> int:
             methods = methods or list(e)
             rows.append({"run": run_name, "set": split.split(":", 1)[1], "n": len(s["ids"]),
                          "acc": acc, "est": e})
+            g = np.array([gold[i] for i in s["ids"]])
+            for k, label in enumerate(run["labels"]):
+                tp = float(((s["pred"] == k) & (g == k)).sum())
+                fp = float(((s["pred"] == k) & (g != k)).sum())
+                fn = float(((s["pred"] != k) & (g == k)).sum())
+                real = {"precision": tp / (tp + fp) if tp + fp else None,
+                        "recall": tp / (tp + fn) if tp + fn else None,
+                        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None}
+                for metric, value in real.items():
+                    est_m = pe["per_class"].get(label, {}).get(metric, {})
+                    if value is None or est_m.get("value") is None:
+                        continue
+                    per_class.append((metric, abs(est_m["value"] - value),
+                                      est_m["low"] <= value <= est_m["high"],
+                                      est_m["high"] - est_m["low"]))
     if not rows:
         print("no estimates found", file=sys.stderr)
         return 1
     print_table(rows, methods)
+    print("\nper class (the default):")
+    for metric in ("precision", "recall", "f1"):
+        m = [(e, c, w) for name, e, c, w in per_class if name == metric]
+        if m:
+            print(f"  {metric}: mean absolute error {100 * np.mean([x[0] for x in m]):.2f} points "
+                  f"over {len(m)} class-sets, 90% interval covers "
+                  f"{100 * np.mean([x[1] for x in m]):.0f}%, mean width "
+                  f"{100 * np.mean([x[2] for x in m]):.1f} points")
     return 0
 
 

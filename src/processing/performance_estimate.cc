@@ -283,22 +283,40 @@ double OtherClassShare(const store::SplitResults& s, size_t i, int64_t num_label
   return rest > 0 ? row[k] / rest : 1.0 / static_cast<double>(num_labels - 1);
 }
 
+// The expected confusion counts when row i is correct with probability c[i].
+ClassCounts ExpectedCounts(const store::SplitResults& s, const std::vector<double>& c,
+                           const std::vector<std::vector<double>>& share, size_t num_labels) {
+  ClassCounts expected(num_labels);
+  for (size_t i = 0; i < s.samples.size(); ++i) {
+    const int32_t pred = s.samples[i].pred;
+    if (pred < 0 || static_cast<size_t>(pred) >= num_labels) continue;
+    expected.tp[pred] += c[i];
+    expected.fp[pred] += 1 - c[i];
+    for (size_t k = 0; k < num_labels; ++k) expected.fn[k] += (1 - c[i]) * share[i][k];
+  }
+  return expected;
+}
+
+// Per class precision, recall and F1 from the calibrated correctness `c`; the
+// interval is the parametric bootstrap's 5-95% range widened on each side by
+// `calibration_half` and by the larger of the accuracy's shift term and the
+// class's own disagreement with the `alternatives` (other per-row calibrations).
 ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c,
-                      const std::vector<std::string>& labels, double shift_term, uint64_t seed) {
+                      const std::vector<std::vector<double>>& alternatives,
+                      const std::vector<std::string>& labels, double shift_term,
+                      double calibration_half, uint64_t seed) {
   const auto k_labels = static_cast<int64_t>(labels.size());
   const size_t n = s.samples.size();
-  ClassCounts expected(labels.size());
-  std::vector<std::vector<double>> share(n);
+  std::vector<std::vector<double>> share(n, std::vector<double>(labels.size(), 0.0));
   for (size_t i = 0; i < n; ++i) {
     const int32_t pred = s.samples[i].pred;
     if (pred < 0 || pred >= k_labels) continue;
-    expected.tp[pred] += c[i];
-    expected.fp[pred] += 1 - c[i];
-    share[i].resize(labels.size());
-    for (int32_t k = 0; k < k_labels; ++k) {
-      share[i][k] = OtherClassShare(s, i, k_labels, k);
-      expected.fn[k] += (1 - c[i]) * share[i][k];
-    }
+    for (int32_t k = 0; k < k_labels; ++k) share[i][k] = OtherClassShare(s, i, k_labels, k);
+  }
+  const ClassCounts expected = ExpectedCounts(s, c, share, labels.size());
+  std::vector<ClassCounts> alternative_counts;
+  for (const std::vector<double>& a : alternatives) {
+    alternative_counts.push_back(ExpectedCounts(s, a, share, labels.size()));
   }
   // Sampling error by a parametric bootstrap: each row correct with its
   // calibrated probability, a wrong one's true class drawn from the other classes.
@@ -348,7 +366,13 @@ ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c
       const std::vector<double>& v = boot_values[k][j];
       const double lo = v.empty() ? *m[j] : Quantile(v, 0.05);
       const double hi = v.empty() ? *m[j] : Quantile(v, 0.95);
-      cls[kNames[j]] = Interval(*m[j], lo - shift_term, hi + shift_term);
+      double shift = shift_term;
+      for (const ClassCounts& a : alternative_counts) {
+        const auto alt = ClassMetrics(a, k);
+        if (alt[j]) shift = std::max(shift, std::abs(*alt[j] - *m[j]));
+      }
+      const double widen = shift + calibration_half;
+      cls[kNames[j]] = Interval(*m[j], lo - widen, hi + widen);
     }
     out[labels[k]] = cls;
   }
@@ -414,7 +438,21 @@ ordered_json EstimateSplit(const Calibration& cal, const store::SplitResults& s,
   ordered_json out;
   out["method"] = kDefaultEstimateMethod;
   out["accuracy"] = Interval(value, value - half, value + half);
-  out["per_class"] = PerClass(s, c, labels, shift_term, options.drift_seed);
+  // The other calibrations, per row, for the per-class disagreement.
+  std::vector<std::vector<double>> alternatives(2, std::vector<double>(n));
+  for (size_t i = 0; i < n; ++i) {
+    alternatives[0][i] = std::clamp(cal.isotonic.Predict(s.samples[i].confidence), 0.0, 1.0);
+    alternatives[1][i] = std::clamp(c[i] + (doc - value), 0.0, 1.0);
+  }
+  if (has_probs) {
+    alternatives.emplace_back(n);
+    for (size_t i = 0; i < n; ++i) {
+      alternatives.back()[i] = estimate_internal::TemperatureProbability(
+          s.probs.data() + i * num_labels, num_labels, s.samples[i].pred, cal.temperature);
+    }
+  }
+  out["per_class"] = PerClass(s, c, alternatives, labels, shift_term,
+                              kZ90 * std::sqrt(calibration_var), options.drift_seed);
   out["baselines"] = {{"average_confidence", raw}, {"cbpe_isotonic", iso},
                       {"cbpe_temperature", temp},  {"atc", atc},
                       {"atc_ne", atc_ne},          {"doc", doc}};
