@@ -145,14 +145,6 @@ ordered_json Interval(double value, double low, double high) {
           {"high", std::clamp(std::max(high, value), 0.0, 1.0)}};
 }
 
-ordered_json NullEstimate(const std::string& reason) {
-  return {{"method", kDefaultEstimateMethod},
-          {"accuracy", nullptr},
-          {"per_class", ordered_json::object()},
-          {"baselines", ordered_json::object()},
-          {"reason", reason}};
-}
-
 // The validation split, else the test split, with at least kMinCalibrationSamples labeled rows.
 std::optional<Calibration> FindCalibration(const std::vector<store::SplitResults>& splits,
                                            int64_t num_labels, std::string* reason) {
@@ -383,7 +375,7 @@ ordered_json EstimateSplit(const Calibration& cal, const store::SplitResults& s,
                            const std::vector<std::string>& labels,
                            const ProcessingOptions& options) {
   const size_t n = s.samples.size();
-  if (n == 0) return NullEstimate("the set has no samples");
+  if (n == 0) return NullPerformanceEstimate("the set has no samples");
   const auto num_labels = static_cast<int64_t>(labels.size());
   const double nd = static_cast<double>(n);
 
@@ -477,6 +469,14 @@ ordered_json EstimateSplit(const Calibration& cal, const store::SplitResults& s,
 
 }  // namespace
 
+ordered_json NullPerformanceEstimate(const std::string& reason) {
+  return {{"method", kDefaultEstimateMethod},
+          {"accuracy", nullptr},
+          {"per_class", ordered_json::object()},
+          {"baselines", ordered_json::object()},
+          {"reason", reason}};
+}
+
 Result<ordered_json> EstimatePerformance(const std::vector<store::SplitResults>& splits,
                                          const std::vector<std::string>& labels,
                                          const ProcessingOptions& options) {
@@ -495,7 +495,7 @@ Result<ordered_json> EstimatePerformance(const std::vector<store::SplitResults>&
   }
   for (const store::SplitResults* s : targets) {
     out[s->split.ToString()] =
-        cal ? EstimateSplit(*cal, *s, labels, options) : NullEstimate(reason);
+        cal ? EstimateSplit(*cal, *s, labels, options) : NullPerformanceEstimate(reason);
   }
   return out;
 }

@@ -52,6 +52,9 @@ Result<ordered_json> EstimatePerformance(const std::vector<store::SplitResults>&
                                          const std::vector<std::string>& labels,
                                          const ProcessingOptions& options);
 
+// The estimate's shape with "accuracy" null and the reason there is none.
+ordered_json NullPerformanceEstimate(const std::string& reason);
+
 // The pieces, exposed for tests.
 namespace estimate_internal {
 

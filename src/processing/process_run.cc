@@ -572,11 +572,17 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   if (options.domain_test && st.domain_reference) timer.Done("domain-classifier test");
 
   // The label-free accuracy estimate of each inference set (docs/performance-estimation.md);
-  // sample-level classes only (NER's span F1 is not estimated).
+  // sample-level classes only: NER's span F1 is not estimated (a null with the reason).
   if (!st.ner) {
     SEXTANT_ASSIGN_OR_RETURN(st.performance_estimates,
                              EstimatePerformance(st.splits, st.labels, options));
     timer.Done("performance estimate");
+  } else {
+    for (const store::SplitResults& s : st.splits) {
+      if (s.split.split != Split::kInference) continue;
+      st.performance_estimates[s.split.ToString()] =
+          NullPerformanceEstimate("NER runs: span F1 is not estimated without labels yet");
+    }
   }
 
   // The similarity index of every split, stored with the results.
