@@ -155,12 +155,17 @@ Result<std::vector<double>> ReferenceDomainProbabilities(const float* reference,
                            " reference and " + std::to_string(production_rows) + " production");
   }
   std::mt19937_64 rng(options.seed);
-  const std::vector<int64_t> sides[2] = {SampleRows(reference_rows, 0, rng),
+  const std::vector<int64_t> sides[2] = {SampleRows(reference_rows, options.max_per_side, rng),
                                          SampleRows(production_rows, options.max_per_side, rng)};
   const float* const data[2] = {reference, production};
   const FoldedRows f = FoldRows(data, sides, dim, options.folds);
   const auto n = static_cast<int64_t>(f.y.size());
-  std::vector<double> p(static_cast<size_t>(reference_rows), 0.5);
+  // Reference rows left out of the sample are scored by every fold's model (none
+  // saw them), their logits averaged.
+  std::vector<char> in_sample(static_cast<size_t>(reference_rows), 0);
+  for (int64_t r : sides[0]) in_sample[static_cast<size_t>(r)] = 1;
+  std::vector<double> unit(static_cast<size_t>(dim));
+  std::vector<double> logit(static_cast<size_t>(reference_rows), 0.0);
   for (int fold = 0; fold < options.folds; ++fold) {
     double shrinkage = 0;
     SEXTANT_ASSIGN_OR_RETURN(std::vector<double> w,
@@ -170,8 +175,7 @@ Result<std::vector<double>> ReferenceDomainProbabilities(const float* reference,
     int64_t count[2] = {0, 0};
     for (int64_t i = 0; i < n; ++i) {
       if (f.fold[i] == fold) continue;
-      proj_sum[f.y[i]] +=
-          cblas_ddot(static_cast<int>(dim), f.x.data() + i * dim, 1, w.data(), 1);
+      proj_sum[f.y[i]] += cblas_ddot(static_cast<int>(dim), f.x.data() + i * dim, 1, w.data(), 1);
       ++count[f.y[i]];
     }
     if (count[0] == 0 || count[1] == 0) continue;
@@ -181,11 +185,23 @@ Result<std::vector<double>> ReferenceDomainProbabilities(const float* reference,
                           std::log(static_cast<double>(count[1]) / static_cast<double>(count[0]));
     for (int64_t i = 0; i < n; ++i) {
       if (f.fold[i] != fold || f.y[i] != 0) continue;
-      const double logit =
+      logit[static_cast<size_t>(f.source_row[i])] =
           cblas_ddot(static_cast<int>(dim), f.x.data() + i * dim, 1, w.data(), 1) + offset;
-      p[static_cast<size_t>(f.source_row[i])] = 1 / (1 + std::exp(-logit));
+    }
+    for (int64_t r = 0; r < reference_rows; ++r) {
+      if (in_sample[static_cast<size_t>(r)]) continue;
+      const float* row = reference + r * dim;
+      double norm = 0;
+      for (int64_t j = 0; j < dim; ++j) norm += static_cast<double>(row[j]) * row[j];
+      norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
+      for (int64_t j = 0; j < dim; ++j) unit[j] = row[j] * norm;
+      logit[static_cast<size_t>(r)] +=
+          (cblas_ddot(static_cast<int>(dim), unit.data(), 1, w.data(), 1) + offset) /
+          options.folds;
     }
   }
+  std::vector<double> p(static_cast<size_t>(reference_rows));
+  for (size_t r = 0; r < p.size(); ++r) p[r] = 1 / (1 + std::exp(-logit[r]));
   return p;
 }
 

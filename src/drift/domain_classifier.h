@@ -54,8 +54,9 @@ Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t re
 // The cross-fitted probability, under the same classifier (the Gaussian
 // posterior of the shrunk LDA with the sides' sizes as priors), that each
 // reference row comes from production: one value per reference row, every
-// row scored by a model fitted on the other folds. Production is sampled down
-// to `options.max_per_side` rows; the reference is used whole. The label-free
+// row scored by a model fitted on the other folds. Each side is sampled down
+// to `options.max_per_side` rows for fitting; reference rows left out of the
+// sample get the mean logit of the fold models. The label-free
 // performance estimate weights validation by p / (1 - p), the density ratio
 // (docs/performance-estimation.md).
 Result<std::vector<double>> ReferenceDomainProbabilities(const float* reference,
