@@ -209,9 +209,8 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
       out << Pad(name, split_w) << "none: " << e.value("reason", std::string("?")) << "\n";
       continue;
     }
-    out << Pad(name, split_w) << Pct(a["value"]) << " [" << Pct(a["low"]) << ", "
-        << Pct(a["high"]) << "]; average confidence "
-        << Pct(At(At(e, "baselines"), "average_confidence")) << "\n";
+    out << Pad(name, split_w) << Pct(a["value"]) << " [" << Pct(a["low"]) << ", " << Pct(a["high"])
+        << "]; average confidence " << Pct(At(At(e, "baselines"), "average_confidence")) << "\n";
   }
   for (const auto& [name, cmp] : run["comparisons"].items()) {
     out << "\n"

@@ -196,8 +196,7 @@ Result<std::vector<double>> ReferenceDomainProbabilities(const float* reference,
       norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
       for (int64_t j = 0; j < dim; ++j) unit[j] = row[j] * norm;
       logit[static_cast<size_t>(r)] +=
-          (cblas_ddot(static_cast<int>(dim), unit.data(), 1, w.data(), 1) + offset) /
-          options.folds;
+          (cblas_ddot(static_cast<int>(dim), unit.data(), 1, w.data(), 1) + offset) / options.folds;
     }
   }
   std::vector<double> p(static_cast<size_t>(reference_rows));

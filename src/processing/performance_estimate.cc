@@ -39,8 +39,8 @@ void Isotonic::Fit(const std::vector<double>& x, const std::vector<double>& y,
       blocks.pop_back();
       Block& prev = blocks.back();
       const double total = prev.weight + last.weight;
-      prev.mean = total > 0 ? (prev.mean * prev.weight + last.mean * last.weight) / total
-                            : last.mean;
+      prev.mean =
+          total > 0 ? (prev.mean * prev.weight + last.mean * last.weight) / total : last.mean;
       prev.weight = total;
       prev.x_last = last.x_last;
     }
@@ -56,8 +56,8 @@ double Isotonic::Predict(double x) const {
   if (knot_x_.empty()) return 0;
   if (x <= knot_x_.front()) return knot_y_.front();
   if (x >= knot_x_.back()) return knot_y_.back();
-  const size_t hi = static_cast<size_t>(
-      std::upper_bound(knot_x_.begin(), knot_x_.end(), x) - knot_x_.begin());
+  const size_t hi =
+      static_cast<size_t>(std::upper_bound(knot_x_.begin(), knot_x_.end(), x) - knot_x_.begin());
   const size_t lo = hi - 1;
   const double span = knot_x_[hi] - knot_x_[lo];
   if (!(span > 0)) return knot_y_[hi];
@@ -83,7 +83,8 @@ double FitTemperature(const std::vector<float>& probs, int64_t num_labels,
     const double t = std::exp(log_t);
     double total = 0;
     for (size_t i = 0; i < gold.size(); ++i) {
-      const double p = TemperatureProbability(probs.data() + i * num_labels, num_labels, gold[i], t);
+      const double p =
+          TemperatureProbability(probs.data() + i * num_labels, num_labels, gold[i], t);
       total -= std::log(std::max(p, 1e-12));
     }
     return total / static_cast<double>(gold.size());
@@ -128,7 +129,7 @@ struct Calibration {
   std::vector<int64_t> rows;  // labeled rows of `split`
   std::vector<double> confidence, correct, neg_entropy;
   std::vector<int32_t> gold;
-  std::vector<float> probs;  // rows x num_labels, when the split has them
+  std::vector<float> probs;       // rows x num_labels, when the split has them
   std::vector<float> embeddings;  // rows x emb_dim
   double accuracy = 0, mean_confidence = 0;
   double temperature = 1, atc_threshold = 0, atc_ne_threshold = 0;
@@ -195,8 +196,7 @@ std::optional<Calibration> FindCalibration(const std::vector<store::SplitResults
     return cal;
   }
   if (reason->empty()) {
-    *reason =
-        "no validation (or test) split: the estimate is calibrated on labeled held-out data";
+    *reason = "no validation (or test) split: the estimate is calibrated on labeled held-out data";
   }
   return std::nullopt;
 }
@@ -312,10 +312,10 @@ ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c
   }
   // Sampling error by a parametric bootstrap: each row correct with its
   // calibrated probability, a wrong one's true class drawn from the other classes.
-  const int draws = static_cast<int>(std::clamp<int64_t>(
-      4000000 / std::max<int64_t>(1, static_cast<int64_t>(n)), 20, 200));
-  std::vector<std::vector<std::vector<double>>> boot_values(
-      labels.size(), std::vector<std::vector<double>>(3));
+  const int draws = static_cast<int>(
+      std::clamp<int64_t>(4000000 / std::max<int64_t>(1, static_cast<int64_t>(n)), 20, 200));
+  std::vector<std::vector<std::vector<double>>> boot_values(labels.size(),
+                                                            std::vector<std::vector<double>>(3));
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   for (int b = 0; b < draws; ++b) {

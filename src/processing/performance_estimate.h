@@ -22,10 +22,9 @@
 // (Guillory et al. 2021).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "sextant/processing_options.h"
 #include "sextant/status.h"

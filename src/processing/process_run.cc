@@ -305,8 +305,8 @@ struct FinishState {
   ordered_json map_parameters = nullptr, span_map_parameters = nullptr;
   DriftOutcome drift;
   std::optional<DriftOutcome> span_drift;
-  const store::SplitResults* domain_reference = nullptr;  // validation, else test
-  std::map<std::string, ordered_json> domain_tests;       // per inference split
+  const store::SplitResults* domain_reference = nullptr;        // validation, else test
+  std::map<std::string, ordered_json> domain_tests;             // per inference split
   ordered_json performance_estimates = ordered_json::object();  // per inference split
   std::optional<SimilarityIndex> similarity, span_similarity;
 };
@@ -502,7 +502,8 @@ ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& op
     if (auto it = st->domain_tests.find(s.split.ToString()); it != st->domain_tests.end()) {
       summary["domain_test"] = it->second;
     }
-    if (s.split.split == Split::kInference && st->performance_estimates.contains(s.split.ToString())) {
+    if (s.split.split == Split::kInference &&
+        st->performance_estimates.contains(s.split.ToString())) {
       summary["performance_estimate"] = st->performance_estimates[s.split.ToString()];
     }
     if (st->drift.reference && s.split.split != Split::kTraining) {

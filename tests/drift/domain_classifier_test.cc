@@ -144,8 +144,7 @@ TEST(ReferenceDomainProbabilities, FavourTheClusterProductionOverweights) {
   second /= static_cast<double>(n_ref - n_first);
   // Density ratio 0.9 / 0.5 against 0.1 / 0.5: the first cluster's p is far higher.
   EXPECT_GT(first, second + 0.2) << first << " vs " << second;
-  EXPECT_FALSE(
-      ReferenceDomainProbabilities(ref.data(), 3, prod.data(), n_prod, dim, options).ok());
+  EXPECT_FALSE(ReferenceDomainProbabilities(ref.data(), 3, prod.data(), n_prod, dim, options).ok());
 }
 
 }  // namespace

@@ -14,9 +14,7 @@ using estimate_internal::Quantile;
 
 const std::vector<std::string> kLabels = {"negative", "positive"};
 
-SplitKey Key(Split split, const std::string& name = "") {
-  return *SplitKey::Make(split, name);
-}
+SplitKey Key(Split split, const std::string& name = "") { return *SplitKey::Make(split, name); }
 
 // A two-class sample with probabilities (1 - p1, p1).
 void Add(store::SplitResults* s, double p1, std::optional<int32_t> gold) {
@@ -38,8 +36,8 @@ TEST(Isotonic, PoolsViolatorsAndInterpolates) {
   // (1, 1) and (2, 0) pool into 0.5 at x = 1.5; (3, 1) stays.
   EXPECT_DOUBLE_EQ(iso.Predict(1.5), 0.5);
   EXPECT_DOUBLE_EQ(iso.Predict(3), 1.0);
-  EXPECT_DOUBLE_EQ(iso.Predict(0), 0.5);   // clipped below
-  EXPECT_DOUBLE_EQ(iso.Predict(9), 1.0);   // and above
+  EXPECT_DOUBLE_EQ(iso.Predict(0), 0.5);  // clipped below
+  EXPECT_DOUBLE_EQ(iso.Predict(9), 1.0);  // and above
   EXPECT_DOUBLE_EQ(iso.Predict(2.25), 0.75);
   // Weights: the pooled mean is weighted.
   Isotonic weighted;
@@ -179,8 +177,8 @@ TEST(EstimatePerformance, DefaultErrorWithinItsIntervalOnGeneratedShifts) {
   const double shifts[] = {0.0, 0.5, 1.0, 1.5};
   for (size_t k = 0; k < std::size(shifts); ++k) {
     golds.emplace_back();
-    splits.push_back(make(Split::kInference, "shift" + std::to_string(k), 2000, shifts[k],
-                          &golds.back()));
+    splits.push_back(
+        make(Split::kInference, "shift" + std::to_string(k), 2000, shifts[k], &golds.back()));
   }
   ASSERT_OK_AND_ASSIGN(ordered_json out, EstimatePerformance(splits, kLabels, {}));
   std::vector<double> errors;
