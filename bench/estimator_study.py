@@ -300,6 +300,94 @@ def print_table(rows: list[dict[str, Any]], methods: list[str]) -> None:
     print("\nerror = estimate - real accuracy, in points; * = the 90% interval missed it")
 
 
+NER_GOLD = {"conll_test": ("conll2003/test.jsonl", "tags"),
+            "wnut17": ("wnut17/test.jsonl", "tags_conll_mapped")}
+
+
+def bio_spans(tags: list[str]) -> set[tuple[int, int, str]]:
+    """(token_begin, token_end, type) of BIO tags, strict: an I-X continues only a span of X
+    (an I-X after anything else opens one, as conlleval does)."""
+    spans, begin, kind = set(), None, None
+    for i, t in enumerate(list(tags) + ["O"]):
+        prefix, _, typ = t.partition("-")
+        if begin is not None and not (prefix == "I" and typ == kind):
+            spans.add((begin, i, kind))
+            begin, kind = None, None
+        if prefix == "B" or (prefix == "I" and begin is None):
+            begin, kind = i, typ
+    return spans
+
+
+def ner_study(run_name: str, run_dir: pathlib.Path) -> list[dict[str, Any]]:
+    """Span precision and F1 of each NER inference set, estimated from the span rows'
+    confidence calibrated on validation span rows (Python only: the engine gives NER
+    runs a null estimate). F1 = 2 P / (1 + G/P), with G/P (gold spans per predicted
+    span) taken from validation."""
+    import pandas as pd
+
+    con = sqlite3.connect(f"file:{run_dir / 'sextant.db'}?mode=ro", uri=True)
+    meta = dict(con.execute("select key, value from meta").fetchall())
+    gen = meta["results_generation"]
+    summary = json.loads(con.execute("select json from summaries where scope = 'run'").fetchone()[0])
+    types = summary["entity_types"]
+    spans = pd.read_sql_query(
+        "select r.split, r.span_row, r.token_begin, r.token_end, r.gold, r.pred, r.confidence, "
+        "s.id from span_results r join samples s on s.split = r.split and s.row = r.sample_row "
+        "order by r.split, r.span_row", con)
+    val = spans[spans["split"] == "validation"]
+    vp = val[val["pred"].notna()]
+    correct = (vp["gold"] == vp["pred"]).to_numpy(float)
+    conf_v = vp["confidence"].to_numpy(float)
+    ratio = float(val["gold"].notna().sum()) / max(len(vp), 1)  # gold spans per predicted span
+    iso = isotonic(conf_v, correct)
+    emb_v = np.load(run_dir / "results" / f"gen-{gen}" / "validation" / "spans" / "embeddings.npy")
+    emb_v = emb_v[vp["span_row"].to_numpy()].astype(np.float32)
+    rows = []
+    for name, (rel, field) in NER_GOLD.items():
+        split = f"inference:{name}"
+        tgt = spans[(spans["split"] == split) & spans["pred"].notna()]
+        if not len(tgt) or not (DATA / rel).is_file():
+            continue
+        gold = set()
+        with open(DATA / rel, encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                gold |= {(r["id"], b, e, t) for b, e, t in bio_spans(r[field])}
+        pred = {(i, int(b), int(e), types[int(p)]) for i, b, e, p in
+                zip(tgt["id"], tgt["token_begin"], tgt["token_end"], tgt["pred"])}
+        ids = set(tgt["id"]) | {g[0] for g in gold}
+        tp = len(pred & gold)
+        real_p = tp / len(pred)
+        real_f1 = 2 * tp / (len(pred) + len(gold))
+        conf = tgt["confidence"].to_numpy(float)
+        folder = run_dir / "results" / f"gen-{gen}" / split.replace(":", "-") / "spans"
+        emb_t = np.load(folder / "embeddings.npy")[tgt["span_row"].to_numpy()].astype(np.float32)
+        w = domain_weights(emb_v, emb_t)
+        est_p = {"average_confidence": conf.mean(), "cbpe_isotonic": np.clip(iso(conf), 0, 1).mean(),
+                 "iw_cbpe": np.clip(isotonic(conf_v, correct, w)(conf), 0, 1).mean()}
+        rows.append({"run": run_name, "set": name, "spans": len(pred), "gold_spans": len(gold),
+                     "precision": real_p, "f1": real_f1, "est_precision": est_p,
+                     "est_f1": {k: 2 * v / (1 + ratio) for k, v in est_p.items()},
+                     "sentences": len(ids)})
+    return rows
+
+
+def print_ner(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    methods = list(rows[0]["est_precision"])
+    print("\nNER span precision and F1 (error = estimate - real, points; F1 = 2P / (1 + G/P), "
+          "G/P from validation)")
+    print("| run | set | predicted spans | gold spans | precision | F1 | "
+          + " | ".join(f"{m} P / F1" for m in methods) + " |")
+    print("|" + "---|" * (6 + len(methods)))
+    for r in rows:
+        cells = [f"{100 * (r['est_precision'][m] - r['precision']):+.1f} / "
+                 f"{100 * (r['est_f1'][m] - r['f1']):+.1f}" for m in methods]
+        print(f"| {r['run']} | {r['set']} | {r['spans']} | {r['gold_spans']} | "
+              f"{100 * r['precision']:.1f} | {100 * r['f1']:.1f} | " + " | ".join(cells) + " |")
+
+
 def parse_runs(specs: list[str]) -> list[tuple[str, pathlib.Path]]:
     out = []
     for spec in specs:
@@ -311,7 +399,11 @@ def parse_runs(specs: list[str]) -> list[tuple[str, pathlib.Path]]:
 def cmd_study(args) -> int:
     rows = []
     methods = None
+    ner_rows = []
     for run_name, path in parse_runs(args.run):
+        if is_ner(path):
+            ner_rows += ner_study(run_name, path)
+            continue
         run = load_run(path)
         gold, domain = gold_and_domain(run["labels"])
         val = run["splits"].get("validation")
@@ -327,8 +419,16 @@ def cmd_study(args) -> int:
             methods = methods or list(e)
             rows.append({"run": run_name, "set": name, "n": int(mask.sum()),
                          "acc": score(run, gold, split, mask), "est": e})
-    print_table(rows, methods)
+    if rows:
+        print_table(rows, methods)
+    print_ner(ner_rows)
     return 0
+
+
+def is_ner(run_dir: pathlib.Path) -> bool:
+    con = sqlite3.connect(f"file:{run_dir / 'sextant.db'}?mode=ro", uri=True)
+    return dict(con.execute("select key, value from meta").fetchall()).get(
+        "task_type") == "named_entity_recognition"
 
 
 def cmd_summaries(args) -> int:

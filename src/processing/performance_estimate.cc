@@ -122,6 +122,7 @@ using estimate_internal::Quantile;
 
 constexpr double kZ90 = 1.6448536269514722;  // two-sided 90%
 constexpr int kDomainFolds = 5;
+constexpr int kDomainRepeats = 4;
 
 // The labeled held-out samples the estimates are calibrated on.
 struct Calibration {
@@ -217,20 +218,25 @@ std::vector<double> DomainWeights(const Calibration& cal, const store::SplitResu
     *why = "fewer than " + std::to_string(kDomainFolds) + " samples on a side";
     return {};
   }
-  drift::DomainTestOptions test;
-  test.folds = kDomainFolds;
-  test.max_per_side = options.domain_test_max_samples;
-  test.seed = options.drift_seed;
-  Result<std::vector<double>> p = drift::ReferenceDomainProbabilities(
-      cal.embeddings.data(), n_cal, target.embeddings.data(), n_target, dim, test);
-  if (!p.ok()) {
-    *why = p.status().message();
-    return {};
-  }
-  std::vector<double> w(p->size());
-  for (size_t i = 0; i < w.size(); ++i) {
-    const double q = std::clamp((*p)[i], 1e-3, 1 - 1e-3);
-    w[i] = q / (1 - q);
+  // The density ratio of a row is the mean over kDomainRepeats cross-fittings,
+  // each with its own rows sampled and folds drawn: one fitting's ratios move
+  // the estimate of a far-shifted set by points from seed to seed.
+  std::vector<double> w(static_cast<size_t>(n_cal), 0.0);
+  for (int repeat = 0; repeat < kDomainRepeats; ++repeat) {
+    drift::DomainTestOptions test;
+    test.folds = kDomainFolds;
+    test.max_per_side = options.domain_test_max_samples;
+    test.seed = options.drift_seed + static_cast<uint64_t>(repeat) * 0x9E3779B97F4A7C15ULL;
+    Result<std::vector<double>> p = drift::ReferenceDomainProbabilities(
+        cal.embeddings.data(), n_cal, target.embeddings.data(), n_target, dim, test);
+    if (!p.ok()) {
+      *why = p.status().message();
+      return {};
+    }
+    for (size_t i = 0; i < w.size(); ++i) {
+      const double q = std::clamp((*p)[i], 1e-3, 1 - 1e-3);
+      w[i] += q / (1 - q) / kDomainRepeats;
+    }
   }
   // A few validation samples with huge ratios would make the calibration theirs alone.
   const double cap = Quantile(w, 0.99);
