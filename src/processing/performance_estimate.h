@@ -8,7 +8,7 @@
 // (isotonic calibration of the confidence on validation) where the validation
 // samples are weighted by the density ratio of the inference set to
 // validation, p / (1 - p) of the cross-fitted domain classifier
-// (drift/domain_classifier.h), so the calibration is the one of the part of
+// (drift/domain_classifier.h; the mean of 4 fittings), so the calibration is the one of the part of
 // validation that looks like the set (Sugiyama et al. 2007, importance-weighted
 // estimation under covariate shift). The interval adds to the sampling and
 // calibration error (the weighted validation's effective size) the largest
