@@ -265,35 +265,46 @@ std::array<std::optional<double>, 3> ClassMetrics(const ClassCounts& c, size_t k
           Ratio(2 * c.tp[k], 2 * c.tp[k] + c.fp[k] + c.fn[k])};
 }
 
-// The probability that a wrong prediction of row i is class k: its share of the
-// probability the model gave the other classes (uniform over them when none).
-double OtherClassShare(const store::SplitResults& s, size_t i, int64_t num_labels, int32_t k) {
+// The probability that a wrong prediction of row i is each class: its share of
+// the probability the model gave the classes it did not predict (uniform over
+// them when none); 0 for the predicted class. O(labels) per row.
+void OtherClassShares(const store::SplitResults& s, size_t i, int64_t num_labels,
+                      std::vector<double>* share) {
+  share->assign(static_cast<size_t>(num_labels), 0.0);
   const int32_t pred = s.samples[i].pred;
-  if (num_labels < 2 || k == pred) return 0;
-  if (s.probs.size() != s.samples.size() * static_cast<size_t>(num_labels)) {
-    return 1.0 / static_cast<double>(num_labels - 1);
-  }
-  const float* row = s.probs.data() + i * num_labels;
+  if (num_labels < 2) return;
+  const double uniform = 1.0 / static_cast<double>(num_labels - 1);
+  const bool has_probs = s.probs.size() == s.samples.size() * static_cast<size_t>(num_labels);
+  const float* row = has_probs ? s.probs.data() + i * num_labels : nullptr;
   double rest = 0;
-  for (int64_t c = 0; c < num_labels; ++c) {
-    if (c != pred) rest += row[c];
+  for (int64_t k = 0; has_probs && k < num_labels; ++k) {
+    if (k != pred) rest += row[k];
   }
-  return rest > 0 ? row[k] / rest : 1.0 / static_cast<double>(num_labels - 1);
+  for (int64_t k = 0; k < num_labels; ++k) {
+    if (k != pred) (*share)[k] = rest > 0 ? row[k] / rest : uniform;
+  }
 }
 
 // The expected confusion counts when row i is correct with probability c[i].
 ClassCounts ExpectedCounts(const store::SplitResults& s, const std::vector<double>& c,
-                           const std::vector<std::vector<double>>& share, size_t num_labels) {
+                           const std::vector<size_t>& rows, size_t num_labels) {
   ClassCounts expected(num_labels);
-  for (size_t i = 0; i < s.samples.size(); ++i) {
+  std::vector<double> share;
+  for (size_t i : rows) {
     const int32_t pred = s.samples[i].pred;
     if (pred < 0 || static_cast<size_t>(pred) >= num_labels) continue;
     expected.tp[pred] += c[i];
     expected.fp[pred] += 1 - c[i];
-    for (size_t k = 0; k < num_labels; ++k) expected.fn[k] += (1 - c[i]) * share[i][k];
+    OtherClassShares(s, i, static_cast<int64_t>(num_labels), &share);
+    for (size_t k = 0; k < num_labels; ++k) expected.fn[k] += (1 - c[i]) * share[k];
   }
   return expected;
 }
+
+// Rows of the bootstrap: all up to this many, else a seeded sample whose spread
+// is scaled by sqrt(sample / n).
+constexpr size_t kBootstrapMaxRows = 20000;
+constexpr int kBootstrapDraws = 200;
 
 // Per class precision, recall and F1 from the calibrated correctness `c`; the
 // interval is the parametric bootstrap's 5-95% range widened on each side by
@@ -305,28 +316,33 @@ ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c
                       double calibration_half, uint64_t seed) {
   const auto k_labels = static_cast<int64_t>(labels.size());
   const size_t n = s.samples.size();
-  std::vector<std::vector<double>> share(n, std::vector<double>(labels.size(), 0.0));
-  for (size_t i = 0; i < n; ++i) {
-    const int32_t pred = s.samples[i].pred;
-    if (pred < 0 || pred >= k_labels) continue;
-    for (int32_t k = 0; k < k_labels; ++k) share[i][k] = OtherClassShare(s, i, k_labels, k);
-  }
-  const ClassCounts expected = ExpectedCounts(s, c, share, labels.size());
+  std::vector<size_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  const ClassCounts expected = ExpectedCounts(s, c, all, labels.size());
   std::vector<ClassCounts> alternative_counts;
   for (const std::vector<double>& a : alternatives) {
-    alternative_counts.push_back(ExpectedCounts(s, a, share, labels.size()));
+    alternative_counts.push_back(ExpectedCounts(s, a, all, labels.size()));
   }
   // Sampling error by a parametric bootstrap: each row correct with its
   // calibrated probability, a wrong one's true class drawn from the other classes.
-  const int draws = static_cast<int>(
-      std::clamp<int64_t>(4000000 / std::max<int64_t>(1, static_cast<int64_t>(n)), 20, 200));
+  std::mt19937_64 rng(seed);
+  std::vector<size_t> rows = all;
+  if (n > kBootstrapMaxRows) {
+    std::shuffle(rows.begin(), rows.end(), rng);
+    rows.resize(kBootstrapMaxRows);
+    std::sort(rows.begin(), rows.end());
+  }
+  const double scale = std::sqrt(static_cast<double>(rows.size()) / static_cast<double>(n));
+  const ClassCounts rows_expected = ExpectedCounts(s, c, rows, labels.size());
+  std::vector<std::vector<double>> shares(rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) OtherClassShares(s, rows[r], k_labels, &shares[r]);
   std::vector<std::vector<std::vector<double>>> boot_values(labels.size(),
                                                             std::vector<std::vector<double>>(3));
-  std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  for (int b = 0; b < draws; ++b) {
+  for (int b = 0; b < kBootstrapDraws; ++b) {
     ClassCounts drawn(labels.size());
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const size_t i = rows[r];
       const int32_t pred = s.samples[i].pred;
       if (pred < 0 || pred >= k_labels) continue;
       if (unit(rng) < c[i]) {
@@ -339,7 +355,7 @@ ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c
       for (int32_t k = 0; k < k_labels; ++k) {
         if (k == pred) continue;
         truth = k;
-        acc += share[i][k];
+        acc += shares[r][k];
         if (u < acc) break;
       }
       if (truth >= 0) drawn.fn[truth] += 1;
@@ -355,15 +371,18 @@ ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c
   static const char* kNames[3] = {"precision", "recall", "f1"};
   for (size_t k = 0; k < labels.size(); ++k) {
     const auto m = ClassMetrics(expected, k);
+    const auto centre = ClassMetrics(rows_expected, k);
     ordered_json cls = ordered_json::object();
     for (int j = 0; j < 3; ++j) {
       if (!m[j]) {
         cls[kNames[j]] = {{"value", nullptr}, {"low", nullptr}, {"high", nullptr}};
         continue;
       }
+      // The bootstrap's deviations around its rows' own expected value, scaled to n rows.
       const std::vector<double>& v = boot_values[k][j];
-      const double lo = v.empty() ? *m[j] : Quantile(v, 0.05);
-      const double hi = v.empty() ? *m[j] : Quantile(v, 0.95);
+      const double mid = centre[j] ? *centre[j] : *m[j];
+      const double lo = v.empty() ? *m[j] : *m[j] + (Quantile(v, 0.05) - mid) * scale;
+      const double hi = v.empty() ? *m[j] : *m[j] + (Quantile(v, 0.95) - mid) * scale;
       double shift = shift_term;
       for (const ClassCounts& a : alternative_counts) {
         const auto alt = ClassMetrics(a, k);

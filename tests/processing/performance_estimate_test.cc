@@ -209,5 +209,42 @@ TEST(EstimatePerformance, DefaultErrorWithinItsIntervalOnGeneratedShifts) {
   ASSERT_EQ(errors.size(), 4u);
 }
 
+// Past 20,000 rows the per-class bootstrap runs on a sample and scales its
+// spread: the intervals stay ordered, finite and narrower than on a small set.
+TEST(EstimatePerformance, LargeSetPerClassIntervals) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto make = [&](Split split, const std::string& name, int n) {
+    store::SplitResults s;
+    s.split = Key(split, name);
+    for (int i = 0; i < n; ++i) {
+      const double p1 = unit(rng);
+      Add(&s, p1,
+          split == Split::kInference ? std::nullopt
+                                     : std::optional<int32_t>(unit(rng) < p1 ? 1 : 0));
+    }
+    return s;
+  };
+  std::vector<store::SplitResults> splits;
+  splits.push_back(make(Split::kValidation, "", 2000));
+  splits.push_back(make(Split::kInference, "small", 500));
+  splits.push_back(make(Split::kInference, "large", 50000));
+  ASSERT_OK_AND_ASSIGN(ordered_json out, EstimatePerformance(splits, kLabels, {}));
+  for (const char* set : {"inference:small", "inference:large"}) {
+    for (const std::string& label : kLabels) {
+      const ordered_json& f1 = out[set]["per_class"][label]["f1"];
+      ASSERT_TRUE(f1["value"].is_number()) << out[set].dump();
+      EXPECT_LE(f1["low"].get<double>(), f1["value"].get<double>());
+      EXPECT_GE(f1["high"].get<double>(), f1["value"].get<double>());
+    }
+  }
+  // The same calibration on both: the large set's interval is the narrower.
+  const auto width = [&](const char* set) {
+    const ordered_json& f1 = out[set]["per_class"]["positive"]["f1"];
+    return f1["high"].get<double>() - f1["low"].get<double>();
+  };
+  EXPECT_LT(width("inference:large"), width("inference:small"));
+}
+
 }  // namespace
 }  // namespace sextant::processing
