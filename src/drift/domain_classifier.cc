@@ -155,9 +155,35 @@ Result<std::vector<double>> ReferenceDomainProbabilities(const float* reference,
                            " reference and " + std::to_string(production_rows) + " production");
   }
   std::mt19937_64 rng(options.seed);
-  const std::vector<int64_t> sides[2] = {SampleRows(reference_rows, options.max_per_side, rng),
-                                         SampleRows(production_rows, options.max_per_side, rng)};
-  const float* const data[2] = {reference, production};
+  std::vector<int64_t> sides[2] = {SampleRows(reference_rows, options.max_per_side, rng),
+                                   SampleRows(production_rows, options.max_per_side, rng)};
+  const float* data[2] = {reference, production};
+  // The projection of wide embeddings: every reference row (all are scored) and
+  // the sampled production rows, which are renumbered 0..m-1.
+  std::vector<float> projected[2];
+  if (options.max_dim > 0 && dim > options.max_dim) {
+    const int64_t out_dim = options.max_dim;
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> matrix(static_cast<size_t>(dim * out_dim));
+    for (float& v : matrix) v = normal(rng);
+    std::vector<float> gathered;
+    gathered.reserve(sides[1].size() * static_cast<size_t>(dim));
+    for (int64_t r : sides[1])
+      gathered.insert(gathered.end(), production + r * dim, production + (r + 1) * dim);
+    const float* inputs[2] = {reference, gathered.data()};
+    const int64_t rows[2] = {reference_rows, static_cast<int64_t>(sides[1].size())};
+    for (int c = 0; c < 2; ++c) {
+      projected[c].assign(static_cast<size_t>(rows[c] * out_dim), 0.0f);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows[c]),
+                  static_cast<int>(out_dim), static_cast<int>(dim), 1.0f, inputs[c],
+                  static_cast<int>(dim), matrix.data(), static_cast<int>(out_dim), 0.0f,
+                  projected[c].data(), static_cast<int>(out_dim));
+      data[c] = projected[c].data();
+    }
+    std::iota(sides[1].begin(), sides[1].end(), 0);
+    reference = projected[0].data();
+    dim = out_dim;
+  }
   const FoldedRows f = FoldRows(data, sides, dim, options.folds);
   const auto n = static_cast<int64_t>(f.y.size());
   // Reference rows left out of the sample are scored by every fold's model (none

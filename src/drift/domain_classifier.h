@@ -33,6 +33,11 @@ struct DomainTestOptions {
   // is folds x rows x width^2 for the covariance).
   int64_t max_per_side = 0;
   uint64_t seed = 0;
+  // ReferenceDomainProbabilities only: wider embeddings are first multiplied by
+  // a seeded Gaussian matrix to this width (a Johnson-Lindenstrauss projection,
+  // which keeps cosines approximately), so the folds' covariances cost
+  // max_dim^2 instead of dim^2 per row; 0 = never.
+  int64_t max_dim = 0;
 };
 
 struct DomainTestResult {
