@@ -6,8 +6,9 @@ nothing it does not have to: the inference sets' gold labels are not in the run;
 they are joined by sample id from the source CSV / JSONL files only to score.
 
     # the study: every method computed here, in Python, from the runs' outputs
-    /usr/bin/python3 bench/estimator_study.py study \
-        --run sentiment=/work/runs/est_sent/demo/sentiment --run nli=/work/runs/est_nli/demo/nli
+    /usr/bin/python3 bench/estimator_study.py study [--candidates] \
+        --run sentiment=/work/runs/est_sent/demo/sentiment --run nli=/work/runs/est_nli/demo/nli \
+        [--run ner=/work/runs/est_ner/demo/ner]
     # the same table from the C++ estimates that `finish` stored in the summaries
     /usr/bin/python3 bench/estimator_study.py summaries --run sentiment=... --run nli=...
     # log the Amazon and UCI domains of the sentiment demo as their own inference sets
@@ -24,7 +25,10 @@ Methods (accuracy of the predicted class):
   atc_ne              the same on negative entropy
   doc                 Guillory et al. 2021: validation accuracy - (mean validation confidence
                       - mean target confidence)
-  sextant             the default: see docs/performance-estimation.md
+  iw_cbpe             the default (src/processing/performance_estimate.cc): cbpe_isotonic with
+                      the validation rows weighted by the domain classifier's density ratio
+                      p / (1 - p) of the set against validation; docs/performance-estimation.md
+NER runs (span precision and F1, Python only) are studied from their span rows.
 """
 
 from __future__ import annotations
