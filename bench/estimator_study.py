@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Label-free accuracy estimates on real runs (docs/performance-estimation.md).
+r"""Label-free accuracy estimates on real runs (docs/performance-estimation.md).
 
 Reads finished runs (the results arrays and sextant.db, docs/format.md), hides
 nothing it does not have to: the inference sets' gold labels are not in the run;
