@@ -262,24 +262,12 @@ Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t re
   std::mt19937_64 rng(options.seed);
   const std::vector<int64_t> sides[2] = {SampleRows(reference_rows, options.max_per_side, rng),
                                          SampleRows(production_rows, options.max_per_side, rng)};
-  const float* data[2] = {reference, production};
-  const auto n = static_cast<int64_t>(sides[0].size() + sides[1].size());
-  std::vector<double> x(static_cast<size_t>(n * dim));
-  std::vector<int> y(static_cast<size_t>(n)), fold(static_cast<size_t>(n));
-  int64_t r = 0;
-  for (int c = 0; c < 2; ++c) {
-    for (size_t k = 0; k < sides[c].size(); ++k, ++r) {
-      // Unit length, as the cosine geometry of the k-NN drift; a zero row stays zero.
-      const float* row = data[c] + sides[c][k] * dim;
-      double norm = 0;
-      for (int64_t j = 0; j < dim; ++j) norm += static_cast<double>(row[j]) * row[j];
-      norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
-      for (int64_t j = 0; j < dim; ++j) x[r * dim + j] = row[j] * norm;
-      y[r] = c;
-      fold[r] = static_cast<int>(
-          k % static_cast<size_t>(options.folds));  // stratified: sides are shuffled
-    }
-  }
+  const float* const data[2] = {reference, production};
+  const FoldedRows rows = FoldRows(data, sides, dim, options.folds);
+  const std::vector<double>& x = rows.x;
+  const std::vector<int>& y = rows.y;
+  const std::vector<int>& fold = rows.fold;
+  const auto n = static_cast<int64_t>(y.size());
   std::vector<double> score(static_cast<size_t>(n), 0.0);
   double shrinkage_sum = 0;
   for (int f = 0; f < options.folds; ++f) {
