@@ -131,22 +131,33 @@ def test_the_shifted_sets_stand_out(watched):
 
 
 def test_the_estimate_is_scored_against_hidden_labels(watched):
+    """The label-free estimate against the real accuracy of each day (labels
+    hidden from the run): closer than the raw mean confidence, and its 90%
+    interval covers most days (docs/performance-estimation.md has the study;
+    this run was never used to tune it)."""
     root, _, sets = watched
+    summary = dq.get_summary("watch", "sentiment", root=root)
     t = dq.get_timeline("watch", "sentiment", root=root, raw=True)
     by_name = {e["name"]: e for e in t["sets"]}
-    covered = 0
+    errors, confidence_errors, covered = [], [], 0
     for name, _, frame, _ in sets:
         est = by_name[name]["metrics"]["estimated_accuracy"]
-        if est is None:
-            pytest.skip("no performance estimate in this build")
+        assert est is not None and by_name[name]["estimate_method"]
         df = dq.get_dataframe("inference", name, project_name="watch", run_name="sentiment",
                               root=root)
         gold = dict(zip([f"{name}-{i}" for i in frame["id"]], frame["label"]))
         real = float(np.mean([timeline_run.LABELS[int(gold[i])] == p
                               for i, p in zip(df["id"], df["pred"])]))
+        assert est["value"] == pytest.approx(
+            summary["splits"][f"inference:{name}"]["performance_estimate"]["accuracy"]["value"])
+        errors.append(abs(est["value"] - real))
+        confidence_errors.append(abs(float(df["confidence"].mean()) - real))
         covered += est["low"] <= real <= est["high"]
-        assert abs(est["value"] - real) < 0.15, (name, est, real)
-    assert covered >= 10, covered
+        print(f"{name:8} real {real:.3f} estimate {est['value']:.3f} "
+              f"[{est['low']:.3f}, {est['high']:.3f}] mean confidence {df['confidence'].mean():.3f}")
+    assert np.mean(errors) < np.mean(confidence_errors)
+    assert max(errors) < 0.2, errors
+    assert covered >= 9, covered
 
 
 def test_time_defaults_to_the_first_sample_and_a_given_time_wins(root, sextant_bin, tmp_path):
