@@ -31,6 +31,9 @@ def main(argv=None) -> int:
     p.add_argument("--sets", default="yelp,amazon",
                    help="production sets from the shared data (yelp, amazon, uci, mr, imdb)")
     p.add_argument("--max-rows", type=int, default=None, help="at most N rows per production set")
+    p.add_argument("--time", default=None,
+                   help="when this batch of production data happened (ISO 8601, e.g. 2026-12-06, "
+                        "or Unix seconds): the sets' place on the run's timeline (default: now)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: this small model gains nothing from more)")
     args = p.parse_args(argv)
@@ -48,7 +51,7 @@ def main(argv=None) -> int:
     for name, df in sentiment.production_sets(args.sets.split(","), args.max_rows).items():
         dataset = sentiment.SentimentDataset(df, tokenizer, split="inference", inference_name=name)
         loader = torch.utils.data.DataLoader(dataset, batch_size=64, collate_fn=sentiment.collate)
-        dq.set_split("inference", name)
+        dq.set_split("inference", name, timestamp=args.time)
         with torch.no_grad():
             for ids, x, mask, _ in loader:
                 monitored(x, mask, ids)

@@ -293,6 +293,10 @@ def to_unix_seconds(value: Any, field: str = "timestamp") -> Optional[float]:
         return float(value.astype("datetime64[ns]").astype(np.int64)) / 1e9
     if isinstance(value, str):
         text = value.strip()
+        try:
+            return float(text)  # Unix seconds as text (a command-line argument)
+        except ValueError:
+            pass
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
         try:
