@@ -312,6 +312,8 @@ RunCheck CheckRun(const fs::path& run_dir) {
   for (const SplitKey& split : *splits) {
     if (auto samples = store.ReadSamples(split); !samples.ok()) problem(samples.status().message());
   }
+  // The timeline's order: a corrupt time would fail the next finish.
+  if (auto times = store.InferenceTimes(); !times.ok()) problem(times.status().message());
   auto logs = store.ListOutputLogs();
   if (!logs.ok()) {
     problem(logs.status().message());
