@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "io/table.h"
+
 namespace sextant::cli {
 namespace {
 
@@ -39,16 +41,6 @@ std::string Cell(const ordered_json& metric, bool integer, bool with_interval) {
 std::string Flag(const ordered_json& v, const char* yes) {
   if (!v.is_boolean()) return "-";
   return v.get<bool>() ? yes : "no";
-}
-
-std::string CsvQuote(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -126,7 +118,7 @@ Status WriteTimeline(const std::string& timeline_json, const TimelineView& view,
     for (const std::string& m : metrics) out << "," << m << "," << m << "_low," << m << "_high";
     out << "\n";
     for (const ordered_json* e : rows) {
-      out << CsvQuote((*e)["name"].get<std::string>()) << ","
+      out << io::CsvEscape((*e)["name"].get<std::string>()) << ","
           << ((*e)["time_iso"].is_string() ? (*e)["time_iso"].get<std::string>() : "");
       for (const std::string& m : metrics) {
         const ordered_json& v = metric_of(*e, m);
