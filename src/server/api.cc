@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "query/result_json.h"
+#include "server/compare.h"
 #include "server/encode.h"
 #include "server/insights.h"
 #include "server/jobs.h"
@@ -469,6 +470,24 @@ Result<ApiResponse> GetInsights(const Call& c) {
   json reference = json::object();
   if (auto ref = c.reader().SummaryJson(training); ref.ok()) reference = json::parse(*ref);
   return Json(Insights(json::parse(text), reference, c.labels()));
+}
+
+// Any two splits side by side (docs/http-api.md, "Compare"): ?a=SPLIT&b=SPLIT.
+Result<ApiResponse> GetCompare(const Call& c) {
+  SplitKey keys[2];
+  const char* names[2] = {"a", "b"};
+  for (int i = 0; i < 2; ++i) {
+    auto s = Param(c.params(), names[i]);
+    if (!s || s->empty()) {
+      return Status::Invalid(std::string(names[i]) +
+                             ": required (training, validation, test or inference:NAME)");
+    }
+    auto key = SplitKey::Parse(*s);
+    if (!key.ok()) return key.status().WithContext(names[i]);
+    keys[i] = *key;
+  }
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, CompareSplits(c.reader(), keys[0], keys[1]));
+  return Json(j);
 }
 
 // ---- samples
@@ -988,6 +1007,7 @@ constexpr Endpoint kEndpoints[] = {
     {"GET", "runs/*/*", GetRun, Access::kRead},
     {"GET", "runs/*/*/summary", GetSummary, Access::kRead},
     {"GET", "runs/*/*/insights", GetInsights, Access::kRead},
+    {"GET", "runs/*/*/compare", GetCompare, Access::kRead},
     {"GET", "runs/*/*/samples", GetSamples, Access::kRead},
     {"POST", "runs/*/*/samples/query", QuerySamples, Access::kRead},
     {"GET", "runs/*/*/samples/*/*", GetSample, Access::kRead},
