@@ -1029,7 +1029,11 @@ Status RunCompare(const CompareArgs& args) {
     char change[32] = "-";
     if (m["change"].is_number()) {
       const double c = m["change"].get<double>();
-      std::snprintf(change, sizeof change, share ? "%+.1f pt" : "%+.3f", share ? 100 * c : c);
+      std::snprintf(change, sizeof change,
+                    share                ? "%+.1f pt"
+                    : c == std::floor(c) ? "%+.0f"
+                                         : "%+.3f",
+                    share ? 100 * c : c);
     }
     std::printf("%-20s %-26s %-26s %-10s %s\n", name.c_str(), CompareCell(m["a"], share).c_str(),
                 CompareCell(m["b"], share).c_str(), change, CompareTest(m["test"]).c_str());
