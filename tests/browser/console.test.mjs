@@ -22,7 +22,8 @@
 // key prompt); the NLI pair view (both
 // fields, premise/hypothesis regex filters) and the NER span view (gold and predicted span
 // marks, the span table and its filters, similar spans, the span-level map, span F1), on
-// the runs of those task types (demo/nli, demo/ner). Screenshots of each
+// the runs of those task types (demo/nli, demo/ner); the comparison of training with the
+// production set (split picker's "compare with…", every change and test as the API's). Screenshots of each
 // view go to SCREENSHOTS. Any failed step exits non-zero (a failure.png is left too).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -534,6 +535,40 @@ async function main() {
     await page.locator('[data-testid=insight-per-class]').waitFor();
     assert(await page.locator('[data-testid=insight-domain-test]').count() === 0, 'no domain test for validation itself');
     await page.locator('[data-testid=insights][data-ready="1"]').screenshot({ path: path.join(SHOTS, 'insights-validation.png') });
+  });
+
+  // 9b. The comparison view (issue 14) from the split picker, against the real compare API.
+  await step('compare view', async () => {
+    await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
+    await waitForFunction(page, (s) => new URL(location.href).searchParams.get('split') === s, PROD);
+    await page.getByTestId('compare-with').selectOption('training');
+    await page.locator('[data-testid=compare-page][data-ready="1"]').waitFor();
+    const u = new URL(page.url());
+    assert(u.pathname === '/runs/demo/sentiment/compare' && u.searchParams.get('a') === 'training' && u.searchParams.get('b') === PROD,
+      `compare URL: ${page.url()}`);
+    const c = await apiGet(`${RUN_API}/compare?a=training&b=${encodeURIComponent(PROD)}`);
+    const rows = await page.$$eval('[data-testid=cmp-metric]', (rs) => rs.map((r) => ({ name: r.dataset.name,
+      change: r.querySelector('[data-testid=cmp-change]')?.dataset.change ?? null,
+      sig: r.querySelector('[data-testid=cmp-test]')?.dataset.significant ?? null })));
+    assert(JSON.stringify(rows.map((r) => r.name)) === JSON.stringify(c.metrics.map((m) => m.name)), `metrics: ${rows.map((r) => r.name)}`);
+    for (const m of c.metrics) {
+      const r = rows.find((x) => x.name === m.name);
+      if (m.change !== null) assert(Math.abs(Number(r.change) - m.change) < 1e-9, `${m.name}: change ${r.change} vs ${m.change}`);
+      if (m.test) assert(r.sig === (m.test.significant ? '1' : '0'), `${m.name}: significance`);
+    }
+    assert(await page.locator('[data-testid=cmp-class]').count() === 3, 'three classes');
+    // A third of production is shifted away from training: the regions that grew hold its
+    // drifted samples (their texts mention crypto refunds, make_run.py).
+    const examples = await page.$$eval('[data-testid=cmp-region]:first-child [data-testid=cmp-example]', (es) => es.map((e) => e.textContent));
+    assert(c.regions.grew.length > 0 && examples.length > 0 && examples.every((t) => t.includes('crypto refunds')), `grown region examples: ${examples}`);
+    await page.screenshot({ path: path.join(SHOTS, 'compare-real.png'), fullPage: true });
+    await page.goto(`${base}/runs/demo/sentiment/compare?a=training&b=inference:nope`);
+    await page.getByTestId('cmp-error').waitFor();
+    assert((await page.getByTestId('cmp-error').textContent()).includes("b: split 'inference:nope'"), 'a missing split is named');
+    // Chromium logs the expected 404 of that request as a console error.
+    for (let i = errors.length - 1; i >= 0; i--) if (/404/.test(errors[i])) errors.splice(i, 1);
+    await page.goto(`${base}/runs/demo/sentiment?split=${encodeURIComponent(PROD)}`);
+    await page.getByTestId('run-page').waitFor();
   });
 
   // 10. With --token, the console works from a ?token= link; without one the API says 401.

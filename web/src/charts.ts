@@ -87,9 +87,9 @@ export function lineChart(o: ChartOptions): SVGElement {
       'data-testid': g.kind === 'reference' ? 'tl-reference' : 'tl-threshold', 'data-value': g.value });
     if (g.ruleId !== undefined) line.setAttribute('data-rule-id', g.ruleId);
     if (g.color) line.setAttribute('stroke', g.color);
-    line.append(svg('title', {}, `${g.label}: ${fmtValue(g.value, o.percent)}`));
+    line.append(svg('title', {}, `${g.label || g.kind}: ${fmtValue(g.value, o.percent)}`));
     root.append(line);
-    root.append(svg('text', { x: W - R - 2, y: y(g.value) - 3, class: `tl-guide-label tl-guide-${g.kind}`, 'text-anchor': 'end' }, g.label));
+    if (g.label) root.append(svg('text', { x: W - R - 2, y: y(g.value) - 3, class: `tl-guide-label tl-guide-${g.kind}`, 'text-anchor': 'end' }, g.label));
   }
 
   for (const s of o.series) {
@@ -140,7 +140,7 @@ export function pairedBars(rows: { label: string; a: number; b: number }[], name
   const w = Math.max(260, 40 + rows.length * (2 * bw + gap));
   const max = Math.max(0.01, ...rows.flatMap((r) => [r.a, r.b]));
   const yv = (v: number) => top + (1 - v / max) * (h - top - bottom);
-  const root = svg('svg', { viewBox: `0 0 ${w} ${h}`, class: 'cmp-bars', 'data-testid': 'cmp-bars' });
+  const root = svg('svg', { viewBox: `0 0 ${w} ${h}`, width: w, height: h, class: 'cmp-bars', 'data-testid': 'cmp-bars' });
   root.append(svg('line', { x1: 30, x2: w - 6, y1: h - bottom, y2: h - bottom, class: 'tl-axis' }));
   rows.forEach((r, i) => {
     const x0 = 36 + i * (2 * bw + gap);

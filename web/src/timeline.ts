@@ -67,8 +67,9 @@ function ruleGuides(rule: AlertRule, sets: TimelineEntry[], valueOf: (e: Timelin
     const mean = first.reduce((a, b) => a + b, 0) / first.length;
     const sd = Math.sqrt(first.reduce((a, b) => a + (b - mean) ** 2, 0) / (first.length - 1));
     return [
-      { value: mean + k * sd, label: `${name}: band +${k}σ`, kind: 'band', ruleId: id, color },
-      { value: mean - k * sd, label: `${name}: band −${k}σ`, kind: 'band', ruleId: id, color },
+      // One label for the pair (two would overlap on a narrow band).
+      { value: mean + k * sd, label: `${name}: mean ± ${k}σ of the first ${n}`, kind: 'band', ruleId: id, color },
+      { value: mean - k * sd, label: '', kind: 'band', ruleId: id, color },
     ];
   }
   return [];
