@@ -1000,8 +1000,10 @@ std::string CompareCell(const nlohmann::ordered_json& v, bool share) {
 std::string CompareTest(const nlohmann::ordered_json& t) {
   if (!t.is_object()) return "-";
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%s p=%.3g%s", t["name"].get<std::string>().c_str(),
-                t["p_value"].get<double>(), t["significant"].get<bool>() ? " *" : "");
+  const bool adjusted = t.contains("p_value_adjusted");
+  std::snprintf(buf, sizeof buf, "%s %s=%.3g%s", t["name"].get<std::string>().c_str(),
+                adjusted ? "p(adjusted)" : "p", t[adjusted ? "p_value_adjusted" : "p_value"].get<double>(),
+                t["significant"].get<bool>() ? " *" : "");
   return buf;
 }
 

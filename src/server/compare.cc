@@ -382,6 +382,8 @@ ordered_json Regions(const std::string& project, const std::string& run, const S
     count_b[c]++;
     members_b[c].push_back(&r);
   }
+  int64_t occupied = 0;
+  for (int i = 0; i < g * g; ++i) occupied += count_a[i] + count_b[i] > 0;
   std::vector<int> order(g * g);
   for (int i = 0; i < g * g; ++i) order[i] = i;
   auto growth = [&](int c) {
@@ -399,8 +401,15 @@ ordered_json Regions(const std::string& project, const std::string& run, const S
     j["a"] = {{"count", count_a[c]}, {"share", static_cast<double>(count_a[c]) / placed_a}};
     j["b"] = {{"count", count_b[c]}, {"share", static_cast<double>(count_b[c]) / placed_b}};
     j["change"] = growth(c);
-    j["test"] = TestJson(stats::TwoProportionTest(count_a[c], placed_a, count_b[c], placed_b),
-                         o.alpha);
+    // The regions listed are the most extreme of many cells: their p-values are
+    // Bonferroni-adjusted for the occupied cells, and "significant" uses that.
+    auto test = stats::TwoProportionTest(count_a[c], placed_a, count_b[c], placed_b);
+    j["test"] = TestJson(test, o.alpha);
+    if (test) {
+      const double adjusted = std::min(1.0, test->p_value * static_cast<double>(occupied));
+      j["test"]["p_value_adjusted"] = adjusted;
+      j["test"]["significant"] = adjusted < o.alpha;
+    }
     // B's predicted classes in the region, most frequent first.
     std::map<std::string, int64_t> preds;
     for (const SampleRow* r : members_b[c]) preds[r->pred]++;
@@ -463,6 +472,7 @@ ordered_json Regions(const std::string& project, const std::string& run, const S
   ordered_json j;
   j["grid"] = g;
   j["bounds"] = {{"x0", x0}, {"x1", x1}, {"y0", y0}, {"y1", y1}};
+  j["cells_occupied"] = occupied;
   j["a_samples"] = placed_a;
   j["b_samples"] = placed_b;
   j["grew"] = std::move(grew);

@@ -211,6 +211,8 @@ export function compare(R, a, b) {
   const na = new Array(G * G).fill(0), nb = new Array(G * G).fill(0), members = Array.from({ length: G * G }, () => []);
   for (const s of A) na[cell(s)]++;
   for (const s of B) { nb[cell(s)]++; members[cell(s)].push(s); }
+  const occupied = na.filter((v, i) => v + nb[i] > 0).length;
+  const adjusted = (t) => (t ? { ...t, p_value_adjusted: Math.min(1, t.p_value * occupied), significant: Math.min(1, t.p_value * occupied) < 0.05 } : t);
   const growth = (c) => nb[c] / B.length - na[c] / A.length;
   const order = [...Array(G * G).keys()].sort((p, q) => growth(q) - growth(p));
   const region = (c) => {
@@ -220,7 +222,7 @@ export function compare(R, a, b) {
     const preds = {};
     for (const s of members[c]) preds[s.pred] = (preds[s.pred] ?? 0) + 1;
     return { cell: { col, row, x0: cx0, x1: cx1, y0: cy0, y1: cy1 }, a: { count: na[c], share: na[c] / A.length }, b: { count: nb[c], share: nb[c] / B.length },
-      change: growth(c), test: propTest(na[c], A.length, nb[c], B.length), b_pred_counts: preds,
+      change: growth(c), test: adjusted(propTest(na[c], A.length, nb[c], B.length)), b_pred_counts: preds,
       examples: members[c].slice(0, 3).map((s) => ({ id: s.id, text: s.text, pred: s.pred, confidence: s.confidence, is_drifted: s.is_drifted })),
       filter: { polygon }, link: `/runs/${encodeURIComponent(R.info.project)}/${encodeURIComponent(R.info.run)}?split=${encodeURIComponent(b)}&f=${encodeURIComponent(JSON.stringify({ polygon }))}` };
   };
@@ -235,7 +237,7 @@ export function compare(R, a, b) {
       return { label, a: { n: ma?.n ?? 0, mean: ma?.value ?? null, sd: ma ? Math.sqrt(ma.var) : null }, b: { n: mb?.n ?? 0, mean: mb?.value ?? null, sd: mb ? Math.sqrt(mb.var) : null },
         change: ma && mb ? mb.value - ma.value : null, test: welch(ma, mb) };
     }),
-    regions: { grid: G, bounds: { x0, x1, y0, y1 }, a_samples: A.length, b_samples: B.length,
+    regions: { grid: G, bounds: { x0, x1, y0, y1 }, cells_occupied: occupied, a_samples: A.length, b_samples: B.length,
       grew: order.filter((c) => growth(c) > 0 && nb[c] >= 5).slice(0, 5).map(region),
       shrank: [...order].reverse().filter((c) => growth(c) < 0 && na[c] >= 5).slice(0, 5).map(region) },
   };

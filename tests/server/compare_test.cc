@@ -4,6 +4,7 @@
 // GET /api/runs/{p}/{r}/compare.
 #include "server/compare.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -181,6 +182,14 @@ TEST_F(CompareRun, TwoInferenceSetsGiveDriftTestsVerdictsAndTheRegionsThatGrew) 
         << r["link"];
   }
   EXPECT_GT(grown, 0.5);
+  // The listed regions are the extremes of many cells: Bonferroni over the occupied ones.
+  const double cells = j["regions"]["cells_occupied"].get<double>();
+  EXPECT_GT(cells, 1);
+  for (const json& r : grew) {
+    EXPECT_DOUBLE_EQ(r["test"]["p_value_adjusted"].get<double>(),
+                     std::min(1.0, r["test"]["p_value"].get<double>() * cells));
+    EXPECT_EQ(r["test"]["significant"].get<bool>(), r["test"]["p_value_adjusted"].get<double>() < 0.05);
+  }
   // Grew is sorted by the change, largest first.
   for (size_t i = 1; i < grew.size(); ++i) {
     EXPECT_GE(grew[i - 1]["change"].get<double>(), grew[i]["change"].get<double>());

@@ -315,7 +315,8 @@ export interface Timeline {
   sets: TimelineEntry[];
   alerts?: TimelineAlert[];
 }
-export interface TestResult { name: string; statistic: number; df: number | null; p_value: number; significant: boolean }
+/** A test of a change; the map's regions also carry p_value_adjusted (Bonferroni over the cells), which `significant` uses. */
+export interface TestResult { name: string; statistic: number; df: number | null; p_value: number; significant: boolean; p_value_adjusted?: number }
 export interface CompareMetric { name: string; a: Valued | null; b: Valued | null; change: number | null; test: TestResult | null; note?: string }
 export interface CompareVerdict { drifted: boolean | null; fraction: number; low: number | null; high: number | null; p_value: number | null; is_reference: boolean }
 export interface CompareDomain extends Valued { shifted: boolean; p_value: number | null; reference: string }

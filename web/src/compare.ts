@@ -24,7 +24,7 @@ function testCell(t: TestResult | null): HTMLElement {
   if (!t) return h('td', { class: 'muted small', 'data-testid': 'cmp-test' }, '—');
   return h('td', { class: `small ${t.significant ? 'sig' : ''}`, 'data-testid': 'cmp-test', 'data-p': t.p_value, 'data-significant': t.significant ? '1' : '0',
     title: `${t.name}: statistic ${t.statistic.toFixed(3)}${t.df !== null ? `, df ${t.df.toFixed(1)}` : ''}` },
-  `${t.name} p=${pvalue(t.p_value)}`, t.significant ? h('span', { class: 'badge badge-warn sig-badge' }, 'changed') : null);
+  t.p_value_adjusted !== undefined ? `${t.name} p(adjusted)=${pvalue(t.p_value_adjusted)}` : `${t.name} p=${pvalue(t.p_value)}`, t.significant ? h('span', { class: 'badge badge-warn sig-badge' }, 'changed') : null);
 }
 
 function valueCell(v: Valued | null, percent: boolean): HTMLElement {
