@@ -1002,7 +1002,8 @@ std::string CompareTest(const nlohmann::ordered_json& t) {
   char buf[128];
   const bool adjusted = t.contains("p_value_adjusted");
   std::snprintf(buf, sizeof buf, "%s %s=%.3g%s", t["name"].get<std::string>().c_str(),
-                adjusted ? "p(adjusted)" : "p", t[adjusted ? "p_value_adjusted" : "p_value"].get<double>(),
+                adjusted ? "p(adjusted)" : "p",
+                t[adjusted ? "p_value_adjusted" : "p_value"].get<double>(),
                 t["significant"].get<bool>() ? " *" : "");
   return buf;
 }
@@ -1013,21 +1014,22 @@ Status RunCompare(const CompareArgs& args) {
   }
   SEXTANT_ASSIGN_OR_RETURN(SplitKey a, SplitKey::Parse(args.a));
   SEXTANT_ASSIGN_OR_RETURN(SplitKey b, SplitKey::Parse(args.b));
-  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
-                           RunReader::Open(args.common.Root(), args.common.project, args.common.run));
+  SEXTANT_ASSIGN_OR_RETURN(
+      std::unique_ptr<RunReader> reader,
+      RunReader::Open(args.common.Root(), args.common.project, args.common.run));
   SEXTANT_ASSIGN_OR_RETURN(nlohmann::ordered_json j, server::CompareSplits(*reader, a, b));
   if (args.format == "json") {
     std::printf("%s\n", j.dump(2).c_str());
     return Status::OK();
   }
-  std::printf("A = %s (%lld samples)   B = %s (%lld samples)   * p < %.2g\n\n",
-              args.a.c_str(), static_cast<long long>(j["a"]["samples"].get<int64_t>()),
-              args.b.c_str(), static_cast<long long>(j["b"]["samples"].get<int64_t>()),
-              j["alpha"].get<double>());
+  std::printf("A = %s (%lld samples)   B = %s (%lld samples)   * p < %.2g\n\n", args.a.c_str(),
+              static_cast<long long>(j["a"]["samples"].get<int64_t>()), args.b.c_str(),
+              static_cast<long long>(j["b"]["samples"].get<int64_t>()), j["alpha"].get<double>());
   std::printf("%-20s %-26s %-26s %-10s %s\n", "metric", "A", "B", "change", "test");
   for (const auto& m : j["metrics"]) {
     const std::string name = m["name"];
-    const bool share = name.find("share") != std::string::npos || name.find("accuracy") != std::string::npos;
+    const bool share =
+        name.find("share") != std::string::npos || name.find("accuracy") != std::string::npos;
     char change[32] = "-";
     if (m["change"].is_number()) {
       const double c = m["change"].get<double>();
@@ -1040,8 +1042,7 @@ Status RunCompare(const CompareArgs& args) {
     std::printf("%-20s %-26s %-26s %-10s %s\n", name.c_str(), CompareCell(m["a"], share).c_str(),
                 CompareCell(m["b"], share).c_str(), change, CompareTest(m["test"]).c_str());
   }
-  std::printf("\npredicted class shares (%s)\n",
-              CompareTest(j["class_shares"]["test"]).c_str());
+  std::printf("\npredicted class shares (%s)\n", CompareTest(j["class_shares"]["test"]).c_str());
   for (const auto& c : j["class_shares"]["classes"]) {
     std::printf("  %-18s %6.1f%% -> %6.1f%%  (%+.1f pt)  %s\n",
                 c["label"].get<std::string>().c_str(), 100 * c["a"]["share"].get<double>(),

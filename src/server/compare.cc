@@ -133,8 +133,8 @@ std::optional<TestResult> TwoProportionTest(int64_t xa, int64_t na, int64_t xb, 
   if (na <= 0 || nb <= 0) return std::nullopt;
   const double n = static_cast<double>(na + nb);
   const double with = static_cast<double>(xa + xb), without = n - with;
-  const double min_expected = std::min({with * na / n, with * nb / n, without * na / n,
-                                        without * nb / n});
+  const double min_expected =
+      std::min({with * na / n, with * nb / n, without * na / n, without * nb / n});
   const double pa = static_cast<double>(xa) / na, pb = static_cast<double>(xb) / nb;
   const double pooled = with / n;
   const double se = std::sqrt(pooled * (1 - pooled) * (1.0 / na + 1.0 / nb));
@@ -389,8 +389,7 @@ ordered_json Regions(const std::string& project, const std::string& run, const S
   auto growth = [&](int c) {
     return static_cast<double>(count_b[c]) / placed_b - static_cast<double>(count_a[c]) / placed_a;
   };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int l, int r) { return growth(l) > growth(r); });
+  std::stable_sort(order.begin(), order.end(), [&](int l, int r) { return growth(l) > growth(r); });
 
   auto region = [&](int c) {
     const int ix = c % g, iy = c / g;
@@ -439,20 +438,20 @@ ordered_json Regions(const std::string& project, const std::string& run, const S
     for (size_t i = 0; i < near.size() && i < static_cast<size_t>(o.examples); ++i) {
       const SampleRow& r = *near[i];
       std::string text = r.text.size() > 300 ? r.text.substr(0, 300) + "…" : r.text;
-      examples.push_back({{"id", r.id},
-                          {"text", text},
-                          {"pred", r.pred},
-                          {"confidence", r.confidence},
-                          {"is_drifted", r.is_drifted ? ordered_json(*r.is_drifted)
-                                                      : ordered_json(nullptr)}});
+      examples.push_back(
+          {{"id", r.id},
+           {"text", text},
+           {"pred", r.pred},
+           {"confidence", r.confidence},
+           {"is_drifted", r.is_drifted ? ordered_json(*r.is_drifted) : ordered_json(nullptr)}});
     }
     j["examples"] = examples;
     // The console's filter for the region (its lasso) and a link to B's view.
-    ordered_json filter = {
-        {"polygon", {{cx0, cy0}, {cx1, cy0}, {cx1, cy1}, {cx0, cy1}}}};
+    ordered_json filter = {{"polygon", {{cx0, cy0}, {cx1, cy0}, {cx1, cy1}, {cx0, cy1}}}};
     j["filter"] = filter;
     j["link"] = "/runs/" + PercentEncode(project) + "/" + PercentEncode(run) +
-                "?split=" + PercentEncode(b.split.ToString()) + "&f=" + PercentEncode(filter.dump());
+                "?split=" + PercentEncode(b.split.ToString()) +
+                "&f=" + PercentEncode(filter.dump());
     return j;
   };
 
@@ -494,22 +493,21 @@ Result<ordered_json> CompareSplits(const RunReader& reader, const SplitKey& a_ke
   out["run"] = info.run;
   out["alpha"] = o.alpha;
   for (const Side* s : {&a, &b}) {
-    out[s == &a ? "a" : "b"] = {{"split", s->split.ToString()},
-                                {"samples", s->n},
-                                {"labeled", s->labeled > 0}};
+    out[s == &a ? "a" : "b"] = {
+        {"split", s->split.ToString()}, {"samples", s->n}, {"labeled", s->labeled > 0}};
   }
 
   ordered_json metrics = ordered_json::array();
-  metrics.push_back(Metric("samples", Value(static_cast<double>(a.n)),
-                           Value(static_cast<double>(b.n)), nullptr));
-  metrics.push_back(Metric(
-      "mean_confidence", MeanValue(a.confidence), MeanValue(b.confidence),
-      TestJson(stats::WelchTTest(a.confidence.mean, a.confidence.var(), a.confidence.n,
-                                 b.confidence.mean, b.confidence.var(), b.confidence.n),
-               o.alpha)));
-  metrics.push_back(Metric(
-      "on_boundary_share", ShareValue(a.on_boundary, a.n), ShareValue(b.on_boundary, b.n),
-      TestJson(stats::TwoProportionTest(a.on_boundary, a.n, b.on_boundary, b.n), o.alpha)));
+  metrics.push_back(
+      Metric("samples", Value(static_cast<double>(a.n)), Value(static_cast<double>(b.n)), nullptr));
+  metrics.push_back(
+      Metric("mean_confidence", MeanValue(a.confidence), MeanValue(b.confidence),
+             TestJson(stats::WelchTTest(a.confidence.mean, a.confidence.var(), a.confidence.n,
+                                        b.confidence.mean, b.confidence.var(), b.confidence.n),
+                      o.alpha)));
+  metrics.push_back(
+      Metric("on_boundary_share", ShareValue(a.on_boundary, a.n), ShareValue(b.on_boundary, b.n),
+             TestJson(stats::TwoProportionTest(a.on_boundary, a.n, b.on_boundary, b.n), o.alpha)));
   {
     // Drift flags exist for inference sets (drifted) and validation/test (out
     // of coverage); training is the reference and has none.
@@ -536,12 +534,12 @@ Result<ordered_json> CompareSplits(const RunReader& reader, const SplitKey& a_ke
                              "each set against the held-out reference; compare the intervals"));
   }
   if (a.labeled > 0 || b.labeled > 0) {
-    metrics.push_back(Metric(
-        "accuracy", ShareValue(a.correct, a.labeled), ShareValue(b.correct, b.labeled),
-        a.labeled && b.labeled
-            ? TestJson(stats::TwoProportionTest(a.correct, a.labeled, b.correct, b.labeled),
-                       o.alpha)
-            : ordered_json(nullptr)));
+    metrics.push_back(
+        Metric("accuracy", ShareValue(a.correct, a.labeled), ShareValue(b.correct, b.labeled),
+               a.labeled && b.labeled
+                   ? TestJson(stats::TwoProportionTest(a.correct, a.labeled, b.correct, b.labeled),
+                              o.alpha)
+                   : ordered_json(nullptr)));
   }
   {
     auto estimate = [](const Side& s) -> ordered_json {
@@ -561,10 +559,10 @@ Result<ordered_json> CompareSplits(const RunReader& reader, const SplitKey& a_ke
   ordered_json verdicts = {{"a", Verdict(a)}, {"b", Verdict(b)}};
   {
     const ordered_json &va = verdicts["a"], &vb = verdicts["b"];
-    verdicts["changed"] = va.is_object() && vb.is_object() && va["drifted"].is_boolean() &&
-                                  vb["drifted"].is_boolean()
-                              ? ordered_json(va["drifted"] != vb["drifted"])
-                              : ordered_json(nullptr);
+    verdicts["changed"] =
+        va.is_object() && vb.is_object() && va["drifted"].is_boolean() && vb["drifted"].is_boolean()
+            ? ordered_json(va["drifted"] != vb["drifted"])
+            : ordered_json(nullptr);
   }
   verdicts["domain"] = {{"a", Domain(a)}, {"b", Domain(b)}};
   out["drift_verdicts"] = std::move(verdicts);
@@ -597,9 +595,9 @@ Result<ordered_json> CompareSplits(const RunReader& reader, const SplitKey& a_ke
         TestJson(stats::WelchTTest(ma.mean, ma.var(), ma.n, mb.mean, mb.var(), mb.n), o.alpha);
     confidence.push_back(std::move(k));
   }
-  out["class_shares"] = {{"test", TestJson(stats::ChiSquareHomogeneity(a.pred_count, b.pred_count),
-                                           o.alpha)},
-                         {"classes", std::move(classes)}};
+  out["class_shares"] = {
+      {"test", TestJson(stats::ChiSquareHomogeneity(a.pred_count, b.pred_count), o.alpha)},
+      {"classes", std::move(classes)}};
   out["confidence_per_class"] = std::move(confidence);
   out["regions"] = Regions(info.project, info.run, a, b, o);
   if (out["regions"].is_null()) out["regions_note"] = "the run was finished without the 2-D map";

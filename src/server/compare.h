@@ -60,10 +60,10 @@ std::optional<TestResult> WelchTTest(double mean_a, double var_a, int64_t n_a, d
 }  // namespace stats
 
 struct CompareOptions {
-  double alpha = 0.05;      // a change is "significant" when its p-value is below
-  int32_t grid = 10;        // the map is cut into grid x grid cells
-  int32_t regions = 5;      // how many grown (and shrunk) regions are listed
-  int32_t examples = 3;     // representative samples per region
+  double alpha = 0.05;             // a change is "significant" when its p-value is below
+  int32_t grid = 10;               // the map is cut into grid x grid cells
+  int32_t regions = 5;             // how many grown (and shrunk) regions are listed
+  int32_t examples = 3;            // representative samples per region
   int64_t min_region_samples = 5;  // a region needs this many samples of B to be listed
 };
 

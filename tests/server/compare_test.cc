@@ -188,7 +188,8 @@ TEST_F(CompareRun, TwoInferenceSetsGiveDriftTestsVerdictsAndTheRegionsThatGrew) 
   for (const json& r : grew) {
     EXPECT_DOUBLE_EQ(r["test"]["p_value_adjusted"].get<double>(),
                      std::min(1.0, r["test"]["p_value"].get<double>() * cells));
-    EXPECT_EQ(r["test"]["significant"].get<bool>(), r["test"]["p_value_adjusted"].get<double>() < 0.05);
+    EXPECT_EQ(r["test"]["significant"].get<bool>(),
+              r["test"]["p_value_adjusted"].get<double>() < 0.05);
   }
   // Grew is sorted by the change, largest first.
   for (size_t i = 1; i < grew.size(); ++i) {
@@ -223,7 +224,8 @@ TEST_F(CompareRun, ApiServesTheComparisonAndNamesAMissingSplit) {
     }
   }
 
-  r = api.Handle({"GET", {"runs", "p", "r", "compare"}, {{"a", "inference:gone"}, {"b", "training"}}, ""});
+  r = api.Handle(
+      {"GET", {"runs", "p", "r", "compare"}, {{"a", "inference:gone"}, {"b", "training"}}, ""});
   EXPECT_EQ(r.status, 404);
   EXPECT_NE(r.body.find("a: split 'inference:gone'"), std::string::npos) << r.body;
   r = api.Handle({"GET", {"runs", "p", "r", "compare"}, {{"a", "training"}}, ""});
