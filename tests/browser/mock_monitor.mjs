@@ -128,35 +128,62 @@ function entry(R, split, time) {
   };
 }
 
-/** The metric a rule reads on a timeline entry. */
-function ruleValue(rule, e) {
-  const v = rule.class ? e.per_class?.[rule.class]?.[rule.metric] : e.metrics?.[rule.metric];
+/** A rule's metric and class, from its name or its timeline path (per_class.L.x, metrics.x). */
+function target(rule) {
+  let m = rule.metric, c = rule.class ?? null;
+  if (m.startsWith('metrics.')) m = m.slice(8);
+  else if (m.startsWith('per_class.')) { const rest = m.slice(10), dot = rest.lastIndexOf('.'); c = c ?? rest.slice(0, dot); m = rest.slice(dot + 1); }
+  return { metric: m, cls: c };
+}
+/** The metric on a timeline entry (verdicts as 1/0), or null. */
+function metricValue(e, metric, cls) {
+  if (metric === 'drift_verdict' || metric === 'domain_shifted') return e[metric] === null || e[metric] === undefined ? null : Number(e[metric]);
+  const v = cls ? e.per_class?.[cls]?.[metric] : e.metrics?.[metric];
   return v === null || v === undefined ? null : typeof v === 'number' ? v : v.value;
 }
 const compareOp = (x, op, t) => ({ '>': x > t, '>=': x >= t, '<': x < t, '<=': x <= t }[op]);
 
-/** Each enabled rule's state on each set of the run (ok / firing). */
+/**
+ * Each enabled rule's state on each set (and class, for a '*' rule) of the run, as the alerts
+ * API evaluates them (docs/alerts.md): threshold; change from training (|change| with abs);
+ * band: the first N sets with a value are the baseline (not judged), sigma their population
+ * standard deviation, op '>' / '<' one side.
+ */
 function evaluate(project, run, tl) {
   const out = [];
   for (const rule of rulesOf(project)) {
     if (rule.enabled === false || (rule.run && rule.run !== run)) continue;
-    let lo = null, hi = null;
-    if (rule.kind === 'band') {
-      const first = tl.sets.slice(0, rule.band?.first_n ?? 5).map((e) => ruleValue(rule, e)).filter((v) => v !== null);
-      if (first.length < 2) continue;
-      const m = first.reduce((a, b) => a + b, 0) / first.length;
-      const sd = Math.sqrt(first.reduce((a, b) => a + (b - m) ** 2, 0) / (first.length - 1));
-      lo = m - (rule.band?.k ?? 3) * sd; hi = m + (rule.band?.k ?? 3) * sd;
-    }
-    const ref = tl.reference.training ? ruleValue(rule, tl.reference.training) : null;
-    for (const e of tl.sets) {
-      const v = ruleValue(rule, e);
-      if (v === null) continue;
-      let fires = false, threshold = rule.value;
-      if (rule.kind === 'threshold') fires = compareOp(v, rule.op, rule.value);
-      else if (rule.kind === 'change_from_training') { if (ref === null) continue; fires = compareOp(v - ref, rule.op, rule.value); threshold = ref + rule.value; }
-      else { fires = v < lo || v > hi; threshold = v > hi ? hi : lo; }
-      out.push({ rule_id: rule.id, rule_name: rule.name, metric: rule.metric, class: rule.class ?? null, run, set: e.split, state: fires ? 'firing' : 'ok', value: v, threshold });
+    const { metric, cls } = target(rule);
+    const classes = cls === '*' ? Object.keys(tl.sets[0]?.per_class ?? {}) : [cls];
+    for (const c of classes) {
+      const values = tl.sets.map((e) => metricValue(e, metric, c));
+      let lo = null, hi = null, baseline = new Set();
+      if (rule.kind === 'band') {
+        const n = rule.band?.first_n ?? 5, k = rule.band?.k ?? 3;
+        const idx = values.map((v, i) => (v === null ? -1 : i)).filter((i) => i >= 0).slice(0, n);
+        if (idx.length < n) continue;
+        baseline = new Set(idx);
+        const first = idx.map((i) => values[i]);
+        const m = first.reduce((a, b) => a + b, 0) / first.length;
+        const sd = Math.sqrt(first.reduce((a, b) => a + (b - m) ** 2, 0) / first.length);
+        lo = m - k * sd; hi = m + k * sd;
+      }
+      const ref = tl.reference.training ? metricValue(tl.reference.training, metric, c) : null;
+      tl.sets.forEach((e, i) => {
+        const v = values[i];
+        if (v === null) return;
+        let fires = false, threshold = rule.value, value = v;
+        if (rule.kind === 'threshold') fires = compareOp(v, rule.op, rule.value);
+        else if (rule.kind === 'change_from_training') {
+          if (ref === null) return;
+          value = rule.abs ? Math.abs(v - ref) : v - ref;
+          fires = compareOp(value, rule.op, rule.value);
+        } else if (!baseline.has(i)) {
+          fires = (rule.op !== '<' && rule.op !== '<=' && v > hi) || (rule.op !== '>' && rule.op !== '>=' && v < lo);
+          threshold = v > hi ? hi : lo;
+        }
+        out.push({ rule_id: rule.id, run, set: e.name, class: c, state: fires ? 'firing' : 'ok', value, threshold });
+      });
     }
   }
   return out;
@@ -245,13 +272,17 @@ export function compare(R, a, b) {
 
 // ---- alerts: rules, states, webhooks, deliveries (per project, in memory)
 const PROJECTS = new Map();
+const STARTED = Date.now() / 1000;
 let nextId = 1;
 function project(p) {
   if (!PROJECTS.has(p)) {
     PROJECTS.set(p, {
+      // The alerts API's default rules (docs/alerts.md, "Default rules").
       rules: [
-        { id: String(nextId++), name: 'data drift', metric: 'drifted_share', class: null, kind: 'threshold', op: '>', value: 0.2, band: null, run: null, enabled: true, builtin: true },
-        { id: String(nextId++), name: 'confidence drop', metric: 'mean_confidence', class: null, kind: 'change_from_training', op: '<', value: -0.05, band: null, run: null, enabled: false, builtin: true },
+        { id: 'data_drift', name: 'data drift', metric: 'drift_verdict', class: null, kind: 'threshold', op: '>=', value: 1, abs: false, band: null, run: null, enabled: true, builtin: true, severity: 'warning' },
+        { id: 'distribution_shift', name: 'distribution shift', metric: 'domain_shifted', class: null, kind: 'threshold', op: '>=', value: 1, abs: false, band: null, run: null, enabled: true, builtin: true, severity: 'warning' },
+        { id: 'confidence_drop', name: 'confidence drop', metric: 'mean_confidence', class: '*', kind: 'change_from_training', op: '<', value: -0.05, abs: false, band: null, run: null, enabled: true, builtin: true, severity: 'warning' },
+        { id: 'class_share_change', name: 'class share change', metric: 'pred_share', class: '*', kind: 'change_from_training', op: '>', value: 0.1, abs: true, band: null, run: null, enabled: true, builtin: true, severity: 'warning' },
       ],
       webhooks: [], deliveries: [],
     });
@@ -262,11 +293,11 @@ const rulesOf = (p) => project(p).rules;
 
 function checkRule(b) {
   const metrics = ['drifted_share', 'domain_auc', 'on_boundary_share', 'mean_confidence', 'estimated_accuracy', 'samples',
-    'pred_share', 'estimated_precision', 'estimated_recall', 'estimated_f1'];
-  if (!metrics.includes(b.metric)) throw { status: 400, code: 'invalid_argument', message: `metric: unknown '${b.metric}'` };
+    'drift_verdict', 'domain_shifted', 'pred_share', 'estimated_precision', 'estimated_recall', 'estimated_f1'];
+  if (typeof b.metric !== 'string' || !metrics.includes(target(b).metric)) throw { status: 400, code: 'invalid_argument', message: `metric: unknown '${b.metric}'` };
   if (!['threshold', 'band', 'change_from_training'].includes(b.kind)) throw { status: 400, code: 'invalid_argument', message: `kind: unknown '${b.kind}'` };
   if (b.kind !== 'band' && typeof b.value !== 'number') throw { status: 400, code: 'invalid_argument', message: 'value: a number is required' };
-  if (b.kind !== 'band' && !['>', '>=', '<', '<='].includes(b.op)) throw { status: 400, code: 'invalid_argument', message: `op: unknown '${b.op}'` };
+  if ((b.kind !== 'band' || b.op) && !['>', '>=', '<', '<='].includes(b.op)) throw { status: 400, code: 'invalid_argument', message: `rule.op: expected one of >, >=, <, <=; got '${b.op}'` };
 }
 
 /** /api/projects/{p}/alerts/...; `timelineOf(run)` gives a run's timeline (for states). */
@@ -275,12 +306,13 @@ export async function alertRoutes(req, parts, readBody, runsOf) {
   const rest = parts.slice(4);
   if (parts[3] !== 'alerts') throw { status: 404, code: 'not_found', message: 'no route' };
   if (rest[0] === 'rules' && rest.length === 1) {
-    if (m === 'GET') return [200, { rules: P.rules }];
+    if (m === 'GET') return [200, { project: p, rules: P.rules }];
     if (m === 'POST') {
       const b = await readBody(req);
       checkRule(b);
-      const rule = { id: String(nextId++), name: b.name ?? b.metric, metric: b.metric, class: b.class ?? null, kind: b.kind, op: b.op ?? '>',
-        value: b.value ?? null, band: b.band ?? null, run: b.run ?? null, enabled: b.enabled !== false, builtin: false };
+      const rule = { id: b.id ?? `${b.metric}-${nextId++}`, name: b.name ?? b.metric, metric: b.metric, class: b.class ?? null, kind: b.kind, op: b.op ?? null,
+        value: b.kind === 'band' ? null : b.value ?? null, abs: !!b.abs, band: b.band ?? null, run: b.run ?? null, enabled: b.enabled !== false, builtin: false,
+        severity: b.severity ?? 'warning' };
       P.rules.push(rule);
       return [201, rule];
     }
@@ -291,22 +323,22 @@ export async function alertRoutes(req, parts, readBody, runsOf) {
     if (m === 'PUT') {
       const b = await readBody(req);
       checkRule(b);
-      P.rules[i] = { ...P.rules[i], ...b, id: P.rules[i].id, builtin: P.rules[i].builtin };
+      P.rules[i] = { ...P.rules[i], ...b, id: P.rules[i].id, builtin: P.rules[i].builtin, value: b.kind === 'band' ? null : b.value };
       return [200, P.rules[i]];
     }
-    if (m === 'DELETE') { const [r] = P.rules.splice(i, 1); return [200, { deleted: r.id }]; }
+    if (m === 'DELETE') { const [r] = P.rules.splice(i, 1); return [200, { removed: r.id }]; }
   }
   if (rest[0] === 'states' && m === 'GET') {
     const states = [];
-    for (const R of runsOf(p)) states.push(...timeline(R).alerts.map(({ rule_name, metric, class: c, ...s }) => s));
-    return [200, { states }];
+    for (const R of runsOf(p)) states.push(...timeline(R).alerts.map((s) => ({ ...s, since: STARTED, updated: STARTED })));
+    return [200, { project: p, firing: states.filter((s) => s.state === 'firing').length, states }];
   }
   if (rest[0] === 'webhooks' && rest.length === 1) {
-    if (m === 'GET') return [200, { webhooks: P.webhooks }];
+    if (m === 'GET') return [200, { project: p, webhooks: P.webhooks }];
     if (m === 'POST') {
       const b = await readBody(req);
       if (!/^https?:\/\//.test(b.url ?? '')) throw { status: 400, code: 'invalid_argument', message: 'url: expected http:// or https://' };
-      const w = { id: String(nextId++), url: b.url, name: b.name ?? '', enabled: true, created_at: Math.floor(Date.now() / 1000) };
+      const w = { id: b.id ?? `hook-${nextId++}`, url: b.url, name: b.name ?? '', enabled: true, signed: !!b.secret, created: Date.now() / 1000 };
       P.webhooks.push(w);
       return [201, w];
     }
@@ -314,13 +346,16 @@ export async function alertRoutes(req, parts, readBody, runsOf) {
   if (rest[0] === 'webhooks' && rest.length >= 2) {
     const w = P.webhooks.find((x) => x.id === rest[1]);
     if (!w) throw { status: 404, code: 'not_found', message: `no webhook ${rest[1]} in project ${p}` };
-    if (rest.length === 2 && m === 'DELETE') { P.webhooks.splice(P.webhooks.indexOf(w), 1); return [200, { deleted: w.id }]; }
+    if (rest.length === 2 && m === 'DELETE') { P.webhooks.splice(P.webhooks.indexOf(w), 1); return [200, { removed: w.id }]; }
     if (rest[2] === 'test' && m === 'POST') {
-      const d = { id: String(nextId++), webhook_id: w.id, event: 'test', status: 'delivered', http_status: 200, attempts: 1, created_at: Math.floor(Date.now() / 1000) };
+      // The answer is the test's delivery (docs/alerts.md).
+      const now = Date.now() / 1000;
+      const d = { id: `d-${nextId++}`, webhook_id: w.id, url: w.url, event: 'test', rule_id: null, run: null, set: null, class: null,
+        status: 'delivered', attempts: 1, last_code: 200, last_error: null, created: now, updated: now, next_attempt: null, delivered: now };
       P.deliveries.unshift(d);
-      return [200, { delivered: true, http_status: 200, attempts: 1 }];
+      return [200, d];
     }
   }
-  if (rest[0] === 'deliveries' && m === 'GET') return [200, { deliveries: P.deliveries }];
+  if (rest[0] === 'deliveries' && m === 'GET') return [200, { project: p, deliveries: P.deliveries }];
   throw { status: 404, code: 'not_found', message: 'no route' };
 }

@@ -83,6 +83,24 @@ function chartPoints(page, metric, series = null) {
   }, [metric, series]);
 }
 
+/** The chart a rule's metric is drawn on, and its class ('*' every class), as the console maps them. */
+function ruleTarget(rule) {
+  let m = rule.metric, c = rule.class ?? null;
+  if (m.startsWith('metrics.')) m = m.slice(8);
+  else if (m.startsWith('per_class.')) { const rest = m.slice(10), dot = rest.lastIndexOf('.'); c = c ?? rest.slice(0, dot); m = rest.slice(dot + 1); }
+  return { metric: { drift_verdict: 'drifted_share', domain_shifted: 'domain_auc' }[m] ?? m, cls: c };
+}
+
+/** The sets (split keys, time order) on which some rule of a chart's metric (and class) fires. */
+function firingSets(tl, rules, metric, label = null) {
+  const byId = new Map(rules.map((r) => [r.id, r]));
+  return tl.sets.filter((s) => tl.alerts.some((a) => {
+    if (a.state !== 'firing' || (a.set !== s.name && a.set !== s.split)) return false;
+    const t = ruleTarget({ ...byId.get(a.rule_id), class: a.class });
+    return t.metric === metric && (t.cls === label || (label !== null && t.cls === '*'));
+  })).map((s) => s.split);
+}
+
 function guides(page, metric) {
   return page.evaluate((m) => [...document.querySelectorAll(`[data-testid=tl-chart][data-metric="${m}"] .tl-guide`)]
     .map((g) => ({ testid: g.dataset.testid, rule: g.dataset.ruleId ?? null, value: Number(g.dataset.value), y: Number(g.getAttribute('y1')), cls: g.getAttribute('class') })), metric);
@@ -115,9 +133,14 @@ async function main() {
   const RUN = '/runs/demo/daily';
   const timelineReady = async () => { await page.locator('[data-testid=timeline-page][data-ready="1"]').waitFor(); };
 
+  // A team's own threshold next to the default rules, added through the API (as `sextant alerts add`).
+  const added = await fetch(`${base}/api/projects/demo/alerts/rules`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ id: 'drift20', name: 'drift above 20%', metric: 'drifted_share', kind: 'threshold', op: '>', value: 0.2 }) });
+  assert(added.status === 201, `rule added: ${added.status}`);
   let tl = await api('/api/runs/demo/daily/timeline');
+  let rules = (await api('/api/projects/demo/alerts/rules')).rules;
   const timeOrder = tl.sets.map((s) => s.split);
-  const driftRule = (await api('/api/projects/demo/alerts/rules')).rules.find((r) => r.metric === 'drifted_share' && r.builtin);
+  const driftRule = rules.find((r) => r.id === 'drift20');
 
   await step('timeline: one chart per metric, points in time order, bands, threshold, firing sets', async () => {
     await page.goto(base + RUN);
@@ -147,18 +170,28 @@ async function main() {
     const g = await guides(page, 'drifted_share');
     const th = g.find((x) => x.rule === String(driftRule.id));
     assert(th && Math.abs(th.value - driftRule.value) < 1e-12, `threshold of rule ${driftRule.id} drawn: ${JSON.stringify(g)}`);
-    // Firing: exactly the sets whose drifted share is above the rule's value.
+    // Firing: the threshold fires on exactly the sets whose drifted share is above it, and the
+    // default drift-verdict rule (marked on this chart) on the drifted ones: the shifted days.
     const pts = await chartPoints(page, 'drifted_share');
     const want = tl.sets.filter((s) => s.metrics.drifted_share.value > driftRule.value).map((s) => s.split);
     assert(want.length === 3, `three shifted sets fire: ${want}`);
+    assert(same(tl.sets.filter((s) => s.drift_verdict).map((s) => s.split), want), 'the verdict agrees');
+    assert(same(firingSets(tl, rules, 'drifted_share'), want), `the API's states: ${firingSets(tl, rules, 'drifted_share')}`);
     assert(same(pts.filter((p) => p.firing).map((p) => p.set), want), `firing marks: ${pts.filter((p) => p.firing).map((p) => p.set)} vs ${want}`);
     assert(await page.locator('[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-firing]').count() === 3, 'three rings');
     // Firing points sit above the threshold line on screen.
     assert(pts.filter((p) => p.firing).every((p) => p.cy < th.y), 'firing points above the threshold');
-    assert((await page.getByTestId('tl-firing-count').textContent()).startsWith('3 alerts firing'), 'firing count');
+    // The default per-class rules mark the per-class charts (every class: '*').
+    for (const label of ['negative', 'positive']) {
+      const cp = await chartPoints(page, 'per_class.mean_confidence', label);
+      assert(same(cp.filter((p) => p.firing).map((p) => p.set), firingSets(tl, rules, 'mean_confidence', label)), `confidence drop of ${label}`);
+    }
+    const nFiring = tl.alerts.filter((a) => a.state === 'firing').length;
+    assert((await page.getByTestId('tl-firing-count').textContent()).startsWith(`${nFiring} alerts firing`), 'firing count');
     const rows = await page.$$eval('[data-testid=tl-row]', (rs) => rs.map((r) => ({ set: r.dataset.set, alerts: r.querySelector('[data-testid=tl-row-alerts]').textContent })));
     assert(same(rows.map((r) => r.set), timeOrder), 'table in time order');
-    assert(same(rows.filter((r) => r.alerts.includes('firing')).map((r) => r.set), want), 'table marks the firing sets');
+    const anyFiring = tl.sets.filter((s) => tl.alerts.some((a) => a.state === 'firing' && a.set === s.name)).map((s) => s.split);
+    assert(same(rows.filter((r) => r.alerts.includes('firing')).map((r) => r.set), anyFiring), 'table marks the firing sets');
     await page.screenshot({ path: path.join(SHOTS, 'timeline.png'), fullPage: true });
   });
 
@@ -178,7 +211,8 @@ async function main() {
     await page.getByTestId('rules-link').click();
     await page.locator('[data-testid=rules-page][data-ready="1"]').waitFor();
     const names = () => page.$$eval('[data-testid=rule-row]', (rs) => rs.map((r) => r.dataset.name));
-    assert(same(await names(), ['data drift', 'confidence drop']), `built-in rules listed: ${await names()}`);
+    assert(same(await names(), ['data drift', 'distribution shift', 'confidence drop', 'class share change', 'drift above 20%']), `rules listed: ${await names()}`);
+    assert(await page.locator('[data-testid=rule-row][data-name="data drift"] .badge', { hasText: 'built-in' }).count() === 1, 'built-in marked');
     // A learned band on the mean confidence.
     await page.getByTestId('rule-name').fill('confidence band');
     await page.getByTestId('rule-metric').selectOption('mean_confidence');
@@ -231,10 +265,11 @@ async function main() {
     await page.locator('[data-testid=rule-row][data-name="temp"] [data-testid=rule-remove]').click();
     await page.locator('[data-testid=rule-row][data-name="temp"]').waitFor({ state: 'detached' });
     // The API holds what the editor shows.
-    const rules = (await api('/api/projects/demo/alerts/rules')).rules;
-    assert(same(rules.map((r) => r.name), ['data drift', 'confidence drop', 'confidence band', 'too many negatives']), `API rules: ${rules.map((r) => r.name)}`);
+    rules = (await api('/api/projects/demo/alerts/rules')).rules;
+    assert(same(rules.map((r) => r.name), ['data drift', 'distribution shift', 'confidence drop', 'class share change', 'drift above 20%', 'confidence band', 'too many negatives']),
+      `API rules: ${rules.map((r) => r.name)}`);
     const band = rules.find((r) => r.name === 'confidence band');
-    assert(band.kind === 'band' && band.band.first_n === 4 && band.band.k === 2.5 && band.value === null, `band rule: ${JSON.stringify(band)}`);
+    assert(band.kind === 'band' && band.band.first_n === 4 && band.band.k === 2.5 && band.value === null && band.op === null, `band rule: ${JSON.stringify(band)}`);
     bandId = band.id;
     const neg = rules.find((r) => r.name === 'too many negatives');
     assert(neg.class === 'negative' && neg.metric === 'pred_share' && neg.op === '>' && neg.value === 0.6, `class rule: ${JSON.stringify(neg)}`);
@@ -254,7 +289,7 @@ async function main() {
     assert((await row.textContent()).includes('http://127.0.0.1:9/hook'), 'webhook listed');
     await row.getByTestId('webhook-test').click();
     await waitForFunction(page, () => document.querySelector('[data-testid=webhook-result]').textContent.startsWith('delivered'));
-    assert((await row.getByTestId('webhook-result').textContent()) === 'delivered (HTTP 200)', 'test send result');
+    assert((await row.getByTestId('webhook-result').textContent()) === 'delivered (HTTP 200)', `test send result: ${await row.getByTestId('webhook-result').textContent()}`);
     await page.locator('[data-testid=delivery-row]').first().waitFor();
     assert((await page.locator('[data-testid=delivery-row]').first().textContent()).includes('test'), 'the test delivery listed');
     await page.screenshot({ path: path.join(SHOTS, 'rules-editor.png'), fullPage: true });
@@ -264,27 +299,38 @@ async function main() {
     await page.goto(base + RUN + '/timeline');
     await timelineReady();
     tl = await api('/api/runs/demo/daily/timeline');
-    // The learned band: mean +- 2.5 sd of the first 4 sets' mean confidence.
+    rules = (await api('/api/projects/demo/alerts/rules')).rules;
+    // The learned band: mean ± 2.5 σ (population) of the first 4 sets' mean confidence; those
+    // 4 are its baseline, not judged.
     const first = tl.sets.slice(0, 4).map((s) => s.metrics.mean_confidence.value);
     const mean = first.reduce((a, b) => a + b, 0) / first.length;
-    const sd = Math.sqrt(first.reduce((a, b) => a + (b - mean) ** 2, 0) / (first.length - 1));
+    const sd = Math.sqrt(first.reduce((a, b) => a + (b - mean) ** 2, 0) / first.length);
     const g = (await guides(page, 'mean_confidence')).filter((x) => x.rule === String(bandId));
     assert(g.length === 2, `two band lines: ${JSON.stringify(g)}`);
     const lines = g.map((x) => x.value).sort((a, b) => a - b);
     assert(Math.abs(lines[0] - (mean - 2.5 * sd)) < 1e-9 && Math.abs(lines[1] - (mean + 2.5 * sd)) < 1e-9, `band at mean ± 2.5 sd: ${lines}`);
-    const outside = tl.sets.filter((s) => Math.abs(s.metrics.mean_confidence.value - mean) > 2.5 * sd).map((s) => s.split);
+    const outside = tl.sets.slice(4).filter((s) => Math.abs(s.metrics.mean_confidence.value - mean) > 2.5 * sd).map((s) => s.split);
+    const bandFiring = tl.alerts.filter((a) => a.rule_id === bandId && a.state === 'firing').map((a) => `inference:${a.set}`);
+    assert(outside.length > 0 && same(bandFiring, outside), `the band fires outside it: ${bandFiring} vs ${outside}`);
     const pts = await chartPoints(page, 'mean_confidence');
-    assert(outside.length > 0, 'some set leaves the band');
     assert(same(pts.filter((p) => p.firing).map((p) => p.set), outside), `band firing: ${pts.filter((p) => p.firing).map((p) => p.set)} vs ${outside}`);
     // The per-class threshold on the negative class' share.
-    const negRule = (await api('/api/projects/demo/alerts/rules')).rules.find((r) => r.name === 'too many negatives');
+    const negRule = rules.find((r) => r.name === 'too many negatives');
     const pg = (await guides(page, 'per_class.pred_share')).filter((x) => x.rule === String(negRule.id));
     assert(pg.length === 1 && pg[0].value === 0.6, `class threshold drawn: ${JSON.stringify(pg)}`);
     const negPts = await chartPoints(page, 'per_class.pred_share', 'negative');
     const negWant = tl.sets.filter((s) => s.per_class.negative.pred_share.value > 0.6).map((s) => s.split);
-    assert(same(negPts.filter((p) => p.firing).map((p) => p.set), negWant), `negative share firing: ${negPts.filter((p) => p.firing).map((p) => p.set)} vs ${negWant}`);
-    const posPts = await chartPoints(page, 'per_class.pred_share', 'positive');
-    assert(posPts.every((p) => !p.firing), 'the rule of class negative does not mark positive');
+    const negFiring = tl.alerts.filter((a) => a.rule_id === negRule.id && a.state === 'firing').map((a) => `inference:${a.set}`);
+    assert(negWant.length > 0 && same(negFiring, negWant), `the class rule fires where the share is above 0.6: ${negFiring} vs ${negWant}`);
+    for (const label of ['negative', 'positive']) {
+      const cp = await chartPoints(page, 'per_class.pred_share', label);
+      const want = firingSets(tl, rules, 'pred_share', label);
+      assert(same(cp.filter((p) => p.firing).map((p) => p.set), want), `${label} share marks: ${cp.filter((p) => p.firing).map((p) => p.set)} vs ${want}`);
+    }
+    assert(negWant.every((s) => firingSets(tl, rules, 'pred_share', 'negative').includes(s)), 'the class rule marks negative');
+    // The class rule is of class negative: it marks no positive point by itself.
+    const posOnlyByRule = tl.alerts.filter((a) => a.rule_id === negRule.id && a.class !== 'negative');
+    assert(posOnlyByRule.length === 0, 'the class rule has states of its class only');
     await page.screenshot({ path: path.join(SHOTS, 'timeline-rules.png'), fullPage: true });
   });
 

@@ -341,18 +341,29 @@ export interface Comparison {
 }
 /** An alert rule (contract of issue 14). */
 export interface AlertRule {
-  id?: string | number; name: string; metric: string; class: string | null;
-  kind: 'threshold' | 'band' | 'change_from_training'; op: '>' | '>=' | '<' | '<='; value: number | null;
+  id?: string | number; name: string;
+  /** A timeline metric (`drifted_share`, ..., the verdicts `drift_verdict`, `domain_shifted`), or its path (`per_class.L.x`). */
+  metric: string;
+  /** null: overall; a label; '*': each class on its own. */
+  class: string | null;
+  kind: 'threshold' | 'band' | 'change_from_training';
+  /** A band: null (either side), '>' (above only) or '<' (below only). */
+  op: '>' | '>=' | '<' | '<=' | null; value: number | null;
+  /** change_from_training: compare the size of the change. */
+  abs?: boolean;
   band?: { first_n: number; k: number } | null; run: string | null; enabled: boolean; builtin?: boolean;
+  severity?: 'info' | 'warning' | 'critical'; description?: string; path?: string;
 }
 export interface AlertState {
-  rule_id: string | number; run: string; set: string; state: 'ok' | 'firing' | 'resolved'; value?: number | null;
-  threshold?: number | null; since?: number | string | null; updated_at?: number | string | null;
+  rule_id: string | number; run: string; set: string; class?: string | null; state: 'ok' | 'firing' | 'resolved'; value?: number | null;
+  threshold?: number | null; detail?: string | null; since?: number | string | null; updated?: number | string | null;
 }
-export interface Webhook { id: string | number; url: string; name?: string; enabled?: boolean; created_at?: number | string | null }
+export interface Webhook { id: string | number; url: string; name?: string; enabled?: boolean; signed?: boolean; created?: number | string | null }
+/** One webhook delivery (also the answer of a test send). */
 export interface Delivery {
-  id?: string | number; webhook_id: string | number; event?: string; status?: string; http_status?: number | null;
-  attempts?: number; created_at?: number | string | null; error?: string | null;
+  id?: string | number; webhook_id: string | number; url?: string; event?: string; rule_id?: string; run?: string; set?: string;
+  status?: 'pending' | 'delivered' | 'failed' | string; attempts?: number; last_code?: number | null; last_error?: string | null;
+  created?: number | string | null; updated?: number | string | null; delivered?: number | string | null;
 }
 
 function projectPath(p: string): string { return `/api/projects/${enc(p)}`; }
@@ -371,6 +382,6 @@ export const monitorApi = {
   webhooks: (p: string) => call<{ webhooks: Webhook[] }>('GET', `${projectPath(p)}/alerts/webhooks`),
   addWebhook: (p: string, hook: { url: string; name?: string }) => call<Webhook>('POST', `${projectPath(p)}/alerts/webhooks`, hook),
   removeWebhook: (p: string, id: string | number) => call<unknown>('DELETE', `${projectPath(p)}/alerts/webhooks/${enc(String(id))}`),
-  testWebhook: (p: string, id: string | number) => call<Record<string, unknown>>('POST', `${projectPath(p)}/alerts/webhooks/${enc(String(id))}/test`, {}),
+  testWebhook: (p: string, id: string | number) => call<Delivery>('POST', `${projectPath(p)}/alerts/webhooks/${enc(String(id))}/test`, {}),
   deliveries: (p: string) => call<{ deliveries: Delivery[] }>('GET', `${projectPath(p)}/alerts/deliveries`),
 };

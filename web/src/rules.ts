@@ -6,7 +6,8 @@ import { clear, h } from './dom';
 import { CLASS_METRICS, OVERALL_METRICS } from './timeline';
 
 const KINDS: AlertRule['kind'][] = ['threshold', 'change_from_training', 'band'];
-const OPS: AlertRule['op'][] = ['>', '>=', '<', '<='];
+const OPS = ['>', '>=', '<', '<='] as const;
+const SEVERITIES = ['info', 'warning', 'critical'] as const;
 
 function when(t: number | string | null | undefined): string {
   if (t === null || t === undefined) return '—';
@@ -16,9 +17,12 @@ function when(t: number | string | null | undefined): string {
 
 /** A rule in words: "drifted_share > 0.2", "band of the first 5 sets ± 3σ", ... */
 export function describeRule(r: AlertRule): string {
-  const what = r.class ? `${r.metric} of class ${r.class}` : r.metric;
-  if (r.kind === 'band') return `${what} outside mean ± ${r.band?.k ?? 3}σ of the first ${r.band?.first_n ?? 5} sets`;
-  if (r.kind === 'change_from_training') return `${what} − training ${r.op} ${r.value}`;
+  const what = r.class === '*' ? `${r.metric} of each class` : r.class ? `${r.metric} of class ${r.class}` : r.metric;
+  if (r.kind === 'band') {
+    const side = r.op === '>' || r.op === '>=' ? 'above' : r.op === '<' || r.op === '<=' ? 'below' : 'outside';
+    return `${what} ${side} mean ± ${r.band?.k ?? 3}σ of the first ${r.band?.first_n ?? 5} sets`;
+  }
+  if (r.kind === 'change_from_training') return `${r.abs ? '|' : ''}${what} − training${r.abs ? '|' : ''} ${r.op} ${r.value}`;
   return `${what} ${r.op} ${r.value}`;
 }
 
@@ -36,13 +40,16 @@ export async function rulesPage(main: HTMLElement, project: string): Promise<voi
   const say = (msg: string, bad = false) => { status.textContent = msg; status.classList.toggle('error', bad); };
 
   // The form: one for add and edit.
-  const metricNames = [...new Set([...OVERALL_METRICS.map((m) => m.key), ...CLASS_METRICS.map((m) => m.key), 'estimated_precision', 'estimated_recall'])];
+  const metricNames = [...new Set([...OVERALL_METRICS.map((m) => m.key), 'drift_verdict', 'domain_shifted',
+    ...CLASS_METRICS.map((m) => m.key), 'estimated_precision', 'estimated_recall'])];
   const f = {
     name: h('input', { type: 'text', 'data-testid': 'rule-name', placeholder: 'e.g. drift above 20%' }),
     metric: h('select', { 'data-testid': 'rule-metric' }, ...metricNames.map((m) => h('option', { value: m }, m))),
-    cls: h('input', { type: 'text', 'data-testid': 'rule-class', placeholder: 'any (overall)' }),
+    cls: h('input', { type: 'text', 'data-testid': 'rule-class', placeholder: 'overall; a label; * each class' }),
     kind: h('select', { 'data-testid': 'rule-kind' }, ...KINDS.map((k) => h('option', { value: k }, k))),
-    op: h('select', { 'data-testid': 'rule-op' }, ...OPS.map((o) => h('option', { value: o }, o))),
+    op: h('select', { 'data-testid': 'rule-op' }, h('option', { value: '', hidden: true }, 'either side'), ...OPS.map((o) => h('option', { value: o }, o))),
+    abs: h('input', { type: 'checkbox', 'data-testid': 'rule-abs' }),
+    severity: h('select', { 'data-testid': 'rule-severity' }, ...SEVERITIES.map((v) => h('option', { value: v }, v))),
     value: h('input', { type: 'number', step: 'any', 'data-testid': 'rule-value' }),
     firstN: h('input', { type: 'number', min: '2', value: '5', 'data-testid': 'rule-first-n' }),
     k: h('input', { type: 'number', step: 'any', value: '3', 'data-testid': 'rule-k' }),
@@ -53,19 +60,30 @@ export async function rulesPage(main: HTMLElement, project: string): Promise<voi
   const saveBtn = h('button', { class: 'btn btn-sm btn-primary', 'data-testid': 'rule-save' }, 'Add rule');
   const cancelBtn = h('button', { class: 'btn btn-sm', 'data-testid': 'rule-cancel', hidden: true }, 'Cancel');
   const bandFields = h('span', { class: 'rule-band' }, h('label', { class: 'inline' }, 'first N', f.firstN), h('label', { class: 'inline' }, 'k σ', f.k));
+  const absField = h('label', { class: 'inline', title: 'compare the size of the change' }, f.abs, '|change|');
   const showKind = () => {
     const band = f.kind.value === 'band';
     bandFields.hidden = !band;
-    f.op.disabled = band; f.value.disabled = band;
+    absField.hidden = f.kind.value !== 'change_from_training';
+    f.value.disabled = band;
+    // A band watches either side unless an op says which.
+    (f.op.options[0] as HTMLOptionElement).hidden = !band;
+    if (!band && f.op.value === '') f.op.value = '>';
   };
-  f.kind.addEventListener('change', showKind);
+  f.kind.addEventListener('change', () => {
+    // A new band watches either side; a threshold needs an op.
+    if (f.kind.value === 'band') f.op.value = '';
+    showKind();
+  });
   const fill = (r: AlertRule | null) => {
     editing = r;
     f.name.value = r?.name ?? '';
     f.metric.value = r?.metric ?? 'drifted_share';
     f.cls.value = r?.class ?? '';
     f.kind.value = r?.kind ?? 'threshold';
-    f.op.value = r?.op ?? '>';
+    f.op.value = r?.op ?? (r?.kind === 'band' ? '' : '>');
+    f.abs.checked = r?.abs ?? false;
+    f.severity.value = r?.severity ?? 'warning';
     f.value.value = r?.value !== null && r?.value !== undefined ? String(r.value) : '';
     f.firstN.value = String(r?.band?.first_n ?? 5);
     f.k.value = String(r?.band?.k ?? 3);
@@ -82,17 +100,18 @@ export async function rulesPage(main: HTMLElement, project: string): Promise<voi
     if (kind !== 'band' && (value === null || !Number.isFinite(value))) return 'value: a number is needed';
     const rule: AlertRule = {
       name: f.name.value.trim() || `${f.metric.value} ${kind}`, metric: f.metric.value, class: f.cls.value.trim() || null,
-      kind, op: f.op.value as AlertRule['op'], value: kind === 'band' ? null : value,
+      kind, op: (f.op.value || null) as AlertRule['op'], value: kind === 'band' ? null : value,
       band: kind === 'band' ? { first_n: Number(f.firstN.value), k: Number(f.k.value) } : null,
-      run: f.run.value.trim() || null, enabled: f.enabled.checked,
+      run: f.run.value.trim() || null, enabled: f.enabled.checked, severity: f.severity.value as AlertRule['severity'],
     };
+    if (kind === 'change_from_training') rule.abs = f.abs.checked;
     return rule;
   };
   saveBtn.addEventListener('click', async () => {
     const r = read();
     if (typeof r === 'string') { say(r, true); return; }
     try {
-      if (editing?.id !== undefined) { await monitorApi.updateRule(project, editing.id, { ...r, builtin: editing.builtin }); say(`saved rule "${r.name}"`); }
+      if (editing?.id !== undefined) { await monitorApi.updateRule(project, editing.id, { ...r, id: editing.id }); say(`saved rule "${r.name}"`); }
       else { await monitorApi.addRule(project, r); say(`added rule "${r.name}"`); }
       fill(null);
       await loadRules();
@@ -115,8 +134,8 @@ export async function rulesPage(main: HTMLElement, project: string): Promise<voi
         } });
       rulesBody.append(h('tr', { 'data-testid': 'rule-row', 'data-id': String(r.id), 'data-name': r.name },
         h('td', null, r.name, r.builtin ? h('span', { class: 'badge badge-muted', title: 'a default rule: edit or disable it' }, 'built-in') : null),
-        h('td', { class: 'mono small', 'data-testid': 'rule-desc' }, describeRule(r)),
-        h('td', null, r.kind),
+        h('td', { class: 'mono small', 'data-testid': 'rule-desc', title: r.description ?? '' }, describeRule(r)),
+        h('td', null, r.kind, r.severity ? h('span', { class: `badge ${r.severity === 'critical' ? 'badge-bad' : r.severity === 'warning' ? 'badge-warn' : 'badge-muted'}` }, r.severity) : null),
         h('td', null, r.run ?? h('span', { class: 'muted' }, 'every run')),
         h('td', null, toggle),
         h('td', null,
@@ -137,10 +156,10 @@ export async function rulesPage(main: HTMLElement, project: string): Promise<voi
     for (const s of firing) {
       const r = rules.find((x) => String(x.id) === String(s.rule_id));
       statesBody.append(h('tr', { 'data-testid': 'state-row' },
-        h('td', null, r?.name ?? `rule ${s.rule_id}`), h('td', null, `${s.run} / ${s.set}`),
+        h('td', null, r?.name ?? `rule ${s.rule_id}`), h('td', null, `${s.run} / ${s.set}${s.class ? ` · ${s.class}` : ''}`),
         h('td', null, h('span', { class: 'badge badge-bad' }, s.state)),
         h('td', { class: 'num' }, s.value !== null && s.value !== undefined ? s.value.toFixed(3) : '—'),
-        h('td', { class: 'small muted' }, when(s.since ?? s.updated_at))));
+        h('td', { class: 'small muted' }, when(s.since ?? s.updated))));
     }
   };
 
@@ -163,11 +182,12 @@ export async function rulesPage(main: HTMLElement, project: string): Promise<voi
           h('button', { class: 'btn btn-xs', 'data-testid': 'webhook-test', onclick: async () => {
             result.textContent = 'sending…'; result.classList.remove('error');
             try {
-              const r = await monitorApi.testWebhook(project, w.id);
-              const code = r.http_status ?? r.status_code ?? r.status;
-              const ok = r.delivered ?? r.ok ?? (typeof code === 'number' ? code < 300 : true);
-              result.textContent = `${ok ? 'delivered' : 'not delivered'}${code !== undefined ? ` (HTTP ${code})` : ''}${r.error ? `: ${r.error}` : ''}`;
-              result.classList.toggle('error', !ok);
+              // The answer is the test's delivery: delivered, pending (to be retried) or failed.
+              const d = await monitorApi.testWebhook(project, w.id);
+              const status = d.status ?? (d.delivered ? 'delivered' : 'failed');
+              const code = d.last_code ?? null;
+              result.textContent = `${status === 'pending' ? 'not delivered yet (will retry)' : status}${code !== null ? ` (HTTP ${code})` : ''}${d.last_error ? `: ${d.last_error}` : ''}`;
+              result.classList.toggle('error', status !== 'delivered');
             } catch (e) { result.textContent = (e as Error).message; result.classList.add('error'); }
             await loadDeliveries();
           } }, 'Test send'), ' ',
@@ -183,8 +203,10 @@ export async function rulesPage(main: HTMLElement, project: string): Promise<voi
     if (!ds.length) deliveriesBody.append(h('tr', null, h('td', { colspan: 5, class: 'muted' }, 'No delivery yet.')));
     for (const d of ds.slice(0, 20)) {
       deliveriesBody.append(h('tr', { 'data-testid': 'delivery-row' },
-        h('td', { class: 'small' }, when(d.created_at)), h('td', null, String(d.webhook_id)), h('td', null, d.event ?? ''),
-        h('td', null, d.status ?? (d.http_status !== undefined && d.http_status !== null ? `HTTP ${d.http_status}` : '')),
+        h('td', { class: 'small' }, when(d.created)), h('td', null, String(d.webhook_id)),
+        h('td', null, d.event ?? '', d.set ? h('span', { class: 'muted small' }, ` ${d.run ?? ''} / ${d.set}`) : null),
+        h('td', null, d.status ?? '', d.last_code !== undefined && d.last_code !== null ? h('span', { class: 'muted small' }, ` HTTP ${d.last_code}`) : null,
+          d.last_error ? h('span', { class: 'error small' }, ` ${d.last_error}`) : null),
         h('td', { class: 'num' }, d.attempts ?? '')));
     }
   };
@@ -203,8 +225,8 @@ export async function rulesPage(main: HTMLElement, project: string): Promise<voi
     h('section', { class: 'card rule-form', 'data-testid': 'rule-form' }, h('div', { class: 'card-head' }, formTitle),
       h('div', { class: 'rule-fields' },
         h('label', null, 'name', f.name), h('label', null, 'metric', f.metric), h('label', null, 'class', f.cls),
-        h('label', null, 'kind', f.kind), h('label', null, 'op', f.op), h('label', null, 'value', f.value), bandFields,
-        h('label', null, 'run', f.run), h('label', { class: 'inline' }, f.enabled, 'enabled')),
+        h('label', null, 'kind', f.kind), h('label', null, 'op', f.op), h('label', null, 'value', f.value), absField, bandFields,
+        h('label', null, 'run', f.run), h('label', null, 'severity', f.severity), h('label', { class: 'inline' }, f.enabled, 'enabled')),
       h('div', { class: 'rule-actions' }, saveBtn, cancelBtn)),
     h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h3', null, 'Firing now')),
       h('table', { class: 'mini', 'data-testid': 'states-table' },

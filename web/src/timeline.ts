@@ -44,33 +44,66 @@ export function compareUrl(project: string, run: string, a: string, b: string): 
   return `${runBase(project, run)}/compare?${new URLSearchParams({ a, b })}`;
 }
 
-/** Does a rule apply to this run's chart of `metric` (per class when `label` is set)? */
-function ruleApplies(rule: AlertRule, run: string, metric: string, label: string | null): boolean {
-  return rule.enabled !== false && rule.metric === metric && (rule.class ?? null) === label && (!rule.run || rule.run === run);
+/** The verdict metrics (booleans) are marked on the chart of the share or AUC they judge. */
+const VERDICT_CHART: Record<string, string> = { drift_verdict: 'drifted_share', domain_shifted: 'domain_auc' };
+
+/**
+ * What a rule (or an alert state) watches: the metric's name and its class (null overall,
+ * '*' every class). The metric may be given as the timeline's path ("metrics.X",
+ * "per_class.LABEL.X"), as the alerts API also accepts.
+ */
+export function ruleTarget(metric: string, cls: string | null | undefined): { metric: string; cls: string | null } {
+  let m = metric, c = cls ?? null;
+  if (m.startsWith('metrics.')) m = m.slice('metrics.'.length);
+  else if (m.startsWith('per_class.')) {
+    const rest = m.slice('per_class.'.length);
+    const dot = rest.lastIndexOf('.');
+    if (dot > 0) { c = c ?? rest.slice(0, dot); m = rest.slice(dot + 1); }
+  }
+  return { metric: VERDICT_CHART[m] ?? m, cls: c };
 }
 
-/** The guides a rule draws on a chart: its threshold, or its learned band. */
+/** Does a rule apply to this run's chart of `metric` (per class when `label` is set)? */
+function ruleApplies(rule: AlertRule, run: string, metric: string, label: string | null): boolean {
+  if (rule.enabled === false || (rule.run && rule.run !== run)) return false;
+  const t = ruleTarget(rule.metric, rule.class);
+  return t.metric === metric && (t.cls === label || (t.cls === '*' && label !== null));
+}
+
+/** The guides a rule draws on a chart: its threshold(s), or its learned band. */
 function ruleGuides(rule: AlertRule, sets: TimelineEntry[], valueOf: (e: TimelineEntry) => number | null,
   reference: number | null, color?: string): Guide[] {
   const id = String(rule.id ?? '');
   const name = rule.name || rule.metric;
+  // A verdict rule (drift_verdict >= 1) has no line on the chart of the share it judges.
+  if (rule.metric.replace(/^metrics\./, '') in VERDICT_CHART) return [];
   if (rule.kind === 'threshold' && rule.value !== null) {
     return [{ value: rule.value, label: `${name} ${rule.op} ${rule.value}`, kind: 'threshold', ruleId: id, color }];
   }
   if (rule.kind === 'change_from_training' && rule.value !== null && reference !== null) {
-    return [{ value: reference + rule.value, label: `${name}: training ${rule.value >= 0 ? '+' : ''}${rule.value}`, kind: 'threshold', ruleId: id, color }];
+    const sign = rule.value >= 0 ? '+' : '';
+    if (rule.abs) {
+      const v = Math.abs(rule.value);
+      return [
+        { value: reference + v, label: `${name}: training ± ${v}`, kind: 'threshold', ruleId: id, color },
+        { value: reference - v, label: '', kind: 'threshold', ruleId: id, color }];
+    }
+    return [{ value: reference + rule.value, label: `${name}: training ${sign}${rule.value}`, kind: 'threshold', ruleId: id, color }];
   }
   if (rule.kind === 'band') {
+    // As the alerts API judges: the first N sets with a value are the baseline; sigma is
+    // their population standard deviation (as NannyML); op '>' or '<' watches one side.
     const n = rule.band?.first_n ?? 5, k = rule.band?.k ?? 3;
-    const first = sets.slice(0, n).map(valueOf).filter((v): v is number => v !== null);
-    if (first.length < 2) return [];
+    const first = sets.map(valueOf).filter((v): v is number => v !== null).slice(0, n);
+    if (first.length < n || first.length < 2) return [];
     const mean = first.reduce((a, b) => a + b, 0) / first.length;
-    const sd = Math.sqrt(first.reduce((a, b) => a + (b - mean) ** 2, 0) / (first.length - 1));
-    return [
-      // One label for the pair (two would overlap on a narrow band).
-      { value: mean + k * sd, label: `${name}: mean ± ${k}σ of the first ${n}`, kind: 'band', ruleId: id, color },
-      { value: mean - k * sd, label: '', kind: 'band', ruleId: id, color },
-    ];
+    const sd = Math.sqrt(first.reduce((a, b) => a + (b - mean) ** 2, 0) / first.length);
+    const label = `${name}: mean ± ${k}σ of the first ${n}`;
+    const out: Guide[] = [];
+    // One label for the pair (two would overlap on a narrow band).
+    if (rule.op !== '<' && rule.op !== '<=') out.push({ value: mean + k * sd, label, kind: 'band', ruleId: id, color });
+    if (rule.op !== '>' && rule.op !== '>=') out.push({ value: mean - k * sd, label: out.length ? '' : label, kind: 'band', ruleId: id, color });
+    return out;
   }
   return [];
 }
@@ -100,8 +133,11 @@ export async function timelinePage(main: HTMLElement, project: string, run: stri
   const isFiring = (set: string, metric: string, label: string | null) => firing.some((a) => {
     if (a.set !== set && a.set !== set.replace(/^inference:/, '')) return false;
     const r = ruleById.get(String(a.rule_id));
-    const m = a.metric ?? r?.metric, c = a.class !== undefined ? a.class : r?.class ?? null;
-    return m === metric && (c ?? null) === label;
+    const m = a.metric ?? r?.metric;
+    if (m === undefined) return false;
+    // A state names its class (a rule on '*' has one state per class).
+    const t = ruleTarget(m, a.class !== undefined ? a.class : r?.class ?? null);
+    return t.metric === metric && (t.cls === label || (t.cls === '*' && label !== null));
   });
 
   const sets = tl.sets;
@@ -189,6 +225,12 @@ export async function timelinePage(main: HTMLElement, project: string, run: stri
         if (ruleApplies(r, run, key, label)) guides.push(...ruleGuides(r, sets, (s) => valued(s.per_class?.[label]?.[key])?.value ?? null, ref, color));
       }
     });
+    // A rule on every class ('*') draws a line per class: its name once.
+    const named = new Set<string>();
+    for (const g of guides) {
+      if (!g.label || g.ruleId === undefined) continue;
+      if (named.has(g.ruleId)) g.label = ''; else named.add(g.ruleId);
+    }
     return series.length ? chartCard(title, `per_class.${key}`, percent, series, guides) : null;
   });
 
