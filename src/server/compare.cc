@@ -598,6 +598,19 @@ Result<ordered_json> CompareSplits(const RunReader& reader, const SplitKey& a_ke
   out["class_shares"] = {
       {"test", TestJson(stats::ChiSquareHomogeneity(a.pred_count, b.pred_count), o.alpha)},
       {"classes", std::move(classes)}};
+  {
+    // The chi-square approximation is rough where an expected count is small.
+    double min_expected = std::numeric_limits<double>::infinity();
+    const double n = static_cast<double>(a.n + b.n);
+    for (size_t i = 0; i < labels.size() && n > 0; ++i) {
+      const double total = static_cast<double>(a.pred_count[i] + b.pred_count[i]);
+      if (total > 0) min_expected = std::min({min_expected, total * a.n / n, total * b.n / n});
+    }
+    if (min_expected < 5) {
+      out["class_shares"]["note"] =
+          "approximate: an expected count is below 5 (rare classes); read the per-class tests";
+    }
+  }
   out["confidence_per_class"] = std::move(confidence);
   out["regions"] = Regions(info.project, info.run, a, b, o);
   if (out["regions"].is_null()) out["regions_note"] = "the run was finished without the 2-D map";

@@ -333,7 +333,7 @@ export interface Comparison {
   metrics: CompareMetric[];
   drift_verdicts: { a: CompareVerdict | null; b: CompareVerdict | null; changed: boolean | null;
     domain: { a: CompareDomain | null; b: CompareDomain | null } };
-  class_shares: { test: TestResult | null; classes: { label: string; a: { count: number; share: number }; b: { count: number; share: number }; change: number; test: TestResult | null }[] };
+  class_shares: { test: TestResult | null; note?: string; classes: { label: string; a: { count: number; share: number }; b: { count: number; share: number }; change: number; test: TestResult | null }[] };
   confidence_per_class: { label: string; a: { n: number; mean: number | null; sd: number | null }; b: { n: number; mean: number | null; sd: number | null }; change: number | null; test: TestResult | null }[];
   regions: { grid: number; bounds: { x0: number; x1: number; y0: number; y1: number }; a_samples: number; b_samples: number;
     grew: CompareRegion[]; shrank: CompareRegion[] } | null;

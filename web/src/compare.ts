@@ -122,6 +122,7 @@ export async function comparePage(main: HTMLElement, info: RunInfo, a: string, b
     h('div', { class: 'card-head' }, h('h3', null, 'Predicted class shares'),
       h('span', { class: 'small', 'data-testid': 'cmp-chi2' }, cs.test ? `chi-square ${cs.test.statistic.toFixed(2)}, df ${cs.test.df}, p=${pvalue(cs.test.p_value)}` : 'no test',
         cs.test?.significant ? h('span', { class: 'badge badge-warn sig-badge' }, 'changed') : null)),
+    cs.note ? h('div', { class: 'muted small', 'data-testid': 'cmp-chi2-note' }, cs.note) : null,
     pairedBars(cs.classes.map((k) => ({ label: k.label, a: k.a.share, b: k.b.share })), [nameA, nameB]),
     h('table', { class: 'mini' },
       h('thead', null, h('tr', null, ...['class', 'A', 'B', 'change', 'test'].map((t) => h('th', null, t)))),
