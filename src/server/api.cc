@@ -472,24 +472,6 @@ Result<ApiResponse> GetInsights(const Call& c) {
   return Json(Insights(json::parse(text), reference, c.labels()));
 }
 
-// Any two splits side by side (docs/http-api.md, "Compare"): ?a=SPLIT&b=SPLIT.
-Result<ApiResponse> GetCompare(const Call& c) {
-  SplitKey keys[2];
-  const char* names[2] = {"a", "b"};
-  for (int i = 0; i < 2; ++i) {
-    auto s = Param(c.params(), names[i]);
-    if (!s || s->empty()) {
-      return Status::Invalid(std::string(names[i]) +
-                             ": required (training, validation, test or inference:NAME)");
-    }
-    auto key = SplitKey::Parse(*s);
-    if (!key.ok()) return key.status().WithContext(names[i]);
-    keys[i] = *key;
-  }
-  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, CompareSplits(c.reader(), keys[0], keys[1]));
-  return Json(j);
-}
-
 // ---- samples
 
 // One page of a split's samples, for GET (query string) and POST (JSON body).
@@ -736,6 +718,24 @@ Result<ApiResponse> Similar(const Call& c) {
 }
 
 // ---- the 2-D map and exports
+
+// Any two splits side by side (docs/http-api.md, "Compare"): ?a=SPLIT&b=SPLIT.
+Result<ApiResponse> GetCompare(const Call& c) {
+  SplitKey keys[2];
+  const char* names[2] = {"a", "b"};
+  for (int i = 0; i < 2; ++i) {
+    auto s = Param(c.params(), names[i]);
+    if (!s || s->empty()) {
+      return Status::Invalid(std::string(names[i]) +
+                             ": required (training, validation, test or inference:NAME)");
+    }
+    auto key = SplitKey::Parse(*s);
+    if (!key.ok()) return key.status().WithContext(names[i]);
+    keys[i] = *key;
+  }
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, CompareSplits(c.reader(), keys[0], keys[1]));
+  return Json(j);
+}
 
 Result<ApiResponse> GetMap(const Call& c) {
   std::vector<SplitKey> splits;
@@ -1007,7 +1007,6 @@ constexpr Endpoint kEndpoints[] = {
     {"GET", "runs/*/*", GetRun, Access::kRead},
     {"GET", "runs/*/*/summary", GetSummary, Access::kRead},
     {"GET", "runs/*/*/insights", GetInsights, Access::kRead},
-    {"GET", "runs/*/*/compare", GetCompare, Access::kRead},
     {"GET", "runs/*/*/samples", GetSamples, Access::kRead},
     {"POST", "runs/*/*/samples/query", QuerySamples, Access::kRead},
     {"GET", "runs/*/*/samples/*/*", GetSample, Access::kRead},
@@ -1018,6 +1017,7 @@ constexpr Endpoint kEndpoints[] = {
     {"GET", "runs/*/*/similar", Similar, Access::kRead},
     {"POST", "runs/*/*/similar", Similar, Access::kRead},
     {"GET", "runs/*/*/map", GetMap, Access::kRead},
+    {"GET", "runs/*/*/compare", GetCompare, Access::kRead},
     {"GET", "runs/*/*/export", ExportSamples, Access::kRead},
     {"GET", "runs/*/*/selections", ListSelections, Access::kRead},
     {"POST", "runs/*/*/selections", CreateSelection, Access::kWrite},
