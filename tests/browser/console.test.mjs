@@ -27,6 +27,7 @@
 // view go to SCREENSHOTS. Any failed step exits non-zero (a failure.png is left too).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -570,6 +571,82 @@ async function main() {
     await page.goto(`${base}/runs/demo/sentiment?split=${encodeURIComponent(PROD)}`);
     await page.getByTestId('run-page').waitFor();
   });
+
+  // 9c. The timeline page and the alert rules editor (issue 14), against the real server where it
+  // serves them (GET .../timeline, /api/projects/P/alerts/...); skipped with a note otherwise.
+  const answers = async (p) => (await fetch(base + p)).status === 200;
+  if (!MOCK && await answers(`${RUN_API}/timeline`)) await step('timeline page (real server)', async () => {
+    const tl = await apiGet(`${RUN_API}/timeline`);
+    await page.goto(`${base}/runs/demo/sentiment/timeline`);
+    await page.locator('[data-testid=timeline-page][data-ready="1"]').waitFor();
+    const sets = tl.sets.map((x) => x.split);
+    const pts = await page.$$eval('[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-point]',
+      (as) => as.map((a) => ({ set: a.dataset.set, value: Number(a.dataset.value), cx: Number(a.querySelector('.tl-point').getAttribute('cx')) }))
+        .sort((a, b) => a.cx - b.cx));
+    assert(JSON.stringify(pts.map((p) => p.set)) === JSON.stringify(sets), `points in the timeline's order: ${pts.map((p) => p.set)} vs ${sets}`);
+    pts.forEach((p, i) => assert(Math.abs(p.value - tl.sets[i].metrics.drifted_share.value) < 1e-9, `drifted share of ${p.set}`));
+    const rows = await page.$$eval('[data-testid=tl-row]', (rs) => rs.map((r) => r.dataset.set));
+    assert(JSON.stringify(rows) === JSON.stringify(sets), 'the table lists the sets in time order');
+    await page.screenshot({ path: path.join(SHOTS, 'timeline-real.png'), fullPage: true });
+    await page.locator(`[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-point][data-set="${sets[0]}"]`).click();
+    await page.getByTestId('run-page').waitFor();
+    assert(new URL(page.url()).searchParams.get('split') === sets[0], `a point opens its set: ${page.url()}`);
+  }); else log('  no timeline on this server: timeline page (real server) skipped');
+
+  if (!MOCK && await answers('/api/projects/demo/alerts/rules')) await step('alert rules editor (real server)', async () => {
+    const rulesNow = async () => (await apiGet('/api/projects/demo/alerts/rules')).rules;
+    const before = await rulesNow();
+    await page.goto(`${base}/projects/demo/alerts`);
+    await page.locator('[data-testid=rules-page][data-ready="1"]').waitFor();
+    const names = () => page.$$eval('[data-testid=rule-row]', (rs) => rs.map((r) => r.dataset.name));
+    assert(JSON.stringify(await names()) === JSON.stringify(before.map((r) => r.name)), `rules listed: ${await names()}`);
+    await page.getByTestId('rule-name').fill('drift above 20%');
+    await page.getByTestId('rule-metric').selectOption('drifted_share');
+    await page.getByTestId('rule-kind').selectOption('threshold');
+    await page.getByTestId('rule-op').selectOption('>');
+    await page.getByTestId('rule-value').fill('0.2');
+    await page.getByTestId('rule-save').click();
+    const row = page.locator('[data-testid=rule-row][data-name="drift above 20%"]');
+    await row.waitFor();
+    let rule = (await rulesNow()).find((r) => r.name === 'drift above 20%');
+    assert(rule && rule.metric === 'drifted_share' && rule.kind === 'threshold' && rule.op === '>' && rule.value === 0.2 && rule.enabled, `added: ${JSON.stringify(rule)}`);
+    await row.getByTestId('rule-edit').click();
+    await page.getByTestId('rule-value').fill('0.3');
+    await page.getByTestId('rule-save').click();
+    await waitForFunction(page, () => document.querySelector('[data-testid=rule-row][data-name="drift above 20%"] [data-testid=rule-desc]')?.textContent.endsWith('0.3'));
+    rule = (await rulesNow()).find((r) => r.name === 'drift above 20%');
+    assert(rule.value === 0.3, `edited: ${JSON.stringify(rule)}`);
+    await row.getByTestId('rule-toggle').uncheck();
+    await waitForFunction(page, () => document.querySelector('[data-testid=rules-status]').textContent.startsWith('disabled'));
+    assert((await rulesNow()).find((r) => r.name === 'drift above 20%').enabled === false, 'disabled');
+    // A webhook to a receiver on loopback, and a test send it receives.
+    const got = [];
+    const receiver = http.createServer((req, res) => {
+      let body = ''; req.on('data', (c) => { body += c; });
+      req.on('end', () => { got.push({ method: req.method, event: req.headers['x-sextant-event'] ?? null, body }); res.writeHead(200); res.end('ok'); });
+    });
+    await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+      await page.getByTestId('webhook-name').fill('ops');
+      await page.getByTestId('webhook-url').fill(url);
+      await page.getByTestId('webhook-add').click();
+      const hook = page.locator('[data-testid=webhook-row]', { hasText: url });
+      await hook.waitFor();
+      await hook.getByTestId('webhook-test').click();
+      await waitForFunction(page, () => !/sending/.test(document.querySelector('[data-testid=webhook-result]').textContent));
+      const result = await hook.getByTestId('webhook-result').textContent();
+      assert(result === 'delivered (HTTP 200)', `test send: ${result}`);
+      assert(got.length === 1 && got[0].method === 'POST' && JSON.parse(got[0].body).event === 'test', `the receiver got the test: ${JSON.stringify(got)}`);
+      await page.locator('[data-testid=delivery-row]').first().waitFor();
+      await page.screenshot({ path: path.join(SHOTS, 'rules-real.png'), fullPage: true });
+      await hook.getByTestId('webhook-remove').click();
+      await hook.waitFor({ state: 'detached' });
+    } finally { receiver.close(); }
+    await row.getByTestId('rule-remove').click();
+    await row.waitFor({ state: 'detached' });
+    assert(!(await rulesNow()).some((r) => r.name === 'drift above 20%'), 'removed');
+  }); else log('  no alerts API on this server: alert rules editor (real server) skipped');
 
   // 10. With --token, the console works from a ?token= link; without one the API says 401.
   if (!MOCK) {
