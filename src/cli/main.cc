@@ -1447,8 +1447,8 @@ int Main(int argc, char** argv) {
       AddSpansCommand(app),  AddMapCommand(app)};
   for (Command& c : AddCheckAndRepairCommands(app)) commands.push_back(std::move(c));
   for (Command& c : AddTeamCommands(app)) commands.push_back(std::move(c));
-  commands.push_back(AddKeysCommand(app));
   commands.push_back(AddCompareCommand(app));
+  commands.push_back(AddKeysCommand(app));
 #ifdef SEXTANT_HAVE_SERVER
   commands.push_back(AddServeCommand(app));
 #endif
