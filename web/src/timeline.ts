@@ -9,6 +9,8 @@ import { append, clear, fmt, h, pct, splitLabel } from './dom';
 export const OVERALL_METRICS: { key: string; title: string; percent: boolean }[] = [
   { key: 'drifted_share', title: 'Drifted share', percent: true },
   { key: 'estimated_accuracy', title: 'Estimated accuracy', percent: true },
+  // Sets logged with gold labels: the real accuracy next to the estimate (no chart otherwise).
+  { key: 'accuracy', title: 'Accuracy (labeled sets)', percent: true },
   { key: 'mean_confidence', title: 'Mean confidence', percent: false },
   { key: 'domain_auc', title: 'Domain-classifier AUC', percent: false },
   { key: 'on_boundary_share', title: 'On-boundary share', percent: true },
@@ -18,6 +20,7 @@ export const CLASS_METRICS: { key: string; title: string; percent: boolean }[] =
   { key: 'pred_share', title: 'Predicted share per class', percent: true },
   { key: 'mean_confidence', title: 'Mean confidence per predicted class', percent: false },
   { key: 'estimated_f1', title: 'Estimated F1 per class', percent: false },
+  { key: 'drifted_share', title: 'Drifted share per predicted class', percent: true },
 ];
 const COLORS = ['#4c78a8', '#f58518', '#54a24b', '#b279a2', '#e45756', '#72b7b2', '#eeca3b', '#9d755d'];
 
