@@ -140,8 +140,11 @@ std::optional<TestResult> TwoProportionTest(int64_t xa, int64_t na, int64_t xb, 
   const double se = std::sqrt(pooled * (1 - pooled) * (1.0 / na + 1.0 / nb));
   const double z = se > 0 ? (pb - pa) / se : 0;
   if (min_expected < 5) {
-    return TestResult{"Fisher exact", z, std::nullopt,
-                      FisherExactTwoSided(xa, na - xa, xb, nb - xb)};
+    // The sum runs over the smaller column's tables: count the rarer outcome.
+    const bool flip = with > without;
+    const double p = flip ? FisherExactTwoSided(na - xa, xa, nb - xb, xb)
+                          : FisherExactTwoSided(xa, na - xa, xb, nb - xb);
+    return TestResult{"Fisher exact", z, std::nullopt, p};
   }
   return TestResult{"two-proportion z", z, std::nullopt,
                     se > 0 ? std::min(1.0, 2 * NormalUpperTail(std::abs(z))) : 1.0};

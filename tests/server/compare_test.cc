@@ -56,6 +56,17 @@ TEST(CompareStats, TwoProportionUsesZForLargeCountsAndFisherForSmall) {
   ASSERT_TRUE(exact.has_value());
   EXPECT_EQ(exact->name, "Fisher exact");
   EXPECT_NEAR(exact->p_value, 1.0 / 21.0, 1e-12);
+  // Rare "without": the same exact test, summed over the complements' tables.
+  auto rare = stats::TwoProportionTest(5, 5, 1, 5);
+  ASSERT_TRUE(rare.has_value());
+  EXPECT_EQ(rare->name, "Fisher exact");
+  EXPECT_NEAR(rare->p_value, stats::FisherExactTwoSided(0, 5, 4, 1), 1e-12);
+  // A million a side, two without the property: exact, and fast (the small column).
+  auto big = stats::TwoProportionTest(1000000, 1000000, 999998, 1000000);
+  ASSERT_TRUE(big.has_value());
+  EXPECT_EQ(big->name, "Fisher exact");
+  // Both "without" on one side, or both on the other: 2 * C(n, 2) / C(2n, 2) = (n - 1) / (2n - 1).
+  EXPECT_NEAR(big->p_value, 999999.0 / 1999999.0, 1e-9);
   EXPECT_FALSE(stats::TwoProportionTest(1, 0, 2, 10).has_value());
 }
 
