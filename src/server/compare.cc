@@ -543,6 +543,8 @@ Result<ordered_json> CompareSplits(const RunReader& reader, const SplitKey& a_ke
                    ? TestJson(stats::TwoProportionTest(a.correct, a.labeled, b.correct, b.labeled),
                               o.alpha)
                    : ordered_json(nullptr)));
+    auto macro_f1 = [](const Side& s) { return Value(Num(s.summary, {"macro_f1"})); };
+    metrics.push_back(Metric("macro_f1", macro_f1(a), macro_f1(b), nullptr));
   }
   {
     auto estimate = [](const Side& s) -> ordered_json {

@@ -230,6 +230,17 @@ TEST_F(CompareRun, ApiServesTheComparisonAndNamesAMissingSplit) {
   EXPECT_EQ(j["project"], "p");
   EXPECT_EQ(j["a"]["split"], "validation");
   EXPECT_EQ(j["b"]["split"], "inference:shifted");
+  // Validation is labeled, the set is not: accuracy and macro F1 on A's side only, no test.
+  bool saw_accuracy = false, saw_f1 = false;
+  for (const json& m : j["metrics"]) {
+    if (m["name"] == "accuracy" || m["name"] == "macro_f1") {
+      EXPECT_TRUE(m["a"].is_object()) << m;
+      EXPECT_TRUE(m["b"].is_null()) << m;
+      EXPECT_TRUE(m["test"].is_null()) << m;
+      (m["name"] == "accuracy" ? saw_accuracy : saw_f1) = true;
+    }
+  }
+  EXPECT_TRUE(saw_accuracy && saw_f1);
   // Validation carries out-of-coverage flags: the drifted share has both sides.
   for (const json& m : j["metrics"]) {
     if (m["name"] == "drifted_share") {

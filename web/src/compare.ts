@@ -13,6 +13,7 @@ const PERCENT = new Set(['drifted_share', 'on_boundary_share', 'accuracy', 'esti
 const TITLES: Record<string, string> = {
   samples: 'samples', mean_confidence: 'mean confidence', on_boundary_share: 'on-boundary share',
   drifted_share: 'drifted share', domain_auc: 'domain-classifier AUC', accuracy: 'accuracy', estimated_accuracy: 'estimated accuracy',
+  macro_f1: 'macro F1',
 };
 
 function pvalue(p: number): string {
