@@ -260,7 +260,8 @@ export async function timelinePage(main: HTMLElement, project: string, run: stri
   append(main, [
     h('div', { class: 'runbar' },
       h('span', { class: 'muted small' }, `${sets.length} inference set${sets.length === 1 ? '' : 's'}${hasTime ? ' in time order' : ''}`),
-      h('span', { class: `badge ${firing.length ? 'badge-bad' : 'badge-ok'}`, 'data-testid': 'tl-firing-count' }, `${firing.length} alert${firing.length === 1 ? '' : 's'} firing`),
+      rulesNote && !tl.alerts ? h('span', { class: 'badge badge-muted', 'data-testid': 'tl-firing-count' }, 'no alert states')
+        : h('span', { class: `badge ${firing.length ? 'badge-bad' : 'badge-ok'}`, 'data-testid': 'tl-firing-count' }, `${firing.length} alert${firing.length === 1 ? '' : 's'} firing`),
       h('a', { class: 'btn btn-sm', href: `/projects/${encodeURIComponent(project)}/alerts`, 'data-testid': 'rules-link',
         onclick: (e: MouseEvent) => { e.preventDefault(); go(`/projects/${encodeURIComponent(project)}/alerts`); } }, 'Alert rules'),
       h('div', { class: 'runbar-group' }, h('span', { class: 'runbar-label' }, 'Compare'), selA, h('span', { class: 'muted' }, '→'), selB,
