@@ -575,16 +575,39 @@ async function main() {
   // 9c. The timeline page and the alert rules editor (issue 14), against the real server where it
   // serves them (GET .../timeline, /api/projects/P/alerts/...); skipped with a note otherwise.
   const answers = async (p) => (await fetch(base + p)).status === 200;
-  if (!MOCK && await answers(`${RUN_API}/timeline`)) await step('timeline page (real server)', async () => {
-    const tl = await apiGet(`${RUN_API}/timeline`);
-    await page.goto(`${base}/runs/demo/sentiment/timeline`);
-    await page.locator('[data-testid=timeline-page][data-ready="1"]').waitFor();
+  const DAILY_API = '/api/runs/demo/daily';
+  if (!MOCK && await answers(`${DAILY_API}/timeline`)) await step('timeline page (real server)', async () => {
+    // demo/daily (make_run.py): six sets logged with --time, named out of time order, two shifted.
+    const tl = await apiGet(`${DAILY_API}/timeline`);
     const sets = tl.sets.map((x) => x.split);
-    const pts = await page.$$eval('[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-point]',
-      (as) => as.map((a) => ({ set: a.dataset.set, value: Number(a.dataset.value), cx: Number(a.querySelector('.tl-point').getAttribute('cx')) }))
-        .sort((a, b) => a.cx - b.cx));
-    assert(JSON.stringify(pts.map((p) => p.set)) === JSON.stringify(sets), `points in the timeline's order: ${pts.map((p) => p.set)} vs ${sets}`);
-    pts.forEach((p, i) => assert(Math.abs(p.value - tl.sets[i].metrics.drifted_share.value) < 1e-9, `drifted share of ${p.set}`));
+    assert(sets.length === 6 && JSON.stringify(sets) !== JSON.stringify([...sets].sort()), `six sets, names out of time order: ${sets}`);
+    assert(tl.sets.every((x, i) => i === 0 || x.time > tl.sets[i - 1].time), 'the timeline is in time order');
+    await page.goto(`${base}/runs/demo/daily`);
+    await page.getByTestId('run-page').waitFor();
+    await page.getByTestId('timeline-link').click();
+    await page.locator('[data-testid=timeline-page][data-ready="1"]').waitFor();
+    const points = (metric) => page.$$eval(`[data-testid=tl-chart][data-metric="${metric}"] [data-testid=tl-point]`,
+      (as) => as.map((a) => ({ set: a.dataset.set, value: Number(a.dataset.value), firing: a.dataset.firing === '1',
+        cx: Number(a.querySelector('.tl-point').getAttribute('cx')) })).sort((a, b) => a.cx - b.cx));
+    for (const metric of ['drifted_share', 'mean_confidence', 'on_boundary_share']) {
+      const pts = await points(metric);
+      assert(JSON.stringify(pts.map((p) => p.set)) === JSON.stringify(sets), `${metric}: points in time order: ${pts.map((p) => p.set)}`);
+      pts.forEach((p, i) => assert(Math.abs(p.value - tl.sets[i].metrics[metric].value) < 1e-9, `${metric} of ${p.set}`));
+    }
+    assert(await page.locator('[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-band]').count() === 1, 'the drifted share interval as a band');
+    // The shifted days drifted; where the alerts API is served, their firing states are ringed.
+    const drifted = tl.sets.filter((x) => x.drift_verdict).map((x) => x.split);
+    assert(drifted.includes('inference:zulu') && drifted.includes('inference:yankee'), `the shifted days drifted: ${drifted}`);
+    const marks = (await points('drifted_share')).filter((p) => p.firing).map((p) => p.set);
+    if (await answers('/api/projects/demo/alerts/rules')) {
+      const rules = (await apiGet('/api/projects/demo/alerts/rules')).rules;
+      const onDrift = new Set(rules.filter((r) => ['drifted_share', 'drift_verdict', 'metrics.drifted_share', 'metrics.drift_verdict'].includes(r.metric) && !r.class).map((r) => r.id));
+      const states = (await apiGet('/api/projects/demo/alerts/states?run=daily')).states;
+      const want = tl.sets.filter((x) => states.some((st) => st.state === 'firing' && onDrift.has(st.rule_id) && (st.set === x.name || st.set === x.split))).map((x) => x.split);
+      assert(JSON.stringify(marks) === JSON.stringify(want), `firing marks ${marks} vs states ${want}`);
+    } else {
+      assert(marks.length === 0, 'no alert states, no marks');
+    }
     const rows = await page.$$eval('[data-testid=tl-row]', (rs) => rs.map((r) => r.dataset.set));
     assert(JSON.stringify(rows) === JSON.stringify(sets), 'the table lists the sets in time order');
     await page.screenshot({ path: path.join(SHOTS, 'timeline-real.png'), fullPage: true });
@@ -593,9 +616,21 @@ async function main() {
       assert(await page.getByTestId('rules-note').count() === 1, 'the page notes the missing alert rules');
       for (let i = errors.length - 1; i >= 0; i--) if (/404/.test(errors[i])) errors.splice(i, 1);
     }
+    // Two points picked: the comparison of a calm day with a shifted one, from the real API.
+    await page.getByTestId('pick-two').click();
+    await page.locator('[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-point][data-set="inference:kilo"]').click();
+    await page.locator('[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-point][data-set="inference:zulu"]').click();
+    await page.locator('[data-testid=compare-page][data-ready="1"]').waitFor();
+    const drift = page.locator('[data-testid=cmp-metric][data-name=drifted_share]');
+    assert(Number(await drift.getByTestId('cmp-change').getAttribute('data-change')) > 0 &&
+      await drift.getByTestId('cmp-test').getAttribute('data-significant') === '1', 'the shifted day drifted significantly more');
+    await page.screenshot({ path: path.join(SHOTS, 'timeline-compare-real.png'), fullPage: true });
+    await page.goBack();
+    await page.locator('[data-testid=timeline-page][data-ready="1"]').waitFor();
     await page.locator(`[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-point][data-set="${sets[0]}"]`).click();
     await page.getByTestId('run-page').waitFor();
     assert(new URL(page.url()).searchParams.get('split') === sets[0], `a point opens its set: ${page.url()}`);
+    if (!(await answers('/api/projects/demo/alerts/rules'))) for (let i = errors.length - 1; i >= 0; i--) if (/404/.test(errors[i])) errors.splice(i, 1);
   }); else log('  no timeline on this server: timeline page (real server) skipped');
 
   if (!MOCK && await answers('/api/projects/demo/alerts/rules')) await step('alert rules editor (real server)', async () => {

@@ -38,7 +38,7 @@ export interface ChartOptions {
   onPoint: (p: ChartPoint, e: MouseEvent) => void;
 }
 
-const W = 560, H = 190, L = 52, R = 14, T = 14, B = 28;
+const W = 560, H = 190, L = 52, R = 22, T = 14, B = 28;
 
 function fmtValue(v: number, percent: boolean): string {
   if (percent) return `${(v * 100).toFixed(Math.abs(v) < 0.1 ? 1 : 0)}%`;
@@ -71,9 +71,11 @@ export function lineChart(o: ChartOptions): SVGElement {
 
   const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'tl-svg', role: 'img', 'aria-label': o.metric, 'data-metric': o.metric });
   // Axes and grid.
-  for (const v of niceTicks(lo, hi)) {
+  const yTicks = niceTicks(lo, hi);
+  const whole = !o.percent && yTicks.every((v) => Number.isInteger(v));
+  for (const v of yTicks) {
     root.append(svg('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'tl-grid' }));
-    root.append(svg('text', { x: L - 6, y: y(v) + 4, class: 'tl-tick', 'text-anchor': 'end' }, fmtValue(v, o.percent)));
+    root.append(svg('text', { x: L - 6, y: y(v) + 4, class: 'tl-tick', 'text-anchor': 'end' }, whole ? v.toLocaleString() : fmtValue(v, o.percent)));
   }
   for (const [t, label] of o.ticks) {
     root.append(svg('line', { x1: x(t), x2: x(t), y1: H - B, y2: H - B + 4, class: 'tl-axis' }));
