@@ -1,6 +1,7 @@
 // `sextant`: log, process and query runs from the command line.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "io/table.h"
 #include "query/check.h"
 #include "query/result_json.h"
+#include "server/compare.h"
 #include "server/keys.h"
 #include "sextant/client.h"
 #include "sextant/results.h"
@@ -1013,6 +1015,120 @@ Command AddMapCommand(CLI::App& app) {
   return {map_cmd, [args] { return Report(RunMap(*args)); }};
 }
 
+// ---- compare ----------------------------------------------------------------------
+
+struct CompareArgs {
+  Common common;
+  std::string a, b, format = "table";
+};
+
+std::string CompareCell(const nlohmann::ordered_json& v, bool share) {
+  if (!v.is_object() || !v["value"].is_number()) return "-";
+  char buf[96];
+  const double x = v["value"].get<double>();
+  if (share) {
+    std::snprintf(buf, sizeof buf, "%.1f%%", 100 * x);
+  } else {
+    std::snprintf(buf, sizeof buf, x == std::floor(x) && std::abs(x) > 1 ? "%.0f" : "%.3f", x);
+  }
+  std::string out = buf;
+  if (v["low"].is_number() && v["high"].is_number()) {
+    const double l = v["low"].get<double>(), h = v["high"].get<double>();
+    std::snprintf(buf, sizeof buf, share ? " [%.1f, %.1f]" : " [%.3f, %.3f]", share ? 100 * l : l,
+                  share ? 100 * h : h);
+    out += buf;
+  }
+  return out;
+}
+
+std::string CompareTest(const nlohmann::ordered_json& t) {
+  if (!t.is_object()) return "-";
+  char buf[128];
+  const bool adjusted = t.contains("p_value_adjusted");
+  std::snprintf(buf, sizeof buf, "%s %s=%.3g%s", t["name"].get<std::string>().c_str(),
+                adjusted ? "p(adjusted)" : "p",
+                t[adjusted ? "p_value_adjusted" : "p_value"].get<double>(),
+                t["significant"].get<bool>() ? " *" : "");
+  return buf;
+}
+
+Status RunCompare(const CompareArgs& args) {
+  if (args.format != "table" && args.format != "json") {
+    return Status::Invalid("--format: expected table or json, got '" + args.format + "'");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey a, SplitKey::Parse(args.a));
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey b, SplitKey::Parse(args.b));
+  SEXTANT_ASSIGN_OR_RETURN(
+      std::unique_ptr<RunReader> reader,
+      RunReader::Open(args.common.Root(), args.common.project, args.common.run));
+  SEXTANT_ASSIGN_OR_RETURN(nlohmann::ordered_json j, server::CompareSplits(*reader, a, b));
+  if (args.format == "json") {
+    std::printf("%s\n", j.dump(2).c_str());
+    return Status::OK();
+  }
+  std::printf("A = %s (%lld samples)   B = %s (%lld samples)   * p < %.2g\n\n", args.a.c_str(),
+              static_cast<long long>(j["a"]["samples"].get<int64_t>()), args.b.c_str(),
+              static_cast<long long>(j["b"]["samples"].get<int64_t>()), j["alpha"].get<double>());
+  std::printf("%-20s %-26s %-26s %-10s %s\n", "metric", "A", "B", "change", "test");
+  for (const auto& m : j["metrics"]) {
+    const std::string name = m["name"];
+    const bool share =
+        name.find("share") != std::string::npos || name.find("accuracy") != std::string::npos;
+    char change[32] = "-";
+    if (m["change"].is_number()) {
+      const double c = m["change"].get<double>();
+      std::snprintf(change, sizeof change,
+                    share                ? "%+.1f pt"
+                    : c == std::floor(c) ? "%+.0f"
+                                         : "%+.3f",
+                    share ? 100 * c : c);
+    }
+    std::printf("%-20s %-26s %-26s %-10s %s\n", name.c_str(), CompareCell(m["a"], share).c_str(),
+                CompareCell(m["b"], share).c_str(), change, CompareTest(m["test"]).c_str());
+  }
+  std::printf("\npredicted class shares (%s)\n", CompareTest(j["class_shares"]["test"]).c_str());
+  for (const auto& c : j["class_shares"]["classes"]) {
+    std::printf("  %-18s %6.1f%% -> %6.1f%%  (%+.1f pt)  %s\n",
+                c["label"].get<std::string>().c_str(), 100 * c["a"]["share"].get<double>(),
+                100 * c["b"]["share"].get<double>(), 100 * c["change"].get<double>(),
+                CompareTest(c["test"]).c_str());
+  }
+  std::printf("\nmean confidence per predicted class\n");
+  for (const auto& c : j["confidence_per_class"]) {
+    auto mean = [](const nlohmann::ordered_json& v) {
+      char buf[32] = "-";
+      if (v["mean"].is_number()) std::snprintf(buf, sizeof buf, "%.3f", v["mean"].get<double>());
+      return std::string(buf);
+    };
+    std::printf("  %-18s %s -> %s  %s\n", c["label"].get<std::string>().c_str(),
+                mean(c["a"]).c_str(), mean(c["b"]).c_str(), CompareTest(c["test"]).c_str());
+  }
+  if (j["regions"].is_object()) {
+    std::printf("\nmap regions that grew most from A to B\n");
+    for (const auto& r : j["regions"]["grew"]) {
+      std::printf("  cell (%d,%d): %.1f%% -> %.1f%%  %s\n", r["cell"]["col"].get<int>(),
+                  r["cell"]["row"].get<int>(), 100 * r["a"]["share"].get<double>(),
+                  100 * r["b"]["share"].get<double>(), CompareTest(r["test"]).c_str());
+      for (const auto& e : r["examples"]) {
+        std::printf("      %s  %s\n", e["id"].get<std::string>().c_str(),
+                    e["text"].get<std::string>().substr(0, 80).c_str());
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Command AddCompareCommand(CLI::App& app) {
+  auto args = std::make_shared<CompareArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "compare", "Two splits side by side: metrics, tests of the changes, map regions that grew");
+  AddRunOptions(cmd, &args->common);
+  cmd->add_option("A", args->a, "training, validation, test or inference:NAME")->required();
+  cmd->add_option("B", args->b, "training, validation, test or inference:NAME")->required();
+  cmd->add_option("--format", args->format, "table or json (default table)");
+  return {cmd, [args] { return Report(RunCompare(*args)); }};
+}
+
 std::vector<Command> AddCheckAndRepairCommands(CLI::App& app) {
   auto check = std::make_shared<CheckArgs>();
   auto repair = std::make_shared<Common>();
@@ -1375,6 +1491,7 @@ int Main(int argc, char** argv) {
       AddSpansCommand(app),  AddMapCommand(app),     AddTimelineCommand(app)};
   for (Command& c : AddCheckAndRepairCommands(app)) commands.push_back(std::move(c));
   for (Command& c : AddTeamCommands(app)) commands.push_back(std::move(c));
+  commands.push_back(AddCompareCommand(app));
   commands.push_back(AddKeysCommand(app));
 #ifdef SEXTANT_HAVE_SERVER
   commands.push_back(AddServeCommand(app));

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "query/result_json.h"
+#include "server/compare.h"
 #include "server/encode.h"
 #include "server/insights.h"
 #include "server/jobs.h"
@@ -725,6 +726,24 @@ Result<ApiResponse> Similar(const Call& c) {
 
 // ---- the 2-D map and exports
 
+// Any two splits side by side (docs/http-api.md, "Compare"): ?a=SPLIT&b=SPLIT.
+Result<ApiResponse> GetCompare(const Call& c) {
+  SplitKey keys[2];
+  const char* names[2] = {"a", "b"};
+  for (int i = 0; i < 2; ++i) {
+    auto s = Param(c.params(), names[i]);
+    if (!s || s->empty()) {
+      return Status::Invalid(std::string(names[i]) +
+                             ": required (training, validation, test or inference:NAME)");
+    }
+    auto key = SplitKey::Parse(*s);
+    if (!key.ok()) return key.status().WithContext(names[i]);
+    keys[i] = *key;
+  }
+  SEXTANT_ASSIGN_OR_RETURN(ordered_json j, CompareSplits(c.reader(), keys[0], keys[1]));
+  return Json(j);
+}
+
 Result<ApiResponse> GetMap(const Call& c) {
   std::vector<SplitKey> splits;
   SEXTANT_ASSIGN_OR_RETURN(splits, SplitList(ParamList(c.params(), "splits"), "splits"));
@@ -1006,6 +1025,7 @@ constexpr Endpoint kEndpoints[] = {
     {"GET", "runs/*/*/similar", Similar, Access::kRead},
     {"POST", "runs/*/*/similar", Similar, Access::kRead},
     {"GET", "runs/*/*/map", GetMap, Access::kRead},
+    {"GET", "runs/*/*/compare", GetCompare, Access::kRead},
     {"GET", "runs/*/*/export", ExportSamples, Access::kRead},
     {"GET", "runs/*/*/selections", ListSelections, Access::kRead},
     {"POST", "runs/*/*/selections", CreateSelection, Access::kWrite},

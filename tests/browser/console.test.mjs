@@ -22,10 +22,12 @@
 // key prompt); the NLI pair view (both
 // fields, premise/hypothesis regex filters) and the NER span view (gold and predicted span
 // marks, the span table and its filters, similar spans, the span-level map, span F1), on
-// the runs of those task types (demo/nli, demo/ner). Screenshots of each
+// the runs of those task types (demo/nli, demo/ner); the comparison of training with the
+// production set (split picker's "compare with…", every change and test as the API's). Screenshots of each
 // view go to SCREENSHOTS. Any failed step exits non-zero (a failure.png is left too).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -535,6 +537,156 @@ async function main() {
     assert(await page.locator('[data-testid=insight-domain-test]').count() === 0, 'no domain test for validation itself');
     await page.locator('[data-testid=insights][data-ready="1"]').screenshot({ path: path.join(SHOTS, 'insights-validation.png') });
   });
+
+  // 9b. The comparison view (issue 14) from the split picker, against the real compare API.
+  await step('compare view', async () => {
+    await page.locator(`[data-testid=inference-picker] [data-split="${PROD}"]`).click();
+    await waitForFunction(page, (s) => new URL(location.href).searchParams.get('split') === s, PROD);
+    await page.getByTestId('compare-with').selectOption('training');
+    await page.locator('[data-testid=compare-page][data-ready="1"]').waitFor();
+    const u = new URL(page.url());
+    assert(u.pathname === '/runs/demo/sentiment/compare' && u.searchParams.get('a') === 'training' && u.searchParams.get('b') === PROD,
+      `compare URL: ${page.url()}`);
+    const c = await apiGet(`${RUN_API}/compare?a=training&b=${encodeURIComponent(PROD)}`);
+    const rows = await page.$$eval('[data-testid=cmp-metric]', (rs) => rs.map((r) => ({ name: r.dataset.name,
+      change: r.querySelector('[data-testid=cmp-change]')?.dataset.change ?? null,
+      sig: r.querySelector('[data-testid=cmp-test]')?.dataset.significant ?? null })));
+    assert(JSON.stringify(rows.map((r) => r.name)) === JSON.stringify(c.metrics.map((m) => m.name)), `metrics: ${rows.map((r) => r.name)}`);
+    for (const m of c.metrics) {
+      const r = rows.find((x) => x.name === m.name);
+      if (m.change !== null) assert(Math.abs(Number(r.change) - m.change) < 1e-9, `${m.name}: change ${r.change} vs ${m.change}`);
+      if (m.test) assert(r.sig === (m.test.significant ? '1' : '0'), `${m.name}: significance`);
+    }
+    assert(await page.locator('[data-testid=cmp-class]').count() === 3, 'three classes');
+    // A third of production is shifted away from training: the regions that grew hold its
+    // drifted samples (their texts mention crypto refunds, make_run.py).
+    const examples = await page.$$eval('[data-testid=cmp-region]:first-child [data-testid=cmp-example]', (es) => es.map((e) => e.textContent));
+    assert(c.regions.grew.length > 0 && examples.length > 0 && examples.every((t) => t.includes('crypto refunds')), `grown region examples: ${examples}`);
+    await page.screenshot({ path: path.join(SHOTS, 'compare-real.png'), fullPage: true });
+    await page.goto(`${base}/runs/demo/sentiment/compare?a=training&b=inference:nope`);
+    await page.getByTestId('cmp-error').waitFor();
+    assert((await page.getByTestId('cmp-error').textContent()).includes("b: split 'inference:nope'"), 'a missing split is named');
+    // Chromium logs the expected 404 of that request as a console error.
+    for (let i = errors.length - 1; i >= 0; i--) if (/404/.test(errors[i])) errors.splice(i, 1);
+    await page.goto(`${base}/runs/demo/sentiment?split=${encodeURIComponent(PROD)}`);
+    await page.getByTestId('run-page').waitFor();
+  });
+
+  // 9c. The timeline page and the alert rules editor (issue 14), against the real server where it
+  // serves them (GET .../timeline, /api/projects/P/alerts/...); skipped with a note otherwise.
+  const answers = async (p) => (await fetch(base + p)).status === 200;
+  const DAILY_API = '/api/runs/demo/daily';
+  if (!MOCK && await answers(`${DAILY_API}/timeline`)) await step('timeline page (real server)', async () => {
+    // demo/daily (make_run.py): six sets logged with --time, named out of time order, two shifted.
+    const tl = await apiGet(`${DAILY_API}/timeline`);
+    const sets = tl.sets.map((x) => x.split);
+    assert(sets.length === 6 && JSON.stringify(sets) !== JSON.stringify([...sets].sort()), `six sets, names out of time order: ${sets}`);
+    assert(tl.sets.every((x, i) => i === 0 || x.time > tl.sets[i - 1].time), 'the timeline is in time order');
+    await page.goto(`${base}/runs/demo/daily`);
+    await page.getByTestId('run-page').waitFor();
+    await page.getByTestId('timeline-link').click();
+    await page.locator('[data-testid=timeline-page][data-ready="1"]').waitFor();
+    const points = (metric) => page.$$eval(`[data-testid=tl-chart][data-metric="${metric}"] [data-testid=tl-point]`,
+      (as) => as.map((a) => ({ set: a.dataset.set, value: Number(a.dataset.value), firing: a.dataset.firing === '1',
+        cx: Number(a.querySelector('.tl-point').getAttribute('cx')) })).sort((a, b) => a.cx - b.cx));
+    for (const metric of ['drifted_share', 'mean_confidence', 'on_boundary_share']) {
+      const pts = await points(metric);
+      assert(JSON.stringify(pts.map((p) => p.set)) === JSON.stringify(sets), `${metric}: points in time order: ${pts.map((p) => p.set)}`);
+      pts.forEach((p, i) => assert(Math.abs(p.value - tl.sets[i].metrics[metric].value) < 1e-9, `${metric} of ${p.set}`));
+    }
+    assert(await page.locator('[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-band]').count() === 1, 'the drifted share interval as a band');
+    // The shifted days drifted; where the alerts API is served, their firing states are ringed.
+    const drifted = tl.sets.filter((x) => x.drift_verdict).map((x) => x.split);
+    assert(drifted.includes('inference:zulu') && drifted.includes('inference:yankee'), `the shifted days drifted: ${drifted}`);
+    const marks = (await points('drifted_share')).filter((p) => p.firing).map((p) => p.set);
+    if (await answers('/api/projects/demo/alerts/rules')) {
+      const rules = (await apiGet('/api/projects/demo/alerts/rules')).rules;
+      const onDrift = new Set(rules.filter((r) => ['drifted_share', 'drift_verdict', 'metrics.drifted_share', 'metrics.drift_verdict'].includes(r.metric) && !r.class).map((r) => r.id));
+      const states = (await apiGet('/api/projects/demo/alerts/states?run=daily')).states;
+      const want = tl.sets.filter((x) => states.some((st) => st.state === 'firing' && onDrift.has(st.rule_id) && (st.set === x.name || st.set === x.split))).map((x) => x.split);
+      assert(JSON.stringify(marks) === JSON.stringify(want), `firing marks ${marks} vs states ${want}`);
+    } else {
+      assert(marks.length === 0, 'no alert states, no marks');
+    }
+    const rows = await page.$$eval('[data-testid=tl-row]', (rs) => rs.map((r) => r.dataset.set));
+    assert(JSON.stringify(rows) === JSON.stringify(sets), 'the table lists the sets in time order');
+    await page.screenshot({ path: path.join(SHOTS, 'timeline-real.png'), fullPage: true });
+    // Without the alerts API the page's rule and state requests are 404s (the page says so).
+    if (!(await answers('/api/projects/demo/alerts/rules'))) {
+      assert(await page.getByTestId('rules-note').count() === 1, 'the page notes the missing alert rules');
+      for (let i = errors.length - 1; i >= 0; i--) if (/404/.test(errors[i])) errors.splice(i, 1);
+    }
+    // Two points picked: the comparison of a calm day with a shifted one, from the real API.
+    await page.getByTestId('pick-two').click();
+    await page.locator('[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-point][data-set="inference:kilo"]').click();
+    await page.locator('[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-point][data-set="inference:zulu"]').click();
+    await page.locator('[data-testid=compare-page][data-ready="1"]').waitFor();
+    const drift = page.locator('[data-testid=cmp-metric][data-name=drifted_share]');
+    assert(Number(await drift.getByTestId('cmp-change').getAttribute('data-change')) > 0 &&
+      await drift.getByTestId('cmp-test').getAttribute('data-significant') === '1', 'the shifted day drifted significantly more');
+    await page.screenshot({ path: path.join(SHOTS, 'timeline-compare-real.png'), fullPage: true });
+    await page.goBack();
+    await page.locator('[data-testid=timeline-page][data-ready="1"]').waitFor();
+    await page.locator(`[data-testid=tl-chart][data-metric=drifted_share] [data-testid=tl-point][data-set="${sets[0]}"]`).click();
+    await page.getByTestId('run-page').waitFor();
+    assert(new URL(page.url()).searchParams.get('split') === sets[0], `a point opens its set: ${page.url()}`);
+    if (!(await answers('/api/projects/demo/alerts/rules'))) for (let i = errors.length - 1; i >= 0; i--) if (/404/.test(errors[i])) errors.splice(i, 1);
+  }); else log('  no timeline on this server: timeline page (real server) skipped');
+
+  if (!MOCK && await answers('/api/projects/demo/alerts/rules')) await step('alert rules editor (real server)', async () => {
+    const rulesNow = async () => (await apiGet('/api/projects/demo/alerts/rules')).rules;
+    const before = await rulesNow();
+    await page.goto(`${base}/projects/demo/alerts`);
+    await page.locator('[data-testid=rules-page][data-ready="1"]').waitFor();
+    const names = () => page.$$eval('[data-testid=rule-row]', (rs) => rs.map((r) => r.dataset.name));
+    assert(JSON.stringify(await names()) === JSON.stringify(before.map((r) => r.name)), `rules listed: ${await names()}`);
+    await page.getByTestId('rule-name').fill('drift above 20%');
+    await page.getByTestId('rule-metric').selectOption('drifted_share');
+    await page.getByTestId('rule-kind').selectOption('threshold');
+    await page.getByTestId('rule-op').selectOption('>');
+    await page.getByTestId('rule-value').fill('0.2');
+    await page.getByTestId('rule-save').click();
+    const row = page.locator('[data-testid=rule-row][data-name="drift above 20%"]');
+    await row.waitFor();
+    let rule = (await rulesNow()).find((r) => r.name === 'drift above 20%');
+    assert(rule && rule.metric === 'drifted_share' && rule.kind === 'threshold' && rule.op === '>' && rule.value === 0.2 && rule.enabled, `added: ${JSON.stringify(rule)}`);
+    await row.getByTestId('rule-edit').click();
+    await page.getByTestId('rule-value').fill('0.3');
+    await page.getByTestId('rule-save').click();
+    await waitForFunction(page, () => document.querySelector('[data-testid=rule-row][data-name="drift above 20%"] [data-testid=rule-desc]')?.textContent.endsWith('0.3'));
+    rule = (await rulesNow()).find((r) => r.name === 'drift above 20%');
+    assert(rule.value === 0.3, `edited: ${JSON.stringify(rule)}`);
+    await row.getByTestId('rule-toggle').uncheck();
+    await waitForFunction(page, () => document.querySelector('[data-testid=rules-status]').textContent.startsWith('disabled'));
+    assert((await rulesNow()).find((r) => r.name === 'drift above 20%').enabled === false, 'disabled');
+    // A webhook to a receiver on loopback, and a test send it receives.
+    const got = [];
+    const receiver = http.createServer((req, res) => {
+      let body = ''; req.on('data', (c) => { body += c; });
+      req.on('end', () => { got.push({ method: req.method, event: req.headers['x-sextant-event'] ?? null, body }); res.writeHead(200); res.end('ok'); });
+    });
+    await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+      await page.getByTestId('webhook-name').fill('ops');
+      await page.getByTestId('webhook-url').fill(url);
+      await page.getByTestId('webhook-add').click();
+      const hook = page.locator('[data-testid=webhook-row]', { hasText: url });
+      await hook.waitFor();
+      await hook.getByTestId('webhook-test').click();
+      await waitForFunction(page, () => !/sending/.test(document.querySelector('[data-testid=webhook-result]').textContent));
+      const result = await hook.getByTestId('webhook-result').textContent();
+      assert(result === 'delivered (HTTP 200)', `test send: ${result}`);
+      assert(got.length === 1 && got[0].method === 'POST' && JSON.parse(got[0].body).event === 'test', `the receiver got the test: ${JSON.stringify(got)}`);
+      await page.locator('[data-testid=delivery-row]').first().waitFor();
+      await page.screenshot({ path: path.join(SHOTS, 'rules-real.png'), fullPage: true });
+      await hook.getByTestId('webhook-remove').click();
+      await hook.waitFor({ state: 'detached' });
+    } finally { receiver.close(); }
+    await row.getByTestId('rule-remove').click();
+    await row.waitFor({ state: 'detached' });
+    assert(!(await rulesNow()).some((r) => r.name === 'drift above 20%'), 'removed');
+  }); else log('  no alerts API on this server: alert rules editor (real server) skipped');
 
   // 10. With --token, the console works from a ?token= link; without one the API says 401.
   if (!MOCK) {

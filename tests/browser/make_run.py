@@ -10,6 +10,9 @@ that mostly agree with the label; training, validation and a production set
 (inference:prod_1) of which about a third is shifted away from training (drift).
 A `source` column becomes sample metadata.
 
+Then demo/daily (CLI, `import --time`): training, validation and six daily inference sets
+(2026-11-20 to 25; names out of time order; two shifted), for the timeline page.
+
 Then, through the Python API (`import sextant`, from the build folder next to SEXTANT_BIN
 when it is not importable), two more runs of project `demo`: `ner` (tagged sentences,
 tags O/B-/I- of PER, LOC, ORG in BIO; training, validation and the production set `social`,
@@ -82,9 +85,35 @@ def main():
             cmd += ["--inference-name", inf]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([binary, "finish", *base], check=True, stdout=subprocess.DEVNULL)
+    make_daily_run(binary, root, work, n, centres, direction)
     dq = import_sextant(binary)
     make_ner_run(dq, root, n)
     make_nli_run(dq, root, n)
+
+
+# Day i's inference set of demo/daily; the names are out of time order on purpose, and
+# two days are shifted away from training (drift).
+DAILY_SETS = ["kilo", "alpha", "zulu", "bravo", "yankee", "delta"]
+DAILY_SHIFTED = {"zulu", "yankee"}
+
+
+def make_daily_run(binary, root, work, n, centres, direction):
+    """demo/daily: training, validation and six daily inference sets logged with `--time`
+    (2026-11-20 to 2026-11-25), for the timeline page."""
+    base = ["--root", str(root), "--project", "demo", "--run", "daily"]
+    sets = [("training", None, None, write(work, "daily_train", n(300), 11, centres, direction)),
+            ("validation", None, None, write(work, "daily_val", n(100), 12, centres, direction))]
+    for i, name in enumerate(DAILY_SETS):
+        shift = 0.6 if name in DAILY_SHIFTED else 0.0
+        sets.append(("inference", name, f"2026-11-{20 + i}T06:00:00Z",
+                     write(work, f"daily_{name}", n(80), 20 + i, centres, direction, shift, labeled=False)))
+    for split, inf, time, (data, emb, logits) in sets:
+        cmd = [binary, "import", *base, "--split", split, "--data", str(data), "--embeddings", str(emb),
+               "--logits", str(logits), "--labels", ",".join(LABELS), "--no-finish"]
+        if inf:
+            cmd += ["--inference-name", inf, "--time", time]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([binary, "finish", *base], check=True, stdout=subprocess.DEVNULL)
 
 
 def import_sextant(binary):

@@ -19,6 +19,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeNer, makeNli, spanRoutes, summaryOf } from './mock_tasks.mjs';
+import { alertRoutes, compare, makeDaily, timeline } from './mock_monitor.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (v.startsWith('--') ? [...a, [v.slice(2), all[i + 1]]] : a), []));
 const PORT = Number(args.port ?? 8090);
@@ -77,6 +78,7 @@ const RUNS = [
   { info: RUN, data: DATA, labels: LABELS, selections: new Map() },
   makeNli(),
   makeNer(),
+  makeDaily(),
 ].map((r) => ({ ...r, selections: r.selections ?? new Map() }));
 
 // The team server's fields: demo/sentiment was uploaded an hour ago by a CI key and its
@@ -252,6 +254,12 @@ async function handle(req, res) {
     stats.jobs_requests++;
     return send(res, 200, { jobs: JOBS.filter((j) => covers(key, j.project)) });
   }
+  // Issue 14's alerts API (mock_monitor.mjs).
+  if (parts[1] === 'projects' && parts.length >= 4) {
+    if (!covers(key, parts[2])) throw { status: 403, code: 'forbidden', message: `the key '${key.name}' has no access to project '${parts[2]}'` };
+    const [status, body] = await alertRoutes(req, parts, readBody, (p) => RUNS.filter((r) => r.info.project === p && r.info.run === 'daily'));
+    return send(res, status, body);
+  }
   if (parts[1] !== 'runs') throw { status: 404, code: 'not_found', message: 'no route' };
   if (parts.length === 2) return send(res, 200, { runs: RUNS.map((r) => r.info).filter((r) => covers(key, r.project)) });
   if (!covers(key, parts[2])) throw { status: 403, code: 'forbidden', message: `the key '${key.name}' has no access to project '${parts[2]}'` };
@@ -261,6 +269,8 @@ async function handle(req, res) {
   const rest = parts.slice(4);
   if (rest.length === 0) return send(res, 200, R.info);
   if (rest[0] === 'insights') return send(res, 200, insights(R, q.split ?? 'training'));
+  if (rest[0] === 'timeline') return send(res, 200, timeline(R));
+  if (rest[0] === 'compare') return send(res, 200, compare(R, q.a, q.b));
   if (rest[0] === 'summary') return send(res, 200, summaryOf(R));
   if (rest[0] === 'spans') {
     if (!R.spans) throw { status: 400, code: 'invalid_argument', message: `${R.info.task} runs have no span rows` };

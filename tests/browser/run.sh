@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the web console (npm ci + vite build in web/) and runs the browser acceptance tests:
 # console.test.mjs against the real `sextant serve`, team.test.mjs (API key prompt, uploads,
-# processing jobs) against tests/browser/mock_server.mjs with keys. Usage:
+# processing jobs) against tests/browser/mock_server.mjs with keys, monitor.test.mjs (timeline,
+# alert rules editor, comparison) against the mock. Usage:
 #   tests/browser/run.sh [SEXTANT_BIN]      (default build/src/cli/sextant; or $SEXTANT_BIN)
 # Needs node/npm and /usr/bin/chromium (apt); never downloads a browser.
 # Screenshots go to artifacts/screenshots/ (or $SCREENSHOTS).
@@ -19,6 +20,8 @@ fi
 cd "$repo"
 # BROWSER_TEST=team.test.mjs runs one of them.
 if [[ -n "${BROWSER_TEST:-}" ]]; then exec node "tests/browser/$BROWSER_TEST"; fi
-# The console against the real server, then its team-server parts against the mock.
+# The console against the real server, then its team-server parts and its monitoring pages
+# (timeline, alert rules, comparison: issue 14's contract) against the mock.
 node tests/browser/console.test.mjs
-exec node tests/browser/team.test.mjs
+node tests/browser/team.test.mjs
+exec node tests/browser/monitor.test.mjs

@@ -141,7 +141,7 @@ function askForKey(message: string, refused: boolean): Promise<void> {
 
 /** The project of an /api/runs/{project}/... path, for a 403's message. */
 function projectOf(path: string): string | undefined {
-  const m = /^\/api\/runs\/([^/?]+)/.exec(path);
+  const m = /^\/api\/(?:runs|projects)\/([^/?]+)/.exec(path);
   return m ? decodeURIComponent(m[1]) : undefined;
 }
 
@@ -290,4 +290,98 @@ export const api = {
     if (t) q.set('token', t);
     return `${runPath(p, r)}/export?${q}`;
   },
+};
+
+// ---- monitoring over time (docs/http-api.md: timeline, compare, alerts)
+
+/** A metric's value with its interval (null bounds: none). */
+export interface Valued { value: number; low: number | null; high: number | null }
+/** One inference set (or a reference split) on the timeline. */
+export interface TimelineEntry {
+  split: string; name: string; time: number | null; time_iso?: string | null; time_source?: string | null;
+  samples: number;
+  metrics: Record<string, Valued | null>;
+  drift_verdict: boolean | null; domain_shifted: boolean | null; estimate_method?: string;
+  per_class: Record<string, Record<string, Valued | number | null>>;
+}
+/** An alert rule's state on one set of the timeline. */
+export interface TimelineAlert {
+  rule_id: string | number; set: string; state: 'ok' | 'firing' | 'resolved'; value?: number | null; threshold?: number | null;
+  metric?: string; class?: string | null; rule_name?: string;
+}
+export interface Timeline {
+  project: string; run: string;
+  reference: { training?: TimelineEntry | null; validation?: TimelineEntry | null };
+  sets: TimelineEntry[];
+  alerts?: TimelineAlert[];
+}
+/** A test of a change; the map's regions also carry p_value_adjusted (Bonferroni over the cells), which `significant` uses. */
+export interface TestResult { name: string; statistic: number; df: number | null; p_value: number; significant: boolean; p_value_adjusted?: number }
+export interface CompareMetric { name: string; a: Valued | null; b: Valued | null; change: number | null; test: TestResult | null; note?: string }
+export interface CompareVerdict { drifted: boolean | null; fraction: number; low: number | null; high: number | null; p_value: number | null; is_reference: boolean }
+export interface CompareDomain extends Valued { shifted: boolean; p_value: number | null; reference: string }
+export interface CompareRegion {
+  cell: { col: number; row: number; x0: number; x1: number; y0: number; y1: number };
+  a: { count: number; share: number }; b: { count: number; share: number }; change: number; test: TestResult | null;
+  b_pred_counts: Record<string, number>;
+  examples: { id: string; text: string; pred: string; confidence: number; is_drifted: boolean | null }[];
+  filter: { polygon: [number, number][] }; link: string;
+}
+export interface Comparison {
+  project: string; run: string; alpha: number;
+  a: { split: string; samples: number; labeled: boolean }; b: { split: string; samples: number; labeled: boolean };
+  metrics: CompareMetric[];
+  drift_verdicts: { a: CompareVerdict | null; b: CompareVerdict | null; changed: boolean | null;
+    domain: { a: CompareDomain | null; b: CompareDomain | null } };
+  class_shares: { test: TestResult | null; note?: string; classes: { label: string; a: { count: number; share: number }; b: { count: number; share: number }; change: number; test: TestResult | null }[] };
+  confidence_per_class: { label: string; a: { n: number; mean: number | null; sd: number | null }; b: { n: number; mean: number | null; sd: number | null }; change: number | null; test: TestResult | null }[];
+  regions: { grid: number; bounds: { x0: number; x1: number; y0: number; y1: number }; a_samples: number; b_samples: number;
+    grew: CompareRegion[]; shrank: CompareRegion[] } | null;
+  regions_note?: string;
+}
+/** An alert rule (contract of issue 14). */
+export interface AlertRule {
+  id?: string | number; name: string;
+  /** A timeline metric (`drifted_share`, ..., the verdicts `drift_verdict`, `domain_shifted`), or its path (`per_class.L.x`). */
+  metric: string;
+  /** null: overall; a label; '*': each class on its own. */
+  class: string | null;
+  kind: 'threshold' | 'band' | 'change_from_training';
+  /** A band: null (either side), '>' (above only) or '<' (below only). */
+  op: '>' | '>=' | '<' | '<=' | null; value: number | null;
+  /** change_from_training: compare the size of the change. */
+  abs?: boolean;
+  band?: { first_n: number; k: number } | null; run: string | null; enabled: boolean; builtin?: boolean;
+  severity?: 'info' | 'warning' | 'critical'; description?: string; path?: string;
+}
+export interface AlertState {
+  rule_id: string | number; run: string; set: string; class?: string | null; state: 'ok' | 'firing' | 'resolved'; value?: number | null;
+  threshold?: number | null; detail?: string | null; since?: number | string | null; updated?: number | string | null;
+}
+export interface Webhook { id: string | number; url: string; name?: string; enabled?: boolean; signed?: boolean; created?: number | string | null }
+/** One webhook delivery (also the answer of a test send). */
+export interface Delivery {
+  id?: string | number; webhook_id: string | number; url?: string; event?: string; rule_id?: string; run?: string; set?: string;
+  status?: 'pending' | 'delivered' | 'failed' | string; attempts?: number; last_code?: number | null; last_error?: string | null;
+  created?: number | string | null; updated?: number | string | null; delivered?: number | string | null;
+}
+
+function projectPath(p: string): string { return `/api/projects/${enc(p)}`; }
+
+export const monitorApi = {
+  timeline: (p: string, r: string) => call<Timeline>('GET', `${runPath(p, r)}/timeline`),
+  compare: (p: string, r: string, a: string, b: string) =>
+    call<Comparison>('GET', `${runPath(p, r)}/compare?${new URLSearchParams({ a, b })}`),
+  rules: (p: string) => call<{ rules: AlertRule[] }>('GET', `${projectPath(p)}/alerts/rules`),
+  addRule: (p: string, rule: AlertRule) => call<AlertRule>('POST', `${projectPath(p)}/alerts/rules`, rule),
+  updateRule: (p: string, id: string | number, rule: AlertRule) =>
+    call<AlertRule>('PUT', `${projectPath(p)}/alerts/rules/${enc(String(id))}`, rule),
+  removeRule: (p: string, id: string | number) => call<unknown>('DELETE', `${projectPath(p)}/alerts/rules/${enc(String(id))}`),
+  states: (p: string, run?: string) =>
+    call<{ states: AlertState[] }>('GET', `${projectPath(p)}/alerts/states${run ? `?run=${enc(run)}` : ''}`),
+  webhooks: (p: string) => call<{ webhooks: Webhook[] }>('GET', `${projectPath(p)}/alerts/webhooks`),
+  addWebhook: (p: string, hook: { url: string; name?: string }) => call<Webhook>('POST', `${projectPath(p)}/alerts/webhooks`, hook),
+  removeWebhook: (p: string, id: string | number) => call<unknown>('DELETE', `${projectPath(p)}/alerts/webhooks/${enc(String(id))}`),
+  testWebhook: (p: string, id: string | number) => call<Delivery>('POST', `${projectPath(p)}/alerts/webhooks/${enc(String(id))}/test`, {}),
+  deliveries: (p: string) => call<{ deliveries: Delivery[] }>('GET', `${projectPath(p)}/alerts/deliveries`),
 };

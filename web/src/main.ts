@@ -7,6 +7,9 @@ import { FilterPanel } from './filters';
 import { InsightsPanel } from './insights';
 import { JobsPanel, ago, isoTime, jobBadge } from './jobs';
 import { EmbeddingMap } from './map';
+import { comparePage } from './compare';
+import { rulesPage } from './rules';
+import { compareUrl, timelinePage } from './timeline';
 import { SamplePanel } from './panel';
 import { RunState } from './state';
 import { SpanFilters, SpanTable } from './spans';
@@ -130,6 +133,51 @@ function renderRuns(body: HTMLElement, runs: RunInfo[], jobOf: (r: RunInfo) => R
   }
 }
 
+/** The split picker's "compare with…": the current split (B) against another (A). */
+function comparePicker(info: RunInfo, st: RunState): HTMLElement {
+  const sel = h('select', { 'data-testid': 'compare-with', title: 'compare this split with another',
+    onchange: () => { if (sel.value) navigate(compareUrl(info.project, info.run, sel.value, st.split)); } });
+  const fill = () => {
+    clear(sel);
+    sel.append(h('option', { value: '' }, 'compare with…'),
+      ...info.splits.filter((s) => s.split !== st.split).map((s) => h('option', { value: s.split }, splitLabel(s.split))));
+  };
+  st.on('split', fill);
+  fill();
+  return h('div', { class: 'runbar-group' }, sel);
+}
+
+/** A page under a run (timeline, compare): the header with the run's crumbs. */
+function subPage(project: string, run: string, title: string): HTMLElement {
+  document.title = `${title} · ${project}/${run} · Sextant`;
+  clear(app);
+  const base = `/runs/${encodeURIComponent(project)}/${encodeURIComponent(run)}`;
+  const main = h('main', { class: 'page' }, h('div', { class: 'muted' }, 'loading…'));
+  app.append(header(link('/', {}, 'Runs'), h('span', null, '/'), h('span', null, project), h('span', null, '/'),
+    link(base, { 'data-testid': 'crumb-run' }, run), h('span', null, '/'), h('b', null, title)), main);
+  return main;
+}
+
+async function runTimelinePage(project: string, run: string): Promise<void> {
+  await timelinePage(subPage(project, run, 'Timeline'), project, run, navigate);
+}
+
+async function runComparePage(project: string, run: string): Promise<void> {
+  const main = subPage(project, run, 'Compare');
+  let info: RunInfo;
+  try { info = await api.run(project, run); } catch (e) { clear(main); main.append(errorCard(e)); return; }
+  const q = new URLSearchParams(location.search);
+  await comparePage(main, info, q.get('a') ?? '', q.get('b') ?? '', navigate);
+}
+
+async function projectAlertsPage(project: string): Promise<void> {
+  document.title = `Alerts · ${project} · Sextant`;
+  clear(app);
+  const main = h('main', { class: 'page' });
+  app.append(header(link('/', {}, 'Runs'), h('span', null, '/'), h('span', null, project), h('span', null, '/'), h('b', null, 'Alert rules')), main);
+  await rulesPage(main, project);
+}
+
 async function runPage(project: string, run: string): Promise<void> {
   document.title = `${project}/${run} · Sextant`;
   clear(app);
@@ -190,7 +238,9 @@ async function runPage(project: string, run: string): Promise<void> {
     // Team server: who uploaded the run, and its job while not done.
     info.uploaded_by != null ? h('span', { class: 'muted small', 'data-testid': 'run-uploaded' }, `uploaded by ${info.uploaded_by}`,
       info.uploaded_at != null ? h('span', { title: isoTime(info.uploaded_at) }, ` · ${ago(info.uploaded_at)}`) : null) : null,
-    info.job && info.job.state !== 'done' ? jobBadge(info.job) : null);
+    info.job && info.job.state !== 'done' ? jobBadge(info.job) : null,
+    link(`${runUrl(info)}/timeline`, { class: 'btn btn-sm', 'data-testid': 'timeline-link' }, 'Timeline'),
+    comparePicker(info, st));
   st.on('split', () => bar.querySelectorAll<HTMLElement>('.seg').forEach((b) => b.classList.toggle('on', b.dataset.split === st.split)));
 
   const filters = new FilterPanel(st);
@@ -251,7 +301,10 @@ async function route(): Promise<void> {
   document.body.classList.remove('panel-open');
   stopPage?.();
   stopPage = null;
-  if (parts[0] === 'runs' && parts.length >= 3) await runPage(parts[1], parts[2]);
+  if (parts[0] === 'runs' && parts[3] === 'timeline') await runTimelinePage(parts[1], parts[2]);
+  else if (parts[0] === 'runs' && parts[3] === 'compare') await runComparePage(parts[1], parts[2]);
+  else if (parts[0] === 'projects' && parts[2] === 'alerts') await projectAlertsPage(parts[1]);
+  else if (parts[0] === 'runs' && parts.length >= 3) await runPage(parts[1], parts[2]);
   else await runsPage();
 }
 
