@@ -282,6 +282,10 @@ Result<std::unique_ptr<AlertStore>> AlertStore::Open(const fs::path& project_dir
 }
 
 Status AlertStore::Init() {
+  // An existing store: a read, no write lock (scrapes and GETs open it often).
+  if (auto q = db_->Prepare("SELECT value FROM meta WHERE key = 'defaults'"); q.ok()) {
+    if (auto has = q->Step(); has.ok() && *has) return Status::OK();
+  }
   return db_->Transaction([&]() -> Status {
     SEXTANT_RETURN_IF_ERROR(db_->Exec(kSchema));
     SEXTANT_ASSIGN_OR_RETURN(store::Statement q,

@@ -12,6 +12,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "cli/alerts_cmd.h"
 #include "cli/output.h"
 #include "cli/report.h"
 #include "common/file_util.h"
@@ -68,6 +69,10 @@ void PrintReport(const FinishReport& report) {
                  report.stage_seconds[i].second);
   }
   std::fprintf(stderr, ")\n");
+  // E.g. the alert rules' outcome (docs/alerts.md).
+  if (!report.message.empty() && !report.uploaded && !report.upload_pending) {
+    std::fprintf(stderr, "%s\n", report.message.c_str());
+  }
 }
 
 // Processing flags shared by `import` and `finish`, one per ProcessingOptionSpec:
@@ -1332,6 +1337,10 @@ int Main(int argc, char** argv) {
   for (Command& c : AddCheckAndRepairCommands(app)) commands.push_back(std::move(c));
   for (Command& c : AddTeamCommands(app)) commands.push_back(std::move(c));
   commands.push_back(AddKeysCommand(app));
+  {
+    AlertsCommand alerts = AddAlertsCommand(app);
+    commands.push_back({alerts.app, alerts.run});
+  }
 #ifdef SEXTANT_HAVE_SERVER
   commands.push_back(AddServeCommand(app));
 #endif
