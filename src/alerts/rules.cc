@@ -66,6 +66,8 @@ const std::vector<std::string>& PerClassMetrics() {
 }
 
 std::string Rule::MetricPath() const {
+  // The verdicts are the timeline entry's own fields, not under "metrics".
+  if (cls.empty() && (metric == "drift_verdict" || metric == "domain_shifted")) return metric;
   return cls.empty() ? "metrics." + metric : "per_class." + cls + "." + metric;
 }
 
@@ -175,7 +177,7 @@ Result<Rule> RuleFromJson(const json& j) {
   }
   // The full path of the timeline: metrics.<name>, per_class.<label>.<name>
   // (a label may hold dots: the name is after the last one).
-  if (r.metric.rfind("metrics.", 0) == 0) {
+  if (r.metric.rfind("metrics.", 0) == 0 && r.cls.empty()) {
     r.metric = r.metric.substr(8);
   } else if (r.metric.rfind("per_class.", 0) == 0) {
     const size_t dot = r.metric.rfind('.');
