@@ -1,6 +1,8 @@
 #include "cli/alerts_cmd.h"
 
 #include <cstdio>
+#include <map>
+#include <ostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -47,6 +49,7 @@ Status CheckFormat(const AlertsArgs& a) {
 }
 
 Result<std::unique_ptr<alerts::AlertStore>> OpenStore(const AlertsArgs& a) {
+  SEXTANT_RETURN_IF_ERROR(ValidateName("--project", a.project));
   return alerts::AlertStore::Open(ResolveRoot(a.root) / a.project);
 }
 
@@ -299,16 +302,52 @@ Status RunWebhookTest(const AlertsArgs& a) {
 
 void AddCommon(CLI::App* cmd, AlertsArgs* a) {
   cmd->add_option("--root", a->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
-  cmd->add_option("--project", a->project, "Project name")->required();
+  cmd->add_option("--project", a->project, "Project name (required)");
 }
 
 }  // namespace
+
+void PrintRunAlerts(const fs::path& root, const std::string& project, const std::string& run,
+                    std::ostream& out) {
+  std::error_code ec;
+  if (!ValidateName("project", project).ok() ||
+      !fs::exists(root / project / alerts::kAlertsFile, ec)) {
+    return;  // never creates a store
+  }
+  auto store = alerts::AlertStore::Open(root / project);
+  if (!store.ok()) {
+    out << "\nAlert rules: " << store.status().message() << "\n";
+    return;
+  }
+  auto states = (*store)->States(run);
+  auto rules = (*store)->ListRules();
+  if (!states.ok() || !rules.ok() || states->empty()) return;
+  std::map<std::string, alerts::Rule> by_id;
+  for (const auto& r : *rules) by_id[r.id] = r;
+  int firing = 0;
+  for (const auto& s : *states) firing += s.state == alerts::kFiring;
+  out << "\nAlert rules (`sextant alerts states`; docs/alerts.md): " << firing << " firing of "
+      << states->size() << " states\n";
+  for (const auto& s : *states) {
+    if (s.state != alerts::kFiring) continue;
+    const alerts::Rule& r = by_id[s.key.rule_id];
+    out << "FIRING " << s.key.rule_id << " on " << s.key.set
+        << (s.key.cls.empty() ? "" : " (class '" + s.key.cls + "')") << ": " << r.Describe()
+        << "; value " << Num(s.value);
+    if (s.band_low) out << ", band [" << Num(s.band_low) << ", " << Num(s.band_high) << "]";
+    out << "\n";
+  }
+}
 
 AlertsCommand AddAlertsCommand(CLI::App& app) {
   auto a = std::make_shared<AlertsArgs>();
   CLI::App* alerts =
       app.add_subcommand("alerts", "Alert rules on a project's timelines (docs/alerts.md)");
   alerts->require_subcommand(1);
+  // Also before the subcommand: `sextant alerts --root DIR --project P list`.
+  alerts->add_option("--root", a->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  alerts->add_option("--project", a->project, "Project name");
+  alerts->add_option("--run", a->run, "Run name (states, evaluate)");
 
   CLI::App* add = alerts->add_subcommand("add", "Add a rule (printed: its id)");
   AddCommon(add, a.get());
@@ -349,7 +388,7 @@ AlertsCommand AddAlertsCommand(CLI::App& app) {
   CLI::App* evaluate =
       alerts->add_subcommand("evaluate", "Evaluate the rules on a finished run's timeline now");
   AddCommon(evaluate, a.get());
-  evaluate->add_option("--run", a->run, "Run name")->required();
+  evaluate->add_option("--run", a->run, "Run name (required)");
 
   CLI::App* deliveries = alerts->add_subcommand("deliveries", "Webhook deliveries, newest first");
   AddCommon(deliveries, a.get());
@@ -381,6 +420,8 @@ AlertsCommand AddAlertsCommand(CLI::App& app) {
   wtest->add_option("--id", a->id, "The webhook's id")->required();
 
   return {alerts, [=] {
+            if (a->project.empty()) return Report(Status::Invalid("--project: required"));
+            if (*evaluate && a->run.empty()) return Report(Status::Invalid("--run: required"));
             try {
               if (*add) return Report(RunAdd(*a));
               if (*list) return Report(RunList(*a));

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <functional>
+#include <ostream>
+#include <string>
 
 namespace sextant::cli {
 
@@ -12,5 +15,10 @@ struct AlertsCommand {
   std::function<int()> run;
 };
 AlertsCommand AddAlertsCommand(CLI::App& app);
+
+// For `sextant report`: the firing states of the run's alert rules, when the
+// project has an alert store (none is created).
+void PrintRunAlerts(const std::filesystem::path& root, const std::string& project,
+                    const std::string& run, std::ostream& out);
 
 }  // namespace sextant::cli

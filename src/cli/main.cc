@@ -874,7 +874,9 @@ Command AddReportCommand(CLI::App& app) {
               SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
                                        RunReader::Open(args->Root(), args->project, args->run));
               SEXTANT_ASSIGN_OR_RETURN(std::string json, reader->SummaryJson());
-              return WriteHumanReport(json, std::cout);
+              SEXTANT_RETURN_IF_ERROR(WriteHumanReport(json, std::cout));
+              PrintRunAlerts(args->Root(), args->project, args->run, std::cout);
+              return Status::OK();
             }();
             return Report(st);
           }};
