@@ -94,7 +94,8 @@ Result<DeliveryReport> DeliverPending(AlertStore& store, const DeliveryOptions& 
                                            std::chrono::duration<double>(o.budget_s));
   // The claim outlasts the pass, so a second deliverer leaves these alone.
   const double lease = o.budget_s + o.tries * o.timeout_s + 60;
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<Delivery> due, store.ClaimPending(NowSeconds(), o.force, lease));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<Delivery> due,
+                           store.ClaimPending(NowSeconds(), o.force, lease));
   if (due.empty()) return report;
   SEXTANT_ASSIGN_OR_RETURN(std::vector<Webhook> hooks, store.ListWebhooks());
   std::map<std::string, Webhook> by_id;
@@ -116,10 +117,9 @@ Result<DeliveryReport> DeliverPending(AlertStore& store, const DeliveryOptions& 
         std::this_thread::sleep_for(std::chrono::duration<double>(wait));
       }
       if (Clock::now() > deadline) break;
-      std::vector<std::pair<std::string, std::string>> headers = {
-          {"X-Sextant-Delivery", d.id},
-          {"X-Sextant-Event", d.event},
-          {"User-Agent", "sextant-alerts"}};
+      std::vector<std::pair<std::string, std::string>> headers = {{"X-Sextant-Delivery", d.id},
+                                                                  {"X-Sextant-Event", d.event},
+                                                                  {"User-Agent", "sextant-alerts"}};
       if (!hook->second.secret.empty()) {
         headers.emplace_back("X-Sextant-Signature", Signature(hook->second.secret, d.payload));
       }
@@ -134,8 +134,7 @@ Result<DeliveryReport> DeliverPending(AlertStore& store, const DeliveryOptions& 
       const double next =
           now + std::min(o.backoff_max_s, o.backoff_base_s * std::pow(2.0, attempts - 1)) *
                     Jitter(0.5, 1.5);
-      SEXTANT_RETURN_IF_ERROR(
-          store.RecordAttempt(d.id, status, last.code, last.error, now, next));
+      SEXTANT_RETURN_IF_ERROR(store.RecordAttempt(d.id, status, last.code, last.error, now, next));
     }
     if (status == "failed" && attempts == d.attempts) {
       // Failed without an attempt (its webhook is gone).

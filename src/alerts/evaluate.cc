@@ -43,7 +43,8 @@ struct Judgement {
 
 std::optional<double> MetricValue(const json& entry, const std::string& metric,
                                   const std::string& cls) {
-  if (!cls.empty()) return AsNumber(Field(Field(Field(entry, "per_class"), cls.c_str()), metric.c_str()));
+  if (!cls.empty())
+    return AsNumber(Field(Field(Field(entry, "per_class"), cls.c_str()), metric.c_str()));
   const json& metrics = Field(entry, "metrics");
   if (metrics.is_object() && metrics.contains(metric)) return AsNumber(metrics[metric]);
   return AsNumber(Field(entry, metric.c_str()));  // drift_verdict, domain_shifted, samples
@@ -52,7 +53,8 @@ std::optional<double> MetricValue(const json& entry, const std::string& metric,
 Evaluation Evaluate(const std::vector<Rule>& rules, const json& timeline,
                     const std::map<StateKey, AlertState>& previous, double now) {
   Evaluation out;
-  const std::string run = Field(timeline, "run").is_string() ? timeline["run"].get<std::string>() : "";
+  const std::string run =
+      Field(timeline, "run").is_string() ? timeline["run"].get<std::string>() : "";
   const json& sets = Field(timeline, "sets");
   if (!sets.is_array()) return out;
   const json& training = Field(Field(timeline, "reference"), "training");
@@ -99,7 +101,8 @@ Evaluation Evaluate(const std::vector<Rule>& rules, const json& timeline,
       }
       const std::optional<double> reference_value = MetricValue(training, rule.metric, cls);
       for (const json& s : sets) {
-        const std::string set_name = Field(s, "name").is_string() ? s["name"].get<std::string>() : "";
+        const std::string set_name =
+            Field(s, "name").is_string() ? s["name"].get<std::string>() : "";
         if (set_name.empty()) continue;
         Judgement j;
         j.state.key = {rule.id, run, set_name, cls == "*" ? "" : cls};

@@ -9,7 +9,8 @@ std::string FinishAlerts::Message() const {
           " new transition(s)";
     if (queued > 0) out += "; webhook deliveries: " + delivery.Summary();
   }
-  if (!warning.empty()) out += (out.empty() ? "" : "; ") + std::string("alerts warning: ") + warning;
+  if (!warning.empty())
+    out += (out.empty() ? "" : "; ") + std::string("alerts warning: ") + warning;
   return out;
 }
 
@@ -22,7 +23,10 @@ FinishAlerts EvaluateAfterFinish(const std::filesystem::path& run_dir,
       out.warning = store.status().message();
       return out;
     }
-    auto eval = (*store)->EvaluateRun(timeline, NowSeconds());
+    // The run is the folder's when the timeline does not name it.
+    nlohmann::json named = timeline;
+    if (named.is_object() && !named.contains("run")) named["run"] = run_dir.filename().string();
+    auto eval = (*store)->EvaluateRun(named, NowSeconds());
     if (!eval.ok()) {
       out.warning = "evaluating the rules failed: " + eval.status().message();
       return out;

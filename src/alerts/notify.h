@@ -13,9 +13,9 @@
 namespace sextant::alerts {
 
 struct FinishAlerts {
-  int firing = 0;      // states firing after the evaluation (this run)
-  int events = 0;      // transitions (to firing, firing to resolved)
-  int queued = 0;      // deliveries queued for them
+  int firing = 0;  // states firing after the evaluation (this run)
+  int events = 0;  // transitions (to firing, firing to resolved)
+  int queued = 0;  // deliveries queued for them
   DeliveryReport delivery;
   std::string warning;  // evaluation or delivery failed: what and why
   // One line for FinishReport::message ("" when nothing to say).

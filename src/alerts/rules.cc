@@ -53,15 +53,15 @@ const char* RuleKindName(RuleKind kind) {
 
 const std::vector<std::string>& OverallMetrics() {
   static const std::vector<std::string> kNames = {
-      "drifted_share",   "domain_auc",         "on_boundary_share", "mean_confidence",
-      "estimated_accuracy", "samples",         "drift_verdict",     "domain_shifted"};
+      "drifted_share",      "domain_auc", "on_boundary_share", "mean_confidence",
+      "estimated_accuracy", "samples",    "drift_verdict",     "domain_shifted"};
   return kNames;
 }
 
 const std::vector<std::string>& PerClassMetrics() {
-  static const std::vector<std::string> kNames = {"pred_share",       "mean_confidence",
+  static const std::vector<std::string> kNames = {"pred_share",          "mean_confidence",
                                                   "estimated_precision", "estimated_recall",
-                                                  "estimated_f1",     "drifted_share"};
+                                                  "estimated_f1",        "drifted_share"};
   return kNames;
 }
 
@@ -80,7 +80,10 @@ std::string Rule::Describe() const {
                   : MetricPath() + " change from training ") +
              op + " " + Number(value);
     case RuleKind::kBand:
-      return MetricPath() + (op == ">" ? " above" : op == "<" ? " below" : " outside") +
+      return MetricPath() +
+             (op == ">"   ? " above"
+              : op == "<" ? " below"
+                          : " outside") +
              " mean ± " + Number(band.k) + "σ of the first " + std::to_string(band.first_n) +
              " sets";
   }
@@ -115,9 +118,10 @@ Status ValidateRule(const Rule& r) {
                              std::to_string(r.band.first_n));
     }
     if (!(r.band.k > 0 && r.band.k <= 100)) {
-      return Status::Invalid("rule.band.k: expected a number of standard deviations in (0, 100], "
-                             "got " +
-                             Number(r.band.k));
+      return Status::Invalid(
+          "rule.band.k: expected a number of standard deviations in (0, 100], "
+          "got " +
+          Number(r.band.k));
     }
   } else {
     if (!Contains(kOps, r.op)) {
@@ -139,8 +143,8 @@ Status ValidateRule(const Rule& r) {
 Result<Rule> RuleFromJson(const json& j) {
   if (!j.is_object()) return Status::Invalid("rule: expected a JSON object");
   static const std::vector<std::string> kFields = {
-      "id",  "name", "metric", "class", "kind",    "op",      "value",
-      "abs", "band", "run",    "enabled", "builtin", "severity", "description", "path"};
+      "id",   "name", "metric",  "class",   "kind",     "op",          "value", "abs",
+      "band", "run",  "enabled", "builtin", "severity", "description", "path"};
   // "path" and "description" are written by RuleToJson and ignored here (a
   // rule read back from the API can be sent again).
   for (const auto& [key, v] : j.items()) {
@@ -151,13 +155,15 @@ Result<Rule> RuleFromJson(const json& j) {
   Rule r;
   auto text = [&](const char* key, std::string* out) -> Status {
     if (!j.contains(key) || j[key].is_null()) return Status::OK();
-    if (!j[key].is_string()) return Status::Invalid(std::string("rule.") + key + ": expected a string");
+    if (!j[key].is_string())
+      return Status::Invalid(std::string("rule.") + key + ": expected a string");
     *out = j[key].get<std::string>();
     return Status::OK();
   };
   auto boolean = [&](const char* key, bool* out) -> Status {
     if (!j.contains(key) || j[key].is_null()) return Status::OK();
-    if (!j[key].is_boolean()) return Status::Invalid(std::string("rule.") + key + ": expected true or false");
+    if (!j[key].is_boolean())
+      return Status::Invalid(std::string("rule.") + key + ": expected true or false");
     *out = j[key].get<bool>();
     return Status::OK();
   };
@@ -172,8 +178,9 @@ Result<Rule> RuleFromJson(const json& j) {
   SEXTANT_RETURN_IF_ERROR(boolean("enabled", &r.enabled));
   SEXTANT_RETURN_IF_ERROR(boolean("builtin", &r.builtin));
   if (r.metric.empty()) {
-    return Status::Invalid("rule.metric: required (e.g. \"drifted_share\", or "
-                           "\"per_class.<label>.mean_confidence\")");
+    return Status::Invalid(
+        "rule.metric: required (e.g. \"drifted_share\", or "
+        "\"per_class.<label>.mean_confidence\")");
   }
   // The full path of the timeline: metrics.<name>, per_class.<label>.<name>
   // (a label may hold dots: the name is after the last one).
@@ -187,8 +194,8 @@ Result<Rule> RuleFromJson(const json& j) {
     }
     const std::string label = r.metric.substr(10, dot - 10);
     if (!r.cls.empty() && r.cls != label) {
-      return Status::Invalid("rule.class: '" + r.cls + "' disagrees with the class in rule.metric ('" +
-                             label + "')");
+      return Status::Invalid("rule.class: '" + r.cls +
+                             "' disagrees with the class in rule.metric ('" + label + "')");
     }
     r.cls = label;
     r.metric = r.metric.substr(dot + 1);
@@ -247,9 +254,8 @@ ordered_json RuleToJson(const Rule& r) {
   j["op"] = r.op.empty() ? ordered_json() : ordered_json(r.op);
   j["value"] = r.kind == RuleKind::kBand ? ordered_json() : ordered_json(r.value);
   j["abs"] = r.abs;
-  j["band"] = r.kind == RuleKind::kBand
-                  ? ordered_json{{"first_n", r.band.first_n}, {"k", r.band.k}}
-                  : ordered_json();
+  j["band"] = r.kind == RuleKind::kBand ? ordered_json{{"first_n", r.band.first_n}, {"k", r.band.k}}
+                                        : ordered_json();
   j["run"] = r.run.empty() ? ordered_json() : ordered_json(r.run);
   j["enabled"] = r.enabled;
   j["builtin"] = r.builtin;

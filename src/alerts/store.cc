@@ -118,10 +118,9 @@ std::string Fmt(double v) {
 }  // namespace
 
 std::string NewId() {
-  static thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                          static_cast<uint64_t>(std::chrono::steady_clock::now()
-                                                                    .time_since_epoch()
-                                                                    .count()));
+  static thread_local std::mt19937_64 rng(
+      std::random_device{}() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   char buf[40];
   std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
                 static_cast<unsigned long long>(rng()));
@@ -159,7 +158,8 @@ Result<Webhook> WebhookFromJson(const json& j) {
     } else if (key == "enabled") {
       if (!v.is_boolean()) return Status::Invalid("webhook.enabled: expected true or false");
     } else {
-      return Status::Invalid("webhook." + key + ": unknown field (expected url, name, secret, enabled)");
+      return Status::Invalid("webhook." + key +
+                             ": unknown field (expected url, name, secret, enabled)");
     }
   }
   w.url = j.value("url", "");
@@ -186,29 +186,29 @@ ordered_json HistoryToJson(const HistoryEntry& h) {
           {"new", h.new_state},
           {"value", Opt(h.value)},
           {"threshold", Opt(h.threshold)},
-          {"band",
-           h.band_low || h.band_high
-               ? ordered_json{{"low", Opt(h.band_low)}, {"high", Opt(h.band_high)}}
-               : ordered_json()}};
+          {"band", h.band_low || h.band_high
+                       ? ordered_json{{"low", Opt(h.band_low)}, {"high", Opt(h.band_high)}}
+                       : ordered_json()}};
 }
 
 ordered_json DeliveryToJson(const Delivery& d, bool with_payload) {
-  ordered_json j = {{"id", d.id},
-                    {"webhook_id", d.webhook_id},
-                    {"url", d.url},
-                    {"event", d.event},
-                    {"rule_id", d.key.rule_id},
-                    {"run", d.key.run},
-                    {"set", d.key.set},
-                    {"class", d.key.cls.empty() ? ordered_json() : ordered_json(d.key.cls)},
-                    {"status", d.status},
-                    {"attempts", d.attempts},
-                    {"last_code", d.last_code == 0 ? ordered_json() : ordered_json(d.last_code)},
-                    {"last_error", d.last_error.empty() ? ordered_json() : ordered_json(d.last_error)},
-                    {"created", d.created},
-                    {"updated", d.updated},
-                    {"next_attempt", d.status == "pending" ? ordered_json(d.next_attempt) : ordered_json()},
-                    {"delivered", Opt(d.delivered)}};
+  ordered_json j = {
+      {"id", d.id},
+      {"webhook_id", d.webhook_id},
+      {"url", d.url},
+      {"event", d.event},
+      {"rule_id", d.key.rule_id},
+      {"run", d.key.run},
+      {"set", d.key.set},
+      {"class", d.key.cls.empty() ? ordered_json() : ordered_json(d.key.cls)},
+      {"status", d.status},
+      {"attempts", d.attempts},
+      {"last_code", d.last_code == 0 ? ordered_json() : ordered_json(d.last_code)},
+      {"last_error", d.last_error.empty() ? ordered_json() : ordered_json(d.last_error)},
+      {"created", d.created},
+      {"updated", d.updated},
+      {"next_attempt", d.status == "pending" ? ordered_json(d.next_attempt) : ordered_json()},
+      {"delivered", Opt(d.delivered)}};
   if (with_payload) j["payload"] = json::parse(d.payload, nullptr, false);
   return j;
 }
@@ -217,13 +217,15 @@ ordered_json EventPayload(const std::string& delivery_id, const std::string& pro
                           const AlertEvent& e, double now) {
   const AlertState& s = e.state;
   const Rule& r = e.rule;
-  std::string metric = s.key.cls.empty() ? r.MetricPath() : "per_class." + s.key.cls + "." + r.metric;
+  std::string metric =
+      s.key.cls.empty() ? r.MetricPath() : "per_class." + s.key.cls + "." + r.metric;
   std::string condition;
   if (r.kind == RuleKind::kBand) {
     condition = s.band_low ? "band [" + Fmt(*s.band_low) + ", " + Fmt(*s.band_high) + "]" : "band";
   } else {
-    condition = std::string(r.kind == RuleKind::kChangeFromTraining ? "change from training " : "") +
-                (r.abs ? "|.| " : "") + r.op + " " + Fmt(r.value);
+    condition =
+        std::string(r.kind == RuleKind::kChangeFromTraining ? "change from training " : "") +
+        (r.abs ? "|.| " : "") + r.op + " " + Fmt(r.value);
   }
   const std::string message = project + "/" + s.key.run + " set '" + s.key.set + "': " + r.name +
                               (s.key.cls.empty() ? "" : " (class '" + s.key.cls + "')") + " is " +
@@ -353,7 +355,8 @@ Result<Rule> AlertStore::AddRule(Rule rule) {
     if (rule.id.empty()) {
       SEXTANT_ASSIGN_OR_RETURN(rule.id, NewRuleId(rule));
     } else {
-      SEXTANT_ASSIGN_OR_RETURN(store::Statement q, db_->Prepare("SELECT 1 FROM rules WHERE id = ?"));
+      SEXTANT_ASSIGN_OR_RETURN(store::Statement q,
+                               db_->Prepare("SELECT 1 FROM rules WHERE id = ?"));
       q.Bind(1, rule.id);
       SEXTANT_ASSIGN_OR_RETURN(bool taken, q.Step());
       if (taken) {
@@ -408,7 +411,8 @@ Status AlertStore::RemoveRule(const std::string& id) {
 Result<std::vector<Webhook>> AlertStore::ListWebhooks() {
   SEXTANT_ASSIGN_OR_RETURN(
       store::Statement q,
-      db_->Prepare("SELECT id, url, name, enabled, secret, created FROM webhooks ORDER BY created, id"));
+      db_->Prepare(
+          "SELECT id, url, name, enabled, secret, created FROM webhooks ORDER BY created, id"));
   std::vector<Webhook> out;
   while (true) {
     SEXTANT_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -435,8 +439,8 @@ Result<Webhook> AlertStore::AddWebhook(Webhook hook) {
   Status st = q.Run();
   if (!st.ok()) {
     if (st.message().find("UNIQUE") != std::string::npos) {
-      return Status::AlreadyExists("webhook.id: project '" + project_ + "' already has a webhook '" +
-                                   hook.id + "'");
+      return Status::AlreadyExists("webhook.id: project '" + project_ +
+                                   "' already has a webhook '" + hook.id + "'");
     }
     return st;
   }
@@ -456,10 +460,11 @@ Status AlertStore::RemoveWebhook(const std::string& id) {
 Result<std::vector<AlertState>> AlertStore::States(const std::optional<std::string>& run) {
   SEXTANT_ASSIGN_OR_RETURN(
       store::Statement q,
-      db_->Prepare(std::string("SELECT ") + kStateColumns +
-                   " FROM states WHERE rule_id IN (SELECT id FROM rules) AND (?1 IS NULL OR run = ?1) "
-                   "ORDER BY run, (SELECT position FROM rules WHERE rules.id = states.rule_id), "
-                   "set_time, set_name, class"));
+      db_->Prepare(
+          std::string("SELECT ") + kStateColumns +
+          " FROM states WHERE rule_id IN (SELECT id FROM rules) AND (?1 IS NULL OR run = ?1) "
+          "ORDER BY run, (SELECT position FROM rules WHERE rules.id = states.rule_id), "
+          "set_time, set_name, class"));
   q.Bind(1, run);
   std::vector<AlertState> out;
   while (true) {
@@ -567,10 +572,10 @@ Result<RunEvaluation> AlertStore::EvaluateRun(const json& timeline, double now) 
 
 Result<std::vector<Delivery>> AlertStore::QueryDeliveries(const std::string& where, int64_t limit,
                                                           const std::vector<std::string>& args) {
-  SEXTANT_ASSIGN_OR_RETURN(store::Statement q,
-                           db_->Prepare(std::string("SELECT ") + kDeliveryColumns +
-                                        " FROM deliveries " + where + " LIMIT " +
-                                        std::to_string(limit)));
+  SEXTANT_ASSIGN_OR_RETURN(
+      store::Statement q,
+      db_->Prepare(std::string("SELECT ") + kDeliveryColumns + " FROM deliveries " + where +
+                   " LIMIT " + std::to_string(limit)));
   for (size_t i = 0; i < args.size(); ++i) q.Bind(static_cast<int>(i + 1), args[i]);
   std::vector<Delivery> out;
   while (true) {
@@ -603,14 +608,14 @@ Result<Delivery> AlertStore::QueueTest(const std::string& webhook_id, double now
     d.url = w.url;
     d.event = "test";
     d.created = now;
-    ordered_json payload = {{"delivery_id", d.id},
-                            {"event", "test"},
-                            {"project", project_},
-                            {"webhook", w.id},
-                            {"time", now},
-                            {"time_iso", IsoTime(now)},
-                            {"message", "a test notification from Sextant's project '" +
-                                            project_ + "'"}};
+    ordered_json payload = {
+        {"delivery_id", d.id},
+        {"event", "test"},
+        {"project", project_},
+        {"webhook", w.id},
+        {"time", now},
+        {"time_iso", IsoTime(now)},
+        {"message", "a test notification from Sextant's project '" + project_ + "'"}};
     d.payload = payload.dump();
     SEXTANT_RETURN_IF_ERROR(InsertDelivery(*db_, d));
     return GetDelivery(d.id);

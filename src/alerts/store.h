@@ -99,8 +99,7 @@ class AlertStore {
   Result<RunEvaluation> EvaluateRun(const nlohmann::json& timeline, double now);
 
   // Deliveries, newest first; `status` filters (pending, delivered, failed).
-  Result<std::vector<Delivery>> Deliveries(const std::optional<std::string>& status,
-                                           int64_t limit);
+  Result<std::vector<Delivery>> Deliveries(const std::optional<std::string>& status, int64_t limit);
   Result<Delivery> GetDelivery(const std::string& id);
   // Queues a "test" delivery to the webhook.
   Result<Delivery> QueueTest(const std::string& webhook_id, double now);

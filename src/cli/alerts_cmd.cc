@@ -2,10 +2,10 @@
 
 #include <cstdio>
 #include <map>
-#include <ostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include "alerts/deliver.h"
@@ -92,8 +92,9 @@ Status RunAdd(const AlertsArgs& a) {
     PrintJson(alerts::RuleToJson(rule));
   } else {
     std::printf("%s\n", rule.id.c_str());
-    std::fprintf(stderr, "Added rule '%s' to project '%s': %s (evaluated at the next finish, or "
-                         "now with `sextant alerts evaluate`)\n",
+    std::fprintf(stderr,
+                 "Added rule '%s' to project '%s': %s (evaluated at the next finish, or "
+                 "now with `sextant alerts evaluate`)\n",
                  rule.id.c_str(), a.project.c_str(), rule.Describe().c_str());
   }
   return Status::OK();
@@ -198,9 +199,9 @@ Status RunDeliveries(const AlertsArgs& a) {
   std::printf("%-32s %-9s %-10s %-8s %-20s %-24s %s\n", "ID", "EVENT", "STATUS", "ATTEMPTS",
               "CREATED", "RULE/SET", "LAST ERROR");
   for (const auto& d : list) {
-    const std::string what =
-        d.event == "test" ? d.webhook_id : d.key.rule_id + "/" + d.key.set +
-                                               (d.key.cls.empty() ? "" : "/" + d.key.cls);
+    const std::string what = d.event == "test" ? d.webhook_id
+                                               : d.key.rule_id + "/" + d.key.set +
+                                                     (d.key.cls.empty() ? "" : "/" + d.key.cls);
     std::printf("%-32s %-9s %-10s %-8d %-20s %-24s %s\n", d.id.c_str(), d.event.c_str(),
                 d.status.c_str(), d.attempts, alerts::IsoTime(d.created).c_str(), what.c_str(),
                 d.last_error.c_str());
@@ -255,8 +256,8 @@ Status RunWebhookAdd(const AlertsArgs& a) {
     PrintJson(alerts::WebhookToJson(w));
   } else {
     std::printf("%s\n", w.id.c_str());
-    std::fprintf(stderr, "Added webhook '%s' (%s) to project '%s'.\n", w.id.c_str(),
-                 w.url.c_str(), a.project.c_str());
+    std::fprintf(stderr, "Added webhook '%s' (%s) to project '%s'.\n", w.id.c_str(), w.url.c_str(),
+                 a.project.c_str());
   }
   return Status::OK();
 }

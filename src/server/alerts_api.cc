@@ -165,7 +165,8 @@ ordered_json RunAlertStates(const fs::path& root, const std::string& project,
                             const std::string& run) {
   ordered_json out = ordered_json::array();
   std::error_code ec;
-  if (!ValidateName("project", project).ok() || !fs::exists(root / project / alerts::kAlertsFile, ec)) {
+  if (!ValidateName("project", project).ok() ||
+      !fs::exists(root / project / alerts::kAlertsFile, ec)) {
     return out;
   }
   auto store = alerts::AlertStore::Open(root / project);

@@ -40,8 +40,8 @@
 
 #include "common/file_util.h"
 #include "common/request_budget.h"
-#include "server/api.h"
 #include "server/alerts_api.h"
+#include "server/api.h"
 #include "server/jobs.h"
 #include "server/keys.h"
 #include "server/live_ingest.h"

@@ -42,7 +42,8 @@ class Receiver {
       signatures_.push_back(req.get_header_value("X-Sextant-Signature"));
       res.status = 200;
     });
-    server_.Post("/gone", [](const httplib::Request&, httplib::Response& res) { res.status = 410; });
+    server_.Post("/gone",
+                 [](const httplib::Request&, httplib::Response& res) { res.status = 410; });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -99,11 +100,11 @@ struct Project {
     fs::create_directories(run_dir);
     store = std::move(AlertStore::Open(run_dir.parent_path())).value();
     for (const Rule& r : DefaultRules()) EXPECT_OK(store->RemoveRule(r.id));
-    EXPECT_OK(store->AddRule(*RuleFromJson({{"id", "drift20"},
-                                            {"metric", "drifted_share"},
-                                            {"op", ">"},
-                                            {"value", 0.2}}))
-                  .status());
+    EXPECT_OK(
+        store
+            ->AddRule(*RuleFromJson(
+                {{"id", "drift20"}, {"metric", "drifted_share"}, {"op", ">"}, {"value", 0.2}}))
+            .status());
   }
 };
 
@@ -130,7 +131,8 @@ TEST(AlertDelivery, EachFiringAndResolutionArrivesOnceAfterA500) {
   const std::vector<json> got = receiver.accepted();
   ASSERT_EQ(got.size(), 3u);
   std::multiset<std::string> events;
-  for (const json& j : got) events.insert(j["set"].get<std::string>() + " " + j["event"].get<std::string>());
+  for (const json& j : got)
+    events.insert(j["set"].get<std::string>() + " " + j["event"].get<std::string>());
   EXPECT_EQ(events, (std::multiset<std::string>{"d2 firing", "d3 firing", "d2 resolved"}));
   // The header is the body's delivery id; the signature is the body's HMAC.
   const std::vector<std::string> ids = receiver.headers();
@@ -162,7 +164,9 @@ TEST(AlertDelivery, AnUnreachableReceiverNeverFailsTheFinishAndIsRetriedLater) {
   socklen_t len = sizeof addr;
   ASSERT_EQ(::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   const int dead_port = ntohs(addr.sin_port);
-  ASSERT_OK(p.store->AddWebhook({.id = "later", .url = "http://127.0.0.1:" + std::to_string(dead_port) + "/hook"})
+  ASSERT_OK(p.store
+                ->AddWebhook({.id = "later",
+                              .url = "http://127.0.0.1:" + std::to_string(dead_port) + "/hook"})
                 .status());
   DeliveryOptions o = Fast();
   o.tries = 2;
@@ -217,7 +221,8 @@ TEST(AlertDelivery, ADamagedStoreBecomesAWarning) {
     std::ofstream f(dir.path() / "proj" / ".alerts.db");
     f << "garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage";
   }
-  FinishAlerts f = EvaluateAfterFinish(dir.path() / "proj" / "r1", MakeTimeline("r1", {{"d1", 0.5}}));
+  FinishAlerts f =
+      EvaluateAfterFinish(dir.path() / "proj" / "r1", MakeTimeline("r1", {{"d1", 0.5}}));
   EXPECT_NE(f.warning.find(".alerts.db"), std::string::npos) << f.warning;
   EXPECT_NE(f.Message().find("alerts warning"), std::string::npos);
 }

@@ -166,7 +166,8 @@ TEST(AlertEvaluate, MissingValuesKeepTheState) {
 }
 
 TEST(AlertEvaluate, SkipsDisabledRulesAndOtherRuns) {
-  Rule disabled = Parse(R"({"metric": "drifted_share", "op": ">", "value": 0.2, "enabled": false})");
+  Rule disabled =
+      Parse(R"({"metric": "drifted_share", "op": ">", "value": 0.2, "enabled": false})");
   Rule other = Parse(R"({"metric": "drifted_share", "op": ">", "value": 0.2, "run": "r2"})");
   Rule mine = Parse(R"({"metric": "drifted_share", "op": ">", "value": 0.2, "run": "r1"})");
   const Evaluation e = Evaluate({disabled, other, mine}, MakeTimeline("r1", {{"a", 0.5}}), {}, 1);

@@ -8,8 +8,8 @@ namespace {
 using json = nlohmann::json;
 
 TEST(AlertRules, ParsesAThresholdRule) {
-  ASSERT_OK_AND_ASSIGN(Rule r, RuleFromJson(json::parse(
-                                   R"({"metric": "drifted_share", "op": ">", "value": 0.2})")));
+  ASSERT_OK_AND_ASSIGN(
+      Rule r, RuleFromJson(json::parse(R"({"metric": "drifted_share", "op": ">", "value": 0.2})")));
   EXPECT_EQ(r.metric, "drifted_share");
   EXPECT_EQ(r.cls, "");
   EXPECT_EQ(r.kind, RuleKind::kThreshold);

@@ -127,7 +127,8 @@ TEST(AlertStore, ClaimsAPendingDeliveryForOneDelivererAtATime) {
   ASSERT_EQ(claimed.size(), 1u);
   ASSERT_OK_AND_ASSIGN(std::vector<Delivery> none, other->ClaimPending(NowSeconds(), true, 60));
   EXPECT_TRUE(none.empty());
-  ASSERT_OK(store->RecordAttempt(d.id, "pending", 500, "HTTP 500", NowSeconds(), NowSeconds() + 1000));
+  ASSERT_OK(
+      store->RecordAttempt(d.id, "pending", 500, "HTTP 500", NowSeconds(), NowSeconds() + 1000));
   // Not due yet, but forced (`sextant alerts deliver`).
   ASSERT_OK_AND_ASSIGN(none, other->ClaimPending(NowSeconds(), false, 60));
   EXPECT_TRUE(none.empty());

@@ -22,16 +22,19 @@ inline nlohmann::json MakeTimeline(const std::string& run, const std::vector<Set
     e["split"] = "inference:" + s.name;
     e["name"] = s.name;
     e["samples"] = 100;
-    e["metrics"] = {{"drifted_share", {{"value", s.drifted_share}, {"low", nullptr}, {"high", nullptr}}},
-                    {"mean_confidence", {{"value", 0.9}, {"low", nullptr}, {"high", nullptr}}},
-                    {"estimated_accuracy", {{"value", nullptr}, {"low", nullptr}, {"high", nullptr}}},
-                    {"samples", {{"value", 100}}}};
+    e["metrics"] = {
+        {"drifted_share", {{"value", s.drifted_share}, {"low", nullptr}, {"high", nullptr}}},
+        {"mean_confidence", {{"value", 0.9}, {"low", nullptr}, {"high", nullptr}}},
+        {"estimated_accuracy", {{"value", nullptr}, {"low", nullptr}, {"high", nullptr}}},
+        {"samples", {{"value", 100}}}};
     e["drift_verdict"] = s.drift_verdict;
     e["domain_shifted"] = nullptr;
-    e["per_class"] = {{"pos", {{"pred_share", {{"value", s.pred_share_pos}}},
-                               {"mean_confidence", {{"value", s.mean_confidence_pos}}}}},
-                      {"neg", {{"pred_share", {{"value", 1 - s.pred_share_pos}}},
-                               {"mean_confidence", {{"value", 0.9}}}}}};
+    e["per_class"] = {{"pos",
+                       {{"pred_share", {{"value", s.pred_share_pos}}},
+                        {"mean_confidence", {{"value", s.mean_confidence_pos}}}}},
+                      {"neg",
+                       {{"pred_share", {{"value", 1 - s.pred_share_pos}}},
+                        {"mean_confidence", {{"value", 0.9}}}}}};
     return e;
   };
   nlohmann::json t;

@@ -1,5 +1,7 @@
 // The alert routes of the API (docs/http-api.md, "Alerts"), the
 // sextant_alert_firing gauge and the team server's background deliverer.
+#include "server/alerts_api.h"
+
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
@@ -7,7 +9,6 @@
 
 #include "../alerts/timeline_fixture.h"
 #include "alerts/store.h"
-#include "server/alerts_api.h"
 #include "server/api.h"
 #include "testing.h"
 
@@ -51,7 +52,8 @@ TEST(AlertsApi, RulesCanBeAddedReadChangedAndRemoved) {
                       R"({"id": "acc", "metric": "estimated_accuracy", "op": "<", "value": 0.85})");
   ASSERT_EQ(added.status, 201) << added.body;
   EXPECT_EQ(added.body["path"], "metrics.estimated_accuracy");
-  Answer bad = Call(api, "POST", AlertsPath({"rules"}), R"({"metric": "accuracy", "op": "<", "value": 1})");
+  Answer bad =
+      Call(api, "POST", AlertsPath({"rules"}), R"({"metric": "accuracy", "op": "<", "value": 1})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body["error"]["message"].get<std::string>().find("rule.metric"), std::string::npos);
   Answer dup = Call(api, "POST", AlertsPath({"rules"}),
@@ -96,7 +98,8 @@ TEST(AlertsApi, StatesWebhooksDeliveriesAndTheFiringGauge) {
   std::thread thread([&] { receiver.listen_after_bind(); });
   while (!receiver.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
-  Answer hook = Call(api, "POST", AlertsPath({"webhooks"}), json{{"url", url}, {"id", "h1"}}.dump());
+  Answer hook =
+      Call(api, "POST", AlertsPath({"webhooks"}), json{{"url", url}, {"id", "h1"}}.dump());
   ASSERT_EQ(hook.status, 201) << hook.body;
   EXPECT_EQ(Call(api, "GET", AlertsPath({"webhooks"})).body["webhooks"][0]["url"], url);
   Answer test = Call(api, "POST", AlertsPath({"webhooks", "h1", "test"}));
@@ -118,7 +121,7 @@ TEST(AlertsApi, StatesWebhooksDeliveriesAndTheFiringGauge) {
   ASSERT_EQ(pending.body["deliveries"].size(), 1u);
   EXPECT_EQ(pending.body["deliveries"][0]["url"], "http://127.0.0.1:" + std::to_string(port));
   AlertDeliverer deliverer(tmp.path(), 3600);
-  EXPECT_EQ(deliverer.RunOnce(), 0);  // the 500
+  EXPECT_EQ(deliverer.RunOnce(), 0);                            // the 500
   Answer deliver = Call(api, "POST", AlertsPath({"deliver"}));  // `sextant alerts deliver`
   EXPECT_EQ(deliver.body["delivered"], 1) << deliver.body;
   receiver.stop();
@@ -158,9 +161,9 @@ TEST(AlertsApi, AKeyNeedsTheRoleAndTheProject) {
   EXPECT_EQ(Call(api, "GET", AlertsPath({"rules"}), "", {}, &reader).status, 200);
   EXPECT_EQ(Call(api, "POST", AlertsPath({"rules"}), "{}", {}, &reader).status, 403);
   EXPECT_EQ(Call(api, "DELETE", AlertsPath({"rules", "data_drift"}), "", {}, &writer).status, 200);
-  EXPECT_EQ(Call(api, "POST", AlertsPath({"webhooks"}), R"({"url": "http://x/"})", {}, &writer)
-                .status,
-            403);
+  EXPECT_EQ(
+      Call(api, "POST", AlertsPath({"webhooks"}), R"({"url": "http://x/"})", {}, &writer).status,
+      403);
   EXPECT_EQ(Call(api, "GET", AlertsPath({"rules"}), "", {}, &other).status, 403);
 }
 
