@@ -10,6 +10,8 @@
 #include "../alerts/timeline_fixture.h"
 #include "alerts/store.h"
 #include "server/api.h"
+#include "sextant/client.h"
+#include "small_run.h"
 #include "testing.h"
 
 namespace sextant::server {
@@ -165,6 +167,43 @@ TEST(AlertsApi, AKeyNeedsTheRoleAndTheProject) {
       Call(api, "POST", AlertsPath({"webhooks"}), R"({"url": "http://x/"})", {}, &writer).status,
       403);
   EXPECT_EQ(Call(api, "GET", AlertsPath({"rules"}), "", {}, &other).status, 403);
+}
+
+TEST(AlertsApi, InsightsOfAnInferenceSetCarryItsRuleStates) {
+  TempDir tmp;
+  LogAndFinishSmallRun(tmp.path(), 12);
+  const SplitKey prod = SplitKey::Make(Split::kInference, "prod").value();
+  LogSmallSplit(tmp.path(), prod, 12, 0, "n");
+  {
+    auto client = Client::Init({.root = tmp.path(), .project = "p", .run = "r"});
+    ASSERT_OK(client.status());
+    ASSERT_OK((*client)->Finish(SmallRunOptions()).status());
+  }
+  Api api(tmp.path());
+  ASSERT_EQ(Call(api, "POST", AlertsPath({"rules"}),
+                 R"({"id": "drift20", "metric": "drifted_share", "op": ">", "value": 0.2})")
+                .status,
+            201);
+  {
+    auto store = alerts::AlertStore::Open(tmp.path() / "p");
+    ASSERT_OK(store.status());
+    ASSERT_OK(
+        (*store)
+            ->EvaluateRun(alerts::testing::MakeTimeline("r", {{"prod", 0.5}, {"other", 0.5}}), 1)
+            .status());
+  }
+  Answer insights =
+      Call(api, "GET", {"runs", "p", "r", "insights"}, "", {{"split", "inference:prod"}});
+  ASSERT_EQ(insights.status, 200) << insights.body;
+  ASSERT_TRUE(insights.body.contains("alerts"));  // the built-in ones stay
+  int firing = 0;
+  for (const json& s : insights.body["rule_states"]) {
+    EXPECT_EQ(s["set"], "prod");
+    firing += s["state"] == "firing";
+  }
+  EXPECT_EQ(firing, 1);
+  Answer training = Call(api, "GET", {"runs", "p", "r", "insights"}, "", {{"split", "training"}});
+  EXPECT_FALSE(training.body.contains("rule_states"));
 }
 
 }  // namespace
