@@ -100,6 +100,44 @@ Status RunAdd(const AlertsArgs& a) {
   return Status::OK();
 }
 
+// `update`: the stored rule with the fields given on the command line changed.
+Status RunUpdate(const AlertsArgs& a, bool enable) {
+  SEXTANT_ASSIGN_OR_RETURN(auto store, OpenStore(a));
+  SEXTANT_ASSIGN_OR_RETURN(alerts::Rule old, store->GetRule(a.id));
+  json j = json(alerts::RuleToJson(old));
+  j.erase("id");
+  if (!a.metric.empty()) {
+    j["metric"] = a.metric;
+    if (a.metric.rfind("per_class.", 0) == 0 || a.metric.rfind("metrics.", 0) == 0) {
+      j["class"] = nullptr;
+    }
+  }
+  if (!a.cls.empty()) j["class"] = a.cls;
+  if (!a.kind.empty()) j["kind"] = a.kind;
+  if (!a.op.empty()) j["op"] = a.op;
+  if (a.value) j["value"] = *a.value;
+  if (a.abs) j["abs"] = true;
+  if (a.first_n || a.k) {
+    if (!j["band"].is_object()) j["band"] = json::object();
+    if (a.first_n) j["band"]["first_n"] = *a.first_n;
+    if (a.k) j["band"]["k"] = *a.k;
+  }
+  if (!a.run.empty()) j["run"] = a.run;
+  if (!a.severity.empty()) j["severity"] = a.severity;
+  if (!a.name.empty()) j["name"] = a.name;
+  if (a.disabled) j["enabled"] = false;
+  if (enable) j["enabled"] = true;
+  SEXTANT_ASSIGN_OR_RETURN(alerts::Rule rule, alerts::RuleFromJson(j));
+  SEXTANT_ASSIGN_OR_RETURN(rule, store->UpdateRule(a.id, rule));
+  if (a.format == "json") {
+    PrintJson(alerts::RuleToJson(rule));
+  } else {
+    std::fprintf(stderr, "Updated rule '%s': %s%s\n", rule.id.c_str(), rule.Describe().c_str(),
+                 rule.enabled ? "" : " (disabled)");
+  }
+  return Status::OK();
+}
+
 Status RunList(const AlertsArgs& a) {
   SEXTANT_RETURN_IF_ERROR(CheckFormat(a));
   SEXTANT_ASSIGN_OR_RETURN(auto store, OpenStore(a));
@@ -370,6 +408,31 @@ AlertsCommand AddAlertsCommand(CLI::App& app) {
   add->add_option("--json", a->rule_json, "The whole rule as JSON (docs/alerts.md)");
   add->add_option("--format", a->format, "table or json");
 
+  // update: only what is given changes (the kind, op and severity have no default here).
+  auto u = std::make_shared<AlertsArgs>();
+  auto enable = std::make_shared<bool>(false);
+  CLI::App* update = alerts->add_subcommand(
+      "update", "Change a rule (a default one too): the options given replace its fields");
+  update->add_option("--root", u->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
+  update->add_option("--project", u->project, "Project name (required)");
+  update->add_option("--id", u->id, "The rule's id")->required();
+  update->add_option("--metric", u->metric, "Timeline metric");
+  update->add_option("--class", u->cls, "A class label, or '*'");
+  update->add_option("--kind", u->kind, "threshold, change_from_training or band");
+  update->add_option("--op", u->op, "> >= < <=");
+  update->add_option("--value", u->value, "The threshold, or the change from training");
+  update->add_flag("--abs", u->abs, "change_from_training: compare |change|");
+  update->add_option("--first-n", u->first_n, "band: baseline sets");
+  update->add_option("--k", u->k, "band: half-width in standard deviations");
+  update->add_option("--run", u->run, "Only this run");
+  update->add_option("--name", u->name, "A name for people");
+  update->add_option("--severity", u->severity, "info, warning or critical");
+  update->add_flag("--disabled", u->disabled, "Disable it");
+  update->add_flag("--enabled", *enable, "Enable it");
+  update->add_option("--format", u->format, "table or json");
+  u->kind.clear();
+  u->severity.clear();
+
   CLI::App* list = alerts->add_subcommand("list", "List the project's rules");
   AddCommon(list, a.get());
   list->add_option("--format", a->format, "table or json");
@@ -421,6 +484,12 @@ AlertsCommand AddAlertsCommand(CLI::App& app) {
   wtest->add_option("--id", a->id, "The webhook's id")->required();
 
   return {alerts, [=] {
+            if (*update) {
+              if (u->project.empty()) u->project = a->project;
+              if (u->root.empty()) u->root = a->root;
+              if (u->project.empty()) return Report(Status::Invalid("--project: required"));
+              return Report(RunUpdate(*u, *enable));
+            }
             if (a->project.empty()) return Report(Status::Invalid("--project: required"));
             if (*evaluate && a->run.empty()) return Report(Status::Invalid("--run: required"));
             try {

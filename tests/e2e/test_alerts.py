@@ -88,3 +88,12 @@ def test_a_finish_fires_the_rules_and_notifies_once(sextant, make_data, receiver
     assert len(receiver.accepted) == 2
     report = sextant("report", *sextant.run_args(P, R)).stdout
     assert "FIRING drift30 on s1" in report
+
+    # The rule edited past the shifted sets' values: each resolves, once.
+    sextant("alerts", "update", "--project", P, "--id", "drift30", "--value", "2")
+    evaluated = sextant("alerts", "evaluate", "--project", P, "--run", R)
+    assert "0 firing, 2 new transition(s)" in evaluated.stdout, evaluated.stdout
+    got = sorted((j["set"], j["event"]) for j in receiver.accepted)
+    assert got == [("s1", "firing"), ("s1", "resolved"), ("s2", "firing"), ("s2", "resolved")]
+    sextant("alerts", "evaluate", "--project", P, "--run", R)
+    assert len(receiver.accepted) == 4
