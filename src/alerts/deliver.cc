@@ -68,6 +68,7 @@ PostResult PostJson(const std::string& url, const std::string& body,
     client.set_connection_timeout(sec, usec);
     client.set_read_timeout(sec, usec);
     client.set_write_timeout(sec, usec);
+    client.enable_server_certificate_verification(true);  // https: the system's CAs
     httplib::Headers h;
     for (const auto& [k, v] : headers) h.emplace(k, v);
     auto res = client.Post(path, h, body, "application/json");

@@ -191,7 +191,8 @@ void CollectAlertGauges(const fs::path& root, MetricsWriter& out) {
     std::map<std::string, bool> enabled;
     for (const auto& r : *rules) enabled[r.id] = r.enabled;
     for (const auto& s : *states) {
-      if (!enabled[s.key.rule_id]) continue;
+      // A removed run's states are not reported (its alerts are over).
+      if (!enabled[s.key.rule_id] || !fs::is_directory(project.path() / s.key.run, ec)) continue;
       out.Gauge("sextant_alert_firing",
                 "1 while the alert rule fires on the inference set (docs/alerts.md), else 0",
                 {{"project", name},
@@ -208,14 +209,18 @@ int AlertDeliverer::RunOnce() {
   int sent = 0;
   std::error_code ec;
   for (const auto& project : fs::directory_iterator(root_, ec)) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) break;  // shutting down: the rest wait for the next start
+    }
     const std::string name = project.path().filename().string();
     if (!project.is_directory() || name.empty() || name.front() == '.') continue;
     if (!fs::exists(project.path() / alerts::kAlertsFile, ec)) continue;
     auto store = alerts::AlertStore::Open(project.path());
     if (!store.ok()) continue;
     alerts::DeliveryOptions o;
-    o.tries = 1;  // the store's backoff spaces the next ones
-    o.budget_s = 30;
+    o.tries = 1;     // the store's backoff spaces the next ones
+    o.budget_s = 5;  // per project and pass: a shutdown never waits long
     auto report = alerts::DeliverPending(**store, o);
     if (report.ok()) sent += report->delivered;
   }
