@@ -178,7 +178,9 @@ TEST(AlertDelivery, AnUnreachableReceiverNeverFailsTheFinishAndIsRetriedLater) {
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_EQ(pending[0].attempts, 2);
   EXPECT_NE(pending[0].last_error.find("connection"), std::string::npos) << pending[0].last_error;
-  EXPECT_GT(pending[0].next_attempt, pending[0].updated);  // backed off
+  // Backed off: 30 s · 2^(attempts - 1) with a jitter in [0.5, 1.5).
+  EXPECT_GE(pending[0].next_attempt - pending[0].updated, 60 * 0.5 - 1e-6);
+  EXPECT_LT(pending[0].next_attempt - pending[0].updated, 60 * 1.5);
 
   // The receiver comes up; `sextant alerts deliver` (force) sends it.
   Receiver receiver(0);
