@@ -233,17 +233,18 @@ void RegisterClient(py::module_& m) {
       .def_property_readonly("closed", &ClientHandle::closed)
       .def(
           "set_split",
-          [](const ClientHandle& h, const std::string& split, const std::string& inference_name) {
+          [](const ClientHandle& h, const std::string& split, const std::string& inference_name,
+             std::optional<double> timestamp) {
             auto client = h.Get();
             Split s = ValueOrThrow(ParseSplit(split));
             Status st;
             {
               py::gil_scoped_release release;
-              st = client->SetSplit(s, inference_name);
+              st = client->SetSplit(s, inference_name, timestamp);
             }
             ThrowIfError(st);
           },
-          py::arg("split"), py::arg("inference_name") = "")
+          py::arg("split"), py::arg("inference_name") = "", py::arg("timestamp") = py::none())
       .def(
           "set_epoch",
           [](const ClientHandle& h, int32_t epoch) {

@@ -267,6 +267,16 @@ void RegisterResults(py::module_& m) {
           },
           py::arg("split") = py::none(), py::arg("inference_name") = "")
       .def(
+          "timeline_json",
+          [](const RunReader& r) {
+            Result<std::string> text = [&] {
+              py::gil_scoped_release release;
+              return r.TimelineJson();
+            }();
+            return ValueOrThrow(std::move(text));
+          },
+          "The run's timeline as stored at finish (docs/timeline.md)")
+      .def(
           "samples",
           [](const RunReader& r, const SampleQuery& q) {
             Result<std::vector<SampleRow>> rows = [&] {

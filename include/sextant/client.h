@@ -169,8 +169,11 @@ class Client {
   Status SetTaggingSchema(TaggingSchema schema);
 
   // The split (and inference name) used by LogModelOutputs and by
-  // LogDataSamples when no split is passed.
-  Status SetSplit(Split split, const std::string& inference_name = "");
+  // LogDataSamples when no split is passed. `timestamp` (Unix seconds, UTC;
+  // inference sets only) is when the set happened: its place on the run's
+  // timeline. Without one a set's time is when its first sample was logged.
+  Status SetSplit(Split split, const std::string& inference_name = "",
+                  std::optional<double> timestamp = std::nullopt);
   // The epoch of subsequent model outputs (training runs log several).
   Status SetEpoch(int32_t epoch);
 

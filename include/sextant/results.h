@@ -186,6 +186,11 @@ class RunReader {
   // The stored results as JSON text: the whole run (parameters, every split,
   // comparisons of inference sets with training), or one split.
   Result<std::string> SummaryJson(const std::optional<SplitKey>& split = std::nullopt) const;
+  // The run's timeline (docs/timeline.md) as stored at finish: its inference
+  // sets in time order with their monitoring metrics, and training and
+  // validation as references. FailedPrecondition for a run finished before
+  // timelines existed (finish it again).
+  Result<std::string> TimelineJson() const;
 
   // Filtered, sorted samples of one split.
   Result<std::vector<SampleRow>> Samples(const SampleQuery& query) const;

@@ -39,6 +39,7 @@ from ._api import (
 from ._core import processing_option_specs
 from ._live import close_live, flush_live, live_stats, log_live
 from ._results import (get_dataframe, get_similar_spans, get_span_dataframe, get_summary,
+                       get_timeline,
                        list_runs, open_run)
 from .errors import (
     AlreadyExistsError,
@@ -78,6 +79,7 @@ __all__ = [
     "get_labels_for_run",
     "get_similar_spans",
     "get_summary",
+    "get_timeline",
     "init",
     "list_runs",
     "log_data_samples",

@@ -217,9 +217,15 @@ def set_tagging_schema(tagging_schema: str) -> None:
     _client().set_tagging_schema(str(tagging_schema))
 
 
-def set_split(split: str, inference_name: Optional[str] = None) -> None:
-    """The split (and inference name) of later ``log_model_outputs`` calls."""
-    _client().set_split(str(split), inference_name or "")
+def set_split(split: str, inference_name: Optional[str] = None, timestamp: Any = None) -> None:
+    """The split (and inference name) of later ``log_model_outputs`` calls.
+
+    ``timestamp`` (inference sets only) is when the set happened, its place on
+    the run's timeline: Unix seconds, a ``datetime`` (naive means UTC), a
+    pandas ``Timestamp`` or an ISO 8601 string. Without it a set's time is when
+    its first sample was logged.
+    """
+    _client().set_split(str(split), inference_name or "", _convert.to_unix_seconds(timestamp))
 
 
 def set_epoch(epoch: int) -> None:

@@ -9,6 +9,7 @@ argument, before anything reaches the engine.
 
 from __future__ import annotations
 
+import datetime
 import numbers
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -277,3 +278,33 @@ def to_token_rows(x: Any, field: str) -> tuple[np.ndarray, int, list[int]]:
         raise InvalidArgumentError(f"{field}: expected numbers, got an array of dtype {a.dtype}")
     b, t, d = a.shape
     return np.ascontiguousarray(a.reshape(b * t, d), dtype=np.float32), int(t), []
+
+
+def to_unix_seconds(value: Any, field: str = "timestamp") -> Optional[float]:
+    """Unix seconds (UTC) from a number, a datetime (naive means UTC), a pandas
+    Timestamp, a numpy datetime64 or an ISO 8601 string; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{field}: expected a time, got a bool")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, np.datetime64):
+        return float(value.astype("datetime64[ns]").astype(np.int64)) / 1e9
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{field}: '{value}' is not an ISO 8601 time "
+                             "(e.g. 2026-12-06 or 2026-12-06T08:00:00Z)") from None
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        value = datetime.datetime(value.year, value.month, value.day)
+    if isinstance(value, datetime.datetime):  # pandas Timestamp is one
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value.timestamp()
+    raise TypeError(f"{field}: expected Unix seconds, a datetime or an ISO 8601 string, "
+                    f"got {type(value).__name__}")

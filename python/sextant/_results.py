@@ -85,6 +85,61 @@ def get_summary(project_name: Optional[str] = None, run_name: Optional[str] = No
     return json.loads(reader.summary_json(split, inference_name or ""))
 
 
+def _timeline_json(project_name: Optional[str], run_name: Optional[str],
+                   root: Optional[str | os.PathLike[str]]) -> dict[str, Any]:
+    remote = _server_for(project_name, run_name, root)
+    if remote is not None:
+        _, project, run = _run_location(project_name, run_name, "")
+        return json.loads(_server_get(remote, f"/api/runs/{project}/{run}/timeline", {}))
+    return json.loads(open_run(project_name, run_name, root).timeline_json())
+
+
+def get_timeline(project_name: Optional[str] = None, run_name: Optional[str] = None,
+                 root: Optional[str | os.PathLike[str]] = None, *, label: Optional[str] = None,
+                 include_reference: bool = False, raw: bool = False) -> Any:
+    """The run's inference sets in time order with their monitoring metrics
+    (docs/timeline.md), as stored at finish: a DataFrame with one row per set
+    (``set``, ``time`` as a UTC datetime, ``time_source``, then per metric its
+    value and ``<metric>_low`` / ``<metric>_high`` interval bounds, and the
+    ``drift_verdict`` and ``domain_shifted`` flags).
+
+    ``label``: the per-class metrics of that class instead of the overall
+    ones. ``include_reference``: training and validation as the first rows.
+    ``raw``: the timeline JSON as a dict instead of a DataFrame.
+    """
+    import pandas as pd
+
+    t = _timeline_json(project_name, run_name, root)
+    if raw:
+        return t
+    if label is not None and label not in t.get("labels", []):
+        raise InvalidArgumentError(f"label: '{label}' is not a label of this run "
+                                   f"(labels: {t.get('labels', [])})")
+    entries = list(t["sets"])
+    if include_reference:
+        entries = [t["reference"][k] for k in ("training", "validation")
+                   if k in t.get("reference", {})] + entries
+    rows = []
+    for e in entries:
+        row: dict[str, Any] = {"set": e["name"], "split": e["split"],
+                               "time": pd.to_datetime(e["time"], unit="s", utc=True)
+                               if e.get("time") is not None else pd.NaT,
+                               "time_source": e.get("time_source")}
+        block = e["per_class"][label] if label is not None else e["metrics"]
+        for name, m in block.items():
+            row[name] = None if m is None else m["value"]
+            row[f"{name}_low"] = None if m is None else m["low"]
+            row[f"{name}_high"] = None if m is None else m["high"]
+        if label is None:
+            row["drift_verdict"] = e.get("drift_verdict")
+            row["domain_shifted"] = e.get("domain_shifted")
+            row["estimate_method"] = e.get("estimate_method")
+        else:
+            row["class"] = label
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def get_dataframe(split: str, inference_name: Optional[str] = None, include_embs: bool = False,
                   include_probs: bool = False, *, project_name: Optional[str] = None,
                   run_name: Optional[str] = None, root: Optional[str | os.PathLike[str]] = None,

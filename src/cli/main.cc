@@ -15,8 +15,10 @@
 #include "cli/alerts_cmd.h"
 #include "cli/output.h"
 #include "cli/report.h"
+#include "cli/timeline_table.h"
 #include "common/file_util.h"
 #include "common/strings.h"
+#include "common/time_format.h"
 #include "io/npy.h"
 #include "io/table.h"
 #include "query/check.h"
@@ -149,6 +151,7 @@ struct ImportArgs {
   std::string task = "text_classification";
   std::string split;
   std::string inference_name;
+  std::string time;  // --time: when the inference set happened
   int epoch = 0;
   std::string data, embeddings, logits, probs, labels;
   std::string text_column = "text", id_column = "id", label_column = "label";
@@ -289,6 +292,14 @@ Status RunImport(const ImportArgs& a) {
                            "--labels negative,positive");
   }
   const std::vector<std::string>& labels = client->labels();
+  if (!a.time.empty()) {
+    if (split.split != Split::kInference) {
+      return Status::Invalid("--time: only inference sets have a time (--split is '" + a.split +
+                             "')");
+    }
+    SEXTANT_ASSIGN_OR_RETURN(const double time, ParseTime(a.time, "--time"));
+    SEXTANT_RETURN_IF_ERROR(client->SetSplit(split.split, split.inference_name, time));
+  }
   if (!a.tagging_schema.empty()) {
     SEXTANT_ASSIGN_OR_RETURN(TaggingSchema schema, ParseTaggingSchema(a.tagging_schema));
     SEXTANT_RETURN_IF_ERROR(client->SetTaggingSchema(schema));
@@ -760,6 +771,9 @@ Command AddImportCommand(CLI::App& app) {
                      "NER: column of the gold spans (default gold_spans)");
   import->add_option("--split", imp->split, "training, validation, test or inference")->required();
   import->add_option("--inference-name", imp->inference_name, "Name of the inference set");
+  import->add_option("--time", imp->time,
+                     "When the inference set happened (its place on the timeline): Unix seconds "
+                     "or ISO 8601, e.g. 2026-12-06 (default: when its first sample is logged)");
   import->add_option("--epoch", imp->epoch, "Epoch of these outputs (default 0)");
   import->add_option("--data", imp->data, "Samples: .csv or .jsonl, one row per sample")
       ->required()
@@ -863,6 +877,36 @@ Command AddSummaryCommand(CLI::App& app) {
   summary->add_option("--inference-name", args->inference_name,
                       "Inference set (with --split inference)");
   return {summary, [args] { return Report(RunSummary(*args)); }};
+}
+
+Command AddTimelineCommand(CLI::App& app) {
+  struct Args {
+    Common common;
+    TimelineView view;
+    bool no_references = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "timeline", "The run's inference sets over time, with their monitoring metrics");
+  AddRunOptions(cmd, &args->common);
+  cmd->add_option("--metric", args->view.metrics,
+                  "Metrics to show (repeatable or comma-separated; default: the main ones)")
+      ->delimiter(',');
+  cmd->add_option("--class", args->view.label, "Per-class metrics of this class");
+  cmd->add_option("--format", args->view.format, "table (default), csv or json");
+  cmd->add_flag("--no-references", args->no_references, "Leave out training and validation rows");
+  return {cmd, [args] {
+            auto st = [&]() -> Status {
+              SEXTANT_ASSIGN_OR_RETURN(
+                  std::unique_ptr<RunReader> reader,
+                  RunReader::Open(args->common.Root(), args->common.project, args->common.run));
+              SEXTANT_ASSIGN_OR_RETURN(std::string json, reader->TimelineJson());
+              TimelineView view = args->view;
+              view.references = !args->no_references;
+              return WriteTimeline(json, view, std::cout);
+            }();
+            return Report(st);
+          }};
 }
 
 Command AddReportCommand(CLI::App& app) {
@@ -1333,9 +1377,9 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sextant ") + kVersion);
   std::vector<Command> commands = {
-      AddImportCommand(app), AddFinishCommand(app),  AddRunsCommand(app),   AddSummaryCommand(app),
-      AddReportCommand(app), AddSamplesCommand(app), AddExportCommand(app), AddSimilarCommand(app),
-      AddSpansCommand(app),  AddMapCommand(app)};
+      AddImportCommand(app), AddFinishCommand(app),  AddRunsCommand(app),    AddSummaryCommand(app),
+      AddReportCommand(app), AddSamplesCommand(app), AddExportCommand(app),  AddSimilarCommand(app),
+      AddSpansCommand(app),  AddMapCommand(app),     AddTimelineCommand(app)};
   for (Command& c : AddCheckAndRepairCommands(app)) commands.push_back(std::move(c));
   for (Command& c : AddTeamCommands(app)) commands.push_back(std::move(c));
   commands.push_back(AddKeysCommand(app));

@@ -212,10 +212,21 @@ class Client::Impl {
     return store_->SetTaggingSchema(schema);
   }
 
-  Status SetSplit(Split split, const std::string& inference_name) {
+  Status SetSplit(Split split, const std::string& inference_name, std::optional<double> timestamp) {
     SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Make(split, inference_name));
+    if (timestamp) {
+      if (split != Split::kInference) {
+        return Status::Invalid("timestamp: only inference sets have a time (split is '" +
+                               key.ToString() + "')");
+      }
+      SEXTANT_RETURN_IF_ERROR(store::CheckSetTime(*timestamp, "timestamp"));
+    }
     MutexLock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(TakeWriteError());
+    if (timestamp) {
+      SEXTANT_RETURN_IF_ERROR(store_->RecordInferenceTime(
+          {key.inference_name, *timestamp, store::SetTimeSource::kGiven}));
+    }
     current_split_ = std::move(key);
     return Status::OK();
   }
@@ -1011,8 +1022,9 @@ Status Client::SetLabelsForRun(const std::vector<std::string>& labels) {
   return impl_->SetLabelsForRun(labels);
 }
 std::vector<std::string> Client::labels() const { return impl_->labels(); }
-Status Client::SetSplit(Split split, const std::string& inference_name) {
-  return impl_->SetSplit(split, inference_name);
+Status Client::SetSplit(Split split, const std::string& inference_name,
+                        std::optional<double> timestamp) {
+  return impl_->SetSplit(split, inference_name, timestamp);
 }
 Status Client::SetEpoch(int32_t epoch) { return impl_->SetEpoch(epoch); }
 Status Client::SetTaggingSchema(TaggingSchema schema) { return impl_->SetTaggingSchema(schema); }

@@ -16,6 +16,7 @@
 #include "processing/sample_metrics.h"
 #include "processing/similarity_index.h"
 #include "processing/summary.h"
+#include "processing/timeline.h"
 
 namespace sextant::processing {
 namespace {
@@ -308,6 +309,7 @@ struct FinishState {
   const store::SplitResults* domain_reference = nullptr;  // validation, else test
   std::map<std::string, ordered_json> domain_tests;       // per inference split
   std::optional<SimilarityIndex> similarity, span_similarity;
+  std::vector<store::InferenceSetTime> set_times;  // the timeline's order
 };
 
 Status CheckOptions(const ProcessingOptions& options) {
@@ -532,6 +534,7 @@ ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& op
     }
   }
   run["comparisons"] = comparisons;
+  run["timeline"] = BuildTimeline(split_summaries, st->splits, st->labels, st->set_times);
   return run;
 }
 
@@ -546,6 +549,7 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   SEXTANT_RETURN_IF_ERROR(CheckOptions(options));
   FinishState st;
   SEXTANT_RETURN_IF_ERROR(JoinSplits(store, options, &st));
+  SEXTANT_ASSIGN_OR_RETURN(st.set_times, store.InferenceTimes());
   timer.Done("join outputs and per-sample metrics");
 
   // The 2-D map of every split together (docs/algorithms.md).

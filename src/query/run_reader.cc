@@ -953,6 +953,23 @@ Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split)
   return j.dump();
 }
 
+Result<std::string> RunReader::TimelineJson() const {
+  SEXTANT_ASSIGN_OR_RETURN(const std::string text, SummaryJson());
+  const auto run = nlohmann::ordered_json::parse(text);
+  auto it = run.find("timeline");
+  if (it == run.end() || !it->is_object()) {
+    return Status::FailedPrecondition("run '" + impl_->info.project + "/" + impl_->info.run +
+                                      "' was finished before timelines existed; run `sextant "
+                                      "finish` again to build its timeline");
+  }
+  nlohmann::ordered_json out;
+  out["project"] = impl_->info.project;
+  out["run"] = impl_->info.run;
+  out["labels"] = run.contains("labels") ? run["labels"] : nlohmann::ordered_json::array();
+  for (auto& [key, value] : it->items()) out[key] = value;
+  return out.dump();
+}
+
 Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(q.split));
   auto col = SortColumns().find(q.sort_by);

@@ -463,6 +463,13 @@ Result<ApiResponse> GetSummary(const Call& c) {
   return r;
 }
 
+Result<ApiResponse> GetTimeline(const Call& c) {
+  SEXTANT_ASSIGN_OR_RETURN(std::string text, c.reader().TimelineJson());
+  ApiResponse r;
+  r.body = std::move(text);
+  return r;
+}
+
 Result<ApiResponse> GetInsights(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
   SEXTANT_ASSIGN_OR_RETURN(std::string text, c.reader().SummaryJson(split));
@@ -1002,6 +1009,7 @@ constexpr Endpoint kEndpoints[] = {
     {"GET", "runs/*/*", GetRun, Access::kRead},
     {"GET", "runs/*/*/summary", GetSummary, Access::kRead},
     {"GET", "runs/*/*/insights", GetInsights, Access::kRead},
+    {"GET", "runs/*/*/timeline", GetTimeline, Access::kRead},
     {"GET", "runs/*/*/samples", GetSamples, Access::kRead},
     {"POST", "runs/*/*/samples/query", QuerySamples, Access::kRead},
     {"GET", "runs/*/*/samples/*/*", GetSample, Access::kRead},

@@ -176,9 +176,19 @@ std::string WindowSetName(LiveWindow window, double unix_seconds) {
   return buf;
 }
 
+namespace {
+
+double WindowStart(LiveWindow window, double unix_seconds) {
+  const double unit = window == LiveWindow::kHour ? 3600.0 : 86400.0;
+  return std::floor(unix_seconds / unit) * unit;
+}
+
+}  // namespace
+
 struct LiveIngest::Batch {
   RunState* run = nullptr;
   std::string set;
+  LiveWindow window = LiveWindow::kNone;  // the set is this window of time
   std::vector<std::string> ids, texts, metas;
   std::vector<double> timestamps;
   int64_t emb_dim = 0, num_labels = 0;
@@ -433,9 +443,11 @@ Result<LiveAck> LiveIngest::Ingest(const std::string& project, const std::string
     }
     for (int64_t i = 0; i < n; ++i) {
       const json& t = ts[static_cast<size_t>(i)];
-      if (!t.is_number() || !std::isfinite(t.get<double>()) || t.get<double>() < 0) {
+      if (!t.is_number() || t.get<double>() < 0 ||
+          !store::CheckSetTime(t.get<double>(), "timestamps").ok()) {
         return Status::Invalid("timestamps: sample '" + b.ids[i] +
-                               "': expected Unix seconds (a finite number >= 0)");
+                               "': expected Unix seconds (a finite number >= 0, before year 5000; "
+                               "milliseconds? divide by 1000)");
       }
       b.timestamps[i] = t.get<double>();
     }
@@ -473,6 +485,7 @@ Result<LiveAck> LiveIngest::Ingest(const std::string& project, const std::string
     by_set[fixed_set.empty() ? WindowSetName(window, b.timestamps[i]) : fixed_set].push_back(i);
   }
   std::vector<std::unique_ptr<Batch>> batches;
+  if (fixed_set.empty()) b.window = window;
   if (by_set.size() == 1) {
     b.set = by_set.begin()->first;
     batches.push_back(std::move(batch_all));
@@ -480,6 +493,7 @@ Result<LiveAck> LiveIngest::Ingest(const std::string& project, const std::string
     for (const auto& [set, rows] : by_set) {
       auto part = std::make_unique<Batch>();
       part->set = set;
+      part->window = b.window;
       part->emb_dim = b.emb_dim;
       part->num_labels = b.num_labels;
       for (int64_t i : rows) {
@@ -776,6 +790,16 @@ Status LiveIngest::AppendRun(RunState* run, const std::vector<std::unique_ptr<Ba
       records[i].meta_json = b->metas[i];
     }
     SEXTANT_RETURN_IF_ERROR(st->AppendSamples(split, records));
+    // The set's place on the timeline: its window, else its earliest sample.
+    if (b->window != LiveWindow::kNone) {
+      SEXTANT_RETURN_IF_ERROR(
+          st->RecordInferenceTime({b->set, WindowStart(b->window, b->timestamps.front()),
+                                   store::SetTimeSource::kLiveWindow}));
+    } else {
+      SEXTANT_RETURN_IF_ERROR(st->RecordInferenceTime(
+          {b->set, *std::min_element(b->timestamps.begin(), b->timestamps.end()),
+           store::SetTimeSource::kFirstSample}));
+    }
     store::OutputAppend out;
     out.split = split;
     out.epoch = 0;

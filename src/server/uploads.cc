@@ -417,7 +417,13 @@ Result<ordered_json> UploadService::Commit(const Principal& who, const std::stri
                             "samples, output_rows, bytes) VALUES(?,?,?,?,?,?,?,?)"));
     st.Bind(1, id).Bind(2, m.source).Bind(3, m.sequence).Bind(4, who.key_name).Bind(5, now);
     st.Bind(6, samples).Bind(7, output_rows).Bind(8, upload_bytes);
-    return st.Run();
+    SEXTANT_RETURN_IF_ERROR(st.Run());
+    for (const sync::SetTime& t : m.set_times) {
+      const std::optional<store::SetTimeSource> source = store::ParseSetTimeSource(t.source);
+      if (!source) return Status::Invalid("manifest: set_times: unknown source '" + t.source + "'");
+      SEXTANT_RETURN_IF_ERROR(store->RecordInferenceTime({t.name, t.time, *source}));
+    }
+    return Status::OK();
   }));
   // Committed. Queueing the job comes after; a crash in between is repaired
   // by Recover() at the next start.

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "common/crc32c.h"
 #include "common/file_util.h"
@@ -55,6 +56,16 @@ CREATE TABLE IF NOT EXISTS result_files(
   generation INTEGER NOT NULL, path TEXT NOT NULL, bytes INTEGER NOT NULL, crc32c INTEGER NOT NULL,
   PRIMARY KEY(generation, path));
 )sql";
+
+// When each inference set happened (created with the first inference sample).
+constexpr const char* kInferenceSetSchema = R"sql(
+CREATE TABLE IF NOT EXISTS inference_sets(
+  name TEXT PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL);
+)sql";
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 // Limits on counts read from the database, checked before they size anything.
 constexpr int64_t kMaxLogRows = int64_t{1} << 40;
@@ -495,6 +506,10 @@ Status RunStore::InsertSamples(const SplitKey& split, const std::vector<SampleRe
                                             "hypothesis, tokens, gold_spans) VALUES(?,?,?,?,?,?)"));
       field_st = std::make_unique<Statement>(std::move(prepared));
     }
+    if (split.split == Split::kInference && !samples.empty()) {
+      SEXTANT_RETURN_IF_ERROR(
+          RecordInferenceTime({split.inference_name, UnixNow(), SetTimeSource::kFirstSample}));
+    }
     for (const SampleRecord& s : samples) {
       const int64_t row = next_row++;
       st.Bind(1, key).Bind(2, row).Bind(3, s.id).Bind(4, s.text);
@@ -578,6 +593,82 @@ Status RunStore::AppendUpload(
     }
     return in_commit ? in_commit() : Status::OK();
   });
+}
+
+const char* SetTimeSourceName(SetTimeSource source) {
+  switch (source) {
+    case SetTimeSource::kGiven:
+      return "given";
+    case SetTimeSource::kFirstSample:
+      return "first_sample";
+    case SetTimeSource::kLiveWindow:
+      return "live_window";
+  }
+  return "first_sample";
+}
+
+std::optional<SetTimeSource> ParseSetTimeSource(std::string_view name) {
+  for (SetTimeSource s :
+       {SetTimeSource::kGiven, SetTimeSource::kFirstSample, SetTimeSource::kLiveWindow}) {
+    if (name == SetTimeSourceName(s)) return s;
+  }
+  return std::nullopt;
+}
+
+Status CheckSetTime(double unix_seconds, const std::string& field) {
+  // 1900-01-01 .. 5000-01-01: anything outside is a unit mistake (ms, ns).
+  constexpr double kMin = -2208988800.0, kMax = 95617584000.0;
+  if (!std::isfinite(unix_seconds) || unix_seconds < kMin || unix_seconds > kMax) {
+    std::ostringstream msg;
+    msg << field << ": " << unix_seconds
+        << "; expected Unix seconds (UTC) between 1900 and 5000 (milliseconds? divide by 1000)";
+    return Status::Invalid(msg.str());
+  }
+  return Status::OK();
+}
+
+Status RunStore::RecordInferenceTime(const InferenceSetTime& time) {
+  if (mode_ != Mode::kWrite) return Status::FailedPrecondition("run store opened read-only");
+  SEXTANT_RETURN_IF_ERROR(CheckSetTime(time.time, "timestamp"));
+  SEXTANT_RETURN_IF_ERROR(db_->Exec(kInferenceSetSchema));
+  // One statement, so the rule holds without a transaction of its own.
+  SEXTANT_ASSIGN_OR_RETURN(
+      Statement st,
+      db_->Prepare("INSERT INTO inference_sets(name, time, source) VALUES(?1, ?2, ?3) "
+                   "ON CONFLICT(name) DO UPDATE SET "
+                   "time = CASE WHEN excluded.source = 'first_sample' "
+                   "THEN min(time, excluded.time) ELSE excluded.time END, "
+                   "source = CASE WHEN excluded.source = 'first_sample' "
+                   "THEN source ELSE excluded.source END "
+                   "WHERE excluded.source != 'first_sample' OR source = 'first_sample'"));
+  st.Bind(1, time.name).Bind(2, time.time).Bind(3, SetTimeSourceName(time.source));
+  return st.Run().WithContext("inference set '" + time.name + "'");
+}
+
+Result<std::vector<InferenceSetTime>> RunStore::InferenceTimes() const {
+  std::vector<InferenceSetTime> out;
+  SEXTANT_ASSIGN_OR_RETURN(Statement has, db_->Prepare("SELECT 1 FROM sqlite_master WHERE "
+                                                       "type='table' AND name='inference_sets'"));
+  SEXTANT_ASSIGN_OR_RETURN(bool exists, has.Step());
+  if (!exists) return out;
+  SEXTANT_ASSIGN_OR_RETURN(
+      Statement st, db_->Prepare("SELECT name, time, source FROM inference_sets ORDER BY name"));
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    InferenceSetTime t;
+    t.name = st.Text(0);
+    t.time = st.Double(1);
+    const std::optional<SetTimeSource> source = ParseSetTimeSource(st.Text(2));
+    if (!source || !std::isfinite(t.time)) {
+      return Status::IOError((dir_ / kDatabaseFile).string() + ": inference_sets row '" + t.name +
+                             "' is corrupt (source '" + st.Text(2) +
+                             "'; expected given, first_sample or live_window)");
+    }
+    t.source = *source;
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 Result<std::optional<std::string>> RunStore::ReadMetaValue(const std::string& key) const {

@@ -152,6 +152,23 @@ struct SplitResults {
   std::string summary_json;
 };
 
+// When an inference set happened: the timeline's order (docs/timeline.md).
+enum class SetTimeSource {
+  kGiven,        // set_split(..., timestamp) or `sextant import --time`
+  kFirstSample,  // when the set's first sample was logged (the earliest of several sources)
+  kLiveWindow,   // the start of a live-ingest day or hour window
+};
+const char* SetTimeSourceName(SetTimeSource source);
+std::optional<SetTimeSource> ParseSetTimeSource(std::string_view name);
+struct InferenceSetTime {
+  std::string name;  // the inference name
+  double time = 0;   // Unix seconds, UTC
+  SetTimeSource source = SetTimeSource::kFirstSample;
+};
+// A time a user gives: finite and within years 1900..5000 (the field is named
+// in the error).
+Status CheckSetTime(double unix_seconds, const std::string& field);
+
 // How results are written besides the per-split arrays.
 struct CommitOptions {
   // embeddings.npy as float16 ('<f2') instead of float32.
@@ -207,6 +224,13 @@ class RunStore {
   Status AppendUpload(const std::vector<std::pair<SplitKey, std::vector<SampleRecord>>>& samples,
                       const std::vector<OutputAppend>& outputs,
                       const std::function<Status()>& in_commit);
+
+  // Records when an inference set happened. A given or live-window time
+  // replaces the set's time; a first-sample time only lowers another
+  // first-sample time (several machines log one set: the earliest wins).
+  Status RecordInferenceTime(const InferenceSetTime& time);
+  // Every inference set's time (none for runs written before times existed).
+  Result<std::vector<InferenceSetTime>> InferenceTimes() const;
 
   // A value of the run's `meta` table other than the format's own keys (e.g.
   // the client's upload state); nullopt when absent.

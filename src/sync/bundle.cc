@@ -212,6 +212,10 @@ Result<Manifest> PlanUpload(const store::RunStore& local, const std::string& pro
           {log.split, log.epoch, log.kind, log.emb_dim, log.out_dim, done, log.rows, 0});
     }
   }
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<store::InferenceSetTime> times, local.InferenceTimes());
+  for (const store::InferenceSetTime& t : times) {
+    m.set_times.push_back({t.name, t.time, store::SetTimeSourceName(t.source)});
+  }
   return m;
 }
 

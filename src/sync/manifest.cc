@@ -101,6 +101,13 @@ std::string Manifest::ToJson() const {
                           {"chunks", ChunksJson(f.chunks)}});
   }
   j["files"] = std::move(files_json);
+  if (!set_times.empty()) {
+    ordered_json times = ordered_json::array();
+    for (const SetTime& t : set_times) {
+      times.push_back({{"name", t.name}, {"time", t.time}, {"source", t.source}});
+    }
+    j["set_times"] = std::move(times);
+  }
   return j.dump();
 }
 
@@ -143,6 +150,27 @@ Result<Manifest> Manifest::Parse(const std::string& text) {
     return Status::Invalid("manifest: source must be 1 to 128 characters");
   }
   SEXTANT_ASSIGN_OR_RETURN(m.sequence, Field<int64_t>(j, "sequence", ""));
+  if (j.contains("set_times")) {
+    if (!j["set_times"].is_array() ||
+        j["set_times"].size() > static_cast<size_t>(kMaxManifestFiles)) {
+      return Status::Invalid("manifest: set_times must be an array of at most " +
+                             std::to_string(kMaxManifestFiles) + " entries");
+    }
+    for (size_t i = 0; i < j["set_times"].size(); ++i) {
+      const auto& t = j["set_times"][i];
+      const std::string where = "set_times[" + std::to_string(i) + "].";
+      SetTime st;
+      SEXTANT_ASSIGN_OR_RETURN(st.name, Field<std::string>(t, "name", where));
+      SEXTANT_ASSIGN_OR_RETURN(st.time, Field<double>(t, "time", where));
+      SEXTANT_ASSIGN_OR_RETURN(st.source, Field<std::string>(t, "source", where));
+      SEXTANT_RETURN_IF_ERROR(SplitKey::Make(Split::kInference, st.name).status());
+      if (st.source != "given" && st.source != "first_sample" && st.source != "live_window") {
+        return Status::Invalid("manifest: " + where +
+                               "source must be given, first_sample or live_window");
+      }
+      m.set_times.push_back(std::move(st));
+    }
+  }
 
   // The files the segments need, with their sizes where fixed (-1: any).
   std::map<std::string, int64_t> expected;

@@ -64,6 +64,14 @@ struct OutputSegment {
   int64_t ids = 0;           // entries of the ids file
 };
 
+// When an inference set happened, as the local run records it (the server
+// applies store::RunStore::RecordInferenceTime's rule).
+struct SetTime {
+  std::string name;
+  double time = 0;
+  std::string source;  // given, first_sample or live_window
+};
+
 struct Manifest {
   int protocol = kProtocolVersion;
   std::string project, run;
@@ -75,6 +83,7 @@ struct Manifest {
   std::vector<SampleSegment> samples;
   std::vector<OutputSegment> outputs;
   std::vector<FileEntry> files;
+  std::vector<SetTime> set_times;  // every inference set's time (absent from JSON when none)
 
   std::string ToJson() const;  // canonical: the same manifest, the same bytes
   std::string Id() const;      // SHA-256 hex of ToJson()

@@ -1,6 +1,7 @@
 #include "store/run_store.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -335,6 +336,65 @@ TEST_F(RunStoreTest, UnreadableMetaIsAnErrorNotAnException) {
   ASSERT_OK(db->Exec("UPDATE meta SET value = '{\"a\": 1}' WHERE key = 'labels'"));
   opened = RunStore::Open(run_dir_, RunStore::Mode::kRead);
   ExpectHas(opened.status(), StatusCode::kFailedPrecondition, {"label list", "JSON array"});
+}
+
+}  // namespace
+}  // namespace sextant::store
+
+namespace sextant::store {
+namespace {
+
+TEST(InferenceTimes, FirstSampleTimeIsRecordedAndAGivenTimeWins) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, OpenWriter(dir.path() / "run"));
+  ASSERT_OK_AND_ASSIGN(auto none, store->InferenceTimes());
+  EXPECT_TRUE(none.empty());  // runs without inference sets have no table
+  ASSERT_OK(store->AppendSamples(kProd, Records({"a", "b"})));
+  ASSERT_OK(store->AppendSamples(kTraining, Records({"t"})));
+  ASSERT_OK_AND_ASSIGN(auto times, store->InferenceTimes());
+  ASSERT_EQ(times.size(), 1u);  // training has no time
+  EXPECT_EQ(times[0].name, "prod");
+  EXPECT_EQ(times[0].source, SetTimeSource::kFirstSample);
+  const double logged = times[0].time;
+  EXPECT_GT(logged, 1.7e9);
+
+  // A later first-sample time (another machine) keeps the earliest.
+  ASSERT_OK(store->RecordInferenceTime({"prod", logged + 100, SetTimeSource::kFirstSample}));
+  ASSERT_OK(store->RecordInferenceTime({"prod", logged - 100, SetTimeSource::kFirstSample}));
+  ASSERT_OK_AND_ASSIGN(times, store->InferenceTimes());
+  EXPECT_EQ(times[0].time, logged - 100);
+
+  // A given time replaces it, and no first-sample time moves it again.
+  ASSERT_OK(store->RecordInferenceTime({"prod", 1000.0, SetTimeSource::kGiven}));
+  ASSERT_OK(store->RecordInferenceTime({"prod", 10.0, SetTimeSource::kFirstSample}));
+  ASSERT_OK(store->AppendSamples(kProd, Records({"c"})));
+  ASSERT_OK_AND_ASSIGN(times, store->InferenceTimes());
+  EXPECT_EQ(times[0].time, 1000.0);
+  EXPECT_EQ(times[0].source, SetTimeSource::kGiven);
+  ASSERT_OK(store->RecordInferenceTime({"prod", 86400.0, SetTimeSource::kLiveWindow}));
+  ASSERT_OK_AND_ASSIGN(times, store->InferenceTimes());
+  EXPECT_EQ(times[0].time, 86400.0);
+  EXPECT_EQ(times[0].source, SetTimeSource::kLiveWindow);
+}
+
+TEST(InferenceTimes, ImplausibleTimesAreRefusedNamingTheField) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, OpenWriter(dir.path() / "run"));
+  for (double bad : {1.7e12, -1e10, std::nan("")}) {
+    ExpectHas(store->RecordInferenceTime({"prod", bad, SetTimeSource::kGiven}),
+              StatusCode::kInvalidArgument, {"timestamp", "Unix seconds"});
+  }
+  ASSERT_OK_AND_ASSIGN(auto times, store->InferenceTimes());
+  EXPECT_TRUE(times.empty());
+}
+
+TEST(InferenceTimes, ACorruptRowIsAnIoErrorNamingIt) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, OpenWriter(dir.path() / "run"));
+  ASSERT_OK(store->RecordInferenceTime({"prod", 1000.0, SetTimeSource::kGiven}));
+  ASSERT_OK(store->db().Exec("UPDATE inference_sets SET source = 'later'"));
+  ExpectHas(store->InferenceTimes().status(), StatusCode::kIOError,
+            {"inference_sets", "'prod'", "later"});
 }
 
 }  // namespace

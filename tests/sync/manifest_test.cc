@@ -109,6 +109,12 @@ TEST(Upload, DecodesBackToTheLoggedSamplesAndOutputs) {
   ASSERT_OK_AND_ASSIGN(Manifest parsed, Manifest::Parse(up.manifest.ToJson()));
   EXPECT_EQ(parsed.ToJson(), up.manifest.ToJson());
   EXPECT_EQ(parsed.Id(), up.manifest.Id());
+  // The inference set's time travels with it (the server's timeline order).
+  ASSERT_EQ(parsed.set_times.size(), 1u);
+  EXPECT_EQ(parsed.set_times[0].name, "prod");
+  EXPECT_EQ(parsed.set_times[0].source, "first_sample");
+  ASSERT_OK_AND_ASSIGN(auto times, local->InferenceTimes());
+  EXPECT_EQ(parsed.set_times[0].time, times[0].time);
 
   ASSERT_OK_AND_ASSIGN(DecodedUpload d, Decode(up));
   for (const auto& [split, records] : d.samples) {
@@ -200,6 +206,19 @@ TEST(Manifest, RefusesOneThatDoesNotAddUp) {
   EXPECT_STATUS(broken([](auto& j) { j["files"][0]["path"] = "../../etc/passwd"; }),
                 kInvalidArgument, "not a file the segments need");
   EXPECT_STATUS(Manifest::Parse("[1,2"), kInvalidArgument, "not a JSON object");
+  EXPECT_STATUS(broken([](auto& j) { j["set_times"] = 3; }), kInvalidArgument, "set_times");
+  EXPECT_STATUS(broken([](auto& j) {
+                  j["set_times"] = {{{"name", "a"}, {"time", 1.0}, {"source", "later"}}};
+                }),
+                kInvalidArgument, "set_times[0].source");
+  EXPECT_STATUS(broken([](auto& j) {
+                  j["set_times"] = {{{"name", "a"}, {"time", "noon"}, {"source", "given"}}};
+                }),
+                kInvalidArgument, "set_times[0].time");
+  EXPECT_STATUS(broken([](auto& j) {
+                  j["set_times"] = {{{"name", "../a"}, {"time", 1.0}, {"source", "given"}}};
+                }),
+                kInvalidArgument, "");
 }
 
 }  // namespace
