@@ -53,8 +53,9 @@ const char* RuleKindName(RuleKind kind) {
 
 const std::vector<std::string>& OverallMetrics() {
   static const std::vector<std::string> kNames = {
-      "drifted_share",      "domain_auc", "on_boundary_share", "mean_confidence",
-      "estimated_accuracy", "samples",    "drift_verdict",     "domain_shifted"};
+      "drifted_share",   "domain_auc",         "on_boundary_share",
+      "mean_confidence", "estimated_accuracy", "samples",
+      "drift_verdict",   "domain_shifted",     "accuracy"};
   return kNames;
 }
 

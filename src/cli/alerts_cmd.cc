@@ -268,8 +268,10 @@ Status RunEvaluate(const AlertsArgs& a) {
                                       "' has no timeline in its summary: finish it again");
   }
   SEXTANT_ASSIGN_OR_RETURN(auto store, OpenStore(a));
+  json timeline = summary["timeline"];
+  if (!timeline.contains("run")) timeline["run"] = a.run;  // as a finish does
   SEXTANT_ASSIGN_OR_RETURN(alerts::RunEvaluation e,
-                           store->EvaluateRun(summary["timeline"], alerts::NowSeconds()));
+                           store->EvaluateRun(timeline, alerts::NowSeconds()));
   int firing = 0;
   for (const auto& s : e.evaluation.states) firing += s.state == alerts::kFiring;
   std::printf("%d firing, %zu new transition(s), %zu notification(s) queued\n", firing,
