@@ -465,9 +465,10 @@ Result<ApiResponse> GetSummary(const Call& c) {
 
 Result<ApiResponse> GetTimeline(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(std::string text, c.reader().TimelineJson());
-  ApiResponse r;
-  r.body = std::move(text);
-  return r;
+  // The run's alert states, for marking firing alerts (docs/alerts.md).
+  ordered_json out = ordered_json::parse(text);
+  out["alerts"] = RunAlertStates(c.root, c.p()[1], c.p()[2]);
+  return Json(out);
 }
 
 Result<ApiResponse> GetInsights(const Call& c) {

@@ -55,7 +55,7 @@ TEST(AlertsApi, RulesCanBeAddedReadChangedAndRemoved) {
   ASSERT_EQ(added.status, 201) << added.body;
   EXPECT_EQ(added.body["path"], "metrics.estimated_accuracy");
   Answer bad =
-      Call(api, "POST", AlertsPath({"rules"}), R"({"metric": "accuracy", "op": "<", "value": 1})");
+      Call(api, "POST", AlertsPath({"rules"}), R"({"metric": "acuracy", "op": "<", "value": 1})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body["error"]["message"].get<std::string>().find("rule.metric"), std::string::npos);
   Answer dup = Call(api, "POST", AlertsPath({"rules"}),
@@ -204,6 +204,12 @@ TEST(AlertsApi, InsightsOfAnInferenceSetCarryItsRuleStates) {
   EXPECT_EQ(firing, 1);
   Answer training = Call(api, "GET", {"runs", "p", "r", "insights"}, "", {{"split", "training"}});
   EXPECT_FALSE(training.body.contains("rule_states"));
+  // The timeline marks the run's states.
+  Answer timeline = Call(api, "GET", {"runs", "p", "r", "timeline"});
+  ASSERT_EQ(timeline.status, 200) << timeline.body;
+  int timeline_firing = 0;
+  for (const json& s : timeline.body["alerts"]) timeline_firing += s["state"] == "firing";
+  EXPECT_EQ(timeline_firing, 2);  // prod and other
 }
 
 }  // namespace
