@@ -6,7 +6,11 @@ Needs the run summary's timeline (docs/format.md); skipped on a build without it
 
 import http.server
 import json
+import re
+import signal
+import subprocess
 import threading
+import urllib.request
 
 import pytest
 
@@ -88,6 +92,27 @@ def test_a_finish_fires_the_rules_and_notifies_once(sextant, make_data, receiver
     assert len(receiver.accepted) == 2
     report = sextant("report", *sextant.run_args(P, R)).stdout
     assert "FIRING drift30 on s1" in report
+
+    # `sextant serve` over the same root: the API's states and the Prometheus gauge.
+    served = subprocess.Popen([str(sextant.binary), "serve", "--root", str(sextant.root),
+                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=sextant.env())
+    try:
+        url = re.search(r"http://[0-9.]+:[0-9]+", served.stdout.readline()).group(0)
+        with urllib.request.urlopen(f"{url}/api/projects/{P}/alerts/states?state=firing",
+                                    timeout=30) as r:
+            api_firing = sorted(s["set"] for s in json.loads(r.read())["states"])
+        assert api_firing == sorted(shifted)
+        with urllib.request.urlopen(f"{url}/metrics", timeout=30) as r:
+            metrics = r.read().decode()
+        for name in ["s1", "s2"]:
+            assert (f'sextant_alert_firing{{project="{P}",run="{R}",set="{name}",rule="drift30",'
+                    f'class=""}} 1') in metrics, metrics
+        assert (f'sextant_alert_firing{{project="{P}",run="{R}",set="d1",rule="drift30",'
+                f'class=""}} 0') in metrics
+    finally:
+        served.send_signal(signal.SIGTERM)
+        served.wait(timeout=60)
 
     # The rule edited past the shifted sets' values: each resolves, once.
     sextant("alerts", "update", "--project", P, "--id", "drift30", "--value", "2")
