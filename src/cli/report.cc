@@ -194,6 +194,24 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
                        ")");
     }
   }
+  // The label-free accuracy estimate (docs/performance-estimation.md).
+  bool any_estimate = false;
+  for (const auto& [name, s] : run["splits"].items()) {
+    const json& e = At(s, "performance_estimate");
+    if (!e.is_object()) continue;
+    if (!any_estimate) {
+      out << "\nEstimated accuracy without labels (" << e.value("method", std::string("?"))
+          << ", 90% interval; calibrated on the held-out split)\n";
+      any_estimate = true;
+    }
+    const json& a = At(e, "accuracy");
+    if (!a.is_object()) {
+      out << Pad(name, split_w) << "none: " << e.value("reason", std::string("?")) << "\n";
+      continue;
+    }
+    out << Pad(name, split_w) << Pct(a["value"]) << " [" << Pct(a["low"]) << ", " << Pct(a["high"])
+        << "]; average confidence " << Pct(At(At(e, "baselines"), "average_confidence")) << "\n";
+  }
   for (const auto& [name, cmp] : run["comparisons"].items()) {
     out << "\n"
         << name << " next to training (predicted class share; mean confidence of the class)\n";

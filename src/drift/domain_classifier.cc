@@ -107,7 +107,128 @@ Result<std::vector<double>> FitDiscriminant(const std::vector<double>& x, const 
   return w;
 }
 
+// Rows of both sides, unit-normalised, with their side (0 reference, 1
+// production) and a fold each (stratified: the sides are shuffled first).
+struct FoldedRows {
+  std::vector<double> x;
+  std::vector<int> y, fold;
+  std::vector<int64_t> source_row;  // the row in its side's input
+};
+
+FoldedRows FoldRows(const float* const data[2], const std::vector<int64_t> sides[2], int64_t dim,
+                    int32_t folds) {
+  FoldedRows f;
+  const auto n = static_cast<int64_t>(sides[0].size() + sides[1].size());
+  f.x.resize(static_cast<size_t>(n * dim));
+  f.y.resize(static_cast<size_t>(n));
+  f.fold.resize(static_cast<size_t>(n));
+  f.source_row.resize(static_cast<size_t>(n));
+  int64_t r = 0;
+  for (int c = 0; c < 2; ++c) {
+    for (size_t k = 0; k < sides[c].size(); ++k, ++r) {
+      // Unit length, as the cosine geometry of the k-NN drift; a zero row stays zero.
+      const float* row = data[c] + sides[c][k] * dim;
+      double norm = 0;
+      for (int64_t j = 0; j < dim; ++j) norm += static_cast<double>(row[j]) * row[j];
+      norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
+      for (int64_t j = 0; j < dim; ++j) f.x[r * dim + j] = row[j] * norm;
+      f.y[r] = c;
+      f.fold[r] = static_cast<int>(k % static_cast<size_t>(folds));
+      f.source_row[r] = sides[c][k];
+    }
+  }
+  return f;
+}
+
 }  // namespace
+
+Result<std::vector<double>> ReferenceDomainProbabilities(const float* reference,
+                                                         int64_t reference_rows,
+                                                         const float* production,
+                                                         int64_t production_rows, int64_t dim,
+                                                         const DomainTestOptions& options) {
+  if (options.folds < 2) return Status::Invalid("domain weights: folds must be at least 2");
+  if (dim < 1) return Status::Invalid("domain weights: the embedding width must be positive");
+  if (reference_rows < options.folds || production_rows < options.folds) {
+    return Status::Invalid("domain weights: needs at least " + std::to_string(options.folds) +
+                           " rows on each side; got " + std::to_string(reference_rows) +
+                           " reference and " + std::to_string(production_rows) + " production");
+  }
+  std::mt19937_64 rng(options.seed);
+  std::vector<int64_t> sides[2] = {SampleRows(reference_rows, options.max_per_side, rng),
+                                   SampleRows(production_rows, options.max_per_side, rng)};
+  const float* data[2] = {reference, production};
+  // The projection of wide embeddings: every reference row (all are scored) and
+  // the sampled production rows, which are renumbered 0..m-1.
+  std::vector<float> projected[2];
+  if (options.max_dim > 0 && dim > options.max_dim) {
+    const int64_t out_dim = options.max_dim;
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> matrix(static_cast<size_t>(dim * out_dim));
+    for (float& v : matrix) v = normal(rng);
+    std::vector<float> gathered;
+    gathered.reserve(sides[1].size() * static_cast<size_t>(dim));
+    for (int64_t r : sides[1])
+      gathered.insert(gathered.end(), production + r * dim, production + (r + 1) * dim);
+    const float* inputs[2] = {reference, gathered.data()};
+    const int64_t rows[2] = {reference_rows, static_cast<int64_t>(sides[1].size())};
+    for (int c = 0; c < 2; ++c) {
+      projected[c].assign(static_cast<size_t>(rows[c] * out_dim), 0.0f);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows[c]),
+                  static_cast<int>(out_dim), static_cast<int>(dim), 1.0f, inputs[c],
+                  static_cast<int>(dim), matrix.data(), static_cast<int>(out_dim), 0.0f,
+                  projected[c].data(), static_cast<int>(out_dim));
+      data[c] = projected[c].data();
+    }
+    std::iota(sides[1].begin(), sides[1].end(), 0);
+    reference = projected[0].data();
+    dim = out_dim;
+  }
+  const FoldedRows f = FoldRows(data, sides, dim, options.folds);
+  const auto n = static_cast<int64_t>(f.y.size());
+  // Reference rows left out of the sample are scored by every fold's model (none
+  // saw them), their logits averaged.
+  std::vector<char> in_sample(static_cast<size_t>(reference_rows), 0);
+  for (int64_t r : sides[0]) in_sample[static_cast<size_t>(r)] = 1;
+  std::vector<double> unit(static_cast<size_t>(dim));
+  std::vector<double> logit(static_cast<size_t>(reference_rows), 0.0);
+  for (int fold = 0; fold < options.folds; ++fold) {
+    double shrinkage = 0;
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<double> w,
+                             FitDiscriminant(f.x, f.y, f.fold, fold, dim, &shrinkage));
+    // The posterior's offset: -w.(m0 + m1) / 2 + log(n1 / n0), on the fitting folds.
+    double proj_sum[2] = {0, 0};
+    int64_t count[2] = {0, 0};
+    for (int64_t i = 0; i < n; ++i) {
+      if (f.fold[i] == fold) continue;
+      proj_sum[f.y[i]] += cblas_ddot(static_cast<int>(dim), f.x.data() + i * dim, 1, w.data(), 1);
+      ++count[f.y[i]];
+    }
+    if (count[0] == 0 || count[1] == 0) continue;
+    const double offset = -(proj_sum[0] / static_cast<double>(count[0]) +
+                            proj_sum[1] / static_cast<double>(count[1])) /
+                              2 +
+                          std::log(static_cast<double>(count[1]) / static_cast<double>(count[0]));
+    for (int64_t i = 0; i < n; ++i) {
+      if (f.fold[i] != fold || f.y[i] != 0) continue;
+      logit[static_cast<size_t>(f.source_row[i])] =
+          cblas_ddot(static_cast<int>(dim), f.x.data() + i * dim, 1, w.data(), 1) + offset;
+    }
+    for (int64_t r = 0; r < reference_rows; ++r) {
+      if (in_sample[static_cast<size_t>(r)]) continue;
+      const float* row = reference + r * dim;
+      double norm = 0;
+      for (int64_t j = 0; j < dim; ++j) norm += static_cast<double>(row[j]) * row[j];
+      norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
+      for (int64_t j = 0; j < dim; ++j) unit[j] = row[j] * norm;
+      logit[static_cast<size_t>(r)] +=
+          (cblas_ddot(static_cast<int>(dim), unit.data(), 1, w.data(), 1) + offset) / options.folds;
+    }
+  }
+  std::vector<double> p(static_cast<size_t>(reference_rows));
+  for (size_t r = 0; r < p.size(); ++r) p[r] = 1 / (1 + std::exp(-logit[r]));
+  return p;
+}
 
 double RankAuc(const double* negative, int64_t n_negative, const double* positive,
                int64_t n_positive) {
@@ -141,24 +262,12 @@ Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t re
   std::mt19937_64 rng(options.seed);
   const std::vector<int64_t> sides[2] = {SampleRows(reference_rows, options.max_per_side, rng),
                                          SampleRows(production_rows, options.max_per_side, rng)};
-  const float* data[2] = {reference, production};
-  const auto n = static_cast<int64_t>(sides[0].size() + sides[1].size());
-  std::vector<double> x(static_cast<size_t>(n * dim));
-  std::vector<int> y(static_cast<size_t>(n)), fold(static_cast<size_t>(n));
-  int64_t r = 0;
-  for (int c = 0; c < 2; ++c) {
-    for (size_t k = 0; k < sides[c].size(); ++k, ++r) {
-      // Unit length, as the cosine geometry of the k-NN drift; a zero row stays zero.
-      const float* row = data[c] + sides[c][k] * dim;
-      double norm = 0;
-      for (int64_t j = 0; j < dim; ++j) norm += static_cast<double>(row[j]) * row[j];
-      norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
-      for (int64_t j = 0; j < dim; ++j) x[r * dim + j] = row[j] * norm;
-      y[r] = c;
-      fold[r] = static_cast<int>(
-          k % static_cast<size_t>(options.folds));  // stratified: sides are shuffled
-    }
-  }
+  const float* const data[2] = {reference, production};
+  const FoldedRows rows = FoldRows(data, sides, dim, options.folds);
+  const std::vector<double>& x = rows.x;
+  const std::vector<int>& y = rows.y;
+  const std::vector<int>& fold = rows.fold;
+  const auto n = static_cast<int64_t>(y.size());
   std::vector<double> score(static_cast<size_t>(n), 0.0);
   double shrinkage_sum = 0;
   for (int f = 0; f < options.folds; ++f) {

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "sextant/status.h"
 
@@ -32,6 +33,11 @@ struct DomainTestOptions {
   // is folds x rows x width^2 for the covariance).
   int64_t max_per_side = 0;
   uint64_t seed = 0;
+  // ReferenceDomainProbabilities only: wider embeddings are first multiplied by
+  // a seeded Gaussian matrix to this width (a Johnson-Lindenstrauss projection,
+  // which keeps cosines approximately), so the folds' covariances cost
+  // max_dim^2 instead of dim^2 per row; 0 = never.
+  int64_t max_dim = 0;
 };
 
 struct DomainTestResult {
@@ -49,6 +55,20 @@ struct DomainTestResult {
 Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t reference_rows,
                                               const float* production, int64_t production_rows,
                                               int64_t dim, const DomainTestOptions& options);
+
+// The cross-fitted probability, under the same classifier (the Gaussian
+// posterior of the shrunk LDA with the sides' sizes as priors), that each
+// reference row comes from production: one value per reference row, every
+// row scored by a model fitted on the other folds. Each side is sampled down
+// to `options.max_per_side` rows for fitting; reference rows left out of the
+// sample get the mean logit of the fold models. The label-free
+// performance estimate weights validation by p / (1 - p), the density ratio
+// (docs/performance-estimation.md).
+Result<std::vector<double>> ReferenceDomainProbabilities(const float* reference,
+                                                         int64_t reference_rows,
+                                                         const float* production,
+                                                         int64_t production_rows, int64_t dim,
+                                                         const DomainTestOptions& options);
 
 // The AUC of `positive` scores against `negative` ones (ties count one half).
 double RankAuc(const double* negative, int64_t n_negative, const double* positive,

@@ -12,6 +12,7 @@
 #include "ner/tags.h"
 #include "processing/log_checks.h"
 #include "processing/ner_results.h"
+#include "processing/performance_estimate.h"
 #include "processing/run_map.h"
 #include "processing/sample_metrics.h"
 #include "processing/similarity_index.h"
@@ -306,8 +307,9 @@ struct FinishState {
   ordered_json map_parameters = nullptr, span_map_parameters = nullptr;
   DriftOutcome drift;
   std::optional<DriftOutcome> span_drift;
-  const store::SplitResults* domain_reference = nullptr;  // validation, else test
-  std::map<std::string, ordered_json> domain_tests;       // per inference split
+  const store::SplitResults* domain_reference = nullptr;        // validation, else test
+  std::map<std::string, ordered_json> domain_tests;             // per inference split
+  ordered_json performance_estimates = ordered_json::object();  // per inference split
   std::optional<SimilarityIndex> similarity, span_similarity;
   std::vector<store::InferenceSetTime> set_times;  // the timeline's order
 };
@@ -503,6 +505,10 @@ ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& op
     if (auto it = st->domain_tests.find(s.split.ToString()); it != st->domain_tests.end()) {
       summary["domain_test"] = it->second;
     }
+    if (s.split.split == Split::kInference &&
+        st->performance_estimates.contains(s.split.ToString())) {
+      summary["performance_estimate"] = st->performance_estimates[s.split.ToString()];
+    }
     if (st->drift.reference && s.split.split != Split::kTraining) {
       const bool is_reference =
           st->drift.used == DriftReference::kValidation && s.split.split == Split::kValidation;
@@ -570,6 +576,20 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
 
   SEXTANT_RETURN_IF_ERROR(RunDomainTests(options, &st));
   if (options.domain_test && st.domain_reference) timer.Done("domain-classifier test");
+
+  // The label-free accuracy estimate of each inference set (docs/performance-estimation.md);
+  // sample-level classes only: NER's span F1 is not estimated (a null with the reason).
+  if (!st.ner) {
+    SEXTANT_ASSIGN_OR_RETURN(st.performance_estimates,
+                             EstimatePerformance(st.splits, st.labels, options));
+    timer.Done("performance estimate");
+  } else {
+    for (const store::SplitResults& s : st.splits) {
+      if (s.split.split != Split::kInference) continue;
+      st.performance_estimates[s.split.ToString()] =
+          NullPerformanceEstimate("NER runs: span F1 is not estimated without labels yet");
+    }
+  }
 
   // The similarity index of every split, stored with the results.
   if (options.build_similarity_index) {

@@ -116,5 +116,63 @@ TEST(DomainClassifierTest, RejectsTooFewRowsAndFolds) {
   EXPECT_FALSE(DomainClassifierTest(rows.data(), 10, rows.data(), 10, 4, one_fold).ok());
 }
 
+// The per-row probabilities behind the performance estimate's weights: rows of
+// the reference's cluster that production favours get the larger p, and rows
+// left out of the fitting sample are scored too.
+TEST(ReferenceDomainProbabilities, FavourTheClusterProductionOverweights) {
+  const int64_t dim = 6, n_ref = 900, n_prod = 600;
+  const std::vector<float> ref = Mixture(n_ref, dim, 0.5, 11);
+  const std::vector<float> prod = Mixture(n_prod, dim, 0.9, 12);
+  DomainTestOptions options;
+  options.max_per_side = 400;  // 500 reference rows are not in the sample
+  auto p = ReferenceDomainProbabilities(ref.data(), n_ref, prod.data(), n_prod, dim, options);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->size(), static_cast<size_t>(n_ref));
+  double first = 0, second = 0;
+  int64_t n_first = 0;
+  for (int64_t r = 0; r < n_ref; ++r) {
+    const double v = (*p)[r];
+    ASSERT_TRUE(v > 0 && v < 1) << r;
+    if (ref[r * dim] > 0) {
+      first += v;
+      ++n_first;
+    } else {
+      second += v;
+    }
+  }
+  first /= static_cast<double>(n_first);
+  second /= static_cast<double>(n_ref - n_first);
+  // Density ratio 0.9 / 0.5 against 0.1 / 0.5: the first cluster's p is far higher.
+  EXPECT_GT(first, second + 0.2) << first << " vs " << second;
+  EXPECT_FALSE(ReferenceDomainProbabilities(ref.data(), 3, prod.data(), n_prod, dim, options).ok());
+}
+
+// Wide embeddings projected to a narrower width first: the same answer.
+TEST(ReferenceDomainProbabilities, ProjectedWideEmbeddings) {
+  const int64_t dim = 200, n_ref = 600, n_prod = 500;
+  const std::vector<float> ref = Mixture(n_ref, dim, 0.5, 21);
+  const std::vector<float> prod = Mixture(n_prod, dim, 0.9, 22);
+  DomainTestOptions options;
+  options.max_per_side = 300;
+  options.max_dim = 24;
+  auto p = ReferenceDomainProbabilities(ref.data(), n_ref, prod.data(), n_prod, dim, options);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->size(), static_cast<size_t>(n_ref));
+  double first = 0, second = 0;
+  int64_t n_first = 0;
+  for (int64_t r = 0; r < n_ref; ++r) {
+    ASSERT_TRUE((*p)[r] > 0 && (*p)[r] < 1) << r;
+    if (ref[r * dim] > 0) {
+      first += (*p)[r];
+      ++n_first;
+    } else {
+      second += (*p)[r];
+    }
+  }
+  first /= static_cast<double>(n_first);
+  second /= static_cast<double>(n_ref - n_first);
+  EXPECT_GT(first, second + 0.2) << first << " vs " << second;
+}
+
 }  // namespace
 }  // namespace sextant::drift

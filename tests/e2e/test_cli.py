@@ -755,6 +755,22 @@ def test_drift_verdict_matches_rows(flow):
     assert "drift_verdict" not in s["splits"]["training"]
 
 
+def test_report_shows_the_performance_estimate(flow):
+    # Each inference set's label-free accuracy estimate, as stored in its summary.
+    s = flow.cli.summary(P, "r1")
+    lines = flow.cli("report", *flow.cli.run_args(P, "r1")).stdout.splitlines()
+    head = lines.index(next(l for l in lines if l.startswith("Estimated accuracy without labels")))
+    assert "iw_cbpe" in lines[head], lines[head]
+    shown = {l.split()[0]: l for l in lines[head + 1:head + 3]}
+    for name in ("inference:shifted", "inference:same"):
+        pe = s["splits"][name]["performance_estimate"]
+        a = pe["accuracy"]
+        assert a["low"] <= a["value"] <= a["high"], pe
+        assert f"{100 * a['value']:.1f}% [{100 * a['low']:.1f}%, {100 * a['high']:.1f}%]" in shown[name]
+        assert set(pe["baselines"]) == {"average_confidence", "cbpe_isotonic", "cbpe_temperature",
+                                        "atc", "atc_ne", "doc"}
+
+
 def test_report_shows_the_verdict(flow):
     r = flow.cli("report", *flow.cli.run_args(P, "r1"))
     lines = r.stdout.splitlines()

@@ -27,10 +27,9 @@ TEST(Timeline, OrdersSetsByTimeThenNameWithUntimedSetsLast) {
   std::vector<store::SplitResults> splits = {
       Split("", {{0, 0.9f}, {1, 0.8f}}), Split("b", {{0, 0.9f}}), Split("a", {{0, 0.9f}}),
       Split("c", {{1, 0.7f}}), Split("untimed", {{1, 0.7f}})};
-  std::vector<store::InferenceSetTime> times = {
-      {"a", 200, store::SetTimeSource::kGiven},
-      {"b", 100, store::SetTimeSource::kFirstSample},
-      {"c", 100, store::SetTimeSource::kLiveWindow}};
+  std::vector<store::InferenceSetTime> times = {{"a", 200, store::SetTimeSource::kGiven},
+                                                {"b", 100, store::SetTimeSource::kFirstSample},
+                                                {"c", 100, store::SetTimeSource::kLiveWindow}};
   const ordered_json t = BuildTimeline(ordered_json::object(), splits, {"neg", "pos"}, times);
   std::vector<std::string> names;
   for (const auto& s : t["sets"]) names.push_back(s["name"]);

@@ -125,7 +125,7 @@ INFER = textwrap.dedent("""
     ids, texts, labels, emb, logits = make_data({n}, {seed}, shift={shift}, offset=100000)
     dq.log_dataset(pd.DataFrame({{"id": ids, "text": texts}}), split="inference",
                    inference_name={name!r})
-    dq.set_split("inference", {name!r})
+    dq.set_split("inference", {name!r}, timestamp=os.environ.get("SET_TIME"))
     for i in range(0, {n}, 100):
         dq.log_model_outputs(embs=emb[i:i+100], logits=logits[i:i+100], ids=ids[i:i+100])
     if os.environ.get("CHECK_ONLY_LOGGED"):
@@ -201,6 +201,18 @@ def test_seed_script_uploads_and_appears_next_to_its_training_run(server, tmp_pa
     assert summary["drifted"]["fraction"] > 0.2, summary["drifted"]  # nominal: 0.05
     assert export_ids(sextant_bin, server.root, "inference:prod") == sorted(
         f"s{100000 + i}" for i in range(300))
+
+
+def test_set_times_travel_to_the_server_timeline(server, tmp_path):
+    train_on_server(server, tmp_path)
+    for name, when in (("later", "2026-12-02"), ("earlier", "2026-12-01T12:00:00Z")):
+        r = run_script(INFER.format(tests=_tests_dir(), root=str(tmp_path / name), n=200, seed=3,
+                                    shift=0.0, name=name),
+                       {"SEXTANT_CONSOLE_URL": server.url, "SET_TIME": when})
+        assert r.returncode == 0, r.stdout + r.stderr
+    t = server.get("/api/runs/team/model/timeline")
+    assert [(s["name"], s["time_iso"], s["time_source"]) for s in t["sets"]] == [
+        ("earlier", "2026-12-01T12:00:00Z", "given"), ("later", "2026-12-02T00:00:00Z", "given")]
 
 
 def test_same_script_without_a_server_runs_embedded(tmp_path, sextant_bin):

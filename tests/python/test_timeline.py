@@ -205,3 +205,124 @@ def test_time_defaults_to_the_first_sample_and_a_given_time_wins(root, sextant_b
     bad = subprocess.run([str(sextant_bin), "timeline", "--root", str(root), "--project", "p",
                           "--run", "r", "--metric", "nope"], capture_output=True, text=True)
     assert bad.returncode != 0 and "--metric: 'nope'" in bad.stderr
+
+
+# ---------------------------------------------------------------- alert rules
+
+
+class Receiver:
+    """A webhook receiver on loopback that answers 500 to the first attempt of
+    every delivery and 200 to the next, and keeps what it accepted."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.attempts = {}  # delivery id -> attempts seen
+        self.accepted = []  # bodies answered 200
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                delivery = self.headers["X-Sextant-Delivery"]
+                assert delivery == body["delivery_id"]
+                receiver.attempts[delivery] = receiver.attempts.get(delivery, 0) + 1
+                code = 500 if receiver.attempts[delivery] == 1 else 200
+                if code == 200:
+                    receiver.accepted.append(body)
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self, kind):
+        return sorted((b["rule"]["id"], b["set"]) for b in self.accepted if b["event"] == kind)
+
+
+def alerts(binary, root, *args):
+    r = subprocess.run([str(binary), "alerts", *args, "--root", str(root), "--project", "watch"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def firing_sets(binary, root, rule):
+    states = json.loads(alerts(binary, root, "states", "--run", "sentiment", "--format", "json"))
+    states = states["states"] if isinstance(states, dict) else states
+    return sorted(s["set"] for s in states if s["rule_id"] == rule and s["state"] == "firing")
+
+
+def test_rules_fire_on_exactly_the_shifted_sets_and_each_event_is_delivered_once(
+        tmp_path, sextant_bin):
+    root = tmp_path / "store"
+    receiver = Receiver()
+    # Only this test's two rules: the default ones are removed.
+    for rule in json.loads(alerts(sextant_bin, root, "list", "--format", "json")):
+        alerts(sextant_bin, root, "remove", "--id", rule["id"])
+    alerts(sextant_bin, root, "add", "--id", "shift", "--metric", "domain_auc", "--op", ">",
+           "--value", "0.6")
+    alerts(sextant_bin, root, "add", "--id", "confidence-band", "--metric", "mean_confidence",
+           "--kind", "band", "--first-n", "4", "--k", "3")
+    alerts(sextant_bin, root, "webhook", "add", "--url", receiver.url)
+
+    _, sets, _ = timeline_run.build(root, log_order=[11, 3, 0, 7, 1, 2, 4, 5, 6, 8, 9, 10])
+    shifted = sorted(name for name, _, _, is_shifted in sets if is_shifted)
+    t = dq.get_timeline("watch", "sentiment", root=root, raw=True)
+    # The band is learned from the first four (in-domain) days, as the test computes it.
+    base = np.array([s["metrics"]["mean_confidence"]["value"] for s in t["sets"][:4]])
+    low, high = base.mean() - 3 * base.std(), base.mean() + 3 * base.std()
+    outside = sorted(s["name"] for s in t["sets"][4:]
+                     if not low <= s["metrics"]["mean_confidence"]["value"] <= high)
+    assert outside == shifted
+    assert firing_sets(sextant_bin, root, "shift") == shifted
+    assert firing_sets(sextant_bin, root, "confidence-band") == shifted
+
+    # Each firing reached the receiver once, on the retry after its 500.
+    assert receiver.events("firing") == sorted(
+        [("shift", s) for s in shifted] + [("confidence-band", s) for s in shifted])
+    assert all(n == 2 for n in receiver.attempts.values()), receiver.attempts
+    print("\nwebhook deliveries after the first finish:")
+    for b in receiver.accepted:
+        print(f"  {b['event']:8} {b['rule']['id']:16} {b['set']:7} value {b['value']:.3f} "
+              f"attempts {receiver.attempts[b['delivery_id']]}")
+
+    # Yelp's day gets much more in-domain traffic: refreshed, it no longer
+    # stands out for the domain classifier, and that rule resolves there.
+    extra = timeline_run.more_in_domain(2000)
+    dq.init(task_type="text_classification", project_name="watch", run_name="sentiment",
+            root=root)
+    dq.set_labels_for_run(timeline_run.LABELS)
+    yelp_time = dict((name, time) for name, time, _, _ in sets)["yelp"]
+    timeline_run.log_set("yelp", yelp_time, extra, timeline_run.Model.last, "extra-")
+    dq.finish()
+    t = dq.get_timeline("watch", "sentiment", root=root, raw=True)
+    yelp = next(s for s in t["sets"] if s["name"] == "yelp")
+    assert yelp["samples"] == 300 + len(extra)
+    assert yelp["metrics"]["domain_auc"]["value"] <= 0.6
+    expected_shift = [s for s in shifted if s != "yelp"]
+    assert firing_sets(sextant_bin, root, "shift") == expected_shift
+    band_fires = not low <= yelp["metrics"]["mean_confidence"]["value"] <= high
+    assert ("yelp" in firing_sets(sextant_bin, root, "confidence-band")) == band_fires
+
+    resolved = [("shift", "yelp")] + ([] if band_fires else [("confidence-band", "yelp")])
+    assert receiver.events("resolved") == sorted(resolved)
+    # Nothing was sent twice: one accepted body per delivery id, and the
+    # unchanged sets sent nothing new.
+    ids = [b["delivery_id"] for b in receiver.accepted]
+    assert len(ids) == len(set(ids))
+    assert len(receiver.accepted) == 2 * len(shifted) + len(resolved)
+    for b in receiver.accepted[2 * len(shifted):]:
+        print(f"  {b['event']:8} {b['rule']['id']:16} {b['set']:7} value {b['value']:.3f} "
+              f"attempts {receiver.attempts[b['delivery_id']]}")
+    states = json.loads(alerts(sextant_bin, root, "states", "--run", "sentiment", "--format",
+                               "json"))
+    states = states["states"] if isinstance(states, dict) else states
+    yelp_shift = [s for s in states if s["rule_id"] == "shift" and s["set"] == "yelp"]
+    assert [s["state"] for s in yelp_shift] == ["resolved"]

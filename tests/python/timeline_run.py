@@ -34,6 +34,8 @@ class Model:
     """The examples' bag-of-words classifier (examples/python/sentiment.py),
     trained here for three epochs; calls return (embeddings, logits)."""
 
+    last = None  # the model build() trained last (a later job of the same run uses it)
+
     def __init__(self, texts, labels, epochs: int = 3):
         import torch
 
@@ -100,6 +102,14 @@ def sources(rows: int = SET_ROWS):
     return train, val, pool, shifted, "generated movie and restaurant reviews"
 
 
+def more_in_domain(n: int) -> pd.DataFrame:
+    """n in-domain rows no daily set holds (to dilute a shifted set)."""
+    if sentiment.has_sst2():
+        held = sentiment.read_csv(sentiment.data_dir() / "sst2" / "validation.csv")
+        return held.iloc[2000 + 8 * SET_ROWS:].iloc[:n].reset_index(drop=True)
+    return sentiment.generate(n, "movies", 4, "m-")
+
+
 def daily_sets(pool: pd.DataFrame, shifted: dict, rows: int = SET_ROWS):
     """Twelve (name, time, frame, is_shifted) in day order."""
     out, used = [], 0
@@ -128,6 +138,7 @@ def build(root, project="watch", run="sentiment", log_order=None):
     """Logs and finishes the run; returns (model, sets, description)."""
     train, val, pool, shifted, desc = sources()
     model = Model(list(train["text"]), list(train["label"]))
+    Model.last = model
     dq.init(task_type="text_classification", project_name=project, run_name=run, root=root)
     dq.set_labels_for_run(LABELS)
     for split, frame in (("training", train), ("validation", val)):

@@ -305,6 +305,32 @@ TEST(LiveIngest, WindowsPutEachSampleIntoTheSetOfItsUtcDayOrHour) {
   ASSERT_OK(st.status());
   EXPECT_EQ(*(*st)->SampleCount(SplitKey::Make(Split::kInference, "2026-12-05").value()), 3);
   EXPECT_EQ(*(*st)->SampleCount(SplitKey::Make(Split::kInference, "2026-12-05T14").value()), 2);
+  // Each window set sits on the timeline at its window's start.
+  ASSERT_OK_AND_ASSIGN(std::vector<store::InferenceSetTime> times, (*st)->InferenceTimes());
+  std::map<std::string, std::pair<double, store::SetTimeSource>> by_name;
+  for (const auto& t : times) by_name[t.name] = {t.time, t.source};
+  const double day5 = 1796477400 - 13.5 * 3600;  // 2026-12-05T00:00:00Z
+  EXPECT_EQ(by_name["2026-12-05"], std::make_pair(day5, store::SetTimeSource::kLiveWindow));
+  EXPECT_EQ(by_name["2026-12-06"].first, day5 + 86400);
+  EXPECT_EQ(by_name["2026-12-05T14"].first, day5 + 14 * 3600);
+  EXPECT_EQ(by_name.size(), 5u);
+}
+
+TEST(LiveIngest, ANamedSetIsTimedByItsEarliestSample) {
+  TempDir dir;
+  MakeFinishedRun(dir.path(), false);
+  LiveIngest live(dir.path(), nullptr);
+  json b = Body(MakeSamples("n", 3, 5));
+  b["inference_name"] = "named";
+  b["timestamps"] = {1796477400 + 60, 1796477400, 1796477400 + 30};
+  ASSERT_OK(live.Ingest("p", "r", b.dump()).status());
+  ASSERT_TRUE(live.Flush());
+  auto st = store::RunStore::Open(dir.path() / "p" / "r", store::RunStore::Mode::kRead);
+  ASSERT_OK(st.status());
+  ASSERT_OK_AND_ASSIGN(std::vector<store::InferenceSetTime> times, (*st)->InferenceTimes());
+  ASSERT_EQ(times.size(), 1u);
+  EXPECT_EQ(times[0].time, 1796477400.0);
+  EXPECT_EQ(times[0].source, store::SetTimeSource::kFirstSample);
 }
 
 TEST(LiveIngest, ScoresAndCountsSurviveARestart) {
