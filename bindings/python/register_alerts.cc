@@ -19,7 +19,7 @@ namespace {
 std::unique_ptr<alerts::AlertStore> OpenOrThrow(const std::filesystem::path& root,
                                                 const std::string& project) {
   ThrowIfError(ValidateName("project_name", project));
-  return ValueOrThrow(alerts::AlertStore::Open(root / project));
+  return ValueOrThrow(alerts::AlertStore::Open(root / project, /*create_project=*/true));
 }
 
 }  // namespace

@@ -265,8 +265,16 @@ ordered_json EventPayload(const std::string& delivery_id, const std::string& pro
   return j;
 }
 
-Result<std::unique_ptr<AlertStore>> AlertStore::Open(const fs::path& project_dir) {
+Result<std::unique_ptr<AlertStore>> AlertStore::Open(const fs::path& project_dir,
+                                                     bool create_project) {
   std::error_code ec;
+  if (create_project && !fs::is_directory(project_dir, ec)) {
+    fs::create_directories(project_dir, ec);
+    if (ec) {
+      return Status::IOError("cannot create the project folder '" + project_dir.string() +
+                             "': " + ec.message());
+    }
+  }
   if (!fs::is_directory(project_dir, ec)) {
     return Status::NotFound("no project folder '" + project_dir.string() + "'");
   }

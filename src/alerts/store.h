@@ -68,9 +68,11 @@ struct RunEvaluation {
 class AlertStore {
  public:
   // Opens (creating with the default rules when absent) the store of the
-  // project folder `project_dir`, which must exist. A file that is not an
-  // alert store is an IOError naming it.
-  static Result<std::unique_ptr<AlertStore>> Open(const std::filesystem::path& project_dir);
+  // project folder `project_dir`, which must exist unless `create_project`
+  // (the CLI and Python: rules may be set before the project's first run). A
+  // file that is not an alert store is an IOError naming it.
+  static Result<std::unique_ptr<AlertStore>> Open(const std::filesystem::path& project_dir,
+                                                  bool create_project = false);
   const std::string& project() const { return project_; }
   const std::filesystem::path& path() const { return path_; }
 

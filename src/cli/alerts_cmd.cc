@@ -50,7 +50,7 @@ Status CheckFormat(const AlertsArgs& a) {
 
 Result<std::unique_ptr<alerts::AlertStore>> OpenStore(const AlertsArgs& a) {
   SEXTANT_RETURN_IF_ERROR(ValidateName("--project", a.project));
-  return alerts::AlertStore::Open(ResolveRoot(a.root) / a.project);
+  return alerts::AlertStore::Open(ResolveRoot(a.root) / a.project, /*create_project=*/true);
 }
 
 std::string Num(const std::optional<double>& v) {

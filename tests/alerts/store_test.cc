@@ -141,6 +141,9 @@ TEST(AlertStore, ClaimsAPendingDeliveryForOneDelivererAtATime) {
 TEST(AlertStore, NamesADamagedFileAndAMissingProject) {
   TempDir dir;
   EXPECT_STATUS(AlertStore::Open(dir.path() / "nope"), kNotFound, "nope");
+  // The CLI and Python may set rules before the project's first run.
+  ASSERT_OK(AlertStore::Open(dir.path() / "root" / "new", /*create_project=*/true).status());
+  EXPECT_TRUE(fs::exists(dir.path() / "root" / "new" / ".alerts.db"));
   {
     std::ofstream f(dir.path() / ".alerts.db");
     f << "this is not a database, just some text that is long enough to be a header.........";

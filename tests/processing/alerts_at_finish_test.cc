@@ -57,8 +57,9 @@ TEST(AlertsAtFinish, TheRulesAreEvaluatedOverTheTimeline) {
   LogRun(dir.path());
   {
     ASSERT_OK_AND_ASSIGN(auto store, alerts::AlertStore::Open(dir.path() / "p"));
-    ASSERT_OK(store->AddRule(*alerts::RuleFromJson(
-                                 {{"id", "any"}, {"metric", "samples"}, {"op", ">="}, {"value", 1}}))
+    ASSERT_OK(store
+                  ->AddRule(*alerts::RuleFromJson(
+                      {{"id", "any"}, {"metric", "samples"}, {"op", ">="}, {"value", 1}}))
                   .status());
   }
   ASSERT_OK_AND_ASSIGN(FinishReport report, Finish(dir.path()));

@@ -34,5 +34,8 @@ def test_errors_name_the_field(root):
         dq.add_alert_rule("drifted_share", "=>", 0.2, project_name="reviews", root=root)
     with pytest.raises(dq.NotFoundError, match="no alert rule 'nope'"):
         dq.remove_alert_rule("nope", project_name="reviews", root=root)
-    with pytest.raises(dq.NotFoundError, match="no project folder"):
-        dq.list_alert_rules(project_name="nosuchproject", root=root)
+    # Rules may be set before the project's first run: the project folder is made.
+    assert len(dq.list_alert_rules(project_name="newproject", root=root)) == 4
+    assert (root / "newproject" / ".alerts.db").is_file()
+    with pytest.raises(dq.InvalidArgumentError, match="project_name"):
+        dq.list_alert_rules(project_name="..", root=root)
