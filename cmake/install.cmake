@@ -6,7 +6,7 @@
 # The engine's static libraries, in link order (each before what it uses).
 set(SEXTANT_SDK_LIBRARIES
   sextant_client sextant_query sextant_processing sextant_drift sextant_map sextant_index
-  sextant_sync sextant_store sextant_io sextant_ner sextant_common)
+  sextant_alerts sextant_sync sextant_store sextant_io sextant_ner sextant_common)
 
 # The one target consumers link: the client (logging, finish) and the readers
 # (RunReader, ListRuns) with all they need.

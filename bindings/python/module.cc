@@ -13,4 +13,5 @@ PYBIND11_MODULE(_core, m) {
   sextant::python::RegisterClient(m);
   sextant::python::RegisterResults(m);
   sextant::python::RegisterRemote(m);
+  sextant::python::RegisterAlerts(m);
 }

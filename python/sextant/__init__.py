@@ -15,6 +15,7 @@ Everything runs in Sextant's C++ engine (the private ``sextant._core``);
 errors are the engine's, raised as the exceptions in ``sextant.errors``.
 """
 
+from ._alerts import add_alert_rule, get_alert_states, list_alert_rules, remove_alert_rule
 from ._api import (
     current_run,
     finish,
@@ -97,3 +98,5 @@ __all__ = [
     "set_split",
     "set_tagging_schema",
 ]
+# Alert rules and their states (docs/alerts.md).
+__all__ += ["add_alert_rule", "get_alert_states", "list_alert_rules", "remove_alert_rule"]

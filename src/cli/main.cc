@@ -13,6 +13,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "cli/alerts_cmd.h"
 #include "cli/output.h"
 #include "cli/report.h"
 #include "cli/timeline_table.h"
@@ -72,6 +73,10 @@ void PrintReport(const FinishReport& report) {
                  report.stage_seconds[i].second);
   }
   std::fprintf(stderr, ")\n");
+  // E.g. the alert rules' outcome (docs/alerts.md).
+  if (!report.message.empty() && !report.uploaded && !report.upload_pending) {
+    std::fprintf(stderr, "%s\n", report.message.c_str());
+  }
 }
 
 // Processing flags shared by `import` and `finish`, one per ProcessingOptionSpec:
@@ -915,7 +920,9 @@ Command AddReportCommand(CLI::App& app) {
               SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
                                        RunReader::Open(args->Root(), args->project, args->run));
               SEXTANT_ASSIGN_OR_RETURN(std::string json, reader->SummaryJson());
-              return WriteHumanReport(json, std::cout);
+              SEXTANT_RETURN_IF_ERROR(WriteHumanReport(json, std::cout));
+              PrintRunAlerts(args->Root(), args->project, args->run, std::cout);
+              return Status::OK();
             }();
             return Report(st);
           }};
@@ -1493,6 +1500,10 @@ int Main(int argc, char** argv) {
   for (Command& c : AddTeamCommands(app)) commands.push_back(std::move(c));
   commands.push_back(AddCompareCommand(app));
   commands.push_back(AddKeysCommand(app));
+  {
+    AlertsCommand alerts = AddAlertsCommand(app);
+    commands.push_back({alerts.app, alerts.run});
+  }
 #ifdef SEXTANT_HAVE_SERVER
   commands.push_back(AddServeCommand(app));
 #endif

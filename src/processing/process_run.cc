@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "alerts/notify.h"
 #include "drift/domain_classifier.h"
 #include "drift/knn_drift.h"
 #include "drift/reference.h"
@@ -609,6 +610,13 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   if (st.span_similarity) AddSimilarityFiles(*st.span_similarity, &commit, "span_similarity");
   SEXTANT_RETURN_IF_ERROR(store.CommitResults(st.splits, run.dump(), commit, st.span_splits));
   timer.Done("commit results");
+  // Alert rules over the run's timeline (docs/alerts.md): after the commit, and
+  // never failing it; what happened goes into the report's message.
+  if (auto timeline = run.find("timeline"); timeline != run.end() && timeline->is_object()) {
+    const std::string said =
+        alerts::EvaluateAfterFinish(store.dir(), nlohmann::json(*timeline)).Message();
+    if (!said.empty()) report.message += (report.message.empty() ? "" : "\n") + said;
+  }
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return report;
 }

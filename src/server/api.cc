@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "query/result_json.h"
+#include "server/alerts_api.h"
 #include "server/compare.h"
 #include "server/encode.h"
 #include "server/insights.h"
@@ -465,9 +466,10 @@ Result<ApiResponse> GetSummary(const Call& c) {
 
 Result<ApiResponse> GetTimeline(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(std::string text, c.reader().TimelineJson());
-  ApiResponse r;
-  r.body = std::move(text);
-  return r;
+  // The run's alert states, for marking firing alerts (docs/alerts.md).
+  ordered_json out = ordered_json::parse(text);
+  out["alerts"] = RunAlertStates(c.root, c.p()[1], c.p()[2]);
+  return Json(out);
 }
 
 Result<ApiResponse> GetInsights(const Call& c) {
@@ -476,7 +478,16 @@ Result<ApiResponse> GetInsights(const Call& c) {
   const SplitKey training{Split::kTraining, ""};
   json reference = json::object();
   if (auto ref = c.reader().SummaryJson(training); ref.ok()) reference = json::parse(*ref);
-  return Json(Insights(json::parse(text), reference, c.labels()));
+  ordered_json out = Insights(json::parse(text), reference, c.labels());
+  // The project's alert rules on this set (docs/alerts.md), next to the built-in alerts.
+  if (split.split == Split::kInference) {
+    ordered_json states = ordered_json::array();
+    for (auto& s : RunAlertStates(c.root, c.p()[1], c.p()[2])) {
+      if (s["set"] == split.inference_name) states.push_back(std::move(s));
+    }
+    out["rule_states"] = std::move(states);
+  }
+  return Json(out);
 }
 
 // ---- samples
@@ -1002,6 +1013,10 @@ Result<ApiResponse> GetLiveSamples(const Call& c) {
   return r;
 }
 
+// ---- projects/{project}/alerts/... (server/alerts_api.h, docs/alerts.md)
+
+Result<ApiResponse> Alerts(const Call& c) { return HandleAlerts(c.root, c.req); }
+
 // Adding a route: one line here, with its access level. Under
 // runs/{project}/..., the level applies to that project (a key scoped to
 // other projects gets 403); the handlers of routes above a project (runs,
@@ -1044,6 +1059,21 @@ constexpr Endpoint kEndpoints[] = {
     {"POST", "runs/*/*/live", PostLive, Access::kWrite},
     {"GET", "runs/*/*/live", GetLive, Access::kRead},
     {"GET", "runs/*/*/live/*", GetLiveSamples, Access::kRead},
+    // Alerts: rules and deliveries are the project's (write); webhooks send
+    // its data to any URL, and their URLs are often secrets (admin).
+    {"GET", "projects/*/alerts/rules", Alerts, Access::kRead},
+    {"POST", "projects/*/alerts/rules", Alerts, Access::kWrite},
+    {"GET", "projects/*/alerts/rules/*", Alerts, Access::kRead},
+    {"PUT", "projects/*/alerts/rules/*", Alerts, Access::kWrite},
+    {"DELETE", "projects/*/alerts/rules/*", Alerts, Access::kWrite},
+    {"GET", "projects/*/alerts/states", Alerts, Access::kRead},
+    {"GET", "projects/*/alerts/history", Alerts, Access::kRead},
+    {"GET", "projects/*/alerts/webhooks", Alerts, Access::kAdmin},
+    {"POST", "projects/*/alerts/webhooks", Alerts, Access::kAdmin},
+    {"DELETE", "projects/*/alerts/webhooks/*", Alerts, Access::kAdmin},
+    {"POST", "projects/*/alerts/webhooks/*/test", Alerts, Access::kAdmin},
+    {"GET", "projects/*/alerts/deliveries", Alerts, Access::kRead},
+    {"POST", "projects/*/alerts/deliver", Alerts, Access::kWrite},
 };
 
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {
@@ -1093,7 +1123,7 @@ Status CheckAccess(const ApiRequest& req, Access access, const char* route) {
                                     AccessName(access) + " role");
   }
   const auto& p = req.path;
-  if (p.size() >= 2 && p[0] == "runs" && !who.CoversProject(p[1])) {
+  if (p.size() >= 2 && (p[0] == "runs" || p[0] == "projects") && !who.CoversProject(p[1])) {
     return Status::PermissionDenied("key '" + who.key_name + "' is not scoped to project '" + p[1] +
                                     "'");
   }

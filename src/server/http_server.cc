@@ -40,6 +40,7 @@
 
 #include "common/file_util.h"
 #include "common/request_budget.h"
+#include "server/alerts_api.h"
 #include "server/api.h"
 #include "server/jobs.h"
 #include "server/keys.h"
@@ -437,6 +438,8 @@ class Server::Impl {
         "process_start_time_seconds", "When the server started, in Unix seconds", {},
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     metrics.AddCollector([this](server::MetricsWriter& out) { run_metrics.Collect(out); });
+    metrics.AddCollector(
+        [this](server::MetricsWriter& out) { server::CollectAlertGauges(options.root, out); });
     metrics.AddCollector([this](server::MetricsWriter& out) {
       size_t open = 0;
       {
@@ -917,6 +920,8 @@ class Server::Impl {
   }
 
   ServerOptions options;
+  // Retries the pending webhook deliveries of every project (docs/alerts.md).
+  server::AlertDeliverer alert_deliverer{options.root, 5.0};
   server::MetricsRegistry metrics;
   server::RunMetrics run_metrics;
   // The team server's parts (Start() opens them); `api` points to them.
@@ -1097,9 +1102,11 @@ Status Server::Run() {
   // httplib binds with a backlog of 5; a burst of clients needs more.
   if (listen(listen_fd, 1024) != 0) return Status::IOError("cannot listen on the server's socket");
   impl_->jobs->Start(impl_->options.workers);
+  impl_->alert_deliverer.Start();
   impl_->AcceptLoop(listen_fd);
   close(impl_->http.TakeListenSocket());  // new clients are refused from here on
   impl_->Drain();
+  impl_->alert_deliverer.Stop();
   if (!impl_->jobs->Stop(impl_->options.shutdown_grace_s)) {
     // A finish cannot stop midway; it runs again from the start at the next
     // start of the server. The process must not wait for it.

@@ -34,7 +34,7 @@ std::vector<std::string> PathFor(const std::string& pattern, const std::string& 
       s = "x";
     } else if (s == "*") {
       const bool under_runs = segments[0] == "runs";
-      if (under_runs && i == 1) {
+      if ((under_runs || segments[0] == "projects") && i == 1) {
         s = project;
       } else if (under_runs && i == 2) {
         s = "r";
@@ -150,7 +150,7 @@ TEST_F(Authz, AKeyOfAnotherProjectIsDeniedOnEveryProjectRoute) {
   const Principal scoped{"kscoped", Role::kAdmin, {"other"}};
   int project_routes = 0;
   for (const RouteInfo& r : ApiRoutes()) {
-    if (r.pattern.rfind("runs/*", 0) != 0) continue;
+    if (r.pattern.rfind("runs/*", 0) != 0 && r.pattern.rfind("projects/*", 0) != 0) continue;
     ++project_routes;
     const std::string what = Describe(r);
     ApiResponse res = Call(r, "p", &scoped);
@@ -176,7 +176,8 @@ TEST_F(Authz, AKeyWithTheRoleAndProjectIsServedOnEveryRoute) {
                       : r.access == Access::kWrite ? Role::kWrite
                                                    : Role::kRead;
     // Scoped to the route's project; unscoped above projects (GET keys needs that).
-    const bool under_runs = r.pattern.rfind("runs/", 0) == 0;
+    const bool under_runs =
+        r.pattern.rfind("runs/", 0) == 0 || r.pattern.rfind("projects/", 0) == 0;
     const Principal exact{"kexact", role,
                           under_runs ? std::vector<std::string>{"p"} : std::vector<std::string>{}};
     for (const Principal* who : {&exact}) {
