@@ -399,8 +399,8 @@ ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c
       const double widen = shift + calibration_half;
       const auto uncalibrated = ClassMetrics(raw_counts, k)[j];
       const double toward = uncalibrated ? uncovered * (*uncalibrated - *m[j]) : 0.0;
-      cls[kNames[j]] = Interval(*m[j], lo - widen + std::min(toward, 0.0),
-                                hi + widen + std::max(toward, 0.0));
+      cls[kNames[j]] =
+          Interval(*m[j], lo - widen + std::min(toward, 0.0), hi + widen + std::max(toward, 0.0));
     }
     out[labels[k]] = cls;
   }
