@@ -313,9 +313,12 @@ constexpr int kBootstrapDraws = 200;
 // Per class precision, recall and F1 from the calibrated correctness `c`; the
 // interval is the parametric bootstrap's 5-95% range widened on each side by
 // `calibration_half` and by the larger of the accuracy's shift term and the
-// class's own disagreement with the `alternatives` (other per-row calibrations).
+// class's own disagreement with the `alternatives` (other per-row calibrations),
+// then extended toward the metric under the uncalibrated confidence (`raw`, per
+// row) by the `uncovered` share of the difference, as the accuracy's is.
 ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c,
                       const std::vector<std::vector<double>>& alternatives,
+                      const std::vector<double>& raw, double uncovered,
                       const std::vector<std::string>& labels, double shift_term,
                       double calibration_half, uint64_t seed) {
   const auto k_labels = static_cast<int64_t>(labels.size());
@@ -327,6 +330,7 @@ ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c
   for (const std::vector<double>& a : alternatives) {
     alternative_counts.push_back(ExpectedCounts(s, a, all, labels.size()));
   }
+  const ClassCounts raw_counts = ExpectedCounts(s, raw, all, labels.size());
   // Sampling error by a parametric bootstrap: each row correct with its
   // calibrated probability, a wrong one's true class drawn from the other classes.
   std::mt19937_64 rng(seed);
@@ -393,7 +397,10 @@ ordered_json PerClass(const store::SplitResults& s, const std::vector<double>& c
         if (alt[j]) shift = std::max(shift, std::abs(*alt[j] - *m[j]));
       }
       const double widen = shift + calibration_half;
-      cls[kNames[j]] = Interval(*m[j], lo - widen, hi + widen);
+      const auto uncalibrated = ClassMetrics(raw_counts, k)[j];
+      const double toward = uncalibrated ? uncovered * (*uncalibrated - *m[j]) : 0.0;
+      cls[kNames[j]] =
+          Interval(*m[j], lo - widen + std::min(toward, 0.0), hi + widen + std::max(toward, 0.0));
     }
     out[labels[k]] = cls;
   }
@@ -455,10 +462,24 @@ ordered_json EstimateSplit(const Calibration& cal, const store::SplitResults& s,
   const double shift_term =
       std::max({std::abs(value - iso), std::abs(value - temp), std::abs(value - doc)});
   const double half = kZ90 * std::sqrt(sampling_var + calibration_var) + shift_term;
+  // Transfer term. Every calibrated estimate above corrects the model's
+  // confidence by what validation taught, and they all agree when the set lies
+  // where validation has (almost) no samples, so the shift term stays small
+  // exactly where the correction is least known to hold (long reviews against
+  // short SST-2 phrases: the model is less confident there but more often
+  // right). The share of validation that resembles the set is the weighted
+  // validation's effective share ESS / n (1 without shift, a few percent for the
+  // long reviews); for the rest the correction is unverified, so the interval
+  // reaches toward the uncorrected mean confidence by the uncovered share of the
+  // correction. One-sided: it does not claim the correction may be larger still.
+  const double covered_share =
+      weighted ? std::clamp(ess / static_cast<double>(cal.rows.size()), 0.0, 1.0) : 1.0;
+  const double transfer_term = (1 - covered_share) * (raw - value);
 
   ordered_json out;
   out["method"] = kDefaultEstimateMethod;
-  out["accuracy"] = Interval(value, value - half, value + half);
+  out["accuracy"] = Interval(value, value - half + std::min(transfer_term, 0.0),
+                             value + half + std::max(transfer_term, 0.0));
   // The other calibrations, per row, for the per-class disagreement.
   std::vector<std::vector<double>> alternatives(2, std::vector<double>(n));
   for (size_t i = 0; i < n; ++i) {
@@ -472,7 +493,9 @@ ordered_json EstimateSplit(const Calibration& cal, const store::SplitResults& s,
           s.probs.data() + i * num_labels, num_labels, s.samples[i].pred, cal.temperature);
     }
   }
-  out["per_class"] = PerClass(s, c, alternatives, labels, shift_term,
+  std::vector<double> raw_rows(n);
+  for (size_t i = 0; i < n; ++i) raw_rows[i] = s.samples[i].confidence;
+  out["per_class"] = PerClass(s, c, alternatives, raw_rows, 1 - covered_share, labels, shift_term,
                               kZ90 * std::sqrt(calibration_var), options.drift_seed);
   out["baselines"] = {{"average_confidence", raw}, {"cbpe_isotonic", iso},
                       {"cbpe_temperature", temp},  {"atc", atc},
@@ -489,9 +512,13 @@ ordered_json EstimateSplit(const Calibration& cal, const store::SplitResults& s,
                            : "uniform: " + weights_note},
       {"effective_samples", ess},
       {"shift_term", shift_term},
+      {"covered_share", covered_share},
+      {"transfer_term", transfer_term},
       {"interval",
        "90%: 1.645 x sqrt(sampling + calibration variance) + the largest difference to "
-       "cbpe_isotonic, cbpe_temperature and doc"}};
+       "cbpe_isotonic, cbpe_temperature and doc; then extended toward average_confidence by "
+       "transfer_term = (1 - covered_share) x (average_confidence - value), covered_share = "
+       "effective_samples / samples"}};
   out["reason"] = nullptr;
   return out;
 }

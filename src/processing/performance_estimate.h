@@ -14,7 +14,10 @@
 // calibration error (the weighted validation's effective size) the largest
 // disagreement with the other calibrated estimates (unweighted isotonic,
 // temperature scaling, DoC): under no shift they agree, and the further the
-// set is from validation the further they part.
+// set is from validation the further they part. Where little of validation
+// resembles the set they may all agree on the same wrong correction, so the
+// interval also reaches toward the uncorrected mean confidence by the share of
+// validation that does not resemble it (1 - ESS / n, the transfer term).
 //
 // Baselines, computed on the same data and stored next to it: average
 // confidence; CBPE with isotonic and with temperature calibration (Guo et al.

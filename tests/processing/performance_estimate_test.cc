@@ -209,6 +209,71 @@ TEST(EstimatePerformance, DefaultErrorWithinItsIntervalOnGeneratedShifts) {
   ASSERT_EQ(errors.size(), 4u);
 }
 
+// A set where validation has no samples alike (far off in embedding space) and
+// the model is calibrated there, while on validation it is overconfident: every
+// calibration learned on validation lowers the confidence alike, so they agree
+// on a wrong value. The interval must reach toward the uncorrected confidence
+// by the share of validation that does not resemble the set; on an in-domain
+// set it stays as it was.
+TEST(EstimatePerformance, IntervalReachesTowardConfidenceWhereValidationBarelyCoversTheSet) {
+  constexpr int kDim = 8;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto make = [&](Split split, const std::string& name, int n, double offset, double model_slope,
+                  double true_slope, double* real) {
+    store::SplitResults s;
+    s.split = Key(split, name);
+    s.emb_dim = kDim;
+    double correct = 0;
+    for (int i = 0; i < n; ++i) {
+      double x[kDim];
+      for (int j = 0; j < kDim; ++j) x[j] = normal(rng) + (j > 0 ? offset : 0.0);
+      const int32_t y = unit(rng) < 1 / (1 + std::exp(-true_slope * x[0])) ? 1 : 0;
+      for (double v : x) s.embeddings.push_back(static_cast<float>(v));
+      const double p1 = 1 / (1 + std::exp(-model_slope * x[0]));
+      Add(&s, p1, split == Split::kInference ? std::nullopt : std::optional<int32_t>(y));
+      correct += s.samples.back().pred == y;
+    }
+    *real = correct / n;
+    return s;
+  };
+  double real_val = 0, real_near = 0, real_far = 0;
+  std::vector<store::SplitResults> splits;
+  // Validation: overconfident (slope 3 where the truth has 1.5).
+  splits.push_back(make(Split::kValidation, "", 3000, 0.0, 3.0, 1.5, &real_val));
+  splits.push_back(make(Split::kInference, "near", 1000, 0.0, 3.0, 1.5, &real_near));
+  // Far: 3 standard deviations off on seven axes, less confident and calibrated.
+  splits.push_back(make(Split::kInference, "far", 1000, 3.0, 1.5, 1.5, &real_far));
+  ASSERT_OK_AND_ASSIGN(ordered_json out, EstimatePerformance(splits, kLabels, {}));
+
+  const ordered_json& far = out["inference:far"];
+  const double value = far["accuracy"]["value"].get<double>();
+  const double raw = far["baselines"]["average_confidence"].get<double>();
+  const double covered = far["calibration"]["covered_share"].get<double>();
+  // The calibrated estimate is well below the truth, the confidence is not.
+  EXPECT_GT(real_far - value, 0.05) << far.dump();
+  EXPECT_LT(covered, 0.1) << far.dump();
+  EXPECT_NEAR(far["calibration"]["transfer_term"].get<double>(), (1 - covered) * (raw - value),
+              1e-9);
+  EXPECT_GE(far["accuracy"]["high"].get<double>(), value + (1 - covered) * (raw - value) - 1e-9);
+  EXPECT_GE(far["accuracy"]["high"].get<double>(), real_far) << far.dump();
+  EXPECT_LE(far["accuracy"]["low"].get<double>(), real_far) << far.dump();
+  // Toward the confidence only: the low side keeps the sampling and shift terms.
+  EXPECT_GT(far["accuracy"]["low"].get<double>(), value - 0.15) << far.dump();
+  // Per class too: positive recall reaches toward its value under the raw confidence.
+  const ordered_json& recall = far["per_class"]["positive"]["recall"];
+  EXPECT_GT(recall["high"].get<double>(), recall["value"].get<double>() + 0.05) << far.dump();
+
+  // In-domain: validation covers the set, the term is negligible, the interval narrow.
+  const ordered_json& near = out["inference:near"];
+  EXPECT_GT(near["calibration"]["covered_share"].get<double>(), 0.8) << near.dump();
+  EXPECT_LT(std::abs(near["calibration"]["transfer_term"].get<double>()), 0.04) << near.dump();
+  EXPECT_LT(near["accuracy"]["high"].get<double>() - near["accuracy"]["low"].get<double>(), 0.12);
+  EXPECT_LE(near["accuracy"]["low"].get<double>(), real_near);
+  EXPECT_GE(near["accuracy"]["high"].get<double>(), real_near);
+}
+
 // Past 20,000 rows the per-class bootstrap runs on a sample and scales its
 // spread: the intervals stay ordered, finite and narrower than on a small set.
 TEST(EstimatePerformance, LargeSetPerClassIntervals) {
