@@ -10,8 +10,8 @@
 namespace sextant::cli {
 
 struct TimelineView {
-  // Metric names (TimelineMetricNames, or with `label` TimelineClassMetricNames);
-  // empty: the default columns.
+  // Metric names of an entry's `metrics` (or, with `label`, of its
+  // `per_class.<label>`; docs/timeline.md); empty: the default columns.
   std::vector<std::string> metrics;
   std::string label;             // per-class metrics of this class
   std::string format = "table";  // table, csv or json

@@ -130,20 +130,6 @@ ordered_json Entry(const std::string& name, const store::InferenceSetTime* time,
 
 }  // namespace
 
-const std::vector<std::string>& TimelineMetricNames() {
-  static const std::vector<std::string> kNames = {
-      "samples",         "drifted_share",      "domain_auc", "on_boundary_share",
-      "mean_confidence", "estimated_accuracy", "accuracy"};
-  return kNames;
-}
-
-const std::vector<std::string>& TimelineClassMetricNames() {
-  static const std::vector<std::string> kNames = {"pred_share",          "mean_confidence",
-                                                  "estimated_precision", "estimated_recall",
-                                                  "estimated_f1",        "drifted_share"};
-  return kNames;
-}
-
 ordered_json BuildTimeline(const ordered_json& split_summaries,
                            const std::vector<store::SplitResults>& splits,
                            const std::vector<std::string>& labels,

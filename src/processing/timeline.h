@@ -21,9 +21,4 @@ nlohmann::ordered_json BuildTimeline(const nlohmann::ordered_json& split_summari
                                      const std::vector<std::string>& labels,
                                      const std::vector<store::InferenceSetTime>& times);
 
-// The names of the metrics a timeline entry holds, overall and per class
-// (alert rules and `sextant timeline --metric` name them).
-const std::vector<std::string>& TimelineMetricNames();
-const std::vector<std::string>& TimelineClassMetricNames();
-
 }  // namespace sextant::processing
