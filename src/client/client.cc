@@ -560,14 +560,17 @@ class Client::Impl {
   Status Flush() {
     MutexLock lock(mu_);
     ++flushing_;
-    const uint64_t failures_before = write_failures_;
+    // Attempts numbered up to here started before this call: one of them failing
+    // (a retry in flight while the disk was still full) says nothing about this
+    // flush, whose own attempt follows.
+    const uint64_t attempts_before = write_attempts_;
     queue_cv_.notify_all();
     // Until everything is committed, or a write attempt made after this call failed.
-    while (!((queue_.empty() && writing_ == 0) || write_failures_ != failures_before)) {
+    while (!((queue_.empty() && writing_ == 0) || last_failed_attempt_ > attempts_before)) {
       queue_cv_.wait(mu_);
     }
     --flushing_;
-    if (write_failures_ != failures_before) {
+    if (last_failed_attempt_ > attempts_before) {
       write_error_ = Status::OK();
       return Status::IOError(PendingFailureMessage("flush"));
     }
@@ -914,6 +917,7 @@ class Client::Impl {
                                                std::make_move_iterator(queue_.end()));
       queue_.clear();
       writing_ = static_cast<int64_t>(batches.size());
+      const uint64_t attempt = ++write_attempts_;
       lock.Unlock();
       Status st;
       {
@@ -926,7 +930,7 @@ class Client::Impl {
         // Nothing of the attempt was committed (the store truncates a partial append on
         // the next one). The batches go back to the front of the queue, in order, and
         // stay marked as logged: they are retried, not dropped.
-        ++write_failures_;
+        last_failed_attempt_ = attempt;
         last_write_error_ = st;
         failed_batches_ = static_cast<int64_t>(batches.size());
         failed_description_ = DescribeBatches(batches);
@@ -991,7 +995,8 @@ class Client::Impl {
   // A failed write leaves its batches at the front of queue_ (failed_batches_ of
   // them) until a retry succeeds; write_error_ is reported once by the next call.
   int64_t failed_batches_ GUARDED_BY(mu_) = 0;
-  uint64_t write_failures_ GUARDED_BY(mu_) = 0;
+  uint64_t write_attempts_ GUARDED_BY(mu_) = 0;       // numbered from 1
+  uint64_t last_failed_attempt_ GUARDED_BY(mu_) = 0;  // 0: none failed
   int32_t close_attempts_ GUARDED_BY(mu_) = 0;
   Status last_write_error_ GUARDED_BY(mu_);
   std::string failed_description_ GUARDED_BY(mu_);
