@@ -151,7 +151,7 @@ def one_seed(args, seed: int) -> dict:
         for name, rel in SETS.items():
             cmd += ["--production", f"{name}={data / rel}"]
         print(" ".join(cmd), file=sys.stderr)
-        print(run(cmd), file=sys.stderr)
+        subprocess.run(cmd, check=True, stdout=sys.stderr)
     gold = {r["id"]: int(r["label"]) for r in b_rows}
     texts = {r["id"]: r["text"] for r in b_rows}
     for name, rel in SETS.items():
