@@ -114,7 +114,7 @@ def samples(sextant: str, root: Path, run_name: str, split: str, name: str = "")
            "--split", split, "--format", "jsonl"]
     if name:
         cmd += ["--inference-name", name]
-    return [json.loads(line) for line in run(cmd).splitlines() if line.strip()]
+    return [json.loads(line) for line in run(cmd).split("\n") if line.strip()]
 
 
 def embeddings(root: Path, run_name: str, split_dir: str) -> np.ndarray:
