@@ -48,3 +48,48 @@ def test_no_held_out_reference_means_no_shift_score(root):
     df = dq.get_dataframe("inference", "prod")
     assert df["shift_score"].isna().all() and df["is_shifted"].isna().all()
     assert "domain_test" not in dq.get_summary()["splits"]["inference:prod"]
+
+
+def test_nli_pairs_and_ner_samples_get_the_score(root):
+    """NLI: the pair's embedding; NER: the sample-level embedding (span rows keep k-NN drift)."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    dq.init("nli", project_name="p", run_name="nli", root=root)
+    dq.set_labels_for_run(["entailment", "neutral", "contradiction"])
+    sizes = {"training": 60, "validation": 40, "inference": 40}
+    for split, n in sizes.items():
+        ids = [f"{split[0]}{i}" for i in range(n)]
+        kw = {"inference_name": "snli"} if split == "inference" else {
+            "labels": [i % 3 for i in range(n)]}
+        dq.log_data_samples(premises=[f"premise {i}" for i in range(n)],
+                            hypotheses=[f"hypothesis {i}" for i in range(n)], ids=ids, split=split,
+                            **kw)
+        embs = rng.normal(size=(n, 6)) + (np.array([0, 0, 0, 0, 4, 4]) if split == "inference" else 0)
+        dq.log_model_outputs(embs=embs, logits=rng.normal(size=(n, 3)), ids=ids, split=split,
+                             inference_name=kw.get("inference_name"), epoch=0)
+    dq.finish(compute_map=False, drift_k=3)
+    nli = dq.get_dataframe("inference", "snli", project_name="p", run_name="nli", root=root)
+    assert nli["shift_score"].notna().all() and nli["is_shifted"].astype(bool).mean() > 0.5
+
+    from test_ner_nli import TEXT, TOKENS, start_ner, token_outputs
+
+    start_ner(root)
+    for split, n, shift in [("training", 30, 0.0), ("validation", 20, 0.0), ("inference", 20, 3.0)]:
+        ids = [f"{split[0]}{i}" for i in range(n)]
+        rows = [{"id": i, "text": TEXT, "text_token_indices": TOKENS} for i in ids]
+        name = "social" if split == "inference" else None
+        if split != "inference":
+            for r in rows:
+                r["gold_spans"] = [{"start": 0, "end": 7, "label": "PER"}]
+        dq.log_dataset(rows, split=split, inference_name=name)
+        tags = [[1, 2, 0, 0, 0, 3 + (i % 2)] for i in range(n)]
+        embs, logits = token_outputs(tags, shift=shift)
+        embs = [e + rng.normal(scale=0.3, size=e.shape).astype(np.float32) for e in embs]
+        dq.log_model_outputs(embs=embs, logits=logits, ids=ids, split=split, inference_name=name,
+                             epoch=0)
+    dq.finish(compute_map=False, drift_k=3)
+    ner = dq.get_dataframe("inference", "social", project_name="p", run_name="ner", root=root)
+    assert ner["shift_score"].notna().all() and ner["is_shifted"].astype(bool).mean() > 0.5
+    val = dq.get_dataframe("validation", project_name="p", run_name="ner", root=root)
+    assert val["shift_score"].isna().all()
