@@ -73,6 +73,8 @@ py::dict Columns(const std::vector<SampleRow>& rows, const SampleQuery& q) {
   d["drift_distance"] = OptionalList(rows, &SampleRow::drift_distance);
   d["drift_score"] = OptionalList(rows, &SampleRow::drift_score);
   d["is_drifted"] = OptionalList(rows, &SampleRow::is_drifted);
+  d["shift_score"] = OptionalList(rows, &SampleRow::shift_score);
+  d["is_shifted"] = OptionalList(rows, &SampleRow::is_shifted);
   d["x"] = OptionalList(rows, &SampleRow::x);
   d["y"] = OptionalList(rows, &SampleRow::y);
   if (q.include_probs) d["probs"] = Matrix(rows, &SampleRow::probs);
@@ -201,6 +203,9 @@ void RegisterResults(py::module_& m) {
       .def_readwrite("max_confidence", &SampleQuery::max_confidence)
       .def_readwrite("min_dep", &SampleQuery::min_dep)
       .def_readwrite("max_dep", &SampleQuery::max_dep)
+      .def_readwrite("is_shifted", &SampleQuery::is_shifted)
+      .def_readwrite("min_shift", &SampleQuery::min_shift)
+      .def_readwrite("max_shift", &SampleQuery::max_shift)
       .def_readwrite("text_regex", &SampleQuery::text_regex)
       .def_readwrite("ids", &SampleQuery::ids)
       .def_readwrite("sort_by", &SampleQuery::sort_by)

@@ -43,6 +43,12 @@ struct SampleRow {
   // Inference (drift) and validation/test (out of coverage); empty for training.
   std::optional<double> drift_distance, drift_score;
   std::optional<bool> is_drifted;
+  // Inference samples of a set with a domain test (docs/algorithms.md,
+  // "Per-sample shift score"): the out-of-fold probability, with balanced
+  // priors, that the sample is production rather than held-out reference data,
+  // and whether it lies above the set's threshold. Empty elsewhere.
+  std::optional<double> shift_score;
+  std::optional<bool> is_shifted;
   // Position in the run's 2-D map (all splits in one map); empty when the run
   // was finished without the map.
   std::optional<double> x, y;
@@ -108,9 +114,13 @@ struct SampleQuery {
   std::optional<std::string> pred_class;
   std::optional<double> min_confidence, max_confidence;
   std::optional<double> min_dep, max_dep;
+  // The shift score and flag (a sample without one never matches these).
+  std::optional<bool> is_shifted;
+  std::optional<double> min_shift, max_shift;
   std::optional<std::string> text_regex;  // RE2 syntax, case-insensitive search
   std::vector<std::string> ids;           // restrict to these ids when non-empty
-  // Any SampleRow field name: id, row, confidence, margin, dep, drift_score, ...
+  // Any SampleRow field name: id, row, confidence, margin, dep, drift_score,
+  // shift_score, is_shifted, ...
   std::string sort_by = "row";
   bool descending = false;
   int64_t offset = 0;

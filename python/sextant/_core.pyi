@@ -120,6 +120,9 @@ class SampleQuery:
     max_confidence: Optional[float]
     min_dep: Optional[float]
     max_dep: Optional[float]
+    is_shifted: Optional[bool]
+    min_shift: Optional[float]
+    max_shift: Optional[float]
     text_regex: Optional[str]
     ids: list[str]
     sort_by: str

@@ -150,18 +150,20 @@ def get_dataframe(split: str, inference_name: Optional[str] = None, include_embs
                   min_dep: Optional[float] = None, max_dep: Optional[float] = None,
                   text_regex: Optional[str] = None, ids: Optional[Sequence[Any]] = None,
                   sort_by: str = "row", descending: bool = False, limit: Optional[int] = None,
-                  offset: int = 0, expand_meta: bool = True) -> Any:
+                  offset: int = 0, expand_meta: bool = True, shifted: Optional[bool] = None,
+                  min_shift: Optional[float] = None, max_shift: Optional[float] = None) -> Any:
     """The per-sample results of one split as a pandas DataFrame, one row per sample.
 
     Columns: the sample fields of docs/api.md (id, split, inference_name, row,
     text, gold, pred, confidence, margin, certainty_ratio, entropy,
     is_on_the_boundary, epoch, is_correct, aum, dep, drift_distance,
-    drift_score, is_drifted, x, y), each meta column, and with
+    drift_score, is_drifted, shift_score, is_shifted, x, y), each meta column, and with
     ``include_probs`` a ``prob`` column (an array in label order per row), with
     ``include_embs`` an ``emb`` column (the embedding). Filters combine (AND):
     ``drifted``, ``on_boundary``, ``correct`` (``misclassified=True`` is
     ``correct=False``), ``pred_class``, ``gold_class``, confidence and DEP
-    bounds, ``text_regex`` (RE2 syntax, case-insensitive search; docs/http-api.md#text-search)
+    bounds, ``shifted`` and the shift score bounds ``min_shift``/``max_shift``
+    (inference sets with a domain test; docs/algorithms.md), ``text_regex`` (RE2 syntax, case-insensitive search; docs/http-api.md#text-search)
     and ``ids``.
     """
     import pandas as pd
@@ -178,7 +180,9 @@ def get_dataframe(split: str, inference_name: Optional[str] = None, include_embs
             "drifted": None if drifted is None else str(drifted).lower(),
             "on_boundary": None if on_boundary is None else str(on_boundary).lower(),
             "pred": pred_class, "gold": gold_class, "min_confidence": min_confidence,
-            "max_confidence": max_confidence, "text": text_regex})
+            "max_confidence": max_confidence, "text": text_regex,
+            "shifted": None if shifted is None else str(shifted).lower(),
+            "min_shift": min_shift, "max_shift": max_shift})
         df = pd.read_json(io.BytesIO(body), lines=True, dtype={"id": str})
         return df if limit is None else df.iloc[offset:offset + int(limit)]
 
@@ -196,6 +200,9 @@ def get_dataframe(split: str, inference_name: Optional[str] = None, include_embs
     q.max_confidence = max_confidence
     q.min_dep = min_dep
     q.max_dep = max_dep
+    q.is_shifted = shifted
+    q.min_shift = min_shift
+    q.max_shift = max_shift
     q.text_regex = text_regex
     if ids is not None:
         from ._convert import to_ids

@@ -378,6 +378,8 @@ struct SampleArgs {
   bool drifted = false, not_drifted = false, on_boundary = false, misclassified = false;
   std::string gold_class, pred_class, text, sort = "row", format = "jsonl", output, ids;
   double min_conf = -1, max_conf = -1, min_dep = -1, max_dep = -1;
+  std::string shifted;  // "true", "false" or empty
+  double min_shift = -1, max_shift = -1;  // -1: no bound
   int64_t limit = -1, offset = 0;
   bool probs = true;
 };
@@ -397,6 +399,10 @@ void AddSampleFilters(CLI::App* cmd, SampleArgs* a) {
   cmd->add_option("--max-confidence", a->max_conf, "Highest confidence to keep");
   cmd->add_option("--min-dep", a->min_dep, "Lowest data-error potential to keep");
   cmd->add_option("--max-dep", a->max_dep, "Highest data-error potential to keep");
+  cmd->add_option("--shifted", a->shifted,
+                  "Only samples above (true) or not above (false) their set's shift threshold");
+  cmd->add_option("--min-shift", a->min_shift, "Lowest shift score to keep (inference sets)");
+  cmd->add_option("--max-shift", a->max_shift, "Highest shift score to keep (inference sets)");
   cmd->add_option("--text", a->text,
                   "Regular expression (RE2 syntax, case-insensitive) the text must contain");
   cmd->add_option("--ids", a->ids, "Comma-separated sample ids");
@@ -421,6 +427,14 @@ Result<SampleQuery> MakeQuery(const SampleArgs& a) {
   if (a.max_conf >= 0) q.max_confidence = a.max_conf;
   if (a.min_dep >= 0) q.min_dep = a.min_dep;
   if (a.max_dep >= 0) q.max_dep = a.max_dep;
+  if (!a.shifted.empty()) {
+    if (a.shifted != "true" && a.shifted != "false") {
+      return Status::Invalid("--shifted: '" + a.shifted + "'; expected true or false");
+    }
+    q.is_shifted = a.shifted == "true";
+  }
+  if (a.min_shift >= 0) q.min_shift = a.min_shift;
+  if (a.max_shift >= 0) q.max_shift = a.max_shift;
   if (!a.text.empty()) q.text_regex = a.text;
   q.ids = SplitCommaList(a.ids);
   std::string sort = a.sort;
@@ -540,7 +554,7 @@ struct MapArgs {
   std::string format = "jsonl";
 };
 
-// One line per sample: id, split, x, y, pred, gold, drift_score.
+// One line per sample: id, split, x, y, pred, gold, drift_score, shift_score.
 Status RunMap(const MapArgs& a) {
   SEXTANT_ASSIGN_OR_RETURN(Format format, ParseFormat(a.format));
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
@@ -556,7 +570,8 @@ Status RunMap(const MapArgs& a) {
   if (keys.empty()) {
     for (const SplitInfo& s : reader->info().splits) keys.push_back(s.split);
   }
-  const std::vector<std::string> header = {"id", "split", "x", "y", "pred", "gold", "drift_score"};
+  const std::vector<std::string> header = {"id",   "split", "x",           "y",
+                                           "pred", "gold",  "drift_score", "shift_score"};
   if (format == Format::kCsv) io::WriteCsvRow(std::cout, header);
   for (const SplitKey& key : keys) {
     SEXTANT_ASSIGN_OR_RETURN(std::vector<MapPoint> points, reader->MapPoints(key));
@@ -573,6 +588,8 @@ Status RunMap(const MapArgs& a) {
           {"pred", r.pred},
           {"gold", r.gold ? nlohmann::ordered_json(*r.gold) : nlohmann::ordered_json(nullptr)},
           {"drift_score", r.drift_score ? nlohmann::ordered_json(*r.drift_score)
+                                        : nlohmann::ordered_json(nullptr)},
+          {"shift_score", r.shift_score ? nlohmann::ordered_json(*r.shift_score)
                                         : nlohmann::ordered_json(nullptr)}};
       if (format == Format::kJsonl) {
         std::cout << j.dump() << '\n';

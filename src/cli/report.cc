@@ -187,7 +187,12 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
         << Fmt("%.3f", t["auc_ci"][0].get<double>()) << " to "
         << Fmt("%.3f", t["auc_ci"][1].get<double>()) << "), p = " << p_value << ", "
         << t["samples"].get<int64_t>() << " vs " << t["reference_samples"].get<int64_t>()
-        << " samples: " << (shifted ? "shift" : "no shift") << "\n";
+        << " samples";
+    // The per-sample flags (docs/algorithms.md, "Per-sample shift score").
+    if (t.contains("shifted_share") && t["shifted_share"].is_number()) {
+      out << ", " << Pct(t["shifted_share"]) << " above the shift threshold";
+    }
+    out << ": " << (shifted ? "shift" : "no shift") << "\n";
     if (shifted) {
       alerts.push_back(name + ": distribution shift (a domain classifier tells it from " +
                        t["reference"].get<std::string>() + ", AUC " + auc + ", p = " + p_value +

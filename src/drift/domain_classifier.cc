@@ -251,7 +251,8 @@ double RankAuc(const double* negative, int64_t n_negative, const double* positiv
 
 Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t reference_rows,
                                               const float* production, int64_t production_rows,
-                                              int64_t dim, const DomainTestOptions& options) {
+                                              int64_t dim, const DomainTestOptions& options,
+                                              DomainShiftScores* shift, double shift_percentile) {
   if (options.folds < 2) return Status::Invalid("domain test: folds must be at least 2");
   if (dim < 1) return Status::Invalid("domain test: the embedding width must be positive");
   if (reference_rows < options.folds || production_rows < options.folds) {
@@ -270,6 +271,19 @@ Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t re
   const auto n = static_cast<int64_t>(y.size());
   std::vector<double> score(static_cast<size_t>(n), 0.0);
   double shrinkage_sum = 0;
+  // The shift scores' logits per side and row (with balanced priors); rows
+  // left out of the sample accumulate the mean over the fold models.
+  std::vector<double> logit[2];
+  std::vector<char> in_sample[2];
+  if (shift != nullptr) {
+    const int64_t side_rows[2] = {reference_rows, production_rows};
+    for (int c = 0; c < 2; ++c) {
+      logit[c].assign(static_cast<size_t>(side_rows[c]), 0.0);
+      in_sample[c].assign(static_cast<size_t>(side_rows[c]), 0);
+      for (int64_t r : sides[c]) in_sample[c][static_cast<size_t>(r)] = 1;
+    }
+  }
+  std::vector<double> unit(static_cast<size_t>(dim));
   for (int f = 0; f < options.folds; ++f) {
     double shrinkage = 0;
     SEXTANT_ASSIGN_OR_RETURN(std::vector<double> w,
@@ -279,6 +293,52 @@ Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t re
       if (fold[i] != f) continue;
       score[i] = cblas_ddot(static_cast<int>(dim), x.data() + i * dim, 1, w.data(), 1);
     }
+    if (shift == nullptr) continue;
+    // The Gaussian posterior's offset with equal priors: -w.(m0 + m1) / 2, the
+    // class means taken on the fitting folds.
+    double proj_sum[2] = {0, 0};
+    int64_t count[2] = {0, 0};
+    for (int64_t i = 0; i < n; ++i) {
+      if (fold[i] == f) continue;
+      proj_sum[y[i]] += cblas_ddot(static_cast<int>(dim), x.data() + i * dim, 1, w.data(), 1);
+      ++count[y[i]];
+    }
+    const double offset = -(proj_sum[0] / static_cast<double>(std::max<int64_t>(count[0], 1)) +
+                            proj_sum[1] / static_cast<double>(std::max<int64_t>(count[1], 1))) /
+                          2;
+    for (int64_t i = 0; i < n; ++i) {
+      if (fold[i] == f) logit[y[i]][static_cast<size_t>(rows.source_row[i])] = score[i] + offset;
+    }
+    for (int c = 0; c < 2; ++c) {
+      const float* side = c == 0 ? reference : production;
+      for (size_t r = 0; r < logit[c].size(); ++r) {
+        if (in_sample[c][r]) continue;
+        const float* row = side + static_cast<int64_t>(r) * dim;
+        double norm = 0;
+        for (int64_t j = 0; j < dim; ++j) norm += static_cast<double>(row[j]) * row[j];
+        norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
+        for (int64_t j = 0; j < dim; ++j) unit[j] = row[j] * norm;
+        logit[c][r] +=
+            (cblas_ddot(static_cast<int>(dim), unit.data(), 1, w.data(), 1) + offset) /
+            options.folds;
+      }
+    }
+  }
+  if (shift != nullptr) {
+    std::vector<double>* out[2] = {&shift->reference, &shift->production};
+    for (int c = 0; c < 2; ++c) {
+      out[c]->resize(logit[c].size());
+      for (size_t r = 0; r < logit[c].size(); ++r) (*out[c])[r] = 1 / (1 + std::exp(-logit[c][r]));
+    }
+    std::vector<double> sorted = shift->reference;
+    std::sort(sorted.begin(), sorted.end());
+    // The interpolated quantile, as the k-NN reference's threshold (drift/knn_drift.h).
+    const double pos = std::clamp(shift_percentile, 0.0, 1.0) * static_cast<double>(sorted.size() - 1);
+    const auto lo = static_cast<size_t>(std::floor(pos));
+    const size_t hi = std::min(lo + 1, sorted.size() - 1);
+    shift->threshold = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
+    shift->auc = RankAuc(shift->reference.data(), static_cast<int64_t>(shift->reference.size()),
+                         shift->production.data(), static_cast<int64_t>(shift->production.size()));
   }
   // Each fold's model has its own offset and scale; the held-out scores of a
   // fold are standardised (by their mean and deviation, which do not look at

@@ -51,10 +51,31 @@ struct DomainTestResult {
   double shrinkage = 0;      // mean Ledoit-Wolf intensity over the folds
 };
 
-// Rows are `dim` floats each. Needs at least `folds` rows on each side.
+// The per-sample shift score (docs/algorithms.md, "Per-sample shift score"):
+// for every row of each side, the probability under the test's classifier,
+// with balanced priors (0.5 = the sides are indistinguishable there), that the
+// row is production. Every row is scored by models that were not fitted on it:
+// sampled rows by their fold's model, rows left out by max_per_side by the
+// mean logit of the fold models. The threshold is the `percentile` quantile of
+// the reference rows' scores, so about 1 - percentile of held-out data from
+// the reference's distribution lies above it (Rabanser et al. 2019, "Failing
+// loudly": the domain classifier's per-sample scores rank the most shifted
+// samples).
+struct DomainShiftScores {
+  std::vector<double> reference;   // one per reference row
+  std::vector<double> production;  // one per production row
+  double threshold = 1;            // the percentile of `reference`
+  double auc = 0.5;                // of `production` above `reference`
+};
+
+// Rows are `dim` floats each. Needs at least `folds` rows on each side. With
+// `shift` set, also fills the per-row shift scores from the same fold models
+// (threshold at `shift_percentile` of the reference rows' scores).
 Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t reference_rows,
                                               const float* production, int64_t production_rows,
-                                              int64_t dim, const DomainTestOptions& options);
+                                              int64_t dim, const DomainTestOptions& options,
+                                              DomainShiftScores* shift = nullptr,
+                                              double shift_percentile = 0.95);
 
 // The cross-fitted probability, under the same classifier (the Gaussian
 // posterior of the shrunk LDA with the sides' sizes as priors), that each

@@ -265,10 +265,12 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
 }
 
 // The domain-classifier test of an inference split against the held-out
-// reference split (drift/domain_classifier.h), as its summary's "domain_test".
+// reference split (drift/domain_classifier.h), as its summary's "domain_test";
+// the same fold models give each production sample its shift score and flag.
 Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
-                                       const store::SplitResults& production,
+                                       store::SplitResults* production_split,
                                        const ProcessingOptions& options) {
+  store::SplitResults& production = *production_split;
   drift::DomainTestOptions test;
   test.max_per_side = options.domain_test_max_samples;
   test.seed = options.drift_seed;
@@ -280,10 +282,19 @@ Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
     j["skipped"] = "needs at least " + std::to_string(test.folds) + " samples on each side";
     return j;
   }
-  SEXTANT_ASSIGN_OR_RETURN(drift::DomainTestResult r,
-                           drift::DomainClassifierTest(reference.embeddings.data(), reference_rows,
-                                                       production.embeddings.data(),
-                                                       production_rows, production.emb_dim, test));
+  drift::DomainShiftScores shift;
+  SEXTANT_ASSIGN_OR_RETURN(
+      drift::DomainTestResult r,
+      drift::DomainClassifierTest(reference.embeddings.data(), reference_rows,
+                                  production.embeddings.data(), production_rows,
+                                  production.emb_dim, test, &shift, options.drift_percentile));
+  int64_t shifted = 0;
+  for (int64_t i = 0; i < production_rows; ++i) {
+    store::SampleResult& s = production.samples[static_cast<size_t>(i)];
+    s.shift_score = shift.production[static_cast<size_t>(i)];
+    s.shifted = *s.shift_score > shift.threshold;
+    shifted += *s.shifted;
+  }
   j["reference_samples"] = r.reference_samples;
   j["samples"] = r.production_samples;
   j["auc"] = r.auc;
@@ -294,6 +305,9 @@ Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
   j["alpha"] = options.drift_alpha;
   j["shifted"] = r.p_value < options.drift_alpha;
   j["shrinkage"] = r.shrinkage;
+  j["shift_threshold"] = shift.threshold;
+  j["shifted_share"] = static_cast<double>(shifted) / static_cast<double>(production_rows);
+  j["shift_auc"] = shift.auc;
   return j;
 }
 
@@ -379,10 +393,10 @@ Status RunDomainTests(const ProcessingOptions& options, FinishState* st) {
   st->domain_reference = held_out(Split::kValidation);
   if (!st->domain_reference) st->domain_reference = held_out(Split::kTest);
   if (!options.domain_test || !st->domain_reference) return Status::OK();
-  for (const store::SplitResults& s : st->splits) {
+  for (store::SplitResults& s : st->splits) {
     if (s.split.split != Split::kInference) continue;
     SEXTANT_ASSIGN_OR_RETURN(st->domain_tests[s.split.ToString()],
-                             DomainTestSummary(*st->domain_reference, s, options));
+                             DomainTestSummary(*st->domain_reference, &s, options));
   }
   return Status::OK();
 }
@@ -452,7 +466,11 @@ ordered_json RunParameters(const ProcessingOptions& options, const FinishState& 
                                             : ordered_json(nullptr)},
                           {"folds", drift::DomainTestOptions{}.folds},
                           {"max_samples_per_side", options.domain_test_max_samples},
-                          {"alpha", options.drift_alpha}}
+                          {"alpha", options.drift_alpha},
+                          {"shift_score",
+                           "per inference sample: the out-of-fold probability, with balanced "
+                           "priors, that it is production; flagged above the reference rows' "
+                           "drift_percentile quantile"}}
            : ordered_json(nullptr)},
       {"predictions_from", "the last logged epoch of each sample"},
       {"dep", "(1 - mean AUM over logged epochs) / 2"},

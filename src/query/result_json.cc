@@ -42,6 +42,8 @@ const std::vector<std::string>& SampleRowFields() {
                                                    "drift_distance",
                                                    "drift_score",
                                                    "is_drifted",
+                                                   "shift_score",
+                                                   "is_shifted",
                                                    "x",
                                                    "y",
                                                    "epoch",
@@ -68,6 +70,8 @@ ordered_json SampleRowToJson(const SampleRow& r, const std::vector<std::string>&
   j["drift_distance"] = Opt(r.drift_distance);
   j["drift_score"] = Opt(r.drift_score);
   j["is_drifted"] = Opt(r.is_drifted);
+  j["shift_score"] = Opt(r.shift_score);
+  j["is_shifted"] = Opt(r.is_shifted);
   j["x"] = Opt(r.x);
   j["y"] = Opt(r.y);
   j["epoch"] = r.epoch;

@@ -71,6 +71,8 @@ const std::unordered_map<std::string, std::string>& SortColumns() {
       {"drift_distance", "r.drift_distance"},
       {"drift_score", "r.drift_score"},
       {"is_drifted", "r.drifted"},
+      {"shift_score", "r.shift_score"},
+      {"is_shifted", "r.shifted"},
   };
   return kColumns;
 }
@@ -112,12 +114,20 @@ class RunReader::Impl {
   fs::path results_dir;
   int64_t generation = 0;
   store::GenerationPin pin;               // keeps results_dir while the reader is open
+  // Runs finished before the shift score existed lack its columns: then they
+  // read as NULL (ShiftColumn).
+  bool has_shift_columns = false;
   std::vector<std::string> entity_types;  // NER runs
   // A second connection outside the snapshot, to read the current generation.
   mutable std::mutex probe_mu;
   mutable std::unique_ptr<store::Database> probe;
 
   Status PinCommittedGeneration(const fs::path& run_dir);
+
+  // The SQL of a shift column ("r.shift_score" or "r.shifted"): NULL for a run without it.
+  std::string ShiftColumn(const std::string& column) const {
+    return has_shift_columns ? column : std::string("NULL");
+  }
 
   std::string RunName() const { return "run '" + info.project + "/" + info.run + "'"; }
 
@@ -306,6 +316,9 @@ class RunReader::Impl {
     if (q.max_confidence) add("r.confidence <= ?", *q.max_confidence);
     if (q.min_dep) add("r.dep >= ?", *q.min_dep);
     if (q.max_dep) add("r.dep <= ?", *q.max_dep);
+    if (q.is_shifted) add(ShiftColumn("r.shifted") + " = ?", int64_t{*q.is_shifted});
+    if (q.min_shift) add(ShiftColumn("r.shift_score") + " >= ?", *q.min_shift);
+    if (q.max_shift) add(ShiftColumn("r.shift_score") + " <= ?", *q.max_shift);
     if (q.text_regex) {
       SEXTANT_RETURN_IF_ERROR(TextPattern::Compile(*q.text_regex, "text regex").status());
       add("s.text REGEXP ?", *q.text_regex);
@@ -889,6 +902,8 @@ Result<std::unique_ptr<RunReader>> RunReader::Open(const fs::path& root, const s
                           SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, RegexpFunction, nullptr,
                           nullptr);
   SEXTANT_RETURN_IF_ERROR(impl->PinCommittedGeneration(run_dir));
+  SEXTANT_ASSIGN_OR_RETURN(impl->has_shift_columns,
+                           store::ResultsHaveShiftColumns(impl->store->db()));
   SEXTANT_ASSIGN_OR_RETURN(impl->info, ReadRunInfo(*impl->store, run_dir));
   impl->info.generation = impl->generation;
   if (impl->store->tagging_schema() && !impl->store->labels().empty()) {
@@ -982,9 +997,11 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   std::string sql =
       "SELECT s.row, s.id, s.text, s.meta, s.label, r.pred, r.confidence, r.margin, "
       "r.certainty_ratio, r.entropy, r.on_boundary, r.epoch, r.aum, r.dep, r.drift_distance, "
-      "r.drift_score, r.drifted" +
-      w.sql + " ORDER BY " + col->second + (q.descending ? " DESC" : " ASC") +
-      ", s.row LIMIT ? OFFSET ?";
+      "r.drift_score, r.drifted, " +
+      impl_->ShiftColumn("r.shift_score") + ", " + impl_->ShiftColumn("r.shifted") + w.sql +
+      " ORDER BY " +
+      (col->second.rfind("r.shift", 0) == 0 ? impl_->ShiftColumn(col->second) : col->second) +
+      (q.descending ? " DESC" : " ASC") + ", s.row LIMIT ? OFFSET ?";
   SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare(sql));
   Impl::Bind(st, w);
   st.Bind(static_cast<int>(w.binds.size() + 1), q.limit);
@@ -1027,6 +1044,8 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
     r.drift_distance = st.OptDouble(14);
     r.drift_score = st.OptDouble(15);
     if (!st.IsNull(16)) r.is_drifted = st.Int(16) != 0;
+    r.shift_score = st.OptDouble(17);
+    if (!st.IsNull(18)) r.is_shifted = st.Int(18) != 0;
     if (map_xy && r.row >= 0 && r.row < map_xy->rows()) {
       r.x = map_xy->data()[2 * r.row];
       r.y = map_xy->data()[2 * r.row + 1];

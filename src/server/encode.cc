@@ -49,6 +49,8 @@ ordered_json ExportObject(const ExportRow& e, const std::vector<std::string>& la
   j["dep"] = Num(t.dep[r]);
   j["drift_score"] = Num(t.drift_score[r]);
   j["is_drifted"] = Flag(t.drifted[r]);
+  j["shift_score"] = Num(t.ShiftScoreAt(static_cast<size_t>(r)));
+  j["is_shifted"] = Flag(t.ShiftedAt(static_cast<size_t>(r)));
   AddTaskFields(t, r, &j);
   return j;
 }
@@ -99,6 +101,8 @@ ordered_json SampleJson(const SampleTable& t, int64_t r, const std::vector<std::
   j["drift_distance"] = Num(t.drift_distance[r]);
   j["drift_score"] = Num(t.drift_score[r]);
   j["is_drifted"] = Flag(t.drifted[r]);
+  j["shift_score"] = Num(t.ShiftScoreAt(static_cast<size_t>(r)));
+  j["is_shifted"] = Flag(t.ShiftedAt(static_cast<size_t>(r)));
   j["x"] = Num(t.x[r]);
   j["y"] = Num(t.y[r]);
   AddTaskFields(t, r, &j);
@@ -121,9 +125,9 @@ std::string ExportJsonl(const std::vector<ExportRow>& rows,
 }
 
 std::string ExportCsv(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels) {
-  std::vector<std::string> columns = {"id",   "split",       "text",      "gold",
-                                      "pred", "confidence",  "margin",    "is_on_the_boundary",
-                                      "dep",  "drift_score", "is_drifted"};
+  std::vector<std::string> columns = {
+      "id",  "split",       "text",       "gold",        "pred",      "confidence", "margin",
+      "is_on_the_boundary", "dep",        "drift_score", "is_drifted", "shift_score", "is_shifted"};
   // NLI and NER fields (JSON text in a cell for tokens and spans).
   if (!rows.empty()) {
     const ordered_json first = ExportObject(rows.front(), labels);

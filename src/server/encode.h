@@ -23,6 +23,7 @@ struct ExportRow {
 
 // CSV (RFC 4180, header first) or JSONL with the columns id, split, text, gold,
 // pred, confidence, margin, is_on_the_boundary, dep, drift_score, is_drifted,
+// shift_score, is_shifted,
 // then the metadata columns (in order of first appearance).
 std::string ExportCsv(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels);
 std::string ExportJsonl(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels);

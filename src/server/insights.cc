@@ -129,7 +129,9 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
     out["domain_test"] = {{"reference", t.value("reference", "")},
                           {"auc", Number(t, "auc")},
                           {"p_value", Number(t, "p_value")},
-                          {"shifted", t.value("shifted", false)}};
+                          {"shifted", t.value("shifted", false)},
+                          {"shift_threshold", Number(t, "shift_threshold")},
+                          {"shifted_share", Number(t, "shifted_share")}};
     if (t.value("shifted", false)) {
       char p[32];
       std::snprintf(p, sizeof p, "%.2g", t.value("p_value", 1.0));
@@ -196,7 +198,8 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
   ordered_json xs = ordered_json::array(), ys = ordered_json::array(), ids = ordered_json::array(),
                rows = ordered_json::array(), pred = ordered_json::array(),
                gold = ordered_json::array(), conf = ordered_json::array(),
-               drift = ordered_json::array(), counts = ordered_json::array();
+               drift = ordered_json::array(), shift = ordered_json::array(),
+               counts = ordered_json::array();
   for (size_t i = 0; i < keep.size(); ++i) {
     const uint32_t r = keep[i];
     xs.push_back(t.x[r]);
@@ -207,6 +210,8 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
     gold.push_back(t.gold[r]);
     conf.push_back(t.confidence[r]);
     drift.push_back(std::isnan(t.drift_score[r]) ? ordered_json() : ordered_json(t.drift_score[r]));
+    const double shift_score = t.ShiftScoreAt(r);
+    shift.push_back(std::isnan(shift_score) ? ordered_json() : ordered_json(shift_score));
     counts.push_back(count[i]);
   }
   ordered_json j;
@@ -221,6 +226,7 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
                  {"gold", std::move(gold)},
                  {"confidence", std::move(conf)},
                  {"drift_score", std::move(drift)},
+                 {"shift_score", std::move(shift)},
                  {"count", std::move(counts)}};
   return j;
 }

@@ -88,7 +88,8 @@ Status ParseOptionalParam(const Params& params, const char* key, std::optional<d
 
 bool SampleFilter::empty() const {
   return gold.empty() && pred.empty() && !min_confidence && !max_confidence && !min_dep &&
-         !max_dep && !drifted && !on_boundary && !misclassified && !text_regex && !premise_regex &&
+         !max_dep && !drifted && !on_boundary && !misclassified && !shifted && !min_shift &&
+         !max_shift && !text_regex && !premise_regex &&
          !hypothesis_regex && meta.empty() && !ids && polygon.empty();
 }
 
@@ -166,6 +167,9 @@ Result<SampleRequest> ParseSampleParams(const Params& params,
   SEXTANT_RETURN_IF_ERROR(num("min_dep", f.min_dep));
   SEXTANT_RETURN_IF_ERROR(num("max_dep", f.max_dep));
   SEXTANT_RETURN_IF_ERROR(flag("drifted", f.drifted));
+  SEXTANT_RETURN_IF_ERROR(flag("shifted", f.shifted));
+  SEXTANT_RETURN_IF_ERROR(num("min_shift", f.min_shift));
+  SEXTANT_RETURN_IF_ERROR(num("max_shift", f.max_shift));
   SEXTANT_RETURN_IF_ERROR(flag("on_boundary", f.on_boundary));
   SEXTANT_RETURN_IF_ERROR(flag("misclassified", f.misclassified));
   // An empty list is no filter (as an absent one), not "no sample".
@@ -217,7 +221,7 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
       SEXTANT_ASSIGN_OR_RETURN((key == "gold" ? f.gold : f.pred),
                                Labels(key.c_str(), names(v), labels));
     } else if (key == "min_confidence" || key == "max_confidence" || key == "min_dep" ||
-               key == "max_dep") {
+               key == "max_dep" || key == "min_shift" || key == "max_shift") {
       double d = 0;
       if (v.is_number()) {
         d = v.get<double>();
@@ -227,15 +231,21 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
       (key == "min_confidence"   ? f.min_confidence
        : key == "max_confidence" ? f.max_confidence
        : key == "min_dep"        ? f.min_dep
-                                 : f.max_dep) = d;
-    } else if (key == "drifted" || key == "on_boundary" || key == "misclassified") {
+       : key == "max_dep"        ? f.max_dep
+       : key == "min_shift"      ? f.min_shift
+                                 : f.max_shift) = d;
+    } else if (key == "drifted" || key == "on_boundary" || key == "misclassified" ||
+               key == "shifted") {
       bool b = false;
       if (v.is_boolean()) {
         b = v.get<bool>();
       } else {
         SEXTANT_ASSIGN_OR_RETURN(b, ParseBool(key, text(v)));
       }
-      (key == "drifted" ? f.drifted : key == "on_boundary" ? f.on_boundary : f.misclassified) = b;
+      (key == "drifted"       ? f.drifted
+       : key == "on_boundary" ? f.on_boundary
+       : key == "shifted"     ? f.shifted
+                              : f.misclassified) = b;
     } else if (key == "ids") {
       if (auto ids = names(v); !ids.empty()) f.ids = std::move(ids);
     } else if (key == "meta") {
@@ -328,6 +338,10 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
     if (f.min_dep && !(t.dep[r] >= *f.min_dep)) return false;  // NaN (no DEP) never matches
     if (f.max_dep && !(t.dep[r] <= *f.max_dep)) return false;
     if (f.drifted && t.drifted[r] != (*f.drifted ? 1 : 0)) return false;
+    if (f.shifted && t.ShiftedAt(r) != (*f.shifted ? 1 : 0)) return false;
+    // NaN (no shift score) never matches.
+    if (f.min_shift && !(t.ShiftScoreAt(r) >= *f.min_shift)) return false;
+    if (f.max_shift && !(t.ShiftScoreAt(r) <= *f.max_shift)) return false;
     if (f.on_boundary && (t.on_boundary[r] != 0) != *f.on_boundary) return false;
     if (f.misclassified) {
       if (t.gold[r] < 0) return false;

@@ -37,6 +37,8 @@ const std::vector<std::string>& SortableFields() {
                                                    "drift_distance",
                                                    "drift_score",
                                                    "is_drifted",
+                                                   "shift_score",
+                                                   "is_shifted",
                                                    "is_correct",
                                                    "x",
                                                    "y"};
@@ -108,6 +110,8 @@ Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
       t->y.push_back(r.y ? static_cast<float>(*r.y) : std::numeric_limits<float>::quiet_NaN());
       t->on_boundary.push_back(r.is_on_the_boundary ? 1 : 0);
       t->drifted.push_back(r.is_drifted ? static_cast<int8_t>(*r.is_drifted) : int8_t{-1});
+      t->shift_score.push_back(Opt(r.shift_score));
+      t->shifted.push_back(r.is_shifted ? static_cast<int8_t>(*r.is_shifted) : int8_t{-1});
       if (r.premise) {
         t->premise.push_back(std::move(*r.premise));
         t->hypothesis.push_back(r.hypothesis.value_or(""));
@@ -218,6 +222,12 @@ Result<std::shared_ptr<const std::vector<uint32_t>>> SampleTable::Order(const st
     order = num(drift_score);
   } else if (field == "is_drifted") {
     order = nullable_int(drifted);
+  } else if (field == "shift_score") {
+    order = SortBy(n, [&](uint32_t r) { return ShiftScoreAt(r); }, descending);
+  } else if (field == "is_shifted") {
+    order = SortBy(
+        n, [&](uint32_t r) { return ShiftedAt(r) < 0 ? kNaN : static_cast<double>(ShiftedAt(r)); },
+        descending);
   } else if (field == "is_correct") {
     order = SortBy(
         n, [&](uint32_t r) { return gold[r] < 0          ? kNaN

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,14 @@ class SampleTable {
   std::vector<float> x, y;
   std::vector<uint8_t> on_boundary;
   std::vector<int8_t> drifted;
+  // The per-sample shift score (NaN: none) and flag (-1: none); a table built
+  // without these columns (shorter vectors) reads as none.
+  std::vector<double> shift_score;
+  std::vector<int8_t> shifted;
+  double ShiftScoreAt(size_t r) const {
+    return r < shift_score.size() ? shift_score[r] : std::numeric_limits<double>::quiet_NaN();
+  }
+  int8_t ShiftedAt(size_t r) const { return r < shifted.size() ? shifted[r] : int8_t{-1}; }
 
  private:
   SplitKey split_;

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS results(
   split TEXT NOT NULL, row INTEGER NOT NULL, pred INTEGER NOT NULL, confidence REAL NOT NULL,
   margin REAL NOT NULL, certainty_ratio REAL NOT NULL, entropy REAL NOT NULL,
   on_boundary INTEGER NOT NULL, epoch INTEGER NOT NULL, gold INTEGER, aum REAL, dep REAL,
-  drift_distance REAL, drift_score REAL, drifted INTEGER,
+  drift_distance REAL, drift_score REAL, drifted INTEGER, shift_score REAL, shifted INTEGER,
   PRIMARY KEY(split, row));
 CREATE TABLE IF NOT EXISTS summaries(scope TEXT PRIMARY KEY, json TEXT NOT NULL);
 )sql";
@@ -102,6 +102,14 @@ bool IsInt32(const json& v) {
   return x >= 0 && x <= INT32_MAX;
 }
 }  // namespace
+
+Result<bool> ResultsHaveShiftColumns(Database& db) {
+  SEXTANT_ASSIGN_OR_RETURN(
+      Statement st,
+      db.Prepare("SELECT COUNT(*) FROM pragma_table_info('results') WHERE name = 'shift_score'"));
+  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row && st.Int(0) > 0;
+}
 
 Result<std::vector<CharRange>> ParseStoredTokens(const std::string& text,
                                                  const std::string& where) {
@@ -1113,6 +1121,13 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
 
   SEXTANT_RETURN_IF_ERROR(db_->Transaction([&]() -> Status {
     SEXTANT_RETURN_IF_ERROR(db_->Exec("DELETE FROM results; DELETE FROM summaries;"));
+    // A run finished before the shift score existed gains its columns here.
+    SEXTANT_ASSIGN_OR_RETURN(bool has_shift, ResultsHaveShiftColumns(*db_));
+    if (!has_shift) {
+      SEXTANT_RETURN_IF_ERROR(db_->Exec(
+          "ALTER TABLE results ADD COLUMN shift_score REAL; "
+          "ALTER TABLE results ADD COLUMN shifted INTEGER;"));
+    }
     SEXTANT_RETURN_IF_ERROR(db_->Exec(kChecksumSchema));
     SEXTANT_RETURN_IF_ERROR(db_->Exec("DELETE FROM result_files;"));
     SEXTANT_ASSIGN_OR_RETURN(Statement file, db_->Prepare("INSERT INTO result_files(generation, "
@@ -1125,7 +1140,7 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
         Statement ins,
         db_->Prepare("INSERT INTO results(split, row, pred, confidence, margin, certainty_ratio, "
                      "entropy, on_boundary, epoch, gold, aum, dep, drift_distance, drift_score, "
-                     "drifted) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                     "drifted, shift_score, shifted) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
     SEXTANT_ASSIGN_OR_RETURN(Statement sum,
                              db_->Prepare("INSERT INTO summaries(scope, json) VALUES(?, ?)"));
     for (const SplitResults& s : splits) {
@@ -1145,6 +1160,11 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
           ins.Bind(15, *r.drifted ? 1 : 0);
         else
           ins.BindNull(15);
+        ins.Bind(16, r.shift_score);
+        if (r.shifted)
+          ins.Bind(17, *r.shifted ? 1 : 0);
+        else
+          ins.BindNull(17);
         SEXTANT_RETURN_IF_ERROR(ins.Run());
       }
       sum.Bind(1, key).Bind(2, s.summary_json);

@@ -117,6 +117,10 @@ struct OutputLog {
   std::vector<float> outputs;
 };
 
+// Whether the results table of `db` has the shift columns (shift_score,
+// shifted); runs finished before they existed do not (their values read as null).
+Result<bool> ResultsHaveShiftColumns(Database& db);
+
 // Per-sample results of one split, in row order.
 struct SampleResult {
   int32_t pred = 0;
@@ -127,6 +131,10 @@ struct SampleResult {
   std::optional<double> aum, dep;
   std::optional<double> drift_distance, drift_score;
   std::optional<bool> drifted;
+  // Inference samples with a domain test: the per-sample shift score and flag
+  // (drift/domain_classifier.h).
+  std::optional<double> shift_score;
+  std::optional<bool> shifted;
 };
 
 // NER: one span row of a split (docs/ner-nli.md). Its metrics are the

@@ -408,6 +408,44 @@ async function main() {
     assert(await tableTotal() === prodTotal, 'reset shows every production sample');
   });
 
+  // 5b. The per-sample shift score (the domain classifier against validation): the panel,
+  // the "shifted" filter against the API's total, the table column sorted, the insights, and
+  // the map coloured by it.
+  await step('shift score', async () => {
+    const prodRows = (await apiGet(`${RUN_API}/samples?split=${encodeURIComponent(PROD)}&limit=1000`)).samples;
+    assert(prodRows.every((s) => typeof s.shift_score === 'number' && typeof s.is_shifted === 'boolean'),
+      'every production sample has a shift score and flag');
+    await page.getByTestId('filter-shifted').selectOption('true');
+    await page.getByTestId('chip-shifted').waitFor();
+    const shifted = await tableTotal();
+    const expect = (await apiGet(`${RUN_API}/samples?split=${encodeURIComponent(PROD)}&shifted=true&limit=1`)).total;
+    assert(shifted === expect && expect > 0 && expect < prodTotal, `shifted total ${shifted} == ${expect}`);
+    const flags = await page.$$eval('[data-testid=sample-row] [data-col=is_shifted]', (cs) => cs.map((c) => c.textContent));
+    assert(flags.length > 0 && flags.every((f) => f === 'shifted'), `every visible row shifted: ${flags}`);
+    await page.getByTestId('sort-shift_score').click(); // descending first for scores
+    await waitForFunction(page, () => !document.querySelector('[data-testid=sample-table]')?.dataset.loading);
+    const scores = await page.$$eval('[data-testid=sample-row] [data-col=shift_score]', (cs) => cs.map((c) => Number(c.textContent)));
+    assert(scores.length > 1 && scores.every((v, i) => i === 0 || scores[i - 1] >= v), `sorted by shift score desc: ${scores.slice(0, 8)}`);
+    const top = page.getByTestId('sample-row').first();
+    const topId = await top.getAttribute('data-id');
+    await top.click();
+    const panel = page.locator('[data-testid=sample-panel][data-ready="1"]');
+    await waitForFunction(page, (x) => document.querySelector('[data-testid=sample-panel][data-ready="1"] [data-testid=sample-id]')?.textContent.endsWith(` · ${x}`), topId);
+    const want = prodRows.find((s) => s.id === topId);
+    assert((await panel.getByTestId('sample-shift').textContent()).includes(want.shift_score.toFixed(3)), 'the panel shows the shift score');
+    assert((await panel.getByTestId('sample-shifted').textContent()).includes('yes'), 'the panel shows the flag');
+    const ins = await page.getByTestId('insight-shifted').textContent();
+    assert(ins.includes(`${((100 * expect) / prodTotal).toFixed(1)}%`), `insights show the shifted share: ${ins}`);
+    const map = await apiGet(`${RUN_API}/map?splits=${encodeURIComponent(PROD)}`);
+    assert(map.splits[0].points.shift_score.some((v) => typeof v === 'number'), 'map points carry shift scores');
+    await page.getByTestId('map-color').selectOption('shift');
+    await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'map-shift.png') });
+    await page.getByTestId('map-color').selectOption('pred');
+    await page.getByTestId('sample-close').click();
+    await page.getByTestId('filter-reset').click();
+    assert(await tableTotal() === prodTotal, 'reset shows every production sample');
+  });
+
   // 6. Lasso a region of the map: the drifted cluster's bounding box in screen space.
   let lassoIds = [];
   await step('lasso on the map', async () => {

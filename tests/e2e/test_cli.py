@@ -23,7 +23,8 @@ from conftest import (LABELS, DataMaker, Sextant, brute_force_drift, cosine_dist
 
 P = "proj"
 ROW_KEYS = ["id", "split", "inference_name", "text", "gold", "pred", "confidence", "margin",
-            "is_on_the_boundary", "dep", "drift_distance", "drift_score", "is_drifted", "probs"]
+            "is_on_the_boundary", "dep", "drift_distance", "drift_score", "is_drifted",
+            "shift_score", "is_shifted", "probs"]
 N_TRAIN, N_VAL, N_PROD = 240, 90, 90
 
 
@@ -164,7 +165,9 @@ def test_sample_rows_carry_every_field(flow):
         assert r["split"] == "training" and r["inference_name"] is None
         assert r["gold"] in LABELS and r["dep"] is not None
         assert r["drift_distance"] is None and r["drift_score"] is None and r["is_drifted"] is None
+        assert r["shift_score"] is None and r["is_shifted"] is None
     for r in rows["validation"]:
+        assert r["shift_score"] is None and r["is_shifted"] is None
         assert r["split"] == "validation" and r["inference_name"] is None
         assert r["gold"] in LABELS and r["dep"] is not None
         assert r["drift_distance"] is not None and r["is_drifted"] is not None
@@ -174,6 +177,12 @@ def test_sample_rows_carry_every_field(flow):
             assert r["gold"] is None and r["dep"] is None
             assert r["drift_distance"] is not None and r["drift_score"] is not None
             assert isinstance(r["is_drifted"], bool)
+            # The per-sample shift score against validation (docs/algorithms.md).
+            assert 0 <= r["shift_score"] <= 1 and isinstance(r["is_shifted"], bool)
+    # The fields come in the documented order: the shift pair right after the drift pair.
+    keys = list(rows["inference:same"][0])
+    assert keys.index("shift_score") == keys.index("is_drifted") + 1
+    assert keys.index("is_shifted") == keys.index("shift_score") + 1
     # Rows come in logging order with the logged texts.
     assert [r["id"] for r in rows["training"]] == flow.train[1].ids
     assert [r["text"] for r in rows["training"]] == flow.train[1].texts
@@ -207,6 +216,19 @@ def test_sample_filters(flow, split, name):
     if split != "training":
         check(["--drifted"], lambda r: r["is_drifted"] is True)
         check(["--not-drifted"], lambda r: r["is_drifted"] is False)
+    if split == "inference":
+        check(["--shifted", "true"], lambda r: r["is_shifted"] is True)
+        # This set is far from validation: nearly all of it is flagged.
+        check(["--shifted", "false"], lambda r: r["is_shifted"] is False, expect_some=False)
+        check(["--min-shift", 0.3, "--max-shift", 0.99], lambda r: 0.3 <= r["shift_score"] <= 0.99,
+              expect_some=False)
+        check(["--max-shift", 0.999999], lambda r: r["shift_score"] <= 0.999999, expect_some=False)
+        top = q("--sort", "shift_score:desc", "--limit", 5)
+        assert [r["shift_score"] for r in top] == sorted((r["shift_score"] for r in everything),
+                                                         reverse=True)[:5]
+    else:
+        # No shift score outside inference sets: the flag and bounds match nothing.
+        assert q("--shifted", "false") == [] and q("--min-shift", 0) == []
     check(["--on-boundary"], lambda r: r["is_on_the_boundary"] is True)
     check(["--class", "positive"], lambda r: r["pred"] == "positive")
     check(["--on-boundary", "--class", "negative"],
@@ -790,6 +812,8 @@ def test_report_shows_the_verdict(flow):
     domain = {l.split()[0]: l for l in lines[head + 1:head + 3]}
     assert domain["inference:shifted"].endswith(": shift"), domain
     assert domain["inference:same"].endswith(": no shift"), domain
+    # The per-sample shift flags' share of each set.
+    assert all(re.search(r", \d+\.\d% above the shift threshold: ", l) for l in domain.values()), domain
 
 
 def test_reference_options(sextant, make_data):

@@ -9,7 +9,7 @@ import pytest
 from conftest import LABELS, DataMaker, Sextant
 
 P = "mapproj"
-MAP_KEYS = ["id", "split", "x", "y", "pred", "gold", "drift_score"]
+MAP_KEYS = ["id", "split", "x", "y", "pred", "gold", "drift_score", "shift_score"]
 SIZES = {"training": 300, "inference:same": 100, "inference:shifted": 100}
 
 
@@ -50,7 +50,9 @@ def test_map_lists_every_sample_of_every_split_once(mapped):
         if split == "training":
             assert [r["gold"] for r in got] == f.labels
             assert all(r["drift_score"] is None for r in got)
-        else:
+        if not split.startswith("inference"):
+            assert all(r["shift_score"] is None for r in got)  # inference sets only
+        if split != "training":
             assert all(r["gold"] is None for r in got)
             assert all(0 <= r["drift_score"] <= 1 for r in got)
         assert all(r["pred"] in LABELS for r in got)

@@ -127,6 +127,55 @@ TEST(Compatibility, AVersion1RunStillLoadsFinishesAndChecks) {
   EXPECT_OK(ReadEverything(*reader));
 }
 
+// Runs finished before the per-sample shift score have no shift_score and
+// shifted columns: they read as null, filter and sort, check and repair, and
+// gain the columns when finished again.
+TEST(Compatibility, ARunWithoutTheShiftColumnsReadsThemAsNull) {
+  TempDir root;
+  LogTwoBatches(root.path(), /*finish=*/true);
+  const fs::path run = root.path() / "p" / "r";
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(run / store::kDatabaseFile, false));
+    ASSERT_OK(db->Exec(
+        "ALTER TABLE results DROP COLUMN shift_score; ALTER TABLE results DROP COLUMN shifted"));
+    ASSERT_OK_AND_ASSIGN(bool has, store::ResultsHaveShiftColumns(*db));
+    EXPECT_FALSE(has);
+  }
+  ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(root.path(), "p", "r"));
+  EXPECT_OK(ReadEverything(*reader));
+  SampleQuery q;
+  q.split = kTraining;
+  q.sort_by = "shift_score";
+  q.descending = true;
+  ASSERT_OK_AND_ASSIGN(std::vector<SampleRow> rows, reader->Samples(q));
+  ASSERT_EQ(rows.size(), 20u);
+  EXPECT_EQ(rows[0].id, "t0");  // all null: row order
+  for (const SampleRow& r : rows) {
+    EXPECT_FALSE(r.shift_score.has_value());
+    EXPECT_FALSE(r.is_shifted.has_value());
+  }
+  q.is_shifted = false;
+  ASSERT_OK_AND_ASSIGN(int64_t none, reader->Count(q));
+  EXPECT_EQ(none, 0);  // a sample without the flag never matches
+  q.is_shifted.reset();
+  q.min_shift = 0.0;
+  ASSERT_OK_AND_ASSIGN(none, reader->Count(q));
+  EXPECT_EQ(none, 0);
+  reader.reset();
+  const RunCheck c = CheckRun(run);
+  EXPECT_TRUE(c.ok()) << Joined(c.problems);
+  ASSERT_OK(RepairRun(run).status());
+  ASSERT_OK(FinishRun(root.path(), "p", "r", Options()).status());
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(run / store::kDatabaseFile, true));
+    ASSERT_OK_AND_ASSIGN(bool has, store::ResultsHaveShiftColumns(*db));
+    EXPECT_TRUE(has);
+  }
+  ASSERT_OK_AND_ASSIGN(reader, RunReader::Open(root.path(), "p", "r"));
+  EXPECT_OK(ReadEverything(*reader));
+  EXPECT_TRUE(CheckRun(run).ok());
+}
+
 TEST(Repair, CutsALogBackToItsLastSoundBatch) {
   TempDir root;
   LogTwoBatches(root.path(), /*finish=*/false);

@@ -227,6 +227,66 @@ TEST_F(RunReaderTest, FiltersOnDriftAndBoundary) {
   EXPECT_EQ(off, kTrain - 1);
 }
 
+// The per-sample shift score (docs/algorithms.md): on the inference set only
+// (it has a domain test against validation), and its filters and sort agree
+// with the rows' own values.
+TEST_F(RunReaderTest, ShiftScoreFiltersAndSort) {
+  ASSERT_OK_AND_ASSIGN(auto train, Query(On(kTraining)));
+  for (const auto& r : train) EXPECT_FALSE(r.shift_score.has_value() || r.is_shifted.has_value());
+  ASSERT_OK_AND_ASSIGN(auto val, Query(On(kValidation)));
+  for (const auto& r : val) EXPECT_FALSE(r.shift_score.has_value() || r.is_shifted.has_value());
+  ASSERT_OK_AND_ASSIGN(auto prod, Query(On(kProdKey)));
+  ASSERT_EQ(prod.size(), static_cast<size_t>(kProd));
+  std::vector<std::string> shifted, not_shifted, mid;
+  for (const auto& r : prod) {
+    ASSERT_TRUE(r.shift_score.has_value() && r.is_shifted.has_value()) << r.id;
+    EXPECT_GT(*r.shift_score, 0.0);
+    EXPECT_LT(*r.shift_score, 1.0);
+    (*r.is_shifted ? shifted : not_shifted).push_back(r.id);
+    if (*r.shift_score >= 0.25 && *r.shift_score <= 0.75) mid.push_back(r.id);
+  }
+  SampleQuery q = On(kProdKey);
+  q.is_shifted = true;
+  ASSERT_OK_AND_ASSIGN(auto got, Query(q));
+  EXPECT_EQ(IdsOf(got), shifted);
+  q.is_shifted = false;
+  ASSERT_OK_AND_ASSIGN(got, Query(q));
+  EXPECT_EQ(IdsOf(got), not_shifted);
+  q.is_shifted.reset();
+  q.min_shift = 0.25;
+  q.max_shift = 0.75;
+  ASSERT_OK_AND_ASSIGN(got, Query(q));
+  EXPECT_EQ(IdsOf(got), mid);
+  ASSERT_OK_AND_ASSIGN(int64_t count, reader_->Count(q));
+  EXPECT_EQ(count, static_cast<int64_t>(mid.size()));
+  // Training rows have no score: a bound never matches them.
+  SampleQuery t = On(kTraining);
+  t.min_shift = 0.0;
+  ASSERT_OK_AND_ASSIGN(count, reader_->Count(t));
+  EXPECT_EQ(count, 0);
+
+  SampleQuery sorted = On(kProdKey);
+  sorted.sort_by = "shift_score";
+  sorted.descending = true;
+  ASSERT_OK_AND_ASSIGN(got, Query(sorted));
+  ASSERT_EQ(got.size(), static_cast<size_t>(kProd));
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_GE(*got[i - 1].shift_score, *got[i].shift_score);
+  sorted.sort_by = "is_shifted";
+  EXPECT_OK(Query(sorted).status());
+
+  // The summary's domain test names the threshold and the flagged share.
+  ASSERT_OK_AND_ASSIGN(std::string summary, reader_->SummaryJson(kProdKey));
+  const auto j = nlohmann::json::parse(summary);
+  ASSERT_TRUE(j.contains("domain_test")) << summary;
+  const auto& d = j["domain_test"];
+  ASSERT_TRUE(d.contains("shift_threshold") && d.contains("shifted_share")) << d.dump();
+  EXPECT_DOUBLE_EQ(d["shifted_share"].get<double>(),
+                   static_cast<double>(shifted.size()) / static_cast<double>(kProd));
+  for (const auto& r : prod) {
+    EXPECT_EQ(*r.is_shifted, *r.shift_score > d["shift_threshold"].get<double>()) << r.id;
+  }
+}
+
 TEST_F(RunReaderTest, FiltersOnClassesAndCorrectness) {
   SampleQuery q = On(kTraining);
   q.gold_class = "neg";

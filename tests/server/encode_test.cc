@@ -14,7 +14,8 @@ TEST(Encode, SampleJsonHasTheContractFields) {
   auto j = SampleJson(*t, 3, kLabels);
   for (const char* key :
        {"id", "split", "row", "text", "meta", "gold", "pred", "confidence", "margin", "entropy",
-        "is_on_the_boundary", "is_correct", "dep", "aum", "drift_score", "is_drifted", "x", "y"}) {
+        "is_on_the_boundary", "is_correct", "dep", "aum", "drift_score", "is_drifted",
+        "shift_score", "is_shifted", "x", "y"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["id"], "s3");
@@ -24,7 +25,15 @@ TEST(Encode, SampleJsonHasTheContractFields) {
   EXPECT_TRUE(j["dep"].is_null());
   EXPECT_EQ(j["pred"], "pos");
   EXPECT_EQ(j["is_drifted"], true);
+  EXPECT_DOUBLE_EQ(j["shift_score"].get<double>(), 0.3);
+  EXPECT_EQ(j["is_shifted"], false);
   EXPECT_EQ(j["meta"]["source"], "a");
+  // A table without the shift columns (as built before them) reads as null.
+  t->shift_score.clear();
+  t->shifted.clear();
+  j = SampleJson(*t, 3, kLabels);
+  EXPECT_TRUE(j["shift_score"].is_null());
+  EXPECT_TRUE(j["is_shifted"].is_null());
 }
 
 TEST(Encode, CsvQuotesAndAddsMetadataColumns) {
@@ -34,7 +43,7 @@ TEST(Encode, CsvQuotesAndAddsMetadataColumns) {
   std::string csv = ExportCsv({{t.get(), 1}, {t.get(), 2}}, kLabels);
   EXPECT_EQ(csv.substr(0, csv.find("\r\n")),
             "id,split,text,gold,pred,confidence,margin,is_on_the_boundary,dep,drift_score,"
-            "is_drifted,source,annotator");
+            "is_drifted,shift_score,is_shifted,source,annotator");
   EXPECT_NE(csv.find("s1,training,\"a \"\"quoted\"\", text\nwith a newline\",pos,neg,"),
             std::string::npos)
       << csv;
@@ -50,6 +59,8 @@ TEST(Encode, JsonlOneObjectPerRow) {
   EXPECT_EQ(first["id"], "s0");
   EXPECT_EQ(first["source"], "a");
   EXPECT_TRUE(first["gold"].is_null());
+  EXPECT_DOUBLE_EQ(first["shift_score"].get<double>(), 0.0);
+  EXPECT_EQ(first["is_shifted"], false);
 }
 
 }  // namespace

@@ -71,6 +71,33 @@ TEST(SampleQuery, DriftedMatchesOnlySamplesWithTheField) {
   EXPECT_TRUE(Rows(*prod, {{"min_dep", "0"}}).empty());
 }
 
+TEST(SampleQuery, ShiftFiltersAndSortMatchOnlySamplesWithTheField) {
+  auto train = MakeTable(30, true);
+  EXPECT_TRUE(Rows(*train, {{"shifted", "true"}}).empty());
+  EXPECT_TRUE(Rows(*train, {{"shifted", "false"}}).empty());
+  EXPECT_TRUE(Rows(*train, {{"min_shift", "0"}}).empty());
+  auto prod = MakeTable(30, false);  // shift score r/30; shifted from row 24
+  EXPECT_EQ(Rows(*prod, {{"shifted", "true"}}), (std::vector<uint32_t>{24, 25, 26, 27, 28, 29}));
+  EXPECT_EQ(Rows(*prod, {{"shifted", "false"}}).size(), 24u);
+  EXPECT_EQ(Rows(*prod, {{"min_shift", "0.5"}, {"max_shift", "0.6"}}),
+            (std::vector<uint32_t>{15, 16, 17, 18}));
+  EXPECT_EQ(Rows(*prod, {{"sort", "shift_score"}, {"order", "desc"}, {"limit", "3"}}),
+            (std::vector<uint32_t>{29, 28, 27}));
+  EXPECT_EQ(Rows(*prod, {{"sort", "is_shifted"}, {"order", "desc"}, {"limit", "2"}}),
+            (std::vector<uint32_t>{24, 25}));
+  // The JSON body takes the same names, as booleans and numbers or as strings.
+  ASSERT_OK_AND_ASSIGN(SampleRequest req,
+                       ParseSampleJson(nlohmann::json{{"shifted", true}, {"min_shift", "0.88"}},
+                                       kLabels));
+  ASSERT_OK_AND_ASSIGN(SamplePage page, RunSampleQuery(*prod, req));
+  EXPECT_EQ(page.rows, (std::vector<uint32_t>{27, 28, 29}));
+  EXPECT_FALSE(req.filter.empty());
+  EXPECT_STATUS(ParseSampleParams({{"min_shift", "high"}}, kLabels).status(), kInvalidArgument,
+                "min_shift");
+  EXPECT_STATUS(ParseSampleParams({{"shifted", "maybe"}}, kLabels).status(), kInvalidArgument,
+                "shifted");
+}
+
 TEST(SampleQuery, SortsWithTiesByRowAndNullsLikeSqlite) {
   auto t = MakeTable(20, true);
   auto rows = Rows(*t, {{"sort", "confidence"}, {"order", "desc"}, {"limit", "3"}});

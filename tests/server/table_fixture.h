@@ -13,7 +13,8 @@ inline const std::vector<std::string> kLabels = {"neg", "pos"};
 
 // Rows 0..n-1: id "s<r>", text "text <r>" ("great" on even rows), gold r%2 (none
 // when unlabeled), pred (r/2)%2, confidence 0.5 + r/(2n), dep r/n, drifted r%3==0
-// (none when labeled), map position (r, r%5), meta {"source": "a"|"b"}.
+// (none when labeled), shift score r/n and shifted r >= 0.8n (none when labeled), map
+// position (r, r%5), meta {"source": "a"|"b"}.
 inline std::unique_ptr<SampleTable> MakeTable(int n, bool labeled) {
   auto t = std::make_unique<SampleTable>();
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -36,6 +37,8 @@ inline std::unique_ptr<SampleTable> MakeTable(int n, bool labeled) {
     t->y.push_back(static_cast<float>(r % 5));
     t->on_boundary.push_back(r % 4 == 0);
     t->drifted.push_back(labeled ? -1 : (r % 3 == 0));
+    t->shift_score.push_back(labeled ? nan : static_cast<double>(r) / n);
+    t->shifted.push_back(labeled ? -1 : (r >= 0.8 * n));
   }
   t->Finalize(labeled ? SplitKey{Split::kTraining, ""} : SplitKey{Split::kInference, "prod"});
   return t;

@@ -212,7 +212,9 @@ def test_exports_carry_the_pair_and_the_spans(server, task_runs, store):
                                   {"split": "training", "format": "csv", "hypothesis": "runs$"})
     assert status == 200
     lines = body.decode().splitlines()
-    assert lines[0].split(",")[11:13] == ["premise", "hypothesis"] and len(lines) == 41
+    # The shift pair after the drift pair, then the NLI fields.
+    assert lines[0].split(",")[9:15] == ["drift_score", "is_drifted", "shift_score", "is_shifted",
+                                         "premise", "hypothesis"] and len(lines) == 41
     status, _, body = server.request("GET", f"{task_runs}/ner/export",
                                   {"split": "training", "format": "jsonl"})
     first = json.loads(body.decode().splitlines()[0])

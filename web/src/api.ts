@@ -24,6 +24,8 @@ export interface Sample {
   gold: string | null; pred: string; confidence: number; margin: number; entropy: number;
   is_on_the_boundary: boolean; is_correct: boolean | null; dep: number | null; aum: number | null;
   drift_score: number | null; is_drifted: boolean | null; x: number | null; y: number | null;
+  /** Inference sets with a domain test: the per-sample shift score and flag (docs/algorithms.md). */
+  shift_score?: number | null; is_shifted?: boolean | null;
   probs?: Record<string, number>;
   // NLI samples (docs/ner-nli.md): the two fields; `text` is `premise [SEP] hypothesis`.
   premise?: string; hypothesis?: string;
@@ -58,7 +60,7 @@ export interface SimilarAnswer { query: { split: string; id: string }; neighbors
 export interface MapSplit {
   split: string; total: number;
   points: { x: number[]; y: number[]; id: string[]; pred: number[]; gold: number[]; confidence: number[];
-    drift_score: (number | null)[]; count: number[] };
+    drift_score: (number | null)[]; shift_score?: (number | null)[]; count: number[] };
 }
 export interface MapAnswer { bounds: { x0: number; x1: number; y0: number; y1: number }; splits: MapSplit[] }
 export interface ClassInsight {
@@ -72,7 +74,8 @@ export interface Insights {
   on_the_boundary: { count: number; fraction: number };
   accuracy: number | null; macro_f1: number | null; alerts: Alert[];
   /** Inference splits: the domain-classifier test against held-out data. */
-  domain_test?: { reference: string; auc: number | null; p_value: number | null; shifted: boolean } | null;
+  domain_test?: { reference: string; auc: number | null; p_value: number | null; shifted: boolean;
+    shift_threshold?: number | null; shifted_share?: number | null } | null;
 }
 export interface SelectionInfo { name: string; count: number; created_at: string; updated_at: string }
 export interface Item { split: string; id: string }
@@ -90,6 +93,10 @@ export interface Filter {
   min_dep?: number;
   max_dep?: number;
   drifted?: boolean;
+  /** Inference sets: above the set's shift threshold, and shift score bounds. */
+  shifted?: boolean;
+  min_shift?: number;
+  max_shift?: number;
   on_boundary?: boolean;
   misclassified?: boolean;
   meta?: Record<string, string>;

@@ -67,7 +67,7 @@ export class FilterPanel {
         }, l);
       })));
 
-    const range = (title: string, lo: 'min_confidence' | 'min_dep', hi: 'max_confidence' | 'max_dep', testid: string) => {
+    const range = (title: string, lo: 'min_confidence' | 'min_dep' | 'min_shift', hi: 'max_confidence' | 'max_dep' | 'max_shift', testid: string) => {
       const upd = debounce(() => this.set({ [lo]: num(a.value), [hi]: num(b.value) } as Partial<Filter>), 300);
       const a = h('input', { type: 'number', step: '0.05', min: '0', max: '1', placeholder: 'min', 'aria-label': `${title} min`,
         'data-testid': `${testid}-min`, value: f[lo] ?? '', oninput: upd });
@@ -76,7 +76,7 @@ export class FilterPanel {
       return h('div', { class: 'field' }, h('label', null, title), h('div', { class: 'range' }, a, h('span', null, '–'), b));
     };
 
-    const triSelect = (title: string, key: 'drifted' | 'on_boundary' | 'misclassified', testid: string) =>
+    const triSelect = (title: string, key: 'drifted' | 'shifted' | 'on_boundary' | 'misclassified', testid: string) =>
       h('div', { class: 'field field-row' }, h('label', null, title),
         h('select', { 'data-testid': testid, 'aria-label': title, onchange: (e: Event) => this.set({ [key]: untri((e.target as HTMLSelectElement).value) } as Partial<Filter>) },
           ...(['any', 'true', 'false'] as Tri[]).map((v) => h('option', { value: v, selected: tri(f[key]) === v }, v === 'any' ? 'any' : v === 'true' ? 'yes' : 'no'))));
@@ -108,6 +108,9 @@ export class FilterPanel {
       range('DEP', 'min_dep', 'max_dep', 'filter-dep'),
       // Training is the drift reference: no drift verdict of its own.
       st.split === 'training' ? null : triSelect(st.labeled ? 'Out of coverage' : 'Drifted', 'drifted', 'filter-drifted'),
+      // The per-sample shift score exists for inference sets only.
+      st.split.startsWith('inference:') ? triSelect('Shifted', 'shifted', 'filter-shifted') : null,
+      st.split.startsWith('inference:') ? range('Shift score', 'min_shift', 'max_shift', 'filter-shift') : null,
       triSelect('On the boundary', 'on_boundary', 'filter-boundary'),
       st.labeled && !st.isNer ? triSelect('Misclassified', 'misclassified', 'filter-misclassified') : null,
       h('div', { class: 'field' }, h('label', null, 'Metadata'),
@@ -136,6 +139,9 @@ export class FilterPanel {
     if (f.min_dep !== undefined || f.max_dep !== undefined)
       this.chips.append(chip(`DEP ${f.min_dep ?? 0}–${f.max_dep ?? 1}`, { min_dep: undefined, max_dep: undefined }, 'dep'));
     if (f.drifted !== undefined) this.chips.append(chip(f.drifted ? 'drifted' : 'not drifted', { drifted: undefined }, 'drifted'));
+    if (f.shifted !== undefined) this.chips.append(chip(f.shifted ? 'shifted' : 'not shifted', { shifted: undefined }, 'shifted'));
+    if (f.min_shift !== undefined || f.max_shift !== undefined)
+      this.chips.append(chip(`shift ${f.min_shift ?? 0}–${f.max_shift ?? 1}`, { min_shift: undefined, max_shift: undefined }, 'shift'));
     if (f.on_boundary !== undefined) this.chips.append(chip(f.on_boundary ? 'on boundary' : 'off boundary', { on_boundary: undefined }, 'boundary'));
     if (f.misclassified !== undefined) this.chips.append(chip(f.misclassified ? 'misclassified' : 'correct', { misclassified: undefined }, 'misclassified'));
     for (const [k, v] of Object.entries(f.meta ?? {})) {

@@ -91,6 +91,10 @@ export class InsightsPanel {
     if (dt && dt.auc !== null && dt.auc !== undefined) stats.append(stat('domain AUC', fmt(dt.auc, 3),
       `vs ${dt.reference}, p = ${dt.p_value === null ? '–' : dt.p_value.toPrecision(2)}`, 'insight-domain-test',
       dt.shifted ? (dt.auc > 0.75 ? 'tone-bad' : 'tone-warn') : ''));
+    // The per-sample shift flags: about 5% of held-out data lies above the threshold.
+    if (dt && dt.shifted_share !== null && dt.shifted_share !== undefined) stats.append(stat('shifted', pct(dt.shifted_share),
+      `shift score > ${fmt(dt.shift_threshold ?? null, 2)} (5% of ${dt.reference})`, 'insight-shifted',
+      dt.shifted_share > 0.2 ? 'tone-bad' : dt.shifted_share > 0.1 ? 'tone-warn' : ''));
     if (d.accuracy !== null && d.accuracy !== undefined) stats.append(stat('accuracy', pct(d.accuracy), `macro F1 ${fmt(d.macro_f1, 3)}`, 'insight-accuracy'));
     this.body.append(stats);
     const spanBox = h('div', { class: 'span-insights', 'data-testid': 'insight-spans' });

@@ -1,6 +1,6 @@
 // The embeddings map: a WebGL2 scatter (canvas 2D when WebGL is unavailable), the current
-// split drawn over training, colour by predicted/gold class, drift score, confidence or
-// split, pan/zoom, and a lasso that filters the table (samples/query with "polygon").
+// split drawn over training, colour by predicted/gold class, drift score, shift score,
+// confidence or split, pan/zoom, and a lasso that filters the table (samples/query with "polygon").
 // NER runs can switch it to span level (spans/map): one point per span row, coloured by
 // predicted or gold entity type, error type, drifted or confidence; a click opens the span.
 import { api, type MapAnswer, type SpanPoint } from './api';
@@ -8,8 +8,8 @@ import { PALETTE, classColor, clear, h, splitLabel } from './dom';
 import { ERROR_COLORS, ERROR_TITLES, ERROR_TYPES, entityTypes } from './ner';
 import type { RunState } from './state';
 
-type ColorBy = 'pred' | 'gold' | 'drift_score' | 'confidence' | 'split' | 'error_type' | 'drifted';
-const SAMPLE_COLORS: [ColorBy, string][] = [['pred', 'predicted class'], ['gold', 'gold class'], ['drift_score', 'drift score'], ['confidence', 'confidence'], ['split', 'split']];
+type ColorBy = 'pred' | 'gold' | 'drift_score' | 'shift' | 'confidence' | 'split' | 'error_type' | 'drifted';
+const SAMPLE_COLORS: [ColorBy, string][] = [['pred', 'predicted class'], ['gold', 'gold class'], ['drift_score', 'drift score'], ['shift', 'shift score'], ['confidence', 'confidence'], ['split', 'split']];
 const SPAN_COLORS: [ColorBy, string][] = [['pred', 'predicted type'], ['gold', 'gold type'], ['error_type', 'error type'], ['drifted', 'drifted'], ['confidence', 'confidence'], ['split', 'split']];
 
 /**
@@ -225,6 +225,8 @@ export class EmbeddingMap {
           case 'pred': c = hexRgb(classColor(P.pred[i])); break;
           case 'gold': c = hexRgb(classColor(P.gold?.[i] ?? -1)); break;
           case 'drift_score': { const d = P.drift_score?.[i]; c = d === null || d === undefined ? [0.45, 0.47, 0.52] : ramp(d); break; }
+          // The shift score: only inference samples of a set with a domain test have one.
+          case 'shift': { const d = P.shift_score?.[i]; c = d === null || d === undefined ? [0.45, 0.47, 0.52] : ramp(d); break; }
           case 'confidence': c = ramp(P.confidence[i]); break;
           case 'split': c = splitIdx === 0 ? [0.55, 0.6, 0.7] : hexRgb('#f28e2b'); break;
           case 'error_type': { const t = this.spanCols.get(sp.split)?.error[i]; c = hexRgb(t ? ERROR_COLORS[t] ?? '#666c78' : '#666c78'); break; }
@@ -478,6 +480,8 @@ export class EmbeddingMap {
     if (P.gold?.[n.i] !== undefined && P.gold[n.i] >= 0) lines.push(`gold ${labels[P.gold[n.i]]}`);
     const d = P.drift_score?.[n.i];
     if (d !== null && d !== undefined) lines.push(`drift ${d.toFixed(2)}`);
+    const sh = P.shift_score?.[n.i];
+    if (sh !== null && sh !== undefined) lines.push(`shift ${sh.toFixed(2)}`);
     if ((P.count?.[n.i] ?? 1) > 1) lines.push(`stands for ${P.count[n.i]} samples`);
     this.tip.textContent = lines.join('\n');
     this.tip.style.left = `${px + 12}px`; this.tip.style.top = `${py + 12}px`;

@@ -59,6 +59,9 @@ export class SamplePanel {
         kv('DEP', fmt(s.dep), 'sample-dep'),
         kv('drift score', fmt(s.drift_score), 'sample-drift'),
         kv(s.split.startsWith('inference:') ? 'drifted' : 'out of coverage', s.is_drifted === null ? '–' : s.is_drifted ? h('span', { class: 'badge badge-warn' }, 'yes') : 'no', 'sample-drifted'),
+        // The domain classifier's per-sample shift score (inference sets with a domain test).
+        s.split.startsWith('inference:') ? kv('shift score', fmt(s.shift_score ?? null), 'sample-shift') : null,
+        s.split.startsWith('inference:') ? kv('shifted', s.is_shifted === null || s.is_shifted === undefined ? '–' : s.is_shifted ? h('span', { class: 'badge badge-warn' }, 'yes') : 'no', 'sample-shifted') : null,
         kv('on the boundary', s.is_on_the_boundary ? h('span', { class: 'badge badge-warn' }, 'yes') : 'no', 'sample-boundary'),
       ),
       this.st.isNer ? this.nerSection(s) : null,

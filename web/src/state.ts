@@ -44,6 +44,7 @@ export class RunState {
     delete this.filter.polygon;
     // Filters the new split has no field for: drift on training, gold on inference sets.
     if (split === 'training') delete this.filter.drifted;
+    if (!split.startsWith('inference:')) { delete this.filter.shifted; delete this.filter.min_shift; delete this.filter.max_shift; }
     if (split.startsWith('inference:')) { delete this.filter.gold; delete this.filter.misclassified; }
     // Span filters follow the same rule (inference spans have no gold and no error type).
     if (split === 'training') delete this.spanFilter.drifted;

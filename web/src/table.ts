@@ -32,6 +32,8 @@ const COLS: Col[] = [
   { key: 'dep', title: 'DEP', width: '52px', sort: 'dep', cls: 'num', cell: (s) => fmt(s.dep) },
   { key: 'drift_score', title: 'drift', width: '52px', sort: 'drift_score', cls: 'num', cell: (s) => fmt(s.drift_score, 2) },
   { key: 'is_drifted', title: 'drifted', width: '74px', sort: 'is_drifted', cell: (s) => flag(s.is_drifted, 'drifted') },
+  { key: 'shift_score', title: 'shift', width: '52px', sort: 'shift_score', cls: 'num', cell: (s) => fmt(s.shift_score ?? null, 2) },
+  { key: 'is_shifted', title: 'shifted', width: '74px', sort: 'is_shifted', cell: (s) => flag(s.is_shifted ?? null, 'shifted') },
   { key: 'is_on_the_boundary', title: 'boundary', width: '90px', sort: 'is_on_the_boundary',
     cell: (s) => flag(s.is_on_the_boundary, 'boundary') },
 ];
