@@ -18,8 +18,9 @@
 //   BADGE, Ash et al. 2020, and cleanlab's ActiveLab ranking).
 //
 // Every strategy leaves out near-duplicates: a sample whose embedding is within
-// kDuplicateDistance of a training sample's (already labeled), and all but one
-// of a group of near-duplicates among the candidates.
+// kDuplicateDistance of a training sample's (already labeled) or whose text is a
+// training sample's, and all but one of a group of near-duplicates (or of the
+// same text) among the candidates.
 #pragma once
 
 #include <cstdint>
@@ -62,12 +63,31 @@ inline constexpr double kNovelFactor = 1.5;
 
 // Two unit embeddings closer than this cosine distance are the same sample for
 // labeling: identical texts give distance 0 (up to float rounding, ~1e-7), and
-// 1e-3 (cosine similarity 0.999) stays well below the distance between
-// different texts under any sentence encoder we measured.
+// 1e-3 is cosine similarity 0.999...
 inline constexpr double kDuplicateDistance = 1e-3;
+// ... unless the model's embeddings all lie close together (a shared direction
+// dominates: on the Amazon label study's EmbeddingBag model, width 128, a
+// production sample's nearest training sample is typically 1e-4 away, unrelated
+// texts come within 2e-6, and copies within 3e-7 by float rounding): the
+// threshold is then this share of the pool's median distance to its nearest
+// training sample, whichever is smaller (there: 5e-7, which separates the 171
+// copies from every unrelated pair).
+inline constexpr double kDuplicateRelative = 0.005;
+// Besides, the same text (leading and trailing whitespace aside) is always a
+// duplicate, whatever the embeddings.
 
 // The strategies, in the order the docs list them.
 const std::vector<std::string>& StrategyNames();  // default, random, uncertainty, drift, diverse
+
+// The default strategy's tunables, defaulting to the constants above: for
+// simulations that compare settings without rebuilding (Python's
+// suggest_labels(weights=...)); the CLI and the API use the constants.
+struct DefaultWeights {
+  double uncertainty = kWeightUncertainty;
+  double shift = kWeightShift;
+  double novelty = kWeightNovelty;
+  double coverage_cap = kCoverageCap;
+};
 
 struct SuggestOptions {
   SplitKey split;  // inference (or validation, test): not training, which is labeled
@@ -76,6 +96,7 @@ struct SuggestOptions {
   std::optional<std::string> class_name;  // only samples predicted as this class
   bool per_class = false;                 // quotas: budget split over predicted classes
   uint64_t seed = 0;                      // "random" only
+  DefaultWeights weights;                 // "default" only
 };
 
 struct Suggestion {
@@ -97,6 +118,7 @@ struct SuggestResult {
   std::vector<Suggestion> suggestions;  // by rank
   int64_t pool = 0;                     // samples considered (after class_name)
   int64_t excluded_duplicates = 0;      // of the pool, near-duplicates left out
+  double duplicate_distance = 0;        // the threshold used (kDuplicateDistance or less)
 };
 
 // InvalidArgument naming the field for a bad strategy, budget, split or class;

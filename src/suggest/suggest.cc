@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/random.h"
 #include "index/cosine_index.h"
@@ -23,6 +26,14 @@ constexpr int64_t kTrainingPage = 20000;
 // Neighbours searched per candidate to find its near-duplicates among the
 // candidates (a larger group still joins up through the union-find).
 constexpr int32_t kDuplicateNeighbors = 16;
+// Nearest-neighbour searches (pool to training, pool to pool) are exact up to
+// this many multiply-adds (queries x rows x width), about a second on 2 cores;
+// above, an IVF index with a fixed number of probed cells (no tuning pass):
+// near-duplicates share a cell, and a novelty distance is at worst a little
+// long. E.g. 6,000 against 60,000 at width 128 (4.6e10) takes 16 s exact on a
+// loaded 2-core machine, under 2 s with IVF.
+constexpr double kExactSearchWork = 2e9;
+constexpr int32_t kIvfProbes = 16;
 // A component at or above this rank (top quarter of the set) is cited as a
 // reason of a default pick.
 constexpr double kReasonRank = 0.75;
@@ -88,10 +99,32 @@ struct UnionFind {
   }
 };
 
+// An index over `rows` unit vectors for `queries` searches (see kExactSearchWork).
+Result<std::unique_ptr<index::CosineIndex>> NearestIndex(const float* unit, int64_t rows,
+                                                         int64_t dim, int64_t queries) {
+  if (static_cast<double>(rows) * static_cast<double>(queries) * static_cast<double>(dim) <=
+      kExactSearchWork) {
+    return index::CosineIndex::Build(unit, rows, dim);
+  }
+  index::IvfOptions o;
+  o.nprobe = kIvfProbes;
+  return index::CosineIndex::BuildIvf(unit, rows, dim, o);
+}
+
 double Dot(const float* a, const float* b, int64_t dim) {
   float s = 0;
   for (int64_t d = 0; d < dim; ++d) s += a[d] * b[d];
   return s;
+}
+
+// A text as the duplicate check compares it: without leading and trailing
+// whitespace, hashed (64 bits: a collision among a million texts has odds of
+// about 1 in 10^7).
+uint64_t TextKey(std::string_view text) {
+  const size_t b = text.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return std::hash<std::string_view>()(std::string_view());
+  const size_t e = text.find_last_not_of(" \t\r\n");
+  return std::hash<std::string_view>()(text.substr(b, e - b + 1));
 }
 
 // Everything the strategies read, per sample of the pool (index = position in
@@ -102,6 +135,7 @@ struct Pool {
   std::vector<float> unit;  // rows x dim
   bool has_training = false;
   std::vector<double> train_distance;  // cosine distance to the nearest training sample
+  std::unordered_set<uint64_t> training_texts;  // hashes of the training texts (TextKey)
   bool has_shift = false, has_drift = false;
   std::vector<double> margin, shift, drift;  // shift/drift: NaN where missing
   // Rank-normalised components over the pool (higher = more informative).
@@ -160,16 +194,15 @@ Status TrainingDistances(const RunReader& reader, Pool* pool) {
             std::to_string(r.embedding.size()) + ", the pool's have " + std::to_string(pool->dim));
       }
       t.insert(t.end(), r.embedding.begin(), r.embedding.end());
+      pool->training_texts.insert(TextKey(r.text));
       ++rows;
     }
     if (static_cast<int64_t>(page.size()) < kTrainingPage) break;
   }
   if (rows == 0) return Status::OK();
   index::NormalizeRows(t.data(), rows, pool->dim);
-  const ProcessingOptions defaults;
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<index::CosineIndex> idx,
-                           index::BuildForSearch(t.data(), rows, pool->dim, NnSearch::kAuto,
-                                                 defaults.nn_auto_min_values));
+                           NearestIndex(t.data(), rows, pool->dim, n));
   std::vector<float> dist(n);
   std::vector<int64_t> label(n);
   SEXTANT_RETURN_IF_ERROR(idx->Search(pool->unit.data(), n, 1, dist.data(), label.data()));
@@ -184,7 +217,8 @@ Status TrainingDistances(const RunReader& reader, Pool* pool) {
 // the lowest row of each group of near-duplicates among the rest. Returns the
 // kept rows, ascending; `nearest_other` gets each row's distance to its
 // nearest other pool row (kInf when alone).
-Result<std::vector<int64_t>> Deduplicate(const Pool& pool, std::vector<double>* nearest_other) {
+Result<std::vector<int64_t>> Deduplicate(const Pool& pool, double threshold,
+                                         std::vector<double>* nearest_other) {
   const int64_t n = static_cast<int64_t>(pool.rows.size());
   nearest_other->assign(n, kInf);
   std::vector<int64_t> kept;
@@ -192,10 +226,8 @@ Result<std::vector<int64_t>> Deduplicate(const Pool& pool, std::vector<double>* 
   UnionFind groups(n);
   if (n > 1) {
     const int32_t k = static_cast<int32_t>(std::min<int64_t>(kDuplicateNeighbors + 1, n));
-    const ProcessingOptions defaults;
     SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<index::CosineIndex> idx,
-                             index::BuildForSearch(pool.unit.data(), n, pool.dim, NnSearch::kAuto,
-                                                   defaults.nn_auto_min_values));
+                             NearestIndex(pool.unit.data(), n, pool.dim, n));
     std::vector<float> dist(static_cast<size_t>(n * k));
     std::vector<int64_t> label(static_cast<size_t>(n * k));
     SEXTANT_RETURN_IF_ERROR(idx->Search(pool.unit.data(), n, k, dist.data(), label.data()));
@@ -205,13 +237,23 @@ Result<std::vector<int64_t>> Deduplicate(const Pool& pool, std::vector<double>* 
         if (other < 0 || other == i) continue;
         const double d = std::max(0.0, static_cast<double>(dist[i * k + j]));
         (*nearest_other)[i] = std::min((*nearest_other)[i], d);
-        if (d < kDuplicateDistance) groups.Join(i, other);
+        if (d < threshold) groups.Join(i, other);
       }
     }
   }
+  // The same text is the same sample whatever the embeddings say (some models
+  // put unrelated texts closer together than float rounding separates copies).
+  std::unordered_map<uint64_t, int64_t> first_with_text;
+  std::vector<uint64_t> keys(n);
+  for (int64_t i = 0; i < n; ++i) {
+    keys[i] = TextKey(pool.rows[i].text);
+    auto [it, inserted] = first_with_text.emplace(keys[i], i);
+    if (!inserted) groups.Join(i, it->second);
+  }
   std::vector<bool> leader_taken(n, false);
   for (int64_t i = 0; i < n; ++i) {
-    if (pool.has_training && pool.train_distance[i] < kDuplicateDistance) continue;
+    if (pool.has_training && pool.train_distance[i] < threshold) continue;
+    if (pool.training_texts.count(keys[i])) continue;
     const int64_t g = groups.Find(i);
     if (leader_taken[g]) continue;
     leader_taken[g] = true;
@@ -378,15 +420,17 @@ double Quantile(std::vector<double> v, double q) {
 struct DefaultModel {
   double wu = 0, ws = 0, wn = 0;  // renormalised weights
   double d_ref = 1;
+  double cap = kCoverageCap;
   std::vector<double> info;  // per pool row
 };
 
 DefaultModel MakeDefaultModel(const Pool& pool, const std::vector<int64_t>& candidates,
-                              const std::vector<double>& nearest_other) {
+                              const std::vector<double>& nearest_other, const DefaultWeights& w) {
   DefaultModel m;
-  m.wu = kWeightUncertainty;
-  m.ws = pool.s_rank.empty() ? 0 : kWeightShift;
-  m.wn = pool.has_training ? kWeightNovelty : 0;
+  m.wu = w.uncertainty;
+  m.ws = pool.s_rank.empty() ? 0 : w.shift;
+  m.wn = pool.has_training ? w.novelty : 0;
+  m.cap = w.coverage_cap;
   const double total = std::max(m.wu + m.ws + m.wn, 1e-12);
   m.wu /= total;
   m.ws /= total;
@@ -436,7 +480,7 @@ std::vector<Pick> Select(const Pool& pool, const SuggestOptions& o,
     return PickGreedy(pool, candidates, budget, [](int64_t, double d) { return d; });
   }
   return PickGreedy(pool, candidates, budget, [&](int64_t i, double d) {
-    const double discount = std::isinf(d) ? 1.0 : std::min(kCoverageCap, d / model->d_ref);
+    const double discount = std::isinf(d) ? 1.0 : std::min(model->cap, d / model->d_ref);
     return model->info[i] * discount;
   });
 }
@@ -593,6 +637,13 @@ Result<SuggestResult> Suggest(const RunReader& reader, const SuggestOptions& o) 
   if (o.budget < 1) {
     return Status::Invalid("budget: must be at least 1, got " + std::to_string(o.budget));
   }
+  const DefaultWeights& w = o.weights;
+  if (!(w.uncertainty >= 0 && w.shift >= 0 && w.novelty >= 0 &&
+        w.uncertainty + w.shift + w.novelty > 0 && w.coverage_cap > 0)) {
+    return Status::Invalid(
+        "weights: uncertainty, shift and novelty must be >= 0 with a positive sum, and "
+        "coverage_cap > 0");
+  }
   if (o.split.split == Split::kTraining) {
     return Status::Invalid(
         "split: training is already labeled; suggest from an inference set (or validation, test)");
@@ -630,12 +681,22 @@ Result<SuggestResult> Suggest(const RunReader& reader, const SuggestOptions& o) 
   }
   SEXTANT_RETURN_IF_ERROR(TrainingDistances(reader, &pool));
   if (pool.has_training) pool.n_rank = RankNormalise(pool.train_distance);
+  // The duplicate threshold, scaled down for a model whose embeddings all lie
+  // close together (see kDuplicateRelative).
+  double threshold = kDuplicateDistance;
+  if (pool.has_training) {
+    threshold = std::min(threshold, kDuplicateRelative * Quantile(pool.train_distance, 0.5));
+  }
+  result.duplicate_distance = threshold;
   std::vector<double> nearest_other;
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<int64_t> candidates, Deduplicate(pool, &nearest_other));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<int64_t> candidates,
+                           Deduplicate(pool, threshold, &nearest_other));
   result.excluded_duplicates = result.pool - static_cast<int64_t>(candidates.size());
 
   DefaultModel model;
-  if (o.strategy == "default") model = MakeDefaultModel(pool, candidates, nearest_other);
+  if (o.strategy == "default") {
+    model = MakeDefaultModel(pool, candidates, nearest_other, o.weights);
+  }
   Random rng(o.seed);
 
   // (pick, order within its group) for the merge of per-class picks.

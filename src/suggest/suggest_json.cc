@@ -60,6 +60,7 @@ Result<ordered_json> SuggestResultJson(const RunReader& reader, const SuggestOpt
       {"seed", options.seed},
       {"pool", result.pool},
       {"excluded_duplicates", result.excluded_duplicates},
+      {"duplicate_distance", result.duplicate_distance},
       {"took_ms", took_ms},
       {"suggestions", std::move(list)}};
 }

@@ -49,9 +49,9 @@ struct Batch {
   std::vector<float> emb, probs;
   // pred: 0 neg, 1 pos; margin = p(pred) - p(other).
   void Add(const std::string& id, const std::vector<float>& e, int pred, double margin,
-           int label = -1) {
+           int label = -1, const std::string& text = "") {
     data.ids.push_back(id);
-    data.texts.push_back("text of " + id);
+    data.texts.push_back(text.empty() ? "text of " + id : text);
     if (label >= 0) data.label_indices.push_back(label);
     emb.insert(emb.end(), e.begin(), e.end());
     const float hi = static_cast<float>((1 + margin) / 2), lo = 1 - hi;

@@ -138,6 +138,60 @@ TEST_F(SuggestTest, NeverSuggestsADuplicateOfTrainingNorTwoDuplicatesOfEachOther
   }
 }
 
+TEST_F(SuggestTest, TheDuplicateThresholdIsReported) {
+  // min(1e-3, 0.005 x the median distance to training, ~0.08 here).
+  const double d = Run(Options("default", 5)).duplicate_distance;
+  EXPECT_GT(d, 1e-4);
+  EXPECT_LE(d, kDuplicateDistance);
+}
+
+// A model whose embeddings share one dominant direction: every sample is
+// within 1e-3 of its nearest training sample, yet only the copy is a duplicate.
+TEST(SuggestConcentratedTest, ScalesTheDuplicateThresholdAndComparesTexts) {
+  TempDir dir;
+  auto client = Client::Init({.root = dir.path(), .project = "p", .run = "c"});
+  ASSERT_OK(client.status());
+  ASSERT_OK((*client)->SetLabelsForRun({"neg", "pos"}));
+  testing::Gaussian g(3);
+  auto embedding = [&](int c) {
+    std::vector<float> e = testing::Around(c, testing::kSpread, &g);
+    e[31] = 20.0f;  // the shared direction
+    return e;
+  };
+  testing::Batch train, prod;
+  std::vector<float> first;
+  for (int i = 0; i < 100; ++i) {
+    std::vector<float> e = embedding(i % 2);
+    if (i == 0) first = e;
+    train.Add("t" + std::to_string(i), e, i % 2, 0.8, i % 2);
+  }
+  for (int i = 0; i < 40; ++i) prod.Add("p" + std::to_string(i), embedding(i % 2), i % 2, 0.5);
+  prod.Add("copy", first, 0, 0.5);
+  // The same text is a duplicate whatever the embedding: of training, and of
+  // each other (one of the two is kept).
+  prod.Add("same_text", embedding(1), 1, 0.5, -1, "  text of t5\n");
+  prod.Add("echo_a", embedding(0), 0, 0.5, -1, "an echo");
+  prod.Add("echo_b", embedding(1), 1, 0.5, -1, "an echo");
+  testing::Log(client->get(), train, SplitKey::Make(Split::kTraining).value());
+  testing::Log(client->get(), prod, SplitKey::Make(Split::kInference, "prod").value());
+  ASSERT_OK((*client)->Finish({}).status());
+  ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(dir.path(), "p", "c"));
+  SuggestOptions o;
+  o.split = SplitKey::Make(Split::kInference, "prod").value();
+  o.budget = 100;
+  ASSERT_OK_AND_ASSIGN(SuggestResult r, Suggest(*reader, o));
+  EXPECT_EQ(r.pool, 44);
+  EXPECT_EQ(r.excluded_duplicates, 3);  // copy, same_text, echo_b
+  EXPECT_LT(r.duplicate_distance, 1e-5);
+  ASSERT_EQ(r.suggestions.size(), 41u);
+  std::set<std::string> ids;
+  for (const Suggestion& s : r.suggestions) ids.insert(s.id);
+  EXPECT_FALSE(ids.count("copy"));
+  EXPECT_FALSE(ids.count("same_text"));
+  EXPECT_TRUE(ids.count("echo_a"));
+  EXPECT_FALSE(ids.count("echo_b"));
+}
+
 TEST_F(SuggestTest, DiverseReasonsAreDistances) {
   SuggestResult r = Run(Options("diverse", 3));
   ASSERT_EQ(r.suggestions.size(), 3u);
@@ -224,6 +278,9 @@ TEST_F(SuggestTest, BadOptionsNameTheField) {
   EXPECT_STATUS(Suggest(*reader_, o), kInvalidArgument, "split", "already labeled");
   o.split = SplitKey::Make(Split::kInference, "nope").value();
   EXPECT_STATUS(Suggest(*reader_, o), kNotFound, "split", "inference:nope");
+  o = Options("default", 5);
+  o.weights.uncertainty = -1;
+  EXPECT_STATUS(Suggest(*reader_, o), kInvalidArgument, "weights");
 }
 
 TEST_F(SuggestTest, ValidationSplitWorksAsAPool) {
