@@ -57,6 +57,16 @@ function serve() {
   });
 }
 
+// Polls with page.evaluate (the console's CSP forbids page.waitForFunction's eval).
+async function waitForFunction(page, fn, arg, timeout = 15000) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    if (await page.evaluate(fn, arg)) return;
+    if (Date.now() > until) throw new Error(`timed out after ${timeout} ms waiting for ${fn}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function main() {
   if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error('web/dist is not built (run tests/browser/run.sh)');
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -111,13 +121,14 @@ async function main() {
     assert(JSON.stringify(sel.items.map((i) => i.id)) === JSON.stringify(want.suggestions.map((s) => s.id)), 'the selection holds them');
     assert(sel.items.every((i) => i.split === PROD), 'as items of the production set');
     await page.screenshot({ path: path.join(SHOTS, 'suggest.png') });
+    await page.getByTestId('suggest-card').screenshot({ path: path.join(SHOTS, 'suggest-card.png') });
   });
 
   await step('8 more by uncertainty into the same selection', async () => {
     await page.getByTestId('suggest-budget').fill('8');
     await page.getByTestId('suggest-strategy').selectOption('uncertainty');
     await page.getByTestId('suggest-run').click();
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=suggest-item]').length === 8);
+    await waitForFunction(page, () => document.querySelectorAll('[data-testid=suggest-item]').length === 8);
     const first = await page.locator('[data-testid=suggest-item]').first().locator('[data-testid=suggest-reason]').first().textContent();
     assert(first.startsWith('uncertain: margin '), `first reason "${first}"`);
     const want = await apiGet(`${RUN_API}/suggest?split=${encodeURIComponent(PROD)}&budget=8&strategy=uncertainty`);
@@ -132,18 +143,18 @@ async function main() {
     const id = await item.getAttribute('data-id');
     await item.click();
     await page.getByTestId('sample-panel').waitFor({ state: 'visible' });
-    await page.waitForFunction((want) => document.querySelector('[data-testid=sample-id]')?.textContent?.endsWith(want), id);
+    await waitForFunction(page, (want) => document.querySelector('[data-testid=sample-id]')?.textContent?.endsWith(want), id);
   });
 
   await step('"Show them in the table" filters the table to the suggestions', async () => {
     await page.getByTestId('sample-close').click();
     await page.getByTestId('suggest-show').click();
-    await page.waitForFunction(() => /^8 sample/.test(document.querySelector('[data-testid=table-status]')?.textContent ?? ''));
+    await waitForFunction(page, () => /^8 sample/.test(document.querySelector('[data-testid=table-status]')?.textContent ?? ''));
   });
 
   await step('the card is hidden on training', async () => {
     await page.locator('[data-testid=split-option][data-split="training"]').click();
-    await page.waitForFunction(() => document.querySelector('[data-testid=suggest-card]')?.hidden === true);
+    await waitForFunction(page, () => document.querySelector('[data-testid=suggest-card]')?.hidden === true);
   });
   assert(errors.length === 0, errors.join('\n'));
   log('suggest browser test passed');
