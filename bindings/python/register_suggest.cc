@@ -44,9 +44,9 @@ void RegisterSuggest(py::module_& m) {
           py::gil_scoped_release release;
           const auto start = std::chrono::steady_clock::now();
           SEXTANT_ASSIGN_OR_RETURN(suggest::SuggestResult r, suggest::Suggest(reader, o));
-          const double took_ms = std::chrono::duration<double, std::milli>(
-                                     std::chrono::steady_clock::now() - start)
-                                     .count();
+          const double took_ms =
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count();
           SEXTANT_ASSIGN_OR_RETURN(nlohmann::ordered_json j,
                                    suggest::SuggestResultJson(reader, o, r, took_ms));
           return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -101,7 +101,7 @@ struct SuggestOptions {
 
 struct Suggestion {
   std::string id;
-  int64_t row = 0;  // in its split
+  int64_t row = 0;   // in its split
   double score = 0;  // the strategy's: see docs/labeling.md
   int32_t rank = 0;  // 1 = first pick
   // Human sentences, the strategy's own first, e.g.

@@ -51,16 +51,15 @@ void WriteTable(std::ostream& out, const ordered_json& j) {
     std::string pred = Text(s.value("pred", ordered_json()));
     if (pred.size() > 12) pred = pred.substr(0, 9) + "...";
     std::snprintf(line, sizeof line, "%-5d %-24s %-7.3f %-12s %-7.3f ", s["rank"].get<int>(),
-                  id.c_str(), s["score"].get<double>(), pred.c_str(),
-                  s.value("margin", 0.0));
+                  id.c_str(), s["score"].get<double>(), pred.c_str(), s.value("margin", 0.0));
     out << line << Joined(s["reasons"]) << "\n";
   }
 }
 
 void WriteCsv(std::ostream& out, const ordered_json& j) {
-  const std::vector<std::string> columns = {
-      "rank", "id", "split", "score", "pred", "confidence", "margin", "drift_score",
-      "shift_score", "reasons", "text"};
+  const std::vector<std::string> columns = {"rank",        "id",         "split",  "score",
+                                            "pred",        "confidence", "margin", "drift_score",
+                                            "shift_score", "reasons",    "text"};
   io::WriteCsvRow(out, columns);
   for (const auto& s : j["suggestions"]) {
     std::vector<std::string> fields;
@@ -111,8 +110,8 @@ Status RunSuggest(const SuggestArgs& a) {
     for (const char* field : {"strategy", "budget", "class", "split"}) {
       const std::string prefix = std::string(field) + ": ";
       if (st.message().rfind(prefix, 0) == 0) {
-        return Status(st.code(), "--" + std::string(field) + ": " +
-                                     st.message().substr(prefix.size()));
+        return Status(st.code(),
+                      "--" + std::string(field) + ": " + st.message().substr(prefix.size()));
       }
     }
     return st;
@@ -137,7 +136,8 @@ Status RunSuggest(const SuggestArgs& a) {
     f.close();
     if (!f) return Status::IOError("--output: cannot write '" + a.output + "'");
   }
-  std::fprintf(stderr, "%zu suggestions (strategy %s) from %lld samples; %lld near-duplicates "
+  std::fprintf(stderr,
+               "%zu suggestions (strategy %s) from %lld samples; %lld near-duplicates "
                "left out\n",
                result->suggestions.size(), result->strategy.c_str(),
                static_cast<long long>(result->pool),

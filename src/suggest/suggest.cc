@@ -76,8 +76,8 @@ std::vector<double> ShareBeyond(const std::vector<double>& v, bool above) {
   for (size_t i = 0; i < v.size(); ++i) {
     const auto it = above ? std::upper_bound(sorted.begin(), sorted.end(), v[i])
                           : std::lower_bound(sorted.begin(), sorted.end(), v[i]);
-    const double count = above ? static_cast<double>(sorted.end() - it)
-                               : static_cast<double>(it - sorted.begin());
+    const double count =
+        above ? static_cast<double>(sorted.end() - it) : static_cast<double>(it - sorted.begin());
     out[i] = n > 0 ? count / n : 0;
   }
   return out;
@@ -134,7 +134,7 @@ struct Pool {
   int64_t dim = 0;
   std::vector<float> unit;  // rows x dim
   bool has_training = false;
-  std::vector<double> train_distance;  // cosine distance to the nearest training sample
+  std::vector<double> train_distance;           // cosine distance to the nearest training sample
   std::unordered_set<uint64_t> training_texts;  // hashes of the training texts (TextKey)
   bool has_shift = false, has_drift = false;
   std::vector<double> margin, shift, drift;  // shift/drift: NaN where missing
@@ -282,8 +282,8 @@ Status LoadPool(const RunReader& reader, const SuggestOptions& o, Pool* pool) {
   for (int64_t i = 0; i < n; ++i) {
     const SampleRow& r = pool->rows[i];
     if (static_cast<int64_t>(r.embedding.size()) != pool->dim) {
-      return Status::FailedPrecondition("suggest: sample '" + r.id + "' has no embedding of width " +
-                                        std::to_string(pool->dim));
+      return Status::FailedPrecondition("suggest: sample '" + r.id +
+                                        "' has no embedding of width " + std::to_string(pool->dim));
     }
     std::copy(r.embedding.begin(), r.embedding.end(), pool->unit.begin() + i * pool->dim);
   }
@@ -331,8 +331,7 @@ struct Pick {
   std::optional<double> distance;
 };
 
-std::vector<Pick> PickRandom(const std::vector<int64_t>& candidates, int64_t budget,
-                             Random* rng) {
+std::vector<Pick> PickRandom(const std::vector<int64_t>& candidates, int64_t budget, Random* rng) {
   std::vector<Pick> picks;
   for (int64_t i : candidates) picks.push_back({i, rng->Uniform()});
   std::stable_sort(picks.begin(), picks.end(),
@@ -396,7 +395,8 @@ std::vector<Pick> PickGreedy(const Pool& pool, const std::vector<int64_t>& candi
     if (best == m) break;
     taken[best] = true;
     const int64_t bi = candidates[best];
-    picks.push_back({bi, best_priority, std::isinf(d[best]) ? std::nullopt : std::optional(d[best])});
+    picks.push_back(
+        {bi, best_priority, std::isinf(d[best]) ? std::nullopt : std::optional(d[best])});
     const float* v = pool.Vec(bi);
     for (size_t c = 0; c < m; ++c) {
       if (taken[c]) continue;
@@ -470,7 +470,8 @@ std::vector<Pick> Select(const Pool& pool, const SuggestOptions& o,
     if (!pool.has_shift) {
       std::stable_sort(picks.begin(), picks.end(), [&](const Pick& a, const Pick& b) {
         if (a.score != b.score) return a.score > b.score;
-        return pool.rows[a.i].drift_distance.value_or(0) > pool.rows[b.i].drift_distance.value_or(0);
+        return pool.rows[a.i].drift_distance.value_or(0) >
+               pool.rows[b.i].drift_distance.value_or(0);
       });
     }
     if (static_cast<int64_t>(picks.size()) > budget) picks.resize(budget);
@@ -509,7 +510,8 @@ std::string ShiftReason(const Pool& pool, int64_t i) {
 }
 
 std::string NovelReason(const Pool& pool, const Pick& p) {
-  if (!p.distance) return "novel: the first pick, farthest from the set's centre (no training split)";
+  if (!p.distance)
+    return "novel: the first pick, farthest from the set's centre (no training split)";
   return std::string(pool.has_training ? "novel: far from training and from the other picks"
                                        : "novel: far from the other picks") +
          " (distance " + Num(*p.distance) + ")";
@@ -562,7 +564,8 @@ std::vector<std::string> Reasons(const Pool& pool, const SuggestOptions& o, cons
   // tenth of margins.
   if (!cited_u && pool.margin_share_above[i] >= 0.9) out.push_back(UncertainReason(pool, i));
   if (!cited_s && has_s) {
-    const bool flagged = pool.has_shift ? r.is_shifted.value_or(false) : r.is_drifted.value_or(false);
+    const bool flagged =
+        pool.has_shift ? r.is_shifted.value_or(false) : r.is_drifted.value_or(false);
     if (flagged) out.push_back(ShiftReason(pool, i));
   }
   return out;
@@ -596,8 +599,8 @@ std::vector<int64_t> Quotas(const std::vector<int64_t>& sizes, int64_t budget) {
   std::vector<std::pair<double, size_t>> remainders;
   int64_t given = 0;
   for (size_t c = 0; c < k; ++c) {
-    const double exact = static_cast<double>(budget) * static_cast<double>(sizes[c]) /
-                         static_cast<double>(total);
+    const double exact =
+        static_cast<double>(budget) * static_cast<double>(sizes[c]) / static_cast<double>(total);
     q[c] = static_cast<int64_t>(std::floor(exact));
     given += q[c];
     remainders.push_back({exact - static_cast<double>(q[c]), c});
@@ -610,8 +613,7 @@ std::vector<int64_t> Quotas(const std::vector<int64_t>& sizes, int64_t budget) {
   // At least one each: taken from the class with the largest quota.
   for (size_t c = 0; c < k; ++c) {
     if (q[c] > 0 || sizes[c] == 0) continue;
-    const size_t largest =
-        static_cast<size_t>(std::max_element(q.begin(), q.end()) - q.begin());
+    const size_t largest = static_cast<size_t>(std::max_element(q.begin(), q.end()) - q.begin());
     if (q[largest] <= 1) break;
     --q[largest];
     q[c] = 1;
@@ -655,16 +657,16 @@ Result<SuggestResult> Suggest(const RunReader& reader, const SuggestOptions& o) 
     splits += (splits.empty() ? "" : ", ") + s.split.ToString();
   }
   if (!found) {
-    return Status::NotFound("split: the run has no split '" + o.split.ToString() + "' (splits: " +
-                            splits + ")");
+    return Status::NotFound("split: the run has no split '" + o.split.ToString() +
+                            "' (splits: " + splits + ")");
   }
   if (o.class_name) {
     const auto& labels = reader.info().labels;
     if (std::find(labels.begin(), labels.end(), *o.class_name) == labels.end()) {
       std::string list;
       for (const auto& l : labels) list += (list.empty() ? "" : ", ") + l;
-      return Status::Invalid("class: '" + *o.class_name + "' is not a label of this run (labels: " +
-                             list + ")");
+      return Status::Invalid("class: '" + *o.class_name +
+                             "' is not a label of this run (labels: " + list + ")");
     }
   }
 

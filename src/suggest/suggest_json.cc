@@ -28,8 +28,12 @@ Result<ordered_json> SuggestResultJson(const RunReader& reader, const SuggestOpt
   const std::string split_key = options.split.ToString();
   ordered_json list = ordered_json::array();
   for (const Suggestion& s : result.suggestions) {
-    ordered_json j = {{"id", s.id},       {"split", split_key},     {"row", s.row},
-                      {"rank", s.rank},   {"score", s.score},       {"reasons", s.reasons},
+    ordered_json j = {{"id", s.id},
+                      {"split", split_key},
+                      {"row", s.row},
+                      {"rank", s.rank},
+                      {"score", s.score},
+                      {"reasons", s.reasons},
                       {"scores", ordered_json::object()}};
     for (const auto& [name, v] : s.scores) j["scores"][name] = v;
     auto it = rows.find(s.id);
@@ -48,21 +52,20 @@ Result<ordered_json> SuggestResultJson(const RunReader& reader, const SuggestOpt
     }
     list.push_back(std::move(j));
   }
-  return ordered_json{
-      {"strategy", result.strategy},
-      {"budget", options.budget},
-      {"split", std::string(SplitName(options.split.split))},
-      {"inference_name", options.split.inference_name.empty()
-                             ? ordered_json(nullptr)
-                             : ordered_json(options.split.inference_name)},
-      {"class", OrNull(options.class_name)},
-      {"per_class", options.per_class},
-      {"seed", options.seed},
-      {"pool", result.pool},
-      {"excluded_duplicates", result.excluded_duplicates},
-      {"duplicate_distance", result.duplicate_distance},
-      {"took_ms", took_ms},
-      {"suggestions", std::move(list)}};
+  return ordered_json{{"strategy", result.strategy},
+                      {"budget", options.budget},
+                      {"split", std::string(SplitName(options.split.split))},
+                      {"inference_name", options.split.inference_name.empty()
+                                             ? ordered_json(nullptr)
+                                             : ordered_json(options.split.inference_name)},
+                      {"class", OrNull(options.class_name)},
+                      {"per_class", options.per_class},
+                      {"seed", options.seed},
+                      {"pool", result.pool},
+                      {"excluded_duplicates", result.excluded_duplicates},
+                      {"duplicate_distance", result.duplicate_distance},
+                      {"took_ms", took_ms},
+                      {"suggestions", std::move(list)}};
 }
 
 }  // namespace sextant::suggest

@@ -31,7 +31,9 @@ class SuggestApiTest : public ::testing::Test {
 TempDir* SuggestApiTest::dir_ = nullptr;
 
 TEST_F(SuggestApiTest, AnswersTheSuggestionsWithTheirSamples) {
-  ApiResponse r = Get({{"split", "inference"}, {"inference_name", "prod"}, {"budget", "5"},
+  ApiResponse r = Get({{"split", "inference"},
+                       {"inference_name", "prod"},
+                       {"budget", "5"},
                        {"strategy", "uncertainty"}});
   ASSERT_EQ(r.status, 200) << r.body;
   const json j = json::parse(r.body);
@@ -104,7 +106,9 @@ TEST_F(SuggestApiTest, TheAnswerFillsASelection) {
   ApiResponse created = api_.Handle(
       {"POST", {"runs", "p", "r", "selections"}, {}, json{{"name", "to-label"}}.dump()});
   ASSERT_LT(created.status, 300) << created.body;
-  ApiResponse added = api_.Handle({"POST", {"runs", "p", "r", "selections", "to-label", "add"}, {},
+  ApiResponse added = api_.Handle({"POST",
+                                   {"runs", "p", "r", "selections", "to-label", "add"},
+                                   {},
                                    json{{"items", items}}.dump()});
   ASSERT_EQ(added.status, 200) << added.body;
   EXPECT_EQ(json::parse(added.body)["count"], 7) << added.body;

@@ -29,8 +29,8 @@ namespace sextant::suggest::testing {
 
 inline constexpr int kDim = 32;
 inline constexpr int kNoiseFrom = 2, kNoiseTo = 29;  // noise dimensions, inclusive
-inline constexpr float kSpread = 0.08f;  // per dimension: in-domain samples
-inline constexpr float kTight = 0.025f;  // the tight cluster (pairwise distance ~0.014)
+inline constexpr float kSpread = 0.08f;              // per dimension: in-domain samples
+inline constexpr float kTight = 0.025f;              // the tight cluster (pairwise distance ~0.014)
 
 class Gaussian {
  public:

@@ -267,8 +267,8 @@ TEST_F(SuggestTest, RandomIsReproducibleForASeed) {
 }
 
 TEST_F(SuggestTest, BadOptionsNameTheField) {
-  EXPECT_STATUS(Suggest(*reader_, Options("entropy", 5)), kInvalidArgument, "strategy",
-                "'entropy'", "default, random, uncertainty, drift, diverse");
+  EXPECT_STATUS(Suggest(*reader_, Options("entropy", 5)), kInvalidArgument, "strategy", "'entropy'",
+                "default, random, uncertainty, drift, diverse");
   EXPECT_STATUS(Suggest(*reader_, Options("default", 0)), kInvalidArgument, "budget");
   SuggestOptions o = Options("default", 5);
   o.class_name = "maybe";
