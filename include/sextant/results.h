@@ -43,9 +43,10 @@ struct SampleRow {
   // Inference (drift) and validation/test (out of coverage); empty for training.
   std::optional<double> drift_distance, drift_score;
   std::optional<bool> is_drifted;
-  // Inference sets with a domain test: the cross-fitted domain classifier's
-  // out-of-fold probability that the sample is production rather than held-out
-  // reference, and whether it is above the set's flag threshold. Empty otherwise.
+  // Inference samples of a set with a domain test (docs/algorithms.md,
+  // "Per-sample shift score"): the out-of-fold probability, with balanced
+  // priors, that the sample is production rather than held-out reference data,
+  // and whether it lies above the set's threshold. Empty elsewhere.
   std::optional<double> shift_score;
   std::optional<bool> is_shifted;
   // Position in the run's 2-D map (all splits in one map); empty when the run
