@@ -41,6 +41,7 @@ from ._live import close_live, flush_live, live_stats, log_live
 from ._results import (get_dataframe, get_similar_spans, get_span_dataframe, get_summary,
                        get_timeline,
                        list_runs, open_run)
+from ._suggest import suggest_labels
 from .errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -78,6 +79,7 @@ __all__ = [
     "get_span_dataframe",
     "get_labels_for_run",
     "get_similar_spans",
+    "suggest_labels",
     "get_summary",
     "get_timeline",
     "init",

@@ -16,6 +16,7 @@
 #include "cli/alerts_cmd.h"
 #include "cli/output.h"
 #include "cli/report.h"
+#include "cli/suggest_cmd.h"
 #include "cli/timeline_table.h"
 #include "common/file_util.h"
 #include "common/strings.h"
@@ -1520,6 +1521,10 @@ int Main(int argc, char** argv) {
   {
     AlertsCommand alerts = AddAlertsCommand(app);
     commands.push_back({alerts.app, alerts.run});
+  }
+  {
+    SuggestCommand suggest = AddSuggestCommand(app);
+    commands.push_back({suggest.app, suggest.run});
   }
 #ifdef SEXTANT_HAVE_SERVER
   commands.push_back(AddServeCommand(app));

@@ -17,6 +17,7 @@
 #include "server/keys.h"
 #include "server/live_ingest.h"
 #include "server/metrics.h"
+#include "server/suggest_api.h"
 #include "server/uploads.h"
 #include "sextant/version.h"
 #include "sync/manifest.h"
@@ -1013,6 +1014,10 @@ Result<ApiResponse> GetLiveSamples(const Call& c) {
   return r;
 }
 
+// ---- label suggestions (server/suggest_api.h, docs/labeling.md)
+
+Result<ApiResponse> GetSuggest(const Call& c) { return HandleSuggest(c.reader(), c.req); }
+
 // ---- projects/{project}/alerts/... (server/alerts_api.h, docs/alerts.md)
 
 Result<ApiResponse> Alerts(const Call& c) { return HandleAlerts(c.root, c.req); }
@@ -1042,6 +1047,7 @@ constexpr Endpoint kEndpoints[] = {
     {"GET", "runs/*/*/map", GetMap, Access::kRead},
     {"GET", "runs/*/*/compare", GetCompare, Access::kRead},
     {"GET", "runs/*/*/export", ExportSamples, Access::kRead},
+    {"GET", "runs/*/*/suggest", GetSuggest, Access::kRead},
     {"GET", "runs/*/*/selections", ListSelections, Access::kRead},
     {"POST", "runs/*/*/selections", CreateSelection, Access::kWrite},
     {"GET", "runs/*/*/selections/*", GetSelection, Access::kRead},

@@ -24,4 +24,6 @@ if [[ -n "${BROWSER_TEST:-}" ]]; then exec node "tests/browser/$BROWSER_TEST"; f
 # (timeline, alert rules, comparison: issue 14's contract) against the mock.
 node tests/browser/console.test.mjs
 node tests/browser/team.test.mjs
+# "Suggest N to label" (docs/labeling.md) against the real server.
+node tests/browser/suggest.test.mjs
 exec node tests/browser/monitor.test.mjs
