@@ -379,7 +379,7 @@ struct SampleArgs {
   bool drifted = false, not_drifted = false, on_boundary = false, misclassified = false;
   std::string gold_class, pred_class, text, sort = "row", format = "jsonl", output, ids;
   double min_conf = -1, max_conf = -1, min_dep = -1, max_dep = -1;
-  std::string shifted;  // "true", "false" or empty
+  std::string shifted;                    // "true", "false" or empty
   double min_shift = -1, max_shift = -1;  // -1: no bound
   int64_t limit = -1, offset = 0;
   bool probs = true;

@@ -318,9 +318,8 @@ Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t re
         for (int64_t j = 0; j < dim; ++j) norm += static_cast<double>(row[j]) * row[j];
         norm = norm > 0 ? 1 / std::sqrt(norm) : 0;
         for (int64_t j = 0; j < dim; ++j) unit[j] = row[j] * norm;
-        logit[c][r] +=
-            (cblas_ddot(static_cast<int>(dim), unit.data(), 1, w.data(), 1) + offset) /
-            options.folds;
+        logit[c][r] += (cblas_ddot(static_cast<int>(dim), unit.data(), 1, w.data(), 1) + offset) /
+                       options.folds;
       }
     }
   }
@@ -333,7 +332,8 @@ Result<DomainTestResult> DomainClassifierTest(const float* reference, int64_t re
     std::vector<double> sorted = shift->reference;
     std::sort(sorted.begin(), sorted.end());
     // The interpolated quantile, as the k-NN reference's threshold (drift/knn_drift.h).
-    const double pos = std::clamp(shift_percentile, 0.0, 1.0) * static_cast<double>(sorted.size() - 1);
+    const double pos =
+        std::clamp(shift_percentile, 0.0, 1.0) * static_cast<double>(sorted.size() - 1);
     const auto lo = static_cast<size_t>(std::floor(pos));
     const size_t hi = std::min(lo + 1, sorted.size() - 1);
     shift->threshold = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));

@@ -286,8 +286,8 @@ Result<ordered_json> DomainTestSummary(const store::SplitResults& reference,
   SEXTANT_ASSIGN_OR_RETURN(
       drift::DomainTestResult r,
       drift::DomainClassifierTest(reference.embeddings.data(), reference_rows,
-                                  production.embeddings.data(), production_rows,
-                                  production.emb_dim, test, &shift, options.drift_percentile));
+                                  production.embeddings.data(), production_rows, production.emb_dim,
+                                  test, &shift, options.drift_percentile));
   int64_t shifted = 0;
   for (int64_t i = 0; i < production_rows; ++i) {
     store::SampleResult& s = production.samples[static_cast<size_t>(i)];

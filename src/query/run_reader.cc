@@ -113,7 +113,7 @@ class RunReader::Impl {
   RunInfo info;
   fs::path results_dir;
   int64_t generation = 0;
-  store::GenerationPin pin;               // keeps results_dir while the reader is open
+  store::GenerationPin pin;  // keeps results_dir while the reader is open
   // Runs finished before the shift score existed lack its columns: then they
   // read as NULL (ShiftColumn).
   bool has_shift_columns = false;

@@ -126,8 +126,10 @@ std::string ExportJsonl(const std::vector<ExportRow>& rows,
 
 std::string ExportCsv(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels) {
   std::vector<std::string> columns = {
-      "id",  "split",       "text",       "gold",        "pred",      "confidence", "margin",
-      "is_on_the_boundary", "dep",        "drift_score", "is_drifted", "shift_score", "is_shifted"};
+      "id",        "split",       "text",       "gold",
+      "pred",      "confidence",  "margin",     "is_on_the_boundary",
+      "dep",       "drift_score", "is_drifted", "shift_score",
+      "is_shifted"};
   // NLI and NER fields (JSON text in a cell for tokens and spans).
   if (!rows.empty()) {
     const ordered_json first = ExportObject(rows.front(), labels);

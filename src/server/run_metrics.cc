@@ -73,6 +73,7 @@ void RunMetrics::Collect(MetricsWriter& out) {
         f.on_boundary_ratio = NumberAt(split, {"on_the_boundary", "fraction"});
         f.mean_confidence = NumberAt(split, {"mean_confidence"});
         f.domain_auc = NumberAt(split, {"domain_test", "auc"});
+        f.shifted_ratio = NumberAt(split, {"domain_test", "shifted_share"});
         if (auto v = split.find("drift_verdict"); v != split.end() && v->is_object() &&
                                                   v->contains("drifted") &&
                                                   (*v)["drifted"].is_boolean()) {
@@ -96,6 +97,10 @@ void RunMetrics::Collect(MetricsWriter& out) {
             "AUC of the domain classifier telling the inference set from the reference split "
             "(0.5: indistinguishable) at the last finish",
             f.domain_auc);
+      gauge("sextant_inference_shifted_ratio",
+            "Share of the inference set's samples above its shift threshold (0 to 1; about 0.05 "
+            "for held-out data) at the last finish",
+            f.shifted_ratio);
       gauge("sextant_inference_on_boundary_ratio",
             "Share of the inference set's samples on the decision boundary (0 to 1) at the last "
             "finish",

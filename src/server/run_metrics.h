@@ -40,6 +40,7 @@ class RunMetrics {
   struct SetFigures {
     std::string name;
     std::optional<double> drifted_ratio, domain_auc, on_boundary_ratio, mean_confidence;
+    std::optional<double> shifted_ratio;  // domain_test.shifted_share
     std::optional<bool> drift_detected;
   };
   struct Cached {

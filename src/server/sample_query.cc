@@ -89,8 +89,8 @@ Status ParseOptionalParam(const Params& params, const char* key, std::optional<d
 bool SampleFilter::empty() const {
   return gold.empty() && pred.empty() && !min_confidence && !max_confidence && !min_dep &&
          !max_dep && !drifted && !on_boundary && !misclassified && !shifted && !min_shift &&
-         !max_shift && !text_regex && !premise_regex &&
-         !hypothesis_regex && meta.empty() && !ids && polygon.empty();
+         !max_shift && !text_regex && !premise_regex && !hypothesis_regex && meta.empty() && !ids &&
+         polygon.empty();
 }
 
 Result<bool> ParseBool(const std::string& field, const std::string& text) {

@@ -22,8 +22,8 @@ struct SampleFilter {
   std::vector<int32_t> gold, pred;  // label indexes; any of them (empty: no filter)
   std::optional<double> min_confidence, max_confidence, min_dep, max_dep;
   std::optional<bool> drifted, on_boundary, misclassified;
-  std::optional<bool> shifted;                   // the per-sample shift flag
-  std::optional<double> min_shift, max_shift;    // the shift score
+  std::optional<bool> shifted;                                 // the per-sample shift flag
+  std::optional<double> min_shift, max_shift;                  // the shift score
   std::optional<std::string> text_regex;                       // RE2, case-insensitive search
   std::optional<std::string> premise_regex, hypothesis_regex;  // NLI runs
   std::vector<std::pair<std::string, std::string>> meta;       // key = value, all of them

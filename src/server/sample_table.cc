@@ -223,7 +223,8 @@ Result<std::shared_ptr<const std::vector<uint32_t>>> SampleTable::Order(const st
   } else if (field == "is_drifted") {
     order = nullable_int(drifted);
   } else if (field == "shift_score") {
-    order = SortBy(n, [&](uint32_t r) { return ShiftScoreAt(r); }, descending);
+    order = SortBy(
+        n, [&](uint32_t r) { return ShiftScoreAt(r); }, descending);
   } else if (field == "is_shifted") {
     order = SortBy(
         n, [&](uint32_t r) { return ShiftedAt(r) < 0 ? kNaN : static_cast<double>(ShiftedAt(r)); },

@@ -1124,9 +1124,9 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
     // A run finished before the shift score existed gains its columns here.
     SEXTANT_ASSIGN_OR_RETURN(bool has_shift, ResultsHaveShiftColumns(*db_));
     if (!has_shift) {
-      SEXTANT_RETURN_IF_ERROR(db_->Exec(
-          "ALTER TABLE results ADD COLUMN shift_score REAL; "
-          "ALTER TABLE results ADD COLUMN shifted INTEGER;"));
+      SEXTANT_RETURN_IF_ERROR(
+          db_->Exec("ALTER TABLE results ADD COLUMN shift_score REAL; "
+                    "ALTER TABLE results ADD COLUMN shifted INTEGER;"));
     }
     SEXTANT_RETURN_IF_ERROR(db_->Exec(kChecksumSchema));
     SEXTANT_RETURN_IF_ERROR(db_->Exec("DELETE FROM result_files;"));

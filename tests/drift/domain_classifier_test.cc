@@ -254,8 +254,7 @@ TEST(DomainShiftScores, NoShiftGivesAucNearHalfAndFlagsAboutTheNominalShare) {
     EXPECT_NEAR(share, kNominal, ShareTolerance(n, n)) << "trial " << t;
     // The Mann-Whitney null's sd, sqrt((n0 + n1 + 1) / (12 n0 n1)), inflated as
     // the share's (measured: 1.3 times it); four of them.
-    EXPECT_NEAR(shift.auc, 0.5,
-                4 * std::sqrt(kCrossFitInflation * (2.0 * n + 1) / (12.0 * n * n)))
+    EXPECT_NEAR(shift.auc, 0.5, 4 * std::sqrt(kCrossFitInflation * (2.0 * n + 1) / (12.0 * n * n)))
         << "trial " << t;
     // The reference's own share above its 95th percentile is 5% by construction.
     int64_t ref_above = 0;

@@ -12,10 +12,26 @@ using testing::MakeTable;
 TEST(Encode, SampleJsonHasTheContractFields) {
   auto t = MakeTable(10, false);
   auto j = SampleJson(*t, 3, kLabels);
-  for (const char* key :
-       {"id", "split", "row", "text", "meta", "gold", "pred", "confidence", "margin", "entropy",
-        "is_on_the_boundary", "is_correct", "dep", "aum", "drift_score", "is_drifted",
-        "shift_score", "is_shifted", "x", "y"}) {
+  for (const char* key : {"id",
+                          "split",
+                          "row",
+                          "text",
+                          "meta",
+                          "gold",
+                          "pred",
+                          "confidence",
+                          "margin",
+                          "entropy",
+                          "is_on_the_boundary",
+                          "is_correct",
+                          "dep",
+                          "aum",
+                          "drift_score",
+                          "is_drifted",
+                          "shift_score",
+                          "is_shifted",
+                          "x",
+                          "y"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["id"], "s3");

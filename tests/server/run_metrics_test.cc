@@ -69,14 +69,17 @@ Recount RecountSet(const fs::path& root, const std::string& set) {
   return r;
 }
 
-double DomainAuc(const fs::path& root, const std::string& set) {
+double DomainTestField(const fs::path& root, const std::string& set, const char* field) {
   auto reader = RunReader::Open(root, "p", "r");
   EXPECT_TRUE(reader.ok());
   auto text = (*reader)->SummaryJson(Inference(set));
   EXPECT_TRUE(text.ok());
   const auto j = nlohmann::json::parse(*text);
   const auto& split = j.contains("splits") ? j["splits"]["inference:" + set] : j;
-  return split["domain_test"]["auc"].get<double>();
+  return split["domain_test"][field].get<double>();
+}
+double DomainAuc(const fs::path& root, const std::string& set) {
+  return DomainTestField(root, set, "auc");
 }
 
 // Training and validation (the domain test's reference), a drifted inference
@@ -104,6 +107,8 @@ TEST(RunMetrics, GaugesAreTheFinishedInferenceSetsFigures) {
     EXPECT_NEAR(got.at(Series("sextant_inference_mean_confidence", set)), want.mean_confidence,
                 1e-9);
     EXPECT_EQ(got.at(Series("sextant_inference_domain_auc", set)), DomainAuc(root.path(), set));
+    EXPECT_EQ(got.at(Series("sextant_inference_shifted_ratio", set)),
+              DomainTestField(root.path(), set, "shifted_share"));
     EXPECT_TRUE(got.count(Series("sextant_inference_drift_detected", set)));
   }
   EXPECT_EQ(got.at(Series("sextant_inference_samples", "shifted")), 30);
@@ -112,6 +117,7 @@ TEST(RunMetrics, GaugesAreTheFinishedInferenceSetsFigures) {
   EXPECT_GT(got.at(Series("sextant_inference_drifted_ratio", "shifted")), 0.9);
   EXPECT_LT(got.at(Series("sextant_inference_drifted_ratio", "same")), 0.5);
   EXPECT_EQ(got.at(Series("sextant_inference_drift_detected", "shifted")), 1);
+  EXPECT_GT(got.at(Series("sextant_inference_shifted_ratio", "shifted")), 0.9);
   EXPECT_GT(got.at(Series("sextant_inference_on_boundary_ratio", "same")), 0);
   EXPECT_EQ(got.at("sextant_runs{project=\"p\",status=\"ok\"}"), 1);
   // Training and validation are not inference sets.

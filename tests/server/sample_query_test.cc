@@ -86,9 +86,9 @@ TEST(SampleQuery, ShiftFiltersAndSortMatchOnlySamplesWithTheField) {
   EXPECT_EQ(Rows(*prod, {{"sort", "is_shifted"}, {"order", "desc"}, {"limit", "2"}}),
             (std::vector<uint32_t>{24, 25}));
   // The JSON body takes the same names, as booleans and numbers or as strings.
-  ASSERT_OK_AND_ASSIGN(SampleRequest req,
-                       ParseSampleJson(nlohmann::json{{"shifted", true}, {"min_shift", "0.88"}},
-                                       kLabels));
+  ASSERT_OK_AND_ASSIGN(
+      SampleRequest req,
+      ParseSampleJson(nlohmann::json{{"shifted", true}, {"min_shift", "0.88"}}, kLabels));
   ASSERT_OK_AND_ASSIGN(SamplePage page, RunSampleQuery(*prod, req));
   EXPECT_EQ(page.rows, (std::vector<uint32_t>{27, 28, 29}));
   EXPECT_FALSE(req.filter.empty());

@@ -75,6 +75,8 @@ def test_metrics_give_each_inference_sets_figures(server):
             split["on_the_boundary"]["fraction"])
         assert value("sextant_inference_mean_confidence") == pytest.approx(split["mean_confidence"])
         assert value("sextant_inference_domain_auc") == pytest.approx(split["domain_test"]["auc"])
+        assert value("sextant_inference_shifted_ratio") == pytest.approx(
+            split["domain_test"]["shifted_share"])
         assert value("sextant_inference_drift_detected") == float(split["drift_verdict"]["drifted"])
         assert families["sextant_inference_drifted_ratio"].type == "gauge"
     # Training and validation are not inference sets.
