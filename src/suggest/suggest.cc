@@ -1,5 +1,7 @@
 #include "sextant/suggest.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -109,12 +111,6 @@ Result<std::unique_ptr<index::CosineIndex>> NearestIndex(const float* unit, int6
   index::IvfOptions o;
   o.nprobe = kIvfProbes;
   return index::CosineIndex::BuildIvf(unit, rows, dim, o);
-}
-
-double Dot(const float* a, const float* b, int64_t dim) {
-  float s = 0;
-  for (int64_t d = 0; d < dim; ++d) s += a[d] * b[d];
-  return s;
 }
 
 // A text as the duplicate check compares it: without leading and trailing
@@ -359,6 +355,22 @@ std::vector<Pick> PickGreedy(const Pool& pool, const std::vector<int64_t>& candi
   const size_t m = candidates.size();
   std::vector<double> d(m);
   for (size_t c = 0; c < m; ++c) d[c] = pool.train_distance[candidates[c]];
+  // Each pick's similarities to the candidates are one matrix-vector product
+  // (OpenBLAS): over the whole pool when the candidates are most of it, else
+  // over a contiguous copy of theirs.
+  const int64_t n = static_cast<int64_t>(pool.rows.size());
+  const bool whole = 2 * static_cast<int64_t>(m) > n;
+  std::vector<float> copy;
+  if (!whole) {
+    copy.resize(m * static_cast<size_t>(pool.dim));
+    for (size_t c = 0; c < m; ++c) {
+      std::copy(pool.Vec(candidates[c]), pool.Vec(candidates[c]) + pool.dim,
+                copy.begin() + static_cast<int64_t>(c) * pool.dim);
+    }
+  }
+  const float* matrix = whole ? pool.unit.data() : copy.data();
+  const int64_t matrix_rows = whole ? n : static_cast<int64_t>(m);
+  std::vector<float> sims(static_cast<size_t>(matrix_rows));
   std::vector<bool> taken(m, false);
   std::vector<Pick> picks;
   const int64_t steps = std::min<int64_t>(budget, static_cast<int64_t>(m));
@@ -397,11 +409,14 @@ std::vector<Pick> PickGreedy(const Pool& pool, const std::vector<int64_t>& candi
     const int64_t bi = candidates[best];
     picks.push_back(
         {bi, best_priority, std::isinf(d[best]) ? std::nullopt : std::optional(d[best])});
-    const float* v = pool.Vec(bi);
+    if (step + 1 == steps) break;  // no later pick reads the distances
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(matrix_rows),
+                static_cast<int>(pool.dim), 1.0f, matrix, static_cast<int>(pool.dim), pool.Vec(bi),
+                1, 0.0f, sims.data(), 1);
     for (size_t c = 0; c < m; ++c) {
       if (taken[c]) continue;
-      const double dist = std::max(0.0, 1.0 - Dot(v, pool.Vec(candidates[c]), pool.dim));
-      d[c] = std::min(d[c], dist);
+      const float sim = sims[whole ? static_cast<size_t>(candidates[c]) : c];
+      d[c] = std::min(d[c], std::max(0.0, 1.0 - static_cast<double>(sim)));
     }
   }
   return picks;

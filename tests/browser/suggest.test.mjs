@@ -3,7 +3,8 @@
 //   node tests/browser/suggest.test.mjs      (tests/browser/run.sh builds web/dist first)
 //
 // Makes the demo-like run (tests/browser/make_run.py), opens its production set, asks for
-// 12 suggestions with the default strategy and then 8 with uncertainty into a selection;
+// 12 suggestions with the default strategy and then 8 with uncertainty into a selection, and
+// 4 of one predicted class into another;
 // checks that the list shows each suggestion with its reasons in the API's order, that the
 // selection tray holds them (and the API's selection has them), that clicking a suggestion
 // opens that sample, and that "Show them in the table" filters the table to them.
@@ -136,6 +137,25 @@ async function main() {
       ...want.suggestions.map((s) => s.id)]);
     const sel = await apiGet(`${RUN_API}/selections/to-label`);
     assert(sel.items.length === union.size, `the selection holds ${sel.items.length}, expected ${union.size}`);
+  });
+
+  await step('only one predicted class, into another selection', async () => {
+    await page.getByTestId('suggest-budget').fill('4');
+    await page.getByTestId('suggest-strategy').selectOption('default');
+    await page.getByTestId('suggest-class').selectOption('positive');
+    await page.getByTestId('suggest-selection').fill('positives');
+    await page.getByTestId('suggest-run').click();
+    await waitForFunction(page, () => document.querySelector('[data-testid=suggest-msg]')?.textContent?.includes('“positives” now holds 4'));
+    const sel = await apiGet(`${RUN_API}/selections/positives`);
+    const want = await apiGet(`${RUN_API}/suggest?split=${encodeURIComponent(PROD)}&budget=4&class=positive`);
+    assert(want.suggestions.every((s) => s.pred === 'positive'), 'the API picks positives only');
+    assert(JSON.stringify(sel.items.map((i) => i.id)) === JSON.stringify(want.suggestions.map((s) => s.id)), 'the selection holds them');
+    await page.getByTestId('suggest-class').selectOption('');
+    await page.getByTestId('suggest-selection').fill('to-label');
+    await page.getByTestId('suggest-budget').fill('8');
+    await page.getByTestId('suggest-strategy').selectOption('uncertainty');
+    await page.getByTestId('suggest-run').click();
+    await waitForFunction(page, () => document.querySelectorAll('[data-testid=suggest-item]').length === 8);
   });
 
   await step('clicking a suggestion opens the sample', async () => {

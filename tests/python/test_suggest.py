@@ -183,3 +183,22 @@ def test_ner_suggests_samples_by_their_least_confident_token(root):
                            project_name="p", run_name="ner", root=root)
     assert list(df["id"]) == ["p0", "p1", "p2"]
     assert set(df["pred"]) <= set(tags)
+
+
+def test_drift_ranks_by_shift_score_where_the_set_has_one(run):
+    """With the per-sample shift score (a domain test against validation), `drift`
+    ranks by it and the reasons name the set's flag threshold."""
+    kw = dict(project_name="p", run_name="r", root=run)
+    samples = dq.get_dataframe("inference", "prod", **kw)
+    if "shift_score" not in samples or samples["shift_score"].isna().all():
+        pytest.skip("this build has no per-sample shift score")
+    summary = dq.get_summary(split="inference", inference_name="prod", **kw)
+    threshold = summary["domain_test"]["shift_threshold"]
+    drift = dq.suggest_labels("inference", "prod", budget=10, strategy="drift", **kw)
+    candidates = samples[samples["id"] != "copy"].sort_values("shift_score", ascending=False,
+                                                              kind="stable")
+    assert list(drift["shift_score"]) == pytest.approx(list(candidates["shift_score"][:10]))
+    first = drift["reasons"].iloc[0][0]
+    assert first == (f"shifted: shift score {drift['shift_score'].iloc[0]:.2f} "
+                     f"(flag above {threshold:.2f})")
+    assert all(s["shift"] == pytest.approx(v) for s, v in zip(drift["scores"], drift["shift_score"]))

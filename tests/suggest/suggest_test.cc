@@ -192,6 +192,47 @@ TEST(SuggestConcentratedTest, ScalesTheDuplicateThresholdAndComparesTexts) {
   EXPECT_FALSE(ids.count("echo_b"));
 }
 
+// A run with an inference set only: no training to compare with, no drift
+// scores. The default and diverse still pick (diversity among the picks);
+// drift says what is missing.
+TEST(SuggestWithoutTrainingTest, PicksWithoutCoverageAndDriftNeedsScores) {
+  TempDir dir;
+  auto client = Client::Init({.root = dir.path(), .project = "p", .run = "alone"});
+  ASSERT_OK(client.status());
+  ASSERT_OK((*client)->SetLabelsForRun({"neg", "pos"}));
+  testing::Gaussian g(5);
+  testing::Batch prod;
+  for (int i = 0; i < 30; ++i) {
+    prod.Add("p" + std::to_string(i), testing::Around(i % 2, testing::kSpread, &g), i % 2,
+             0.1 + 0.02 * i);
+  }
+  testing::Log(client->get(), prod, SplitKey::Make(Split::kInference, "prod").value());
+  ASSERT_OK((*client)->Finish({}).status());
+  ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(dir.path(), "p", "alone"));
+  SuggestOptions o;
+  o.split = SplitKey::Make(Split::kInference, "prod").value();
+  o.budget = 6;
+  for (const std::string strategy : {"default", "diverse", "uncertainty", "random"}) {
+    SCOPED_TRACE(strategy);
+    o.strategy = strategy;
+    ASSERT_OK_AND_ASSIGN(SuggestResult r, Suggest(*reader, o));
+    EXPECT_EQ(r.suggestions.size(), 6u);
+    EXPECT_EQ(r.excluded_duplicates, 0);
+    for (const Suggestion& s : r.suggestions) {
+      EXPECT_FALSE(s.reasons.empty());
+      EXPECT_FALSE(s.scores.count("novelty"));  // no training to be far from
+    }
+  }
+  // Both classes among the diverse picks: they lie on two axes.
+  o.strategy = "diverse";
+  ASSERT_OK_AND_ASSIGN(SuggestResult diverse, Suggest(*reader, o));
+  std::set<int> parity;
+  for (const Suggestion& s : diverse.suggestions) parity.insert(std::stoi(s.id.substr(1)) % 2);
+  EXPECT_EQ(parity.size(), 2u);
+  o.strategy = "drift";
+  EXPECT_STATUS(Suggest(*reader, o), kFailedPrecondition, "drift", "inference:prod");
+}
+
 TEST_F(SuggestTest, DiverseReasonsAreDistances) {
   SuggestResult r = Run(Options("diverse", 3));
   ASSERT_EQ(r.suggestions.size(), 3u);

@@ -29,6 +29,7 @@ export class SuggestPanel {
   private budget: HTMLInputElement;
   private strategy: HTMLSelectElement;
   private perClass: HTMLInputElement;
+  private onlyClass: HTMLSelectElement;
   private selName: HTMLInputElement;
   private go: HTMLButtonElement;
   private msg: HTMLElement;
@@ -42,6 +43,8 @@ export class SuggestPanel {
     this.strategy = h('select', { 'data-testid': 'suggest-strategy' },
       ...STRATEGIES.map(([v, label]) => h('option', { value: v }, label)));
     this.perClass = h('input', { type: 'checkbox', 'data-testid': 'suggest-per-class' });
+    this.onlyClass = h('select', { 'data-testid': 'suggest-class', title: 'Only samples predicted as this class' },
+      h('option', { value: '' }, 'any class'), ...st.info.labels.map((l) => h('option', { value: l }, l)));
     this.selName = h('input', { type: 'text', value: 'to-label', placeholder: 'selection name', 'data-testid': 'suggest-selection' });
     this.go = h('button', { class: 'btn btn-sm btn-primary', 'data-testid': 'suggest-run', onclick: () => void this.run() });
     this.msg = h('div', { class: 'tray-msg small', 'data-testid': 'suggest-msg' });
@@ -52,6 +55,7 @@ export class SuggestPanel {
         h('label', { class: 'small' }, 'How many ', this.budget),
         h('label', { class: 'small' }, 'Strategy ', this.strategy),
         h('label', { class: 'small', title: 'Split the budget over the predicted classes in proportion' }, this.perClass, ' per class'),
+        h('label', { class: 'small' }, 'predicted ', this.onlyClass),
         h('label', { class: 'small' }, 'into selection ', this.selName),
         this.go),
       this.msg, this.list);
@@ -88,6 +92,7 @@ export class SuggestPanel {
     if (!name) { this.say('Name the selection to fill.', true); return; }
     const q = new URLSearchParams({ split: this.st.split, budget: String(n), strategy: this.strategy.value });
     if (this.perClass.checked) q.set('per_class', 'true');
+    if (this.onlyClass.value) q.set('class', this.onlyClass.value);
     this.go.disabled = true;
     this.say('Choosing…');
     try {
