@@ -58,7 +58,7 @@ const std::unordered_map<std::string, std::string>& SortColumns() {
       {"row", "s.row"},
       {"id", "s.id"},
       {"text", "s.text"},
-      {"gold", "s.label"},
+      {"gold", "COALESCE(s.label, il.gold)"},  // imported labels (store/imported_labels.h)
       {"pred", "r.pred"},
       {"confidence", "r.confidence"},
       {"margin", "r.margin"},
@@ -277,6 +277,22 @@ class RunReader::Impl {
                             "/" + info.run + "' (it has: " + all + ")");
   }
 
+  // Labels imported for inference samples (store/imported_labels.h) join as
+  // `il`: the table is created on the first import, so an empty stand-in
+  // takes its place before.
+  std::string ImportedJoin() const {
+    auto st = store->db().Prepare(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'imported_labels'");
+    bool exists = false;
+    if (st.ok()) {
+      Result<bool> row = st->Step();
+      exists = row.ok() && *row;
+    }
+    return exists ? " LEFT JOIN imported_labels il ON il.split = s.split AND il.id = s.id"
+                  : " LEFT JOIN (SELECT NULL AS split, NULL AS id, NULL AS gold LIMIT 0) il"
+                    " ON il.split = s.split AND il.id = s.id";
+  }
+
   // Builds "FROM ... WHERE ..." and its bindings for a query.
   struct Where {
     std::string sql;
@@ -285,7 +301,8 @@ class RunReader::Impl {
   Result<Where> BuildWhere(const SampleQuery& q) const {
     Where w;
     w.sql =
-        " FROM samples s JOIN results r ON r.split = s.split AND r.row = s.row WHERE s.split = ?";
+        " FROM samples s JOIN results r ON r.split = s.split AND r.row = s.row" + ImportedJoin() +
+        " WHERE s.split = ?";
     w.binds.emplace_back(q.split.ToString());
     auto add = [&](const std::string& clause, auto value) {
       w.sql += " AND " + clause;
@@ -293,10 +310,10 @@ class RunReader::Impl {
     };
     if (q.is_drifted) add("r.drifted = ?", int64_t{*q.is_drifted});
     if (q.is_on_the_boundary) add("r.on_boundary = ?", int64_t{*q.is_on_the_boundary});
-    if (q.is_correct) add("(r.gold = r.pred) = ?", int64_t{*q.is_correct});
+    if (q.is_correct) add("(COALESCE(r.gold, il.gold) = r.pred) = ?", int64_t{*q.is_correct});
     if (q.gold_class) {
       SEXTANT_ASSIGN_OR_RETURN(int32_t g, LabelIndex("gold class", *q.gold_class));
-      add("s.label = ?", int64_t{g});
+      add("COALESCE(s.label, il.gold) = ?", int64_t{g});
     }
     if (q.pred_class) {
       SEXTANT_ASSIGN_OR_RETURN(int32_t p, LabelIndex("predicted class", *q.pred_class));
@@ -980,7 +997,7 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   }
   SEXTANT_ASSIGN_OR_RETURN(Impl::Where w, impl_->BuildWhere(q));
   std::string sql =
-      "SELECT s.row, s.id, s.text, s.meta, s.label, r.pred, r.confidence, r.margin, "
+      "SELECT s.row, s.id, s.text, s.meta, COALESCE(s.label, il.gold), r.pred, r.confidence, r.margin, "
       "r.certainty_ratio, r.entropy, r.on_boundary, r.epoch, r.aum, r.dep, r.drift_distance, "
       "r.drift_score, r.drifted" +
       w.sql + " ORDER BY " + col->second + (q.descending ? " DESC" : " ASC") +

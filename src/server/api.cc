@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "io/label_formats.h"
 #include "query/result_json.h"
 #include "server/alerts_api.h"
 #include "server/compare.h"
@@ -116,31 +117,41 @@ Result<std::vector<store::SelectionItem>> ParseItems(const json& body) {
   return items;
 }
 
-ApiResponse Attachment(std::string body, const std::string& format, const std::string& name) {
+ApiResponse Attachment(std::string body, io::ExportFormat format, const std::string& name) {
   ApiResponse r;
   r.body = std::move(body);
-  r.content_type =
-      format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8";
+  r.content_type = io::ExportContentType(format);
   std::string safe;
   for (char c : name)
     safe +=
         (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
   r.headers.emplace_back("Content-Disposition",
-                         "attachment; filename=\"" + safe + "." + format + "\"");
+                         "attachment; filename=\"" + safe + "." +
+                             std::string(io::ExportFileExtension(format)) + "\"");
   return r;
 }
 
-Result<std::string> ExportFormat(const Params& params) {
-  std::string format = Param(params, "format").value_or("csv");
-  if (format != "csv" && format != "jsonl") {
-    return Status::Invalid("format: expected 'csv' or 'jsonl', got '" + format + "'");
-  }
-  return format;
+// csv (the default), jsonl, labelstudio or argilla (io/label_formats.h).
+Result<io::ExportFormat> ExportFormat(const Params& params) {
+  return io::ParseExportFormat(Param(params, "format").value_or("csv"));
 }
 
-std::string Export(const std::vector<ExportRow>& rows, const std::string& format,
-                   const std::vector<std::string>& labels) {
-  return format == "csv" ? ExportCsv(rows, labels) : ExportJsonl(rows, labels);
+std::string Export(const std::vector<ExportRow>& rows, io::ExportFormat format,
+                   const RunState& state) {
+  const std::vector<std::string>& labels = state.labels();
+  const RunInfo& info = state.reader().info();
+  const io::LabelToolOptions tool{info.task, "sextant:" + info.project + "/" + info.run};
+  switch (format) {
+    case io::ExportFormat::kCsv:
+      return ExportCsv(rows, labels);
+    case io::ExportFormat::kJsonl:
+      return ExportJsonl(rows, labels);
+    case io::ExportFormat::kLabelStudio:
+      return io::WriteLabelStudioTasks(ExportObjects(rows, labels), tool);
+    case io::ExportFormat::kArgilla:
+      return io::WriteArgillaRecords(ExportObjects(rows, labels), tool);
+  }
+  return ExportJsonl(rows, labels);
 }
 
 }  // namespace
@@ -790,7 +801,7 @@ Result<ApiResponse> GetMap(const Call& c) {
 
 Result<ApiResponse> ExportSamples(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
-  SEXTANT_ASSIGN_OR_RETURN(std::string format, ExportFormat(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(io::ExportFormat format, ExportFormat(c.params()));
   Params params = c.params();
   params.erase("offset");
   params.erase("limit");
@@ -800,7 +811,7 @@ Result<ApiResponse> ExportSamples(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
   std::vector<ExportRow> rows;
   for (uint32_t r : page.rows) rows.push_back({table.get(), r});
-  return Attachment(Export(rows, format, c.labels()), format,
+  return Attachment(Export(rows, format, *c.state), format,
                     c.p()[1] + "-" + c.p()[2] + "-" + split.DirName());
 }
 
@@ -928,7 +939,7 @@ Result<ApiResponse> RemoveFromSelection(const Call& c) {
 Result<ApiResponse> ExportSelection(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
   const std::string& name = c.p()[4];
-  SEXTANT_ASSIGN_OR_RETURN(std::string format, ExportFormat(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(io::ExportFormat format, ExportFormat(c.params()));
   SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionItem> items, sel->Items(name));
   std::vector<std::shared_ptr<const SampleTable>> keep;
   std::vector<ExportRow> rows;
@@ -942,7 +953,7 @@ Result<ApiResponse> ExportSelection(const Call& c) {
     rows.push_back({table->get(), *row});
     keep.push_back(*table);
   }
-  return Attachment(Export(rows, format, c.labels()), format,
+  return Attachment(Export(rows, format, *c.state), format,
                     c.p()[1] + "-" + c.p()[2] + "-" + name);
 }
 
