@@ -14,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
   sextant::python::RegisterResults(m);
   sextant::python::RegisterRemote(m);
   sextant::python::RegisterAlerts(m);
+  sextant::python::RegisterLabels(m);
 }

@@ -470,7 +470,11 @@ Status RunSamples(const SampleArgs& a, bool to_file) {
   }
   if (!to_file) return Status::OK();
   SEXTANT_RETURN_IF_ERROR(WriteFileAtomic(a.output, buffer.str()));
-  std::fprintf(stderr, "exported %zu samples to %s\n", rows.size(), a.output.c_str());
+  if (config_only) {
+    std::fprintf(stderr, "wrote the Label Studio labeling config to %s\n", a.output.c_str());
+  } else {
+    std::fprintf(stderr, "exported %zu samples to %s\n", rows.size(), a.output.c_str());
+  }
   return Status::OK();
 }
 
