@@ -9,6 +9,8 @@
 #include <unordered_set>
 
 #include "io/label_formats.h"
+#include "io/label_import.h"
+#include "store/imported_labels.h"
 #include "query/result_json.h"
 #include "server/alerts_api.h"
 #include "server/compare.h"
@@ -244,7 +246,7 @@ Result<std::shared_ptr<RunState>> Api::Run(const std::string& project,
     // The committed generation, not the newest folder: a finish writing (or
     // failed after writing) gen-N+1 leaves the state on the committed one.
     Result<int64_t> committed = cached->reader().CommittedGeneration();
-    if (committed.ok() && *committed == cached->generation()) return cached;
+    if (committed.ok() && *committed == cached->generation() && !cached->stale()) return cached;
   }
   // Opened outside the lock: a large run's reader opens in a moment, but other runs
   // need not wait for it.
@@ -927,6 +929,47 @@ Result<ApiResponse> AddToSelection(const Call& c) {
   return Json({{"name", name}, {"count", count}});
 }
 
+// ---- labels from labelers (docs/labeling-tools.md)
+
+// POST runs/{p}/{r}/labels: with ?format=csv|jsonl|labelstudio the body is the
+// label file (and ?split=inference:NAME, or split=inference&inference_name=NAME);
+// otherwise a JSON body {"split", "inference_name", "labels": [{"id", "label"}]}.
+Result<ApiResponse> PostLabels(const Call& c) {
+  std::string split = Param(c.params(), "split").value_or("");
+  std::string name = Param(c.params(), "inference_name").value_or("");
+  std::string content = c.req.body;
+  io::LabelFileFormat format = io::LabelFileFormat::kJsonl;
+  if (auto f = Param(c.params(), "format")) {
+    SEXTANT_ASSIGN_OR_RETURN(format, io::ParseLabelFileFormat(*f));
+  } else {
+    SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(c.req.body));
+    if (body.contains("split") && body["split"].is_string()) split = body["split"];
+    if (body.contains("inference_name") && body["inference_name"].is_string()) {
+      name = body["inference_name"];
+    }
+    if (!body.contains("labels") || !body["labels"].is_array()) {
+      return Status::Invalid("labels: expected [{\"id\": ..., \"label\": ...}, ...]");
+    }
+    content.clear();
+    for (const json& l : body["labels"]) content += l.dump() + "\n";
+  }
+  if (split.find(':') == std::string::npos && !name.empty()) split += ":" + name;
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Parse(split));
+  if (c.reader().info().task == "named_entity_recognition") {
+    return Status::Invalid("labels: span labels (NER) cannot be imported yet");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(io::LabelFile file, io::ParseLabelFile(content, "body", format));
+  SEXTANT_ASSIGN_OR_RETURN(
+      store::ImportLabelsReport report,
+      store::ImportLabels(c.state->run_dir(), key, file, c.labels(), "http"));
+  c.state->MarkStale();
+  return Json({{"split", key.ToString()},
+               {"imported", report.imported},
+               {"overwritten", report.overwritten},
+               {"skipped", report.skipped},
+               {"labeled", report.labeled}});
+}
+
 Result<ApiResponse> RemoveFromSelection(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
   const std::string& name = c.p()[4];
@@ -1060,6 +1103,7 @@ constexpr Endpoint kEndpoints[] = {
     {"POST", "runs/*/*/selections/*/add", AddToSelection, Access::kWrite},
     {"POST", "runs/*/*/selections/*/remove", RemoveFromSelection, Access::kWrite},
     {"GET", "runs/*/*/selections/*/export", ExportSelection, Access::kRead},
+    {"POST", "runs/*/*/labels", PostLabels, Access::kWrite},
     {"POST", "runs/*/*/uploads", BeginUpload, Access::kWrite, false},
     {"GET", "runs/*/*/uploads/*", GetUpload, Access::kWrite, false},
     {"PUT", "runs/*/*/uploads/*/chunks/*", PutUploadChunk, Access::kWrite, false},

@@ -1,0 +1,141 @@
+// Exports for labeling tools and labels coming back over the API
+// (docs/labeling-tools.md): GET .../export?format=labelstudio|argilla, the
+// selection export, and POST .../labels.
+#include <nlohmann/json.hpp>
+
+#include "server/api.h"
+#include "sextant/client.h"
+#include "small_run.h"
+#include "testing.h"
+
+namespace sextant::server {
+namespace {
+
+using json = nlohmann::json;
+using sextant::testing::TempDir;
+
+class LabelsApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LogAndFinishSmallRun(tmp_.path(), 12);
+    LogSmallSplit(tmp_.path(), SplitKey::Make(Split::kInference, "prod").value(), 6, 3, "n");
+    auto client = Client::Init({.root = tmp_.path(), .project = "p", .run = "r"});
+    ASSERT_OK(client.status());
+    ASSERT_OK((*client)->Finish(SmallRunOptions()).status());
+    api_ = std::make_unique<Api>(tmp_.path());
+  }
+  ApiResponse Call(const std::string& method, std::vector<std::string> path, Params params = {},
+                   std::string body = "") {
+    return api_->Handle({method, std::move(path), std::move(params), std::move(body)});
+  }
+  std::string Header(const ApiResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+  json ProdSamples() {
+    ApiResponse r = Call("GET", {"runs", "p", "r", "samples"}, {{"split", "inference:prod"}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body)["samples"];
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<Api> api_;
+};
+
+// What Label Studio's importer needs: an array of tasks, each with data (the
+// text) and predictions whose results it can show.
+void ExpectLabelStudioTasks(const std::string& body, size_t n) {
+  const json tasks = json::parse(body);
+  ASSERT_TRUE(tasks.is_array());
+  ASSERT_EQ(tasks.size(), n);
+  for (const json& t : tasks) {
+    ASSERT_TRUE(t["data"].is_object());
+    EXPECT_TRUE(t["data"]["text"].is_string());
+    EXPECT_TRUE(t["data"]["sextant_id"].is_string());
+    ASSERT_EQ(t["predictions"].size(), 1u);
+    EXPECT_EQ(t["predictions"][0]["model_version"], "sextant:p/r");
+    const json& res = t["predictions"][0]["result"][0];
+    EXPECT_EQ(res["type"], "choices");
+    EXPECT_TRUE(res["value"]["choices"][0] == "neg" || res["value"]["choices"][0] == "pos");
+  }
+}
+
+TEST_F(LabelsApiTest, FilterExportInLabelStudioAndArgillaFormats) {
+  ApiResponse ls = Call("GET", {"runs", "p", "r", "export"},
+                        {{"split", "inference:prod"}, {"format", "labelstudio"}});
+  ASSERT_EQ(ls.status, 200) << ls.body;
+  EXPECT_EQ(ls.content_type, "application/json; charset=utf-8");
+  EXPECT_NE(Header(ls, "Content-Disposition").find(".json\""), std::string::npos);
+  ExpectLabelStudioTasks(ls.body, 6);
+
+  ApiResponse ar = Call("GET", {"runs", "p", "r", "export"},
+                        {{"split", "inference:prod"}, {"format", "argilla"}});
+  ASSERT_EQ(ar.status, 200) << ar.body;
+  EXPECT_NE(Header(ar, "Content-Disposition").find(".jsonl\""), std::string::npos);
+  const json first = json::parse(ar.body.substr(0, ar.body.find('\n')));
+  EXPECT_EQ(first["fields"]["text"], "text 0");
+  EXPECT_EQ(first["metadata"]["split"], "inference:prod");
+  EXPECT_EQ(first["suggestions"][0]["question_name"], "label");
+
+  ApiResponse bad =
+      Call("GET", {"runs", "p", "r", "export"}, {{"split", "training"}, {"format", "xml"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("labelstudio"), std::string::npos);
+}
+
+TEST_F(LabelsApiTest, SelectionExportsInLabelStudioFormat) {
+  ASSERT_EQ(Call("POST", {"runs", "p", "r", "selections"}, {}, R"({"name": "s"})").status, 201);
+  ASSERT_EQ(Call("POST", {"runs", "p", "r", "selections", "s", "add"}, {},
+                 R"({"items": [{"split": "inference:prod", "id": "n1"},
+                               {"split": "training", "id": "t2"}]})")
+                .status,
+            200);
+  ApiResponse r =
+      Call("GET", {"runs", "p", "r", "selections", "s", "export"}, {{"format", "labelstudio"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ExpectLabelStudioTasks(r.body, 2);
+  EXPECT_EQ(json::parse(r.body)[1]["data"]["split"], "training");
+}
+
+TEST_F(LabelsApiTest, PostedLabelsShowAsGoldAtOnce) {
+  EXPECT_TRUE(ProdSamples()[0]["gold"].is_null());  // the run is cached from here on
+  ApiResponse r = Call("POST", {"runs", "p", "r", "labels"}, {},
+                       R"({"split": "inference", "inference_name": "prod",
+                           "labels": [{"id": "n0", "label": "neg"}, {"id": "n1", "label": "neg"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["imported"], 2);
+  json samples = ProdSamples();
+  EXPECT_EQ(samples[0]["gold"], "neg");
+  EXPECT_EQ(samples[1]["gold"], "neg");
+  EXPECT_EQ(samples[1]["is_correct"], samples[1]["pred"] == "neg");
+
+  // A file body with its format; a re-import overwrites.
+  r = Call("POST", {"runs", "p", "r", "labels"},
+           {{"split", "inference:prod"}, {"format", "csv"}}, "id,label\nn1,pos\n");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["overwritten"], 1);
+  EXPECT_EQ(json::parse(r.body)["labeled"], 2);
+  EXPECT_EQ(ProdSamples()[1]["gold"], "pos");
+}
+
+TEST_F(LabelsApiTest, PostedLabelsAreCheckedAndAllOrNothing) {
+  ApiResponse r = Call("POST", {"runs", "p", "r", "labels"},
+                       {{"split", "inference:prod"}, {"format", "csv"}},
+                       "id,label\nn0,neg\nzz,pos\n");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("'zz'"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("line 3"), std::string::npos) << r.body;
+  r = Call("POST", {"runs", "p", "r", "labels"}, {{"split", "inference:prod"}},
+           R"({"labels": [{"id": "n0", "label": "maybe"}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("'maybe'"), std::string::npos) << r.body;
+  EXPECT_TRUE(ProdSamples()[0]["gold"].is_null()) << "nothing written";
+  r = Call("POST", {"runs", "p", "r", "labels"}, {{"split", "training"}, {"format", "csv"}},
+           "id,label\nt0,neg\n");
+  EXPECT_EQ(r.status, 400);
+}
+
+}  // namespace
+}  // namespace sextant::server
