@@ -187,7 +187,7 @@ async function main() {
     const done = tasks.map((t) => ({ ...t, annotations: [{ was_cancelled: false, result: [
       { from_name: 'label', to_name: 'text', type: 'choices', value: { choices: t.predictions[0].result[0].value.choices } }] }] }));
     const r = await fetch(`${base}${RUN_API}/labels?split=${encodeURIComponent(PROD)}&format=labelstudio`,
-      { method: 'POST', body: JSON.stringify(done) });
+      { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(done) });
     const body = await r.json();
     assert(r.ok && body.imported === BUDGET, `POST labels: ${r.status} ${JSON.stringify(body)}`);
     const q = new URLSearchParams({ split: PROD, ids: suggested.join(','), limit: '100' });
