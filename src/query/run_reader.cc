@@ -293,6 +293,25 @@ class RunReader::Impl {
                     " ON il.split = s.split AND il.id = s.id";
   }
 
+  // Per inference set with imported labels: {"samples": n, "accuracy": share predicted right}.
+  Result<std::map<std::string, nlohmann::ordered_json>> ImportedLabelCounts() const {
+    std::map<std::string, nlohmann::ordered_json> out;
+    if (ImportedJoin().find("imported_labels") == std::string::npos) return out;
+    SEXTANT_ASSIGN_OR_RETURN(
+        store::Statement st,
+        store->db().Prepare("SELECT il.split, COUNT(*), SUM(il.gold = r.pred) FROM imported_labels il "
+                            "JOIN samples s ON s.split = il.split AND s.id = il.id "
+                            "JOIN results r ON r.split = s.split AND r.row = s.row GROUP BY il.split"));
+    while (true) {
+      SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());
+      if (!more) break;
+      const int64_t n = st.Int(1);
+      out[st.Text(0)] = {{"samples", n},
+                         {"accuracy", n ? static_cast<double>(st.Int(2)) / static_cast<double>(n) : 0.0}};
+    }
+    return out;
+  }
+
   // Builds "FROM ... WHERE ..." and its bindings for a query.
   struct Where {
     std::string sql;
@@ -963,7 +982,20 @@ Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split)
                            "': the stored summary is not a valid JSON object: '" +
                            text.substr(0, 80) + "'; run `sextant finish` again");
   }
-  if (split) return text;
+  // Imported labels (store/imported_labels.h) change after finish: an inference set with
+  // some gains "labeled": {"samples", "accuracy"} (the model's accuracy on them).
+  SEXTANT_ASSIGN_OR_RETURN(auto labeled, impl_->ImportedLabelCounts());
+  if (split) {
+    auto it = labeled.find(split->ToString());
+    if (it == labeled.end()) return text;
+    j["labeled"] = it->second;
+    return j.dump();
+  }
+  if (j.contains("splits") && j["splits"].is_object()) {
+    for (auto& [key, counts] : labeled) {
+      if (j["splits"].contains(key) && j["splits"][key].is_object()) j["splits"][key]["labeled"] = counts;
+    }
+  }
   // The run summary gains what only the store knows now: project, run and splits' sizes.
   j["project"] = impl_->info.project;
   j["run"] = impl_->info.run;

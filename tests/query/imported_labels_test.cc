@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "sextant/client.h"
 #include "sextant/results.h"
 #include "testing.h"
@@ -102,6 +104,19 @@ TEST_F(ImportedLabelsTest, ImportedLabelsShowAsGoldWithIsCorrect) {
   sorted.sort_by = "gold";
   sorted.descending = true;
   EXPECT_TRUE(Samples(sorted).front().gold.has_value());
+}
+
+TEST_F(ImportedLabelsTest, SummariesCountTheLabeledSamplesAndTheirAccuracy) {
+  ASSERT_OK(Import("id,label\ni0,neg\ni1,neg\ni2,neg\ni3,pos\n").status());
+  ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(dir_.path(), "p", "r"));
+  ASSERT_OK_AND_ASSIGN(std::string run_text, reader->SummaryJson());
+  const auto run = nlohmann::json::parse(run_text);
+  ASSERT_TRUE(run["splits"]["inference:prod"].contains("labeled")) << run_text.substr(0, 300);
+  EXPECT_EQ(run["splits"]["inference:prod"]["labeled"]["samples"], 4);
+  EXPECT_DOUBLE_EQ(run["splits"]["inference:prod"]["labeled"]["accuracy"].get<double>(), 0.75);
+  EXPECT_FALSE(run["splits"]["training"].contains("labeled"));
+  ASSERT_OK_AND_ASSIGN(std::string split_text, reader->SummaryJson(prod_));
+  EXPECT_EQ(nlohmann::json::parse(split_text)["labeled"]["samples"], 4);
 }
 
 TEST_F(ImportedLabelsTest, ReimportOverwrites) {
