@@ -30,13 +30,16 @@ int Report(const Status& st) {
 
 void AddRunArgs(CLI::App* cmd, LabelsArgs* a) {
   cmd->add_option("--root", a->root, "Store root (default: $SEXTANT_HOME, else ~/.sextant)");
-  cmd->add_option("--project", a->project, "Project name")->required();
-  cmd->add_option("--run", a->run, "Run name")->required();
+  cmd->add_option("--project", a->project, "Project name (required)");
+  cmd->add_option("--run", a->run, "Run name (required)");
   cmd->add_option("--split", a->split, "The labeled samples' split (default: inference)");
-  cmd->add_option("--inference-name", a->inference_name, "Inference set")->required();
+  cmd->add_option("--inference-name", a->inference_name, "Inference set (required)");
 }
 
 Result<SplitKey> SplitOf(const LabelsArgs& a) {
+  if (a.project.empty()) return Status::Invalid("--project: required");
+  if (a.run.empty()) return Status::Invalid("--run: required");
+  if (a.inference_name.empty()) return Status::Invalid("--inference-name: required");
   SEXTANT_ASSIGN_OR_RETURN(Split s, ParseSplit(a.split));
   return SplitKey::Make(s, a.inference_name);
 }
@@ -175,6 +178,8 @@ LabelsCommand AddLabelsCommand(CLI::App& app) {
   CLI::App* labels =
       app.add_subcommand("labels", "Labels from labelers: import them, export the labeled data");
   labels->require_subcommand(1);
+  // Also before the subcommand: `sextant labels --root DIR --project P --run R import ...`.
+  AddRunArgs(labels, args.get());
   CLI::App* import = labels->add_subcommand(
       "import",
       "Store labels (CSV/JSONL of id,label, or Label Studio's JSON export) as the gold labels "
