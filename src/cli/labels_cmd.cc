@@ -56,24 +56,26 @@ Status RunImport(const LabelsArgs& a) {
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
                            RunReader::Open(root, a.project, a.run));
   if (reader->info().task == "named_entity_recognition") {
-    return Status::Invalid("labels import: span labels (NER) cannot be imported yet; "
-                           "run '" + a.project + "/" + a.run + "' is an NER run");
+    return Status::Invalid(
+        "labels import: span labels (NER) cannot be imported yet; "
+        "run '" +
+        a.project + "/" + a.run + "' is an NER run");
   }
   SEXTANT_ASSIGN_OR_RETURN(io::LabelFile file, io::ReadLabelFile(a.file, format));
   SEXTANT_ASSIGN_OR_RETURN(
       store::ImportLabelsReport report,
       store::ImportLabels(root / a.project / a.run, split, file, reader->info().labels,
                           fs::path(a.file).filename().string()));
-  std::fprintf(stderr,
-               "imported %lld labels into %s/%s split %s (%lld overwrote earlier imports%s); "
-               "the split has %lld labeled samples\n",
-               static_cast<long long>(report.imported), a.project.c_str(), a.run.c_str(),
-               split.ToString().c_str(), static_cast<long long>(report.overwritten),
-               report.skipped ? (", " + std::to_string(report.skipped) +
-                                 " tasks without an annotation skipped")
-                                    .c_str()
-                              : "",
-               static_cast<long long>(report.labeled));
+  std::fprintf(
+      stderr,
+      "imported %lld labels into %s/%s split %s (%lld overwrote earlier imports%s); "
+      "the split has %lld labeled samples\n",
+      static_cast<long long>(report.imported), a.project.c_str(), a.run.c_str(),
+      split.ToString().c_str(), static_cast<long long>(report.overwritten),
+      report.skipped
+          ? (", " + std::to_string(report.skipped) + " tasks without an annotation skipped").c_str()
+          : "",
+      static_cast<long long>(report.labeled));
   return Status::OK();
 }
 
@@ -159,8 +161,8 @@ std::vector<ordered_json> LabeledDataset(const std::vector<SampleRow>& rows) {
       j["text"] = r.text;
     }
     j["label"] = *r.gold;
-    const ordered_json meta = ordered_json::parse(r.meta_json.empty() ? "{}" : r.meta_json,
-                                                  nullptr, /*allow_exceptions=*/false);
+    const ordered_json meta = ordered_json::parse(r.meta_json.empty() ? "{}" : r.meta_json, nullptr,
+                                                  /*allow_exceptions=*/false);
     if (meta.is_object()) {
       for (auto it = meta.begin(); it != meta.end(); ++it) {
         std::string key = it.key();
@@ -191,8 +193,7 @@ LabelsCommand AddLabelsCommand(CLI::App& app) {
   CLI::App* export_dataset = labels->add_subcommand(
       "export-dataset", "Write the labeled samples (id, text, label, metadata) as training data");
   AddRunArgs(export_dataset, args.get());
-  export_dataset->add_option("--output", args->output, "File to write: .csv or .jsonl")
-      ->required();
+  export_dataset->add_option("--output", args->output, "File to write: .csv or .jsonl")->required();
   export_dataset->add_option("--format", args->format, "csv or jsonl (default: by extension)");
   CLI::App* clear =
       labels->add_subcommand("clear", "Remove every imported label of an inference set");

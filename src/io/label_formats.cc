@@ -17,9 +17,8 @@ std::string Lower(std::string_view s) {
 }
 
 // The scores every format carries, in this order (contract of issue 15).
-constexpr const char* kScoreFields[] = {"pred",        "confidence", "margin",
-                                        "dep",         "drift_score", "is_drifted",
-                                        "shift_score", "is_shifted"};
+constexpr const char* kScoreFields[] = {"pred",        "confidence", "margin",      "dep",
+                                        "drift_score", "is_drifted", "shift_score", "is_shifted"};
 // A suggestion's fields (sextant suggest), when the rows come from one.
 constexpr const char* kSuggestionFields[] = {"rank", "suggest_score", "reasons"};
 
@@ -44,9 +43,7 @@ std::string SplitKeyOf(const ordered_json& row) {
   return split;
 }
 
-bool IsNer(const std::string& task) {
-  return task == "named_entity_recognition" || task == "ner";
-}
+bool IsNer(const std::string& task) { return task == "named_entity_recognition" || task == "ner"; }
 bool IsNli(const std::string& task) {
   return task == "natural_language_inference" || task == "nli";
 }

@@ -29,8 +29,7 @@ std::string Text(const json& v) {
 }
 
 // Adds an entry, refusing an id seen before in the file.
-Status Add(LabelEntry entry, std::unordered_map<std::string, std::string>* seen,
-           LabelFile* out) {
+Status Add(LabelEntry entry, std::unordered_map<std::string, std::string>* seen, LabelFile* out) {
   if (entry.id.empty()) return Status::Invalid(entry.where + ": empty id; expected a sample id");
   if (entry.label.empty()) {
     return Status::Invalid(entry.where + ": sample '" + entry.id +
@@ -64,8 +63,8 @@ Result<std::pair<int, int>> IdAndLabelColumns(const Table& t, const std::string&
   if (id < 0 || label < 0) {
     std::string cols;
     for (const auto& c : t.columns) cols += (cols.empty() ? "" : ", ") + c;
-    return Status::Invalid(name + ": expected columns 'id' (or 'sextant_id') and 'label'; it has [" +
-                           cols + "]");
+    return Status::Invalid(
+        name + ": expected columns 'id' (or 'sextant_id') and 'label'; it has [" + cols + "]");
   }
   return std::make_pair(id, label);
 }
@@ -77,9 +76,9 @@ Result<LabelFile> ParseCsvLabels(std::string_view content, const std::string& na
   LabelFile out;
   std::unordered_map<std::string, std::string> seen;
   for (size_t r = 0; r < t.rows.size(); ++r) {
-    SEXTANT_RETURN_IF_ERROR(Add({t.rows[r][cols.first], t.rows[r][cols.second],
-                                 name + " line " + std::to_string(lines[r])},
-                                &seen, &out));
+    SEXTANT_RETURN_IF_ERROR(Add(
+        {t.rows[r][cols.first], t.rows[r][cols.second], name + " line " + std::to_string(lines[r])},
+        &seen, &out));
   }
   SEXTANT_RETURN_IF_ERROR(CheckNotEmpty(out, name));
   return out;
@@ -106,8 +105,9 @@ Result<LabelFile> ParseJsonlLabels(std::string_view content, const std::string& 
     if (j.is_discarded() || !j.is_object()) {
       return Status::Invalid(where + ": expected a JSON object {\"id\": ..., \"label\": ...}");
     }
-    const json* id = j.contains("id") ? &j["id"] : j.contains("sextant_id") ? &j["sextant_id"]
-                                                                           : nullptr;
+    const json* id = j.contains("id")           ? &j["id"]
+                     : j.contains("sextant_id") ? &j["sextant_id"]
+                                                : nullptr;
     if (id == nullptr || !j.contains("label")) {
       return Status::Invalid(where + ": expected keys 'id' (or 'sextant_id') and 'label'");
     }
@@ -120,16 +120,15 @@ Result<LabelFile> ParseJsonlLabels(std::string_view content, const std::string& 
 
 // The choice of one annotation's (or prediction's) results; "" when it has
 // none. Invalid for span labels and for more than one choice.
-Result<std::string> ChoiceOf(const json& results, const std::string& where,
-                             const std::string& id) {
+Result<std::string> ChoiceOf(const json& results, const std::string& where, const std::string& id) {
   std::string choice;
   if (!results.is_array()) return choice;
   for (const json& r : results) {
     if (!r.is_object()) continue;
-    const std::string type = r.contains("type") && r["type"].is_string() ? Lower(Text(r["type"]))
-                                                                          : std::string();
-    if (type == "labels" || (r.contains("value") && r["value"].is_object() &&
-                             r["value"].contains("labels"))) {
+    const std::string type =
+        r.contains("type") && r["type"].is_string() ? Lower(Text(r["type"])) : std::string();
+    if (type == "labels" ||
+        (r.contains("value") && r["value"].is_object() && r["value"].contains("labels"))) {
       return Status::Invalid(where + ": sample '" + id +
                              "': span labels (NER) cannot be imported yet; expected a "
                              "`choices` result (text classification or NLI)");
@@ -163,8 +162,9 @@ std::string Stamp(const json& a) {
 Result<LabelFile> ParseLabelStudio(std::string_view content, const std::string& name) {
   json tasks = json::parse(content, nullptr, /*allow_exceptions=*/false);
   if (tasks.is_discarded()) {
-    return Status::Invalid(name + ": not valid JSON; expected Label Studio's JSON export (an "
-                                  "array of tasks)");
+    return Status::Invalid(name +
+                           ": not valid JSON; expected Label Studio's JSON export (an "
+                           "array of tasks)");
   }
   if (tasks.is_object()) tasks = json::array({tasks});
   if (!tasks.is_array()) {
@@ -180,8 +180,9 @@ Result<LabelFile> ParseLabelStudio(std::string_view content, const std::string& 
     const bool full = task.contains("data") && task["data"].is_object();
     const json& data = full ? task["data"] : task;
     if (!data.contains("sextant_id")) {
-      return Status::Invalid(where + ": no data.sextant_id; expected tasks exported by Sextant "
-                                     "(sextant export --format labelstudio)");
+      return Status::Invalid(where +
+                             ": no data.sextant_id; expected tasks exported by Sextant "
+                             "(sextant export --format labelstudio)");
     }
     const std::string id = Text(data["sextant_id"]);
     where += " (sextant_id '" + id + "')";
@@ -224,9 +225,9 @@ Result<LabelFile> ParseLabelStudio(std::string_view content, const std::string& 
       ++out.skipped;
       continue;
     }
-    SEXTANT_ASSIGN_OR_RETURN(std::string label,
-                             ChoiceOf(best->contains("result") ? (*best)["result"] : json(),
-                                      where, id));
+    SEXTANT_ASSIGN_OR_RETURN(
+        std::string label,
+        ChoiceOf(best->contains("result") ? (*best)["result"] : json(), where, id));
     if (label.empty()) {
       ++out.skipped;  // an annotation without a choice: the labeler skipped it
       continue;
@@ -246,8 +247,7 @@ Result<LabelFileFormat> ParseLabelFileFormat(std::string_view name) {
   if (n == "labelstudio" || n == "label-studio" || n == "label_studio" || n == "json") {
     return LabelFileFormat::kLabelStudio;
   }
-  return Status::Invalid("format: '" + std::string(name) +
-                         "'; expected csv, jsonl or labelstudio");
+  return Status::Invalid("format: '" + std::string(name) + "'; expected csv, jsonl or labelstudio");
 }
 
 Result<LabelFileFormat> LabelFileFormatForPath(const std::filesystem::path& path) {

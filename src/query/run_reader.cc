@@ -300,15 +300,17 @@ class RunReader::Impl {
     if (ImportedJoin().find("imported_labels") == std::string::npos) return out;
     SEXTANT_ASSIGN_OR_RETURN(
         store::Statement st,
-        store->db().Prepare("SELECT il.split, COUNT(*), SUM(il.gold = r.pred) FROM imported_labels il "
-                            "JOIN samples s ON s.split = il.split AND s.id = il.id "
-                            "JOIN results r ON r.split = s.split AND r.row = s.row GROUP BY il.split"));
+        store->db().Prepare(
+            "SELECT il.split, COUNT(*), SUM(il.gold = r.pred) FROM imported_labels il "
+            "JOIN samples s ON s.split = il.split AND s.id = il.id "
+            "JOIN results r ON r.split = s.split AND r.row = s.row GROUP BY il.split"));
     while (true) {
       SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());
       if (!more) break;
       const int64_t n = st.Int(1);
-      out[st.Text(0)] = {{"samples", n},
-                         {"accuracy", n ? static_cast<double>(st.Int(2)) / static_cast<double>(n) : 0.0}};
+      out[st.Text(0)] = {
+          {"samples", n},
+          {"accuracy", n ? static_cast<double>(st.Int(2)) / static_cast<double>(n) : 0.0}};
     }
     return out;
   }
@@ -320,9 +322,8 @@ class RunReader::Impl {
   };
   Result<Where> BuildWhere(const SampleQuery& q) const {
     Where w;
-    w.sql =
-        " FROM samples s JOIN results r ON r.split = s.split AND r.row = s.row" + ImportedJoin() +
-        " WHERE s.split = ?";
+    w.sql = " FROM samples s JOIN results r ON r.split = s.split AND r.row = s.row" +
+            ImportedJoin() + " WHERE s.split = ?";
     w.binds.emplace_back(q.split.ToString());
     auto add = [&](const std::string& clause, auto value) {
       w.sql += " AND " + clause;
@@ -994,7 +995,8 @@ Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split)
   }
   if (j.contains("splits") && j["splits"].is_object()) {
     for (auto& [key, counts] : labeled) {
-      if (j["splits"].contains(key) && j["splits"][key].is_object()) j["splits"][key]["labeled"] = counts;
+      if (j["splits"].contains(key) && j["splits"][key].is_object())
+        j["splits"][key]["labeled"] = counts;
     }
   }
   // The run summary gains what only the store knows now: project, run and splits' sizes.
@@ -1030,7 +1032,8 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   }
   SEXTANT_ASSIGN_OR_RETURN(Impl::Where w, impl_->BuildWhere(q));
   std::string sql =
-      "SELECT s.row, s.id, s.text, s.meta, COALESCE(s.label, il.gold), r.pred, r.confidence, r.margin, "
+      "SELECT s.row, s.id, s.text, s.meta, COALESCE(s.label, il.gold), r.pred, r.confidence, "
+      "r.margin, "
       "r.certainty_ratio, r.entropy, r.on_boundary, r.epoch, r.aum, r.dep, r.drift_distance, "
       "r.drift_score, r.drifted" +
       w.sql + " ORDER BY " + col->second + (q.descending ? " DESC" : " ASC") +

@@ -10,7 +10,6 @@
 
 #include "io/label_formats.h"
 #include "io/label_import.h"
-#include "store/imported_labels.h"
 #include "query/result_json.h"
 #include "server/alerts_api.h"
 #include "server/compare.h"
@@ -22,6 +21,7 @@
 #include "server/metrics.h"
 #include "server/uploads.h"
 #include "sextant/version.h"
+#include "store/imported_labels.h"
 #include "sync/manifest.h"
 
 namespace sextant::server {
@@ -127,9 +127,9 @@ ApiResponse Attachment(std::string body, io::ExportFormat format, const std::str
   for (char c : name)
     safe +=
         (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-  r.headers.emplace_back("Content-Disposition",
-                         "attachment; filename=\"" + safe + "." +
-                             std::string(io::ExportFileExtension(format)) + "\"");
+  r.headers.emplace_back(
+      "Content-Disposition",
+      "attachment; filename=\"" + safe + "." + std::string(io::ExportFileExtension(format)) + "\"");
   return r;
 }
 
@@ -959,9 +959,8 @@ Result<ApiResponse> PostLabels(const Call& c) {
     return Status::Invalid("labels: span labels (NER) cannot be imported yet");
   }
   SEXTANT_ASSIGN_OR_RETURN(io::LabelFile file, io::ParseLabelFile(content, "body", format));
-  SEXTANT_ASSIGN_OR_RETURN(
-      store::ImportLabelsReport report,
-      store::ImportLabels(c.state->run_dir(), key, file, c.labels(), "http"));
+  SEXTANT_ASSIGN_OR_RETURN(store::ImportLabelsReport report,
+                           store::ImportLabels(c.state->run_dir(), key, file, c.labels(), "http"));
   c.state->MarkStale();
   return Json({{"split", key.ToString()},
                {"imported", report.imported},
@@ -996,8 +995,7 @@ Result<ApiResponse> ExportSelection(const Call& c) {
     rows.push_back({table->get(), *row});
     keep.push_back(*table);
   }
-  return Attachment(Export(rows, format, *c.state), format,
-                    c.p()[1] + "-" + c.p()[2] + "-" + name);
+  return Attachment(Export(rows, format, *c.state), format, c.p()[1] + "-" + c.p()[2] + "-" + name);
 }
 
 // ---- the route table (docs/http-api.md)

@@ -65,7 +65,8 @@ Result<ImportLabelsReport> ImportLabels(const fs::path& run_dir, const SplitKey&
     SEXTANT_ASSIGN_OR_RETURN(Statement known,
                              db->Prepare("SELECT 1 FROM samples WHERE split = ? AND id = ?"));
     SEXTANT_ASSIGN_OR_RETURN(
-        Statement existing, db->Prepare("SELECT 1 FROM imported_labels WHERE split = ? AND id = ?"));
+        Statement existing,
+        db->Prepare("SELECT 1 FROM imported_labels WHERE split = ? AND id = ?"));
     SEXTANT_ASSIGN_OR_RETURN(
         Statement insert,
         db->Prepare("INSERT OR REPLACE INTO imported_labels(split, id, label, gold, source, "
@@ -88,8 +89,12 @@ Result<ImportLabelsReport> ImportLabels(const fs::path& run_dir, const SplitKey&
       SEXTANT_ASSIGN_OR_RETURN(bool had, existing.Step());
       if (had) ++report.overwritten;
       insert.Reset();
-      insert.Bind(1, key).Bind(2, e.id).Bind(3, e.label).Bind(4, it->second).Bind(5, source).Bind(
-          6, now);
+      insert.Bind(1, key)
+          .Bind(2, e.id)
+          .Bind(3, e.label)
+          .Bind(4, it->second)
+          .Bind(5, source)
+          .Bind(6, now);
       SEXTANT_RETURN_IF_ERROR(insert.Run());
       ++report.imported;
     }

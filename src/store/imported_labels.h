@@ -40,8 +40,8 @@ struct ImportLabelsReport {
 // label that is not one of the run's; Invalid for a split that is not an
 // inference set (labeled splits carry their gold labels from logging).
 // `source` is recorded with each label (e.g. the file name).
-Result<ImportLabelsReport> ImportLabels(const std::filesystem::path& run_dir,
-                                        const SplitKey& split, const io::LabelFile& file,
+Result<ImportLabelsReport> ImportLabels(const std::filesystem::path& run_dir, const SplitKey& split,
+                                        const io::LabelFile& file,
                                         const std::vector<std::string>& run_labels,
                                         const std::string& source);
 

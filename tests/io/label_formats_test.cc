@@ -31,8 +31,8 @@ ordered_json ClassificationRow() {
 }
 
 TEST(LabelStudioTasks, ClassificationTaskCarriesDataScoresAndAChoicesPrediction) {
-  const std::string out = WriteLabelStudioTasks(
-      {ClassificationRow()}, {"text_classification", "sextant:p/r"});
+  const std::string out =
+      WriteLabelStudioTasks({ClassificationRow()}, {"text_classification", "sextant:p/r"});
   const json tasks = json::parse(out);
   ASSERT_TRUE(tasks.is_array());
   ASSERT_EQ(tasks.size(), 1u);
@@ -188,8 +188,14 @@ TEST(ExportFormat, NamesAndExtensions) {
 
 TEST(Utf16Offset, CountsSurrogatePairsAndClamps) {
   EXPECT_EQ(Utf16Offset("ab", 1), 1);
-  EXPECT_EQ(Utf16Offset("\xC3\xA9" "a", 1), 1);
-  EXPECT_EQ(Utf16Offset("\xF0\x9F\x98\x80" "a", 1), 2);
+  EXPECT_EQ(Utf16Offset("\xC3\xA9"
+                        "a",
+                        1),
+            1);
+  EXPECT_EQ(Utf16Offset("\xF0\x9F\x98\x80"
+                        "a",
+                        1),
+            2);
   EXPECT_EQ(Utf16Offset("ab", 9), 2);
   EXPECT_EQ(CodePointSubstr("caf\xC3\xA9 ok", 2, 4), "f\xC3\xA9");
   EXPECT_EQ(CodePointSubstr("abc", 2, 99), "c");

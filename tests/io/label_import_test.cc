@@ -53,8 +53,8 @@ TEST(LabelImport, EmptyFilesAndMissingColumnsAreErrors) {
 }
 
 TEST(LabelImport, DuplicateIdsAndEmptyCellsNameTheLines) {
-  EXPECT_STATUS(Csv("id,label\ns1,pos\ns2,neg\ns1,neg\n"), kInvalidArgument,
-                "labels.csv line 4", "'s1'", "twice", "line 2");
+  EXPECT_STATUS(Csv("id,label\ns1,pos\ns2,neg\ns1,neg\n"), kInvalidArgument, "labels.csv line 4",
+                "'s1'", "twice", "line 2");
   EXPECT_STATUS(Csv("id,label\ns1,\n"), kInvalidArgument, "labels.csv line 2", "'s1'",
                 "empty label");
   EXPECT_STATUS(Csv("id,label\n,pos\n"), kInvalidArgument, "labels.csv line 2", "empty id");

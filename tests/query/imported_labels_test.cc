@@ -133,8 +133,8 @@ TEST_F(ImportedLabelsTest, UnknownIdOrLabelWritesNothing) {
   // Valid rows first, then a bad one: the whole file is refused.
   EXPECT_STATUS(Import("id,label\ni1,pos\ni2,neg\nnope,neg\n"), kInvalidArgument, "l.csv line 4",
                 "'nope'", "inference:prod", "expected the id");
-  EXPECT_STATUS(Import("id,label\ni1,pos\ni2,neutral\n"), kInvalidArgument, "l.csv line 3",
-                "'i2'", "'neutral'", "[neg, pos]");
+  EXPECT_STATUS(Import("id,label\ni1,pos\ni2,neutral\n"), kInvalidArgument, "l.csv line 3", "'i2'",
+                "'neutral'", "[neg, pos]");
   const auto rows = Samples({});
   EXPECT_EQ(rows[0].gold, "neg");
   EXPECT_FALSE(rows[1].gold) << "nothing of the refused files was written";
@@ -143,8 +143,8 @@ TEST_F(ImportedLabelsTest, UnknownIdOrLabelWritesNothing) {
 
 TEST_F(ImportedLabelsTest, TrainingIdsAndLabeledSplitsAreRefused) {
   EXPECT_STATUS(Import("id,label\nt0,neg\n"), kInvalidArgument, "'t0'", "not in split");
-  ASSERT_OK_AND_ASSIGN(io::LabelFile f,
-                       io::ParseLabelFile("id,label\nt0,neg\n", "l.csv", io::LabelFileFormat::kCsv));
+  ASSERT_OK_AND_ASSIGN(io::LabelFile f, io::ParseLabelFile("id,label\nt0,neg\n", "l.csv",
+                                                           io::LabelFileFormat::kCsv));
   EXPECT_STATUS(store::ImportLabels(run_dir(), training_, f, {"neg", "pos"}, "l.csv"),
                 kInvalidArgument, "'training'", "inference set");
   const SplitKey other = SplitKey::Make(Split::kInference, "other").value();

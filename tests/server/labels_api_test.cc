@@ -112,8 +112,8 @@ TEST_F(LabelsApiTest, PostedLabelsShowAsGoldAtOnce) {
   EXPECT_EQ(samples[1]["is_correct"], samples[1]["pred"] == "neg");
 
   // A file body with its format; a re-import overwrites.
-  r = Call("POST", {"runs", "p", "r", "labels"},
-           {{"split", "inference:prod"}, {"format", "csv"}}, "id,label\nn1,pos\n");
+  r = Call("POST", {"runs", "p", "r", "labels"}, {{"split", "inference:prod"}, {"format", "csv"}},
+           "id,label\nn1,pos\n");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["overwritten"], 1);
   EXPECT_EQ(json::parse(r.body)["labeled"], 2);
@@ -121,9 +121,9 @@ TEST_F(LabelsApiTest, PostedLabelsShowAsGoldAtOnce) {
 }
 
 TEST_F(LabelsApiTest, PostedLabelsAreCheckedAndAllOrNothing) {
-  ApiResponse r = Call("POST", {"runs", "p", "r", "labels"},
-                       {{"split", "inference:prod"}, {"format", "csv"}},
-                       "id,label\nn0,neg\nzz,pos\n");
+  ApiResponse r =
+      Call("POST", {"runs", "p", "r", "labels"}, {{"split", "inference:prod"}, {"format", "csv"}},
+           "id,label\nn0,neg\nzz,pos\n");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("'zz'"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("line 3"), std::string::npos) << r.body;
