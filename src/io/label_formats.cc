@@ -20,7 +20,7 @@ std::string Lower(std::string_view s) {
 constexpr const char* kScoreFields[] = {"pred",        "confidence", "margin",      "dep",
                                         "drift_score", "is_drifted", "shift_score", "is_shifted"};
 // A suggestion's fields (sextant suggest), when the rows come from one.
-constexpr const char* kSuggestionFields[] = {"rank", "suggest_score", "reasons"};
+constexpr const char* kSuggestionFields[] = {"rank", "suggest_score", "reasons", "suggest_scores"};
 
 bool Has(const ordered_json& row, const char* key) {
   auto it = row.find(key);
@@ -285,6 +285,22 @@ std::string WriteArgillaRecords(const std::vector<ordered_json>& rows,
     out += '\n';
   }
   return out;
+}
+
+std::vector<ordered_json> SuggestionRows(const ordered_json& answer) {
+  std::vector<ordered_json> rows;
+  auto it = answer.find("suggestions");
+  if (it == answer.end() || !it->is_array()) return rows;
+  for (const ordered_json& s : *it) {
+    if (!s.is_object()) continue;
+    ordered_json row;
+    for (auto f = s.begin(); f != s.end(); ++f) {
+      const std::string& key = f.key();
+      row[key == "score" ? "suggest_score" : key == "scores" ? "suggest_scores" : key] = f.value();
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 std::string LabelStudioConfig(const std::string& task, const std::vector<std::string>& labels) {

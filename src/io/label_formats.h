@@ -69,6 +69,13 @@ std::string WriteLabelStudioTasks(const std::vector<nlohmann::ordered_json>& row
 std::string WriteArgillaRecords(const std::vector<nlohmann::ordered_json>& rows,
                                 const LabelToolOptions& options);
 
+// The suggestions of a `sextant suggest` answer (suggest/suggest_json.h:
+// {"suggestions": [{"id", "split", "rank", "score", "reasons", "scores", "text",
+// "pred", ...}]}) as rows for the writers above: "score" becomes
+// "suggest_score" and "scores" "suggest_scores" (so that they are not taken
+// for the model's), the rest as it is.
+std::vector<nlohmann::ordered_json> SuggestionRows(const nlohmann::ordered_json& answer);
+
 // The Label Studio labeling configuration (XML) that matches the tasks above
 // for a run's task and labels (entity types for NER).
 std::string LabelStudioConfig(const std::string& task, const std::vector<std::string>& labels);

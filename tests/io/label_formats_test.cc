@@ -117,6 +117,29 @@ TEST(LabelStudioTasks, SuggestionReasonsAreKept) {
   EXPECT_EQ(d["reasons"].size(), 2u);
 }
 
+TEST(LabelStudioTasks, SuggestAnswersBecomeTasksWithTheirReasons) {
+  const ordered_json answer = {
+      {"strategy", "default"},
+      {"suggestions",
+       {{{"id", "a1"},
+         {"split", "inference:prod"},
+         {"rank", 1},
+         {"score", 0.9},
+         {"reasons", {"uncertain: margin 0.03 (lowest 2%)"}},
+         {"scores", {{"uncertainty", 0.97}}},
+         {"text", "meh"},
+         {"pred", "neg"},
+         {"confidence", 0.51}}}}};
+  const json t = json::parse(WriteLabelStudioTasks(SuggestionRows(answer), {}))[0];
+  EXPECT_EQ(t["data"]["sextant_id"], "a1");
+  EXPECT_EQ(t["data"]["split"], "inference:prod");
+  EXPECT_DOUBLE_EQ(t["data"]["suggest_score"].get<double>(), 0.9);
+  EXPECT_DOUBLE_EQ(t["data"]["suggest_scores"]["uncertainty"].get<double>(), 0.97);
+  EXPECT_EQ(t["data"]["reasons"][0], "uncertain: margin 0.03 (lowest 2%)");
+  EXPECT_DOUBLE_EQ(t["predictions"][0]["score"].get<double>(), 0.51) << "the model's confidence";
+  EXPECT_TRUE(SuggestionRows(ordered_json::object()).empty());
+}
+
 TEST(ArgillaRecords, ClassificationRecordHasFieldsMetadataAndALabelSuggestion) {
   const std::string out = WriteArgillaRecords({ClassificationRow(), ClassificationRow()},
                                               {"text_classification", "sextant:p/r"});
