@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   sextant::python::RegisterRemote(m);
   sextant::python::RegisterAlerts(m);
   sextant::python::RegisterLabels(m);
+  sextant::python::RegisterSuggest(m);
 }

@@ -18,6 +18,7 @@ void RegisterResults(pybind11::module_& m);  // RunReader, ListRuns (results.h)
 void RegisterRemote(pybind11::module_& m);   // login, sync, jobs of a team server (remote.h)
 void RegisterAlerts(pybind11::module_& m);   // a project's alert rules and states (alerts/store.h)
 void RegisterLabels(pybind11::module_& m);   // imported labels (store/imported_labels.h)
+void RegisterSuggest(pybind11::module_& m);  // label suggestions (suggest.h)
 
 // Team-server values as Python objects, and a Python callable as a progress
 // callback callable without the GIL (register_remote.cc).

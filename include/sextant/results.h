@@ -43,6 +43,11 @@ struct SampleRow {
   // Inference (drift) and validation/test (out of coverage); empty for training.
   std::optional<double> drift_distance, drift_score;
   std::optional<bool> is_drifted;
+  // Inference sets with a domain test: the cross-fitted domain classifier's
+  // out-of-fold probability that the sample is production rather than held-out
+  // reference, and whether it is above the set's flag threshold. Empty otherwise.
+  std::optional<double> shift_score;
+  std::optional<bool> is_shifted;
   // Position in the run's 2-D map (all splits in one map); empty when the run
   // was finished without the map.
   std::optional<double> x, y;

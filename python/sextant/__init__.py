@@ -42,6 +42,7 @@ from ._results import (get_dataframe, get_similar_spans, get_span_dataframe, get
                        get_timeline,
                        list_runs, open_run)
 from ._labels import get_labeled_dataset, import_labels
+from ._suggest import suggest_labels
 from .errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -79,6 +80,7 @@ __all__ = [
     "get_span_dataframe",
     "get_labels_for_run",
     "get_similar_spans",
+    "suggest_labels",
     "get_summary",
     "get_timeline",
     "init",

@@ -15,6 +15,7 @@
 
 #include "cli/alerts_cmd.h"
 #include "cli/labels_cmd.h"
+#include "cli/suggest_cmd.h"
 #include "cli/output.h"
 #include "cli/report.h"
 #include "cli/timeline_table.h"
@@ -1528,6 +1529,10 @@ int Main(int argc, char** argv) {
   {
     LabelsCommand labels = AddLabelsCommand(app);
     commands.push_back({labels.app, labels.run});
+  }
+  {
+    SuggestCommand suggest = AddSuggestCommand(app);
+    commands.push_back({suggest.app, suggest.run});
   }
 #ifdef SEXTANT_HAVE_SERVER
   commands.push_back(AddServeCommand(app));

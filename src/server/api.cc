@@ -19,6 +19,7 @@
 #include "server/keys.h"
 #include "server/live_ingest.h"
 #include "server/metrics.h"
+#include "server/suggest_api.h"
 #include "server/uploads.h"
 #include "sextant/version.h"
 #include "store/imported_labels.h"
@@ -1065,6 +1066,10 @@ Result<ApiResponse> GetLiveSamples(const Call& c) {
   return r;
 }
 
+// ---- label suggestions (server/suggest_api.h, docs/labeling.md)
+
+Result<ApiResponse> GetSuggest(const Call& c) { return HandleSuggest(c.reader(), c.req); }
+
 // ---- projects/{project}/alerts/... (server/alerts_api.h, docs/alerts.md)
 
 Result<ApiResponse> Alerts(const Call& c) { return HandleAlerts(c.root, c.req); }
@@ -1094,6 +1099,7 @@ constexpr Endpoint kEndpoints[] = {
     {"GET", "runs/*/*/map", GetMap, Access::kRead},
     {"GET", "runs/*/*/compare", GetCompare, Access::kRead},
     {"GET", "runs/*/*/export", ExportSamples, Access::kRead},
+    {"GET", "runs/*/*/suggest", GetSuggest, Access::kRead},
     {"GET", "runs/*/*/selections", ListSelections, Access::kRead},
     {"POST", "runs/*/*/selections", CreateSelection, Access::kWrite},
     {"GET", "runs/*/*/selections/*", GetSelection, Access::kRead},

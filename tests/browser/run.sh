@@ -27,4 +27,6 @@ node tests/browser/console.test.mjs
 # Issue 15's labeling loop: suggest, reasons, Label Studio export, labels back (real server).
 node tests/browser/labeling.test.mjs
 node tests/browser/team.test.mjs
+# "Suggest N to label" (docs/labeling.md) against the real server.
+node tests/browser/suggest.test.mjs
 exec node tests/browser/monitor.test.mjs

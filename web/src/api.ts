@@ -271,6 +271,8 @@ export const api = {
     if (inSplits && inSplits.length) q.set('in', inSplits.join(','));
     return call<{ query: { split: string; span_row: number }; neighbors: SpanNeighbor[]; took_ms: number }>('GET', `${runPath(p, r)}/spans/similar?${q}`);
   },
+  /** Label suggestions (docs/labeling.md); the answer's shape is suggest.ts's. */
+  suggest: <T>(p: string, r: string, q: URLSearchParams) => call<T>('GET', `${runPath(p, r)}/suggest?${q}`),
   selections: (p: string, r: string) => call<{ selections: SelectionInfo[] }>('GET', `${runPath(p, r)}/selections`),
   createSelection: (p: string, r: string, name: string) => call<unknown>('POST', `${runPath(p, r)}/selections`, { name }),
   selection: (p: string, r: string, name: string) =>

@@ -15,6 +15,7 @@ import { RunState } from './state';
 import { SpanFilters, SpanTable } from './spans';
 import { SampleTable } from './table';
 import { SelectionTray } from './tray';
+import { SuggestPanel } from './suggest';
 
 const app = document.getElementById('app')!;
 
@@ -245,6 +246,7 @@ async function runPage(project: string, run: string): Promise<void> {
 
   const filters = new FilterPanel(st);
   const tray = new SelectionTray(st);
+  const suggest = new SuggestPanel(st, () => tray.refresh());
   const map = new EmbeddingMap(st);
   const insights = new InsightsPanel(st);
   const table = new SampleTable(st);
@@ -276,7 +278,7 @@ async function runPage(project: string, run: string): Promise<void> {
   main.className = 'page run-page';
   main.dataset.testid = 'run-page';
   main.append(bar, h('div', { class: 'run-grid' },
-    h('div', { class: 'side' }, filters.el, spanFilters?.el, tray.el),
+    h('div', { class: 'side' }, filters.el, spanFilters?.el, tray.el, suggest.el),
     h('div', { class: 'center' }, h('div', { class: 'top-row' }, map.el, insights.el), table.el, spanTable?.el),
     panel.el));
   if (spanFilters && spanTable) {
