@@ -15,9 +15,9 @@
 
 #include "cli/alerts_cmd.h"
 #include "cli/labels_cmd.h"
-#include "cli/suggest_cmd.h"
 #include "cli/output.h"
 #include "cli/report.h"
+#include "cli/suggest_cmd.h"
 #include "cli/timeline_table.h"
 #include "common/file_util.h"
 #include "common/strings.h"

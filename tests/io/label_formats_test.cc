@@ -118,18 +118,17 @@ TEST(LabelStudioTasks, SuggestionReasonsAreKept) {
 }
 
 TEST(LabelStudioTasks, SuggestAnswersBecomeTasksWithTheirReasons) {
-  const ordered_json answer = {
-      {"strategy", "default"},
-      {"suggestions",
-       {{{"id", "a1"},
-         {"split", "inference:prod"},
-         {"rank", 1},
-         {"score", 0.9},
-         {"reasons", {"uncertain: margin 0.03 (lowest 2%)"}},
-         {"scores", {{"uncertainty", 0.97}}},
-         {"text", "meh"},
-         {"pred", "neg"},
-         {"confidence", 0.51}}}}};
+  const ordered_json answer = {{"strategy", "default"},
+                               {"suggestions",
+                                {{{"id", "a1"},
+                                  {"split", "inference:prod"},
+                                  {"rank", 1},
+                                  {"score", 0.9},
+                                  {"reasons", {"uncertain: margin 0.03 (lowest 2%)"}},
+                                  {"scores", {{"uncertainty", 0.97}}},
+                                  {"text", "meh"},
+                                  {"pred", "neg"},
+                                  {"confidence", 0.51}}}}};
   const json t = json::parse(WriteLabelStudioTasks(SuggestionRows(answer), {}))[0];
   EXPECT_EQ(t["data"]["sextant_id"], "a1");
   EXPECT_EQ(t["data"]["split"], "inference:prod");

@@ -95,6 +95,17 @@ def test_argilla_and_config_exports(root, sextant_bin, run, tmp_path):
     assert bad.returncode == 2 and "--format" in bad.stderr
 
 
+def test_suggest_exports_label_studio_tasks_with_reasons(root, sextant_bin, run, tmp_path):
+    base, _ = run
+    out = tmp_path / "suggested.json"
+    _cli(sextant_bin, "suggest", *base, "--split", "inference", "--inference-name", "prod",
+         "--budget", "5", "--format", "labelstudio", "--output", str(out))
+    tasks = json.loads(out.read_text())
+    assert len(tasks) == 5
+    assert [t["data"]["rank"] for t in tasks] == [1, 2, 3, 4, 5]
+    assert all(t["data"]["reasons"] and t["predictions"][0]["result"] for t in tasks)
+
+
 def test_csv_jsonl_import_errors_write_nothing(root, sextant_bin, run, tmp_path):
     base, gold = run
     imp = ["labels", "import", *base, "--inference-name", "prod", "--file"]

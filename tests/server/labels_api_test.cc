@@ -18,9 +18,25 @@ class LabelsApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     LogAndFinishSmallRun(tmp_.path(), 12);
-    LogSmallSplit(tmp_.path(), SplitKey::Make(Split::kInference, "prod").value(), 6, 3, "n");
+    // Production texts of their own (suggestions leave out copies of training texts).
     auto client = Client::Init({.root = tmp_.path(), .project = "p", .run = "r"});
     ASSERT_OK(client.status());
+    const SplitKey prod = SplitKey::Make(Split::kInference, "prod").value();
+    DataBatch data;
+    std::vector<float> e, l;
+    for (int i = 0; i < 6; ++i) {
+      data.ids.push_back("n" + std::to_string(i));
+      data.texts.push_back("production review " + std::to_string(i));
+      for (int d = 0; d < 4; ++d) e.push_back(d == i % 2 ? 1.0f : 0.3f * static_cast<float>(i + d));
+      l.push_back(i % 2 ? 0.0f : 0.2f * static_cast<float>(i));
+      l.push_back(i % 2 ? 0.3f * static_cast<float>(i) : 0.0f);
+    }
+    ASSERT_OK((*client)->LogDataSamples(data, prod));
+    OutputsBatch b;
+    b.ids = data.ids;
+    b.embeddings = {e.data(), 6, 4};
+    b.logits = {l.data(), 6, 2};
+    ASSERT_OK((*client)->LogModelOutputs(b, prod, 0));
     ASSERT_OK((*client)->Finish(SmallRunOptions()).status());
     api_ = std::make_unique<Api>(tmp_.path());
   }
@@ -75,7 +91,7 @@ TEST_F(LabelsApiTest, FilterExportInLabelStudioAndArgillaFormats) {
   ASSERT_EQ(ar.status, 200) << ar.body;
   EXPECT_NE(Header(ar, "Content-Disposition").find(".jsonl\""), std::string::npos);
   const json first = json::parse(ar.body.substr(0, ar.body.find('\n')));
-  EXPECT_EQ(first["fields"]["text"], "text 0");
+  EXPECT_EQ(first["fields"]["text"], "production review 0");
   EXPECT_EQ(first["metadata"]["split"], "inference:prod");
   EXPECT_EQ(first["suggestions"][0]["question_name"], "label");
 
@@ -97,6 +113,24 @@ TEST_F(LabelsApiTest, SelectionExportsInLabelStudioFormat) {
   ASSERT_EQ(r.status, 200) << r.body;
   ExpectLabelStudioTasks(r.body, 2);
   EXPECT_EQ(json::parse(r.body)[1]["data"]["split"], "training");
+}
+
+TEST_F(LabelsApiTest, SuggestionsDownloadAsLabelStudioTasksWithTheirReasons) {
+  ApiResponse r = Call("GET", {"runs", "p", "r", "suggest"},
+                       {{"split", "inference:prod"}, {"budget", "3"}, {"format", "labelstudio"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json; charset=utf-8");
+  EXPECT_NE(Header(r, "Content-Disposition").find("suggestions.json"), std::string::npos);
+  ExpectLabelStudioTasks(r.body, 3);
+  const json tasks = json::parse(r.body);
+  EXPECT_EQ(tasks[0]["data"]["rank"], 1);
+  EXPECT_FALSE(tasks[0]["data"]["reasons"].empty());
+  r = Call("GET", {"runs", "p", "r", "suggest"},
+           {{"split", "inference:prod"}, {"budget", "2"}, {"format", "argilla"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 2);
+  r = Call("GET", {"runs", "p", "r", "suggest"}, {{"split", "inference:prod"}, {"format", "csv"}});
+  EXPECT_EQ(r.status, 400);
 }
 
 TEST_F(LabelsApiTest, PostedLabelsShowAsGoldAtOnce) {
