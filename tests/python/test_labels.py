@@ -176,3 +176,39 @@ def test_label_loop_example_on_generated_data(tmp_path, sextant_bin):
     summary = dq.get_summary(project_name="loop", run_name="round1", root=tmp_path / "store")
     assert summary["splits"]["test"]["samples"] == r["heldout"]
     assert summary["splits"]["training"]["samples"] == 1200 + 40
+
+
+def test_ner_export_carries_predicted_spans_and_import_is_refused(root, sextant_bin, tmp_path):
+    from test_ner_nli import TAGS, TEXT, TOKENS, GOLD, token_outputs
+    dq.init("ner", project_name="p", run_name="ner", root=root)
+    dq.set_labels_for_run(TAGS)
+    dq.set_tagging_schema("BIO")
+    dq.log_dataset([{"id": "a", "text": TEXT, "text_token_indices": TOKENS, "gold_spans": GOLD},
+                    {"id": "b", "text": "Rome", "text_token_indices": [(0, 4)],
+                     "gold_spans": [{"start": 0, "end": 4, "label": "LOC"}]}], split="training")
+    dq.log_dataset([{"id": "p", "text": TEXT, "text_token_indices": TOKENS}], split="inference",
+                   inference_name="prod")
+    embs, logits = token_outputs([[1, 2, 0, 3, 3, 4], [3]])
+    dq.log_model_outputs(embs=embs, logits=logits, ids=["a", "b"], split="training", epoch=0)
+    pe, pl = token_outputs([[1, 2, 0, 0, 0, 3]], shift=3.0)
+    dq.log_model_outputs(embs=pe, logits=pl, ids=["p"], split="inference", inference_name="prod",
+                         epoch=0)
+    dq.finish(compute_map=False, drift_k=1)
+    base = ["--root", str(root), "--project", "p", "--run", "ner"]
+    out = tmp_path / "ner.json"
+    _cli(sextant_bin, "export", *base, "--split", "inference", "--inference-name", "prod",
+         "--output", str(out))
+    result = json.loads(out.read_text())[0]["predictions"][0]["result"]
+    # Predicted: "Ann Lee" PER (tokens 0-1) and "Rome" LOC (token 5).
+    spans = sorted((r["value"]["start"], r["value"]["end"], r["value"]["text"],
+                    r["value"]["labels"][0]) for r in result)
+    assert spans == [(0, 7, "Ann Lee", "PER"), (19, 23, "Rome", "LOC")]
+    assert all(r["type"] == "labels" and r["to_name"] == "text" for r in result)
+    cfg = _cli(sextant_bin, "samples", *base, "--split", "training", "--format",
+               "labelstudio-config").stdout
+    assert '<Label value="PER"/>' in cfg and '<Label value="LOC"/>' in cfg
+    labels = tmp_path / "l.csv"
+    labels.write_text("id,label\np,PER\n")
+    r = _cli(sextant_bin, "labels", "import", *base, "--inference-name", "prod", "--file",
+             str(labels), check=False)
+    assert r.returncode == 2 and "NER" in r.stderr and "not" in r.stderr
