@@ -962,6 +962,25 @@ Result<int64_t> RunReader::CommittedGeneration() const {
   return g;
 }
 
+Result<std::string> RunReader::ImportedLabelsStamp(bool current) const {
+  std::unique_lock<std::mutex> lock(impl_->probe_mu, std::defer_lock);
+  store::Database* db = &impl_->store->db();
+  if (current) {
+    lock.lock();
+    if (!impl_->probe) {
+      SEXTANT_ASSIGN_OR_RETURN(
+          impl_->probe, store::Database::Open(impl_->store->dir() / store::kDatabaseFile, false));
+    }
+    db = impl_->probe.get();
+  }
+  // Every import and clear counts up meta's imported_labels_version in its transaction.
+  SEXTANT_ASSIGN_OR_RETURN(
+      store::Statement st,
+      db->Prepare("SELECT value FROM meta WHERE key = 'imported_labels_version'"));
+  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.Text(0) : std::string();
+}
+
 Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split) const {
   if (split) SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(*split));
   SEXTANT_ASSIGN_OR_RETURN(store::Statement st,

@@ -205,6 +205,7 @@ Result<std::shared_ptr<RunState>> RunState::Open(const fs::path& root, const std
   auto state = std::make_shared<RunState>();
   state->run_dir_ = root / project / run;
   SEXTANT_ASSIGN_OR_RETURN(state->reader_, RunReader::Open(root, project, run));
+  SEXTANT_ASSIGN_OR_RETURN(state->labels_stamp_, state->reader_->ImportedLabelsStamp());
   return state;
 }
 
@@ -247,7 +248,12 @@ Result<std::shared_ptr<RunState>> Api::Run(const std::string& project,
     // The committed generation, not the newest folder: a finish writing (or
     // failed after writing) gen-N+1 leaves the state on the committed one.
     Result<int64_t> committed = cached->reader().CommittedGeneration();
-    if (committed.ok() && *committed == cached->generation() && !cached->stale()) return cached;
+    // Labels imported since it was opened (sextant labels import, POST .../labels) too.
+    Result<std::string> stamp = cached->reader().ImportedLabelsStamp(/*current=*/true);
+    if (committed.ok() && *committed == cached->generation() && !cached->stale() && stamp.ok() &&
+        *stamp == cached->labels_stamp()) {
+      return cached;
+    }
   }
   // Opened outside the lock: a large run's reader opens in a moment, but other runs
   // need not wait for it.

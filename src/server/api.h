@@ -94,8 +94,11 @@ class RunState {
   // longer show every gold label, so the next request opens the run afresh.
   void MarkStale() { stale_ = true; }
   bool stale() const { return stale_; }
+  // The imported labels its reader's snapshot holds (RunReader::ImportedLabelsStamp).
+  const std::string& labels_stamp() const { return labels_stamp_; }
 
  private:
+  std::string labels_stamp_;
   std::atomic<bool> stale_{false};
   std::filesystem::path run_dir_;
   std::unique_ptr<RunReader> reader_;

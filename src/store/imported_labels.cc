@@ -26,6 +26,14 @@ Result<std::unique_ptr<Database>> OpenRunDatabase(const fs::path& run_dir) {
   return db;
 }
 
+// Readers notice a change of the imported labels by this counter
+// (RunReader::ImportedLabelsStamp); bumped in the writing transaction.
+Status BumpVersion(Database& db) {
+  return db.Exec(
+      "INSERT INTO meta(key, value) VALUES ('imported_labels_version', '1') "
+      "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)");
+}
+
 Status CheckInferenceSplit(const SplitKey& split) {
   if (split.split != Split::kInference) {
     return Status::Invalid("split: '" + split.ToString() +
@@ -98,6 +106,7 @@ Result<ImportLabelsReport> ImportLabels(const fs::path& run_dir, const SplitKey&
       SEXTANT_RETURN_IF_ERROR(insert.Run());
       ++report.imported;
     }
+    SEXTANT_RETURN_IF_ERROR(BumpVersion(*db));
     SEXTANT_ASSIGN_OR_RETURN(Statement total,
                              db->Prepare("SELECT COUNT(*) FROM imported_labels WHERE split = ?"));
     total.Bind(1, key);
@@ -111,11 +120,16 @@ Result<ImportLabelsReport> ImportLabels(const fs::path& run_dir, const SplitKey&
 Result<int64_t> ClearImportedLabels(const fs::path& run_dir, const SplitKey& split) {
   SEXTANT_RETURN_IF_ERROR(CheckInferenceSplit(split));
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenRunDatabase(run_dir));
-  SEXTANT_ASSIGN_OR_RETURN(Statement st,
-                           db->Prepare("DELETE FROM imported_labels WHERE split = ?"));
-  st.Bind(1, split.ToString());
-  SEXTANT_RETURN_IF_ERROR(st.Run());
-  return static_cast<int64_t>(sqlite3_changes(db->handle()));
+  int64_t removed = 0;
+  SEXTANT_RETURN_IF_ERROR(db->Transaction([&]() -> Status {
+    SEXTANT_ASSIGN_OR_RETURN(Statement st,
+                             db->Prepare("DELETE FROM imported_labels WHERE split = ?"));
+    st.Bind(1, split.ToString());
+    SEXTANT_RETURN_IF_ERROR(st.Run());
+    removed = static_cast<int64_t>(sqlite3_changes(db->handle()));
+    return BumpVersion(*db);
+  }));
+  return removed;
 }
 
 }  // namespace sextant::store

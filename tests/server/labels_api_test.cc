@@ -6,6 +6,7 @@
 #include "server/api.h"
 #include "sextant/client.h"
 #include "small_run.h"
+#include "store/imported_labels.h"
 #include "testing.h"
 
 namespace sextant::server {
@@ -152,6 +153,25 @@ TEST_F(LabelsApiTest, PostedLabelsShowAsGoldAtOnce) {
   EXPECT_EQ(json::parse(r.body)["overwritten"], 1);
   EXPECT_EQ(json::parse(r.body)["labeled"], 2);
   EXPECT_EQ(ProdSamples()[1]["gold"], "pos");
+}
+
+TEST_F(LabelsApiTest, LabelsImportedOutsideTheServerShowAtTheNextRequest) {
+  EXPECT_TRUE(ProdSamples()[2]["gold"].is_null());  // the run is cached from here on
+  // As `sextant labels import` does while the server runs.
+  ASSERT_OK_AND_ASSIGN(io::LabelFile f, io::ParseLabelFile("id,label\nn2,pos\n", "l.csv",
+                                                           io::LabelFileFormat::kCsv));
+  const SplitKey prod = SplitKey::Make(Split::kInference, "prod").value();
+  ASSERT_OK(
+      store::ImportLabels(tmp_.path() / "p" / "r", prod, f, {"neg", "pos"}, "l.csv").status());
+  EXPECT_EQ(ProdSamples()[2]["gold"], "pos");
+  // Overwritten: the same id, the same number of labels, another label.
+  ASSERT_OK_AND_ASSIGN(
+      f, io::ParseLabelFile("id,label\nn2,neg\n", "l.csv", io::LabelFileFormat::kCsv));
+  ASSERT_OK(
+      store::ImportLabels(tmp_.path() / "p" / "r", prod, f, {"neg", "pos"}, "l.csv").status());
+  EXPECT_EQ(ProdSamples()[2]["gold"], "neg");
+  ASSERT_OK(store::ClearImportedLabels(tmp_.path() / "p" / "r", prod).status());
+  EXPECT_TRUE(ProdSamples()[2]["gold"].is_null());
 }
 
 TEST_F(LabelsApiTest, PostedLabelsAreCheckedAndAllOrNothing) {
