@@ -14,5 +14,6 @@ PYBIND11_MODULE(_core, m) {
   sextant::python::RegisterResults(m);
   sextant::python::RegisterRemote(m);
   sextant::python::RegisterAlerts(m);
+  sextant::python::RegisterLabels(m);
   sextant::python::RegisterSuggest(m);
 }

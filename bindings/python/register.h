@@ -17,6 +17,7 @@ void RegisterClient(pybind11::module_& m);   // Client (client.h)
 void RegisterResults(pybind11::module_& m);  // RunReader, ListRuns (results.h)
 void RegisterRemote(pybind11::module_& m);   // login, sync, jobs of a team server (remote.h)
 void RegisterAlerts(pybind11::module_& m);   // a project's alert rules and states (alerts/store.h)
+void RegisterLabels(pybind11::module_& m);   // imported labels (store/imported_labels.h)
 void RegisterSuggest(pybind11::module_& m);  // label suggestions (suggest.h)
 
 // Team-server values as Python objects, and a Python callable as a progress

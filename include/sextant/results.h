@@ -192,6 +192,10 @@ class RunReader {
   // one, so a long-lived user can reopen when it differs from generation().
   int64_t generation() const;
   Result<int64_t> CommittedGeneration() const;
+  // Labels imported into the run (store/imported_labels.h) change without a new
+  // generation: a stamp of them as this reader's snapshot holds them, or with
+  // `current` as they are now; the two differ after an import or a clear.
+  Result<std::string> ImportedLabelsStamp(bool current = false) const;
 
   // The stored results as JSON text: the whole run (parameters, every split,
   // comparisons of inference sets with training), or one split.

@@ -41,6 +41,7 @@ from ._live import close_live, flush_live, live_stats, log_live
 from ._results import (get_dataframe, get_similar_spans, get_span_dataframe, get_summary,
                        get_timeline,
                        list_runs, open_run)
+from ._labels import get_labeled_dataset, import_labels
 from ._suggest import suggest_labels
 from .errors import (
     AlreadyExistsError,
@@ -100,5 +101,7 @@ __all__ = [
     "set_split",
     "set_tagging_schema",
 ]
+# Labels coming back from labelers (docs/labeling-tools.md).
+__all__ += ["get_labeled_dataset", "import_labels"]
 # Alert rules and their states (docs/alerts.md).
 __all__ += ["add_alert_rule", "get_alert_states", "list_alert_rules", "remove_alert_rule"]

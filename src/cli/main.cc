@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "cli/alerts_cmd.h"
+#include "cli/labels_cmd.h"
 #include "cli/output.h"
 #include "cli/report.h"
 #include "cli/suggest_cmd.h"
@@ -410,7 +411,9 @@ void AddSampleFilters(CLI::App* cmd, SampleArgs* a) {
   cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. drift_score:desc)");
   cmd->add_option("--limit", a->limit, "At most this many rows");
   cmd->add_option("--offset", a->offset, "Skip this many rows first");
-  cmd->add_option("--format", a->format, "jsonl or csv");
+  cmd->add_option("--format", a->format,
+                  "jsonl, csv, labelstudio, argilla or labelstudio-config "
+                  "(docs/labeling-tools.md)");
 }
 
 Result<SampleQuery> MakeQuery(const SampleArgs& a) {
@@ -456,22 +459,37 @@ Result<SampleQuery> MakeQuery(const SampleArgs& a) {
 
 Status RunSamples(const SampleArgs& a, bool to_file) {
   SEXTANT_ASSIGN_OR_RETURN(SampleQuery q, MakeQuery(a));
-  std::string format_name = a.format;
-  if (to_file && format_name.empty()) {
-    format_name = fs::path(a.output).extension() == ".csv" ? "csv" : "jsonl";
+  // labelstudio / argilla (docs/labeling-tools.md) besides csv and jsonl; an
+  // export without --format goes by the output's extension.
+  io::ExportFormat format = io::ExportFormat::kJsonl;
+  const bool config_only = a.format == "labelstudio-config";
+  if (!config_only) {
+    if (to_file && a.format.empty()) {
+      SEXTANT_ASSIGN_OR_RETURN(format, io::ExportFormatForPath(a.output));
+    } else {
+      SEXTANT_ASSIGN_OR_RETURN(format, io::ParseExportFormat(a.format, "--format"));
+    }
   }
-  SEXTANT_ASSIGN_OR_RETURN(Format format, ParseFormat(format_name));
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunReader> reader,
                            RunReader::Open(a.common.Root(), a.common.project, a.common.run));
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader->Samples(q));
-  if (!to_file) {
-    WriteSamples(std::cout, format, rows, reader->info().labels);
-    return Status::OK();
+  std::vector<SampleRow> rows;
+  if (!config_only) {
+    SEXTANT_ASSIGN_OR_RETURN(rows, reader->Samples(q));
   }
   std::ostringstream buffer;
-  WriteSamples(buffer, format, rows, reader->info().labels);
+  std::ostream& out = to_file ? buffer : std::cout;
+  if (config_only) {
+    out << LabelStudioConfigFor(*reader);
+  } else {
+    WriteExport(out, format, rows, *reader);
+  }
+  if (!to_file) return Status::OK();
   SEXTANT_RETURN_IF_ERROR(WriteFileAtomic(a.output, buffer.str()));
-  std::fprintf(stderr, "exported %zu samples to %s\n", rows.size(), a.output.c_str());
+  if (config_only) {
+    std::fprintf(stderr, "wrote the Label Studio labeling config to %s\n", a.output.c_str());
+  } else {
+    std::fprintf(stderr, "exported %zu samples to %s\n", rows.size(), a.output.c_str());
+  }
   return Status::OK();
 }
 
@@ -959,7 +977,10 @@ Command AddExportCommand(CLI::App& app) {
   CLI::App* export_cmd =
       app.add_subcommand("export", "Write a filtered selection to CSV or JSONL for labeling");
   AddSampleFilters(export_cmd, args.get());
-  export_cmd->add_option("--output", args->output, "File to write (.csv or .jsonl)")->required();
+  export_cmd
+      ->add_option("--output", args->output,
+                   "File to write: .csv, .jsonl or .json (Label Studio tasks); --format overrides")
+      ->required();
   return {export_cmd, [args] { return Report(RunSamples(*args, true)); }};
 }
 
@@ -1521,6 +1542,10 @@ int Main(int argc, char** argv) {
   {
     AlertsCommand alerts = AddAlertsCommand(app);
     commands.push_back({alerts.app, alerts.run});
+  }
+  {
+    LabelsCommand labels = AddLabelsCommand(app);
+    commands.push_back({labels.app, labels.run});
   }
   {
     SuggestCommand suggest = AddSuggestCommand(app);

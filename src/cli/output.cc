@@ -56,6 +56,28 @@ void WriteSamples(std::ostream& out, Format format, const std::vector<SampleRow>
   }
 }
 
+void WriteExport(std::ostream& out, io::ExportFormat format, const std::vector<SampleRow>& rows,
+                 const RunReader& reader) {
+  const RunInfo& info = reader.info();
+  if (format == io::ExportFormat::kCsv || format == io::ExportFormat::kJsonl) {
+    WriteSamples(out, format == io::ExportFormat::kCsv ? Format::kCsv : Format::kJsonl, rows,
+                 info.labels);
+    return;
+  }
+  std::vector<ordered_json> objects;
+  objects.reserve(rows.size());
+  for (const SampleRow& r : rows) objects.push_back(SampleRowToJson(r, info.labels));
+  const io::LabelToolOptions tool{info.task, "sextant:" + info.project + "/" + info.run};
+  out << (format == io::ExportFormat::kLabelStudio ? io::WriteLabelStudioTasks(objects, tool)
+                                                   : io::WriteArgillaRecords(objects, tool));
+}
+
+std::string LabelStudioConfigFor(const RunReader& reader) {
+  const RunInfo& info = reader.info();
+  const bool ner = info.task == "named_entity_recognition";
+  return io::LabelStudioConfig(info.task, ner ? reader.entity_types() : info.labels);
+}
+
 void WriteSpans(std::ostream& out, Format format, const std::vector<SpanRow>& rows) {
   constexpr SplitField kSplit = SplitField::kNameAndInferenceName;
   if (format == Format::kJsonl) {

@@ -12,6 +12,7 @@
 #include "sextant/results.h"
 #include "sextant/suggest.h"
 #include "store/selections.h"
+#include "suggest/suggest_export.h"
 #include "suggest/suggest_json.h"
 
 namespace sextant::cli {
@@ -87,8 +88,10 @@ Status SaveSelection(const SuggestArgs& a, const suggest::SuggestOptions& o,
 }
 
 Status RunSuggest(const SuggestArgs& a) {
-  if (a.format != "table" && a.format != "json" && a.format != "csv") {
-    return Status::Invalid("--format: '" + a.format + "'; expected table, json or csv");
+  const bool tool = a.format == "labelstudio" || a.format == "argilla";
+  if (a.format != "table" && a.format != "json" && a.format != "csv" && !tool) {
+    return Status::Invalid("--format: '" + a.format +
+                           "'; expected table, json, csv, labelstudio or argilla");
   }
   suggest::SuggestOptions o;
   SEXTANT_ASSIGN_OR_RETURN(Split split, ParseSplit(a.split));
@@ -121,7 +124,12 @@ Status RunSuggest(const SuggestArgs& a) {
   SEXTANT_ASSIGN_OR_RETURN(ordered_json j,
                            suggest::SuggestResultJson(*reader, o, *result, took_ms));
   std::ostringstream text;
-  if (a.format == "json") {
+  if (tool) {
+    // Label Studio tasks / Argilla records (docs/labeling-tools.md).
+    SEXTANT_ASSIGN_OR_RETURN(io::ExportFormat f, io::ParseExportFormat(a.format, "--format"));
+    SEXTANT_ASSIGN_OR_RETURN(std::string file, suggest::SuggestionsForLabeling(*reader, j, f));
+    text << file;
+  } else if (a.format == "json") {
     text << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else if (a.format == "csv") {
     WriteCsv(text, j);
@@ -164,7 +172,9 @@ SuggestCommand AddSuggestCommand(CLI::App& app) {
   cmd->add_flag("--per-class", a->per_class,
                 "Split the budget over the predicted classes in proportion (at least 1 each)");
   cmd->add_option("--seed", a->seed, "Seed of the random strategy (default 0)");
-  cmd->add_option("--format", a->format, "table, json or csv (default table)");
+  cmd->add_option("--format", a->format,
+                  "table, json, csv (default table), or labelstudio / argilla: files for "
+                  "labeling tools (docs/labeling-tools.md)");
   cmd->add_option("--output", a->output, "Write to this file instead of stdout");
   cmd->add_option("--selection", a->selection,
                   "Also save the suggestions as this named selection of the run (added to it "

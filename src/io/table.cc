@@ -249,6 +249,11 @@ int Table::ColumnIndex(std::string_view name) const {
 
 Result<Table> ReadCsv(const fs::path& path) {
   SEXTANT_ASSIGN_OR_RETURN(std::string content, ReadWholeFile(path));
+  return ParseCsv(content, path);
+}
+
+Result<Table> ParseCsv(std::string_view content, const fs::path& path,
+                       std::vector<int64_t>* row_lines) {
   std::string_view text = content;
   if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
   if (size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
@@ -289,6 +294,7 @@ Result<Table> ReadCsv(const fs::path& path) {
                              std::to_string(ncols) + " (quote fields that contain commas)");
     }
     table.rows.push_back(std::move(fields));
+    if (row_lines) row_lines->push_back(line);
   }
   table.is_null.assign(table.rows.size(), std::vector<bool>(ncols, false));
   return table;

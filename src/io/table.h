@@ -50,6 +50,10 @@ struct Table {
 //
 // The file is read in one go and parsed in a single pass (tens of MB/s).
 Result<Table> ReadCsv(const std::filesystem::path& path);
+// As ReadCsv for `content` already in memory; `path` names it in errors.
+// `row_lines`, when given, receives the line on which each data row starts.
+Result<Table> ParseCsv(std::string_view content, const std::filesystem::path& path,
+                       std::vector<int64_t>* row_lines = nullptr);
 
 // Reads JSON Lines: one JSON object per line; empty and whitespace-only lines
 // are skipped. A leading UTF-8 byte order mark is skipped.

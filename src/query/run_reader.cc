@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -58,7 +59,7 @@ const std::unordered_map<std::string, std::string>& SortColumns() {
       {"row", "s.row"},
       {"id", "s.id"},
       {"text", "s.text"},
-      {"gold", "s.label"},
+      {"gold", "COALESCE(s.label, il.gold)"},  // imported labels (store/imported_labels.h)
       {"pred", "r.pred"},
       {"confidence", "r.confidence"},
       {"margin", "r.margin"},
@@ -287,6 +288,43 @@ class RunReader::Impl {
                             "/" + info.run + "' (it has: " + all + ")");
   }
 
+  // Labels imported for inference samples (store/imported_labels.h) join as
+  // `il`: the table is created on the first import, so an empty stand-in
+  // takes its place before.
+  std::string ImportedJoin() const {
+    auto st = store->db().Prepare(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'imported_labels'");
+    bool exists = false;
+    if (st.ok()) {
+      Result<bool> row = st->Step();
+      exists = row.ok() && *row;
+    }
+    return exists ? " LEFT JOIN imported_labels il ON il.split = s.split AND il.id = s.id"
+                  : " LEFT JOIN (SELECT NULL AS split, NULL AS id, NULL AS gold LIMIT 0) il"
+                    " ON il.split = s.split AND il.id = s.id";
+  }
+
+  // Per inference set with imported labels: {"samples": n, "accuracy": share predicted right}.
+  Result<std::map<std::string, nlohmann::ordered_json>> ImportedLabelCounts() const {
+    std::map<std::string, nlohmann::ordered_json> out;
+    if (ImportedJoin().find("imported_labels") == std::string::npos) return out;
+    SEXTANT_ASSIGN_OR_RETURN(
+        store::Statement st,
+        store->db().Prepare(
+            "SELECT il.split, COUNT(*), SUM(il.gold = r.pred) FROM imported_labels il "
+            "JOIN samples s ON s.split = il.split AND s.id = il.id "
+            "JOIN results r ON r.split = s.split AND r.row = s.row GROUP BY il.split"));
+    while (true) {
+      SEXTANT_ASSIGN_OR_RETURN(bool more, st.Step());
+      if (!more) break;
+      const int64_t n = st.Int(1);
+      out[st.Text(0)] = {
+          {"samples", n},
+          {"accuracy", n ? static_cast<double>(st.Int(2)) / static_cast<double>(n) : 0.0}};
+    }
+    return out;
+  }
+
   // Builds "FROM ... WHERE ..." and its bindings for a query.
   struct Where {
     std::string sql;
@@ -294,8 +332,8 @@ class RunReader::Impl {
   };
   Result<Where> BuildWhere(const SampleQuery& q) const {
     Where w;
-    w.sql =
-        " FROM samples s JOIN results r ON r.split = s.split AND r.row = s.row WHERE s.split = ?";
+    w.sql = " FROM samples s JOIN results r ON r.split = s.split AND r.row = s.row" +
+            ImportedJoin() + " WHERE s.split = ?";
     w.binds.emplace_back(q.split.ToString());
     auto add = [&](const std::string& clause, auto value) {
       w.sql += " AND " + clause;
@@ -303,10 +341,10 @@ class RunReader::Impl {
     };
     if (q.is_drifted) add("r.drifted = ?", int64_t{*q.is_drifted});
     if (q.is_on_the_boundary) add("r.on_boundary = ?", int64_t{*q.is_on_the_boundary});
-    if (q.is_correct) add("(r.gold = r.pred) = ?", int64_t{*q.is_correct});
+    if (q.is_correct) add("(COALESCE(r.gold, il.gold) = r.pred) = ?", int64_t{*q.is_correct});
     if (q.gold_class) {
       SEXTANT_ASSIGN_OR_RETURN(int32_t g, LabelIndex("gold class", *q.gold_class));
-      add("s.label = ?", int64_t{g});
+      add("COALESCE(s.label, il.gold) = ?", int64_t{g});
     }
     if (q.pred_class) {
       SEXTANT_ASSIGN_OR_RETURN(int32_t p, LabelIndex("predicted class", *q.pred_class));
@@ -939,6 +977,25 @@ Result<int64_t> RunReader::CommittedGeneration() const {
   return g;
 }
 
+Result<std::string> RunReader::ImportedLabelsStamp(bool current) const {
+  std::unique_lock<std::mutex> lock(impl_->probe_mu, std::defer_lock);
+  store::Database* db = &impl_->store->db();
+  if (current) {
+    lock.lock();
+    if (!impl_->probe) {
+      SEXTANT_ASSIGN_OR_RETURN(
+          impl_->probe, store::Database::Open(impl_->store->dir() / store::kDatabaseFile, false));
+    }
+    db = impl_->probe.get();
+  }
+  // Every import and clear counts up meta's imported_labels_version in its transaction.
+  SEXTANT_ASSIGN_OR_RETURN(
+      store::Statement st,
+      db->Prepare("SELECT value FROM meta WHERE key = 'imported_labels_version'"));
+  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.Text(0) : std::string();
+}
+
 Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split) const {
   if (split) SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(*split));
   SEXTANT_ASSIGN_OR_RETURN(store::Statement st,
@@ -961,7 +1018,21 @@ Result<std::string> RunReader::SummaryJson(const std::optional<SplitKey>& split)
                            "': the stored summary is not a valid JSON object: '" +
                            text.substr(0, 80) + "'; run `sextant finish` again");
   }
-  if (split) return text;
+  // Imported labels (store/imported_labels.h) change after finish: an inference set with
+  // some gains "labeled": {"samples", "accuracy"} (the model's accuracy on them).
+  SEXTANT_ASSIGN_OR_RETURN(auto labeled, impl_->ImportedLabelCounts());
+  if (split) {
+    auto it = labeled.find(split->ToString());
+    if (it == labeled.end()) return text;
+    j["labeled"] = it->second;
+    return j.dump();
+  }
+  if (j.contains("splits") && j["splits"].is_object()) {
+    for (auto& [key, counts] : labeled) {
+      if (j["splits"].contains(key) && j["splits"][key].is_object())
+        j["splits"][key]["labeled"] = counts;
+    }
+  }
   // The run summary gains what only the store knows now: project, run and splits' sizes.
   j["project"] = impl_->info.project;
   j["run"] = impl_->info.run;
@@ -995,7 +1066,8 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
   }
   SEXTANT_ASSIGN_OR_RETURN(Impl::Where w, impl_->BuildWhere(q));
   std::string sql =
-      "SELECT s.row, s.id, s.text, s.meta, s.label, r.pred, r.confidence, r.margin, "
+      "SELECT s.row, s.id, s.text, s.meta, COALESCE(s.label, il.gold), r.pred, r.confidence, "
+      "r.margin, "
       "r.certainty_ratio, r.entropy, r.on_boundary, r.epoch, r.aum, r.dep, r.drift_distance, "
       "r.drift_score, r.drifted, " +
       impl_->ShiftColumn("r.shift_score") + ", " + impl_->ShiftColumn("r.shifted") + w.sql +

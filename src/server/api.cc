@@ -8,6 +8,8 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "io/label_formats.h"
+#include "io/label_import.h"
 #include "query/result_json.h"
 #include "server/alerts_api.h"
 #include "server/compare.h"
@@ -20,6 +22,7 @@
 #include "server/suggest_api.h"
 #include "server/uploads.h"
 #include "sextant/version.h"
+#include "store/imported_labels.h"
 #include "sync/manifest.h"
 
 namespace sextant::server {
@@ -117,31 +120,41 @@ Result<std::vector<store::SelectionItem>> ParseItems(const json& body) {
   return items;
 }
 
-ApiResponse Attachment(std::string body, const std::string& format, const std::string& name) {
+ApiResponse Attachment(std::string body, io::ExportFormat format, const std::string& name) {
   ApiResponse r;
   r.body = std::move(body);
-  r.content_type =
-      format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8";
+  r.content_type = io::ExportContentType(format);
   std::string safe;
   for (char c : name)
     safe +=
         (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-  r.headers.emplace_back("Content-Disposition",
-                         "attachment; filename=\"" + safe + "." + format + "\"");
+  r.headers.emplace_back(
+      "Content-Disposition",
+      "attachment; filename=\"" + safe + "." + std::string(io::ExportFileExtension(format)) + "\"");
   return r;
 }
 
-Result<std::string> ExportFormat(const Params& params) {
-  std::string format = Param(params, "format").value_or("csv");
-  if (format != "csv" && format != "jsonl") {
-    return Status::Invalid("format: expected 'csv' or 'jsonl', got '" + format + "'");
-  }
-  return format;
+// csv (the default), jsonl, labelstudio or argilla (io/label_formats.h).
+Result<io::ExportFormat> ExportFormat(const Params& params) {
+  return io::ParseExportFormat(Param(params, "format").value_or("csv"));
 }
 
-std::string Export(const std::vector<ExportRow>& rows, const std::string& format,
-                   const std::vector<std::string>& labels) {
-  return format == "csv" ? ExportCsv(rows, labels) : ExportJsonl(rows, labels);
+std::string Export(const std::vector<ExportRow>& rows, io::ExportFormat format,
+                   const RunState& state) {
+  const std::vector<std::string>& labels = state.labels();
+  const RunInfo& info = state.reader().info();
+  const io::LabelToolOptions tool{info.task, "sextant:" + info.project + "/" + info.run};
+  switch (format) {
+    case io::ExportFormat::kCsv:
+      return ExportCsv(rows, labels);
+    case io::ExportFormat::kJsonl:
+      return ExportJsonl(rows, labels);
+    case io::ExportFormat::kLabelStudio:
+      return io::WriteLabelStudioTasks(ExportObjects(rows, labels), tool);
+    case io::ExportFormat::kArgilla:
+      return io::WriteArgillaRecords(ExportObjects(rows, labels), tool);
+  }
+  return ExportJsonl(rows, labels);
 }
 
 }  // namespace
@@ -192,6 +205,7 @@ Result<std::shared_ptr<RunState>> RunState::Open(const fs::path& root, const std
   auto state = std::make_shared<RunState>();
   state->run_dir_ = root / project / run;
   SEXTANT_ASSIGN_OR_RETURN(state->reader_, RunReader::Open(root, project, run));
+  SEXTANT_ASSIGN_OR_RETURN(state->labels_stamp_, state->reader_->ImportedLabelsStamp());
   return state;
 }
 
@@ -234,7 +248,12 @@ Result<std::shared_ptr<RunState>> Api::Run(const std::string& project,
     // The committed generation, not the newest folder: a finish writing (or
     // failed after writing) gen-N+1 leaves the state on the committed one.
     Result<int64_t> committed = cached->reader().CommittedGeneration();
-    if (committed.ok() && *committed == cached->generation()) return cached;
+    // Labels imported since it was opened (sextant labels import, POST .../labels) too.
+    Result<std::string> stamp = cached->reader().ImportedLabelsStamp(/*current=*/true);
+    if (committed.ok() && *committed == cached->generation() && !cached->stale() && stamp.ok() &&
+        *stamp == cached->labels_stamp()) {
+      return cached;
+    }
   }
   // Opened outside the lock: a large run's reader opens in a moment, but other runs
   // need not wait for it.
@@ -791,7 +810,7 @@ Result<ApiResponse> GetMap(const Call& c) {
 
 Result<ApiResponse> ExportSamples(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
-  SEXTANT_ASSIGN_OR_RETURN(std::string format, ExportFormat(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(io::ExportFormat format, ExportFormat(c.params()));
   Params params = c.params();
   params.erase("offset");
   params.erase("limit");
@@ -801,7 +820,7 @@ Result<ApiResponse> ExportSamples(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
   std::vector<ExportRow> rows;
   for (uint32_t r : page.rows) rows.push_back({table.get(), r});
-  return Attachment(Export(rows, format, c.labels()), format,
+  return Attachment(Export(rows, format, *c.state), format,
                     c.p()[1] + "-" + c.p()[2] + "-" + split.DirName());
 }
 
@@ -917,6 +936,46 @@ Result<ApiResponse> AddToSelection(const Call& c) {
   return Json({{"name", name}, {"count", count}});
 }
 
+// ---- labels from labelers (docs/labeling-tools.md)
+
+// POST runs/{p}/{r}/labels: with ?format=csv|jsonl|labelstudio the body is the
+// label file (and ?split=inference:NAME, or split=inference&inference_name=NAME);
+// otherwise a JSON body {"split", "inference_name", "labels": [{"id", "label"}]}.
+Result<ApiResponse> PostLabels(const Call& c) {
+  std::string split = Param(c.params(), "split").value_or("");
+  std::string name = Param(c.params(), "inference_name").value_or("");
+  std::string content = c.req.body;
+  io::LabelFileFormat format = io::LabelFileFormat::kJsonl;
+  if (auto f = Param(c.params(), "format")) {
+    SEXTANT_ASSIGN_OR_RETURN(format, io::ParseLabelFileFormat(*f));
+  } else {
+    SEXTANT_ASSIGN_OR_RETURN(json body, ParseBody(c.req.body));
+    if (body.contains("split") && body["split"].is_string()) split = body["split"];
+    if (body.contains("inference_name") && body["inference_name"].is_string()) {
+      name = body["inference_name"];
+    }
+    if (!body.contains("labels") || !body["labels"].is_array()) {
+      return Status::Invalid("labels: expected [{\"id\": ..., \"label\": ...}, ...]");
+    }
+    content.clear();
+    for (const json& l : body["labels"]) content += l.dump() + "\n";
+  }
+  if (split.find(':') == std::string::npos && !name.empty()) split += ":" + name;
+  SEXTANT_ASSIGN_OR_RETURN(SplitKey key, SplitKey::Parse(split));
+  if (c.reader().info().task == "named_entity_recognition") {
+    return Status::Invalid("labels: span labels (NER) cannot be imported yet");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(io::LabelFile file, io::ParseLabelFile(content, "body", format));
+  SEXTANT_ASSIGN_OR_RETURN(store::ImportLabelsReport report,
+                           store::ImportLabels(c.state->run_dir(), key, file, c.labels(), "http"));
+  c.state->MarkStale();
+  return Json({{"split", key.ToString()},
+               {"imported", report.imported},
+               {"overwritten", report.overwritten},
+               {"skipped", report.skipped},
+               {"labeled", report.labeled}});
+}
+
 Result<ApiResponse> RemoveFromSelection(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
   const std::string& name = c.p()[4];
@@ -929,7 +988,7 @@ Result<ApiResponse> RemoveFromSelection(const Call& c) {
 Result<ApiResponse> ExportSelection(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(store::SelectionStore * sel, c.state->Selections());
   const std::string& name = c.p()[4];
-  SEXTANT_ASSIGN_OR_RETURN(std::string format, ExportFormat(c.params()));
+  SEXTANT_ASSIGN_OR_RETURN(io::ExportFormat format, ExportFormat(c.params()));
   SEXTANT_ASSIGN_OR_RETURN(std::vector<store::SelectionItem> items, sel->Items(name));
   std::vector<std::shared_ptr<const SampleTable>> keep;
   std::vector<ExportRow> rows;
@@ -943,8 +1002,7 @@ Result<ApiResponse> ExportSelection(const Call& c) {
     rows.push_back({table->get(), *row});
     keep.push_back(*table);
   }
-  return Attachment(Export(rows, format, c.labels()), format,
-                    c.p()[1] + "-" + c.p()[2] + "-" + name);
+  return Attachment(Export(rows, format, *c.state), format, c.p()[1] + "-" + c.p()[2] + "-" + name);
 }
 
 // ---- the route table (docs/http-api.md)
@@ -1055,6 +1113,7 @@ constexpr Endpoint kEndpoints[] = {
     {"POST", "runs/*/*/selections/*/add", AddToSelection, Access::kWrite},
     {"POST", "runs/*/*/selections/*/remove", RemoveFromSelection, Access::kWrite},
     {"GET", "runs/*/*/selections/*/export", ExportSelection, Access::kRead},
+    {"POST", "runs/*/*/labels", PostLabels, Access::kWrite},
     {"POST", "runs/*/*/uploads", BeginUpload, Access::kWrite, false},
     {"GET", "runs/*/*/uploads/*", GetUpload, Access::kWrite, false},
     {"PUT", "runs/*/*/uploads/*/chunks/*", PutUploadChunk, Access::kWrite, false},

@@ -8,6 +8,7 @@
 // tables loaded on first use.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -88,8 +89,17 @@ class RunState {
   // Loaded on first use per split; NotFound / FailedPrecondition as RunReader.
   Result<std::shared_ptr<const SampleTable>> Table(const SplitKey& split) const;
   Result<store::SelectionStore*> Selections() const;
+  const std::filesystem::path& run_dir() const { return run_dir_; }
+  // Labels were imported into the run (POST .../labels): its sample tables no
+  // longer show every gold label, so the next request opens the run afresh.
+  void MarkStale() { stale_ = true; }
+  bool stale() const { return stale_; }
+  // The imported labels its reader's snapshot holds (RunReader::ImportedLabelsStamp).
+  const std::string& labels_stamp() const { return labels_stamp_; }
 
  private:
+  std::string labels_stamp_;
+  std::atomic<bool> stale_{false};
   std::filesystem::path run_dir_;
   std::unique_ptr<RunReader> reader_;
   struct Slot {

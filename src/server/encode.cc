@@ -109,6 +109,17 @@ ordered_json SampleJson(const SampleTable& t, int64_t r, const std::vector<std::
   return j;
 }
 
+std::vector<ordered_json> ExportObjects(const std::vector<ExportRow>& rows,
+                                        const std::vector<std::string>& labels) {
+  std::vector<ordered_json> out;
+  out.reserve(rows.size());
+  for (const ExportRow& e : rows) {
+    out.push_back(ExportObject(e, labels));
+    out.back()["meta"] = Meta(e.table->meta_json[e.row]);
+  }
+  return out;
+}
+
 std::string ExportJsonl(const std::vector<ExportRow>& rows,
                         const std::vector<std::string>& labels) {
   std::string out;

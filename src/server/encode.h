@@ -27,5 +27,10 @@ struct ExportRow {
 // then the metadata columns (in order of first appearance).
 std::string ExportCsv(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels);
 std::string ExportJsonl(const std::vector<ExportRow>& rows, const std::vector<std::string>& labels);
+// The rows as the flat objects of io/label_formats.h (the export's columns,
+// the NLI / NER fields, and "meta": the metadata object), for the labeling
+// tools' formats.
+std::vector<nlohmann::ordered_json> ExportObjects(const std::vector<ExportRow>& rows,
+                                                  const std::vector<std::string>& labels);
 
 }  // namespace sextant::server

@@ -1,7 +1,9 @@
 #include "server/suggest_api.h"
 
 #include <chrono>
+#include <optional>
 
+#include "suggest/suggest_export.h"
 #include "suggest/suggest_json.h"
 
 namespace sextant::server {
@@ -61,8 +63,14 @@ Result<suggest::SuggestOptions> ParseSuggestParams(const Params& params) {
 
 Result<ApiResponse> HandleSuggest(const RunReader& reader, const ApiRequest& req) {
   SEXTANT_ASSIGN_OR_RETURN(suggest::SuggestOptions o, ParseSuggestParams(req.params));
+  // json (default), or a labeling tool's file (docs/labeling-tools.md) as a download.
+  std::optional<io::ExportFormat> tool;
   if (auto f = Param(req.params, "format"); f && *f != "json") {
-    return Status::Invalid("format: expected 'json', got '" + *f + "'");
+    auto parsed = io::ParseExportFormat(*f);
+    if (!parsed.ok() || *parsed == io::ExportFormat::kCsv || *parsed == io::ExportFormat::kJsonl) {
+      return Status::Invalid("format: expected json, labelstudio or argilla, got '" + *f + "'");
+    }
+    tool = *parsed;
   }
   const auto start = std::chrono::steady_clock::now();
   SEXTANT_ASSIGN_OR_RETURN(suggest::SuggestResult result, suggest::Suggest(reader, o));
@@ -71,6 +79,14 @@ Result<ApiResponse> HandleSuggest(const RunReader& reader, const ApiRequest& req
   SEXTANT_ASSIGN_OR_RETURN(nlohmann::ordered_json j,
                            suggest::SuggestResultJson(reader, o, result, took_ms));
   ApiResponse r;
+  if (tool) {
+    SEXTANT_ASSIGN_OR_RETURN(r.body, suggest::SuggestionsForLabeling(reader, j, *tool));
+    r.content_type = io::ExportContentType(*tool);
+    r.headers.emplace_back(
+        "Content-Disposition",
+        "attachment; filename=\"suggestions." + std::string(io::ExportFileExtension(*tool)) + "\"");
+    return r;
+  }
   r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }

@@ -2,7 +2,8 @@
 # Builds the web console (npm ci + vite build in web/) and runs the browser acceptance tests:
 # console.test.mjs against the real `sextant serve`, team.test.mjs (API key prompt, uploads,
 # processing jobs) against tests/browser/mock_server.mjs with keys, monitor.test.mjs (timeline,
-# alert rules editor, comparison) against the mock. Usage:
+# alert rules editor, comparison) against the mock, labeling.test.mjs (suggest, Label Studio
+# export, labels back) against the real server. Usage:
 #   tests/browser/run.sh [SEXTANT_BIN]      (default build/src/cli/sextant; or $SEXTANT_BIN)
 # Needs node/npm and /usr/bin/chromium (apt); never downloads a browser.
 # Screenshots go to artifacts/screenshots/ (or $SCREENSHOTS).
@@ -23,6 +24,8 @@ if [[ -n "${BROWSER_TEST:-}" ]]; then exec node "tests/browser/$BROWSER_TEST"; f
 # The console against the real server, then its team-server parts and its monitoring pages
 # (timeline, alert rules, comparison: issue 14's contract) against the mock.
 node tests/browser/console.test.mjs
+# Issue 15's labeling loop: suggest, reasons, Label Studio export, labels back (real server).
+node tests/browser/labeling.test.mjs
 node tests/browser/team.test.mjs
 # "Suggest N to label" (docs/labeling.md) against the real server.
 node tests/browser/suggest.test.mjs

@@ -222,6 +222,15 @@ export function filterBody(f: Filter): Record<string, unknown> {
 
 export interface Page { offset: number; limit: number; sort: string; order: 'asc' | 'desc' }
 
+/** Export formats (docs/labeling-tools.md): tables, and the labeling tools' files. */
+export type ExportFormat = 'csv' | 'jsonl' | 'labelstudio' | 'argilla';
+export const EXPORT_FORMATS: { format: ExportFormat; label: string; ext: string }[] = [
+  { format: 'csv', label: 'CSV', ext: 'csv' },
+  { format: 'jsonl', label: 'JSONL', ext: 'jsonl' },
+  { format: 'labelstudio', label: 'Label Studio', ext: 'json' },
+  { format: 'argilla', label: 'Argilla', ext: 'argilla.jsonl' },
+];
+
 export const api = {
   health: () => call<{ ok: boolean; version: string }>('GET', '/api/health'),
   runs: () => call<{ runs: RunInfo[] }>('GET', '/api/runs'),
@@ -287,13 +296,13 @@ export const api = {
   deleteSelection: (p: string, r: string, name: string) =>
     call<unknown>('DELETE', `${runPath(p, r)}/selections/${enc(name)}`),
   /** A download link (the token travels as ?token= since links carry no header). */
-  exportSelectionUrl(p: string, r: string, name: string, format: 'csv' | 'jsonl'): string {
+  exportSelectionUrl(p: string, r: string, name: string, format: ExportFormat): string {
     const q = new URLSearchParams({ format });
     const t = token();
     if (t) q.set('token', t);
     return `${runPath(p, r)}/selections/${enc(name)}/export?${q}`;
   },
-  exportFilterUrl(p: string, r: string, split: string, f: Filter, format: 'csv' | 'jsonl'): string {
+  exportFilterUrl(p: string, r: string, split: string, f: Filter, format: ExportFormat): string {
     const q = filterParams(f, new URLSearchParams({ split, format }));
     const t = token();
     if (t) q.set('token', t);

@@ -1,6 +1,6 @@
 // Routes: `/` lists the runs; `/runs/PROJECT/RUN?split=S` is a run's page.
 import './style.css';
-import { ApiError, api, type Job, type RunInfo } from './api';
+import { ApiError, api, EXPORT_FORMATS, type ExportFormat, type Job, type RunInfo } from './api';
 import { askForAnotherKey, installKeyPrompt, keyStatus } from './auth';
 import { bytes, clear, h, splitLabel } from './dom';
 import { FilterPanel } from './filters';
@@ -262,14 +262,14 @@ async function runPage(project: string, run: string): Promise<void> {
       class: `btn btn-sm seg ${v === 'samples' ? 'on' : ''}`, 'data-view': v, 'data-testid': `view-${v}`, onclick: () => st.setView(v),
     }, v === 'samples' ? 'Samples' : 'Spans')))) : null;
   if (viewSwitch) bar.insertBefore(viewSwitch, bar.children[1] ?? null);
-  const exportLink = (fmt: 'csv' | 'jsonl') => h('a', { class: 'btn btn-xs', 'data-testid': `export-filtered-${fmt}`,
-    href: api.exportFilterUrl(project, run, st.split, st.filter, fmt), download: '' }, fmt.toUpperCase());
+  const exportLink = (fmt: ExportFormat, label: string) => h('a', { class: 'btn btn-xs', 'data-testid': `export-filtered-${fmt}`,
+    href: api.exportFilterUrl(project, run, st.split, st.filter, fmt), download: '' }, label);
   const exports = h('span', { class: 'exports' });
   const updExports = () => {
     clear(exports);
     // A download link is a GET, which carries no lasso: export a lasso through a selection.
     if (st.filter.polygon || (st.filter.ids?.length ?? 0) > 200) exports.append(h('span', { class: 'muted small', 'data-testid': 'export-filtered-lasso' }, 'to export this view, add it to a selection'));
-    else exports.append(h('span', { class: 'muted small' }, 'export filtered '), exportLink('csv'), exportLink('jsonl'));
+    else exports.append(h('span', { class: 'muted small' }, 'export filtered '), ...EXPORT_FORMATS.map((f) => exportLink(f.format, f.label)));
   };
   st.on('filter', updExports); st.on('split', updExports); updExports();
   table.el.querySelector('.card-head')!.append(exports);

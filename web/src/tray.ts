@@ -1,6 +1,6 @@
 // The selection tray: named selections persisted in the run; add the filtered or checked
-// rows, remove checked rows, delete, export as CSV/JSONL.
-import { api, type SelectionInfo } from './api';
+// rows, remove checked rows, delete, export as CSV/JSONL or for Label Studio / Argilla.
+import { api, EXPORT_FORMATS, type SelectionInfo } from './api';
 import { clear, h } from './dom';
 import type { RunState } from './state';
 
@@ -75,10 +75,11 @@ export class SelectionTray {
       h('div', { class: 'sel-actions' },
         h('button', { class: 'btn btn-xs', title: 'Show its samples of this split in the table', 'data-testid': 'selection-show',
           onclick: (e: Event) => { e.stopPropagation(); void this.show(s.name); } }, 'Show'),
-        h('a', { class: 'btn btn-xs', href: api.exportSelectionUrl(this.st.project, this.st.run, s.name, 'csv'), download: `${s.name}.csv`,
-          'data-testid': 'selection-export-csv', onclick: (e: Event) => e.stopPropagation() }, '↓ CSV'),
-        h('a', { class: 'btn btn-xs', href: api.exportSelectionUrl(this.st.project, this.st.run, s.name, 'jsonl'), download: `${s.name}.jsonl`,
-          'data-testid': 'selection-export-jsonl', onclick: (e: Event) => e.stopPropagation() }, '↓ JSONL'),
+        // Tables and the labeling tools' files (Label Studio tasks, Argilla records).
+        ...EXPORT_FORMATS.map(({ format, label, ext }) => h('a', { class: 'btn btn-xs',
+          href: api.exportSelectionUrl(this.st.project, this.st.run, s.name, format), download: `${s.name}.${ext}`,
+          title: `Export as ${label}`, 'data-testid': `selection-export-${format}`,
+          onclick: (e: Event) => e.stopPropagation() }, `↓ ${label}`)),
         h('button', { class: 'btn btn-xs btn-ghost sel-delete', title: 'Delete this selection', 'data-testid': 'selection-delete',
           onclick: (e: Event) => { e.stopPropagation(); void this.del(s.name); } }, 'Delete'))));
     }
