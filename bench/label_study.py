@@ -223,8 +223,12 @@ def main(argv=None) -> int:
                 for strategy in strategies:
                     t1 = time.perf_counter()
                     if args.impl == "engine":
+                        # "default@uncertainty=1,shift=0": the default with other weights
+                        name, _, spec = strategy.partition("@")
+                        weights = {k: float(v) for k, v in
+                                   (kv.split("=") for kv in spec.split(",") if kv)} or None
                         picked = dq.suggest_labels("inference", "pool", budget=budget,
-                                                   strategy=strategy, seed=seed,
+                                                   strategy=name, seed=seed, weights=weights,
                                                    project_name="label-study", run_name=run,
                                                    root=str(root))
                         ids = picked["id"].astype(str).tolist()
