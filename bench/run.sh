@@ -129,6 +129,23 @@ if [[ -x "$build/examples/demo/sextant_demo" ]]; then
   fi
 fi
 
+# One labeling round simulated on real data (bench/label_study.py, docs/labeling.md): needs
+# the shared data's SST-2 and Amazon reviews and the build's Python package; about 45 minutes
+# on two cores (--quick: one seed, one budget, two strategies, a small training set).
+study_data="${SEXTANT_DATA:-$here/../../shared/data}"
+if [[ -f "$study_data/sst2/train.csv" && -d "$build/python/sextant" ]]; then
+  log "L: labeling simulation (strategies' accuracy gains on Amazon and Yelp)"
+  study_args=(--root "$data/label-study-$stamp" --results-json "$results/label_study.json"
+              --markdown "$results/label_study.md")
+  if [[ $quick == 1 ]]; then
+    study_args+=(--pools amazon --seeds 0 --budgets 100 --strategies random,default --max-train 5000 --epochs 1)
+  fi
+  SEXTANT_DATA="$study_data" PYTHONPATH="$build/python" $py "$here/label_study.py" "${study_args[@]}" \
+    > "$results/label_study.log" 2>&1 || log "the labeling simulation failed (see $results/label_study.log)"
+else
+  log "L: skipped (no SST-2 under $study_data, or no Python package in $build)"
+fi
+
 cat > "$results/plan.json" <<EOF
 {"data": "$data", "results": "$results", "threads": $threads, "quick": $quick, "percentile": 0.95,
  "uptime_before": "$uptime_before",
