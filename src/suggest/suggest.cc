@@ -136,6 +136,9 @@ struct Pool {
   std::vector<double> margin, shift, drift;  // shift/drift: NaN where missing
   // Rank-normalised components over the pool (higher = more informative).
   std::vector<double> u_rank, s_rank, n_rank;
+  // The two shift tests ranked on their own (empty where the split lacks one):
+  // the domain classifier's shift_score and the k-NN distance to training.
+  std::vector<double> shift_only_rank, knn_rank;
   std::vector<double> margin_share_above;  // share of the pool with a larger margin
   std::vector<double> shift_share_below;   // share with a smaller shift (or drift) score
   std::optional<double> shift_threshold;   // the set's flag threshold, when stored
@@ -315,6 +318,22 @@ Status LoadPool(const RunReader& reader, const SuggestOptions& o, Pool* pool) {
     pool->s_rank = RankNormalise(s);
     pool->shift_share_below = ShareBeyond(s, /*above=*/false);
   }
+  if (pool->has_shift) {
+    std::vector<double> v(n);
+    for (int64_t i = 0; i < n; ++i) v[i] = std::isnan(pool->shift[i]) ? -1 : pool->shift[i];
+    pool->shift_only_rank = RankNormalise(v);
+  }
+  if (pool->has_drift) {
+    // The raw distance: drift_score is monotone in it but ties at 1 beyond the
+    // reference's farthest sample.
+    std::vector<double> v(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const SampleRow& r = pool->rows[i];
+      v[i] =
+          r.drift_distance ? *r.drift_distance : (std::isnan(pool->drift[i]) ? -1 : pool->drift[i]);
+    }
+    pool->knn_rank = RankNormalise(v);
+  }
   if (pool->has_shift) pool->shift_threshold = ShiftThreshold(reader, o.split);
   return Status::OK();
 }
@@ -474,23 +493,18 @@ std::vector<Pick> Select(const Pool& pool, const SuggestOptions& o,
     return PickSorted(candidates, budget, s);
   }
   if (o.strategy == "drift") {
+    // Unlike training by either test: the larger of the two ranks, so the top
+    // holds both what makes the set differ from held-out data (shift_score,
+    // which a small new cluster barely moves) and what lies outside the
+    // training coverage (k-NN distance, which finds such a cluster); the
+    // other rank breaks ties.
+    const auto rank = [](const std::vector<double>& v, size_t i) { return v.empty() ? 0.0 : v[i]; };
     std::vector<double> s(pool.rows.size());
     for (size_t i = 0; i < s.size(); ++i) {
-      const double v = pool.has_shift ? pool.shift[i] : pool.drift[i];
-      s[i] = std::isnan(v) ? -1 : v;
+      const double a = rank(pool.shift_only_rank, i), b = rank(pool.knn_rank, i);
+      s[i] = std::max(a, b) + 1e-6 * std::min(a, b);
     }
-    std::vector<Pick> picks = PickSorted(candidates, static_cast<int64_t>(candidates.size()), s);
-    // drift_score is a share of reference distances, so it ties at 1 beyond
-    // the reference's farthest: the raw k-NN distance breaks the ties.
-    if (!pool.has_shift) {
-      std::stable_sort(picks.begin(), picks.end(), [&](const Pick& a, const Pick& b) {
-        if (a.score != b.score) return a.score > b.score;
-        return pool.rows[a.i].drift_distance.value_or(0) >
-               pool.rows[b.i].drift_distance.value_or(0);
-      });
-    }
-    if (static_cast<int64_t>(picks.size()) > budget) picks.resize(budget);
-    return picks;
+    return PickSorted(candidates, budget, s);
   }
   if (o.strategy == "diverse") {
     return PickGreedy(pool, candidates, budget, [](int64_t, double d) { return d; });
@@ -506,6 +520,14 @@ std::string UncertainReason(const Pool& pool, int64_t i) {
          std::to_string(Percent(pool.margin_share_above[i])) + "% of the set";
 }
 
+std::string KnnReason(const Pool& pool, int64_t i) {
+  const SampleRow& r = pool.rows[i];
+  if (std::isnan(pool.drift[i])) return "drifted: no drift score";
+  std::string s = "drifted: drift score " + Num(pool.drift[i]);
+  if (r.is_drifted && *r.is_drifted) s += " (flagged as drifted)";
+  return s;
+}
+
 std::string ShiftReason(const Pool& pool, int64_t i) {
   const SampleRow& r = pool.rows[i];
   if (pool.has_shift) {
@@ -518,10 +540,7 @@ std::string ShiftReason(const Pool& pool, int64_t i) {
     }
     return s;
   }
-  if (std::isnan(pool.drift[i])) return "drifted: no drift score";
-  std::string s = "drifted: drift score " + Num(pool.drift[i]);
-  if (r.is_drifted && *r.is_drifted) s += " (flagged as drifted)";
-  return s;
+  return KnnReason(pool, i);
 }
 
 std::string NovelReason(const Pool& pool, const Pick& p) {
@@ -545,7 +564,15 @@ std::vector<std::string> Reasons(const Pool& pool, const SuggestOptions& o, cons
     out.push_back(UncertainReason(pool, i));
     cited_u = true;
   } else if (o.strategy == "drift") {
-    out.push_back(ShiftReason(pool, i));
+    const double a = pool.shift_only_rank.empty() ? -1 : pool.shift_only_rank[i];
+    const double b = pool.knn_rank.empty() ? -1 : pool.knn_rank[i];
+    if (a >= b) {
+      out.push_back(ShiftReason(pool, i));
+      if (b >= kReasonRank) out.push_back(KnnReason(pool, i));
+    } else {
+      out.push_back(KnnReason(pool, i));
+      if (a >= kReasonRank) out.push_back(ShiftReason(pool, i));
+    }
     cited_s = true;
   } else if (o.strategy == "diverse") {
     out.push_back(NovelReason(pool, p));

@@ -185,9 +185,11 @@ def test_ner_suggests_samples_by_their_least_confident_token(root):
     assert set(df["pred"]) <= set(tags)
 
 
-def test_drift_ranks_by_shift_score_where_the_set_has_one(run):
+def test_drift_takes_the_top_of_both_shift_tests_where_the_set_has_a_shift_score(run):
     """With the per-sample shift score (a domain test against validation), `drift`
-    ranks by it and the reasons name the set's flag threshold."""
+    takes the samples ranked highest by either test, the shift score or the k-NN
+    distance to training, and its reasons name the test (and the set's flag
+    threshold for the shift score)."""
     kw = dict(project_name="p", run_name="r", root=run)
     samples = dq.get_dataframe("inference", "prod", **kw)
     if "shift_score" not in samples or samples["shift_score"].isna().all():
@@ -195,10 +197,17 @@ def test_drift_ranks_by_shift_score_where_the_set_has_one(run):
     summary = dq.get_summary(split="inference", inference_name="prod", **kw)
     threshold = summary["domain_test"]["shift_threshold"]
     drift = dq.suggest_labels("inference", "prod", budget=10, strategy="drift", **kw)
-    candidates = samples[samples["id"] != "copy"].sort_values("shift_score", ascending=False,
-                                                              kind="stable")
-    assert list(drift["shift_score"]) == pytest.approx(list(candidates["shift_score"][:10]))
-    first = drift["reasons"].iloc[0][0]
-    assert first == (f"shifted: shift score {drift['shift_score'].iloc[0]:.2f} "
-                     f"(flag above {threshold:.2f})")
+    candidates = samples[samples["id"] != "copy"]
+    by_shift = list(candidates.sort_values("shift_score", ascending=False, kind="stable")["id"])
+    by_knn = list(candidates.sort_values("drift_distance", ascending=False, kind="stable")["id"])
+    picked = set(drift["id"])
+    assert set(by_shift[:5]) <= picked and set(by_knn[:5]) <= picked
+    assert picked <= set(by_shift[:10]) | set(by_knn[:10])
+    for _, row in drift.iterrows():
+        first = row["reasons"][0]
+        if row["id"] in by_shift[:5] and row["id"] not in by_knn[:10]:
+            assert first == (f"shifted: shift score {row['shift_score']:.2f} "
+                             f"(flag above {threshold:.2f})")
+        if row["id"] in by_knn[:5] and row["id"] not in by_shift[:10]:
+            assert first.startswith(f"drifted: drift score {row['drift_score']:.2f}")
     assert all(s["shift"] == pytest.approx(v) for s, v in zip(drift["scores"], drift["shift_score"]))

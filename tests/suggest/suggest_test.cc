@@ -107,10 +107,15 @@ TEST_F(SuggestTest, UncertaintyPicksTheLowestMargins) {
 
 TEST_F(SuggestTest, OnlyDriftDiverseAndDefaultCoverANewCluster) {
   // "new_*" lie far from training (and are confident).
-  SuggestResult drift = Run(Options("drift", 6));
+  // drift takes the top of both shift tests in turn: the k-NN distance finds
+  // the cluster, the set-level shift score (which six samples barely move)
+  // ranks others, so twice the cluster's size holds all of it.
+  SuggestResult drift = Run(Options("drift", 12));
   EXPECT_EQ(CountPrefix(drift, "new_"), 6);
-  EXPECT_EQ(drift.suggestions[0].reasons[0].rfind("drifted: drift score 1.00", 0), 0u)
-      << drift.suggestions[0].reasons[0];
+  for (const Suggestion& g : drift.suggestions) {
+    if (g.id.rfind("new_", 0) != 0) continue;
+    EXPECT_EQ(g.reasons[0].rfind("drifted: drift score 1.00", 0), 0u) << g.reasons[0];
+  }
   const SuggestResult by_default = Run(Options("default", 20));
   EXPECT_GE(CountPrefix(by_default, "new_"), 1) << ::testing::PrintToString(Ids(by_default));
   const SuggestResult diverse = Run(Options("diverse", 20));
