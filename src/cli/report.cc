@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
+
+#include "query/verdict.h"
 
 namespace sextant::cli {
 using json = nlohmann::ordered_json;
@@ -33,33 +36,6 @@ std::string Pad(std::string s, size_t width) {
 const json& At(const json& j, const char* key) {
   static const json kNull;
   return j.is_object() && j.contains(key) ? j.at(key) : kNull;
-}
-
-// A p-value from its log10, readable at any size: 0.43, 0.0012, 3.1e-120, 2.0e-4321.
-std::string PValue(const json& log10_p) {
-  if (!log10_p.is_number()) return "-";
-  const double l = log10_p.get<double>();
-  if (l > -4) return Fmt("%.2g", std::pow(10.0, l));
-  double exponent = std::floor(l);
-  double mantissa = std::pow(10.0, l - exponent);
-  if (mantissa >= 9.95) {
-    mantissa /= 10;
-    exponent += 1;
-  }
-  return Fmt("%.1f", mantissa) + "e" + Fmt("%.0f", exponent);
-}
-
-// "drift detected (p = 3.1e-120, 36.2% [35.1%, 37.3%] vs 5.0% nominal)".
-std::string VerdictLine(const json& v, bool inference) {
-  const std::string range = Pct(v["fraction"]) + " [" + Pct(v["ci_low"]) + ", " +
-                            Pct(v["ci_high"]) + "] vs " + Pct(v["nominal"]) + " nominal";
-  if (At(v, "is_reference").is_boolean() && v["is_reference"].get<bool>()) {
-    return "the reference (" + range + " by construction)";
-  }
-  const bool drifted = v["drifted"].is_boolean() && v["drifted"].get<bool>();
-  std::string call = inference ? (drifted ? "drift detected" : "no drift detected")
-                               : (drifted ? "out of coverage" : "within coverage");
-  return call + " (p = " + PValue(v["log10_p_value"]) + ", " + range + ")";
 }
 
 }  // namespace
@@ -141,6 +117,11 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     }
   }
 
+  // The verdict lines come from the same code as the console's (query/verdict.h).
+  std::map<std::string, json> verdicts;
+  for (const auto& [name, s] : run["splits"].items()) {
+    verdicts[name] = verdict::SplitVerdict(run, name);
+  }
   std::vector<std::string> alerts;
   bool any_verdict = false;
   for (const auto& [name, s] : run["splits"].items()) {
@@ -152,18 +133,20 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
           << Fmt("%g", v["alpha"].get<double>()) << ")\n";
       any_verdict = true;
     }
-    const bool inference = name.rfind("inference:", 0) == 0;
-    out << Pad(name, split_w) << VerdictLine(v, inference) << "\n";
-    for (const auto& [label, c] : At(v, "per_class").items()) {
-      if (c["drifted"].is_boolean() && c["drifted"].get<bool>()) {
-        out << Pad("", split_w) << "  predicted '" << label << "': " << Pct(c["fraction"]) << " of "
-            << c["samples"].get<int64_t>() << " (p = " << PValue(c["log10_p_value"]) << ")\n";
-      }
+    const json& sv = verdicts[name];
+    out << Pad(name, split_w) << sv["drift"]["text"].get<std::string>() << "\n";
+    for (const json& f : sv["findings"]) {
+      if (f.contains("label")) out << Pad("", split_w) << "  " << f["text"].get<std::string>() << "\n";
     }
+    if (sv["span_drift"].is_object() && sv["span_drift"].value("available", false)) {
+      out << Pad("", split_w) << "  span rows: " << sv["span_drift"]["text"].get<std::string>()
+          << "\n";
+    }
+    const bool inference = name.rfind("inference:", 0) == 0;
     if (inference && v["drifted"].is_boolean() && v["drifted"].get<bool>()) {
       alerts.push_back(name + ": data drift (" + Pct(v["fraction"]) + " of samples drifted; " +
-                       Pct(v["nominal"]) +
-                       " expected without drift; p = " + PValue(v["log10_p_value"]) + ")");
+                       Pct(v["nominal"]) + " expected without drift; " +
+                       verdict::PText(At(v, "p_value"), At(v, "log10_p_value")) + ")");
     }
   }
   bool any_domain_test = false;
@@ -177,27 +160,22 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
           << Fmt("%g", t.value("alpha", 0.01)) << ")\n";
       any_domain_test = true;
     }
-    const bool shifted = t["shifted"].get<bool>();
-    const std::string auc = Fmt("%.3f", t["auc"].get<double>());
-    const double p = t["p_value"].get<double>();
-    const std::string p_value = p > 0 || !t.contains("log10_p_value")
-                                    ? Fmt("%.2g", p)
-                                    : "1e" + Fmt("%.0f", t["log10_p_value"].get<double>());
-    out << Pad(name, split_w) << "AUC " << auc << " (95% CI "
-        << Fmt("%.3f", t["auc_ci"][0].get<double>()) << " to "
-        << Fmt("%.3f", t["auc_ci"][1].get<double>()) << "), p = " << p_value << ", "
-        << t["samples"].get<int64_t>() << " vs " << t["reference_samples"].get<int64_t>()
-        << " samples";
-    // The per-sample flags (docs/algorithms.md, "Per-sample shift score").
-    if (t.contains("shifted_share") && t["shifted_share"].is_number()) {
-      out << ", " << Pct(t["shifted_share"]) << " above the shift threshold";
-    }
-    out << ": " << (shifted ? "shift" : "no shift") << "\n";
-    if (shifted) {
+    out << Pad(name, split_w) << verdict::DomainTestText(t) << "\n";
+    if (t["shifted"].get<bool>()) {
       alerts.push_back(name + ": distribution shift (a domain classifier tells it from " +
-                       t["reference"].get<std::string>() + ", AUC " + auc + ", p = " + p_value +
-                       ")");
+                       t["reference"].get<std::string>() + ", AUC " +
+                       Fmt("%.3f", t["auc"].get<double>()) + ", " +
+                       verdict::PText(At(t, "p_value"), At(t, "log10_p_value")) + ")");
     }
+  }
+  // Where k-NN drift and the domain-classifier test disagree, why.
+  bool any_disagreement = false;
+  for (const auto& [name, unused] : run["splits"].items()) {
+    const json& sv = verdicts[name];
+    if (!sv["disagreement"].is_string()) continue;
+    if (!any_disagreement) out << "\nWhere the two tests disagree\n";
+    any_disagreement = true;
+    out << name << ": " << sv["disagreement"].get<std::string>() << "\n";
   }
   // The label-free accuracy estimate (docs/performance-estimation.md).
   bool any_estimate = false;
