@@ -48,14 +48,15 @@ std::string Ordinal(int64_t n) {
 }
 
 // How the drift threshold was chosen, from the run's parameters: "95th
-// percentile of the k-NN distances of 4582 validation samples (held out)".
+// percentile of the k-NN distances of 4582 held-out validation samples".
 std::string ThresholdSource(const json& params) {
   const bool validation = At(params, "reference") == "validation";
   std::string out = Ordinal(std::llround(100 * At(params, "drift_percentile").get<double>())) +
-                    " percentile of the k-NN distances of ";
+                    " percentile of the " + (validation ? "" : "leave-one-out ") +
+                    "k-NN distances of ";
   const json& size = At(params, "reference_size");
   if (size.is_number()) out += std::to_string(size.get<int64_t>()) + " ";
-  out += validation ? "validation samples (held out)" : "training samples (leave-one-out)";
+  out += validation ? "held-out validation samples" : "training samples";
   const json& population = At(params, "reference_population");
   if (population.is_number() && size.is_number() &&
       population.get<int64_t>() > size.get<int64_t>()) {

@@ -14,7 +14,9 @@
 #include "server/alerts_api.h"
 #include "server/compare.h"
 #include "server/encode.h"
+#include "server/export_columns.h"
 #include "server/insights.h"
+#include "server/insights_verdict.h"
 #include "server/jobs.h"
 #include "server/keys.h"
 #include "server/live_ingest.h"
@@ -155,6 +157,29 @@ std::string Export(const std::vector<ExportRow>& rows, io::ExportFormat format,
       return io::WriteArgillaRecords(ExportObjects(rows, labels), tool);
   }
   return ExportJsonl(rows, labels);
+}
+
+// `limit` of an export: the top N rows in the requested order; -1 (every
+// row) when absent.
+Result<int64_t> ExportLimit(const Params& params) {
+  auto v = Param(params, "limit");
+  if (!v || v->empty()) return int64_t{-1};
+  SEXTANT_ASSIGN_OR_RETURN(int64_t limit, ParseInt("limit", *v));
+  if (limit < 1) return Status::Invalid("limit: must be at least 1, got " + *v);
+  return limit;
+}
+
+// The export with the table's columns when `columns` names them (CSV and
+// JSONL; the labeling tools' formats keep their own shape).
+std::string ExportWithColumns(const std::vector<ExportRow>& rows, io::ExportFormat format,
+                              const std::vector<std::string>& columns, const RunState& state) {
+  if (!columns.empty() && format == io::ExportFormat::kCsv) {
+    return ExportCsvColumns(rows, state.labels(), columns);
+  }
+  if (!columns.empty() && format == io::ExportFormat::kJsonl) {
+    return ExportJsonlColumns(rows, state.labels(), columns);
+  }
+  return Export(rows, format, state);
 }
 
 }  // namespace
@@ -507,6 +532,9 @@ Result<ApiResponse> GetInsights(const Call& c) {
     }
     out["rule_states"] = std::move(states);
   }
+  // The verdict in the report's words and each alert's samples filter.
+  SEXTANT_ASSIGN_OR_RETURN(std::string run_summary, c.reader().SummaryJson());
+  AddVerdictAndAlertFilters(ordered_json::parse(run_summary), split.ToString(), &out);
   return Json(out);
 }
 
@@ -815,12 +843,15 @@ Result<ApiResponse> ExportSamples(const Call& c) {
   params.erase("offset");
   params.erase("limit");
   SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleParams(params, c.labels()));
-  sr.limit = -1;
+  // The table's order (sort, order) and its top N (limit; absent: every match).
+  SEXTANT_ASSIGN_OR_RETURN(sr.limit, ExportLimit(c.params()));
   SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(split));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> columns,
+                           ParseExportColumns(ParamList(c.params(), "columns"), *table, c.labels()));
   SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
   std::vector<ExportRow> rows;
   for (uint32_t r : page.rows) rows.push_back({table.get(), r});
-  return Attachment(Export(rows, format, *c.state), format,
+  return Attachment(ExportWithColumns(rows, format, columns, *c.state), format,
                     c.p()[1] + "-" + c.p()[2] + "-" + split.DirName());
 }
 
@@ -1002,7 +1033,12 @@ Result<ApiResponse> ExportSelection(const Call& c) {
     rows.push_back({table->get(), *row});
     keep.push_back(*table);
   }
-  return Attachment(Export(rows, format, *c.state), format, c.p()[1] + "-" + c.p()[2] + "-" + name);
+  std::vector<std::string> columns = ParamList(c.params(), "columns");
+  if (!columns.empty() && !keep.empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(columns, ParseExportColumns(columns, *keep.front(), c.labels()));
+  }
+  return Attachment(ExportWithColumns(rows, format, columns, *c.state), format,
+                    c.p()[1] + "-" + c.p()[2] + "-" + name);
 }
 
 // ---- the route table (docs/http-api.md)

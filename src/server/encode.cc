@@ -178,3 +178,10 @@ std::string ExportCsv(const std::vector<ExportRow>& rows, const std::vector<std:
 }
 
 }  // namespace sextant::server
+
+namespace sextant::server {
+
+// For other encoders of exports (server/export_columns.h): one CSV cell.
+std::string CsvCell(const ordered_json& v) { return CsvField(v); }
+
+}  // namespace sextant::server

@@ -33,4 +33,7 @@ std::string ExportJsonl(const std::vector<ExportRow>& rows, const std::vector<st
 std::vector<nlohmann::ordered_json> ExportObjects(const std::vector<ExportRow>& rows,
                                                   const std::vector<std::string>& labels);
 
+// One CSV cell (RFC 4180 quoting; null empty, numbers with 9 significant digits).
+std::string CsvCell(const nlohmann::ordered_json& value);
+
 }  // namespace sextant::server

@@ -6,6 +6,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "query/verdict.h"
+
 namespace sextant::server {
 
 using ordered_json = nlohmann::ordered_json;
@@ -109,11 +111,7 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
       std::string message = Percent(fraction) + " of the samples are " +
                             (std::string(drift_key) == "drifted" ? "drifted" : "out of coverage") +
                             " (expected " + Percent(expected) + " without drift";
-      if (p.is_number()) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.2g", p.get<double>());
-        message += ", p = " + std::string(buf);
-      }
+      if (p.is_number()) message += ", " + verdict::PText(p, v.value("log10_p_value", json()));
       message += ")";
       ordered_json alert = {{"kind", "data_drift"},
                             {"severity", fraction > 2 * expected ? "critical" : "warning"},
@@ -133,14 +131,14 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
                           {"shift_threshold", Number(t, "shift_threshold")},
                           {"shifted_share", Number(t, "shifted_share")}};
     if (t.value("shifted", false)) {
-      char p[32];
-      std::snprintf(p, sizeof p, "%.2g", t.value("p_value", 1.0));
+      const std::string p = verdict::PText(t.value("p_value", json(1.0)),
+                                           t.value("log10_p_value", json()));
       const double auc = t.value("auc", 0.5);
       alerts.push_back({{"kind", "distribution_shift"},
                         {"severity", auc > 0.75 ? "critical" : "warning"},
                         {"message", "a domain classifier tells these samples from " +
                                         t.value("reference", std::string("validation")) + " (AUC " +
-                                        Fixed(auc) + ", p = " + p + ")"}});
+                                        Fixed(auc) + ", " + p + ")"}});
     }
   }
   out["alerts"] = std::move(alerts);

@@ -1,0 +1,33 @@
+#include "server/insights_verdict.h"
+
+#include "query/verdict.h"
+
+namespace sextant::server {
+
+using ordered_json = nlohmann::ordered_json;
+
+ordered_json AlertFilter(const ordered_json& alert) {
+  const std::string kind = alert.value("kind", std::string());
+  if (kind == "data_drift") return {{"drifted", true}};
+  if (kind == "distribution_shift") return {{"shifted", true}};
+  ordered_json f = ordered_json::object();
+  if (alert.contains("entity_type") && alert["entity_type"].is_string()) {
+    f["entity_type"] = {alert["entity_type"]};
+  } else if (alert.contains("label") && alert["label"].is_string()) {
+    f["pred"] = {alert["label"]};
+  }
+  return f;
+}
+
+void AddVerdictAndAlertFilters(const ordered_json& run_summary, const std::string& split,
+                               ordered_json* insights) {
+  if (insights->contains("alerts")) {
+    for (ordered_json& alert : (*insights)["alerts"]) {
+      alert["filter"] = AlertFilter(alert);
+      alert["split"] = split;
+    }
+  }
+  (*insights)["verdict"] = verdict::SplitVerdict(run_summary, split);
+}
+
+}  // namespace sextant::server
