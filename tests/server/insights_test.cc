@@ -1,5 +1,8 @@
 #include "server/insights.h"
 
+#include "query/verdict_fixture.h"
+#include "server/insights_verdict.h"
+
 #include "table_fixture.h"
 #include "testing.h"
 
@@ -7,6 +10,7 @@ namespace sextant::server {
 namespace {
 
 using json = nlohmann::json;
+using ordered_json = nlohmann::ordered_json;
 
 json Summary(const std::string& split, double neg_share, double neg_conf, double pos_conf) {
   json j;
@@ -59,9 +63,66 @@ TEST(Insights, DomainTestGivesTheAucAndAlertsWhenShifted) {
   EXPECT_EQ(out["alerts"][0]["kind"], "distribution_shift");
   EXPECT_EQ(out["alerts"][0]["severity"], "warning");
   EXPECT_EQ(out["alerts"][0]["message"],
-            "a domain classifier tells these samples from validation (AUC 0.580, p = 5e-10)");
+            "a domain classifier tells these samples from validation (AUC 0.580, p = 5.0e-10)");
   prod["domain_test"]["shifted"] = false;
   EXPECT_TRUE(Insights(prod, train, testing::kLabels)["alerts"].empty());
+}
+
+TEST(Insights, UnderflowedPValuesAreNotWrittenAsZero) {
+  json train = Summary("training", 0.5, 0.9, 0.9);
+  json prod = Summary("inference:prod", 0.5, 0.9, 0.9);
+  prod["drifted"] = {{"count", 300}, {"fraction", 0.3}};
+  prod["drift_verdict"] = {{"fraction", 0.3},         {"expected", 0.05},
+                           {"p_value", 0.0},          {"log10_p_value", -391.3},
+                           {"drifted", true},         {"is_reference", false}};
+  prod["domain_test"] = {{"reference", "validation"}, {"auc", 0.966},
+                         {"p_value", 0.0},            {"log10_p_value", -1414.17},
+                         {"shifted", true}};
+  auto out = Insights(prod, train, testing::kLabels);
+  ASSERT_EQ(out["alerts"].size(), 2u);
+  // Before: "p = 0" in both.
+  EXPECT_EQ(out["alerts"][0]["message"],
+            "30.0% of the samples are drifted (expected 5.0% without drift, p = 5.0e-392)");
+  EXPECT_EQ(out["alerts"][1]["message"],
+            "a domain classifier tells these samples from validation (AUC 0.966, p = 6.8e-1415)");
+  prod["domain_test"].erase("log10_p_value");
+  EXPECT_EQ(Insights(prod, train, testing::kLabels)["alerts"][1]["message"],
+            "a domain classifier tells these samples from validation (AUC 0.966, p < 1e-300)");
+}
+
+TEST(InsightsVerdict, EveryAlertGetsTheFilterOfItsSamplesAndItsSplit) {
+  EXPECT_EQ(AlertFilter({{"kind", "data_drift"}}), ordered_json({{"drifted", true}}));
+  EXPECT_EQ(AlertFilter({{"kind", "distribution_shift"}}), ordered_json({{"shifted", true}}));
+  EXPECT_EQ(AlertFilter({{"kind", "confidence_drop"}, {"label", "neg"}}),
+            ordered_json({{"pred", {"neg"}}}));
+  EXPECT_EQ(AlertFilter({{"kind", "class_share_change"}, {"label", "pos"}}),
+            ordered_json({{"pred", {"pos"}}}));
+  // NER alerts grouped by entity type select the sentences with spans of it.
+  EXPECT_EQ(AlertFilter({{"kind", "confidence_drop"}, {"label", "PER"}, {"entity_type", "PER"}}),
+            ordered_json({{"entity_type", {"PER"}}}));
+  EXPECT_EQ(AlertFilter({{"kind", "drift_unavailable"}}), ordered_json::object());
+
+  json train = Summary("training", 0.5, 0.90, 0.90);
+  json prod = Summary("inference:prod", 0.75, 0.70, 0.88);
+  prod["drift_verdict"] = {{"fraction", 0.3}, {"expected", 0.05}, {"drifted", true}};
+  ordered_json out = Insights(prod, train, testing::kLabels);
+  ordered_json run = sextant::testing::VerdictRunSummary();
+  AddVerdictAndAlertFilters(run, "inference:prod", &out);
+  ASSERT_FALSE(out["alerts"].empty());
+  for (const auto& a : out["alerts"]) {
+    EXPECT_EQ(a["split"], "inference:prod") << a.dump();
+    EXPECT_EQ(a["filter"], AlertFilter(a)) << a.dump();
+  }
+  EXPECT_EQ(out["alerts"][0]["filter"], ordered_json({{"drifted", true}}));
+  EXPECT_EQ(out["alerts"][1]["filter"], ordered_json({{"pred", {"neg"}}}));
+  // A split the run summary lacks: an empty verdict, not an error.
+  EXPECT_TRUE(out["verdict"]["lines"].empty());
+  EXPECT_TRUE(out["verdict"]["drift"].is_null());
+  // The verdict is the report's (query/verdict.h), for the split asked.
+  AddVerdictAndAlertFilters(run, "inference:snli", &out);
+  EXPECT_EQ(out["verdict"]["drift"]["p_text"], "p = 0.059");
+  EXPECT_EQ(out["verdict"]["domain_test"]["p_text"], "p = 3.5e-624");
+  EXPECT_TRUE(out["verdict"]["disagreement"].is_string());
 }
 
 TEST(Insights, NoAlertsForTrainingItself) {
