@@ -71,6 +71,40 @@ def test_insights_flag_the_shifted_set(server):
     assert train["drifted"] is None
 
 
+def test_insights_verdict_is_the_reports_and_alerts_carry_their_filter(server, store):
+    shifted = server.get(api() + "/insights", {"split": "inference:shifted"})
+    v = shifted["verdict"]
+    drift = v["drift"]
+    assert drift["available"] is True and drift["drifted"] is True
+    assert drift["k"] > 0 and drift["threshold"] > 0
+    assert "percentile" in drift["threshold_source"]
+    assert drift["share"]["low"] - 1e-9 <= drift["share"]["value"] <= drift["share"]["high"] + 1e-9
+    assert drift["p_text"].startswith(("p = ", "p < ")) and drift["p_text"] != "p = 0"
+    # The same words as `sextant report` (one formatter, query/verdict.h).
+    report = store["cli"]("report", "--project", PROJECT, "--run", RUN).stdout
+    assert drift["text"] in report
+    for f in v["findings"]:
+        assert f["text"] in report
+    if v["domain_test"] is not None:
+        assert v["domain_test"]["text"] in report
+    assert v["lines"][1] == "Drift verdict: " + drift["text"]
+    # Every alert names its split and the samples it is about, as a samples filter.
+    assert shifted["alerts"]
+    for a in shifted["alerts"]:
+        assert a["split"] == "inference:shifted"
+        assert isinstance(a["filter"], dict)
+    drift_alert = next(a for a in shifted["alerts"] if a["kind"] == "data_drift")
+    assert drift_alert["filter"] == {"drifted": True}
+    page = server.post(api() + "/samples/query",
+                       {"split": "inference:shifted", "limit": 1, **drift_alert["filter"]})
+    assert page["total"] == shifted["drifted"]["count"]
+    for a in shifted["alerts"]:
+        if a["kind"] in ("confidence_drop", "class_share_change"):
+            assert a["filter"] == {"pred": [a["label"]]}
+    # Training, the neighbours themselves, has no drift verdict; validation is its reference.
+    assert server.get(api() + "/insights", {"split": "training"})["verdict"]["drift"] is None
+
+
 # ---- samples ---------------------------------------------------------------------------
 
 def test_samples_default_page(server):
@@ -297,6 +331,46 @@ def test_export_of_a_filter(server, store):
                                      {"split": "inference:same", "format": "jsonl"})
     assert len(body.decode().splitlines()) == N_PROD
     error_of(server, "GET", api() + "/export", {"split": "training", "format": "xml"})
+
+
+def test_export_in_table_order_top_n_with_the_table_columns(server, store):
+    page = server.get(api() + "/samples", {"split": "training", "sort": "confidence",
+                                           "order": "desc", "gold": "neutral", "limit": 7})
+    params = {"split": "training", "sort": "confidence", "order": "desc", "gold": "neutral",
+              "limit": 7, "columns": "id,pred,confidence,meta.source", "format": "csv"}
+    status, _, body = server.request("GET", api() + "/export", params)
+    assert status == 200
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert rows[0] == ["id", "pred", "confidence", "meta.source"]
+    assert [r[0] for r in rows[1:]] == [s["id"] for s in page["samples"]]
+    assert [r[3] for r in rows[1:]] == [s["meta"]["source"] for s in page["samples"]]
+    # JSONL: the same rows, the columns in the order asked.
+    status, _, body = server.request("GET", api() + "/export",
+                                     {**params, "format": "jsonl", "columns": "confidence,id"})
+    lines = [json.loads(l) for l in body.decode().splitlines()]
+    assert [list(l) for l in lines] == [["confidence", "id"]] * 7
+    assert [l["id"] for l in lines] == [s["id"] for s in page["samples"]]
+    # Without limit every match, still in the table's order; without columns today's columns.
+    status, _, body = server.request("GET", api() + "/export",
+                                     {"split": "training", "sort": "confidence", "order": "asc"})
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert len(rows) == N_TRAIN
+    confidences = [float(r["confidence"]) for r in rows]
+    assert confidences == sorted(confidences)
+    assert list(rows[0])[:3] == ["id", "split", "text"]
+    err = error_of(server, "GET", api() + "/export", {"split": "training", "columns": "id,colour"})
+    assert "columns" in err["message"] and "'colour'" in err["message"]
+    err = error_of(server, "GET", api() + "/export", {"split": "training", "limit": "0"})
+    assert err["message"].startswith("limit")
+    err = error_of(server, "GET", api() + "/export", {"split": "training", "sort": "nope"})
+    assert err["message"].startswith("sort")
+    # Selection exports take the columns too.
+    base = api() + "/selections/cols"
+    server.post(api() + "/selections", {"name": "cols"}, expect=201)
+    server.post(base + "/add", {"items": [{"split": "training", "id": "tr-1"}]})
+    status, _, body = server.request("GET", base + "/export", {"columns": "split,id"})
+    assert body.decode().splitlines() == ["split,id", "training,tr-1"]
+    server.request("DELETE", base)
 
 
 # ---- static files, access token --------------------------------------------------------
