@@ -26,6 +26,7 @@
 #include "io/table.h"
 #include "query/check.h"
 #include "query/result_json.h"
+#include "query/verdict.h"
 #include "server/compare.h"
 #include "server/keys.h"
 #include "sextant/client.h"
@@ -1089,13 +1090,12 @@ std::string CompareCell(const nlohmann::ordered_json& v, bool share) {
 
 std::string CompareTest(const nlohmann::ordered_json& t) {
   if (!t.is_object()) return "-";
-  char buf[128];
   const bool adjusted = t.contains("p_value_adjusted");
-  std::snprintf(buf, sizeof buf, "%s %s=%.3g%s", t["name"].get<std::string>().c_str(),
-                adjusted ? "p(adjusted)" : "p",
-                t[adjusted ? "p_value_adjusted" : "p_value"].get<double>(),
-                t["significant"].get<bool>() ? " *" : "");
-  return buf;
+  // One p-value formatter (query/verdict.h): an underflowed p is "p<1e-300", never "p=0".
+  std::string p = verdict::PText(t[adjusted ? "p_value_adjusted" : "p_value"], nullptr);
+  p = (p[2] == '<' ? "<" : "=") + p.substr(4);
+  return t["name"].get<std::string>() + " " + (adjusted ? "p(adjusted)" : "p") + p +
+         (t["significant"].get<bool>() ? " *" : "");
 }
 
 Status RunCompare(const CompareArgs& args) {
