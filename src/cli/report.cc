@@ -175,7 +175,7 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     if (!sv["disagreement"].is_string()) continue;
     if (!any_disagreement) out << "\nWhere the two tests disagree\n";
     any_disagreement = true;
-    out << name << ": " << sv["disagreement"].get<std::string>() << "\n";
+    out << "  " << name << ": " << sv["disagreement"].get<std::string>() << "\n";
   }
   // The label-free accuracy estimate (docs/performance-estimation.md).
   bool any_estimate = false;

@@ -27,7 +27,7 @@ TEST(Report, SaysWhatTheConsoleVerdictSays) {
         << key << "\n" << report;
   }
   EXPECT_NE(report.find(v["findings"][0]["text"].get<std::string>()), std::string::npos) << report;
-  EXPECT_NE(report.find("inference:snli: " + v["disagreement"].get<std::string>()),
+  EXPECT_NE(report.find("\n  inference:snli: " + v["disagreement"].get<std::string>()),
             std::string::npos)
       << report;
 }
