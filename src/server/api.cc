@@ -534,7 +534,9 @@ Result<ApiResponse> GetInsights(const Call& c) {
   }
   // The verdict in the report's words and each alert's samples filter.
   SEXTANT_ASSIGN_OR_RETURN(std::string run_summary, c.reader().SummaryJson());
-  AddVerdictAndAlertFilters(ordered_json::parse(run_summary), split.ToString(), &out);
+  AddVerdictAndAlertFilters(
+      RunSummaryForVerdict(run_summary, split.ToString(), ordered_json::parse(text)),
+      split.ToString(), &out);
   return Json(out);
 }
 

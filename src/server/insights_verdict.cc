@@ -19,6 +19,17 @@ ordered_json AlertFilter(const ordered_json& alert) {
   return f;
 }
 
+ordered_json RunSummaryForVerdict(const std::string& text, const std::string& split,
+                                  const ordered_json& split_summary) {
+  ordered_json run = ordered_json::parse(
+      text, [](int depth, ordered_json::parse_event_t event, ordered_json& parsed) {
+        return !(depth == 1 && event == ordered_json::parse_event_t::key &&
+                 (parsed == "splits" || parsed == "comparisons" || parsed == "timeline"));
+      });
+  run["splits"] = {{split, split_summary}};
+  return run;
+}
+
 void AddVerdictAndAlertFilters(const ordered_json& run_summary, const std::string& split,
                                ordered_json* insights) {
   if (insights->contains("alerts")) {

@@ -15,6 +15,13 @@ namespace sextant::server {
 // entity type -> {"entity_type": [type]}); {} for an alert about the whole set.
 nlohmann::ordered_json AlertFilter(const nlohmann::ordered_json& alert);
 
+// The run summary's text (RunReader::SummaryJson()) parsed without its split
+// summaries, comparisons and timeline (cheap on runs with many splits), with
+// `split_summary` as its one split: what SplitVerdict reads.
+nlohmann::ordered_json RunSummaryForVerdict(const std::string& run_summary_text,
+                                            const std::string& split,
+                                            const nlohmann::ordered_json& split_summary);
+
 // Adds `filter` and `split` to every alert of `insights` (the Insights()
 // object) and its `verdict` from the run summary (RunReader::SummaryJson()).
 void AddVerdictAndAlertFilters(const nlohmann::ordered_json& run_summary, const std::string& split,
