@@ -65,10 +65,16 @@ std::string ThresholdSource(const json& params) {
   return out;
 }
 
-// The filter JSON of the samples API (web/src/api.ts, Filter).
-ordered_json DriftedFilter(const std::string* label) {
+// The filter JSON of the samples API (web/src/api.ts, Filter): the drifted
+// samples predicted `label`; for an NER tag of an entity type, the drifted
+// sentences with spans of that type (the samples API's entity_type filter).
+ordered_json DriftedFilter(const std::string* label, const std::string& entity_type = "") {
   ordered_json f = ordered_json::object();
-  if (label != nullptr) f["pred"] = {*label};
+  if (!entity_type.empty()) {
+    f["entity_type"] = {entity_type};
+  } else if (label != nullptr) {
+    f["pred"] = {*label};
+  }
   f["drifted"] = true;
   return f;
 }
@@ -103,8 +109,9 @@ ordered_json SpanVerdict(const json& params, const json& s, const std::string& s
     return nullptr;
   }
   const json& span_params = At(params, "spans");
+  // 1 - percentile, rounded off its floating-point noise (0.050000000000000044).
   const double nominal = At(params, "drift_percentile").is_number()
-                             ? 1 - params["drift_percentile"].get<double>()
+                             ? std::round(1e9 * (1 - params["drift_percentile"].get<double>())) / 1e9
                              : 0.05;
   const double alpha = At(At(params, "drift_verdict"), "alpha").is_number()
                            ? params["drift_verdict"]["alpha"].get<double>()
@@ -335,7 +342,8 @@ ordered_json SplitVerdict(const json& run, const std::string& split) {
       const double fraction = At(c, "fraction").is_number() ? c["fraction"].get<double>() : 0;
       f["severity"] = Severity(fraction, expected);
       f["label"] = label;
-      if (ner && !EntityTypeOf(label).empty()) f["entity_type"] = EntityTypeOf(label);
+      const std::string entity_type = ner ? EntityTypeOf(label) : "";
+      if (!entity_type.empty()) f["entity_type"] = entity_type;
       f["p_text"] = PText(At(c, "p_value"), At(c, "log10_p_value"));
       f["text"] = "predicted '" + label + "': " + Pct(At(c, "fraction")) + " of " +
                   std::to_string(At(c, "samples").is_number() ? c["samples"].get<int64_t>() : 0) +
@@ -344,7 +352,7 @@ ordered_json SplitVerdict(const json& run, const std::string& split) {
       f["share"] = {{"value", Num(At(c, "fraction"))},
                     {"low", Num(At(c, "ci_low"))},
                     {"high", Num(At(c, "ci_high"))}};
-      f["filter"] = DriftedFilter(&label);
+      f["filter"] = DriftedFilter(&label, entity_type);
       lines.push_back("  " + f["text"].get<std::string>());
       out["findings"].push_back(std::move(f));
     }

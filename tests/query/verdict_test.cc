@@ -164,9 +164,10 @@ TEST(SplitVerdict, NerSpanDriftAndEntityTypesOfFindings) {
   const json v = SplitVerdict(run, "inference:snli");
   ASSERT_EQ(v["findings"].size(), 2u);
   EXPECT_EQ(v["findings"][0]["entity_type"], "ORG");
-  EXPECT_EQ(v["findings"][0]["filter"], json({{"pred", {"I-ORG"}}, {"drifted", true}}));
+  EXPECT_EQ(v["findings"][0]["filter"], json({{"entity_type", {"ORG"}}, {"drifted", true}}));
   const json& sd = v["span_drift"];
   EXPECT_EQ(sd["drifted"], true);
+  EXPECT_EQ(sd["nominal"], 0.05);
   EXPECT_NEAR(sd["share"].get<double>(), 296.0 / 1400, 1e-12);
   EXPECT_LT(sd["low"].get<double>(), sd["share"].get<double>());
   EXPECT_GT(sd["high"].get<double>(), sd["share"].get<double>());
