@@ -136,7 +136,8 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     const json& sv = verdicts[name];
     out << Pad(name, split_w) << sv["drift"]["text"].get<std::string>() << "\n";
     for (const json& f : sv["findings"]) {
-      if (f.contains("label")) out << Pad("", split_w) << "  " << f["text"].get<std::string>() << "\n";
+      if (f.contains("label"))
+        out << Pad("", split_w) << "  " << f["text"].get<std::string>() << "\n";
     }
     if (sv["span_drift"].is_object() && sv["span_drift"].value("available", false)) {
       out << Pad("", split_w) << "  span rows: " << sv["span_drift"]["text"].get<std::string>()

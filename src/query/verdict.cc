@@ -110,9 +110,10 @@ ordered_json SpanVerdict(const json& params, const json& s, const std::string& s
   }
   const json& span_params = At(params, "spans");
   // 1 - percentile, rounded off its floating-point noise (0.050000000000000044).
-  const double nominal = At(params, "drift_percentile").is_number()
-                             ? std::round(1e9 * (1 - params["drift_percentile"].get<double>())) / 1e9
-                             : 0.05;
+  const double nominal =
+      At(params, "drift_percentile").is_number()
+          ? std::round(1e9 * (1 - params["drift_percentile"].get<double>())) / 1e9
+          : 0.05;
   const double alpha = At(At(params, "drift_verdict"), "alpha").is_number()
                            ? params["drift_verdict"]["alpha"].get<double>()
                            : 0.01;
@@ -128,22 +129,22 @@ ordered_json SpanVerdict(const json& params, const json& s, const std::string& s
   const drift::Verdict v = drift::ComputeVerdict(count, n, null, alpha);
   const bool is_reference = At(span_params, "reference").is_string() &&
                             span_params["reference"].get<std::string>() == split;
-  ordered_json j = {{"available", true},
-                    {"reason", nullptr},
-                    {"span_rows", n},
-                    {"count", count},
-                    {"share", v.fraction},
-                    {"low", v.ci.low},
-                    {"high", v.ci.high},
-                    {"nominal", nominal},
-                    {"threshold", Num(At(d, "threshold"))},
-                    {"p_value", is_reference ? ordered_json(nullptr) : ordered_json(v.p_value)},
-                    {"log10_p_value",
-                     is_reference ? ordered_json(nullptr) : ordered_json(v.log10_p_value)},
-                    {"p_text", is_reference ? ordered_json(nullptr)
-                                            : ordered_json(PText(v.p_value, v.log10_p_value))},
-                    {"drifted", !is_reference && v.drifted},
-                    {"is_reference", is_reference}};
+  ordered_json j = {
+      {"available", true},
+      {"reason", nullptr},
+      {"span_rows", n},
+      {"count", count},
+      {"share", v.fraction},
+      {"low", v.ci.low},
+      {"high", v.ci.high},
+      {"nominal", nominal},
+      {"threshold", Num(At(d, "threshold"))},
+      {"p_value", is_reference ? ordered_json(nullptr) : ordered_json(v.p_value)},
+      {"log10_p_value", is_reference ? ordered_json(nullptr) : ordered_json(v.log10_p_value)},
+      {"p_text",
+       is_reference ? ordered_json(nullptr) : ordered_json(PText(v.p_value, v.log10_p_value))},
+      {"drifted", !is_reference && v.drifted},
+      {"is_reference", is_reference}};
   const json as_verdict = {{"fraction", v.fraction},
                            {"ci_low", v.ci.low},
                            {"ci_high", v.ci.high},
@@ -192,10 +193,10 @@ ordered_json Disagreement(const ordered_json& drift, const ordered_json& domain)
            "most unlike " +
            reference + ".";
   }
-  return "k-NN drift finds " + PctOf(share) + " beyond the training neighbourhood, more than chance " +
-         "gives (" + nominal_text + ", " + drift_p +
-         "), while the domain classifier does not tell the set from " + reference + " (AUC " + auc +
-         ", " + domain_p +
+  return "k-NN drift finds " + PctOf(share) +
+         " beyond the training neighbourhood, more than chance " + "gives (" + nominal_text + ", " +
+         drift_p + "), while the domain classifier does not tell the set from " + reference +
+         " (AUC " + auc + ", " + domain_p +
          "): the drifted samples are too few or too scattered to move a set-level classifier, or "
          "differ in directions a linear classifier does not separate; filter on drifted to see "
          "them.";
@@ -235,7 +236,9 @@ std::string PText(double p, double log10_p) {
   return PText(std::optional<double>(p), std::optional<double>(log10_p));
 }
 
-std::string DriftVerdictText(const json& v, bool inference) { return VerdictText(v, inference, ""); }
+std::string DriftVerdictText(const json& v, bool inference) {
+  return VerdictText(v, inference, "");
+}
 
 namespace {
 std::string VerdictText(const json& v, bool inference, const std::string& of) {
@@ -326,8 +329,7 @@ ordered_json SplitVerdict(const json& run, const std::string& split) {
     d["text"] = DriftVerdictText(v, inference);
     if (threshold.is_number() && d["k"].is_number()) {
       lines.push_back("Drift threshold: cosine distance " + Fmt("%.3f", threshold.get<double>()) +
-                      " to the " + Ordinal(d["k"].get<int64_t>()) +
-                      " nearest training embedding" +
+                      " to the " + Ordinal(d["k"].get<int64_t>()) + " nearest training embedding" +
                       (d["threshold_source"].is_string()
                            ? " (" + d["threshold_source"].get<std::string>() + ")"
                            : std::string()));

@@ -848,8 +848,9 @@ Result<ApiResponse> ExportSamples(const Call& c) {
   // The table's order (sort, order) and its top N (limit; absent: every match).
   SEXTANT_ASSIGN_OR_RETURN(sr.limit, ExportLimit(c.params()));
   SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(split));
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> columns,
-                           ParseExportColumns(ParamList(c.params(), "columns"), *table, c.labels()));
+  SEXTANT_ASSIGN_OR_RETURN(
+      std::vector<std::string> columns,
+      ParseExportColumns(ParamList(c.params(), "columns"), *table, c.labels()));
   SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
   std::vector<ExportRow> rows;
   for (uint32_t r : page.rows) rows.push_back({table.get(), r});

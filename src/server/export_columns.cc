@@ -57,9 +57,9 @@ std::string ExportCsvColumns(const std::vector<ExportRow>& rows,
       const ordered_json v = Cell(sample, columns[c]);
       if (c) out += ',';
       // Objects and arrays (meta, NER spans) as JSON text in the cell.
-      out += v.is_structured() ? CsvCell(v.dump(-1, ' ', false,
-                                                nlohmann::json::error_handler_t::replace))
-                               : CsvCell(v);
+      out += v.is_structured()
+                 ? CsvCell(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+                 : CsvCell(v);
     }
     out += "\r\n";
   }

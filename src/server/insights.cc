@@ -131,8 +131,8 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
                           {"shift_threshold", Number(t, "shift_threshold")},
                           {"shifted_share", Number(t, "shifted_share")}};
     if (t.value("shifted", false)) {
-      const std::string p = verdict::PText(t.value("p_value", json(1.0)),
-                                           t.value("log10_p_value", json()));
+      const std::string p =
+          verdict::PText(t.value("p_value", json(1.0)), t.value("log10_p_value", json()));
       const double auc = t.value("auc", 0.5);
       alerts.push_back({{"kind", "distribution_shift"},
                         {"severity", auc > 0.75 ? "critical" : "warning"},

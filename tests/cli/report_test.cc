@@ -23,8 +23,8 @@ TEST(Report, SaysWhatTheConsoleVerdictSays) {
   const json v = verdict::SplitVerdict(run, "inference:snli");
   // The console's verdict texts appear verbatim in the report.
   for (const char* key : {"drift", "domain_test"}) {
-    EXPECT_NE(report.find(v[key]["text"].get<std::string>()), std::string::npos)
-        << key << "\n" << report;
+    EXPECT_NE(report.find(v[key]["text"].get<std::string>()), std::string::npos) << key << "\n"
+                                                                                 << report;
   }
   EXPECT_NE(report.find(v["findings"][0]["text"].get<std::string>()), std::string::npos) << report;
   EXPECT_NE(report.find("\n  inference:snli: " + v["disagreement"].get<std::string>()),

@@ -33,9 +33,9 @@ inline nlohmann::ordered_json VerdictRunSummary() {
   json validation = split("validation", 4582);
   validation["out_of_coverage"] = {{"count", 230}, {"fraction", 0.05}, {"threshold", 0.038}};
   validation["drift_verdict"] = {
-      {"samples", 4582}, {"count", 230},    {"fraction", 0.05},     {"ci_low", 0.044},
-      {"ci_high", 0.057}, {"p_value", 0.5}, {"log10_p_value", -0.3}, {"drifted", false},
-      {"nominal", 0.05},  {"expected", 0.05}, {"alpha", 0.01},       {"is_reference", true}};
+      {"samples", 4582},  {"count", 230},     {"fraction", 0.05},      {"ci_low", 0.044},
+      {"ci_high", 0.057}, {"p_value", 0.5},   {"log10_p_value", -0.3}, {"drifted", false},
+      {"nominal", 0.05},  {"expected", 0.05}, {"alpha", 0.01},         {"is_reference", true}};
   json snli = split("inference:snli", 2000);
   snli["drifted"] = {{"count", 120}, {"fraction", 0.06}, {"threshold", 0.038}};
   snli["drift_verdict"] = {{"samples", 2000},
@@ -78,9 +78,7 @@ inline nlohmann::ordered_json VerdictRunSummary() {
                          {"log10_p_value", -623.45},
                          {"alpha", 0.01},
                          {"shifted", true}};
-  run["splits"] = {{"training", training},
-                   {"validation", validation},
-                   {"inference:snli", snli}};
+  run["splits"] = {{"training", training}, {"validation", validation}, {"inference:snli", snli}};
   run["comparisons"] = json::object();
   run["project"] = "demo";
   run["run"] = "nli";

@@ -67,7 +67,8 @@ TEST(SplitVerdict, DriftFindingsDomainTestAndTheirDisagreement) {
   const json& t = v["domain_test"];
   EXPECT_EQ(t["p_text"], "p = 3.5e-624");
   EXPECT_DOUBLE_EQ(t["auc_low"].get<double>(), 0.905);
-  EXPECT_EQ(t["text"], "AUC 0.914 (95% CI 0.905 to 0.923), p = 3.5e-624, 2000 vs 4582 samples: shift");
+  EXPECT_EQ(t["text"],
+            "AUC 0.914 (95% CI 0.905 to 0.923), p = 3.5e-624, 2000 vs 4582 samples: shift");
   ASSERT_TRUE(v["disagreement"].is_string());
   const std::string why = v["disagreement"];
   EXPECT_NE(why.find("k-NN drift finds 6.0% beyond the training neighbourhood, within what chance "
@@ -105,8 +106,11 @@ TEST(SplitVerdict, DriftWithoutShiftIsExplainedTheOtherWay) {
   s["drift_verdict"]["drifted"] = true;
   s["drift_verdict"]["p_value"] = 1.3e-23;
   s["drift_verdict"]["log10_p_value"] = -22.886;
-  s["domain_test"] = {{"reference", "validation"}, {"auc", 0.517}, {"p_value", 0.044},
-                      {"log10_p_value", std::log10(0.044)}, {"shifted", false}};
+  s["domain_test"] = {{"reference", "validation"},
+                      {"auc", 0.517},
+                      {"p_value", 0.044},
+                      {"log10_p_value", std::log10(0.044)},
+                      {"shifted", false}};
   const std::string why = SplitVerdict(run, "inference:snli")["disagreement"];
   EXPECT_NE(why.find("k-NN drift finds 14.2% beyond the training neighbourhood, more than chance "
                      "gives (5.0% nominal, p = 1.3e-23)"),
@@ -121,7 +125,8 @@ TEST(SplitVerdict, TheReferenceHasNoTestAndNoFindings) {
   const json v = SplitVerdict(testing::VerdictRunSummary(), "validation");
   EXPECT_EQ(v["drift"]["is_reference"], true);
   EXPECT_TRUE(v["drift"]["p_text"].is_null());
-  EXPECT_EQ(v["drift"]["text"], "the reference (5.0% [4.4%, 5.7%] vs 5.0% nominal by construction)");
+  EXPECT_EQ(v["drift"]["text"],
+            "the reference (5.0% [4.4%, 5.7%] vs 5.0% nominal by construction)");
   EXPECT_TRUE(v["findings"].empty());
   EXPECT_TRUE(v["disagreement"].is_null());
   // Training (the neighbours themselves) and unknown splits: nothing to say.

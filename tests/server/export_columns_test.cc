@@ -35,9 +35,8 @@ TEST(ExportColumns, TheTableColumnsInTheirOrder) {
 
 TEST(ExportColumns, AnUnknownColumnIsNamed) {
   auto t = testing::MakeTable(4, true);
-  EXPECT_STATUS(ParseExportColumns({"id", "confidence", "colour"}, *t, kLabels),
-                kInvalidArgument, "columns: unknown column 'colour'", "confidence",
-                "meta.KEY");
+  EXPECT_STATUS(ParseExportColumns({"id", "confidence", "colour"}, *t, kLabels), kInvalidArgument,
+                "columns: unknown column 'colour'", "confidence", "meta.KEY");
 }
 
 TEST(ExportColumns, SortedAndLimitedLikeTheTable) {

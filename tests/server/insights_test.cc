@@ -2,7 +2,6 @@
 
 #include "query/verdict_fixture.h"
 #include "server/insights_verdict.h"
-
 #include "table_fixture.h"
 #include "testing.h"
 
@@ -72,11 +71,12 @@ TEST(Insights, UnderflowedPValuesAreNotWrittenAsZero) {
   json train = Summary("training", 0.5, 0.9, 0.9);
   json prod = Summary("inference:prod", 0.5, 0.9, 0.9);
   prod["drifted"] = {{"count", 300}, {"fraction", 0.3}};
-  prod["drift_verdict"] = {{"fraction", 0.3},         {"expected", 0.05},
-                           {"p_value", 0.0},          {"log10_p_value", -391.3},
-                           {"drifted", true},         {"is_reference", false}};
-  prod["domain_test"] = {{"reference", "validation"}, {"auc", 0.966},
-                         {"p_value", 0.0},            {"log10_p_value", -1414.17},
+  prod["drift_verdict"] = {{"fraction", 0.3},         {"expected", 0.05}, {"p_value", 0.0},
+                           {"log10_p_value", -391.3}, {"drifted", true},  {"is_reference", false}};
+  prod["domain_test"] = {{"reference", "validation"},
+                         {"auc", 0.966},
+                         {"p_value", 0.0},
+                         {"log10_p_value", -1414.17},
                          {"shifted", true}};
   auto out = Insights(prod, train, testing::kLabels);
   ASSERT_EQ(out["alerts"].size(), 2u);
