@@ -158,9 +158,26 @@ ordered_json SpanVerdict(const json& params, const json& s, const std::string& s
   return j;
 }
 
+// " Some classes drift on their own: predicted 'x': 11.0% of 498 drifted (p = 3.8e-7)."
+// when the set as a whole does not; "" when none does.
+std::string ClassesThatDrift(const ordered_json& findings) {
+  std::string listed;
+  int n = 0;
+  for (const ordered_json& f : findings) {
+    if (!f.contains("label")) continue;
+    listed += (listed.empty() ? "" : "; ") + f["text"].get<std::string>();
+    ++n;
+  }
+  if (n == 0) return "";
+  return std::string(n == 1 ? " One class drifts on its own: "
+                            : " Some classes drift on their own: ") +
+         listed + ".";
+}
+
 // Why the k-NN drift verdict and the domain-classifier test disagree, from
 // their numbers; null when they agree.
-ordered_json Disagreement(const ordered_json& drift, const ordered_json& domain) {
+ordered_json Disagreement(const ordered_json& drift, const ordered_json& domain,
+                          const ordered_json& findings) {
   if (!drift.is_object() || !domain.is_object() || !drift.value("available", false) ||
       drift.value("is_reference", false) || !drift["share"]["value"].is_number() ||
       !domain["auc"].is_number()) {
@@ -191,7 +208,7 @@ ordered_json Disagreement(const ordered_json& drift, const ordered_json& domain)
            "stay close to training examples but differ as a whole (another mix of familiar kinds "
            "of text, or another style); filter on shifted to see the samples the classifier finds "
            "most unlike " +
-           reference + ".";
+           reference + "." + ClassesThatDrift(findings);
   }
   return "k-NN drift finds " + PctOf(share) +
          " beyond the training neighbourhood, more than chance " + "gives (" + nominal_text + ", " +
@@ -407,7 +424,7 @@ ordered_json SplitVerdict(const json& run, const std::string& split) {
     lines.push_back("Domain-classifier test: " + dt["text"].get<std::string>());
     out["domain_test"] = std::move(dt);
   }
-  out["disagreement"] = Disagreement(out["drift"], out["domain_test"]);
+  out["disagreement"] = Disagreement(out["drift"], out["domain_test"], out["findings"]);
   if (out["disagreement"].is_string()) lines.push_back(out["disagreement"]);
   return out;
 }

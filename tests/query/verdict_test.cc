@@ -78,6 +78,11 @@ TEST(SplitVerdict, DriftFindingsDomainTestAndTheirDisagreement) {
   EXPECT_NE(why.find("separates the set from validation (AUC 0.914, p = 3.5e-624)"),
             std::string::npos)
       << why;
+  // The class that drifts while the set does not is named.
+  EXPECT_NE(why.find("One class drifts on its own: predicted 'contradiction': 11.0% of 498 drifted "
+                     "(p = 3.8e-7)."),
+            std::string::npos)
+      << why;
   EXPECT_TRUE(v["span_drift"].is_null());
   EXPECT_EQ(v["lines"], json({"Drift threshold: cosine distance 0.038 to the 10th nearest training "
                               "embedding (95th percentile of the k-NN distances of 4582 held-out "
