@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "cli/alerts_cmd.h"
+#include "cli/export_columns.h"
 #include "cli/labels_cmd.h"
 #include "cli/output.h"
 #include "cli/report.h"
@@ -385,6 +386,7 @@ struct SampleArgs {
   double min_shift = -1, max_shift = -1;  // -1: no bound
   int64_t limit = -1, offset = 0;
   bool probs = true;
+  std::string columns;  // export: "id,text,pred" (empty: every column)
 };
 
 void AddSampleFilters(CLI::App* cmd, SampleArgs* a) {
@@ -481,6 +483,9 @@ Status RunSamples(const SampleArgs& a, bool to_file) {
   std::ostream& out = to_file ? buffer : std::cout;
   if (config_only) {
     out << LabelStudioConfigFor(*reader);
+  } else if (!a.columns.empty()) {
+    SEXTANT_RETURN_IF_ERROR(
+        WriteExportColumns(out, format, rows, reader->info().labels, SplitCommaList(a.columns)));
   } else {
     WriteExport(out, format, rows, *reader);
   }
@@ -982,6 +987,9 @@ Command AddExportCommand(CLI::App& app) {
       ->add_option("--output", args->output,
                    "File to write: .csv, .jsonl or .json (Label Studio tasks); --format overrides")
       ->required();
+  export_cmd->add_option("--columns", args->columns,
+                         "Only these columns, in this order (id,text,pred,confidence,meta.KEY; csv "
+                         "and jsonl)");
   return {export_cmd, [args] { return Report(RunSamples(*args, true)); }};
 }
 

@@ -366,6 +366,29 @@ def test_export(flow, tmp_path, ext):
     assert str(len(want_json)) in r.stderr
 
 
+def test_export_top_n_with_columns(flow, tmp_path):
+    """--sort, --limit and --columns: the table as the console shows it (GET .../export)."""
+    cli = flow.cli
+    filters = ["--split", "inference", "--inference-name", "shifted", "--sort", "confidence:desc",
+               "--limit", 5]
+    want = cli("samples", *cli.run_args(P, "r1"), *filters).jsonl()
+    out = tmp_path / "top.csv"
+    cli("export", *cli.run_args(P, "r1"), *filters, "--columns", "id,pred,confidence",
+        "--output", out)
+    with open(out, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["id", "pred", "confidence"]
+    assert [r[0] for r in rows[1:]] == [w["id"] for w in want]
+    assert [float(r[2]) for r in rows[1:]] == [w["confidence"] for w in want]
+    out = tmp_path / "top.jsonl"
+    cli("export", *cli.run_args(P, "r1"), *filters, "--columns", "confidence,id", "--output", out)
+    got = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [list(g) for g in got] == [["confidence", "id"]] * len(want)
+    r = cli("export", *cli.run_args(P, "r1"), *filters, "--columns", "id,colour",
+            "--output", tmp_path / "bad.csv", check=False)
+    assert r.rc != 0 and "--columns: unknown column 'colour'" in r.stderr, r.stderr
+
+
 def test_help_on_every_command(sextant):
     top = sextant.raw("--help")
     assert top.rc == 0 and "import" in top.stdout
