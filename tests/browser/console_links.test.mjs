@@ -17,7 +17,8 @@
 // and, on a generated run of 100k production samples over 100k training samples, the lasso.
 //
 // Environment: SEXTANT_BIN, CHROMIUM, SCREENSHOTS, KEEP as console.test.mjs; BIG=0 skips the
-// 100k run (BIG_N sets its size, default 100000).
+// 100k run (BIG_N sets its size, default 100000; about 3 minutes to make on 2 cores), BIG_ROOT
+// reuses a store made already (make_run.py ROOT WORK --sizes N,2000,N --only-sentiment).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -499,15 +500,16 @@ async function main() {
 
   // ---- Point 4: the lasso at 100k points (a generated run: 100k training, 100k production).
   if (BIG) await step(`p4: the lasso at ${BIG_N.toLocaleString()} production samples`, async () => {
-    const root = path.join(TMP, 'big');
-    makeRun(root, path.join(TMP, 'big-data'), ['--sizes', `${BIG_N},2000,${BIG_N}`, '--only-sentiment']);
+    // BIG_ROOT: a store made already by make_run.py --sizes N,2000,N --only-sentiment.
+    const root = process.env.BIG_ROOT || path.join(TMP, 'big');
+    if (!process.env.BIG_ROOT) makeRun(root, path.join(TMP, 'big-data'), ['--sizes', `${BIG_N},2000,${BIG_N}`, '--only-sentiment']);
     const big = await serve(root);
     const t0 = Date.now();
     await page.goto(`${big}${RUN}?split=${enc(PROD)}`);
     await page.locator('[data-testid=map][data-ready="1"]').waitFor({ timeout: 120000 });
     const pts = Number(await page.getByTestId('map').getAttribute('data-visible-points'));
     log(`  ${pts.toLocaleString()} map points drawn, page ready in ${Date.now() - t0} ms; build ${await page.getByTestId('map').getAttribute('data-build-ms')} ms`);
-    assert(pts >= 50000, `a large map: ${pts} points`);
+    assert(pts >= BIG_N, `every production sample drawn (training too): ${pts} points`);
     await page.getByTestId('map-show-training').uncheck();
     const box = await page.getByTestId('map-overlay').boundingBox();
     const cx = box.x + box.width * 0.5, cy = box.y + box.height * 0.5, rx = box.width * 0.18, ry = box.height * 0.18;
@@ -530,7 +532,7 @@ async function main() {
       body: JSON.stringify({ split: PROD, polygon: poly, limit: 1 }) }).then((r) => r.json())).total;
     assert(total === expect && total > 0 && total < BIG_N, `the lasso holds ${total} of ${BIG_N} (API ${expect})`);
     // The map's points inside the polygon are the matched ones (downsampled points stand for more).
-    const mp = await fetch(`${big}${RUN_API}/map?splits=${enc(PROD)}&max_points=50000`).then((r) => r.json());
+    const mp = await fetch(`${big}${RUN_API}/map?splits=${enc(PROD)}&max_points=100000`).then((r) => r.json());
     const P = mp.splits[0].points;
     let inside = 0;
     for (let i = 0; i < P.x.length; i++) if (pointInPolygon(poly, P.x[i], P.y[i])) inside++;

@@ -17,7 +17,8 @@ const SAMPLE_COLORS: [ColorBy, string][] = [['pred', 'predicted class'], ['gold'
 const toColorBy = (c: MapColor): ColorBy => (c === 'drift' ? 'drift_score' : c);
 const toMapColor = (c: ColorBy): MapColor => (c === 'drift_score' ? 'drift' : c as MapColor);
 /** Points asked of the server per split (the match is aligned with the same downsampling). */
-const MAX_POINTS = 50000;
+// A split of up to 100k samples is drawn point for point (a larger one on a grid of 100k cells).
+const MAX_POINTS = 100000;
 const SPAN_COLORS: [ColorBy, string][] = [['pred', 'predicted type'], ['gold', 'gold type'], ['error_type', 'error type'], ['drifted', 'drifted'], ['confidence', 'confidence'], ['split', 'split']];
 
 /**
@@ -211,7 +212,7 @@ export class EmbeddingMap {
         const r = spanAnswer((await api.spansMap(this.st.project, this.st.run, splits, 50000)).points, splits, entityTypes(this.st.info.labels));
         this.data = r.data; this.spanCols = r.extra;
       } else {
-        this.data = await api.map(this.st.project, this.st.run, splits, 50000);
+        this.data = await api.map(this.st.project, this.st.run, splits, MAX_POINTS);
       }
     } catch (e) {
       this.info.textContent = `map unavailable: ${(e as Error).message}`;
