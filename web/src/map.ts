@@ -6,7 +6,7 @@
 // NER runs can switch it to span level (spans/map): one point per span row, coloured by
 // predicted or gold entity type, error type, drifted or confidence; a click opens the span.
 import { api, type MapAnswer, type Sample, type SpanPoint } from './api';
-import { PALETTE, classColor, clear, fmt, h, splitLabel } from './dom';
+import { PALETTE, clear, fmt, h, splitLabel } from './dom';
 import { ERROR_COLORS, ERROR_TITLES, ERROR_TYPES, entityTypes } from './ner';
 import { driftedFlags, matchFor, pointInPolygon, type MatchResult } from './map_filter';
 import type { MapColor, RunState } from './state';
@@ -47,6 +47,11 @@ function hexRgb(hex: string): [number, number, number] {
   return [(n >> 16) / 255, ((n >> 8) & 255) / 255, (n & 255) / 255];
 }
 
+// The class colours as RGB, parsed once (a build colours every point).
+const CLASS_RGB = PALETTE.map(hexRgb);
+const NO_CLASS_RGB = hexRgb('#666c78');
+function classRgb(i: number): [number, number, number] { return i < 0 ? NO_CLASS_RGB : CLASS_RGB[i % CLASS_RGB.length]; }
+
 // A sequential ramp (viridis-like) for scores in [0, 1].
 const RAMP = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'].map(hexRgb);
 function ramp(t: number): [number, number, number] {
@@ -77,7 +82,11 @@ void main() {
 }`;
 
 /** The drawn points of a split; `src[i]` is point i's index in the map's answer (hidden ones are left out). */
-interface Layer { split: string; n: number; xy: Float32Array; col: Float32Array; scale: Float32Array; ids: string[]; index: Map<string, number>; src: Int32Array }
+interface Layer {
+  split: string; n: number; xy: Float32Array; col: Float32Array; scale: Float32Array; ids: string[]; index: Map<string, number>; src: Int32Array;
+  /** The WebGL buffers of xy, col and scale (made on the first draw, freed on the next build). */
+  buffers?: WebGLBuffer[];
+}
 
 export class EmbeddingMap {
   el: HTMLElement;
@@ -216,7 +225,7 @@ export class EmbeddingMap {
       }
     } catch (e) {
       this.info.textContent = `map unavailable: ${(e as Error).message}`;
-      this.data = null; this.layers = []; this.draw();
+      this.data = null; this.dropLayers(); this.draw();
       return;
     }
     this.userView = false;
@@ -299,8 +308,13 @@ export class EmbeddingMap {
    * Builds the per-point colours; training first (dimmed) so the current split lies on top.
    * The current split's points outside the filters are dimmed, or left out when hidden.
    */
-  private build(): void {
+  private dropLayers(): void {
+    if (this.gl) for (const l of this.layers) for (const b of l.buffers ?? []) this.gl.deleteBuffer(b);
     this.layers = [];
+  }
+
+  private build(): void {
+    this.dropLayers();
     if (!this.data) { this.draw(); return; }
     const t0 = performance.now();
     const ordered = [...this.data.splits].sort((a, b) => (a.split === 'training' ? 0 : 1) - (b.split === 'training' ? 0 : 1));
@@ -343,8 +357,8 @@ export class EmbeddingMap {
         xy[2 * j] = P.x[i]; xy[2 * j + 1] = P.y[i];
         let c: [number, number, number];
         switch (this.colorBy) {
-          case 'pred': c = hexRgb(classColor(P.pred[i])); break;
-          case 'gold': c = hexRgb(classColor(P.gold?.[i] ?? -1)); break;
+          case 'pred': c = classRgb(P.pred[i]); break;
+          case 'gold': c = classRgb(P.gold?.[i] ?? -1); break;
           case 'drift_score': { const d = P.drift_score?.[i]; c = d === null || d === undefined ? [0.45, 0.47, 0.52] : ramp(d); break; }
           // The shift score: only inference samples of a set with a domain test have one.
           case 'shift': { const d = P.shift_score?.[i]; c = d === null || d === undefined ? [0.45, 0.47, 0.52] : ramp(d); break; }
@@ -453,16 +467,18 @@ export class EmbeddingMap {
       const total = layers.reduce((a, l) => a + l.n, 0);
       gl.uniform1f(gl.getUniformLocation(this.prog, 'u_size'), (total > 20000 ? 3 : total > 3000 ? 4.5 : 6) * dpr);
       const aPos = gl.getAttribLocation(this.prog, 'a_pos'), aCol = gl.getAttribLocation(this.prog, 'a_col');
+      const aScale = gl.getAttribLocation(this.prog, 'a_scale');
       for (const l of layers) {
-        const b1 = gl.createBuffer(); gl.bindBuffer(gl.ARRAY_BUFFER, b1); gl.bufferData(gl.ARRAY_BUFFER, l.xy, gl.STATIC_DRAW);
-        gl.enableVertexAttribArray(aPos); gl.vertexAttribPointer(aPos, 2, gl.FLOAT, false, 0, 0);
-        const b2 = gl.createBuffer(); gl.bindBuffer(gl.ARRAY_BUFFER, b2); gl.bufferData(gl.ARRAY_BUFFER, l.col, gl.STATIC_DRAW);
-        gl.enableVertexAttribArray(aCol); gl.vertexAttribPointer(aCol, 4, gl.FLOAT, false, 0, 0);
-        const aScale = gl.getAttribLocation(this.prog, 'a_scale');
-        const b3 = gl.createBuffer(); gl.bindBuffer(gl.ARRAY_BUFFER, b3); gl.bufferData(gl.ARRAY_BUFFER, l.scale, gl.STATIC_DRAW);
-        gl.enableVertexAttribArray(aScale); gl.vertexAttribPointer(aScale, 1, gl.FLOAT, false, 0, 0);
+        // Uploaded once per build: a pan or zoom only redraws (100k+ points stay smooth).
+        if (!l.buffers) {
+          const up = (data: Float32Array) => { const b = gl.createBuffer()!; gl.bindBuffer(gl.ARRAY_BUFFER, b); gl.bufferData(gl.ARRAY_BUFFER, data, gl.STATIC_DRAW); return b; };
+          l.buffers = [up(l.xy), up(l.col), up(l.scale)];
+        }
+        const [b1, b2, b3] = l.buffers;
+        gl.bindBuffer(gl.ARRAY_BUFFER, b1); gl.enableVertexAttribArray(aPos); gl.vertexAttribPointer(aPos, 2, gl.FLOAT, false, 0, 0);
+        gl.bindBuffer(gl.ARRAY_BUFFER, b2); gl.enableVertexAttribArray(aCol); gl.vertexAttribPointer(aCol, 4, gl.FLOAT, false, 0, 0);
+        gl.bindBuffer(gl.ARRAY_BUFFER, b3); gl.enableVertexAttribArray(aScale); gl.vertexAttribPointer(aScale, 1, gl.FLOAT, false, 0, 0);
         gl.drawArrays(gl.POINTS, 0, l.n);
-        gl.deleteBuffer(b1); gl.deleteBuffer(b2); gl.deleteBuffer(b3);
       }
     } else if (this.ctx2d) {
       const c = this.ctx2d;

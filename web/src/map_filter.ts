@@ -1,9 +1,9 @@
 // The map follows the table: which of the current split's map points the table's filters
-// (and a similar filter, a selection shown, a lasso) match. A server that knows the map's
-// filters answers GET .../map?<filters> with `match` aligned with the points (docs/http-api.md);
-// an older one does not, and then the filter is evaluated here on the fields the map has
-// (class, gold, confidence, shift score, drifted, ids), or else by the ids of the matching
-// samples (paged from the samples API, up to ID_CAP of them).
+// (and a similar filter, a selection shown, a lasso) match. A filter on the fields the map has
+// (class, gold, confidence, shift score, drifted, ids, the lasso) is evaluated here; another
+// is asked of the server (GET .../map?<filters> answers `match` aligned with the points,
+// docs/http-api.md), or, from an older server without it, matched by the ids of the
+// filtered samples (paged from the samples API, up to ID_CAP of them).
 import { api, type Filter, type MapSplit } from './api';
 import type { RunState } from './state';
 
@@ -115,13 +115,15 @@ export async function matchFor(st: RunState, sp: MapSplit, maxPoints: number, si
     const key = `${st.project}\u0000${st.run}`;
     // A long id list does not fit in a URL: evaluated here.
     const fitsUrl = JSON.stringify(f).length < 1500;
-    if (serverMatch.get(key) !== false && fitsUrl) {
+    // The fields the map has are matched here (no request: the server would send every
+    // point again); the others (text, metadata, DEP, similar...) by the server's match.
+    if (clientEvaluable(f, !!P.drifted)) { match = clientMatch(f, P, st.info.labels); source = 'client'; }
+    if (!match && serverMatch.get(key) !== false && fitsUrl) {
       const a = await api.map(st.project, st.run, [sp.split], maxPoints, f, signal);
       const m = a.splits.find((s) => s.split === sp.split)?.match;
       serverMatch.set(key, Array.isArray(m));
       if (Array.isArray(m) && m.length === n) { match = Uint8Array.from(m, (v) => (v ? 1 : 0)); source = 'server'; }
     }
-    if (!match && clientEvaluable(f, !!P.drifted)) { match = clientMatch(f, P, st.info.labels); source = 'client'; }
     if (!match) {
       const ids = await matchingIds(st, sp.split, f, ID_CAP, signal);
       if (ids) {
