@@ -21,6 +21,7 @@
 // reuses a store made already (make_run.py ROOT WORK --sizes N,2000,N --only-sentiment).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -78,6 +79,27 @@ function serve(root) {
       if (m) { clearTimeout(timer); resolve(`http://127.0.0.1:${m[1]}`); }
     });
   });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
+    srv.on('error', reject);
+  });
+}
+
+/** tests/browser/mock_server.mjs, which serves issue 16's server side (similar_*, distance, map match). */
+async function serveMock() {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [path.join(REPO, 'tests/browser/mock_server.mjs'), '--port', String(port), '--static', DIST], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(proc);
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`${base}/api/health`)).ok) return base; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the mock server did not start');
 }
 
 // Polls with page.evaluate (the page's CSP forbids the `new Function` of waitForFunction).
@@ -400,9 +422,9 @@ async function main() {
     if (HAS_SIMILAR) {
       assert(urlParam('sort') === 'distance', `sorted by distance: ${page.url()}`);
       const d = await page.$$eval('[data-testid=sample-row] [data-col=distance]', (cs) => cs.map((c) => Number(c.textContent)));
-      assert(d.length === total && d.every((v, i) => i === 0 || d[i - 1] <= v), `distances ascending: ${d}`);
+      assert(d.length === rows.length && d.every((v, i) => i === 0 || d[i - 1] <= v), `distances ascending: ${d}`);
       const order = near.map((n) => n.id).filter((id) => want.includes(id));
-      assert(same(rows, order), `nearest first: ${rows} vs ${order}`);
+      assert(same(rows, order.slice(0, rows.length)), `nearest first: ${rows} vs ${order}`);
     } else {
       log('  SKIP distance sort and column: the binary has no similar_* filter (the neighbours came as an id list)');
       assert(await page.locator('[data-testid=sort-distance]').count() === 0, 'no distance column without distances');
@@ -502,6 +524,56 @@ async function main() {
     await page.goBack();
     await waitForFunction(page, () => !new URL(location.href).searchParams.get('view'));
     await page.locator('[data-testid=sample-table]:not([hidden])').waitFor();
+  });
+
+  // ---- Point 3 against the contract's server side (similar_*, distance, the map's match), as
+  // tests/browser/mock_server.mjs serves it: the same console code on a server that has them.
+  await step('p3/p4 (contract, mock server): similar sorted by distance, the map\'s match', async () => {
+    const mock = await serveMock();
+    const mget = async (p) => { const r = await fetch(mock + p); const t = await r.text(); assert(r.ok, `GET ${p}: ${r.status} ${t}`); return JSON.parse(t); };
+    await page.goto(`${mock}${RUN}?split=${enc(PROD)}`);
+    await page.locator('[data-testid=insights][data-ready="1"]').waitFor();
+    await mapSettled();
+    const label = 'positive';
+    await page.locator(`[data-testid=filter-pred] [data-value="${label}"]`).click();
+    await page.getByTestId('chip-pred').waitFor();
+    const first = page.getByTestId('sample-row').first();
+    const opened = await first.getAttribute('data-id');
+    await first.click();
+    await page.locator('[data-testid=sample-panel][data-ready="1"]').waitFor();
+    await page.getByTestId('similar-k').fill('40');
+    await page.getByTestId('find-similar').click();
+    await page.getByTestId('chip-similar').waitFor();
+    await waitForFunction(page, () => new URL(location.href).searchParams.get('sort') === 'distance');
+    const total = await tableTotal();
+    const want = await mget(`${RUN_API}/samples?split=${enc(PROD)}&pred=${label}&similar_split=${enc(PROD)}&similar_id=${enc(opened)}&similar_k=40&sort=distance&limit=1000`);
+    assert(total === want.total && total > 0 && total < 40, `similar AND class: ${total} rows, the API ${want.total}`);
+    const rows = await page.$$eval('[data-testid=sample-row]', (rs) => rs.map((r) => r.dataset.id));
+    // (The table is virtualised: the rows in the DOM are the first ones.)
+    assert(rows.length > 0 && same(rows, want.samples.slice(0, rows.length).map((x) => x.id)), `nearest first: ${rows.slice(0, 5)} vs ${want.samples.slice(0, 5).map((x) => x.id)}`);
+    const d = await page.$$eval('[data-testid=sample-row] [data-col=distance]', (cs) => cs.map((c) => Number(c.textContent)));
+    assert(d.length === rows.length && d.every((v, i) => i === 0 || d[i - 1] <= v), `the distance column, ascending: ${d.slice(0, 6)}`);
+    assert(await page.getByTestId('sort-distance').count() === 1, 'the distance column header');
+    // Not a field of the map: matched by the server's `match`.
+    await mapSettled();
+    assert(await page.getByTestId('map').getAttribute('data-match-source') === 'server', 'the map matched by the server');
+    assert(Number(await page.getByTestId('map').getAttribute('data-matched')) === total, 'the map matches the rows');
+    await page.screenshot({ path: path.join(SHOTS, 'i16-p3-similar-distance.png') });
+    // Another split: the 40 nearest training samples of the class, by distance.
+    await page.getByTestId('similar-split').selectOption('training');
+    await page.getByTestId('find-similar').click();
+    await waitForFunction(page, () => new URL(location.href).searchParams.get('split') === 'training');
+    const inTraining = await tableTotal();
+    const wantT = await mget(`/api/runs/demo/sentiment/samples?split=training&pred=${label}&similar_split=${enc(PROD)}&similar_id=${enc(opened)}&similar_k=40&limit=1`);
+    assert(inTraining === wantT.total && inTraining > 0, `training: ${inTraining} rows, the API ${wantT.total}`);
+    assert(urlParam('sort') === 'distance', 'sorted by distance in training');
+    // Back twice: the class filter, no similar, no distance sort (a 400 without similar).
+    await page.goBack();
+    await waitForFunction(page, () => new URL(location.href).searchParams.get('split') !== 'training');
+    await page.goBack();
+    await waitForFunction(page, () => !document.querySelector('[data-testid=chip-similar]'));
+    assert(urlParam('sort') !== 'distance' && await page.getByTestId('sort-distance').count() === 0, 'back: no distance sort or column');
+    assert(await tableTotal() === (await mget(`${RUN_API}/samples?split=${enc(PROD)}&pred=${label}&limit=1`)).total, 'back: the class filter alone');
   });
 
   // ---- Point 4: the lasso at 100k points (a generated run: 100k training, 100k production).
