@@ -4,6 +4,7 @@
 // `filter` is used when the server sends one; otherwise it is derived from its kind and label.
 import './links.css';
 import type { Alert, Filter, Insights, SpanFilter } from './api';
+import { h } from './dom';
 import type { RunState } from './state';
 
 /** The filter of an alert: the server's, else by kind (drift, shift) and label (class alerts). */
@@ -39,11 +40,19 @@ export function showSpans(st: RunState, f: SpanFilter): void {
 function makeLink(el: Element, title: string, go: () => void): void {
   const e = el as HTMLElement;
   e.classList.add('linked');
-  e.setAttribute('role', 'button');
-  e.tabIndex = 0;
   if (!e.title) e.title = title;
   e.dataset.linked = '1';
   e.addEventListener('click', (ev) => { ev.stopPropagation(); go(); });
+  // A list item or a table row keeps its role (a list or table of buttons is not one for
+  // assistive technology): a small button inside it is the keyboard's way in.
+  if (e.tagName === 'LI' || e.tagName === 'TR') {
+    const btn = h('button', { class: 'btn btn-xs link-show', 'data-testid': 'link-show', title, 'aria-label': title,
+      onclick: (ev: Event) => { ev.stopPropagation(); go(); } }, 'show');
+    (e.tagName === 'TR' ? e.lastElementChild ?? e : e).append(btn);
+    return;
+  }
+  e.setAttribute('role', 'button');
+  e.tabIndex = 0;
   e.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); go(); }
   });
@@ -63,6 +72,8 @@ export function linkInsights(root: HTMLElement, d: Insights, st: RunState): void
     (li as HTMLElement).dataset.filter = JSON.stringify(f);
     makeLink(li, 'Show these samples', () => showSamples(st, f, a.split ?? split));
   });
+  // A chart of links is no longer an image (its rows are buttons).
+  root.querySelectorAll('.bars[role=img]').forEach((b) => b.removeAttribute('role'));
   for (const chart of ['chart-class-share', 'chart-confidence']) {
     root.querySelectorAll(`[data-testid=${chart}] .bar-row`).forEach((row, i) => {
       const c = d.classes[i];
