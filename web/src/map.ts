@@ -523,15 +523,17 @@ export class EmbeddingMap {
       c.fillStyle = 'rgba(94, 177, 255, 0.12)'; c.fill();
       c.strokeStyle = '#5eb1ff'; c.lineWidth = 1.5; c.setLineDash(this.lasso ? [4, 3] : []); c.stroke();
     }
-    // Samples filtered by id ("find similar") are ringed.
+    // A few matching samples (find similar, a selection, a narrow filter) are ringed, so that
+    // they are found on a dense map; without a match yet, the samples filtered by id.
     const spans = this.level === 'spans';
-    const ids = spans ? undefined : this.st.filter.ids;
-    const cur = this.layers.find((l) => l.split === this.st.split);
-    if (ids && ids.length && cur) {
+    const cur = spans ? undefined : this.layers.find((l) => l.split === this.st.split);
+    const m = this.match?.match;
+    let ringed: Iterable<number> = [];
+    if (cur && m && this.match!.matched <= 200) ringed = (function* () { for (let j = 0; j < cur.n; j++) if (m[cur.src[j]]) yield j; })();
+    else if (cur && !m && this.st.filter.ids?.length) ringed = this.st.filter.ids.map((id) => cur.index.get(id)).filter((i): i is number => i !== undefined);
+    if (cur) {
       c.setLineDash([]); c.strokeStyle = '#f0b429'; c.lineWidth = 1.5;
-      for (const id of ids) {
-        const i = cur.index.get(id);
-        if (i === undefined) continue;
+      for (const i of ringed) {
         const [px, py] = this.toScreen(cur.xy[2 * i], cur.xy[2 * i + 1]);
         c.beginPath(); c.arc(px, py, 5, 0, Math.PI * 2); c.stroke();
       }

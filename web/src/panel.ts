@@ -75,8 +75,9 @@ export class SamplePanel {
       })),
       metaEntries.length ? h('h3', null, 'Metadata') : null,
       metaEntries.length ? h('div', { class: 'kvs' }, ...metaEntries.map(([k, v]) => kv(k, String(v), `sample-meta-${k}`))) : null,
-      h('div', { class: 'row-between' }, h('h3', null, 'Nearest neighbours'),
-        similarControl(this.st, s)),
+      // Find similar: adds this sample's K nearest (in the split picked) to the filters.
+      similarControl(this.st, s),
+      h('h3', null, 'Nearest neighbours'),
       neighbors,
     ]);
     this.el.dataset.ready = '1';
