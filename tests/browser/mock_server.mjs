@@ -2,6 +2,8 @@
 // generated data: demo/sentiment (text classification: training, validation,
 // inference:prod_1 with drift), demo/nli (premise/hypothesis pairs) and demo/ner (BIO tags,
 // span rows, spans/map, spans/similar, the span summary; mock_tasks.mjs).
+// Issue 16's samples filter `similar_split`/`similar_id`/`similar_k` (POST `similar`) with each
+// row's `distance` and `sort=distance`, and the map's `match`/`matched`/`drifted` with filters.
 // For developing the console without the C++ server:
 //   node tests/browser/mock_server.mjs --port 8090 --static web/dist
 // The browser test runs against the real server unless MOCK=1.
