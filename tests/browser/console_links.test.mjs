@@ -8,12 +8,14 @@
 // map colour and dim/hide mode, the NER span view with its filter and sort) and a reload keeps
 // it; "find similar" adds to the filters and can search another split (with the server's
 // similar_* filter: sorted by distance with the distance column; a binary without it is
-// noted and the id-list fallback is checked instead); a timeline point opens its set with its
-// metric's filter.
+// noted and the id-list fallback is checked instead, and the contract's server side is checked
+// against tests/browser/mock_server.mjs); a timeline point opens its set with its metric's
+// filter; a stat card works from the keyboard; the NER drifted-span figure opens the span view.
 // Point 4, the map follows the table: a filter dims the other points (the matched count is
 // the table's, the canvas' summed alpha drops) or hides them (fewer lit pixels), the view
 // zooms to the matches and "All" goes back; the "drifted" and "shift score" colour modes;
-// the caption and legend with training hidden; hovering a point shows its text (the API's);
+// the caption and legend with training hidden; a selection shown dims the map to it; hovering
+// a point shows its text (the API's);
 // and, on a generated run of 100k production samples over 100k training samples, the lasso.
 //
 // Environment: SEXTANT_BIN, CHROMIUM, SCREENSHOTS, KEEP as console.test.mjs; BIG=0 skips the
@@ -251,7 +253,10 @@ async function main() {
     assert(byClass === await totalOf(PROD, { pred: [label] }), `class ${label}: ${byClass}`);
     assert(same(urlFilter(), { pred: [label] }), `URL filter ${urlParam('f')}`);
     views.push([{ pred: [label] }, byClass]);
-    await page.getByTestId('insight-boundary').click();
+    // From the keyboard: the stat card is a button (Enter).
+    assert(await page.getByTestId('insight-boundary').getAttribute('role') === 'button', 'the card is a button');
+    await page.getByTestId('insight-boundary').focus();
+    await page.keyboard.press('Enter');
     await page.getByTestId('chip-boundary').waitFor();
     const boundary = await tableTotal();
     assert(boundary === await totalOf(PROD, { on_boundary: true }) && boundary === insights.on_the_boundary.count, `on the boundary: ${boundary}`);
@@ -492,6 +497,20 @@ async function main() {
     for (let i = errors.length - 1; i >= 0; i--) if (/404/.test(errors[i])) errors.splice(i, 1);
   });
 
+  // ---- Point 4: a selection shown dims the map to its samples.
+  await step('p4: a selection shown in the table and on the map', async () => {
+    await apiPost(`${RUN_API}/selections`, { name: 'picked' });
+    const ids = (await apiGet(`${RUN_API}/samples?split=${enc(PROD)}&limit=25&sort=confidence`)).samples.map((x) => x.id);
+    await apiPost(`${RUN_API}/selections/picked/add`, { items: ids.map((id) => ({ split: PROD, id })) });
+    await page.goto(`${base}${RUN}?split=${enc(PROD)}`);
+    await page.locator('[data-testid=selection-item][data-name=picked] [data-testid=selection-show]').click();
+    await page.getByTestId('chip-ids').waitFor();
+    assert(await tableTotal() === ids.length, 'the table shows the selection');
+    await mapSettled();
+    assert(Number(await page.getByTestId('map').getAttribute('data-matched')) === ids.length, 'the map matches the selection');
+    await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'i16-p4-map-selection.png') });
+  });
+
   // ---- Point 3 (and 9): the NER span view's state in the URL.
   await step('p3: the spans view state in the URL', async () => {
     const ner = await apiGet('/api/runs/demo/ner');
@@ -525,6 +544,19 @@ async function main() {
     await page.goBack();
     await waitForFunction(page, () => !new URL(location.href).searchParams.get('view'));
     await page.locator('[data-testid=sample-table]:not([hidden])').waitFor();
+    // The drifted span figure of the NER inference set opens the span view on drifted spans.
+    const nerProd = ner.splits.map((x) => x.split).find((x) => x.startsWith('inference:'));
+    if (nerProd) {
+      await page.goto(`${base}/runs/demo/ner?split=${enc(nerProd)}`);
+      const card = page.locator('[data-testid=insights][data-ready="1"] [data-testid=insight-span-drifted]');
+      await card.waitFor();
+      await card.click();
+      await waitForFunction(page, () => new URL(location.href).searchParams.get('view') === 'spans');
+      assert(same(JSON.parse(urlParam('sf')), { drifted: true }), `drifted spans: ${urlParam('sf')}`);
+      const drifted = (await apiGet(`/api/runs/demo/ner/spans?split=${enc(nerProd)}&drifted=true&limit=1`)).total;
+      assert(await spanTotal() === drifted, `the ${drifted} drifted spans`);
+      assert(await page.getByTestId('span-filter-drifted').inputValue() === 'true', 'the span filter shows it');
+    }
   });
 
   // ---- Point 3 against the contract's server side (similar_*, distance, the map's match), as
