@@ -118,6 +118,8 @@ export class EmbeddingMap {
   private zoomedToMatch = false;
   /** Per split, the drifted flag of each point (the map's own, or from the samples API). */
   private driftedBy = new Map<string, (0 | 1 | null)[] | null>();
+  /** The splits whose drifted flags are being asked of the samples API. */
+  private driftedLoading = new Set<string>();
   private caption: HTMLElement;
   private hoverCache = new Map<string, Sample | Promise<Sample | null>>();
   private hoverKey = '';
@@ -233,6 +235,7 @@ export class EmbeddingMap {
     this.userView = false;
     this.zoomedToMatch = false;
     this.driftedBy.clear();
+    this.driftedLoading.clear();
     this.match = null; this.matchKey = '';
     this.fit();
     this.build();
@@ -329,7 +332,10 @@ export class EmbeddingMap {
         const ask = missing.filter((sp) => !sp.points.drifted);
         if (ask.length) {
           const data = this.data;
-          void Promise.all(ask.map((sp) => driftedFlags(this.st, sp).catch(() => null).then((d) => { if (this.data === data) this.driftedBy.set(sp.split, d); })))
+          for (const sp of ask) this.driftedLoading.add(sp.split);
+          void Promise.all(ask.map((sp) => driftedFlags(this.st, sp).catch(() => null).then((d) => {
+            if (this.data === data) { this.driftedBy.set(sp.split, d); this.driftedLoading.delete(sp.split); }
+          })))
             .then(() => { if (this.data === data) this.build(); });
         }
       }
@@ -422,8 +428,10 @@ export class EmbeddingMap {
       const trainingShown = this.st.split === 'training' || this.showTraining;
       this.legend.append(item('#ef5b5b', this.st.labeled && this.level === 'samples' ? 'drifted (out of coverage)' : 'drifted'), item('#4e79a7', 'not drifted'));
       if (trainingShown) this.legend.append(item('#737885', this.st.split === 'training' ? 'n/a (training is the reference)' : 'n/a (training)'));
-      if (this.level === 'samples' && this.driftedBy.get(this.st.split) === null && this.data?.splits.some((sp) => sp.split === this.st.split && !sp.points.drifted)) {
+      if (this.level === 'samples' && this.driftedLoading.has(this.st.split)) {
         this.legend.append(h('span', { class: 'legend-note muted' }, 'loading the drifted flags…'));
+      } else if (this.level === 'samples' && this.st.split !== 'training' && this.driftedBy.get(this.st.split) === null) {
+        this.legend.append(h('span', { class: 'legend-note muted' }, 'drifted flags unavailable from this server (too many samples): use the drift score'));
       }
     } else if (this.colorBy === 'pred' || this.colorBy === 'gold') {
       this.st.info.labels.forEach((l, i) => this.legend.append(item(PALETTE[i % PALETTE.length], l)));
