@@ -156,5 +156,14 @@ export class FilterPanel {
     }
     if (f.ids?.length && this.st.similarMode !== 'ids') this.chips.append(chip(`${f.ids.length} id${f.ids.length > 1 ? 's' : ''}`, { ids: undefined }, 'ids'));
     if (f.polygon) this.chips.append(chip(`lasso (${f.polygon.length} pts)`, { polygon: undefined }, 'lasso'));
+    // A filter this panel has no input for (an alert's filter from a newer server): a chip
+    // still shows it and takes it away.
+    const shown = new Set(['text', 'premise', 'hypothesis', 'gold', 'pred', 'min_confidence', 'max_confidence', 'min_dep', 'max_dep',
+      'drifted', 'shifted', 'min_shift', 'max_shift', 'on_boundary', 'misclassified', 'meta', 'ids', 'polygon', 'similar']);
+    for (const [k, v] of Object.entries(f)) {
+      if (shown.has(k) || v === undefined || v === null || (Array.isArray(v) && !v.length)) continue;
+      if (this.chips.querySelector(`[data-testid="chip-${CSS.escape(k)}"]`)) continue;
+      this.chips.append(chip(`${k.replace(/_/g, ' ')} ${Array.isArray(v) ? `∈ ${v.join(', ')}` : `= ${String(v)}`}`, { [k]: undefined } as Partial<Filter>, k));
+    }
   }
 }
