@@ -19,6 +19,8 @@ const toMapColor = (c: ColorBy): MapColor => (c === 'drift_score' ? 'drift' : c 
 /** Points asked of the server per split (the match is aligned with the same downsampling). */
 // A split of up to 100k samples is drawn point for point (a larger one on a grid of 100k cells).
 const MAX_POINTS = 100000;
+/** At most this many matching points are ringed (find similar's default is 50). */
+const RING_MAX = 60;
 const SPAN_COLORS: [ColorBy, string][] = [['pred', 'predicted type'], ['gold', 'gold type'], ['error_type', 'error type'], ['drifted', 'drifted'], ['confidence', 'confidence'], ['split', 'split']];
 
 /**
@@ -340,7 +342,8 @@ export class EmbeddingMap {
         }
       }
     }
-    const DIM = 0.07;
+    const DIM = 0.14;
+    const filtered = !spans && !!this.match?.match;
     for (const sp of ordered) {
       const P = sp.points;
       const m = P.x.length;
@@ -380,7 +383,9 @@ export class EmbeddingMap {
           }
         }
         let a = bg ? 0.28 : 0.85;
-        if (match && !match[i]) a = DIM;
+        // Outside the filters: faint and greyed, so the matching points stand out in context.
+        // (Training under a filtered split steps back the same way: the filters are the split's.)
+        if ((match && !match[i]) || (bg && filtered)) { a = DIM; c = [0.45 + 0.25 * c[0], 0.47 + 0.25 * c[1], 0.52 + 0.25 * c[2]]; }
         col.set([c[0], c[1], c[2], a], 4 * j);
       }
       this.layers.push({ split: sp.split, n: k, xy, col, scale, ids, index: new Map(ids.map((id, j) => [id, j])), src: Int32Array.from(src) });
@@ -531,13 +536,13 @@ export class EmbeddingMap {
       c.fillStyle = 'rgba(94, 177, 255, 0.12)'; c.fill();
       c.strokeStyle = '#5eb1ff'; c.lineWidth = 1.5; c.setLineDash(this.lasso ? [4, 3] : []); c.stroke();
     }
-    // A few matching samples (find similar, a selection, a narrow filter) are ringed, so that
+    // A few matching samples (up to RING_MAX: find similar, a selection, a narrow filter) are ringed, so that
     // they are found on a dense map; without a match yet, the samples filtered by id.
     const spans = this.level === 'spans';
     const cur = spans ? undefined : this.layers.find((l) => l.split === this.st.split);
     const m = this.match?.match;
     let ringed: Iterable<number> = [];
-    if (cur && m && this.match!.matched <= 200) ringed = (function* () { for (let j = 0; j < cur.n; j++) if (m[cur.src[j]]) yield j; })();
+    if (cur && m && this.match!.matched <= RING_MAX) ringed = (function* () { for (let j = 0; j < cur.n; j++) if (m[cur.src[j]]) yield j; })();
     else if (cur && !m && this.st.filter.ids?.length) ringed = this.st.filter.ids.map((id) => cur.index.get(id)).filter((i): i is number => i !== undefined);
     if (cur) {
       c.setLineDash([]); c.strokeStyle = '#f0b429'; c.lineWidth = 1.5;
