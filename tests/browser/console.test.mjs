@@ -23,7 +23,9 @@
 // fields, premise/hypothesis regex filters) and the NER span view (gold and predicted span
 // marks, the span table and its filters, similar spans, the span-level map, span F1), on
 // the runs of those task types (demo/nli, demo/ner); the comparison of training with the
-// production set (split picker's "compare with…", every change and test as the API's). Screenshots of each
+// production set (split picker's "compare with…", every change and test as the API's). Find similar
+// adds the neighbours to the current filters (issue 16; console_links.test.mjs tests the rest of
+// the view state in the URL, the insight links and the map following the table). Screenshots of each
 // view go to SCREENSHOTS. Any failed step exits non-zero (a failure.png is left too).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -393,16 +395,20 @@ async function main() {
     await page.locator('[data-testid=sample-panel][data-ready="1"] [data-testid=neighbor]').first().waitFor();
   });
 
-  // 5. Find similar: the table shows the sample and its neighbours in production.
+  // 5. Find similar (issue 16: it adds to the filters instead of replacing them): the 20
+  // nearest neighbours of the open sample in production, ANDed with "drifted = yes".
   await step('find similar', async () => {
+    await page.getByTestId('similar-k').fill('20');
     await page.getByTestId('find-similar').click();
-    await page.getByTestId('chip-ids').waitFor();
+    await page.getByTestId('chip-similar').waitFor();
+    assert(await page.getByTestId('chip-drifted').count() === 1, 'the drifted filter stays');
     const total = await tableTotal();
     const expect = await apiGet(`${RUN_API}/similar?split=${encodeURIComponent(PROD)}&id=${encodeURIComponent(opened)}&k=20&in=${encodeURIComponent(PROD)}`);
-    const want = new Set([opened, ...expect.neighbors.filter((n) => n.split === PROD).map((n) => n.id)]);
+    const near = expect.neighbors.filter((n) => n.split === PROD && n.id !== opened).map((n) => n.id);
+    const want = new Set((await apiPost(`${RUN_API}/samples/query`, { split: PROD, ids: near, drifted: true, limit: 1000 })).samples.map((s) => s.id));
     const ids = await rowIds();
-    assert(total === want.size, `find similar shows ${total} rows, expected ${want.size}`);
-    assert(ids.every((id) => want.has(id)) && ids.includes(opened), `rows ${ids} are the neighbours`);
+    assert(total === want.size && want.size > 0, `find similar shows ${total} rows, expected ${want.size}`);
+    assert(ids.every((id) => want.has(id)), `rows ${ids} are the drifted neighbours`);
     await page.getByTestId('sample-close').click();
     await page.getByTestId('filter-reset').click();
     assert(await tableTotal() === prodTotal, 'reset shows every production sample');
@@ -940,7 +946,8 @@ async function main() {
     assert(f1 >= 0 && f1 <= 1, `span F1 ${f1}`);
     await ins.screenshot({ path: path.join(SHOTS, 'ner-insights.png') });
     // The span map on the labeled split, where error types apply (it stays at span level).
-    if (labeled !== 'training') await waitForFunction(page, (sp) => document.querySelector('[data-testid=map-legend]')?.textContent.includes(`${sp} over training`), labeled);
+    // (The "over training" note is in the map's caption since issue 16.)
+    if (labeled !== 'training') await waitForFunction(page, (sp) => document.querySelector('[data-testid=map-caption]')?.textContent.includes(`${sp} over training`), labeled);
     await page.locator('[data-testid=map][data-level="spans"][data-ready="1"]').waitFor();
     assert(await page.getByTestId('map-color').inputValue() === 'error_type', 'the colouring carries over');
     await page.getByTestId('map').screenshot({ path: path.join(SHOTS, 'ner-map.png') });

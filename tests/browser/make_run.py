@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Makes a small demo-like run for the browser test with the real `sextant` CLI.
 
-usage: make_run.py SEXTANT_BIN ROOT WORKDIR [SCALE]
+usage: make_run.py SEXTANT_BIN ROOT WORKDIR [SCALE] [--sizes T,V,P] [--only-sentiment]
 
 SCALE (default 1) multiplies the sizes: 900 training, 200 validation, 600 production.
+--sizes sets demo/sentiment's three sizes instead (e.g. 100000,2000,100000 for the map's
+lasso at 100k points), and --only-sentiment makes that run alone.
 
 Clustered Gaussian embeddings, one cluster per class (as tests/e2e/conftest.py), logits
 that mostly agree with the label; training, validation and a production set
@@ -64,18 +66,28 @@ def write(folder, name, n, seed, centres, direction, drift_share=0.0, labeled=Tr
 
 
 def main():
-    binary, root, work = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
-    scale = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+    args = sys.argv[1:]
+    only_sentiment = "--only-sentiment" in args
+    args = [a for a in args if a != "--only-sentiment"]
+    sizes = None
+    if "--sizes" in args:
+        i = args.index("--sizes")
+        sizes = [int(v) for v in args[i + 1].split(",")]
+        del args[i:i + 2]
+    binary, root, work = args[0], pathlib.Path(args[1]), pathlib.Path(args[2])
+    scale = float(args[3]) if len(args) > 3 else 1.0
     n = lambda k: max(10, int(k * scale))
+    # --sizes: demo/sentiment's training, validation and production sizes as given.
+    sn = (lambda k, i: sizes[i]) if sizes else (lambda k, i: n(k))
     work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(len(LABELS), DIM)) * 3.0
     d = rng.normal(size=DIM)
     direction = d / np.linalg.norm(d)
     sets = [
-        ("training", "training", None, write(work, "train", n(900), 1, centres, direction)),
-        ("validation", "validation", None, write(work, "val", n(200), 2, centres, direction)),
-        ("inference", "inference", "prod_1", write(work, "prod", n(600), 3, centres, direction, 0.35, labeled=False)),
+        ("training", "training", None, write(work, "train", sn(900, 0), 1, centres, direction)),
+        ("validation", "validation", None, write(work, "val", sn(200, 1), 2, centres, direction)),
+        ("inference", "inference", "prod_1", write(work, "prod", sn(600, 2), 3, centres, direction, 0.35, labeled=False)),
     ]
     base = ["--root", str(root), "--project", "demo", "--run", "sentiment"]
     for _, split, inf, (data, emb, logits) in sets:
@@ -85,6 +97,8 @@ def main():
             cmd += ["--inference-name", inf]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([binary, "finish", *base], check=True, stdout=subprocess.DEVNULL)
+    if only_sentiment:
+        return
     make_daily_run(binary, root, work, n, centres, direction)
     dq = import_sextant(binary)
     make_ner_run(dq, root, n)

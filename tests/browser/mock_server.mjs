@@ -2,6 +2,8 @@
 // generated data: demo/sentiment (text classification: training, validation,
 // inference:prod_1 with drift), demo/nli (premise/hypothesis pairs) and demo/ner (BIO tags,
 // span rows, spans/map, spans/similar, the span summary; mock_tasks.mjs).
+// Issue 16's samples filter `similar_split`/`similar_id`/`similar_k` (POST `similar`) with each
+// row's `distance` and `sort=distance`, and the map's `match`/`matched`/`drifted` with filters.
 // For developing the console without the C++ server:
 //   node tests/browser/mock_server.mjs --port 8090 --static web/dist
 // The browser test runs against the real server unless MOCK=1.
@@ -143,9 +145,28 @@ function pip(poly, x, y) {
 const list = (v) => (v === undefined || v === null ? null : (Array.isArray(v) ? v.flatMap((s) => String(s).split(',')) : String(v).split(',')).filter(Boolean));
 const bool = (v) => (v === undefined || v === null ? null : v === true || v === 'true');
 
+/**
+ * Issue 16's similar filter (docs/http-api.md): `similar: {split, id, k}` (POST) or
+ * similar_split/similar_id/similar_k (GET): the K nearest neighbours of the sample within
+ * `split` (itself excluded), each with its `distance`.
+ */
+function similarOf(f) {
+  if (f.similar && typeof f.similar === 'object') return { split: f.similar.split, id: f.similar.id, k: Number(f.similar.k ?? 50) };
+  if (f.similar_split === undefined && f.similar_id === undefined && f.similar_k === undefined) return null;
+  if (!f.similar_split) throw { status: 400, code: 'invalid_argument', message: 'similar_split: required with similar_id or similar_k' };
+  if (!f.similar_id) throw { status: 400, code: 'invalid_argument', message: 'similar_id: required with similar_split' };
+  return { split: f.similar_split, id: f.similar_id, k: Number(f.similar_k ?? 50) };
+}
+
 function filterSamples(R, split, f) {
   let rows = R.data[split];
   if (!rows) throw { status: 404, code: 'not_found', message: `no split ${split}` };
+  const sim = similarOf(f);
+  if (sim) {
+    const near = similar(R, sim.split, sim.id, Math.min(1000, sim.k), [split]).neighbors;
+    const dist = new Map(near.map((n) => [n.id, n.distance]));
+    rows = rows.filter((s) => dist.has(s.id)).map((s) => ({ ...s, distance: dist.get(s.id) }));
+  }
   if (f.text) {
     let re;
     try { re = new RegExp(f.text, 'i'); } catch (e) { throw { status: 400, code: 'invalid_argument', message: `text: ${e.message}` }; }
@@ -181,6 +202,7 @@ function filterSamples(R, split, f) {
 function page(R, split, f) {
   let rows = filterSamples(R, split, f);
   const sort = f.sort ?? 'row', dir = f.order === 'desc' ? -1 : 1;
+  if (sort === 'distance' && !similarOf(f)) throw { status: 400, code: 'invalid_argument', message: "sort: 'distance' needs a similar-samples filter (similar_split and similar_id)" };
   rows = [...rows].sort((a, b) => {
     const x = a[sort], y = b[sort];
     if (x === y) return a.row - b.row;
@@ -280,7 +302,7 @@ async function handle(req, res) {
   if (rest[0] === 'samples' && rest[1] === 'query' && m === 'POST') {
     const b = await readBody(req);
     const known = new Set(['split', 'offset', 'limit', 'sort', 'order', 'text', 'premise', 'hypothesis', 'gold', 'pred', 'min_confidence', 'max_confidence',
-      'min_dep', 'max_dep', 'drifted', 'on_boundary', 'misclassified', 'ids', 'polygon', 'meta']);
+      'min_dep', 'max_dep', 'drifted', 'on_boundary', 'misclassified', 'ids', 'polygon', 'meta', 'similar']);
     for (const k of Object.keys(b)) if (!known.has(k) && !k.startsWith('meta.')) throw { status: 400, code: 'invalid_argument', message: `unknown field ${k}` };
     for (const [k, v] of Object.entries(b.meta ?? {})) b[`meta.${k}`] = v;
     return send(res, 200, page(R, b.split, b));
@@ -295,12 +317,24 @@ async function handle(req, res) {
     const splits = (q.splits ?? Object.keys(DATA).join(',')).split(',');
     const all = splits.flatMap((s) => DATA[s]);
     const xs = all.map((s) => s.x), ys = all.map((s) => s.y);
+    // Issue 16: with any samples filter each split gains `match` (aligned with the points) and
+    // `matched`; the points carry their drifted flag.
+    const filtered = Object.keys(q).some((k) => !['splits', 'max_points', 'color'].includes(k));
     return send(res, 200, {
       bounds: { x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys) },
-      splits: splits.map((split) => { const r = DATA[split]; return { split, total: r.length, points: {
-        x: r.map((s) => s.x), y: r.map((s) => s.y), id: r.map((s) => s.id), pred: r.map((s) => LABELS.indexOf(s.pred)),
-        gold: r.map((s) => (s.gold ? LABELS.indexOf(s.gold) : -1)), confidence: r.map((s) => s.confidence),
-        drift_score: r.map((s) => s.drift_score), count: r.map(() => 1) } }; }),
+      splits: splits.map((split) => {
+        const r = DATA[split];
+        const out = { split, total: r.length, points: {
+          x: r.map((s) => s.x), y: r.map((s) => s.y), id: r.map((s) => s.id), pred: r.map((s) => LABELS.indexOf(s.pred)),
+          gold: r.map((s) => (s.gold ? LABELS.indexOf(s.gold) : -1)), confidence: r.map((s) => s.confidence),
+          drift_score: r.map((s) => s.drift_score), drifted: r.map((s) => (s.is_drifted === null ? null : s.is_drifted ? 1 : 0)), count: r.map(() => 1) } };
+        if (filtered) {
+          const ids = new Set(filterSamples(R, split, q).map((s) => s.id));
+          out.match = r.map((s) => (ids.has(s.id) ? 1 : 0));
+          out.matched = ids.size;
+        }
+        return out;
+      }),
     });
   }
   if (rest[0] === 'export') {

@@ -201,6 +201,8 @@ async function main() {
     await page.getByTestId('run-page').waitFor();
     const u = new URL(page.url());
     assert(u.pathname === RUN && u.searchParams.get('split') === target, `went to ${page.url()}`);
+    // Issue 16: a drifted share point shows that set's drifted samples.
+    assert(JSON.parse(u.searchParams.get('f') ?? '{}').drifted === true && u.searchParams.get('sort') === 'drift_score', `the point's filter: ${page.url()}`);
     await page.locator('[data-testid=sample-table]:not([data-loading])').waitFor();
     await page.goBack();
     await timelineReady();

@@ -3,7 +3,9 @@
 # console.test.mjs against the real `sextant serve`, team.test.mjs (API key prompt, uploads,
 # processing jobs) against tests/browser/mock_server.mjs with keys, monitor.test.mjs (timeline,
 # alert rules editor, comparison) against the mock, labeling.test.mjs (suggest, Label Studio
-# export, labels back) against the real server. Usage:
+# export, labels back) and console_links.test.mjs (issue 16: insight links, the view state in
+# the URL with back/forward, find similar as a filter, the map following the filters, the
+# lasso at 100k points; BIG=0 skips that run) against the real server. Usage:
 #   tests/browser/run.sh [SEXTANT_BIN]      (default build/src/cli/sextant; or $SEXTANT_BIN)
 # Needs node/npm and /usr/bin/chromium (apt); never downloads a browser.
 # Screenshots go to artifacts/screenshots/ (or $SCREENSHOTS).
@@ -29,4 +31,7 @@ node tests/browser/labeling.test.mjs
 node tests/browser/team.test.mjs
 # "Suggest N to label" (docs/labeling.md) against the real server.
 node tests/browser/suggest.test.mjs
+# Issue 16, points 3 and 4: insights link to their samples, the view state in the URL with
+# back/forward, find similar as a filter, the map following the table (and its lasso at 100k).
+node tests/browser/console_links.test.mjs
 exec node tests/browser/monitor.test.mjs

@@ -24,6 +24,8 @@ export interface Sample {
   gold: string | null; pred: string; confidence: number; margin: number; entropy: number;
   is_on_the_boundary: boolean; is_correct: boolean | null; dep: number | null; aum: number | null;
   drift_score: number | null; is_drifted: boolean | null; x: number | null; y: number | null;
+  /** With a similar filter: the distance to the query sample (as GET .../similar). */
+  distance?: number;
   /** Inference sets with a domain test: the per-sample shift score and flag (docs/algorithms.md). */
   shift_score?: number | null; is_shifted?: boolean | null;
   probs?: Record<string, number>;
@@ -51,6 +53,8 @@ export interface SpanFilter {
   label?: string; gold?: string; pred?: string; error_type?: string; drifted?: boolean; on_boundary?: boolean;
   min_confidence?: number; max_confidence?: number; text?: string; sample_id?: string;
 }
+/** "Find similar": the K nearest neighbours of (split, id), searched in the requested split. */
+export interface SimilarQuery { split: string; id: string; k: number }
 export interface SamplePage { total: number; offset: number; limit: number; samples: Sample[] }
 export interface Neighbor {
   id: string; split: string; distance: number; text: string; pred: string; gold: string | null;
@@ -60,14 +64,22 @@ export interface SimilarAnswer { query: { split: string; id: string }; neighbors
 export interface MapSplit {
   split: string; total: number;
   points: { x: number[]; y: number[]; id: string[]; pred: number[]; gold: number[]; confidence: number[];
-    drift_score: (number | null)[]; shift_score?: (number | null)[]; count: number[] };
+    drift_score: (number | null)[]; shift_score?: (number | null)[]; count: number[];
+    /** Newer servers: the drifted flag per point (null on training). */
+    drifted?: (0 | 1 | null)[] };
+  /** When the map was asked with filters: 1 for the points they match, aligned with `points.x`. */
+  match?: (0 | 1)[]; matched?: number;
 }
 export interface MapAnswer { bounds: { x0: number; x1: number; y0: number; y1: number }; splits: MapSplit[] }
 export interface ClassInsight {
   label: string; share: number; reference_share: number | null; mean_confidence: number | null;
   reference_mean_confidence: number | null; precision: number | null; recall: number | null; f1: number | null;
 }
-export interface Alert { kind: string; severity: 'warning' | 'critical'; label?: string; message: string }
+export interface Alert {
+  kind: string; severity: 'warning' | 'critical'; label?: string; message: string;
+  /** Newer servers: the samples filter selecting what the alert is about, and its split. */
+  filter?: Filter; split?: string; entity_type?: string;
+}
 export interface Insights {
   split: string; reference: string; classes: ClassInsight[];
   drifted: { count: number; fraction: number } | null;
@@ -102,6 +114,10 @@ export interface Filter {
   meta?: Record<string, string>;
   ids?: string[];
   polygon?: [number, number][];
+  /** NER: sentences with a predicted or gold span of these entity types. */
+  entity_type?: string[];
+  /** The K nearest neighbours of a sample (GET: similar_split/similar_id/similar_k; POST: `similar`). */
+  similar?: SimilarQuery;
 }
 
 export class ApiError extends Error {
@@ -197,6 +213,9 @@ export function filterParams(f: Filter, q = new URLSearchParams()): URLSearchPar
     if (isEmpty(v) || k === 'polygon') continue;
     if (k === 'meta') {
       for (const [mk, mv] of Object.entries(v as Record<string, string>)) if (mv !== '') q.append(`meta.${mk}`, mv);
+    } else if (k === 'similar') {
+      const s = v as SimilarQuery;
+      q.set('similar_split', s.split); q.set('similar_id', s.id); q.set('similar_k', String(s.k));
     } else if (Array.isArray(v)) {
       q.set(k, v.join(','));
     } else {
@@ -256,9 +275,11 @@ export const api = {
     if (inSplits && inSplits.length) q.set('in', inSplits.join(','));
     return call<SimilarAnswer>('GET', `${runPath(p, r)}/similar?${q}`);
   },
-  map(p: string, r: string, splits: string[], maxPoints = 50000) {
+  /** With a filter, newer servers add each split's `match` (the points, bounds and order stay). */
+  map(p: string, r: string, splits: string[], maxPoints = 50000, f?: Filter, signal?: AbortSignal) {
     const q = new URLSearchParams({ splits: splits.join(','), max_points: String(maxPoints) });
-    return call<MapAnswer>('GET', `${runPath(p, r)}/map?${q}`);
+    if (f) filterParams(f, q);
+    return call<MapAnswer>('GET', `${runPath(p, r)}/map?${q}`, undefined, signal);
   },
   /** The stored summary JSON; only the NER span blocks are typed loosely (see insights.ts). */
   summary: (p: string, r: string) => call<Record<string, any>>('GET', `${runPath(p, r)}/summary`),

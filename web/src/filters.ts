@@ -1,6 +1,7 @@
 // The filter sidebar: every filter of the samples API.
 import { api, type Filter } from './api';
 import { append, clear, debounce, h } from './dom';
+import { similarChipLabel } from './similar';
 import type { RunState } from './state';
 
 function num(v: string): number | undefined {
@@ -119,7 +120,7 @@ export class FilterPanel {
           h('button', { class: 'btn btn-sm', 'data-testid': 'filter-meta-add', onclick: addMeta }, '+'))),
       h('div', { class: 'field' }, h('label', null, 'Ids'),
         h('textarea', { rows: '2', placeholder: 'comma or space separated', 'aria-label': 'Sample ids', 'data-testid': 'filter-ids',
-          oninput: (e: Event) => setIds((e.target as HTMLTextAreaElement).value) }, (f.ids ?? []).join(', '))),
+          oninput: (e: Event) => setIds((e.target as HTMLTextAreaElement).value) }, (st.similarMode === 'ids' ? [] : f.ids ?? []).join(', '))),
     ]);
   }
 
@@ -148,7 +149,21 @@ export class FilterPanel {
       const rest = { ...f.meta }; delete rest[k];
       this.chips.append(chip(`${k} = ${v}`, { meta: Object.keys(rest).length ? rest : undefined }, `meta-${k}`));
     }
-    if (f.ids?.length) this.chips.append(chip(`${f.ids.length} id${f.ids.length > 1 ? 's' : ''}`, { ids: undefined }, 'ids'));
+    // "Find similar" has its own chip (on an older server its neighbours are the id list).
+    if (this.st.similar) {
+      this.chips.append(h('span', { class: 'chip', 'data-testid': 'chip-similar' }, similarChipLabel(this.st),
+        h('button', { class: 'chip-x', title: 'Remove', onclick: () => this.st.clearSimilar() }, '×')));
+    }
+    if (f.ids?.length && this.st.similarMode !== 'ids') this.chips.append(chip(`${f.ids.length} id${f.ids.length > 1 ? 's' : ''}`, { ids: undefined }, 'ids'));
     if (f.polygon) this.chips.append(chip(`lasso (${f.polygon.length} pts)`, { polygon: undefined }, 'lasso'));
+    // A filter this panel has no input for (an alert's filter from a newer server): a chip
+    // still shows it and takes it away.
+    const shown = new Set(['text', 'premise', 'hypothesis', 'gold', 'pred', 'min_confidence', 'max_confidence', 'min_dep', 'max_dep',
+      'drifted', 'shifted', 'min_shift', 'max_shift', 'on_boundary', 'misclassified', 'meta', 'ids', 'polygon', 'similar']);
+    for (const [k, v] of Object.entries(f)) {
+      if (shown.has(k) || v === undefined || v === null || (Array.isArray(v) && !v.length)) continue;
+      if (this.chips.querySelector(`[data-testid="chip-${CSS.escape(k)}"]`)) continue;
+      this.chips.append(chip(`${k.replace(/_/g, ' ')} ${Array.isArray(v) ? `∈ ${v.join(', ')}` : `= ${String(v)}`}`, { [k]: undefined } as Partial<Filter>, k));
+    }
   }
 }

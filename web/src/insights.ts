@@ -6,6 +6,7 @@
 import { api, type ClassInsight, type Insights } from './api';
 import { PALETTE, clear, fmt, h, pct, splitLabel } from './dom';
 import { ERROR_TITLES, ERROR_TYPES, entityTypes } from './ner';
+import { linkInsights } from './links';
 import type { RunState } from './state';
 
 type Json = Record<string, any>;
@@ -122,6 +123,8 @@ export class InsightsPanel {
           h('tbody', null, ...d.classes.map((c) => h('tr', null, h('td', null, c.label), h('td', { class: 'num' }, fmt(c.precision)),
             h('td', { class: 'num' }, fmt(c.recall)), h('td', { class: 'num' }, fmt(c.f1))))))));
     }
+    // Alerts, class bars and stat cards filter the table and the map (links.ts).
+    linkInsights(this.body, d, this.st);
     this.el.dataset.ready = '1';
   }
 

@@ -12,6 +12,7 @@ import { rulesPage } from './rules';
 import { compareUrl, timelinePage } from './timeline';
 import { SamplePanel } from './panel';
 import { RunState } from './state';
+import { UrlSync, initFromUrl } from './url_state';
 import { SpanFilters, SpanTable } from './spans';
 import { SampleTable } from './table';
 import { SelectionTray } from './tray';
@@ -63,6 +64,8 @@ function errorCard(e: unknown, prefix = ''): HTMLElement {
 
 // What the current page polls; stopped when the page changes.
 let stopPage: (() => void) | null = null;
+// The run page's URL state: back/forward between its views restore them in place.
+let urlSync: UrlSync | null = null;
 
 function runUrl(r: RunInfo, split?: string): string {
   const base = `/runs/${encodeURIComponent(r.project)}/${encodeURIComponent(r.run)}`;
@@ -193,25 +196,10 @@ async function runPage(project: string, run: string): Promise<void> {
   const firstProd = splits.find((s) => s.startsWith('inference:'));
   const split = wanted && splits.includes(wanted) ? wanted : firstProd ?? splits[0] ?? 'training';
   const st = new RunState(project, run, info, split);
-  // The filter and sort live in the URL (?f=…&sort=…), so a view can be shared or reloaded.
-  try {
-    const q = new URLSearchParams(location.search);
-    const f = q.get('f');
-    if (f) st.filter = JSON.parse(f);
-    if (q.get('sort')) { st.sort = q.get('sort')!; st.order = q.get('order') === 'desc' ? 'desc' : 'asc'; }
-  } catch { /* a bad link: no filter */ }
-  const syncUrl = () => {
-    const u = new URL(location.href);
-    // Servers cap a URL's length: a long lasso or id list stays out of it.
-    let f = st.filter;
-    if (JSON.stringify(f).length > 2000) { f = { ...f }; delete f.polygon; delete f.ids; }
-    if (Object.keys(f).length) u.searchParams.set('f', JSON.stringify(f)); else u.searchParams.delete('f');
-    if (st.sort !== 'row' || st.order !== 'asc') { u.searchParams.set('sort', st.sort); u.searchParams.set('order', st.order); }
-    else { u.searchParams.delete('sort'); u.searchParams.delete('order'); }
-    history.replaceState(null, '', u);
-  };
-  st.on('filter', syncUrl);
-  st.on('sort', syncUrl);
+  // The whole view lives in the URL (url_state.ts), so a view can be shared or reloaded.
+  await initFromUrl(st);
+  const wantSpans = st.view === 'spans';
+  st.view = 'samples';
 
   const pickerFor = (kind: 'dataset' | 'inference') => {
     const own = splits.filter((s) => (kind === 'inference') === s.startsWith('inference:'));
@@ -288,19 +276,19 @@ async function runPage(project: string, run: string): Promise<void> {
       filters.el.hidden = spans; table.el.hidden = spans;
       spanFilters.el.hidden = !spans; spanTable.el.hidden = !spans;
       viewSwitch!.querySelectorAll<HTMLElement>('.seg').forEach((b) => b.classList.toggle('on', b.dataset.view === st.view));
-      const u = new URL(location.href);
-      if (spans) u.searchParams.set('view', 'spans'); else u.searchParams.delete('view');
-      history.replaceState(null, '', u);
     };
     st.on('view', showView);
     showView();
-    if (new URLSearchParams(location.search).get('view') === 'spans') st.setView('spans');
+    if (wantSpans) st.setView('spans');
   }
+  if (st.open) st.emit('open');
+  urlSync = new UrlSync(st, location.pathname);
 }
 
 async function route(): Promise<void> {
   const parts = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   document.body.classList.remove('panel-open');
+  urlSync = null;
   stopPage?.();
   stopPage = null;
   if (parts[0] === 'runs' && parts[3] === 'timeline') await runTimelinePage(parts[1], parts[2]);
@@ -311,7 +299,7 @@ async function route(): Promise<void> {
 }
 
 installKeyPrompt(() => void route());
-window.addEventListener('popstate', () => void route());
+window.addEventListener('popstate', () => { if (urlSync?.owns()) void urlSync.restore(); else void route(); });
 window.addEventListener('keydown', (e) => {
   if (e.key === 'Escape') (document.querySelector('[data-testid=sample-close]') as HTMLElement | null)?.click();
 });

@@ -1,8 +1,9 @@
 // The sample panel: text, probability bars, DEP, drift, on-boundary, nearest neighbours
-// across training and production, and "find similar" (filters the table to them).
+// across training and production, and "find similar" (adds them to the filters: similar.ts).
 import { api, type Neighbor, type Sample, type Span, type SpanNeighbor } from './api';
 import { ERROR_TITLES, entityTypes, nliPair, spanLegend, spanText, typeColor } from './ner';
 import { PALETTE, append, clear, fmt, h, highlight, pct, splitLabel } from './dom';
+import { similarControl } from './similar';
 import type { RunState } from './state';
 
 export class SamplePanel {
@@ -74,8 +75,9 @@ export class SamplePanel {
       })),
       metaEntries.length ? h('h3', null, 'Metadata') : null,
       metaEntries.length ? h('div', { class: 'kvs' }, ...metaEntries.map(([k, v]) => kv(k, String(v), `sample-meta-${k}`))) : null,
-      h('div', { class: 'row-between' }, h('h3', null, 'Nearest neighbours'),
-        h('button', { class: 'btn btn-sm btn-primary', 'data-testid': 'find-similar', onclick: () => void this.findSimilar(s) }, 'Find similar')),
+      // Find similar: adds this sample's K nearest (in the split picked) to the filters.
+      similarControl(this.st, s),
+      h('h3', null, 'Nearest neighbours'),
       neighbors,
     ]);
     this.el.dataset.ready = '1';
@@ -197,19 +199,5 @@ export class SamplePanel {
       n.is_drifted ? h('span', { class: 'badge badge-warn' }, 'drifted') : null),
     // NLI: the stored `premise [SEP] hypothesis`, the separator shown as a mark.
     h('div', { class: 'neighbor-text' }, this.st.isNli ? n.text.replace(' [SEP] ', ' ⟶ ') : n.text));
-  }
-
-  /** Filters the table to the sample and its nearest neighbours within the current split. */
-  private async findSimilar(s: Sample): Promise<void> {
-    const split = this.st.split;
-    try {
-      const r = await api.similar(this.st.project, this.st.run, s.split, s.id, 20, [split]);
-      const ids = r.neighbors.filter((n) => n.split === split).map((n) => n.id);
-      if (s.split === split && !ids.includes(s.id)) ids.unshift(s.id);
-      this.st.replaceFilter({ ids });
-      this.el.dataset.similar = String(ids.length);
-    } catch (e) {
-      alert(`find similar: ${(e as Error).message}`);
-    }
   }
 }

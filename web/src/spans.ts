@@ -41,6 +41,8 @@ export class SpanFilters {
         h('button', { class: 'btn btn-ghost btn-sm', 'data-testid': 'span-filter-reset', onclick: () => { st.spanFilter = {}; st.emit('spanfilter'); this.render(); } }, 'Reset')),
       this.body);
     st.on('split', () => this.render());
+    // Back/forward restored the span filter (url_state.ts): the inputs follow.
+    st.on('spanfilterui', () => this.render());
     this.render();
   }
 

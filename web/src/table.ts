@@ -11,7 +11,11 @@ const ROW_H_NLI = 46;
 // Browsers cap an element's height (~33M px in Chromium); beyond it rows are scaled.
 const MAX_PX = 15_000_000;
 
-interface Col { key: string; title: string; width: string; sort?: string; cell: (s: Sample, st: RunState) => Node | string; cls?: string }
+interface Col {
+  key: string; title: string; width: string; sort?: string; cell: (s: Sample, st: RunState) => Node | string; cls?: string;
+  /** Shown only when true (the distance column, while a similar filter is on). */
+  when?: (st: RunState) => boolean;
+}
 
 function flag(v: boolean | null, yes: string, testid?: string): Node | string {
   if (v === null || v === undefined) return '–';
@@ -19,6 +23,9 @@ function flag(v: boolean | null, yes: string, testid?: string): Node | string {
 }
 
 const COLS: Col[] = [
+  // "Find similar" on a server with the similar filter: the distance to the query sample.
+  { key: 'distance', title: 'distance', width: '70px', sort: 'distance', cls: 'num', cell: (s) => fmt(s.distance ?? null),
+    when: (st) => st.similarMode === 'server' },
   { key: 'id', title: 'id', width: '100px', sort: 'id', cell: (s) => h('span', { class: 'mono' }, s.id) },
   { key: 'text', title: 'text', width: 'minmax(160px, 1fr)', sort: 'text', cls: 'cell-text',
     cell: (s, st) => st.isNli ? nliPair(s, st.filter, false)
@@ -53,7 +60,7 @@ export class SampleTable {
 
   constructor(private st: RunState) {
     this.rowH = st.isNli ? ROW_H_NLI : ROW_H;
-    this.template = `34px ${COLS.map((c) => c.width).join(' ')}`;
+    this.template = '';
     this.checkAll = h('input', { type: 'checkbox', 'data-testid': 'check-all', title: 'Check the loaded rows',
       onchange: () => this.toggleAll() });
     this.head = h('div', { class: 'thead', style: { gridTemplateColumns: this.template } });
@@ -80,7 +87,7 @@ export class SampleTable {
       },
     });
     this.renderHead();
-    st.on('filter', () => this.reload());
+    st.on('filter', () => { this.renderHead(); this.reload(); });
     st.on('sort', () => { this.renderHead(); this.reload(); });
     st.on('checked', () => this.render());
     st.on('open', () => this.render());
@@ -105,10 +112,14 @@ export class SampleTable {
     this.reload();
   }
 
+  private cols(): Col[] { return COLS.filter((c) => !c.when || c.when(this.st)); }
+
   private renderHead(): void {
     clear(this.head);
+    this.template = `34px ${this.cols().map((c) => c.width).join(' ')}`;
+    this.head.style.gridTemplateColumns = this.template;
     this.head.appendChild(h('div', { class: 'th' }, this.checkAll));
-    for (const c of COLS) {
+    for (const c of this.cols()) {
       const active = this.st.sort === c.sort;
       this.head.appendChild(h('div', {
         class: `th sortable ${active ? 'active' : ''} ${c.cls ?? ''}`, 'data-testid': `sort-${c.key}`,
@@ -169,7 +180,7 @@ export class SampleTable {
           this.st.emit('checked');
         },
       })),
-      ...COLS.map((c) => h('div', { class: `td ${c.cls ?? ''}`, 'data-col': c.key }, c.cell(s, this.st))));
+      ...this.cols().map((c) => h('div', { class: `td ${c.cls ?? ''}`, 'data-col': c.key }, c.cell(s, this.st))));
       this.rows.appendChild(row);
     }
   }

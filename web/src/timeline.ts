@@ -5,6 +5,8 @@
 import { ApiError, monitorApi, type AlertRule, type Timeline, type TimelineAlert, type TimelineEntry, type Valued } from './api';
 import { lineChart, legend, type ChartPoint, type ChartSeries, type Guide } from './charts';
 import { append, clear, fmt, h, pct, splitLabel } from './dom';
+import { timelineView } from './links';
+import { viewUrl } from './url_state';
 
 export const OVERALL_METRICS: { key: string; title: string; percent: boolean }[] = [
   { key: 'drifted_share', title: 'Drifted share', percent: true },
@@ -151,7 +153,13 @@ export async function timelinePage(main: HTMLElement, project: string, run: stri
   if (t1 === t0) { t0 -= 1; t1 += 1; }
   const step = Math.max(1, Math.ceil(sets.length / 7));
   const ticks: [number, string][] = sets.filter((_, i) => i % step === 0).map((s) => [tOf(s, sets.indexOf(s)), dayLabel(tOf(s, sets.indexOf(s)), hasTime)]);
-  const setUrl = (split: string) => `${runBase(project, run)}?split=${encodeURIComponent(split)}`;
+  // A point opens its set's samples with the filter of its metric (drifted share: the
+  // drifted samples, per class: that predicted class...; links.ts).
+  const setUrl = (split: string, metric?: string, label: string | null = null) => {
+    if (!metric) return viewUrl(runBase(project, run), { split });
+    const v = timelineView(metric, label);
+    return viewUrl(runBase(project, run), { split, filter: v.filter, sort: v.sort, order: v.order });
+  };
 
   // Picking two points for the comparison.
   let picking = false;
@@ -194,7 +202,7 @@ export async function timelinePage(main: HTMLElement, project: string, run: stri
       const v = valued(s.metrics?.[key]);
       if (!v) return;
       const on = isFiring(s.split, key, null);
-      pts.push({ t: tOf(s, i), value: v.value, low: v.low, high: v.high, set: s.split, href: setUrl(s.split), firing: on,
+      pts.push({ t: tOf(s, i), value: v.value, low: v.low, high: v.high, set: s.split, href: setUrl(s.split, key), firing: on,
         title: `${s.name} · ${s.time_iso ?? ''}\n${title}: ${percent ? pct(v.value) : fmt(v.value)}` +
           `${v.low !== null && v.high !== null ? ` [${percent ? pct(v.low) : fmt(v.low)}, ${percent ? pct(v.high) : fmt(v.high)}]` : ''}${on ? '\nalert firing' : ''}` });
     });
@@ -219,7 +227,7 @@ export async function timelinePage(main: HTMLElement, project: string, run: stri
         const v = valued(s.per_class?.[label]?.[key]);
         if (!v) return;
         const on = isFiring(s.split, key, label);
-        pts.push({ t: tOf(s, i), value: v.value, low: v.low, high: v.high, set: s.split, href: setUrl(s.split), firing: on,
+        pts.push({ t: tOf(s, i), value: v.value, low: v.low, high: v.high, set: s.split, href: setUrl(s.split, key, label), firing: on,
           title: `${s.name} · ${label}\n${title}: ${percent ? pct(v.value) : fmt(v.value)}${on ? '\nalert firing' : ''}` });
       });
       if (pts.length) series.push({ key: label, label, color, points: pts });
