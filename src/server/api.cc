@@ -495,9 +495,14 @@ Result<ApiResponse> GetTimeline(const Call& c) {
 Result<ApiResponse> GetInsights(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
   SEXTANT_ASSIGN_OR_RETURN(std::string text, c.reader().SummaryJson(split));
-  const SplitKey training{Split::kTraining, ""};
+  // The reference: validation when the run has it processed, else training.
   json reference = json::object();
-  if (auto ref = c.reader().SummaryJson(training); ref.ok()) reference = json::parse(*ref);
+  for (Split s : {Split::kValidation, Split::kTraining}) {
+    if (auto ref = c.reader().SummaryJson(SplitKey{s, ""}); ref.ok()) {
+      reference = json::parse(*ref);
+      break;
+    }
+  }
   ordered_json out = Insights(json::parse(text), reference, c.labels());
   // The project's alert rules on this set (docs/alerts.md), next to the built-in alerts.
   if (split.split == Split::kInference) {
