@@ -471,7 +471,12 @@ Result<ApiResponse> ListRunsHandler(const Call& c) {
   return Json({{"runs", std::move(list)}});
 }
 
-Result<ApiResponse> GetRun(const Call& c) { return Json(RunInfoToJson(c.reader().info())); }
+Result<ApiResponse> GetRun(const Call& c) {
+  ordered_json run = RunInfoToJson(c.reader().info());
+  // NER runs: the entity types, for the console's entity-type filter (docs/http-api.md).
+  if (!c.reader().entity_types().empty()) run["entity_types"] = c.reader().entity_types();
+  return Json(run);
+}
 
 Result<ApiResponse> GetSummary(const Call& c) {
   std::optional<SplitKey> split;
