@@ -114,13 +114,15 @@ TEST(Insights, NerAlertsAreGroupedByEntityType) {
   EXPECT_EQ(out["alerts"][0]["severity"], "critical");
   EXPECT_EQ(out["alerts"][0]["message"],
             "mean confidence of predicted PER spans fell from 0.900 in validation to 0.600");
-  ASSERT_EQ(out["entity_types"].size(), 2u);
-  EXPECT_EQ(out["entity_types"][0]["entity_type"], "PER");
+  ASSERT_EQ(out["entity_types"].size(), 2u);  // in name order (the summary's JSON object)
+  EXPECT_EQ(out["entity_types"][0]["entity_type"], "LOC");
+  EXPECT_DOUBLE_EQ(out["entity_types"][1]["reference_mean_confidence"].get<double>(), 0.9);
   EXPECT_EQ(out["classes"].size(), tags.size());  // the tags are still listed
   out = Insights(ner("inference:social", 0.9, 0.8), ner("validation", 0.9, 0.5), tags);
   ASSERT_EQ(out["alerts"].size(), 2u);  // PER's and LOC's share changes
   EXPECT_EQ(out["alerts"][0]["kind"], "class_share_change");
-  EXPECT_EQ(out["alerts"][1]["entity_type"], "LOC");
+  EXPECT_EQ(out["alerts"][0]["entity_type"], "LOC");
+  EXPECT_EQ(out["alerts"][1]["entity_type"], "PER");
 }
 
 // Issue 16, point 10: a split of a run too small for drift says why.
