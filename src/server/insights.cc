@@ -118,8 +118,23 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
                                   : ordered_json(nullptr);
         c["f1"] = Number(spans, "per_class", type, "f1");
         if (!is_reference) {
+          // One alert per entity type: a confidence drop and a share change of the same type
+          // become one, the confidence drop's kind first, the higher severity.
+          ordered_json found = ordered_json::array();
           ClassAlerts(c, "predicted " + type + " spans", reference, th,
-                      {{"label", type}, {"entity_type", type}}, &alerts);
+                      {{"label", type}, {"entity_type", type}}, &found);
+          if (!found.empty()) {
+            ordered_json a = found[0];
+            for (size_t i = 1; i < found.size(); ++i) {
+              if (found[i]["severity"] == "critical") a["severity"] = "critical";
+              a["message"] = a["message"].get<std::string>() + "; " +
+                             found[i]["message"].get<std::string>();
+            }
+            ordered_json kinds = ordered_json::array();
+            for (const auto& f : found) kinds.push_back(f["kind"]);
+            a["kinds"] = std::move(kinds);
+            alerts.push_back(std::move(a));
+          }
         }
         types.push_back(std::move(c));
       }

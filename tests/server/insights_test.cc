@@ -123,6 +123,17 @@ TEST(Insights, NerAlertsAreGroupedByEntityType) {
   EXPECT_EQ(out["alerts"][0]["kind"], "class_share_change");
   EXPECT_EQ(out["alerts"][0]["entity_type"], "LOC");
   EXPECT_EQ(out["alerts"][1]["entity_type"], "PER");
+  // A confidence drop and a share change of one type are one alert.
+  out = Insights(ner("inference:social", 0.6, 0.8), ner("validation", 0.9, 0.5), tags);
+  ASSERT_EQ(out["alerts"].size(), 2u) << out["alerts"].dump();
+  EXPECT_EQ(out["alerts"][1]["entity_type"], "PER");
+  EXPECT_EQ(out["alerts"][1]["kind"], "confidence_drop");
+  EXPECT_EQ(out["alerts"][1]["kinds"],
+            nlohmann::ordered_json({"confidence_drop", "class_share_change"}));
+  EXPECT_EQ(out["alerts"][1]["severity"], "critical");
+  EXPECT_EQ(out["alerts"][1]["message"],
+            "mean confidence of predicted PER spans fell from 0.900 in validation to 0.600; "
+            "share of predicted PER spans changed from 50.0% in validation to 80.0%");
 }
 
 // Issue 16, point 10: a split of a run too small for drift says why.
