@@ -308,3 +308,14 @@ def test_insights_reference_validation_and_ner_alerts_by_entity_type(server, tas
     # The NLI run has no validation split: training is the reference.
     assert server.get(f"{task_runs}/nli/insights", {"split": "inference:snli"})["reference"] == \
         "training"
+
+
+def test_report_compares_with_validation_and_alerts_per_entity_type(task_runs, store):
+    """Issue 16, point 9: `sextant report` compares with validation and its NER alerts name
+    entity types, not B-/I- tags."""
+    out = subprocess.run([str(sextant_binary()), "report", "--root", str(store["root"]),
+                          "--project", "tasks", "--run", "ner"],
+                         check=True, capture_output=True, text=True).stdout
+    assert "inference:wnut next to validation" in out, out
+    alerts = [line for line in out.splitlines() if line.startswith("ALERT")]
+    assert not any("'B-" in a or "'I-" in a or "class 'O'" in a for a in alerts), alerts
