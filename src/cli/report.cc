@@ -109,8 +109,7 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     out << "\n";
   } else if (At(params, "drift_unavailable_reason").is_string()) {
     // A small first run: every other result is there (docs/algorithms.md).
-    out << "Drift: not computed: " << params["drift_unavailable_reason"].get<std::string>()
-        << "\n";
+    out << "Drift: not computed: " << params["drift_unavailable_reason"].get<std::string>() << "\n";
   } else {
     out << "Drift: not computed (the run has no training split)\n";
   }

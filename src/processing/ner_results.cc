@@ -223,8 +223,8 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
       if (m.pred) pred_count++;
       for (int64_t token = begin + ts.begin; token < begin + ts.end; ++token) {
         const SampleMetrics& tm = t.metrics[token];
-        if (m.pred && (weakest_span_token < 0 ||
-                       tm.confidence < t.metrics[weakest_span_token].confidence)) {
+        if (m.pred &&
+            (weakest_span_token < 0 || tm.confidence < t.metrics[weakest_span_token].confidence)) {
           weakest_span_token = token;
         }
         r.confidence = std::min(r.confidence, tm.confidence);

@@ -509,9 +509,8 @@ ordered_json RunParameters(const ProcessingOptions& options, const FinishState& 
         {"reference_population", span.reference_population},
         {"drift_threshold",
          span.reference ? ordered_json(span.reference->threshold) : ordered_json(nullptr)},
-        {"drift_unavailable_reason", span.unavailable_reason
-                                         ? ordered_json(*span.unavailable_reason)
-                                         : ordered_json(nullptr)},
+        {"drift_unavailable_reason",
+         span.unavailable_reason ? ordered_json(*span.unavailable_reason) : ordered_json(nullptr)},
         {"map", st.span_map_parameters},
         {"nn_search", span.nn_parameters},
         {"similarity_index", st.span_similarity ? IndexInfoJson(st.span_similarity->index->info())
@@ -628,7 +627,8 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   const index::ScopedSearchThreads search_threads(options.threads);
   SEXTANT_ASSIGN_OR_RETURN(st.drift, ScoreDrift(options, "", "samples", timer, st.splits));
   if (st.ner) {
-    SEXTANT_ASSIGN_OR_RETURN(st.span_drift, ScoreDrift(options, "spans: ", "span rows", timer, st.span_splits));
+    SEXTANT_ASSIGN_OR_RETURN(st.span_drift,
+                             ScoreDrift(options, "spans: ", "span rows", timer, st.span_splits));
   }
 
   SEXTANT_RETURN_IF_ERROR(RunDomainTests(options, &st));

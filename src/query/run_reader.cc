@@ -121,7 +121,7 @@ class RunReader::Impl {
   // Runs finished before the shift score existed lack its columns: then they
   // read as NULL (ShiftColumn).
   bool has_shift_columns = false;
-  bool has_span_columns = false;  // the NER sentence fields (issue 16); NULL without
+  bool has_span_columns = false;          // the NER sentence fields (issue 16); NULL without
   std::vector<std::string> entity_types;  // NER runs
   // A second connection outside the snapshot, to read the current generation.
   mutable std::mutex probe_mu;
@@ -1121,8 +1121,8 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
       impl_->ShiftColumn("r.shift_score") + ", " + impl_->ShiftColumn("r.shifted") + ", " +
       impl_->OptionalColumn("r.span_errors") + ", " + impl_->OptionalColumn("r.pred_spans_count") +
       ", " + impl_->OptionalColumn("r.min_span_confidence") + w.sql + " ORDER BY " +
-      impl_->OptionalColumn(col->second) +
-      (q.descending ? " DESC" : " ASC") + ", s.row LIMIT ? OFFSET ?";
+      impl_->OptionalColumn(col->second) + (q.descending ? " DESC" : " ASC") +
+      ", s.row LIMIT ? OFFSET ?";
   SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare(sql));
   Impl::Bind(st, w);
   st.Bind(static_cast<int>(w.binds.size() + 1), q.limit);

@@ -127,8 +127,8 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
             ordered_json a = found[0];
             for (size_t i = 1; i < found.size(); ++i) {
               if (found[i]["severity"] == "critical") a["severity"] = "critical";
-              a["message"] = a["message"].get<std::string>() + "; " +
-                             found[i]["message"].get<std::string>();
+              a["message"] =
+                  a["message"].get<std::string>() + "; " + found[i]["message"].get<std::string>();
             }
             ordered_json kinds = ordered_json::array();
             for (const auto& f : found) kinds.push_back(f["kind"]);

@@ -325,8 +325,8 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
       if (bit == 0) {
         std::string all;
         for (const auto& e : t.entity_types) all += (all.empty() ? "" : ", ") + e;
-        return Status::Invalid("entity_type: '" + name + "' is not one of the run's entity types [" +
-                               all + "]");
+        return Status::Invalid("entity_type: '" + name +
+                               "' is not one of the run's entity types [" + all + "]");
       }
       wanted |= bit;
     }
