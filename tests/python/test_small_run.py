@@ -70,3 +70,11 @@ def test_small_ner_run_finishes_with_spans(root):
     assert run["parameters"]["spans"]["drift_unavailable_reason"] == (
         "drift needs at least k + 1 = 11 training span rows; training has 9")
     assert run["splits"]["inference:prod"]["spans"]["pred_spans"] == 12
+    # The sentence fields (issue 16, point 9) through the Python client.
+    df = dq.get_dataframe("training")
+    assert list(df["pred"]) == ["LOC, PER"] * 3  # the run's entity type order
+    assert list(df["span_errors"]) == [1] * 3  # "Bob" is a ghost span
+    assert list(df["pred_spans_count"]) == [3] * 3
+    assert (df["confidence"] == df["min_span_confidence"]).all()
+    prod = dq.get_dataframe("inference", "prod")
+    assert prod["span_errors"].isna().all() and list(prod["pred_spans_count"]) == [3] * 4
