@@ -111,6 +111,10 @@ py::dict Columns(const std::vector<SampleRow>& rows, const SampleQuery& q) {
     d["text_token_indices"] = tokens;
     d["gold_spans"] = gold;
     d["pred_spans"] = pred;
+    // The sentence's fields (docs/ner-nli.md; None for runs finished before them).
+    d["span_errors"] = OptionalList(rows, &SampleRow::span_errors);
+    d["pred_spans_count"] = OptionalList(rows, &SampleRow::pred_spans_count);
+    d["min_span_confidence"] = OptionalList(rows, &SampleRow::min_span_confidence);
   }
   return d;
 }

@@ -61,6 +61,14 @@ struct SampleRow {
   // NER runs: token offsets, and gold (labeled splits) and predicted spans.
   std::vector<CharRange> tokens;
   std::vector<SpanMark> gold_spans, pred_spans;
+  // NER sentences (docs/ner-nli.md), empty for runs finished before them:
+  // span rows that are not exact matches (labeled splits), predicted spans,
+  // and the lowest confidence among the predicted spans (empty when none).
+  // `pred` of an NER sample is then its predicted entity types ("PER, LOC",
+  // in the run's type order; "O" for none), and `confidence` that of its
+  // weakest predicted span (else its weakest token predicted O).
+  std::optional<int64_t> span_errors, pred_spans_count;
+  std::optional<double> min_span_confidence;
 };
 
 // One span row of an NER split (docs/ner-nli.md): a gold span, a predicted
@@ -119,8 +127,10 @@ struct SampleQuery {
   std::optional<double> min_shift, max_shift;
   std::optional<std::string> text_regex;  // RE2 syntax, case-insensitive search
   std::vector<std::string> ids;           // restrict to these ids when non-empty
+  // NER: sentences with a predicted or gold span of one of these entity types.
+  std::vector<std::string> entity_types;
   // Any SampleRow field name: id, row, confidence, margin, dep, drift_score,
-  // shift_score, is_shifted, ...
+  // shift_score, is_shifted, span_errors, min_span_confidence, ...
   std::string sort_by = "row";
   bool descending = false;
   int64_t offset = 0;

@@ -381,6 +381,7 @@ struct SampleArgs {
   std::string split, inference_name;
   bool drifted = false, not_drifted = false, on_boundary = false, misclassified = false;
   std::string gold_class, pred_class, text, sort = "row", format = "jsonl", output, ids;
+  std::string entity_types;  // NER: comma-separated entity types
   double min_conf = -1, max_conf = -1, min_dep = -1, max_dep = -1;
   std::string shifted;                    // "true", "false" or empty
   double min_shift = -1, max_shift = -1;  // -1: no bound
@@ -411,6 +412,9 @@ void AddSampleFilters(CLI::App* cmd, SampleArgs* a) {
   cmd->add_option("--text", a->text,
                   "Regular expression (RE2 syntax, case-insensitive) the text must contain");
   cmd->add_option("--ids", a->ids, "Comma-separated sample ids");
+  cmd->add_option("--entity-type", a->entity_types,
+                  "NER: only sentences with a predicted or gold span of these entity types "
+                  "(comma-separated)");
   cmd->add_option("--sort", a->sort, "FIELD or FIELD:desc (e.g. drift_score:desc)");
   cmd->add_option("--limit", a->limit, "At most this many rows");
   cmd->add_option("--offset", a->offset, "Skip this many rows first");
@@ -444,6 +448,7 @@ Result<SampleQuery> MakeQuery(const SampleArgs& a) {
   if (a.max_shift >= 0) q.max_shift = a.max_shift;
   if (!a.text.empty()) q.text_regex = a.text;
   q.ids = SplitCommaList(a.ids);
+  q.entity_types = SplitCommaList(a.entity_types);
   std::string sort = a.sort;
   if (auto colon = sort.find(':'); colon != std::string::npos) {
     std::string dir = sort.substr(colon + 1);

@@ -37,7 +37,8 @@ void WriteSamples(std::ostream& out, Format format, const std::vector<SampleRow>
   if (!rows.empty() && rows.front().premise)
     columns.insert(columns.end(), {"premise", "hypothesis"});
   if (!rows.empty() && !rows.front().tokens.empty()) {
-    columns.insert(columns.end(), {"text_token_indices", "gold_spans", "pred_spans"});
+    columns.insert(columns.end(), {"text_token_indices", "gold_spans", "pred_spans", "span_errors",
+                                   "pred_spans_count", "min_span_confidence"});
   }
   std::vector<std::string> header = columns;
   if (with_probs) {

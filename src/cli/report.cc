@@ -83,6 +83,9 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     const json& loo = At(At(params, "drift_thresholds"), "training_loo");
     if (validation && loo.is_number()) out << "; training leave-one-out: " << Num(loo);
     out << "\n";
+  } else if (At(params, "drift_unavailable_reason").is_string()) {
+    // A small first run: every other result is there (docs/algorithms.md).
+    out << "Drift: not computed: " << params["drift_unavailable_reason"].get<std::string>() << "\n";
   } else {
     out << "Drift: not computed (the run has no training split)\n";
   }
@@ -197,10 +200,15 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
         << "]; average confidence " << Pct(At(At(e, "baselines"), "average_confidence")) << "\n";
   }
   for (const auto& [name, cmp] : run["comparisons"].items()) {
+    // The reference of the comparison: validation when the run has it, else training
+    // (summaries written before it was chosen: training).
+    const std::string reference =
+        At(cmp, "reference").is_string() ? cmp["reference"].get<std::string>() : "training";
     out << "\n"
-        << name << " next to training (predicted class share; mean confidence of the class)\n";
+        << name << " next to " << reference
+        << " (predicted class share; mean confidence of the class)\n";
     const size_t w = std::max<size_t>(20, name.size() + 2);  // long inference names stay aligned
-    out << Pad("class", 20) << Pad("training", 20) << Pad(name, w) << "change\n";
+    out << Pad("class", 20) << Pad(reference, 20) << Pad(name, w) << "change\n";
     for (const json& c : cmp["classes"]) {
       const std::string label = c["label"].get<std::string>();
       out << Pad(label, 20)
@@ -208,6 +216,8 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
           << Pad(Pct(c["inference_pred_fraction"]) + ", " + Num(c["inference_mean_confidence"]), w)
           << SignedPts(c["pred_fraction_change"]) << ", " << Signed(c["mean_confidence_change"])
           << "\n";
+      // NER: the alerts are per entity type (below), not per BIO tag.
+      if (cmp.contains("spans")) continue;
       if (c["mean_confidence_change"].is_number() &&
           c["mean_confidence_change"].get<double>() < -0.05) {
         alerts.push_back(name + ": confidence dropped on class '" + label + "' (" +
@@ -221,7 +231,7 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
     }
     if (cmp.contains("spans")) {
       const json& spans = cmp["spans"];
-      out << Pad("entity type", 20) << Pad("training", 20) << Pad(name, w) << "change\n";
+      out << Pad("entity type", 20) << Pad(reference, 20) << Pad(name, w) << "change\n";
       for (const json& t : spans["types"]) {
         out << Pad(t["type"].get<std::string>(), 20)
             << Pad(Pct(t["training_pred_fraction"]) + ", " + Num(t["training_mean_confidence"]), 20)
@@ -229,6 +239,17 @@ Status WriteHumanReportUnchecked(json run, std::ostream& out) {
                    w)
             << SignedPts(t["pred_fraction_change"]) << ", " << Signed(t["mean_confidence_change"])
             << "\n";
+        const std::string type = t["type"].get<std::string>();
+        if (t["mean_confidence_change"].is_number() &&
+            t["mean_confidence_change"].get<double>() < -0.05) {
+          alerts.push_back(name + ": confidence dropped on " + type + " spans (" +
+                           Signed(t["mean_confidence_change"]) + ")");
+        }
+        if (t["pred_fraction_change"].is_number() &&
+            std::abs(t["pred_fraction_change"].get<double>()) > 0.10) {
+          alerts.push_back(name + ": share of " + type + " spans changed (" +
+                           SignedPts(t["pred_fraction_change"]) + ")");
+        }
       }
       const json& d = spans["drifted_fraction"];
       out << Pad("drifted span rows", 20) << Pad(Pct(d["nominal"]) + " (nominal)", 20)

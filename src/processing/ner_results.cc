@@ -185,6 +185,10 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
       options.ner_conlleval_decoding ? ner::DecodeMode::kConlleval : ner::DecodeMode::kStrict;
   std::vector<int32_t> pred_tags;
   for (int64_t row = 0; row < n; ++row) {
+    // The sentence's fields (docs/ner-nli.md): its span errors, predicted spans, and the
+    // weakest predicted span's weakest token, whose outputs become the sentence's.
+    int32_t span_errors = 0, pred_count = 0;
+    int64_t weakest_span_token = -1;
     const std::vector<CharRange>& tokens = records[row].tokens;
     const int64_t begin = t.first[row];
     const auto count = static_cast<int32_t>(tokens.size());
@@ -215,8 +219,14 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
       r.confidence = std::numeric_limits<float>::max();
       double entropy = 0;
       std::optional<double> max_dep;
+      if (labeled && m.error != ner::SpanError::kNone) span_errors++;
+      if (m.pred) pred_count++;
       for (int64_t token = begin + ts.begin; token < begin + ts.end; ++token) {
         const SampleMetrics& tm = t.metrics[token];
+        if (m.pred &&
+            (weakest_span_token < 0 || tm.confidence < t.metrics[weakest_span_token].confidence)) {
+          weakest_span_token = token;
+        }
         r.confidence = std::min(r.confidence, tm.confidence);
         r.margin = token == begin + ts.begin ? tm.margin : std::min(r.margin, tm.margin);
         r.certainty_ratio = std::max(r.certainty_ratio, tm.certainty_ratio);
@@ -236,6 +246,31 @@ Status LoadNerSplit(const store::RunStore& store, const SplitKey& key,
       spans_out->embeddings.insert(spans_out->embeddings.end(), mean.begin(), mean.end());
       spans_out->samples.push_back(r);
       spans_out->spans.push_back(std::move(rec));
+    }
+    // A sentence with predicted spans takes its weakest span's weakest token; one without,
+    // its weakest token predicted O (else its weakest token): pred, confidence and probs
+    // then describe what the sentence predicts, not an O token beside three wrong spans.
+    store::SampleResult& sentence = samples_out->samples[row];
+    sentence.pred_spans_count = pred_count;
+    if (labeled) sentence.span_errors = span_errors;
+    int64_t chosen = weakest_span_token;
+    if (chosen >= 0) {
+      sentence.min_span_confidence = t.metrics[chosen].confidence;
+    } else {
+      for (int64_t token = begin; token < begin + count; ++token) {
+        const bool outside = t.metrics[token].pred == tags.outside;
+        const bool chosen_outside = chosen >= 0 && t.metrics[chosen].pred == tags.outside;
+        if (chosen < 0 || (outside && !chosen_outside) ||
+            (outside == chosen_outside &&
+             t.metrics[token].confidence < t.metrics[chosen].confidence)) {
+          chosen = token;
+        }
+      }
+    }
+    if (chosen >= 0) {
+      CopyMetrics(t.metrics[chosen], &sentence);
+      std::copy(t.probs.begin() + chosen * c, t.probs.begin() + (chosen + 1) * c,
+                samples_out->probs.begin() + row * c);
     }
   }
   return Status::OK();

@@ -152,10 +152,23 @@ struct DriftOutcome {
   int64_t reference_population = 0;
   std::optional<double> loo_threshold, validation_threshold;
   ordered_json nn_parameters = nullptr;
+  // Set when the training split is too small for the k-NN statistic (fewer
+  // than k + 1 rows): drift is skipped and every other result is kept.
+  std::optional<std::string> unavailable_reason;
 };
 
+// Why drift cannot be computed with `training_rows` training rows, if so: the
+// leave-one-out reference needs each row's k nearest other rows.
+std::optional<std::string> DriftUnavailableReason(int64_t training_rows, int32_t k,
+                                                  const std::string& units) {
+  if (training_rows >= int64_t{k} + 1) return std::nullopt;
+  return "drift needs at least k + 1 = " + std::to_string(int64_t{k} + 1) + " training " + units +
+         "; training has " + std::to_string(training_rows);
+}
+
 Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::string& prefix,
-                                StageTimer& timer, std::vector<store::SplitResults>& splits) {
+                                const std::string& units, StageTimer& timer,
+                                std::vector<store::SplitResults>& splits) {
   auto stage = [&](const char* name) { return prefix + name; };
   auto training = std::find_if(splits.begin(), splits.end(), [](const store::SplitResults& s) {
     return s.split.split == Split::kTraining;
@@ -185,6 +198,11 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
   auto& loo_threshold = d.loo_threshold;
   auto& validation_threshold = d.validation_threshold;
   auto& nn_parameters = d.nn_parameters;
+  if (training != splits.end()) {
+    d.unavailable_reason = DriftUnavailableReason(static_cast<int64_t>(training->samples.size()),
+                                                  options.drift_k, units);
+    if (d.unavailable_reason) return d;  // a small first run: every other result still comes
+  }
   if (training != splits.end()) {
     std::vector<float> train_norm = NormalizedCopy(*training);
     const auto train_rows = static_cast<int64_t>(training->samples.size());
@@ -475,6 +493,8 @@ ordered_json RunParameters(const ProcessingOptions& options, const FinishState& 
       {"predictions_from", "the last logged epoch of each sample"},
       {"dep", "(1 - mean AUM over logged epochs) / 2"},
       {"finished_at", finished_at}};
+  p["drift_unavailable_reason"] =
+      drift.unavailable_reason ? ordered_json(*drift.unavailable_reason) : ordered_json(nullptr);
   p["map"] = st.map_parameters;
   p["nn_search"] = drift.nn_parameters;
   p["similarity_index"] =
@@ -489,6 +509,8 @@ ordered_json RunParameters(const ProcessingOptions& options, const FinishState& 
         {"reference_population", span.reference_population},
         {"drift_threshold",
          span.reference ? ordered_json(span.reference->threshold) : ordered_json(nullptr)},
+        {"drift_unavailable_reason",
+         span.unavailable_reason ? ordered_json(*span.unavailable_reason) : ordered_json(nullptr)},
         {"map", st.span_map_parameters},
         {"nn_search", span.nn_parameters},
         {"similarity_index", st.span_similarity ? IndexInfoJson(st.span_similarity->index->info())
@@ -520,6 +542,15 @@ ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& op
     store::SplitResults& s = st->splits[i];
     ordered_json summary = SummarizeSplit(s, st->labels, threshold);
     if (st->ner) summary["spans"] = SummarizeSpans(st->span_splits[i], *st->tags, span_threshold);
+    // Splits that drift would have scored say why it was not (a small training split).
+    if (s.split.split != Split::kTraining) {
+      if (st->drift.unavailable_reason) {
+        summary["drift_unavailable_reason"] = *st->drift.unavailable_reason;
+      }
+      if (st->ner && st->span_drift->unavailable_reason) {
+        summary["spans"]["drift_unavailable_reason"] = *st->span_drift->unavailable_reason;
+      }
+    }
     if (auto it = st->domain_tests.find(s.split.ToString()); it != st->domain_tests.end()) {
       summary["domain_test"] = it->second;
     }
@@ -538,22 +569,29 @@ ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& op
     report->splits.push_back(s.split.ToString());
   }
   run["splits"] = split_summaries;
-  const bool has_training =
-      std::any_of(st->splits.begin(), st->splits.end(),
-                  [](const store::SplitResults& s) { return s.split.split == Split::kTraining; });
+  // Class shares and confidences are compared with validation when the run has it (the model
+  // is fit to training, so training's confidence is optimistic), else with training.
+  auto has = [&](Split split) {
+    return std::any_of(st->splits.begin(), st->splits.end(),
+                       [&](const store::SplitResults& s) { return s.split.split == split; });
+  };
+  const char* reference = has(Split::kValidation) ? "validation" : "training";
   ordered_json comparisons = ordered_json::object();
-  if (has_training) {
+  if (has(Split::kTraining) || has(Split::kValidation)) {
     for (const store::SplitResults& s : st->splits) {
       if (s.split.split != Split::kInference) continue;
       const std::string key = s.split.ToString();
-      const ordered_json& training_summary = Field(split_summaries, {"training"});
+      const ordered_json& reference_summary = Field(split_summaries, {reference});
       const ordered_json& inference_summary = Field(split_summaries, {key});
       comparisons[key] =
-          CompareWithTraining(training_summary, inference_summary, st->labels, verdict.nominal);
+          CompareWithTraining(reference_summary, inference_summary, st->labels, verdict.nominal);
+      comparisons[key]["reference"] = reference;
       if (st->ner) {
-        comparisons[key]["spans"] = CompareSpansWithTraining(Field(training_summary, {"spans"}),
+        comparisons[key]["spans"] = CompareSpansWithTraining(Field(reference_summary, {"spans"}),
                                                              Field(inference_summary, {"spans"}),
                                                              *st->tags, verdict.nominal);
+        comparisons[key]["spans"]["against"] = reference;
+        comparisons[key]["spans"]["reference"] = reference;
       }
     }
   }
@@ -587,9 +625,10 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   // Drift against the training embeddings, when the run has training data.
   // Restores the caller's OpenMP thread count when ProcessRun returns.
   const index::ScopedSearchThreads search_threads(options.threads);
-  SEXTANT_ASSIGN_OR_RETURN(st.drift, ScoreDrift(options, "", timer, st.splits));
+  SEXTANT_ASSIGN_OR_RETURN(st.drift, ScoreDrift(options, "", "samples", timer, st.splits));
   if (st.ner) {
-    SEXTANT_ASSIGN_OR_RETURN(st.span_drift, ScoreDrift(options, "spans: ", timer, st.span_splits));
+    SEXTANT_ASSIGN_OR_RETURN(st.span_drift,
+                             ScoreDrift(options, "spans: ", "span rows", timer, st.span_splits));
   }
 
   SEXTANT_RETURN_IF_ERROR(RunDomainTests(options, &st));

@@ -97,6 +97,10 @@ ordered_json SampleRowToJson(const SampleRow& r, const std::vector<std::string>&
     };
     j["gold_spans"] = IsLabeled(r.split.split) ? marks(r.gold_spans) : ordered_json(nullptr);
     j["pred_spans"] = marks(r.pred_spans);
+    // The sentence's fields (docs/ner-nli.md); null for runs finished before them.
+    j["span_errors"] = Opt(r.span_errors);
+    j["pred_spans_count"] = Opt(r.pred_spans_count);
+    j["min_span_confidence"] = Opt(r.min_span_confidence);
   }
   if (!r.probs.empty()) {
     ordered_json probs = ordered_json::object();

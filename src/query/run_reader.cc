@@ -74,6 +74,9 @@ const std::unordered_map<std::string, std::string>& SortColumns() {
       {"is_drifted", "r.drifted"},
       {"shift_score", "r.shift_score"},
       {"is_shifted", "r.shifted"},
+      {"span_errors", "r.span_errors"},
+      {"pred_spans_count", "r.pred_spans_count"},
+      {"min_span_confidence", "r.min_span_confidence"},
   };
   return kColumns;
 }
@@ -118,6 +121,7 @@ class RunReader::Impl {
   // Runs finished before the shift score existed lack its columns: then they
   // read as NULL (ShiftColumn).
   bool has_shift_columns = false;
+  bool has_span_columns = false;          // the NER sentence fields (issue 16); NULL without
   std::vector<std::string> entity_types;  // NER runs
   // A second connection outside the snapshot, to read the current generation.
   mutable std::mutex probe_mu;
@@ -128,6 +132,16 @@ class RunReader::Impl {
   // The SQL of a shift column ("r.shift_score" or "r.shifted"): NULL for a run without it.
   std::string ShiftColumn(const std::string& column) const {
     return has_shift_columns ? column : std::string("NULL");
+  }
+  // Any optional results column: the shift and NER sentence columns read as NULL in runs
+  // finished before they existed.
+  std::string OptionalColumn(const std::string& column) const {
+    if (column.rfind("r.shift", 0) == 0) return ShiftColumn(column);
+    if (column == "r.span_errors" || column == "r.pred_spans_count" ||
+        column == "r.min_span_confidence") {
+      return has_span_columns ? column : std::string("NULL");
+    }
+    return column;
   }
 
   std::string RunName() const { return "run '" + info.project + "/" + info.run + "'"; }
@@ -207,6 +221,17 @@ class RunReader::Impl {
                            "' is not one of the run's entity types [" + all + "]");
   }
 
+  // An NER sentence's predicted entity types in the run's type order ("PER, LOC"), "O" for none.
+  std::string PredictedTypes(const std::vector<SpanMark>& pred_spans) const {
+    std::string out;
+    for (const std::string& type : entity_types) {
+      const bool has = std::any_of(pred_spans.begin(), pred_spans.end(),
+                                   [&](const SpanMark& m) { return m.label == type; });
+      if (has) out += (out.empty() ? "" : ", ") + type;
+    }
+    return out.empty() ? std::string("O") : out;
+  }
+
   // The NLI pair or the NER tokens and span marks of returned samples.
   Status AddTaskFields(const SplitKey& split, std::vector<SampleRow>* rows) const {
     const TaskType task = store->task();
@@ -259,6 +284,8 @@ class RunReader::Impl {
         }
       }
       marks->Reset();
+      // Finished with the sentence fields: pred names the predicted entity types.
+      if (r.pred_spans_count) r.pred = PredictedTypes(r.pred_spans);
     }
     return Status::OK();
   }
@@ -360,6 +387,25 @@ class RunReader::Impl {
     if (q.text_regex) {
       SEXTANT_RETURN_IF_ERROR(TextPattern::Compile(*q.text_regex, "text regex").status());
       add("s.text REGEXP ?", *q.text_regex);
+    }
+    if (!q.entity_types.empty()) {
+      if (store->task() != TaskType::kNamedEntityRecognition) {
+        return Status::Invalid("entity_type: only NER runs have entity types");
+      }
+      std::string in;
+      std::vector<int64_t> types;
+      for (const std::string& name : q.entity_types) {
+        SEXTANT_ASSIGN_OR_RETURN(int32_t t, TypeIndex("entity_type", name));
+        types.push_back(t);
+        in += in.empty() ? "?" : ",?";
+      }
+      w.sql +=
+          " AND EXISTS (SELECT 1 FROM span_results sr WHERE sr.split = s.split AND "
+          "sr.sample_row = s.row AND (sr.gold IN (" +
+          in + ") OR sr.pred IN (" + in + ")))";
+      for (int pass = 0; pass < 2; ++pass) {
+        for (int64_t t : types) w.binds.emplace_back(t);
+      }
     }
     if (!q.ids.empty()) {
       w.sql += " AND s.id IN (";
@@ -942,6 +988,8 @@ Result<std::unique_ptr<RunReader>> RunReader::Open(const fs::path& root, const s
   SEXTANT_RETURN_IF_ERROR(impl->PinCommittedGeneration(run_dir));
   SEXTANT_ASSIGN_OR_RETURN(impl->has_shift_columns,
                            store::ResultsHaveShiftColumns(impl->store->db()));
+  SEXTANT_ASSIGN_OR_RETURN(impl->has_span_columns,
+                           store::ResultsHaveSpanColumns(impl->store->db()));
   SEXTANT_ASSIGN_OR_RETURN(impl->info, ReadRunInfo(*impl->store, run_dir));
   impl->info.generation = impl->generation;
   if (impl->store->tagging_schema() && !impl->store->labels().empty()) {
@@ -1070,10 +1118,11 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
       "r.margin, "
       "r.certainty_ratio, r.entropy, r.on_boundary, r.epoch, r.aum, r.dep, r.drift_distance, "
       "r.drift_score, r.drifted, " +
-      impl_->ShiftColumn("r.shift_score") + ", " + impl_->ShiftColumn("r.shifted") + w.sql +
-      " ORDER BY " +
-      (col->second.rfind("r.shift", 0) == 0 ? impl_->ShiftColumn(col->second) : col->second) +
-      (q.descending ? " DESC" : " ASC") + ", s.row LIMIT ? OFFSET ?";
+      impl_->ShiftColumn("r.shift_score") + ", " + impl_->ShiftColumn("r.shifted") + ", " +
+      impl_->OptionalColumn("r.span_errors") + ", " + impl_->OptionalColumn("r.pred_spans_count") +
+      ", " + impl_->OptionalColumn("r.min_span_confidence") + w.sql + " ORDER BY " +
+      impl_->OptionalColumn(col->second) + (q.descending ? " DESC" : " ASC") +
+      ", s.row LIMIT ? OFFSET ?";
   SEXTANT_ASSIGN_OR_RETURN(store::Statement st, impl_->store->db().Prepare(sql));
   Impl::Bind(st, w);
   st.Bind(static_cast<int>(w.binds.size() + 1), q.limit);
@@ -1118,6 +1167,9 @@ Result<std::vector<SampleRow>> RunReader::Samples(const SampleQuery& q) const {
     if (!st.IsNull(16)) r.is_drifted = st.Int(16) != 0;
     r.shift_score = st.OptDouble(17);
     if (!st.IsNull(18)) r.is_shifted = st.Int(18) != 0;
+    if (!st.IsNull(19)) r.span_errors = st.Int(19);
+    if (!st.IsNull(20)) r.pred_spans_count = st.Int(20);
+    r.min_span_confidence = st.OptDouble(21);
     if (map_xy && r.row >= 0 && r.row < map_xy->rows()) {
       r.x = map_xy->data()[2 * r.row];
       r.y = map_xy->data()[2 * r.row + 1];

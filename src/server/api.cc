@@ -496,7 +496,12 @@ Result<ApiResponse> ListRunsHandler(const Call& c) {
   return Json({{"runs", std::move(list)}});
 }
 
-Result<ApiResponse> GetRun(const Call& c) { return Json(RunInfoToJson(c.reader().info())); }
+Result<ApiResponse> GetRun(const Call& c) {
+  ordered_json run = RunInfoToJson(c.reader().info());
+  // NER runs: the entity types, for the console's entity-type filter (docs/http-api.md).
+  if (!c.reader().entity_types().empty()) run["entity_types"] = c.reader().entity_types();
+  return Json(run);
+}
 
 Result<ApiResponse> GetSummary(const Call& c) {
   std::optional<SplitKey> split;
@@ -520,9 +525,14 @@ Result<ApiResponse> GetTimeline(const Call& c) {
 Result<ApiResponse> GetInsights(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(SplitKey split, RequiredSplit(c.params()));
   SEXTANT_ASSIGN_OR_RETURN(std::string text, c.reader().SummaryJson(split));
-  const SplitKey training{Split::kTraining, ""};
+  // The reference: validation when the run has it processed, else training.
   json reference = json::object();
-  if (auto ref = c.reader().SummaryJson(training); ref.ok()) reference = json::parse(*ref);
+  for (Split s : {Split::kValidation, Split::kTraining}) {
+    if (auto ref = c.reader().SummaryJson(SplitKey{s, ""}); ref.ok()) {
+      reference = json::parse(*ref);
+      break;
+    }
+  }
   ordered_json out = Insights(json::parse(text), reference, c.labels());
   // The project's alert rules on this set (docs/alerts.md), next to the built-in alerts.
   if (split.split == Split::kInference) {

@@ -39,14 +39,53 @@ std::string Fixed(double v, int digits = 3) {
   return buf;
 }
 
+// The confidence-drop and share-change alerts of one class (or NER entity
+// type) against the reference split's values; `what` names the unit in the
+// messages ("predicted 'x'" or "predicted PER spans").
+void ClassAlerts(const ordered_json& c, const std::string& what, const std::string& reference,
+                 const InsightThresholds& th, ordered_json extra, ordered_json* alerts) {
+  if (c["mean_confidence"].is_number() && c["reference_mean_confidence"].is_number()) {
+    const double now = c["mean_confidence"].get<double>();
+    const double before = c["reference_mean_confidence"].get<double>();
+    if (before - now > th.confidence_drop) {
+      ordered_json a = {
+          {"kind", "confidence_drop"},
+          {"severity", before - now > th.confidence_drop_critical ? "critical" : "warning"}};
+      a.update(extra);
+      a["message"] = "mean confidence of " + what + " fell from " + Fixed(before) + " in " +
+                     reference + " to " + Fixed(now);
+      alerts->push_back(std::move(a));
+    }
+  }
+  if (c["share"].is_number() && c["reference_share"].is_number()) {
+    const double now = c["share"].get<double>();
+    const double before = c["reference_share"].get<double>();
+    if (std::abs(now - before) > th.share_change) {
+      ordered_json a = {
+          {"kind", "class_share_change"},
+          {"severity", std::abs(now - before) > th.share_change_critical ? "critical" : "warning"}};
+      a.update(extra);
+      a["message"] = "share of " + what + " changed from " + Percent(before) + " in " + reference +
+                     " to " + Percent(now);
+      alerts->push_back(std::move(a));
+    }
+  }
+}
+
 }  // namespace
 
 ordered_json Insights(const json& s, const json& ref, const std::vector<std::string>& labels,
                       const InsightThresholds& th) {
   ordered_json out;
   out["split"] = s.value("split", "");
-  out["reference"] = "training";
-  const bool is_reference = out["split"] == ref.value("split", "training");
+  // The split the class shares and confidences are compared with: validation
+  // when the run has it (the model is not fit to it), else training.
+  const std::string reference = ref.value("split", std::string("training"));
+  out["reference"] = reference;
+  const bool is_reference = out["split"] == reference;
+  // NER: classes are BIO tags, but alerts are per entity type, from the span rows
+  // (B-PER and I-PER are one PER alert).
+  const bool ner = s.contains("spans") && s["spans"].is_object();
   ordered_json classes = ordered_json::array();
   ordered_json alerts = ordered_json::array();
   for (const std::string& label : labels) {
@@ -59,34 +98,50 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
     c["precision"] = Number(s, "per_class", label, "precision");
     c["recall"] = Number(s, "per_class", label, "recall");
     c["f1"] = Number(s, "per_class", label, "f1");
-    if (!is_reference) {
-      if (c["mean_confidence"].is_number() && c["reference_mean_confidence"].is_number()) {
-        const double now = c["mean_confidence"].get<double>();
-        const double before = c["reference_mean_confidence"].get<double>();
-        if (before - now > th.confidence_drop) {
-          alerts.push_back(
-              {{"kind", "confidence_drop"},
-               {"severity", before - now > th.confidence_drop_critical ? "critical" : "warning"},
-               {"label", label},
-               {"message", "mean confidence of predicted '" + label + "' fell from " +
-                               Fixed(before) + " in training to " + Fixed(now)}});
-        }
-      }
-      if (c["share"].is_number() && c["reference_share"].is_number()) {
-        const double now = c["share"].get<double>();
-        const double before = c["reference_share"].get<double>();
-        if (std::abs(now - before) > th.share_change) {
-          alerts.push_back(
-              {{"kind", "class_share_change"},
-               {"severity",
-                std::abs(now - before) > th.share_change_critical ? "critical" : "warning"},
-               {"label", label},
-               {"message", "share of predicted '" + label + "' changed from " + Percent(before) +
-                               " in training to " + Percent(now)}});
-        }
-      }
+    if (!is_reference && !ner) {
+      ClassAlerts(c, "predicted '" + label + "'", reference, th, {{"label", label}}, &alerts);
     }
     classes.push_back(std::move(c));
+  }
+  if (ner) {
+    ordered_json types = ordered_json::array();
+    const json& spans = s["spans"];
+    if (spans.contains("pred_span_distribution") && spans["pred_span_distribution"].is_object()) {
+      for (const auto& [type, unused] : spans["pred_span_distribution"].items()) {
+        ordered_json c;
+        c["entity_type"] = type;
+        c["share"] = Number(spans, "pred_span_distribution", type, "fraction");
+        c["reference_share"] =
+            ref.contains("spans") ? Number(ref["spans"], "pred_span_distribution", type, "fraction")
+                                  : ordered_json(nullptr);
+        c["mean_confidence"] = Number(spans, "mean_span_confidence_per_type", type);
+        c["reference_mean_confidence"] =
+            ref.contains("spans") ? Number(ref["spans"], "mean_span_confidence_per_type", type)
+                                  : ordered_json(nullptr);
+        c["f1"] = Number(spans, "per_class", type, "f1");
+        if (!is_reference) {
+          // One alert per entity type: a confidence drop and a share change of the same type
+          // become one, the confidence drop's kind first, the higher severity.
+          ordered_json found = ordered_json::array();
+          ClassAlerts(c, "predicted " + type + " spans", reference, th,
+                      {{"label", type}, {"entity_type", type}}, &found);
+          if (!found.empty()) {
+            ordered_json a = found[0];
+            for (size_t i = 1; i < found.size(); ++i) {
+              if (found[i]["severity"] == "critical") a["severity"] = "critical";
+              a["message"] =
+                  a["message"].get<std::string>() + "; " + found[i]["message"].get<std::string>();
+            }
+            ordered_json kinds = ordered_json::array();
+            for (const auto& f : found) kinds.push_back(f["kind"]);
+            a["kinds"] = std::move(kinds);
+            alerts.push_back(std::move(a));
+          }
+        }
+        types.push_back(std::move(c));
+      }
+    }
+    out["entity_types"] = std::move(types);
   }
   out["classes"] = std::move(classes);
   const char* drift_key = s.contains("drifted") ? "drifted" : "out_of_coverage";
@@ -95,6 +150,11 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
                       {"fraction", Number(s, drift_key, "fraction")}};
   } else {
     out["drifted"] = nullptr;
+  }
+  // A small first run: training too small for k-NN drift (the finish kept every other result).
+  out["drift_unavailable_reason"] = nullptr;
+  if (s.contains("drift_unavailable_reason") && s["drift_unavailable_reason"].is_string()) {
+    out["drift_unavailable_reason"] = s["drift_unavailable_reason"];
   }
   out["on_the_boundary"] = {
       {"count", s.contains("on_the_boundary") ? s["on_the_boundary"].value("count", 0) : 0},
@@ -140,6 +200,11 @@ ordered_json Insights(const json& s, const json& ref, const std::vector<std::str
                                         t.value("reference", std::string("validation")) + " (AUC " +
                                         Fixed(auc) + ", " + p + ")"}});
     }
+  }
+  if (out["drift_unavailable_reason"].is_string()) {
+    alerts.push_back({{"kind", "drift_unavailable"},
+                      {"severity", "info"},
+                      {"message", out["drift_unavailable_reason"]}});
   }
   out["alerts"] = std::move(alerts);
   return out;

@@ -90,7 +90,7 @@ bool SampleFilter::empty() const {
   return gold.empty() && pred.empty() && !min_confidence && !max_confidence && !min_dep &&
          !max_dep && !drifted && !on_boundary && !misclassified && !shifted && !min_shift &&
          !max_shift && !text_regex && !premise_regex && !hypothesis_regex && meta.empty() && !ids &&
-         polygon.empty();
+         polygon.empty() && entity_types.empty();
 }
 
 Result<bool> ParseBool(const std::string& field, const std::string& text) {
@@ -174,6 +174,7 @@ Result<SampleRequest> ParseSampleParams(const Params& params,
   SEXTANT_RETURN_IF_ERROR(flag("misclassified", f.misclassified));
   // An empty list is no filter (as an absent one), not "no sample".
   if (auto ids = ParamList(params, "ids"); !ids.empty()) f.ids = std::move(ids);
+  f.entity_types = ParamList(params, "entity_type");
   for (const auto& [key, value] : params) {
     if (key.rfind("meta.", 0) == 0 && key.size() > 5) f.meta.emplace_back(key.substr(5), value);
   }
@@ -248,6 +249,8 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
                               : f.misclassified) = b;
     } else if (key == "ids") {
       if (auto ids = names(v); !ids.empty()) f.ids = std::move(ids);
+    } else if (key == "entity_type") {
+      f.entity_types = names(v);
     } else if (key == "meta") {
       if (!v.is_object()) return Status::Invalid("meta: expected an object {\"key\": \"value\"}");
       for (auto m = v.begin(); m != v.end(); ++m) f.meta.emplace_back(m.key(), text(*m));
@@ -310,6 +313,25 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
     restrict([&](int64_t r) {
       const double x = t.x[r], y = t.y[r];
       return x >= x0 && x <= x1 && y >= y0 && y <= y1 && PointInPolygon(x, y, f.polygon);
+    });
+  }
+  if (!f.entity_types.empty()) {
+    if (t.entity_types.empty()) {
+      return Status::Invalid("entity_type: only NER runs have entity types");
+    }
+    uint64_t wanted = 0;
+    for (const std::string& name : f.entity_types) {
+      const uint64_t bit = t.EntityBit(name);
+      if (bit == 0) {
+        std::string all;
+        for (const auto& e : t.entity_types) all += (all.empty() ? "" : ", ") + e;
+        return Status::Invalid("entity_type: '" + name +
+                               "' is not one of the run's entity types [" + all + "]");
+      }
+      wanted |= bit;
+    }
+    restrict([&](int64_t r) {
+      return static_cast<size_t>(r) < t.entity_mask.size() && (t.entity_mask[r] & wanted) != 0;
     });
   }
   for (const auto& kv : f.meta) {

@@ -29,6 +29,9 @@ struct SampleFilter {
   std::vector<std::pair<std::string, std::string>> meta;       // key = value, all of them
   std::optional<std::vector<std::string>> ids;                 // only these ids
   std::vector<std::pair<double, double>> polygon;              // a lasso on the map (>= 3 points)
+  // NER: sentences with a predicted or gold span of one of these entity types
+  // (checked against the run's types when the query runs; 400 on other runs).
+  std::vector<std::string> entity_types;
 
   bool empty() const;
 };

@@ -40,6 +40,9 @@ const std::vector<std::string>& SortableFields() {
                                                    "shift_score",
                                                    "is_shifted",
                                                    "is_correct",
+                                                   "span_errors",
+                                                   "pred_spans_count",
+                                                   "min_span_confidence",
                                                    "x",
                                                    "y"};
   return kFields;
@@ -68,6 +71,15 @@ std::string SpanFieldsJson(const SampleRow& r) {
   j["gold_spans"] =
       IsLabeled(r.split.split) ? marks(r.gold_spans) : nlohmann::ordered_json(nullptr);
   j["pred_spans"] = marks(r.pred_spans);
+  // The sentence's fields (null for runs finished before them); these keys replace the
+  // sample's own in the API's answer, so pred names the predicted entity types.
+  auto opt = [](const auto& v) {
+    return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+  };
+  j["span_errors"] = opt(r.span_errors);
+  j["pred_spans_count"] = opt(r.pred_spans_count);
+  j["min_span_confidence"] = opt(r.min_span_confidence);
+  if (r.pred_spans_count) j["pred"] = r.pred;
   return j.dump();
 }
 
@@ -77,6 +89,7 @@ Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
                                                        const SplitKey& split) {
   auto t = std::make_unique<SampleTable>();
   t->split_ = split;
+  t->entity_types = reader.entity_types();
   const auto& labels = reader.info().labels;
   std::unordered_map<std::string, int32_t> label_index;
   for (size_t i = 0; i < labels.size(); ++i) label_index[labels[i]] = static_cast<int32_t>(i);
@@ -96,7 +109,9 @@ Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
       t->text.push_back(std::move(r.text));
       t->meta_json.push_back(std::move(r.meta_json));
       t->gold.push_back(r.gold ? label_index.at(*r.gold) : -1);
-      t->pred.push_back(label_index.at(r.pred));
+      // An NER sentence's pred names its entity types ("PER, LOC"): no label index then.
+      auto pred_index = label_index.find(r.pred);
+      t->pred.push_back(pred_index == label_index.end() ? -1 : pred_index->second);
       t->epoch.push_back(r.epoch);
       t->confidence.push_back(r.confidence);
       t->margin.push_back(r.margin);
@@ -116,7 +131,18 @@ Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
         t->premise.push_back(std::move(*r.premise));
         t->hypothesis.push_back(r.hypothesis.value_or(""));
       }
-      if (!r.tokens.empty()) t->spans_json.push_back(SpanFieldsJson(r));
+      if (!r.tokens.empty()) {
+        t->spans_json.push_back(SpanFieldsJson(r));
+        auto num = [](const auto& v) { return v ? static_cast<double>(*v) : kNaN; };
+        t->span_errors.push_back(num(r.span_errors));
+        t->pred_spans_count.push_back(num(r.pred_spans_count));
+        t->min_span_confidence.push_back(num(r.min_span_confidence));
+        uint64_t mask = 0;
+        for (const auto* list : {&r.gold_spans, &r.pred_spans}) {
+          for (const SpanMark& m : *list) mask |= t->EntityBit(m.label);
+        }
+        t->entity_mask.push_back(mask);
+      }
     }
     if (static_cast<int64_t>(rows.size()) < kLoadChunk) break;
   }
@@ -131,6 +157,13 @@ void SampleTable::Finalize(const SplitKey& split) {
   for (size_t r = 0; r < id.size(); ++r) row_of_.emplace(id[r], static_cast<uint32_t>(r));
   has_map_ = false;
   for (size_t r = 0; r < x.size() && !has_map_; ++r) has_map_ = !std::isnan(x[r]);
+}
+
+uint64_t SampleTable::EntityBit(const std::string& name) const {
+  for (size_t i = 0; i < entity_types.size(); ++i) {
+    if (entity_types[i] == name) return uint64_t{1} << std::min<size_t>(i, 63);
+  }
+  return 0;
 }
 
 std::optional<int64_t> SampleTable::RowOf(const std::string& sample_id) const {
@@ -235,6 +268,13 @@ Result<std::shared_ptr<const std::vector<uint32_t>>> SampleTable::Order(const st
                                     : gold[r] == pred[r] ? 1.0
                                                          : 0.0; },
         descending);
+  } else if (field == "span_errors" || field == "pred_spans_count" ||
+             field == "min_span_confidence") {
+    const std::vector<double>& column = field == "span_errors"        ? span_errors
+                                        : field == "pred_spans_count" ? pred_spans_count
+                                                                      : min_span_confidence;
+    order = SortBy(
+        n, [&](uint32_t r) { return At(column, r); }, descending);
   } else if (field == "x") {
     order = num(x);
   } else {

@@ -73,6 +73,18 @@ class SampleTable {
     return r < shift_score.size() ? shift_score[r] : std::numeric_limits<double>::quiet_NaN();
   }
   int8_t ShiftedAt(size_t r) const { return r < shifted.size() ? shifted[r] : int8_t{-1}; }
+  // NER sentences (docs/ner-nli.md; NaN: none, and shorter vectors in other
+  // tables): span errors, predicted spans, the weakest predicted span's
+  // confidence; and a bit per entity type (bit i: entity_types[i], types past
+  // the 63rd share bit 63) that the sentence predicts or has in gold.
+  std::vector<double> span_errors, pred_spans_count, min_span_confidence;
+  std::vector<uint64_t> entity_mask;
+  std::vector<std::string> entity_types;  // NER runs: the run's entity types
+  static double At(const std::vector<double>& column, size_t r) {
+    return r < column.size() ? column[r] : std::numeric_limits<double>::quiet_NaN();
+  }
+  // The bit of the entity type `name` (0 when the run has no such type).
+  uint64_t EntityBit(const std::string& name) const;
 
  private:
   SplitKey split_;

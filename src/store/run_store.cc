@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS results(
   margin REAL NOT NULL, certainty_ratio REAL NOT NULL, entropy REAL NOT NULL,
   on_boundary INTEGER NOT NULL, epoch INTEGER NOT NULL, gold INTEGER, aum REAL, dep REAL,
   drift_distance REAL, drift_score REAL, drifted INTEGER, shift_score REAL, shifted INTEGER,
+  span_errors INTEGER, pred_spans_count INTEGER, min_span_confidence REAL,
   PRIMARY KEY(split, row));
 CREATE TABLE IF NOT EXISTS summaries(scope TEXT PRIMARY KEY, json TEXT NOT NULL);
 )sql";
@@ -107,6 +108,14 @@ Result<bool> ResultsHaveShiftColumns(Database& db) {
   SEXTANT_ASSIGN_OR_RETURN(
       Statement st,
       db.Prepare("SELECT COUNT(*) FROM pragma_table_info('results') WHERE name = 'shift_score'"));
+  SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row && st.Int(0) > 0;
+}
+
+Result<bool> ResultsHaveSpanColumns(Database& db) {
+  SEXTANT_ASSIGN_OR_RETURN(
+      Statement st,
+      db.Prepare("SELECT COUNT(*) FROM pragma_table_info('results') WHERE name = 'span_errors'"));
   SEXTANT_ASSIGN_OR_RETURN(bool row, st.Step());
   return row && st.Int(0) > 0;
 }
@@ -1128,6 +1137,14 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
           db_->Exec("ALTER TABLE results ADD COLUMN shift_score REAL; "
                     "ALTER TABLE results ADD COLUMN shifted INTEGER;"));
     }
+    // And one finished before the NER sentence fields (issue 16) gains theirs.
+    SEXTANT_ASSIGN_OR_RETURN(bool has_span_fields, ResultsHaveSpanColumns(*db_));
+    if (!has_span_fields) {
+      SEXTANT_RETURN_IF_ERROR(
+          db_->Exec("ALTER TABLE results ADD COLUMN span_errors INTEGER; "
+                    "ALTER TABLE results ADD COLUMN pred_spans_count INTEGER; "
+                    "ALTER TABLE results ADD COLUMN min_span_confidence REAL;"));
+    }
     SEXTANT_RETURN_IF_ERROR(db_->Exec(kChecksumSchema));
     SEXTANT_RETURN_IF_ERROR(db_->Exec("DELETE FROM result_files;"));
     SEXTANT_ASSIGN_OR_RETURN(Statement file, db_->Prepare("INSERT INTO result_files(generation, "
@@ -1140,7 +1157,8 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
         Statement ins,
         db_->Prepare("INSERT INTO results(split, row, pred, confidence, margin, certainty_ratio, "
                      "entropy, on_boundary, epoch, gold, aum, dep, drift_distance, drift_score, "
-                     "drifted, shift_score, shifted) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                     "drifted, shift_score, shifted, span_errors, pred_spans_count, "
+                     "min_span_confidence) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
     SEXTANT_ASSIGN_OR_RETURN(Statement sum,
                              db_->Prepare("INSERT INTO summaries(scope, json) VALUES(?, ?)"));
     for (const SplitResults& s : splits) {
@@ -1165,6 +1183,15 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
           ins.Bind(17, *r.shifted ? 1 : 0);
         else
           ins.BindNull(17);
+        if (r.span_errors)
+          ins.Bind(18, int64_t{*r.span_errors});
+        else
+          ins.BindNull(18);
+        if (r.pred_spans_count)
+          ins.Bind(19, int64_t{*r.pred_spans_count});
+        else
+          ins.BindNull(19);
+        ins.Bind(20, r.min_span_confidence);
         SEXTANT_RETURN_IF_ERROR(ins.Run());
       }
       sum.Bind(1, key).Bind(2, s.summary_json);

@@ -120,6 +120,9 @@ struct OutputLog {
 // Whether the results table of `db` has the shift columns (shift_score,
 // shifted); runs finished before they existed do not (their values read as null).
 Result<bool> ResultsHaveShiftColumns(Database& db);
+// Whether it has the NER sentence fields (span_errors, pred_spans_count,
+// min_span_confidence); runs finished before them read them as null.
+Result<bool> ResultsHaveSpanColumns(Database& db);
 
 // Per-sample results of one split, in row order.
 struct SampleResult {
@@ -135,6 +138,10 @@ struct SampleResult {
   // (drift/domain_classifier.h).
   std::optional<double> shift_score;
   std::optional<bool> shifted;
+  // NER sentences (docs/ner-nli.md): span rows that are not exact matches
+  // (labeled splits), predicted spans, and the lowest predicted span's confidence.
+  std::optional<int32_t> span_errors, pred_spans_count;
+  std::optional<double> min_span_confidence;
 };
 
 // NER: one span row of a split (docs/ner-nli.md). Its metrics are the

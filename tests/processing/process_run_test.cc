@@ -299,30 +299,66 @@ TEST_F(ProcessRunStore, RefusesRunsItCannotProcess) {
   ExpectNothingCommitted();
 }
 
-TEST_F(ProcessRunStore, TooFewTrainingSamplesForKIsAClearError) {
+// Issue 16, point 10: a first run with fewer than k + 1 training samples used to
+// fail the whole finish ("needs at least 11"); it now keeps every other result and
+// says why drift is missing.
+TEST_F(ProcessRunStore, TooFewTrainingSamplesForKFinishesWithoutDrift) {
   ASSERT_OK(store_->SetLabels({"a", "b"}));
-  std::vector<store::SampleRecord> samples;
-  store::OutputAppend out;
-  out.split = Key(Split::kTraining);
-  out.emb_dim = 2;
-  out.out_dim = 2;
-  for (int i = 0; i < 4; ++i) {
-    samples.push_back({"t" + std::to_string(i), "x", 0, "{}"});
-    out.sample_rows.push_back(i);
-    out.embeddings.insert(out.embeddings.end(), {1.0f, static_cast<float>(i)});
-    out.outputs.insert(out.outputs.end(), {0.0f, 1.0f});
-  }
-  ASSERT_OK(store_->AppendSamples(out.split, samples));
-  ASSERT_OK(store_->AppendOutputs({out}));
+  std::vector<store::OutputAppend> outs;
+  auto add = [&](const SplitKey& key, int n, bool labeled) {
+    std::vector<store::SampleRecord> samples;
+    store::OutputAppend out;
+    out.split = key;
+    out.emb_dim = 2;
+    out.out_dim = 2;
+    for (int i = 0; i < n; ++i) {
+      samples.push_back({key.ToString() + std::to_string(i), "x",
+                         labeled ? std::optional<int32_t>(i % 2) : std::nullopt, "{}"});
+      out.sample_rows.push_back(i);
+      out.embeddings.insert(out.embeddings.end(), {1.0f, static_cast<float>(i)});
+      out.outputs.insert(out.outputs.end(), {0.0f, 1.0f});
+    }
+    ASSERT_OK(store_->AppendSamples(out.split, samples));
+    outs.push_back(std::move(out));
+  };
+  add(Key(Split::kTraining), 4, true);
+  add(Key(Split::kValidation), 6, true);
+  add(Key(Split::kInference, "prod"), 7, false);
+  ASSERT_OK(store_->AppendOutputs(outs));
   ProcessingOptions options;  // k = 10 needs 11 training samples
-  auto r = processing::ProcessRun(*store_, options);
-  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("4 embeddings"), std::string::npos) << r.status().ToString();
-  EXPECT_NE(r.status().message().find("needs at least 11"), std::string::npos);
-  ExpectNothingCommitted();
-  options.drift_k = 3;
+  options.compute_map = false;
   ASSERT_OK_AND_ASSIGN(FinishReport report, processing::ProcessRun(*store_, options));
-  EXPECT_EQ(report.samples, 4);
+  EXPECT_EQ(report.samples, 17);
+
+  ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(dir_.path(), "p", "r"));
+  const std::string reason = "drift needs at least k + 1 = 11 training samples; training has 4";
+  ASSERT_OK_AND_ASSIGN(std::string text, reader->SummaryJson());
+  const auto run = nlohmann::json::parse(text);
+  EXPECT_EQ(run["parameters"]["drift_unavailable_reason"], reason);
+  EXPECT_TRUE(run["parameters"]["drift_threshold"].is_null());
+  EXPECT_EQ(run["splits"]["validation"]["drift_unavailable_reason"], reason);
+  EXPECT_EQ(run["splits"]["inference:prod"]["drift_unavailable_reason"], reason);
+  EXPECT_FALSE(run["splits"]["training"].contains("drift_unavailable_reason"));
+  EXPECT_FALSE(run["splits"]["inference:prod"].contains("drift_verdict"));
+  // Every other result is there: predictions, DEP, the comparison.
+  SampleQuery q;
+  q.split = Key(Split::kInference, "prod");
+  ASSERT_OK_AND_ASSIGN(std::vector<SampleRow> rows, reader->Samples(q));
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_EQ(rows[0].pred, "b");
+  EXPECT_FALSE(rows[0].drift_score.has_value());
+  q.split = Key(Split::kTraining);
+  ASSERT_OK_AND_ASSIGN(rows, reader->Samples(q));
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_TRUE(rows[0].dep.has_value());
+  EXPECT_TRUE(run["comparisons"].contains("inference:prod"));
+
+  // With k = 3 the same four training samples are enough.
+  options.drift_k = 3;
+  ASSERT_OK(processing::ProcessRun(*store_, options).status());
+  ASSERT_OK_AND_ASSIGN(reader, RunReader::Open(dir_.path(), "p", "r"));
+  ASSERT_OK_AND_ASSIGN(text, reader->SummaryJson());
+  EXPECT_TRUE(nlohmann::json::parse(text)["parameters"]["drift_unavailable_reason"].is_null());
 }
 
 }  // namespace

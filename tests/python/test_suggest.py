@@ -152,7 +152,9 @@ def test_nli_suggestions_carry_the_pair(root):
         assert s["hypothesis"].startswith("new hypothesis ")
 
 
-def test_ner_suggests_samples_by_their_least_confident_token(root):
+def test_ner_suggests_samples_by_their_weakest_span(root):
+    """An NER sentence's confidence is its weakest predicted span's (issue 16; it was its
+    least confident token's) and its pred the predicted entity types."""
     tags = ["O", "B-PER", "I-PER"]
     dq.init("ner", project_name="p", run_name="ner", root=root)
     dq.set_labels_for_run(tags)
@@ -174,7 +176,7 @@ def test_ner_suggests_samples_by_their_least_confident_token(root):
             lo[0, :] = [0.0, 4.0, 0.0]
             lo[1, :] = [0.0, 0.0, 4.0]
             if split == "inference":
-                lo[2, :] = [1.0 + 0.2 * i, 1.0, 0.0]  # p0 the least sure
+                lo[1, :] = [1.0, 0.0, 1.2 + 0.2 * i]  # the PER span's second token: p0 the least sure
             logits.append(lo)
         dq.log_model_outputs(embs=embs, logits=logits, ids=[f"{prefix}{i}" for i in range(n)],
                              split=split, inference_name=name, epoch=0)
@@ -182,7 +184,7 @@ def test_ner_suggests_samples_by_their_least_confident_token(root):
     df = dq.suggest_labels("inference", "prod", budget=3, strategy="uncertainty",
                            project_name="p", run_name="ner", root=root)
     assert list(df["id"]) == ["p0", "p1", "p2"]
-    assert set(df["pred"]) <= set(tags)
+    assert set(df["pred"]) == {"PER"}
 
 
 def test_drift_takes_the_top_of_both_shift_tests_where_the_set_has_a_shift_score(run):

@@ -176,6 +176,49 @@ TEST(Compatibility, ARunWithoutTheShiftColumnsReadsThemAsNull) {
   EXPECT_TRUE(CheckRun(run).ok());
 }
 
+// Runs finished before the NER sentence fields (issue 16) have no span_errors,
+// pred_spans_count and min_span_confidence columns: they read as null, sort, and
+// the columns come with the next finish.
+TEST(Compatibility, ARunWithoutTheSentenceSpanColumnsReadsThemAsNull) {
+  TempDir root;
+  LogTwoBatches(root.path(), /*finish=*/true);
+  const fs::path run = root.path() / "p" / "r";
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(run / store::kDatabaseFile, false));
+    ASSERT_OK(
+        db->Exec("ALTER TABLE results DROP COLUMN span_errors; ALTER TABLE results DROP COLUMN "
+                 "pred_spans_count; ALTER TABLE results DROP COLUMN min_span_confidence"));
+    ASSERT_OK_AND_ASSIGN(bool has, store::ResultsHaveSpanColumns(*db));
+    EXPECT_FALSE(has);
+  }
+  ASSERT_OK_AND_ASSIGN(auto reader, RunReader::Open(root.path(), "p", "r"));
+  EXPECT_OK(ReadEverything(*reader));
+  SampleQuery q;
+  q.split = kTraining;
+  q.sort_by = "span_errors";
+  q.descending = true;
+  ASSERT_OK_AND_ASSIGN(std::vector<SampleRow> rows, reader->Samples(q));
+  ASSERT_EQ(rows.size(), 20u);
+  EXPECT_EQ(rows[0].id, "t0");  // all null: row order
+  for (const SampleRow& r : rows) {
+    EXPECT_FALSE(r.span_errors.has_value());
+    EXPECT_FALSE(r.min_span_confidence.has_value());
+  }
+  // Not an NER run: the entity type filter says so.
+  q.entity_types = {"PER"};
+  EXPECT_TRUE(reader->Count(q).status().IsInvalid());
+  reader.reset();
+  EXPECT_TRUE(CheckRun(run).ok());
+  ASSERT_OK(FinishRun(root.path(), "p", "r", Options()).status());
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, store::Database::Open(run / store::kDatabaseFile, true));
+    ASSERT_OK_AND_ASSIGN(bool has, store::ResultsHaveSpanColumns(*db));
+    EXPECT_TRUE(has);
+  }
+  ASSERT_OK_AND_ASSIGN(reader, RunReader::Open(root.path(), "p", "r"));
+  EXPECT_OK(ReadEverything(*reader));
+}
+
 TEST(Repair, CutsALogBackToItsLastSoundBatch) {
   TempDir root;
   LogTwoBatches(root.path(), /*finish=*/false);

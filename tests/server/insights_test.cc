@@ -133,6 +133,86 @@ TEST(Insights, NoAlertsForTrainingItself) {
   EXPECT_TRUE(out["domain_test"].is_null());
 }
 
+// Issue 16, point 9: the reference is the split the caller passes (validation when the run
+// has it), named in the answer and in the alert messages, instead of always "training".
+TEST(Insights, ReferenceIsTheGivenSplitAndNamedInMessages) {
+  json validation = Summary("validation", 0.5, 0.80, 0.80);
+  json prod = Summary("inference:prod", 0.5, 0.78, 0.79);
+  auto out = Insights(prod, validation, testing::kLabels);
+  EXPECT_EQ(out["reference"], "validation");
+  // Training (overfit, confidence 0.99) would have raised two confidence drops; validation none.
+  EXPECT_TRUE(out["alerts"].empty()) << out["alerts"].dump();
+  json drop = Summary("inference:prod", 0.5, 0.60, 0.80);
+  out = Insights(drop, validation, testing::kLabels);
+  ASSERT_EQ(out["alerts"].size(), 1u);
+  EXPECT_EQ(out["alerts"][0]["message"],
+            "mean confidence of predicted 'neg' fell from 0.800 in validation to 0.600");
+  EXPECT_TRUE(Insights(validation, validation, testing::kLabels)["alerts"].empty());
+}
+
+// Issue 16, point 9: NER alerts come one per entity type (from the span rows), not one per
+// BIO tag (B-PER and I-PER separately).
+TEST(Insights, NerAlertsAreGroupedByEntityType) {
+  auto ner = [](const std::string& split, double per_conf, double per_share) {
+    json j;
+    j["split"] = split;
+    // Tag-level numbers that would each raise an alert.
+    j["pred_distribution"] = {{"B-PER", {{"fraction", split == "validation" ? 0.1 : 0.4}}},
+                              {"I-PER", {{"fraction", split == "validation" ? 0.1 : 0.4}}}};
+    j["mean_confidence_per_class"] = {{"B-PER", split == "validation" ? 0.9 : 0.5},
+                                      {"I-PER", split == "validation" ? 0.9 : 0.5}};
+    j["spans"] = {{"pred_span_distribution",
+                   {{"PER", {{"count", 10}, {"fraction", per_share}}},
+                    {"LOC", {{"count", 10}, {"fraction", 1 - per_share}}}}},
+                  {"mean_span_confidence_per_type", {{"PER", per_conf}, {"LOC", 0.9}}}};
+    return j;
+  };
+  const std::vector<std::string> tags = {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"};
+  auto out = Insights(ner("inference:social", 0.6, 0.5), ner("validation", 0.9, 0.5), tags);
+  ASSERT_EQ(out["alerts"].size(), 1u) << out["alerts"].dump();
+  EXPECT_EQ(out["alerts"][0]["kind"], "confidence_drop");
+  EXPECT_EQ(out["alerts"][0]["entity_type"], "PER");
+  EXPECT_EQ(out["alerts"][0]["severity"], "critical");
+  EXPECT_EQ(out["alerts"][0]["message"],
+            "mean confidence of predicted PER spans fell from 0.900 in validation to 0.600");
+  ASSERT_EQ(out["entity_types"].size(), 2u);  // in name order (the summary's JSON object)
+  EXPECT_EQ(out["entity_types"][0]["entity_type"], "LOC");
+  EXPECT_DOUBLE_EQ(out["entity_types"][1]["reference_mean_confidence"].get<double>(), 0.9);
+  EXPECT_EQ(out["classes"].size(), tags.size());  // the tags are still listed
+  out = Insights(ner("inference:social", 0.9, 0.8), ner("validation", 0.9, 0.5), tags);
+  ASSERT_EQ(out["alerts"].size(), 2u);  // PER's and LOC's share changes
+  EXPECT_EQ(out["alerts"][0]["kind"], "class_share_change");
+  EXPECT_EQ(out["alerts"][0]["entity_type"], "LOC");
+  EXPECT_EQ(out["alerts"][1]["entity_type"], "PER");
+  // A confidence drop and a share change of one type are one alert.
+  out = Insights(ner("inference:social", 0.6, 0.8), ner("validation", 0.9, 0.5), tags);
+  ASSERT_EQ(out["alerts"].size(), 2u) << out["alerts"].dump();
+  EXPECT_EQ(out["alerts"][1]["entity_type"], "PER");
+  EXPECT_EQ(out["alerts"][1]["kind"], "confidence_drop");
+  EXPECT_EQ(out["alerts"][1]["kinds"],
+            nlohmann::ordered_json({"confidence_drop", "class_share_change"}));
+  EXPECT_EQ(out["alerts"][1]["severity"], "critical");
+  EXPECT_EQ(out["alerts"][1]["message"],
+            "mean confidence of predicted PER spans fell from 0.900 in validation to 0.600; "
+            "share of predicted PER spans changed from 50.0% in validation to 80.0%");
+}
+
+// Issue 16, point 10: a split of a run too small for drift says why.
+TEST(Insights, SmallRunSaysWhyDriftIsMissing) {
+  json train = Summary("training", 0.5, 0.9, 0.9);
+  json prod = Summary("inference:prod", 0.5, 0.9, 0.9);
+  const std::string reason = "drift needs at least k + 1 = 11 training samples; training has 4";
+  prod["drift_unavailable_reason"] = reason;
+  auto out = Insights(prod, train, testing::kLabels);
+  EXPECT_TRUE(out["drifted"].is_null());
+  EXPECT_EQ(out["drift_unavailable_reason"], reason);
+  ASSERT_EQ(out["alerts"].size(), 1u);
+  EXPECT_EQ(out["alerts"][0]["kind"], "drift_unavailable");
+  EXPECT_EQ(out["alerts"][0]["severity"], "info");
+  EXPECT_EQ(out["alerts"][0]["message"], reason);
+  EXPECT_TRUE(Insights(train, train, testing::kLabels)["drift_unavailable_reason"].is_null());
+}
+
 TEST(MapJson, AllPointsUnderTheLimitElseOnePerCellWithCounts) {
   auto t = testing::MakeTable(1000, true);
   const MapBounds b = Bounds({t.get()});

@@ -1,5 +1,7 @@
 #include "server/sample_query.h"
 
+#include <limits>
+
 #include "common/request_budget.h"
 #include "table_fixture.h"
 #include "testing.h"
@@ -192,6 +194,50 @@ TEST(SampleQuery, PointInPolygonHandlesConcaveShapes) {
   EXPECT_FALSE(PointInPolygon(1.5, 2, u));
   EXPECT_TRUE(PointInPolygon(1.5, 0.5, u));
   EXPECT_FALSE(PointInPolygon(4, 1, u));
+}
+
+// Issue 16, point 9: NER sentences filtered by entity type (predicted or gold) and sorted
+// by their span errors and weakest span.
+TEST(SampleQuery, EntityTypeFilterAndSentenceSorts) {
+  auto t = MakeTable(12, true);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  t->entity_types = {"PER", "LOC", "ORG"};
+  for (int r = 0; r < 12; ++r) {
+    // Row r has PER when r % 2 == 0, LOC when r % 3 == 0; none has ORG.
+    t->entity_mask.push_back((r % 2 == 0 ? t->EntityBit("PER") : 0) |
+                             (r % 3 == 0 ? t->EntityBit("LOC") : 0));
+    t->span_errors.push_back(r % 4);
+    t->pred_spans_count.push_back(r % 2);
+    t->min_span_confidence.push_back(r % 2 ? 1.0 - r / 12.0 : nan);
+  }
+  auto rows = Rows(*t, {{"entity_type", "LOC"}, {"limit", "100"}});
+  EXPECT_EQ(rows, (std::vector<uint32_t>{0, 3, 6, 9}));
+  rows = Rows(*t, {{"entity_type", "LOC,PER"}, {"limit", "100"}});
+  EXPECT_EQ(rows, (std::vector<uint32_t>{0, 2, 3, 4, 6, 8, 9, 10}));
+  ASSERT_OK_AND_ASSIGN(SampleRequest body,
+                       ParseSampleJson(nlohmann::json{{"entity_type", {"PER"}}}, kLabels));
+  ASSERT_OK_AND_ASSIGN(SamplePage page, RunSampleQuery(*t, body));
+  EXPECT_EQ(page.total, 6);
+  ASSERT_OK_AND_ASSIGN(SampleRequest org, ParseSampleParams({{"entity_type", "ORG"}}, kLabels));
+  ASSERT_OK_AND_ASSIGN(page, RunSampleQuery(*t, org));
+  EXPECT_EQ(page.total, 0);
+  ASSERT_OK_AND_ASSIGN(SampleRequest misc, ParseSampleParams({{"entity_type", "MISC"}}, kLabels));
+  auto bad = RunSampleQuery(*t, misc);
+  EXPECT_TRUE(bad.status().IsInvalid());
+  EXPECT_NE(bad.status().message().find("entity_type: 'MISC'"), std::string::npos);
+  // A run without entity types (text classification): 400 naming the field.
+  auto plain = MakeTable(4, true);
+  auto not_ner = RunSampleQuery(*plain, org);
+  EXPECT_TRUE(not_ner.status().IsInvalid());
+  EXPECT_NE(not_ner.status().message().find("entity_type"), std::string::npos);
+
+  rows = Rows(*t, {{"sort", "span_errors"}, {"order", "desc"}, {"limit", "4"}});
+  EXPECT_EQ(rows, (std::vector<uint32_t>{3, 7, 11, 2}));
+  rows = Rows(*t, {{"sort", "min_span_confidence"}, {"limit", "100"}});
+  ASSERT_EQ(rows.size(), 12u);
+  EXPECT_EQ(rows[6], 11u);  // six NaNs first (as SQLite's NULLs), then the lowest: row 11
+  // A table without the columns (shorter vectors) sorts as all null.
+  EXPECT_EQ(Rows(*plain, {{"sort", "span_errors"}}).size(), 4u);
 }
 
 TEST(SampleQuery, RejectsBadInputNamingTheField) {

@@ -219,3 +219,103 @@ def test_exports_carry_the_pair_and_the_spans(server, task_runs, store):
                                   {"split": "training", "format": "jsonl"})
     first = json.loads(body.decode().splitlines()[0])
     assert first["tokens"] and first["pred_spans"] is not None
+
+
+def _types(marks):
+    return {m["label"] for m in marks or []}
+
+
+def test_ner_sentence_fields_describe_the_spans(server, task_runs, store):
+    """Issue 16, point 9: pred and confidence of an NER sentence come from its spans, not from
+    its least confident token; span_errors, pred_spans_count, min_span_confidence."""
+    page = server.get(f"{task_runs}/ner/samples", {"split": "training", "limit": 160})
+    spans = server.get(f"{task_runs}/ner/spans", {"split": "training", "limit": 1000})["spans"]
+    conf_of = {}
+    for r in spans:
+        if r["pred"] is not None:
+            conf_of.setdefault(r["sample_id"], []).append(r["confidence"])
+    for s in page["samples"]:
+        rows = {m["span_row"]: m["error_type"] for m in s["gold_spans"] + s["pred_spans"]}
+        errors = sum(e != "none" for e in rows.values())
+        assert s["span_errors"] == errors, s
+        assert s["pred_spans_count"] == len(s["pred_spans"])
+        types = [t for t in ["LOC", "PER"] if t in _types(s["pred_spans"])]  # the run's order
+        assert s["pred"] == (", ".join(types) if types else "O")
+        if s["pred_spans"]:
+            assert s["min_span_confidence"] == pytest.approx(min(conf_of[s["id"]]))
+            assert s["confidence"] == pytest.approx(s["min_span_confidence"])
+        else:
+            assert s["min_span_confidence"] is None
+    assert any(s["span_errors"] > 0 for s in page["samples"])
+    prod = server.get(f"{task_runs}/ner/samples", {"split": "inference:wnut", "limit": 5})
+    assert all(s["span_errors"] is None and s["pred_spans_count"] >= 0 for s in prod["samples"])
+    # Sortable, descending: the sentences with the most span errors first.
+    worst = server.get(f"{task_runs}/ner/samples", {"split": "training", "sort": "span_errors",
+                                                    "order": "desc", "limit": 160})["samples"]
+    errors = [s["span_errors"] for s in worst]
+    assert errors == sorted(errors, reverse=True)
+    low = server.get(f"{task_runs}/ner/samples", {"split": "training",
+                                                  "sort": "min_span_confidence", "limit": 160})
+    values = [s["min_span_confidence"] for s in low["samples"] if s["min_span_confidence"] is not None]
+    assert values == sorted(values)
+    # The same through the CLI.
+    out = subprocess.run([str(sextant_binary()), "samples", "--root", str(store["root"]),
+                          "--project", "tasks", "--run", "ner", "--split", "training",
+                          "--sort", "span_errors:desc", "--limit", "1"],
+                         check=True, capture_output=True, text=True).stdout
+    row = json.loads(out.splitlines()[0])
+    assert row["span_errors"] == errors[0] and "min_span_confidence" in row
+    # And in exports.
+    status, _, body = server.request("GET", f"{task_runs}/ner/export",
+                                  {"split": "training", "format": "csv"})
+    assert status == 200 and "span_errors" in body.decode().splitlines()[0].split(",")
+
+
+def test_entity_type_filter_and_run_entity_types(server, task_runs):
+    """Issue 16, point 9: the entity_type filter (predicted or gold span of those types)."""
+    info = server.get(f"{task_runs}/ner")
+    assert info["entity_types"] == ["LOC", "PER"]  # the run's order (sorted by the tag parser)
+    assert "entity_types" not in server.get(f"{task_runs}/nli")
+    everything = server.get(f"{task_runs}/ner/samples", {"split": "inference:wnut", "limit": 100})
+    loc = server.get(f"{task_runs}/ner/samples", {"split": "inference:wnut", "entity_type": "LOC",
+                                                  "limit": 100})
+    want = [s["id"] for s in everything["samples"] if "LOC" in _types(s["pred_spans"])]
+    assert [s["id"] for s in loc["samples"]] == want and 0 < len(want) < everything["total"]
+    training = server.post(f"{task_runs}/ner/samples/query",
+                           {"split": "training", "entity_type": ["LOC"], "limit": 200})
+    assert all("LOC" in _types(s["pred_spans"]) | _types(s["gold_spans"])
+               for s in training["samples"])
+    assert training["total"] == 160  # every training sentence has a gold LOC
+    bad = server.get(f"{task_runs}/ner/samples", {"split": "training", "entity_type": "ORG"},
+                     expect=400)
+    assert "entity_type" in bad["error"]["message"] and "ORG" in bad["error"]["message"]
+    nli = server.get(f"{task_runs}/nli/samples", {"split": "training", "entity_type": "PER"},
+                     expect=400)
+    assert "entity_type" in nli["error"]["message"]
+
+
+def test_insights_reference_validation_and_ner_alerts_by_entity_type(server, task_runs):
+    """Issue 16, point 9: validation is the reference when the run has it; NER alerts are per
+    entity type (no B-/I- tag alerts)."""
+    out = server.get(f"{task_runs}/ner/insights", {"split": "inference:wnut"})
+    assert out["reference"] == "validation"
+    assert {e["entity_type"] for e in out["entity_types"]} == {"PER", "LOC"}
+    for a in out["alerts"]:
+        if a["kind"] in ("confidence_drop", "class_share_change"):
+            assert a["entity_type"] in ("PER", "LOC") and "validation" in a["message"]
+    summary = server.get(f"{task_runs}/ner/summary")
+    assert summary["comparisons"]["inference:wnut"]["reference"] == "validation"
+    # The NLI run has no validation split: training is the reference.
+    assert server.get(f"{task_runs}/nli/insights", {"split": "inference:snli"})["reference"] == \
+        "training"
+
+
+def test_report_compares_with_validation_and_alerts_per_entity_type(task_runs, store):
+    """Issue 16, point 9: `sextant report` compares with validation and its NER alerts name
+    entity types, not B-/I- tags."""
+    out = subprocess.run([str(sextant_binary()), "report", "--root", str(store["root"]),
+                          "--project", "tasks", "--run", "ner"],
+                         check=True, capture_output=True, text=True).stdout
+    assert "inference:wnut next to validation" in out, out
+    alerts = [line for line in out.splitlines() if line.startswith("ALERT")]
+    assert not any("'B-" in a or "'I-" in a or "class 'O'" in a for a in alerts), alerts
