@@ -18,6 +18,16 @@ namespace sextant::server {
 // A request's query parameters; a key may repeat.
 using Params = std::multimap<std::string, std::string>;
 
+// similar_split / similar_id / similar_k: the K nearest neighbours of a sample,
+// searched in the requested split (docs/http-api.md, "Samples").
+struct SimilarTo {
+  SplitKey split;
+  std::string id;
+  int32_t k = 50;
+};
+inline constexpr int32_t kDefaultSimilarK = 50;
+inline constexpr int32_t kMaxSimilarK = 1000;
+
 struct SampleFilter {
   std::vector<int32_t> gold, pred;  // label indexes; any of them (empty: no filter)
   std::optional<double> min_confidence, max_confidence, min_dep, max_dep;
@@ -29,6 +39,10 @@ struct SampleFilter {
   std::vector<std::pair<std::string, std::string>> meta;       // key = value, all of them
   std::optional<std::vector<std::string>> ids;                 // only these ids
   std::vector<std::pair<double, double>> polygon;              // a lasso on the map (>= 3 points)
+  std::optional<SimilarTo> similar;                            // nearest neighbours of a sample
+  // The neighbours of `similar` resolved to this split's rows with their
+  // distances (ResolveSimilar, by the caller that has the run's index).
+  std::vector<std::pair<uint32_t, double>> similar_rows;
 
   bool empty() const;
 };
@@ -56,8 +70,20 @@ struct SamplePage {
   int64_t total = 0;
   std::vector<uint32_t> rows;  // at most `limit`, from `offset`
 };
-// limit < 0: every matching row.
+// limit < 0: every matching row. With a `similar` filter, `similar_rows` must
+// be resolved first; sort "distance" orders by them.
 Result<SamplePage> RunSampleQuery(const SampleTable& table, const SampleRequest& request);
+
+// The rows and distances of `neighbors` (RunReader::Similar's answer) in `table`.
+std::vector<std::pair<uint32_t, double>> SimilarRows(const SampleTable& table,
+                                                     const std::vector<Neighbor>& neighbors);
+
+// The request as a query of the store (RunReader::Samples and Count), when
+// the store's SQL gives exactly the table's answer (the same filters' meaning,
+// the same order with ties by row), else nullopt: how a page is answered
+// before its split's table is loaded (docs/architecture.md, "Sample tables").
+std::optional<SampleQuery> StoreQuery(const SplitKey& split, const SampleRequest& request,
+                                      const std::vector<std::string>& labels);
 
 // Even-odd point-in-polygon test.
 bool PointInPolygon(double x, double y, const std::vector<std::pair<double, double>>& polygon);

@@ -7,6 +7,7 @@
 // built on first use (thread-safe).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -24,7 +25,14 @@ namespace sextant::server {
 
 class SampleTable {
  public:
-  static Result<std::unique_ptr<SampleTable>> Load(const RunReader& reader, const SplitKey& split);
+  // `cancel` (optional) stops a load between chunks (Unavailable).
+  static Result<std::unique_ptr<SampleTable>> Load(const RunReader& reader, const SplitKey& split,
+                                                   const std::atomic<bool>* cancel = nullptr);
+  // The rows of one query of the store (RunReader::Samples, e.g. one page),
+  // in its order, with `stored_row` their rows in the split: what the server
+  // answers from before the split's table is loaded (docs/architecture.md).
+  static Result<std::unique_ptr<SampleTable>> LoadPage(const RunReader& reader,
+                                                       const SampleQuery& query);
   // For a table whose columns were filled by hand (tests): sets the split and
   // builds the id index. Every column must have the same length.
   void Finalize(const SplitKey& split);
@@ -69,12 +77,18 @@ class SampleTable {
   // without these columns (shorter vectors) reads as none.
   std::vector<double> shift_score;
   std::vector<int8_t> shifted;
+  // A LoadPage table: per row, the sample's row in its split (empty otherwise).
+  std::vector<int64_t> stored_row;
   double ShiftScoreAt(size_t r) const {
     return r < shift_score.size() ? shift_score[r] : std::numeric_limits<double>::quiet_NaN();
   }
   int8_t ShiftedAt(size_t r) const { return r < shifted.size() ? shifted[r] : int8_t{-1}; }
 
  private:
+  static Result<std::unique_ptr<SampleTable>> LoadRows(const RunReader& reader,
+                                                       const SplitKey& split,
+                                                       const SampleQuery* page,
+                                                       const std::atomic<bool>* cancel);
   SplitKey split_;
   bool has_map_ = false;
   std::unordered_map<std::string, uint32_t> row_of_;
