@@ -211,7 +211,8 @@ Result<std::shared_ptr<RunState>> RunState::Open(const fs::path& root, const std
 }
 
 Result<std::shared_ptr<const SampleTable>> RunState::Table(const SplitKey& split,
-                                                          const std::atomic<bool>* cancel) const {
+                                                          const std::atomic<bool>* stop,
+                                                          bool low_priority) const {
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard lock(mu_);
@@ -219,21 +220,27 @@ Result<std::shared_ptr<const SampleTable>> RunState::Table(const SplitKey& split
     if (!s) s = std::make_shared<Slot>();
     slot = s;
     if (slot->ready) return slot->ready;
+    if (low_priority && slot->loading) return Status::Unavailable("loading at normal priority");
   }
-  std::lock_guard lock(slot->mu);
-  if (!slot->table) {
-    {
-      std::lock_guard state_lock(mu_);
-      slot->loading = true;
-    }
-    auto t = SampleTable::Load(*reader_, split, cancel);
-    std::lock_guard state_lock(mu_);
-    slot->loading = false;
-    if (!t.ok()) return t.status();
-    slot->table = std::move(t).value();
-    slot->ready = slot->table;
+  auto called_off = [&] {
+    if (stop && stop->load()) return true;
+    if (!low_priority) return false;
+    std::lock_guard lock(mu_);
+    return slot->ready != nullptr || slot->loading;
+  };
+  std::unique_lock<std::mutex> load_lock(slot->mu, std::defer_lock);
+  if (!low_priority) {
+    load_lock.lock();
+    std::lock_guard lock(mu_);
+    if (slot->ready) return slot->ready;
+    slot->loading = true;
   }
-  return slot->table;
+  auto t = SampleTable::Load(*reader_, split, called_off);
+  std::lock_guard lock(mu_);
+  if (!low_priority) slot->loading = false;
+  if (!t.ok()) return t.status();
+  if (!slot->ready) slot->ready = std::move(t).value();
+  return slot->ready;
 }
 
 Result<store::SelectionStore*> RunState::Selections() const {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,9 +90,13 @@ class RunState {
   // The committed results generation this state reads (to notice a new finish).
   int64_t generation() const { return reader_->generation(); }
   // Loaded on first use per split; NotFound / FailedPrecondition as RunReader.
-  // `cancel` (optional) stops the load between chunks.
+  // `stop` (optional) calls the load off between chunks. A `low_priority`
+  // load (the preload's, at nice 19) holds nobody up: it does not take the
+  // split's load lock, and it stops at its next chunk when a normal load of
+  // the split starts or ends (table_loading.cc).
   Result<std::shared_ptr<const SampleTable>> Table(const SplitKey& split,
-                                                   const std::atomic<bool>* cancel = nullptr) const;
+                                                   const std::atomic<bool>* stop = nullptr,
+                                                   bool low_priority = false) const;
   // The split's table when it is loaded already, else null: never waits
   // (table_loading.cc).
   std::shared_ptr<const SampleTable> LoadedTable(const SplitKey& split) const;
@@ -112,9 +117,8 @@ class RunState {
   std::filesystem::path run_dir_;
   std::unique_ptr<RunReader> reader_;
   struct Slot {
-    std::mutex mu;  // held while loading
-    std::shared_ptr<const SampleTable> table;
-    // What LoadedTable() and Loading() read, under RunState::mu_.
+    std::mutex mu;  // held by a normal-priority load
+    // The loaded table and whether a normal-priority load runs, under RunState::mu_.
     std::shared_ptr<const SampleTable> ready;
     bool loading = false;
   };
@@ -170,6 +174,8 @@ class Api {
   void WaitForBackgroundLoads() const;
 
  private:
+  // Runs `body` on a background thread of its own.
+  void StartLoad(std::function<void()> body) const;
   // Looks the request up in the route table (api.cc, kEndpoints) and calls its handler.
   Result<ApiResponse> Route(const ApiRequest& request) const;
 
@@ -177,10 +183,15 @@ class Api {
   Services services_;
   mutable std::mutex mu_;
   mutable std::map<std::pair<std::string, std::string>, std::shared_ptr<RunState>> runs_;
-  // Background loads: their threads, joined by the destructor.
+  // Background loads: their threads, joined when done (at the next load) or by
+  // the destructor.
+  struct Load {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
   mutable std::mutex loads_mu_;
   mutable std::condition_variable loads_done_;
-  mutable std::vector<std::thread> loads_;
+  mutable std::vector<Load> loads_;
   mutable int running_loads_ = 0;
   mutable std::atomic<bool> stopping_{false};
 };

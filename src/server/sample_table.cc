@@ -75,19 +75,19 @@ std::string SpanFieldsJson(const SampleRow& r) {
 
 Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
                                                        const SplitKey& split,
-                                                       const std::atomic<bool>* cancel) {
+                                                       const std::function<bool()>& cancel) {
   return LoadRows(reader, split, nullptr, cancel);
 }
 
 Result<std::unique_ptr<SampleTable>> SampleTable::LoadPage(const RunReader& reader,
                                                            const SampleQuery& query) {
-  return LoadRows(reader, query.split, &query, nullptr);
+  return LoadRows(reader, query.split, &query, {});
 }
 
 Result<std::unique_ptr<SampleTable>> SampleTable::LoadRows(const RunReader& reader,
                                                            const SplitKey& split,
                                                            const SampleQuery* page,
-                                                           const std::atomic<bool>* cancel) {
+                                                           const std::function<bool()>& cancel) {
   auto t = std::make_unique<SampleTable>();
   t->split_ = split;
   const auto& labels = reader.info().labels;
@@ -96,7 +96,7 @@ Result<std::unique_ptr<SampleTable>> SampleTable::LoadRows(const RunReader& read
   // Pages in row order; each page is a range of rows (the query sorts by row).
   // A `page` query is read as it is, once.
   for (int64_t offset = 0;; offset += kLoadChunk) {
-    if (cancel && cancel->load()) return Status::Unavailable("the server is stopping");
+    if (cancel && cancel()) return Status::Unavailable("the table's load was called off");
     SampleQuery q;
     if (page) {
       q = *page;

@@ -7,8 +7,8 @@
 // built on first use (thread-safe).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -25,9 +25,9 @@ namespace sextant::server {
 
 class SampleTable {
  public:
-  // `cancel` (optional) stops a load between chunks (Unavailable).
+  // `cancel` (optional), true: the load stops between chunks (Unavailable).
   static Result<std::unique_ptr<SampleTable>> Load(const RunReader& reader, const SplitKey& split,
-                                                   const std::atomic<bool>* cancel = nullptr);
+                                                   const std::function<bool()>& cancel = {});
   // The rows of one query of the store (RunReader::Samples, e.g. one page),
   // in its order, with `stored_row` their rows in the split: what the server
   // answers from before the split's table is loaded (docs/architecture.md).
@@ -88,7 +88,7 @@ class SampleTable {
   static Result<std::unique_ptr<SampleTable>> LoadRows(const RunReader& reader,
                                                        const SplitKey& split,
                                                        const SampleQuery* page,
-                                                       const std::atomic<bool>* cancel);
+                                                       const std::function<bool()>& cancel);
   SplitKey split_;
   bool has_map_ = false;
   std::unordered_map<std::string, uint32_t> row_of_;

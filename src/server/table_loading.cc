@@ -50,25 +50,42 @@ bool IsProcessedSplit(const RunReader& reader, const SplitKey& split) {
 
 Api::~Api() {
   stopping_ = true;
-  std::vector<std::thread> threads;
+  std::vector<Load> loads;
   {
     std::lock_guard lock(loads_mu_);
-    threads.swap(loads_);
+    loads.swap(loads_);
   }
-  for (std::thread& t : threads) t.join();
+  for (Load& l : loads) l.thread.join();
+}
+
+void Api::StartLoad(std::function<void()> body) const {
+  std::lock_guard lock(loads_mu_);
+  // The threads of finished loads are joined here, not kept until the end.
+  for (auto it = loads_.begin(); it != loads_.end();) {
+    if (it->done->load()) {
+      it->thread.join();
+      it = loads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  running_loads_++;
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  loads_.push_back({std::thread([this, body = std::move(body), done] {
+                      body();
+                      std::lock_guard finished(loads_mu_);
+                      running_loads_--;
+                      done->store(true);
+                      loads_done_.notify_all();
+                    }),
+                    done});
 }
 
 void Api::LoadInBackground(const std::shared_ptr<RunState>& state, const SplitKey& split) const {
   if (stopping_ || !IsProcessedSplit(state->reader(), split)) return;
   if (state->LoadedTable(split) || state->Loading(split)) return;
-  std::lock_guard lock(loads_mu_);
-  running_loads_++;
-  loads_.emplace_back([this, state, split] {
-    (void)state->Table(split, &stopping_);  // an error is the next request's to report
-    std::lock_guard done(loads_mu_);
-    running_loads_--;
-    loads_done_.notify_all();
-  });
+  // An error is the next request's to report.
+  StartLoad([this, state, split] { (void)state->Table(split, &stopping_); });
 }
 
 void Api::WaitForBackgroundLoads() const {
@@ -78,9 +95,7 @@ void Api::WaitForBackgroundLoads() const {
 
 void Api::StartPreload(int64_t max_samples) const {
   if (max_samples <= 0) return;
-  std::lock_guard lock(loads_mu_);
-  running_loads_++;
-  loads_.emplace_back([this, max_samples] {
+  StartLoad([this, max_samples] {
     LowerThisThreadsPriority();
     auto runs = ListRuns(root_);
     if (runs.ok()) {
@@ -103,13 +118,12 @@ void Api::StartPreload(int64_t max_samples) const {
           if (!s.processed || loaded + s.samples > max_samples) continue;
           auto state = Run(info->project, info->run);
           if (!state.ok()) break;
-          if ((*state)->Table(s.split, &stopping_).ok()) loaded += s.samples;
+          if ((*state)->Table(s.split, &stopping_, /*low_priority=*/true).ok()) {
+            loaded += s.samples;
+          }
         }
       }
     }
-    std::lock_guard done(loads_mu_);
-    running_loads_--;
-    loads_done_.notify_all();
   });
 }
 
