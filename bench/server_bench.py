@@ -138,6 +138,10 @@ def cold_open(sextant, root, label, extra=(), run=None, text="a"):
             ms, body = server.get(base + "/samples", {"split": split, "offset": 0, "limit": 50,
                                                       "sort": "row", "order": "asc"})
             rows.append((label, f"first page of 50, {split} ({body['total']} samples)", ms))
+        ms, body = server.get(base + "/map", {"splits": ",".join(splits), "max_points": 50000},
+                              check=False)
+        rows.append((label, "then the map of every split (needs the tables)"
+                     + ("" if "splits" in body else " [no map: 409]"), ms))
         labels = info["labels"]
         ms, body = server.get(base + "/samples", {"split": splits[0], "pred": labels[-1],
                                                   "sort": "confidence", "order": "desc",

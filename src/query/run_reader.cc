@@ -231,7 +231,8 @@ class RunReader::Impl {
       }
       fields.Reset();
     }
-    if (task == TaskType::kNamedEntityRecognition) SEXTANT_RETURN_IF_ERROR(AddSpanMarks(split, rows));
+    if (task == TaskType::kNamedEntityRecognition)
+      SEXTANT_RETURN_IF_ERROR(AddSpanMarks(split, rows));
     return Status::OK();
   }
 

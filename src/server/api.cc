@@ -211,8 +211,8 @@ Result<std::shared_ptr<RunState>> RunState::Open(const fs::path& root, const std
 }
 
 Result<std::shared_ptr<const SampleTable>> RunState::Table(const SplitKey& split,
-                                                          const std::atomic<bool>* stop,
-                                                          bool low_priority) const {
+                                                           const std::atomic<bool>* stop,
+                                                           bool low_priority) const {
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard lock(mu_);

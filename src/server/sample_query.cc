@@ -207,8 +207,8 @@ Result<SampleRequest> ParseSampleParams(const Params& params,
     if (similar_k && !similar_k->empty()) {
       SEXTANT_ASSIGN_OR_RETURN(int64_t k, ParseInt("similar_k", *similar_k));
       if (k < 1 || k > kMaxSimilarK) {
-        return Status::Invalid("similar_k: must be between 1 and " +
-                               std::to_string(kMaxSimilarK) + ", got " + *similar_k);
+        return Status::Invalid("similar_k: must be between 1 and " + std::to_string(kMaxSimilarK) +
+                               ", got " + *similar_k);
       }
       s.k = static_cast<int32_t>(k);
     }
@@ -339,17 +339,21 @@ std::optional<SampleQuery> StoreQuery(const SplitKey& split, const SampleRequest
   // Filters the SQL path has with the table's meaning (NULL and NaN never
   // match a range; one class each); the others wait for the table.
   if (f.gold.size() > 1 || f.pred.size() > 1 || f.misclassified || f.text_regex ||
-      f.premise_regex || f.hypothesis_regex || !f.meta.empty() || !f.polygon.empty() ||
-      f.similar || (f.ids && f.ids->size() > 500)) {
+      f.premise_regex || f.hypothesis_regex || !f.meta.empty() || !f.polygon.empty() || f.similar ||
+      (f.ids && f.ids->size() > 500)) {
     return std::nullopt;
   }
   // Sorts with the same order, ties by row ascending and NULLs first ascending
   // (RunReader::Samples orders by the column, then s.row).
-  static const char* const kStoreSorts[] = {
-      "row",         "id",     "text",  "gold",           "pred",        "confidence",
-      "margin",      "certainty_ratio", "entropy",        "is_on_the_boundary",
-      "epoch",       "aum",    "dep",   "drift_distance", "drift_score", "is_drifted",
-      "shift_score", "is_shifted"};
+  static const char* const kStoreSorts[] = {"row",         "id",
+                                            "text",        "gold",
+                                            "pred",        "confidence",
+                                            "margin",      "certainty_ratio",
+                                            "entropy",     "is_on_the_boundary",
+                                            "epoch",       "aum",
+                                            "dep",         "drift_distance",
+                                            "drift_score", "is_drifted",
+                                            "shift_score", "is_shifted"};
   if (std::find(std::begin(kStoreSorts), std::end(kStoreSorts), r.sort) == std::end(kStoreSorts)) {
     return std::nullopt;
   }
@@ -405,7 +409,8 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
     // The neighbours by distance (ties by row): the only rows that can match.
     auto hits = f.similar_rows;
     std::stable_sort(hits.begin(), hits.end(), [&](const auto& a, const auto& b) {
-      if (a.second != b.second) return request.descending ? a.second > b.second : a.second < b.second;
+      if (a.second != b.second)
+        return request.descending ? a.second > b.second : a.second < b.second;
       return a.first < b.first;
     });
     auto rows = std::make_shared<std::vector<uint32_t>>();

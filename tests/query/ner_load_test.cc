@@ -20,8 +20,8 @@ const SplitKey kTraining{Split::kTraining, ""};
 // A finished NER run "p/ner<samples>": sentences "Ann met Bob in Rome" with a
 // PER, a PER and a LOC span each (gold), tagged right by the model.
 void MakeNerRun(const fs::path& root, int samples) {
-  auto c = Client::Init({root, "p", "ner" + std::to_string(samples),
-                         TaskType::kNamedEntityRecognition});
+  auto c =
+      Client::Init({root, "p", "ner" + std::to_string(samples), TaskType::kNamedEntityRecognition});
   ASSERT_OK(c.status());
   auto& client = *c;
   ASSERT_OK(client->SetLabelsForRun({"O", "B-PER", "I-PER", "B-LOC", "I-LOC"}));

@@ -31,10 +31,14 @@ void MakeRun(const TempDir& root) {
 
 std::vector<Params> PageRequests() {
   std::vector<Params> out;
-  const char* sorts[] = {"row",         "id",     "text",  "gold",           "pred",
-                         "confidence",  "margin", "certainty_ratio",       "entropy",
-                         "is_on_the_boundary",    "epoch", "aum",          "dep",
-                         "drift_distance",        "drift_score",           "is_drifted",
+  const char* sorts[] = {"row",         "id",
+                         "text",        "gold",
+                         "pred",        "confidence",
+                         "margin",      "certainty_ratio",
+                         "entropy",     "is_on_the_boundary",
+                         "epoch",       "aum",
+                         "dep",         "drift_distance",
+                         "drift_score", "is_drifted",
                          "shift_score", "is_shifted"};
   for (const char* sort : sorts) {
     for (const char* order : {"asc", "desc"}) {
