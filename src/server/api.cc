@@ -229,13 +229,27 @@ Result<std::shared_ptr<const SampleTable>> RunState::Table(const SplitKey& split
     return slot->ready != nullptr || slot->loading;
   };
   std::unique_lock<std::mutex> load_lock(slot->mu, std::defer_lock);
-  if (!low_priority) {
+  const RunReader* reader = reader_.get();
+  std::unique_ptr<RunReader> own;
+  if (low_priority) {
+    // A connection of its own: a thread at nice 19 holding the shared one
+    // (SQLite serializes a connection's calls) would hold requests up.
+    const fs::path run_dir = run_dir_;
+    SEXTANT_ASSIGN_OR_RETURN(own, RunReader::Open(run_dir.parent_path().parent_path(),
+                                                  run_dir.parent_path().filename().string(),
+                                                  run_dir.filename().string()));
+    SEXTANT_ASSIGN_OR_RETURN(std::string stamp, own->ImportedLabelsStamp());
+    if (own->generation() != generation() || stamp != labels_stamp_) {
+      return Status::Unavailable("the run changed since it was opened");
+    }
+    reader = own.get();
+  } else {
     load_lock.lock();
     std::lock_guard lock(mu_);
     if (slot->ready) return slot->ready;
     slot->loading = true;
   }
-  auto t = SampleTable::Load(*reader_, split, called_off);
+  auto t = SampleTable::Load(*reader, split, called_off);
   std::lock_guard lock(mu_);
   if (!low_priority) slot->loading = false;
   if (!t.ok()) return t.status();
