@@ -89,6 +89,8 @@ TEST(NerSampleRead, WorkGrowsLinearlyWithTheSplit) {
   const int64_t small = StepsToReadAll(root.path(), 100);
   const int64_t large = StepsToReadAll(root.path(), 800);
   ASSERT_GT(small, 0);
+  RecordProperty("steps_100", std::to_string(small));
+  RecordProperty("steps_800", std::to_string(large));
   // 8x the samples (and span rows): about 8x the work when linear, 64x when
   // every sample scans every span row (the old per-sample lookup: ~40x here).
   EXPECT_LT(large, 16 * small) << "steps for 100 samples: " << small << ", for 800: " << large;
