@@ -570,9 +570,9 @@ Status ResolveSimilar(const Call& c, const SplitKey& split, const SampleTable& t
 Result<std::shared_ptr<const SampleTable>> TableOrStore(const Call& c, const SplitKey& split,
                                                         bool store) {
   if (auto table = c.state->LoadedTable(split)) return table;
+  if (!store) return c.state->Table(split);
   if (c.api) c.api->LoadInBackground(c.state, split);
-  if (store) return std::shared_ptr<const SampleTable>();
-  return c.state->Table(split);
+  return std::shared_ptr<const SampleTable>();
 }
 
 // One page of a split's samples, for GET (query string) and POST (JSON body).
