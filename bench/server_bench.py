@@ -23,14 +23,14 @@ few queries.
 
 Cold opens (--cold, instead of the latencies above): a freshly started server,
 timed from its first answer (GET /api/runs): the first page of 50 of each split
-(as the console asks it: sort by row), a first filtered and sorted page, and a
-first text search (which needs the split's table in memory); with the server's
+(as the console asks it: sort by row), a first filtered and sorted page, the
+map and a first text search (which needs the split's table in memory); with the server's
 defaults (tables preloaded in the background) and, with --no-preload-too, with
 --preload-samples 0 (every page from the store). --ner-root ROOT also opens the
 first run under ROOT (e.g. the NER demo run) the same way. --serve-args passes
 more arguments to `sextant serve` (main's binary has no --preload-samples).
 
-    bench/server_bench.py --cold [--n 1000000] [--ner-root /work/runs/est_ner] [--bin ...]
+    bench/server_bench.py --cold [--n 1000000] [--ner-root /work/runs/est_ner] [--after-s 20] [--bin ...]
 
 Data and the run are generated once into --data (default
 $SEXTANT_BENCH_DATA/server, else /tmp/sextant-bench/server) and reused.
@@ -122,14 +122,17 @@ class Server:
         self.proc.wait()
 
 
-def cold_open(sextant, root, label, extra=(), run=None, text="a"):
+def cold_open(sextant, root, label, extra=(), run=None, text="a", wait_s=0):
     """One fresh server: the first page of each split of `run` (the first run by
-    default), then a filtered and sorted first page and a first text search of
-    the first split. Returns rows (label, what, ms)."""
+    default), then a filtered and sorted first page of the first split, the map
+    and a first text search of the first split. Returns rows (label, what, ms)."""
     t0 = time.perf_counter()
     server = Server(sextant, root, extra)
     rows = [(label, "server start to first answer (GET /api/runs)",
              (time.perf_counter() - t0) * 1000)]
+    if wait_s:
+        time.sleep(wait_s)  # the preload's time
+        server.conn.close()  # past the server's keep-alive timeout: a new connection
     try:
         info = run or server.runs[0]
         base = f"/api/runs/{info['project']}/{info['run']}"
@@ -138,16 +141,16 @@ def cold_open(sextant, root, label, extra=(), run=None, text="a"):
             ms, body = server.get(base + "/samples", {"split": split, "offset": 0, "limit": 50,
                                                       "sort": "row", "order": "asc"})
             rows.append((label, f"first page of 50, {split} ({body['total']} samples)", ms))
-        ms, body = server.get(base + "/map", {"splits": ",".join(splits), "max_points": 50000},
-                              check=False)
-        rows.append((label, "then the map of every split (needs the tables)"
-                     + ("" if "splits" in body else " [no map: 409]"), ms))
         labels = info["labels"]
         ms, body = server.get(base + "/samples", {"split": splits[0], "pred": labels[-1],
                                                   "sort": "confidence", "order": "desc",
                                                   "limit": 50})
         rows.append((label, f"then filtered page: {splits[0]}, pred={labels[-1]}, by confidence",
                      ms))
+        ms, body = server.get(base + "/map", {"splits": ",".join(splits), "max_points": 50000},
+                              check=False)
+        rows.append((label, "then the map of every split (needs the tables)"
+                     + ("" if "splits" in body else " [no map: 409]"), ms))
         ms, body = server.get(base + "/samples", {"split": splits[0], "text": text, "limit": 50})
         rows.append((label, f"then first text search, {splits[0]} (needs the table)", ms))
     finally:
@@ -170,6 +173,8 @@ def main():
     ap.add_argument("--no-preload-too", action="store_true",
                     help="--cold: also with --preload-samples 0")
     ap.add_argument("--serve-args", default="", help="more arguments to `sextant serve`")
+    ap.add_argument("--after-s", type=float, default=0,
+                    help="--cold: also the same requests this many seconds after the first answer")
     args = ap.parse_args()
 
     folder = args.data / f"n{args.n}-d{args.dim}"
@@ -202,8 +207,14 @@ def main():
         if args.no_preload_too:
             rows += cold_open(sextant, root, f"{args.n} samples, --preload-samples 0",
                               extra + ["--preload-samples", "0"])
+        if args.after_s:
+            rows += cold_open(sextant, root, f"{args.n} samples, {args.after_s:g} s later", extra,
+                              wait_s=args.after_s)
         if args.ner_root:
             rows += cold_open(sextant, args.ner_root, "NER run", extra)
+            if args.after_s:
+                rows += cold_open(sextant, args.ner_root, f"NER run, {args.after_s:g} s later",
+                                  extra, wait_s=args.after_s)
         print(f"\n{'server':36s} {'request':64s} {'ms':>9s}")
         for label, what, ms in rows:
             print(f"{label:36s} {what:64s} {ms:9.1f}")
