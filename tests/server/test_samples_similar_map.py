@@ -3,6 +3,8 @@
 map), and the map's `match`/`matched` for the samples filters
 (docs/http-api.md, "Samples" and "Map")."""
 
+import json
+
 import pytest
 
 from conftest import api
@@ -144,3 +146,11 @@ def test_map_match_of_a_downsampled_map_counts_every_sample(server):
                                             "limit": 1})["total"]
     assert s["downsampled"] and s["matched"] == total
     assert len(s["match"]) == len(s["points"]["x"]) and 1 in s["match"]
+
+
+def test_export_takes_the_similar_filter(server):
+    near = neighbours(server, "training", "tr-6", 7, "training")
+    body = server.get(api() + "/export", {"split": "training", "similar_split": "training",
+                                          "similar_id": "tr-6", "similar_k": 7, "format": "jsonl"})
+    ids = [json.loads(line)["id"] for line in body.decode().splitlines() if line]
+    assert sorted(ids) == sorted(near)
