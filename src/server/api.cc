@@ -577,7 +577,8 @@ Result<std::shared_ptr<const SampleTable>> TableOrStore(const Call& c, const Spl
 
 // One page of a split's samples, for GET (query string) and POST (JSON body).
 Result<ApiResponse> SamplesPage(const Call& c, const SplitKey& split, SampleRequest sr) {
-  const std::optional<SampleQuery> store_query = StoreQuery(split, sr, c.labels());
+  const std::optional<SampleQuery> store_query =
+      StoreQuery(split, sr, c.labels(), c.reader().info().task == "named_entity_recognition");
   SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table,
                            TableOrStore(c, split, store_query.has_value()));
   if (!table) {

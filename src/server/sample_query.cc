@@ -334,13 +334,30 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
 }
 
 std::optional<SampleQuery> StoreQuery(const SplitKey& split, const SampleRequest& r,
-                                      const std::vector<std::string>& labels) {
+                                      const std::vector<std::string>& labels, bool ner) {
   const SampleFilter& f = r.filter;
   // Filters the SQL path has with the table's meaning (NULL and NaN never
-  // match a range; one class each); the others wait for the table.
-  if (f.gold.size() > 1 || f.pred.size() > 1 || f.misclassified || f.text_regex ||
-      f.premise_regex || f.hypothesis_regex || !f.meta.empty() || !f.polygon.empty() || f.similar ||
-      (f.ids && f.ids->size() > 500)) {
+  // match a range; one class each); the others wait for the table. What is
+  // left once these are taken out must be no filter at all: a filter added
+  // later to SampleFilter (and to its empty()) waits for the table too.
+  SampleFilter rest = f;
+  rest.gold.clear();
+  rest.pred.clear();
+  for (auto* v : {&rest.min_confidence, &rest.max_confidence, &rest.min_dep, &rest.max_dep,
+                  &rest.min_shift, &rest.max_shift}) {
+    v->reset();
+  }
+  for (auto* v : {&rest.drifted, &rest.on_boundary, &rest.shifted}) v->reset();
+  rest.ids.reset();
+  if (!rest.empty() || f.gold.size() > 1 || f.pred.size() > 1 ||
+      (f.ids && (f.ids->empty() || f.ids->size() > 500))) {
+    return std::nullopt;
+  }
+  // NER: a sentence's class and confidence describe its spans (docs/ner-nli.md),
+  // not a results column: only the order of rows, ids and texts, and ids.
+  if (ner && (!f.gold.empty() || !f.pred.empty() || f.min_confidence || f.max_confidence ||
+              f.min_dep || f.max_dep || f.min_shift || f.max_shift || f.drifted || f.on_boundary ||
+              f.shifted || (r.sort != "row" && r.sort != "id" && r.sort != "text"))) {
     return std::nullopt;
   }
   // Sorts with the same order, ties by row ascending and NULLs first ascending
@@ -370,10 +387,7 @@ std::optional<SampleQuery> StoreQuery(const SplitKey& split, const SampleRequest
   q.is_shifted = f.shifted;
   q.min_shift = f.min_shift;
   q.max_shift = f.max_shift;
-  if (f.ids) {
-    if (f.ids->empty()) return std::nullopt;
-    q.ids = *f.ids;
-  }
+  if (f.ids) q.ids = *f.ids;
   q.sort_by = r.sort;
   q.descending = r.descending;
   q.offset = r.offset;

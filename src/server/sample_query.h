@@ -82,8 +82,10 @@ std::vector<std::pair<uint32_t, double>> SimilarRows(const SampleTable& table,
 // the store's SQL gives exactly the table's answer (the same filters' meaning,
 // the same order with ties by row), else nullopt: how a page is answered
 // before its split's table is loaded (docs/architecture.md, "Sample tables").
+// `ner`: an NER run, whose sentences' classes and confidences the store's
+// columns do not hold as the table does.
 std::optional<SampleQuery> StoreQuery(const SplitKey& split, const SampleRequest& request,
-                                      const std::vector<std::string>& labels);
+                                      const std::vector<std::string>& labels, bool ner = false);
 
 // Even-odd point-in-polygon test.
 bool PointInPolygon(double x, double y, const std::vector<std::pair<double, double>>& polygon);

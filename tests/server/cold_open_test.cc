@@ -99,6 +99,16 @@ TEST(ColdOpen, FiltersTheStoreCannotAnswerWaitForTheTable) {
     ASSERT_OK_AND_ASSIGN(SampleRequest sr, ParseSampleParams(params, state->labels()));
     EXPECT_FALSE(StoreQuery(kTraining, sr, state->labels()).has_value()) << params.begin()->first;
   }
+  // NER sentences' classes and confidences are not results columns: the store
+  // answers their pages by row, id or text only.
+  for (Params params : std::vector<Params>{
+           {{"pred", "pos"}}, {{"sort", "confidence"}}, {{"min_confidence", "0.5"}}}) {
+    ASSERT_OK_AND_ASSIGN(SampleRequest sr, ParseSampleParams(params, state->labels()));
+    EXPECT_TRUE(StoreQuery(kTraining, sr, state->labels()).has_value());
+    EXPECT_FALSE(StoreQuery(kTraining, sr, state->labels(), /*ner=*/true).has_value());
+  }
+  ASSERT_OK_AND_ASSIGN(SampleRequest by_id, ParseSampleParams({{"sort", "id"}}, state->labels()));
+  EXPECT_TRUE(StoreQuery(kTraining, by_id, state->labels(), /*ner=*/true).has_value());
   // Such a request is answered from the table, loaded for it.
   const ApiResponse r =
       Get(api, {"runs", "p", "r", "samples"}, {{"split", "training"}, {"text", "text 1"}});
