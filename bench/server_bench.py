@@ -21,6 +21,17 @@ few queries.
 
     bench/server_bench.py [--n 1000000] [--dim 32] [--queries 400] [--data DIR] [--bin BUILD/src/cli/sextant]
 
+Cold opens (--cold, instead of the latencies above): a freshly started server,
+timed from its first answer (GET /api/runs): the first page of 50 of each split
+(as the console asks it: sort by row), a first filtered and sorted page, the
+map and a first text search (which needs the split's table in memory); with the server's
+defaults (tables preloaded in the background) and, with --no-preload-too, with
+--preload-samples 0 (every page from the store). --ner-root ROOT also opens the
+first run under ROOT (e.g. the NER demo run) the same way. --serve-args passes
+more arguments to `sextant serve` (main's binary has no --preload-samples).
+
+    bench/server_bench.py --cold [--n 1000000] [--ner-root /work/runs/est_ner] [--after-s 20] [--bin ...]
+
 Data and the run are generated once into --data (default
 $SEXTANT_BENCH_DATA/server, else /tmp/sextant-bench/server) and reused.
 """
@@ -80,6 +91,73 @@ def percentiles(ms):
     return {p: float(np.percentile(a, p)) for p in (50, 95, 99)} | {"max": float(a.max())}
 
 
+class Server:
+    """`sextant serve` on a free port, timed from its first answer."""
+
+    def __init__(self, sextant, root, extra=()):
+        self.proc = subprocess.Popen([str(sextant), "serve", "--root", str(root), "--port", "0",
+                                      *extra], stdout=subprocess.PIPE, text=True)
+        url = urllib.parse.urlparse(self.proc.stdout.readline().split()[2])
+        self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
+        while True:  # the first answer
+            try:
+                self.runs = self.get("/api/runs")[1]["runs"]
+                break
+            except (ConnectionRefusedError, http.client.HTTPException):
+                time.sleep(0.01)
+
+    def get(self, path, params=None, check=True):
+        q = "?" + urllib.parse.urlencode(params, doseq=True) if params else ""
+        t0 = time.perf_counter()
+        self.conn.request("GET", path + q)
+        r = self.conn.getresponse()
+        body = r.read()
+        ms = (time.perf_counter() - t0) * 1000
+        if check and r.status != 200:
+            raise RuntimeError(f"{path}{q}: {r.status} {body[:300]!r}")
+        return ms, json.loads(body)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def cold_open(sextant, root, label, extra=(), run=None, text="a", wait_s=0):
+    """One fresh server: the first page of each split of `run` (the first run by
+    default), then a filtered and sorted first page of the first split, the map
+    and a first text search of the first split. Returns rows (label, what, ms)."""
+    t0 = time.perf_counter()
+    server = Server(sextant, root, extra)
+    rows = [(label, "server start to first answer (GET /api/runs)",
+             (time.perf_counter() - t0) * 1000)]
+    if wait_s:
+        time.sleep(wait_s)  # the preload's time
+        server.conn.close()  # past the server's keep-alive timeout: a new connection
+    try:
+        info = run or server.runs[0]
+        base = f"/api/runs/{info['project']}/{info['run']}"
+        splits = [s["split"] for s in info["splits"] if s.get("processed", True)]
+        for split in splits:
+            ms, body = server.get(base + "/samples", {"split": split, "offset": 0, "limit": 50,
+                                                      "sort": "row", "order": "asc"})
+            rows.append((label, f"first page of 50, {split} ({body['total']} samples)", ms))
+        labels = info["labels"]
+        ms, body = server.get(base + "/samples", {"split": splits[0], "pred": labels[-1],
+                                                  "sort": "confidence", "order": "desc",
+                                                  "limit": 50})
+        rows.append((label, f"then filtered page: {splits[0]}, pred={labels[-1]}, by confidence",
+                     ms))
+        ms, body = server.get(base + "/map", {"splits": ",".join(splits), "max_points": 50000},
+                              check=False)
+        rows.append((label, "then the map of every split (needs the tables)"
+                     + ("" if "splits" in body else " [no map: 409]"), ms))
+        ms, body = server.get(base + "/samples", {"split": splits[0], "text": text, "limit": 50})
+        rows.append((label, f"then first text search, {splits[0]} (needs the table)", ms))
+    finally:
+        server.stop()
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -90,6 +168,13 @@ def main():
     ap.add_argument("--data", type=pathlib.Path, default=default_data)
     ap.add_argument("--bin", type=pathlib.Path,
                     default=pathlib.Path(__file__).resolve().parents[1] / "build/src/cli/sextant")
+    ap.add_argument("--cold", action="store_true", help="time cold opens instead (see above)")
+    ap.add_argument("--ner-root", type=pathlib.Path, help="--cold: also open the first run under this root")
+    ap.add_argument("--no-preload-too", action="store_true",
+                    help="--cold: also with --preload-samples 0")
+    ap.add_argument("--serve-args", default="", help="more arguments to `sextant serve`")
+    ap.add_argument("--after-s", type=float, default=0,
+                    help="--cold: also the same requests this many seconds after the first answer")
     args = ap.parse_args()
 
     folder = args.data / f"n{args.n}-d{args.dim}"
@@ -115,6 +200,25 @@ def main():
         print(f"import: {secs:.1f} s", flush=True)
         secs = run([sextant, "finish", *common, "--no-map"])
         print(f"finish (--no-map): {secs:.1f} s", flush=True)
+
+    if args.cold:
+        extra = args.serve_args.split()
+        rows = cold_open(sextant, root, f"{args.n} samples", extra)
+        if args.no_preload_too:
+            rows += cold_open(sextant, root, f"{args.n} samples, --preload-samples 0",
+                              extra + ["--preload-samples", "0"])
+        if args.after_s:
+            rows += cold_open(sextant, root, f"{args.n} samples, {args.after_s:g} s later", extra,
+                              wait_s=args.after_s)
+        if args.ner_root:
+            rows += cold_open(sextant, args.ner_root, "NER run", extra)
+            if args.after_s:
+                rows += cold_open(sextant, args.ner_root, f"NER run, {args.after_s:g} s later",
+                                  extra, wait_s=args.after_s)
+        print(f"\n{'server':36s} {'request':64s} {'ms':>9s}")
+        for label, what, ms in rows:
+            print(f"{label:36s} {what:64s} {ms:9.1f}")
+        return 0
 
     proc = subprocess.Popen([str(sextant), "serve", "--root", str(root), "--port", "0"],
                             stdout=subprocess.PIPE, text=True)

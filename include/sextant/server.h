@@ -45,6 +45,10 @@ struct ServerOptions {
   int64_t max_body_bytes = 32 << 20;     // a request body (413 beyond)
   double text_search_budget_s = 10;      // one request's text search (400 beyond)
   double shutdown_grace_s = 10;          // Stop(): time for requests in flight
+  // Cold opens (docs/architecture.md, "Sample tables"): at start, the runs'
+  // sample tables are loaded in the background at the lowest CPU priority,
+  // newest runs first, up to this many samples in all (0: none).
+  int64_t preload_samples = 5'000'000;
 
   // The team server (docs/team-server.md): processing jobs of uploaded runs
   // run on this many worker threads (at least 1).

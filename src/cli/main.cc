@@ -1375,6 +1375,11 @@ Command AddServeCommand(CLI::App& app) {
       ->add_option("--workers", so.workers,
                    "Processing jobs of uploaded runs run on this many threads")
       ->capture_default_str();
+  serve
+      ->add_option("--preload-samples", so.preload_samples,
+                   "Load the runs' sample tables in the background at start, newest runs first, "
+                   "up to this many samples (0: none)")
+      ->capture_default_str();
   return {serve, [args] { return Report(RunServe(*args)); }};
 }
 #endif

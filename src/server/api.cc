@@ -6,6 +6,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "io/label_formats.h"
@@ -234,20 +235,51 @@ Result<std::shared_ptr<RunState>> RunState::Open(const fs::path& root, const std
   return state;
 }
 
-Result<std::shared_ptr<const SampleTable>> RunState::Table(const SplitKey& split) const {
+Result<std::shared_ptr<const SampleTable>> RunState::Table(const SplitKey& split,
+                                                           const std::atomic<bool>* stop,
+                                                           bool low_priority) const {
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard lock(mu_);
     auto& s = tables_[split];
     if (!s) s = std::make_shared<Slot>();
     slot = s;
+    if (slot->ready) return slot->ready;
+    if (low_priority && slot->loading) return Status::Unavailable("loading at normal priority");
   }
-  std::lock_guard lock(slot->mu);
-  if (!slot->table) {
-    SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<SampleTable> t, SampleTable::Load(*reader_, split));
-    slot->table = std::move(t);
+  auto called_off = [&] {
+    if (stop && stop->load()) return true;
+    if (!low_priority) return false;
+    std::lock_guard lock(mu_);
+    return slot->ready != nullptr || slot->loading;
+  };
+  std::unique_lock<std::mutex> load_lock(slot->mu, std::defer_lock);
+  const RunReader* reader = reader_.get();
+  std::unique_ptr<RunReader> own;
+  if (low_priority) {
+    // A connection of its own: a thread at nice 19 holding the shared one
+    // (SQLite serializes a connection's calls) would hold requests up.
+    const fs::path run_dir = run_dir_;
+    SEXTANT_ASSIGN_OR_RETURN(own, RunReader::Open(run_dir.parent_path().parent_path(),
+                                                  run_dir.parent_path().filename().string(),
+                                                  run_dir.filename().string()));
+    SEXTANT_ASSIGN_OR_RETURN(std::string stamp, own->ImportedLabelsStamp());
+    if (own->generation() != generation() || stamp != labels_stamp_) {
+      return Status::Unavailable("the run changed since it was opened");
+    }
+    reader = own.get();
+  } else {
+    load_lock.lock();
+    std::lock_guard lock(mu_);
+    if (slot->ready) return slot->ready;
+    slot->loading = true;
   }
-  return slot->table;
+  auto t = SampleTable::Load(*reader, split, called_off);
+  std::lock_guard lock(mu_);
+  if (!low_priority) slot->loading = false;
+  if (!t.ok()) return t.status();
+  if (!slot->ready) slot->ready = std::move(t).value();
+  return slot->ready;
 }
 
 Result<store::SelectionStore*> RunState::Selections() const {
@@ -351,6 +383,7 @@ struct Call {
   const fs::path& root;
   std::shared_ptr<RunState> state;
   const Services* services = nullptr;
+  const Api* api = nullptr;  // background loads (table_loading.cc)
 
   const std::vector<std::string>& p() const { return req.path; }
   const Params& params() const { return req.params; }
@@ -552,12 +585,66 @@ Result<ApiResponse> GetInsights(const Call& c) {
 
 // ---- samples
 
+// The similar_* filter's neighbours within `split` (docs/http-api.md, "Samples"):
+// the K nearest of sample (S, ID) by the similarity index, as GET .../similar.
+Status ResolveSimilar(const Call& c, const SplitKey& split, const SampleTable& table,
+                      SampleFilter* f) {
+  if (!f->similar) return Status::OK();
+  const SimilarTo& s = *f->similar;
+  auto neighbors = c.reader().Similar(s.split, s.id, s.k, {split}, {});
+  if (!neighbors.ok()) {
+    const Status& st = neighbors.status();
+    // The reader names `id` and `split`; the request's fields are similar_id and similar_split.
+    if (st.message().rfind("id: ", 0) == 0) {
+      return Status(st.code(), "similar_id: " + st.message().substr(4));
+    }
+    return st.WithContext(st.IsNotFound() ? "similar_split" : "similar");
+  }
+  f->similar_rows = SimilarRows(table, *neighbors);
+  return Status::OK();
+}
+
+// The split's table; until it is loaded, its load goes on in the background
+// and null comes back when `store` (the request as a query of the store) can
+// answer instead (table_loading.cc).
+Result<std::shared_ptr<const SampleTable>> TableOrStore(const Call& c, const SplitKey& split,
+                                                        bool store) {
+  if (auto table = c.state->LoadedTable(split)) return table;
+  if (!store) return c.state->Table(split);
+  if (c.api) c.api->LoadInBackground(c.state, split);
+  return std::shared_ptr<const SampleTable>();
+}
+
 // One page of a split's samples, for GET (query string) and POST (JSON body).
-Result<ApiResponse> SamplesPage(const Call& c, const SplitKey& split, const SampleRequest& sr) {
-  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(split));
+Result<ApiResponse> SamplesPage(const Call& c, const SplitKey& split, SampleRequest sr) {
+  const std::optional<SampleQuery> store_query =
+      StoreQuery(split, sr, c.labels(), c.reader().info().task == "named_entity_recognition");
+  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table,
+                           TableOrStore(c, split, store_query.has_value()));
+  if (!table) {
+    // Cold: the page and its total from the store, the same rows in the same order.
+    SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<SampleTable> page,
+                             SampleTable::LoadPage(c.reader(), *store_query));
+    SEXTANT_ASSIGN_OR_RETURN(int64_t total, c.reader().Count(*store_query));
+    ordered_json rows = ordered_json::array();
+    for (int64_t i = 0; i < page->size(); ++i) {
+      rows.push_back(SampleJson(*page, i, c.labels()));
+      rows.back()["row"] = page->stored_row[static_cast<size_t>(i)];
+    }
+    return Json({{"total", total},
+                 {"offset", sr.offset},
+                 {"limit", sr.limit},
+                 {"samples", std::move(rows)}});
+  }
+  SEXTANT_RETURN_IF_ERROR(ResolveSimilar(c, split, *table, &sr.filter));
   SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
+  std::unordered_map<uint32_t, double> distance;
+  for (const auto& [row, d] : sr.filter.similar_rows) distance.emplace(row, d);
   ordered_json rows = ordered_json::array();
-  for (uint32_t r : page.rows) rows.push_back(SampleJson(*table, r, c.labels()));
+  for (uint32_t r : page.rows) {
+    rows.push_back(SampleJson(*table, r, c.labels()));
+    if (sr.filter.similar) rows.back()["distance"] = distance.at(r);
+  }
   return Json({{"total", page.total},
                {"offset", sr.offset},
                {"limit", sr.limit},
@@ -586,13 +673,22 @@ Result<ApiResponse> GetSample(const Call& c) {
   const std::string& id = c.p()[5];
   auto split_key = SplitKey::Parse(c.p()[4]);
   if (!split_key.ok()) return split_key.status().WithContext("split");
-  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(*split_key));
+  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table,
+                           TableOrStore(c, *split_key, /*store=*/true));
+  if (!table) {
+    // Cold: the one sample from the store (table_loading.cc).
+    SampleQuery one;
+    one.split = *split_key;
+    one.ids = {id};
+    SEXTANT_ASSIGN_OR_RETURN(table, SampleTable::LoadPage(c.reader(), one));
+  }
   auto row = table->RowOf(id);
   if (!row) {
     return Status::NotFound("id: no sample '" + id + "' in split '" + split_key->ToString() + "'");
   }
   const auto& labels = c.labels();
   ordered_json j = SampleJson(*table, *row, labels);
+  if (!table->stored_row.empty()) j["row"] = table->stored_row[static_cast<size_t>(*row)];
   SampleQuery q;
   q.split = *split_key;
   q.ids = {id};
@@ -775,9 +871,25 @@ Result<ApiResponse> Similar(const Call& c) {
         neighbors, c.reader().SimilarToVector(vector.data(), static_cast<int64_t>(vector.size()), k,
                                               in, filter));
   }
+  // Each neighbour's split's table, or while it loads, its neighbours from the store.
+  std::map<SplitKey, std::shared_ptr<const SampleTable>> tables;
+  for (const Neighbor& n : neighbors) {
+    if (tables.count(n.split)) continue;
+    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> t,
+                             TableOrStore(c, n.split, /*store=*/true));
+    if (!t) {
+      SampleQuery q;
+      q.split = n.split;
+      for (const Neighbor& m : neighbors) {
+        if (m.split == n.split) q.ids.push_back(m.id);
+      }
+      SEXTANT_ASSIGN_OR_RETURN(t, SampleTable::LoadPage(c.reader(), q));
+    }
+    tables[n.split] = std::move(t);
+  }
   ordered_json list = ordered_json::array();
   for (const Neighbor& n : neighbors) {
-    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> t, c.state->Table(n.split));
+    const std::shared_ptr<const SampleTable>& t = tables.at(n.split);
     ordered_json j = NeighborToJson(n);
     if (auto row = t->RowOf(n.id)) {
       ordered_json s = SampleJson(*t, *row, labels);
@@ -840,9 +952,27 @@ Result<ApiResponse> GetMap(const Call& c) {
     raw.push_back(t.get());
     tables.push_back(std::move(t));
   }
+  // The samples filters (docs/http-api.md, "Map"): each split's points gain
+  // `match`, the layout stays that of the unfiltered map.
+  Params filter_params = c.params();
+  for (const char* key : {"offset", "limit", "sort", "order"}) filter_params.erase(key);
+  SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleParams(filter_params, c.labels()));
+  const bool filtered = !sr.filter.empty();
   const MapBounds b = Bounds(raw);
   ordered_json list = ordered_json::array();
-  for (const SampleTable* t : raw) list.push_back(MapSplitJson(*t, b, max_points));
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (!filtered) {
+      list.push_back(MapSplitJson(*raw[i], b, max_points));
+      continue;
+    }
+    SampleRequest split_request = sr;
+    split_request.limit = -1;
+    SEXTANT_RETURN_IF_ERROR(ResolveSimilar(c, splits[i], *raw[i], &split_request.filter));
+    SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*raw[i], split_request));
+    std::vector<uint8_t> match(static_cast<size_t>(raw[i]->size()), 0);
+    for (uint32_t r : page.rows) match[r] = 1;
+    list.push_back(MapSplitJson(*raw[i], b, max_points, &match));
+  }
   return Json({{"bounds", {{"x0", b.x0}, {"x1", b.x1}, {"y0", b.y0}, {"y1", b.y1}}},
                {"labels", c.labels()},
                {"splits", std::move(list)}});
@@ -860,10 +990,17 @@ Result<ApiResponse> ExportSamples(const Call& c) {
   SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(split));
   SEXTANT_ASSIGN_OR_RETURN(
       std::vector<std::string> columns,
-      ParseExportColumns(ParamList(c.params(), "columns"), *table, c.labels()));
+      ParseExportColumns(ParamList(c.params(), "columns"), *table, c.labels(),
+                         sr.filter.similar.has_value()));
+  SEXTANT_RETURN_IF_ERROR(ResolveSimilar(c, split, *table, &sr.filter));
   SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
+  std::unordered_map<uint32_t, double> distance;
+  for (const auto& [row, d] : sr.filter.similar_rows) distance.emplace(row, d);
   std::vector<ExportRow> rows;
-  for (uint32_t r : page.rows) rows.push_back({table.get(), r});
+  for (uint32_t r : page.rows) {
+    rows.push_back({table.get(), r});
+    if (auto it = distance.find(r); it != distance.end()) rows.back().distance = it->second;
+  }
   return Attachment(ExportWithColumns(rows, format, columns, *c.state), format,
                     c.p()[1] + "-" + c.p()[2] + "-" + split.DirName());
 }
@@ -956,6 +1093,7 @@ Result<std::vector<store::SelectionItem>> ItemsToAdd(const Call& c, const json& 
     SEXTANT_ASSIGN_OR_RETURN(SampleRequest sr, ParseSampleJson(filter, c.labels()));
     sr.limit = -1;
     SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(split));
+    SEXTANT_RETURN_IF_ERROR(ResolveSimilar(c, split, *table, &sr.filter));
     SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
     for (uint32_t r : page.rows) items.push_back({split.ToString(), table->id[r]});
     return items;
@@ -1270,7 +1408,7 @@ Result<ApiResponse> Api::Route(const ApiRequest& req) const {
   // unknown path or method needs a read key (of the project, under runs/).
   SEXTANT_RETURN_IF_ERROR(
       CheckAccess(req, match ? match->access : Access::kRead, match ? match->pattern : "..."));
-  Call call{req, root_, nullptr, &services_};
+  Call call{req, root_, nullptr, &services_, this};
   if (!p.empty() && p[0] == "runs") {
     if (p.size() == 2) return Status::NotFound("expected /api/runs/{project}/{run}");
     // The run is opened before the handler runs: an unknown run is 404

@@ -9,11 +9,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -87,7 +90,18 @@ class RunState {
   // The committed results generation this state reads (to notice a new finish).
   int64_t generation() const { return reader_->generation(); }
   // Loaded on first use per split; NotFound / FailedPrecondition as RunReader.
-  Result<std::shared_ptr<const SampleTable>> Table(const SplitKey& split) const;
+  // `stop` (optional) calls the load off between chunks. A `low_priority`
+  // load (the preload's, at nice 19) holds nobody up: it does not take the
+  // split's load lock, and it stops at its next chunk when a normal load of
+  // the split starts or ends (table_loading.cc).
+  Result<std::shared_ptr<const SampleTable>> Table(const SplitKey& split,
+                                                   const std::atomic<bool>* stop = nullptr,
+                                                   bool low_priority = false) const;
+  // The split's table when it is loaded already, else null: never waits
+  // (table_loading.cc).
+  std::shared_ptr<const SampleTable> LoadedTable(const SplitKey& split) const;
+  // True while a thread loads the split's table (Table() holds its slot).
+  bool Loading(const SplitKey& split) const;
   Result<store::SelectionStore*> Selections() const;
   const std::filesystem::path& run_dir() const { return run_dir_; }
   // Labels were imported into the run (POST .../labels): its sample tables no
@@ -103,8 +117,10 @@ class RunState {
   std::filesystem::path run_dir_;
   std::unique_ptr<RunReader> reader_;
   struct Slot {
-    std::mutex mu;
-    std::shared_ptr<const SampleTable> table;
+    std::mutex mu;  // held by a normal-priority load
+    // The loaded table and whether a normal-priority load runs, under RunState::mu_.
+    std::shared_ptr<const SampleTable> ready;
+    bool loading = false;
   };
   mutable std::mutex mu_;
   mutable std::map<SplitKey, std::shared_ptr<Slot>> tables_;
@@ -132,6 +148,10 @@ class Api {
  public:
   explicit Api(std::filesystem::path root, Services services = {})
       : root_(std::move(root)), services_(services) {}
+  // Stops the background loads (table_loading.cc) and waits for them.
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
   const Services& services() const { return services_; }
   // Before serving: the team server's parts, opened after the Api.
   void set_services(const Services& services) { services_ = services; }
@@ -142,7 +162,20 @@ class Api {
   // progress or one that failed leaves the cached state in use.
   Result<std::shared_ptr<RunState>> Run(const std::string& project, const std::string& run) const;
 
+  // Cold opens (docs/architecture.md, "Sample tables"; table_loading.cc).
+  // Loads every run's processed splits' sample tables on one background
+  // thread at the lowest CPU priority, the most recently finished runs first,
+  // until `max_samples` samples are loaded (0: none). Returns at once.
+  void StartPreload(int64_t max_samples) const;
+  // Loads the split's table on a background thread unless it is loaded or
+  // loading already; returns at once.
+  void LoadInBackground(const std::shared_ptr<RunState>& state, const SplitKey& split) const;
+  // For tests: waits until no background load runs.
+  void WaitForBackgroundLoads() const;
+
  private:
+  // Runs `body` on a background thread of its own.
+  void StartLoad(std::function<void()> body) const;
   // Looks the request up in the route table (api.cc, kEndpoints) and calls its handler.
   Result<ApiResponse> Route(const ApiRequest& request) const;
 
@@ -150,6 +183,17 @@ class Api {
   Services services_;
   mutable std::mutex mu_;
   mutable std::map<std::pair<std::string, std::string>, std::shared_ptr<RunState>> runs_;
+  // Background loads: their threads, joined when done (at the next load) or by
+  // the destructor.
+  struct Load {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  mutable std::mutex loads_mu_;
+  mutable std::condition_variable loads_done_;
+  mutable std::vector<Load> loads_;
+  mutable int running_loads_ = 0;
+  mutable std::atomic<bool> stopping_{false};
 };
 
 }  // namespace sextant::server

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,9 @@ nlohmann::ordered_json SampleJson(const SampleTable& table, int64_t row,
 struct ExportRow {
   const SampleTable* table;
   int64_t row;
+  // The row's distance to the sample of a similar_* filter (NaN without one):
+  // the `distance` column of an export with columns.
+  double distance = std::numeric_limits<double>::quiet_NaN();
 };
 
 // CSV (RFC 4180, header first) or JSONL with the columns id, split, text, gold,

@@ -18,9 +18,11 @@ namespace sextant::server {
 // metadata object as JSON) or `meta.KEY` (one metadata field). Checked against
 // the fields of `table`'s samples: Invalid naming the first unknown column and
 // the known ones. Empty: every column of today's export.
+// `distance` is a column too when `has_distance` (a similar_* filter is given).
 Result<std::vector<std::string>> ParseExportColumns(const std::vector<std::string>& columns,
                                                     const SampleTable& table,
-                                                    const std::vector<std::string>& labels);
+                                                    const std::vector<std::string>& labels,
+                                                    bool has_distance = false);
 
 // The rows with exactly these columns: CSV (a header, then one line a row) or
 // JSONL (one object a row, the columns in order).

@@ -1023,6 +1023,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
     server::RecordJobFinished(m, job.project, job.state, seconds);
   });
   p->uploads->set_metrics(&p->metrics);
+  if (options.preload_samples < 0) return Status::Invalid("preload_samples: must be at least 0");
+  p->api.StartPreload(options.preload_samples);
   if (!options.tls_cert.empty() || !options.tls_key.empty()) {
     SEXTANT_ASSIGN_OR_RETURN(p->tls, NewTlsContext(options));
   }

@@ -228,9 +228,13 @@ MapBounds Bounds(const std::vector<const SampleTable*>& tables) {
   return b;
 }
 
-ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_points) {
+ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_points,
+                          const std::vector<uint8_t>* match) {
   std::vector<uint32_t> keep;
   std::vector<int64_t> count;
+  std::vector<uint8_t> point_match;  // per kept point, with `match`
+  int64_t matched = 0;
+  auto matches = [&](int64_t r) { return match && (*match)[static_cast<size_t>(r)] != 0; };
   int64_t valid = 0;
   for (int64_t r = 0; r < t.size(); ++r) valid += !std::isnan(t.x[r]) && !std::isnan(t.y[r]);
   if (valid <= max_points) {
@@ -238,6 +242,8 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
       if (std::isnan(t.x[r]) || std::isnan(t.y[r])) continue;
       keep.push_back(static_cast<uint32_t>(r));
       count.push_back(1);
+      point_match.push_back(matches(r) ? 1 : 0);
+      matched += matches(r);
     }
   } else {
     const int64_t g =
@@ -253,8 +259,13 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
       if (inserted) {
         keep.push_back(static_cast<uint32_t>(r));
         count.push_back(1);
+        point_match.push_back(0);
       } else {
         count[it->second]++;
+      }
+      if (matches(r)) {
+        point_match[it->second] = 1;
+        matched++;
       }
     }
   }
@@ -262,7 +273,7 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
                rows = ordered_json::array(), pred = ordered_json::array(),
                gold = ordered_json::array(), conf = ordered_json::array(),
                drift = ordered_json::array(), shift = ordered_json::array(),
-               counts = ordered_json::array();
+               counts = ordered_json::array(), drifted = ordered_json::array();
   for (size_t i = 0; i < keep.size(); ++i) {
     const uint32_t r = keep[i];
     xs.push_back(t.x[r]);
@@ -275,6 +286,7 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
     drift.push_back(std::isnan(t.drift_score[r]) ? ordered_json() : ordered_json(t.drift_score[r]));
     const double shift_score = t.ShiftScoreAt(r);
     shift.push_back(std::isnan(shift_score) ? ordered_json() : ordered_json(shift_score));
+    drifted.push_back(t.drifted[r] < 0 ? ordered_json() : ordered_json(int{t.drifted[r]}));
     counts.push_back(count[i]);
   }
   ordered_json j;
@@ -290,7 +302,12 @@ ordered_json MapSplitJson(const SampleTable& t, const MapBounds& b, int64_t max_
                  {"confidence", std::move(conf)},
                  {"drift_score", std::move(drift)},
                  {"shift_score", std::move(shift)},
+                 {"drifted", std::move(drifted)},
                  {"count", std::move(counts)}};
+  if (match) {
+    j["match"] = point_match;
+    j["matched"] = matched;
+  }
   return j;
 }
 

@@ -37,7 +37,11 @@ MapBounds Bounds(const std::vector<const SampleTable*>& tables);
 // else one point per occupied cell of a grid over `bounds` of at most
 // `max_points` cells (the cell's first sample by row), with `count` the
 // samples it stands for. Points without a map position are left out.
+// With `match` (per row, 1: the sample matches the request's filters) the
+// split gains "match", aligned with its points (1 when any sample the point
+// stands for matches), and "matched" (the matching samples with a map position).
 nlohmann::ordered_json MapSplitJson(const SampleTable& table, const MapBounds& bounds,
-                                    int64_t max_points);
+                                    int64_t max_points,
+                                    const std::vector<uint8_t>* match = nullptr);
 
 }  // namespace sextant::server

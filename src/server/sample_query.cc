@@ -1,5 +1,6 @@
 #include "server/sample_query.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_set>
 
@@ -38,10 +39,24 @@ Status CheckPage(SampleRequest& r) {
                            ", got " + std::to_string(r.limit));
   }
   const auto& fields = SortableFields();
-  if (std::find(fields.begin(), fields.end(), r.sort) == fields.end()) {
+  if (r.sort == "distance") {
+    if (!r.filter.similar) {
+      return Status::Invalid(
+          "sort: 'distance' needs a similar-samples filter (similar_split and similar_id)");
+    }
+  } else if (std::find(fields.begin(), fields.end(), r.sort) == fields.end()) {
     std::string all;
     for (const auto& f : fields) all += (all.empty() ? "" : ", ") + f;
+    if (r.filter.similar) all += ", distance";
     return Status::Invalid("sort: unknown field '" + r.sort + "'; expected one of: " + all);
+  }
+  if (r.filter.similar) {
+    const SimilarTo& s = *r.filter.similar;
+    if (s.id.empty()) return Status::Invalid("similar_id: required with similar_split");
+    if (s.k < 1 || s.k > kMaxSimilarK) {
+      return Status::Invalid("similar_k: must be between 1 and " + std::to_string(kMaxSimilarK) +
+                             ", got " + std::to_string(s.k));
+    }
   }
   for (const auto& [field, regex] :
        {std::pair{"text", &r.filter.text_regex}, std::pair{"premise", &r.filter.premise_regex},
@@ -90,7 +105,7 @@ bool SampleFilter::empty() const {
   return gold.empty() && pred.empty() && !min_confidence && !max_confidence && !min_dep &&
          !max_dep && !drifted && !on_boundary && !misclassified && !shifted && !min_shift &&
          !max_shift && !text_regex && !premise_regex && !hypothesis_regex && meta.empty() && !ids &&
-         polygon.empty() && entity_types.empty();
+         polygon.empty() && entity_types.empty() && !similar;
 }
 
 Result<bool> ParseBool(const std::string& field, const std::string& text) {
@@ -178,6 +193,28 @@ Result<SampleRequest> ParseSampleParams(const Params& params,
   for (const auto& [key, value] : params) {
     if (key.rfind("meta.", 0) == 0 && key.size() > 5) f.meta.emplace_back(key.substr(5), value);
   }
+  auto similar_split = one("similar_split"), similar_id = one("similar_id"),
+       similar_k = one("similar_k");
+  const bool has_split = similar_split && !similar_split->empty(),
+             has_id = similar_id && !similar_id->empty();
+  if (has_split || has_id || (similar_k && !similar_k->empty())) {
+    if (!has_split) return Status::Invalid("similar_split: required with similar_id or similar_k");
+    if (!has_id) return Status::Invalid("similar_id: required with similar_split");
+    SimilarTo s;
+    auto key = SplitKey::Parse(*similar_split);
+    if (!key.ok()) return key.status().WithContext("similar_split");
+    s.split = *key;
+    s.id = *similar_id;
+    if (similar_k && !similar_k->empty()) {
+      SEXTANT_ASSIGN_OR_RETURN(int64_t k, ParseInt("similar_k", *similar_k));
+      if (k < 1 || k > kMaxSimilarK) {
+        return Status::Invalid("similar_k: must be between 1 and " + std::to_string(kMaxSimilarK) +
+                               ", got " + *similar_k);
+      }
+      s.k = static_cast<int32_t>(k);
+    }
+    f.similar = std::move(s);
+  }
   SEXTANT_RETURN_IF_ERROR(CheckPage(r));
   return r;
 }
@@ -264,6 +301,31 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
         }
         f.polygon.emplace_back(p[0].get<double>(), p[1].get<double>());
       }
+    } else if (key == "similar") {
+      // {"split": S, "id": ID, "k": K}
+      if (!v.is_object()) {
+        return Status::Invalid("similar: expected {\"split\": ..., \"id\": ..., \"k\": ...}");
+      }
+      SimilarTo s;
+      if (!v.contains("split") || !v["split"].is_string()) {
+        return Status::Invalid("similar.split: required, a split name");
+      }
+      auto split = SplitKey::Parse(v["split"].get<std::string>());
+      if (!split.ok()) return split.status().WithContext("similar.split");
+      s.split = *split;
+      if (!v.contains("id") || !v["id"].is_string() || v["id"].get<std::string>().empty()) {
+        return Status::Invalid("similar.id: required, a sample id");
+      }
+      s.id = v["id"].get<std::string>();
+      if (v.contains("k") && !v["k"].is_null()) {
+        if (!v["k"].is_number_integer() || v["k"].get<int64_t>() < 1 ||
+            v["k"].get<int64_t>() > kMaxSimilarK) {
+          return Status::Invalid("similar.k: must be an integer between 1 and " +
+                                 std::to_string(kMaxSimilarK));
+        }
+        s.k = v["k"].get<int32_t>();
+      }
+      f.similar = std::move(s);
     } else if (key == "split" || key == "format" || key == "token") {
       // Routing fields handled by the caller.
     } else {
@@ -272,6 +334,68 @@ Result<SampleRequest> ParseSampleJson(const nlohmann::json& body,
   }
   SEXTANT_RETURN_IF_ERROR(CheckPage(r));
   return r;
+}
+
+std::optional<SampleQuery> StoreQuery(const SplitKey& split, const SampleRequest& r,
+                                      const std::vector<std::string>& labels, bool ner) {
+  const SampleFilter& f = r.filter;
+  // Filters the SQL path has with the table's meaning (NULL and NaN never
+  // match a range; one class each); the others wait for the table. What is
+  // left once these are taken out must be no filter at all: a filter added
+  // later to SampleFilter (and to its empty()) waits for the table too.
+  SampleFilter rest = f;
+  rest.gold.clear();
+  rest.pred.clear();
+  for (auto* v : {&rest.min_confidence, &rest.max_confidence, &rest.min_dep, &rest.max_dep,
+                  &rest.min_shift, &rest.max_shift}) {
+    v->reset();
+  }
+  for (auto* v : {&rest.drifted, &rest.on_boundary, &rest.shifted}) v->reset();
+  rest.ids.reset();
+  if (!rest.empty() || f.gold.size() > 1 || f.pred.size() > 1 ||
+      (f.ids && (f.ids->empty() || f.ids->size() > 500))) {
+    return std::nullopt;
+  }
+  // NER: a sentence's class and confidence describe its spans (docs/ner-nli.md),
+  // not a results column: only the order of rows, ids and texts, and ids.
+  if (ner && (!f.gold.empty() || !f.pred.empty() || f.min_confidence || f.max_confidence ||
+              f.min_dep || f.max_dep || f.min_shift || f.max_shift || f.drifted || f.on_boundary ||
+              f.shifted || (r.sort != "row" && r.sort != "id" && r.sort != "text"))) {
+    return std::nullopt;
+  }
+  // Sorts with the same order, ties by row ascending and NULLs first ascending
+  // (RunReader::Samples orders by the column, then s.row).
+  static const char* const kStoreSorts[] = {"row",         "id",
+                                            "text",        "gold",
+                                            "pred",        "confidence",
+                                            "margin",      "certainty_ratio",
+                                            "entropy",     "is_on_the_boundary",
+                                            "epoch",       "aum",
+                                            "dep",         "drift_distance",
+                                            "drift_score", "is_drifted",
+                                            "shift_score", "is_shifted"};
+  if (std::find(std::begin(kStoreSorts), std::end(kStoreSorts), r.sort) == std::end(kStoreSorts)) {
+    return std::nullopt;
+  }
+  SampleQuery q;
+  q.split = split;
+  if (!f.gold.empty()) q.gold_class = labels.at(static_cast<size_t>(f.gold[0]));
+  if (!f.pred.empty()) q.pred_class = labels.at(static_cast<size_t>(f.pred[0]));
+  q.min_confidence = f.min_confidence;
+  q.max_confidence = f.max_confidence;
+  q.min_dep = f.min_dep;
+  q.max_dep = f.max_dep;
+  q.is_drifted = f.drifted;
+  q.is_on_the_boundary = f.on_boundary;
+  q.is_shifted = f.shifted;
+  q.min_shift = f.min_shift;
+  q.max_shift = f.max_shift;
+  if (f.ids) q.ids = *f.ids;
+  q.sort_by = r.sort;
+  q.descending = r.descending;
+  q.offset = r.offset;
+  q.limit = r.limit;
+  return q;
 }
 
 bool PointInPolygon(double x, double y, const std::vector<std::pair<double, double>>& polygon) {
@@ -285,10 +409,33 @@ bool PointInPolygon(double x, double y, const std::vector<std::pair<double, doub
   return inside;
 }
 
+std::vector<std::pair<uint32_t, double>> SimilarRows(const SampleTable& table,
+                                                     const std::vector<Neighbor>& neighbors) {
+  std::vector<std::pair<uint32_t, double>> out;
+  for (const Neighbor& n : neighbors) {
+    if (n.split != table.split()) continue;
+    if (auto row = table.RowOf(n.id)) out.emplace_back(static_cast<uint32_t>(*row), n.distance);
+  }
+  return out;
+}
+
 Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& request) {
   const SampleFilter& f = request.filter;
-  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<uint32_t>> order,
-                           t.Order(request.sort, request.descending));
+  std::shared_ptr<const std::vector<uint32_t>> order;
+  if (request.sort == "distance") {
+    // The neighbours by distance (ties by row): the only rows that can match.
+    auto hits = f.similar_rows;
+    std::stable_sort(hits.begin(), hits.end(), [&](const auto& a, const auto& b) {
+      if (a.second != b.second)
+        return request.descending ? a.second > b.second : a.second < b.second;
+      return a.first < b.first;
+    });
+    auto rows = std::make_shared<std::vector<uint32_t>>();
+    for (const auto& [row, distance] : hits) rows->push_back(row);
+    order = std::move(rows);
+  } else {
+    SEXTANT_ASSIGN_OR_RETURN(order, t.Order(request.sort, request.descending));
+  }
   const int64_t n = t.size();
   // Filters that are costly per row become a bitmap first.
   std::vector<uint8_t> allowed;
@@ -304,6 +451,17 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
       if (auto row = t.RowOf(id)) in[*row] = 1;
     }
     allowed = std::move(in);
+  }
+  if (f.similar) {
+    std::vector<uint8_t> in(static_cast<size_t>(n), 0);
+    for (const auto& [row, distance] : f.similar_rows) {
+      if (row < in.size()) in[row] = 1;
+    }
+    if (allowed.empty()) {
+      allowed = std::move(in);
+    } else {
+      for (size_t r = 0; r < in.size(); ++r) allowed[r] = allowed[r] && in[r];
+    }
   }
   if (!f.polygon.empty()) {
     double x0 = f.polygon[0].first, x1 = x0, y0 = f.polygon[0].second, y1 = y0;
@@ -379,6 +537,7 @@ Result<SamplePage> RunSampleQuery(const SampleTable& t, const SampleRequest& req
     for (int64_t i = begin; i < std::min(end, n); ++i) page.rows.push_back((*order)[i]);
     return page;
   }
+  // Matching goes over the order's rows (all of them, or the neighbours by distance).
   for (uint32_t r : *order) {
     if (!matches(r)) continue;
     if (page.total >= begin && page.total < end) page.rows.push_back(r);

@@ -18,6 +18,16 @@ namespace sextant::server {
 // A request's query parameters; a key may repeat.
 using Params = std::multimap<std::string, std::string>;
 
+// similar_split / similar_id / similar_k: the K nearest neighbours of a sample,
+// searched in the requested split (docs/http-api.md, "Samples").
+struct SimilarTo {
+  SplitKey split;
+  std::string id;
+  int32_t k = 50;
+};
+inline constexpr int32_t kDefaultSimilarK = 50;
+inline constexpr int32_t kMaxSimilarK = 1000;
+
 struct SampleFilter {
   std::vector<int32_t> gold, pred;  // label indexes; any of them (empty: no filter)
   std::optional<double> min_confidence, max_confidence, min_dep, max_dep;
@@ -32,6 +42,10 @@ struct SampleFilter {
   // NER: sentences with a predicted or gold span of one of these entity types
   // (checked against the run's types when the query runs; 400 on other runs).
   std::vector<std::string> entity_types;
+  std::optional<SimilarTo> similar;                            // nearest neighbours of a sample
+  // The neighbours of `similar` resolved to this split's rows with their
+  // distances (ResolveSimilar, by the caller that has the run's index).
+  std::vector<std::pair<uint32_t, double>> similar_rows;
 
   bool empty() const;
 };
@@ -59,8 +73,22 @@ struct SamplePage {
   int64_t total = 0;
   std::vector<uint32_t> rows;  // at most `limit`, from `offset`
 };
-// limit < 0: every matching row.
+// limit < 0: every matching row. With a `similar` filter, `similar_rows` must
+// be resolved first; sort "distance" orders by them.
 Result<SamplePage> RunSampleQuery(const SampleTable& table, const SampleRequest& request);
+
+// The rows and distances of `neighbors` (RunReader::Similar's answer) in `table`.
+std::vector<std::pair<uint32_t, double>> SimilarRows(const SampleTable& table,
+                                                     const std::vector<Neighbor>& neighbors);
+
+// The request as a query of the store (RunReader::Samples and Count), when
+// the store's SQL gives exactly the table's answer (the same filters' meaning,
+// the same order with ties by row), else nullopt: how a page is answered
+// before its split's table is loaded (docs/architecture.md, "Sample tables").
+// `ner`: an NER run, whose sentences' classes and confidences the store's
+// columns do not hold as the table does.
+std::optional<SampleQuery> StoreQuery(const SplitKey& split, const SampleRequest& request,
+                                      const std::vector<std::string>& labels, bool ner = false);
 
 // Even-odd point-in-polygon test.
 bool PointInPolygon(double x, double y, const std::vector<std::pair<double, double>>& polygon);

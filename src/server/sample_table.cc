@@ -86,7 +86,20 @@ std::string SpanFieldsJson(const SampleRow& r) {
 }  // namespace
 
 Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
-                                                       const SplitKey& split) {
+                                                       const SplitKey& split,
+                                                       const std::function<bool()>& cancel) {
+  return LoadRows(reader, split, nullptr, cancel);
+}
+
+Result<std::unique_ptr<SampleTable>> SampleTable::LoadPage(const RunReader& reader,
+                                                           const SampleQuery& query) {
+  return LoadRows(reader, query.split, &query, {});
+}
+
+Result<std::unique_ptr<SampleTable>> SampleTable::LoadRows(const RunReader& reader,
+                                                           const SplitKey& split,
+                                                           const SampleQuery* page,
+                                                           const std::function<bool()>& cancel) {
   auto t = std::make_unique<SampleTable>();
   t->split_ = split;
   t->entity_types = reader.entity_types();
@@ -94,14 +107,22 @@ Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
   std::unordered_map<std::string, int32_t> label_index;
   for (size_t i = 0; i < labels.size(); ++i) label_index[labels[i]] = static_cast<int32_t>(i);
   // Pages in row order; each page is a range of rows (the query sorts by row).
+  // A `page` query is read as it is, once.
   for (int64_t offset = 0;; offset += kLoadChunk) {
+    if (cancel && cancel()) return Status::Unavailable("the table's load was called off");
     SampleQuery q;
-    q.split = split;
-    q.offset = offset;
-    q.limit = kLoadChunk;
+    if (page) {
+      q = *page;
+    } else {
+      q.split = split;
+      q.offset = offset;
+      q.limit = kLoadChunk;
+    }
     SEXTANT_ASSIGN_OR_RETURN(std::vector<SampleRow> rows, reader.Samples(q));
     for (SampleRow& r : rows) {
-      if (r.row != t->size()) {
+      if (page) {
+        t->stored_row.push_back(r.row);
+      } else if (r.row != t->size()) {
         return Status::Internal("samples of split '" + split.ToString() +
                                 "' are not contiguous at row " + std::to_string(r.row));
       }
@@ -144,7 +165,7 @@ Result<std::unique_ptr<SampleTable>> SampleTable::Load(const RunReader& reader,
         t->entity_mask.push_back(mask);
       }
     }
-    if (static_cast<int64_t>(rows.size()) < kLoadChunk) break;
+    if (page || static_cast<int64_t>(rows.size()) < kLoadChunk) break;
   }
   t->Finalize(split);
   return t;

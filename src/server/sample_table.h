@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -24,7 +25,14 @@ namespace sextant::server {
 
 class SampleTable {
  public:
-  static Result<std::unique_ptr<SampleTable>> Load(const RunReader& reader, const SplitKey& split);
+  // `cancel` (optional), true: the load stops between chunks (Unavailable).
+  static Result<std::unique_ptr<SampleTable>> Load(const RunReader& reader, const SplitKey& split,
+                                                   const std::function<bool()>& cancel = {});
+  // The rows of one query of the store (RunReader::Samples, e.g. one page),
+  // in its order, with `stored_row` their rows in the split: what the server
+  // answers from before the split's table is loaded (docs/architecture.md).
+  static Result<std::unique_ptr<SampleTable>> LoadPage(const RunReader& reader,
+                                                       const SampleQuery& query);
   // For a table whose columns were filled by hand (tests): sets the split and
   // builds the id index. Every column must have the same length.
   void Finalize(const SplitKey& split);
@@ -69,6 +77,8 @@ class SampleTable {
   // without these columns (shorter vectors) reads as none.
   std::vector<double> shift_score;
   std::vector<int8_t> shifted;
+  // A LoadPage table: per row, the sample's row in its split (empty otherwise).
+  std::vector<int64_t> stored_row;
   double ShiftScoreAt(size_t r) const {
     return r < shift_score.size() ? shift_score[r] : std::numeric_limits<double>::quiet_NaN();
   }
@@ -87,6 +97,10 @@ class SampleTable {
   uint64_t EntityBit(const std::string& name) const;
 
  private:
+  static Result<std::unique_ptr<SampleTable>> LoadRows(const RunReader& reader,
+                                                       const SplitKey& split,
+                                                       const SampleQuery* page,
+                                                       const std::function<bool()>& cancel);
   SplitKey split_;
   bool has_map_ = false;
   std::unordered_map<std::string, uint32_t> row_of_;

@@ -1,5 +1,9 @@
 #include "store/sqlite.h"
 
+#include <atomic>
+
+#include "store/sqlite_stats.h"
+
 namespace sextant::store {
 
 Result<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& path, bool create,
@@ -30,6 +34,18 @@ Result<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& pa
   return out;
 }
 
+namespace {
+std::atomic<int64_t> vm_steps{0};
+
+// Adds a statement's virtual-machine steps since the last count to VmStepsSoFar().
+void CountSteps(sqlite3_stmt* stmt) {
+  vm_steps.fetch_add(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, /*resetFlg=*/1),
+                     std::memory_order_relaxed);
+}
+}  // namespace
+
+int64_t VmStepsSoFar() { return vm_steps.load(std::memory_order_relaxed); }
+
 Database::~Database() { sqlite3_close_v2(db_); }
 
 Status Database::Error(std::string_view what) const {
@@ -59,7 +75,10 @@ Result<Statement> Database::Prepare(std::string_view sql) {
 Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
+  if (rc == SQLITE_DONE) {
+    CountSteps(stmt_);
+    return false;
+  }
   return db_->Error("database");
 }
 
