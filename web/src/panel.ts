@@ -63,6 +63,9 @@ export class SamplePanel {
         s.split.startsWith('inference:') ? kv('shift score', fmt(s.shift_score ?? null), 'sample-shift') : null,
         s.split.startsWith('inference:') ? kv('shifted', s.is_shifted === null || s.is_shifted === undefined ? '–' : s.is_shifted ? h('span', { class: 'badge badge-warn' }, 'yes') : 'no', 'sample-shifted') : null,
         kv('on the boundary', s.is_on_the_boundary ? h('span', { class: 'badge badge-warn' }, 'yes') : 'no', 'sample-boundary'),
+        // NER sentences (contract 16 §2), from a server that sends them.
+        s.span_errors !== undefined ? kv('span errors', s.span_errors === null ? '–' : String(s.span_errors), 'sample-span-errors') : null,
+        s.min_span_confidence !== undefined ? kv('lowest span conf.', fmt(s.min_span_confidence), 'sample-min-span-confidence') : null,
       ),
       this.st.isNer ? this.nerSection(s) : null,
       h('h3', null, 'Probabilities'),
