@@ -29,4 +29,7 @@ node tests/browser/labeling.test.mjs
 node tests/browser/team.test.mjs
 # "Suggest N to label" (docs/labeling.md) against the real server.
 node tests/browser/suggest.test.mjs
+# Issue 16's console points 2 and 5-9 (verdict, export menu, tables and themes, keyboard and
+# axe-core, error banner, NER entity types) against the real server.
+node tests/browser/console_ui.test.mjs
 exec node tests/browser/monitor.test.mjs

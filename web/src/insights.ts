@@ -48,7 +48,9 @@ function pairedBars(classes: ClassInsight[], get: (c: ClassInsight) => [number |
     h('div', { class: `bar-line ${ref ? 'ref' : ''}` },
       h('span', { class: 'bar', 'data-ref': ref ? '1' : null, title, style: { width: `${Math.max(0.3, (v ?? 0) * 100) * 0.82}%`, background: color ?? undefined } }),
       h('span', { class: 'bar-value' }, pct(v)));
-  return h('div', { class: 'bars', 'data-testid': testid, role: 'img' }, ...classes.map((c, i) => {
+  // Its text alternative: every bar's value (and the reference's).
+  const alt = classes.map((c) => { const [v, ref] = get(c); return `${c.label} ${pct(v)}${showRef ? ` (training ${pct(ref)})` : ''}`; }).join(', ');
+  return h('div', { class: 'bars', 'data-testid': testid, role: 'img', 'aria-label': alt }, ...classes.map((c, i) => {
     const [v, ref] = get(c);
     return h('div', { class: 'bar-row' }, h('span', { class: 'bar-label', title: c.label }, c.label),
       h('div', { class: 'bar-track' },
