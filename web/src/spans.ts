@@ -156,7 +156,12 @@ export class SpanTable {
         class: `tr ${on ? 'open' : ''} ${i % 2 ? 'odd' : ''}`, 'data-testid': 'span-row', 'data-span-row': String(s.span_row),
         'data-sample-id': s.sample_id, 'data-error': s.error_type ?? '', style: { gridTemplateColumns: this.template },
         onclick: () => this.st.openSpan(this.st.split, s.sample_id, s.span_row),
-      }, ...COLS.map((c) => h('div', { class: `td ${c.cls ?? ''}`, 'data-col': c.key }, c.cell(s, this.types)))));
+      }, ...COLS.map((c) => {
+        const td = h('div', { class: `td ${c.cls ?? ''}`, 'data-col': c.key }, c.cell(s, this.types));
+        // Truncated cells show their whole value on hover (issue 16, point 6).
+        if (!td.querySelector('[title]')) td.title = td.textContent ?? '';
+        return td;
+      })));
     }
   }
 }

@@ -8,8 +8,10 @@ const KEY = 'sextant.theme';
 type Theme = 'light' | 'dark';
 const media = window.matchMedia('(prefers-color-scheme: light)');
 
+/** Where localStorage is refused (private modes), the choice lasts for the page. */
+let memo: Theme | null = null;
 function chosen(): Theme | null {
-  try { const v = localStorage.getItem(KEY); return v === 'light' || v === 'dark' ? v : null; } catch { return null; }
+  try { const v = localStorage.getItem(KEY); return v === 'light' || v === 'dark' ? v : memo; } catch { return memo; }
 }
 export function currentTheme(): Theme { return chosen() ?? (media.matches ? 'light' : 'dark'); }
 
@@ -30,7 +32,8 @@ function label(b: HTMLElement): void {
 /** The toggle: flips the theme and remembers the choice (a choice equal to the system's is kept too). */
 export function themeToggle(): HTMLElement {
   const b = h('button', { type: 'button', class: 'btn btn-ghost btn-sm theme-toggle', 'data-testid': 'theme-toggle', onclick: () => {
-    try { localStorage.setItem(KEY, currentTheme() === 'dark' ? 'light' : 'dark'); } catch { /* private mode: this page only */ }
+    memo = currentTheme() === 'dark' ? 'light' : 'dark';
+    try { localStorage.setItem(KEY, memo); } catch { /* private mode: this page only */ }
     apply();
   } });
   label(b);
