@@ -125,7 +125,7 @@ export class SampleTable {
     st.on('sort', () => { this.renderHead(); this.reload(); });
     st.on('checked', () => this.render());
     st.on('open', () => this.render());
-    loadThreshold(st, () => this.render());
+    loadThreshold(st, () => { this.renderHead(); this.render(); });
     new ResizeObserver(() => this.render()).observe(this.body);
     // Up/down move the open sample through the table's rows.
     window.addEventListener('keydown', (e) => {
@@ -172,7 +172,8 @@ export class SampleTable {
         class: `th sortable ${active ? 'active' : ''} ${c.cls ?? ''}`, 'data-testid': `sort-${c.key}`, 'data-col': c.key,
         role: 'columnheader', 'aria-colindex': String(ci + 2), tabindex: c.sort ? '0' : null,
         'aria-sort': active ? (this.st.order === 'asc' ? 'ascending' : 'descending') : c.sort ? 'none' : null,
-        title: `Sort by ${c.title}`, onclick: sort,
+        title: c.key === 'drift_score' && driftThreshold(this.st) !== null ? `Sort by drift score (drifted above the threshold ${scoreVsThreshold(driftThreshold(this.st), null, 3)})` : `Sort by ${c.title}`,
+        onclick: sort,
         onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sort(); } },
       }, h('span', { class: 'th-label' }, c.title, active ? (this.st.order === 'asc' ? ' ▲' : ' ▼') : ''),
       c.help ? helpButton(c.help) : null,
