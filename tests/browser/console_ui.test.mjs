@@ -593,6 +593,18 @@ async function main() {
     assert(/\d/.test(await p.getByTestId('sample-span-errors').textContent()), 'span errors in the panel');
     assert(/\d\.\d{3}/.test(await p.getByTestId('sample-min-span-confidence').textContent()), 'lowest span confidence in the panel');
     await p.getByTestId('sample-panel').screenshot({ path: shot('i16-p9-ner-sample.png') });
+    // The span view (point 7 too): its headers sort from the keyboard; axe finds nothing serious.
+    await p.getByTestId('sample-close').click();
+    await p.getByTestId('view-spans').click();
+    await p.locator('[data-testid=span-row]').first().waitFor();
+    await p.getByTestId('span-sort-confidence').focus();
+    await p.keyboard.press('Enter');
+    await waitForFunction(p, () => document.querySelector('[data-testid=span-sort-confidence]')?.getAttribute('aria-sort') === 'descending');
+    await waitForFunction(p, () => !document.querySelector('[data-testid=span-table]')?.dataset.loading);
+    const sc = await p.$$eval('[data-testid=span-row] [data-col=confidence]', (cs) => cs.map((c) => Number(c.textContent)));
+    assert(sc.length > 1 && sc.every((v, i) => i === 0 || sc[i - 1] >= v), `spans by confidence, descending: ${sc.slice(0, 5)}`);
+    const badSpans = await axeViolations(p, 'the NER span view');
+    assert(badSpans.length === 0, `axe (span view): ${JSON.stringify(badSpans)}`);
     await p.close();
     current = page;
   });

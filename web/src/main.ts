@@ -38,7 +38,9 @@ function link(path: string, attrs: Record<string, unknown>, ...children: (Node |
 
 function header(...crumbs: (Node | string)[]): HTMLElement {
   return h('header', { class: 'topbar' },
-    link('/', { class: 'brand', 'data-testid': 'home' }, h('span', { class: 'brand-mark' }, '◆'), 'Sextant'),
+    // The page's title for screen readers (axe: page-has-heading-one).
+    h('h1', { class: 'sr-only' }, document.title.replace(/ · Sextant$/, '')),
+    link('/', { class: 'brand', 'data-testid': 'home' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '◆'), 'Sextant'),
     h('nav', { class: 'crumbs' }, ...crumbs), keyStatus(), themeToggle());
 }
 
