@@ -4,6 +4,7 @@ import { api, type Neighbor, type Sample, type Span, type SpanNeighbor } from '.
 import { ERROR_TITLES, entityTypes, nliPair, spanLegend, spanText, typeColor } from './ner';
 import { PALETTE, append, clear, fmt, h, highlight, pct, splitLabel } from './dom';
 import type { RunState } from './state';
+import { decorateStats } from './verdict';
 
 export class SamplePanel {
   el: HTMLElement;
@@ -81,6 +82,8 @@ export class SamplePanel {
         h('button', { class: 'btn btn-sm btn-primary', 'data-testid': 'find-similar', onclick: () => void this.findSimilar(s) }, 'Find similar')),
       neighbors,
     ]);
+    // Help for DEP, margin, drift score, out of coverage… (issue 16: help.ts).
+    decorateStats(this.body, '.kv .k');
     this.el.dataset.ready = '1';
     // The similar spans box is in the page now (it searches only while shown).
     if (this.st.isNer) { this.markSpan(); void this.loadSimilarSpans(); }

@@ -5,7 +5,7 @@ import { entityTypes, nliPair, spanText } from './ner';
 import { PagedRows } from './pages';
 import type { RunState } from './state';
 import { openedFromKeyboard } from './a11y';
-import { helpButton } from './help';
+import { HELP, helpButton } from './help';
 import { clearFieldError, isFilterError } from './field_errors';
 import { driftThreshold, driftTitle, loadThreshold, scoreVsThreshold } from './verdict';
 
@@ -43,22 +43,22 @@ const COLS: Col[] = [
   { key: 'pred', title: 'pred', width: w('pred', 80), sort: 'pred',
     cell: (s) => h('span', { class: s.is_correct === false ? 'wrong' : '' }, s.pred) },
   // NER sentences (contract 16 §2, a server that sends them): span errors, lowest span confidence.
-  { key: 'span_errors', title: 'span err.', width: w('span_errors', 64), sort: 'span_errors', cls: 'num', help: 'span_errors',
+  { key: 'span_errors', title: 'span err.', width: w('span_errors', 80), sort: 'span_errors', cls: 'num', help: 'span_errors',
     cell: (s) => s.span_errors === null || s.span_errors === undefined ? '–' : String(s.span_errors), when: (st) => st.isNer && !!st.info.entity_types },
   { key: 'min_span_confidence', title: 'min span conf.', width: w('min_span_confidence', 76), sort: 'min_span_confidence', cls: 'num',
     cell: (s) => fmt(s.min_span_confidence ?? null), when: (st) => st.isNer && !!st.info.entity_types },
-  { key: 'confidence', title: 'conf.', width: w('confidence', 58), sort: 'confidence', cls: 'num', cell: (s) => fmt(s.confidence), help: 'confidence' },
-  { key: 'margin', title: 'margin', width: w('margin', 58), sort: 'margin', cls: 'num', cell: (s) => fmt(s.margin), help: 'margin' },
-  { key: 'dep', title: 'DEP', width: w('dep', 52), sort: 'dep', cls: 'num', cell: (s) => fmt(s.dep), help: 'dep' },
+  { key: 'confidence', title: 'conf.', width: w('confidence', 74), sort: 'confidence', cls: 'num', cell: (s) => fmt(s.confidence), help: 'confidence' },
+  { key: 'margin', title: 'margin', width: w('margin', 74), sort: 'margin', cls: 'num', cell: (s) => fmt(s.margin), help: 'margin' },
+  { key: 'dep', title: 'DEP', width: w('dep', 64), sort: 'dep', cls: 'num', cell: (s) => fmt(s.dep), help: 'dep' },
   // Enough digits to differ from the threshold: a score never reads 0.95 = 0.95 and "no".
-  { key: 'drift_score', title: 'drift', width: w('drift_score', 52), sort: 'drift_score', cls: 'num', help: 'drift_score',
+  { key: 'drift_score', title: 'drift', width: w('drift_score', 64), sort: 'drift_score', cls: 'num', help: 'drift_score',
     cell: (s, st) => h('span', { title: driftTitle(s.drift_score, s.is_drifted, driftThreshold(st)) }, scoreVsThreshold(s.drift_score, driftThreshold(st))) },
   { key: 'is_drifted', title: 'drifted', width: w('is_drifted', 74), sort: 'is_drifted',
     cell: (s, st) => h('span', { title: driftTitle(s.drift_score, s.is_drifted, driftThreshold(st)) }, flag(s.is_drifted, 'drifted')) },
-  { key: 'shift_score', title: 'shift', width: w('shift_score', 52), sort: 'shift_score', cls: 'num', cell: (s) => fmt(s.shift_score ?? null, 2),
+  { key: 'shift_score', title: 'shift', width: w('shift_score', 64), sort: 'shift_score', cls: 'num', cell: (s) => fmt(s.shift_score ?? null, 2),
     help: 'shift_score', when: isInference },
   { key: 'is_shifted', title: 'shifted', width: w('is_shifted', 74), sort: 'is_shifted', cell: (s) => flag(s.is_shifted ?? null, 'shifted'), when: isInference },
-  { key: 'is_on_the_boundary', title: 'boundary', width: w('is_on_the_boundary', 90), sort: 'is_on_the_boundary',
+  { key: 'is_on_the_boundary', title: 'boundary', width: w('is_on_the_boundary', 100), sort: 'is_on_the_boundary',
     cell: (s) => flag(s.is_on_the_boundary, 'boundary'), help: 'on_the_boundary' },
 ];
 
@@ -172,7 +172,7 @@ export class SampleTable {
         class: `th sortable ${active ? 'active' : ''} ${c.cls ?? ''}`, 'data-testid': `sort-${c.key}`, 'data-col': c.key,
         role: 'columnheader', 'aria-colindex': String(ci + 2), tabindex: c.sort ? '0' : null,
         'aria-sort': active ? (this.st.order === 'asc' ? 'ascending' : 'descending') : c.sort ? 'none' : null,
-        title: c.key === 'drift_score' && driftThreshold(this.st) !== null ? `Sort by drift score (drifted above the threshold ${scoreVsThreshold(driftThreshold(this.st), null, 3)})` : `Sort by ${c.title}`,
+        title: `${c.key === 'drift_score' && driftThreshold(this.st) !== null ? `Sort by drift score (drifted above the threshold ${scoreVsThreshold(driftThreshold(this.st), null, 3)})` : `Sort by ${c.title}`}${c.help ? `\n\n${HELP[c.help]?.text ?? ''}` : ''}`,
         onclick: sort,
         onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sort(); } },
       }, h('span', { class: 'th-label' }, c.title, active ? (this.st.order === 'asc' ? ' ▲' : ' ▼') : ''),

@@ -294,11 +294,12 @@ function toneStats(root: Element, v: Verdict): void {
 
 const STAT_HELP: Record<string, string> = {
   'out of coverage': 'out_of_coverage', drifted: 'drifted', 'on the boundary': 'on_the_boundary', 'domain AUC': 'domain_auc', shifted: 'shift_score',
+  DEP: 'dep', margin: 'margin', 'drift score': 'drift_score', 'shift score': 'shift_score', confidence: 'confidence', 'span errors': 'span_errors',
 };
 
-/** A help button next to each stat card's label that has one. */
-export function decorateStats(root: Element): void {
-  root.querySelectorAll<HTMLElement>('.stat-label').forEach((l) => {
+/** A help button next to each stat card's (or the sample panel's) label that has one. */
+export function decorateStats(root: Element, selector = '.stat-label'): void {
+  root.querySelectorAll<HTMLElement>(selector).forEach((l) => {
     const key = STAT_HELP[l.textContent?.trim() ?? ''];
     if (key && !l.querySelector('.help')) l.append(helpButton(key));
   });
