@@ -192,6 +192,8 @@ async function main() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run'],
     viewport: { width: 1600, height: 1000 }, acceptDownloads: true,
+    // The console follows the system's colour scheme (issue 16): these screenshots stay dark.
+    colorScheme: 'dark',
   });
   browser = context;
   const page = await context.newPage();
@@ -344,7 +346,9 @@ async function main() {
     await page.locator('[data-testid=chip-text] button').click();
     await waitForFunction(page, () => !document.querySelector('[data-testid=chip-text]'));
     assert(await tableTotal() === driftedTotal, 'removing the text filter');
-    // "Export filtered" downloads exactly the filtered rows.
+    // "Export filtered" downloads exactly the filtered rows (the links are in the table's
+    // export menu since issue 16: all rows or the top N, in the table's order).
+    await page.getByTestId('export-menu').click();
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-filtered-jsonl').click()]);
     const rows = fs.readFileSync(await dl.path(), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
     assert(rows.length === driftedTotal && rows.every((r) => r.is_drifted === true && r.split === PROD),

@@ -559,6 +559,24 @@ async function main() {
     }
   });
 
+  // ---- Point 3: the verdict's per-class findings link to their samples too.
+  await step('p3: a verdict finding filters the table', async () => {
+    const finding = (insights.verdict?.findings ?? []).find((f) => f.filter);
+    if (!finding) { log(`  SKIP (no verdict finding with a filter on ${PROD})`); return; }
+    await page.goto(`${base}${RUN}?split=${enc(PROD)}`);
+    await insightsReady();
+    const li = page.locator('[data-testid=verdict-findings] li[data-link-filter]').first();
+    assert(JSON.stringify(JSON.parse(await li.getAttribute('data-link-filter'))) === JSON.stringify(finding.filter), 'the first finding carries its filter');
+    await li.click();
+    await waitForFunction(page, () => new URL(location.href).searchParams.get('f') !== null);
+    const canon = (f) => JSON.stringify(Object.keys(f).sort().map((k) => [k, f[k]]));
+    assert(canon(urlFilter()) === canon(finding.filter), `the URL holds the finding's filter: ${urlParam('f')}`);
+    const total = await tableTotal();
+    const expect = await totalOf(PROD, finding.filter);
+    assert(total === expect && total < prodTotal, `the finding shows ${total} samples, the API ${expect} (of ${prodTotal})`);
+    await page.screenshot({ path: path.join(SHOTS, 'i16-p3-finding-click.png') });
+  });
+
   // ---- Point 3 against the contract's server side (similar_*, distance, the map's match), as
   // tests/browser/mock_server.mjs serves it: the same console code on a server that has them.
   await step('p3/p4 (contract, mock server): similar sorted by distance, the map\'s match', async () => {

@@ -34,4 +34,7 @@ node tests/browser/suggest.test.mjs
 # Issue 16, points 3 and 4: insights link to their samples, the view state in the URL with
 # back/forward, find similar as a filter, the map following the table (and its lasso at 100k).
 node tests/browser/console_links.test.mjs
+# Issue 16's console points 2 and 5-9 (verdict, export menu, tables and themes, keyboard and
+# axe-core, error banner, NER entity types) against the real server.
+node tests/browser/console_ui.test.mjs
 exec node tests/browser/monitor.test.mjs

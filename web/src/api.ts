@@ -13,6 +13,8 @@ export interface RunInfo {
   uploaded_at?: number | null;
   /** The run's last processing job, or null. */
   job?: RunJob | null;
+  /** NER runs (contract 16 §2): the entity types (labels without B-/I- prefixes). */
+  entity_types?: string[];
 }
 /** One processing job of `GET /api/jobs` (times in Unix seconds). */
 export interface Job extends RunJob {
@@ -33,6 +35,8 @@ export interface Sample {
   premise?: string; hypothesis?: string;
   // NER samples: token offsets and the gold and predicted spans (gold null/absent on inference).
   tokens?: [number, number][]; gold_spans?: SpanMark[] | null; pred_spans?: SpanMark[] | null;
+  /** NER sentences (contract 16 §2): span mismatches (null unlabeled), predicted spans, lowest span confidence. */
+  span_errors?: number | null; pred_spans_count?: number; min_span_confidence?: number | null;
 }
 /** A gold or predicted span on an NER sample; `span_row` is its row in the split's span table. */
 export interface SpanMark { start: number; end: number; label: string; error_type: string | null; span_row: number }
@@ -82,6 +86,8 @@ export interface Alert {
 }
 export interface Insights {
   split: string; reference: string; classes: ClassInsight[];
+  /** The report's verdict for this split (contract 16 §3; verdict.ts reads it loosely). */
+  verdict?: Record<string, unknown> | null;
   drifted: { count: number; fraction: number } | null;
   on_the_boundary: { count: number; fraction: number };
   accuracy: number | null; macro_f1: number | null; alerts: Alert[];
@@ -172,13 +178,26 @@ const enc = encodeURIComponent;
 
 function runPath(p: string, r: string): string { return `/api/runs/${enc(p)}/${enc(r)}`; }
 
+/** Told when a request could not reach the server (false) and when one did (true): banner.ts. */
+let connectivity: ((reachable: boolean) => void) | null = null;
+export function onConnectivity(fn: (reachable: boolean) => void): void { connectivity = fn; }
+
 async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   for (;;) {
     const headers: Record<string, string> = { Accept: 'application/json' };
     const t = token();
     if (t) headers.Authorization = `Bearer ${t}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+    let res: Response;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+    } catch (e) {
+      if (signal?.aborted || (e as Error).name === 'AbortError') throw e;
+      // The network failed (server down): one banner says so, the panels a short line.
+      connectivity?.(false);
+      throw new ApiError(0, 'unreachable', 'the server is unreachable');
+    }
+    connectivity?.(true);
     const text = await res.text();
     let data: any = null;
     try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
@@ -323,8 +342,16 @@ export const api = {
     if (t) q.set('token', t);
     return `${runPath(p, r)}/selections/${enc(name)}/export?${q}`;
   },
-  exportFilterUrl(p: string, r: string, split: string, f: Filter, format: ExportFormat): string {
+  /**
+   * GET .../export of the filtered rows: in the table's order (sort, order), the top `limit`
+   * rows (all when absent), the table's visible `columns` (contract 16 §1).
+   */
+  exportFilterUrl(p: string, r: string, split: string, f: Filter, format: ExportFormat,
+    view?: { sort?: string; order?: 'asc' | 'desc'; limit?: number | null; columns?: string[] }): string {
     const q = filterParams(f, new URLSearchParams({ split, format }));
+    if (view?.sort) { q.set('sort', view.sort); q.set('order', view.order ?? 'asc'); }
+    if (view?.limit) q.set('limit', String(view.limit));
+    if (view?.columns?.length) q.set('columns', view.columns.join(','));
     const t = token();
     if (t) q.set('token', t);
     return `${runPath(p, r)}/export?${q}`;

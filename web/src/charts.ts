@@ -69,7 +69,8 @@ export function lineChart(o: ChartOptions): SVGElement {
   const x = (t: number) => (o.t1 > o.t0 ? L + ((t - o.t0) / (o.t1 - o.t0)) * (W - L - R) : (L + W - R) / 2);
   const y = (v: number) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
 
-  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'tl-svg', role: 'img', 'aria-label': o.metric, 'data-metric': o.metric });
+  // A group, not an image: its points are links (axe: nested-interactive).
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'tl-svg', role: 'group', 'aria-label': o.metric, 'data-metric': o.metric });
   // Axes and grid.
   const yTicks = niceTicks(lo, hi);
   const whole = !o.percent && yTicks.every((v) => Number.isInteger(v));

@@ -2,6 +2,8 @@
 import { api, type Filter } from './api';
 import { append, clear, debounce, h } from './dom';
 import { similarChipLabel } from './similar';
+import { mark as markFieldErrors } from './field_errors';
+import { entityTypes } from './ner';
 import type { RunState } from './state';
 
 function num(v: string): number | undefined {
@@ -58,15 +60,36 @@ export class FilterPanel {
       h('div', { class: 'class-picks', 'data-testid': `filter-${key}` }, ...labels.map((l) => {
         const on = (st.filter[key] ?? []).includes(l);
         return h('button', {
-          class: `pick ${on ? 'on' : ''}`, 'data-value': l,
+          class: `pick ${on ? 'on' : ''}`, 'data-value': l, 'aria-pressed': String(on),
           onclick: (e: Event) => {
             const cur = new Set(st.filter[key] ?? []);
             if (cur.has(l)) cur.delete(l); else cur.add(l);
             (e.currentTarget as HTMLElement).classList.toggle('on', cur.has(l));
+            (e.currentTarget as HTMLElement).setAttribute('aria-pressed', String(cur.has(l)));
             this.set({ [key]: cur.size ? [...cur] : undefined } as Partial<Filter>);
           },
         }, l);
       })));
+
+    const typePicker = () => {
+      const types = st.info.entity_types ?? entityTypes(labels);
+      return h('div', { class: 'field' }, h('label', { id: 'filter-entity-type-label' }, 'Entity type'),
+        h('div', { class: 'class-picks', 'data-testid': 'filter-entity-type', role: 'group', 'aria-labelledby': 'filter-entity-type-label' }, ...types.map((t) => {
+          const on = (st.filter.entity_type ?? []).includes(t);
+          return h('button', {
+            class: `pick ${on ? 'on' : ''}`, 'data-value': t, 'aria-pressed': String(on),
+            title: `sentences with a predicted or gold ${t} span`,
+            onclick: (e: Event) => {
+              const cur = new Set(st.filter.entity_type ?? []);
+              if (cur.has(t)) cur.delete(t); else cur.add(t);
+              const b = e.currentTarget as HTMLElement;
+              b.classList.toggle('on', cur.has(t));
+              b.setAttribute('aria-pressed', String(cur.has(t)));
+              this.set({ entity_type: cur.size ? [...cur] : undefined });
+            },
+          }, t);
+        })));
+    };
 
     const range = (title: string, lo: 'min_confidence' | 'min_dep' | 'min_shift', hi: 'max_confidence' | 'max_dep' | 'max_shift', testid: string) => {
       const upd = debounce(() => this.set({ [lo]: num(a.value), [hi]: num(b.value) } as Partial<Filter>), 300);
@@ -104,7 +127,9 @@ export class FilterPanel {
       st.isNli ? fieldRegex('hypothesis', 'not|never') : null,
       // NER samples carry no gold class (their span rows do: see the span view).
       st.labeled && !st.isNer ? classPicker('gold', 'Gold class') : null,
-      classPicker('pred', 'Predicted class'),
+      // NER: entity types (RunInfo `entity_types`, else the tags without B-/I-/E-/S-), sent
+      // as `entity_type`; a sentence matches with a predicted or gold span of one of them.
+      st.isNer ? typePicker() : classPicker('pred', 'Predicted class'),
       range('Confidence', 'min_confidence', 'max_confidence', 'filter-confidence'),
       range('DEP', 'min_dep', 'max_dep', 'filter-dep'),
       // Training is the drift reference: no drift verdict of its own.
@@ -117,11 +142,13 @@ export class FilterPanel {
       h('div', { class: 'field' }, h('label', null, 'Metadata'),
         keys,
         h('div', { class: 'range' }, metaKey, metaVal,
-          h('button', { class: 'btn btn-sm', 'data-testid': 'filter-meta-add', onclick: addMeta }, '+'))),
+          h('button', { class: 'btn btn-sm', 'data-testid': 'filter-meta-add', 'aria-label': 'Add the metadata filter', onclick: addMeta }, '+'))),
       h('div', { class: 'field' }, h('label', null, 'Ids'),
         h('textarea', { rows: '2', placeholder: 'comma or space separated', 'aria-label': 'Sample ids', 'data-testid': 'filter-ids',
           oninput: (e: Event) => setIds((e.target as HTMLTextAreaElement).value) }, (st.similarMode === 'ids' ? [] : f.ids ?? []).join(', '))),
     ]);
+    // A regex the server refused stays marked on the new inputs.
+    markFieldErrors();
   }
 
   private renderChips(): void {
@@ -129,12 +156,13 @@ export class FilterPanel {
     const f = this.st.filter;
     const chip = (label: string, clearPatch: Partial<Filter>, testid: string) =>
       h('span', { class: 'chip', 'data-testid': `chip-${testid}` }, label,
-        h('button', { class: 'chip-x', title: 'Remove', onclick: () => { this.st.setFilter(clearPatch); this.render(); } }, '×'));
+        h('button', { class: 'chip-x', title: 'Remove', 'aria-label': `Remove the filter ${label}`, onclick: () => { this.st.setFilter(clearPatch); this.render(); } }, '×'));
     if (f.text) this.chips.append(chip(`text /${f.text}/`, { text: undefined }, 'text'));
     if (f.premise) this.chips.append(chip(`premise /${f.premise}/`, { premise: undefined }, 'premise'));
     if (f.hypothesis) this.chips.append(chip(`hypothesis /${f.hypothesis}/`, { hypothesis: undefined }, 'hypothesis'));
     if (f.gold?.length) this.chips.append(chip(`gold ∈ ${f.gold.join(', ')}`, { gold: undefined }, 'gold'));
     if (f.pred?.length) this.chips.append(chip(`pred ∈ ${f.pred.join(', ')}`, { pred: undefined }, 'pred'));
+    if (f.entity_type?.length) this.chips.append(chip(`entity type ∈ ${f.entity_type.join(', ')}`, { entity_type: undefined }, 'entity-type'));
     if (f.min_confidence !== undefined || f.max_confidence !== undefined)
       this.chips.append(chip(`conf ${f.min_confidence ?? 0}–${f.max_confidence ?? 1}`, { min_confidence: undefined, max_confidence: undefined }, 'confidence'));
     if (f.min_dep !== undefined || f.max_dep !== undefined)

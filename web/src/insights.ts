@@ -7,7 +7,9 @@ import { api, type ClassInsight, type Insights } from './api';
 import { PALETTE, clear, fmt, h, pct, splitLabel } from './dom';
 import { ERROR_TITLES, ERROR_TYPES, entityTypes } from './ner';
 import { linkInsights } from './links';
+import { formatP } from './pvalue';
 import type { RunState } from './state';
+import { verdictBox } from './verdict';
 
 type Json = Record<string, any>;
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -47,7 +49,9 @@ function pairedBars(classes: ClassInsight[], get: (c: ClassInsight) => [number |
     h('div', { class: `bar-line ${ref ? 'ref' : ''}` },
       h('span', { class: 'bar', 'data-ref': ref ? '1' : null, title, style: { width: `${Math.max(0.3, (v ?? 0) * 100) * 0.82}%`, background: color ?? undefined } }),
       h('span', { class: 'bar-value' }, pct(v)));
-  return h('div', { class: 'bars', 'data-testid': testid, role: 'img' }, ...classes.map((c, i) => {
+  // Its text alternative: every bar's value (and the reference's).
+  const alt = classes.map((c) => { const [v, ref] = get(c); return `${c.label} ${pct(v)}${showRef ? ` (training ${pct(ref)})` : ''}`; }).join(', ');
+  return h('div', { class: 'bars', 'data-testid': testid, role: 'img', 'aria-label': alt }, ...classes.map((c, i) => {
     const [v, ref] = get(c);
     return h('div', { class: 'bar-row' }, h('span', { class: 'bar-label', title: c.label }, c.label),
       h('div', { class: 'bar-track' },
@@ -90,7 +94,7 @@ export class InsightsPanel {
     stats.append(stat('on the boundary', pct(d.on_the_boundary.fraction), `${d.on_the_boundary.count.toLocaleString()} samples`, 'insight-boundary'));
     const dt = d.domain_test;
     if (dt && dt.auc !== null && dt.auc !== undefined) stats.append(stat('domain AUC', fmt(dt.auc, 3),
-      `vs ${dt.reference}, p = ${dt.p_value === null ? '–' : dt.p_value.toPrecision(2)}`, 'insight-domain-test',
+      `vs ${dt.reference}, ${formatP(dt.p_value, (dt as { log10_p_value?: number | null }).log10_p_value)}`, 'insight-domain-test',
       dt.shifted ? (dt.auc > 0.75 ? 'tone-bad' : 'tone-warn') : ''));
     // The per-sample shift flags: about 5% of held-out data lies above the threshold.
     if (dt && dt.shifted_share !== null && dt.shifted_share !== undefined) stats.append(stat('shifted', pct(dt.shifted_share),
@@ -98,13 +102,16 @@ export class InsightsPanel {
       dt.shifted_share > 0.2 ? 'tone-bad' : dt.shifted_share > 0.1 ? 'tone-warn' : ''));
     if (d.accuracy !== null && d.accuracy !== undefined) stats.append(stat('accuracy', pct(d.accuracy), `macro F1 ${fmt(d.macro_f1, 3)}`, 'insight-accuracy'));
     this.body.append(stats);
+    // The full statistical verdict (verdict.ts): intervals, p-values, threshold, findings.
+    this.body.append(verdictBox(this.st, d));
     const spanBox = h('div', { class: 'span-insights', 'data-testid': 'insight-spans' });
     if (this.st.isNer) { this.body.append(spanBox); await this.spanBlock(spanBox, d.split); }
 
     if (d.alerts.length) {
       this.body.append(h('ul', { class: 'alerts', 'data-testid': 'insight-alerts' }, ...d.alerts.map((a) =>
         h('li', { class: `alert alert-${a.severity}`, 'data-kind': a.kind },
-          h('span', { class: 'alert-sev' }, a.severity), a.message))));
+          h('span', { class: 'alert-sev' }, a.severity), a.entity_type ? h('span', { class: 'type-tag', 'data-testid': 'alert-entity-type' }, a.entity_type) : null,
+          a.message.replace(/\bp = 0(\.0+)?(?![.\de])/g, 'p < 1e-300')))));
     } else {
       this.body.append(h('div', { class: 'muted small', 'data-testid': 'insight-alerts' }, 'No alerts.'));
     }

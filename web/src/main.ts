@@ -1,6 +1,6 @@
 // Routes: `/` lists the runs; `/runs/PROJECT/RUN?split=S` is a run's page.
 import './style.css';
-import { ApiError, api, EXPORT_FORMATS, type ExportFormat, type Job, type RunInfo } from './api';
+import { ApiError, api, type Job, type RunInfo } from './api';
 import { askForAnotherKey, installKeyPrompt, keyStatus } from './auth';
 import { bytes, clear, h, splitLabel } from './dom';
 import { FilterPanel } from './filters';
@@ -17,6 +17,11 @@ import { SpanFilters, SpanTable } from './spans';
 import { SampleTable } from './table';
 import { SelectionTray } from './tray';
 import { SuggestPanel } from './suggest';
+// Issue 16 (points 5 to 8): export menu, theme, keyboard and ARIA, server banner.
+import { ExportMenu } from './export_menu';
+import { installBanner } from './banner';
+import { themeToggle } from './theme';
+import { installNamer, makeTablist, managePanelFocus } from './a11y';
 
 const app = document.getElementById('app')!;
 
@@ -34,8 +39,10 @@ function link(path: string, attrs: Record<string, unknown>, ...children: (Node |
 
 function header(...crumbs: (Node | string)[]): HTMLElement {
   return h('header', { class: 'topbar' },
-    link('/', { class: 'brand', 'data-testid': 'home' }, h('span', { class: 'brand-mark' }, '◆'), 'Sextant'),
-    h('nav', { class: 'crumbs' }, ...crumbs), keyStatus());
+    // The page's title for screen readers (axe: page-has-heading-one).
+    h('h1', { class: 'sr-only' }, document.title.replace(/ · Sextant$/, '')),
+    link('/', { class: 'brand', 'data-testid': 'home' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '◆'), 'Sextant'),
+    h('nav', { class: 'crumbs' }, ...crumbs), keyStatus(), themeToggle());
 }
 
 /** Who uploaded the run and when (team server); "—" for a run logged on the server itself. */
@@ -250,17 +257,11 @@ async function runPage(project: string, run: string): Promise<void> {
       class: `btn btn-sm seg ${v === 'samples' ? 'on' : ''}`, 'data-view': v, 'data-testid': `view-${v}`, onclick: () => st.setView(v),
     }, v === 'samples' ? 'Samples' : 'Spans')))) : null;
   if (viewSwitch) bar.insertBefore(viewSwitch, bar.children[1] ?? null);
-  const exportLink = (fmt: ExportFormat, label: string) => h('a', { class: 'btn btn-xs', 'data-testid': `export-filtered-${fmt}`,
-    href: api.exportFilterUrl(project, run, st.split, st.filter, fmt), download: '' }, label);
-  const exports = h('span', { class: 'exports' });
-  const updExports = () => {
-    clear(exports);
-    // A download link is a GET, which carries no lasso: export a lasso through a selection.
-    if (st.filter.polygon || (st.filter.ids?.length ?? 0) > 200) exports.append(h('span', { class: 'muted small', 'data-testid': 'export-filtered-lasso' }, 'to export this view, add it to a selection'));
-    else exports.append(h('span', { class: 'muted small' }, 'export filtered '), ...EXPORT_FORMATS.map((f) => exportLink(f.format, f.label)));
-  };
-  st.on('filter', updExports); st.on('split', updExports); updExports();
-  table.el.querySelector('.card-head')!.append(exports);
+  // Export the filtered rows as the table shows them (order, top N, columns): export_menu.ts.
+  table.el.querySelector('.card-head')!.append(new ExportMenu(st).el);
+  bar.querySelectorAll('.seg-group').forEach((g) => makeTablist(g,
+    ({ 'view-switch': 'View', 'inference-picker': 'Inference set' } as Record<string, string>)[g.getAttribute('data-testid') ?? ''] ?? 'Split'));
+  managePanelFocus(panel.el, st);
 
   clear(main);
   main.className = 'page run-page';
@@ -299,6 +300,8 @@ async function route(): Promise<void> {
 }
 
 installKeyPrompt(() => void route());
+installBanner(() => void route());
+installNamer(app);
 window.addEventListener('popstate', () => { if (urlSync?.owns()) void urlSync.restore(); else void route(); });
 window.addEventListener('keydown', (e) => {
   if (e.key === 'Escape') (document.querySelector('[data-testid=sample-close]') as HTMLElement | null)?.click();

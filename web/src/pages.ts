@@ -19,6 +19,8 @@ export class PagedRows<T> {
     status: HTMLElement;
     /** A page arrived (after the status line is updated). */
     loaded: (page: number) => void;
+    /** A page request failed (after the status line says why). */
+    failed?: (e: unknown) => void;
   }) {}
 
   /** Drops every page and loads the first. */
@@ -82,6 +84,7 @@ export class PagedRows<T> {
       status.textContent = `error: ${(e as Error).message}`;
       status.classList.add('error');
       delete el.dataset.loading;
+      this.o.failed?.(e);
     }
   }
 }

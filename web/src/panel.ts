@@ -5,6 +5,7 @@ import { ERROR_TITLES, entityTypes, nliPair, spanLegend, spanText, typeColor } f
 import { PALETTE, append, clear, fmt, h, highlight, pct, splitLabel } from './dom';
 import { similarControl } from './similar';
 import type { RunState } from './state';
+import { decorateStats } from './verdict';
 
 export class SamplePanel {
   el: HTMLElement;
@@ -64,6 +65,9 @@ export class SamplePanel {
         s.split.startsWith('inference:') ? kv('shift score', fmt(s.shift_score ?? null), 'sample-shift') : null,
         s.split.startsWith('inference:') ? kv('shifted', s.is_shifted === null || s.is_shifted === undefined ? '–' : s.is_shifted ? h('span', { class: 'badge badge-warn' }, 'yes') : 'no', 'sample-shifted') : null,
         kv('on the boundary', s.is_on_the_boundary ? h('span', { class: 'badge badge-warn' }, 'yes') : 'no', 'sample-boundary'),
+        // NER sentences (contract 16 §2), from a server that sends them.
+        s.span_errors !== undefined ? kv('span errors', s.span_errors === null ? '–' : String(s.span_errors), 'sample-span-errors') : null,
+        s.min_span_confidence !== undefined ? kv('lowest span conf.', fmt(s.min_span_confidence), 'sample-min-span-confidence') : null,
       ),
       this.st.isNer ? this.nerSection(s) : null,
       h('h3', null, 'Probabilities'),
@@ -80,6 +84,8 @@ export class SamplePanel {
       h('h3', null, 'Nearest neighbours'),
       neighbors,
     ]);
+    // Help for DEP, margin, drift score, out of coverage… (issue 16: help.ts).
+    decorateStats(this.body, '.kv .k');
     this.el.dataset.ready = '1';
     // The similar spans box is in the page now (it searches only while shown).
     if (this.st.isNer) { this.markSpan(); void this.loadSimilarSpans(); }

@@ -95,12 +95,12 @@ export class SpanTable {
     this.types = entityTypes(st.info.labels);
     this.head = h('div', { class: 'thead', style: { gridTemplateColumns: this.template } });
     this.spacer = h('div', { class: 'tspacer' });
-    this.rows = h('div', { class: 'trows' });
+    this.rows = h('div', { class: 'trows', role: 'rowgroup', onkeydown: (e: KeyboardEvent) => this.onRowKey(e) });
     this.body = h('div', { class: 'tbody', 'data-testid': 'span-table-body', onscroll: () => this.render() }, this.spacer, this.rows);
     this.status = h('div', { class: 'tstatus', 'data-testid': 'span-table-status' });
     this.el = h('section', { class: 'card table-card', 'data-testid': 'span-table' },
       h('div', { class: 'card-head' }, h('h2', null, 'Spans'), this.status),
-      h('div', { class: 'table' }, h('div', { class: 'table-inner' }, this.head, this.body)));
+      h('div', { class: 'table', role: 'grid', 'aria-label': 'Spans' }, h('div', { class: 'table-inner' }, this.head, this.body)));
     this.data = new PagedRows<Span>({
       fetch: async (offset, limit) => {
         const r = await api.spans(st.project, st.run, st.split, st.spanFilter,
@@ -121,14 +121,33 @@ export class SpanTable {
   }
 
   private renderHead(): void {
+    const focused = (document.activeElement as HTMLElement | null)?.dataset?.testid;
     clear(this.head);
+    this.head.setAttribute('role', 'row');
     for (const c of COLS) {
       const active = this.st.spanSort === c.sort;
+      const sort = () => { if (c.sort) this.st.setSpanSort(c.sort); };
+      // Keyboard and ARIA (issue 16, point 7): focusable headers, Enter/Space sort, aria-sort.
       this.head.appendChild(h('div', {
         class: `th ${c.sort ? 'sortable' : ''} ${active ? 'active' : ''} ${c.cls ?? ''}`, 'data-testid': `span-sort-${c.key}`,
-        onclick: () => c.sort && this.st.setSpanSort(c.sort),
+        role: 'columnheader', tabindex: c.sort ? '0' : null,
+        'aria-sort': active ? (this.st.spanOrder === 'asc' ? 'ascending' : 'descending') : c.sort ? 'none' : null,
+        onclick: sort, onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sort(); } },
       }, c.title, active ? (this.st.spanOrder === 'asc' ? ' ▲' : ' ▼') : ''));
     }
+    if (focused?.startsWith('span-sort-')) this.head.querySelector<HTMLElement>(`[data-testid=${focused}]`)?.focus();
+  }
+
+  /** Arrow keys move between span rows, Enter opens the span's sample. */
+  private onRowKey(e: KeyboardEvent): void {
+    const row = (e.target as HTMLElement).closest<HTMLElement>('[data-testid=span-row]');
+    if (!row) return;
+    if (e.key === 'Enter') { e.preventDefault(); row.click(); return; }
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    e.preventDefault();
+    e.stopPropagation();
+    const next = (e.key === 'ArrowDown' ? row.nextElementSibling : row.previousElementSibling) as HTMLElement | null;
+    if (next?.dataset.testid === 'span-row') { next.focus(); next.scrollIntoView({ block: 'nearest' }); }
   }
 
   reload(): void {
@@ -146,19 +165,25 @@ export class SpanTable {
     clear(this.rows);
     this.rows.style.transform = `translateY(${first * ROW_H}px)`;
     if (this.data.empty()) {
-      this.rows.appendChild(h('div', { class: 'empty', 'data-testid': 'span-table-empty' }, 'No span matches these filters.'));
+      this.rows.appendChild(h('div', { role: 'row' }, h('div', { role: 'gridcell', class: 'empty', 'data-testid': 'span-table-empty' }, 'No span matches these filters.')));
       return;
     }
     const picked = this.st.span;
     for (let i = first; i < last; i++) {
       const s = this.data.row(i);
-      if (!s) { this.rows.appendChild(h('div', { class: 'tr placeholder', style: { gridTemplateColumns: this.template } }, h('div', { class: 'td muted' }, '…'))); continue; }
+      if (!s) { this.rows.appendChild(h('div', { class: 'tr placeholder', role: 'row', style: { gridTemplateColumns: this.template } }, h('div', { class: 'td muted', role: 'gridcell' }, '…'))); continue; }
       const on = picked?.split === this.st.split && picked.span_row === s.span_row;
       this.rows.appendChild(h('div', {
         class: `tr ${on ? 'open' : ''} ${i % 2 ? 'odd' : ''}`, 'data-testid': 'span-row', 'data-span-row': String(s.span_row),
         'data-sample-id': s.sample_id, 'data-error': s.error_type ?? '', style: { gridTemplateColumns: this.template },
+        role: 'row', tabindex: '0', 'aria-selected': on ? 'true' : 'false',
         onclick: () => this.st.openSpan(this.st.split, s.sample_id, s.span_row),
-      }, ...COLS.map((c) => h('div', { class: `td ${c.cls ?? ''}`, 'data-col': c.key }, c.cell(s, this.types)))));
+      }, ...COLS.map((c) => {
+        const td = h('div', { class: `td ${c.cls ?? ''}`, 'data-col': c.key, role: 'gridcell' }, c.cell(s, this.types));
+        // Truncated cells show their whole value on hover (issue 16, point 6).
+        if (!td.querySelector('[title]')) td.title = td.textContent ?? '';
+        return td;
+      })));
     }
   }
 }
