@@ -1220,8 +1220,7 @@ Result<int64_t> RunReader::Count(const SampleQuery& q) const {
   SEXTANT_RETURN_IF_ERROR(impl_->CheckProcessed(q.split));
   if (!q.is_drifted && !q.is_on_the_boundary && !q.is_correct && !q.gold_class && !q.pred_class &&
       !q.min_confidence && !q.max_confidence && !q.min_dep && !q.max_dep && !q.is_shifted &&
-      !q.min_shift && !q.max_shift && !q.text_regex && q.ids.empty() &&
-      q.entity_types.empty()) {
+      !q.min_shift && !q.max_shift && !q.text_regex && q.ids.empty() && q.entity_types.empty()) {
     // Without filters the join's rows are the split's results (each has its
     // sample): counted on results' key alone, not with a lookup per row (the
     // total of a million-sample split in a few milliseconds, for a cold page).

@@ -988,10 +988,9 @@ Result<ApiResponse> ExportSamples(const Call& c) {
   // The table's order (sort, order) and its top N (limit; absent: every match).
   SEXTANT_ASSIGN_OR_RETURN(sr.limit, ExportLimit(c.params()));
   SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const SampleTable> table, c.state->Table(split));
-  SEXTANT_ASSIGN_OR_RETURN(
-      std::vector<std::string> columns,
-      ParseExportColumns(ParamList(c.params(), "columns"), *table, c.labels(),
-                         sr.filter.similar.has_value()));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> columns,
+                           ParseExportColumns(ParamList(c.params(), "columns"), *table, c.labels(),
+                                              sr.filter.similar.has_value()));
   SEXTANT_RETURN_IF_ERROR(ResolveSimilar(c, split, *table, &sr.filter));
   SEXTANT_ASSIGN_OR_RETURN(SamplePage page, RunSampleQuery(*table, sr));
   std::unordered_map<uint32_t, double> distance;

@@ -21,7 +21,8 @@ std::vector<std::string> SampleFields(const SampleTable& table,
 }
 
 ordered_json Cell(const ordered_json& sample, const ExportRow& e, const std::string& column) {
-  if (column == "distance") return std::isnan(e.distance) ? ordered_json() : ordered_json(e.distance);
+  if (column == "distance")
+    return std::isnan(e.distance) ? ordered_json() : ordered_json(e.distance);
   if (column.rfind("meta.", 0) == 0) {
     const std::string key = column.substr(5);
     const ordered_json& meta = sample["meta"];

@@ -42,7 +42,7 @@ struct SampleFilter {
   // NER: sentences with a predicted or gold span of one of these entity types
   // (checked against the run's types when the query runs; 400 on other runs).
   std::vector<std::string> entity_types;
-  std::optional<SimilarTo> similar;                            // nearest neighbours of a sample
+  std::optional<SimilarTo> similar;  // nearest neighbours of a sample
   // The neighbours of `similar` resolved to this split's rows with their
   // distances (ResolveSimilar, by the caller that has the run's index).
   std::vector<std::pair<uint32_t, double>> similar_rows;
