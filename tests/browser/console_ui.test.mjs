@@ -68,8 +68,8 @@ function freePort() {
 }
 
 /** `sextant serve` on `port`; resolves once /api/health answers. */
-async function serve(port) {
-  const proc = spawn(BIN, ['serve', '--root', ROOT, '--port', String(port), '--static', DIST],
+async function serve(port, extra = []) {
+  const proc = spawn(BIN, ['serve', '--root', ROOT, '--port', String(port), '--static', DIST, ...extra],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SEXTANT_HOME: ROOT } });
   const base = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
@@ -278,6 +278,24 @@ async function main() {
     await p3.getByTestId('insights').screenshot({ path: shot('i16-p2-drift-unavailable.png') });
     await p3.close();
     current = page;
+  });
+
+  await step('p10: a first run with 4 training samples opens with everything but drift', async () => {
+    // demo/first_try (make_run.py): finished for real, with fewer than k + 1 training samples.
+    const sum = await apiGet('/api/runs/demo/first_try/summary');
+    const reason = sum.parameters.drift_unavailable_reason;
+    assert(typeof reason === 'string' && reason.includes('training has 4'), `the summary says why: ${reason}`);
+    await page.goto(`${base}/runs/demo/first_try?split=${encodeURIComponent('inference:first_prod')}`);
+    await page.locator('[data-testid=insights][data-ready="1"]').waitFor();
+    const why = page.getByTestId('verdict-drift-unavailable');
+    await why.waitFor();
+    assert((await why.textContent()).includes('training has 4'), `the console says why: ${await why.textContent()}`);
+    // Every other result is there: the table's 30 predictions with their confidence.
+    await page.locator('[data-testid=sample-row]').first().waitFor();
+    assert((await page.getByTestId('table-status').textContent()).startsWith('30 '), 'the 30 production samples');
+    const first = (await apiGet(`/api/runs/demo/first_try/samples?split=${encodeURIComponent('inference:first_prod')}&limit=1`)).samples[0];
+    assert(first.pred && typeof first.confidence === 'number' && first.drift_score === null, `a prediction without drift: ${JSON.stringify(first)}`);
+    await page.screenshot({ path: shot('i16-p10-first-run.png') });
   });
 
   await step('p2: a drift score that rounds to the threshold', async () => {
@@ -555,6 +573,23 @@ async function main() {
     // The browser logs the failed requests (net::ERR_CONNECTION_REFUSED).
     const logged = errors.splice(nErrors);
     assert(logged.every((e) => /ERR_CONNECTION_REFUSED|Failed to load resource/.test(e)), `only the refused connections: ${logged}`);
+  });
+
+  // ---- point 1: a cold open (the speed is bench/server_bench.py --cold's; here, that a page
+  // opened on a fresh server before any table is loaded shows everything, right).
+  await step('p1: the NER run opened cold shows its table, map and insights', async () => {
+    await stop(server);
+    server = await serve(port, ['--preload-samples', '0']);
+    const split = 'training';
+    await page.goto(`${base}/runs/demo/ner?split=${split}`);
+    await page.locator('[data-testid=insights][data-ready="1"]').waitFor();
+    await page.locator('[data-testid=sample-row]').first().waitFor();
+    const want = await apiGet(`/api/runs/demo/ner/samples?split=${split}&limit=3`);
+    assert((await page.getByTestId('table-status').textContent()).startsWith(want.total.toLocaleString('en-US')), 'the cold total is the API\'s');
+    const ids = await page.$$eval('[data-testid=sample-row]', (rows) => rows.slice(0, 3).map((r) => r.dataset.id));
+    assert(JSON.stringify(ids) === JSON.stringify(want.samples.map((x) => x.id)), `the first rows: ${ids}`);
+    await waitForFunction(page, () => document.querySelector('[data-testid=map]')?.dataset.ready === '1');
+    await page.screenshot({ path: shot('i16-p1-ner-cold-open.png') });
   });
 
   // ---- point 9: NER

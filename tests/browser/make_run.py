@@ -100,6 +100,7 @@ def main():
     if only_sentiment:
         return
     make_daily_run(binary, root, work, n, centres, direction)
+    make_first_try_run(binary, root, work, centres, direction)
     dq = import_sextant(binary)
     make_ner_run(dq, root, n)
     make_nli_run(dq, root, n)
@@ -126,6 +127,21 @@ def make_daily_run(binary, root, work, n, centres, direction):
                "--logits", str(logits), "--labels", ",".join(LABELS), "--no-finish"]
         if inf:
             cmd += ["--inference-name", inf, "--time", time]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([binary, "finish", *base], check=True, stdout=subprocess.DEVNULL)
+
+
+def make_first_try_run(binary, root, work, centres, direction):
+    """demo/first_try: a user's first try, 4 training samples (fewer than k + 1) and 30
+    production samples: it finishes without drift, and says why (issue 16, point 10)."""
+    base = ["--root", str(root), "--project", "demo", "--run", "first_try"]
+    sets = [("training", None, write(work, "first_train", 4, 31, centres, direction)),
+            ("inference", "first_prod", write(work, "first_prod", 30, 32, centres, direction, 0.3, labeled=False))]
+    for split, inf, (data, emb, logits) in sets:
+        cmd = [binary, "import", *base, "--split", split, "--data", str(data), "--embeddings", str(emb),
+               "--logits", str(logits), "--labels", ",".join(LABELS), "--no-finish"]
+        if inf:
+            cmd += ["--inference-name", inf]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([binary, "finish", *base], check=True, stdout=subprocess.DEVNULL)
 

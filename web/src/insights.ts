@@ -103,7 +103,8 @@ export class InsightsPanel {
     if (d.accuracy !== null && d.accuracy !== undefined) stats.append(stat('accuracy', pct(d.accuracy), `macro F1 ${fmt(d.macro_f1, 3)}`, 'insight-accuracy'));
     this.body.append(stats);
     // The full statistical verdict (verdict.ts): intervals, p-values, threshold, findings.
-    this.body.append(verdictBox(this.st, d));
+    // Its findings link to their samples once drawn (the verdict is drawn after this returns).
+    this.body.append(verdictBox(this.st, d, (box) => linkInsights(box, d, this.st)));
     const spanBox = h('div', { class: 'span-insights', 'data-testid': 'insight-spans' });
     if (this.st.isNer) { this.body.append(spanBox); await this.spanBlock(spanBox, d.split); }
 

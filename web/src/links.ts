@@ -37,7 +37,12 @@ export function showSpans(st: RunState, f: SpanFilter): void {
   st.setView('spans');
 }
 
-function makeLink(el: Element, title: string, go: () => void): void {
+/**
+ * `inner`: the keyboard's way in is a small "show" button inside the element instead of the
+ * element itself, for list items and table rows (they keep their role) and for stat cards
+ * (they hold help buttons, and a button may not hold a button).
+ */
+function makeLink(el: Element, title: string, go: () => void, inner = false): void {
   const e = el as HTMLElement;
   e.classList.add('linked');
   if (!e.title) e.title = title;
@@ -45,7 +50,7 @@ function makeLink(el: Element, title: string, go: () => void): void {
   e.addEventListener('click', (ev) => { ev.stopPropagation(); go(); });
   // A list item or a table row keeps its role (a list or table of buttons is not one for
   // assistive technology): a small button inside it is the keyboard's way in.
-  if (e.tagName === 'LI' || e.tagName === 'TR') {
+  if (inner || e.tagName === 'LI' || e.tagName === 'TR') {
     const btn = h('button', { class: 'btn btn-xs link-show', 'data-testid': 'link-show', title, 'aria-label': title,
       onclick: (ev: Event) => { ev.stopPropagation(); go(); } }, 'show');
     (e.tagName === 'TR' ? e.lastElementChild ?? e : e).append(btn);
@@ -86,7 +91,7 @@ export function linkInsights(root: HTMLElement, d: Insights, st: RunState): void
   }
   const card = (testid: string, f: Filter, title: string, sort?: { sort: string; order: 'asc' | 'desc' }) => {
     const el = root.querySelector(`[data-testid=${testid}]`);
-    if (el) makeLink(el, title, () => showSamples(st, f, split, sort));
+    if (el) makeLink(el, title, () => showSamples(st, f, split, sort), true);
   };
   card('insight-drifted', { drifted: true }, st.labeled ? 'Show the samples out of coverage' : 'Show the drifted samples', { sort: 'drift_score', order: 'desc' });
   card('insight-boundary', { on_boundary: true }, 'Show the samples on the boundary');

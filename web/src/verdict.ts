@@ -254,13 +254,15 @@ export function renderVerdict(box: HTMLElement, v: Verdict, split: string, label
 }
 
 /** The verdict box of the insights card, filled from `d.verdict` or the summary. */
-export function verdictBox(st: RunState, d: Insights): HTMLElement {
+/** `onRendered`: called once the verdict is drawn (it may come later than the box: from the summary). */
+export function verdictBox(st: RunState, d: Insights, onRendered?: (box: HTMLElement) => void): HTMLElement {
   const box = h('section', { class: 'verdict', 'data-testid': 'verdict', 'aria-label': 'Verdict' }, h('div', { class: 'muted small' }, 'verdict…'));
   const labeled = !d.split.startsWith('inference:');
   const fromServer = (d as Json).verdict;
   const done = (v: Verdict, src: 'server' | 'summary') => {
     renderVerdict(box, v, d.split, labeled, src);
     toneStats(box.parentElement ?? box, v);
+    onRendered?.(box);
   };
   if (fromServer && typeof fromServer === 'object') queueMicrotask(() => done(normalise(fromServer), 'server'));
   else {
