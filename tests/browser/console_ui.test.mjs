@@ -290,6 +290,9 @@ async function main() {
     const why = page.getByTestId('verdict-drift-unavailable');
     await why.waitFor();
     assert((await why.textContent()).includes('training has 4'), `the console says why: ${await why.textContent()}`);
+    const verdictText = await page.getByTestId('verdict').innerText();
+    assert(!/undefined|NaN/.test(verdictText) && await page.getByTestId('verdict-threshold').count() === 0,
+      `no threshold line without drift: ${verdictText}`);
     // Every other result is there: the table's 30 predictions with their confidence.
     await page.locator('[data-testid=sample-row]').first().waitFor();
     assert((await page.getByTestId('table-status').textContent()).startsWith('30 '), 'the 30 production samples');

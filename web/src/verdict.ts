@@ -207,9 +207,11 @@ export function renderVerdict(box: HTMLElement, v: Verdict, split: string, label
           d.p_text ? [', ', h('span', { class: 'pv', 'data-testid': 'verdict-drift-p' }, d.p_text)] as any : '',
           ': ', h('b', { 'data-testid': 'verdict-drift-word' }, d.is_reference ? 'the reference' : d.drifted ? 'drift detected' : labeled ? 'within coverage' : 'no drift'))
         : h('div', { class: 'verdict-text', 'data-testid': 'verdict-drift-unavailable' }, `Drift unavailable: ${d.reason ?? 'not computed'}`),
-      d.threshold !== null ? h('div', { class: 'verdict-sub muted', 'data-testid': 'verdict-threshold', 'data-threshold': String(d.threshold) },
+      // No threshold line without drift (a run too small has none; the server then sends
+      // only `available` and `reason`).
+      d.available && d.threshold != null ? h('div', { class: 'verdict-sub muted', 'data-testid': 'verdict-threshold', 'data-threshold': String(d.threshold) },
         `threshold ${fmt(d.threshold, 3)}`, helpButton('threshold'),
-        d.threshold_source ? ` = ${d.threshold_source}` : '', d.k !== null ? ` (k = ${d.k})` : '') : null));
+        d.threshold_source ? ` = ${d.threshold_source}` : '', d.k != null ? ` (k = ${d.k})` : '') : null));
   }
   const t = v.domain_test;
   if (t) {
