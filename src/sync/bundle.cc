@@ -6,8 +6,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "sync/sha256.h"
@@ -155,15 +158,38 @@ std::string UploadState::ToJson() const {
   return j.dump();
 }
 
+namespace {
+
+// An integer that fits int64_t, else throws naming `what`. nlohmann's
+// get<int64_t>() of a number beyond it (a double such as 8.9e25) is undefined
+// behaviour, not an exception (found by fuzz/manifest_fuzzer.cc).
+int64_t Int64Of(const json& v, const std::string& what) {
+  if (!v.is_number_integer() ||
+      (v.is_number_unsigned() &&
+       v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))) {
+    throw std::runtime_error(what + ": expected an integer of at most 63 bits");
+  }
+  return v.get<int64_t>();
+}
+
+std::map<std::string, int64_t> CountsOf(const json& v, const std::string& what) {
+  if (!v.is_object()) throw std::runtime_error(what + ": expected an object");
+  std::map<std::string, int64_t> out;
+  for (const auto& [key, count] : v.items()) out[key] = Int64Of(count, what + "." + key);
+  return out;
+}
+
+}  // namespace
+
 Result<UploadState> UploadState::Parse(const std::string& text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   UploadState s;
   try {
     if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not an object");
     s.source = j.at("source").get<std::string>();
-    s.sequence = j.at("sequence").get<int64_t>();
-    s.samples = j.at("samples").get<std::map<std::string, int64_t>>();
-    s.outputs = j.at("outputs").get<std::map<std::string, int64_t>>();
+    s.sequence = Int64Of(j.at("sequence"), "sequence");
+    s.samples = CountsOf(j.at("samples"), "samples");
+    s.outputs = CountsOf(j.at("outputs"), "outputs");
     if (!j.at("pending").is_null()) s.pending = j.at("pending").get<std::string>();
   } catch (const std::exception& e) {
     return Status::IOError(std::string("sextant.db table meta: upload_state is damaged: ") +

@@ -164,6 +164,32 @@ TEST(Upload, PlansOnlyWhatWasLoggedSinceTheLastUpload) {
   EXPECT_EQ(back.ToJson(), state.ToJson());
 }
 
+// Found by fuzz/manifest_fuzzer.cc (UBSan): a sequence or count beyond int64_t
+// (a JSON number nlohmann holds as a double or a uint64) is an error naming the
+// field, not undefined behaviour.
+TEST(Upload, UploadStateWithAnOutOfRangeNumberIsDamaged) {
+  const std::string good =
+      R"({"source":"s","sequence":3,"samples":{"training@0":5},"outputs":{},"pending":null})";
+  ASSERT_OK_AND_ASSIGN(UploadState s, UploadState::Parse(good));
+  EXPECT_EQ(s.sequence, 3);
+  EXPECT_EQ(s.samples.at("training@0"), 5);
+  for (
+      const std::string& bad :
+      {std::string(
+           R"({"source":"s","sequence":88888888888888888888888881,"samples":{},"outputs":{},"pending":null})"),
+       std::string(
+           R"({"source":"s","sequence":18446744073709551615,"samples":{},"outputs":{},"pending":null})"),
+       std::string(R"({"source":"s","sequence":1.5,"samples":{},"outputs":{},"pending":null})"),
+       std::string(
+           R"({"source":"s","sequence":1,"samples":{"training@0":1e30},"outputs":{},"pending":null})"),
+       std::string(R"({"source":"s","sequence":1,"samples":{},"outputs":[],"pending":null})")}) {
+    Result<UploadState> r = UploadState::Parse(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kIOError) << bad;
+    EXPECT_NE(r.status().message().find("upload_state is damaged"), std::string::npos) << bad;
+  }
+}
+
 TEST(Upload, NliPairsTravel) {
   TempDir root;
   LogRun(root.path(), TaskType::kNaturalLanguageInference);
