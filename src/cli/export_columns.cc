@@ -12,15 +12,6 @@ using ordered_json = nlohmann::ordered_json;
 
 namespace {
 
-ordered_json Cell(const ordered_json& row, const std::string& column) {
-  if (column.rfind("meta.", 0) == 0) {
-    const ordered_json& meta = row["meta"];
-    const std::string key = column.substr(5);
-    return meta.is_object() && meta.contains(key) ? meta[key] : ordered_json();
-  }
-  return row.contains(column) ? row[column] : ordered_json();
-}
-
 std::string CsvText(const ordered_json& v) {
   if (v.is_null()) return "";
   if (v.is_string()) return v.get<std::string>();
@@ -41,20 +32,12 @@ Status WriteExportColumns(std::ostream& out, io::ExportFormat format,
   objects.reserve(rows.size());
   for (const SampleRow& r : rows) objects.push_back(SampleRowToJson(r, labels));
   if (!objects.empty()) {
-    for (const std::string& c : columns) {
-      if ((c.rfind("meta.", 0) == 0 && c.size() > 5) || objects.front().contains(c)) continue;
-      std::string all;
-      for (auto it = objects.front().begin(); it != objects.front().end(); ++it) {
-        all += (all.empty() ? "" : ", ") + it.key();
-      }
-      return Status::Invalid("--columns: unknown column '" + c + "'; expected one of: " + all +
-                             ", or meta.KEY for a metadata field");
-    }
+    SEXTANT_RETURN_IF_ERROR(CheckExportColumns(columns, objects.front(), {}, "--columns"));
   }
   if (format == io::ExportFormat::kJsonl) {
     for (const ordered_json& row : objects) {
       ordered_json j = ordered_json::object();
-      for (const std::string& c : columns) j[c] = Cell(row, c);
+      for (const std::string& c : columns) j[c] = ExportColumn(row, c);
       out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     }
     return Status::OK();
@@ -63,7 +46,7 @@ Status WriteExportColumns(std::ostream& out, io::ExportFormat format,
   std::vector<std::string> fields;
   for (const ordered_json& row : objects) {
     fields.clear();
-    for (const std::string& c : columns) fields.push_back(CsvText(Cell(row, c)));
+    for (const std::string& c : columns) fields.push_back(CsvText(ExportColumn(row, c)));
     io::WriteCsvRow(out, fields);
   }
   return Status::OK();

@@ -1,5 +1,7 @@
 #include "query/result_json.h"
 
+#include <algorithm>
+
 namespace sextant {
 
 using ordered_json = nlohmann::ordered_json;
@@ -182,6 +184,35 @@ ordered_json SelectFields(const ordered_json& full, const std::vector<std::strin
     out[f] = it == full.end() ? ordered_json(nullptr) : *it;
   }
   return out;
+}
+
+ordered_json ExportColumn(const ordered_json& sample, const std::string& column) {
+  if (column.rfind("meta.", 0) == 0) {
+    auto meta = sample.find("meta");
+    if (meta == sample.end() || !meta->is_object()) return nullptr;
+    auto it = meta->find(column.substr(5));
+    return it == meta->end() ? ordered_json(nullptr) : *it;
+  }
+  auto it = sample.find(column);
+  return it == sample.end() ? ordered_json(nullptr) : *it;
+}
+
+Status CheckExportColumns(const std::vector<std::string>& columns, const ordered_json& example,
+                          const std::vector<std::string>& extra, const std::string& field) {
+  for (const std::string& c : columns) {
+    if ((c.rfind("meta.", 0) == 0 && c.size() > 5) || example.contains(c) ||
+        std::find(extra.begin(), extra.end(), c) != extra.end()) {
+      continue;
+    }
+    std::string all;
+    for (auto it = example.begin(); it != example.end(); ++it) {
+      all += (all.empty() ? "" : ", ") + it.key();
+    }
+    for (const std::string& e : extra) all += (all.empty() ? "" : ", ") + e;
+    return Status::Invalid(field + ": unknown column '" + c + "'; expected one of: " + all +
+                           ", or meta.KEY for a metadata field");
+  }
+  return Status::OK();
 }
 
 }  // namespace sextant

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sextant/results.h"
+#include "sextant/status.h"
 
 namespace sextant {
 
@@ -43,5 +44,17 @@ nlohmann::ordered_json NeighborToJson(const Neighbor& neighbor);
 // narrower view of a row encoded above.
 nlohmann::ordered_json SelectFields(const nlohmann::ordered_json& full,
                                     const std::vector<std::string>& fields);
+
+// One column of an export with chosen columns (`sextant export --columns`,
+// GET .../export?columns=): a field of the encoded sample, or `meta.KEY` (one
+// metadata field); null where the sample has none.
+nlohmann::ordered_json ExportColumn(const nlohmann::ordered_json& sample,
+                                    const std::string& column);
+// Invalid, prefixed by `field` ("columns", "--columns"), naming the first column
+// that is neither a field of `example` (an encoded sample), nor `meta.KEY`, nor
+// one of `extra`, and listing the known ones.
+Status CheckExportColumns(const std::vector<std::string>& columns,
+                          const nlohmann::ordered_json& example,
+                          const std::vector<std::string>& extra, const std::string& field);
 
 }  // namespace sextant
