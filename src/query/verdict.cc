@@ -227,7 +227,7 @@ std::string PText(std::optional<double> p, std::optional<double> log10_p) {
     l = std::min(*log10_p, 0.0);
   } else if (p && std::isfinite(*p) && *p > 0) {
     l = std::min(std::log10(*p), 0.0);
-  } else if (p || log10_p) {
+  } else if ((p && *p == 0) || (log10_p && std::isinf(*log10_p) && *log10_p < 0)) {
     return "p < 1e-300";  // 0 as a double (or a log10 of -infinity): below any double's reach
   } else {
     return "p = -";

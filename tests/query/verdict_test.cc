@@ -35,6 +35,8 @@ TEST(PText, NeverZeroEvenWithoutAUsableLog10) {
   EXPECT_EQ(PText(0.0, -kInf), "p < 1e-300");
   EXPECT_EQ(PText(std::nullopt, -kInf), "p < 1e-300");
   EXPECT_EQ(PText(0.0, std::nan("")), "p < 1e-300");
+  // Unknown (NaN) is not tiny.
+  EXPECT_EQ(PText(std::nan(""), std::nan("")), "p = -");
   EXPECT_EQ(PText(std::nullopt, std::nullopt), "p = -");
   EXPECT_EQ(PText(json(0.0), json()), "p < 1e-300");
   EXPECT_EQ(PText(nlohmann::json(0.0), nlohmann::json(-50.0)), "p = 1.0e-50");
