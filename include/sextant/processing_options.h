@@ -11,6 +11,8 @@
 
 namespace sextant {
 
+class ShardExecutor;  // sextant/shards.h
+
 // Which k-core distances form the drift reference distribution, whose
 // percentile is the threshold and whose ranks are the drift scores
 // (docs/algorithms.md; defaults measured in docs/calibration.md).
@@ -134,6 +136,19 @@ struct ProcessingOptions {
   // layout samples.
   int64_t map_max_points = 100000;
   uint64_t map_seed = 42;
+
+  // Shard work (sextant/shards.h). Where it runs: null = in this process,
+  // with no files written; else through the executor (a Dask cluster).
+  // Not owned; must outlive the finish.
+  ShardExecutor* executor = nullptr;
+  // The training reference of drift in this many shards, each searched on
+  // its own and the top k of every query merged (exact search: the same
+  // neighbours and distances as one index). 0: one shard in this process;
+  // with an executor, as many as keep each shard within its
+  // WorkerMemoryBytes.
+  int32_t training_shards = 0;
+  // Query rows per shard task: a positive multiple of kShardRowAlignment.
+  int64_t shard_rows = 65536;
 };
 
 // The one list of processing options that the CLI, the Python package and the

@@ -15,6 +15,7 @@
 #include "processing/performance_estimate.h"
 #include "processing/run_map.h"
 #include "processing/sample_metrics.h"
+#include "processing/shard_tasks.h"
 #include "processing/similarity_index.h"
 #include "processing/summary.h"
 #include "processing/timeline.h"
@@ -359,6 +360,14 @@ Status CheckOptions(const ProcessingOptions& options) {
   }
   if (options.drift_reference_sample_size < 0) {
     return Status::Invalid("drift_reference_sample_size: must be 0 (all) or positive");
+  }
+  if (options.training_shards < 0) {
+    return Status::Invalid("training_shards: must be 0 (automatic) or positive");
+  }
+  if (options.shard_rows <= 0 || options.shard_rows % kShardRowAlignment != 0) {
+    return Status::Invalid("shard_rows: must be a positive multiple of " +
+                           std::to_string(kShardRowAlignment) + " (got " +
+                           std::to_string(options.shard_rows) + ")");
   }
   return Status::OK();
 }

@@ -67,6 +67,10 @@ Field FieldOf(ProcessingOptions& o, std::string_view name) {
     f.i64 = &o.map_max_points;
   else if (name == "map_seed")
     f.u64 = &o.map_seed;
+  else if (name == "training_shards")
+    f.i32 = &o.training_shards;
+  else if (name == "shard_rows")
+    f.i64 = &o.shard_rows;
   return f;
 }
 
@@ -172,6 +176,17 @@ const std::vector<ProcessingOptionSpec>& ProcessingOptionSpecs() {
        "all)",
        {}},
       {"map_seed", nullptr, Type::kInt, "Seed of the map", {}},
+      {"training_shards",
+       nullptr,
+       Type::kInt,
+       "Split the training reference into this many shards, searched apart and merged (0 = "
+       "one, or as many as fit each worker's memory on a cluster)",
+       {}},
+      {"shard_rows",
+       nullptr,
+       Type::kInt,
+       "Query rows per shard task on a cluster (a multiple of 16384)",
+       {}},
   };
   return specs;
 }
