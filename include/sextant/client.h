@@ -119,6 +119,11 @@ struct FinishReport {
   int64_t samples = 0;
   double seconds = 0;
   std::vector<std::pair<std::string, double>> stage_seconds;  // in order of execution
+  // With ProcessingOptions::executor: shard tasks run, bytes of input files
+  // written for the workers and bytes of task outputs received.
+  int64_t shard_tasks = 0;
+  int64_t shard_bytes_written = 0;
+  int64_t shard_bytes_received = 0;
 
   // With a team server: what was uploaded, and the server's processing job.
   bool uploaded = false;        // this finish committed at least one upload

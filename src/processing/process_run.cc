@@ -167,9 +167,12 @@ std::optional<std::string> DriftUnavailableReason(int64_t training_rows, int32_t
          "; training has " + std::to_string(training_rows);
 }
 
+// With `shards`, the searches run as shard tasks on the splits' rows staged as
+// `<family>-<split index>.npy`.
 Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::string& prefix,
                                 const std::string& units, StageTimer& timer,
-                                std::vector<store::SplitResults>& splits) {
+                                std::vector<store::SplitResults>& splits, ShardWorkspace* shards,
+                                const std::string& family) {
   auto stage = [&](const char* name) { return prefix + name; };
   auto training = std::find_if(splits.begin(), splits.end(), [](const store::SplitResults& s) {
     return s.split.split == Split::kTraining;
@@ -345,6 +348,8 @@ struct FinishState {
   ordered_json performance_estimates = ordered_json::object();  // per inference split
   std::optional<SimilarityIndex> similarity, span_similarity;
   std::vector<store::InferenceSetTime> set_times;  // the timeline's order
+  // With an executor: this finish's folder of staged inputs, removed at the end.
+  std::unique_ptr<ShardWorkspace> shards;
 };
 
 Status CheckOptions(const ProcessingOptions& options) {
@@ -619,25 +624,32 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   StageTimer timer(&report, on_stage);
   SEXTANT_RETURN_IF_ERROR(CheckOptions(options));
   FinishState st;
+  if (options.executor != nullptr) {
+    SEXTANT_ASSIGN_OR_RETURN(st.shards, ShardWorkspace::Open(options.executor));
+  }
   SEXTANT_RETURN_IF_ERROR(JoinSplits(store, options, &st));
   SEXTANT_ASSIGN_OR_RETURN(st.set_times, store.InferenceTimes());
   timer.Done("join outputs and per-sample metrics");
 
   // The 2-D map of every split together (docs/algorithms.md).
-  SEXTANT_ASSIGN_OR_RETURN(st.map_parameters, ComputeRunMap(options, &st.splits));
+  SEXTANT_ASSIGN_OR_RETURN(st.map_parameters,
+                           ComputeRunMap(options, &st.splits, st.shards.get(), "rows"));
   timer.Done("2-D map");
   if (st.ner) {
-    SEXTANT_ASSIGN_OR_RETURN(st.span_map_parameters, ComputeRunMap(options, &st.span_splits));
+    SEXTANT_ASSIGN_OR_RETURN(st.span_map_parameters,
+                             ComputeRunMap(options, &st.span_splits, st.shards.get(), "span-rows"));
     timer.Done("2-D map of span rows");
   }
 
   // Drift against the training embeddings, when the run has training data.
   // Restores the caller's OpenMP thread count when ProcessRun returns.
   const index::ScopedSearchThreads search_threads(options.threads);
-  SEXTANT_ASSIGN_OR_RETURN(st.drift, ScoreDrift(options, "", "samples", timer, st.splits));
+  SEXTANT_ASSIGN_OR_RETURN(
+      st.drift, ScoreDrift(options, "", "samples", timer, st.splits, st.shards.get(), "rows"));
   if (st.ner) {
     SEXTANT_ASSIGN_OR_RETURN(st.span_drift,
-                             ScoreDrift(options, "spans: ", "span rows", timer, st.span_splits));
+                             ScoreDrift(options, "spans: ", "span rows", timer, st.span_splits,
+                                        st.shards.get(), "span-rows"));
   }
 
   SEXTANT_RETURN_IF_ERROR(RunDomainTests(options, &st));
@@ -659,10 +671,12 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
 
   // The similarity index of every split, stored with the results.
   if (options.build_similarity_index) {
-    SEXTANT_ASSIGN_OR_RETURN(st.similarity, BuildSimilarityIndex(st.splits));
+    SEXTANT_ASSIGN_OR_RETURN(st.similarity,
+                             BuildSimilarityIndex(st.splits, st.shards.get(), "rows"));
     timer.Done("similarity index");
     if (st.ner) {
-      SEXTANT_ASSIGN_OR_RETURN(st.span_similarity, BuildSimilarityIndex(st.span_splits));
+      SEXTANT_ASSIGN_OR_RETURN(st.span_similarity,
+                               BuildSimilarityIndex(st.span_splits, st.shards.get(), "span-rows"));
       timer.Done("similarity index of span rows");
     }
   }
@@ -682,6 +696,11 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
     const std::string said =
         alerts::EvaluateAfterFinish(store.dir(), nlohmann::json(*timeline)).Message();
     if (!said.empty()) report.message += (report.message.empty() ? "" : "\n") + said;
+  }
+  if (st.shards) {
+    report.shard_tasks = st.shards->tasks();
+    report.shard_bytes_written = st.shards->bytes_written();
+    report.shard_bytes_received = st.shards->bytes_received();
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return report;

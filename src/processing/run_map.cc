@@ -9,7 +9,8 @@ namespace sextant::processing {
 using ordered_json = nlohmann::ordered_json;
 
 Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
-                                   std::vector<store::SplitResults>* splits) {
+                                   std::vector<store::SplitResults>* splits,
+                                   ShardWorkspace* /*shards*/, const std::string& /*family*/) {
   auto not_computed = [](const std::string& reason) {
     return ordered_json{{"computed", false}, {"reason", reason}};
   };

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "processing/shard_tasks.h"
 #include "sextant/processing_options.h"
 #include "store/run_store.h"
 
@@ -15,7 +16,11 @@ namespace sextant::processing {
 // Returns the summary's parameters.map: {"computed": true, the parameters
 // and timings} or {"computed": false, "reason": ...} when compute_map is off
 // or the splits' embedding widths differ (their maps stay empty).
+// With `shards`, the placement of rows beyond the layout runs as shard tasks
+// on the splits' rows staged as `<family>-<split index>.npy`.
 Result<nlohmann::ordered_json> ComputeRunMap(const ProcessingOptions& options,
-                                             std::vector<store::SplitResults>* splits);
+                                             std::vector<store::SplitResults>* splits,
+                                             ShardWorkspace* shards = nullptr,
+                                             const std::string& family = "rows");
 
 }  // namespace sextant::processing

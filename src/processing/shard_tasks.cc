@@ -1,13 +1,78 @@
 #include "processing/shard_tasks.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <system_error>
+
+#include "io/npy.h"
+#include "store/run_store.h"
 
 namespace sextant::processing {
 
 std::vector<std::pair<int64_t, int64_t>> ShardRanges(int64_t rows, int64_t shard_rows) {
   std::vector<std::pair<int64_t, int64_t>> out;
-  for (int64_t b = 0; b < rows; b += shard_rows) out.emplace_back(b, std::min(rows, b + shard_rows));
+  for (int64_t b = 0; b < rows; b += shard_rows)
+    out.emplace_back(b, std::min(rows, b + shard_rows));
+  return out;
+}
+
+Result<std::unique_ptr<ShardWorkspace>> ShardWorkspace::Open(ShardExecutor* executor) {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  std::string folder = "finish-" + std::to_string(::getpid()) + "-" + std::to_string(now);
+  const std::filesystem::path dir = std::filesystem::path(executor->WorkDir()) / folder;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Status::IOError("shard work directory '" + dir.string() + "': " + ec.message());
+  }
+  return std::unique_ptr<ShardWorkspace>(new ShardWorkspace(executor, std::move(folder)));
+}
+
+ShardWorkspace::ShardWorkspace(ShardExecutor* executor, std::string folder)
+    : executor_(executor), folder_(std::move(folder)) {}
+
+ShardWorkspace::~ShardWorkspace() {
+  std::error_code ec;
+  std::filesystem::remove_all(std::filesystem::path(executor_->WorkDir()) / folder_, ec);
+}
+
+std::string ShardWorkspace::Name(const std::string& file) const { return folder_ + "/" + file; }
+
+std::filesystem::path ShardWorkspace::Path(const std::string& file) const {
+  return std::filesystem::path(executor_->WorkDir()) / folder_ / file;
+}
+
+void ShardWorkspace::CountWritten(const std::string& file) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(Path(file), ec);
+  if (!ec) bytes_written_ += static_cast<int64_t>(size);
+}
+
+Result<std::string> ShardWorkspace::SplitRows(const store::SplitResults& split,
+                                              const std::string& file) {
+  const std::string npy = file + ".npy";
+  if (std::find(split_files_.begin(), split_files_.end(), npy) == split_files_.end()) {
+    SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(Path(npy), split.embeddings.data(),
+                                                static_cast<int64_t>(split.samples.size()),
+                                                split.emb_dim));
+    CountWritten(npy);
+    split_files_.push_back(npy);
+  }
+  return Name(npy);
+}
+
+Result<std::vector<std::string>> ShardWorkspace::Run(const std::string& stage,
+                                                     const std::vector<ShardTask>& tasks) {
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> out, executor_->Run(stage, tasks));
+  if (out.size() != tasks.size()) {
+    return Status::Internal("shard executor: stage '" + stage + "' returned " +
+                            std::to_string(out.size()) + " outputs for " +
+                            std::to_string(tasks.size()) + " tasks");
+  }
+  tasks_ += static_cast<int64_t>(tasks.size());
+  for (const std::string& o : out) bytes_received_ += static_cast<int64_t>(o.size());
   return out;
 }
 
@@ -51,8 +116,7 @@ void ShardCache::Clear() {
 Result<int64_t> SpecInt(const nlohmann::json& spec, const char* field) {
   auto it = spec.find(field);
   if (it == spec.end() || !it->is_number_integer()) {
-    return Status::Invalid(std::string("shard task: field '") + field +
-                           "' must be an integer");
+    return Status::Invalid(std::string("shard task: field '") + field + "' must be an integer");
   }
   return it->get<int64_t>();
 }

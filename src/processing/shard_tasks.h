@@ -7,21 +7,63 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <cstring>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "sextant/shards.h"
 #include "sextant/status.h"
 
+namespace sextant::store {
+struct SplitResults;
+}
+
 namespace sextant::processing {
+
+// The driver's side of one distributed finish: a fresh folder under the
+// executor's work directory for this finish's inputs, removed with the
+// object, and the executor that runs the tasks. A finish without an executor
+// has none (stages then call the task functions on memory directly).
+class ShardWorkspace {
+ public:
+  // Creates "finish-<pid>-<nanoseconds>" under executor->WorkDir().
+  static Result<std::unique_ptr<ShardWorkspace>> Open(ShardExecutor* executor);
+  ~ShardWorkspace();  // removes the folder and everything in it
+  ShardWorkspace(const ShardWorkspace&) = delete;
+  ShardWorkspace& operator=(const ShardWorkspace&) = delete;
+
+  // A file's name as tasks give it (relative to the work directory) and its path here.
+  std::string Name(const std::string& file) const;
+  std::filesystem::path Path(const std::string& file) const;
+  // The raw float32 embeddings of `split` as `<file>.npy` (written on first
+  // call; later calls with the same file return its name). Tasks normalise
+  // rows themselves with index::NormalizeRows, as the in-process path does.
+  Result<std::string> SplitRows(const store::SplitResults& split, const std::string& file);
+  // Runs the tasks through the executor; checks one output per task.
+  Result<std::vector<std::string>> Run(const std::string& stage,
+                                       const std::vector<ShardTask>& tasks);
+  ShardExecutor& executor() { return *executor_; }
+  // What this finish moved: bytes of files written for the workers, tasks
+  // run, and bytes of task outputs received.
+  int64_t bytes_written() const { return bytes_written_; }
+  int64_t tasks() const { return tasks_; }
+  int64_t bytes_received() const { return bytes_received_; }
+  // Adds a file written by a stage under Path() to bytes_written.
+  void CountWritten(const std::string& file);
+
+ private:
+  ShardWorkspace(ShardExecutor* executor, std::string folder);
+  ShardExecutor* executor_;
+  std::string folder_;  // relative to the work directory
+  std::vector<std::string> split_files_;
+  int64_t bytes_written_ = 0, tasks_ = 0, bytes_received_ = 0;
+};
 
 // [begin, end) row ranges covering [0, rows), each `shard_rows` long but the
 // last (shard_rows a positive multiple of kShardRowAlignment).

@@ -21,7 +21,8 @@ ordered_json IndexInfoJson(const index::IndexInfo& info) {
 }
 
 Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
-    const std::vector<store::SplitResults>& splits) {
+    const std::vector<store::SplitResults>& splits, ShardWorkspace* /*shards*/,
+    const std::string& /*family*/) {
   int64_t dim = 0, rows = 0;
   std::vector<int64_t> offsets;
   ordered_json parts = ordered_json::array();

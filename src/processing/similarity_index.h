@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "index/cosine_index.h"
+#include "processing/shard_tasks.h"
 #include "processing/summary.h"
 #include "sextant/status.h"
 #include "store/run_store.h"
@@ -27,8 +28,11 @@ struct SimilarityIndex {
 // below 2,000 rows, else IVF with about 2 sqrt(rows) cells, finer than drift's,
 // so that a single query scans few rows. None when no split has embeddings or
 // their widths differ.
+// With `shards`, the rows' cells are assigned by shard tasks on the splits'
+// rows staged as `<family>-<split index>.npy`.
 Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
-    const std::vector<store::SplitResults>& splits);
+    const std::vector<store::SplitResults>& splits, ShardWorkspace* shards = nullptr,
+    const std::string& family = "rows");
 
 // Adds similarity.faiss and similarity.json to the files of a commit. `index`
 // must outlive the commit.
