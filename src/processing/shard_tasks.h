@@ -23,6 +23,9 @@
 namespace sextant::store {
 struct SplitResults;
 }
+namespace sextant::drift {
+struct Neighbours;
+}
 
 namespace sextant::processing {
 
@@ -107,6 +110,12 @@ Result<std::string> RunKcoreTask(const nlohmann::json& spec, const std::filesyst
 // [begin, end) in one training shard's index. Output: per row, k float32
 // distances then k int64 global training rows (shard offset added), nearest first.
 Result<std::string> RunKnnTask(const nlohmann::json& spec, const std::filesystem::path& work_dir);
+// The spec of both drift kinds is documented in shard_tasks_drift.cc.
+// A "knn" task's output from neighbours of `num_queries` queries, and back
+// into rows [first_query, first_query + num_queries) of `into` (sized, k set).
+std::string PackNeighbours(const drift::Neighbours& found, int64_t num_queries);
+Status UnpackNeighbours(const std::string& bytes, int64_t num_queries, drift::Neighbours* into,
+                        int64_t first_query);
 // "map_place" (the map): 2-D positions of the map's rows beyond the layout
 // sample, rows [begin, end) of the placement list. Output: float32 x, y per row.
 Result<std::string> RunMapPlaceTask(const nlohmann::json& spec,
