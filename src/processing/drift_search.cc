@@ -132,6 +132,7 @@ Result<std::vector<float>> DriftSearch::KCoreByTasks(const store::SplitResults& 
                                                      const std::vector<int64_t>& sample, int32_t k,
                                                      bool leave_one_out,
                                                      const ProcessingOptions& options) {
+  if (split.samples.empty()) return std::vector<float>();
   SEXTANT_ASSIGN_OR_RETURN(
       const std::string rows,
       workspace_->SplitRows(split, family_ + "-" + std::to_string(split_index)));

@@ -2,8 +2,12 @@
 // finish in process: every per-sample and per-span result bitwise equal, the
 // summaries equal but for timings; a sharded training reference (exact) equal
 // to one index; the drift shard tasks' damaged specs are errors, not crashes.
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -251,6 +255,18 @@ TEST_F(ShardedFinishTest, UnsampledLeaveOneOutThroughTheExecutorIsBitwiseTheSame
   ExpectSameThroughExecutor("cls", options);
 }
 
+TEST_F(ShardedFinishTest, ApproximateThroughTheExecutorIsBitwiseTheSame) {
+  MakeClassificationRun();
+  for (int32_t shards : {1, 3}) {
+    SCOPED_TRACE(shards);
+    ProcessingOptions options = BaseOptions();
+    options.nn_search = NnSearch::kApproximate;  // IVF indexes written, read by the tasks
+    options.training_shards = shards;
+    ExpectSameThroughExecutor("cls", options);
+    EXPECT_EQ(Summary(dir_.path(), "cls")["parameters"]["nn_search"]["used"], "approximate");
+  }
+}
+
 TEST_F(ShardedFinishTest, ThreeExactTrainingShardsGiveTheDistancesOfOne) {
   MakeClassificationRun();
   for (int64_t sample_size : {int64_t{1000}, int64_t{0}}) {
@@ -350,7 +366,7 @@ TEST_F(DriftTaskTest, KcoreAndKnnGiveTheInProcessValues) {
   ASSERT_OK_AND_ASSIGN(const std::string sampled, Run("kcore", spec));
   ASSERT_OK_AND_ASSIGN(auto plain, drift::KCoreDistances(*index_, norm_.data(), kRows, 3, false));
   ASSERT_EQ(sampled.size(), 3 * sizeof(float));
-  const std::vector<float> got = *processing::UnpackArray<float>(sampled, 3, "kcore");
+  const std::vector<float> got = processing::UnpackArray<float>(sampled, 3, "kcore").value();
   EXPECT_EQ(got, (std::vector<float>{plain[5], plain[3], plain[99]}));
 
   spec = Spec();
