@@ -58,6 +58,10 @@ Status WriteNpyInt64(const std::filesystem::path& path, const int64_t* data, int
 // shape (a, b) needs M").
 Result<FloatMatrix> ReadNpyAsFloat32(const std::filesystem::path& path);
 
+// Reads a 1-D '<i8' array (as WriteNpyInt64 writes). Invalid, naming the
+// file, for any other dtype or shape, and as ReadNpyAsFloat32 for the rest.
+Result<std::vector<int64_t>> ReadNpyInt64(const std::filesystem::path& path);
+
 // A read-only memory map of a C-order '<f4' .npy file with 1 or 2 dimensions
 // (1-D arrays of n values read as n x 1), giving the values without a copy.
 //
