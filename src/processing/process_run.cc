@@ -665,12 +665,13 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
 
   // The similarity index of every split, stored with the results.
   if (options.build_similarity_index) {
-    SEXTANT_ASSIGN_OR_RETURN(st.similarity,
-                             BuildSimilarityIndex(st.splits, st.shards.get(), "rows"));
+    SEXTANT_ASSIGN_OR_RETURN(st.similarity, BuildSimilarityIndex(st.splits, st.shards.get(), "rows",
+                                                                 options.shard_rows));
     timer.Done("similarity index");
     if (st.ner) {
-      SEXTANT_ASSIGN_OR_RETURN(st.span_similarity,
-                               BuildSimilarityIndex(st.span_splits, st.shards.get(), "span-rows"));
+      SEXTANT_ASSIGN_OR_RETURN(
+          st.span_similarity,
+          BuildSimilarityIndex(st.span_splits, st.shards.get(), "span-rows", options.shard_rows));
       timer.Done("similarity index of span rows");
     }
   }
