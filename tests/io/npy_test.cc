@@ -112,6 +112,20 @@ TEST(Npy, Int64WriterMatchesNumpyBytes) {
   EXPECT_EQ(ReadBytes(path), kNumpyI64_4);
 }
 
+TEST(Npy, Int64ReaderReadsWhatTheWriterWrites) {
+  TempDir dir;
+  const std::vector<int64_t> ids = {0, -1, int64_t{1} << 40, 7};
+  ASSERT_OK(WriteNpyInt64(dir.path() / "ids.npy", ids.data(), 4));
+  ASSERT_OK_AND_ASSIGN(const std::vector<int64_t> back, ReadNpyInt64(dir.path() / "ids.npy"));
+  EXPECT_EQ(back, ids);
+  const std::vector<float> f = {1.f, 2.f};
+  ASSERT_OK(WriteNpyFloat32(dir.path() / "f.npy", f.data(), 2, 1));
+  const Status wrong = ReadNpyInt64(dir.path() / "f.npy").status();
+  EXPECT_TRUE(wrong.IsInvalid()) << wrong.ToString();
+  EXPECT_NE(wrong.message().find("int64"), std::string::npos) << wrong.ToString();
+  EXPECT_TRUE(ReadNpyInt64(dir.path() / "missing.npy").status().IsNotFound());
+}
+
 TEST(Npy, WritersMatchNumpyBytes) {
   TempDir dir;
   std::vector<float> f32 = {-1.f, -0.5f, 0.f, 0.5f, 1.f, 1.5f};
