@@ -125,5 +125,23 @@ TEST(AssignToCells, PicksTheCentroidOfLargestInnerProductFirstOfEquals) {
   EXPECT_EQ(cell, (std::vector<int64_t>{1, 3, 1, 0}));
 }
 
+TEST(AssignToCells, GivesTheSameCellsWhateverTheThreads) {
+  ClusteredSpec spec;
+  spec.dim = 16;
+  const int64_t n = kAssignBlock - 1023;  // a last piece of one row
+  const std::vector<float> rows = ClusteredRows(spec, n, 5);
+  const std::vector<float> centroids = ClusteredRows(spec, 300, 6);
+  std::vector<int64_t> one(n), many(n);
+  {
+    ScopedSearchThreads threads(1);
+    AssignToCells(centroids.data(), 300, spec.dim, rows.data(), n, one.data());
+  }
+  {
+    ScopedSearchThreads threads(3);
+    AssignToCells(centroids.data(), 300, spec.dim, rows.data(), n, many.data());
+  }
+  EXPECT_EQ(one, many);
+}
+
 }  // namespace
 }  // namespace sextant::index

@@ -108,7 +108,10 @@ TEST_P(Placement, AHookErrorFailsTheMap) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ExactAndIvf, Placement,
-                         ::testing::Values(NnSearch::kExact, NnSearch::kApproximate));
+                         ::testing::Values(NnSearch::kExact, NnSearch::kApproximate),
+                         [](const ::testing::TestParamInfo<NnSearch>& info) {
+                           return info.param == NnSearch::kExact ? "Exact" : "Ivf";
+                         });
 
 // A small model: 300 layout rows of width 6, PCA to 4.
 Result<PlacementModel> SmallModel(const std::vector<float>& x, int64_t n, int64_t d) {
