@@ -483,6 +483,19 @@ void SetSearchThreads(int32_t threads) {
 
 int32_t SearchThreads() { return omp_get_max_threads(); }
 
+int32_t BlasThreadCount() { return Blas().get != nullptr ? Blas().get() : 0; }
+
+ScopedThreadCounts::ScopedThreadCounts(int32_t omp_threads, int32_t blas_threads)
+    : saved_omp_(omp_get_max_threads()), saved_blas_(BlasThreadCount()) {
+  if (omp_threads > 0) omp_set_num_threads(omp_threads);
+  if (blas_threads > 0 && Blas().set != nullptr) Blas().set(blas_threads);
+}
+
+ScopedThreadCounts::~ScopedThreadCounts() {
+  omp_set_num_threads(saved_omp_);
+  if (saved_blas_ > 0 && Blas().set != nullptr) Blas().set(saved_blas_);
+}
+
 ScopedSearchThreads::ScopedSearchThreads(int32_t threads) : saved_(omp_get_max_threads()) {
   SetSearchThreads(threads);
 }

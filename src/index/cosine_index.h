@@ -46,6 +46,26 @@ void SetSearchThreads(int32_t threads);
 // The OpenMP threads a search uses now.
 int32_t SearchThreads();
 
+// OpenBLAS' thread count now; 0 when Faiss' BLAS is another library.
+int32_t BlasThreadCount();
+
+// Sets both OpenMP's and OpenBLAS' thread counts for its scope and restores
+// them when it ends. A shard task runs under the thread counts of the finish
+// that made it: OpenBLAS partitions a product by its thread count, and the
+// partition changes the last bits of some inner products, so a worker with
+// other counts than the driver would not give bitwise the driver's results.
+// A count <= 0 leaves that setting as it is.
+class ScopedThreadCounts {
+ public:
+  ScopedThreadCounts(int32_t omp_threads, int32_t blas_threads);
+  ~ScopedThreadCounts();
+  ScopedThreadCounts(const ScopedThreadCounts&) = delete;
+  ScopedThreadCounts& operator=(const ScopedThreadCounts&) = delete;
+
+ private:
+  int32_t saved_omp_, saved_blas_;
+};
+
 // Sets the search threads (as SetSearchThreads) for its scope and restores the
 // calling thread's previous OpenMP setting when it ends, so that a library
 // call (finish) does not change its caller's omp_get_max_threads(), e.g.

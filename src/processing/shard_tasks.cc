@@ -6,6 +6,7 @@
 #include <chrono>
 #include <system_error>
 
+#include "index/cosine_index.h"
 #include "io/npy.h"
 #include "store/run_store.h"
 
@@ -65,7 +66,17 @@ Result<std::string> ShardWorkspace::SplitRows(const store::SplitResults& split,
 
 Result<std::vector<std::string>> ShardWorkspace::Run(const std::string& stage,
                                                      const std::vector<ShardTask>& tasks) {
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> out, executor_->Run(stage, tasks));
+  // Each task carries the thread counts this finish computes with now, so a
+  // worker partitions its BLAS products as the in-process finish would.
+  std::vector<ShardTask> stamped = tasks;
+  for (ShardTask& task : stamped) {
+    nlohmann::json spec = nlohmann::json::parse(task.spec, nullptr, /*allow_exceptions=*/false);
+    if (!spec.is_object()) continue;
+    spec["omp_threads"] = index::SearchThreads();
+    spec["blas_threads"] = index::BlasThreadCount();
+    task.spec = spec.dump();
+  }
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<std::string> out, executor_->Run(stage, stamped));
   if (out.size() != tasks.size()) {
     return Status::Internal("shard executor: stage '" + stage + "' returned " +
                             std::to_string(out.size()) + " outputs for " +
@@ -139,6 +150,15 @@ Result<std::string> RunShardTask(const ShardTask& task, const std::string& work_
     return Status::Invalid("shard task '" + task.kind + "': spec is not a JSON object");
   }
   const std::filesystem::path dir(work_dir);
+  // The driver's thread counts (ShardWorkspace::Run), when the spec has them.
+  auto count = [&](const char* field) {
+    auto it = spec.find(field);
+    return it != spec.end() && it->is_number_integer() && it->get<int64_t>() > 0 &&
+                   it->get<int64_t>() <= 4096
+               ? static_cast<int32_t>(it->get<int64_t>())
+               : 0;
+  };
+  const index::ScopedThreadCounts threads(count("omp_threads"), count("blas_threads"));
   if (task.kind == "kcore") return processing::RunKcoreTask(spec, dir);
   if (task.kind == "knn") return processing::RunKnnTask(spec, dir);
   if (task.kind == "map_place") return processing::RunMapPlaceTask(spec, dir);
