@@ -428,6 +428,9 @@ def finish_run(root: Optional[str | os.PathLike[str]], project: str, run: str,
     if dask is None:
         return _core.finish_run(resolved, project, run, opts, None, on_stage)
     from . import dask as _dask
+    if not os.path.isfile(os.path.join(resolved, project, run, "sextant.db")):
+        # Before the executor creates its folder in a run that does not exist.
+        raise _core.NotFoundError(f"no run '{project}/{run}' under '{resolved}'")
     work_dir = os.fspath(dask_work_dir) if dask_work_dir is not None else _shard_work_dir(
         resolved, project, run)
     return _dask.finish_with_dask(
