@@ -373,8 +373,7 @@ void RegisterClient(py::module_& m) {
   m.def(
       "finish_run",
       [](const std::filesystem::path& root, const std::string& project, const std::string& run,
-         const ProcessingOptions& options, const py::object& executor,
-         const py::object& on_stage) {
+         const ProcessingOptions& options, const py::object& executor, const py::object& on_stage) {
         ProcessingOptions with_executor = options;
         with_executor.executor = ShardExecutorFromPython(executor);
         const ProgressCallback stage_done = ProgressFromPython(on_stage);
@@ -384,9 +383,8 @@ void RegisterClient(py::module_& m) {
         }();
         return FinishReportToPython(ValueOrThrow(std::move(report)));
       },
-      py::arg("root"), py::arg("project"), py::arg("run"),
-      py::arg("options") = ProcessingOptions{}, py::arg("executor") = py::none(),
-      py::arg("on_stage") = py::none(),
+      py::arg("root"), py::arg("project"), py::arg("run"), py::arg("options") = ProcessingOptions{},
+      py::arg("executor") = py::none(), py::arg("on_stage") = py::none(),
       "Processes a logged run (what `sextant finish` does); on_stage(name) after each stage");
   m.def(
       "resolve_root", [](const std::filesystem::path& root) { return ResolveRoot(root); },

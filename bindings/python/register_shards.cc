@@ -32,17 +32,19 @@ std::string ExceptionText(const py::error_already_set& e) {
 class PyShardExecutor : public ShardExecutor {
  public:
   std::string WorkDir() override {
+    // A path that cannot be created when work_dir() fails: the finish then
+    // fails opening its folder there, naming it, instead of writing elsewhere.
+    static const char* kBroken = "/dev/null/ShardExecutor.work_dir() failed (see stderr)";
     py::gil_scoped_acquire gil;
     try {
       py::function f = py::get_override(static_cast<const ShardExecutor*>(this), "work_dir");
-      if (!f) return {};
+      if (!f) return kBroken;
       return f().cast<std::string>();
     } catch (py::error_already_set& e) {
-      // The finish then fails opening its folder under "" and says so.
-      PyErr_WriteUnraisable(e.value().ptr());
-      return {};
+      e.discard_as_unraisable("ShardExecutor.work_dir");
+      return kBroken;
     } catch (const py::cast_error&) {
-      return {};
+      return kBroken;
     }
   }
 
@@ -54,7 +56,7 @@ class PyShardExecutor : public ShardExecutor {
       if (!f) return 0;
       return f().cast<int64_t>();
     } catch (py::error_already_set& e) {
-      PyErr_WriteUnraisable(e.value().ptr());
+      e.discard_as_unraisable("ShardExecutor.worker_memory_bytes");
       return 0;
     } catch (const py::cast_error&) {
       return 0;
@@ -71,8 +73,7 @@ class PyShardExecutor : public ShardExecutor {
       std::vector<std::string> outputs;
       for (py::handle item : out) {
         if (!py::isinstance<py::bytes>(item)) {
-          return Status::Internal("shard executor: stage '" + stage +
-                                  "': run() returned a " +
+          return Status::Internal("shard executor: stage '" + stage + "': run() returned a " +
                                   py::str(py::type::of(item).attr("__name__")).cast<std::string>() +
                                   " where each output must be bytes");
         }
@@ -92,10 +93,10 @@ class PyShardExecutor : public ShardExecutor {
 ShardExecutor* ShardExecutorFromPython(const py::object& executor) {
   if (executor.is_none()) return nullptr;
   if (!py::isinstance<ShardExecutor>(executor)) {
-    ThrowIfError(Status::Invalid("executor: expected a sextant._core.ShardExecutor (e.g. "
-                                 "sextant.dask.DaskShardExecutor); got " +
-                                 py::str(py::type::of(executor).attr("__name__"))
-                                     .cast<std::string>()));
+    ThrowIfError(
+        Status::Invalid("executor: expected a sextant._core.ShardExecutor (e.g. "
+                        "sextant.dask.DaskShardExecutor); got " +
+                        py::str(py::type::of(executor).attr("__name__")).cast<std::string>()));
   }
   return executor.cast<ShardExecutor*>();
 }
@@ -128,16 +129,16 @@ void RegisterShards(py::module_& m) {
       .def(py::init<>())
       .def("work_dir", &ShardExecutor::WorkDir)
       .def("worker_memory_bytes", &ShardExecutor::WorkerMemoryBytes)
-      .def("run", [](ShardExecutor& e, const std::string& stage,
-                     const std::vector<ShardTask>& tasks) {
-        Result<std::vector<std::string>> out = [&] {
-          py::gil_scoped_release release;
-          return e.Run(stage, tasks);
-        }();
-        std::vector<py::bytes> bytes;
-        for (const std::string& o : ValueOrThrow(std::move(out))) bytes.emplace_back(o);
-        return bytes;
-      });
+      .def("run",
+           [](ShardExecutor& e, const std::string& stage, const std::vector<ShardTask>& tasks) {
+             Result<std::vector<std::string>> out = [&] {
+               py::gil_scoped_release release;
+               return e.Run(stage, tasks);
+             }();
+             std::vector<py::bytes> bytes;
+             for (const std::string& o : ValueOrThrow(std::move(out))) bytes.emplace_back(o);
+             return bytes;
+           });
 
   py::class_<InProcessShardExecutor, ShardExecutor>(
       m, "InProcessShardExecutor",

@@ -221,9 +221,9 @@ std::filesystem::path ResolveRoot(const std::filesystem::path& explicit_root);
 
 // Processes a run that was logged without finishing (what `sextant finish` does).
 // `on_stage`, when given, is called with each stage's name once it is done.
-Result<FinishReport> FinishRun(const std::filesystem::path& root, const std::string& project,
-                               const std::string& run, const ProcessingOptions& options = {},
-                               const std::function<void(const std::string& stage_done)>&
-                                   on_stage = {});
+Result<FinishReport> FinishRun(
+    const std::filesystem::path& root, const std::string& project, const std::string& run,
+    const ProcessingOptions& options = {},
+    const std::function<void(const std::string& stage_done)>& on_stage = {});
 
 }  // namespace sextant

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -55,11 +56,10 @@ Status CheckDaskDriver(const DaskDriver& driver) {
 
 std::vector<std::string> DaskDriverArgv(const DaskDriver& driver, const std::string& root,
                                         const std::string& project, const std::string& run) {
-  std::vector<std::string> argv = {driver.python, "-m",    "sextant.dask_finish",
-                                   "--address",   driver.address, "--root",
-                                   root,          "--project",    project,
-                                   "--run",       run,            "--transfer",
-                                   driver.transfer};
+  std::vector<std::string> argv = {
+      driver.python, "-m",         "sextant.dask_finish", "--address", driver.address,
+      "--root",      root,         "--project",           project,     "--run",
+      run,           "--transfer", driver.transfer};
   if (!driver.worker_memory.empty()) {
     argv.push_back("--worker-memory");
     argv.push_back(driver.worker_memory);
@@ -168,8 +168,8 @@ Result<int> RunDaskDriver(const DaskDriver& driver, const std::string& root,
   close_all();
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return Status::IOError(std::string("dask driver: waitpid: ") +
-                                               std::strerror(errno));
+    if (errno != EINTR)
+      return Status::IOError(std::string("dask driver: waitpid: ") + std::strerror(errno));
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

@@ -323,14 +323,13 @@ Status JobQueue::DefaultProcess(const Job& job, const Report& report) {
     store.reset();
     std::string stderr_tail;
     constexpr std::string_view kStagePrefix = "stage: ";
-    SEXTANT_ASSIGN_OR_RETURN(
-        int exit_status,
-        RunDaskDriver(
-            *dask_, root_.string(), job.project, job.run,
-            [&](const std::string& line) {
-              if (line.rfind(kStagePrefix, 0) == 0) on_stage(line.substr(kStagePrefix.size()));
-            },
-            &stderr_tail));
+    SEXTANT_ASSIGN_OR_RETURN(int exit_status, RunDaskDriver(
+                                                  *dask_, root_.string(), job.project, job.run,
+                                                  [&](const std::string& line) {
+                                                    if (line.rfind(kStagePrefix, 0) == 0)
+                                                      on_stage(line.substr(kStagePrefix.size()));
+                                                  },
+                                                  &stderr_tail));
     if (exit_status != 0) {
       return Status::Internal("distributed finish (dask " + dask_->address + ") exited with " +
                               std::to_string(exit_status) + ": " + stderr_tail);
