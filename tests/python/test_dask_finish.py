@@ -323,3 +323,49 @@ def test_worker_memory_and_transfer_arguments(tmp_path, cluster):
     with pytest.raises(dq.NotFoundError, match="no run 'p/r'"):
         dq.finish_run(tmp_path, "p", "r", dask=cluster)
     assert not (tmp_path / "p").exists()
+
+
+# ---- the team server's processing jobs ----------------------------------------------
+
+
+def _serve_and_train(sextant_bin, tmp_path, address, env=None):
+    from test_team_server import Server, TRAIN, _tests_dir, run_script
+
+    class DaskServer(Server):
+        def start(self, env=None):
+            e = dict(self.env, **(env or {}))
+            self.proc = subprocess.Popen(
+                [str(self.binary), "serve", "--root", str(self.root), "--port", str(self.port),
+                 "--static", str(self.root / "no-ui"), "--dask", address],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+            line = self.proc.stdout.readline()
+            assert "Sextant console" in line, line + self.proc.stderr.read()
+            return self
+
+    server = DaskServer(sextant_bin, tmp_path / "server",
+                        env=dict(env or {}, SEXTANT_PYTHON=sys.executable)).start()
+    try:
+        r = run_script(TRAIN.format(tests=_tests_dir(), root=str(tmp_path / "trainer")),
+                       {"SEXTANT_CONSOLE_URL": server.url})
+        jobs = server.get("/api/jobs")
+    finally:
+        server.stop()
+    return r, jobs
+
+
+def test_serve_dask_runs_processing_jobs_through_the_driver(tmp_path, cluster, sextant_bin):
+    r, jobs = _serve_and_train(sextant_bin, tmp_path, cluster.scheduler.address)
+    assert r.returncode == 0, r.stdout + r.stderr
+    [job] = jobs["jobs"]
+    assert job["state"] == "done", job
+    assert job["stage"] == "commit results" or job["progress"] > 0, job
+
+
+def test_serve_dask_fails_the_job_with_the_drivers_error(tmp_path, sextant_bin):
+    # Nothing listens on port 9 of loopback: the driver cannot connect and exits 1.
+    r, jobs = _serve_and_train(sextant_bin, tmp_path, "tcp://127.0.0.1:9",
+                               env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
+    [job] = jobs["jobs"]
+    assert job["state"] == "failed", job
+    assert "distributed finish (dask tcp://127.0.0.1:9) exited with 1" in job["error"], job
+    assert "error:" in job["error"], job
