@@ -51,29 +51,44 @@ int64_t CountAbove(const ReferenceDistribution& ref, double threshold) {
   return static_cast<int64_t>(ref.sorted.end() - first_above);
 }
 
+LooPlan PlanLeaveOneOut(int64_t population, int32_t k, int64_t sample_size, uint64_t seed) {
+  LooPlan plan;
+  if (sample_size <= 0 || sample_size >= population) {
+    plan.searched_k = k;
+    plan.leave_one_out = true;
+    return plan;
+  }
+  plan.sample = SampleRows(population, sample_size, seed);
+  plan.searched_k = k + 1;
+  plan.leave_one_out = false;
+  return plan;
+}
+
+std::vector<float> GatherRows(const float* rows, int64_t dim, const std::vector<int64_t>& which) {
+  std::vector<float> out(which.size() * static_cast<size_t>(dim));
+  for (size_t i = 0; i < which.size(); ++i) {
+    std::copy_n(rows + which[i] * dim, dim, out.begin() + static_cast<int64_t>(i) * dim);
+  }
+  return out;
+}
+
 Result<ReferenceDistribution> BuildSampledReference(const index::CosineIndex& index,
                                                     const float* normalized, int32_t k,
                                                     double percentile, int64_t sample_size,
                                                     uint64_t seed, ProgressFn progress,
                                                     void* user) {
-  if (sample_size <= 0 || sample_size >= index.size()) {
-    return BuildReference(index, normalized, k, percentile, progress, user);
-  }
-  const std::vector<int64_t> rows = SampleRows(index.size(), sample_size, seed);
-  const int64_t dim = index.dim();
-  std::vector<float> queries(rows.size() * static_cast<size_t>(dim));
-  for (size_t i = 0; i < rows.size(); ++i) {
-    std::copy_n(normalized + rows[i] * dim, dim, queries.begin() + static_cast<int64_t>(i) * dim);
-  }
+  const LooPlan plan = PlanLeaveOneOut(index.size(), k, sample_size, seed);
+  if (plan.sample.empty()) return BuildReference(index, normalized, k, percentile, progress, user);
   if (index.size() < int64_t{k} + 1) {
     return Status::FailedPrecondition(
         "drift: the training reference holds " + std::to_string(index.size()) +
         " embeddings; k = " + std::to_string(k) + " needs at least " + std::to_string(k + 1));
   }
+  const std::vector<float> queries = GatherRows(normalized, index.dim(), plan.sample);
   SEXTANT_ASSIGN_OR_RETURN(
       std::vector<float> distances,
-      KCoreDistances(index, queries.data(), static_cast<int64_t>(rows.size()), k + 1,
-                     /*leave_one_out=*/false, progress, user));
+      KCoreDistances(index, queries.data(), static_cast<int64_t>(plan.sample.size()),
+                     plan.searched_k, plan.leave_one_out, progress, user));
   return MakeReference(std::move(distances), k, percentile);
 }
 

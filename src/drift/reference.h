@@ -32,6 +32,22 @@ ReferenceDistribution MakeReference(std::vector<float> distances, int32_t k, dou
 // How many reference distances lie strictly above `threshold`.
 int64_t CountAbove(const ReferenceDistribution& ref, double threshold);
 
+// The searches of the training leave-one-out reference over `population`
+// rows: either every row, each query i being row i, searched for k + 1 and
+// its own row left out; or a sample of sample_size rows (SampleRows with
+// `seed`), each searched for its k + 1 nearest rows with itself included (a
+// row is at distance 0 from itself) and the (k+1)-th taken. The in-process
+// and the sharded finish both search by this plan.
+struct LooPlan {
+  std::vector<int64_t> sample;  // the query rows, ascending; empty: every row
+  int32_t searched_k = 0;       // the k passed to KCoreDistances
+  bool leave_one_out = false;   // its leave_one_out
+};
+LooPlan PlanLeaveOneOut(int64_t population, int32_t k, int64_t sample_size, uint64_t seed);
+
+// Rows `which` of a rows x dim matrix, in that order, as one matrix.
+std::vector<float> GatherRows(const float* rows, int64_t dim, const std::vector<int64_t>& which);
+
 // The training leave-one-out reference of the index's own rows (`normalized`
 // holds them, unit rows), from a sample of `sample_size` rows drawn with
 // `seed` (all rows when sample_size <= 0 or >= the index size, which is

@@ -449,6 +449,32 @@ void NormalizeRows(float* data, int64_t rows, int64_t dim) {
   }
 }
 
+void AssignToCells(const float* centroids, int64_t nlist, int64_t dim, const float* unit_rows,
+                   int64_t rows, int64_t* cell_of_row) {
+  Cells cells;
+  cells.nlist = nlist;
+  cells.dim = dim;
+  cells.centroids = centroids;
+  // Fixed chunks, not ParallelChunks' thread-dependent ones: a chunk of one
+  // row is scored by Dot instead of BLAS, so the split must not depend on
+  // the machine that runs it.
+  constexpr int64_t kChunk = 1024;
+  const int64_t chunks = (rows + kChunk - 1) / kChunk;
+  std::vector<int32_t> cell(static_cast<size_t>(rows));
+  auto run = [&](int64_t c) {
+    const int64_t first = c * kChunk, count = std::min(kChunk, rows - first);
+    cells.Coarse(unit_rows + first * dim, count, 1, cell.data() + first);
+  };
+  if (UseParallel(rows, 2 * kChunk)) {
+    OneThreadBlas one;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; ++c) run(c);
+  } else {
+    for (int64_t c = 0; c < chunks; ++c) run(c);
+  }
+  for (int64_t r = 0; r < rows; ++r) cell_of_row[r] = cell[r];
+}
+
 void SetSearchThreads(int32_t threads) {
   int n =
       threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -553,18 +579,26 @@ Result<std::unique_ptr<CosineIndex>> CosineIndex::BuildIvf(const RowSource& sour
     out->ivf_ = std::make_unique<Ivf>();
     out->ivf_->Attach(ivf.get());
     const Cells& cells = out->ivf_->cells;
-    std::vector<int32_t> cell_of(static_cast<size_t>(rows));
-    const int64_t block = 16384;
+    std::vector<int64_t> cell_of(static_cast<size_t>(rows), 0);
+    const int64_t block = kAssignBlock;
     std::vector<float> buf(static_cast<size_t>(std::min(block, std::max<int64_t>(rows, 1)) * dim));
-    for (int64_t s = 0; s < rows; s += block) {
-      const int64_t n = std::min(block, rows - s);
-      source(s, n, buf.data());
-      ParallelChunks(n, 1024, [&](int64_t first, int64_t count) {
-        cells.Coarse(buf.data() + first * dim, count, 1, cell_of.data() + s + first);
-      });
+    if (nlist > 1 && options.assign) {
+      SEXTANT_RETURN_IF_ERROR(options.assign(cells.centroids, nlist, dim, rows, cell_of.data()));
+      for (int64_t r = 0; r < rows; ++r) {
+        if (cell_of[r] < 0 || cell_of[r] >= nlist) {
+          return Status::Invalid("index: row " + std::to_string(r) + " was assigned to cell " +
+                                 std::to_string(cell_of[r]) + " of " + std::to_string(nlist));
+        }
+      }
+    } else if (nlist > 1) {
+      for (int64_t s = 0; s < rows; s += block) {
+        const int64_t n = std::min(block, rows - s);
+        source(s, n, buf.data());
+        AssignToCells(cells.centroids, nlist, dim, buf.data(), n, cell_of.data() + s);
+      }
     }
     std::vector<int64_t> fill(static_cast<size_t>(nlist), 0);
-    for (int32_t c : cell_of) fill[c]++;
+    for (int64_t c : cell_of) fill[c]++;
     const size_t code_size = ivf->code_size;
     for (int64_t l = 0; l < nlist; ++l) {
       lists->codes[l].resize(static_cast<size_t>(fill[l]) * code_size);
@@ -575,7 +609,7 @@ Result<std::unique_ptr<CosineIndex>> CosineIndex::BuildIvf(const RowSource& sour
       const int64_t n = std::min(block, rows - s);
       source(s, n, buf.data());
       for (int64_t i = 0; i < n; ++i) {
-        const int32_t c = cell_of[s + i];
+        const int64_t c = cell_of[s + i];
         const int64_t at = fill[c]++;
         std::memcpy(lists->codes[c].data() + at * code_size, buf.data() + i * dim, code_size);
         lists->ids[c][at] = s + i;

@@ -86,7 +86,28 @@ struct IvfOptions {
   int64_t train_size = 0;
   int32_t kmeans_iterations = 10;
   uint64_t seed = 1;
+  // Assigns every row to its cell once the centroids are trained (nlist > 1
+  // only): writes cell_of_row[r] for r in [0, rows), the cell whose unit
+  // centroid (nlist x dim, row-major) has the largest inner product with the
+  // unit row r. Must give AssignToCells' answers over blocks of
+  // kAssignBlock rows. Empty: AssignToCells on the source's rows in this
+  // process. A finish with a shard executor runs it as shard tasks
+  // (processing/similarity_index.cc).
+  std::function<Status(const float* centroids, int64_t nlist, int64_t dim, int64_t rows,
+                       int64_t* cell_of_row)>
+      assign;
 };
+
+// Rows an IVF build assigns to cells together; ranges of rows starting at
+// multiples of it give the same matrix products as a whole build.
+constexpr int64_t kAssignBlock = 16384;
+
+// The cell of each of `rows` unit rows (rows x dim): the index of the
+// centroid (nlist x dim, unit rows) of largest inner product, the first of
+// equals. BuildIvf calls it on each block of kAssignBlock rows from row 0;
+// a row's answer depends on its block's rows only, not on thread counts.
+void AssignToCells(const float* centroids, int64_t nlist, int64_t dim, const float* unit_rows,
+                   int64_t rows, int64_t* cell_of_row);
 
 // What an index is, for the parameters stored with results.
 struct IndexInfo {

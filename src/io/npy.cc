@@ -568,6 +568,32 @@ Result<FloatMatrix> ReadNpyAsFloat32(const fs::path& path) {
   return m;
 }
 
+Result<std::vector<int64_t>> ReadNpyInt64(const fs::path& path) {
+  int64_t file_size = 0;
+  SEXTANT_ASSIGN_OR_RETURN(int raw_fd, OpenForRead(path, &file_size));
+  Fd fd(raw_fd);
+  SEXTANT_ASSIGN_OR_RETURN(NpyHeader header,
+                           ReadHeader(path, file_size, [&](int64_t off, size_t n, void* buf) {
+                             return PreadFully(fd.get(), path, buf, n, off);
+                           }));
+  if (header.descr != "<i8" && header.descr != "=i8") {
+    return Status::Invalid(path.string() + ": unsupported dtype '" + header.descr +
+                           "'; expected int64 ('<i8')");
+  }
+  if (header.shape.size() != 1) {
+    return Status::Invalid(path.string() + ": shape " + ShapeString(header.shape) +
+                           "; expected a 1-D int64 array");
+  }
+  int64_t rows = 0, cols = 0;
+  SEXTANT_RETURN_IF_ERROR(CheckLayout(path, header, file_size, sizeof(int64_t), &rows, &cols));
+  std::vector<int64_t> out(static_cast<size_t>(rows * cols));
+  if (!out.empty()) {
+    SEXTANT_RETURN_IF_ERROR(
+        PreadFully(fd.get(), path, out.data(), out.size() * sizeof(int64_t), header.data_offset));
+  }
+  return out;
+}
+
 Result<MappedNpy> MappedNpy::Open(const fs::path& path) {
   int64_t file_size = 0;
   SEXTANT_ASSIGN_OR_RETURN(int raw_fd, OpenForRead(path, &file_size));

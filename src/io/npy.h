@@ -46,6 +46,10 @@ Status WriteNpyFloat16(const std::filesystem::path& path, const float* data, int
 // Writes `n` int64 values as a 1-D '<i8' array of shape (n,), atomically.
 Status WriteNpyInt64(const std::filesystem::path& path, const int64_t* data, int64_t n);
 
+// Reads a 1-D '<i8' array, as WriteNpyInt64 writes it. Invalid, naming the
+// file, for another dtype, another number of dimensions, or a short file.
+Result<std::vector<int64_t>> ReadNpyInt64(const std::filesystem::path& path);
+
 // Reads a 1-D or 2-D '<f2', '<f4' or '<f8' array in C order and converts it to
 // float32 (float64 values are rounded; out-of-range ones become +-inf). A 1-D
 // array of n values is returned as n rows x 1 column. Bytes after the array

@@ -3,6 +3,7 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/index_io.h>
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_util.h"
 #include "common/random.h"
 
 namespace sextant::map {
@@ -95,6 +97,52 @@ Result<std::unique_ptr<L2Index>> L2Index::BuildIvf(const float* data, int64_t ro
 }
 
 L2Index::~L2Index() = default;
+
+Status L2Index::Write(const std::filesystem::path& path) const {
+  return WriteAtomicWith(path, [&](const std::filesystem::path& tmp) -> Status {
+    try {
+      faiss::write_index(index_.get(), tmp.c_str());
+    } catch (const faiss::FaissException& e) {
+      return Status::IOError("map index: cannot write '" + path.string() + "': " + e.what());
+    }
+    return Status::OK();
+  });
+}
+
+Result<std::unique_ptr<L2Index>> L2Index::Read(const std::filesystem::path& path,
+                                               double recall_estimate) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Status::NotFound("map index: no file '" + path.string() + "'");
+  }
+  std::unique_ptr<faiss::Index> index;
+  try {
+    index.reset(faiss::read_index(path.c_str()));
+  } catch (const faiss::FaissException& e) {
+    return Status::Invalid("map index: '" + path.string() +
+                           "' is not a readable Faiss index: " + e.what());
+  }
+  if (index->metric_type != faiss::METRIC_L2 || index->d <= 0) {
+    return Status::Invalid("map index: '" + path.string() + "' is not an L2 index");
+  }
+  std::unique_ptr<L2Index> out(new L2Index());
+  out->rows_ = index->ntotal;
+  out->dim_ = index->d;
+  if (auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(index.get())) {
+    if (dynamic_cast<const faiss::IndexFlatL2*>(ivf->quantizer) == nullptr || ivf->nprobe < 1) {
+      return Status::Invalid("map index: '" + path.string() +
+                             "' is an IVF index without a flat L2 quantizer or nprobe");
+    }
+    out->nlist_ = static_cast<int64_t>(ivf->nlist);
+    out->nprobe_ = static_cast<int32_t>(ivf->nprobe);
+    out->recall_estimate_ = recall_estimate;
+  } else if (dynamic_cast<faiss::IndexFlatL2*>(index.get()) == nullptr) {
+    return Status::Invalid("map index: '" + path.string() +
+                           "' is neither a flat nor an IVF-Flat L2 index");
+  }
+  out->index_ = std::move(index);
+  return out;
+}
 
 Status L2Index::Search(const float* queries, int64_t num_queries, int32_t k, float* distances,
                        int64_t* labels) const {

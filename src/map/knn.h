@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 
 #include "sextant/status.h"
@@ -34,7 +35,18 @@ class L2Index {
                                                    const IvfL2Options& options);
   ~L2Index();
 
+  // Writes the Faiss index (faiss::write_index: its rows, and for an IVF
+  // index its cells and nprobe) atomically. The recall estimate is not in
+  // the file; the caller keeps it.
+  Status Write(const std::filesystem::path& path) const;
+  // Reads a file written by Write; searches then return what the written
+  // index's did. NotFound when missing; Invalid when it is not a flat or
+  // IVF-Flat L2 index.
+  static Result<std::unique_ptr<L2Index>> Read(const std::filesystem::path& path,
+                                               double recall_estimate = 1.0);
+
   int64_t size() const { return rows_; }
+  int64_t dim() const { return dim_; }
   bool approximate() const { return nlist_ > 0; }
   int64_t nlist() const { return nlist_; }
   int32_t nprobe() const { return nprobe_; }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 // LAPACK's symmetric eigensolver (MRRR), from OpenBLAS. No LAPACKE header is
 // installed, so the Fortran symbol is declared here; the trailing size_t
@@ -115,6 +116,27 @@ Result<Pca> Pca::Fit(const RowBlocks& rows, const std::vector<int64_t>& sample, 
   }
   pca.explained_ = trace > 0 ? std::min(1.0, kept / trace) : 1.0;
   pca.mean_.assign(mean.begin(), mean.end());
+  return pca;
+}
+
+Result<Pca> Pca::FromParts(int64_t in_dims, int64_t out_dims, double explained_variance_ratio,
+                           std::vector<float> mean, std::vector<float> components) {
+  if (in_dims < 1 || out_dims < 1 || out_dims > in_dims || in_dims > 46340) {
+    return Status::Invalid("pca: " + std::to_string(out_dims) + " components of " +
+                           std::to_string(in_dims) + "-dimensional rows");
+  }
+  if (static_cast<int64_t>(mean.size()) != in_dims ||
+      static_cast<int64_t>(components.size()) != in_dims * out_dims) {
+    return Status::Invalid("pca: mean of " + std::to_string(mean.size()) + " values and " +
+                           std::to_string(components.size()) + " component values; expected " +
+                           std::to_string(in_dims) + " and " + std::to_string(in_dims * out_dims));
+  }
+  Pca pca;
+  pca.in_dims_ = in_dims;
+  pca.out_dims_ = out_dims;
+  pca.explained_ = explained_variance_ratio;
+  pca.mean_ = std::move(mean);
+  pca.components_ = std::move(components);
   return pca;
 }
 

@@ -38,14 +38,24 @@ class Pca {
   // coordinate is positive.
   static Result<Pca> Fit(const RowBlocks& rows, const std::vector<int64_t>& sample,
                          int64_t out_dims);
+  // A fitted PCA from its parameters (as mean() and components() give them,
+  // e.g. read back from files): Transform then computes what the original's
+  // did, bitwise. Invalid when the sizes do not match the dimensions.
+  static Result<Pca> FromParts(int64_t in_dims, int64_t out_dims, double explained_variance_ratio,
+                               std::vector<float> mean, std::vector<float> components);
 
   int64_t in_dims() const { return in_dims_; }
   int64_t out_dims() const { return out_dims_; }
   // Share of the sample's total variance the kept components explain, in [0, 1].
   double explained_variance_ratio() const { return explained_; }
+  // The mean of the normalised sample rows (in_dims) and the components
+  // (in_dims x out_dims, row-major, columns by decreasing variance).
+  const std::vector<float>& mean() const { return mean_; }
+  const std::vector<float>& components() const { return components_; }
 
-  // Normalises the listed rows of `rows` and projects them on the
-  // components: out gets count x out_dims() floats.
+  // Normalises the listed rows of `rows` (raw rows: NormalizedRow scales
+  // each to unit length first) and projects them on the components: out gets
+  // count x out_dims() floats.
   void Transform(const RowBlocks& rows, const int64_t* row_ids, int64_t count, float* out) const;
 
  private:

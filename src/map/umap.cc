@@ -5,10 +5,14 @@
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <string>
+#include <utility>
 
+#include "common/file_util.h"
 #include "common/random.h"
+#include "io/npy.h"
 #include "map/knn.h"
 
 namespace sextant::map {
@@ -398,7 +402,7 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
   info.seconds_layout = Lap(&t);
 
   // 5. Points beyond max_points: the membership-weighted mean of their k
-  // nearest layout points, in chunks so the working set stays bounded.
+  // nearest layout points (PlaceRows, or the caller's distributed placement).
   if (n_layout < n) {
     std::vector<int64_t> rest;
     rest.reserve(static_cast<size_t>(n - n_layout));
@@ -409,37 +413,180 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
         rest.push_back(i);
       }
     }
-    constexpr int64_t kChunk = 16384;
-    std::vector<float> q(static_cast<size_t>(kChunk * p)), qd(static_cast<size_t>(kChunk * k));
-    std::vector<int64_t> ql(static_cast<size_t>(kChunk * k));
-    for (size_t s = 0; s < rest.size(); s += kChunk) {
-      const auto m = static_cast<int64_t>(std::min<size_t>(kChunk, rest.size() - s));
-      pca.Transform(rows, rest.data() + s, m, q.data());
-      SEXTANT_RETURN_IF_ERROR(index->Search(q.data(), m, k, qd.data(), ql.data()));
-      for (int64_t r = 0; r < m; ++r) {
-        float rho = 0, sigma = 1;
-        SmoothDistances(qd.data() + r * k, k, &rho, &sigma);
-        double sx = 0, sy = 0, sw = 0;
-        for (int32_t j = 0; j < k; ++j) {
-          const int64_t l = ql[r * k + j];
-          if (l < 0) continue;
-          const double w = Membership(qd[r * k + j], rho, sigma);
-          sx += w * y[2 * l];
-          sy += w * y[2 * l + 1];
-          sw += w;
-        }
-        const int64_t row = rest[s + r];
-        if (sw > 0) {
-          result.coords[2 * row] = static_cast<float>(sx / sw);
-          result.coords[2 * row + 1] = static_cast<float>(sy / sw);
-        }
-      }
+    PlacementModel model;
+    model.pca = std::move(pca);
+    model.index = std::move(index);
+    model.layout = std::move(y);
+    model.k = k;
+    std::vector<float> placed(2 * rest.size());
+    if (o.place) {
+      SEXTANT_RETURN_IF_ERROR(o.place(model, rest, placed.data()));
+    } else {
+      SEXTANT_RETURN_IF_ERROR(
+          PlaceRows(model, rows, rest, 0, static_cast<int64_t>(rest.size()), placed.data()));
+    }
+    for (size_t r = 0; r < rest.size(); ++r) {
+      result.coords[2 * rest[r]] = placed[2 * r];
+      result.coords[2 * rest[r] + 1] = placed[2 * r + 1];
     }
   }
   info.seconds_place = Lap(&t);
   info.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   info.cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   return result;
+}
+
+Status PlaceRows(const PlacementModel& model, const RowBlocks& rows,
+                 const std::vector<int64_t>& rest, int64_t begin, int64_t end, float* out) {
+  if (begin < 0 || begin > end || end > static_cast<int64_t>(rest.size())) {
+    return Status::Invalid("map placement: positions [" + std::to_string(begin) + ", " +
+                           std::to_string(end) + ") are not within the " +
+                           std::to_string(rest.size()) + " rows to place");
+  }
+  if (model.index == nullptr || model.k < 1 || rows.dim() != model.pca.in_dims() ||
+      model.index->dim() != model.pca.out_dims() ||
+      static_cast<int64_t>(model.layout.size()) != 2 * model.index->size()) {
+    return Status::Invalid("map placement: the model does not fit " + std::to_string(rows.dim()) +
+                           "-wide rows (PCA of " + std::to_string(model.pca.in_dims()) +
+                           " columns, index of " +
+                           std::to_string(model.index ? model.index->size() : 0) +
+                           " layout points, " + std::to_string(model.layout.size() / 2) +
+                           " coordinates, k = " + std::to_string(model.k) + ")");
+  }
+  for (int64_t i = begin; i < end; ++i) {
+    if (rest[i] < 0 || rest[i] >= rows.rows()) {
+      return Status::Invalid("map placement: row " + std::to_string(rest[i]) + " is not in [0, " +
+                             std::to_string(rows.rows()) + ")");
+    }
+  }
+  const int64_t p = model.pca.out_dims();
+  const int32_t k = model.k;
+  const float* y = model.layout.data();
+  const int64_t chunk = std::min(kPlaceChunk, end - begin);
+  std::vector<float> q(static_cast<size_t>(chunk * p)), qd(static_cast<size_t>(chunk * k));
+  std::vector<int64_t> ql(static_cast<size_t>(chunk * k));
+  for (int64_t s = begin; s < end; s += kPlaceChunk) {
+    const int64_t m = std::min(kPlaceChunk, end - s);
+    model.pca.Transform(rows, rest.data() + s, m, q.data());
+    SEXTANT_RETURN_IF_ERROR(model.index->Search(q.data(), m, k, qd.data(), ql.data()));
+    for (int64_t r = 0; r < m; ++r) {
+      float rho = 0, sigma = 1;
+      SmoothDistances(qd.data() + r * k, k, &rho, &sigma);
+      double sx = 0, sy = 0, sw = 0;
+      for (int32_t j = 0; j < k; ++j) {
+        const int64_t l = ql[r * k + j];
+        if (l < 0) continue;
+        const double w = Membership(qd[r * k + j], rho, sigma);
+        sx += w * y[2 * l];
+        sy += w * y[2 * l + 1];
+        sw += w;
+      }
+      float* xy = out + 2 * (s - begin + r);
+      xy[0] = sw > 0 ? static_cast<float>(sx / sw) : 0.0f;
+      xy[1] = sw > 0 ? static_cast<float>(sy / sw) : 0.0f;
+    }
+  }
+  return Status::OK();
+}
+
+namespace {
+
+constexpr const char* kModelJson = "placement.json";
+constexpr const char* kPcaMean = "pca_mean.npy";
+constexpr const char* kPcaComponents = "pca_components.npy";
+constexpr const char* kLayoutIndex = "layout_index.faiss";
+constexpr const char* kLayoutCoords = "layout_coords.npy";
+
+// An array file of the model with the shape `rows` x `cols`.
+Result<std::vector<float>> ReadModelArray(const std::filesystem::path& path, int64_t rows,
+                                          int64_t cols) {
+  SEXTANT_ASSIGN_OR_RETURN(io::FloatMatrix m, io::ReadNpyAsFloat32(path));
+  if (m.rows != rows || m.cols != cols) {
+    return Status::Invalid("map placement model: '" + path.string() + "' holds " +
+                           std::to_string(m.rows) + " x " + std::to_string(m.cols) +
+                           " values; expected " + std::to_string(rows) + " x " +
+                           std::to_string(cols));
+  }
+  return std::move(m.data);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> WritePlacementModel(const PlacementModel& model,
+                                                     const std::filesystem::path& folder) {
+  if (model.index == nullptr) return Status::Invalid("map placement model: no index");
+  SEXTANT_RETURN_IF_ERROR(CreateDirs(folder));
+  const int64_t in = model.pca.in_dims(), out = model.pca.out_dims();
+  SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(folder / kPcaMean, model.pca.mean().data(), 1, in));
+  SEXTANT_RETURN_IF_ERROR(
+      io::WriteNpyFloat32(folder / kPcaComponents, model.pca.components().data(), in, out));
+  SEXTANT_RETURN_IF_ERROR(model.index->Write(folder / kLayoutIndex));
+  SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(folder / kLayoutCoords, model.layout.data(),
+                                              static_cast<int64_t>(model.layout.size() / 2), 2));
+  const nlohmann::json meta = {{"format", 1},
+                               {"k", model.k},
+                               {"pca_in_dims", in},
+                               {"pca_out_dims", out},
+                               {"pca_explained_variance", model.pca.explained_variance_ratio()},
+                               {"layout_points", model.index->size()},
+                               {"knn_recall_estimate", model.index->recall_estimate()}};
+  SEXTANT_RETURN_IF_ERROR(WriteFileAtomic(folder / kModelJson, meta.dump(2)));
+  return std::vector<std::string>{kPcaMean, kPcaComponents, kLayoutIndex, kLayoutCoords,
+                                  kModelJson};
+}
+
+Result<PlacementModel> ReadPlacementModel(const std::filesystem::path& folder) {
+  const std::filesystem::path json_path = folder / kModelJson;
+  SEXTANT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(json_path));
+  const nlohmann::json meta = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto field = [&](const char* name) -> Result<int64_t> {
+    if (!meta.is_object() || !meta.contains(name) || !meta[name].is_number_integer()) {
+      return Status::Invalid("map placement model: '" + json_path.string() + "': field '" + name +
+                             "' must be an integer");
+    }
+    return meta[name].get<int64_t>();
+  };
+  auto number = [&](const char* name) -> Result<double> {
+    if (!meta.is_object() || !meta.contains(name) || !meta[name].is_number()) {
+      return Status::Invalid("map placement model: '" + json_path.string() + "': field '" + name +
+                             "' must be a number");
+    }
+    return meta[name].get<double>();
+  };
+  SEXTANT_ASSIGN_OR_RETURN(int64_t format, field("format"));
+  if (format != 1) {
+    return Status::Invalid("map placement model: '" + json_path.string() + "': format " +
+                           std::to_string(format) + "; expected 1");
+  }
+  SEXTANT_ASSIGN_OR_RETURN(int64_t k, field("k"));
+  SEXTANT_ASSIGN_OR_RETURN(int64_t in, field("pca_in_dims"));
+  SEXTANT_ASSIGN_OR_RETURN(int64_t out, field("pca_out_dims"));
+  SEXTANT_ASSIGN_OR_RETURN(int64_t points, field("layout_points"));
+  SEXTANT_ASSIGN_OR_RETURN(double explained, number("pca_explained_variance"));
+  SEXTANT_ASSIGN_OR_RETURN(double recall, number("knn_recall_estimate"));
+  if (in < 1 || in > 46340 || out < 1 || out > in || points < 1 || k < 1 || k > points ||
+      k > std::numeric_limits<int32_t>::max()) {
+    return Status::Invalid(
+        "map placement model: '" + json_path.string() + "': k = " + std::to_string(k) + ", " +
+        std::to_string(points) + " layout points, PCA of " + std::to_string(in) + " to " +
+        std::to_string(out) + " dimensions; expected 1 <= k <= points, 1 <= out <= in <= 46340");
+  }
+  PlacementModel model;
+  model.k = static_cast<int32_t>(k);
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<float> mean, ReadModelArray(folder / kPcaMean, 1, in));
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<float> components,
+                           ReadModelArray(folder / kPcaComponents, in, out));
+  SEXTANT_ASSIGN_OR_RETURN(
+      model.pca, Pca::FromParts(in, out, explained, std::move(mean), std::move(components)));
+  SEXTANT_ASSIGN_OR_RETURN(model.layout, ReadModelArray(folder / kLayoutCoords, points, 2));
+  SEXTANT_ASSIGN_OR_RETURN(model.index, L2Index::Read(folder / kLayoutIndex, recall));
+  if (model.index->size() != points || model.index->dim() != out) {
+    return Status::Invalid("map placement model: '" + (folder / kLayoutIndex).string() +
+                           "' holds " + std::to_string(model.index->size()) + " rows of width " +
+                           std::to_string(model.index->dim()) + "; expected " +
+                           std::to_string(points) + " of width " + std::to_string(out));
+  }
+  return model;
 }
 
 Result<std::vector<float>> Umap2D(const float* embeddings, int64_t n, int64_t d,

@@ -10,14 +10,20 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "map/knn.h"
 #include "map/pca.h"
 #include "sextant/processing_options.h"
 #include "sextant/status.h"
 
 namespace sextant::map {
+
+struct PlacementModel;
 
 struct MapOptions {
   // UMAP's neighbourhood size, counting the point itself (as umap-learn does).
@@ -46,6 +52,14 @@ struct MapOptions {
   double knn_target_recall = 0.95;
   // Called with (epochs done, epochs total) during the layout; may be empty.
   std::function<void(int64_t, int64_t)> progress;
+  // Places the rows beyond the layout sample: given the model and `rest` (the
+  // rows not in the layout, ascending), writes rest.size() x 2 coordinates in
+  // rest's order to `placed`, as PlaceRows(model, rows, rest, 0, rest.size(),
+  // placed) does. Empty: that call, in this process. A finish with a shard
+  // executor runs it as shard tasks (processing/run_map.cc).
+  std::function<Status(const PlacementModel& model, const std::vector<int64_t>& rest,
+                       float* placed)>
+      place;
 };
 
 // How a map was computed, for the run's parameters.
@@ -73,6 +87,42 @@ struct MapResult {
   std::vector<float> coords;  // rows x 2, row-major, in input row order
   MapInfo info;
 };
+
+// What places a row beyond the layout sample (the last step of ComputeMap):
+// the PCA, the layout points in PCA space (searched for each row's k nearest)
+// and their 2-D coordinates. Written to files by the driver of a distributed
+// finish and read back by its workers.
+struct PlacementModel {
+  Pca pca;
+  std::unique_ptr<L2Index> index;  // layout points x pca.out_dims()
+  std::vector<float> layout;       // layout points x 2, the optimised coordinates
+  int32_t k = 0;                   // neighbours per placed row
+};
+
+// Rows a placement reads and searches together: ranges of the placement list
+// that start at multiples of it make the same PCA and search calls as one
+// PlaceRows over the whole list (a multiple of the searches' 16384-row block).
+constexpr int64_t kPlaceChunk = 16384;
+
+// The 2-D positions of rows rest[begin], ..., rest[end - 1] of `rows` (raw
+// rows: the PCA normalises them): the membership-weighted mean of each row's
+// k nearest layout points, (0, 0) when none is found. `out` gets
+// (end - begin) x 2 floats. Works in chunks of kPlaceChunk positions from
+// `begin`. Invalid for a range outside `rest`, a row outside `rows` or rows
+// of another width than the PCA's.
+Status PlaceRows(const PlacementModel& model, const RowBlocks& rows,
+                 const std::vector<int64_t>& rest, int64_t begin, int64_t end, float* out);
+
+// Writes the model into `folder` (created when missing): pca_mean.npy,
+// pca_components.npy, layout_index.faiss, layout_coords.npy and, last,
+// placement.json (k, the dimensions, the index's recall estimate). Returns
+// the names of the files written, relative to `folder`.
+Result<std::vector<std::string>> WritePlacementModel(const PlacementModel& model,
+                                                     const std::filesystem::path& folder);
+// Reads a model written by WritePlacementModel: PlaceRows with it gives
+// bitwise the written model's positions. NotFound for a missing file;
+// Invalid, naming the file, for one that does not fit the others.
+Result<PlacementModel> ReadPlacementModel(const std::filesystem::path& folder);
 
 // Maps every row of `rows` to 2-D. Zero rows, duplicates and fewer rows than
 // n_neighbors are allowed (one row maps to (0, 0)); the output is always finite.

@@ -10,6 +10,7 @@
 #include "drift/reference.h"
 #include "index/cosine_index.h"
 #include "ner/tags.h"
+#include "processing/drift_search.h"
 #include "processing/log_checks.h"
 #include "processing/ner_results.h"
 #include "processing/performance_estimate.h"
@@ -121,14 +122,6 @@ Status LoadSplit(const store::RunStore& store, const SplitKey& key,
   return Status::OK();
 }
 
-// The approximate index is tuned for the drift statistic it serves.
-index::IvfOptions DriftIvfOptions(const ProcessingOptions& options) {
-  index::IvfOptions ivf;
-  ivf.tune_k = options.drift_k;
-  ivf.tune_percentile = options.drift_percentile;
-  return ivf;
-}
-
 std::vector<float> NormalizedCopy(const store::SplitResults& s) {
   std::vector<float> v = s.embeddings;
   index::NormalizeRows(v.data(), static_cast<int64_t>(s.samples.size()), s.emb_dim);
@@ -210,15 +203,12 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
   if (training != splits.end()) {
     std::vector<float> train_norm = NormalizedCopy(*training);
     const auto train_rows = static_cast<int64_t>(training->samples.size());
-    SEXTANT_ASSIGN_OR_RETURN(
-        std::unique_ptr<index::CosineIndex> index,
-        index::BuildForSearch(train_norm.data(), train_rows, training->emb_dim, options.nn_search,
-                              options.nn_auto_min_values, DriftIvfOptions(options)));
-    nn_parameters = {{"requested", NnSearchName(options.nn_search)},
-                     {"used", index->approximate() ? "approximate" : "exact"},
-                     {"auto_min_values", options.nn_auto_min_values}};
-    nn_parameters["index"] = IndexInfoJson(index->info());
-    timer.Done(stage(index->approximate() ? "drift index (approximate)" : "drift index (exact)"));
+    const size_t training_index = static_cast<size_t>(training - splits.begin());
+    SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<DriftSearch> search,
+                             DriftSearch::Build(options, train_norm.data(), train_rows,
+                                                training->emb_dim, shards, family));
+    nn_parameters = search->Parameters(options);
+    timer.Done(stage(search->approximate() ? "drift index (approximate)" : "drift index (exact)"));
     // Which reference drives the flags is known before any search: the
     // leave-one-out pass over the training sample runs only when it is needed.
     const bool has_validation = validation != splits.end() && !validation->samples.empty();
@@ -233,23 +223,27 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
     }
     std::optional<drift::ReferenceDistribution> loo;
     if (!take_validation || options.drift_compare_references) {
+      // drift::BuildSampledReference's searches, by the same plan.
+      const drift::LooPlan plan = drift::PlanLeaveOneOut(
+          train_rows, options.drift_k, options.drift_reference_sample_size, options.drift_seed);
       SEXTANT_ASSIGN_OR_RETURN(
-          loo, drift::BuildSampledReference(*index, train_norm.data(), options.drift_k,
-                                            options.drift_percentile,
-                                            options.drift_reference_sample_size, options.drift_seed,
-                                            options.progress, options.progress_user));
+          std::vector<float> loo_distances,
+          search->KCore(*training, training_index, train_norm.data(), plan.sample, plan.searched_k,
+                        plan.leave_one_out, options));
+      loo =
+          drift::MakeReference(std::move(loo_distances), options.drift_k, options.drift_percentile);
       loo_threshold = loo->threshold;
       timer.Done(stage("drift reference (training, leave-one-out)"));
     }
+    train_norm = {};  // the indexes hold their own copies
     std::vector<std::vector<float>> distances(splits.size());
     for (size_t i = 0; i < splits.size(); ++i) {
       store::SplitResults& s = splits[i];
       if (s.split.split == Split::kTraining) continue;
-      std::vector<float> q = NormalizedCopy(s);
-      SEXTANT_ASSIGN_OR_RETURN(
-          distances[i],
-          drift::KCoreDistances(*index, q.data(), static_cast<int64_t>(s.samples.size()),
-                                options.drift_k, false, options.progress, options.progress_user));
+      // In process the rows are normalised here; shard tasks normalise the staged raw rows.
+      const std::vector<float> q = shards == nullptr ? NormalizedCopy(s) : std::vector<float>();
+      SEXTANT_ASSIGN_OR_RETURN(distances[i],
+                               search->KCore(s, i, q.data(), {}, options.drift_k, false, options));
     }
     // The validation reference: held-out samples' k-core distances, as scored.
     std::optional<drift::ReferenceDistribution> held_out;
@@ -671,12 +665,13 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
 
   // The similarity index of every split, stored with the results.
   if (options.build_similarity_index) {
-    SEXTANT_ASSIGN_OR_RETURN(st.similarity,
-                             BuildSimilarityIndex(st.splits, st.shards.get(), "rows"));
+    SEXTANT_ASSIGN_OR_RETURN(st.similarity, BuildSimilarityIndex(st.splits, st.shards.get(), "rows",
+                                                                 options.shard_rows));
     timer.Done("similarity index");
     if (st.ner) {
-      SEXTANT_ASSIGN_OR_RETURN(st.span_similarity,
-                               BuildSimilarityIndex(st.span_splits, st.shards.get(), "span-rows"));
+      SEXTANT_ASSIGN_OR_RETURN(
+          st.span_similarity,
+          BuildSimilarityIndex(st.span_splits, st.shards.get(), "span-rows", options.shard_rows));
       timer.Done("similarity index of span rows");
     }
   }

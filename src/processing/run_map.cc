@@ -3,14 +3,15 @@
 #include <string>
 
 #include "map/umap.h"
+#include "processing/shard_tasks_map.h"
 
 namespace sextant::processing {
 
 using ordered_json = nlohmann::ordered_json;
 
 Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
-                                   std::vector<store::SplitResults>* splits,
-                                   ShardWorkspace* /*shards*/, const std::string& /*family*/) {
+                                   std::vector<store::SplitResults>* splits, ShardWorkspace* shards,
+                                   const std::string& family) {
   auto not_computed = [](const std::string& reason) {
     return ordered_json{{"computed", false}, {"reason", reason}};
   };
@@ -35,6 +36,12 @@ Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
   if (options.progress) {
     mo.progress = [&options](int64_t done, int64_t total) {
       options.progress("2-D map", done, total, options.progress_user);
+    };
+  }
+  if (shards != nullptr) {
+    mo.place = [&](const map::PlacementModel& model, const std::vector<int64_t>& rest,
+                   float* placed) {
+      return PlaceAsShards(*shards, options.shard_rows, *splits, family, model, rest, placed);
     };
   }
   map::RowBlocks rows(dim);

@@ -16,8 +16,9 @@ namespace sextant::processing {
 // Returns the summary's parameters.map: {"computed": true, the parameters
 // and timings} or {"computed": false, "reason": ...} when compute_map is off
 // or the splits' embedding widths differ (their maps stay empty).
-// With `shards`, the placement of rows beyond the layout runs as shard tasks
-// on the splits' rows staged as `<family>-<split index>.npy`.
+// With `shards`, the placement of rows beyond the layout runs as "map_place"
+// shard tasks of options.shard_rows rows (PlaceAsShards) on the splits' rows
+// staged as `<family>-<split index>.npy`; the coordinates are bitwise the same.
 Result<nlohmann::ordered_json> ComputeRunMap(const ProcessingOptions& options,
                                              std::vector<store::SplitResults>* splits,
                                              ShardWorkspace* shards = nullptr,

@@ -23,6 +23,9 @@
 namespace sextant::store {
 struct SplitResults;
 }
+namespace sextant::drift {
+struct Neighbours;
+}
 
 namespace sextant::processing {
 
@@ -99,14 +102,28 @@ class ShardCache {
 
 // The task kinds. Each reads `spec` (parsed) and files under `work_dir`.
 //
-// "kcore" (drift): the k-core distance of query rows [begin, end) of a .npy
-// file of raw embeddings (normalised by the task, as the driver does) against
-// a training index file. Output: float32 distances, one per row.
+// "kcore" (drift): the k-core distances of queries [begin, end) against a
+// training index. Spec: "index" (a CosineIndex::Write file), "rows" (a .npy
+// of raw float32 embeddings, ShardWorkspace::SplitRows; normalised by the
+// task with index::NormalizeRows, as the driver does), optional "sample" (an
+// int64 .npy: the rows of "rows" that are the queries, in order; else query i
+// is row i), "begin", "end" (query positions), "k" (neighbours searched:
+// drift_k, or drift_k + 1 for the sampled reference, drift::PlanLeaveOneOut),
+// optional "leave_one_out" (bool; query i is index row i, left out by its
+// global row; no "sample"). Output: float32 distances, one per query.
 Result<std::string> RunKcoreTask(const nlohmann::json& spec, const std::filesystem::path& work_dir);
-// "knn" (a sharded training reference): the k nearest rows of query rows
-// [begin, end) in one training shard's index. Output: per row, k float32
-// distances then k int64 global training rows (shard offset added), nearest first.
+// "knn" (a sharded training reference): the k nearest rows of queries
+// [begin, end) in one training shard's index. Spec: as "kcore" without
+// "leave_one_out", plus "offset" (the training row of the shard's row 0).
+// Output: per query, k float32 distances then k int64 global training rows
+// (offset added; -1 at distance 2 where the shard has fewer), nearest first.
 Result<std::string> RunKnnTask(const nlohmann::json& spec, const std::filesystem::path& work_dir);
+// The spec of both drift kinds is documented in shard_tasks_drift.cc.
+// A "knn" task's output from neighbours of `num_queries` queries, and back
+// into rows [first_query, first_query + num_queries) of `into` (sized, k set).
+std::string PackNeighbours(const drift::Neighbours& found, int64_t num_queries);
+Status UnpackNeighbours(const std::string& bytes, int64_t num_queries, drift::Neighbours* into,
+                        int64_t first_query);
 // "map_place" (the map): 2-D positions of the map's rows beyond the layout
 // sample, rows [begin, end) of the placement list. Output: float32 x, y per row.
 Result<std::string> RunMapPlaceTask(const nlohmann::json& spec,

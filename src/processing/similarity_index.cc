@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/file_util.h"
+#include "processing/shard_tasks_map.h"
 
 namespace sextant::processing {
 
@@ -21,8 +22,8 @@ ordered_json IndexInfoJson(const index::IndexInfo& info) {
 }
 
 Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
-    const std::vector<store::SplitResults>& splits, ShardWorkspace* /*shards*/,
-    const std::string& /*family*/) {
+    const std::vector<store::SplitResults>& splits, ShardWorkspace* shards,
+    const std::string& family, int64_t shard_rows) {
   int64_t dim = 0, rows = 0;
   std::vector<int64_t> offsets;
   ordered_json parts = ordered_json::array();
@@ -56,6 +57,13 @@ Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
   ivf.target_agreement = 0;  // no drift flags here: recall is what a query sees
   if (rows >= 2000) {
     ivf.nlist = static_cast<int64_t>(std::llround(2 * std::sqrt(static_cast<double>(rows))));
+  }
+  if (shards != nullptr) {
+    ivf.assign = [&](const float* centroids, int64_t nlist, int64_t d, int64_t n,
+                     int64_t* cell_of_row) {
+      return AssignAsShards(*shards, shard_rows, splits, family, centroids, nlist, d, n,
+                            cell_of_row);
+    };
   }
   SimilarityIndex out;
   SEXTANT_ASSIGN_OR_RETURN(out.index, index::CosineIndex::BuildIvf(source, rows, dim, ivf));

@@ -28,11 +28,12 @@ struct SimilarityIndex {
 // below 2,000 rows, else IVF with about 2 sqrt(rows) cells, finer than drift's,
 // so that a single query scans few rows. None when no split has embeddings or
 // their widths differ.
-// With `shards`, the rows' cells are assigned by shard tasks on the splits'
-// rows staged as `<family>-<split index>.npy`.
+// With `shards`, the rows' cells are assigned by "ivf_assign" shard tasks of
+// `shard_rows` rows (AssignAsShards) on the splits' rows staged as
+// `<family>-<split index>.npy`; the index is bitwise the same.
 Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
     const std::vector<store::SplitResults>& splits, ShardWorkspace* shards = nullptr,
-    const std::string& family = "rows");
+    const std::string& family = "rows", int64_t shard_rows = 65536);
 
 // Adds similarity.faiss and similarity.json to the files of a commit. `index`
 // must outlive the commit.
