@@ -122,7 +122,11 @@ def _run_task(kind: str, spec: str, index: int, work_dir: str,
         where = get_worker().address
     except (ImportError, ValueError):
         where = f"pid {os.getpid()}"
-    return _core.run_shard_task(kind, spec, work_dir), where
+    try:
+        return _core.run_shard_task(kind, spec, work_dir), where
+    except _core.SextantError as e:
+        # The engine's error with the task it came from, as the same class.
+        raise type(e)(f"shard task '{kind}' #{index} on {where}: {e}") from None
 
 
 def _spec_files(spec: str, work_dir: str) -> list[str]:
