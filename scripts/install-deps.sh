@@ -14,6 +14,8 @@ packages=(
   # tests/server: /metrics is checked with the Prometheus client's text-format parser.
   python3-prometheus-client
   pybind11-dev python3-pybind11 python3-pandas python3-torch
+  # A distributed finish's executor and its tests (python/sextant/dask.py).
+  python3-distributed
   nodejs chromium
   # The fuzz targets (libFuzzer) and the ThreadSanitizer build with clang's
   # thread-safety analysis; ccache keeps the extra sanitizer builds short.

@@ -16,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
   sextant::python::RegisterAlerts(m);
   sextant::python::RegisterLabels(m);
   sextant::python::RegisterSuggest(m);
+  sextant::python::RegisterShards(m);
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sextant/remote.h"
+#include "sextant/shards.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
 
@@ -19,12 +20,17 @@ void RegisterRemote(pybind11::module_& m);   // login, sync, jobs of a team serv
 void RegisterAlerts(pybind11::module_& m);   // a project's alert rules and states (alerts/store.h)
 void RegisterLabels(pybind11::module_& m);   // imported labels (store/imported_labels.h)
 void RegisterSuggest(pybind11::module_& m);  // label suggestions (suggest.h)
+void RegisterShards(pybind11::module_& m);   // shard tasks and executors (shards.h)
 
 // Team-server values as Python objects, and a Python callable as a progress
 // callback callable without the GIL (register_remote.cc).
 pybind11::object JobStatusToPython(const JobStatus& job);
 pybind11::dict SyncReportToPython(const SyncReport& report);
 ProgressCallback ProgressFromPython(const pybind11::object& fn);
+
+// The C++ executor of a Python ShardExecutor object (None: nullptr); raises
+// InvalidArgumentError for any other object. The caller keeps `executor` alive.
+ShardExecutor* ShardExecutorFromPython(const pybind11::object& executor);
 
 // Raises the Python exception of the status' code with its message; returns
 // when the status is OK. Call with the GIL held.

@@ -23,6 +23,23 @@ namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
+py::dict FinishReportToPython(const FinishReport& r) {
+  py::dict out;
+  out["splits"] = r.splits;
+  out["samples"] = r.samples;
+  out["seconds"] = r.seconds;
+  out["stage_seconds"] = r.stage_seconds;
+  out["shard_tasks"] = r.shard_tasks;
+  out["shard_bytes_written"] = r.shard_bytes_written;
+  out["shard_bytes_received"] = r.shard_bytes_received;
+  out["uploaded"] = r.uploaded;
+  out["upload_pending"] = r.upload_pending;
+  out["message"] = r.message;
+  out["sync"] = r.sync ? py::object(SyncReportToPython(*r.sync)) : py::none();
+  out["job"] = r.job ? JobStatusToPython(*r.job) : py::none();
+  return out;
+}
+
 // Owns the engine's Client until close(). Calls in flight keep it alive (each
 // holds a shared_ptr), so close() from one thread while another logs is safe.
 class ClientHandle {
@@ -335,31 +352,40 @@ void RegisterClient(py::module_& m) {
       .def(
           "finish",
           [](const ClientHandle& h, const ProcessingOptions& options, bool wait, double timeout_s,
-             const py::object& progress) {
+             const py::object& progress, const py::object& executor) {
             auto client = h.Get();
             UploadOptions upload{
                 .wait = wait, .timeout_s = timeout_s, .progress = ProgressFromPython(progress)};
+            ProcessingOptions with_executor = options;
+            // `executor` (an argument) keeps the Python object alive during the call.
+            with_executor.executor = ShardExecutorFromPython(executor);
             Result<FinishReport> report = [&] {
               py::gil_scoped_release release;
-              return client->Finish(options, upload);
+              return client->Finish(with_executor, upload);
             }();
-            FinishReport r = ValueOrThrow(std::move(report));
-            py::dict out;
-            out["splits"] = r.splits;
-            out["samples"] = r.samples;
-            out["seconds"] = r.seconds;
-            out["stage_seconds"] = r.stage_seconds;
-            out["uploaded"] = r.uploaded;
-            out["upload_pending"] = r.upload_pending;
-            out["message"] = r.message;
-            out["sync"] = r.sync ? py::object(SyncReportToPython(*r.sync)) : py::none();
-            out["job"] = r.job ? JobStatusToPython(*r.job) : py::none();
-            return out;
+            return FinishReportToPython(ValueOrThrow(std::move(report)));
           },
           py::arg("options") = ProcessingOptions{}, py::arg("wait") = true,
-          py::arg("timeout_s") = 0.0, py::arg("progress") = py::none())
+          py::arg("timeout_s") = 0.0, py::arg("progress") = py::none(),
+          py::arg("executor") = py::none())
       .def("close", &ClientHandle::Close);
 
+  m.def(
+      "finish_run",
+      [](const std::filesystem::path& root, const std::string& project, const std::string& run,
+         const ProcessingOptions& options, const py::object& executor, const py::object& on_stage) {
+        ProcessingOptions with_executor = options;
+        with_executor.executor = ShardExecutorFromPython(executor);
+        const ProgressCallback stage_done = ProgressFromPython(on_stage);
+        Result<FinishReport> report = [&] {
+          py::gil_scoped_release release;
+          return FinishRun(root, project, run, with_executor, stage_done);
+        }();
+        return FinishReportToPython(ValueOrThrow(std::move(report)));
+      },
+      py::arg("root"), py::arg("project"), py::arg("run"), py::arg("options") = ProcessingOptions{},
+      py::arg("executor") = py::none(), py::arg("on_stage") = py::none(),
+      "Processes a logged run (what `sextant finish` does); on_stage(name) after each stage");
   m.def(
       "resolve_root", [](const std::filesystem::path& root) { return ResolveRoot(root); },
       py::arg("root") = std::filesystem::path());

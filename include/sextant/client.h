@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -219,7 +220,10 @@ class Client {
 std::filesystem::path ResolveRoot(const std::filesystem::path& explicit_root);
 
 // Processes a run that was logged without finishing (what `sextant finish` does).
-Result<FinishReport> FinishRun(const std::filesystem::path& root, const std::string& project,
-                               const std::string& run, const ProcessingOptions& options = {});
+// `on_stage`, when given, is called with each stage's name once it is done.
+Result<FinishReport> FinishRun(
+    const std::filesystem::path& root, const std::string& project, const std::string& run,
+    const ProcessingOptions& options = {},
+    const std::function<void(const std::string& stage_done)>& on_stage = {});
 
 }  // namespace sextant

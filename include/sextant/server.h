@@ -63,6 +63,14 @@ struct ServerOptions {
   // Score live samples with an approximate (IVF) index when the finish was
   // exact (server/live_ingest.h, LiveOptions::approximate).
   bool live_approximate = false;
+
+  // Processing jobs on a Dask cluster (docs/distributed.md): each job's finish
+  // runs the driver (python -m sextant.dask_finish) against this scheduler
+  // address; empty: in this process. Worker memory ("" = the executor's
+  // default) and transfer ("shared" or "upload") as `sextant finish --dask`'s.
+  std::string dask_address;
+  std::string dask_worker_memory;
+  std::string dask_transfer = "shared";
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -19,6 +19,7 @@ from ._alerts import add_alert_rule, get_alert_states, list_alert_rules, remove_
 from ._api import (
     current_run,
     finish,
+    finish_run,
     flush,
     get_labels_for_run,
     init,
@@ -59,6 +60,7 @@ from .errors import (
 from ._core import __version__  # CMake's project(VERSION)
 
 __all__ = [
+    "finish_run",
     "AlreadyExistsError",
     "close_live",
     "flush_live",

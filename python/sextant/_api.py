@@ -354,13 +354,22 @@ def processing_options(**options: Any) -> ProcessingOptions:
     return o
 
 
-def finish(wait: bool = True, **options: Any) -> dict[str, Any]:
+def finish(wait: bool = True, dask: Any = None, worker_memory: Any = None,
+           dask_transfer: str = "shared", dask_work_dir: Optional[str | os.PathLike[str]] = None,
+           **options: Any) -> dict[str, Any]:
     """Flushes, processes every split of the run, then closes it.
 
     Keyword arguments set processing options (``drift_k``, ``drift_percentile``,
     ``compute_map``, ...). Returns what was done (splits, samples, seconds).
     A failed finish keeps the run open: fix the cause (e.g. log the missing
     outputs) and call it again.
+
+    ``dask`` (a ``distributed.Client``, a cluster or a scheduler address) runs
+    the heavy searches as shard tasks on that cluster (docs/distributed.md):
+    ``worker_memory`` (bytes or "4GB") bounds the training reference one worker
+    searches, ``dask_transfer`` is "shared" (the workers see the run folder at
+    the same path) or "upload"; the stage inputs go to ``dask_work_dir``
+    (default ``<run dir>/.shard-work``). Results are those of a local finish.
 
     With a team server (``login()`` or ``$SEXTANT_CONSOLE_URL``), uploads what
     the run logged since its last upload instead, prints "Finished uploading",
@@ -371,9 +380,23 @@ def finish(wait: bool = True, **options: Any) -> dict[str, Any]:
     global _current
     client = _client()
     with _lock:
-        remote = _current.remote if _current is not None else None
-    report = client.finish(processing_options(**options), wait,
-                           0.0, _print if remote is not None else None)
+        current = _current
+    remote = current.remote if current is not None else None
+    if dask is not None and remote is not None:
+        raise InvalidArgumentError(
+            "dask: this run finishes on a team server (login() or $SEXTANT_CONSOLE_URL); the "
+            "server runs its own finish (`sextant serve --dask ADDR`)")
+    opts = processing_options(**options)
+    if dask is None:
+        report = client.finish(opts, wait, 0.0, _print if remote is not None else None)
+    else:
+        from . import dask as _dask
+        assert current is not None
+        work_dir = os.fspath(dask_work_dir) if dask_work_dir is not None else _shard_work_dir(
+            current.root, current.project, current.run)
+        report = _dask.finish_with_dask(
+            lambda executor: client.finish(opts, wait, 0.0, None, executor), dask, work_dir,
+            worker_memory=worker_memory, transfer=dask_transfer)
     if remote is not None:
         print(report["message"], flush=True)
         job = report.get("job")
@@ -385,6 +408,34 @@ def finish(wait: bool = True, **options: Any) -> dict[str, Any]:
             _current = None
     client.close()
     return report
+
+
+def _shard_work_dir(root: str, project: str, run: str) -> str:
+    """The default folder of a distributed finish's stage inputs: in the run's
+    own folder, so that workers sharing the store see it at the same path."""
+    return os.path.join(os.fspath(resolve_root(root)), project, run, ".shard-work")
+
+
+def finish_run(root: Optional[str | os.PathLike[str]], project: str, run: str,
+               dask: Any = None, worker_memory: Any = None, dask_transfer: str = "shared",
+               dask_work_dir: Optional[str | os.PathLike[str]] = None,
+               on_stage: Any = None, **options: Any) -> dict[str, Any]:
+    """Processes a logged run that is not open here (what ``sextant finish``
+    does), locally or with ``dask=`` on a Dask cluster as ``finish`` does.
+    ``on_stage(name)`` is called after each stage."""
+    resolved = str(resolve_root(os.fspath(root) if root is not None else ""))
+    opts = processing_options(**options)
+    if dask is None:
+        return _core.finish_run(resolved, project, run, opts, None, on_stage)
+    from . import dask as _dask
+    if not os.path.isfile(os.path.join(resolved, project, run, "sextant.db")):
+        # Before the executor creates its folder in a run that does not exist.
+        raise _core.NotFoundError(f"no run '{project}/{run}' under '{resolved}'")
+    work_dir = os.fspath(dask_work_dir) if dask_work_dir is not None else _shard_work_dir(
+        resolved, project, run)
+    return _dask.finish_with_dask(
+        lambda executor: _core.finish_run(resolved, project, run, opts, executor, on_stage),
+        dask, work_dir, worker_memory=worker_memory, transfer=dask_transfer)
 
 
 def flush() -> None:

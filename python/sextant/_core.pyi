@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 import os
 import pathlib
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -107,8 +107,45 @@ class Client:
         token_counts: Sequence[int] = ...,
     ) -> None: ...
     def flush(self) -> None: ...
-    def finish(self, options: ProcessingOptions = ...) -> dict[str, Any]: ...
+    def finish(
+        self,
+        options: ProcessingOptions = ...,
+        wait: bool = True,
+        timeout_s: float = 0.0,
+        progress: Optional[Callable[[str], None]] = None,
+        executor: Optional[ShardExecutor] = None,
+    ) -> dict[str, Any]: ...
     def close(self) -> None: ...
+
+SHARD_ROW_ALIGNMENT: int
+
+class ShardTask:
+    kind: str
+    spec: str
+    shared_files: list[str]
+    def __init__(self, kind: str, spec: str, shared_files: Sequence[str] = ...) -> None: ...
+
+class ShardExecutor:
+    """Subclass it: work_dir(), worker_memory_bytes() and run(stage, tasks)."""
+    def __init__(self) -> None: ...
+    def work_dir(self) -> str: ...
+    def worker_memory_bytes(self) -> int: ...
+    def run(self, stage: str, tasks: list[ShardTask]) -> list[bytes]: ...
+
+class InProcessShardExecutor(ShardExecutor):
+    def __init__(self, work_dir: str, worker_memory_bytes: int = 0) -> None: ...
+    @property
+    def tasks_run(self) -> int: ...
+
+def run_shard_task(kind: str, spec: str, work_dir: str) -> bytes: ...
+def finish_run(
+    root: os.PathLike[str] | str,
+    project: str,
+    run: str,
+    options: ProcessingOptions = ...,
+    executor: Optional[ShardExecutor] = None,
+    on_stage: Optional[Callable[[str], None]] = None,
+) -> dict[str, Any]: ...
 
 class SampleQuery:
     is_drifted: Optional[bool]

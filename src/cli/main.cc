@@ -20,6 +20,7 @@
 #include "cli/report.h"
 #include "cli/suggest_cmd.h"
 #include "cli/timeline_table.h"
+#include "common/dask_driver.h"
 #include "common/file_util.h"
 #include "common/strings.h"
 #include "common/time_format.h"
@@ -845,15 +846,62 @@ Command AddImportCommand(CLI::App& app) {
   return {import, [imp] { return Report(RunImport(*imp)); }};
 }
 
+// The processing options given on the command line as (name, value) text,
+// for the distributed finish's driver (--option name=value).
+std::vector<std::pair<std::string, std::string>> GivenProcessingOptions(const FinishArgs& a) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const ProcessingOptionSpec& spec : ProcessingOptionSpecs()) {
+    if (auto f = a.flags.find(spec.name); f != a.flags.end() && f->second) {
+      out.emplace_back(spec.name, OnByDefault(spec) ? "false" : "true");
+    } else if (auto v = a.values.find(spec.name); v != a.values.end() && !v->second.empty()) {
+      out.emplace_back(spec.name, v->second);
+    }
+  }
+  return out;
+}
+
+struct DaskArgs {
+  std::string address, worker_memory, transfer = "shared";
+};
+
+void AddDaskOptions(CLI::App* cmd, DaskArgs* a, const char* what) {
+  cmd->add_option("--dask", a->address,
+                  std::string("Run ") + what +
+                      " on the Dask cluster of this scheduler address (docs/distributed.md)");
+  cmd->add_option("--worker-memory", a->worker_memory,
+                  "With --dask: memory one worker may give the training reference, bytes or "
+                  "e.g. 4GB (default half the smallest worker's memory limit)");
+  cmd->add_option("--dask-transfer", a->transfer,
+                  "With --dask: shared (workers see the store at the same path) or upload")
+      ->capture_default_str();
+}
+
 Command AddFinishCommand(CLI::App& app) {
   auto run = std::make_shared<Common>();
   auto args = std::make_shared<FinishArgs>();
+  auto dask = std::make_shared<DaskArgs>();
   CLI::App* finish = app.add_subcommand("finish", "Process every split of a run");
   AddRunOptions(finish, run.get());
   AddFinishOptions(finish, args.get());
-  return {finish, [run, args] {
+  AddDaskOptions(finish, dask.get(), "the finish's searches");
+  return {finish, [run, args, dask] {
             auto options = MakeProcessingOptions(*args);
             if (!options.ok()) return Report(options.status());
+            if (!dask->address.empty()) {
+              // The driver (python -m sextant.dask_finish) prints its stages and
+              // report, and its exit status is this command's.
+              DaskDriver driver = DefaultDaskDriver(dask->address);
+              driver.worker_memory = dask->worker_memory;
+              driver.transfer = dask->transfer;
+              driver.options = GivenProcessingOptions(*args);
+              std::fflush(stdout);
+              auto status = RunDaskDriver(driver, run->Root().string(), run->project, run->run);
+              if (!status.ok()) return Report(status.status());
+              return *status;
+            }
+            if (!dask->worker_memory.empty() || dask->transfer != "shared") {
+              return Report(Status::Invalid("--worker-memory and --dask-transfer need --dask"));
+            }
             auto report = FinishRun(run->Root(), run->project, run->run, *options);
             if (report.ok()) PrintReport(*report);
             return Report(report.status());
@@ -1379,6 +1427,14 @@ Command AddServeCommand(CLI::App& app) {
       ->add_option("--preload-samples", so.preload_samples,
                    "Load the runs' sample tables in the background at start, newest runs first, "
                    "up to this many samples (0: none)")
+      ->capture_default_str();
+  serve->add_option("--dask", so.dask_address,
+                    "Run processing jobs' finishes on the Dask cluster of this scheduler address "
+                    "(docs/distributed.md)");
+  serve->add_option("--worker-memory", so.dask_worker_memory,
+                    "With --dask: memory one worker may give the training reference (bytes or "
+                    "e.g. 4GB)");
+  serve->add_option("--dask-transfer", so.dask_transfer, "With --dask: shared or upload")
       ->capture_default_str();
   return {serve, [args] { return Report(RunServe(*args)); }};
 }

@@ -1069,10 +1069,11 @@ Result<std::unique_ptr<store::RunStore>> OpenExistingRun(const fs::path& root,
 }  // namespace client
 
 Result<FinishReport> FinishRun(const fs::path& root, const std::string& project,
-                               const std::string& run, const ProcessingOptions& options) {
+                               const std::string& run, const ProcessingOptions& options,
+                               const std::function<void(const std::string& stage_done)>& on_stage) {
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<store::RunStore> store,
                            client::OpenExistingRun(root, project, run));
-  return processing::ProcessRun(*store, options);
+  return processing::ProcessRun(*store, options, on_stage);
 }
 
 }  // namespace sextant

@@ -38,6 +38,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/dask_driver.h"
 #include "common/file_util.h"
 #include "common/request_budget.h"
 #include "server/alerts_api.h"
@@ -1004,6 +1005,13 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   // Jobs and uploads: queued and interrupted jobs run again, committed
   // uploads without a job get one (docs/team-server.md).
   SEXTANT_ASSIGN_OR_RETURN(p->jobs, server::JobQueue::Open(options.root, &p->run_locks));
+  if (!options.dask_address.empty()) {
+    DaskDriver driver = DefaultDaskDriver(options.dask_address);
+    driver.worker_memory = options.dask_worker_memory;
+    driver.transfer = options.dask_transfer;
+    SEXTANT_RETURN_IF_ERROR(CheckDaskDriver(driver));
+    p->jobs->set_dask_driver(std::move(driver));
+  }
   p->uploads = std::make_unique<server::UploadService>(options.root, &p->run_locks, p->jobs.get());
   SEXTANT_RETURN_IF_ERROR(p->uploads->Recover());
   p->api.set_services(server::Services{.keys = p->keys.get(),

@@ -317,6 +317,25 @@ Status JobQueue::DefaultProcess(const Job& job, const Report& report) {
     FaultPoint("SEXTANT_FAULT_SERVER_KILL_AT_STAGE", stage);
     report(stage, std::min(0.99, done / kExpectedStages));
   };
+  if (dask_) {
+    // The driver finishes the run on the cluster; the run lock stays held
+    // here, and its "stage: NAME" lines are the job's progress.
+    store.reset();
+    std::string stderr_tail;
+    constexpr std::string_view kStagePrefix = "stage: ";
+    SEXTANT_ASSIGN_OR_RETURN(int exit_status, RunDaskDriver(
+                                                  *dask_, root_.string(), job.project, job.run,
+                                                  [&](const std::string& line) {
+                                                    if (line.rfind(kStagePrefix, 0) == 0)
+                                                      on_stage(line.substr(kStagePrefix.size()));
+                                                  },
+                                                  &stderr_tail));
+    if (exit_status != 0) {
+      return Status::Internal("distributed finish (dask " + dask_->address + ") exited with " +
+                              std::to_string(exit_status) + ": " + stderr_tail);
+    }
+    return Status::OK();
+  }
   return processing::ProcessRun(*store, ProcessingOptions{}, on_stage).status();
 }
 

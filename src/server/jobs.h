@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/dask_driver.h"
 #include "server/run_locks.h"
 #include "sextant/status.h"
 #include "store/sqlite.h"
@@ -71,6 +72,10 @@ class JobQueue {
   // Jobs per state (for metrics).
   Result<std::map<std::string, int64_t>> CountByState() const;
 
+  // Runs each job's finish through the distributed finish's driver on a Dask
+  // cluster instead of in this process. Call before Start.
+  void set_dask_driver(DaskDriver driver) { dask_ = std::move(driver); }
+
   // Called with (job, seconds) when a job ends (metrics).
   void set_on_finished(std::function<void(const Job&, double seconds)> f) {
     on_finished_ = std::move(f);
@@ -87,6 +92,7 @@ class JobQueue {
   std::filesystem::path root_;
   RunLocks* run_locks_;
   Processor processor_;
+  std::optional<DaskDriver> dask_;
   std::function<void(const Job&, double)> on_finished_;
   mutable std::mutex db_mu_;  // one connection, one statement at a time
   std::unique_ptr<store::Database> db_;
