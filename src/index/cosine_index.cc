@@ -177,8 +177,18 @@ struct BlasThreads {
   int (*get)() = nullptr;
   void (*set)(int) = nullptr;
   BlasThreads() {
-    get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    Lookup(RTLD_DEFAULT);
+    // Inside a Python extension the BLAS is loaded RTLD_LOCAL, out of
+    // RTLD_DEFAULT's reach: look in the library that holds sgemm_ itself.
+    Dl_info info;
+    if (get == nullptr && dladdr(reinterpret_cast<void*>(&sgemm_), &info) != 0 &&
+        info.dli_fname != nullptr) {
+      if (void* lib = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) Lookup(lib);  // kept open
+    }
+  }
+  void Lookup(void* where) {
+    get = reinterpret_cast<int (*)()>(dlsym(where, "openblas_get_num_threads"));
+    set = reinterpret_cast<void (*)(int)>(dlsym(where, "openblas_set_num_threads"));
     if (get == nullptr || set == nullptr) get = nullptr, set = nullptr;
   }
 };

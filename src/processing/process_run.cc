@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <thread>
 
 #include "alerts/notify.h"
 #include "drift/domain_classifier.h"
@@ -617,6 +618,14 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   FinishReport report;
   StageTimer timer(&report, on_stage);
   SEXTANT_RETURN_IF_ERROR(CheckOptions(options));
+  // OpenMP and OpenBLAS both at `threads` for the whole finish, the caller's
+  // counts (e.g. PyTorch's) restored when it returns: OpenBLAS partitions a
+  // product by its thread count, which moves the last bits of some results,
+  // so a finish's results depend on `threads` only, not on its caller.
+  const int32_t threads =
+      options.threads > 0 ? options.threads
+                          : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  const index::ScopedThreadCounts thread_counts(threads, threads);
   FinishState st;
   if (options.executor != nullptr) {
     SEXTANT_ASSIGN_OR_RETURN(st.shards, ShardWorkspace::Open(options.executor));
@@ -636,8 +645,6 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   }
 
   // Drift against the training embeddings, when the run has training data.
-  // Restores the caller's OpenMP thread count when ProcessRun returns.
-  const index::ScopedSearchThreads search_threads(options.threads);
   SEXTANT_ASSIGN_OR_RETURN(
       st.drift, ScoreDrift(options, "", "samples", timer, st.splits, st.shards.get(), "rows"));
   if (st.ner) {
