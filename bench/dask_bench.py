@@ -199,6 +199,30 @@ def run_child(argv):
     return (json.loads(lines[-1]) if lines else None), usage.ru_maxrss, secs
 
 
+def run_details(root):
+    """What the finished run's summaries say about its indexes and map: every
+    object with an "nlist" (the drift, map and similarity indexes: nlist,
+    nprobe, build and tune seconds) or a "stage_seconds" (the map's pca, knn,
+    graph, layout and place seconds), keyed by its path in the summary."""
+    import sqlite3
+    found = {}
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if "nlist" in node or "stage_seconds" in node:
+                found[path] = {k: v for k, v in node.items()
+                               if not isinstance(v, list) or len(v) <= 16}
+            for k, v in node.items():
+                walk(v, f"{path}.{k}" if path else k)
+
+    for db in pathlib.Path(root).glob(f"{PROJECT}/{RUN}/sextant.db"):
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        for scope, text in con.execute("SELECT scope, json FROM summaries"):
+            walk(json.loads(text), scope)
+        con.close()
+    return found
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -306,6 +330,10 @@ def main():
                                         "--transfer", args.transfer])
         except RuntimeError as e:
             out, rss, secs = {"mode": mode, "missing": f"failed: {e}"}, 0, 0
+        try:
+            out["details"] = run_details(work)
+        except Exception as e:  # the figures above stand without them
+            out["details"] = {"error": str(e)}
         out["child_maxrss_kib"] = rss
         out["child_s"] = secs
         if out.get("openblas") and "openblas" not in meta:
