@@ -37,6 +37,13 @@ def main():
     ap.add_argument("--driver-cores", type=int, default=16)
     ap.add_argument("--link-gbs", type=float, default=1.25, help="each machine's network, GB/s")
     ap.add_argument("--fs-gbs", type=float, default=10, help="the shared store's aggregate reads, GB/s")
+    ap.add_argument("--probe-rule", choices=["fraction", "fixed"], default="fraction",
+                    help="drift scoring: the probed fraction of cells kept (cost x N) or nprobe kept "
+                         "(x sqrt(N))")
+    ap.add_argument("--map-layout-s", type=float,
+                    help="when the JSON's finish had no map: the layout's seconds (driver)")
+    ap.add_argument("--map-place-core-ms", type=float,
+                    help="when the JSON's finish had no map: placement core-milliseconds per row")
     a = ap.parse_args()
 
     data = json.load(open(a.json))
@@ -51,7 +58,10 @@ def main():
                                                                                 100_000)
     place0 = mp.get("place", 0.0)
     map_fixed = stage(local, "2-D map") - place0  # pca fit, knn graph, layout: fixed size
-
+    if a.map_layout_s is not None:
+        map_fixed = a.map_layout_s
+    if a.map_place_core_ms is not None:  # as if measured on this run's placed rows
+        place0 = a.map_place_core_ms / 1000 * (rows0 - layout_points) / cores
     def row(w):
         wc = w * a.worker_cores  # worker cores in all
         out = {}
@@ -67,9 +77,13 @@ def main():
         # sqrt(N) cells: N^1.5 x d, on the driver's cores.
         out["drift index (driver)"] = (stage(local, "drift index") * cores / a.driver_cores
                                        * (a.n / n0) ** 1.5 * dim_ratio)
-        # Drift scoring, sharded: (V + Q) rows x (nlist + nprobe N / nlist) ~ sqrt(N), x d.
+        # Drift scoring, sharded: (V + Q) rows x (nlist + nprobe N / nlist) x d. With the
+        # measured run's probed fraction nprobe / nlist kept (the tuning keeps the flags'
+        # agreement, and a data set that needed many probes at 1M needs them at 10M), the
+        # cost per row grows as N: the conservative reading (a fixed nprobe: sqrt(N)).
+        n_rule = a.n / n0 if a.probe_rule == "fraction" else math.sqrt(a.n / n0)
         out["drift scoring (workers)"] = (stage(local, "drift scoring") * cores
-                                          * (a.q + a.v) / (q0 + v0) * math.sqrt(a.n / n0)
+                                          * (a.q + a.v) / (q0 + v0) * n_rule
                                           * dim_ratio / wc)
         # The domain test fits on a capped sample (5,000 a side): fixed; the performance
         # estimate reads every inference row: linear in Q.
