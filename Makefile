@@ -187,8 +187,8 @@ serve: build web
 	@echo "Sextant console: http://127.0.0.1:$(PORT)/   (Ctrl-C stops it)"
 	@$(SEXTANT) serve --root $(DEMO_ROOT) --port $(PORT) --static web/dist
 
-# Benchmarks against Faiss, scikit-learn and hnswlib (bench/run.sh; about half an hour on
-# two cores). `make bench BENCH_ARGS=--quick` is a two-minute smoke test.
+# Benchmarks against Faiss, scikit-learn and hnswlib, live ingest, the distributed finish
+# (bench/run.sh; about half an hour on two cores). `make bench BENCH_ARGS=--quick` is a two-minute smoke test.
 BENCH_ARGS ?=
 bench: deps
 	@scripts/install-deps.sh --bench

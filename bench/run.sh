@@ -175,4 +175,22 @@ if [[ -x "$build/src/cli/sextant" && -d "$build/python/sextant" ]]; then
 else
   log "live ingest skipped: $build has no sextant CLI or Python package"
 fi
+# Distributed finish (docs/benchmarks.md, "Distributed finish"; docs/scaling.md): the same
+# run finished on one machine and on Dask LocalClusters of 1 worker x 2 threads and 2 workers
+# x 1 thread; needs python3-distributed and the build's Python package. The full size of
+# docs/benchmarks.md (N = 1,000,000, Q = 100,000) is `bench/dask_bench.py` with its defaults.
+if [[ -d "$build/python/sextant" ]] && $py -c "import distributed" 2>/dev/null; then
+  dask_args=(--data "$data/dask" --out "$results/dask")
+  if [[ $quick == 1 ]]; then
+    dask_args+=(--n 20000 --validation 2000 --q 5000)
+  else
+    dask_args+=(--n 200000 --validation 10000 --q 50000)
+  fi
+  log "distributed finish (local, dask 1x2, dask 2x1)"
+  PYTHONPATH="$build/python" $py "$here/dask_bench.py" "${dask_args[@]}" \
+    > "$results/dask_bench.log" 2>&1 && cat "$results/dask/dask_bench.md" \
+    || log "the distributed finish benchmark failed (see $results/dask_bench.log)"
+else
+  log "distributed finish skipped: no Python package in $build, or no python3-distributed"
+fi
 log "load after: $(uptime)"

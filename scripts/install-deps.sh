@@ -26,7 +26,7 @@ packages=(
   dpkg-dev file
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-faiss python3-sklearn python3-hnswlib)
+  packages+=(python3-faiss python3-sklearn python3-hnswlib python3-distributed)
 fi
 
 missing=()
