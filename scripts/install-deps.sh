@@ -16,6 +16,8 @@ packages=(
   pybind11-dev python3-pybind11 python3-pandas python3-torch
   # A distributed finish's executor and its tests (python/sextant/dask.py).
   python3-distributed
+  # tests/python/test_timeline.py checks the domain test against scikit-learn.
+  python3-sklearn
   nodejs chromium
   # The fuzz targets (libFuzzer) and the ThreadSanitizer build with clang's
   # thread-safety analysis; ccache keeps the extra sanitizer builds short.
