@@ -76,7 +76,7 @@ class InProcessShardExecutor : public ShardExecutor {
   int64_t WorkerMemoryBytes() override { return worker_memory_bytes_; }
   Result<std::vector<std::string>> Run(const std::string& stage,
                                        const std::vector<ShardTask>& tasks) override;
-  // Tasks run so far, per kind, counting reruns.
+  // Tasks run so far, all kinds together, counting reruns.
   int64_t tasks_run() const { return tasks_run_; }
 
  private:
