@@ -39,6 +39,7 @@ void RegisterTypes(py::module_& m) {
       .def_readwrite("domain_test", &O::domain_test)
       .def_readwrite("domain_test_max_samples", &O::domain_test_max_samples)
       .def_readwrite("threads", &O::threads)
+      .def_readwrite("concurrent_stages", &O::concurrent_stages)
       .def_readwrite("nn_search", &O::nn_search)
       .def_readwrite("nn_auto_min_values", &O::nn_auto_min_values)
       .def_readwrite("store_float16", &O::store_float16)

@@ -108,6 +108,11 @@ struct ProcessingOptions {
   // the call only: the calling thread's OpenMP setting (omp_get_max_threads,
   // e.g. PyTorch's) is restored when Finish returns.
   int32_t threads = 0;
+  // Run the 2-D map beside drift, the domain test, the estimate and the
+  // similarity index (in this process; a finish with an executor runs its
+  // stages one after another): one stage's single-threaded parts no longer
+  // leave a core idle. Results are the same either way.
+  bool concurrent_stages = true;
   // Exact or approximate nearest-neighbour search for drift; see NnSearch.
   NnSearch nn_search = NnSearch::kAuto;
   // "auto" searches approximately when the training embeddings hold at least

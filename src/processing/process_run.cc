@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "alerts/notify.h"
@@ -35,6 +36,12 @@ class StageTimer {
     auto now = Clock::now();
     report_->stage_seconds.emplace_back(stage, std::chrono::duration<double>(now - start_).count());
     start_ = now;
+    if (on_stage_) on_stage_(stage);
+  }
+  void Restart() { start_ = Clock::now(); }
+  // A stage timed on its own (e.g. on another thread, beside those timed by Done).
+  void DoneBeside(const std::string& stage, double seconds) {
+    report_->stage_seconds.emplace_back(stage, seconds);
     if (on_stage_) on_stage_(stage);
   }
 
@@ -609,12 +616,98 @@ ordered_json Summarize(const store::RunStore& store, const ProcessingOptions& op
   return run;
 }
 
+// The caller's progress callback, called by one thread at a time: the map
+// reports from its own thread while the other stages report from the caller's.
+class SerializedProgress {
+ public:
+  explicit SerializedProgress(const ProcessingOptions& options)
+      : callback_(options.progress), user_(options.progress_user), options_(options) {
+    if (callback_ != nullptr) {
+      options_.progress = &SerializedProgress::Call;
+      options_.progress_user = this;
+    }
+  }
+  const ProcessingOptions& options() const { return options_; }
+
+ private:
+  static void Call(const char* stage, int64_t done, int64_t total, void* self) {
+    auto* p = static_cast<SerializedProgress*>(self);
+    std::lock_guard lock(p->mu_);
+    p->callback_(stage, done, total, p->user_);
+  }
+  void (*callback_)(const char*, int64_t, int64_t, void*);
+  void* user_;
+  ProcessingOptions options_;
+  std::mutex mu_;
+};
+
+// The run's 2-D maps (of the rows, and of an NER run's span rows): on a thread
+// of their own when `concurrent`, else when Wait is called. They write only
+// each split's `map` and the map parameters, which no other stage reads before
+// the summaries.
+class MapStage {
+ public:
+  MapStage(const ProcessingOptions& options, FinishState* st, int32_t threads, bool concurrent)
+      : options_(options), st_(st), threads_(threads), concurrent_(concurrent) {
+    if (concurrent_) thread_ = std::thread([this] { status_ = Compute(); });
+  }
+  // Joins first: the thread reads the finish's state.
+  ~MapStage() {
+    if (thread_.joinable()) thread_.join();
+  }
+  MapStage(const MapStage&) = delete;
+  MapStage& operator=(const MapStage&) = delete;
+
+  bool concurrent() const { return concurrent_; }
+  // The maps' outcome, computing them now when they were not running beside.
+  Status Wait() {
+    if (concurrent_) {
+      if (thread_.joinable()) thread_.join();
+    } else if (!computed_) {
+      status_ = Compute();
+    }
+    computed_ = true;
+    return status_;
+  }
+  double seconds() const { return seconds_; }
+  double span_seconds() const { return span_seconds_; }
+
+ private:
+  Status Compute() {
+    // OpenMP's thread count is per thread (OpenBLAS's, process-wide, is already set).
+    if (concurrent_) index::SetSearchThreads(threads_);
+    auto t = Clock::now();
+    SEXTANT_ASSIGN_OR_RETURN(st_->map_parameters,
+                             ComputeRunMap(options_, &st_->splits, st_->shards.get(), "rows"));
+    seconds_ = std::chrono::duration<double>(Clock::now() - t).count();
+    if (st_->ner) {
+      t = Clock::now();
+      SEXTANT_ASSIGN_OR_RETURN(
+          st_->span_map_parameters,
+          ComputeRunMap(options_, &st_->span_splits, st_->shards.get(), "span-rows"));
+      span_seconds_ = std::chrono::duration<double>(Clock::now() - t).count();
+    }
+    return Status::OK();
+  }
+
+  const ProcessingOptions& options_;
+  FinishState* st_;
+  const int32_t threads_;
+  const bool concurrent_;
+  std::thread thread_;
+  bool computed_ = false;
+  Status status_ = Status::OK();
+  double seconds_ = 0, span_seconds_ = 0;
+};
+
 }  // namespace
 
 // The stages in order; each is timed into the report.
-Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& options,
+Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions& caller_options,
                                 const StageCallback& on_stage) {
   const auto start = Clock::now();
+  const SerializedProgress progress(caller_options);
+  const ProcessingOptions& options = progress.options();
   FinishReport report;
   StageTimer timer(&report, on_stage);
   SEXTANT_RETURN_IF_ERROR(CheckOptions(options));
@@ -634,15 +727,25 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   SEXTANT_ASSIGN_OR_RETURN(st.set_times, store.InferenceTimes());
   timer.Done("join outputs and per-sample metrics");
 
-  // The 2-D map of every split together (docs/algorithms.md).
-  SEXTANT_ASSIGN_OR_RETURN(st.map_parameters,
-                           ComputeRunMap(options, &st.splits, st.shards.get(), "rows"));
-  timer.Done("2-D map");
-  if (st.ner) {
-    SEXTANT_ASSIGN_OR_RETURN(st.span_map_parameters,
-                             ComputeRunMap(options, &st.span_splits, st.shards.get(), "span-rows"));
-    timer.Done("2-D map of span rows");
-  }
+  // The 2-D map of every split together (docs/algorithms.md): beside the
+  // stages up to the summaries, or first and alone (a finish with an executor:
+  // its workspace serves one stage at a time).
+  MapStage maps(options, &st, threads, options.concurrent_stages && st.shards == nullptr);
+  auto wait_for_maps = [&]() -> Status {
+    const bool concurrent = maps.concurrent();
+    SEXTANT_RETURN_IF_ERROR(maps.Wait());
+    if (concurrent) {
+      timer.Done("waiting for the 2-D map");
+      timer.DoneBeside("2-D map", maps.seconds());
+      if (st.ner) timer.DoneBeside("2-D map of span rows", maps.span_seconds());
+    } else {
+      timer.DoneBeside("2-D map", maps.seconds());
+      if (st.ner) timer.DoneBeside("2-D map of span rows", maps.span_seconds());
+      timer.Restart();
+    }
+    return Status::OK();
+  };
+  if (!maps.concurrent()) SEXTANT_RETURN_IF_ERROR(wait_for_maps());
 
   // Drift against the training embeddings, when the run has training data.
   SEXTANT_ASSIGN_OR_RETURN(
@@ -683,6 +786,7 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
     }
   }
 
+  if (maps.concurrent()) SEXTANT_RETURN_IF_ERROR(wait_for_maps());
   const ordered_json run = Summarize(store, options, &st, &report);
   timer.Done("summaries");
 

@@ -49,6 +49,8 @@ Field FieldOf(ProcessingOptions& o, std::string_view name) {
     f.i64 = &o.domain_test_max_samples;
   else if (name == "threads")
     f.i32 = &o.threads;
+  else if (name == "concurrent_stages")
+    f.b = &o.concurrent_stages;
   else if (name == "nn_search")
     f.search = &o.nn_search;
   else if (name == "nn_auto_min_values")
@@ -148,6 +150,11 @@ const std::vector<ProcessingOptionSpec>& ProcessingOptionSpecs() {
        nullptr,
        Type::kInt,
        "Threads for nearest neighbours and the map (0 = all cores)",
+       {}},
+      {"concurrent_stages",
+       nullptr,
+       Type::kBool,
+       "Run the 2-D map beside the other stages (in this process)",
        {}},
       {"nn_search",
        nullptr,

@@ -1,15 +1,19 @@
 // A finish through a shard executor (sextant/shards.h) against the same
 // finish in process: every per-sample and per-span result bitwise equal, the
 // summaries equal but for timings; a sharded training reference (exact) equal
-// to one index; the drift shard tasks' damaged specs are errors, not crashes.
+// to one index; the drift shard tasks' damaged specs are errors, not crashes;
+// and the map beside the other stages against every stage one after another.
 #include <algorithm>
+#include <atomic>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "drift/knn_drift.h"
 #include "drift/reference.h"
@@ -305,6 +309,60 @@ TEST_F(ShardedFinishTest, ThreeExactTrainingShardsGiveTheDistancesOfOne) {
     EXPECT_TRUE(IsEmptyDir(work.path()));
     EXPECT_EQ(one, Results(dir_.path(), "cls"));
     EXPECT_EQ(three, Summary(dir_.path(), "cls"));  // the same S: the same parameters
+  }
+}
+
+// The map on a thread of its own beside the other stages (the default in
+// process) against every stage one after another: the same results, bit for
+// bit; the caller's progress callback never runs on two threads at once.
+struct ProgressProbe {
+  std::atomic<int> inside{0}, most_inside{0}, calls{0}, map_calls{0};
+  static void Call(const char* stage, int64_t, int64_t, void* self) {
+    auto* p = static_cast<ProgressProbe*>(self);
+    const int now = ++p->inside;
+    int most = p->most_inside.load();
+    while (now > most && !p->most_inside.compare_exchange_weak(most, now)) {
+    }
+    ++p->calls;
+    if (std::string(stage) == "2-D map") ++p->map_calls;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    --p->inside;
+  }
+};
+
+TEST_F(ShardedFinishTest, ConcurrentStagesGiveTheResultsOfOneAfterAnother) {
+  MakeClassificationRun();
+  MakeNerRun();
+  for (const std::string run : {"cls", "ner"}) {
+    SCOPED_TRACE(run);
+    ProcessingOptions options = BaseOptions();
+    options.concurrent_stages = false;
+    ASSERT_OK_AND_ASSIGN(const FinishReport one_by_one, Finish(run, options));
+    const auto results = Results(dir_.path(), run);
+    const auto summary = Summary(dir_.path(), run);
+
+    options.concurrent_stages = true;
+    ProgressProbe probe;
+    options.progress = &ProgressProbe::Call;
+    options.progress_user = &probe;
+    ASSERT_OK_AND_ASSIGN(const FinishReport beside, Finish(run, options));
+    EXPECT_EQ(results, Results(dir_.path(), run));
+    EXPECT_EQ(summary, Summary(dir_.path(), run));
+    EXPECT_GT(probe.map_calls.load(), 0);
+    EXPECT_GT(probe.calls.load(), probe.map_calls.load());
+    EXPECT_EQ(probe.most_inside.load(), 1);
+
+    // Both report the map's own time under its name; the concurrent finish
+    // also the time the summaries waited for it.
+    auto stage = [](const FinishReport& r, const std::string& name) {
+      return std::count_if(r.stage_seconds.begin(), r.stage_seconds.end(),
+                           [&](const auto& s) { return s.first == name; });
+    };
+    EXPECT_EQ(stage(one_by_one, "2-D map"), 1);
+    EXPECT_EQ(stage(beside, "2-D map"), 1);
+    EXPECT_EQ(stage(one_by_one, "waiting for the 2-D map"), 0);
+    EXPECT_EQ(stage(beside, "waiting for the 2-D map"), 1);
+    EXPECT_EQ(stage(beside, "2-D map of span rows"), run == "ner" ? 1 : 0);
   }
 }
 
