@@ -36,6 +36,7 @@ class ProcessingOptions:
     drift_seed: int
     drift_alpha: float
     threads: int
+    concurrent_stages: bool
     nn_search: NnSearch
     nn_auto_min_values: int
     store_float16: bool
