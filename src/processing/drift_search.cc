@@ -33,14 +33,16 @@ std::vector<int64_t> TrainingShardBounds(int64_t rows, int32_t shards) {
 Result<std::unique_ptr<DriftSearch>> DriftSearch::Build(const ProcessingOptions& options,
                                                         const float* train_norm, int64_t rows,
                                                         int64_t dim, ShardWorkspace* workspace,
-                                                        const std::string& family) {
+                                                        const std::string& family,
+                                                        int64_t queries) {
   std::unique_ptr<DriftSearch> out(new DriftSearch());
   out->workspace_ = workspace;
   out->family_ = family;
   // Exact or approximate is decided on the whole reference, then every shard
   // is built the same way (IVF with the same options per shard).
-  out->approximate_ =
-      index::UseApproximate(options.nn_search, rows, dim, options.nn_auto_min_values);
+  out->choice_ = index::ChooseSearch(options.nn_search, rows, dim, queries >= 0 ? queries : rows,
+                                     options.nn_auto_min_values);
+  out->approximate_ = out->choice_.approximate;
   const NnSearch method = out->approximate_ ? NnSearch::kApproximate : NnSearch::kExact;
   index::IvfOptions ivf;
   ivf.tune_k = options.drift_k;
@@ -71,6 +73,7 @@ ordered_json DriftSearch::Parameters(const ProcessingOptions& options) const {
   ordered_json j = {{"requested", NnSearchName(options.nn_search)},
                     {"used", approximate_ ? "approximate" : "exact"},
                     {"auto_min_values", options.nn_auto_min_values}};
+  j["cost_model"] = index::SearchChoiceJson(choice_);
   j["index"] = IndexInfoJson(shards_.front()->info());
   j["training_shards"] = static_cast<int64_t>(shards_.size());
   if (shards_.size() > 1) {
