@@ -181,7 +181,8 @@ SearchChoice ChooseSearch(NnSearch method, int64_t rows, int64_t dim, int64_t qu
     out.reason = "auto_min_values";
     return out;
   }
-  if (rows < kMinApproximateRows) {
+  if (rows < kMinApproximateRows ||
+      static_cast<double>(rows) * static_cast<double>(queries) < kMinApproximatePairs) {
     out.reason = "small";
     return out;
   }
@@ -228,9 +229,9 @@ Result<SearchCostConstants> MeasureSearchCost() {
   const auto start = Clock::now();
   constexpr int64_t kWide = 192, kNarrow = 32;
   SearchCostConstants c;
-  // Exact: a flat search of 1,024 queries over 8,192 rows at each width.
+  // Exact: a flat search of 1,024 queries over 4,096 rows at each width.
   {
-    constexpr int64_t kRows = 8192, kQueries = 1024;
+    constexpr int64_t kRows = 4096, kQueries = 1024;
     const std::vector<float> rows_hi = RandomUnitRows(kRows, kWide, 11);
     const std::vector<float> q_hi = RandomUnitRows(kQueries, kWide, 12);
     const std::vector<float> rows_lo = Narrow(rows_hi, kRows, kWide, kNarrow);
@@ -254,11 +255,11 @@ Result<SearchCostConstants> MeasureSearchCost() {
     Fit(static_cast<double>(kRows * kQueries), kNarrow, t_lo, kWide, t_hi, &c.flat_macs,
         &c.flat_select);
   }
-  // Approximate: an IVF of 16,384 rows in 128 cells (no tuning), built and
-  // searched with 32 cells per query at each width.
+  // Approximate: an IVF of 8,192 rows in 64 cells (no tuning), built and
+  // searched with 16 cells per query at each width.
   {
-    constexpr int64_t kRows = 16384, kQueries = 2048, kNlist = 128;
-    constexpr int32_t kNprobe = 32;
+    constexpr int64_t kRows = 8192, kQueries = 2048, kNlist = 64;
+    constexpr int32_t kNprobe = 16;
     const std::vector<float> rows_hi = RandomUnitRows(kRows, kWide, 21);
     const std::vector<float> q_hi = RandomUnitRows(kQueries, kWide, 22);
     const std::vector<float> rows_lo = Narrow(rows_hi, kRows, kWide, kNarrow);

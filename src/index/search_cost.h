@@ -22,8 +22,10 @@
 // cannot be known before the build; the value is pessimistic against the
 // measured 2-6 on clustered embeddings).
 //
-// Decision (auto): exact when N < kMinApproximateRows (exact is then fast and
-// agrees perfectly), else approximate iff approximate_s * kMargin <= exact_s.
+// Decision (auto): exact when N < kMinApproximateRows (an IVF of fewer rows
+// is one cell) or Q * N < kMinApproximatePairs (the exact search then takes
+// a few seconds at most, and agrees perfectly): nothing is measured. Else
+// approximate iff approximate_s * kApproximateMargin <= exact_s.
 #pragma once
 
 #include <cstdint>
@@ -38,9 +40,12 @@
 
 namespace sextant::index {
 
-// Below this many training rows auto always searches exactly (no
-// measurement, no cache file).
-constexpr int64_t kMinApproximateRows = 20000;
+// Below this many training rows, or this many (query, row) pairs, auto
+// searches exactly without consulting the model (no measurement, no cache
+// file): 2,000 rows make one IVF cell; 2e8 pairs are about 2 s of exact
+// search on two cores.
+constexpr int64_t kMinApproximateRows = 2000;
+constexpr double kMinApproximatePairs = 2e8;
 // Approximate must be predicted at least this many times cheaper.
 constexpr double kApproximateMargin = 1.5;
 // The nprobe the model assumes the tuning reaches for `nlist` cells.
@@ -77,7 +82,8 @@ SearchCostPrediction PredictSearchCost(const SearchCostConstants& c, int64_t row
 // The decision for a drift search, and why.
 struct SearchChoice {
   bool approximate = false;
-  // "forced", "small" (rows < kMinApproximateRows), "cost_model",
+  // "forced", "small" (under kMinApproximateRows or kMinApproximatePairs),
+  // "cost_model",
   // "auto_min_values" (the legacy rule, when a positive nn_auto_min_values
   // asks for it), "no_constants" (measuring failed: exact).
   std::string reason;

@@ -48,8 +48,13 @@ TEST(SearchCost, SmallReferencesStayExactWithoutConstants) {
   EXPECT_FALSE(c.approximate);
   EXPECT_EQ(c.reason, "small");
   EXPECT_EQ(calls, 0);  // nothing measured, nothing read
-  EXPECT_FALSE(Auto(kMinApproximateRows - 1, 32, 1000000, &calls).approximate);
+  EXPECT_FALSE(Auto(kMinApproximateRows - 1, 32, 10000000, &calls).approximate);
+  EXPECT_FALSE(Auto(100000, 32, 1999, &calls).approximate);  // 2e8 pairs less 100,000
   EXPECT_EQ(calls, 0);
+  // 10,000 rows with 100,000 queries are 1e9 pairs: the model decides.
+  const SearchChoice many = Auto(10000, 32, 100000, &calls);
+  EXPECT_EQ(many.reason, "cost_model");
+  EXPECT_EQ(calls, 1);
 }
 
 TEST(SearchCost, GridCornersFollowTheModel) {
@@ -75,9 +80,10 @@ TEST(SearchCost, GridCornersFollowTheModel) {
   EXPECT_FALSE(Auto(100000, 768, 1000).approximate);
   EXPECT_FALSE(Auto(100000, 32, 1000).approximate);
 
-  for (int64_t rows : {20000, 100000, 1000000}) {
+  for (int64_t rows : {10000, 100000, 1000000}) {
     for (int64_t dim : {32, 128, 768}) {
-      for (int64_t queries : {0, 1000, 100000}) {
+      for (int64_t queries : {1000, 100000}) {
+        if (static_cast<double>(rows) * queries < kMinApproximatePairs) continue;
         EXPECT_EQ(Auto(rows, dim, queries).approximate, Documented(rows, dim, queries))
             << rows << " x " << dim << ", " << queries << " queries";
       }
@@ -101,8 +107,7 @@ TEST(SearchCost, PredictionGrowsWithTheWork) {
 TEST(SearchCost, ForcedAndLegacyRulesSkipTheModel) {
   int calls = 0;
   EXPECT_FALSE(ChooseSearch(NnSearch::kExact, 1000000, 32, 100000, 0, Given(&calls)).approximate);
-  const SearchChoice forced =
-      ChooseSearch(NnSearch::kApproximate, 30000, 768, 10, 0, Given(&calls));
+  const SearchChoice forced = ChooseSearch(NnSearch::kApproximate, 3000, 768, 10, 0, Given(&calls));
   EXPECT_TRUE(forced.approximate);
   EXPECT_EQ(forced.reason, "forced");
   const SearchChoice legacy =
