@@ -48,9 +48,9 @@ enum class NnSearch {
   // Chosen by a cost model (docs/algorithms.md): approximate when building
   // and searching an IVF index is predicted at least 1.5x cheaper than the
   // exact search of the same queries, from rates measured once per machine
-  // (cached in $SEXTANT_HOME/.sextant-cost-model.json); always exact below
-  // 20,000 training samples. A positive nn_auto_min_values restores the older
-  // rule (samples x width).
+  // (cached in $SEXTANT_HOME/.sextant-cost-model.json); always exact under
+  // 2,000 training samples or 2e8 query-row pairs. A positive
+  // nn_auto_min_values restores the older rule (samples x width).
   kAuto,
   // Faiss' flat inner-product search: every distance computed.
   kExact,
