@@ -198,6 +198,26 @@ SearchChoice ChooseSearch(NnSearch method, int64_t rows, int64_t dim, int64_t qu
   return out;
 }
 
+bool ReviseAfterTuning(SearchChoice* choice, int64_t nlist, int32_t nprobe) {
+  if (choice->reason != "cost_model" || !choice->approximate || !choice->prediction ||
+      !choice->constants || nlist <= 1) {
+    return false;
+  }
+  const SearchCostConstants& c = *choice->constants;
+  const SearchCostPrediction& p = *choice->prediction;
+  const double n = static_cast<double>(p.rows), d = static_cast<double>(p.dim),
+               q = static_cast<double>(p.queries), cells = static_cast<double>(nlist);
+  const double flat = d / c.flat_macs + 1.0 / c.flat_select;
+  const double ivf = d / c.ivf_macs + 1.0 / c.ivf_select;
+  choice->tuned_nprobe = nprobe;
+  choice->remaining_exact_s = q * n * flat;
+  choice->remaining_approximate_s = q * cells * flat + q * nprobe * (n / cells) * ivf;
+  if (choice->remaining_exact_s > choice->remaining_approximate_s) return false;
+  choice->approximate = false;
+  choice->reason = "cost_model_revised";
+  return true;
+}
+
 nlohmann::ordered_json SearchChoiceJson(const SearchChoice& choice) {
   nlohmann::ordered_json j = {{"choice", choice.approximate ? "approximate" : "exact"},
                               {"reason", choice.reason}};
@@ -210,6 +230,11 @@ nlohmann::ordered_json SearchChoiceJson(const SearchChoice& choice) {
     j["assumed_nlist"] = p.nlist;
     j["assumed_nprobe"] = p.nprobe;
     j["margin"] = kApproximateMargin;
+  }
+  if (choice.tuned_nprobe > 0) {
+    j["tuned_nprobe"] = choice.tuned_nprobe;
+    j["remaining_exact_s"] = choice.remaining_exact_s;
+    j["remaining_approximate_s"] = choice.remaining_approximate_s;
   }
   if (choice.constants) {
     j["constants"] = ConstantsJson(*choice.constants);
@@ -255,11 +280,34 @@ Result<SearchCostConstants> MeasureSearchCost() {
     Fit(static_cast<double>(kRows * kQueries), kNarrow, t_lo, kWide, t_hi, &c.flat_macs,
         &c.flat_select);
   }
-  // Approximate: an IVF of 8,192 rows in 64 cells (no tuning), built and
-  // searched with 16 cells per query at each width.
+  // The IVF build's products: assigning 4,096 rows to 512 centroids, as
+  // k-means and the assignment of every row do (a product, then an argmax).
   {
-    constexpr int64_t kRows = 8192, kQueries = 2048, kNlist = 64;
-    constexpr int32_t kNprobe = 16;
+    constexpr int64_t kRows = 4096, kCentroids = 512;
+    const std::vector<float> rows_hi = RandomUnitRows(kRows, kWide, 31);
+    const std::vector<float> cent_hi = RandomUnitRows(kCentroids, kWide, 32);
+    const std::vector<float> rows_lo = Narrow(rows_hi, kRows, kWide, kNarrow);
+    const std::vector<float> cent_lo = Narrow(cent_hi, kCentroids, kWide, kNarrow);
+    std::vector<int64_t> cell(static_cast<size_t>(kRows));
+    auto time = [&](const std::vector<float>& rows, const std::vector<float>& cent, int64_t d) {
+      double best = 1e300;
+      for (int r = 0; r < 2; ++r) {
+        const auto t = Clock::now();
+        AssignToCells(cent.data(), kCentroids, d, rows.data(), kRows, cell.data());
+        best = std::min(best, Elapsed(t));
+      }
+      return best;
+    };
+    const double t_lo = time(rows_lo, cent_lo, kNarrow);
+    const double t_hi = time(rows_hi, cent_hi, kWide);
+    Fit(static_cast<double>(kRows * kCentroids), kNarrow, t_lo, kWide, t_hi, &c.build_macs,
+        &c.build_select);
+  }
+  // The IVF scan: 16,384 rows in 16 cells of about 1,024 rows (the cell size
+  // of sqrt(N) cells at N = 1,000,000), 512 queries visiting 4 cells each.
+  {
+    constexpr int64_t kRows = 16384, kQueries = 512, kNlist = 16;
+    constexpr int32_t kNprobe = 4;
     const std::vector<float> rows_hi = RandomUnitRows(kRows, kWide, 21);
     const std::vector<float> q_hi = RandomUnitRows(kQueries, kWide, 22);
     const std::vector<float> rows_lo = Narrow(rows_hi, kRows, kWide, kNarrow);
@@ -269,37 +317,23 @@ Result<SearchCostConstants> MeasureSearchCost() {
     IvfOptions o;
     o.nlist = kNlist;
     o.nprobe = kNprobe;
-    o.kmeans_iterations = kKmeansIterations;
-    struct Times {
-      double build = 0, search = 0;
-    };
+    o.kmeans_iterations = 2;
     auto time = [&](const std::vector<float>& rows, const std::vector<float>& q,
-                    int64_t d) -> Result<Times> {
-      Times t;
-      auto s = Clock::now();
+                    int64_t d) -> Result<double> {
       SEXTANT_ASSIGN_OR_RETURN(auto idx, CosineIndex::BuildIvf(rows.data(), kRows, d, o));
-      t.build = Elapsed(s);
-      t.search = 1e300;
+      double best = 1e300;
       for (int r = 0; r < 2; ++r) {
-        s = Clock::now();
+        const auto t = Clock::now();
         SEXTANT_RETURN_IF_ERROR(
             idx->Search(q.data(), kQueries, kSearchK, dist.data(), labels.data()));
-        t.search = std::min(t.search, Elapsed(s));
+        best = std::min(best, Elapsed(t));
       }
-      return t;
+      return best;
     };
-    SEXTANT_ASSIGN_OR_RETURN(const Times lo, time(rows_lo, q_lo, kNarrow));
-    SEXTANT_ASSIGN_OR_RETURN(const Times hi, time(rows_hi, q_hi, kWide));
-    const double train = std::min<double>(kRows, 40.0 * kNlist);
-    const double build_pairs = kKmeansIterations * train * kNlist + double{kRows} * kNlist;
-    Fit(build_pairs, kNarrow, lo.build, kWide, hi.build, &c.build_macs, &c.build_select);
-    // The coarse step (queries x centroids) is a flat-like product: take it out.
-    auto coarse = [&](int64_t d) {
-      return double{kQueries} * kNlist * (d / c.flat_macs + 1.0 / c.flat_select);
-    };
+    SEXTANT_ASSIGN_OR_RETURN(const double t_lo, time(rows_lo, q_lo, kNarrow));
+    SEXTANT_ASSIGN_OR_RETURN(const double t_hi, time(rows_hi, q_hi, kWide));
     const double scan_pairs = double{kQueries} * kNprobe * (double{kRows} / kNlist);
-    Fit(scan_pairs, kNarrow, std::max(lo.search - coarse(kNarrow), lo.search * 0.5), kWide,
-        std::max(hi.search - coarse(kWide), hi.search * 0.5), &c.ivf_macs, &c.ivf_select);
+    Fit(scan_pairs, kNarrow, t_lo, kWide, t_hi, &c.ivf_macs, &c.ivf_select);
   }
   c.measure_seconds = Elapsed(start);
   c.source = "measured";

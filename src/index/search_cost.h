@@ -89,7 +89,19 @@ struct SearchChoice {
   std::string reason;
   std::optional<SearchCostConstants> constants;
   std::optional<SearchCostPrediction> prediction;
+  // Set by ReviseAfterTuning: the tuned index's nprobe and the seconds left.
+  int32_t tuned_nprobe = 0;
+  double remaining_exact_s = 0, remaining_approximate_s = 0;
 };
+
+// Once an approximate index chosen by the model is built and tuned, its
+// nlist and nprobe are known: compares what is left, the exact search of the
+// queries against the approximate one at that nprobe (the build is spent, so
+// without a margin), and switches `choice` to exact (reason
+// "cost_model_revised") when exact is now cheaper, e.g. when the tuning had
+// to visit most cells. Returns whether it switched. Only for reason
+// "cost_model".
+bool ReviseAfterTuning(SearchChoice* choice, int64_t nlist, int32_t nprobe);
 
 // Supplies the machine's constants (MachineSearchCost by default; tests inject
 // fixed ones).
@@ -108,8 +120,10 @@ nlohmann::ordered_json SearchChoiceJson(const SearchChoice& choice);
 // BLAS thread counts: the constants are re-measured when it changes.
 std::string MachineFingerprint();
 
-// Runs the micro-benchmark (a few tenths of a second): exact flat searches and
-// IVF builds and searches on random unit rows at two widths.
+// Runs the micro-benchmark (about half a second on two idle cores), on random
+// unit rows at widths 32 and 192: a flat search (1,024 queries, 4,096 rows),
+// an assignment of 4,096 rows to 512 centroids (the build's products) and an
+// IVF scan (512 queries, 4 of 16 cells of ~1,024 rows).
 Result<SearchCostConstants> MeasureSearchCost();
 
 // The constants cached in `cache` for `fingerprint`; measured with `measure`

@@ -54,6 +54,12 @@ Result<std::unique_ptr<DriftSearch>> DriftSearch::Build(const ProcessingOptions&
     SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<index::CosineIndex> built,
                              index::BuildForSearch(train_norm + first * dim, count, dim, method,
                                                    options.nn_auto_min_values, ivf));
+    // One index chosen by the cost model: with its tuned nprobe known, exact
+    // may now be the cheaper way to run the queries (index/search_cost.h).
+    if (shards == 1 && built->approximate() &&
+        index::ReviseAfterTuning(&out->choice_, built->info().nlist, built->info().nprobe)) {
+      SEXTANT_ASSIGN_OR_RETURN(built, index::CosineIndex::Build(train_norm, count, dim));
+    }
     if (workspace != nullptr) {
       const std::string file =
           family + "-index" + (shards > 1 ? "-" + std::to_string(s) : std::string()) + ".faiss";

@@ -104,6 +104,23 @@ TEST(SearchCost, PredictionGrowsWithTheWork) {
   EXPECT_EQ(ExpectedNprobe(1000), 15);
 }
 
+TEST(SearchCost, RevisedToExactWhenTheTuningVisitsMostCells) {
+  SearchChoice c = Auto(1000000, 32, 100000);
+  ASSERT_TRUE(c.approximate);
+  EXPECT_FALSE(ReviseAfterTuning(&c, 1000, 6));  // as tuned on clustered data
+  EXPECT_TRUE(c.approximate);
+  EXPECT_EQ(c.tuned_nprobe, 6);
+  EXPECT_LT(c.remaining_approximate_s, c.remaining_exact_s);
+  EXPECT_TRUE(ReviseAfterTuning(&c, 1000, 1000));  // every cell: a slower exact search
+  EXPECT_FALSE(c.approximate);
+  EXPECT_EQ(c.reason, "cost_model_revised");
+  EXPECT_EQ(SearchChoiceJson(c)["tuned_nprobe"], 1000);
+  EXPECT_FALSE(ReviseAfterTuning(&c, 1000, 1000));  // only once, only the model's choice
+  SearchChoice forced = ChooseSearch(NnSearch::kApproximate, 1000000, 32, 100000, 0, Given());
+  EXPECT_FALSE(ReviseAfterTuning(&forced, 1000, 1000));
+  EXPECT_TRUE(forced.approximate);
+}
+
 TEST(SearchCost, ForcedAndLegacyRulesSkipTheModel) {
   int calls = 0;
   EXPECT_FALSE(ChooseSearch(NnSearch::kExact, 1000000, 32, 100000, 0, Given(&calls)).approximate);
