@@ -7,6 +7,10 @@
 //   search_grid [--rows 10000,100000,1000000] [--dims 32,128,768]
 //               [--queries 1000,100000] [--k 10] [--reference 2000]
 //               [--max-exact-s 120] [--threads 0]
+//   search_grid --replay OUTPUT [--reference R]
+//       Reads the cells a run printed and decides auto again with this
+//       machine's constants now (cached or measured): the forced timings do
+//       not depend on them. For a model changed after a long run.
 //
 // Data: clustered synthetic embeddings generated in memory with fixed seeds,
 // as bench/gen_data.py (200 clusters, a low-rank spread of min(48, d/2)
@@ -30,6 +34,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -154,8 +159,77 @@ MethodRun Run(bool approximate, const std::vector<float>& train, int64_t n, int6
 
 }  // namespace
 
+// The table row of a cell.
+void PrintRow(const ordered_json& c) {
+  std::string exact = std::to_string(c["exact_s"].get<double>());
+  if (c.contains("exact_s_extrapolated_from")) {
+    exact += " (from " + std::to_string(c["exact_s_extrapolated_from"].get<int64_t>()) + " q)";
+  }
+  const std::string predicted = c.contains("predicted_exact_s")
+                                    ? std::to_string(c["predicted_exact_s"].get<double>()) + " / " +
+                                          std::to_string(c["predicted_approximate_s"].get<double>())
+                                    : "- (small)";
+  std::printf(
+      "| %lld | %lld | %lld | %s | %.2f (%lld, %d) | %s | %.2f | %.2f%% | %s |\n",
+      static_cast<long long>(c["rows"].get<int64_t>()),
+      static_cast<long long>(c["dim"].get<int64_t>()),
+      static_cast<long long>(c["queries"].get<int64_t>()), exact.c_str(),
+      c["approximate_s"].get<double>(), static_cast<long long>(c["ivf"]["nlist"].get<int64_t>()),
+      c["ivf"]["nprobe"].get<int>(), c["auto_choice"].get<std::string>().c_str(),
+      c["auto_over_best"].get<double>(), 100 * c["agreement"].get<double>(), predicted.c_str());
+}
+
+void PrintHeader() {
+  std::printf(
+      "\n| N | d | Q | exact s | approximate s (nlist, nprobe) | auto | auto / best | agreement "
+      "| predicted exact / approx s |\n|---|---|---|---|---|---|---|---|---|\n");
+}
+
+int Replay(const std::string& path, int64_t reference) {
+  const index::SearchCostConstants constants =
+      Check(index::MachineSearchCost(), "cost model constants");
+  std::cout << index::SearchChoiceJson(
+                   index::SearchChoice{false, "constants", constants, std::nullopt})
+                   .dump()
+            << std::endl;
+  std::ifstream in(path);
+  if (!in) Die("cannot read '" + path + "'");
+  std::vector<ordered_json> cells;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] != '{') continue;
+    ordered_json c = ordered_json::parse(line, nullptr, false);
+    if (c.is_discarded() || !c.contains("rows")) continue;
+    const int64_t n = c["rows"], d = c["dim"], q = c["queries"];
+    const int64_t ref = c.contains("reference") ? c["reference"].get<int64_t>() : reference;
+    const index::SearchChoice choice =
+        index::ChooseSearch(NnSearch::kAuto, n, d, q + std::min(ref, n - 1), 0,
+                            [&]() -> Result<index::SearchCostConstants> { return constants; });
+    const double exact_s = c["exact_s"], approx_s = c["approximate_s"];
+    const double auto_s = choice.approximate ? approx_s : exact_s;
+    c["run_auto_choice"] = c["auto_choice"];
+    c["auto_choice"] = choice.approximate ? "approximate" : "exact";
+    c["auto_reason"] = choice.reason;
+    c["auto_s"] = auto_s;
+    c["auto_over_best"] = auto_s / std::min(exact_s, approx_s);
+    c.erase("predicted_exact_s");
+    c.erase("predicted_approximate_s");
+    if (choice.prediction) {
+      c["predicted_exact_s"] = choice.prediction->exact_s;
+      c["predicted_approximate_s"] = choice.prediction->approximate_s;
+    }
+    std::cout << c.dump() << std::endl;
+    cells.push_back(c);
+  }
+  PrintHeader();
+  for (const ordered_json& c : cells) PrintRow(c);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   ProgramName() = "search_grid";
+  const std::string replay = Arg(argc, argv, "replay");
+  if (!replay.empty()) return Replay(replay, std::stoll(Arg(argc, argv, "reference", "2000")));
   const std::vector<int64_t> rows = List(Arg(argc, argv, "rows", "10000,100000,1000000"));
   const std::vector<int64_t> dims = List(Arg(argc, argv, "dims", "32,128,768"));
   std::vector<int64_t> qs = List(Arg(argc, argv, "queries", "1000,100000"));
@@ -225,27 +299,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf(
-      "\n| N | d | Q | exact s | approximate s (nlist, nprobe) | auto | auto / best | agreement | "
-      "predicted exact / approx s |\n|---|---|---|---|---|---|---|---|---|\n");
-  for (const ordered_json& c : cells) {
-    std::string exact = std::to_string(c["exact_s"].get<double>());
-    if (c.contains("exact_s_extrapolated_from")) {
-      exact += " (from " + std::to_string(c["exact_s_extrapolated_from"].get<int64_t>()) + " q)";
-    }
-    std::printf("| %lld | %lld | %lld | %s | %.2f (%lld, %d) | %s | %.2f | %.2f%% | %s |\n",
-                static_cast<long long>(c["rows"].get<int64_t>()),
-                static_cast<long long>(c["dim"].get<int64_t>()),
-                static_cast<long long>(c["queries"].get<int64_t>()), exact.c_str(),
-                c["approximate_s"].get<double>(),
-                static_cast<long long>(c["ivf"]["nlist"].get<int64_t>()),
-                c["ivf"]["nprobe"].get<int>(), c["auto_choice"].get<std::string>().c_str(),
-                c["auto_over_best"].get<double>(), 100 * c["agreement"].get<double>(),
-                c.contains("predicted_exact_s")
-                    ? (std::to_string(c["predicted_exact_s"].get<double>()) + " / " +
-                       std::to_string(c["predicted_approximate_s"].get<double>()))
-                          .c_str()
-                    : "- (small)");
-  }
+  PrintHeader();
+  for (const ordered_json& c : cells) PrintRow(c);
   return 0;
 }
