@@ -123,7 +123,8 @@ std::string MachineFingerprint();
 // Runs the micro-benchmark (about half a second on two idle cores), on random
 // unit rows at widths 32 and 192: a flat search (1,024 queries, 4,096 rows),
 // an assignment of 4,096 rows to 512 centroids (the build's products) and an
-// IVF scan (512 queries, 4 of 16 cells of ~1,024 rows).
+// IVF scan (2,048 queries, 4 of 16 cells of ~1,024 rows); widths alternate,
+// best of three each.
 Result<SearchCostConstants> MeasureSearchCost();
 
 // The constants cached in `cache` for `fingerprint`; measured with `measure`
