@@ -49,7 +49,7 @@ enum class NnSearch {
   // and searching an IVF index is predicted at least 1.5x cheaper than the
   // exact search of the same queries, from rates measured once per machine
   // (cached in $SEXTANT_HOME/.sextant-cost-model.json); always exact under
-  // 2,000 training samples or 2e8 query-row pairs. A positive
+  // 10,000 training samples or 2e8 query-row pairs. A positive
   // nn_auto_min_values restores the older rule (samples x width).
   kAuto,
   // Faiss' flat inner-product search: every distance computed.
