@@ -193,4 +193,20 @@ if [[ -d "$build/python/sextant" ]] && $py -c "import distributed" 2>/dev/null; 
 else
   log "distributed finish skipped: no Python package in $build, or no python3-distributed"
 fi
+# The search choice (docs/benchmarks.md, "Search choice (issue 18)"): forced exact, forced
+# approximate and auto over N x d x Q with the cost model's predictions; data generated in
+# memory. The full grid (up to 1,000,000 x 768) takes about half an hour on two cores;
+# exact scoring over --max-exact-s is extrapolated from the first 1,000 queries.
+if [[ -x "$bin/search_grid" ]]; then
+  log "S: search choice grid"
+  if [[ $quick == 1 ]]; then
+    grid_args=(--rows 10000,50000 --dims 32,768 --queries 1000,20000 --max-exact-s 20)
+  else
+    grid_args=(--rows 10000,100000,1000000 --dims 32,128,768 --queries 1000,100000
+               --max-exact-s 60 --reference 1000)
+  fi
+  "$bin/search_grid" "${grid_args[@]}" --threads $threads > "$results/search_grid.txt" \
+    && sed -n '/^| N /,$p' "$results/search_grid.txt" \
+    || log "the search grid failed (see $results/search_grid.txt)"
+fi
 log "load after: $(uptime)"

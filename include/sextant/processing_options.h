@@ -45,8 +45,12 @@ inline const char* DriftReferenceName(DriftReference r) {
 // How nearest neighbours are searched for drift and for the map's neighbour
 // graph (docs/algorithms.md; the map's auto switches at 20,000 layout points).
 enum class NnSearch {
-  // Approximate when the training embeddings hold at least nn_auto_min_values
-  // values (samples x width), exact below.
+  // Chosen by a cost model (docs/algorithms.md): approximate when building
+  // and searching an IVF index is predicted at least 1.5x cheaper than the
+  // exact search of the same queries, from rates measured once per machine
+  // (cached in $SEXTANT_HOME/.sextant-cost-model.json); always exact under
+  // 10,000 training samples or 2e8 query-row pairs. A positive
+  // nn_auto_min_values restores the older rule (samples x width).
   kAuto,
   // Faiss' flat inner-product search: every distance computed.
   kExact,
@@ -115,11 +119,12 @@ struct ProcessingOptions {
   bool concurrent_stages = true;
   // Exact or approximate nearest-neighbour search for drift; see NnSearch.
   NnSearch nn_search = NnSearch::kAuto;
-  // "auto" searches approximately when the training embeddings hold at least
-  // this many values (samples x width): 50,000 samples of width 768, 600,000
-  // of width 64. Below, the exact search takes seconds to tens of seconds on
-  // two cores; at 100,000 x 768 the approximate one is over 10x faster (bench/).
-  int64_t nn_auto_min_values = 50000 * 768;
+  // Deprecated (issue 18): 0, the default, lets "auto" decide by the cost
+  // model (see NnSearch::kAuto). A positive value keeps the rule before it:
+  // approximate when the training embeddings hold at least this many values
+  // (samples x width; it was 50,000 x 768), whatever the number of queries
+  // and the width (at width 32 that rule searched 1,000,000 rows exactly).
+  int64_t nn_auto_min_values = 0;
   // Store the result embeddings as float16 ('<f2' .npy): half the disk and
   // page cache; readers convert to float32. Drift and the similarity index are
   // computed from the float32 values before storing.

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/file_util.h"
+#include "index/search_cost.h"
 
 // BLAS (Fortran interface, as Faiss calls it; Faiss' CMake target links the library).
 extern "C" {
@@ -186,10 +187,12 @@ struct BlasThreads {
       if (void* lib = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) Lookup(lib);  // kept open
     }
   }
+  char* (*core)() = nullptr;
   void Lookup(void* where) {
     get = reinterpret_cast<int (*)()>(dlsym(where, "openblas_get_num_threads"));
     set = reinterpret_cast<void (*)(int)>(dlsym(where, "openblas_set_num_threads"));
-    if (get == nullptr || set == nullptr) get = nullptr, set = nullptr;
+    core = reinterpret_cast<char* (*)()>(dlsym(where, "openblas_get_corename"));
+    if (get == nullptr || set == nullptr) get = nullptr, set = nullptr, core = nullptr;
   }
 };
 const BlasThreads& Blas() {
@@ -494,6 +497,11 @@ void SetSearchThreads(int32_t threads) {
 int32_t SearchThreads() { return omp_get_max_threads(); }
 
 int32_t BlasThreadCount() { return Blas().get != nullptr ? Blas().get() : 0; }
+
+std::string BlasCoreName() {
+  const char* name = Blas().core != nullptr ? Blas().core() : nullptr;
+  return name != nullptr ? std::string(name) : std::string("unknown");
+}
 
 ScopedThreadCounts::ScopedThreadCounts(int32_t omp_threads, int32_t blas_threads)
     : saved_omp_(omp_get_max_threads()), saved_blas_(BlasThreadCount()) {
@@ -940,7 +948,8 @@ bool UseApproximate(NnSearch method, int64_t rows, int64_t dim, int64_t auto_min
     case NnSearch::kAuto:
       break;
   }
-  return rows * dim >= auto_min_values;
+  // Without a query count, as many queries as rows (a leave-one-out pass).
+  return ChooseSearch(method, rows, dim, rows, auto_min_values).approximate;
 }
 
 Result<std::unique_ptr<CosineIndex>> BuildForSearch(const float* normalized, int64_t rows,

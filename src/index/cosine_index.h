@@ -48,6 +48,8 @@ int32_t SearchThreads();
 
 // OpenBLAS' thread count now; 0 when Faiss' BLAS is another library.
 int32_t BlasThreadCount();
+// OpenBLAS' kernel name (openblas_get_corename); "unknown" for another BLAS.
+std::string BlasCoreName();
 
 // Sets both OpenMP's and OpenBLAS' thread counts for its scope and restores
 // them when it ends. A shard task runs under the thread counts of the finish
@@ -215,8 +217,9 @@ class CosineIndex {
   IndexInfo info_;
 };
 
-// Whether `method` searches approximately for an index of rows x dim values
-// ("auto": from `auto_min_values` values on).
+// Whether `method` searches approximately for an index of rows x dim values.
+// "auto": ChooseSearch (index/search_cost.h) for as many queries as rows; a
+// positive `auto_min_values` keeps the older rule (from that many values on).
 bool UseApproximate(NnSearch method, int64_t rows, int64_t dim, int64_t auto_min_values);
 
 // The index drift searches: exact (Build) or IVF (BuildIvf), per UseApproximate.

@@ -33,14 +33,16 @@ std::vector<int64_t> TrainingShardBounds(int64_t rows, int32_t shards) {
 Result<std::unique_ptr<DriftSearch>> DriftSearch::Build(const ProcessingOptions& options,
                                                         const float* train_norm, int64_t rows,
                                                         int64_t dim, ShardWorkspace* workspace,
-                                                        const std::string& family) {
+                                                        const std::string& family,
+                                                        int64_t queries) {
   std::unique_ptr<DriftSearch> out(new DriftSearch());
   out->workspace_ = workspace;
   out->family_ = family;
   // Exact or approximate is decided on the whole reference, then every shard
   // is built the same way (IVF with the same options per shard).
-  out->approximate_ =
-      index::UseApproximate(options.nn_search, rows, dim, options.nn_auto_min_values);
+  out->choice_ = index::ChooseSearch(options.nn_search, rows, dim, queries >= 0 ? queries : rows,
+                                     options.nn_auto_min_values);
+  out->approximate_ = out->choice_.approximate;
   const NnSearch method = out->approximate_ ? NnSearch::kApproximate : NnSearch::kExact;
   index::IvfOptions ivf;
   ivf.tune_k = options.drift_k;
@@ -52,6 +54,12 @@ Result<std::unique_ptr<DriftSearch>> DriftSearch::Build(const ProcessingOptions&
     SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<index::CosineIndex> built,
                              index::BuildForSearch(train_norm + first * dim, count, dim, method,
                                                    options.nn_auto_min_values, ivf));
+    // One index chosen by the cost model: with its tuned nprobe known, exact
+    // may now be the cheaper way to run the queries (index/search_cost.h).
+    if (shards == 1 && built->approximate() &&
+        index::ReviseAfterTuning(&out->choice_, built->info().nlist, built->info().nprobe)) {
+      SEXTANT_ASSIGN_OR_RETURN(built, index::CosineIndex::Build(train_norm, count, dim));
+    }
     if (workspace != nullptr) {
       const std::string file =
           family + "-index" + (shards > 1 ? "-" + std::to_string(s) : std::string()) + ".faiss";
@@ -71,6 +79,7 @@ ordered_json DriftSearch::Parameters(const ProcessingOptions& options) const {
   ordered_json j = {{"requested", NnSearchName(options.nn_search)},
                     {"used", approximate_ ? "approximate" : "exact"},
                     {"auto_min_values", options.nn_auto_min_values}};
+  j["cost_model"] = index::SearchChoiceJson(choice_);
   j["index"] = IndexInfoJson(shards_.front()->info());
   j["training_shards"] = static_cast<int64_t>(shards_.size());
   if (shards_.size() > 1) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "index/cosine_index.h"
+#include "index/search_cost.h"
 #include "processing/shard_tasks.h"
 #include "processing/summary.h"
 #include "sextant/processing_options.h"
@@ -37,14 +38,19 @@ class DriftSearch {
  public:
   // Builds the training reference's index(es) from `train_norm` (the
   // training split's unit rows). With `workspace`, writes each index once as
-  // `<family>-index[-s].faiss` for the tasks.
+  // `<family>-index[-s].faiss` for the tasks. `queries`: how many queries the
+  // searches will run in all (leave-one-out sample and scored splits), which
+  // nn_search = auto weighs against building an approximate index
+  // (index/search_cost.h); -1 when unknown (taken as `rows`).
   static Result<std::unique_ptr<DriftSearch>> Build(const ProcessingOptions& options,
                                                     const float* train_norm, int64_t rows,
                                                     int64_t dim, ShardWorkspace* workspace,
-                                                    const std::string& family);
+                                                    const std::string& family,
+                                                    int64_t queries = -1);
 
   bool approximate() const { return approximate_; }
-  // "requested", "used", "auto_min_values", "index" (the first shard's),
+  // "requested", "used", "auto_min_values", "cost_model" (the auto decision:
+  // index::SearchChoiceJson), "index" (the first shard's),
   // "training_shards" and, with several, "shards" (first row, rows, index).
   ordered_json Parameters(const ProcessingOptions& options) const;
 
@@ -70,6 +76,7 @@ class DriftSearch {
   ShardWorkspace* workspace_ = nullptr;
   std::string family_;
   bool approximate_ = false;
+  index::SearchChoice choice_;
   int samples_staged_ = 0;
 };
 

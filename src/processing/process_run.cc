@@ -212,11 +212,6 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
     std::vector<float> train_norm = NormalizedCopy(*training);
     const auto train_rows = static_cast<int64_t>(training->samples.size());
     const size_t training_index = static_cast<size_t>(training - splits.begin());
-    SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<DriftSearch> search,
-                             DriftSearch::Build(options, train_norm.data(), train_rows,
-                                                training->emb_dim, shards, family));
-    nn_parameters = search->Parameters(options);
-    timer.Done(stage(search->approximate() ? "drift index (approximate)" : "drift index (exact)"));
     // Which reference drives the flags is known before any search: the
     // leave-one-out pass over the training sample runs only when it is needed.
     const bool has_validation = validation != splits.end() && !validation->samples.empty();
@@ -225,6 +220,22 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
                            (options.drift_reference == DriftReference::kAuto &&
                             static_cast<int64_t>(validation->samples.size()) >=
                                 MinAutoValidation(options.drift_percentile)));
+    // The queries the searches below will run: auto weighs them against the
+    // index's build (index/search_cost.h).
+    int64_t drift_queries = 0;
+    for (const store::SplitResults& s : splits) {
+      if (s.split.split != Split::kTraining)
+        drift_queries += static_cast<int64_t>(s.samples.size());
+    }
+    if (!take_validation || options.drift_compare_references) {
+      const int64_t loo = options.drift_reference_sample_size;
+      drift_queries += loo > 0 ? std::min(loo, train_rows) : train_rows;
+    }
+    SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<DriftSearch> search,
+                             DriftSearch::Build(options, train_norm.data(), train_rows,
+                                                training->emb_dim, shards, family, drift_queries));
+    nn_parameters = search->Parameters(options);
+    timer.Done(stage(search->approximate() ? "drift index (approximate)" : "drift index (exact)"));
     if (options.drift_reference == DriftReference::kValidation && !has_validation) {
       return Status::FailedPrecondition(
           "drift_reference: 'validation' needs a non-empty validation split");

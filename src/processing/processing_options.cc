@@ -159,13 +159,14 @@ const std::vector<ProcessingOptionSpec>& ProcessingOptionSpecs() {
       {"nn_search",
        nullptr,
        Type::kChoice,
-       "Nearest-neighbour search for drift and the map's neighbour graph: auto (drift: approximate "
-       "from nn_auto_min_values values; map: from 20,000 points), exact or approximate",
+       "Nearest-neighbour search for drift and the map's neighbour graph: auto (drift: by a cost "
+       "model measured once per machine; map: from 20,000 points), exact or approximate",
        {"auto", "exact", "approximate"}},
       {"nn_auto_min_values",
        nullptr,
        Type::kInt,
-       "auto searches approximately from this many training values (samples x width)",
+       "Deprecated: 0 (default) lets auto use the cost model; a positive value restores the old "
+       "rule (approximate from this many training values, samples x width)",
        {}},
       {"store_float16", "float16", Type::kBool, "Store the result embeddings as float16", {}},
       {"build_similarity_index",
