@@ -93,7 +93,7 @@ void IvfSearch(const faiss::IndexIVFFlat& ivf, int64_t nprobe, const float* quer
   const float* centroids = quantizer->get_xb();
   const faiss::InvertedLists* lists = ivf.invlists;
   nprobe = std::clamp<int64_t>(nprobe, 1, nlist);
-#pragma omp parallel
+#pragma omp parallel if (nq * nlist >= 100000)
   {
     std::vector<float> cd(static_cast<size_t>(nlist));
     std::vector<int64_t> probe(static_cast<size_t>(nlist));
@@ -194,7 +194,7 @@ Result<std::unique_ptr<L2Index>> L2Index::BuildIvf(const float* data, int64_t ro
     }
     out->nprobe_ = static_cast<int32_t>(nlist);
     out->recall_estimate_ = 1.0;
-    for (int64_t probe = 4; probe < nlist; probe = probe < 8 ? probe + 2 : probe * 3 / 2) {
+    for (int64_t probe = 1; probe < nlist; probe = probe < 4 ? probe + 1 : probe * 3 / 2) {
       IvfSearch(*ivf, probe, queries.data(), nq, k, d_ivf.data(), l_ivf.data());
       int64_t found = 0;
       for (int64_t q = 0; q < nq; ++q) {

@@ -17,7 +17,7 @@ namespace sextant::map {
 // An approximate index: Faiss IndexIVFFlat (L2) with `nlist` cells (0: 2 sqrt(rows)),
 // k-means (`train_iterations` iterations) trained on a seeded sample of at
 // most train_per_list x nlist rows (at least 40 per cell, Faiss' minimum);
-// nprobe is the smallest of 4, 6, 8, 12, ...
+// nprobe is the smallest of 1, 2, 3, 4, 6, 9, ...
 // whose recall@k on `tune_queries` of the index's own rows, against an exact
 // search, reaches `target_recall`.
 struct IvfL2Options {
