@@ -20,13 +20,13 @@
 // r(q, j) j's rank among q's original neighbours (1 = nearest, self excluded).
 // With Q = n it is sklearn's score on the reference sample.
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <omp.h>
 #include <string>
 #include <vector>
 
@@ -152,37 +152,36 @@ int main(int argc, char** argv) {
   const double trust = nq > 0 ? Trustworthiness(rows, r.coords, nref, nq, k, 7) : -1;
   const double trust_s = Seconds(t_trust);
 
-  ordered_json j = {
-      {"points", i.points},
-      {"dim", rows.dim()},
-      {"layout_points", i.layout_points},
-      {"placed_points", i.placed_points},
-      {"epochs", i.epochs},
-      {"edges", i.edges},
-      {"knn_approximate", i.knn_approximate},
-      {"knn_nlist", i.knn_nlist},
-      {"knn_nprobe", i.knn_nprobe},
-      {"knn_recall_estimate", i.knn_recall_estimate},
-      {"stage_seconds",
-       {{"pca", i.seconds_pca},
-        {"knn", i.seconds_knn},
-        {"graph", i.seconds_graph},
-        {"layout", i.seconds_layout},
-        {"place", i.seconds_place}}},
-      {"seconds", i.seconds},
-      {"wall_seconds", wall},
-      {"cpu_seconds", cpu},
-      {"load_seconds", load_s},
-      {"trustworthiness",
-       {{"k", k},
-        {"value", trust},
-        {"queries", std::min(nq, nref)},
-        {"reference_points", nref},
-        {"space", "cosine (original) vs Euclidean (2-D)"},
-        {"seconds", trust_s}}},
-      {"omp_threads", omp_get_max_threads()},
-      {"peak_rss_mib", PeakRssMib()},
-      {"openblas_core", BlasCore()}};
+  ordered_json j = {{"points", i.points},
+                    {"dim", rows.dim()},
+                    {"layout_points", i.layout_points},
+                    {"placed_points", i.placed_points},
+                    {"epochs", i.epochs},
+                    {"edges", i.edges},
+                    {"knn_approximate", i.knn_approximate},
+                    {"knn_nlist", i.knn_nlist},
+                    {"knn_nprobe", i.knn_nprobe},
+                    {"knn_recall_estimate", i.knn_recall_estimate},
+                    {"stage_seconds",
+                     {{"pca", i.seconds_pca},
+                      {"knn", i.seconds_knn},
+                      {"graph", i.seconds_graph},
+                      {"layout", i.seconds_layout},
+                      {"place", i.seconds_place}}},
+                    {"seconds", i.seconds},
+                    {"wall_seconds", wall},
+                    {"cpu_seconds", cpu},
+                    {"load_seconds", load_s},
+                    {"trustworthiness",
+                     {{"k", k},
+                      {"value", trust},
+                      {"queries", std::min(nq, nref)},
+                      {"reference_points", nref},
+                      {"space", "cosine (original) vs Euclidean (2-D)"},
+                      {"seconds", trust_s}}},
+                    {"omp_threads", omp_get_max_threads()},
+                    {"peak_rss_mib", PeakRssMib()},
+                    {"openblas_core", BlasCore()}};
   std::cout << j.dump(2) << "\n";
   return 0;
 }

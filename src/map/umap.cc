@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <ctime>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -53,45 +52,6 @@ double Membership(float d, float rho, float sigma) {
 }
 
 float Clip(float v) { return std::max(-4.0f, std::min(4.0f, v)); }
-
-}  // namespace
-
-// x^b for x > 0, within 1e-5 relative of powf (the error grows
-// with |b log2 x|), in a fraction of its time
-// (powf was 40% of the layout's time): log2 x from the exponent bits and
-// 2 atanh((m - 1) / (m + 1)) / ln 2 for the mantissa m in [sqrt(1/2), sqrt(2)),
-// 2^y from the exponent bits and a degree-6 Taylor polynomial on [-1/2, 1/2].
-// Plain float arithmetic: the same bits on every run and thread.
-float PowPositive(float x, float b) {
-  uint32_t bits = 0;
-  std::memcpy(&bits, &x, sizeof bits);
-  const uint32_t biased = bits >> 23;
-  if (biased == 0 || biased >= 255) return ::powf(x, b);  // 0, subnormal, inf, nan
-  auto e = static_cast<float>(static_cast<int32_t>(biased) - 127);
-  bits = (bits & 0x7FFFFFu) | 0x3F800000u;
-  float m = 0;
-  std::memcpy(&m, &bits, sizeof m);
-  if (m > 1.41421356f) {
-    m *= 0.5f;
-    e += 1.0f;
-  }
-  const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
-  const float log2x =
-      e + t * (2.88539008f + t2 * (0.961796694f + t2 * (0.577078016f + t2 * 0.412198583f)));
-  const float y = std::max(-126.0f, std::min(126.0f, b * log2x));
-  const int32_t i = static_cast<int32_t>(y + 126.5f) - 126;  // round to nearest
-  const float z = (y - static_cast<float>(i)) * 0.693147181f;
-  const float p =
-      1.0f +
-      z * (1.0f + z * (0.5f + z * (0.166666667f +
-                                   z * (0.0416666667f + z * (0.00833333333f + z * 0.00138888889f)))));
-  const uint32_t scale_bits = static_cast<uint32_t>(i + 127) << 23;
-  float scale = 0;
-  std::memcpy(&scale, &scale_bits, sizeof scale);
-  return p * scale;
-}
-
-namespace {
 
 // UMAP's layout SGD (the paper's Algorithm 5, with umap-learn's edge
 // sampling): each edge is visited in proportion to its weight and pulls its
@@ -146,7 +106,7 @@ void OptimizeLayout(float* y, int64_t n, const FuzzyGraph& g, Curve curve, int32
         float dx = cur[0] - other[0], dy = cur[1] - other[1];
         float d2 = dx * dx + dy * dy;
         if (d2 > 0) {
-          const float pb = PowPositive(d2, b);
+          const float pb = ::powf(d2, b);
           const float coeff = -2.0f * a * b * (pb / d2) / (a * pb + 1.0f);
           cur[0] += Clip(coeff * dx) * alpha;
           cur[1] += Clip(coeff * dy) * alpha;
@@ -163,7 +123,7 @@ void OptimizeLayout(float* y, int64_t n, const FuzzyGraph& g, Curve curve, int32
           d2 = dx * dx + dy * dy;
           // Coincident points exert no force (the direction is undefined).
           if (!(d2 > 0)) continue;
-          const float coeff = 2.0f * b / ((0.001f + d2) * (a * PowPositive(d2, b) + 1.0f));
+          const float coeff = 2.0f * b / ((0.001f + d2) * (a * ::powf(d2, b) + 1.0f));
           cur[0] += Clip(coeff * dx) * alpha;
           cur[1] += Clip(coeff * dy) * alpha;
         }
@@ -465,7 +425,8 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
   if (n_layout > 1) {
     for (float& v : y) v = v * scale + static_cast<float>((noise_rng.Uniform() - 0.5) * 2e-4);
   }
-  if (n_layout > 1) OptimizeLayout(y.data(), n_layout, graph, curve, info.epochs, o, sgd_rng.Next());
+  if (n_layout > 1)
+    OptimizeLayout(y.data(), n_layout, graph, curve, info.epochs, o, sgd_rng.Next());
   graph = {};
   for (int64_t i = 0; i < n_layout; ++i) {
     result.coords[2 * layout[i]] = y[2 * i];

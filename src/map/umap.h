@@ -164,9 +164,4 @@ struct FuzzyGraph {
 };
 FuzzyGraph BuildFuzzyGraph(const float* dist, const int64_t* labels, int64_t n, int32_t k);
 
-// x^b for x > 0 (the layout's kernel), within 1e-5 relative of std::pow (the
-// error grows with |b log2 x|);
-// bitwise the same on every call. powf for 0, subnormal, inf and nan.
-float PowPositive(float x, float b);
-
 }  // namespace sextant::map

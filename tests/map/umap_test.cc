@@ -1,11 +1,12 @@
 #include "map/umap.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <numeric>
-#include <omp.h>
 #include <random>
 #include <vector>
 
@@ -106,17 +107,6 @@ TEST(FitCurve, MatchesUmapLearnsFit) {
   const Curve d = FitCurve(1.0, 0.1);  // umap-learn's defaults: a = 1.577, b = 0.895
   EXPECT_NEAR(d.a, 1.57694, 2e-3);
   EXPECT_NEAR(d.b, 0.89506, 2e-3);
-}
-
-TEST(PowPositive, MatchesPow) {
-  for (float b : {0.5f, 0.79f, 1.0f, 1.58f, 1.93f}) {
-    for (float x = 1e-30f; x < 1e30f; x *= 1.0137f) {
-      const double want = std::pow(static_cast<double>(x), static_cast<double>(b));
-      if (!(want > 1e-37 && want < 1e37)) continue;
-      EXPECT_NEAR(PowPositive(x, b) / want, 1.0, 1e-5) << x << " ^ " << b;
-    }
-  }
-  EXPECT_EQ(PowPositive(0.0f, 0.8f), 0.0f);
 }
 
 TEST(SmoothDistances, SumOfMembershipsIsLog2K) {
