@@ -85,7 +85,7 @@ struct TopK {
 // nearest cells, as IndexIVFFlat::search does, but scanning with L2Sqr, in
 // parallel over queries (each query's scan is its own: thread-count
 // independent). The cells are ranked by |c|^2 - 2 q.c from one sgemm per
-// 4096 queries (the ranking's cost is nlist x d per query, more than the
+// 16384 queries (the ranking's cost is nlist x d per query, more than the
 // scan's); so a query's answer depends on the queries searched with it only
 // through that sgemm's rounding, and blocks of the same queries give the same
 // bits. Squared distances; missing entries are (+inf, -1).
@@ -103,7 +103,7 @@ void IvfSearch(const faiss::IndexIVFFlat& ivf, int64_t nprobe, const float* quer
       s += static_cast<double>(centroids[c * d + j]) * centroids[c * d + j];
     norms[c] = static_cast<float>(s);
   }
-  constexpr int64_t kCoarseBlock = 4096;
+  constexpr int64_t kCoarseBlock = 16384;
   std::vector<float> dots(static_cast<size_t>(std::min(kCoarseBlock, nq) * nlist));
   for (int64_t start = 0; start < nq; start += kCoarseBlock) {
     const int64_t m = std::min(kCoarseBlock, nq - start);

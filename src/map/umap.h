@@ -37,7 +37,7 @@ struct MapOptions {
   // PCA keeps min(pca_dims, embedding width) components, fitted on a seeded
   // sample of at most pca_fit_points rows.
   int64_t pca_dims = 100;
-  int64_t pca_fit_points = 50000;
+  int64_t pca_fit_points = 20000;
   // SGD epochs; 0 means umap-learn's 500 for at most 10,000 layout points,
   // else 5,000,000 / layout points within [50, 500] (50 at 100,000 points):
   // the layout costs points x epochs, and large layouts keep their quality
