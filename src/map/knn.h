@@ -61,10 +61,12 @@ class L2Index {
   // distances[q*k + j] is the Euclidean (not squared) distance; labels[q*k + j]
   // the row, or -1 (distance +inf) when the index holds fewer than k rows
   // (or an approximate search found fewer). Deterministic for given inputs,
-  // whatever the thread count or the queries searched together: an IVF
-  // index is searched by Sextant's own scan (one query per task, on all
-  // OpenMP threads), the probed cells and the neighbours both ordered by
-  // (distance, id); a flat index by Faiss (BLAS).
+  // whatever the OpenMP thread count: an IVF index is searched by Sextant's
+  // own scan (one query per task, on all OpenMP threads), the probed cells
+  // (ranked by one sgemm per block of 16,384 queries) and the neighbours both
+  // ordered by (distance, id); a flat index by Faiss (BLAS). Queries searched
+  // in the same blocks of 16,384 (as PlaceRows' aligned ranges are) get the
+  // same bits.
   Status Search(const float* queries, int64_t num_queries, int32_t k, float* distances,
                 int64_t* labels) const;
 
