@@ -14,8 +14,10 @@ struct Index;
 
 namespace sextant::map {
 
-// An approximate index: Faiss IndexIVFFlat (L2) with `nlist` cells (0: 4 sqrt(rows)),
-// k-means trained on a seeded sample; nprobe is the smallest of 4, 6, 8, 12, ...
+// An approximate index: Faiss IndexIVFFlat (L2) with `nlist` cells (0: 2 sqrt(rows)),
+// k-means (`train_iterations` iterations) trained on a seeded sample of at
+// most train_per_list x nlist rows (at least 40 per cell, Faiss' minimum);
+// nprobe is the smallest of 1, 2, 3, 4, 6, 9, ...
 // whose recall@k on `tune_queries` of the index's own rows, against an exact
 // search, reaches `target_recall`.
 struct IvfL2Options {
@@ -23,6 +25,8 @@ struct IvfL2Options {
   int32_t k = 15;
   double target_recall = 0.95;
   int64_t tune_queries = 500;
+  int64_t train_per_list = 40;
+  int32_t train_iterations = 10;
   uint64_t seed = 1;
 };
 
@@ -56,8 +60,13 @@ class L2Index {
   // The k nearest rows of each query, nearest first, ties by row.
   // distances[q*k + j] is the Euclidean (not squared) distance; labels[q*k + j]
   // the row, or -1 (distance +inf) when the index holds fewer than k rows
-  // (or an approximate search found fewer). Deterministic for given inputs and
-  // thread count.
+  // (or an approximate search found fewer). Deterministic for given inputs,
+  // whatever the OpenMP thread count: an IVF index is searched by Sextant's
+  // own scan (one query per task, on all OpenMP threads), the probed cells
+  // (ranked by one sgemm per block of 16,384 queries) and the neighbours both
+  // ordered by (distance, id); a flat index by Faiss (BLAS). Queries searched
+  // in the same blocks of 16,384 (as PlaceRows' aligned ranges are) get the
+  // same bits.
   Status Search(const float* queries, int64_t num_queries, int32_t k, float* distances,
                 int64_t* labels) const;
 

@@ -54,14 +54,26 @@ double Membership(float d, float rho, float sigma) {
 float Clip(float v) { return std::max(-4.0f, std::min(4.0f, v)); }
 
 // UMAP's layout SGD (the paper's Algorithm 5, with umap-learn's edge
-// sampling): each edge is visited in proportion to its weight, pulls its two
-// ends together and pushes the head away from negative_sample_rate random
-// points; the learning rate decays linearly to 0. One thread and one seeded
-// generator keep it deterministic.
+// sampling): each edge is visited in proportion to its weight and pulls its
+// head towards its tail; each visit pushes the head away from
+// negative_sample_rate random points; the learning rate decays linearly to 0.
+//
+// Parallel and deterministic whatever the thread count: the graph holds
+// each undirected edge in both directions, so an edge moves only its head
+// (umap-learn's move_other = false) and each head's edges are one thread's
+// work. Within an epoch a head reads the other points where the previous
+// epoch left them (`prev`) and its own position as it moves (`next`): a
+// Jacobi sweep between points, Gauss-Seidel along one head's edges. Each
+// head's negative samples come from a generator seeded by (seed, epoch,
+// head). So the result depends on neither the thread count nor the schedule.
 void OptimizeLayout(float* y, int64_t n, const FuzzyGraph& g, Curve curve, int32_t epochs,
-                    const MapOptions& o, Random& rng) {
+                    const MapOptions& o, uint64_t seed) {
   const size_t m = g.head.size();
   if (m == 0 || epochs <= 0) return;
+  // first[i], ..., first[i + 1] - 1: head i's edges (the graph is sorted by head).
+  std::vector<int64_t> first(static_cast<size_t>(n + 1), 0);
+  for (size_t e = 0; e < m; ++e) ++first[g.head[e] + 1];
+  for (int64_t i = 0; i < n; ++i) first[i + 1] += first[i];
   const float max_w = *std::max_element(g.weight.begin(), g.weight.end());
   std::vector<double> per_sample(m), next_sample(m), per_negative(m), next_negative(m);
   const double neg_rate = std::max(o.negative_sample_rate, 0);
@@ -74,45 +86,65 @@ void OptimizeLayout(float* y, int64_t n, const FuzzyGraph& g, Curve curve, int32
   }
   const auto a = static_cast<float>(curve.a), b = static_cast<float>(curve.b);
   const auto n32 = static_cast<uint32_t>(n);
+  std::vector<float> other_buf(y, y + 2 * n);
+  float* prev = other_buf.data();
+  float* next = y;
   for (int32_t epoch = 0; epoch < epochs; ++epoch) {
+    std::swap(prev, next);  // prev: where the last epoch left every point
     const auto alpha =
         static_cast<float>(o.learning_rate * (1.0 - static_cast<double>(epoch) / epochs));
-    for (size_t e = 0; e < m; ++e) {
-      if (next_sample[e] > epoch) continue;
-      const int32_t j = g.head[e];
-      float* cur = y + 2 * static_cast<int64_t>(j);
-      float* other = y + 2 * static_cast<int64_t>(g.tail[e]);
-      float dx = cur[0] - other[0], dy = cur[1] - other[1];
-      float d2 = dx * dx + dy * dy;
-      if (d2 > 0) {
-        const float pb = ::powf(d2, b);
-        const float coeff = -2.0f * a * b * (pb / d2) / (a * pb + 1.0f);
-        const float gx = Clip(coeff * dx) * alpha, gy = Clip(coeff * dy) * alpha;
-        cur[0] += gx;
-        cur[1] += gy;
-        other[0] -= gx;
-        other[1] -= gy;
-      }
-      next_sample[e] += per_sample[e];
+    // Small layouts stay on one thread: a barrier per epoch costs more than
+    // they do (the result is the same either way).
+#pragma omp parallel for schedule(dynamic, 2048) if (n >= 8192)
+    for (int64_t j = 0; j < n; ++j) {
+      float cur[2] = {prev[2 * j], prev[2 * j + 1]};
+      Random rng(seed ^ (0x9E3779B97F4A7C15ULL * (static_cast<uint64_t>(epoch) + 1)) ^
+                 (0xD1B54A32D192ED03ULL * (static_cast<uint64_t>(j) + 1)));
+      for (int64_t e = first[j]; e < first[j + 1]; ++e) {
+        if (next_sample[e] > epoch) continue;
+        const float* other = prev + 2 * static_cast<int64_t>(g.tail[e]);
+        float dx = cur[0] - other[0], dy = cur[1] - other[1];
+        float d2 = dx * dx + dy * dy;
+        if (d2 > 0) {
+          const float pb = ::powf(d2, b);
+          const float coeff = -2.0f * a * b * (pb / d2) / (a * pb + 1.0f);
+          cur[0] += Clip(coeff * dx) * alpha;
+          cur[1] += Clip(coeff * dy) * alpha;
+        }
+        next_sample[e] += per_sample[e];
 
-      const auto negatives = static_cast<int64_t>((epoch - next_negative[e]) / per_negative[e]);
-      for (int64_t p = 0; p < negatives; ++p) {
-        const uint32_t k = rng.Below(n32);
-        if (static_cast<int32_t>(k) == j) continue;
-        other = y + 2 * static_cast<int64_t>(k);
-        dx = cur[0] - other[0];
-        dy = cur[1] - other[1];
-        d2 = dx * dx + dy * dy;
-        // Coincident points exert no force (the direction is undefined).
-        if (!(d2 > 0)) continue;
-        const float coeff = 2.0f * b / ((0.001f + d2) * (a * ::powf(d2, b) + 1.0f));
-        cur[0] += Clip(coeff * dx) * alpha;
-        cur[1] += Clip(coeff * dy) * alpha;
+        const auto negatives = static_cast<int64_t>((epoch - next_negative[e]) / per_negative[e]);
+        for (int64_t p = 0; p < negatives; ++p) {
+          const uint32_t k = rng.Below(n32);
+          if (static_cast<int64_t>(k) == j) continue;
+          other = prev + 2 * static_cast<int64_t>(k);
+          dx = cur[0] - other[0];
+          dy = cur[1] - other[1];
+          d2 = dx * dx + dy * dy;
+          // Coincident points exert no force (the direction is undefined).
+          if (!(d2 > 0)) continue;
+          const float coeff = 2.0f * b / ((0.001f + d2) * (a * ::powf(d2, b) + 1.0f));
+          cur[0] += Clip(coeff * dx) * alpha;
+          cur[1] += Clip(coeff * dy) * alpha;
+        }
+        next_negative[e] += static_cast<double>(negatives) * per_negative[e];
       }
-      next_negative[e] += static_cast<double>(negatives) * per_negative[e];
+      next[2 * j] = cur[0];
+      next[2 * j + 1] = cur[1];
     }
     if (o.progress) o.progress(epoch + 1, epochs);
   }
+  if (next != y) std::copy_n(next, 2 * n, y);
+}
+
+// umap-learn's 500 epochs up to 10,000 points; beyond, a budget of
+// kEpochPoints point-epochs (at least 50 epochs): the layout's cost is
+// points x epochs, and at 50,000-100,000 points 50-100 epochs keep the
+// trustworthiness of 200 (docs/algorithms.md).
+constexpr int64_t kEpochPoints = 5000000;
+int32_t AutoEpochs(int64_t points) {
+  if (points <= 10000) return 500;
+  return static_cast<int32_t>(std::clamp<int64_t>(kEpochPoints / points, 50, 500));
 }
 
 Status CheckOptions(const MapOptions& o) {
@@ -357,7 +389,7 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
   info.seconds_knn = Lap(&t);
 
   // 3. The fuzzy simplicial set; edges too weak to be sampled once are dropped.
-  info.epochs = o.epochs > 0 ? o.epochs : (n_layout <= 10000 ? 500 : 200);
+  info.epochs = o.epochs > 0 ? o.epochs : AutoEpochs(n_layout);
   FuzzyGraph graph = BuildFuzzyGraph(nb_dist.data(), nb_label.data(), n_layout, kn);
   if (!graph.weight.empty()) {
     const float floor = *std::max_element(graph.weight.begin(), graph.weight.end()) / info.epochs;
@@ -393,7 +425,8 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
   if (n_layout > 1) {
     for (float& v : y) v = v * scale + static_cast<float>((noise_rng.Uniform() - 0.5) * 2e-4);
   }
-  if (n_layout > 1) OptimizeLayout(y.data(), n_layout, graph, curve, info.epochs, o, sgd_rng);
+  if (n_layout > 1)
+    OptimizeLayout(y.data(), n_layout, graph, curve, info.epochs, o, sgd_rng.Next());
   graph = {};
   for (int64_t i = 0; i < n_layout; ++i) {
     result.coords[2 * layout[i]] = y[2 * i];

@@ -5,8 +5,11 @@
 // step and its figures.
 //
 // Deterministic: the same rows, options and seed give bitwise the same map
-// on the same machine and thread count (the layout's SGD runs on one thread
-// with a seeded generator; BLAS and Faiss partition work by thread count).
+// on the same machine, whatever the number of OpenMP threads: the layout's
+// SGD gives each point's updates to one thread, reading the other points
+// where the previous epoch left them, with negatives drawn from a generator
+// seeded by (seed, epoch, point); the IVF search answers each query on one
+// thread. (BLAS, in the PCA, and Faiss' k-means are deterministic too.)
 #pragma once
 
 #include <cstdint>
@@ -34,8 +37,11 @@ struct MapOptions {
   // PCA keeps min(pca_dims, embedding width) components, fitted on a seeded
   // sample of at most pca_fit_points rows.
   int64_t pca_dims = 100;
-  int64_t pca_fit_points = 50000;
-  // SGD epochs; 0 means 500 for at most 10,000 layout points, else 200.
+  int64_t pca_fit_points = 20000;
+  // SGD epochs; 0 means umap-learn's 500 for at most 10,000 layout points,
+  // else 5,000,000 / layout points within [50, 500] (50 at 100,000 points):
+  // the layout costs points x epochs, and large layouts keep their quality
+  // with fewer epochs (docs/algorithms.md has the measurements).
   int32_t epochs = 0;
   int32_t negative_sample_rate = 5;
   double learning_rate = 1.0;
