@@ -336,6 +336,8 @@ struct FinishState {
   std::vector<store::SplitResults> splits;       // one per split, in ListSplits order
   std::vector<store::SplitResults> span_splits;  // NER: the span rows of each split
   ordered_json map_parameters = nullptr, span_map_parameters = nullptr;
+  // The maps' placement models, kept with the results for a later incremental map.
+  std::optional<RunMapModel> map_model, span_map_model;
   DriftOutcome drift;
   std::optional<DriftOutcome> span_drift;
   const store::SplitResults* domain_reference = nullptr;        // validation, else test
@@ -634,13 +636,19 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   SEXTANT_ASSIGN_OR_RETURN(st.set_times, store.InferenceTimes());
   timer.Done("join outputs and per-sample metrics");
 
-  // The 2-D map of every split together (docs/algorithms.md).
-  SEXTANT_ASSIGN_OR_RETURN(st.map_parameters,
-                           ComputeRunMap(options, &st.splits, st.shards.get(), "rows"));
+  // The 2-D map of every split together (docs/algorithms.md); incremental
+  // when the committed results hold a map of the same earlier splits. A
+  // generation that cannot be read only means a full map.
+  PreviousResults previous;
+  if (Result<int64_t> gen = store.CommittedGeneration(); gen.ok()) previous = {&store, *gen};
+  SEXTANT_ASSIGN_OR_RETURN(
+      st.map_parameters,
+      ComputeRunMap(options, &st.splits, st.shards.get(), "rows", previous, &st.map_model));
   timer.Done("2-D map");
   if (st.ner) {
     SEXTANT_ASSIGN_OR_RETURN(st.span_map_parameters,
-                             ComputeRunMap(options, &st.span_splits, st.shards.get(), "span-rows"));
+                             ComputeRunMap(options, &st.span_splits, st.shards.get(), "span-rows",
+                                           previous, &st.span_map_model));
     timer.Done("2-D map of span rows");
   }
 
@@ -690,6 +698,8 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   commit.embeddings_float16 = options.store_float16;
   if (st.similarity) AddSimilarityFiles(*st.similarity, &commit);
   if (st.span_similarity) AddSimilarityFiles(*st.span_similarity, &commit, "span_similarity");
+  if (st.map_model) AddMapModelFiles(*st.map_model, &commit);
+  if (st.span_map_model) AddMapModelFiles(*st.span_map_model, &commit);
   SEXTANT_RETURN_IF_ERROR(store.CommitResults(st.splits, run.dump(), commit, st.span_splits));
   timer.Done("commit results");
   // Alert rules over the run's timeline (docs/alerts.md): after the commit, and
