@@ -65,8 +65,8 @@ class Data {
 
 void LogSet(const std::filesystem::path& root, const SplitKey& key, const std::vector<float>& emb,
             int64_t dim) {
-  auto client = Check(Client::Init({.root = root, .project = "bench", .run = "incremental"}),
-                      "client");
+  auto client =
+      Check(Client::Init({.root = root, .project = "bench", .run = "incremental"}), "client");
   Check(client->SetLabelsForRun({"neg", "pos"}), "labels");
   const auto n = static_cast<int64_t>(emb.size()) / dim;
   constexpr int64_t kBatch = 10000;

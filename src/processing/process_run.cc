@@ -641,9 +641,8 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   // generation that cannot be read only means a full map.
   PreviousResults previous;
   if (Result<int64_t> gen = store.CommittedGeneration(); gen.ok()) previous = {&store, *gen};
-  SEXTANT_ASSIGN_OR_RETURN(
-      st.map_parameters,
-      ComputeRunMap(options, &st.splits, st.shards.get(), "rows", previous, &st.map_model));
+  SEXTANT_ASSIGN_OR_RETURN(st.map_parameters, ComputeRunMap(options, &st.splits, st.shards.get(),
+                                                            "rows", previous, &st.map_model));
   timer.Done("2-D map");
   if (st.ner) {
     SEXTANT_ASSIGN_OR_RETURN(st.span_map_parameters,

@@ -27,7 +27,9 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kManifest = "map.json";
 constexpr int64_t kManifestFormat = 1;
 
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 std::string ModelFolder(const std::string& family) {
   if (family == "rows") return "map_model";
@@ -49,9 +51,12 @@ std::string Hex64(uint64_t v) {
 
 // The options that decide the layout: a stored map is reused only under the same.
 ordered_json LayoutOptionsJson(const map::MapOptions& mo, int64_t dim) {
-  return {{"n_neighbors", mo.n_neighbors}, {"min_dist", mo.min_dist},
-          {"spread", mo.spread},           {"max_points", mo.max_points},
-          {"seed", mo.seed},               {"knn", NnSearchName(mo.knn)},
+  return {{"n_neighbors", mo.n_neighbors},
+          {"min_dist", mo.min_dist},
+          {"spread", mo.spread},
+          {"max_points", mo.max_points},
+          {"seed", mo.seed},
+          {"knn", NnSearchName(mo.knn)},
           {"width", dim}};
 }
 
@@ -69,7 +74,8 @@ std::string LoadPrevious(const PreviousResults& previous, const std::string& fam
                          const ordered_json& options,
                          const std::vector<store::SplitResults>& splits,
                          const std::vector<std::string>& fingerprints, Previous* out) {
-  if (previous.store == nullptr || previous.generation <= 0) return "the run has no earlier results";
+  if (previous.store == nullptr || previous.generation <= 0)
+    return "the run has no earlier results";
   const store::RunStore& store = *previous.store;
   const int64_t gen = previous.generation;
   const std::string folder = ModelFolder(family);
@@ -94,16 +100,16 @@ std::string LoadPrevious(const PreviousResults& previous, const std::string& fam
   const ordered_json manifest = ordered_json::parse(*text, nullptr, /*allow_exceptions=*/false);
   const std::string where = "'" + (gen_dir / folder / kManifest).string() + "'";
   if (!manifest.is_object() || !manifest.contains("format") ||
-      manifest["format"] != ordered_json(kManifestFormat) ||
-      !manifest.contains("options") || !manifest["options"].is_object() ||
-      !manifest.contains("splits") || !manifest["splits"].is_array() ||
-      !manifest.contains("layout") || !manifest["layout"].is_object()) {
+      manifest["format"] != ordered_json(kManifestFormat) || !manifest.contains("options") ||
+      !manifest["options"].is_object() || !manifest.contains("splits") ||
+      !manifest["splits"].is_array() || !manifest.contains("layout") ||
+      !manifest["layout"].is_object()) {
     return "the earlier map model is unusable: " + where +
            " is not a format-1 manifest with options, splits and layout";
   }
   for (const auto& [name, value] : options.items()) {
-    const ordered_json& was = manifest["options"].contains(name) ? manifest["options"][name]
-                                                                 : ordered_json(nullptr);
+    const ordered_json& was =
+        manifest["options"].contains(name) ? manifest["options"][name] : ordered_json(nullptr);
     if (was != value) {
       return "the map option '" + name + "' changed (" + was.dump() + ", now " + value.dump() + ")";
     }
@@ -252,8 +258,9 @@ Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
   std::vector<std::string> fingerprints(splits->size());
   for (size_t i = 0; i < splits->size(); ++i) {
     const store::SplitResults& s = (*splits)[i];
-    fingerprints[i] = Hex64(RowsFingerprint(
-        s.embeddings.data(), s.samples.size() * static_cast<size_t>(std::max<int64_t>(0, s.emb_dim))));
+    fingerprints[i] = Hex64(
+        RowsFingerprint(s.embeddings.data(),
+                        s.samples.size() * static_cast<size_t>(std::max<int64_t>(0, s.emb_dim))));
   }
 
   // Incremental: the earlier map kept, only the new splits' rows placed on it.
@@ -277,8 +284,8 @@ Result<ordered_json> ComputeRunMap(const ProcessingOptions& options,
       std::vector<int64_t> rest(static_cast<size_t>(m));
       std::iota(rest.begin(), rest.end(), int64_t{0});
       std::vector<float> placed(static_cast<size_t>(2 * m));
-      const Status st = m == 0 ? Status::OK()
-                               : map::PlaceRows(prev.model, rows, rest, 0, m, placed.data());
+      const Status st =
+          m == 0 ? Status::OK() : map::PlaceRows(prev.model, rows, rest, 0, m, placed.data());
       if (st.ok()) {
         for (store::SplitResults& s : *splits) {
           auto it = prev.coords.find(s.split.ToString());

@@ -115,6 +115,8 @@ ProcessingOptions BaseOptions() {
   o.drift_compare_references = true;
   o.drift_reference_sample_size = 1000;
   o.nn_search = NnSearch::kExact;
+  // Each finish lays the map out: a run's second finish compares its map, not the first one's.
+  o.map_incremental = false;
   return o;
 }
 
