@@ -119,6 +119,7 @@ nlohmann::ordered_json Finish(const std::filesystem::path& root, ProcessingOptio
                                 {"map_cpu_seconds", m.value("cpu_seconds", 0.0)},
                                 {"finish_s", finish_s},
                                 {"loadavg", LoadAverage()}};
+  out["map_stage_seconds"] = m.value("stage_seconds", nlohmann::json::object());
   if (m.contains("full_reason")) out["full_reason"] = m["full_reason"];
   std::cout << out.dump() << std::endl;
   return out;
