@@ -48,7 +48,8 @@ void RegisterTypes(py::module_& m) {
       .def_readwrite("map_n_neighbors", &O::map_n_neighbors)
       .def_readwrite("map_min_dist", &O::map_min_dist)
       .def_readwrite("map_max_points", &O::map_max_points)
-      .def_readwrite("map_seed", &O::map_seed);
+      .def_readwrite("map_seed", &O::map_seed)
+      .def_readwrite("map_incremental", &O::map_incremental);
 
   m.def(
       "processing_option_specs",

@@ -146,6 +146,11 @@ struct ProcessingOptions {
   // layout samples.
   int64_t map_max_points = 100000;
   uint64_t map_seed = 42;
+  // Reuse the map of the last finish when only new splits came since (same
+  // rows in every earlier split, same map options): their coordinates are
+  // kept and only the new rows are placed on the stored layout, in time
+  // proportional to them. Off: every finish lays the map out again.
+  bool map_incremental = true;
 
   // Shard work (sextant/shards.h). Where it runs: null = in this process,
   // with no files written; else through the executor (a Dask cluster).

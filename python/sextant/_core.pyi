@@ -46,6 +46,7 @@ class ProcessingOptions:
     map_min_dist: float
     map_max_points: int
     map_seed: int
+    map_incremental: bool
     def __init__(self) -> None: ...
 
 def split_key(split: str, inference_name: str = "") -> str: ...

@@ -107,6 +107,8 @@ std::string FlagNames(const ProcessingOptionSpec& spec) {
   const std::string prefix = OnByDefault(spec) ? "--no-" : "--";
   std::string names = prefix + Dashed(spec.name);
   if (spec.short_name) names += "," + prefix + Dashed(spec.short_name);
+  // Said the way a user asks for it: lay the map out again.
+  if (std::string_view(spec.name) == "map_incremental") names += ",--full-map";
   return names;
 }
 

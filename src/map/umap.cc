@@ -436,6 +436,12 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
 
   // 5. Points beyond max_points: the membership-weighted mean of their k
   // nearest layout points (PlaceRows, or the caller's distributed placement).
+  // The model is handed back either way: a later finish places new rows with it.
+  auto model = std::make_shared<PlacementModel>();
+  model->pca = std::move(pca);
+  model->index = std::move(index);
+  model->layout = std::move(y);
+  model->k = k;
   if (n_layout < n) {
     std::vector<int64_t> rest;
     rest.reserve(static_cast<size_t>(n - n_layout));
@@ -446,23 +452,19 @@ Result<MapResult> ComputeMap(const RowBlocks& rows, const MapOptions& o) {
         rest.push_back(i);
       }
     }
-    PlacementModel model;
-    model.pca = std::move(pca);
-    model.index = std::move(index);
-    model.layout = std::move(y);
-    model.k = k;
     std::vector<float> placed(2 * rest.size());
     if (o.place) {
-      SEXTANT_RETURN_IF_ERROR(o.place(model, rest, placed.data()));
+      SEXTANT_RETURN_IF_ERROR(o.place(*model, rest, placed.data()));
     } else {
       SEXTANT_RETURN_IF_ERROR(
-          PlaceRows(model, rows, rest, 0, static_cast<int64_t>(rest.size()), placed.data()));
+          PlaceRows(*model, rows, rest, 0, static_cast<int64_t>(rest.size()), placed.data()));
     }
     for (size_t r = 0; r < rest.size(); ++r) {
       result.coords[2 * rest[r]] = placed[2 * r];
       result.coords[2 * rest[r] + 1] = placed[2 * r + 1];
     }
   }
+  result.model = std::move(model);
   info.seconds_place = Lap(&t);
   info.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   info.cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;

@@ -92,6 +92,11 @@ struct MapInfo {
 struct MapResult {
   std::vector<float> coords;  // rows x 2, row-major, in input row order
   MapInfo info;
+  // What places further rows on this map (PlaceRows): the PCA, the index of
+  // the layout points and their coordinates, built whether or not any row was
+  // placed. Null for zero rows. A later finish keeps it to place new rows
+  // without moving the layout (processing/run_map.h).
+  std::shared_ptr<PlacementModel> model;
 };
 
 // What places a row beyond the layout sample (the last step of ComputeMap):

@@ -354,6 +354,8 @@ struct FinishState {
   std::vector<store::SplitResults> splits;       // one per split, in ListSplits order
   std::vector<store::SplitResults> span_splits;  // NER: the span rows of each split
   ordered_json map_parameters = nullptr, span_map_parameters = nullptr;
+  // The maps' placement models, kept with the results for a later incremental map.
+  std::optional<RunMapModel> map_model, span_map_model;
   DriftOutcome drift;
   std::optional<DriftOutcome> span_drift;
   const store::SplitResults* domain_reference = nullptr;        // validation, else test
@@ -654,12 +656,18 @@ class SerializedProgress {
 
 // The run's 2-D maps (of the rows, and of an NER run's span rows): on a thread
 // of their own when `concurrent`, else when Wait is called. They write only
-// each split's `map` and the map parameters, which no other stage reads before
-// the summaries.
+// each split's `map`, the map parameters and models, which no other stage
+// reads before the summaries; the store is read only through `previous` (the
+// earlier map's files), and no other stage reads it meanwhile.
 class MapStage {
  public:
-  MapStage(const ProcessingOptions& options, FinishState* st, int32_t threads, bool concurrent)
-      : options_(options), st_(st), threads_(threads), concurrent_(concurrent) {
+  MapStage(const ProcessingOptions& options, FinishState* st, const PreviousResults& previous,
+           int32_t threads, bool concurrent)
+      : options_(options),
+        st_(st),
+        previous_(previous),
+        threads_(threads),
+        concurrent_(concurrent) {
     if (concurrent_) thread_ = std::thread([this] { status_ = Compute(); });
   }
   // Joins first: the thread reads the finish's state.
@@ -689,13 +697,14 @@ class MapStage {
     if (concurrent_) index::SetSearchThreads(threads_);
     auto t = Clock::now();
     SEXTANT_ASSIGN_OR_RETURN(st_->map_parameters,
-                             ComputeRunMap(options_, &st_->splits, st_->shards.get(), "rows"));
+                             ComputeRunMap(options_, &st_->splits, st_->shards.get(), "rows",
+                                           previous_, &st_->map_model));
     seconds_ = std::chrono::duration<double>(Clock::now() - t).count();
     if (st_->ner) {
       t = Clock::now();
-      SEXTANT_ASSIGN_OR_RETURN(
-          st_->span_map_parameters,
-          ComputeRunMap(options_, &st_->span_splits, st_->shards.get(), "span-rows"));
+      SEXTANT_ASSIGN_OR_RETURN(st_->span_map_parameters,
+                               ComputeRunMap(options_, &st_->span_splits, st_->shards.get(),
+                                             "span-rows", previous_, &st_->span_map_model));
       span_seconds_ = std::chrono::duration<double>(Clock::now() - t).count();
     }
     return Status::OK();
@@ -703,6 +712,7 @@ class MapStage {
 
   const ProcessingOptions& options_;
   FinishState* st_;
+  const PreviousResults previous_;
   const int32_t threads_;
   const bool concurrent_;
   std::thread thread_;
@@ -740,8 +750,12 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
 
   // The 2-D map of every split together (docs/algorithms.md): beside the
   // stages up to the summaries, or first and alone (a finish with an executor:
-  // its workspace serves one stage at a time).
-  MapStage maps(options, &st, threads, options.concurrent_stages && st.shards == nullptr);
+  // its workspace serves one stage at a time). Incremental when the committed
+  // results hold a map of the same earlier splits; a generation that cannot be
+  // read only means a full map.
+  PreviousResults previous;
+  if (Result<int64_t> gen = store.CommittedGeneration(); gen.ok()) previous = {&store, *gen};
+  MapStage maps(options, &st, previous, threads, options.concurrent_stages && st.shards == nullptr);
   auto wait_for_maps = [&]() -> Status {
     const bool concurrent = maps.concurrent();
     SEXTANT_RETURN_IF_ERROR(maps.Wait());
@@ -805,6 +819,8 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   commit.embeddings_float16 = options.store_float16;
   if (st.similarity) AddSimilarityFiles(*st.similarity, &commit);
   if (st.span_similarity) AddSimilarityFiles(*st.span_similarity, &commit, "span_similarity");
+  if (st.map_model) AddMapModelFiles(*st.map_model, &commit);
+  if (st.span_map_model) AddMapModelFiles(*st.span_map_model, &commit);
   SEXTANT_RETURN_IF_ERROR(store.CommitResults(st.splits, run.dump(), commit, st.span_splits));
   timer.Done("commit results");
   // Alert rules over the run's timeline (docs/alerts.md): after the commit, and

@@ -69,6 +69,8 @@ Field FieldOf(ProcessingOptions& o, std::string_view name) {
     f.i64 = &o.map_max_points;
   else if (name == "map_seed")
     f.u64 = &o.map_seed;
+  else if (name == "map_incremental")
+    f.b = &o.map_incremental;
   else if (name == "training_shards")
     f.i32 = &o.training_shards;
   else if (name == "shard_rows")
@@ -184,6 +186,12 @@ const std::vector<ProcessingOptionSpec>& ProcessingOptionSpecs() {
        "all)",
        {}},
       {"map_seed", nullptr, Type::kInt, "Seed of the map", {}},
+      {"map_incremental",
+       nullptr,
+       Type::kBool,
+       "Keep the last finish's map and place only new splits on it, when the earlier splits and "
+       "the map options are unchanged (off: lay the map out again; --full-map)",
+       {}},
       {"training_shards",
        nullptr,
        Type::kInt,

@@ -135,7 +135,12 @@ def test_a_shifted_set_gets_its_own_region(mapped):
 def test_finishing_again_gives_the_same_map(mapped):
     cli, _ = mapped
     before = map_rows(cli)
-    cli("finish", *cli.run_args(P, "m"))
+    cli("finish", *cli.run_args(P, "m"))  # nothing new: the stored map, reused
+    assert cli.summary(P, "m")["parameters"]["map"]["mode"] == "incremental"
+    assert map_rows(cli) == before
+    cli("finish", *cli.run_args(P, "m"), "--full-map")  # laid out again: the same map
+    m = cli.summary(P, "m")["parameters"]["map"]
+    assert m["mode"] == "full" and m["full_reason"] == "map_incremental is off"
     assert map_rows(cli) == before
 
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "drift/knn_drift.h"
@@ -119,6 +120,8 @@ ProcessingOptions BaseOptions() {
   o.drift_compare_references = true;
   o.drift_reference_sample_size = 1000;
   o.nn_search = NnSearch::kExact;
+  // Each finish lays the map out: a run's second finish compares its map, not the first one's.
+  o.map_incremental = false;
   return o;
 }
 
@@ -280,6 +283,41 @@ TEST_F(ShardedFinishTest, ApproximateThroughTheExecutorIsBitwiseTheSame) {
     ExpectSameThroughExecutor("cls", options);
     EXPECT_EQ(Summary(dir_.path(), "cls")["parameters"]["nn_search"]["used"], "approximate");
   }
+}
+
+// An inference set added to a finished NER run: through the executor, both
+// maps (samples and span rows) keep the earlier splits' coordinates and place
+// only the new set's rows, in process (no map_place task).
+TEST_F(ShardedFinishTest, NerSetAddedLaterIsPlacedOnBothStoredMaps) {
+  MakeNerRun();
+  ProcessingOptions options = BaseOptions();
+  options.map_incremental = true;
+  options.build_similarity_index = false;
+  options.domain_test = false;
+  ASSERT_OK(Finish("ner", options).status());
+  const std::vector<std::string> before = Results(dir_.path(), "ner");
+  {
+    auto c = Client::Init({dir_.path(), "p", "ner", TaskType::kNamedEntityRecognition});
+    ASSERT_OK(c.status());
+    ASSERT_OK(LogNerSplit(**c, {Split::kInference, "later"}, 300, 0.3f, 7, false));
+  }
+  TempDir work;
+  InProcessShardExecutor executor(work.path().string());
+  options.executor = &executor;
+  ASSERT_OK(Finish("ner", options).status());
+  const nlohmann::json p = Summary(dir_.path(), "ner")["parameters"];
+  for (const nlohmann::json& m : std::vector<nlohmann::json>{p["map"], p["spans"]["map"]}) {
+    EXPECT_EQ(m["mode"], "incremental") << m;
+    EXPECT_GT(m["placed_points"].get<int64_t>(), 0) << m;
+    EXPECT_GT(m["reused_points"].get<int64_t>(), m["placed_points"].get<int64_t>()) << m;
+  }
+  EXPECT_EQ(p["map"]["placed_points"], 300);
+  // Every result of the earlier splits, (x, y) of sample and span rows
+  // included, is bitwise unchanged; the new set's rows come in addition.
+  const std::vector<std::string> after = Results(dir_.path(), "ner");
+  const std::set<std::string> now(after.begin(), after.end());
+  for (const std::string& line : before) EXPECT_TRUE(now.contains(line)) << line;
+  EXPECT_GT(after.size(), before.size());
 }
 
 TEST_F(ShardedFinishTest, ThreeExactTrainingShardsGiveTheDistancesOfOne) {
