@@ -48,7 +48,7 @@ namespace sextant::index {
 constexpr int64_t kMinApproximateRows = 10000;
 constexpr double kMinApproximatePairs = 2e8;
 // Approximate must be predicted at least this many times cheaper.
-constexpr double kApproximateMargin = 1.5;
+constexpr double kApproximateMargin = 1.2;
 // The nprobe the model assumes the tuning reaches for `nlist` cells.
 int32_t ExpectedNprobe(int64_t nlist);
 

@@ -48,7 +48,7 @@ struct MapOptions {
   // The layout is optimised on at most this many points (a seeded sample);
   // every other point is placed at the membership-weighted mean of its
   // n_neighbors nearest layout points. 0 means no limit.
-  int64_t max_points = 100000;
+  int64_t max_points = 50000;  // as ProcessingOptions::map_max_points
   uint64_t seed = 42;
   // The kNN graph: exact (Faiss flat), approximate (Faiss IVF, nprobe tuned to
   // knn_target_recall, see map/knn.h), or auto: approximate above

@@ -66,12 +66,16 @@ TEST(SearchCost, GridCornersFollowTheModel) {
   EXPECT_GT(c.prediction->exact_s, 10 * c.prediction->approximate_s);
 
   // 1M rows of width 768, 1k queries: assigning every row to its cell costs
-  // about as much as the exact search of the queries: exact.
+  // most of the exact search of the queries; with these rates the build and
+  // the tuning leave the approximate path within the margin: exact. (Where the
+  // IVF scan is relatively faster, as on the grid's machine at the grid's
+  // hour, the same cell goes approximate: the choice is the machine's.)
   c = Auto(1000000, 768, 1000);
   EXPECT_FALSE(c.approximate);
   EXPECT_EQ(c.reason, "cost_model");
   EXPECT_EQ(c.prediction->nlist, 1000);
-  EXPECT_GT(c.prediction->build_s, c.prediction->exact_s / kApproximateMargin);
+  EXPECT_GT(c.prediction->build_s, c.prediction->exact_s / 2);
+  EXPECT_GT(c.prediction->approximate_s * kApproximateMargin, c.prediction->exact_s);
 
   // 1M x 768 with 100k queries, and 100k x 768 with 100k: approximate.
   EXPECT_TRUE(Auto(1000000, 768, 100000).approximate);
