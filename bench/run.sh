@@ -106,6 +106,14 @@ log "D: similarity service, $sim_train training + production samples"
 log "E: finish end to end, $fin_rows training + $fin_rows production samples"
 "$bin/finish_bench" --train "$data/$train.npy" --production "$data/$prod.npy" --rows $fin_rows \
   --root "$data/finish-root" > "$results/finish.json"
+if [[ -x "$bin/map_bench" ]]; then
+  log "M: the 2-D map alone, on E's rows: its stages and trustworthiness at k = 10"
+  "$bin/map_bench" --train "$data/$train.npy" --production "$data/$prod.npy" > "$results/map.json" \
+    && $py -c 'import json, sys; j = json.load(open(sys.argv[1])); print("map:", round(j["seconds"], 2), "s,",
+        {k: round(v, 2) for k, v in j["stage_seconds"].items()}, "trustworthiness",
+        round(j["trustworthiness"]["value"], 4))' "$results/map.json" \
+    || log "map_bench failed (see $results/map.json)"
+fi
 
 # Real embeddings of the demo model, when the build has it.
 demo_train=""; demo_prod=""
