@@ -732,14 +732,19 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   FinishReport report;
   StageTimer timer(&report, on_stage);
   SEXTANT_RETURN_IF_ERROR(CheckOptions(options));
-  // OpenMP and OpenBLAS both at `threads` for the whole finish, the caller's
-  // counts (e.g. PyTorch's) restored when it returns: OpenBLAS partitions a
-  // product by its thread count, which moves the last bits of some results,
-  // so a finish's results depend on `threads` only, not on its caller.
+  // OpenMP at `threads` and OpenBLAS on the calling thread for the whole
+  // finish, the caller's counts (e.g. PyTorch's) restored when it returns.
+  // OpenBLAS partitions a product by its thread count, which moves the last
+  // bits of some results, and its count is process-wide: the index code drops
+  // it to one inside its parallel sections (OneThreadBlas), which would change
+  // a product running at that moment on the map's thread. At one throughout,
+  // a finish's results depend on `threads` only: not on its caller, on the
+  // stages running side by side or not, or on a shard executor (the tasks
+  // carry the counts).
   const int32_t threads =
       options.threads > 0 ? options.threads
                           : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
-  const index::ScopedThreadCounts thread_counts(threads, threads);
+  const index::ScopedThreadCounts thread_counts(threads, 1);
   FinishState st;
   if (options.executor != nullptr) {
     SEXTANT_ASSIGN_OR_RETURN(st.shards, ShardWorkspace::Open(options.executor));
