@@ -45,7 +45,8 @@ def latest_results(run_dir):
 def load_run(run_dir):
     """(split names, embeddings, map coordinates, split index per row) of every split."""
     names, emb, xy, which = [], [], [], []
-    for d in sorted(p for p in latest_results(run_dir).iterdir() if p.is_dir()):
+    # Split folders hold embeddings.npy; others (map_model/, span_map_model/) are run-level files.
+    for d in sorted(p for p in latest_results(run_dir).iterdir() if (p / "embeddings.npy").exists()):
         if not (d / "map.npy").exists():
             sys.exit(f"{d}: no map.npy (was the run finished with the map off?)")
         names.append(d.name)
