@@ -271,6 +271,19 @@ Result<SearchCostConstants> MeasureSearchCost() {
   };
   SearchCostConstants c;
   double t_lo = 0, t_hi = 0;
+  // The k-nearest searches of `queries` narrow and wide queries, into t_lo and t_hi.
+  auto time_searches = [&](const CosineIndex& lo, const CosineIndex& hi,
+                           const std::vector<float>& q_lo, const std::vector<float>& q_hi,
+                           int64_t queries) -> Status {
+    std::vector<float> dist(static_cast<size_t>(queries * kSearchK));
+    std::vector<int64_t> labels(dist.size());
+    return best_of(
+        [&](bool wide) {
+          return (wide ? hi : lo)
+              .Search((wide ? q_hi : q_lo).data(), queries, kSearchK, dist.data(), labels.data());
+        },
+        &t_lo, &t_hi);
+  };
   // Exact: a flat search of 1,024 queries over 4,096 rows.
   {
     constexpr int64_t kRows = 4096, kQueries = 1024;
@@ -281,14 +294,7 @@ Result<SearchCostConstants> MeasureSearchCost() {
         auto idx_lo,
         CosineIndex::Build(Narrow(rows_hi, kRows, kWide, kNarrow).data(), kRows, kNarrow));
     SEXTANT_ASSIGN_OR_RETURN(auto idx_hi, CosineIndex::Build(rows_hi.data(), kRows, kWide));
-    std::vector<float> dist(static_cast<size_t>(kQueries * kSearchK));
-    std::vector<int64_t> labels(dist.size());
-    SEXTANT_RETURN_IF_ERROR(best_of(
-        [&](bool wide) {
-          return (wide ? idx_hi : idx_lo)
-              ->Search((wide ? q_hi : q_lo).data(), kQueries, kSearchK, dist.data(), labels.data());
-        },
-        &t_lo, &t_hi));
+    SEXTANT_RETURN_IF_ERROR(time_searches(*idx_lo, *idx_hi, q_lo, q_hi, kQueries));
     Fit(static_cast<double>(kRows * kQueries), kNarrow, t_lo, kWide, t_hi, &c.flat_macs,
         &c.flat_select);
   }
@@ -327,14 +333,7 @@ Result<SearchCostConstants> MeasureSearchCost() {
         auto idx_lo,
         CosineIndex::BuildIvf(Narrow(rows_hi, kRows, kWide, kNarrow).data(), kRows, kNarrow, o));
     SEXTANT_ASSIGN_OR_RETURN(auto idx_hi, CosineIndex::BuildIvf(rows_hi.data(), kRows, kWide, o));
-    std::vector<float> dist(static_cast<size_t>(kQueries * kSearchK));
-    std::vector<int64_t> labels(dist.size());
-    SEXTANT_RETURN_IF_ERROR(best_of(
-        [&](bool wide) {
-          return (wide ? idx_hi : idx_lo)
-              ->Search((wide ? q_hi : q_lo).data(), kQueries, kSearchK, dist.data(), labels.data());
-        },
-        &t_lo, &t_hi));
+    SEXTANT_RETURN_IF_ERROR(time_searches(*idx_lo, *idx_hi, q_lo, q_hi, kQueries));
     const double scan_pairs = double{kQueries} * kNprobe * (double{kRows} / kNlist);
     Fit(scan_pairs, kNarrow, t_lo, kWide, t_hi, &c.ivf_macs, &c.ivf_select);
   }
