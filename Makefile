@@ -76,9 +76,9 @@ test-asan: deps
 
 # The client's threading tests under ThreadSanitizer, built with clang and its
 # thread-safety analysis (-Wthread-safety -Werror on the annotated client).
-# OpenMP runs single-threaded (TSan cannot see libgomp's barriers); OpenBLAS
-# runs at a finish's `threads`, its pool's reports suppressed (.ci/tsan.supp);
-# the threads under test are the client's own (std::thread).
+# OpenMP and OpenBLAS run single-threaded (TSan cannot see libgomp's barriers;
+# a finish runs OpenBLAS on the calling thread anyway), and the threads under
+# test are the client's own (std::thread).
 TSAN_TESTS := tests/client/client_test tests/client/ner_nli_test tests/client/sample_id_index_test \
   tests/client/client_durability_test
 test-tsan: deps
