@@ -679,13 +679,13 @@ class MapStage {
 
   bool concurrent() const { return concurrent_; }
   // The maps' outcome, computing them now when they were not running beside.
+  // Called once.
   Status Wait() {
     if (concurrent_) {
-      if (thread_.joinable()) thread_.join();
-    } else if (!computed_) {
+      thread_.join();
+    } else {
       status_ = Compute();
     }
-    computed_ = true;
     return status_;
   }
   double seconds() const { return seconds_; }
@@ -716,7 +716,6 @@ class MapStage {
   const int32_t threads_;
   const bool concurrent_;
   std::thread thread_;
-  bool computed_ = false;
   Status status_ = Status::OK();
   double seconds_ = 0, span_seconds_ = 0;
 };
@@ -762,17 +761,11 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
   if (Result<int64_t> gen = store.CommittedGeneration(); gen.ok()) previous = {&store, *gen};
   MapStage maps(options, &st, previous, threads, options.concurrent_stages && st.shards == nullptr);
   auto wait_for_maps = [&]() -> Status {
-    const bool concurrent = maps.concurrent();
     SEXTANT_RETURN_IF_ERROR(maps.Wait());
-    if (concurrent) {
-      timer.Done("waiting for the 2-D map");
-      timer.DoneBeside("2-D map", maps.seconds());
-      if (st.ner) timer.DoneBeside("2-D map of span rows", maps.span_seconds());
-    } else {
-      timer.DoneBeside("2-D map", maps.seconds());
-      if (st.ner) timer.DoneBeside("2-D map of span rows", maps.span_seconds());
-      timer.Restart();
-    }
+    if (maps.concurrent()) timer.Done("waiting for the 2-D map");
+    timer.DoneBeside("2-D map", maps.seconds());
+    if (st.ner) timer.DoneBeside("2-D map of span rows", maps.span_seconds());
+    timer.Restart();
     return Status::OK();
   };
   if (!maps.concurrent()) SEXTANT_RETURN_IF_ERROR(wait_for_maps());
