@@ -3,7 +3,8 @@
 // fixed random linear model, short texts), then times Finish with the default
 // options and reports the share of each stage.
 //
-//   finish_bench --train T.npy --production P.npy --root DIR [--rows N]
+//   finish_bench --train T.npy --production P.npy --root DIR [--rows N] [--keep 1]
+//   --keep 1 keeps the run directory (its results hold each index's build parts).
 //
 // Prints one JSON object.
 #include <dlfcn.h>
@@ -94,6 +95,6 @@ int main(int argc, char** argv) {
   out["env"] = {{"peak_rss_mib", PeakRssMib()}, {"openblas_core", BlasCore()}};
   std::cout << out.dump() << std::endl;
   client.reset();
-  std::filesystem::remove_all(root);
+  if (Arg(argc, argv, "keep", "0") != "1") std::filesystem::remove_all(root);
   return 0;
 }

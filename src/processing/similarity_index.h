@@ -25,8 +25,8 @@ struct SimilarityIndex {
 
 // Builds the index over `splits` (their float32 embeddings, normalized block by
 // block: memory is the index plus a bounded working set). Exact (one cell)
-// below 2,000 rows, else IVF with about 2 sqrt(rows) cells, finer than drift's,
-// so that a single query scans few rows. None when no split has embeddings or
+// below 2,000 rows, else IVF with about sqrt(rows) cells, nprobe tuned for
+// recall@10 >= 0.98 on 256 sampled rows. None when no split has embeddings or
 // their widths differ.
 // With `shards`, the rows' cells are assigned by "ivf_assign" shard tasks of
 // `shard_rows` rows (AssignAsShards) on the splits' rows staged as
