@@ -99,67 +99,6 @@ constexpr int64_t kGatherRows = 1024;       // queries per matrix product
 constexpr int64_t kCellColumns = 4096;      // cell rows per matrix product
 constexpr int64_t kHierarchicalFrom = 512;  // cells from which k-means is two-level
 
-// The index of the best-scoring row of `b` (n x dim) for each row of `a` (m x dim).
-std::vector<int32_t> Nearest(const float* a, int64_t m, const float* b, int64_t n, int64_t dim) {
-  std::vector<int32_t> out(static_cast<size_t>(m));
-  const int64_t step = std::max<int64_t>(1, kCoarseFloats / std::max<int64_t>(n, 1));
-  std::vector<float> scores(static_cast<size_t>(std::min(step, std::max<int64_t>(m, 1)) * n));
-  for (int64_t s = 0; s < m; s += step) {
-    const int64_t r = std::min(step, m - s);
-    MatMulAbt(a + s * dim, r, b, n, dim, scores.data());
-    for (int64_t i = 0; i < r; ++i) {
-      const float* row = scores.data() + i * n;
-      out[s + i] = static_cast<int32_t>(std::max_element(row, row + n) - row);
-    }
-  }
-  return out;
-}
-
-// Spherical k-means (Lloyd's iterations; centroids kept at unit length) of n
-// unit rows into k centroids: seeded with k distinct rows, an emptied cell is
-// re-seeded with a random row. Assignment is one matrix product per iteration.
-// (Faiss' Clustering does the same, but its per-call threading overhead
-// dominates on the many small sets of the hierarchical training.)
-std::vector<float> KMeans(const float* x, int64_t n, int64_t dim, int64_t k, int32_t iterations,
-                          uint64_t seed) {
-  if (k >= n) return std::vector<float>(x, x + n * dim);  // every row its own centroid
-  std::mt19937_64 rng(seed);
-  std::vector<float> c(static_cast<size_t>(k * dim));
-  {
-    std::vector<int64_t> pick = SampleRows(n, k, seed);
-    std::shuffle(pick.begin(), pick.end(), rng);
-    for (int64_t j = 0; j < k; ++j) {
-      std::memcpy(c.data() + j * dim, x + pick[j] * dim, sizeof(float) * dim);
-    }
-  }
-  std::vector<double> sum(static_cast<size_t>(k * dim));
-  std::vector<int64_t> count(static_cast<size_t>(k));
-  for (int32_t it = 0; it < std::max(1, iterations); ++it) {
-    const std::vector<int32_t> of = Nearest(x, n, c.data(), k, dim);
-    std::fill(sum.begin(), sum.end(), 0.0);
-    std::fill(count.begin(), count.end(), 0);
-    for (int64_t i = 0; i < n; ++i) {
-      double* s = sum.data() + of[i] * dim;
-      const float* r = x + i * dim;
-      for (int64_t j = 0; j < dim; ++j) s[j] += r[j];
-      count[of[i]]++;
-    }
-    std::uniform_int_distribution<int64_t> any(0, n - 1);
-    for (int64_t j = 0; j < k; ++j) {
-      float* cj = c.data() + j * dim;
-      if (count[j] == 0) {
-        std::memcpy(cj, x + any(rng) * dim, sizeof(float) * dim);
-        continue;
-      }
-      double norm = 0;
-      for (int64_t t = 0; t < dim; ++t) norm += sum[j * dim + t] * sum[j * dim + t];
-      const double inv = norm > 0 ? 1.0 / std::sqrt(norm) : 0.0;
-      for (int64_t t = 0; t < dim; ++t) cj[t] = static_cast<float>(sum[j * dim + t] * inv);
-    }
-  }
-  return c;
-}
-
 // Cells of an IVF: unit centroids and, per cell, its rows (contiguous unit
 // vectors) and their ids.
 struct Cells {
@@ -245,6 +184,84 @@ void ParallelChunks(int64_t n, int64_t min_chunk, Fn&& chunk) {
     const int64_t first = c * step;
     if (first < n) chunk(first, std::min(step, n - first));
   }
+}
+
+// The index of the best-scoring row of `b` (n x dim) for each row of `a` (m
+// x dim). Fixed chunks of rows, each one matrix product, on OpenMP threads
+// when there are several: a row's answer depends on its chunk only, so on
+// neither the thread count nor OpenBLAS's (a finish runs OpenBLAS on one
+// thread, where one product over every row would use one core of two).
+std::vector<int32_t> Nearest(const float* a, int64_t m, const float* b, int64_t n, int64_t dim) {
+  std::vector<int32_t> out(static_cast<size_t>(m));
+  const int64_t step = std::clamp<int64_t>(kCoarseFloats / std::max<int64_t>(n, 1), 1, 1024);
+  const int64_t chunks = (m + step - 1) / step;
+  auto run = [&](int64_t c, std::vector<float>& scores) {
+    const int64_t s = c * step, r = std::min(step, m - s);
+    scores.resize(static_cast<size_t>(r * n));
+    MatMulAbt(a + s * dim, r, b, n, dim, scores.data());
+    for (int64_t i = 0; i < r; ++i) {
+      const float* row = scores.data() + i * n;
+      out[s + i] = static_cast<int32_t>(std::max_element(row, row + n) - row);
+    }
+  };
+  if (chunks > 1 && UseParallel(m * n * dim, 1 << 24)) {
+    OneThreadBlas one;
+#pragma omp parallel
+    {
+      std::vector<float> scores;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t c = 0; c < chunks; ++c) run(c, scores);
+    }
+  } else {
+    std::vector<float> scores;
+    for (int64_t c = 0; c < chunks; ++c) run(c, scores);
+  }
+  return out;
+}
+
+// Spherical k-means (Lloyd's iterations; centroids kept at unit length) of n
+// unit rows into k centroids: seeded with k distinct rows, an emptied cell is
+// re-seeded with a random row. Assignment is one matrix product per iteration.
+// (Faiss' Clustering does the same, but its per-call threading overhead
+// dominates on the many small sets of the hierarchical training.)
+std::vector<float> KMeans(const float* x, int64_t n, int64_t dim, int64_t k, int32_t iterations,
+                          uint64_t seed) {
+  if (k >= n) return std::vector<float>(x, x + n * dim);  // every row its own centroid
+  std::mt19937_64 rng(seed);
+  std::vector<float> c(static_cast<size_t>(k * dim));
+  {
+    std::vector<int64_t> pick = SampleRows(n, k, seed);
+    std::shuffle(pick.begin(), pick.end(), rng);
+    for (int64_t j = 0; j < k; ++j) {
+      std::memcpy(c.data() + j * dim, x + pick[j] * dim, sizeof(float) * dim);
+    }
+  }
+  std::vector<double> sum(static_cast<size_t>(k * dim));
+  std::vector<int64_t> count(static_cast<size_t>(k));
+  for (int32_t it = 0; it < std::max(1, iterations); ++it) {
+    const std::vector<int32_t> of = Nearest(x, n, c.data(), k, dim);
+    std::fill(sum.begin(), sum.end(), 0.0);
+    std::fill(count.begin(), count.end(), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      double* s = sum.data() + of[i] * dim;
+      const float* r = x + i * dim;
+      for (int64_t j = 0; j < dim; ++j) s[j] += r[j];
+      count[of[i]]++;
+    }
+    std::uniform_int_distribution<int64_t> any(0, n - 1);
+    for (int64_t j = 0; j < k; ++j) {
+      float* cj = c.data() + j * dim;
+      if (count[j] == 0) {
+        std::memcpy(cj, x + any(rng) * dim, sizeof(float) * dim);
+        continue;
+      }
+      double norm = 0;
+      for (int64_t t = 0; t < dim; ++t) norm += sum[j * dim + t] * sum[j * dim + t];
+      const double inv = norm > 0 ? 1.0 / std::sqrt(norm) : 0.0;
+      for (int64_t t = 0; t < dim; ++t) cj[t] = static_cast<float>(sum[j * dim + t] * inv);
+    }
+  }
+  return c;
 }
 
 // The k rows of highest inner product with each query among the rows of the
@@ -390,20 +407,30 @@ std::vector<float> TrainCentroids(const float* x, int64_t n, int64_t dim, int64_
   const std::vector<int32_t> of = Nearest(x, n, top.data(), g, dim);
   std::vector<std::vector<int64_t>> members(static_cast<size_t>(g));
   for (int64_t i = 0; i < n; ++i) members[of[i]].push_back(i);
-  std::vector<float> out, part;
-  for (int64_t j = 0; j < g; ++j) {
+  // Each group's k-means is its own (seeded by its index): the groups run
+  // side by side on OpenMP threads, their centroids concatenated in order.
+  std::vector<std::vector<float>> of_group(static_cast<size_t>(g));
+  auto train_group = [&](int64_t j) {
     const auto nj = static_cast<int64_t>(members[j].size());
-    if (nj == 0) continue;
+    if (nj == 0) return;
     const int64_t cj = std::clamp<int64_t>(
         std::llround(static_cast<double>(nlist) * static_cast<double>(nj) / static_cast<double>(n)),
         1, nj);
-    part.resize(static_cast<size_t>(nj * dim));
+    std::vector<float> part(static_cast<size_t>(nj * dim));
     for (int64_t i = 0; i < nj; ++i) {
       std::memcpy(part.data() + i * dim, x + members[j][i] * dim, sizeof(float) * dim);
     }
-    const std::vector<float> c = KMeans(part.data(), nj, dim, cj, iterations, seed + 1 + j);
-    out.insert(out.end(), c.begin(), c.end());
+    of_group[j] = KMeans(part.data(), nj, dim, cj, iterations, seed + 1 + j);
+  };
+  if (UseParallel(g, 2)) {
+    OneThreadBlas one;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t j = 0; j < g; ++j) train_group(j);
+  } else {
+    for (int64_t j = 0; j < g; ++j) train_group(j);
   }
+  std::vector<float> out;
+  for (const std::vector<float>& c : of_group) out.insert(out.end(), c.begin(), c.end());
   return out;
 }
 
