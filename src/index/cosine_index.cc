@@ -13,9 +13,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <iomanip>
 #include <limits>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "common/file_util.h"
@@ -434,6 +436,11 @@ std::vector<float> TrainCentroids(const float* x, int64_t n, int64_t dim, int64_
   return out;
 }
 
+// IvfOptions' nlist = 0: about sqrt(rows) cells; one (exact) below 2,000 rows.
+int64_t DefaultNlist(int64_t rows) {
+  return rows < 2000 ? 1 : static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(rows))));
+}
+
 }  // namespace
 
 // The cells of an IVF index, as views into its Faiss inverted lists.
@@ -592,35 +599,99 @@ Result<std::unique_ptr<CosineIndex>> CosineIndex::BuildIvf(const RowSource& sour
         "(0, 1)");
   }
   const auto start = Clock::now();
-  int64_t nlist = options.nlist;
-  if (nlist == 0) {
-    nlist =
-        rows < 2000 ? 1 : static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(rows))));
-  }
+  int64_t nlist = options.nlist > 0 ? options.nlist : DefaultNlist(rows);
   nlist = std::max<int64_t>(1, std::min(nlist, std::max<int64_t>(rows, 1)));
+
+  if (!options.given_centroids.empty() &&
+      (options.given_centroids.size() % static_cast<size_t>(dim) != 0)) {
+    return Status::Invalid("index: the given centroids are not rows of width " +
+                           std::to_string(dim));
+  }
 
   std::unique_ptr<CosineIndex> out(new CosineIndex());
   out->rows_ = rows;
   out->dim_ = dim;
   try {
-    // k-means on a seeded sample; spherical centroids suit inner products of unit rows.
-    std::vector<float> centroids(static_cast<size_t>(dim), 0.0f);
-    if (nlist > 1) {
-      const int64_t train = options.train_size > 0 ? std::min(options.train_size, rows)
-                                                   : std::min({rows, 40 * nlist, int64_t{131072}});
-      const std::vector<int64_t> picked = SampleRows(rows, train, options.seed);
-      std::vector<float> x(static_cast<size_t>(train * dim));
-      for (size_t i = 0; i < picked.size();) {
-        size_t j = i + 1;  // runs of consecutive rows are fetched together
-        while (j < picked.size() && picked[j] == picked[j - 1] + 1) ++j;
-        source(picked[i], static_cast<int64_t>(j - i), x.data() + i * dim);
-        i = j;
+    // Each row's cell: the centroid of largest inner product (by the same
+    // coarse step searches use), in blocks of rows or by options.assign.
+    std::vector<int64_t> cell_of(static_cast<size_t>(rows), 0);
+    const int64_t block = kAssignBlock;
+    std::vector<float> buf(static_cast<size_t>(std::min(block, std::max<int64_t>(rows, 1)) * dim));
+    auto assign = [&](const std::vector<float>& centroids, int64_t cells) -> Status {
+      if (cells <= 1) {
+        std::fill(cell_of.begin(), cell_of.end(), 0);
+        return Status::OK();
       }
-      centroids =
-          TrainCentroids(x.data(), train, dim, nlist, options.kmeans_iterations, options.seed);
+      if (options.assign) {
+        SEXTANT_RETURN_IF_ERROR(options.assign(centroids.data(), cells, dim, rows, cell_of.data()));
+        for (int64_t r = 0; r < rows; ++r) {
+          if (cell_of[r] < 0 || cell_of[r] >= cells) {
+            return Status::Invalid("index: row " + std::to_string(r) + " was assigned to cell " +
+                                   std::to_string(cell_of[r]) + " of " + std::to_string(cells));
+          }
+        }
+        return Status::OK();
+      }
+      for (int64_t s = 0; s < rows; s += block) {
+        const int64_t n = std::min(block, rows - s);
+        source(s, n, buf.data());
+        AssignToCells(centroids.data(), cells, dim, buf.data(), n, cell_of.data() + s);
+      }
+      return Status::OK();
+    };
+    auto imbalance = [&](int64_t cells) {
+      std::vector<int64_t> size(static_cast<size_t>(cells), 0);
+      for (int64_t c : cell_of) size[c]++;
+      double squares = 0;
+      for (int64_t n : size) squares += static_cast<double>(n) * static_cast<double>(n);
+      const double r = static_cast<double>(std::max<int64_t>(rows, 1));
+      return static_cast<double>(cells) * squares / (r * r);
+    };
+
+    std::vector<float> centroids;
+    bool trained = true;
+    if (!options.given_centroids.empty()) {
+      centroids = options.given_centroids;
       nlist = static_cast<int64_t>(centroids.size()) / dim;
+      SEXTANT_RETURN_IF_ERROR(assign(centroids, nlist));
+      out->info_.cell_imbalance = imbalance(nlist);
+      if (out->info_.cell_imbalance <= options.max_cell_imbalance) {
+        trained = false;
+        out->info_.cells = "given";
+      } else {
+        std::ostringstream why;
+        why << "k-means (the given cells' imbalance was " << std::setprecision(3)
+            << out->info_.cell_imbalance << ")";
+        out->info_.cells = why.str();
+        nlist = options.nlist > 0 ? options.nlist : DefaultNlist(rows);
+        nlist = std::max<int64_t>(1, std::min(nlist, std::max<int64_t>(rows, 1)));
+      }
     }
-    out->info_.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (trained) {
+      // k-means on a seeded sample; spherical centroids suit inner products of unit rows.
+      const auto train_start = Clock::now();
+      centroids.assign(static_cast<size_t>(dim), 0.0f);
+      if (nlist > 1) {
+        const int64_t train = options.train_size > 0
+                                  ? std::min(options.train_size, rows)
+                                  : std::min({rows, 40 * nlist, int64_t{131072}});
+        const std::vector<int64_t> picked = SampleRows(rows, train, options.seed);
+        std::vector<float> x(static_cast<size_t>(train * dim));
+        for (size_t i = 0; i < picked.size();) {
+          size_t j = i + 1;  // runs of consecutive rows are fetched together
+          while (j < picked.size() && picked[j] == picked[j - 1] + 1) ++j;
+          source(picked[i], static_cast<int64_t>(j - i), x.data() + i * dim);
+          i = j;
+        }
+        centroids =
+            TrainCentroids(x.data(), train, dim, nlist, options.kmeans_iterations, options.seed);
+        nlist = static_cast<int64_t>(centroids.size()) / dim;
+      }
+      out->info_.train_seconds = std::chrono::duration<double>(Clock::now() - train_start).count();
+      if (out->info_.cells.empty()) out->info_.cells = "k-means";
+      SEXTANT_RETURN_IF_ERROR(assign(centroids, nlist));
+      out->info_.cell_imbalance = imbalance(nlist);
+    }
     auto quantizer = std::make_unique<faiss::IndexFlatIP>(dim);
     quantizer->add(nlist, centroids.data());
     auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), dim, nlist,
@@ -630,31 +701,10 @@ Result<std::unique_ptr<CosineIndex>> CosineIndex::BuildIvf(const RowSource& sour
     ivf->is_trained = true;
     auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivf->invlists);
     if (lists == nullptr) return Status::Internal("index: unexpected inverted-list type");
-
-    // Two passes over the rows: assign each to its best cell (by the same
-    // coarse step searches use), then size the cells exactly and copy the rows
-    // in (no growth, no second full copy).
     out->ivf_ = std::make_unique<Ivf>();
     out->ivf_->Attach(ivf.get());
-    const Cells& cells = out->ivf_->cells;
-    std::vector<int64_t> cell_of(static_cast<size_t>(rows), 0);
-    const int64_t block = kAssignBlock;
-    std::vector<float> buf(static_cast<size_t>(std::min(block, std::max<int64_t>(rows, 1)) * dim));
-    if (nlist > 1 && options.assign) {
-      SEXTANT_RETURN_IF_ERROR(options.assign(cells.centroids, nlist, dim, rows, cell_of.data()));
-      for (int64_t r = 0; r < rows; ++r) {
-        if (cell_of[r] < 0 || cell_of[r] >= nlist) {
-          return Status::Invalid("index: row " + std::to_string(r) + " was assigned to cell " +
-                                 std::to_string(cell_of[r]) + " of " + std::to_string(nlist));
-        }
-      }
-    } else if (nlist > 1) {
-      for (int64_t s = 0; s < rows; s += block) {
-        const int64_t n = std::min(block, rows - s);
-        source(s, n, buf.data());
-        AssignToCells(cells.centroids, nlist, dim, buf.data(), n, cell_of.data() + s);
-      }
-    }
+
+    // Size the cells exactly, then copy the rows in (no growth, no second full copy).
     std::vector<int64_t> fill(static_cast<size_t>(nlist), 0);
     for (int64_t c : cell_of) fill[c]++;
     const size_t code_size = ivf->code_size;
@@ -793,6 +843,12 @@ const float* CosineIndex::RowPointer(int64_t row) const {
     return static_cast<const faiss::IndexFlat*>(index_.get())->get_xb() + row * dim_;
   }
   return ivf_->Locate(row, rows_, dim_);
+}
+
+std::vector<float> CosineIndex::Centroids() const {
+  if (ivf_ == nullptr || !approximate()) return {};
+  const Cells& c = ivf_->cells;
+  return std::vector<float>(c.centroids, c.centroids + c.nlist * c.dim);
 }
 
 Status CosineIndex::Reconstruct(int64_t row, float* out) const {

@@ -108,6 +108,15 @@ struct IvfOptions {
   int64_t train_size = 0;
   int32_t kmeans_iterations = 10;
   uint64_t seed = 1;
+  // Cells to start from instead of training (nlist and train_size are then
+  // unused): unit centroids, (given rows) x dim floats, e.g. those of the
+  // drift index over the training rows, which the similarity index of every
+  // split reuses (processing/similarity_index.h). Kept when the rows spread
+  // over them evenly enough: when IndexInfo::cell_imbalance exceeds
+  // `max_cell_imbalance`, the given cells are dropped and cells trained as
+  // without them (IndexInfo::cells says which).
+  std::vector<float> given_centroids;
+  double max_cell_imbalance = 4.0;
   // Assigns every row to its cell once the centroids are trained (nlist > 1
   // only): writes cell_of_row[r] for r in [0, rows), the cell whose unit
   // centroid (nlist x dim, row-major) has the largest inner product with the
@@ -140,10 +149,17 @@ struct IndexInfo {
   int32_t recall_k = 0;             // the k of that recall (0: not measured)
   int64_t recall_queries = 0;       // how many sample rows it was measured on
   double agreement_estimate = 1.0;  // drifted-flag agreement on that sample (see IvfOptions)
-  double build_seconds = 0;         // all of it; for IVF the parts:
-  double train_seconds = 0;         //   k-means
-  double assign_seconds = 0;        //   assigning and copying the rows into cells
-  double tune_seconds = 0;          //   tuning nprobe
+  // Where the cells came from: "k-means", "given", or "k-means (the given
+  // cells' imbalance was X)". Empty for exact and for an index read from a file.
+  std::string cells;
+  // The mean number of rows in a row's cell over the mean cell size:
+  // nlist * sum(cell size^2) / rows^2; 1 when every cell holds as many rows.
+  // A query's scan grows with it (k-means cells of clustered rows: about 1-3).
+  double cell_imbalance = 0;
+  double build_seconds = 0;   // all of it; for IVF the parts:
+  double train_seconds = 0;   //   k-means
+  double assign_seconds = 0;  //   assigning and copying the rows into cells
+  double tune_seconds = 0;    //   tuning nprobe
 };
 
 // Writes the unit rows [first, first + count) into `out` (count x dim floats).
@@ -202,6 +218,9 @@ class CosineIndex {
 
   // Copies row `row` (a unit vector as stored) into `out` (dim floats).
   Status Reconstruct(int64_t row, float* out) const;
+
+  // An IVF index's unit centroids (nlist x dim); empty for an exact index.
+  std::vector<float> Centroids() const;
 
  private:
   CosineIndex();

@@ -75,6 +75,11 @@ Result<std::unique_ptr<DriftSearch>> DriftSearch::Build(const ProcessingOptions&
   return out;
 }
 
+std::vector<float> DriftSearch::TrainingCells() const {
+  if (shards_.size() != 1 || !shards_.front()->approximate()) return {};
+  return shards_.front()->Centroids();
+}
+
 ordered_json DriftSearch::Parameters(const ProcessingOptions& options) const {
   ordered_json j = {{"requested", NnSearchName(options.nn_search)},
                     {"used", approximate_ ? "approximate" : "exact"},

@@ -49,6 +49,10 @@ class DriftSearch {
                                                     int64_t queries = -1);
 
   bool approximate() const { return approximate_; }
+  // The training index's cells (unit centroids, nlist x dim) when it is one
+  // IVF index (one training shard); empty otherwise. The similarity index of
+  // every split starts from them (processing/similarity_index.h).
+  std::vector<float> TrainingCells() const;
   // "requested", "used", "auto_min_values", "cost_model" (the auto decision:
   // index::SearchChoiceJson), "index" (the first shard's),
   // "training_shards" and, with several, "shards" (first row, rows, index).

@@ -157,6 +157,8 @@ struct DriftOutcome {
   // Set when the training split is too small for the k-NN statistic (fewer
   // than k + 1 rows): drift is skipped and every other result is kept.
   std::optional<std::string> unavailable_reason;
+  // The training index's cells when it is one IVF (DriftSearch::TrainingCells).
+  std::vector<float> training_cells;
 };
 
 // Why drift cannot be computed with `training_rows` training rows, if so: the
@@ -235,6 +237,7 @@ Result<DriftOutcome> ScoreDrift(const ProcessingOptions& options, const std::str
                              DriftSearch::Build(options, train_norm.data(), train_rows,
                                                 training->emb_dim, shards, family, drift_queries));
     nn_parameters = search->Parameters(options);
+    d.training_cells = search->TrainingCells();
     timer.Done(stage(search->approximate() ? "drift index (approximate)" : "drift index (exact)"));
     if (options.drift_reference == DriftReference::kValidation && !has_validation) {
       return Status::FailedPrecondition(
@@ -798,13 +801,16 @@ Result<FinishReport> ProcessRun(store::RunStore& store, const ProcessingOptions&
 
   // The similarity index of every split, stored with the results.
   if (options.build_similarity_index) {
-    SEXTANT_ASSIGN_OR_RETURN(st.similarity, BuildSimilarityIndex(st.splits, st.shards.get(), "rows",
-                                                                 options.shard_rows));
+    SEXTANT_ASSIGN_OR_RETURN(
+        st.similarity, BuildSimilarityIndex(st.splits, st.shards.get(), "rows", options.shard_rows,
+                                            st.drift.training_cells));
     timer.Done("similarity index");
     if (st.ner) {
       SEXTANT_ASSIGN_OR_RETURN(
           st.span_similarity,
-          BuildSimilarityIndex(st.span_splits, st.shards.get(), "span-rows", options.shard_rows));
+          BuildSimilarityIndex(
+              st.span_splits, st.shards.get(), "span-rows", options.shard_rows,
+              st.span_drift ? st.span_drift->training_cells : std::vector<float>()));
       timer.Done("similarity index of span rows");
     }
   }

@@ -17,6 +17,10 @@ ordered_json IndexInfoJson(const index::IndexInfo& info) {
     j["recall_sample"] = info.recall_queries;
     j["agreement_estimate"] = info.agreement_estimate;
   }
+  if (!info.cells.empty()) {
+    j["cells"] = info.cells;
+    j["cell_imbalance"] = info.cell_imbalance;
+  }
   j["build_seconds"] = info.build_seconds;
   if (info.method == "ivf") {
     j["train_seconds"] = info.train_seconds;
@@ -28,7 +32,7 @@ ordered_json IndexInfoJson(const index::IndexInfo& info) {
 
 Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
     const std::vector<store::SplitResults>& splits, ShardWorkspace* shards,
-    const std::string& family, int64_t shard_rows) {
+    const std::string& family, int64_t shard_rows, const std::vector<float>& start_cells) {
   int64_t dim = 0, rows = 0;
   std::vector<int64_t> offsets;
   ordered_json parts = ordered_json::array();
@@ -69,6 +73,9 @@ Result<std::optional<SimilarityIndex>> BuildSimilarityIndex(
   // 0.98, and each query is an exact scan of every row (half of this stage's
   // time at 512).
   ivf.tune_queries = 256;
+  if (!start_cells.empty() && start_cells.size() % static_cast<size_t>(dim) == 0) {
+    ivf.given_centroids = start_cells;
+  }
   if (shards != nullptr) {
     ivf.assign = [&](const float* centroids, int64_t nlist, int64_t d, int64_t n,
                      int64_t* cell_of_row) {

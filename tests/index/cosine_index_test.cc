@@ -97,6 +97,65 @@ TEST_F(ClusteredIndexTest, IvfRecallAtKIsAtLeast95Percent) {
   EXPECT_GE(RecallAtK(all.labels, truth.labels, kQueries, kK), 0.999);
 }
 
+// The similarity index starts from the drift index's cells: an index of more
+// rows built on the cells of an index over some of them keeps those cells,
+// searches as well, and reports where its cells came from.
+TEST_F(ClusteredIndexTest, GivenCellsAreKeptWhenTheRowsSpreadOverThem) {
+  const int64_t first = 3000;  // "training": the first rows
+  ASSERT_OK_AND_ASSIGN(auto part, CosineIndex::BuildIvf(rows_.data(), first, spec_.dim, {}));
+  const std::vector<float> cells = part->Centroids();
+  ASSERT_EQ(cells.size(), static_cast<size_t>(part->info().nlist * spec_.dim));
+  EXPECT_EQ(part->info().cells, "k-means");
+
+  IvfOptions given;
+  given.given_centroids = cells;
+  ASSERT_OK_AND_ASSIGN(auto all, CosineIndex::BuildIvf(rows_.data(), kRows, spec_.dim, given));
+  EXPECT_EQ(all->info().cells, "given");
+  EXPECT_EQ(all->info().nlist, part->info().nlist);
+  EXPECT_EQ(all->Centroids(), cells);
+  EXPECT_EQ(all->info().train_seconds, 0.0);
+  EXPECT_GE(all->info().cell_imbalance, 1.0);
+  EXPECT_LE(all->info().cell_imbalance, given.max_cell_imbalance);
+  EXPECT_GE(all->info().recall_estimate, 0.98);
+
+  ASSERT_OK_AND_ASSIGN(auto exact, CosineIndex::Build(rows_.data(), kRows, spec_.dim));
+  const Answers truth = SearchAll(*exact, queries_, kK);
+  EXPECT_GE(RecallAtK(SearchAll(*all, queries_, kK).labels, truth.labels, kQueries, kK), 0.95);
+  EXPECT_TRUE(CosineIndex::Build(rows_.data(), kRows, spec_.dim).value()->Centroids().empty());
+}
+
+// Rows that crowd into a few of the given cells would make each query scan
+// most rows: the index trains its own. Here 71 cells of which only two
+// directions differ, the rows' mean and its opposite, so every row falls in
+// one of two cells.
+TEST_F(ClusteredIndexTest, GivenCellsTheRowsCrowdIntoAreReplacedByKMeans) {
+  const int64_t d = spec_.dim;
+  std::vector<double> mean(static_cast<size_t>(d), 0.0);
+  for (int64_t r = 0; r < kRows; ++r) {
+    for (int64_t j = 0; j < d; ++j) mean[j] += rows_[r * d + j];
+  }
+  double norm = 0;
+  for (double v : mean) norm += v * v;
+  std::vector<float> cells;
+  for (int c = 0; c < 71; ++c) {
+    for (double v : mean)
+      cells.push_back(static_cast<float>((c == 0 ? 1 : -1) * v / std::sqrt(norm)));
+  }
+  IvfOptions given;
+  given.given_centroids = cells;
+  ASSERT_OK_AND_ASSIGN(auto ivf, CosineIndex::BuildIvf(rows_.data(), kRows, d, given));
+  EXPECT_EQ(ivf->info().cells.rfind("k-means (the given cells' imbalance was ", 0), 0)
+      << ivf->info().cells;
+  EXPECT_EQ(ivf->info().nlist, 71);  // its own sqrt(rows) cells
+  EXPECT_NE(ivf->Centroids(), cells);
+  EXPECT_LE(ivf->info().cell_imbalance, given.max_cell_imbalance);
+  EXPECT_GT(ivf->info().train_seconds, 0.0);
+
+  IvfOptions crooked;
+  crooked.given_centroids = std::vector<float>(spec_.dim + 1, 0.5f);
+  EXPECT_FALSE(CosineIndex::BuildIvf(rows_.data(), kRows, spec_.dim, crooked).ok());
+}
+
 TEST_F(ClusteredIndexTest, ExactAndSingleCellIvfEqualBruteForce) {
   const std::vector<float> queries(queries_.begin(), queries_.begin() + 50 * spec_.dim);
   const Answers brute = BruteForce(rows_, queries, spec_.dim, kK);

@@ -296,6 +296,11 @@ TEST(SimilarityLarge, ApproximateIndexFindsTheTrueNeighbours) {
   const auto j = nlohmann::json::parse(reader->SummaryJson().value());
   EXPECT_EQ(j["parameters"]["similarity_index"]["method"], "ivf");
   EXPECT_GT(j["parameters"]["similarity_index"]["nlist"].get<int>(), 1);
+  // It starts from the drift index's cells over the training rows.
+  EXPECT_EQ(j["parameters"]["similarity_index"]["cells"], "given");
+  EXPECT_EQ(j["parameters"]["similarity_index"]["nlist"],
+            j["parameters"]["nn_search"]["index"]["nlist"]);
+  EXPECT_EQ(j["parameters"]["nn_search"]["index"]["cells"], "k-means");
   EXPECT_EQ(j["parameters"]["nn_search"]["requested"], "approximate");
   EXPECT_EQ(j["parameters"]["nn_search"]["used"], "approximate");
   EXPECT_GE(j["parameters"]["nn_search"]["index"]["recall_estimate"].get<double>(), 0.95);
