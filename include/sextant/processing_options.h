@@ -46,10 +46,10 @@ inline const char* DriftReferenceName(DriftReference r) {
 // graph (docs/algorithms.md; the map's auto switches at 20,000 layout points).
 enum class NnSearch {
   // Chosen by a cost model (docs/algorithms.md): approximate when building
-  // and searching an IVF index is predicted at least 1.5x cheaper than the
+  // and searching an IVF index is predicted at least 1.2x cheaper than the
   // exact search of the same queries, from rates measured once per machine
   // (cached in $SEXTANT_HOME/.sextant-cost-model.json); always exact under
-  // 10,000 training samples or 2e8 query-row pairs. A positive
+  // 10,000 training samples or 2e7 query-row pairs. A positive
   // nn_auto_min_values restores the older rule (samples x width).
   kAuto,
   // Faiss' flat inner-product search: every distance computed.

@@ -44,9 +44,14 @@ namespace sextant::index {
 // searches exactly without consulting the model (no measurement, no cache
 // file). Under 10,000 rows the IVF cells hold under 100 rows each and the
 // drifted-flag agreement with exact was not measured (99.1% at 10,000 rows,
-// the grid's smallest); 2e8 pairs are about 2 s of exact search on two cores.
+// the grid's smallest). Below 2e7 pairs the exact search takes a few tenths
+// of a second at most: measuring the constants (0.5-0.7 s, once per machine)
+// would cost more than any choice saves. At 2e8 (the first value) the quiet
+// grid's 10,000-row cells with 1,000 queries (3e7 pairs with the reference
+// sample) stayed exact at up to 1.5x the approximate search's time; the model
+// chooses approximate there (bench/search_grid --replay, docs/benchmarks.md).
 constexpr int64_t kMinApproximateRows = 10000;
-constexpr double kMinApproximatePairs = 2e8;
+constexpr double kMinApproximatePairs = 2e7;
 // Approximate must be predicted at least this many times cheaper.
 constexpr double kApproximateMargin = 1.2;
 // The nprobe the model assumes the tuning reaches for `nlist` cells.

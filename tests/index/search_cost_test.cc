@@ -49,7 +49,7 @@ TEST(SearchCost, SmallReferencesStayExactWithoutConstants) {
   EXPECT_EQ(c.reason, "small");
   EXPECT_EQ(calls, 0);  // nothing measured, nothing read
   EXPECT_FALSE(Auto(kMinApproximateRows - 1, 32, 10000000, &calls).approximate);
-  EXPECT_FALSE(Auto(100000, 32, 1999, &calls).approximate);  // 2e8 pairs less 100,000
+  EXPECT_FALSE(Auto(100000, 32, 199, &calls).approximate);  // 2e7 pairs less 100,000
   EXPECT_EQ(calls, 0);
   // 10,000 rows with 100,000 queries are 1e9 pairs: the model decides.
   const SearchChoice many = Auto(10000, 32, 100000, &calls);
@@ -82,7 +82,10 @@ TEST(SearchCost, GridCornersFollowTheModel) {
   EXPECT_TRUE(Auto(100000, 768, 100000).approximate);
   // 100k rows, 1k queries: the build does not pay for itself.
   EXPECT_FALSE(Auto(100000, 768, 1000).approximate);
-  EXPECT_FALSE(Auto(100000, 32, 1000).approximate);
+  // 100k x 32 with 1k queries (1e8 pairs) and 10k x 768 with 3k (the grid's
+  // small cells with their reference sample) are the model's to decide too.
+  EXPECT_EQ(Auto(100000, 32, 1000).reason, "cost_model");
+  EXPECT_EQ(Auto(10000, 768, 3000).reason, "cost_model");
 
   for (int64_t rows : {10000, 100000, 1000000}) {
     for (int64_t dim : {32, 128, 768}) {
