@@ -1,7 +1,5 @@
 #include "processing/similarity_index.h"
 
-#include <cmath>
-
 #include "common/file_util.h"
 #include "processing/shard_tasks_map.h"
 
