@@ -436,11 +436,6 @@ std::vector<float> TrainCentroids(const float* x, int64_t n, int64_t dim, int64_
   return out;
 }
 
-// IvfOptions' nlist = 0: about sqrt(rows) cells; one (exact) below 2,000 rows.
-int64_t DefaultNlist(int64_t rows) {
-  return rows < 2000 ? 1 : static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(rows))));
-}
-
 }  // namespace
 
 // The cells of an IVF index, as views into its Faiss inverted lists.
@@ -484,6 +479,10 @@ struct CosineIndex::Ivf {
     return row_ptr[row];
   }
 };
+
+int64_t DefaultNlist(int64_t rows) {
+  return rows < 2000 ? 1 : static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(rows))));
+}
 
 void NormalizeRows(float* data, int64_t rows, int64_t dim) {
   for (int64_t i = 0; i < rows; ++i) {

@@ -129,6 +129,9 @@ struct IvfOptions {
       assign;
 };
 
+// IvfOptions' nlist = 0: about sqrt(rows) cells; one (exact) below 2,000 rows.
+int64_t DefaultNlist(int64_t rows);
+
 // Rows an IVF build assigns to cells together; ranges of rows starting at
 // multiples of it give the same matrix products as a whole build.
 constexpr int64_t kAssignBlock = 16384;

@@ -29,10 +29,6 @@ constexpr int64_t kHierarchicalFrom = 512;
 // Sum of the nprobe steps TuneNprobe tries up to p (1, 2, 3, 4, 6, 8, ...): about 3.3 p.
 constexpr double kTriedNprobeFactor = 3.3;
 
-int64_t NlistFor(int64_t rows) {
-  return rows < 2000 ? 1 : static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(rows))));
-}
-
 bool Positive(double v) { return std::isfinite(v) && v > 0; }
 
 double Elapsed(Clock::time_point since) {
@@ -152,7 +148,7 @@ SearchCostPrediction PredictSearchCost(const SearchCostConstants& c, int64_t row
   const double build = d / c.build_macs + 1.0 / c.build_select;
   p.exact_s = q * n * flat;
 
-  p.nlist = NlistFor(rows);
+  p.nlist = DefaultNlist(rows);
   p.nprobe = ExpectedNprobe(p.nlist);
   const double nlist = static_cast<double>(p.nlist);
   const double cell = n / nlist;

@@ -1126,7 +1126,6 @@ Status RunStore::CommitResults(const std::vector<SplitResults>& splits,
       if (!s.map.empty())
         SEXTANT_RETURN_IF_ERROR(io::WriteNpyFloat32(d / "map.npy", s.map.data(), n, 2));
     }
-    if (!splits.empty() || !options.files.empty()) SEXTANT_RETURN_IF_ERROR(CreateDirs(gen_dir));
     for (const CommitOptions::File& f : options.files) {
       SEXTANT_RETURN_IF_ERROR(f.write(gen_dir / f.name));
     }
